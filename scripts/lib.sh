@@ -1,0 +1,196 @@
+# scripts/lib.sh: what the demo and the test suite share.  Sourced, not run.
+#
+#   billy_deps [extra packages]  install missing Debian packages (apt-get)
+#   billy_build                  build the extension, sandbox and bridge
+#   billy_workdir NAME           a private work directory, removed at exit
+#   billy_stage                  install into a private copy of PostgreSQL
+#   billy_start_sandbox ARGS     start billy-sandbox on 127.0.0.1, port 0
+#   billy_start_cluster          initdb + start a throwaway cluster
+#   billy_stop                   stop everything (also run at exit)
+#
+# Everything runs as the invoking user, except the PostgreSQL server, which
+# refuses root: as root the server runs as the postgres user (runuser).
+
+set -Eeuo pipefail
+
+BILLY_ROOT=${BILLY_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+BILLY_PG_MAJOR=15
+BILLY_SANDBOX_PID=
+BILLY_PG_STARTED=
+BILLY_WORK=
+
+say() { printf '%s\n' "$*"; }
+step() { printf '\n==> %s\n' "$*"; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# billy_as_server runs a command as the user the server runs as.
+billy_as_server() {
+    if [ "$(id -u)" = 0 ]; then
+        runuser -u postgres -- "$@"
+    else
+        "$@"
+    fi
+}
+
+# billy_deps installs the Debian packages billy needs that are missing,
+# and skips apt-get altogether when nothing is.
+billy_deps() {
+    local wanted=(
+        make gcc libc6-dev
+        postgresql-$BILLY_PG_MAJOR postgresql-server-dev-$BILLY_PG_MAJOR
+        postgresql-$BILLY_PG_MAJOR-cron postgresql-$BILLY_PG_MAJOR-pgtap
+        libtap-parser-sourcehandler-pgtap-perl
+        libcurl4-openssl-dev libssl-dev libmicrohttpd-dev libjansson-dev
+        python3 curl procps
+        "$@"
+    )
+    local missing=() p
+    for p in "${wanted[@]}"; do
+        dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null | grep -q '^ii' || missing+=("$p")
+    done
+    if [ ${#missing[@]} -eq 0 ]; then
+        say "Debian packages: all present"
+        return 0
+    fi
+    say "Debian packages to install: ${missing[*]}"
+    local sudo=
+    if [ "$(id -u)" != 0 ]; then
+        command -v sudo >/dev/null || die "installing packages needs root (or sudo): ${missing[*]}"
+        sudo=sudo
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    $sudo apt-get update -q >/dev/null
+    $sudo apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+    say "Debian packages: installed"
+}
+
+billy_pg_config() {
+    local pc=/usr/lib/postgresql/$BILLY_PG_MAJOR/bin/pg_config
+    [ -x "$pc" ] || pc=$(command -v pg_config)
+    printf '%s\n' "$pc"
+}
+
+billy_build() {
+    local jobs
+    jobs=$(nproc 2>/dev/null || echo 2)
+    make -C "$BILLY_ROOT" -s -j"$jobs" PG_CONFIG="$(billy_pg_config)" >/dev/null
+}
+
+# billy_workdir makes a work directory the server's user can use.
+billy_workdir() {
+    BILLY_WORK=$(mktemp -d "/tmp/billy-$1.XXXXXX")
+    chmod 755 "$BILLY_WORK"
+    trap billy_stop EXIT
+    trap 'exit 130' INT TERM
+}
+
+# billy_stage installs billy into a private copy of PostgreSQL's files, so a
+# run never touches the system's installation and runs can't collide.  The
+# Debian build of PostgreSQL is relocatable: it finds its lib and share
+# directories relative to its binaries.
+billy_stage() {
+    local pc bindir sharedir
+    pc=$(billy_pg_config)
+    bindir=$("$pc" --bindir)
+    sharedir=$("$pc" --sharedir)
+    BILLY_STAGE=$BILLY_WORK/pg
+    mkdir -p "$BILLY_STAGE$(dirname "$bindir")" "$BILLY_STAGE$(dirname "$sharedir")"
+    cp -a "$(dirname "$bindir")/." "$BILLY_STAGE$(dirname "$bindir")/"
+    cp -a "$sharedir" "$BILLY_STAGE$(dirname "$sharedir")/"
+    make -C "$BILLY_ROOT" -s install DESTDIR="$BILLY_STAGE" PG_CONFIG="$pc" >/dev/null
+    BILLY_PGBIN=$BILLY_STAGE$bindir
+    [ "$("$BILLY_PGBIN/pg_config" --sharedir)" = "$BILLY_STAGE$sharedir" ] ||
+        die "the staged PostgreSQL does not relocate its share directory"
+    export PATH="$BILLY_PGBIN:$PATH"
+}
+
+# billy_start_sandbox starts billy-sandbox and waits for its ready line.
+# Sets SANDBOX_URL (…/v2), SANDBOX_CONTROL (…/_sandbox), SANDBOX_ORGS (the
+# organization lines: id, token, url, name, tab-separated).
+billy_start_sandbox() {
+    local out=$BILLY_WORK/sandbox.out i
+    "$BILLY_ROOT/sandbox/billy-sandbox" --listen 127.0.0.1:0 "$@" \
+        >"$out" 2>"$BILLY_WORK/sandbox.err" &
+    BILLY_SANDBOX_PID=$!
+    for i in $(seq 1 600); do
+        grep -q '^ready' "$out" 2>/dev/null && break
+        kill -0 "$BILLY_SANDBOX_PID" 2>/dev/null || { cat "$BILLY_WORK/sandbox.err" >&2; die "billy-sandbox exited"; }
+        sleep 0.1
+    done
+    grep -q '^ready' "$out" || die "billy-sandbox did not become ready"
+    SANDBOX_URL=$(awk -F'\t' '$1=="ready"{print $2}' "$out")
+    SANDBOX_CONTROL=${SANDBOX_URL%/v2}/_sandbox
+    SANDBOX_ORGS=$(awk -F'\t' '$1=="organization"{print $2"\t"$3"\t"$4"\t"$5}' "$out")
+    export SANDBOX_URL SANDBOX_CONTROL SANDBOX_ORGS
+}
+
+# billy_start_cluster creates and starts a throwaway cluster with billy and
+# pg_cron preloaded.  Sets PGHOST/PGPORT/PGUSER for every client after it.
+billy_start_cluster() {
+    local db=${1:-billy_test}
+    local data=$BILLY_WORK/data
+    if [ "$(id -u)" = 0 ]; then
+        id postgres >/dev/null 2>&1 || die "the postgres user is missing (is postgresql-$BILLY_PG_MAJOR installed?)"
+    fi
+    mkdir -p "$data"
+    [ "$(id -u)" = 0 ] && chown postgres: "$data" "$BILLY_WORK"
+    billy_as_server "$BILLY_PGBIN/initdb" -D "$data" -U postgres --auth=trust \
+        --encoding=UTF8 --locale=C.UTF-8 >"$BILLY_WORK/initdb.log" 2>&1 ||
+        { cat "$BILLY_WORK/initdb.log" >&2; die "initdb failed"; }
+
+    # the token key: 256 random bits, private to the server's user
+    head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$BILLY_WORK/billy.key"
+    chmod 600 "$BILLY_WORK/billy.key"
+    [ "$(id -u)" = 0 ] && chown postgres: "$BILLY_WORK/billy.key"
+
+    cat >>"$data/postgresql.conf" <<EOF
+
+# billy's throwaway cluster
+listen_addresses = ''
+unix_socket_directories = '$BILLY_WORK'
+port = 5432
+shared_preload_libraries = 'pg_cron,billy'
+cron.database_name = '$db'
+billy.database_name = '$db'
+billy.key_file = '$BILLY_WORK/billy.key'
+billy.worker_naptime_ms = 60000
+max_worker_processes = 16
+fsync = off
+log_line_prefix = '%m [%p] %q%a '
+EOF
+    billy_as_server "$BILLY_PGBIN/pg_ctl" -D "$data" -l "$BILLY_WORK/postgres.log" -w -t 60 start >/dev/null ||
+        { tail -n 30 "$BILLY_WORK/postgres.log" >&2; die "the cluster did not start"; }
+    BILLY_PG_STARTED=1
+    export PGHOST=$BILLY_WORK PGPORT=5432 PGUSER=postgres PGDATABASE=$db
+    "$BILLY_PGBIN/createdb" "$db"
+    # the worker started before its database existed; the postmaster
+    # restarts it within seconds: wait for it
+    local i
+    for i in $(seq 1 100); do
+        [ "$(psql -X -A -t -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'billy worker'")" = 1 ] && return 0
+        sleep 0.2
+    done
+    die "the billy worker did not start (see $BILLY_WORK/postgres.log)"
+}
+
+billy_stop() {
+    local rc=$?
+    if [ -n "$BILLY_PG_STARTED" ]; then
+        billy_as_server "$BILLY_PGBIN/pg_ctl" -D "$BILLY_WORK/data" -m fast -w -t 30 stop >/dev/null 2>&1 ||
+            billy_as_server "$BILLY_PGBIN/pg_ctl" -D "$BILLY_WORK/data" -m immediate stop >/dev/null 2>&1 || true
+        BILLY_PG_STARTED=
+    fi
+    if [ -n "$BILLY_SANDBOX_PID" ]; then
+        kill "$BILLY_SANDBOX_PID" 2>/dev/null || true
+        wait "$BILLY_SANDBOX_PID" 2>/dev/null || true
+        BILLY_SANDBOX_PID=
+    fi
+    if [ -n "$BILLY_WORK" ] && [ -d "$BILLY_WORK" ]; then
+        if [ -n "${BILLY_KEEP:-}" ]; then
+            say "kept $BILLY_WORK"
+        else
+            rm -rf "$BILLY_WORK"
+        fi
+    fi
+    return $rc
+}

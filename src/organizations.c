@@ -1,0 +1,604 @@
+/*-------------------------------------------------------------------------
+ *
+ * organizations.c
+ *	  Connecting Billy organizations: credentials stored sealed, fetched
+ *	  only by the extension owner, rotated on demand.
+ *
+ * billy.connect(token) asks Billy which organization the token opens
+ * (GET /organization), stores that organization in billy.organizations and
+ * the token in billy._credentials: sealed with the key file (crypto.c), or
+ * in Supabase Vault when billy.token_store says so.  billy._credentials is
+ * readable by no role but the extension owner; the functions here switch to
+ * that owner for the few statements that touch it, after EXECUTE rights were
+ * checked the usual way.
+ *
+ * The token never leaves these functions except in the X-Access-Token
+ * header (http.c): it is not logged, not in any error, not returned.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "billy.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+
+#include "crypto.h"
+#include "http.h"
+#include "json.h"
+#include "organizations.h"
+#include "sqlexec.h"
+
+PG_FUNCTION_INFO_V1(billy_connect);
+PG_FUNCTION_INFO_V1(billy_disconnect);
+PG_FUNCTION_INFO_V1(billy_check_connection);
+PG_FUNCTION_INFO_V1(billy_rotate_key);
+
+/*
+ * use_vault decides where a new credential goes: Supabase Vault when
+ * billy.token_store is 'vault', or 'auto' and a vault schema with
+ * create_secret exists; the key file otherwise.
+ */
+static bool
+use_vault(void)
+{
+	bool		isnull;
+	Datum		d;
+
+	if (strcmp(billy_token_store, "key_file") == 0)
+		return false;
+	d = billy_sql_datum("SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_proc p "
+						"JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) p.pronamespace "
+						"WHERE n.nspname OPERATOR(pg_catalog.=) 'vault' "
+						"AND p.proname OPERATOR(pg_catalog.=) 'create_secret')",
+						0, NULL, NULL, NULL, &isnull);
+	if (DatumGetBool(d))
+		return true;
+	if (strcmp(billy_token_store, "vault") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("billy.token_store is 'vault' but this database has no Supabase Vault"),
+				 errhint("Enable the Vault extension, or set billy.token_store to 'auto' or 'key_file'.")));
+	return false;
+}
+
+/*
+ * fetch_organization asks Billy which organization a token opens and
+ * returns the response; any failure is raised with its cause.
+ */
+static Jsonb *
+fetch_organization(const char *base_url, const char *token)
+{
+	BillyHttpRequest *req;
+	Jsonb	   *jb;
+
+	req = billy_http_request_new(BILLY_GET, base_url, "/organization", token);
+	billy_http_perform(req);
+	if (req->failure != BILLY_HTTP_OK)
+		billy_http_raise(req);
+	billy_http_require_json(req);
+	jb = billy_jsonb_parse(req->response.data, req->response.len,
+						   "Billy's answer to GET /organization");
+	pfree(req->response.data);
+	return jb;
+}
+
+/*
+ * store_organization upserts what GET /organization said (as the extension
+ * owner) and returns the organization's id.
+ */
+static char *
+store_organization(Jsonb *response)
+{
+	Oid			types[1] = {JSONBOID};
+	Datum		values[1] = {JsonbPGetDatum(response)};
+
+	return billy_sql_value("SELECT billy._upsert_organization($1)",
+						   1, types, values, NULL);
+}
+
+/*
+ * seal_and_store stores an organization's token, sealed with the current
+ * key or in Vault, replacing what was stored before.
+ */
+static void
+seal_and_store(const char *org_id, const char *token, const char *api_url)
+{
+	if (use_vault())
+	{
+		Oid			types[3] = {TEXTOID, TEXTOID, TEXTOID};
+		Datum		values[3];
+		char		nulls[3] = {' ', ' ', ' '};
+
+		values[0] = CStringGetTextDatum(org_id);
+		values[1] = CStringGetTextDatum(token);
+		if (api_url)
+			values[2] = CStringGetTextDatum(api_url);
+		else
+			nulls[2] = 'n';
+		billy_sql_exec("SELECT billy._store_vault_credential($1, $2, $3)",
+					   3, types, values, nulls);
+	}
+	else
+	{
+		BillyKey	key;
+		bytea	   *sealed;
+		Oid			types[4] = {TEXTOID, BYTEAOID, TEXTOID, TEXTOID};
+		Datum		values[4];
+		char		nulls[4] = {' ', ' ', ' ', ' '};
+
+		billy_key_load("billy.key_file", billy_key_file, &key, false);
+		sealed = billy_encrypt(&key, token, org_id);
+		explicit_bzero(key.bytes, sizeof(key.bytes));
+
+		values[0] = CStringGetTextDatum(org_id);
+		values[1] = PointerGetDatum(sealed);
+		values[2] = CStringGetTextDatum(key.id);
+		if (api_url)
+			values[3] = CStringGetTextDatum(api_url);
+		else
+			nulls[3] = 'n';
+		billy_sql_exec("SELECT billy._store_sealed_credential($1, $2, $3, $4)",
+					   4, types, values, nulls);
+	}
+}
+
+/*
+ * check_org_api_url applies billy.api_url's rules to a per-organization URL.
+ */
+static void
+check_org_api_url(const char *url)
+{
+	if (strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("api_url must start with https:// or http://")));
+	for (const char *p = url; *p; p++)
+		if ((unsigned char) *p <= ' ' || *p == '?' || *p == '#' || *p == '@')
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("api_url must not contain spaces, control characters, user information, a query or a fragment")));
+}
+
+/*
+ * connect_organization does billy.connect's work; see billy_connect.
+ */
+static char *
+connect_organization(FunctionCallInfo fcinfo)
+{
+	char	   *token;
+	char	   *api_url = NULL;
+	char	   *org_id;
+	Jsonb	   *response;
+	BillyOwner	owner;
+	int			len;
+
+	billy_require_preload();
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("api_token must not be null")));
+	token = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	len = strlen(token);
+	while (len > 0 && isspace((unsigned char) token[len - 1]))
+		token[--len] = '\0';
+	while (*token && isspace((unsigned char) *token))
+		token++;
+	if (*token == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("api_token must not be empty"),
+				 errhint("Create an access token in Billy under Settings, Access tokens.")));
+	for (const char *p = token; *p; p++)
+		if ((unsigned char) *p < ' ' || *p == 0x7f)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("api_token contains a control character")));
+
+	if (!PG_ARGISNULL(1))
+	{
+		api_url = text_to_cstring(PG_GETARG_TEXT_PP(1));
+		if (!superuser())
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("only a superuser may give an organization its own api_url"),
+					 errhint("Leave api_url NULL to use billy.api_url.")));
+		check_org_api_url(api_url);
+	}
+
+	/* refuse early, before calling Billy, when the token cannot be stored */
+	billy_become_owner(&owner);
+	if (!use_vault())
+	{
+		BillyKey	key;
+
+		billy_key_load("billy.key_file", billy_key_file, &key, false);
+		explicit_bzero(key.bytes, sizeof(key.bytes));
+	}
+	billy_end_owner(&owner);
+
+	response = fetch_organization(billy_effective_api_url(api_url), token);
+
+	billy_become_owner(&owner);
+	org_id = store_organization(response);
+	seal_and_store(org_id, token, api_url);
+	billy_end_owner(&owner);
+
+	explicit_bzero(token, strlen(token));
+	return org_id;
+}
+
+/*
+ * billy_connect: billy.connect(api_token text, api_url text DEFAULT NULL)
+ * RETURNS text, the organization id the token opens.
+ *
+ * The statement that calls it holds the token in its text, so no error
+ * raised while it runs, a cancel or statement_timeout included, may write
+ * that statement to the server log: each is re-thrown with hide_stmt.
+ */
+Datum
+billy_connect(PG_FUNCTION_ARGS)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	char	   *org_id = NULL;
+
+	PG_TRY();
+	{
+		org_id = connect_organization(fcinfo);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(caller);
+		edata = CopyErrorData();
+		FlushErrorState();
+		edata->hide_stmt = true;
+		ReThrowError(edata);
+	}
+	PG_END_TRY();
+
+	PG_RETURN_TEXT_P(cstring_to_text(org_id));
+}
+
+/*
+ * billy_disconnect: billy.disconnect(org text) RETURNS boolean.  Removes the
+ * credential (and its Vault secret), keeps every mirrored row.
+ */
+Datum
+billy_disconnect(PG_FUNCTION_ARGS)
+{
+	char	   *org_id;
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1];
+	bool		isnull;
+	Datum		removed;
+	BillyOwner	owner;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("org must not be null")));
+	org_id = billy_resolve_organization(text_to_cstring(PG_GETARG_TEXT_PP(0)));
+	values[0] = CStringGetTextDatum(org_id);
+
+	billy_become_owner(&owner);
+	removed = billy_sql_datum("SELECT billy._remove_credential($1)",
+							  1, types, values, NULL, &isnull);
+	billy_end_owner(&owner);
+
+	PG_RETURN_BOOL(!isnull && DatumGetBool(removed));
+}
+
+/*
+ * billy_resolve_organization turns what a user typed (an id or a name,
+ * or NULL for "the only one") into an organization id, or explains.
+ */
+char *
+billy_resolve_organization(const char *org)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1];
+	char		nulls[1] = {' '};
+
+	if (org)
+		values[0] = CStringGetTextDatum(org);
+	else
+		nulls[0] = 'n';
+	return billy_sql_value("SELECT billy._resolve_org($1)", 1, types, values, nulls);
+}
+
+/*
+ * billy_load_token opens an organization's stored token.  *api_url gets the
+ * organization's own URL or NULL.  Runs the credential reads as the owner.
+ */
+char *
+billy_load_token(const char *org_id, char **api_url)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(org_id)};
+	BillyOwner	owner;
+	MemoryContext caller = CurrentMemoryContext;
+	char	   *token = NULL;
+	char	   *url = NULL;
+	char	   *key_id = NULL;
+	char	   *vault_token = NULL;
+	bytea	   *sealed = NULL;
+	bool		found = false;
+
+	billy_become_owner(&owner);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "billy: SPI_connect failed");
+	if (SPI_execute_with_args("SELECT c.sealed_token, c.key_id, c.api_url, "
+							  "billy._vault_secret(c.vault_secret_id) "
+							  "FROM billy._credentials c "
+							  "WHERE c.organization_id OPERATOR(pg_catalog.=) $1",
+							  1, types, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "billy: could not read the credential table");
+	if (SPI_processed == 1)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[0];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		Datum		d;
+		MemoryContext old = MemoryContextSwitchTo(caller);
+
+		found = true;
+		d = SPI_getbinval(tup, desc, 1, &isnull);
+		if (!isnull)
+			sealed = DatumGetByteaPCopy(d);
+		key_id = SPI_getvalue(tup, desc, 2);
+		key_id = key_id ? pstrdup(key_id) : NULL;
+		url = SPI_getvalue(tup, desc, 3);
+		url = url ? pstrdup(url) : NULL;
+		vault_token = SPI_getvalue(tup, desc, 4);
+		vault_token = vault_token ? pstrdup(vault_token) : NULL;
+		MemoryContextSwitchTo(old);
+	}
+	SPI_finish();
+	billy_end_owner(&owner);
+
+	if (!found)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("organization \"%s\" is not connected", org_id),
+				 errhint("Call billy.connect() with an access token for it.")));
+
+	if (vault_token != NULL)
+		token = vault_token;
+	else if (sealed != NULL)
+	{
+		BillyKey	key;
+		BillyKey	old_key;
+
+		billy_key_load("billy.key_file", billy_key_file, &key, false);
+		if (key_id && strcmp(key_id, key.id) == 0)
+			token = billy_decrypt(&key, sealed, org_id);
+		else if (billy_key_load("billy.old_key_file", billy_old_key_file, &old_key, true) &&
+				 key_id && strcmp(key_id, old_key.id) == 0)
+		{
+			token = billy_decrypt(&old_key, sealed, org_id);
+			explicit_bzero(old_key.bytes, sizeof(old_key.bytes));
+		}
+		else
+		{
+			explicit_bzero(key.bytes, sizeof(key.bytes));
+			ereport(ERROR,
+					(errcode(ERRCODE_CONFIG_FILE_ERROR),
+					 errmsg("the access token of organization \"%s\" was sealed with another key", org_id),
+					 errdetail("It needs key %s; billy.key_file holds key %s.",
+							   key_id ? key_id : "?", key.id),
+					 errhint("Set billy.old_key_file to the previous key file and run billy.rotate_key(), or connect the organization again.")));
+		}
+		explicit_bzero(key.bytes, sizeof(key.bytes));
+		if (token == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("the stored access token of organization \"%s\" does not decrypt", org_id),
+					 errdetail("The sealed token was altered or belongs to another organization."),
+					 errhint("Connect the organization again with billy.connect().")));
+	}
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the Vault secret of organization \"%s\" is missing", org_id),
+				 errhint("Connect the organization again with billy.connect().")));
+
+	if (api_url)
+		*api_url = url;
+	return token;
+}
+
+/*
+ * billy_refresh_organization fetches an organization's settings again and
+ * stores them; the worker runs it for 'refresh_organization' jobs.
+ */
+void
+billy_refresh_organization(const char *org_id)
+{
+	char	   *api_url = NULL;
+	char	   *token = billy_load_token(org_id, &api_url);
+	Jsonb	   *response = fetch_organization(billy_effective_api_url(api_url), token);
+	char	   *stored;
+	BillyOwner	owner;
+
+	explicit_bzero(token, strlen(token));
+	billy_become_owner(&owner);
+	stored = store_organization(response);
+	billy_end_owner(&owner);
+	if (stored == NULL || strcmp(stored, org_id) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
+				 errmsg("the token of organization \"%s\" now opens organization \"%s\"",
+						org_id, stored ? stored : "?"),
+				 errhint("Connect the organization again with a token for it.")));
+}
+
+/*
+ * billy_check_connection: billy.check_connection(org text DEFAULT NULL)
+ * RETURNS jsonb.  One GET /organization with the stored token; the answer
+ * says whether it worked and, when not, why, without raising for API
+ * failures so that a dashboard or an AI client can show it.
+ */
+Datum
+billy_check_connection(PG_FUNCTION_ARGS)
+{
+	char	   *org_id;
+	char	   *api_url = NULL;
+	char	   *token;
+	BillyHttpRequest *req;
+	StringInfoData out;
+	BillyHttpError err;
+	bool		ok;
+
+	billy_require_preload();
+	org_id = billy_resolve_organization(PG_ARGISNULL(0) ? NULL :
+										text_to_cstring(PG_GETARG_TEXT_PP(0)));
+	token = billy_load_token(org_id, &api_url);
+
+	req = billy_http_request_new(BILLY_GET, billy_effective_api_url(api_url),
+								 "/organization", token);
+	billy_http_perform(req);
+	explicit_bzero(token, strlen(token));
+
+	ok = req->failure == BILLY_HTTP_OK && !billy_http_json_problem(req, &err);
+	if (req->failure != BILLY_HTTP_OK)
+		billy_http_describe(req, &err);
+
+	initStringInfo(&out);
+	appendStringInfoString(&out, "{\"ok\": ");
+	appendStringInfoString(&out, ok ? "true" : "false");
+	appendStringInfoString(&out, ", \"organization_id\": ");
+	escape_json(&out, org_id);
+	appendStringInfoString(&out, ", \"api_url\": ");
+	escape_json(&out, billy_effective_api_url(api_url));
+	appendStringInfo(&out, ", \"http_status\": %ld, \"attempts\": %d, \"latency_ms\": %.1f",
+					 req->status, req->attempts, req->elapsed_ms);
+	if (!ok)
+	{
+		appendStringInfoString(&out, ", \"cause\": ");
+		escape_json(&out, err.cause);
+		appendStringInfoString(&out, ", \"error\": ");
+		escape_json(&out, err.message);
+		if (err.detail)
+		{
+			appendStringInfoString(&out, ", \"detail\": ");
+			escape_json(&out, err.detail);
+		}
+		if (err.billy_error_code)
+		{
+			appendStringInfoString(&out, ", \"billy_error_code\": ");
+			escape_json(&out, err.billy_error_code);
+		}
+	}
+	appendStringInfoChar(&out, '}');
+
+	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(out.data)));
+}
+
+/*
+ * billy_rotate_key: billy.rotate_key() RETURNS integer.  Re-seals, under the
+ * key in billy.key_file, every token sealed with another key it can open
+ * (billy.old_key_file).  All or nothing: one token that neither key opens
+ * stops the rotation.  Returns how many tokens were re-sealed.
+ */
+Datum
+billy_rotate_key(PG_FUNCTION_ARGS)
+{
+	BillyKey	key;
+	BillyKey	old_key;
+	bool		have_old;
+	int			rotated = 0;
+	BillyOwner	owner;
+	MemoryContext caller = CurrentMemoryContext;
+	char	  **orgs = NULL;
+	char	  **key_ids = NULL;
+	bytea	  **sealed = NULL;
+	uint64		n = 0;
+
+	billy_require_preload();
+	if (!superuser())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("only a superuser may rotate billy's token key")));
+
+	billy_key_load("billy.key_file", billy_key_file, &key, false);
+	have_old = billy_key_load("billy.old_key_file", billy_old_key_file, &old_key, true);
+
+	billy_become_owner(&owner);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "billy: SPI_connect failed");
+	if (SPI_execute("SELECT organization_id, key_id, sealed_token FROM billy._credentials "
+					"WHERE sealed_token IS NOT NULL ORDER BY organization_id FOR UPDATE",
+					false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "billy: could not read the credential table");
+	n = SPI_processed;
+	if (n > 0)
+	{
+		MemoryContext old = MemoryContextSwitchTo(caller);
+
+		orgs = palloc(sizeof(char *) * n);
+		key_ids = palloc(sizeof(char *) * n);
+		sealed = palloc(sizeof(bytea *) * n);
+		for (uint64 i = 0; i < n; i++)
+		{
+			bool		isnull;
+			char	   *kid;
+
+			orgs[i] = pstrdup(SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
+			kid = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2);
+			key_ids[i] = kid ? pstrdup(kid) : pstrdup("");
+			sealed[i] = DatumGetByteaPCopy(SPI_getbinval(SPI_tuptable->vals[i],
+														 SPI_tuptable->tupdesc, 3, &isnull));
+		}
+		MemoryContextSwitchTo(old);
+	}
+	SPI_finish();
+
+	for (uint64 i = 0; i < n; i++)
+	{
+		char	   *token;
+		bytea	   *resealed;
+		Oid			types[3] = {TEXTOID, BYTEAOID, TEXTOID};
+		Datum		values[3];
+
+		if (strcmp(key_ids[i], key.id) == 0)
+			continue;
+		if (!have_old || strcmp(key_ids[i], old_key.id) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_CONFIG_FILE_ERROR),
+					 errmsg("the token of organization \"%s\" is sealed with key %s, which neither billy.key_file nor billy.old_key_file holds",
+							orgs[i], key_ids[i]),
+					 errdetail("Nothing was rotated."),
+					 errhint("Set billy.old_key_file to the key file the tokens were sealed with, reload, and try again.")));
+		token = billy_decrypt(&old_key, sealed[i], orgs[i]);
+		if (token == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("the stored access token of organization \"%s\" does not decrypt", orgs[i]),
+					 errdetail("Nothing was rotated.")));
+		resealed = billy_encrypt(&key, token, orgs[i]);
+		explicit_bzero(token, strlen(token));
+
+		values[0] = CStringGetTextDatum(orgs[i]);
+		values[1] = PointerGetDatum(resealed);
+		values[2] = CStringGetTextDatum(key.id);
+		billy_sql_exec("UPDATE billy._credentials SET sealed_token = $2, key_id = $3, "
+					   "updated_at = pg_catalog.now() "
+					   "WHERE organization_id OPERATOR(pg_catalog.=) $1",
+					   3, types, values, NULL);
+		rotated++;
+	}
+	billy_end_owner(&owner);
+
+	explicit_bzero(key.bytes, sizeof(key.bytes));
+	if (have_old)
+		explicit_bzero(old_key.bytes, sizeof(old_key.bytes));
+	PG_RETURN_INT32(rotated);
+}

@@ -1,0 +1,1022 @@
+/*-------------------------------------------------------------------------
+ *
+ * sync.c
+ *	  The sync engine: Billy's resources mirrored into billy's tables by
+ *	  full paged scans that write only what changed.
+ *
+ * Billy has no updatedTime and no change feed, so a sync reads every page of
+ * a resource.  What makes that cheap:
+ *
+ *	- the mirror's content hashes of the resource are loaded once into a hash
+ *	  table; each record on a page is scanned (pagescan.c) and its hash
+ *	  looked up: an unchanged record costs nothing more, writes nothing;
+ *	- the changed records of a page are parsed into one jsonb array and
+ *	  stored by one SQL function per resource (billy._apply_<resource>),
+ *	  which upserts them, replaces their children and logs the changes;
+ *	- once page 1 tells the page count, the other pages are fetched
+ *	  billy.sync_concurrency at a time (curl multi, http.c) and processed as
+ *	  they arrive.
+ *
+ * Correctness after failures:
+ *
+ *	- in the worker each page commits on its own, so a failure keeps what
+ *	  was synced; inline (billy.sync_now) the caller's transaction does;
+ *	- only a complete scan (every page read) decides deletions, and a record
+ *	  missing from it is first looked up on its own (GET /<resource>/<id>):
+ *	  records shifted between pages by concurrent changes upstream are found
+ *	  again, not deleted; deletions set deleted_at, never delete rows;
+ *	- a record seen twice (pages shifting the other way) is written once;
+ *	- "running" is committed before a scan starts, so a crash leaves a trace
+ *	  that the next scan of the resource closes;
+ *	- one scan per organization and resource at a time (advisory lock).
+ *
+ * A hot scan reads only unpaid and draft documents (isPaid=false) between
+ * full sweeps; mirror rows that were unpaid and are missing from it (paid
+ * since, or deleted) are looked up on their own.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "billy.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "common/hashfn.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/jsonb.h"
+#include "utils/json.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "breaker.h"
+#include "http.h"
+#include "json.h"
+#include "organizations.h"
+#include "pagescan.h"
+#include "sqlexec.h"
+#include "sync.h"
+#include "worker.h"
+
+PG_FUNCTION_INFO_V1(billy_sync_now);
+
+typedef struct SyncResource
+{
+	const char *name;			/* Billy's plural: list root and path */
+	const char *singular;		/* root of a single-record answer */
+	const char *table;			/* billy.<table> */
+	const char *apply;			/* billy._apply_<...> */
+	const char *include;		/* embedded children, or NULL */
+	const char *sort;			/* sortProperty, or NULL for Billy's order */
+	const char *hot_filter;		/* query of a hot scan, or NULL: no hot scans */
+	const char *hot_where;		/* the mirror's rows a hot scan covers */
+} SyncResource;
+
+static const SyncResource resources[] = {
+	{"accounts", "account", "accounts", "billy._apply_accounts", NULL, NULL, NULL, NULL},
+	{"taxRates", "taxRate", "tax_rates", "billy._apply_tax_rates", NULL, NULL, NULL, NULL},
+	{"salesTaxRulesets", "salesTaxRuleset", "sales_tax_rulesets", "billy._apply_sales_tax_rulesets",
+	"salesTaxRuleset.rules:embed", NULL, NULL, NULL},
+	{"salesTaxReturns", "salesTaxReturn", "sales_tax_returns", "billy._apply_sales_tax_returns",
+	NULL, NULL, NULL, NULL},
+	{"contacts", "contact", "contacts", "billy._apply_contacts",
+	"contact.contactPersons:embed", NULL, NULL, NULL},
+	{"products", "product", "products", "billy._apply_products",
+	"product.prices:embed", NULL, NULL, NULL},
+	{"invoices", "invoice", "invoices", "billy._apply_invoices",
+		"invoice.lines:embed,invoice.balanceModifiers:embed", "createdTime",
+	"isPaid=false", "is_paid IS NOT TRUE"},
+	{"bills", "bill", "bills", "billy._apply_bills",
+		"bill.lines:embed,bill.balanceModifiers:embed", "createdTime",
+	"isPaid=false", "is_paid IS NOT TRUE"},
+	{"bankPayments", "bankPayment", "bank_payments", "billy._apply_bank_payments",
+	"bankPayment.associations:embed", NULL, NULL, NULL},
+};
+
+/* what the mirror holds for one record of the resource being scanned */
+typedef struct KnownEntry
+{
+	char		id[BILLY_MAX_ID];	/* hash key */
+	uint8		hash[BILLY_HASH_BYTES];
+	bool		stored;			/* in the mirror (or written by this scan) */
+	bool		seen;			/* found by this scan */
+	int			pending_page;	/* the page whose batch holds it, or 0 */
+	int			pending_index;
+} KnownEntry;
+
+typedef struct SyncScan
+{
+	const SyncResource *res;
+	const char *org;
+	const char *base_url;
+	const char *token;
+	bool		hot;
+	bool		verbose;		/* NOTICE progress (inline) */
+	BillyCommitMode commit;
+	int64		job_id;
+	int64		run_id;
+	HTAB	   *known;
+	MemoryContext cxt;			/* lives as long as the scan */
+	MemoryContext page_cxt;		/* reset for every page */
+	int			progress;
+	int			pages_done;
+	int			page_count;
+	int			requests;
+	int64		bytes;
+	int64		rows_seen;
+	int64		inserted;
+	int64		updated;
+	int64		deleted;
+	int64		verified;
+	int64		leftover;		/* deletion candidates not verified */
+	bool		complete;
+	bool		api_failure;	/* the failure, if any, was Billy's */
+	const char *cause;			/* its short cause, when known */
+	bool		locked;
+	/* the page being processed */
+	int			batch_page;
+} SyncScan;
+
+static const SyncResource *
+find_resource(const char *name)
+{
+	for (int i = 0; i < lengthof(resources); i++)
+		if (strcmp(resources[i].name, name) == 0)
+			return &resources[i];
+	return NULL;
+}
+
+/*
+ * scan_commit makes a page's work durable in the worker; inline, the
+ * caller's transaction decides.
+ */
+static void
+scan_commit(SyncScan *scan)
+{
+	if (scan->commit == BILLY_COMMIT_WORKER)
+		billy_job_commit_and_continue();
+}
+
+static void
+progress(SyncScan *scan, const char *phase)
+{
+	billy_progress_update(scan->progress, phase, scan->pages_done, scan->page_count,
+						  scan->rows_seen, scan->inserted + scan->updated + scan->deleted,
+						  scan->bytes);
+}
+
+/* load_known reads the mirror's ids and hashes of the resource */
+static void
+load_known(SyncScan *scan)
+{
+	HASHCTL		ctl;
+	Portal		portal;
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(scan->org)};
+	char	   *sql;
+	MemoryContext old;
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = BILLY_MAX_ID;
+	ctl.entrysize = sizeof(KnownEntry);
+	ctl.hcxt = scan->cxt;
+	scan->known = hash_create("billy sync known records", 4096, &ctl,
+							  HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+
+	sql = psprintf("SELECT id, content_hash FROM billy.%s "
+				   "WHERE organization_id OPERATOR(pg_catalog.=) $1 AND deleted_at IS NULL%s%s",
+				   scan->res->table,
+				   scan->hot ? " AND " : "", scan->hot ? scan->res->hot_where : "");
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "billy: SPI_connect failed");
+	portal = SPI_cursor_open_with_args(NULL, sql, 1, types, values, NULL, true, 0);
+	for (;;)
+	{
+		SPI_cursor_fetch(portal, true, 10000);
+		if (SPI_processed == 0)
+			break;
+		old = MemoryContextSwitchTo(scan->cxt);
+		for (uint64 i = 0; i < SPI_processed; i++)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[i];
+			bool		isnull;
+			char	   *id = SPI_getvalue(tup, SPI_tuptable->tupdesc, 1);
+			Datum		h = SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull);
+			KnownEntry *e;
+			char		key[BILLY_MAX_ID] = {0};
+
+			if (id == NULL || strlen(id) >= BILLY_MAX_ID)
+				continue;
+			strlcpy(key, id, BILLY_MAX_ID);
+			e = hash_search(scan->known, key, HASH_ENTER, NULL);
+			e->stored = true;
+			e->seen = false;
+			e->pending_page = 0;
+			memset(e->hash, 0, BILLY_HASH_BYTES);
+			if (!isnull)
+			{
+				bytea	   *b = DatumGetByteaPP(h);
+
+				if (VARSIZE_ANY_EXHDR(b) == BILLY_HASH_BYTES)
+					memcpy(e->hash, VARDATA_ANY(b), BILLY_HASH_BYTES);
+			}
+		}
+		MemoryContextSwitchTo(old);
+		SPI_freetuptable(SPI_tuptable);
+	}
+	SPI_cursor_close(portal);
+	SPI_finish();
+}
+
+/* list_path is the path of page n of the resource */
+static char *
+list_path(SyncScan *scan, int page)
+{
+	StringInfoData p;
+
+	initStringInfo(&p);
+	appendStringInfo(&p, "/%s?page=%d&pageSize=%d", scan->res->name, page, billy_sync_page_size);
+	if (scan->res->include)
+		appendStringInfo(&p, "&include=%s", scan->res->include);
+	if (scan->res->sort)
+		appendStringInfo(&p, "&sortProperty=%s&sortDirection=ASC", scan->res->sort);
+	if (scan->hot && scan->res->hot_filter)
+		appendStringInfo(&p, "&%s", scan->res->hot_filter);
+	return p.data;
+}
+
+/* record_path is the path of one record, its children embedded */
+static char *
+record_path(SyncScan *scan, const char *id)
+{
+	StringInfoData p;
+
+	initStringInfo(&p);
+	appendStringInfo(&p, "/%s/", scan->res->name);
+	for (const char *c = id; *c; c++)
+	{
+		if (isalnum((unsigned char) *c) || *c == '-' || *c == '_' || *c == '.' || *c == '~')
+			appendStringInfoChar(&p, *c);
+		else
+			appendStringInfo(&p, "%%%02X", (unsigned char) *c);
+	}
+	if (scan->res->include)
+		appendStringInfo(&p, "?include=%s", scan->res->include);
+	return p.data;
+}
+
+/*
+ * fail_request raises a failed request's error, noting that the failure
+ * was Billy's (for the circuit breaker).
+ */
+static void
+fail_request(SyncScan *scan, BillyHttpRequest *req)
+{
+	BillyHttpError err;
+
+	billy_http_describe(req, &err);
+	scan->api_failure = true;
+	scan->cause = err.cause;
+	billy_http_raise(req);
+}
+
+/*
+ * apply_batch stores a page's changed records: one jsonb array, one call of
+ * the resource's apply function, as the extension owner.
+ */
+static void
+apply_batch(SyncScan *scan, BillyRecord **recs, int n)
+{
+	StringInfoData text;
+	Datum	   *hashes;
+	ArrayType  *harr;
+	Oid			types[4] = {TEXTOID, INT8OID, JSONBOID, BYTEAARRAYOID};
+	Datum		values[4];
+	Datum		result;
+	bool		isnull;
+	BillyOwner	owner;
+	char	   *sql;
+	int			kept = 0;
+
+	initStringInfo(&text);
+	appendStringInfoChar(&text, '[');
+	hashes = palloc(sizeof(Datum) * n);
+	for (int i = 0; i < n; i++)
+	{
+		bytea	   *h;
+
+		if (recs[i] == NULL)
+			continue;			/* superseded by a later copy on the page */
+		if (kept > 0)
+			appendStringInfoChar(&text, ',');
+		appendBinaryStringInfo(&text, recs[i]->text, recs[i]->len);
+		h = palloc(VARHDRSZ + BILLY_HASH_BYTES);
+		SET_VARSIZE(h, VARHDRSZ + BILLY_HASH_BYTES);
+		memcpy(VARDATA(h), recs[i]->hash, BILLY_HASH_BYTES);
+		hashes[kept++] = PointerGetDatum(h);
+	}
+	appendStringInfoChar(&text, ']');
+	if (kept == 0)
+		return;
+
+	harr = construct_array(hashes, kept, BYTEAOID, -1, false, TYPALIGN_INT);
+	values[0] = CStringGetTextDatum(scan->org);
+	values[1] = Int64GetDatum(scan->run_id);
+	values[2] = PointerGetDatum(billy_jsonb_parse(text.data, text.len,
+												  psprintf("the changed %s of a page", scan->res->name)));
+	values[3] = PointerGetDatum(harr);
+	sql = psprintf("SELECT %s($1, $2, $3, $4)", scan->res->apply);
+
+	billy_become_owner(&owner);
+	result = billy_sql_datum(sql, 4, types, values, NULL, &isnull);
+	billy_end_owner(&owner);
+
+	if (!isnull)
+	{
+		ArrayType  *counts = DatumGetArrayTypeP(result);
+		Datum	   *elems;
+		bool	   *nulls;
+		int			nelems;
+
+		deconstruct_array(counts, INT4OID, 4, true, TYPALIGN_INT, &elems, &nulls, &nelems);
+		if (nelems == 2)
+		{
+			scan->inserted += DatumGetInt32(elems[0]);
+			scan->updated += DatumGetInt32(elems[1]);
+		}
+	}
+}
+
+/* notify tells listeners (LISTEN billy_changes) what a commit changed */
+static void
+notify_changes(SyncScan *scan, int64 inserted, int64 updated, int64 deleted)
+{
+	StringInfoData payload;
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1];
+
+	if (inserted + updated + deleted == 0)
+		return;
+	initStringInfo(&payload);
+	appendStringInfoString(&payload, "{\"organization_id\":");
+	escape_json(&payload, scan->org);
+	appendStringInfoString(&payload, ",\"resource\":");
+	escape_json(&payload, scan->res->name);
+	appendStringInfo(&payload, ",\"inserted\":%lld,\"updated\":%lld,\"deleted\":%lld,\"sync_run_id\":%lld}",
+					 (long long) inserted, (long long) updated, (long long) deleted,
+					 (long long) scan->run_id);
+	values[0] = CStringGetTextDatum(payload.data);
+	billy_sql_exec("SELECT pg_catalog.pg_notify('billy_changes', $1)", 1, types, values, NULL);
+}
+
+/*
+ * process_records compares a page's records with the mirror and stores the
+ * changed ones.  A record seen twice on one page is stored once (its last
+ * copy); one seen again on a later page is compared with what was stored.
+ */
+static void
+process_records(SyncScan *scan, BillyPage *page, int page_no)
+{
+	BillyRecord **changed = palloc(sizeof(BillyRecord *) * Max(page->nrecords, 1));
+	int			nchanged = 0;
+	int64		before_ins = scan->inserted;
+	int64		before_upd = scan->updated;
+
+	for (int i = 0; i < page->nrecords; i++)
+	{
+		BillyRecord *rec = &page->records[i];
+		KnownEntry *e;
+		bool		found;
+
+		e = hash_search(scan->known, rec->id, HASH_ENTER, &found);
+		if (!found)
+		{
+			e->stored = false;
+			e->seen = false;
+			e->pending_page = 0;
+		}
+		if (!e->seen)
+			scan->rows_seen++;
+		e->seen = true;
+		if (e->pending_page == page_no)
+		{
+			/* an earlier copy on this page: this one wins */
+			changed[e->pending_index] = NULL;
+		}
+		else if (e->stored && memcmp(e->hash, rec->hash, BILLY_HASH_BYTES) == 0)
+			continue;
+		memcpy(e->hash, rec->hash, BILLY_HASH_BYTES);
+		e->stored = true;
+		e->pending_page = page_no;
+		e->pending_index = nchanged;
+		changed[nchanged++] = rec;
+	}
+	if (nchanged > 0)
+	{
+		apply_batch(scan, changed, nchanged);
+		notify_changes(scan, scan->inserted - before_ins, scan->updated - before_upd, 0);
+	}
+}
+
+/*
+ * checked_page validates a page's body and scans it.  Any problem raises:
+ * a page is applied whole or not at all.
+ */
+static void
+checked_page(SyncScan *scan, BillyHttpRequest *req, const char *root, BillyPage *page)
+{
+	char	   *problem;
+
+	if (!pg_verifymbstr(req->response.data, req->response.len, true))
+		problem = pstrdup("The body is not valid UTF-8.");
+	else
+		problem = billy_scan_page(req->response.data, req->response.len, root, page);
+	if (problem != NULL)
+	{
+		scan->api_failure = true;
+		scan->cause = "invalid_json";
+		ereport(ERROR,
+				(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
+				 errmsg("Billy returned invalid JSON"),
+				 errdetail("%s %s%s answered HTTP %ld with a body billy cannot use: %s",
+						   billy_http_method_name(req->method), req->base_url, req->path,
+						   req->status, problem),
+				 errhint("Billy or a proxy in between may be failing; the next sync tries again."),
+				 errhidestmt(true)));
+	}
+}
+
+/*
+ * page_done handles one page as soon as it arrives: check, compare, store,
+ * commit.  It runs inside billy_http_run's loop.
+ */
+static void
+page_done(BillyHttpRequest *req, void *arg)
+{
+	SyncScan   *scan = arg;
+	MemoryContext old = MemoryContextSwitchTo(scan->page_cxt);
+	BillyPage	page;
+	int			page_no = (int) (intptr_t) req->arg;
+
+	scan->requests += req->attempts;
+	scan->bytes += req->response.len;
+	if (req->failure != BILLY_HTTP_OK)
+		fail_request(scan, req);
+	checked_page(scan, req, scan->res->name, &page);
+	process_records(scan, &page, page_no);
+
+	if (page.page_count > scan->page_count)
+		scan->page_count = page.page_count;
+	scan->pages_done++;
+
+	/* the body is done with; the page's own memory goes with the reset */
+	pfree(req->response.data);
+	req->response.data = NULL;
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(scan->page_cxt);
+
+	progress(scan, "listing");
+	scan_commit(scan);
+	if (scan->verbose)
+		ereport(NOTICE,
+				(errmsg("billy: %s of %s: page %d of %d, %lld records seen, %lld written",
+						scan->res->name, scan->org, scan->pages_done, Max(scan->page_count, 1),
+						(long long) scan->rows_seen,
+						(long long) (scan->inserted + scan->updated)),
+				 errhidestmt(true)));
+}
+
+/*
+ * fetch_pages fetches pages first..last, sync_concurrency at a time.
+ */
+static void
+fetch_pages(SyncScan *scan, int first, int last)
+{
+	int			n = last - first + 1;
+	BillyHttpRequest **reqs;
+	MemoryContext old;
+
+	if (n <= 0)
+		return;
+	old = MemoryContextSwitchTo(scan->cxt);
+	reqs = palloc(sizeof(BillyHttpRequest *) * n);
+	for (int i = 0; i < n; i++)
+	{
+		reqs[i] = billy_http_request_new(BILLY_GET, scan->base_url,
+										 list_path(scan, first + i), scan->token);
+		reqs[i]->arg = (void *) (intptr_t) (first + i);
+	}
+	MemoryContextSwitchTo(old);
+	billy_http_run(reqs, n, billy_sync_concurrency, page_done, scan);
+	for (int i = 0; i < n; i++)
+	{
+		if (reqs[i]->response.data)
+			pfree(reqs[i]->response.data);
+		pfree(reqs[i]);
+	}
+	pfree(reqs);
+}
+
+typedef struct VerifyState
+{
+	SyncScan   *scan;
+	char	  **gone;
+	int			ngone;
+} VerifyState;
+
+/* verify_done: one looked-up record: still there (store it) or gone */
+static void
+verify_done(BillyHttpRequest *req, void *arg)
+{
+	VerifyState *vs = arg;
+	SyncScan   *scan = vs->scan;
+	MemoryContext old;
+	BillyPage	page;
+
+	scan->requests += req->attempts;
+	scan->bytes += req->response.len;
+	scan->verified++;
+	if (req->failure == BILLY_HTTP_STATUS && req->status == 404)
+	{
+		vs->gone[vs->ngone++] = (char *) req->arg;
+		return;
+	}
+	if (req->failure != BILLY_HTTP_OK)
+		fail_request(scan, req);
+	old = MemoryContextSwitchTo(scan->page_cxt);
+	checked_page(scan, req, scan->res->singular, &page);
+	/* the record was not on any page: compare it as if it were */
+	for (int i = 0; i < page.nrecords; i++)
+	{
+		KnownEntry *e = hash_search(scan->known, page.records[i].id, HASH_FIND, NULL);
+
+		if (e)
+			e->seen = false;
+	}
+	scan->rows_seen -= page.nrecords;
+	process_records(scan, &page, -1 - (int) scan->verified);
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(scan->page_cxt);
+}
+
+/*
+ * verify_missing looks up, one by one, the records the scan should have
+ * seen and did not: those Billy no longer knows (404) are marked deleted,
+ * the others stored as they are now.  At most billy.sync_verify_limit.
+ */
+static void
+verify_missing(SyncScan *scan)
+{
+	HASH_SEQ_STATUS seq;
+	KnownEntry *e;
+	List	   *missing = NIL;
+	int			n;
+	int			i = 0;
+	BillyHttpRequest **reqs;
+	VerifyState vs = {scan, NULL, 0};
+	ListCell   *lc;
+	MemoryContext old = MemoryContextSwitchTo(scan->cxt);
+
+	hash_seq_init(&seq, scan->known);
+	while ((e = hash_seq_search(&seq)) != NULL)
+		if (e->stored && !e->seen)
+			missing = lappend(missing, e->id);
+	n = list_length(missing);
+	if (n > billy_sync_verify_limit)
+	{
+		scan->leftover = n - billy_sync_verify_limit;
+		n = billy_sync_verify_limit;
+	}
+	if (n == 0)
+	{
+		MemoryContextSwitchTo(old);
+		return;
+	}
+
+	reqs = palloc(sizeof(BillyHttpRequest *) * n);
+	vs.gone = palloc(sizeof(char *) * n);
+	foreach(lc, missing)
+	{
+		char	   *id = lfirst(lc);
+
+		if (i >= n)
+			break;
+		reqs[i] = billy_http_request_new(BILLY_GET, scan->base_url, record_path(scan, id), scan->token);
+		reqs[i]->arg = id;
+		i++;
+	}
+	MemoryContextSwitchTo(old);
+
+	progress(scan, "verifying");
+	billy_http_run(reqs, n, billy_sync_concurrency, verify_done, &vs);
+
+	if (vs.ngone > 0)
+	{
+		Datum	   *ids = palloc(sizeof(Datum) * vs.ngone);
+		Oid			types[4] = {TEXTOID, TEXTOID, INT8OID, TEXTARRAYOID};
+		Datum		values[4];
+		bool		isnull;
+		Datum		d;
+		BillyOwner	owner;
+
+		for (int k = 0; k < vs.ngone; k++)
+			ids[k] = CStringGetTextDatum(vs.gone[k]);
+		values[0] = CStringGetTextDatum(scan->org);
+		values[1] = CStringGetTextDatum(scan->res->name);
+		values[2] = Int64GetDatum(scan->run_id);
+		values[3] = PointerGetDatum(construct_array(ids, vs.ngone, TEXTOID, -1, false, TYPALIGN_INT));
+		billy_become_owner(&owner);
+		d = billy_sql_datum("SELECT billy._mark_deleted($1, $2, $3, $4)", 4, types, values, NULL, &isnull);
+		billy_end_owner(&owner);
+		if (!isnull)
+		{
+			scan->deleted += DatumGetInt32(d);
+			notify_changes(scan, 0, 0, DatumGetInt32(d));
+		}
+	}
+}
+
+/*
+ * begin_run takes the resource's lock, closes runs a crash left open, and
+ * records this one as running (committed in the worker, so a crash shows).
+ */
+static void
+begin_run(SyncScan *scan)
+{
+	Oid			types[5] = {TEXTOID, TEXTOID, TEXTOID, INT8OID, BOOLOID};
+	Datum		values[5];
+	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+	bool		isnull;
+	Datum		d;
+	BillyOwner	owner;
+
+	values[0] = CStringGetTextDatum(scan->org);
+	values[1] = CStringGetTextDatum(scan->res ? scan->res->name : "organization");
+	values[2] = CStringGetTextDatum(scan->hot ? "hot" : "full");
+	if (scan->job_id)
+		values[3] = Int64GetDatum(scan->job_id);
+	else
+		nulls[3] = 'n';
+	values[4] = BoolGetDatum(scan->commit == BILLY_COMMIT_WORKER);
+
+	billy_become_owner(&owner);
+	d = billy_sql_datum("SELECT billy._begin_sync_run($1, $2, $3, $4, $5)",
+						5, types, values, nulls, &isnull);
+	billy_end_owner(&owner);
+	if (isnull)
+	{
+		char	   *what = psprintf("%s of organization \"%s\"",
+									scan->res ? scan->res->name : "organization", scan->org);
+
+		ereport(ERROR,
+				(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+				 errmsg("a sync of %s is already running", what),
+				 errhint("billy.sync_progress shows it; try again when it is done.")));
+	}
+	scan->locked = (scan->commit == BILLY_COMMIT_WORKER);
+	scan->run_id = DatumGetInt64(d);
+	scan_commit(scan);
+}
+
+/* end_run records a scan's outcome in billy.sync_runs and billy.sync_state */
+static void
+end_run(SyncScan *scan, ErrorData *edata, const char *cause)
+{
+	Oid			types[14] = {INT8OID, BOOLOID, INT4OID, INT4OID, INT4OID, INT8OID, INT8OID,
+		INT8OID, INT8OID, INT8OID, INT8OID, BOOLOID, TEXTOID, TEXTOID};
+	Datum		values[14];
+	char		nulls[14];
+	Oid			etypes[4] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		evalues[4];
+	char		enulls[4] = {' ', ' ', ' ', ' '};
+	BillyOwner	owner;
+
+	memset(nulls, ' ', sizeof(nulls));
+	values[0] = Int64GetDatum(scan->run_id);
+	values[1] = BoolGetDatum(edata == NULL);
+	values[2] = Int32GetDatum(scan->pages_done);
+	values[3] = Int32GetDatum(scan->page_count);
+	values[4] = Int32GetDatum(scan->requests);
+	values[5] = Int64GetDatum(scan->bytes);
+	values[6] = Int64GetDatum(scan->rows_seen);
+	values[7] = Int64GetDatum(scan->inserted);
+	values[8] = Int64GetDatum(scan->updated);
+	values[9] = Int64GetDatum(scan->deleted);
+	values[10] = Int64GetDatum(scan->verified);
+	values[11] = BoolGetDatum(scan->complete && scan->leftover == 0);
+	values[12] = CStringGetTextDatum(scan->hot ? "hot" : "full");
+	if (scan->leftover > 0)
+		values[13] = CStringGetTextDatum(psprintf("%lld records missing from the scan were not looked up (billy.sync_verify_limit); the next scan goes on",
+												  (long long) scan->leftover));
+	else
+		nulls[13] = 'n';
+
+	billy_become_owner(&owner);
+	billy_sql_exec("SELECT billy._end_sync_run($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+				   14, types, values, nulls);
+	if (edata != NULL)
+	{
+		evalues[0] = CStringGetTextDatum(edata->message ? edata->message : "unknown error");
+		evalues[1] = CStringGetTextDatum(cause);
+		if (edata->detail)
+			evalues[2] = CStringGetTextDatum(edata->detail);
+		else
+			enulls[2] = 'n';
+		evalues[3] = CStringGetTextDatum(unpack_sql_state(edata->sqlerrcode));
+		billy_sql_exec(psprintf("SELECT billy._fail_sync_run(%lld, $1, $2, $3, $4)",
+								(long long) scan->run_id),
+					   4, etypes, evalues, enulls);
+	}
+	billy_end_owner(&owner);
+}
+
+/* error_cause classifies a failure in the words billy.sync_status uses */
+static const char *
+error_cause(SyncScan *scan, ErrorData *edata)
+{
+	if (scan->cause != NULL)
+		return scan->cause;
+	if (edata->sqlerrcode == ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION)
+		return "http_401";
+	if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
+		return "cancelled";
+	if (edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE)
+		return "busy";
+	if (ERRCODE_TO_CATEGORY(edata->sqlerrcode) == ERRCODE_CONNECTION_EXCEPTION)
+		return "connect";
+	if (edata->sqlerrcode == ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE)
+		return "not_connected";
+	return "database";
+}
+
+/*
+ * run_scan reads every page of the resource, then decides deletions when
+ * the scan was complete.
+ */
+static void
+run_scan(SyncScan *scan)
+{
+	BillyHttpRequest *first;
+	int			fetched = 1;
+	MemoryContext old;
+
+	progress(scan, "loading");
+	load_known(scan);
+
+	/* page 1 alone: it tells how many there are */
+	old = MemoryContextSwitchTo(scan->cxt);
+	first = billy_http_request_new(BILLY_GET, scan->base_url, list_path(scan, 1), scan->token);
+	first->arg = (void *) (intptr_t) 1;
+	MemoryContextSwitchTo(old);
+	billy_http_run(&first, 1, 1, page_done, scan);
+
+	/* the rest, concurrently; new records upstream may add pages as we go */
+	while (fetched < scan->page_count)
+	{
+		int			target = scan->page_count;
+
+		fetch_pages(scan, fetched + 1, target);
+		fetched = target;
+	}
+	scan->complete = true;
+
+	/* what the mirror has and the scan did not see: gone, or moved */
+	verify_missing(scan);
+	progress(scan, "finishing");
+}
+
+/* sync_organization is the "organization" resource: GET /organization */
+static void
+sync_organization(SyncScan *scan)
+{
+	billy_refresh_organization(scan->org);
+	scan->pages_done = scan->page_count = 1;
+	scan->requests = 1;
+	scan->rows_seen = 1;
+	scan->complete = true;
+}
+
+/*
+ * billy_sync_one scans one resource of one organization; see the file
+ * header.  Returns normally on success; a failure is recorded (in the
+ * worker) and re-raised.
+ */
+void
+billy_sync_one(const char *org, const char *resource, bool hot,
+			   BillyCommitMode commit, int64 job_id, bool verbose,
+			   BillySyncResult *result)
+{
+	SyncScan   *scan;
+	MemoryContext cxt;
+	MemoryContext caller = CurrentMemoryContext;
+	char	   *api_url = NULL;
+
+	cxt = AllocSetContextCreate(TopMemoryContext, "billy sync", ALLOCSET_DEFAULT_SIZES);
+	scan = MemoryContextAllocZero(cxt, sizeof(SyncScan));
+	scan->cxt = cxt;
+	scan->page_cxt = AllocSetContextCreate(cxt, "billy sync page", ALLOCSET_DEFAULT_SIZES);
+	scan->org = MemoryContextStrdup(cxt, org);
+	scan->hot = hot;
+	scan->verbose = verbose;
+	scan->commit = commit;
+	scan->job_id = job_id;
+	scan->progress = -1;
+	if (strcmp(resource, "organization") != 0)
+	{
+		scan->res = find_resource(resource);
+		if (scan->res == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unknown resource \"%s\"", resource)));
+		if (hot && scan->res->hot_filter == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s have no hot scan", resource)));
+	}
+
+	PG_TRY();
+	{
+		MemoryContext old = MemoryContextSwitchTo(cxt);
+		char	   *token = billy_load_token(scan->org, &api_url);
+
+		scan->token = token;
+		scan->base_url = pstrdup(billy_effective_api_url(api_url));
+		MemoryContextSwitchTo(old);
+
+		begin_run(scan);
+		scan->progress = billy_progress_begin(scan->org, resource, hot ? "hot" : "full");
+		if (scan->res == NULL)
+			sync_organization(scan);
+		else
+			run_scan(scan);
+		end_run(scan, NULL, NULL);
+		if (scan->locked)
+			billy_sql_exec("SELECT billy._release_sync_lock($1, $2)", 2,
+						   (Oid[]) {TEXTOID, TEXTOID},
+						   (Datum[]) {CStringGetTextDatum(scan->org), CStringGetTextDatum(resource)},
+						   NULL);
+		scan_commit(scan);
+		billy_breaker_record(scan->org, true);
+		if (scan->leftover > 0)
+			ereport(WARNING,
+					(errmsg("billy: %lld %s of organization \"%s\" missing from the scan were not looked up yet",
+							(long long) scan->leftover, resource, scan->org),
+					 errhint("billy.sync_verify_limit bounds the look-ups per scan; the next scan goes on.")));
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+		const char *cause;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		cause = error_cause(scan, edata);
+		billy_progress_end(scan->progress);
+		scan->progress = -1;
+		if (scan->api_failure || ERRCODE_TO_CATEGORY(edata->sqlerrcode) == ERRCODE_CONNECTION_EXCEPTION)
+			billy_breaker_record(scan->org, false);
+		if (scan->token)
+			explicit_bzero((char *) scan->token, strlen(scan->token));
+
+		/* in the worker, record the failure before the job's error handling */
+		if (commit == BILLY_COMMIT_WORKER && scan->run_id != 0)
+		{
+			billy_job_abort_and_continue();
+			end_run(scan, edata, cause);
+			billy_sql_exec("SELECT billy._release_sync_lock($1, $2)", 2,
+						   (Oid[]) {TEXTOID, TEXTOID},
+						   (Datum[]) {CStringGetTextDatum(scan->org), CStringGetTextDatum(resource)},
+						   NULL);
+			billy_job_commit_and_continue();
+		}
+		MemoryContextSwitchTo(caller);
+		ReThrowError(edata);
+	}
+	PG_END_TRY();
+
+	billy_progress_end(scan->progress);
+	if (result)
+	{
+		result->run_id = scan->run_id;
+		result->pages = scan->pages_done;
+		result->bytes = scan->bytes;
+		result->rows_seen = scan->rows_seen;
+		result->inserted = scan->inserted;
+		result->updated = scan->updated;
+		result->deleted = scan->deleted;
+	}
+	if (scan->token)
+		explicit_bzero((char *) scan->token, strlen(scan->token));
+	MemoryContextSwitchTo(caller);
+	MemoryContextDelete(cxt);
+}
+
+/*
+ * billy_sync_job is the handler of "sync" jobs: {"resource": ..., "mode":
+ * "full"|"hot"}.  An open circuit breaker postpones the job instead.
+ */
+void
+billy_sync_job(BillyJob *job)
+{
+	static const char *const names[] = {"resource", "mode"};
+	char	   *values[2];
+	TimestampTz retry_at = 0;
+
+	if (job->organization_id == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a sync job needs an organization")));
+	if (!billy_json_top_fields(job->args, strlen(job->args), names, 2, values) || values[0] == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a sync job needs a resource in its args")));
+	if (!billy_breaker_allows(job->organization_id, &retry_at))
+	{
+		job->postpone_until = retry_at;
+		return;
+	}
+	billy_sync_one(job->organization_id, values[0],
+				   values[1] != NULL && strcmp(values[1], "hot") == 0,
+				   BILLY_COMMIT_WORKER, job->id, false, NULL);
+}
+
+/*
+ * billy_sync_now: billy.sync_now(org text, resources text[]) RETURNS TABLE.
+ * Syncs inline, in the caller's transaction, with a NOTICE per page; one
+ * row per organization and resource.
+ */
+Datum
+billy_sync_now(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Oid			types[2] = {TEXTOID, TEXTARRAYOID};
+	Datum		values[2];
+	char		nulls[2] = {' ', ' '};
+	List	   *pairs = NIL;
+	ListCell   *lc;
+
+	billy_require_preload();
+	InitMaterializedSRF(fcinfo, 0);
+
+	if (PG_ARGISNULL(0))
+		nulls[0] = 'n';
+	else
+		values[0] = PG_GETARG_DATUM(0);
+	if (PG_ARGISNULL(1))
+		nulls[1] = 'n';
+	else
+		values[1] = PG_GETARG_DATUM(1);
+
+	/* which organizations and resources, checked in SQL */
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "billy: SPI_connect failed");
+	if (SPI_execute_with_args("SELECT o, r FROM billy._sync_targets($1, $2) t(o, r)",
+							  2, types, values, nulls, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "billy: could not resolve what to sync");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		MemoryContext old = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
+
+		pairs = lappend(pairs, pstrdup(SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1)));
+		pairs = lappend(pairs, pstrdup(SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2)));
+		MemoryContextSwitchTo(old);
+	}
+	SPI_finish();
+
+	for (lc = list_head(pairs); lc != NULL; lc = lnext(pairs, lnext(pairs, lc)))
+	{
+		char	   *org = lfirst(lc);
+		char	   *res = lfirst(lnext(pairs, lc));
+		BillySyncResult r = {0};
+		TimestampTz t0 = GetCurrentTimestamp();
+		Datum		out[9];
+		bool		outnulls[9] = {0};
+
+		billy_sync_one(org, res, false, BILLY_COMMIT_NONE, 0, true, &r);
+		ereport(NOTICE,
+				(errmsg("billy: %s of %s synced: %lld seen, %lld new, %lld changed, %lld deleted, %d pages",
+						res, org, (long long) r.rows_seen, (long long) r.inserted,
+						(long long) r.updated, (long long) r.deleted, r.pages),
+				 errhidestmt(true)));
+		out[0] = CStringGetTextDatum(org);
+		out[1] = CStringGetTextDatum(res);
+		out[2] = Int64GetDatum(r.rows_seen);
+		out[3] = Int64GetDatum(r.inserted);
+		out[4] = Int64GetDatum(r.updated);
+		out[5] = Int64GetDatum(r.deleted);
+		out[6] = Int32GetDatum(r.pages);
+		out[7] = Int64GetDatum(r.bytes);
+		out[8] = DirectFunctionCall2(timestamp_mi,
+									 TimestampTzGetDatum(GetCurrentTimestamp()),
+									 TimestampTzGetDatum(t0));
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, out, outnulls);
+	}
+	return (Datum) 0;
+}

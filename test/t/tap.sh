@@ -1,0 +1,44 @@
+# test/t/tap.sh: a few TAP helpers for shell tests.  Sourced.
+#
+# The environment comes from scripts/test: PGHOST, PGPORT, PGUSER,
+# PGDATABASE, BILLY_WORK (logs), BILLY_PGBIN, SANDBOX_URL, SANDBOX_CONTROL.
+
+TAP_N=0
+TAP_FAILED=0
+
+plan() { printf '1..%d\n' "$1"; }
+
+ok() {  # ok CONDITION-EXIT-STATUS DESCRIPTION
+    TAP_N=$((TAP_N + 1))
+    if [ "$1" = 0 ]; then
+        printf 'ok %d - %s\n' "$TAP_N" "$2"
+    else
+        printf 'not ok %d - %s\n' "$TAP_N" "$2"
+        TAP_FAILED=$((TAP_FAILED + 1))
+    fi
+}
+
+is() {  # is GOT EXPECTED DESCRIPTION
+    if [ "$1" = "$2" ]; then
+        ok 0 "$3"
+    else
+        ok 1 "$3"
+        printf '#   got:      %s\n#   expected: %s\n' "$1" "$2"
+    fi
+}
+
+diag() { printf '# %s\n' "$*"; }
+
+# q runs one SQL statement and prints the result, unaligned, without headers
+q() { psql -X -q -A -t -v ON_ERROR_STOP=1 -c "$1"; }
+
+# wait_until SECONDS COMMAND...: retry a command until it succeeds
+wait_until() {
+    local deadline=$((SECONDS + $1)); shift
+    until "$@" >/dev/null 2>&1; do
+        [ $SECONDS -ge $deadline ] && return 1
+        sleep 0.2
+    done
+}
+
+done_testing() { exit $((TAP_FAILED > 0)); }
