@@ -126,3 +126,67 @@ $$;
 GRANT USAGE ON SCHEMA billy_test TO PUBLIC;
 GRANT SELECT ON ALL TABLES IN SCHEMA billy_test TO PUBLIC;
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA billy_test TO PUBLIC;
+
+-- mirror_diff compares billy's mirror of one organization with the sandbox's
+-- dump: per resource, records that differ or are missing on either side, and
+-- records marked deleted that the sandbox still has (false deletions).
+CREATE FUNCTION billy_test.mirror_diff(org text)
+RETURNS TABLE (resource text, mismatches bigint, false_deletions bigint)
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    d jsonb := billy_test.sandbox('GET', '/dump?org=' || org)::jsonb;
+    r record;
+BEGIN
+    FOR r IN SELECT * FROM (VALUES ('invoices', 'invoices'), ('bills', 'bills'), ('contacts', 'contacts'),
+                                   ('products', 'products'), ('bankPayments', 'bank_payments'),
+                                   ('accounts', 'accounts'), ('taxRates', 'tax_rates'),
+                                   ('salesTaxRulesets', 'sales_tax_rulesets'),
+                                   ('salesTaxReturns', 'sales_tax_returns')) v(res, tbl)
+    LOOP
+        resource := r.res;
+        EXECUTE format($q$
+            SELECT count(*) FROM (SELECT e AS x FROM jsonb_array_elements($1) e) t
+            FULL JOIN (SELECT id, raw - 'downloadUrl' AS raw FROM billy.%I
+                       WHERE organization_id = $2 AND deleted_at IS NULL) m ON m.id = t.x ->> 'id'
+            WHERE m.raw IS DISTINCT FROM t.x$q$, r.tbl)
+            INTO mismatches USING d -> r.res, org;
+        EXECUTE format($q$
+            SELECT count(*) FROM billy.%I m
+            WHERE m.organization_id = $2 AND m.deleted_at IS NOT NULL
+              AND EXISTS (SELECT 1 FROM jsonb_array_elements($1) e WHERE e ->> 'id' = m.id)$q$, r.tbl)
+            INTO false_deletions USING d -> r.res, org;
+        RETURN NEXT;
+    END LOOP;
+END
+$$;
+GRANT EXECUTE ON FUNCTION billy_test.mirror_diff(text) TO PUBLIC;
+
+-- mirror_equal: the whole mirror of an organization equals the sandbox's truth
+CREATE FUNCTION billy_test.mirror_equal(org text) RETURNS boolean
+LANGUAGE sql
+RETURN (SELECT bool_and(mismatches = 0 AND false_deletions = 0) FROM billy_test.mirror_diff(org));
+GRANT EXECUTE ON FUNCTION billy_test.mirror_equal(text) TO PUBLIC;
+
+-- sync_and_wait queues a sync and waits for its jobs to finish; returns the
+-- state of the last one (done, failed, or queued when it failed and will retry)
+CREATE FUNCTION billy_test.job_outcome(first_job bigint, timeout interval DEFAULT '60 s') RETURNS text
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    deadline timestamptz := clock_timestamp() + timeout;
+    s text;
+BEGIN
+    LOOP
+        SELECT CASE WHEN bool_or(state = 'failed') THEN 'failed'
+                    WHEN bool_and(state = 'done') THEN 'done'
+                    WHEN bool_or(state = 'queued' AND attempts > 0) THEN 'retrying'
+                    ELSE 'pending' END
+        INTO s FROM billy.jobs WHERE id >= first_job AND kind = 'sync';
+        IF s IN ('failed', 'done', 'retrying') OR clock_timestamp() > deadline THEN
+            RETURN s;
+        END IF;
+        PERFORM pg_sleep(0.1);
+    END LOOP;
+END
+$$;

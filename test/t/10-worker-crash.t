@@ -14,7 +14,7 @@ ok $([ -n "$old_pid" ]; echo $?) "the worker runs (pid $old_pid)"
 # a job that is running when the worker dies: Billy answers after 20 s
 q "SELECT billy_test.fault('{\"kind\":\"latency\",\"ms\":20000,\"path\":\"/v2/organization\",\"count\":1}')" >/dev/null
 job=$(q "SELECT billy._enqueue('refresh_organization', billy_test.org(1))")
-wait_until 10 test "$(q "SELECT state FROM billy.jobs WHERE id = $job")" = running
+wait_until 10 q_is "SELECT state FROM billy.jobs WHERE id = $job" running
 ok $? "job $job is running"
 
 kill -KILL "$old_pid"
@@ -29,14 +29,14 @@ new_pid_ok() {
 wait_until 60 new_pid_ok
 ok $? "the postmaster restarts the worker"
 
-wait_until 30 test "$(q "SELECT crashes FROM billy.jobs WHERE id = $job")" = 1
+wait_until 30 q_is "SELECT crashes FROM billy.jobs WHERE id = $job" 1
 ok $? "the interrupted job is counted as a crash"
 is "$(q "SELECT last_error FROM billy.jobs WHERE id = $job")" \
    "the worker stopped while running this job (crash or restart)" "and says why it was interrupted"
 
 # it was queued again with a backoff (10 s): let it run now
 q "UPDATE billy.jobs SET run_after = now() WHERE id = $job; SELECT billy._wake_worker_at_commit()" >/dev/null
-wait_until 30 test "$(q "SELECT state FROM billy.jobs WHERE id = $job")" = done
+wait_until 30 q_is "SELECT state FROM billy.jobs WHERE id = $job" done
 ok $? "the job runs again and succeeds"
 
 done_testing

@@ -41,4 +41,14 @@ wait_until() {
     done
 }
 
+# q_is SQL VALUE: the query's result is VALUE (for wait_until)
+q_is() { [ "$(q "$1" 2>/dev/null)" = "$2" ]; }
+
+# quiet_queue cancels queued jobs and waits for a running one to end, so a
+# test starts from a worker with nothing to do
+quiet_queue() {
+    q "UPDATE billy.jobs SET state = 'cancelled', finished_at = now() WHERE state = 'queued'" >/dev/null
+    wait_until 60 q_is "SELECT count(*) FROM billy.jobs WHERE state = 'running'" 0
+}
+
 done_testing() { exit $((TAP_FAILED > 0)); }
