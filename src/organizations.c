@@ -225,9 +225,14 @@ connect_organization(FunctionCallInfo fcinfo)
 
 	response = fetch_organization(billy_effective_api_url(api_url), token);
 
+	/*
+	 * The organization is bound to the API it was connected with: the
+	 * worker and every other session use that URL, whatever their own
+	 * billy.api_url says.
+	 */
 	billy_become_owner(&owner);
 	org_id = store_organization(response);
-	seal_and_store(org_id, token, api_url);
+	seal_and_store(org_id, token, billy_effective_api_url(api_url));
 	billy_end_owner(&owner);
 
 	explicit_bzero(token, strlen(token));

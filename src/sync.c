@@ -113,6 +113,7 @@ typedef struct SyncScan
 {
 	const SyncResource *res;
 	const char *org;
+	const char *resource;		/* the name asked for ("organization" too) */
 	const char *base_url;
 	const char *token;
 	bool		hot;
@@ -821,7 +822,10 @@ billy_sync_one(const char *org, const char *resource, bool hot,
 	scan = MemoryContextAllocZero(cxt, sizeof(SyncScan));
 	scan->cxt = cxt;
 	scan->page_cxt = AllocSetContextCreate(cxt, "billy sync page", ALLOCSET_DEFAULT_SIZES);
+	/* the caller's strings may live in a transaction a page commit ends */
 	scan->org = MemoryContextStrdup(cxt, org);
+	scan->resource = MemoryContextStrdup(cxt, resource);
+	resource = scan->resource;
 	scan->hot = hot;
 	scan->verbose = verbose;
 	scan->commit = commit;

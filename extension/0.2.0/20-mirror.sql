@@ -455,3 +455,6 @@ BEGIN
     END LOOP;
 END
 $rls$;
+
+COMMENT ON FUNCTION billy.connect(text, text) IS
+'Connects a Billy organization: asks Billy (GET /organization) which organization api_token opens, stores the organization and the token (sealed with the key in billy.key_file, or in Supabase Vault), and returns the organization id. The organization stays bound to the API URL it was connected with (api_url, superusers only, else billy.api_url): the worker and every session use it. Connecting again replaces the token and the URL. The token never appears in a log, an error or a readable column.';
