@@ -347,6 +347,13 @@ ore_numeric(double ore)
 							   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
 }
 
+/* round4 rounds a smoothing parameter to four decimals, for reading */
+static double
+round4(double v)
+{
+	return round(v * 10000) / 10000;
+}
+
 /* percent_numeric rounds a percentage to two decimals */
 static Datum
 percent_numeric(double v)
@@ -478,11 +485,11 @@ billy_forecast(PG_FUNCTION_ARGS)
 			values[5] = ore_numeric(f + Z95 * spread);
 		}
 		values[6] = CStringGetTextDatum(method_names[model.method]);
-		values[7] = Float8GetDatum(model.alpha);
+		values[7] = Float8GetDatum(round4(model.alpha));
 		isnull[7] = isnan(model.alpha);
-		values[8] = Float8GetDatum(model.beta);
+		values[8] = Float8GetDatum(round4(model.beta));
 		isnull[8] = isnan(model.beta);
-		values[9] = Float8GetDatum(model.gamma);
+		values[9] = Float8GetDatum(round4(model.gamma));
 		isnull[9] = isnan(model.gamma);
 		if (isnan(sd))
 			isnull[10] = true;
