@@ -309,6 +309,39 @@ LANGUAGE sql AS $$
          EXCEPT SELECT organization_id, month, contact_id, invoices::bigint, credit_notes::bigint, net_base, tax_base
                 FROM billy.analytics_customer_months)) x
     UNION ALL
+    SELECT 'open documents', count(*) FROM (
+        WITH want AS (
+            SELECT organization_id, 'invoice' AS subject, id, CASE WHEN type = 'creditNote' THEN 'creditNote' ELSE 'invoice' END AS kind,
+                   contact_id, entry_date, COALESCE(due_date, entry_date) AS due_date, currency_id, exchange_rate AS rate,
+                   balance, round(balance * exchange_rate, 2) AS balance_base
+            FROM billy.invoices WHERE state = 'approved' AND deleted_at IS NULL AND balance <> 0
+            UNION ALL
+            SELECT organization_id, 'bill', id, CASE WHEN type = 'creditNote' THEN 'billCreditNote' ELSE 'bill' END,
+                   contact_id, entry_date, COALESCE(due_date, entry_date), currency_id, exchange_rate, balance,
+                   round(balance * exchange_rate, 2)
+            FROM billy.bills WHERE state = 'approved' AND deleted_at IS NULL AND balance <> 0
+        ), have AS (
+            SELECT organization_id, subject, id, kind, contact_id, entry_date, due_date, currency_id, rate, balance, balance_base
+            FROM billy.analytics_open_documents
+        )
+        (SELECT * FROM have EXCEPT SELECT * FROM want) UNION ALL (SELECT * FROM want EXCEPT SELECT * FROM have)) x
+    UNION ALL
+    SELECT 'customers', count(*) FROM (
+        WITH want AS (
+            SELECT organization_id, contact_id,
+                   count(*) FILTER (WHERE type <> 'creditNote') AS invoices, count(*) FILTER (WHERE type = 'creditNote') AS credit_notes,
+                   sum(CASE WHEN type = 'creditNote' THEN -1 ELSE 1 END * round(amount * exchange_rate, 2)) AS net_base,
+                   sum(CASE WHEN type = 'creditNote' THEN -1 ELSE 1 END * round(tax * exchange_rate, 2)) AS tax_base,
+                   min(entry_date) FILTER (WHERE type <> 'creditNote') AS first_invoice,
+                   max(entry_date) FILTER (WHERE type <> 'creditNote') AS last_invoice
+            FROM billy.invoices WHERE state = 'approved' AND deleted_at IS NULL AND contact_id IS NOT NULL
+            GROUP BY 1, 2
+        ), have AS (
+            SELECT organization_id, contact_id, invoices::bigint, credit_notes::bigint, net_base, tax_base, first_invoice, last_invoice
+            FROM billy.analytics_customers
+        )
+        (SELECT * FROM have EXCEPT SELECT * FROM want) UNION ALL (SELECT * FROM want EXCEPT SELECT * FROM have)) x
+    UNION ALL
     -- the customer bitmaps, read back as (organization, day, contact)
     SELECT 'customer days', count(*) FROM (
         WITH have AS (

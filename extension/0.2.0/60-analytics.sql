@@ -55,6 +55,23 @@ CREATE TABLE billy.analytics_open (
 COMMENT ON TABLE billy.analytics_open IS
 'Rollup of open balances per organization, due date (the entry date when there is none), currency and kind, kept current by the sync: documents with a balance, the balance in the document currency and in the base currency (rounded to øre per document). Receivables are invoices minus credit notes, payables bills minus bill credit notes.';
 
+CREATE TABLE billy.analytics_open_documents (
+    organization_id text NOT NULL,
+    subject         text NOT NULL CHECK (subject OPERATOR(pg_catalog.=) ANY (ARRAY['invoice', 'bill'])),
+    id              text NOT NULL,
+    kind            text NOT NULL,
+    contact_id      text,
+    entry_date      date NOT NULL,
+    due_date        date NOT NULL,
+    currency_id     text NOT NULL,
+    rate            numeric NOT NULL,
+    balance         numeric NOT NULL,
+    balance_base    numeric NOT NULL,
+    PRIMARY KEY (organization_id, subject, id)
+);
+COMMENT ON TABLE billy.analytics_open_documents IS
+'Every approved invoice, credit note, bill and bill credit note with a balance, kept current by the sync: a narrow copy of what receivables and payables aging read (subject: invoice or bill; balance_base: the balance in the base currency, rounded to øre).';
+
 CREATE TABLE billy.analytics_customer_months (
     organization_id text NOT NULL,
     month           date NOT NULL,
@@ -67,6 +84,20 @@ CREATE TABLE billy.analytics_customer_months (
 );
 COMMENT ON TABLE billy.analytics_customer_months IS
 'Rollup of sales per organization, month (its first day) and customer, kept current by the sync: invoices and credit notes dated in the month, and their net and tax in the base currency, credit notes subtracted.';
+
+CREATE TABLE billy.analytics_customers (
+    organization_id text NOT NULL,
+    contact_id      text NOT NULL,
+    invoices        integer NOT NULL DEFAULT 0,
+    credit_notes    integer NOT NULL DEFAULT 0,
+    net_base        numeric NOT NULL DEFAULT 0,
+    tax_base        numeric NOT NULL DEFAULT 0,
+    first_invoice   date,
+    last_invoice    date,
+    PRIMARY KEY (organization_id, contact_id)
+);
+COMMENT ON TABLE billy.analytics_customers IS
+'Rollup of all sales per organization and customer, kept current by the sync: invoices and credit notes, net and tax in the base currency (credit notes subtracted), and the dates of the first and the last invoice.';
 
 CREATE TABLE billy.analytics_contacts (
     organization_id text NOT NULL,
@@ -91,7 +122,7 @@ DO $rls$
 DECLARE
     t text;
 BEGIN
-    FOREACH t IN ARRAY ARRAY['analytics_daily', 'analytics_open', 'analytics_customer_months',
+    FOREACH t IN ARRAY ARRAY['analytics_daily', 'analytics_open', 'analytics_open_documents', 'analytics_customer_months', 'analytics_customers',
                              'analytics_contacts', 'analytics_customer_days']
     LOOP
         EXECUTE pg_catalog.format('ALTER TABLE billy.%I ENABLE ROW LEVEL SECURITY', t);
@@ -114,7 +145,9 @@ AS $$
 BEGIN
     DELETE FROM billy.analytics_daily t USING analytics_old o WHERE t.organization_id = o.id;
     DELETE FROM billy.analytics_open t USING analytics_old o WHERE t.organization_id = o.id;
+    DELETE FROM billy.analytics_open_documents t USING analytics_old o WHERE t.organization_id = o.id;
     DELETE FROM billy.analytics_customer_months t USING analytics_old o WHERE t.organization_id = o.id;
+    DELETE FROM billy.analytics_customers t USING analytics_old o WHERE t.organization_id = o.id;
     DELETE FROM billy.analytics_customer_days t USING analytics_old o WHERE t.organization_id = o.id;
     DELETE FROM billy.analytics_contacts t USING analytics_old o WHERE t.organization_id = o.id;
     RETURN NULL;
@@ -290,13 +323,18 @@ $$;
 COMMENT ON FUNCTION billy._analytics_payments(billy._analytics_payment[]) IS
 'Adds signed payment contributions to billy.analytics_daily and removes rows left at zero. Internal.';
 
--- _analytics_customers maintains the customer rollups from invoice facts
+-- _analytics_customers maintains the customer rollups from invoice facts.
+-- Part of them depends on other rows than the statement's (is another invoice
+-- of the customer that day? which is now the first invoice?), so it runs
+-- under the organization's analytics lock: each statement after the lock
+-- sees what every earlier holder committed.
 CREATE FUNCTION billy._analytics_customers(docs billy._analytics_document[]) RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 SET enable_seqscan = off
 AS $$
 DECLARE
+    sales billy._analytics_document[];
     t_orgs text[];
     t_days date[];
     t_contacts text[];
@@ -306,14 +344,19 @@ DECLARE
     g_set bytea[];
     g_clear bytea[];
 BEGIN
+    sales := ARRAY(SELECT d FROM unnest(docs) d WHERE d.kind IN ('invoice', 'creditNote') AND d.contact_id IS NOT NULL);
+    IF cardinality(sales) = 0 THEN
+        RETURN;
+    END IF;
+    PERFORM billy._analytics_lock(ARRAY(SELECT DISTINCT d.organization_id FROM unnest(sales) d));
+
     INSERT INTO billy.analytics_customer_months AS t (organization_id, month, contact_id, invoices, credit_notes, net_base, tax_base)
     SELECT d.organization_id, date_trunc('month', d.entry_date)::date, d.contact_id,
            COALESCE(sum(d.sign) FILTER (WHERE d.kind = 'invoice'), 0),
            COALESCE(sum(d.sign) FILTER (WHERE d.kind = 'creditNote'), 0),
            sum(d.sign * CASE d.kind WHEN 'creditNote' THEN -1 ELSE 1 END * round(d.net * d.rate, 2)),
            sum(d.sign * CASE d.kind WHEN 'creditNote' THEN -1 ELSE 1 END * round(d.tax * d.rate, 2))
-    FROM unnest(docs) d
-    WHERE d.kind IN ('invoice', 'creditNote') AND d.contact_id IS NOT NULL
+    FROM unnest(sales) d
     GROUP BY 1, 2, 3
     HAVING sum(d.sign) FILTER (WHERE d.kind = 'invoice') <> 0
         OR sum(d.sign) FILTER (WHERE d.kind = 'creditNote') <> 0
@@ -325,25 +368,67 @@ BEGIN
         tax_base = t.tax_base + EXCLUDED.tax_base;
     DELETE FROM billy.analytics_customer_months t
     USING (SELECT DISTINCT d.organization_id, date_trunc('month', d.entry_date)::date AS month, d.contact_id
-           FROM unnest(docs) d
-           WHERE d.sign < 0 AND d.kind IN ('invoice', 'creditNote') AND d.contact_id IS NOT NULL) k
+           FROM unnest(sales) d WHERE d.sign < 0) k
     WHERE t.organization_id = k.organization_id AND t.month = k.month AND t.contact_id = k.contact_id
       AND t.invoices = 0 AND t.credit_notes = 0 AND t.net_base = 0 AND t.tax_base = 0;
+
+    -- all sales per customer; an added invoice can only widen the first and
+    -- last dates, a removed one that was first or last makes us look again
+    INSERT INTO billy.analytics_customers AS t (organization_id, contact_id, invoices, credit_notes, net_base, tax_base,
+                                                first_invoice, last_invoice)
+    SELECT d.organization_id, d.contact_id,
+           COALESCE(sum(d.sign) FILTER (WHERE d.kind = 'invoice'), 0),
+           COALESCE(sum(d.sign) FILTER (WHERE d.kind = 'creditNote'), 0),
+           sum(d.sign * CASE d.kind WHEN 'creditNote' THEN -1 ELSE 1 END * round(d.net * d.rate, 2)),
+           sum(d.sign * CASE d.kind WHEN 'creditNote' THEN -1 ELSE 1 END * round(d.tax * d.rate, 2)),
+           min(d.entry_date) FILTER (WHERE d.kind = 'invoice' AND d.sign > 0),
+           max(d.entry_date) FILTER (WHERE d.kind = 'invoice' AND d.sign > 0)
+    FROM unnest(sales) d
+    GROUP BY 1, 2
+    HAVING sum(d.sign) FILTER (WHERE d.kind = 'invoice') <> 0
+        OR sum(d.sign) FILTER (WHERE d.kind = 'creditNote') <> 0
+        OR sum(d.sign * round(d.net * d.rate, 2)) <> 0 OR sum(d.sign * round(d.tax * d.rate, 2)) <> 0
+        OR array_agg(d.entry_date ORDER BY d.entry_date) FILTER (WHERE d.kind = 'invoice' AND d.sign > 0)
+           IS DISTINCT FROM array_agg(d.entry_date ORDER BY d.entry_date) FILTER (WHERE d.kind = 'invoice' AND d.sign < 0)
+    ON CONFLICT (organization_id, contact_id) DO UPDATE SET
+        invoices = t.invoices + EXCLUDED.invoices,
+        credit_notes = t.credit_notes + EXCLUDED.credit_notes,
+        net_base = t.net_base + EXCLUDED.net_base,
+        tax_base = t.tax_base + EXCLUDED.tax_base,
+        first_invoice = least(t.first_invoice, EXCLUDED.first_invoice),
+        last_invoice = greatest(t.last_invoice, EXCLUDED.last_invoice);
+    IF EXISTS (SELECT 1 FROM unnest(sales) d WHERE d.sign < 0) THEN
+        UPDATE billy.analytics_customers t
+        SET first_invoice = (SELECT min(i.entry_date) FROM billy.invoices i
+                             WHERE i.organization_id = t.organization_id AND i.contact_id = t.contact_id
+                               AND i.state = 'approved' AND i.deleted_at IS NULL AND i.type IS DISTINCT FROM 'creditNote'),
+            last_invoice = (SELECT max(i.entry_date) FROM billy.invoices i
+                            WHERE i.organization_id = t.organization_id AND i.contact_id = t.contact_id
+                              AND i.state = 'approved' AND i.deleted_at IS NULL AND i.type IS DISTINCT FROM 'creditNote')
+        FROM (SELECT d.organization_id, d.contact_id, d.entry_date FROM unnest(sales) d
+              WHERE d.sign < 0 AND d.kind = 'invoice'
+              EXCEPT
+              SELECT d.organization_id, d.contact_id, d.entry_date FROM unnest(sales) d
+              WHERE d.sign > 0 AND d.kind = 'invoice') r
+        WHERE t.organization_id = r.organization_id AND t.contact_id = r.contact_id
+          AND (r.entry_date = t.first_invoice OR r.entry_date = t.last_invoice);
+        DELETE FROM billy.analytics_customers t
+        USING (SELECT DISTINCT d.organization_id, d.contact_id FROM unnest(sales) d WHERE d.sign < 0) k
+        WHERE t.organization_id = k.organization_id AND t.contact_id = k.contact_id
+          AND t.invoices = 0 AND t.credit_notes = 0 AND t.net_base = 0 AND t.tax_base = 0;
+    END IF;
 
     -- customer bitmaps: the (organization, day, customer) whose number of
     -- counted invoices changed; more means invoiced, fewer means look again
     SELECT array_agg(x.organization_id), array_agg(x.entry_date), array_agg(x.contact_id), array_agg(x.s)
     INTO t_orgs, t_days, t_contacts, t_signs
     FROM (SELECT d.organization_id, d.entry_date, d.contact_id, sum(d.sign) AS s
-          FROM unnest(docs) d
-          WHERE d.kind = 'invoice' AND d.contact_id IS NOT NULL
+          FROM unnest(sales) d
+          WHERE d.kind = 'invoice'
           GROUP BY 1, 2, 3 HAVING sum(d.sign) <> 0) x;
     IF t_orgs IS NULL THEN
         RETURN;
     END IF;
-    -- from here on, each statement sees what other writers committed before
-    -- the lock was granted
-    PERFORM billy._analytics_lock(t_orgs);
     INSERT INTO billy.analytics_contacts (organization_id, contact_id, ordinal)
     SELECT n.org, n.contact, COALESCE(top.ordinal, -1) + row_number() OVER (PARTITION BY n.org ORDER BY n.contact)
     FROM (SELECT DISTINCT t.org, t.contact
@@ -385,12 +470,12 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION billy._analytics_customers(billy._analytics_document[]) IS
-'Applies signed invoice contributions to billy.analytics_customer_months and the customer bitmaps of billy.analytics_customer_days (under the organization''s analytics lock). Internal.';
+'Applies signed invoice contributions to billy.analytics_customer_months, billy.analytics_customers and the customer bitmaps of billy.analytics_customer_days, under the organization''s analytics lock. Internal.';
 
 -- _analytics_documents applies the facts of one statement on invoices or
 -- bills: olds are the old row versions (sign -1), news the new ones (+1)
 CREATE FUNCTION billy._analytics_documents(olds billy._analytics_document[], news billy._analytics_document[],
-                                           subject text)
+                                           family text)
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -439,7 +524,23 @@ BEGIN
     WHERE t.organization_id = k.organization_id AND t.due_date = k.due_date AND t.currency_id = k.currency_id
       AND t.kind = k.kind AND t.documents = 0 AND t.balance = 0 AND t.balance_base = 0;
 
-    IF subject = 'invoice' THEN
+    -- the open documents themselves: old versions out, new ones in
+    DELETE FROM billy.analytics_open_documents t
+    USING unnest(olds) d
+    WHERE d.balance <> 0 AND t.organization_id = d.organization_id AND t.subject = family
+      AND t.id = d.id;
+    INSERT INTO billy.analytics_open_documents AS t (organization_id, subject, id, kind, contact_id, entry_date, due_date,
+                                                     currency_id, rate, balance, balance_base)
+    SELECT d.organization_id, family, d.id, d.kind, d.contact_id, d.entry_date, d.due_date, d.currency_id, d.rate,
+           d.balance, round(d.balance * d.rate, 2)
+    FROM unnest(news) d
+    WHERE d.balance <> 0
+    ON CONFLICT (organization_id, subject, id) DO UPDATE SET
+        kind = EXCLUDED.kind, contact_id = EXCLUDED.contact_id, entry_date = EXCLUDED.entry_date,
+        due_date = EXCLUDED.due_date, currency_id = EXCLUDED.currency_id, rate = EXCLUDED.rate,
+        balance = EXCLUDED.balance, balance_base = EXCLUDED.balance_base;
+
+    IF family = 'invoice' THEN
         PERFORM billy._analytics_customers(docs);
     END IF;
 
@@ -460,7 +561,7 @@ BEGIN
         -- the index on modifier_type when statistics are stale)
         SELECT m.entry_date, m.amount
         FROM billy.balance_modifiers m
-        WHERE m.organization_id = c.org AND m.subject_type = subject AND m.subject_id = c.id
+        WHERE m.organization_id = c.org AND m.subject_type = family AND m.subject_id = c.id
           AND m.modifier_type IS NOT DISTINCT FROM 'bankPayment' AND m.is_voided IS NOT TRUE) p
     CROSS JOIN LATERAL (
         SELECT ROW(c.org, p.entry_date, c.old_currency, c.old_kind, -1, -p.amount, c.old_rate)::billy._analytics_payment
@@ -475,7 +576,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION billy._analytics_documents(billy._analytics_document[], billy._analytics_document[], text) IS
-'Applies what one statement changed on invoices or bills (subject: invoice or bill) to the rollups: old row versions subtract, new ones add; payments of documents whose kind, currency or rate changed move with them. Internal.';
+'Applies what one statement changed on invoices or bills (family: invoice or bill) to the rollups: old row versions subtract, new ones add; payments of documents whose kind, currency or rate changed move with them. Internal.';
 
 -- the trigger functions: one per mirror table, for its three statement
 -- triggers (transition tables need one trigger per event) and TRUNCATE
@@ -491,7 +592,9 @@ BEGIN
     IF TG_OP = 'TRUNCATE' THEN
         DELETE FROM billy.analytics_daily WHERE kind IN ('invoice', 'creditNote');
         DELETE FROM billy.analytics_open WHERE kind IN ('invoice', 'creditNote');
+        DELETE FROM billy.analytics_open_documents WHERE subject = 'invoice';
         DELETE FROM billy.analytics_customer_months;
+        DELETE FROM billy.analytics_customers;
         DELETE FROM billy.analytics_customer_days;
         DELETE FROM billy.analytics_contacts;
         RETURN NULL;
@@ -533,6 +636,7 @@ BEGIN
     IF TG_OP = 'TRUNCATE' THEN
         DELETE FROM billy.analytics_daily WHERE kind IN ('bill', 'billCreditNote');
         DELETE FROM billy.analytics_open WHERE kind IN ('bill', 'billCreditNote');
+        DELETE FROM billy.analytics_open_documents WHERE subject = 'bill';
         RETURN NULL;
     END IF;
     IF TG_OP IN ('UPDATE', 'DELETE') THEN
@@ -670,7 +774,9 @@ BEGIN
         PERFORM billy._analytics_lock(ARRAY[o]);
         DELETE FROM billy.analytics_daily WHERE organization_id = o;
         DELETE FROM billy.analytics_open WHERE organization_id = o;
+        DELETE FROM billy.analytics_open_documents WHERE organization_id = o;
         DELETE FROM billy.analytics_customer_months WHERE organization_id = o;
+        DELETE FROM billy.analytics_customers WHERE organization_id = o;
         DELETE FROM billy.analytics_customer_days WHERE organization_id = o;
         DELETE FROM billy.analytics_contacts WHERE organization_id = o;
         after_id := '';
@@ -1007,6 +1113,7 @@ DECLARE
     during bytea;
     before bytea;
     sales billy._customer_sale[];
+    last_day date;
 BEGIN
     IF top IS NULL OR top < 1 OR top > 1000 THEN
         RAISE EXCEPTION 'top must be between 1 and 1000, not %', top USING ERRCODE = '22023';
@@ -1016,7 +1123,15 @@ BEGIN
             USING ERRCODE = '22023', HINT = 'Pass the earlier date as "from".';
     END IF;
 
-    sales := ARRAY(SELECT s FROM billy._customer_sales(o.id, range_from, range_to) s);
+    -- all history: the lifetime rollup; a range: the monthly one
+    SELECT max(d.day) INTO last_day FROM billy.analytics_daily d
+    WHERE d.organization_id = o.id AND d.kind IN ('invoice', 'creditNote') AND d.documents <> 0;
+    IF range_from IS NULL AND (range_to IS NULL OR last_day IS NULL OR range_to >= last_day) THEN
+        sales := ARRAY(SELECT ROW(c.contact_id, c.invoices, c.credit_notes, c.net_base)::billy._customer_sale
+                       FROM billy.analytics_customers c WHERE c.organization_id = o.id);
+    ELSE
+        sales := ARRAY(SELECT s FROM billy._customer_sales(o.id, range_from, range_to) s);
+    END IF;
 
     SELECT COALESCE(sum(s.net_base), 0), COALESCE(sum(s.net_base) FILTER (WHERE s.net_base > 0), 0)
     INTO total, positive FROM unnest(sales) s;
@@ -1047,9 +1162,10 @@ BEGIN
                CASE WHEN total <> 0 THEN round(100 * s.net_base / total, 1) END AS share_pct,
                s.invoices, s.credit_notes,
                pay.average_days_to_pay, pay.median_days_to_pay, pay.paid_invoices,
-               open.outstanding, open.overdue, last.last_invoice
+               open.outstanding, open.overdue, life.last_invoice
         FROM (SELECT * FROM unnest(sales) s ORDER BY s.net_base DESC, s.contact_id LIMIT top) s
         LEFT JOIN billy.contacts c ON c.organization_id = o.id AND c.id = s.contact_id
+        LEFT JOIN billy.analytics_customers life ON life.organization_id = o.id AND life.contact_id = s.contact_id
         LEFT JOIN LATERAL (
             SELECT round(avg(p.days), 1) AS average_days_to_pay,
                    percentile_cont(0.5) WITHIN GROUP (ORDER BY p.days)::numeric AS median_days_to_pay,
@@ -1072,34 +1188,20 @@ BEGIN
             FROM billy.invoices i
             WHERE i.organization_id = o.id AND i.contact_id = s.contact_id AND i.state = 'approved'
               AND i.deleted_at IS NULL AND i.balance <> 0) open ON true
-        LEFT JOIN LATERAL (
-            SELECT max(i.entry_date) AS last_invoice
-            FROM billy.invoices i
-            WHERE i.organization_id = o.id AND i.contact_id = s.contact_id AND i.state = 'approved'
-              AND i.deleted_at IS NULL AND i.type IS DISTINCT FROM 'creditNote') last ON true
     ) t;
 
     -- gone quiet: regular customers (3 invoices or more) whose last invoice is
-    -- older than twice their usual interval, and at least 60 days
+    -- before "to" by twice their usual interval, and at least 60 days
     SELECT COALESCE(jsonb_agg(q ORDER BY q.lifetime_net_revenue DESC, q.contact_id), '[]') INTO quiet_list
     FROM (
-        SELECT x.contact_id, c.name, x.invoices, x.lifetime_net_revenue, d.first_invoice, d.last_invoice,
-               round((d.last_invoice - d.first_invoice)::numeric / (x.invoices - 1), 1) AS usual_interval_days,
-               ref - d.last_invoice AS days_since_last_invoice
-        FROM (SELECT m.contact_id, sum(m.invoices) AS invoices, sum(m.net_base) AS lifetime_net_revenue,
-                     max(m.month) FILTER (WHERE m.invoices > 0) AS last_month
-              FROM billy.analytics_customer_months m
-              WHERE m.organization_id = o.id AND m.month <= ref
-              GROUP BY m.contact_id
-              HAVING sum(m.invoices) >= 3 AND max(m.month) FILTER (WHERE m.invoices > 0) < (ref - 60)) x
-        CROSS JOIN LATERAL (
-            SELECT min(i.entry_date) AS first_invoice, max(i.entry_date) AS last_invoice
-            FROM billy.invoices i
-            WHERE i.organization_id = o.id AND i.contact_id = x.contact_id AND i.state = 'approved'
-              AND i.deleted_at IS NULL AND i.type IS DISTINCT FROM 'creditNote' AND i.entry_date <= ref) d
+        SELECT x.contact_id, c.name, x.invoices, x.net_base AS lifetime_net_revenue, x.first_invoice, x.last_invoice,
+               round((x.last_invoice - x.first_invoice)::numeric / (x.invoices - 1), 1) AS usual_interval_days,
+               ref - x.last_invoice AS days_since_last_invoice
+        FROM billy.analytics_customers x
         LEFT JOIN billy.contacts c ON c.organization_id = o.id AND c.id = x.contact_id
-        WHERE ref - d.last_invoice >= greatest(60, 2 * (d.last_invoice - d.first_invoice)::numeric / (x.invoices - 1))
-        ORDER BY x.lifetime_net_revenue DESC, x.contact_id
+        WHERE x.organization_id = o.id AND x.invoices >= 3 AND x.last_invoice <= ref - 60
+          AND ref - x.last_invoice >= 2 * (x.last_invoice - x.first_invoice)::numeric / (x.invoices - 1)
+        ORDER BY x.net_base DESC, x.contact_id
         LIMIT top
     ) q;
 
@@ -1120,7 +1222,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION billy.customer_insights(text, integer, date, date) IS
-'Who the customers are, as one JSON object, between "from" and "to" (NULL: all history; amounts in the base currency, credit notes subtracted). top: the best customers by net revenue (up to top of them) with their share (percent of net revenue), invoices, credit notes, average and median days to pay (entry date to the last payment, paid invoices of the range), what they owe now (outstanding, overdue) and their last invoice; customers invoiced, new (first invoice ever in the range) and returning; concentration: the top 5 customers'' share of positive net revenue and the Herfindahl-Hirschman index (0-10000); gone_quiet: customers with 3 invoices or more whose last invoice (before "to") is older than twice their usual interval and at least 60 days, with their lifetime net revenue.';
+'Who the customers are, as one JSON object, between "from" and "to" (NULL: all history; amounts in the base currency, credit notes subtracted). top: the best customers by net revenue (up to top of them) with their share (percent of net revenue), invoices, credit notes, average and median days to pay (entry date to the last payment, paid invoices of the range), what they owe now (outstanding, overdue) and their last invoice; customers invoiced, new (first invoice ever in the range) and returning; concentration: the top 5 customers'' share of positive net revenue and the Herfindahl-Hirschman index (0-10000); gone_quiet: customers with 3 invoices or more whose last invoice is older than twice their usual interval and at least 60 days at "to" (default today), with their lifetime net revenue. All history is read from a rollup per customer; a range from a rollup per customer and month (and the invoices of partial months at its ends).';
 
 CREATE FUNCTION billy.receivables_aging(org text, as_of date DEFAULT CURRENT_DATE)
 RETURNS TABLE (contact_id text, name text, not_due numeric, days_1_30 numeric, days_31_60 numeric,
@@ -1153,20 +1255,24 @@ BEGIN
         WHERE m.organization_id = o.id AND m.subject_type = 'invoice' AND m.entry_date > as_of
           AND m.is_voided IS NOT TRUE
         GROUP BY m.subject_id
-    ), candidates AS (
-        SELECT i.id FROM billy.invoices i
-        WHERE i.organization_id = o.id AND i.deleted_at IS NULL AND i.is_paid IS NOT TRUE
-        UNION
-        SELECT l.subject_id FROM later l
     ), open_docs AS (
-        SELECT i.contact_id, COALESCE(i.due_date, i.entry_date) AS due,
+        -- open now (the rollup), less what was settled after as_of
+        SELECT d.contact_id, d.due_date AS due,
+               CASE WHEN d.kind = 'creditNote' THEN -1 ELSE 1 END
+               * CASE WHEN l.amount IS NULL THEN d.balance_base ELSE round((d.balance - l.amount) * d.rate, 2) END AS amount
+        FROM billy.analytics_open_documents d
+        LEFT JOIN later l ON l.subject_id = d.id
+        WHERE d.organization_id = o.id AND d.subject = 'invoice' AND d.entry_date <= as_of
+          AND d.balance - COALESCE(l.amount, 0) <> 0
+        UNION ALL
+        -- settled now, open at as_of
+        SELECT i.contact_id, COALESCE(i.due_date, i.entry_date),
                CASE WHEN i.type = 'creditNote' THEN -1 ELSE 1 END
-               * round((COALESCE(i.balance, 0) - COALESCE(l.amount, 0)) * COALESCE(i.exchange_rate, 1), 2) AS amount
-        FROM candidates c
-        JOIN billy.invoices i ON i.organization_id = o.id AND i.id = c.id
-        LEFT JOIN later l ON l.subject_id = i.id
+               * round((COALESCE(i.balance, 0) - l.amount) * COALESCE(i.exchange_rate, 1), 2)
+        FROM later l
+        JOIN billy.invoices i ON i.organization_id = o.id AND i.id = l.subject_id
         WHERE i.state = 'approved' AND i.deleted_at IS NULL AND i.entry_date <= as_of
-          AND COALESCE(i.balance, 0) - COALESCE(l.amount, 0) <> 0
+          AND COALESCE(i.balance, 0) = 0 AND l.amount <> 0
     ), buckets AS (
         SELECT d.contact_id, GROUPING(d.contact_id) = 1 AS is_total,
                billy._aging(d.due, d.amount, as_of) AS b, count(*)::integer AS n
