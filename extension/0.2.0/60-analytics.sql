@@ -69,6 +69,7 @@ CREATE TABLE billy.analytics_open_documents (
     balance_base    numeric NOT NULL,
     PRIMARY KEY (organization_id, subject, id)
 );
+CREATE INDEX analytics_open_documents_contact ON billy.analytics_open_documents (organization_id, contact_id);
 COMMENT ON TABLE billy.analytics_open_documents IS
 'Every approved invoice, credit note, bill and bill credit note with a balance, kept current by the sync: a narrow copy of what receivables and payables aging read (subject: invoice or bill; balance_base: the balance in the base currency, rounded to øre).';
 
@@ -212,6 +213,7 @@ COMMENT ON FUNCTION billy._aging_final(internal) IS 'Final function of billy._ag
 CREATE AGGREGATE billy._aging(due_date date, amount numeric, as_of date) (
     SFUNC = billy._aging_step,
     STYPE = internal,
+    SSPACE = 96,
     FINALFUNC = billy._aging_final,
     FINALFUNC_EXTRA = false
 );
@@ -1053,40 +1055,50 @@ COMMENT ON TYPE billy._customer_sale IS 'A customer''s sales in a range. Interna
 
 CREATE FUNCTION billy._customer_sales(org_id text, from_date date, to_date date)
 RETURNS SETOF billy._customer_sale
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-    WITH bounds AS (
-        SELECT CASE WHEN from_date IS NULL THEN NULL
-                    WHEN from_date = date_trunc('month', from_date)::date THEN from_date
-                    ELSE (date_trunc('month', from_date) + interval '1 month')::date END AS whole_from,
-               CASE WHEN to_date IS NULL THEN NULL
-                    WHEN to_date = (date_trunc('month', to_date) + interval '1 month - 1 day')::date
-                        THEN (date_trunc('month', to_date) + interval '1 month')::date
-                    ELSE date_trunc('month', to_date)::date END AS whole_to
-    ), parts AS (
-        SELECT m.contact_id, m.invoices::bigint AS invoices, m.credit_notes::bigint AS credit_notes, m.net_base
-        FROM billy.analytics_customer_months m, bounds b
-        WHERE m.organization_id = org_id
-          AND (b.whole_from IS NULL OR m.month >= b.whole_from)
-          AND (b.whole_to IS NULL OR m.month < b.whole_to)
-        UNION ALL
-        SELECT i.contact_id,
-               (i.type IS DISTINCT FROM 'creditNote')::integer,
-               (i.type = 'creditNote')::integer,
-               CASE WHEN i.type = 'creditNote' THEN -1 ELSE 1 END * round(COALESCE(i.amount, 0) * COALESCE(i.exchange_rate, 1), 2)
-        FROM billy.invoices i, bounds b
-        WHERE i.organization_id = org_id AND i.state = 'approved' AND i.deleted_at IS NULL
-          AND i.contact_id IS NOT NULL
-          AND (from_date IS NULL OR i.entry_date >= from_date)
-          AND (to_date IS NULL OR i.entry_date <= to_date)
-          AND ((b.whole_from IS NOT NULL AND i.entry_date < b.whole_from)
-               OR (b.whole_to IS NOT NULL AND i.entry_date >= b.whole_to))
-    )
-    SELECT p.contact_id, sum(p.invoices), sum(p.credit_notes), sum(p.net_base)
-    FROM parts p
+AS $$
+DECLARE
+    -- whole months: from whole_from (NULL: the first) up to whole_to, exclusive (NULL: the last)
+    whole_from date := CASE WHEN from_date IS NULL THEN NULL
+                            WHEN from_date = date_trunc('month', from_date)::date THEN from_date
+                            ELSE (date_trunc('month', from_date) + interval '1 month')::date END;
+    whole_to date := CASE WHEN to_date IS NULL THEN NULL
+                          WHEN to_date = (date_trunc('month', to_date) + interval '1 month - 1 day')::date
+                              THEN (date_trunc('month', to_date) + interval '1 month')::date
+                          ELSE date_trunc('month', to_date)::date END;
+    edges daterange[] := '{}';
+    whole boolean := true;
+BEGIN
+    IF whole_from IS NOT NULL AND whole_to IS NOT NULL AND whole_from >= whole_to THEN
+        -- within one month, or across two partial ones: no whole month
+        edges := ARRAY[daterange(from_date, to_date, '[]')];
+        whole := false;
+    ELSE
+        IF from_date IS NOT NULL AND from_date < whole_from THEN
+            edges := edges || daterange(from_date, whole_from, '[)');
+        END IF;
+        IF to_date IS NOT NULL AND whole_to <= to_date THEN
+            edges := edges || daterange(whole_to, to_date, '[]');
+        END IF;
+    END IF;
+    RETURN QUERY
+    SELECT p.contact_id, sum(p.invoices)::bigint, sum(p.credit_notes)::bigint, sum(p.net_base)
+    FROM (SELECT m.contact_id, m.invoices, m.credit_notes, m.net_base
+          FROM billy.analytics_customer_months m
+          WHERE whole AND m.organization_id = org_id
+            AND (whole_from IS NULL OR m.month >= whole_from) AND (whole_to IS NULL OR m.month < whole_to)
+          UNION ALL
+          SELECT i.contact_id, (i.type IS DISTINCT FROM 'creditNote')::integer, (i.type = 'creditNote')::integer,
+                 CASE WHEN i.type = 'creditNote' THEN -1 ELSE 1 END
+                 * round(COALESCE(i.amount, 0) * COALESCE(i.exchange_rate, 1), 2)
+          FROM unnest(edges) e
+          JOIN billy.invoices i ON i.organization_id = org_id AND i.deleted_at IS NULL
+                               AND i.entry_date >= lower(e) AND i.entry_date < upper(e)
+          WHERE i.state = 'approved' AND i.contact_id IS NOT NULL) p
     GROUP BY p.contact_id;
-END;
+END
+$$;
 COMMENT ON FUNCTION billy._customer_sales(text, date, date) IS
 'Net sales per customer (base currency, credit notes subtracted) between two dates, NULL meaning open: whole months from billy.analytics_customer_months, partial months from billy.invoices. Internal.';
 
@@ -1180,14 +1192,11 @@ BEGIN
                     AND (range_to IS NULL OR i.entry_date <= range_to)) p
             WHERE p.days IS NOT NULL) pay ON true
         LEFT JOIN LATERAL (
-            SELECT COALESCE(sum(CASE WHEN i.type = 'creditNote' THEN -1 ELSE 1 END
-                                * round(i.balance * COALESCE(i.exchange_rate, 1), 2)), 0) AS outstanding,
-                   COALESCE(sum(CASE WHEN i.type = 'creditNote' THEN -1 ELSE 1 END
-                                * round(i.balance * COALESCE(i.exchange_rate, 1), 2))
-                            FILTER (WHERE COALESCE(i.due_date, i.entry_date) < ref), 0) AS overdue
-            FROM billy.invoices i
-            WHERE i.organization_id = o.id AND i.contact_id = s.contact_id AND i.state = 'approved'
-              AND i.deleted_at IS NULL AND i.balance <> 0) open ON true
+            SELECT COALESCE(sum(CASE WHEN d.kind = 'creditNote' THEN -d.balance_base ELSE d.balance_base END), 0) AS outstanding,
+                   COALESCE(sum(CASE WHEN d.kind = 'creditNote' THEN -d.balance_base ELSE d.balance_base END)
+                            FILTER (WHERE d.due_date < ref), 0) AS overdue
+            FROM billy.analytics_open_documents d
+            WHERE d.organization_id = o.id AND d.contact_id = s.contact_id AND d.subject = 'invoice') open ON true
     ) t;
 
     -- gone quiet: regular customers (3 invoices or more) whose last invoice is
@@ -1273,18 +1282,28 @@ BEGIN
         JOIN billy.invoices i ON i.organization_id = o.id AND i.id = l.subject_id
         WHERE i.state = 'approved' AND i.deleted_at IS NULL AND i.entry_date <= as_of
           AND COALESCE(i.balance, 0) = 0 AND l.amount <> 0
-    ), buckets AS (
-        SELECT d.contact_id, GROUPING(d.contact_id) = 1 AS is_total,
-               billy._aging(d.due, d.amount, as_of) AS b, count(*)::integer AS n
+    ), per_customer AS (
+        SELECT d.contact_id, billy._aging(d.due, d.amount, as_of) AS b, count(*)::integer AS n
         FROM open_docs d
-        GROUP BY GROUPING SETS ((d.contact_id), ())
+        GROUP BY d.contact_id
+    ), buckets AS (
+        -- the buckets add up: every customer together is their sum
+        SELECT true AS is_total, NULL::text AS contact_id,
+               ARRAY[sum(x.b[1]), sum(x.b[2]), sum(x.b[3]), sum(x.b[4]), sum(x.b[5]),
+                     sum(x.b[6]), sum(x.b[7]), sum(x.b[8]), sum(x.b[9]), sum(x.b[10])] AS b,
+               COALESCE(sum(x.n), 0)::integer AS n
+        FROM per_customer x
+        UNION ALL
+        SELECT false, x.contact_id, x.b, x.n FROM per_customer x
     )
-    SELECT CASE WHEN x.is_total THEN NULL ELSE x.contact_id END,
+    SELECT x.contact_id,
            CASE WHEN x.is_total THEN 'all customers' ELSE COALESCE(c.name, x.contact_id) END,
-           x.b[1], x.b[2], x.b[3], x.b[4], x.b[5], x.b[1] + x.b[2] + x.b[3] + x.b[4] + x.b[5],
-           x.b[6]::integer, x.b[7]::integer, x.b[8]::integer, x.b[9]::integer, x.b[10]::integer, x.n,
+           COALESCE(x.b[1], 0), COALESCE(x.b[2], 0), COALESCE(x.b[3], 0), COALESCE(x.b[4], 0), COALESCE(x.b[5], 0),
+           COALESCE(x.b[1] + x.b[2] + x.b[3] + x.b[4] + x.b[5], 0),
+           COALESCE(x.b[6], 0)::integer, COALESCE(x.b[7], 0)::integer, COALESCE(x.b[8], 0)::integer,
+           COALESCE(x.b[9], 0)::integer, COALESCE(x.b[10], 0)::integer, x.n,
            CASE WHEN x.is_total AND sales > 0
-                THEN round((x.b[1] + x.b[2] + x.b[3] + x.b[4] + x.b[5]) / sales * 90, 1) END
+                THEN round(COALESCE(x.b[1] + x.b[2] + x.b[3] + x.b[4] + x.b[5], 0) / sales * 90, 1) END
     FROM buckets x
     LEFT JOIN billy.contacts c ON NOT x.is_total AND c.organization_id = o.id AND c.id = x.contact_id
     ORDER BY x.is_total DESC, x.b[1] + x.b[2] + x.b[3] + x.b[4] + x.b[5] DESC, x.contact_id;

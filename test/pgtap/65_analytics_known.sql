@@ -17,7 +17,7 @@
 \set ON_ERROR_STOP 1
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
-SELECT plan(41);
+SELECT plan(42);
 SET LOCAL client_min_messages = warning;
 
 CREATE TEMP TABLE kb (key text PRIMARY KEY, value text);
@@ -230,6 +230,14 @@ SELECT is(((:'cr'::jsonb) -> 'net_revenue', (:'cr'::jsonb) -> 'customers', (:'cr
            (:'cr'::jsonb) -> 'top' -> 0 -> 'share_pct')::text,
           '(3500.00,2,1,1,5102.0,1,"Aarhus Lamper ApS",57.1)',
           'customer insights of a range of partial months, top 1');
+-- whole months and a partial one (April and May from the monthly rollup, 1-20
+-- June from the invoices): C 3000 (I4), A 1000 + 2000 - 400 = 2600, B 1500
+SELECT billy.customer_insights(:'org', 10, '2026-04-01', '2026-06-20') AS cm \gset
+SELECT is(((:'cm'::jsonb) -> 'net_revenue',
+           ARRAY(SELECT (t ->> 'name') || ' ' || (t ->> 'net_revenue') FROM jsonb_array_elements((:'cm'::jsonb) -> 'top') t
+                 ORDER BY (t ->> 'rank')::int))::text,
+          '(7100.00,"{""Café Christianshavn 3000.00"",""Aarhus Lamper ApS 2600.00"",""Berlin Licht GmbH 1500.00""}")',
+          'customer insights of whole months and a partial one');
 
 -- the forecast: 17 whole months of history (2025-01 to 2026-05) is less than
 -- two seasons, so Holt's linear trend; the backtest holds out
