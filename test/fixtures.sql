@@ -191,33 +191,37 @@ BEGIN
 END
 $$;
 
+-- program runs a shell command on the server (COPY FROM PROGRAM) and returns
+-- what it printed
+CREATE FUNCTION billy_test.program(cmd text) RETURNS text
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    result text;
+BEGIN
+    IF to_regclass('pg_temp.program_out') IS NULL THEN
+        CREATE TEMP TABLE program_out (n serial, line text);
+    END IF;
+    TRUNCATE program_out;
+    EXECUTE format('COPY program_out (line) FROM PROGRAM %L WITH (FORMAT csv, DELIMITER %L, QUOTE %L)',
+                   cmd, E'\x02', E'\x01');
+    SELECT string_agg(line, E'\n' ORDER BY n) INTO result FROM program_out;
+    RETURN result;
+END
+$$;
+
 -- api calls billy-sandbox's /v2 API with an organization's token (curl, run
 -- by the server) and returns the answer; for building the exact books a
 -- test needs (analytics known-answer tests)
 CREATE FUNCTION billy_test.api(token text, method text, path text, body text DEFAULT NULL)
 RETURNS jsonb
-LANGUAGE plpgsql
-AS $$
-DECLARE
-    cmd text;
-    result text;
-BEGIN
-    cmd := format('curl -s -S --max-time 60 -X %s -H %s -H %s %s %s',
+LANGUAGE sql
+RETURN billy_test.program(format('curl -s -S --max-time 60 -X %s -H %s -H %s %s %s',
                   method,
                   billy_test.quote_shell('Content-Type: application/json'),
                   billy_test.quote_shell('X-Access-Token: ' || token),
                   CASE WHEN body IS NULL THEN '' ELSE '--data-binary ' || billy_test.quote_shell(body) END,
-                  billy_test.quote_shell(billy_test.setting('api_url') || path));
-    IF to_regclass('pg_temp.api_out') IS NULL THEN
-        CREATE TEMP TABLE api_out (n serial, line text);
-    END IF;
-    TRUNCATE api_out;
-    EXECUTE format('COPY api_out (line) FROM PROGRAM %L WITH (FORMAT csv, DELIMITER %L, QUOTE %L)',
-                   cmd, E'\x02', E'\x01');
-    SELECT string_agg(line, E'\n' ORDER BY n) INTO result FROM api_out;
-    RETURN result::jsonb;
-END
-$$;
+                  billy_test.quote_shell(billy_test.setting('api_url') || path)))::jsonb;
 GRANT EXECUTE ON FUNCTION billy_test.api(text, text, text, text) TO PUBLIC;
 
 -- the analytics rollups recomputed from the raw mirror with plain GROUP BYs,

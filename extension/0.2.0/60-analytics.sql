@@ -580,30 +580,37 @@ $$;
 COMMENT ON FUNCTION billy._analytics_documents(billy._analytics_document[], billy._analytics_document[], text) IS
 'Applies what one statement changed on invoices or bills (family: invoice or bill) to the rollups: old row versions subtract, new ones add; payments of documents whose kind, currency or rate changed move with them. Internal.';
 
--- the trigger functions: one per mirror table, for its three statement
--- triggers (transition tables need one trigger per event) and TRUNCATE
-CREATE FUNCTION billy._analytics_invoices_changed() RETURNS trigger
+-- the trigger functions: one for invoices and bills, one for balance
+-- modifiers, each for three statement triggers (transition tables need one
+-- trigger per event) and TRUNCATE
+CREATE FUNCTION billy._analytics_documents_changed() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 SET enable_seqscan = off
 AS $$
 DECLARE
+    family text := CASE TG_TABLE_NAME WHEN 'bills' THEN 'bill' ELSE 'invoice' END;
     olds billy._analytics_document[] := '{}';
     news billy._analytics_document[] := '{}';
 BEGIN
     IF TG_OP = 'TRUNCATE' THEN
-        DELETE FROM billy.analytics_daily WHERE kind IN ('invoice', 'creditNote');
-        DELETE FROM billy.analytics_open WHERE kind IN ('invoice', 'creditNote');
-        DELETE FROM billy.analytics_open_documents WHERE subject = 'invoice';
-        DELETE FROM billy.analytics_customer_months;
-        DELETE FROM billy.analytics_customers;
-        DELETE FROM billy.analytics_customer_days;
-        DELETE FROM billy.analytics_contacts;
+        DELETE FROM billy.analytics_daily
+        WHERE kind = ANY (CASE family WHEN 'bill' THEN ARRAY['bill', 'billCreditNote'] ELSE ARRAY['invoice', 'creditNote'] END);
+        DELETE FROM billy.analytics_open
+        WHERE kind = ANY (CASE family WHEN 'bill' THEN ARRAY['bill', 'billCreditNote'] ELSE ARRAY['invoice', 'creditNote'] END);
+        DELETE FROM billy.analytics_open_documents WHERE subject = family;
+        IF family = 'invoice' THEN
+            DELETE FROM billy.analytics_customer_months;
+            DELETE FROM billy.analytics_customers;
+            DELETE FROM billy.analytics_customer_days;
+            DELETE FROM billy.analytics_contacts;
+        END IF;
         RETURN NULL;
     END IF;
+    -- invoices and bills have the same columns for what counts
     IF TG_OP IN ('UPDATE', 'DELETE') THEN
         olds := ARRAY(SELECT x.d FROM (
-            SELECT billy._document_fact(r.organization_id, r.id, false, r.type, r.state, r.deleted_at,
+            SELECT billy._document_fact(r.organization_id, r.id, family = 'bill', r.type, r.state, r.deleted_at,
                        r.entry_date, r.due_date, r.contact_id, r.currency_id, r.exchange_rate, r.amount,
                        r.tax, r.balance, -1) AS d
             FROM analytics_old r) x
@@ -613,57 +620,18 @@ BEGIN
     END IF;
     IF TG_OP IN ('INSERT', 'UPDATE') THEN
         news := ARRAY(SELECT x.d FROM (
-            SELECT billy._document_fact(r.organization_id, r.id, false, r.type, r.state, r.deleted_at,
+            SELECT billy._document_fact(r.organization_id, r.id, family = 'bill', r.type, r.state, r.deleted_at,
                        r.entry_date, r.due_date, r.contact_id, r.currency_id, r.exchange_rate, r.amount,
                        r.tax, r.balance, 1) AS d
             FROM analytics_new r) x
             WHERE (x.d).id IS NOT NULL);
     END IF;
-    PERFORM billy._analytics_documents(olds, news, 'invoice');
+    PERFORM billy._analytics_documents(olds, news, family);
     RETURN NULL;
 END
 $$;
-COMMENT ON FUNCTION billy._analytics_invoices_changed() IS
-'Statement trigger on billy.invoices: keeps the analytics rollups current. Internal.';
-
-CREATE FUNCTION billy._analytics_bills_changed() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-SET enable_seqscan = off
-AS $$
-DECLARE
-    olds billy._analytics_document[] := '{}';
-    news billy._analytics_document[] := '{}';
-BEGIN
-    IF TG_OP = 'TRUNCATE' THEN
-        DELETE FROM billy.analytics_daily WHERE kind IN ('bill', 'billCreditNote');
-        DELETE FROM billy.analytics_open WHERE kind IN ('bill', 'billCreditNote');
-        DELETE FROM billy.analytics_open_documents WHERE subject = 'bill';
-        RETURN NULL;
-    END IF;
-    IF TG_OP IN ('UPDATE', 'DELETE') THEN
-        olds := ARRAY(SELECT x.d FROM (
-            SELECT billy._document_fact(r.organization_id, r.id, true, r.type, r.state, r.deleted_at,
-                       r.entry_date, r.due_date, r.contact_id, r.currency_id, r.exchange_rate, r.amount,
-                       r.tax, r.balance, -1) AS d
-            FROM analytics_old r) x
-            WHERE (x.d).id IS NOT NULL
-              AND (TG_OP = 'UPDATE' OR EXISTS (SELECT 1 FROM billy.organizations o WHERE o.id = (x.d).organization_id)));
-    END IF;
-    IF TG_OP IN ('INSERT', 'UPDATE') THEN
-        news := ARRAY(SELECT x.d FROM (
-            SELECT billy._document_fact(r.organization_id, r.id, true, r.type, r.state, r.deleted_at,
-                       r.entry_date, r.due_date, r.contact_id, r.currency_id, r.exchange_rate, r.amount,
-                       r.tax, r.balance, 1) AS d
-            FROM analytics_new r) x
-            WHERE (x.d).id IS NOT NULL);
-    END IF;
-    PERFORM billy._analytics_documents(olds, news, 'bill');
-    RETURN NULL;
-END
-$$;
-COMMENT ON FUNCTION billy._analytics_bills_changed() IS
-'Statement trigger on billy.bills: keeps the analytics rollups current. Internal.';
+COMMENT ON FUNCTION billy._analytics_documents_changed() IS
+'Statement trigger on billy.invoices and billy.bills: keeps the analytics rollups current. Internal.';
 
 CREATE FUNCTION billy._analytics_modifiers_changed() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
@@ -726,27 +694,27 @@ COMMENT ON FUNCTION billy._analytics_modifiers_changed() IS
 
 CREATE TRIGGER analytics_insert AFTER INSERT ON billy.invoices
     REFERENCING NEW TABLE AS analytics_new
-    FOR EACH STATEMENT EXECUTE FUNCTION billy._analytics_invoices_changed();
+    FOR EACH STATEMENT EXECUTE FUNCTION billy._analytics_documents_changed();
 CREATE TRIGGER analytics_update AFTER UPDATE ON billy.invoices
     REFERENCING OLD TABLE AS analytics_old NEW TABLE AS analytics_new
-    FOR EACH STATEMENT EXECUTE FUNCTION billy._analytics_invoices_changed();
+    FOR EACH STATEMENT EXECUTE FUNCTION billy._analytics_documents_changed();
 CREATE TRIGGER analytics_delete AFTER DELETE ON billy.invoices
     REFERENCING OLD TABLE AS analytics_old
-    FOR EACH STATEMENT EXECUTE FUNCTION billy._analytics_invoices_changed();
+    FOR EACH STATEMENT EXECUTE FUNCTION billy._analytics_documents_changed();
 CREATE TRIGGER analytics_truncate AFTER TRUNCATE ON billy.invoices
-    FOR EACH STATEMENT EXECUTE FUNCTION billy._analytics_invoices_changed();
+    FOR EACH STATEMENT EXECUTE FUNCTION billy._analytics_documents_changed();
 
 CREATE TRIGGER analytics_insert AFTER INSERT ON billy.bills
     REFERENCING NEW TABLE AS analytics_new
-    FOR EACH STATEMENT EXECUTE FUNCTION billy._analytics_bills_changed();
+    FOR EACH STATEMENT EXECUTE FUNCTION billy._analytics_documents_changed();
 CREATE TRIGGER analytics_update AFTER UPDATE ON billy.bills
     REFERENCING OLD TABLE AS analytics_old NEW TABLE AS analytics_new
-    FOR EACH STATEMENT EXECUTE FUNCTION billy._analytics_bills_changed();
+    FOR EACH STATEMENT EXECUTE FUNCTION billy._analytics_documents_changed();
 CREATE TRIGGER analytics_delete AFTER DELETE ON billy.bills
     REFERENCING OLD TABLE AS analytics_old
-    FOR EACH STATEMENT EXECUTE FUNCTION billy._analytics_bills_changed();
+    FOR EACH STATEMENT EXECUTE FUNCTION billy._analytics_documents_changed();
 CREATE TRIGGER analytics_truncate AFTER TRUNCATE ON billy.bills
-    FOR EACH STATEMENT EXECUTE FUNCTION billy._analytics_bills_changed();
+    FOR EACH STATEMENT EXECUTE FUNCTION billy._analytics_documents_changed();
 
 CREATE TRIGGER analytics_insert AFTER INSERT ON billy.balance_modifiers
     REFERENCING NEW TABLE AS analytics_new
@@ -768,6 +736,7 @@ DECLARE
     o text;
     n integer := 0;
     after_id text;
+    family text;
     docs billy._analytics_document[];
 BEGIN
     FOR o IN SELECT id FROM billy.organizations
@@ -781,27 +750,20 @@ BEGIN
         DELETE FROM billy.analytics_customers WHERE organization_id = o;
         DELETE FROM billy.analytics_customer_days WHERE organization_id = o;
         DELETE FROM billy.analytics_contacts WHERE organization_id = o;
-        after_id := '';
-        LOOP
-            SELECT array_agg(x.d) FILTER (WHERE (x.d).id IS NOT NULL), max(x.id) INTO docs, after_id
-            FROM (SELECT i.id, billy._document_fact(i.organization_id, i.id, false, i.type, i.state, i.deleted_at,
-                             i.entry_date, i.due_date, i.contact_id, i.currency_id, i.exchange_rate, i.amount,
-                             i.tax, i.balance, 1) AS d
-                  FROM billy.invoices i WHERE i.organization_id = o AND i.id > after_id
-                  ORDER BY i.id LIMIT 20000) x;
-            EXIT WHEN after_id IS NULL;
-            PERFORM billy._analytics_documents('{}', COALESCE(docs, '{}'), 'invoice');
-        END LOOP;
-        after_id := '';
-        LOOP
-            SELECT array_agg(x.d) FILTER (WHERE (x.d).id IS NOT NULL), max(x.id) INTO docs, after_id
-            FROM (SELECT b.id, billy._document_fact(b.organization_id, b.id, true, b.type, b.state, b.deleted_at,
-                             b.entry_date, b.due_date, b.contact_id, b.currency_id, b.exchange_rate, b.amount,
-                             b.tax, b.balance, 1) AS d
-                  FROM billy.bills b WHERE b.organization_id = o AND b.id > after_id
-                  ORDER BY b.id LIMIT 20000) x;
-            EXIT WHEN after_id IS NULL;
-            PERFORM billy._analytics_documents('{}', COALESCE(docs, '{}'), 'bill');
+        FOREACH family IN ARRAY ARRAY['invoice', 'bill'] LOOP
+            after_id := '';
+            LOOP
+                EXECUTE format($q$
+                    SELECT array_agg(x.d) FILTER (WHERE (x.d).id IS NOT NULL), max(x.id)
+                    FROM (SELECT r.id, billy._document_fact(r.organization_id, r.id, %L = 'bill', r.type, r.state,
+                                     r.deleted_at, r.entry_date, r.due_date, r.contact_id, r.currency_id,
+                                     r.exchange_rate, r.amount, r.tax, r.balance, 1) AS d
+                          FROM billy.%I r WHERE r.organization_id = $1 AND r.id > $2
+                          ORDER BY r.id LIMIT 20000) x$q$, family, family || 's')
+                    INTO docs, after_id USING o, after_id;
+                EXIT WHEN after_id IS NULL;
+                PERFORM billy._analytics_documents('{}', COALESCE(docs, '{}'), family);
+            END LOOP;
         END LOOP;
         n := n + 1;
     END LOOP;
