@@ -4,7 +4,7 @@
 \set ON_ERROR_STOP 1
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
-SELECT plan(16);
+SELECT plan(18);
 SET LOCAL client_min_messages = warning;
 
 SELECT billy.connect(billy_test.token(1), billy_test.setting('api_url')) IS NOT NULL AS c1 \gset
@@ -42,6 +42,13 @@ RESET ROLE;
 SET LOCAL ROLE billy_admin;
 SELECT is(billy.analytics_rebuild(billy_test.org(1)), 1, 'billy_admin may rebuild an organization''s rollups');
 RESET ROLE;
+
+-- realtime: the rollups join the mirror's publication
+SELECT is(billy.enable_dashboard_realtime(), 'billy_realtime', 'enable_dashboard_realtime uses the publication of enable_realtime');
+SELECT is(ARRAY(SELECT tablename::text FROM pg_publication_tables
+                WHERE pubname = 'billy_realtime' AND tablename::text LIKE 'analytics\_%' ORDER BY 1),
+          ARRAY['analytics_customer_months', 'analytics_daily', 'analytics_open'],
+          'and adds the rollups a dashboard subscribes to');
 
 SELECT * FROM finish();
 ROLLBACK;
