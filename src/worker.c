@@ -260,6 +260,13 @@ maintenance(void)
 	commit_xact();
 }
 
+/* how often the worker looks for organizations due a hot scan */
+static long
+hot_check_interval_ms(void)
+{
+	return Min(HOT_CHECK_INTERVAL_MS, (long) billy_hot_sync_interval * 1000);
+}
+
 /*
  * queue_hot_scans asks for hot scans of the organizations due one
  * (billy.hot_sync_interval); they run like any queued job.
@@ -501,7 +508,7 @@ next_wait_ms(void)
 	long		wait = billy_worker_naptime_ms;
 
 	if (billy_hot_sync_interval > 0)
-		wait = Min(wait, HOT_CHECK_INTERVAL_MS);
+		wait = Min(wait, hot_check_interval_ms());
 
 	begin_xact();
 	d = billy_sql_datum("SELECT (pg_catalog.date_part('epoch', pg_catalog.min(run_after) "
@@ -592,7 +599,7 @@ billy_worker_main(Datum main_arg)
 			last_maintenance = GetCurrentTimestamp();
 		}
 		if (TimestampDifferenceExceeds(last_hot_check, GetCurrentTimestamp(),
-									   HOT_CHECK_INTERVAL_MS))
+									   hot_check_interval_ms()))
 		{
 			queue_hot_scans();
 			last_hot_check = GetCurrentTimestamp();
