@@ -42,3 +42,18 @@ clean: clean-sandbox
 
 clean-sandbox:
 	$(MAKE) -C sandbox clean
+
+# Fuzzing (outside the test suite): clang-14 with libFuzzer, ASan and UBSan
+# (Debian: clang-14 libclang-rt-14-dev).  Run e.g.
+#   make fuzz-pagescan && mkdir -p /tmp/corpus &&
+#   fuzz/pagescan_fuzz -max_total_time=600 /tmp/corpus fuzz/corpus/pagescan
+FUZZ_CC ?= clang-14
+FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	-Wno-ignored-attributes
+
+.PHONY: fuzz-pagescan
+fuzz-pagescan: fuzz/pagescan_fuzz
+
+fuzz/pagescan_fuzz: fuzz/pagescan_fuzz.c src/pagescan.c src/pagescan.h
+	$(FUZZ_CC) $(FUZZ_FLAGS) -I$(srcdir)/src -I$(includedir_server) \
+		fuzz/pagescan_fuzz.c src/pagescan.c -L$(pkglibdir) -lpgcommon -lpgport -o $@

@@ -695,7 +695,7 @@ billy_scan_page(const char *text, int len, const char *root_key, BillyPage *page
 	if (s.p != s.end)
 		fail(&s, "text after the end of the JSON value");
 	else if (!page->root_found)
-		fail(&s, psprintf("no \"%s\" member", root_key));
+		return psprintf("the answer has no \"%s\" member", root_key);
 
 done:
 	if (s.error)
