@@ -128,15 +128,6 @@ _PG_init(void)
 							PGC_USERSET, GUC_UNIT_MS,
 							NULL, NULL, NULL);
 
-	DefineCustomStringVariable("billy.database_name",
-							   "Database the billy background worker serves.",
-							   "billy must be installed in this database "
-							   "(CREATE EXTENSION billy).",
-							   &billy_database_name,
-							   "postgres",
-							   PGC_POSTMASTER, 0,
-							   check_database_name, NULL, NULL);
-
 	DefineCustomStringVariable("billy.key_file",
 							   "File holding the 256-bit key that encrypts access tokens.",
 							   "32 raw bytes or 64 hexadecimal characters, readable "
@@ -229,14 +220,6 @@ _PG_init(void)
 							PGC_SIGHUP, GUC_UNIT_MS,
 							NULL, NULL, NULL);
 
-	DefineCustomIntVariable("billy.max_organizations",
-							"Organizations whose circuit breakers fit in shared memory.",
-							NULL,
-							&billy_max_organizations,
-							1000, 1, 100000,
-							PGC_POSTMASTER, 0,
-							NULL, NULL, NULL);
-
 	DefineCustomStringVariable("billy.jwt_roles",
 							   "Roles whose Supabase JWT claim billy_organizations decides which organizations they see.",
 							   "Comma-separated role names; only roles a request runs as under PostgREST belong here.",
@@ -244,6 +227,30 @@ _PG_init(void)
 							   "authenticated",
 							   PGC_SIGHUP, 0,
 							   NULL, NULL, NULL);
+
+	/*
+	 * Settings read only at server start exist only when billy is loaded
+	 * then: defining them later is an error (and meaningless).
+	 */
+	if (process_shared_preload_libraries_in_progress)
+	{
+		DefineCustomStringVariable("billy.database_name",
+								   "Database the billy background worker serves.",
+								   "billy must be installed in this database "
+								   "(CREATE EXTENSION billy).",
+								   &billy_database_name,
+								   "postgres",
+								   PGC_POSTMASTER, 0,
+								   check_database_name, NULL, NULL);
+
+		DefineCustomIntVariable("billy.max_organizations",
+								"Organizations whose circuit breakers fit in shared memory.",
+								NULL,
+								&billy_max_organizations,
+								1000, 1, 100000,
+								PGC_POSTMASTER, 0,
+								NULL, NULL, NULL);
+	}
 
 	MarkGUCPrefixReserved("billy");
 
