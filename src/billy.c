@@ -31,6 +31,7 @@
 #include "utils/rel.h"
 
 #include "breaker.h"
+#include "mcp.h"
 
 PG_MODULE_MAGIC;
 
@@ -244,6 +245,8 @@ _PG_init(void)
 							   "authenticated",
 							   PGC_SIGHUP, 0,
 							   NULL, NULL, NULL);
+
+	billy_mcp_define_settings();
 
 	MarkGUCPrefixReserved("billy");
 
