@@ -553,6 +553,8 @@ DECLARE
     out text := '';
     w record;
     extra text;
+    f regprocedure := to_regprocedure('billy.cache_performance(text,interval)');
+    t regclass := to_regclass('billy.write_ops');
 BEGIN
     out := out || E'# HELP billy_sync_lag_seconds Seconds since the last successful sync of a resource.\n# TYPE billy_sync_lag_seconds gauge\n';
     out := out || coalesce((SELECT string_agg(format(E'billy_sync_lag_seconds{organization="%s",resource="%s"} %s\n',
@@ -584,12 +586,12 @@ BEGIN
                                                       CASE b.state WHEN 'open' THEN '1' WHEN 'half_open' THEN '0.5' ELSE '0' END),
                                                '' ORDER BY b.organization_id)
                             FROM billy.breaker_status() b
-                            WHERE (SELECT billy._sees_all()) OR b.organization_id = ANY ((SELECT billy._visible_orgs()))), '');
+                            WHERE (SELECT billy._sees_all()) OR b.organization_id = ANY ((SELECT billy._visible_orgs())::text[])), '');
     out := out || E'# HELP billy_breaker_failures_total Failed scans counted by the circuit breaker since the server started.\n# TYPE billy_breaker_failures_total counter\n';
     out := out || coalesce((SELECT string_agg(format(E'billy_breaker_failures_total{organization="%s"} %s\n',
                                                       billy._prom_label(b.organization_id), b.failures_total), '' ORDER BY b.organization_id)
                             FROM billy.breaker_status() b
-                            WHERE (SELECT billy._sees_all()) OR b.organization_id = ANY ((SELECT billy._visible_orgs()))), '');
+                            WHERE (SELECT billy._sees_all()) OR b.organization_id = ANY ((SELECT billy._visible_orgs())::text[])), '');
     SELECT * INTO w FROM billy.worker_status();
     out := out || E'# HELP billy_worker_up Whether the background worker runs.\n# TYPE billy_worker_up gauge\n'
         || format(E'billy_worker_up %s\n', CASE WHEN w.running THEN 1 ELSE 0 END)
@@ -599,8 +601,7 @@ BEGIN
         || format(E'billy_worker_jobs_total{outcome="done"} %s\nbilly_worker_jobs_total{outcome="failed"} %s\n',
                   coalesce(w.jobs_done, 0), coalesce(w.jobs_failed, 0));
     -- the cache (issue 5) and the writes (issue 8) add their figures when installed
-    IF to_regprocedure('billy.cache_performance(text,interval)') IS NOT NULL
-       AND has_function_privilege('billy.cache_performance(text,interval)'::regprocedure, 'EXECUTE') THEN
+    IF f IS NOT NULL AND has_function_privilege(f, 'EXECUTE') THEN
         BEGIN
             EXECUTE $q$
                 SELECT string_agg(format(E'billy_cache_hit_ratio{organization="%s"} %s\n',
@@ -613,8 +614,7 @@ BEGIN
             out := out || format(E'# billy_cache_hit_ratio unavailable: %s\n', replace(SQLERRM, E'\n', ' '));
         END;
     END IF;
-    IF to_regclass('billy.write_ops') IS NOT NULL
-       AND has_table_privilege('billy.write_ops'::regclass, 'SELECT') THEN
+    IF t IS NOT NULL AND has_table_privilege(t, 'SELECT') THEN
         BEGIN
             EXECUTE $q$
                 SELECT string_agg(format(E'billy_write_ops{organization="%s",state="%s"} %s\n',
