@@ -878,7 +878,7 @@ tool_success_json(const char *structured)
  * then calls are not recorded, and this costs one catalog look-up.
  */
 static void
-audit(const char *tool, JsonbContainer *args, const char *outcome, const char *detail)
+audit(const char *tool, JsonbValue *args, const char *outcome, const char *detail)
 {
 	static const char *sql = "SELECT billy._mcp_audit($1, $2, $3, $4)";
 	Oid			types[4] = {TEXTOID, JSONBOID, TEXTOID, TEXTOID};
@@ -891,14 +891,7 @@ audit(const char *tool, JsonbContainer *args, const char *outcome, const char *d
 		return;
 	values[0] = CStringGetTextDatum(tool);
 	if (args)
-	{
-		JsonbValue	v;
-
-		v.type = jbvBinary;
-		v.val.binary.data = args;
-		v.val.binary.len = 0;
-		values[1] = JsonbPGetDatum(JsonbValueToJsonb(&v));
-	}
+		values[1] = JsonbPGetDatum(JsonbValueToJsonb(args));
 	else
 		nulls[1] = 'n';
 	values[2] = CStringGetTextDatum(outcome);
@@ -998,6 +991,7 @@ mcp_tools_call(McpRequest *req)
 	char	   *name = req->params ? string_member(req->params, "name", &present, &is_string) : NULL;
 	JsonbValue *argsv = req->params ? billy_json_key(req->params, "arguments") : NULL;
 	JsonbContainer *args = NULL;
+	JsonbValue *argv = NULL;		/* args as a value, for the audit */
 	McpTool		tool;
 	JsonbValue	argval;
 	char	   *err;
@@ -1028,7 +1022,10 @@ mcp_tools_call(McpRequest *req)
 	}
 
 	if (argsv && argsv->type == jbvBinary && JsonContainerIsObject(argsv->val.binary.data))
+	{
 		args = argsv->val.binary.data;
+		argv = argsv;
+	}
 	else if (argsv && argsv->type != jbvNull)
 	{
 		audit(name, NULL, "invalid_arguments", "arguments is not an object");
@@ -1037,7 +1034,7 @@ mcp_tools_call(McpRequest *req)
 
 	if (tool.problem)
 	{
-		audit(name, args, "unavailable", tool.problem);
+		audit(name, argv, "unavailable", tool.problem);
 		return rpc_result(req, tool_error_json(psprintf("the tool %s is not available: %s", name, tool.problem)));
 	}
 
@@ -1059,7 +1056,7 @@ mcp_tools_call(McpRequest *req)
 	err = billy_schema_check(&tool.input_schema->root, &argval);
 	if (err)
 	{
-		audit(name, args, "invalid_arguments", err);
+		audit(name, argv, "invalid_arguments", err);
 		return rpc_result(req, tool_error_json(psprintf("invalid arguments: %s", err)));
 	}
 
@@ -1097,12 +1094,12 @@ mcp_tools_call(McpRequest *req)
 	{
 		char	   *text = sql_error_text(edata);
 
-		audit(name, args, unpack_sql_state(edata->sqlerrcode), text);
+		audit(name, argv, unpack_sql_state(edata->sqlerrcode), text);
 		return rpc_result(req, tool_error_json(text));
 	}
 
 	structured = shape_result(&tool, answer, shape, args);
-	audit(name, args, "ok", NULL);
+	audit(name, argv, "ok", NULL);
 	return rpc_result(req, tool_success_json(structured));
 }
 
