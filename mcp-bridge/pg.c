@@ -157,7 +157,9 @@ bridge_failure_json(PGconn *conn, PGresult *res, json_t *id, bool *lost)
 	const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
 	char		text[1024];
 
-	*lost = PQstatus(conn) != CONNECTION_OK;
+	/* the server ended the session (terminated, shut down) or the socket broke */
+	*lost = PQstatus(conn) != CONNECTION_OK ||
+		(state && (strncmp(state, "57P", 3) == 0 || strncmp(state, "08", 2) == 0));
 	if (*lost)
 		return bridge_error_json(id, -32603, "internal error: the connection to PostgreSQL was lost; the bridge reconnects, send the request again");
 	if (state && (strcmp(state, "22P02") == 0 || strcmp(state, "22P05") == 0 || strcmp(state, "22032") == 0))
