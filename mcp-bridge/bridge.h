@@ -17,6 +17,7 @@
 #define BRIDGE_NAME "billy-mcp-bridge"
 #define BRIDGE_VERSION "0.2.0"
 #define BRIDGE_CALL_SQL "select billy.mcp($1::jsonb)"
+#define BRIDGE_STATEMENT "billy_mcp"
 #define BRIDGE_CHANNEL "billy_mcp_tools"
 
 /* exit codes (documented in --help and the README) */

@@ -275,7 +275,7 @@ serve_mcp(struct MHD_Connection *c, Upload *u)
 		return ret;
 	}
 	params[0] = u->data;
-	res = PQexecParams(conn, BRIDGE_CALL_SQL, 1, NULL, params, NULL, NULL, 0);
+	res = PQexecPrepared(conn, BRIDGE_STATEMENT, 1, params, NULL, NULL, 0);
 	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
 	{
 		if (PQgetisnull(res, 0, 0))

@@ -101,6 +101,18 @@ bridge_connect(const BridgeConfig *cfg, bool listen, char **error)
 	}
 	if (listen && !exec_ok(conn, "LISTEN " BRIDGE_CHANNEL, error))
 		goto fail;
+	/* the one statement, prepared once per connection */
+	{
+		PGresult   *res = PQprepare(conn, BRIDGE_STATEMENT, BRIDGE_CALL_SQL, 1, NULL);
+
+		if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		{
+			/* no billy.mcp yet: bridge_check_billy says so; calls re-prepare */
+			PQclear(res);
+			return conn;
+		}
+		PQclear(res);
+	}
 	return conn;
 
 fail:

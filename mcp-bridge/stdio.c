@@ -10,7 +10,7 @@
  *   stdin line --parse--> -32700 (not JSON, answered here, keeps running)
  *        |                notifications/cancelled: cancel the running query
  *        v                (PQcancel) or drop the queued request; no answer
- *     queue --> PQsendQueryParams("select billy.mcp($1::jsonb)")
+ *     queue --> PQsendQueryPrepared: select billy.mcp($1::jsonb)
  *                  |   result: write it (NULL: a notification, nothing)
  *                  |   cancelled: nothing
  *                  '-- connection lost: -32603 for that request, reconnect
@@ -297,8 +297,8 @@ bridge_run_stdio(const BridgeConfig *cfg)
 			if (conn == NULL)
 				conn = reconnect(cfg, NULL);
 			if (conn == NULL ||
-				!PQsendQueryParams(conn, BRIDGE_CALL_SQL, 1, NULL,
-								   (const char *const *) &inflight->text, NULL, NULL, 0))
+				!PQsendQueryPrepared(conn, BRIDGE_STATEMENT, 1,
+									 (const char *const *) &inflight->text, NULL, NULL, 0))
 			{
 				char	   *answer = bridge_error_json(inflight->id, -32603,
 													   "internal error: PostgreSQL is unreachable; the bridge keeps trying to reconnect");

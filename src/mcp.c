@@ -41,8 +41,11 @@
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "parser/parse_func.h"
+#include "utils/acl.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/regproc.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
@@ -352,13 +355,72 @@ typedef struct McpTool
 	char	   *operation;		/* the function's name, for writes */
 } McpTool;
 
+/*
+ * function_name: schema.name(argtypes), the schema always given, the types
+ * as PostgreSQL names them (what to_regprocedure takes back)
+ */
+static char *
+function_name(Oid f)
+{
+	HeapTuple	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(f));
+	Form_pg_proc p;
+	StringInfoData s;
+
+	if (!HeapTupleIsValid(tup))
+		return psprintf("function %u", f);
+	p = (Form_pg_proc) GETSTRUCT(tup);
+	initStringInfo(&s);
+	appendStringInfo(&s, "%s(", quote_qualified_identifier(get_namespace_name(p->pronamespace),
+														   NameStr(p->proname)));
+	for (int i = 0; i < p->pronargs; i++)
+		appendStringInfo(&s, "%s%s", i ? "," : "", format_type_be(p->proargtypes.values[i]));
+	appendStringInfoChar(&s, ')');
+	ReleaseSysCache(tup);
+	return s.data;
+}
+
+/*
+ * tool_problem says why the calling role cannot use a tool, or NULL: the
+ * same verdict as billy._mcp_tool_problem (which tools/list uses), reached
+ * here without a PL/pgSQL call because it is on every tools/call's path.
+ */
+static char *
+tool_problem(McpTool *tool, const char *function, Datum *requires, bool *requires_null,
+			 char **require_names, int nrequires, const char *issue)
+{
+	char	   *waits = issue ? psprintf(" (%s)", issue) : "";
+
+	if (!OidIsValid(tool->func))
+		return psprintf("it waits for %s, which is not installed%s", function, waits);
+	for (int i = 0; i < nrequires; i++)
+	{
+		Oid			f = requires_null[i] ? InvalidOid : DatumGetObjectId(requires[i]);
+
+		if (!OidIsValid(f))
+			return psprintf("it waits for %s, which is not installed%s", require_names[i], waits);
+		if (pg_proc_aclcheck(f, GetUserId(), ACL_EXECUTE) != ACLCHECK_OK)
+			return psprintf("role %s may not execute %s", GetUserNameFromId(GetUserId(), false),
+							function_name(f));
+	}
+	if (pg_proc_aclcheck(tool->func, GetUserId(), ACL_EXECUTE) != ACLCHECK_OK)
+		return psprintf("role %s may not execute %s", GetUserNameFromId(GetUserId(), false),
+						function_name(tool->func));
+	return NULL;
+}
+
 /* load_tool reads a tool's registry row; false when there is none */
 static bool
 load_tool(const char *name, McpTool *tool)
 {
 	static const char *sql =
 		"SELECT t.kind, t.input_schema, t.arguments, t.fixed_args, "
-		"billy._mcp_function(t.function)::pg_catalog.oid, billy._mcp_tool_problem(t) "
+		"CASE WHEN pg_catalog.strpos(t.function, '(') OPERATOR(pg_catalog.>) 0 "
+		"THEN pg_catalog.to_regprocedure(t.function)::pg_catalog.oid "
+		"ELSE pg_catalog.to_regproc(t.function)::pg_catalog.oid END, t.function, "
+		"ARRAY(SELECT CASE WHEN pg_catalog.strpos(r, '(') OPERATOR(pg_catalog.>) 0 "
+		"THEN pg_catalog.to_regprocedure(r)::pg_catalog.oid "
+		"ELSE pg_catalog.to_regproc(r)::pg_catalog.oid END FROM pg_catalog.unnest(t.requires) r), "
+		"t.requires, t.issue "
 		"FROM billy.mcp_tools t WHERE t.name OPERATOR(pg_catalog.=) $1";
 	Oid			types[1] = {TEXTOID};
 	Datum		values[1] = {CStringGetTextDatum(name)};
@@ -367,6 +429,12 @@ load_tool(const char *name, McpTool *tool)
 	TupleDesc	desc;
 	bool		isnull;
 	Datum		d;
+	Datum	   *req_oids;
+	bool	   *req_nulls;
+	int			nreq;
+	Datum	   *req_names;
+	int			nnames;
+	char	  **names;
 
 	if (SPI_execute_plan(plan, values, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read billy.mcp_tools");
@@ -381,7 +449,15 @@ load_tool(const char *name, McpTool *tool)
 	tool->fixed_args = DatumGetJsonbPCopy(SPI_getbinval(tup, desc, 4, &isnull));
 	d = SPI_getbinval(tup, desc, 5, &isnull);
 	tool->func = isnull ? InvalidOid : DatumGetObjectId(d);
-	tool->problem = SPI_getvalue(tup, desc, 6);
+	deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(tup, desc, 7, &isnull)),
+					  OIDOID, sizeof(Oid), true, TYPALIGN_INT, &req_oids, &req_nulls, &nreq);
+	deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(tup, desc, 8, &isnull)),
+					  TEXTOID, -1, false, TYPALIGN_INT, &req_names, NULL, &nnames);
+	names = palloc(sizeof(char *) * (nnames + 1));
+	for (int i = 0; i < nnames; i++)
+		names[i] = TextDatumGetCString(req_names[i]);
+	tool->problem = tool_problem(tool, SPI_getvalue(tup, desc, 6), req_oids, req_nulls, names,
+								 Min(nreq, nnames), SPI_getvalue(tup, desc, 9));
 	tool->operation = OidIsValid(tool->func) ? get_func_name(tool->func) : NULL;
 	return true;
 }
@@ -458,7 +534,7 @@ map_arguments(McpTool *tool, JsonbContainer *args, char **confirmation)
  * The answer is always one jsonb value.
  */
 static char *
-call_sql(McpTool *tool, Jsonb *mapped, ResultShape *shape)
+call_sql(McpTool *tool, Jsonb *mapped, ResultShape *shape, char **unknown)
 {
 	HeapTuple	proctup = SearchSysCache1(PROCOID, ObjectIdGetDatum(tool->func));
 	Form_pg_proc proc;
@@ -478,6 +554,34 @@ call_sql(McpTool *tool, Jsonb *mapped, ResultShape *shape)
 	proc = (Form_pg_proc) GETSTRUCT(proctup);
 	nargs = get_func_arg_info(proctup, &argtypes, &argnames, &argmodes);
 	first_default = proc->pronargs - proc->pronargdefaults;
+
+	/* every argument must land on a parameter: else the registry is wrong */
+	*unknown = NULL;
+	{
+		JsonbIterator *it = JsonbIteratorInit(&mapped->root);
+		JsonbValue	tok;
+		JsonbIteratorToken r;
+
+		while ((r = JsonbIteratorNext(&it, &tok, true)) != WJB_DONE)
+		{
+			bool		found = false;
+
+			if (r != WJB_KEY)
+				continue;
+			for (int i = 0; i < nargs && !found; i++)
+				found = argnames && argnames[i] &&
+					(!argmodes || argmodes[i] == PROARGMODE_IN || argmodes[i] == PROARGMODE_INOUT ||
+					 argmodes[i] == PROARGMODE_VARIADIC) &&
+					strlen(argnames[i]) == (size_t) tok.val.string.len &&
+					strncmp(argnames[i], tok.val.string.val, tok.val.string.len) == 0;
+			if (!found)
+			{
+				*unknown = pnstrdup(tok.val.string.val, tok.val.string.len);
+				ReleaseSysCache(proctup);
+				return NULL;
+			}
+		}
+	}
 
 	initStringInfo(&call);
 	appendStringInfo(&call, "%s(",
@@ -1081,7 +1185,17 @@ mcp_tools_call(McpRequest *req)
 	}
 	else
 	{
-		sql = call_sql(&tool, mapped, &shape);
+		char	   *unknown;
+
+		sql = call_sql(&tool, mapped, &shape, &unknown);
+		if (sql == NULL)
+		{
+			char	   *problem = psprintf("%s has no parameter named %s (the registry and the function disagree)",
+										   function_name(tool.func), unknown);
+
+			audit(name, argv, "unavailable", problem);
+			return rpc_result(req, tool_error_json(psprintf("the tool %s is not available: %s", name, problem)));
+		}
 		nargs = 2;
 		types[0] = JSONBOID;
 		types[1] = INT4OID;
