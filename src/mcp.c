@@ -414,12 +414,16 @@ load_tool(const char *name, McpTool *tool)
 {
 	static const char *sql =
 		"SELECT t.kind, t.input_schema, t.arguments, t.fixed_args, "
-		"CASE WHEN pg_catalog.strpos(t.function, '(') OPERATOR(pg_catalog.>) 0 "
+		"(SELECT CASE WHEN pg_catalog.strpos(t.function, '(') OPERATOR(pg_catalog.>) 0 "
 		"THEN pg_catalog.to_regprocedure(t.function)::pg_catalog.oid "
-		"ELSE pg_catalog.to_regproc(t.function)::pg_catalog.oid END, t.function, "
-		"ARRAY(SELECT CASE WHEN pg_catalog.strpos(r, '(') OPERATOR(pg_catalog.>) 0 "
+		"ELSE pg_catalog.to_regproc(t.function)::pg_catalog.oid END "
+		"FROM pg_catalog.pg_namespace n WHERE n.nspname OPERATOR(pg_catalog.=) pg_catalog.split_part(t.function, '.', 1) "
+		"AND pg_catalog.has_schema_privilege(n.oid, 'USAGE')), t.function, "
+		"ARRAY(SELECT (SELECT CASE WHEN pg_catalog.strpos(r, '(') OPERATOR(pg_catalog.>) 0 "
 		"THEN pg_catalog.to_regprocedure(r)::pg_catalog.oid "
-		"ELSE pg_catalog.to_regproc(r)::pg_catalog.oid END FROM pg_catalog.unnest(t.requires) r), "
+		"ELSE pg_catalog.to_regproc(r)::pg_catalog.oid END "
+		"FROM pg_catalog.pg_namespace n WHERE n.nspname OPERATOR(pg_catalog.=) pg_catalog.split_part(r, '.', 1) "
+		"AND pg_catalog.has_schema_privilege(n.oid, 'USAGE')) FROM pg_catalog.unnest(t.requires) r), "
 		"t.requires, t.issue "
 		"FROM billy.mcp_tools t WHERE t.name OPERATOR(pg_catalog.=) $1";
 	Oid			types[1] = {TEXTOID};

@@ -78,10 +78,13 @@ CREATE EVENT TRIGGER billy_mcp_tools_changed ON ddl_command_end
 CREATE FUNCTION billy._mcp_function(spec text) RETURNS regprocedure
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-RETURN CASE WHEN strpos(spec, '(') > 0 THEN to_regprocedure(spec)
+RETURN CASE WHEN NOT EXISTS (SELECT 1 FROM pg_namespace n
+                             WHERE n.nspname = split_part(spec, '.', 1) AND has_schema_privilege(n.oid, 'USAGE'))
+                THEN NULL
+            WHEN strpos(spec, '(') > 0 THEN to_regprocedure(spec)
             ELSE to_regproc(spec)::oid::regprocedure END;
 COMMENT ON FUNCTION billy._mcp_function(text) IS
-'The function a registry entry names (schema.name when unique, or schema.name(argtypes)), NULL when it is not installed. Internal.';
+'The function a registry entry names (schema.name when unique, or schema.name(argtypes)), NULL when it is not installed or its schema is not usable by the caller. Internal.';
 
 CREATE FUNCTION billy._mcp_in_params(f regprocedure) RETURNS text[]
 LANGUAGE sql STABLE PARALLEL SAFE

@@ -6,7 +6,7 @@
 \set ON_ERROR_STOP 1
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
-SELECT plan(76);
+SELECT plan(77);
 
 SELECT billy.connect(billy_test.token(1), billy_test.setting('api_url'));
 SET LOCAL client_min_messages = warning;
@@ -227,7 +227,13 @@ CREATE ROLE mcp_t_reader LOGIN IN ROLE billy_mcp;
 CREATE ROLE mcp_t_admin LOGIN IN ROLE billy_mcp, billy_admin;
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA mcp_t TO billy_mcp;
 
+CREATE SCHEMA mcp_t_private;
+CREATE FUNCTION mcp_t_private.hidden() RETURNS jsonb LANGUAGE sql AS $$ SELECT '{}'::jsonb $$;
+INSERT INTO billy.mcp_tools (name, title, description, input_schema, function, sort_order)
+VALUES ('t_hidden', 'Hidden', 'In a schema readers may not use.', '{"type": "object"}', 'mcp_t_private.hidden', 5010);
+
 SET LOCAL ROLE mcp_t_reader;
+SELECT ok(NOT 't_hidden' = ANY (pg_temp.listed()), 'a tool in a schema the role may not use is not listed, and the list still works');
 SELECT ok(NOT 'sync_billy_data' = ANY (pg_temp.listed()), 'a role without write rights does not see sync_billy_data');
 SELECT ok(pg_temp.listed() @> ARRAY['get_organization_settings', 'check_connection', 'get_sync_status'], 'but sees the reading tools');
 SELECT alike(pg_temp.error_text('sync_billy_data'), 'the tool sync_billy_data is not available: role mcp_t_reader may not execute billy.sync(text,text[])',
