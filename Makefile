@@ -1,7 +1,7 @@
-# billy: PGXS build of the extension, plus billy-sandbox.
+# billy: PGXS build of the extension, plus billy-sandbox and billy-mcp-bridge.
 #
-#   make                 build the extension and billy-sandbox
-#   make install         install both (DESTDIR= for a staged install)
+#   make                 build the extension, billy-sandbox and billy-mcp-bridge
+#   make install         install all three (DESTDIR= for a staged install)
 #   make installcheck    pg_regress against a running server (see test/run)
 
 EXTENSION   = billy
@@ -26,9 +26,9 @@ include $(PGXS)
 extension/billy--0.1.0--0.2.0.sql: $(sort $(wildcard $(srcdir)/extension/0.2.0/*.sql))
 	cat $^ > $@
 
-.PHONY: sandbox install-sandbox clean-sandbox
+.PHONY: sandbox install-sandbox clean-sandbox mcp-bridge install-mcp-bridge clean-mcp-bridge
 
-all: sandbox
+all: sandbox mcp-bridge
 
 sandbox:
 	$(MAKE) -C sandbox
@@ -57,3 +57,16 @@ fuzz-pagescan: fuzz/pagescan_fuzz
 fuzz/pagescan_fuzz: fuzz/pagescan_fuzz.c src/pagescan.c src/pagescan.h
 	$(FUZZ_CC) $(FUZZ_FLAGS) -I$(srcdir)/src -I$(includedir_server) \
 		fuzz/pagescan_fuzz.c src/pagescan.c -L$(pkglibdir) -lpgcommon -lpgport -o $@
+
+mcp-bridge:
+	$(MAKE) -C mcp-bridge PG_CONFIG='$(PG_CONFIG)'
+
+install: install-mcp-bridge
+
+install-mcp-bridge: mcp-bridge
+	$(MAKE) -C mcp-bridge install PG_CONFIG='$(PG_CONFIG)' DESTDIR='$(DESTDIR)' bindir='$(bindir)'
+
+clean: clean-mcp-bridge
+
+clean-mcp-bridge:
+	$(MAKE) -C mcp-bridge clean

@@ -31,6 +31,7 @@
 #include "utils/rel.h"
 
 #include "breaker.h"
+#include "mcp.h"
 
 PG_MODULE_MAGIC;
 
@@ -251,6 +252,8 @@ _PG_init(void)
 								PGC_POSTMASTER, 0,
 								NULL, NULL, NULL);
 	}
+
+	billy_mcp_define_settings();
 
 	MarkGUCPrefixReserved("billy");
 
