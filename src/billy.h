@@ -19,6 +19,7 @@
 #include "postgres.h"
 
 #include "datatype/timestamp.h"
+#include "port/atomics.h"
 #include "storage/latch.h"
 #include "storage/lwlock.h"
 
@@ -70,6 +71,7 @@ typedef struct BillyWorkerState
 	int64		jobs_failed;
 	int64		current_job_id; /* 0 when idle */
 	char		state[64];		/* "idle", "running job", ... */
+	pg_atomic_uint64 grants_generation; /* bumped when grants change (visibility.c) */
 } BillyWorkerState;
 
 extern BillyWorkerState *billy_worker_state;
