@@ -104,6 +104,8 @@ static bool in_executor = false;
 static void
 step_commit(void)
 {
+	MemoryContext keep = CurrentMemoryContext;
+
 	if (billy_in_worker())
 		billy_job_commit_and_continue();
 	else if (in_executor)
@@ -113,6 +115,29 @@ step_commit(void)
 		StartTransactionCommand();
 		PushActiveSnapshot(GetTransactionSnapshot());
 	}
+	MemoryContextSwitchTo(keep);
+}
+
+/*
+ * Writes commit as they go, which frees transaction memory: what a write
+ * needs across its commits lives in a context of its own (write_context),
+ * deleted when it is done (end_write_context).
+ */
+static MemoryContext
+write_context(void)
+{
+	MemoryContext cxt = AllocSetContextCreate(TopMemoryContext, "billy write",
+											  ALLOCSET_DEFAULT_SIZES);
+
+	MemoryContextSwitchTo(cxt);
+	return cxt;
+}
+
+static void
+end_write_context(MemoryContext cxt)
+{
+	MemoryContextSwitchTo(IsTransactionState() ? CurTransactionContext : TopMemoryContext);
+	MemoryContextDelete(cxt);
 }
 
 static char *
@@ -137,16 +162,21 @@ sql_owner(const char *sql, int n, Oid *types, Datum *values, const char *nulls)
 	billy_end_owner(&owner);
 }
 
-/* field reads one top-level member of a JSON object text (NULL if absent) */
+/*
+ * field reads one top-level member of a JSON object text: a string as is,
+ * anything else as JSON text; NULL when absent or null.
+ */
 static char *
 field(const char *json, const char *name)
 {
-	const char *names[1] = {name};
-	char	   *value = NULL;
+	Oid			types[2] = {TEXTOID, TEXTOID};
+	Datum		values[2];
 
-	if (json == NULL || !billy_json_top_fields(json, strlen(json), names, 1, &value))
+	if (json == NULL)
 		return NULL;
-	return value;
+	values[0] = CStringGetTextDatum(json);
+	values[1] = CStringGetTextDatum(name);
+	return billy_sql_value("SELECT $1::pg_catalog.jsonb ->> $2", 2, types, values, NULL);
 }
 
 /* ------------------------------------------------------------ the mirror */
@@ -564,10 +594,13 @@ billy_writes_send_batch(const char *org, BillyWriteItem *items, int n, int concu
 	char	   *api_url = NULL;
 	char	   *token;
 	const char *base_url;
-	WriteOp   **ops = palloc(sizeof(WriteOp *) * n);
+	WriteOp   **ops;
+	MemoryContext cxt;
 
 	if (n <= 0)
 		return;
+	cxt = write_context();
+	ops = palloc(sizeof(WriteOp *) * n);
 	token = billy_load_token(org, &api_url);
 	base_url = billy_effective_api_url(api_url);
 	for (int i = 0; i < n; i++)
@@ -590,8 +623,16 @@ billy_writes_send_batch(const char *org, BillyWriteItem *items, int n, int concu
 		ops[i]->record_id = field(items[i].plan, "record_id");
 		ops[i]->req = build_request(items[i].plan, base_url, token);
 	}
-	send_ops(ops, n, concurrency, org, base_url, token, 0, NULL);
-	explicit_bzero(token, strlen(token));
+	PG_TRY();
+	{
+		send_ops(ops, n, concurrency, org, base_url, token, 0, NULL);
+	}
+	PG_FINALLY();
+	{
+		explicit_bzero(token, strlen(token));
+		end_write_context(cxt);
+	}
+	PG_END_TRY();
 }
 
 /* ------------------------------------------------------------ the executor */
@@ -696,6 +737,7 @@ billy_write_executor_main(Datum main_arg)
 		StartTransactionCommand();
 		PushActiveSnapshot(GetTransactionSnapshot());
 		pgstat_report_activity(STATE_RUNNING, "billy: sending a write");
+		write_context();
 		run_task(task);
 		PopActiveSnapshot();
 		CommitTransactionCommand();
@@ -769,6 +811,7 @@ billy_commit_write(PG_FUNCTION_ARGS)
 	char	   *state;
 	int64		op_id;
 	const char *client;
+	char	   *executor_error;
 
 	billy_require_preload();
 	if (PG_ARGISNULL(0))
@@ -829,6 +872,7 @@ billy_commit_write(PG_FUNCTION_ARGS)
 				 errdetail("Nothing was sent to Billy.")));
 	}
 	op_id = task->op_id;
+	executor_error = pstrdup(task->message);
 	dsm_detach(seg);
 
 	outcome = read_outcome(op_id);
@@ -862,7 +906,7 @@ billy_commit_write(PG_FUNCTION_ARGS)
 	ereport(ERROR,
 			(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
 			 errmsg("write %lld stopped while it was %s: %s", (long long) op_id, state,
-					task->message[0] ? task->message : "the write executor failed"),
+					executor_error[0] ? executor_error : "the write executor failed"),
 			 errdetail("The worker checks Billy for the record before anything is sent again."),
 			 errhint("billy.write_ops shows the write as it is reconciled.")));
 	PG_RETURN_NULL();
@@ -897,8 +941,26 @@ writes_allowed_here(const char *org, char **why)
  * ({"write_op_id"}): look the record of an unknown write up in Billy; done
  * when it is there, sent again when it is not (and writes are allowed).
  */
+static void reconcile(BillyJob *job);
+
 void
 billy_reconcile_write_job(BillyJob *job)
+{
+	MemoryContext cxt = write_context();
+
+	PG_TRY();
+	{
+		reconcile(job);
+	}
+	PG_FINALLY();
+	{
+		end_write_context(cxt);
+	}
+	PG_END_TRY();
+}
+
+static void
+reconcile(BillyJob *job)
 {
 	char	   *idtext = field(job->args, "write_op_id");
 	Oid			types[1] = {INT8OID};

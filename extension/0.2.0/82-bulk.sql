@@ -514,10 +514,10 @@ END
 $$;
 COMMENT ON FUNCTION billy._bad_option(text, text) IS 'Raises a bad option. Internal.';
 
-CREATE FUNCTION billy._num(v numeric, dec text) RETURNS text
+CREATE FUNCTION billy._num(v numeric, dmark text) RETURNS text
 LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
-RETURN CASE WHEN dec = ',' THEN replace(v::text, '.', ',') ELSE v::text END;
+RETURN CASE WHEN dmark = ',' THEN replace(v::text, '.', ',') ELSE v::text END;
 COMMENT ON FUNCTION billy._num(numeric, text) IS 'A number as CSV text with the chosen decimal mark. Internal.';
 
 CREATE FUNCTION billy.export_invoices(org text, filters jsonb DEFAULT '{}')
@@ -575,7 +575,7 @@ AS $$
 DECLARE
     o jsonb := billy._csv_options(options);
     d text := o ->> 'delimiter';
-    dec text := o ->> 'decimal';
+    dmark text := o ->> 'decimal';
     nl text := o ->> 'newline';
     head text[] := CASE WHEN o ->> 'language' = 'da' THEN
         ARRAY['Fakturanr', 'Type', 'Status', 'Sendt', 'Dato', 'Forfaldsdato', 'Kunde-id', 'Kunde', 'Kundenr', 'CVR',
@@ -588,8 +588,8 @@ BEGIN
     SELECT string_agg(concat_ws(d, billy._csv_field(e.invoice_no, d), e.type, e.state, e.sent_state, e.entry_date::text,
                                 e.due_date::text, billy._csv_field(e.contact_id, d), billy._csv_field(e.contact_name, d),
                                 billy._csv_field(e.contact_no, d), billy._csv_field(e.registration_no, d), e.currency,
-                                billy._num(e.exchange_rate, dec), billy._num(e.amount, dec), billy._num(e.tax, dec),
-                                billy._num(e.gross_amount, dec), billy._num(e.balance, dec),
+                                billy._num(e.exchange_rate, dmark), billy._num(e.amount, dmark), billy._num(e.tax, dmark),
+                                billy._num(e.gross_amount, dmark), billy._num(e.balance, dmark),
                                 CASE WHEN e.is_paid THEN 'true' ELSE 'false' END,
                                 billy._csv_field(e.external_id, d), billy._csv_field(e.line_description, d)) || nl, '')
     INTO body FROM billy.export_invoices(org, filters) e;
