@@ -453,7 +453,7 @@ billy_error_text(BillyHttpRequest *req)
 								 1, types, values, NULL);
 	}
 	if (fields)
-		return psprintf("%s%sFields: %s.", msg ? msg : "", msg ? " " : "", fields);
+		return psprintf("%s%sFields: %s", msg ? msg : "", msg ? " " : "", fields);
 	return msg ? msg : pstrdup("(no message)");
 }
 

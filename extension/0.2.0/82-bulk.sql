@@ -89,7 +89,7 @@ AS $$
 DECLARE
     j billy.bulk_jobs;
     it record;
-    plan jsonb;
+    p_plan jsonb;
     dup text;
     how text;
     op text;
@@ -163,15 +163,15 @@ BEGIN
             args := jsonb_build_object('org', j.organization_id, 'contact', rec)
                     || CASE WHEN dup IS NULL THEN '{}' ELSE jsonb_build_object('contactId', dup) END;
         END IF;
-        plan := billy._plan_write(op, args);
-        IF jsonb_array_length(plan -> 'problems') > 0 THEN
+        p_plan := billy._plan_write(op, args);
+        IF jsonb_array_length(p_plan -> 'problems') > 0 THEN
             UPDATE billy.bulk_job_items SET state = 'invalid',
                 error = (SELECT string_agg(regexp_replace(e ->> 'field', '^(contact|product)\.', '') || ': ' || (e ->> 'message'), '; ')
-                         FROM jsonb_array_elements(plan -> 'problems') e)
+                         FROM jsonb_array_elements(p_plan -> 'problems') e)
             WHERE job_id = job AND line = it.line;
         ELSE
             UPDATE billy.bulk_job_items SET action = CASE WHEN dup IS NULL THEN 'create' ELSE 'update' END, target_id = dup,
-                plan = (plan - 'problems') || jsonb_build_object('args', args),
+                plan = (p_plan - 'problems') || jsonb_build_object('args', args),
                 state = CASE WHEN j.dry_run THEN 'checked' ELSE 'pending' END
             WHERE job_id = job AND line = it.line;
         END IF;
