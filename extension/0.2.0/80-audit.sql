@@ -196,3 +196,6 @@ COMMENT ON FUNCTION billy.verify_audit_log(text) IS
 GRANT SELECT ON billy.audit_log TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy.audit(text, text, text, jsonb, text, text) TO billy_admin, billy_mcp;
 GRANT EXECUTE ON FUNCTION billy.verify_audit_log(text) TO billy_reader;
+
+REVOKE ALL ON ALL TABLES IN SCHEMA billy FROM PUBLIC;
+REVOKE ALL ON ALL ROUTINES IN SCHEMA billy FROM PUBLIC;

@@ -1346,3 +1346,6 @@ GRANT EXECUTE ON FUNCTION billy._plan_write(text, jsonb), billy._require_writabl
     billy._cvr_valid(text), billy._problem(text, text), billy._touch(text, text, text),
     billy._ids(text, text, text, text), billy._live(text, text, text), billy._missing(text, text, text),
     billy._urlencode(text) TO billy_admin;
+
+REVOKE ALL ON ALL TABLES IN SCHEMA billy FROM PUBLIC;
+REVOKE ALL ON ALL ROUTINES IN SCHEMA billy FROM PUBLIC;

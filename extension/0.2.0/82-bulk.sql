@@ -658,3 +658,6 @@ GRANT EXECUTE ON FUNCTION billy.parse_csv(text, jsonb), billy.check_csv(text, te
     billy._num(numeric, text) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy.import_csv(text, text, text, jsonb), billy.cancel_bulk_job(bigint),
     billy._bulk_create(text, text, jsonb, boolean, text, name), billy._bulk_cancel(bigint) TO billy_admin;
+
+REVOKE ALL ON ALL TABLES IN SCHEMA billy FROM PUBLIC;
+REVOKE ALL ON ALL ROUTINES IN SCHEMA billy FROM PUBLIC;
