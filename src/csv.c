@@ -531,17 +531,19 @@ billy_csv_check_value(const BillyCsvColumn *col, const char *s, int len, char de
 			{
 				bool		danish = country == NULL || country[0] == '\0' || strcmp(country, "DK") == 0;
 
+				if (len > 32)
+					return "is too long";
 				for (int i = 0; i < len; i++)
 				{
 					char		ch = s[i];
 
-					if (ch == ' ' || ch == '-' || ch == '.')
-						continue;
-					if (!((ch >= '0' && ch <= '9') || (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z')))
+					if (!((ch >= '0' && ch <= '9') || (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+						  ch == ' ' || ch == '-' || ch == '.' || ch == '/'))
 						return "holds characters a registration number cannot have";
-					if (n >= 32)
-						return "is too long";
-					out[n++] = (ch >= 'a' && ch <= 'z') ? (char) (ch - 'a' + 'A') : ch;
+					/* a Danish CVR number loses its spaces and dashes; others stay as written */
+					if (danish && (ch == ' ' || ch == '-' || ch == '.' || ch == '/'))
+						continue;
+					out[n++] = (danish && ch >= 'a' && ch <= 'z') ? (char) (ch - 'a' + 'A') : ch;
 				}
 				if (danish)
 				{
