@@ -348,7 +348,7 @@ billy_csv_normalize_header(const char *s, int len, char *out, int cap)
 /* ------------------------------------------------------------ columns */
 
 static const BillyCsvColumn contact_columns[] = {
-	{"name", CSVK_TEXT, true, 255, "name navn firmanavn kundenavn virksomhed company companyname contactname kunde leverandoernavn"},
+	{"name", CSVK_TEXT, true, 255, "name navn firmanavn kundenavn virksomhedsnavn company companyname contactname leverandoernavn"},
 	{"type", CSVK_CONTACT_TYPE, false, 0, "type kundetype contacttype"},
 	{"countryId", CSVK_COUNTRY, false, 0, "countryid country land landekode countrycode"},
 	{"street", CSVK_TEXT, false, 255, "street adresse address gade vej gadenavn"},
@@ -360,7 +360,7 @@ static const BillyCsvColumn contact_columns[] = {
 	{"email", CSVK_EMAIL, false, 255, "email mail emailadresse epost"},
 	{"contactPerson", CSVK_TEXT, false, 255, "contactperson kontaktperson att attention"},
 	{"contactNo", CSVK_TEXT, false, 64, "contactno kundenr kundenummer customerno customernumber nr nummer"},
-	{"isCustomer", CSVK_BOOL, false, 0, "iscustomer erkunde customer"},
+	{"isCustomer", CSVK_BOOL, false, 0, "iscustomer erkunde customer kunde"},
 	{"isSupplier", CSVK_BOOL, false, 0, "issupplier erleverandoer supplier leverandoer"},
 	{"paymentTermsDays", CSVK_DAYS, false, 0, "paymenttermsdays paymentterms betalingsfrist kredittid betalingsbetingelser dage"},
 	{"currencyId", CSVK_CURRENCY, false, 0, "currencyid currency valuta"},
