@@ -371,7 +371,7 @@ END;
 COMMENT ON FUNCTION billy._bulk_finish(bigint) IS 'Ends an import whose rows were all sent (or a dry run). Internal.';
 
 CREATE FUNCTION billy.bulk_job_status(job_id bigint) RETURNS jsonb
-LANGUAGE plpgsql STABLE
+LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -408,7 +408,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION billy.bulk_job_status(bigint) IS
-'An import''s progress: state, total rows, done, failed (refused by Billy), invalid (refused by the checks), skipped (duplicates), pending, created, updated (dry runs: would_create, would_update), rate_per_s, eta_s (seconds left at that rate), times, why it stopped (note), and the first 20 problems with their lines. billy.bulk_job_items has every row.';
+'An import''s progress, read fresh at each call (VOLATILE: a job created in the same statement is seen): state, total rows, done, failed (refused by Billy), invalid (refused by the checks), skipped (duplicates), pending, created, updated (dry runs: would_create, would_update), rate_per_s, eta_s (seconds left at that rate), times, why it stopped (note), and the first 20 problems with their lines. billy.bulk_job_items has every row.';
 
 CREATE FUNCTION billy.cancel_bulk_job(job_id bigint) RETURNS jsonb
 LANGUAGE plpgsql
