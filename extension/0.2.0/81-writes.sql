@@ -902,30 +902,39 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     plan jsonb := billy._plan_write(operation, args);
-    h text;
-    exp timestamptz := now() + interval '1 hour';
+    stored billy.write_previews;
 BEGIN
     PERFORM billy._require_writable(plan ->> 'organization_id');
     PERFORM billy._raise_problems(plan);
-    h := encode(sha256(convert_to(plan ->> 'fingerprint' || gen_random_uuid()::text || clock_timestamp()::text, 'UTF8')), 'hex');
-    PERFORM billy._store_preview(h, plan ->> 'organization_id', operation, args, plan - 'problems', plan ->> 'fingerprint', exp);
+    stored := billy._store_preview(operation, args);
     RETURN jsonb_build_object(
-        'operation_hash', h, 'operation', operation, 'organization_id', plan ->> 'organization_id',
-        'organization', plan ->> 'organization', 'summary', plan ->> 'summary',
-        'request', plan -> 'request', 'touches', plan -> 'touches', 'expires_at', exp);
+        'operation_hash', stored.hash, 'operation', operation, 'organization_id', stored.organization_id,
+        'organization', stored.plan ->> 'organization', 'summary', stored.plan ->> 'summary',
+        'request', stored.plan -> 'request', 'touches', stored.plan -> 'touches', 'expires_at', stored.expires_at);
 END
 $$;
 COMMENT ON FUNCTION billy.preview_write(text, jsonb) IS
 'Previews a write to Billy without sending anything: validates args locally (every problem names its field), checks that writes are allowed, and returns {"operation_hash", "operation", "organization_id", "summary", "request": {"method", "path", "body"} exactly as it would be sent, "touches": the mirror records it depends on with their content hashes, "expires_at"}. billy.commit_write(operation_hash) then sends it, once, if those records are unchanged. Operations: create_invoice {org, invoice}, approve_invoice {org, invoiceId}, send_invoice {org, invoiceId, contactPersonId?, emailSubject?, emailBody?}, delete_draft_invoice {org, invoiceId}, create_contact {org, contact}, update_contact {org, contactId, contact}, create_product {org, product}, update_product {org, productId, product}, create_bill {org, bill}, approve_bill {org, billId}, create_bank_payment {org, payment}, update_organization {org, organization}; see billy.write_operations().';
 
-CREATE FUNCTION billy._store_preview(h text, org text, op text, a jsonb, p jsonb, fp text, exp timestamptz) RETURNS void
-LANGUAGE sql SECURITY DEFINER
+-- _store_preview plans the write itself (as the extension owner): what is
+-- stored, and later sent, is billy's plan, never one a caller made up
+CREATE FUNCTION billy._store_preview(op text, a jsonb) RETURNS billy.write_previews
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-    INSERT INTO billy.write_previews (hash, organization_id, operation, args, plan, fingerprint, expires_at, created_by)
-    VALUES (h, org, op, a, p, fp, exp, session_user);
-END;
-COMMENT ON FUNCTION billy._store_preview(text, text, text, jsonb, jsonb, text, timestamptz) IS 'Stores a preview (as the extension owner). Internal.';
+AS $$
+DECLARE
+    plan jsonb := billy._plan_write(op, a);
+    result billy.write_previews;
+BEGIN
+    PERFORM billy._raise_problems(plan);
+    INSERT INTO billy.write_previews (hash, organization_id, operation, args, plan, fingerprint, created_by)
+    VALUES (encode(sha256(convert_to(plan ->> 'fingerprint' || gen_random_uuid()::text || clock_timestamp()::text, 'UTF8')), 'hex'),
+            plan ->> 'organization_id', op, a, plan - 'problems', plan ->> 'fingerprint', session_user)
+    RETURNING * INTO result;
+    RETURN result;
+END
+$$;
+COMMENT ON FUNCTION billy._store_preview(text, jsonb) IS 'Plans a write and stores it as a preview with a fresh random hash (as the extension owner). Internal.';
 
 -- _commit_plan is commit_write's SQL half: the checks, in the caller's session
 CREATE FUNCTION billy._commit_plan(h text) RETURNS jsonb
@@ -1341,11 +1350,12 @@ GRANT EXECUTE ON FUNCTION billy.create_invoice(text, jsonb), billy.approve_invoi
 -- what the public functions above call as their invoker
 GRANT EXECUTE ON FUNCTION billy._plan_write(text, jsonb), billy._require_writable(text),
     billy._raise_problems(jsonb), billy._commit_plan(text), billy._write_now(text, jsonb),
-    billy._store_preview(text, text, text, jsonb, jsonb, text, timestamptz),
+    billy._store_preview(text, jsonb),
     billy._set_read_only(text, boolean), billy._check_fields(jsonb, text, jsonb), billy._is_date(text),
     billy._cvr_valid(text), billy._problem(text, text), billy._touch(text, text, text),
     billy._ids(text, text, text, text), billy._live(text, text, text), billy._missing(text, text, text),
     billy._urlencode(text) TO billy_admin;
+GRANT EXECUTE ON FUNCTION billy._is_date(text) TO billy_reader;
 
 REVOKE ALL ON ALL TABLES IN SCHEMA billy FROM PUBLIC;
 REVOKE ALL ON ALL ROUTINES IN SCHEMA billy FROM PUBLIC;
