@@ -65,7 +65,6 @@ PGDLLEXPORT void billy_write_executor_main(Datum main_arg);
 typedef struct WriteTask
 {
 	Oid			database;
-	Oid			owner;
 	int			http_timeout_ms;
 	int			connect_timeout_ms;
 	char		actor[NAMEDATALEN];
@@ -723,7 +722,8 @@ billy_write_executor_main(Datum main_arg)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("billy write executor found no task")));
 	task = dsm_segment_address(seg);
-	BackgroundWorkerInitializeConnectionByOid(task->database, task->owner, 0);
+	/* as the worker does: the bootstrap superuser; SQL runs as the owner */
+	BackgroundWorkerInitializeConnectionByOid(task->database, InvalidOid, 0);
 	pgstat_report_appname("billy write");
 	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
 	snprintf(buf, sizeof(buf), "%d", task->http_timeout_ms);
@@ -826,7 +826,6 @@ billy_commit_write(PG_FUNCTION_ARGS)
 	task = dsm_segment_address(seg);
 	memset(task, 0, offsetof(WriteTask, plan));
 	task->database = MyDatabaseId;
-	task->owner = billy_extension_owner();
 	task->http_timeout_ms = billy_http_timeout_ms;
 	task->connect_timeout_ms = billy_connect_timeout_ms;
 	strlcpy(task->actor, GetUserNameFromId(GetUserId(), false), NAMEDATALEN);
@@ -959,6 +958,11 @@ billy_reconcile_write_job(BillyJob *job)
 	PG_END_TRY();
 }
 
+/*
+ * reconcile does billy_reconcile_write_job's work inside its own memory
+ * context: look the write's record up, then done, resend, or leave it for a
+ * person.
+ */
 static void
 reconcile(BillyJob *job)
 {

@@ -6,7 +6,7 @@
 # duplicate, the mirror equal to the sandbox after the writes (a sync writes
 # nothing), and every write in the audit trail.
 source "$(dirname "$0")/tap.sh"
-plan 53
+plan 56
 
 # a fresh organization with generated books, for this test alone
 neworg=$(q "SELECT billy_test.sandbox('POST', '/organizations', '{\"name\":\"Skrivebord ApS\"}')")
@@ -167,6 +167,20 @@ wait_until 20 q_is "SELECT state FROM billy.write_ops WHERE id = $op" done
 is "$(q "SELECT reconciliation || ', attempts ' || attempts FROM billy.write_ops WHERE id = $op")" \
    "reconciled: not found in Billy after the unknown outcome, so sent again, attempts 2" "with writes on, it is looked up first, then sent again"
 is "$(dump contacts | python3 -c "import json,sys; print(sum(1 for c in json.load(sys.stdin)['contacts'] if c['name'] == 'Genforsøg I/S'))")" 1 "one contact in Billy"
+
+# a write whose sender died after marking it sent (nobody holds its lock):
+# the worker's housekeeping finds it, and reconciles it
+op=$(q "INSERT INTO billy.write_ops (organization_id, operation, args, request, lookup, summary, state, attempts,
+            requested_by, session_role, created_at, sent_at)
+        SELECT p ->> 'organization_id', 'create_contact', '{}', p -> 'request', p -> 'lookup', p ->> 'summary', 'sent', 1,
+            'postgres', 'postgres', now() - interval '1 minute', now() - interval '1 minute'
+        FROM billy._plan_write('create_contact', '{\"org\":\"$org\",\"contact\":{\"name\":\"Forældreløs ApS\"}}') p
+        RETURNING id")
+is "$(q "SELECT billy._orphaned_writes()")" 1 "a sent write nobody holds is found"
+wait_until 20 q_is "SELECT state FROM billy.write_ops WHERE id = $op" done
+is "$(q "SELECT reconciliation FROM billy.write_ops WHERE id = $op")" \
+   "reconciled: not found in Billy after the unknown outcome, so sent again" "it is looked up, not found, and sent"
+is "$(dump contacts | python3 -c "import json,sys; print(sum(1 for c in json.load(sys.stdin)['contacts'] if c['name'] == 'Forældreløs ApS'))")" 1 "once"
 
 # --- the mirror equals the sandbox; a sync writes nothing
 is "$(q "SELECT billy_test.mirror_equal('$org')")" t "after all the writes, the mirror equals the sandbox record for record"
