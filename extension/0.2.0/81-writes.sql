@@ -1224,6 +1224,11 @@ BEGIN
     WHERE id = op RETURNING * INTO w;
     PERFORM billy._write_audit(w, CASE WHEN note IS NULL THEN 'write' ELSE 'reconcile' END,
                                'done' || coalesce(': ' || note, ''));
+    IF w.bulk_job_id IS NOT NULL AND EXISTS (SELECT 1 FROM billy.bulk_jobs b WHERE b.id = w.bulk_job_id
+                                              AND b.state NOT IN ('queued', 'running')) THEN
+        -- an import's row reconciled after its import ended (a running import counts its own)
+        PERFORM billy._bulk_progress(w.bulk_job_id);
+    END IF;
     PERFORM pg_advisory_unlock(hashtext('billy write'), op::integer);
 END
 $$;
@@ -1241,6 +1246,10 @@ BEGIN
     WHERE id = op RETURNING * INTO w;
     PERFORM billy._write_audit(w, CASE WHEN note IS NULL THEN 'write' ELSE 'reconcile' END,
                                'failed: ' || msg || coalesce(' (' || code || ')', ''));
+    IF w.bulk_job_id IS NOT NULL AND EXISTS (SELECT 1 FROM billy.bulk_jobs b WHERE b.id = w.bulk_job_id
+                                              AND b.state NOT IN ('queued', 'running')) THEN
+        PERFORM billy._bulk_progress(w.bulk_job_id);
+    END IF;
     PERFORM pg_advisory_unlock(hashtext('billy write'), op::integer);
 END
 $$;
