@@ -3,6 +3,8 @@
 #   make                 build the extension, billy-sandbox and billy-mcp-bridge
 #   make install         install all three (DESTDIR= for a staged install)
 #   make installcheck    pg_regress against a running server (see test/run)
+#   make fuzz-csv        libFuzzer on the CSV reader (FUZZ_SECONDS, default 600);
+#                        not part of the tests; installs clang-14 when missing
 
 EXTENSION   = billy
 MODULE_big  = billy
@@ -27,6 +29,10 @@ extension/billy--0.1.0--0.2.0.sql: $(sort $(wildcard $(srcdir)/extension/0.2.0/*
 	cat $^ > $@
 
 .PHONY: sandbox install-sandbox clean-sandbox mcp-bridge install-mcp-bridge clean-mcp-bridge
+.PHONY: sandbox install-sandbox clean-sandbox fuzz-csv
+
+fuzz-csv:
+	$(srcdir)/scripts/fuzz-csv $(FUZZ_SECONDS)
 
 all: sandbox mcp-bridge
 

@@ -58,6 +58,10 @@ int			billy_breaker_failures = 5;
 int			billy_breaker_cooldown_ms = 60000;
 int			billy_max_organizations = 1000;
 char	   *billy_jwt_roles = NULL;
+bool		billy_enable_writes = false;
+int			billy_reconcile_delay_ms = 5000;
+int			billy_import_rate = 5;
+int			billy_import_concurrency = 2;
 
 bool		billy_preloaded = false;
 BillyWorkerState *billy_worker_state = NULL;
@@ -254,6 +258,39 @@ _PG_init(void)
 	}
 
 	billy_mcp_define_settings();
+	DefineCustomBoolVariable("billy.enable_writes",
+							 "Allows writes to Billy (invoices, contacts, payments, imports...).",
+							 "Off by default.  Only a superuser or the server configuration "
+							 "turns it on; background imports and resends need it in the "
+							 "configuration, not just in a session.",
+							 &billy_enable_writes,
+							 false,
+							 PGC_SUSET, 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("billy.reconcile_delay_ms",
+							"How long after an unknown write outcome the worker looks the record up in Billy.",
+							"Doubles with each further unknown outcome of the same write.",
+							&billy_reconcile_delay_ms,
+							5000, 0, 3600000,
+							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("billy.import_rate",
+							"Most records per second a CSV import writes to Billy.",
+							NULL,
+							&billy_import_rate,
+							5, 1, 1000,
+							PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("billy.import_concurrency",
+							"Most requests a CSV import has in flight at once.",
+							NULL,
+							&billy_import_concurrency,
+							2, 1, 16,
+							PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("billy");
 

@@ -49,6 +49,10 @@ extern int	billy_breaker_failures;
 extern int	billy_breaker_cooldown_ms;
 extern int	billy_max_organizations;
 extern char *billy_jwt_roles;
+extern bool billy_enable_writes;
+extern int	billy_reconcile_delay_ms;
+extern int	billy_import_rate;
+extern int	billy_import_concurrency;
 
 /* true when loaded through shared_preload_libraries */
 extern bool billy_preloaded;

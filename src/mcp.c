@@ -982,20 +982,21 @@ tool_success_json(const char *structured)
 
 /*
  * audit records the call through billy._mcp_audit, which hands it to
- * billy.audit (the audit log's own function) when that is installed; until
- * then calls are not recorded, and this costs one catalog look-up.
+ * billy.audit(action, org, target, request, outcome, client), the audit
+ * trail's own function; without it (an older build) calls are not recorded.
+ * This costs one catalog look-up.
  */
 static void
 audit(const char *tool, JsonbValue *args, const char *outcome, const char *detail)
 {
 	static const char *sql = "SELECT billy._mcp_audit($1, $2, $3, $4)";
 	Oid			types[4] = {TEXTOID, JSONBOID, TEXTOID, TEXTOID};
-	Oid			audit_types[5] = {TEXTOID, TEXTOID, TEXTOID, JSONBOID, TEXTOID};
+	Oid			audit_types[6] = {TEXTOID, TEXTOID, TEXTOID, JSONBOID, TEXTOID, TEXTOID};
 	Datum		values[4];
 	char		nulls[5] = "    ";
 	List	   *name = list_make2(makeString("billy"), makeString("audit"));
 
-	if (!OidIsValid(LookupFuncName(name, 5, audit_types, true)))
+	if (!OidIsValid(LookupFuncName(name, 6, audit_types, true)))
 		return;
 	values[0] = CStringGetTextDatum(tool);
 	if (args)

@@ -392,21 +392,29 @@ CREATE FUNCTION billy._mcp_audit(tool text, args jsonb, outcome text, detail tex
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    org text;
 BEGIN
-    -- billy.audit comes with the writes and audit log (issue 8); until it is
-    -- installed, MCP calls are not recorded
-    IF to_regprocedure('billy.audit(text,text,text,jsonb,text)') IS NULL THEN
+    -- billy.audit belongs to the audit trail (80-audit.sql); without it, as
+    -- in an older build, MCP calls are not recorded
+    IF to_regprocedure('billy.audit(text,text,text,jsonb,text,text)') IS NULL THEN
         RETURN;
     END IF;
-    EXECUTE 'SELECT billy.audit($1, $2, $3, $4, $5)'
-        USING 'mcp.tools/call', args ->> 'organization', tool,
-              jsonb_build_object('arguments', billy._mcp_redact(args), 'detail', detail,
-                                 'client', current_setting('application_name', true)),
-              outcome;
+    -- the call is recorded under the organization it named, when that
+    -- resolves (a wrong name is the call's problem, not the audit's)
+    BEGIN
+        org := billy._resolve_org(args ->> 'organization');
+    EXCEPTION WHEN OTHERS THEN
+        org := NULL;
+    END;
+    EXECUTE 'SELECT billy.audit($1, $2, $3, $4, $5, $6)'
+        USING 'mcp.tools/call', org, tool,
+              jsonb_build_object('arguments', billy._mcp_redact(args), 'detail', detail),
+              outcome, current_setting('application_name', true);
 END
 $$;
 COMMENT ON FUNCTION billy._mcp_audit(text, jsonb, text, text) IS
-'Records one MCP tool call in the audit log through billy.audit(action, organization, target, request, outcome) when it is installed: the tool, the redacted arguments, the outcome (ok, tool_error, invalid_arguments, unavailable, or the SQLSTATE) and the client. Internal.';
+'Records one MCP tool call in the audit log through billy.audit: the tool, the redacted arguments, the outcome (ok, tool_error, invalid_arguments, unavailable, or the SQLSTATE) and the client (application_name). Internal.';
 
 ------------------------------------------------------------------------------
 -- Writes through MCP: preview first, then commit with the confirmation
@@ -785,7 +793,7 @@ VALUES
  'Creates a draft invoice in Billy for a customer with product lines. Two steps: called without confirmation it writes nothing and returns a preview (what would be sent, totals with VAT) and a confirmation; show the preview to the user and call again with the same arguments and that confirmation to create it. The draft is not booked until approve_invoice.',
  true),
 ('approve_invoice', 'Approve an invoice', 130,
- 'billy.approve_invoice', ARRAY['billy.preview_write(text,jsonb)', 'billy.commit_write(text)'], '{"organization": "org", "invoice_id": "id"}', '{}', 'write', 'issue 8: safe writes',
+ 'billy.approve_invoice', ARRAY['billy.preview_write(text,jsonb)', 'billy.commit_write(text)'], '{"organization": "org", "invoice_id": "invoice_id"}', '{}', 'write', 'issue 8: safe writes',
  '{"readOnlyHint": false, "destructiveHint": true, "idempotentHint": true, "openWorldHint": true}',
  billy._mcp_input($j${
     "invoice_id": {"type": "string", "minLength": 1, "maxLength": 100},
@@ -795,7 +803,7 @@ VALUES
  'Approves a draft invoice: Billy gives it its number and books it; this cannot be undone (only credited). Two steps: without confirmation a preview and a confirmation; with it, the approval.',
  true),
 ('send_invoice', 'Send an invoice by e-mail', 140,
- 'billy.send_invoice', ARRAY['billy.preview_write(text,jsonb)', 'billy.commit_write(text)'], '{"organization": "org", "invoice_id": "id"}', '{}', 'write', 'issue 8: safe writes',
+ 'billy.send_invoice', ARRAY['billy.preview_write(text,jsonb)', 'billy.commit_write(text)'], '{"organization": "org", "invoice_id": "invoice_id"}', '{}', 'write', 'issue 8: safe writes',
  '{"readOnlyHint": false, "destructiveHint": true, "idempotentHint": false, "openWorldHint": true}',
  billy._mcp_input($j${
     "invoice_id": {"type": "string", "minLength": 1, "maxLength": 100},
@@ -841,7 +849,7 @@ VALUES
  'Creates a customer (contact) in Billy. Two steps: without confirmation a preview (and a warning when a customer with that name or CVR exists) and a confirmation; with it, the customer is created.',
  true),
 ('update_customer', 'Update a customer', 230,
- 'billy.update_contact', ARRAY['billy.preview_write(text,jsonb)', 'billy.commit_write(text)'], '{"organization": "org", "customer_id": "id", "changes": "contact"}', '{}', 'write', 'issue 8: safe writes',
+ 'billy.update_contact', ARRAY['billy.preview_write(text,jsonb)', 'billy.commit_write(text)'], '{"organization": "org", "customer_id": "contact_id", "changes": "contact"}', '{}', 'write', 'issue 8: safe writes',
  '{"readOnlyHint": false, "destructiveHint": true, "idempotentHint": true, "openWorldHint": true}',
  billy._mcp_input($j${
     "customer_id": {"type": "string", "minLength": 1, "maxLength": 100},
@@ -889,7 +897,7 @@ VALUES
  'Creates a product in Billy with its prices. Two steps: without confirmation a preview and a confirmation; with it, the product is created.',
  true),
 ('update_product', 'Update a product', 330,
- 'billy.update_product', ARRAY['billy.preview_write(text,jsonb)', 'billy.commit_write(text)'], '{"organization": "org", "product_id": "id", "changes": "product"}', '{}', 'write', 'issue 8: safe writes',
+ 'billy.update_product', ARRAY['billy.preview_write(text,jsonb)', 'billy.commit_write(text)'], '{"organization": "org", "product_id": "product_id", "changes": "product"}', '{}', 'write', 'issue 8: safe writes',
  '{"readOnlyHint": false, "destructiveHint": true, "idempotentHint": true, "openWorldHint": true}',
  billy._mcp_input($j${
     "product_id": {"type": "string", "minLength": 1, "maxLength": 100},
@@ -956,7 +964,7 @@ VALUES
  'Registers a payment against one or more invoices or bills in Billy, which lowers their unpaid balance. Two steps: without confirmation a preview and a confirmation; with it, the payment is registered.',
  true),
 ('update_organization_settings', 'Update organization settings', 520,
- 'billy.update_organization', ARRAY['billy.preview_write(text,jsonb)', 'billy.commit_write(text)'], '{"organization": "org"}', '{}', 'write', 'issue 8: safe writes',
+ 'billy.update_organization', ARRAY['billy.preview_write(text,jsonb)', 'billy.commit_write(text)'], '{"organization": "org", "settings": "organization"}', '{}', 'write', 'issue 8: safe writes',
  '{"readOnlyHint": false, "destructiveHint": true, "idempotentHint": true, "openWorldHint": true}',
  billy._mcp_input($j${
     "settings": {"type": "object", "minProperties": 1, "description": "The settings to change, as Billy names them (paymentTermsMode, paymentTermsDays, defaultTaxMode, ...)."},
@@ -1093,7 +1101,7 @@ VALUES
  'Exports invoices as CSV text (one line per invoice: number, dates, customer, currency, net, VAT, gross, balance), optionally in the Danish format with ; and decimal commas, for a spreadsheet or an accountant. Large exports are truncated: narrow the filters.',
  true),
 ('get_bulk_job_status', 'Bulk job status', 830,
- 'billy.bulk_job_status', '{}', '{"job_id": "id"}', '{}', 'call', 'issue 8: bulk import',
+ 'billy.bulk_job_status', '{}', '{"job_id": "job_id"}', '{}', 'call', 'issue 8: bulk import',
  '{"readOnlyHint": true, "openWorldHint": false}',
  billy._mcp_input($j${
     "job_id": {"type": "integer", "minimum": 1, "description": "The job id an import returned."}}$j$,
@@ -1102,7 +1110,7 @@ VALUES
  'The progress of a CSV import job: state, rows done, failed and total, rate and estimated time left, and the failed rows with their line numbers and reasons.',
  true),
 ('cancel_bulk_job', 'Cancel a bulk job', 840,
- 'billy.cancel_bulk_job', '{}', '{"job_id": "id"}', '{}', 'call', 'issue 8: bulk import',
+ 'billy.cancel_bulk_job', '{}', '{"job_id": "job_id"}', '{}', 'call', 'issue 8: bulk import',
  '{"readOnlyHint": false, "destructiveHint": false, "idempotentHint": true, "openWorldHint": false}',
  billy._mcp_input($j${
     "job_id": {"type": "integer", "minimum": 1}}$j$,

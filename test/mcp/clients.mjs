@@ -50,8 +50,16 @@ const sample = {
   get_vat_deadlines: { year: 2026 },
   get_customer_insights: { top: 5 },
   forecast_revenue: { horizon: 3 },
+  get_bulk_job_status: { job_id: Number(env.BULK_JOB_ID) },
 };
-const needsOwnState = new Set(['get_bulk_job_status']);   // needs a job id of its own
+
+// the arguments of a call: its sample, and the test organization wherever a
+// tool takes one (several organizations may be connected)
+function argsFor(t, extra = {}) {
+  const args = { ...(sample[t.name] ?? {}), ...extra };
+  if (t.inputSchema?.properties?.organization && args.organization === undefined) args.organization = env.ORG_ID;
+  return args;
+}
 
 function stdioTransport(role) {
   return new StdioClientTransport({
@@ -84,8 +92,8 @@ async function session(label, transport, expectedTools, { admin = false } = {}) 
   // every reading tool, its structured result checked by the SDK against the output schema
   for (const t of tools.filter((x) => x.annotations?.readOnlyHint)) {
     const required = t.inputSchema.required ?? [];
-    const args = sample[t.name] ?? {};
-    if (needsOwnState.has(t.name) || required.some((r) => args[r] === undefined)) {
+    const args = argsFor(t);
+    if (required.some((r) => args[r] === undefined)) {
       skip(`${label}: ${t.name}`, 'no sample arguments for its required ones');
       continue;
     }
@@ -136,11 +144,11 @@ try {
   const names = (await admin.listTools()).tools.map((t) => t.name);
   if (names.includes('create_customer')) {
     const customer = { name: `MCP client test ${Date.now()}`, countryId: 'DK' };
-    const preview = await admin.callTool({ name: 'create_customer', arguments: { customer } });
+    const preview = await admin.callTool({ name: 'create_customer', arguments: { customer, organization: env.ORG_ID } });
     ok(!preview.isError && preview.structuredContent.stage === 'preview' && preview.structuredContent.confirmation,
       'stdio admin: create_customer without confirmation previews', preview);
     const done = await admin.callTool({ name: 'create_customer',
-      arguments: { customer, confirmation: preview.structuredContent.confirmation } });
+      arguments: { customer, organization: env.ORG_ID, confirmation: preview.structuredContent.confirmation } });
     ok(!done.isError && done.structuredContent.stage === 'committed', 'stdio admin: with the confirmation it commits', done);
   } else {
     skip('stdio admin: create_customer previews, then commits against the sandbox', 'billy.preview_write is not installed (issue 8)');

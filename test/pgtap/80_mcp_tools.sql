@@ -266,26 +266,23 @@ SELECT is((SELECT count(*) FROM billy.jobs WHERE kind = 'sync' AND state = 'queu
 RESET ROLE;
 
 ------------------------------------------------------------------------------
--- writes: preview, then commit with the confirmation (stand-ins for
--- billy.preview_write and billy.commit_write when they are not installed)
+-- writes: preview, then commit with the confirmation.  The mechanics of a
+-- write tool are tested with a made-up operation and stand-ins for
+-- billy.preview_write and billy.commit_write, replaced for this transaction
+-- only; the real ones are tested against the sandbox in 85-mcp-clients.t.
 ------------------------------------------------------------------------------
 CREATE TABLE mcp_t.previews (hash text PRIMARY KEY, operation text, args jsonb, committed boolean DEFAULT false);
 GRANT ALL ON mcp_t.previews TO PUBLIC;
-DO $$
-BEGIN
-    IF to_regprocedure('billy.preview_write(text,jsonb)') IS NULL THEN
-        CREATE FUNCTION billy.preview_write(operation text, args jsonb) RETURNS jsonb LANGUAGE sql AS $f$
-            INSERT INTO mcp_t.previews VALUES (md5(operation || args::text), operation, args)
-            ON CONFLICT (hash) DO UPDATE SET committed = false
-            RETURNING jsonb_build_object('hash', hash, 'operation', operation, 'would_send', args)
-        $f$;
-        CREATE FUNCTION billy.commit_write(hash text) RETURNS jsonb LANGUAGE sql AS $f$
-            UPDATE mcp_t.previews p SET committed = true WHERE p.hash = commit_write.hash AND NOT p.committed
-            RETURNING jsonb_build_object('done', true, 'operation', p.operation)
-        $f$;
-        GRANT EXECUTE ON FUNCTION billy.preview_write(text, jsonb), billy.commit_write(text) TO billy_mcp;
-    END IF;
-END $$;
+CREATE OR REPLACE FUNCTION billy.preview_write(operation text, args jsonb) RETURNS jsonb LANGUAGE sql AS $f$
+    INSERT INTO mcp_t.previews VALUES (md5(operation || args::text), operation, args)
+    ON CONFLICT (hash) DO UPDATE SET committed = false
+    RETURNING jsonb_build_object('hash', hash, 'operation', operation, 'would_send', args)
+$f$;
+CREATE OR REPLACE FUNCTION billy.commit_write(operation_hash text) RETURNS jsonb LANGUAGE sql AS $f$
+    UPDATE mcp_t.previews p SET committed = true WHERE p.hash = commit_write.operation_hash AND NOT p.committed
+    RETURNING jsonb_build_object('done', true, 'operation', p.operation)
+$f$;
+GRANT EXECUTE ON FUNCTION billy.preview_write(text, jsonb), billy.commit_write(text) TO billy_mcp;
 CREATE FUNCTION mcp_t.create_thing(org text, thing jsonb) RETURNS jsonb LANGUAGE sql AS $$ SELECT thing $$;
 REVOKE EXECUTE ON FUNCTION mcp_t.create_thing(text, jsonb) FROM PUBLIC, billy_mcp;
 GRANT EXECUTE ON FUNCTION mcp_t.create_thing(text, jsonb) TO billy_admin;
@@ -313,18 +310,15 @@ SELECT is(pg_temp.call('t_create_thing', jsonb_build_object('thing', '{"name": "
 RESET ROLE;
 
 ------------------------------------------------------------------------------
--- the audit: every call goes to billy.audit when it is installed
+-- the audit: every call goes to billy.audit (a stand-in that keeps the calls
+-- in a table, for this transaction only; the real chain is tested in 75_audit)
 ------------------------------------------------------------------------------
-DO $$
-BEGIN
-    IF to_regprocedure('billy.audit(text,text,text,jsonb,text)') IS NULL THEN
-        CREATE FUNCTION billy.audit(action text, org text, target text, request jsonb, outcome text) RETURNS bigint
-        LANGUAGE sql AS $f$
-            INSERT INTO mcp_t.calls VALUES (target, request -> 'arguments', outcome, request ->> 'detail') RETURNING 1::bigint
-        $f$;
-        GRANT EXECUTE ON FUNCTION billy.audit(text, text, text, jsonb, text) TO billy_mcp;
-    END IF;
-END $$;
+CREATE OR REPLACE FUNCTION billy.audit(action text, org text, target text, request jsonb, outcome text,
+                                       client text DEFAULT NULL) RETURNS bigint
+LANGUAGE sql AS $f$
+    INSERT INTO mcp_t.calls VALUES (target, request -> 'arguments', outcome, request ->> 'detail') RETURNING 1::bigint
+$f$;
+GRANT EXECUTE ON FUNCTION billy.audit(text, text, text, jsonb, text, text) TO billy_mcp;
 TRUNCATE mcp_t.calls;
 SELECT pg_temp.call('t_scalar', '{"n": 1}'), pg_temp.call('t_scalar', '{"n": "x"}'), pg_temp.call('t_fail', '{"kind": "y"}'),
        pg_temp.call('t_text', jsonb_build_object('secret_token', 'abc'));

@@ -46,6 +46,10 @@ q "CREATE ROLE $ADMIN LOGIN IN ROLE billy_mcp, billy_admin" >/dev/null
 ORG_ID=$(q "SELECT billy.connect(billy_test.token(1))")
 q "SELECT billy.grant_organization('$READER', '$ORG_ID')" >/dev/null
 psql -X -q -c "SET client_min_messages = warning" -c "SELECT count(*) FROM billy.sync_now('$ORG_ID')" >/dev/null
+# writes go to the sandbox: turn them on for the cluster (the harness resets it)
+q "ALTER SYSTEM SET billy.enable_writes = on" >/dev/null
+q "SELECT pg_reload_conf()" >/dev/null
+sleep 0.3
 tools_of() { q "SET ROLE $1; SELECT string_agg(name, ',') FROM billy.mcp_tool_status() WHERE available"; }
 
 export BRIDGE READER ADMIN ORG_ID PGHOST PGPORT PGDATABASE
@@ -54,6 +58,8 @@ export READER_TOOLS=$(tools_of $READER) ADMIN_TOOLS=$(tools_of $ADMIN)
 export INVOICE_ID=$(q "SELECT min(id) FROM billy.invoices WHERE organization_id = '$ORG_ID'")
 export CONTACT_ID=$(q "SELECT min(id) FROM billy.contacts WHERE organization_id = '$ORG_ID'")
 export PRODUCT_ID=$(q "SELECT min(id) FROM billy.products WHERE organization_id = '$ORG_ID'")
+# a bulk job of the organization to ask about: a dry run changes nothing
+export BULK_JOB_ID=$(q "SELECT billy.import_csv('$ORG_ID', 'contacts', E'name;cvr\\nMCP Test ApS;12345674', '{\"dry_run\": true}')")
 
 # the HTTP bridge, as the reader, with a token
 export HTTP_TOKEN=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
