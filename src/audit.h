@@ -22,5 +22,7 @@ extern int64 billy_audit_record(const char *action, const char *org, const char 
 								const char *actor, const char *session, const char *client);
 
 extern Jsonb *billy_redact_jsonb(Jsonb *in);
+extern void billy_audit_queue(const char *action, const char *org, const char *target,
+							  Jsonb *request, const char *outcome, const char *client);
 
 #endif							/* BILLY_AUDIT_H */

@@ -985,7 +985,9 @@ tool_success_json(const char *structured)
 /*
  * audit records the call in the audit trail (audit.c): the tool, its
  * arguments redacted, the outcome, the organization it named when that
- * resolves, and the client (application_name).
+ * resolves, and the client (application_name).  It is queued, not chained:
+ * a tool call never waits for another's place in the hash chain; the worker
+ * chains queued entries within seconds.
  */
 static void
 audit(const char *tool, JsonbValue *args, const char *outcome, const char *detail)
@@ -999,7 +1001,6 @@ audit(const char *tool, JsonbValue *args, const char *outcome, const char *detai
 	JsonbParseState *state = NULL;
 	JsonbValue *request;
 	JsonbValue	v;
-	Jsonb	   *jb;
 	JsonbValue *given = NULL;
 
 	/* the organization it named, when that resolves: never an error here */
@@ -1019,22 +1020,19 @@ audit(const char *tool, JsonbValue *args, const char *outcome, const char *detai
 		nulls[0] = 'n';
 	org = billy_sql_datum_cached(org_sql, 1, types, values, nulls, &isnull);
 
-	/* {"arguments": <redacted>, "detail": ...} */
+	/* {"arguments": ..., "detail": ...}, redacted when it is stored */
 	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
 	v.type = jbvString;
 	v.val.string.val = "arguments";
 	v.val.string.len = 9;
 	pushJsonbValue(&state, WJB_KEY, &v);
 	if (args)
-	{
-		jb = billy_redact_jsonb(JsonbValueToJsonb(args));
-		v.type = jbvBinary;
-		v.val.binary.data = &jb->root;
-		v.val.binary.len = VARSIZE(jb) - VARHDRSZ;
-	}
+		pushJsonbValue(&state, WJB_VALUE, args);
 	else
+	{
 		v.type = jbvNull;
-	pushJsonbValue(&state, WJB_VALUE, &v);
+		pushJsonbValue(&state, WJB_VALUE, &v);
+	}
 	v.type = jbvString;
 	v.val.string.val = "detail";
 	v.val.string.len = 6;
@@ -1049,11 +1047,10 @@ audit(const char *tool, JsonbValue *args, const char *outcome, const char *detai
 		v.type = jbvNull;
 	pushJsonbValue(&state, WJB_VALUE, &v);
 	request = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
-	jb = JsonbValueToJsonb(request);
 
-	billy_audit_record("mcp.tools/call", isnull ? NULL : TextDatumGetCString(org), tool,
-					   JsonbToCString(NULL, &jb->root, VARSIZE(jb)), outcome,
-					   NULL, NULL, GetConfigOption("application_name", true, false));
+	billy_audit_queue("mcp.tools/call", isnull ? NULL : TextDatumGetCString(org), tool,
+					  JsonbValueToJsonb(request), outcome,
+					  GetConfigOption("application_name", true, false));
 }
 
 /* ------------------------------------------------------------ calling */

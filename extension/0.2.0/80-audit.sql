@@ -82,7 +82,7 @@ CREATE POLICY visible ON billy.audit_heads FOR SELECT
 
 -- _audit_append links and stores one entry; called as the extension owner
 CREATE FUNCTION billy._audit_append(actor name, sess name, client_info text, act text, org text,
-                                    tgt text, req jsonb, result text)
+                                    tgt text, req jsonb, result text, happened timestamptz DEFAULT NULL)
 RETURNS bigint
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -103,7 +103,7 @@ BEGIN
     SELECT h.seq, h.hash INTO last.seq, last.hash FROM billy.audit_heads h WHERE h.chain = ch FOR UPDATE;
     e.chain := ch;
     e.seq := last.seq + 1;
-    e.at := clock_timestamp();
+    e.at := coalesce(happened, clock_timestamp());
     e.actor_role := actor;
     e.session_role := sess;
     e.client := client_info;
@@ -123,8 +123,46 @@ BEGIN
     RETURN e.id;
 END
 $$;
-COMMENT ON FUNCTION billy._audit_append(name, name, text, text, text, text, jsonb, text) IS
+COMMENT ON FUNCTION billy._audit_append(name, name, text, text, text, text, jsonb, text, timestamptz) IS
 'Appends one entry to an organization''s audit chain (redacting the request) and returns its id. Runs as the extension owner; callers use billy.audit. Internal.';
+
+-- Entries recorded on hot paths (every MCP tool call) are queued here at once,
+-- without taking the chain's lock, and the worker chains them in order within
+-- seconds (billy._audit_chain_pending).
+CREATE TABLE billy.audit_pending (
+    id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    at              timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+    actor_role      name NOT NULL,
+    session_role    name NOT NULL,
+    client          text,
+    action          text NOT NULL,
+    organization_id text,
+    target          text,
+    request         jsonb,
+    outcome         text NOT NULL
+);
+COMMENT ON TABLE billy.audit_pending IS
+'Audit entries recorded but not chained yet: every MCP tool call lands here at once (no lock, no hash), and the worker moves them, in order and with their own times, into billy.audit_log''s hash chains within a few seconds. billy.audit_trail shows both.';
+ALTER TABLE billy.audit_pending ENABLE ROW LEVEL SECURITY;
+CREATE POLICY visible ON billy.audit_pending FOR SELECT
+    USING ((SELECT billy._sees_all()) OR organization_id OPERATOR(pg_catalog.=) ANY ((SELECT billy._visible_orgs())::pg_catalog.text[]));
+
+CREATE FUNCTION billy._audit_chain_pending(batch integer DEFAULT 5000) RETURNS integer
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'billy_audit_chain_pending';
+COMMENT ON FUNCTION billy._audit_chain_pending(integer) IS
+'Moves queued audit entries, oldest first, into their organizations'' hash chains; returns how many. The worker calls it every few seconds. Internal.';
+
+CREATE VIEW billy.audit_trail WITH (security_invoker = true) AS
+SELECT a.id, a.chain, a.seq, a.at, a.actor_role, a.session_role, a.client, a.action,
+       a.organization_id, a.target, a.request, a.outcome, true AS chained
+FROM billy.audit_log a
+UNION ALL
+SELECT NULL, COALESCE(p.organization_id, '*'), NULL, p.at, p.actor_role, p.session_role, p.client,
+       p.action, p.organization_id, p.target, p.request, p.outcome, false
+FROM billy.audit_pending p;
+COMMENT ON VIEW billy.audit_trail IS
+'The whole audit trail: entries in their hash chains (chained), and those recorded in the last seconds that the worker has not chained yet.';
 
 CREATE FUNCTION billy.audit(action text, org text, target text, request jsonb, outcome text,
                             client text DEFAULT NULL)
@@ -194,7 +232,7 @@ $$;
 COMMENT ON FUNCTION billy.verify_audit_log(text) IS
 'Checks the audit trail''s hash chain of one organization (id or name; ''*'' for entries of no organization; NULL: every chain). Returns {"ok": true, "entries": N, "chains": {chain: {"entries", "head"}}} or, at the first broken link, {"ok": false, "chain", "broken_at_id", "broken_at_seq", "at", "problem"} saying whether the entry was changed or entries were removed. Keep the head hashes somewhere else too: removing the newest entries is only detectable against a head recorded earlier.';
 
-GRANT SELECT ON billy.audit_log, billy.audit_heads TO billy_reader;
+GRANT SELECT ON billy.audit_log, billy.audit_heads, billy.audit_pending, billy.audit_trail TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy.audit(text, text, text, jsonb, text, text) TO billy_admin, billy_mcp;
 GRANT EXECUTE ON FUNCTION billy.verify_audit_log(text) TO billy_reader;
 

@@ -13,7 +13,7 @@ DECLARE
     t text;
     seq text;
 BEGIN
-    FOREACH t IN ARRAY ARRAY['sync_runs', 'sync_state', 'changes', 'audit_log', 'audit_heads',
+    FOREACH t IN ARRAY ARRAY['sync_runs', 'sync_state', 'changes', 'audit_log', 'audit_heads', 'audit_pending',
                              'write_ops', 'bulk_jobs', 'bulk_job_items']
     LOOP
         PERFORM pg_catalog.pg_extension_config_dump(pg_catalog.format('billy.%I', t)::pg_catalog.regclass, '');

@@ -6,7 +6,7 @@
 \set ON_ERROR_STOP 1
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
-SELECT plan(79);
+SELECT plan(80);
 
 SELECT billy.connect(billy_test.token(1), billy_test.setting('api_url'));
 SET LOCAL client_min_messages = warning;
@@ -313,9 +313,13 @@ RESET ROLE;
 -- the audit: every call is recorded in the audit trail (its chain is tested
 -- in 75_audit), with its outcome and its arguments redacted
 ------------------------------------------------------------------------------
+SELECT billy._audit_chain_pending();
 SELECT coalesce(max(id), 0) AS audit_before FROM billy.audit_log \gset
 SELECT pg_temp.call('t_scalar', '{"n": 1}'), pg_temp.call('t_scalar', '{"n": "x"}'), pg_temp.call('t_fail', '{"kind": "y"}'),
        pg_temp.call('t_text', jsonb_build_object('secret_token', 'abc', 'note', repeat('x', 600)));
+SELECT is((SELECT count(*) FROM billy.audit_pending), 4::bigint,
+    'each call is recorded at once, queued for the hash chain');
+SELECT billy._audit_chain_pending();
 SELECT results_eq(format($$SELECT target, outcome FROM billy.audit_log
                            WHERE action = 'mcp.tools/call' AND id > %s ORDER BY id$$, :audit_before),
     $$VALUES ('t_scalar', 'ok'), ('t_scalar', 'invalid_arguments'), ('t_fail', '22023'), ('t_text', 'invalid_arguments')$$,
