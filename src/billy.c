@@ -31,6 +31,7 @@
 #include "utils/rel.h"
 
 #include "breaker.h"
+#include "mcp.h"
 
 PG_MODULE_MAGIC;
 
@@ -57,6 +58,10 @@ int			billy_breaker_failures = 5;
 int			billy_breaker_cooldown_ms = 60000;
 int			billy_max_organizations = 1000;
 char	   *billy_jwt_roles = NULL;
+bool		billy_enable_writes = false;
+int			billy_reconcile_delay_ms = 5000;
+int			billy_import_rate = 5;
+int			billy_import_concurrency = 2;
 
 bool		billy_preloaded = false;
 BillyWorkerState *billy_worker_state = NULL;
@@ -127,15 +132,6 @@ _PG_init(void)
 							30000, 0, 600000,
 							PGC_USERSET, GUC_UNIT_MS,
 							NULL, NULL, NULL);
-
-	DefineCustomStringVariable("billy.database_name",
-							   "Database the billy background worker serves.",
-							   "billy must be installed in this database "
-							   "(CREATE EXTENSION billy).",
-							   &billy_database_name,
-							   "postgres",
-							   PGC_POSTMASTER, 0,
-							   check_database_name, NULL, NULL);
 
 	DefineCustomStringVariable("billy.key_file",
 							   "File holding the 256-bit key that encrypts access tokens.",
@@ -229,14 +225,6 @@ _PG_init(void)
 							PGC_SIGHUP, GUC_UNIT_MS,
 							NULL, NULL, NULL);
 
-	DefineCustomIntVariable("billy.max_organizations",
-							"Organizations whose circuit breakers fit in shared memory.",
-							NULL,
-							&billy_max_organizations,
-							1000, 1, 100000,
-							PGC_POSTMASTER, 0,
-							NULL, NULL, NULL);
-
 	DefineCustomStringVariable("billy.jwt_roles",
 							   "Roles whose Supabase JWT claim billy_organizations decides which organizations they see.",
 							   "Comma-separated role names; only roles a request runs as under PostgREST belong here.",
@@ -244,6 +232,65 @@ _PG_init(void)
 							   "authenticated",
 							   PGC_SIGHUP, 0,
 							   NULL, NULL, NULL);
+
+	/*
+	 * Settings read only at server start exist only when billy is loaded
+	 * then: defining them later is an error (and meaningless).
+	 */
+	if (process_shared_preload_libraries_in_progress)
+	{
+		DefineCustomStringVariable("billy.database_name",
+								   "Database the billy background worker serves.",
+								   "billy must be installed in this database "
+								   "(CREATE EXTENSION billy).",
+								   &billy_database_name,
+								   "postgres",
+								   PGC_POSTMASTER, 0,
+								   check_database_name, NULL, NULL);
+
+		DefineCustomIntVariable("billy.max_organizations",
+								"Organizations whose circuit breakers fit in shared memory.",
+								NULL,
+								&billy_max_organizations,
+								1000, 1, 100000,
+								PGC_POSTMASTER, 0,
+								NULL, NULL, NULL);
+	}
+
+	billy_mcp_define_settings();
+	DefineCustomBoolVariable("billy.enable_writes",
+							 "Allows writes to Billy (invoices, contacts, payments, imports...).",
+							 "Off by default.  Only a superuser or the server configuration "
+							 "turns it on; background imports and resends need it in the "
+							 "configuration, not just in a session.",
+							 &billy_enable_writes,
+							 false,
+							 PGC_SUSET, 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("billy.reconcile_delay_ms",
+							"How long after an unknown write outcome the worker looks the record up in Billy.",
+							"Doubles with each further unknown outcome of the same write.",
+							&billy_reconcile_delay_ms,
+							5000, 0, 3600000,
+							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("billy.import_rate",
+							"Most records per second a CSV import writes to Billy.",
+							NULL,
+							&billy_import_rate,
+							5, 1, 1000,
+							PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("billy.import_concurrency",
+							"Most requests a CSV import has in flight at once.",
+							NULL,
+							&billy_import_concurrency,
+							2, 1, 16,
+							PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("billy");
 
@@ -360,6 +407,8 @@ billy_shmem_startup(void)
 	{
 		memset(billy_worker_state, 0, sizeof(BillyWorkerState));
 		billy_worker_state->lock = &(GetNamedLWLockTranche("billy"))->lock;
+		pg_atomic_init_u64(&billy_worker_state->grants_generation, 0);
+		pg_atomic_init_u32(&billy_worker_state->audit_queued, 0);
 		strlcpy(billy_worker_state->state, "not started",
 				sizeof(billy_worker_state->state));
 	}

@@ -19,6 +19,7 @@
 #include "postgres.h"
 
 #include "datatype/timestamp.h"
+#include "port/atomics.h"
 #include "storage/latch.h"
 #include "storage/lwlock.h"
 
@@ -48,6 +49,10 @@ extern int	billy_breaker_failures;
 extern int	billy_breaker_cooldown_ms;
 extern int	billy_max_organizations;
 extern char *billy_jwt_roles;
+extern bool billy_enable_writes;
+extern int	billy_reconcile_delay_ms;
+extern int	billy_import_rate;
+extern int	billy_import_concurrency;
 
 /* true when loaded through shared_preload_libraries */
 extern bool billy_preloaded;
@@ -70,6 +75,8 @@ typedef struct BillyWorkerState
 	int64		jobs_failed;
 	int64		current_job_id; /* 0 when idle */
 	char		state[64];		/* "idle", "running job", ... */
+	pg_atomic_uint64 grants_generation; /* bumped when grants change (visibility.c) */
+	pg_atomic_uint32 audit_queued;	/* audit entries wait to be chained (audit.c) */
 } BillyWorkerState;
 
 extern BillyWorkerState *billy_worker_state;

@@ -512,6 +512,10 @@ run_loop(BillyHttpRequest **reqs, int nreqs, int concurrency,
 		if (ndone >= nreqs)
 			break;
 
+		/* a slot came free and a request waits for it: start it, don't poll */
+		if (active < concurrency && next < nreqs)
+			continue;
+
 		/* with nothing in flight, sleep only until the next retry is due */
 		if (active == 0 && waiting > 0)
 		{

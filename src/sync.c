@@ -153,6 +153,25 @@ find_resource(const char *name)
 }
 
 /*
+ * billy_sync_resource tells other concerns (writes) how the sync reads and
+ * stores a resource: its singular root, its apply function and includes.
+ * Returns false for a name the sync does not mirror.
+ */
+bool
+billy_sync_resource(const char *name, const char **singular, const char **apply,
+					const char **include)
+{
+	const SyncResource *res = find_resource(name);
+
+	if (res == NULL)
+		return false;
+	*singular = res->singular;
+	*apply = res->apply;
+	*include = res->include;
+	return true;
+}
+
+/*
  * scan_commit makes a page's work durable in the worker; inline, the
  * caller's transaction decides.
  */
@@ -763,19 +782,23 @@ error_cause(SyncScan *scan, ErrorData *edata)
 static void
 run_scan(SyncScan *scan)
 {
-	BillyHttpRequest *first;
-	int			fetched = 1;
-	MemoryContext old;
+	int			fetched;
+	int			predicted;
+	int			first_batch;
 
 	progress(scan, "loading");
 	load_known(scan);
 
-	/* page 1 alone: it tells how many there are */
-	old = MemoryContextSwitchTo(scan->cxt);
-	first = billy_http_request_new(BILLY_GET, scan->base_url, list_path(scan, 1), scan->token);
-	first->arg = (void *) (intptr_t) 1;
-	MemoryContextSwitchTo(old);
-	billy_http_run(&first, 1, 1, page_done, scan);
+	/*
+	 * Page 1 tells how many pages there are.  When the mirror already holds
+	 * the resource, its size predicts that, and the first pages are fetched
+	 * together: a resync saves a round trip, a first sync asks page 1 alone.
+	 */
+	predicted = (int) Min((hash_get_num_entries(scan->known) + billy_sync_page_size - 1) /
+						  billy_sync_page_size, INT_MAX);
+	first_batch = Max(1, Min(billy_sync_concurrency, predicted));
+	fetch_pages(scan, 1, first_batch);
+	fetched = first_batch;
 
 	/* the rest, concurrently; new records upstream may add pages as we go */
 	while (fetched < scan->page_count)
@@ -1023,4 +1046,101 @@ billy_sync_now(PG_FUNCTION_ARGS)
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, out, outnulls);
 	}
 	return (Datum) 0;
+}
+
+typedef struct FloorState
+{
+	bool		parse;
+	int			pages;
+	int			page_count;
+	int64		bytes;
+	int64		records;
+	MemoryContext page_cxt;
+} FloorState;
+
+/* floor_done: one page of the floor measurement */
+static void
+floor_done(BillyHttpRequest *req, void *arg)
+{
+	FloorState *fs = arg;
+	MemoryContext old = MemoryContextSwitchTo(fs->page_cxt);
+	const char *pc;
+
+	if (req->failure != BILLY_HTTP_OK)
+		billy_http_raise(req);
+	fs->pages++;
+	fs->bytes += req->response.len;
+	if (fs->parse)
+		(void) billy_jsonb_parse(req->response.data, req->response.len, "a page");
+	/* the page count, the cheapest way there is: this is a measurement */
+	pc = strstr(req->response.data, "\"pageCount\":");
+	if (pc)
+		fs->page_count = Max(fs->page_count, atoi(pc + 12));
+	pfree(req->response.data);
+	req->response.data = NULL;
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(fs->page_cxt);
+}
+
+PG_FUNCTION_INFO_V1(billy_sync_floor);
+
+/*
+ * billy_sync_floor: billy._sync_floor(org, resource, parse) RETURNS record.
+ * Downloads every page of a resource exactly as a full sync does (same
+ * paths, page size and concurrency) and, with parse, parses each page into
+ * jsonb, storing nothing: the floor a sync's time is measured against.
+ */
+Datum
+billy_sync_floor(PG_FUNCTION_ARGS)
+{
+	char	   *org;
+	const SyncResource *res;
+	char	   *api_url = NULL;
+	char	   *token;
+	SyncScan	scan = {0};
+	FloorState fs = {0};
+	BillyHttpRequest *first;
+	BillyHttpRequest **reqs;
+	int			fetched = 1;
+	TupleDesc	tupdesc;
+	Datum		values[4];
+	bool		nulls[4] = {0};
+	TimestampTz t0 = GetCurrentTimestamp();
+
+	billy_require_preload();
+	org = billy_resolve_organization(PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0)));
+	res = find_resource(text_to_cstring(PG_GETARG_TEXT_PP(1)));
+	if (res == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown resource \"%s\"", text_to_cstring(PG_GETARG_TEXT_PP(1)))));
+	token = billy_load_token(org, &api_url);
+	scan.res = res;
+	scan.org = org;
+	fs.parse = PG_GETARG_BOOL(2);
+	fs.page_cxt = AllocSetContextCreate(CurrentMemoryContext, "billy floor page", ALLOCSET_DEFAULT_SIZES);
+
+	first = billy_http_request_new(BILLY_GET, billy_effective_api_url(api_url), list_path(&scan, 1), token);
+	billy_http_run(&first, 1, 1, floor_done, &fs);
+	while (fetched < fs.page_count)
+	{
+		int			n = fs.page_count - fetched;
+
+		reqs = palloc(sizeof(BillyHttpRequest *) * n);
+		for (int i = 0; i < n; i++)
+			reqs[i] = billy_http_request_new(BILLY_GET, billy_effective_api_url(api_url),
+											 list_path(&scan, fetched + 1 + i), token);
+		billy_http_run(reqs, n, billy_sync_concurrency, floor_done, &fs);
+		fetched += n;
+	}
+	explicit_bzero(token, strlen(token));
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "billy: _sync_floor must return a composite");
+	tupdesc = BlessTupleDesc(tupdesc);
+	values[0] = Int32GetDatum(fs.pages);
+	values[1] = Int64GetDatum(fs.bytes);
+	values[2] = Int32GetDatum(fs.page_count);
+	values[3] = Float8GetDatum((double) (GetCurrentTimestamp() - t0) / 1000.0);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }

@@ -50,10 +50,12 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "bulk.h"
 #include "organizations.h"
 #include "sync.h"
 #include "sqlexec.h"
 #include "worker.h"
+#include "writes.h"
 
 PG_FUNCTION_INFO_V1(billy_worker_status);
 PG_FUNCTION_INFO_V1(billy_wake_at_commit);
@@ -62,6 +64,8 @@ PG_FUNCTION_INFO_V1(billy_wake_at_commit);
 #define MAX_CRASHES 3
 #define MAINTENANCE_INTERVAL_MS (60 * 60 * 1000)
 #define HOT_CHECK_INTERVAL_MS (30 * 1000)
+#define AUDIT_CHAIN_INTERVAL_MS 1000
+#define WRITE_CHECK_INTERVAL_MS (10 * 1000)
 
 typedef struct BillyJobKind
 {
@@ -75,6 +79,8 @@ static void run_refresh_organization(BillyJob *job);
 static const BillyJobKind job_kinds[] = {
 	{"refresh_organization", run_refresh_organization},
 	{"sync", billy_sync_job},
+	{"reconcile_write", billy_reconcile_write_job},
+	{"bulk_import", billy_bulk_import_job},
 };
 
 static bool in_worker = false;
@@ -258,6 +264,34 @@ maintenance(void)
 				   "(pg_catalog.now() OPERATOR(pg_catalog.-) '7 days'::pg_catalog.interval)",
 				   0, NULL, NULL, NULL);
 	commit_xact();
+}
+
+/* how often the worker looks for organizations due a hot scan */
+static long
+hot_check_interval_ms(void)
+{
+	return Min(HOT_CHECK_INTERVAL_MS, (long) billy_hot_sync_interval * 1000);
+}
+
+/*
+ * chain_audit moves audit entries queued by hot paths (MCP tool calls) into
+ * their hash chains; returns whether some were.
+ */
+static bool
+chain_audit(void)
+{
+	bool		isnull;
+	Datum		d = (Datum) 0;
+
+	/* entries queued from now on wake the worker again */
+	pg_atomic_write_u32(&billy_worker_state->audit_queued, 0);
+	begin_xact();
+	if (have_function("billy._audit_chain_pending(integer)"))
+		d = billy_sql_datum("SELECT billy._audit_chain_pending(5000)", 0, NULL, NULL, NULL, &isnull);
+	else
+		isnull = true;
+	commit_xact();
+	return !isnull && DatumGetInt32(d) > 0;
 }
 
 /*
@@ -501,7 +535,7 @@ next_wait_ms(void)
 	long		wait = billy_worker_naptime_ms;
 
 	if (billy_hot_sync_interval > 0)
-		wait = Min(wait, HOT_CHECK_INTERVAL_MS);
+		wait = Min(wait, hot_check_interval_ms());
 
 	begin_xact();
 	d = billy_sql_datum("SELECT (pg_catalog.date_part('epoch', pg_catalog.min(run_after) "
@@ -516,6 +550,103 @@ next_wait_ms(void)
 }
 
 /*
+ * isolated runs one of the worker's own housekeeping steps the way run_job
+ * runs a job: an ERROR is logged, its transaction rolled back, and the
+ * worker carries on.  Returns false when the step failed.
+ */
+static bool
+isolated(bool (*step) (void), const char *name, bool *result)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	volatile bool ok = true;
+
+	PG_TRY();
+	{
+		bool		r = step();
+
+		if (result)
+			*result = r;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		HOLD_INTERRUPTS();
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		AbortOutOfAnyTransaction();
+		RESUME_INTERRUPTS();
+		ereport(LOG,
+				(errmsg("billy worker: %s failed: %s", name, edata->message),
+				 edata->detail ? errdetail("%s", edata->detail) : 0));
+		FreeErrorData(edata);
+		ok = false;
+	}
+	PG_END_TRY();
+	return ok;
+}
+
+static bool
+step_recover(void)
+{
+	recover_crashed_jobs();
+	return true;
+}
+
+static bool
+step_maintenance(void)
+{
+	maintenance();
+	return true;
+}
+
+static bool
+step_hot_scans(void)
+{
+	queue_hot_scans();
+	return true;
+}
+
+static bool
+step_writes(void)
+{
+	begin_xact();
+	billy_writes_housekeeping();
+	commit_xact();
+	return true;
+}
+
+/* the job context the step below uses, set by the loop */
+static MemoryContext job_context;
+static long next_wait = 0;
+
+/* step_jobs runs every due job; each is isolated on its own (run_job) */
+static bool
+step_jobs(void)
+{
+	for (;;)
+	{
+		BillyJob   *job;
+
+		CHECK_FOR_INTERRUPTS();
+		MemoryContextReset(job_context);
+		job = claim_job(job_context);
+		if (job == NULL)
+			break;
+		run_job(job, job_context);
+	}
+	return true;
+}
+
+static bool
+step_next_wait(void)
+{
+	next_wait = next_wait_ms();
+	return true;
+}
+
+/*
  * billy_worker_main is the worker's entry point: connect, publish, loop.
  */
 void
@@ -525,6 +656,8 @@ billy_worker_main(Datum main_arg)
 	bool		recovered = false;
 	TimestampTz last_maintenance = 0;
 	TimestampTz last_hot_check = 0;
+	bool		chained = false;
+	TimestampTz last_write_check = 0;
 	long		wait_ms = 0;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
@@ -581,36 +714,36 @@ billy_worker_main(Datum main_arg)
 			continue;
 		}
 		if (!recovered)
-		{
-			recover_crashed_jobs();
-			recovered = true;
-		}
+			recovered = isolated(step_recover, "recovering interrupted jobs", NULL);
 		if (TimestampDifferenceExceeds(last_maintenance, GetCurrentTimestamp(),
 									   MAINTENANCE_INTERVAL_MS))
 		{
-			maintenance();
+			isolated(step_maintenance, "maintenance", NULL);
 			last_maintenance = GetCurrentTimestamp();
 		}
 		if (TimestampDifferenceExceeds(last_hot_check, GetCurrentTimestamp(),
-									   HOT_CHECK_INTERVAL_MS))
+									   hot_check_interval_ms()))
 		{
-			queue_hot_scans();
+			isolated(step_hot_scans, "queuing hot scans", NULL);
 			last_hot_check = GetCurrentTimestamp();
 		}
-
-		for (;;)
+		if (TimestampDifferenceExceeds(last_write_check, GetCurrentTimestamp(),
+									   WRITE_CHECK_INTERVAL_MS))
 		{
-			BillyJob   *job;
-
-			CHECK_FOR_INTERRUPTS();
-			MemoryContextReset(job_cxt);
-			job = claim_job(job_cxt);
-			if (job == NULL)
-				break;
-			run_job(job, job_cxt);
+			isolated(step_writes, "write housekeeping", NULL);
+			last_write_check = GetCurrentTimestamp();
 		}
+
+		job_context = job_cxt;
+		if (!isolated(step_jobs, "claiming jobs", NULL))
+			wait_ms = billy_worker_naptime_ms;
 		set_state("idle", 0);
-		wait_ms = next_wait_ms();
+		if (!isolated(step_next_wait, "scheduling", NULL))
+			next_wait = billy_worker_naptime_ms;
+		wait_ms = next_wait;
+		/* queued audit entries are chained within a second or two */
+		if (!isolated(chain_audit, "chaining queued audit entries", &chained) || chained)
+			wait_ms = Min(wait_ms, AUDIT_CHAIN_INTERVAL_MS);
 	}
 }
 

@@ -1445,8 +1445,6 @@ $$;
 COMMENT ON FUNCTION billy.enable_dashboard_realtime() IS
 'billy.enable_realtime(), plus the analytics rollups (analytics_daily, analytics_open, analytics_customer_months) in the same publication; returns its name. A Supabase dashboard subscribes to changes of those small tables (filtered by organization_id; row-level security applies) and re-reads the billy.dashboard_* views when one arrives: a sync that changes nothing sends nothing.';
 
-REVOKE ALL ON ALL ROUTINES IN SCHEMA billy FROM PUBLIC;
-REVOKE ALL ON ALL TABLES IN SCHEMA billy FROM PUBLIC;
 GRANT SELECT ON billy.dashboard_summary, billy.dashboard_monthly, billy.dashboard_daily,
     billy.dashboard_receivables, billy.dashboard_top_customers TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy.analytics_summary(text, text, date) TO billy_reader;

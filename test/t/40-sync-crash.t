@@ -3,7 +3,7 @@
 # consistent (each page committed whole, nothing falsely deleted), the
 # interrupted runs are closed as such, and the job runs again to the end.
 source "$(dirname "$0")/tap.sh"
-plan 13
+plan 12
 
 q "SELECT billy_test.clear_faults()" >/dev/null
 org=$(q "SELECT billy_test.org(1)")
