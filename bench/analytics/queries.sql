@@ -226,7 +226,7 @@ SELECT 'forecast, 6 months',
 -- the summary as a reader with row-level security
 CREATE ROLE bench_reader NOLOGIN;
 GRANT billy_reader TO bench_reader;
-SELECT billy.grant_organization('bench_reader', :'org');
+SELECT billy.grant_organization('bench_reader', :'org') IS NULL AS granted \gset
 SET ROLE bench_reader;
 CREATE TEMP TABLE reader_ms AS
 SELECT pg_temp.p50(format('SELECT * FROM billy.analytics_summary(%L, %L, %L)', :'org', 'month', :'today'), :fruns) AS ms;

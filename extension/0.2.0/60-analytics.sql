@@ -280,7 +280,8 @@ COMMENT ON FUNCTION billy._document_fact(text, text, boolean, text, text, timest
 'What an invoice or bill row contributes to the rollups (its kind, dates, contact, currency, rate, net, tax and balance, signed), or NULL when it does not count: not approved, deleted, or without an entry date. Internal.';
 
 -- _analytics_lock serializes the maintenance of one organization's customer
--- bitmaps (whether a customer was invoiced on a day depends on other rows)
+-- rollups, which depends on other rows than a statement's own (was the
+-- customer invoiced that day by another invoice? which is now the first?)
 CREATE FUNCTION billy._analytics_lock(orgs text[]) RETURNS void
 LANGUAGE sql
 SET search_path = pg_catalog, pg_temp
