@@ -657,6 +657,7 @@ billy_worker_main(Datum main_arg)
 	TimestampTz last_maintenance = 0;
 	TimestampTz last_hot_check = 0;
 	bool		chained = false;
+	TimestampTz last_chain = 0;
 	TimestampTz last_write_check = 0;
 	long		wait_ms = 0;
 
@@ -741,9 +742,25 @@ billy_worker_main(Datum main_arg)
 		if (!isolated(step_next_wait, "scheduling", NULL))
 			next_wait = billy_worker_naptime_ms;
 		wait_ms = next_wait;
-		/* queued audit entries are chained within a second or two */
-		if (!isolated(chain_audit, "chaining queued audit entries", &chained) || chained)
-			wait_ms = Min(wait_ms, AUDIT_CHAIN_INTERVAL_MS);
+
+		/*
+		 * Queued audit entries are chained within a second or two, in
+		 * batches: under a stream of MCP calls every commit could wake the
+		 * worker, and chaining a handful of entries per wake cost more than
+		 * the calls themselves.  So at most one chaining per interval.
+		 */
+		{
+			long		since = TimestampDifferenceMilliseconds(last_chain, GetCurrentTimestamp());
+
+			if (since >= AUDIT_CHAIN_INTERVAL_MS)
+			{
+				if (!isolated(chain_audit, "chaining queued audit entries", &chained) || chained)
+					wait_ms = Min(wait_ms, AUDIT_CHAIN_INTERVAL_MS);
+				last_chain = GetCurrentTimestamp();
+			}
+			else if (chained || pg_atomic_read_u32(&billy_worker_state->audit_queued) != 0)
+				wait_ms = Min(wait_ms, AUDIT_CHAIN_INTERVAL_MS - since);
+		}
 	}
 }
 
