@@ -31,6 +31,7 @@
 #include "utils/rel.h"
 
 #include "breaker.h"
+#include "cache.h"
 
 PG_MODULE_MAGIC;
 
@@ -57,6 +58,12 @@ int			billy_breaker_failures = 5;
 int			billy_breaker_cooldown_ms = 60000;
 int			billy_max_organizations = 1000;
 char	   *billy_jwt_roles = NULL;
+int			billy_read_through_timeout_ms = 3000;
+int			billy_cache_min_ttl = 30;
+int			billy_cache_max_ttl = 86400;
+int			billy_api_budget_per_minute = 60;
+int			billy_cache_flush_interval_ms = 10000;
+int			billy_cache_max_entries = 10000;
 
 bool		billy_preloaded = false;
 BillyWorkerState *billy_worker_state = NULL;
@@ -245,6 +252,54 @@ _PG_init(void)
 							   PGC_SIGHUP, 0,
 							   NULL, NULL, NULL);
 
+	DefineCustomIntVariable("billy.read_through_timeout_ms",
+							"Longest a read (billy.get_*) waits for Billy when it must ask: a miss, or max_age.",
+							"One attempt, no retries; a failure answers the mirror's copy, flagged.",
+							&billy_read_through_timeout_ms,
+							3000, 100, 60000,
+							PGC_USERSET, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("billy.cache_min_ttl",
+							"Shortest TTL billy.optimal_ttl gives a row.",
+							NULL,
+							&billy_cache_min_ttl,
+							30, 1, 86400,
+							PGC_SIGHUP, GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("billy.cache_max_ttl",
+							"Longest TTL billy.optimal_ttl gives a row.",
+							NULL,
+							&billy_cache_max_ttl,
+							86400, 1, 30 * 86400,
+							PGC_SIGHUP, GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("billy.api_budget_per_minute",
+							"API calls per minute and organization the worker may spend refreshing rows ahead of reads.",
+							"Stale reads and hot rows are refreshed within it; 0 turns background refreshes off. Syncs are not counted.",
+							&billy_api_budget_per_minute,
+							60, 0, 100000,
+							PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("billy.cache_flush_interval_ms",
+							"How often the worker flushes the read counters from shared memory and plans refreshes.",
+							NULL,
+							&billy_cache_flush_interval_ms,
+							10000, 100, 3600000,
+							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("billy.cache_max_entries",
+							"Rows whose read counters fit in shared memory between two flushes.",
+							"When full, further counts are dropped (and logged) until the next flush.",
+							&billy_cache_max_entries,
+							10000, 100, 1000000,
+							PGC_POSTMASTER, 0,
+							NULL, NULL, NULL);
+
 	MarkGUCPrefixReserved("billy");
 
 	if (!process_shared_preload_libraries_in_progress)
@@ -342,6 +397,7 @@ billy_shmem_request(void)
 
 	RequestAddinShmemSpace(MAXALIGN(sizeof(BillyWorkerState)));
 	RequestAddinShmemSpace(billy_breaker_shmem_size());
+	billy_cache_shmem_request();
 	RequestNamedLWLockTranche("billy", 2);
 }
 
@@ -364,6 +420,7 @@ billy_shmem_startup(void)
 				sizeof(billy_worker_state->state));
 	}
 	billy_breaker_shmem_init();
+	billy_cache_shmem_init();
 	LWLockRelease(AddinShmemInitLock);
 }
 

@@ -48,6 +48,12 @@ extern int	billy_breaker_failures;
 extern int	billy_breaker_cooldown_ms;
 extern int	billy_max_organizations;
 extern char *billy_jwt_roles;
+extern int	billy_read_through_timeout_ms;
+extern int	billy_cache_min_ttl;
+extern int	billy_cache_max_ttl;
+extern int	billy_api_budget_per_minute;
+extern int	billy_cache_flush_interval_ms;
+extern int	billy_cache_max_entries;
 
 /* true when loaded through shared_preload_libraries */
 extern bool billy_preloaded;

@@ -50,6 +50,7 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "cache.h"
 #include "organizations.h"
 #include "sync.h"
 #include "sqlexec.h"
@@ -75,6 +76,7 @@ static void run_refresh_organization(BillyJob *job);
 static const BillyJobKind job_kinds[] = {
 	{"refresh_organization", run_refresh_organization},
 	{"sync", billy_sync_job},
+	{"cache_refresh", billy_cache_refresh_job},
 };
 
 static bool in_worker = false;
@@ -284,6 +286,46 @@ queue_hot_scans(void)
 		billy_sql_exec("SELECT billy._queue_hot_scans(pg_catalog.make_interval(secs => $1))",
 					   1, types, values, NULL);
 	commit_xact();
+}
+
+/* how often the cache's counters are flushed, on the cache's (test) clock */
+static long
+cache_interval_ms(void)
+{
+	return Max(10L, (long) (billy_cache_flush_interval_ms / billy_cache_rate()));
+}
+
+/*
+ * cache_work flushes the read counters and plans refreshes (cache.c) when
+ * the interval has passed, or sooner when a read asked for a refresh.  An
+ * error is logged; the counts it held are lost, the worker carries on.
+ */
+static void
+cache_work(TimestampTz *last)
+{
+	long		interval = cache_interval_ms();
+	TimestampTz now = GetCurrentTimestamp();
+
+	if (!TimestampDifferenceExceeds(*last, now, interval) &&
+		!(billy_cache_flush_wanted() && TimestampDifferenceExceeds(*last, now, Min(interval, 200L))))
+		return;
+	*last = now;
+	PG_TRY();
+	{
+		begin_xact();
+		if (have_function("billy._cache_plan(integer)"))
+			billy_cache_tick(true);
+		commit_xact();
+	}
+	PG_CATCH();
+	{
+		HOLD_INTERRUPTS();
+		EmitErrorReport();
+		FlushErrorState();
+		AbortOutOfAnyTransaction();
+		RESUME_INTERRUPTS();
+	}
+	PG_END_TRY();
 }
 
 /*
@@ -509,6 +551,7 @@ next_wait_ms(void)
 
 	if (billy_hot_sync_interval > 0)
 		wait = Min(wait, hot_check_interval_ms());
+	wait = Min(wait, cache_interval_ms());
 
 	begin_xact();
 	d = billy_sql_datum("SELECT (pg_catalog.date_part('epoch', pg_catalog.min(run_after) "
@@ -532,6 +575,7 @@ billy_worker_main(Datum main_arg)
 	bool		recovered = false;
 	TimestampTz last_maintenance = 0;
 	TimestampTz last_hot_check = 0;
+	TimestampTz last_cache_work = 0;
 	long		wait_ms = 0;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
@@ -604,6 +648,7 @@ billy_worker_main(Datum main_arg)
 			queue_hot_scans();
 			last_hot_check = GetCurrentTimestamp();
 		}
+		cache_work(&last_cache_work);
 
 		for (;;)
 		{
@@ -615,6 +660,7 @@ billy_worker_main(Datum main_arg)
 			if (job == NULL)
 				break;
 			run_job(job, job_cxt);
+			cache_work(&last_cache_work);
 		}
 		set_state("idle", 0);
 		wait_ms = next_wait_ms();
