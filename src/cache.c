@@ -67,7 +67,22 @@
 
 #include <math.h>
 
+#include "access/genam.h"
+#include "access/relscan.h"
+#include "access/table.h"
+#include "access/tableam.h"
 #include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "executor/tuptable.h"
+#include "storage/proc.h"
+#include "utils/acl.h"
+#include "utils/datum.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/rls.h"
+#include "utils/snapmgr.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
 #include "executor/spi.h"
@@ -508,92 +523,161 @@ typedef struct MirrorRow
 	char	   *state;			/* billy.cache_state of the row */
 } MirrorRow;
 
-static SPIPlanPtr read_plans[lengthof(cache_resources)];
+/* interval_us turns an interval into microseconds (a month is 30 days) */
+static int64
+interval_us(Interval *iv)
+{
+	return iv->time + (int64) iv->day * USECS_PER_DAY +
+		(int64) iv->month * DAYS_PER_MONTH * USECS_PER_DAY;
+}
 
 /*
- * read_row looks a record up in the mirror (one kept plan per resource),
- * as the caller: row-level security applies.
+ * lookup_row finds the row of billy.<table> with the given primary key
+ * values by a direct index scan (a read is a handful of index probes, no
+ * executor), and copies the named columns into the caller's memory.  The
+ * caller checks privileges (read_row).  Returns false when there is none.
+ */
+static bool
+lookup_row(Oid nsp, const char *table, int nkeys, const char *const *keys,
+		   int ncols, const char *const *cols, Datum *out, bool *isnull)
+{
+	Oid			relid = get_relname_relid(table, nsp);
+	Relation	rel;
+	Relation	idx;
+	IndexScanDesc scan;
+	ScanKeyData skey[3];
+	TupleTableSlot *slot;
+	bool		found = false;
+
+	if (!OidIsValid(relid))
+		elog(ERROR, "billy: table billy.%s is missing", table);
+	rel = table_open(relid, AccessShareLock);
+	idx = index_open(RelationGetPrimaryKeyIndex(rel), AccessShareLock);
+	for (int i = 0; i < nkeys; i++)
+	{
+		ScanKeyInit(&skey[i], i + 1, BTEqualStrategyNumber, F_TEXTEQ, CStringGetTextDatum(keys[i]));
+		skey[i].sk_collation = idx->rd_indcollation[i];
+	}
+	slot = table_slot_create(rel, NULL);
+	scan = index_beginscan(rel, idx, GetActiveSnapshot(), nkeys, 0);
+	index_rescan(scan, skey, nkeys, NULL, 0);
+	if (index_getnext_slot(scan, ForwardScanDirection, slot))
+	{
+		TupleDesc	desc = RelationGetDescr(rel);
+
+		found = true;
+		slot_getallattrs(slot);
+		for (int c = 0; c < ncols; c++)
+		{
+			AttrNumber	att = InvalidAttrNumber;
+
+			for (int a = 0; a < desc->natts; a++)
+				if (!TupleDescAttr(desc, a)->attisdropped &&
+					strcmp(NameStr(TupleDescAttr(desc, a)->attname), cols[c]) == 0)
+					att = a + 1;
+			if (att == InvalidAttrNumber)
+				elog(ERROR, "billy: column %s of billy.%s is missing", cols[c], table);
+			isnull[c] = slot->tts_isnull[att - 1];
+			if (!isnull[c])
+			{
+				Form_pg_attribute fa = TupleDescAttr(desc, att - 1);
+
+				out[c] = fa->attlen == -1 ?
+					PointerGetDatum(PG_DETOAST_DATUM_COPY(slot->tts_values[att - 1])) :
+					datumCopy(slot->tts_values[att - 1], fa->attbyval, fa->attlen);
+			}
+		}
+	}
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	index_close(idx, AccessShareLock);
+	table_close(rel, AccessShareLock);
+	return found;
+}
+
+/*
+ * may_read says whether the caller may read billy.<table>'s rows of org:
+ * SELECT on the table, and row-level security's rule (billy._sees_all or
+ * billy._visible_orgs) when it applies to the caller.  The answer to the
+ * second is remembered for the rest of the transaction.
+ */
+static bool
+may_read(Oid nsp, const char *table, const char *org)
+{
+	static LocalTransactionId seen_lxid = InvalidLocalTransactionId;
+	static Oid	seen_user = InvalidOid;
+	static char seen_org[BILLY_MAX_ID];
+	static bool seen_result;
+	Oid			relid = get_relname_relid(table, nsp);
+	AclResult	acl = pg_class_aclcheck(relid, GetUserId(), ACL_SELECT);
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1];
+	bool		isnull;
+
+	if (acl != ACLCHECK_OK)
+		aclcheck_error(acl, OBJECT_TABLE, table);
+	if (check_enable_rls(relid, InvalidOid, true) != RLS_ENABLED)
+		return true;
+	if (seen_lxid == MyProc->lxid && seen_user == GetUserId() && strcmp(seen_org, org) == 0)
+		return seen_result;
+	values[0] = CStringGetTextDatum(org);
+	seen_result = DatumGetBool(billy_sql_datum("SELECT billy._sees_all() OR $1 OPERATOR(pg_catalog.=) ANY (billy._visible_orgs())",
+											   1, types, values, NULL, &isnull));
+	seen_lxid = MyProc->lxid;
+	seen_user = GetUserId();
+	strlcpy(seen_org, org, sizeof(seen_org));
+	return seen_result;
+}
+
+/*
+ * read_row looks a record up in the mirror with what its freshness needs:
+ * the row, its resource's sync state and its cache policy.  As the caller:
+ * privileges and row-level security's rule apply.
  */
 static void
 read_row(const CacheResource *cr, const char *org, const char *id, MirrorRow *row)
 {
-	Datum		values[2];
-	MemoryContext caller = CurrentMemoryContext;
+	static const char *const doc_cols[] = {"raw", "confirmed_at", "deleted_at", "is_paid"};
+	static const char *const scan_cols[] = {"last_complete_scan_at", "last_hot_scan_at"};
+	static const char *const policy_cols[] = {"ttl"};
+	Oid			nsp = get_namespace_oid("billy", false);
+	const char *table = billy_sync_table(cr->name);
+	bool		has_paid = strcmp(cr->name, "invoices") == 0 || strcmp(cr->name, "bills") == 0;
+	const char *keys[3] = {org, id, NULL};
+	Datum		v[4];
+	bool		n[4];
+	Datum		sv[2];
+	bool		sn[2];
+	TimestampTz complete = 0;
+	TimestampTz hot = 0;
 
 	memset(row, 0, sizeof(*row));
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "billy: SPI_connect failed");
-	if (read_plans[cr->index] == NULL)
+	if (!may_read(nsp, table, org) ||
+		!lookup_row(nsp, table, 2, keys, has_paid ? 4 : 3, doc_cols, v, n))
+		return;
+	row->found = true;
+	row->raw = DatumGetJsonbP(v[0]);
+	row->deleted = !n[2];
+	row->deleted_at = n[2] ? 0 : DatumGetTimestampTz(v[2]);
+
+	keys[1] = cr->name;
+	if (lookup_row(nsp, "sync_state", 2, keys, 2, scan_cols, sv, sn))
 	{
-		Oid			types[2] = {TEXTOID, TEXTOID};
-		char	   *sql;
-		SPIPlanPtr	plan;
-		const char *is_paid = (strcmp(cr->name, "invoices") == 0 || strcmp(cr->name, "bills") == 0) ?
-			"r.is_paid" : "NULL::pg_catalog.bool";
-
-		sql = psprintf("SELECT r.raw, r.confirmed_at, r.deleted_at, %s, "
-					   "s.last_complete_scan_at, s.last_hot_scan_at, "
-					   "(pg_catalog.date_part('epoch', p.ttl) OPERATOR(pg_catalog.*) 1000000)::pg_catalog.int8, "
-					   "CASE WHEN p.ttl IS NULL THEN billy.cache_state('%s', r.raw) END "
-					   "FROM billy.%s r "
-					   "LEFT JOIN billy.sync_state s ON s.organization_id OPERATOR(pg_catalog.=) r.organization_id "
-					   "AND s.resource OPERATOR(pg_catalog.=) '%s' "
-					   "LEFT JOIN billy.cache_policy p ON p.organization_id OPERATOR(pg_catalog.=) r.organization_id "
-					   "AND p.resource OPERATOR(pg_catalog.=) '%s' AND p.record_id OPERATOR(pg_catalog.=) r.id "
-					   "WHERE r.organization_id OPERATOR(pg_catalog.=) $1 AND r.id OPERATOR(pg_catalog.=) $2",
-					   is_paid, cr->name, billy_sync_table(cr->name), cr->name, cr->name);
-		plan = SPI_prepare(sql, 2, types);
-		if (plan == NULL)
-			elog(ERROR, "billy: could not prepare the read of %s: %s", cr->name,
-				 SPI_result_code_string(SPI_result));
-		SPI_keepplan(plan);
-		read_plans[cr->index] = plan;
+		complete = sn[0] ? 0 : DatumGetTimestampTz(sv[0]);
+		hot = sn[1] ? 0 : DatumGetTimestampTz(sv[1]);
 	}
-	values[0] = CStringGetTextDatum(org);
-	values[1] = CStringGetTextDatum(id);
-	if (SPI_execute_plan(read_plans[cr->index], values, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "billy: the read of %s failed", cr->name);
-	if (SPI_processed == 1)
-	{
-		HeapTuple	tup = SPI_tuptable->vals[0];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		bool		isnull;
-		bool		paid_null;
-		Datum		d;
-		TimestampTz confirmed;
-		TimestampTz complete;
-		TimestampTz hot;
-		bool		paid;
-		MemoryContext old;
-
-		row->found = true;
-		d = SPI_getbinval(tup, desc, 1, &isnull);
-		old = MemoryContextSwitchTo(caller);
-		row->raw = DatumGetJsonbPCopy(d);
-		MemoryContextSwitchTo(old);
-		d = SPI_getbinval(tup, desc, 2, &isnull);
-		confirmed = isnull ? 0 : DatumGetTimestampTz(d);
-		d = SPI_getbinval(tup, desc, 3, &isnull);
-		row->deleted = !isnull;
-		row->deleted_at = isnull ? 0 : DatumGetTimestampTz(d);
-		d = SPI_getbinval(tup, desc, 4, &paid_null);
-		paid = paid_null ? false : DatumGetBool(d);
-		d = SPI_getbinval(tup, desc, 5, &isnull);
-		complete = isnull ? 0 : DatumGetTimestampTz(d);
-		d = SPI_getbinval(tup, desc, 6, &isnull);
-		hot = isnull ? 0 : DatumGetTimestampTz(d);
-		row->effective = billy_cache_effective_confirmed(cr->name, confirmed, !paid_null, paid,
-														 complete, hot);
-		d = SPI_getbinval(tup, desc, 7, &isnull);
-		row->ttl_us = isnull ? -1 : DatumGetInt64(d);
-		if (row->ttl_us < 0)
-		{
-			char	   *st = SPI_getvalue(tup, desc, 8);
-
-			row->state = st ? MemoryContextStrdup(caller, st) : NULL;
-		}
-	}
-	SPI_finish();
+	row->effective = billy_cache_effective_confirmed(cr->name, n[1] ? 0 : DatumGetTimestampTz(v[1]),
+													 has_paid && !n[3], has_paid && !n[3] && DatumGetBool(v[3]),
+													 complete, hot);
+	keys[2] = id;
+	row->ttl_us = -1;
+	if (lookup_row(nsp, "cache_policy", 3, keys, 1, policy_cols, sv, sn) && !sn[0])
+		row->ttl_us = interval_us(DatumGetIntervalP(sv[0]));
+	else
+		row->state = billy_sql_value("SELECT billy.cache_state($1, $2)", 2,
+									 (Oid[]) {TEXTOID, JSONBOID},
+									 (Datum[]) {CStringGetTextDatum(cr->name), JsonbPGetDatum(row->raw)},
+									 NULL);
 }
 
 /* cold_ttl_us is the TTL of a row no policy covers yet: its state's at no access */
@@ -768,22 +852,77 @@ typedef struct Freshness
 	bool		not_stored;
 } Freshness;
 
+/* append_container adds a jsonb's root container, int-aligned, to buf; returns its JEntry */
+static JEntry
+append_container(StringInfo buf, Jsonb *jb)
+{
+	int			base = buf->len;
+	int			pad = INTALIGN(buf->len) - buf->len;
+
+	appendStringInfoSpaces(buf, pad);
+	memset(buf->data + base, 0, pad);
+	appendBinaryStringInfo(buf, (char *) &jb->root, VARSIZE(jb) - VARHDRSZ);
+	return JENTRY_ISCONTAINER | (buf->len - base);
+}
+
+/*
+ * pair_object builds the jsonb {k1: v1, k2: v2} from two jsonb values
+ * without taking them apart: their containers are copied as they are
+ * (jsonb's containers are position-independent; each is int-aligned, as
+ * convertToJsonb would place it).  An answer's record is most of its
+ * bytes, and this is the read path's cost.
+ */
+static Jsonb *
+pair_object(const char *k1, Jsonb *v1, const char *k2, Jsonb *v2)
+{
+	StringInfoData buf;
+	const char *keys[2];
+	Jsonb	   *vals[2];
+	JEntry		entries[4];
+	uint32		header = 2 | JB_FOBJECT;
+	int			entries_at;
+	uint32		total = 0;
+	int			l1 = strlen(k1);
+	int			l2 = strlen(k2);
+	bool		swap = l1 > l2 || (l1 == l2 && memcmp(k1, k2, l1) > 0);
+
+	/* jsonb orders keys by length, then bytes */
+	keys[0] = swap ? k2 : k1;
+	keys[1] = swap ? k1 : k2;
+	vals[0] = swap ? v2 : v1;
+	vals[1] = swap ? v1 : v2;
+
+	initStringInfo(&buf);
+	appendStringInfoSpaces(&buf, VARHDRSZ);
+	appendBinaryStringInfo(&buf, (char *) &header, sizeof(header));
+	entries_at = buf.len;
+	appendStringInfoSpaces(&buf, sizeof(entries));
+	for (int i = 0; i < 2; i++)
+	{
+		int			len = strlen(keys[i]);
+
+		appendBinaryStringInfo(&buf, keys[i], len);
+		total += len;
+		entries[i] = JENTRY_ISSTRING | (i == 0 ? (total | JENTRY_HAS_OFF) : (uint32) len);
+	}
+	for (int i = 0; i < 2; i++)
+	{
+		entries[2 + i] = append_container(&buf, vals[i]);
+		total += JBE_OFFLENFLD(entries[2 + i]);
+	}
+	memcpy(buf.data + entries_at, entries, sizeof(entries));
+	SET_VARSIZE(buf.data, buf.len);
+	return (Jsonb *) buf.data;
+}
+
 /* answer builds {"<singular>": record, "freshness": {...}} */
 static Jsonb *
 answer(const char *singular, Jsonb *record, Freshness *fr)
 {
 	JsonbParseState *st = NULL;
-	JsonbValue	v;
 	JsonbValue *res;
 	char		buf[MAXDATELEN + 1];
 
-	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
-	push_key(&st, singular);
-	v.type = jbvBinary;
-	v.val.binary.data = &record->root;
-	v.val.binary.len = VARSIZE(record) - VARHDRSZ;
-	pushJsonbValue(&st, WJB_VALUE, &v);
-	push_key(&st, "freshness");
 	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
 	push_string(&st, "source", fr->source);
 	push_bool(&st, "fresh", fr->fresh);
@@ -799,17 +938,8 @@ answer(const char *singular, Jsonb *record, Freshness *fr)
 		push_string(&st, "error", fr->error);
 	if (fr->not_stored)
 		push_bool(&st, "stored", false);
-	pushJsonbValue(&st, WJB_END_OBJECT, NULL);
 	res = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
-	return JsonbValueToJsonb(res);
-}
-
-/* interval_us turns an interval into microseconds (a month is 30 days) */
-static int64
-interval_us(Interval *iv)
-{
-	return iv->time + (int64) iv->day * USECS_PER_DAY +
-		(int64) iv->month * DAYS_PER_MONTH * USECS_PER_DAY;
+	return pair_object(singular, record, "freshness", JsonbValueToJsonb(res));
 }
 
 /*
@@ -1259,25 +1389,6 @@ billy_cache_tick(bool flush)
 	}
 }
 
-/* json_ids reads a job's "ids" (a JSON array of strings) */
-static char **
-json_ids(const char *json, int *n)
-{
-	Jsonb	   *jb = billy_jsonb_parse(json, strlen(json), "a refresh job's ids");
-	JsonbIterator *it;
-	JsonbValue	v;
-	JsonbIteratorToken tok;
-	char	  **ids = palloc(sizeof(char *) * Max(1, JB_ROOT_COUNT(jb)));
-	int			k = 0;
-
-	it = JsonbIteratorInit(&jb->root);
-	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
-		if (tok == WJB_ELEM && v.type == jbvString)
-			ids[k++] = pnstrdup(v.val.string.val, v.val.string.len);
-	*n = k;
-	return ids;
-}
-
 /*
  * refresh_group looks up records of one resource (billy_sync_refresh_records,
  * confirming the unchanged ones) and counts the API calls it spent.
@@ -1332,28 +1443,39 @@ refresh_group(const char *org, const char *resource, char **ids, int n, StringIn
 void
 billy_cache_refresh_job(BillyJob *job)
 {
-	static const char *const names[] = {"resource", "ids"};
-	char	   *values[2];
+	Jsonb	   *args = billy_jsonb_parse(job->args, strlen(job->args), "a cache_refresh job's args");
+	JsonbValue	resource;
+	JsonbValue	idsv;
 	TimestampTz retry_at = 0;
-	char	  **ids;
-	int			n;
+	char	  **ids = NULL;
+	int			n = 0;
 	StringInfoData report;
 
 	if (job->organization_id == NULL ||
-		!billy_json_top_fields(job->args, strlen(job->args), names, 2, values) ||
-		values[0] == NULL || values[1] == NULL)
+		!getKeyJsonValueFromContainer(&args->root, "resource", 8, &resource) ||
+		resource.type != jbvString ||
+		!getKeyJsonValueFromContainer(&args->root, "ids", 3, &idsv) ||
+		idsv.type != jbvBinary || !JsonContainerIsArray(idsv.val.binary.data))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("a cache_refresh job needs an organization, a resource and ids")));
+				 errmsg("a cache_refresh job needs an organization, a resource and an array of ids")));
 	if (!billy_breaker_allows(job->organization_id, &retry_at))
 	{
 		job->postpone_until = retry_at;
 		return;
 	}
-	ids = json_ids(values[1], &n);
+	ids = palloc(sizeof(char *) * Max(1, JsonContainerSize(idsv.val.binary.data)));
+	for (uint32 i = 0; i < JsonContainerSize(idsv.val.binary.data); i++)
+	{
+		JsonbValue *v = getIthJsonbValueFromContainer(idsv.val.binary.data, i);
+
+		if (v && v->type == jbvString)
+			ids[n++] = pnstrdup(v->val.string.val, v->val.string.len);
+	}
 	initStringInfo(&report);
 	appendStringInfoChar(&report, '{');
-	refresh_group(job->organization_id, values[0], ids, n, &report);
+	refresh_group(job->organization_id,
+				  pnstrdup(resource.val.string.val, resource.val.string.len), ids, n, &report);
 	appendStringInfoChar(&report, '}');
 	job->result = report.data;
 }

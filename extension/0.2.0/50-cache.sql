@@ -270,7 +270,7 @@ COMMENT ON FUNCTION billy._cache_recompute(text[], text[], text[]) IS
 CREATE FUNCTION billy._cache_flush(orgs text[], resources text[], ids text[], n_reads bigint[],
                                    n_fresh bigint[], n_stale bigint[], n_misses bigint[],
                                    n_refetches bigint[], n_api bigint[], n_refresh bigint[],
-                                   last_accesses jsonb, wanted jsonb)
+                                   last_accesses jsonb, wanted_flags jsonb)
 RETURNS integer
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -288,7 +288,7 @@ BEGIN
     ) ON COMMIT DELETE ROWS;
     INSERT INTO cache_drained
     SELECT u.o, u.r, u.i, u.a, u.b, u.c, u.d, u.e, u.f, u.g,
-           (last_accesses ->> (u.k::integer - 1))::timestamptz, (wanted ->> (u.k::integer - 1))::boolean
+           (last_accesses ->> (u.k::integer - 1))::timestamptz, (wanted_flags ->> (u.k::integer - 1))::boolean
     FROM unnest(orgs, resources, ids, n_reads, n_fresh, n_stale, n_misses, n_refetches, n_api, n_refresh)
          WITH ORDINALITY AS u(o, r, i, a, b, c, d, e, f, g, k)
     WHERE EXISTS (SELECT 1 FROM billy.organizations o WHERE o.id = u.o);
@@ -812,7 +812,7 @@ BEGIN
         SELECT c.resource, c.reads, c.fresh, c.stale, c.misses, c.refetches, c.api_calls + c.refresh_calls
         FROM billy._cache_counters() c
         WHERE (o IS NULL OR c.organization_id = o)
-          AND ((SELECT billy._sees_all()) OR c.organization_id = ANY ((SELECT billy._visible_orgs())))
+          AND ((SELECT billy._sees_all()) OR c.organization_id = ANY ((SELECT billy._visible_orgs())::text[]))
         UNION ALL   -- hot scans the cache queued instead of single look-ups
         SELECT r.resource, 0, 0, 0, 0, 0, r.requests::bigint
         FROM billy.sync_runs r
