@@ -596,28 +596,21 @@ lookup_row(Oid nsp, const char *table, int nkeys, const char *const *keys,
 }
 
 /*
- * may_read says whether the caller may read billy.<table>'s rows of org:
- * SELECT on the table, and row-level security's rule (billy._sees_all or
- * billy._visible_orgs) when it applies to the caller.  The answer to the
- * second is remembered for the rest of the transaction.
+ * org_visible says whether row-level security lets the caller see org's
+ * rows (billy._sees_all or billy._visible_orgs, as the policies say).  The
+ * answer is remembered for the rest of the transaction.
  */
 static bool
-may_read(Oid nsp, const char *table, const char *org)
+org_visible(const char *org)
 {
 	static LocalTransactionId seen_lxid = InvalidLocalTransactionId;
 	static Oid	seen_user = InvalidOid;
 	static char seen_org[BILLY_MAX_ID];
 	static bool seen_result;
-	Oid			relid = get_relname_relid(table, nsp);
-	AclResult	acl = pg_class_aclcheck(relid, GetUserId(), ACL_SELECT);
 	Oid			types[1] = {TEXTOID};
 	Datum		values[1];
 	bool		isnull;
 
-	if (acl != ACLCHECK_OK)
-		aclcheck_error(acl, OBJECT_TABLE, table);
-	if (check_enable_rls(relid, InvalidOid, true) != RLS_ENABLED)
-		return true;
 	if (seen_lxid == MyProc->lxid && seen_user == GetUserId() && strcmp(seen_org, org) == 0)
 		return seen_result;
 	values[0] = CStringGetTextDatum(org);
@@ -627,6 +620,24 @@ may_read(Oid nsp, const char *table, const char *org)
 	seen_user = GetUserId();
 	strlcpy(seen_org, org, sizeof(seen_org));
 	return seen_result;
+}
+
+/*
+ * may_read says whether the caller may read billy.<table>'s rows of org:
+ * SELECT on the table, and row-level security's rule when it applies to
+ * the caller.
+ */
+static bool
+may_read(Oid nsp, const char *table, const char *org)
+{
+	Oid			relid = get_relname_relid(table, nsp);
+	AclResult	acl = pg_class_aclcheck(relid, GetUserId(), ACL_SELECT);
+
+	if (acl != ACLCHECK_OK)
+		aclcheck_error(acl, OBJECT_TABLE, table);
+	if (check_enable_rls(relid, InvalidOid, true) != RLS_ENABLED)
+		return true;
+	return org_visible(org);
 }
 
 /*
@@ -1165,6 +1176,8 @@ billy_cache_count_list(PG_FUNCTION_ARGS)
 	bool		wake = false;
 
 	billy_require_preload();
+	if (!org_visible(org))
+		PG_RETURN_VOID();
 	counts.reads = 1;
 	if (!PG_ARGISNULL(2))
 	{
@@ -1244,8 +1257,27 @@ billy_cache_counters(PG_FUNCTION_ARGS)
 	HASH_SEQ_STATUS seq;
 	CacheEntry *e;
 
+	bool		isnull;
+	bool		all;
+	Datum	   *visible_d = NULL;
+	char	  **visible = NULL;
+	int			nvisible = 0;
+
 	billy_require_preload();
 	InitMaterializedSRF(fcinfo, 0);
+	/* what row-level security would show; found before the lock is taken */
+	all = DatumGetBool(billy_sql_datum("SELECT billy._sees_all()", 0, NULL, NULL, NULL, &isnull));
+	if (!all)
+	{
+		Datum		d = billy_sql_datum("SELECT billy._visible_orgs()", 0, NULL, NULL, NULL, &isnull);
+
+		if (!isnull)
+			deconstruct_array(DatumGetArrayTypeP(d), TEXTOID, -1, false, TYPALIGN_INT,
+							  &visible_d, NULL, &nvisible);
+		visible = palloc(sizeof(char *) * Max(nvisible, 1));
+		for (int i = 0; i < nvisible; i++)
+			visible[i] = TextDatumGetCString(visible_d[i]);
+	}
 
 	LWLockAcquire(cache_shared->lock, LW_SHARED);
 	hash_seq_init(&seq, cache_hash);
@@ -1257,6 +1289,15 @@ billy_cache_counters(PG_FUNCTION_ARGS)
 		TimestampTz last;
 		bool		wanted;
 
+		if (!all)
+		{
+			bool		seen = false;
+
+			for (int i = 0; i < nvisible && !seen; i++)
+				seen = strcmp(visible[i], e->key.org) == 0;
+			if (!seen)
+				continue;
+		}
 		SpinLockAcquire(&e->mutex);
 		c = e->counts;
 		last = e->last_access;
