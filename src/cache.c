@@ -112,11 +112,7 @@
 #include "sync.h"
 #include "worker.h"
 
-PG_FUNCTION_INFO_V1(billy_get_invoice);
-PG_FUNCTION_INFO_V1(billy_get_bill);
-PG_FUNCTION_INFO_V1(billy_get_contact);
-PG_FUNCTION_INFO_V1(billy_get_product);
-PG_FUNCTION_INFO_V1(billy_get_bank_payment);
+PG_FUNCTION_INFO_V1(billy_get);
 PG_FUNCTION_INFO_V1(billy_effective_confirmed_at);
 PG_FUNCTION_INFO_V1(billy_cache_age);
 PG_FUNCTION_INFO_V1(billy_cache_now);
@@ -134,15 +130,15 @@ typedef struct CacheResource
 {
 	const char *name;			/* Billy's plural */
 	const char *what;			/* in messages */
-	int			index;			/* of the kept plan */
+	const char *function;		/* the SQL function that reads it */
 } CacheResource;
 
 static const CacheResource cache_resources[] = {
-	{"invoices", "invoice", 0},
-	{"bills", "bill", 1},
-	{"contacts", "contact", 2},
-	{"products", "product", 3},
-	{"bankPayments", "bank payment", 4},
+	{"invoices", "invoice", "get_invoice"},
+	{"bills", "bill", "get_bill"},
+	{"contacts", "contact", "get_contact"},
+	{"products", "product", "get_product"},
+	{"bankPayments", "bank payment", "get_bank_payment"},
 };
 
 typedef struct CacheKey
@@ -1127,34 +1123,27 @@ cache_get(FunctionCallInfo fcinfo, const CacheResource *cr)
 	}
 }
 
+/*
+ * billy_get is every billy.get_<resource>(org, id, max_age): the resource
+ * is the one the SQL function is named after (found once per call site).
+ */
 Datum
-billy_get_invoice(PG_FUNCTION_ARGS)
+billy_get(PG_FUNCTION_ARGS)
 {
-	return cache_get(fcinfo, &cache_resources[0]);
-}
+	const CacheResource *cr = fcinfo->flinfo->fn_extra;
 
-Datum
-billy_get_bill(PG_FUNCTION_ARGS)
-{
-	return cache_get(fcinfo, &cache_resources[1]);
-}
+	if (cr == NULL)
+	{
+		char	   *name = get_func_name(fcinfo->flinfo->fn_oid);
 
-Datum
-billy_get_contact(PG_FUNCTION_ARGS)
-{
-	return cache_get(fcinfo, &cache_resources[2]);
-}
-
-Datum
-billy_get_product(PG_FUNCTION_ARGS)
-{
-	return cache_get(fcinfo, &cache_resources[3]);
-}
-
-Datum
-billy_get_bank_payment(PG_FUNCTION_ARGS)
-{
-	return cache_get(fcinfo, &cache_resources[4]);
+		for (int i = 0; i < lengthof(cache_resources) && cr == NULL; i++)
+			if (name && strcmp(name, cache_resources[i].function) == 0)
+				cr = &cache_resources[i];
+		if (cr == NULL)
+			elog(ERROR, "billy: no resource is read by function %s", name ? name : "?");
+		fcinfo->flinfo->fn_extra = (void *) cr;
+	}
+	return cache_get(fcinfo, cr);
 }
 
 /* ------------------------------------------------------------------------

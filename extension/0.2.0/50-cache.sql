@@ -394,7 +394,7 @@ BEGIN
                AND id NOT IN (SELECT organization_id FROM billy.breaker_status() WHERE state <> 'closed')
     LOOP
         CREATE TEMP TABLE IF NOT EXISTS cache_due (resource text, record_id text, in_hot_set boolean,
-                                                   wanted boolean, aph double precision) ON COMMIT DROP;
+                                                   wanted boolean, aph double precision) ON COMMIT DELETE ROWS;
         TRUNCATE cache_due;
         INSERT INTO cache_due SELECT * FROM billy._cache_candidates(o.id, lookahead);
         CONTINUE WHEN NOT FOUND;
@@ -742,19 +742,19 @@ COMMENT ON FUNCTION billy.list_bank_payments(text, text, date, date, text, boole
 
 CREATE FUNCTION billy.get_invoice(org text, id text, max_age interval DEFAULT NULL) RETURNS jsonb
 LANGUAGE C
-AS 'MODULE_PATHNAME', 'billy_get_invoice';
+AS 'MODULE_PATHNAME', 'billy_get';
 CREATE FUNCTION billy.get_bill(org text, id text, max_age interval DEFAULT NULL) RETURNS jsonb
 LANGUAGE C
-AS 'MODULE_PATHNAME', 'billy_get_bill';
+AS 'MODULE_PATHNAME', 'billy_get';
 CREATE FUNCTION billy.get_contact(org text, id text, max_age interval DEFAULT NULL) RETURNS jsonb
 LANGUAGE C
-AS 'MODULE_PATHNAME', 'billy_get_contact';
+AS 'MODULE_PATHNAME', 'billy_get';
 CREATE FUNCTION billy.get_product(org text, id text, max_age interval DEFAULT NULL) RETURNS jsonb
 LANGUAGE C
-AS 'MODULE_PATHNAME', 'billy_get_product';
+AS 'MODULE_PATHNAME', 'billy_get';
 CREATE FUNCTION billy.get_bank_payment(org text, id text, max_age interval DEFAULT NULL) RETURNS jsonb
 LANGUAGE C
-AS 'MODULE_PATHNAME', 'billy_get_bank_payment';
+AS 'MODULE_PATHNAME', 'billy_get';
 
 DO $c$
 DECLARE

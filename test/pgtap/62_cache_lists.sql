@@ -77,11 +77,11 @@ SELECT is((:'f'::jsonb) ->> 'fresh', 'true', 'fresh right after a sync');
 SELECT is(((:'f'::jsonb) ->> 'complete_scan_at')::timestamptz,
           (SELECT last_complete_scan_at FROM billy.sync_state WHERE organization_id = :'org' AND resource = 'invoices'),
           'with the complete scan that decided which rows exist');
-UPDATE billy.sync_state SET last_complete_scan_at = now() - interval '1 hour', last_hot_scan_at = now() - interval '1 hour'
+UPDATE billy.sync_state SET last_complete_scan_at = now() - interval '2 days', last_hot_scan_at = now() - interval '2 days'
 WHERE organization_id = :'org' AND resource = 'invoices';
-UPDATE billy.invoices SET confirmed_at = now() - interval '1 hour' WHERE organization_id = :'org';
+UPDATE billy.invoices SET confirmed_at = now() - interval '2 days' WHERE organization_id = :'org';
 SELECT billy.list_invoices(:'org', paid => false, "limit" => 10) -> 'freshness' AS s \gset
-SELECT is((:'s'::jsonb) ->> 'fresh', 'false', 'an hour later the unpaid ones are stale');
+SELECT is((:'s'::jsonb) ->> 'fresh', 'false', 'two days later the unpaid ones are stale');
 SELECT is(((:'s'::jsonb) ->> 'stale_rows')::integer, 10, 'all ten of the page');
 SELECT is((:'s'::jsonb) ->> 'refresh', 'queued', 'and a refresh is queued');
 
