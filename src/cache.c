@@ -1476,9 +1476,13 @@ billy_cache_refresh_job(BillyJob *job)
 	Jsonb	   *args = billy_jsonb_parse(job->args, strlen(job->args), "a cache_refresh job's args");
 	JsonbValue	resource;
 	JsonbValue	idsv;
+	JsonbValue	contacts;
 	TimestampTz retry_at = 0;
 	char	  **ids = NULL;
 	int			n = 0;
+	int			lists = 0;
+	int			capacity;
+	char	   *res;
 	StringInfoData report;
 
 	if (job->organization_id == NULL ||
@@ -1494,7 +1498,9 @@ billy_cache_refresh_job(BillyJob *job)
 		job->postpone_until = retry_at;
 		return;
 	}
-	ids = palloc(sizeof(char *) * Max(1, JsonContainerSize(idsv.val.binary.data)));
+	res = pnstrdup(resource.val.string.val, resource.val.string.len);
+	capacity = JsonContainerSize(idsv.val.binary.data) + 16;
+	ids = palloc(sizeof(char *) * capacity);
 	for (uint32 i = 0; i < JsonContainerSize(idsv.val.binary.data); i++)
 	{
 		JsonbValue *v = getIthJsonbValueFromContainer(idsv.val.binary.data, i);
@@ -1504,8 +1510,61 @@ billy_cache_refresh_job(BillyJob *job)
 	}
 	initStringInfo(&report);
 	appendStringInfoChar(&report, '{');
-	refresh_group(job->organization_id,
-				  pnstrdup(resource.val.string.val, resource.val.string.len), ids, n, &report);
+
+	/* one list request per contact; what it did not hold is looked up alone */
+	if (getKeyJsonValueFromContainer(&args->root, "contacts", 8, &contacts) &&
+		contacts.type == jbvBinary && JsonContainerIsObject(contacts.val.binary.data))
+	{
+		JsonbIterator *it = JsonbIteratorInit(contacts.val.binary.data);
+		JsonbValue	v;
+		JsonbIteratorToken tok;
+		char	   *contact = NULL;
+		BillyRefresh r = {0};
+		BillyCacheCounts counts = {0};
+		List	   *seen = NIL;
+
+		r.org = job->organization_id;
+		r.resource = res;
+		r.retry = true;
+		while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+		{
+			if (tok == WJB_KEY)
+			{
+				contact = pnstrdup(v.val.string.val, v.val.string.len);
+				seen = billy_sync_refresh_list(&r, "contactId", contact);
+				lists++;
+			}
+			else if (tok == WJB_VALUE && v.type == jbvBinary && JsonContainerIsArray(v.val.binary.data))
+			{
+				for (uint32 i = 0; i < JsonContainerSize(v.val.binary.data); i++)
+				{
+					JsonbValue *e = getIthJsonbValueFromContainer(v.val.binary.data, i);
+					char	   *id;
+					bool		found = false;
+					ListCell   *lc;
+
+					if (e == NULL || e->type != jbvString)
+						continue;
+					id = pnstrdup(e->val.string.val, e->val.string.len);
+					foreach(lc, seen)
+						found |= strcmp(lfirst(lc), id) == 0;
+					if (!found)
+					{
+						if (n == capacity)
+							ids = repalloc(ids, sizeof(char *) * (capacity *= 2));
+						ids[n++] = id;
+					}
+				}
+			}
+		}
+		counts.refresh_calls = r.requests;
+		billy_cache_count(job->organization_id, res, "", &counts, false);
+		if (r.failed > 0 && strcmp(r.error.cause, "timeout") != 0)
+			billy_breaker_record(job->organization_id, false);
+		appendStringInfo(&report, "\"lists\":{\"contacts\":%d,\"requests\":%d,\"changed\":%lld,\"failed\":%d},",
+						 lists, r.requests, (long long) (r.inserted + r.updated), r.failed);
+	}
+	refresh_group(job->organization_id, res, ids, n, &report);
 	appendStringInfoChar(&report, '}');
 	job->result = report.data;
 }

@@ -848,6 +848,225 @@ billy_sync_refresh_records(BillyRefresh *r)
 	}
 }
 
+/* what billy_sync_refresh_list keeps while its pages arrive */
+typedef struct ListRefreshState
+{
+	BillyRefresh *r;
+	const SyncResource *res;
+	int			page_count;
+	List	   *seen;			/* ids the list held */
+	MemoryContext cxt;			/* the caller's: seen lives there */
+	MemoryContext page_cxt;		/* reset for every page */
+} ListRefreshState;
+
+/*
+ * list_refresh_page compares one page of a filtered list with the mirror:
+ * the changed records are stored (apply_records), the unchanged ones
+ * confirmed.  Failures are recorded, not raised.
+ */
+static void
+list_refresh_page(BillyHttpRequest *req, void *arg)
+{
+	ListRefreshState *ls = arg;
+	BillyRefresh *r = ls->r;
+	MemoryContext old = MemoryContextSwitchTo(ls->page_cxt);
+	BillyPage	page;
+	char	   *problem;
+	BillyHttpError err;
+
+	r->requests += req->attempts;
+	r->bytes += req->response.len;
+	if (req->failure != BILLY_HTTP_OK)
+	{
+		billy_http_describe(req, &err);
+		if (r->failed++ == 0)
+			r->error = err;
+	}
+	else if ((problem = pg_verifymbstr(req->response.data, req->response.len, true) ?
+			  billy_scan_page(req->response.data, req->response.len, ls->res->name, &page) :
+			  pstrdup("The body is not valid UTF-8.")) != NULL)
+	{
+		memset(&err, 0, sizeof(err));
+		err.sqlerrcode = ERRCODE_EXTERNAL_ROUTINE_EXCEPTION;
+		err.message = pstrdup("Billy returned invalid JSON");
+		err.detail = psprintf("GET %s%s: %s", req->base_url, req->path, problem);
+		err.cause = "invalid_json";
+		if (r->failed++ == 0)
+			r->error = err;
+	}
+	else if (page.nrecords > 0)
+	{
+		Datum	   *ids = palloc(sizeof(Datum) * page.nrecords);
+		BillyRecord **changed = palloc(sizeof(BillyRecord *) * page.nrecords);
+		char	  **unchanged = palloc(sizeof(char *) * page.nrecords);
+		int			nchanged = 0;
+		int			nunchanged = 0;
+		Oid			types[2] = {TEXTOID, TEXTARRAYOID};
+		Datum		values[2];
+		BillyOwner	owner;
+		HTAB	   *known;
+		HASHCTL		ctl;
+
+		if (page.page_count > ls->page_count)
+			ls->page_count = page.page_count;
+		for (int i = 0; i < page.nrecords; i++)
+			ids[i] = CStringGetTextDatum(page.records[i].id);
+		memset(&ctl, 0, sizeof(ctl));
+		ctl.keysize = BILLY_MAX_ID;
+		ctl.entrysize = sizeof(KnownEntry);
+		ctl.hcxt = ls->page_cxt;
+		known = hash_create("billy listed records", page.nrecords, &ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+		values[0] = CStringGetTextDatum(r->org);
+		values[1] = PointerGetDatum(construct_array(ids, page.nrecords, TEXTOID, -1, false, TYPALIGN_INT));
+		billy_become_owner(&owner);
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "billy: SPI_connect failed");
+		if (SPI_execute_with_args(psprintf("SELECT id, content_hash FROM billy.%s "
+										   "WHERE organization_id OPERATOR(pg_catalog.=) $1 "
+										   "AND id OPERATOR(pg_catalog.=) ANY ($2) AND deleted_at IS NULL",
+										   ls->res->table),
+								  2, types, values, NULL, true, 0) != SPI_OK_SELECT)
+			elog(ERROR, "billy: could not read the mirror's hashes");
+		for (uint64 k = 0; k < SPI_processed; k++)
+		{
+			char	   *id = SPI_getvalue(SPI_tuptable->vals[k], SPI_tuptable->tupdesc, 1);
+			bool		isnull;
+			Datum		h = SPI_getbinval(SPI_tuptable->vals[k], SPI_tuptable->tupdesc, 2, &isnull);
+			KnownEntry *e;
+
+			if (id == NULL || strlen(id) >= BILLY_MAX_ID || isnull ||
+				VARSIZE_ANY_EXHDR(DatumGetByteaPP(h)) != BILLY_HASH_BYTES)
+				continue;
+			e = hash_search(known, id, HASH_ENTER, NULL);
+			memcpy(e->hash, VARDATA_ANY(DatumGetByteaPP(h)), BILLY_HASH_BYTES);
+		}
+		SPI_finish();
+		billy_end_owner(&owner);
+
+		for (int i = 0; i < page.nrecords; i++)
+		{
+			KnownEntry *e = hash_search(known, page.records[i].id, HASH_FIND, NULL);
+
+			if (e != NULL && memcmp(e->hash, page.records[i].hash, BILLY_HASH_BYTES) == 0)
+				unchanged[nunchanged++] = page.records[i].id;
+			else
+				changed[nchanged++] = &page.records[i];
+			ls->seen = lappend(ls->seen, MemoryContextStrdup(ls->cxt, page.records[i].id));
+		}
+		if (nchanged > 0)
+		{
+			int64		before_ins = r->inserted;
+			int64		before_upd = r->updated;
+
+			apply_records(ls->res, r->org, r->run_id, changed, nchanged, &r->inserted, &r->updated);
+			notify_changes(ls->res, r->org, r->run_id, r->inserted - before_ins, r->updated - before_upd, 0);
+		}
+		if (nunchanged > 0)
+		{
+			values[1] = ids_array(unchanged, nunchanged);
+			billy_become_owner(&owner);
+			billy_sql_exec(psprintf("UPDATE billy.%s SET confirmed_at = pg_catalog.now() "
+									"WHERE organization_id OPERATOR(pg_catalog.=) $1 "
+									"AND id OPERATOR(pg_catalog.=) ANY ($2) AND deleted_at IS NULL",
+									ls->res->table),
+						   2, types, values, NULL);
+			billy_end_owner(&owner);
+		}
+	}
+	pfree(req->response.data);
+	req->response.data = NULL;
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(ls->page_cxt);
+}
+
+/* list_fetch_pages fetches every page of a filtered list, page 1 first */
+static void
+list_fetch_pages(ListRefreshState *ls, const char *base_url, const char *token, const char *filter)
+{
+	BillyRefresh *r = ls->r;
+	int			fetched = 1;
+
+	while (fetched == 1 || fetched <= ls->page_count)
+	{
+		int			first = fetched;
+		int			last = Max(first, ls->page_count);
+		int			n = last - first + 1;
+		BillyHttpRequest **reqs = palloc(sizeof(BillyHttpRequest *) * n);
+
+		for (int i = 0; i < n; i++)
+		{
+			char	   *path = psprintf("/%s?%s&page=%d&pageSize=%d%s%s", ls->res->name, filter,
+										first + i, billy_sync_page_size,
+										ls->res->include ? "&include=" : "",
+										ls->res->include ? ls->res->include : "");
+
+			reqs[i] = billy_http_request_new(BILLY_GET, base_url, path, token);
+			reqs[i]->retryable = r->retry;
+			reqs[i]->timeout_ms = r->timeout_ms;
+		}
+		billy_http_run(reqs, n, billy_sync_concurrency, list_refresh_page, ls);
+		fetched = last + 1;
+		if (r->failed > 0)
+			break;
+	}
+}
+
+/*
+ * billy_sync_refresh_list refreshes the records one filtered list returns
+ * (GET /<resource>?<name>=<value>, every page, with the sync's embeds and
+ * page size): each is compared with the mirror's hash, the changed ones
+ * stored as a sync stores them, the unchanged ones confirmed.  Nothing is
+ * marked deleted (a filtered list is not a complete scan).  One request
+ * instead of a look-up per record, where Billy's filters allow it (e.g.
+ * invoices?contactId=...).  Returns the ids the list held; failures are in
+ * r->failed and r->error, never raised.
+ */
+List *
+billy_sync_refresh_list(BillyRefresh *r, const char *name, const char *value)
+{
+	const SyncResource *res = find_resource(r->resource);
+	ListRefreshState ls = {0};
+	StringInfoData filter;
+	char	   *api_url = NULL;
+	char	   *volatile token = NULL;
+	const char *volatile base_url = r->base_url;
+
+	if (res == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown resource \"%s\"", r->resource)));
+	initStringInfo(&filter);
+	appendStringInfo(&filter, "%s=", name);
+	for (const char *c = value; *c; c++)
+	{
+		if (isalnum((unsigned char) *c) || *c == '-' || *c == '_' || *c == '.' || *c == '~')
+			appendStringInfoChar(&filter, *c);
+		else
+			appendStringInfo(&filter, "%%%02X", (unsigned char) *c);
+	}
+	ls.r = r;
+	ls.res = res;
+	ls.cxt = CurrentMemoryContext;
+	ls.page_cxt = AllocSetContextCreate(CurrentMemoryContext, "billy list refresh page", ALLOCSET_DEFAULT_SIZES);
+	if (base_url == NULL)
+	{
+		token = billy_load_token(r->org, &api_url);
+		base_url = billy_effective_api_url(api_url);
+	}
+	PG_TRY();
+	{
+		list_fetch_pages(&ls, base_url, token ? token : r->token, filter.data);
+	}
+	PG_FINALLY();
+	{
+		if (token)
+			explicit_bzero(token, strlen(token));
+	}
+	PG_END_TRY();
+	MemoryContextDelete(ls.page_cxt);
+	return ls.seen;
+}
+
 /*
  * billy_sync_in_hot_set says whether a mirror row of resource is one a hot
  * scan confirms: the C form of the resource's hot_where (unpaid invoices

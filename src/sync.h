@@ -11,6 +11,7 @@
 #include "postgres.h"
 
 #include "http.h"
+#include "nodes/pg_list.h"
 #include "utils/jsonb.h"
 #include "worker.h"
 
@@ -71,6 +72,7 @@ typedef struct BillyRefresh
 } BillyRefresh;
 
 extern void billy_sync_refresh_records(BillyRefresh *r);
+extern List *billy_sync_refresh_list(BillyRefresh *r, const char *name, const char *value);
 extern bool billy_sync_in_hot_set(const char *resource, bool is_paid_known, bool is_paid);
 extern const char *billy_sync_table(const char *resource);
 extern const char *billy_sync_singular(const char *resource);

@@ -340,7 +340,8 @@ COMMENT ON FUNCTION billy._cache_flush(text[], text[], text[], bigint[], bigint[
 
 -- _cache_candidates: the rows of an organization due a refresh, hottest first
 CREATE FUNCTION billy._cache_candidates(org text, lookahead interval)
-RETURNS TABLE (resource text, record_id text, in_hot_set boolean, wanted boolean, accesses_per_hour double precision)
+RETURNS TABLE (resource text, record_id text, in_hot_set boolean, wanted boolean, accesses_per_hour double precision,
+               contact_id text)
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -350,7 +351,7 @@ BEGIN
     FOREACH res IN ARRAY ARRAY['invoices', 'bills', 'contacts', 'products', 'bankPayments'] LOOP
         RETURN QUERY EXECUTE format($q$
             SELECT p.resource, p.record_id,
-                   %s AS in_hot_set, p.refresh_wanted, p.accesses_per_hour
+                   %s AS in_hot_set, p.refresh_wanted, p.accesses_per_hour, %s
             FROM billy.cache_policy p
             JOIN billy.%I m ON m.organization_id = p.organization_id AND m.id = p.record_id
             LEFT JOIN billy.sync_state s ON s.organization_id = p.organization_id AND s.resource = p.resource
@@ -361,6 +362,7 @@ BEGIN
               AND (p.refresh_wanted
                    OR p.accesses_per_hour * extract(epoch FROM p.ttl) / 3600 >= 0.5)$q$,
             CASE WHEN res IN ('invoices', 'bills') THEN 'm.is_paid IS NOT TRUE' ELSE 'false' END,
+            CASE WHEN res IN ('invoices', 'bills', 'bankPayments') THEN 'm.contact_id' ELSE 'NULL::text' END,
             billy._resource_table(res),
             CASE WHEN res IN ('invoices', 'bills') THEN 'm.is_paid' ELSE 'NULL::boolean' END)
             USING org, res, lookahead;
@@ -369,6 +371,21 @@ END
 $$;
 COMMENT ON FUNCTION billy._cache_candidates(text, interval) IS
 'The rows of an organization that need a refresh within lookahead: a read found them stale, or they are hot (expected to be read at least every other TTL) and expire soon; none whose refresh was queued less than a minute ago. Internal.';
+
+CREATE FUNCTION billy._contact_page_fits(org text, res text, contact text, page_size integer) RETURNS boolean
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    n bigint;
+BEGIN
+    EXECUTE format('SELECT count(*) FROM billy.%I WHERE organization_id = $1 AND contact_id = $2', billy._resource_table(res))
+        INTO n USING org, contact;
+    RETURN n <= page_size;
+END
+$$;
+COMMENT ON FUNCTION billy._contact_page_fits(text, text, text, integer) IS
+'Whether a contact''s invoices (or bills) fit on one page of a list request. Internal.';
 
 CREATE FUNCTION billy._cache_plan(budget_per_minute integer) RETURNS integer
 LANGUAGE plpgsql
@@ -384,6 +401,8 @@ DECLARE
     hot_pages integer;
     picked text[];
     n integer;
+    by_contact jsonb;
+    n_lists integer;
 BEGIN
     IF budget_per_minute <= 0 THEN
         RETURN 0;
@@ -394,7 +413,8 @@ BEGIN
                AND id NOT IN (SELECT organization_id FROM billy.breaker_status() WHERE state <> 'closed')
     LOOP
         CREATE TEMP TABLE IF NOT EXISTS cache_due (resource text, record_id text, in_hot_set boolean,
-                                                   wanted boolean, aph double precision) ON COMMIT DELETE ROWS;
+                                                   wanted boolean, aph double precision, contact_id text)
+            ON COMMIT DELETE ROWS;
         TRUNCATE cache_due;
         INSERT INTO cache_due SELECT * FROM billy._cache_candidates(o.id, lookahead);
         CONTINUE WHEN NOT FOUND;
@@ -430,19 +450,36 @@ BEGIN
             END IF;
         END LOOP;
 
-        -- the rest one by one, asked-for first, then the hottest, as the budget allows
+        -- the rest: invoices and bills of one contact due together by one
+        -- list request (contactId=..., when the contact's fit on a page),
+        -- the others one by one; asked-for first, then the hottest, as the
+        -- budget allows
         FOR g IN SELECT d.resource FROM cache_due d GROUP BY d.resource ORDER BY max(d.aph) DESC LOOP
             n := floor(tokens)::integer;
             EXIT WHEN n <= 0;
             SELECT array_agg(record_id) INTO picked FROM (
                 SELECT d.record_id FROM cache_due d WHERE d.resource = g.resource
-                ORDER BY d.wanted DESC, d.aph DESC, d.record_id LIMIT n) t;
+                ORDER BY d.wanted DESC, d.aph DESC, d.record_id) t;
+            SELECT coalesce(jsonb_object_agg(c.contact_id, c.ids), '{}'), coalesce(sum(1), 0)
+            INTO by_contact, n_lists
+            FROM (SELECT d.contact_id, jsonb_agg(d.record_id) AS ids
+                  FROM cache_due d
+                  WHERE g.resource IN ('invoices', 'bills') AND d.resource = g.resource AND d.contact_id IS NOT NULL
+                  GROUP BY d.contact_id HAVING count(*) >= 2
+                  ORDER BY max(d.aph) DESC LIMIT n) c
+            WHERE billy._contact_page_fits(o.id, g.resource, c.contact_id, page_size);
+            picked := ARRAY(SELECT x FROM unnest(picked) x
+                            WHERE NOT EXISTS (SELECT 1 FROM jsonb_each(by_contact) b
+                                              WHERE b.value ? x)
+                            LIMIT greatest(n - n_lists, 0));
             PERFORM billy._enqueue('cache_refresh', o.id,
-                jsonb_build_object('resource', g.resource, 'ids', to_jsonb(picked)), NULL, 30);
+                jsonb_build_object('resource', g.resource, 'ids', to_jsonb(picked), 'contacts', by_contact), NULL, 30);
             jobs := jobs + 1;
-            tokens := tokens - cardinality(picked);
+            tokens := tokens - cardinality(picked) - n_lists;
             UPDATE billy.cache_policy p SET refresh_wanted = false, refresh_queued_at = now()
-            WHERE p.organization_id = o.id AND p.resource = g.resource AND p.record_id = ANY (picked);
+            WHERE p.organization_id = o.id AND p.resource = g.resource
+              AND (p.record_id = ANY (picked)
+                   OR EXISTS (SELECT 1 FROM jsonb_each(by_contact) b WHERE b.value ? p.record_id));
         END LOOP;
 
         INSERT INTO billy._cache_budget AS b (organization_id, tokens, updated_at)
@@ -453,7 +490,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION billy._cache_plan(integer) IS
-'The worker''s refresh planning, after each flush: per organization whose breaker is closed, the rows due a refresh (billy._cache_candidates) within a token bucket of budget_per_minute API calls; unpaid invoices and bills due together are refreshed by one hot scan (a list filtered on isPaid=false) when that takes fewer requests than looking them up one by one; the others are queued as one cache_refresh job per resource, the rows reads asked for first, then the hottest. Returns the number of jobs queued. Internal.';
+'The worker''s refresh planning, after each flush: per organization whose breaker is closed, the rows due a refresh (billy._cache_candidates) within a token bucket of budget_per_minute API calls; unpaid invoices and bills due together are refreshed by one hot scan (a list filtered on isPaid=false) when that takes fewer requests than looking them up one by one; the others are queued as one cache_refresh job per resource: invoices and bills of one contact due together by one list request filtered on contactId (when they fit on a page), the rest one by one; the rows reads asked for first, then the hottest. Returns the number of jobs queued. Internal.';
 
 ------------------------------------------------------------------------------
 -- Lists

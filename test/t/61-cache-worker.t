@@ -6,7 +6,7 @@
 # back; billy.cache_performance adds up what happened; billy.warm_cache
 # refreshes the hottest rows now.
 source "$(dirname "$0")/tap.sh"
-plan 19
+plan 22
 
 q "SELECT billy_test.clear_faults()" >/dev/null
 org=$(q "SELECT billy_test.org(2)")
@@ -21,11 +21,11 @@ psql -X -q -c "SET client_min_messages = warning" \
      -c "SELECT count(*) FROM billy.sync_now('$org', ARRAY['contacts', 'invoices'])" >/dev/null
 
 calls() { q "SELECT (billy_test.sandbox('GET', '/stats')::jsonb -> 'total' ->> 'count')::bigint"; }
-# age ROW-CONDITION: make rows (and the scans that confirm them) an hour old
+# age TABLE ROW-CONDITION: make rows (and the scans that confirm them) two days old
 age() {
-    q "UPDATE billy.sync_state SET last_complete_scan_at = now() - interval '1 hour', last_hot_scan_at = now() - interval '1 hour'
+    q "UPDATE billy.sync_state SET last_complete_scan_at = now() - interval '2 days', last_hot_scan_at = now() - interval '2 days'
        WHERE organization_id = '$org'" >/dev/null
-    q "UPDATE billy.$1 SET confirmed_at = now() - interval '1 hour' WHERE organization_id = '$org' AND $2" >/dev/null
+    q "UPDATE billy.$1 SET confirmed_at = now() - interval '2 days' WHERE organization_id = '$org' AND $2" >/dev/null
 }
 confirmed() { q "SELECT confirmed_at > now() - interval '1 minute' FROM billy.$1 WHERE organization_id = '$org' AND id = '$2'"; }
 
@@ -79,6 +79,29 @@ is "$(q "SELECT count(*) FROM billy.invoices WHERE organization_id = '$org' AND 
                 (SELECT last_complete_scan_at FROM billy.sync_state WHERE organization_id = '$org' AND resource = 'invoices'),
                 (SELECT last_hot_scan_at FROM billy.sync_state WHERE organization_id = '$org' AND resource = 'invoices'))
               < now() - interval '1 minute'")" 0 "every unpaid invoice is confirmed again"
+
+# invoices of one contact due together: one list request (contactId=...)
+set_budget 0
+cid=$(q "SELECT contact_id FROM billy.invoices WHERE organization_id = '$org' AND is_paid
+         GROUP BY contact_id HAVING count(*) >= 2 ORDER BY count(*), contact_id LIMIT 1")
+age invoices "contact_id = '$cid' AND is_paid"
+n=$(q "SELECT count(billy.get_invoice('$org', id)) FROM (SELECT id FROM billy.invoices WHERE organization_id = '$org'
+                                                        AND contact_id = '$cid' AND is_paid ORDER BY id LIMIT 2) x")
+wait_until 20 q_is "SELECT count(*) FROM billy.cache_policy p JOIN billy.invoices i ON i.organization_id = p.organization_id AND i.id = p.record_id
+                    WHERE p.organization_id = '$org' AND p.refresh_wanted AND i.contact_id = '$cid'" 2
+q "SELECT billy_test.sandbox('DELETE', '/stats')" >/dev/null
+first=$(q "SELECT coalesce(max(id), 0) + 1 FROM billy.jobs")
+set_budget 600
+wait_until 20 q_is "SELECT state FROM billy.jobs WHERE id >= $first AND kind = 'cache_refresh' AND args -> 'contacts' ? '$cid'" done
+ok $? "two stale paid invoices of one contact: one cache_refresh job lists the contact's invoices"
+is "$(q "SELECT coalesce(sum((r ->> 'count')::int) FILTER (WHERE r ->> 'path' = '/v2/invoices'), 0) || ' ' ||
+               coalesce(sum((r ->> 'count')::int) FILTER (WHERE r ->> 'path' = '/v2/invoices/:id'), 0)
+          FROM jsonb_array_elements(billy_test.sandbox('GET', '/stats')::jsonb -> 'requests') r")" "1 0" \
+   "with one request (invoices?contactId=...), no single look-ups"
+is "$(q "SELECT count(*) FROM billy.invoices WHERE organization_id = '$org' AND contact_id = '$cid' AND is_paid
+          AND confirmed_at > now() - interval '1 minute'")" \
+   "$(q "SELECT count(*) FROM billy.invoices WHERE organization_id = '$org' AND contact_id = '$cid' AND is_paid")" \
+   "which confirms every one of the contact's invoices"
 
 # the budget: 0 holds refreshes back
 set_budget 0
