@@ -1,8 +1,10 @@
-# billy: PGXS build of the extension, plus billy-sandbox.
+# billy: PGXS build of the extension, plus billy-sandbox and billy-mcp-bridge.
 #
-#   make                 build the extension and billy-sandbox
-#   make install         install both (DESTDIR= for a staged install)
+#   make                 build the extension, billy-sandbox and billy-mcp-bridge
+#   make install         install all three (DESTDIR= for a staged install)
 #   make installcheck    pg_regress against a running server (see test/run)
+#   make fuzz-csv        libFuzzer on the CSV reader (FUZZ_SECONDS, default 600);
+#                        not part of the tests; installs clang-14 when missing
 
 EXTENSION   = billy
 MODULE_big  = billy
@@ -26,9 +28,13 @@ include $(PGXS)
 extension/billy--0.1.0--0.2.0.sql: $(sort $(wildcard $(srcdir)/extension/0.2.0/*.sql))
 	cat $^ > $@
 
-.PHONY: sandbox install-sandbox clean-sandbox
+.PHONY: sandbox install-sandbox clean-sandbox mcp-bridge install-mcp-bridge clean-mcp-bridge
+.PHONY: sandbox install-sandbox clean-sandbox fuzz-csv
 
-all: sandbox
+fuzz-csv:
+	$(srcdir)/scripts/fuzz-csv $(FUZZ_SECONDS)
+
+all: sandbox mcp-bridge
 
 sandbox:
 	$(MAKE) -C sandbox
@@ -42,3 +48,31 @@ clean: clean-sandbox
 
 clean-sandbox:
 	$(MAKE) -C sandbox clean
+
+# Fuzzing (outside the test suite): clang-14 with libFuzzer, ASan and UBSan
+# (Debian: clang-14 libclang-rt-14-dev).  Run e.g.
+#   make fuzz-pagescan && mkdir -p /tmp/corpus &&
+#   fuzz/pagescan_fuzz -max_total_time=600 /tmp/corpus fuzz/corpus/pagescan
+FUZZ_CC ?= clang-14
+FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	-Wno-ignored-attributes
+
+.PHONY: fuzz-pagescan
+fuzz-pagescan: fuzz/pagescan_fuzz
+
+fuzz/pagescan_fuzz: fuzz/pagescan_fuzz.c src/pagescan.c src/pagescan.h
+	$(FUZZ_CC) $(FUZZ_FLAGS) -I$(srcdir)/src -I$(includedir_server) \
+		fuzz/pagescan_fuzz.c src/pagescan.c -L$(pkglibdir) -lpgcommon -lpgport -o $@
+
+mcp-bridge:
+	$(MAKE) -C mcp-bridge PG_CONFIG='$(PG_CONFIG)'
+
+install: install-mcp-bridge
+
+install-mcp-bridge: mcp-bridge
+	$(MAKE) -C mcp-bridge install PG_CONFIG='$(PG_CONFIG)' DESTDIR='$(DESTDIR)' bindir='$(bindir)'
+
+clean: clean-mcp-bridge
+
+clean-mcp-bridge:
+	$(MAKE) -C mcp-bridge clean

@@ -40,7 +40,7 @@ billy_deps() {
         postgresql-$BILLY_PG_MAJOR postgresql-server-dev-$BILLY_PG_MAJOR
         postgresql-$BILLY_PG_MAJOR-cron postgresql-$BILLY_PG_MAJOR-pgtap
         libtap-parser-sourcehandler-pgtap-perl
-        libcurl4-openssl-dev libssl-dev libmicrohttpd-dev libjansson-dev
+        libcurl4-openssl-dev libssl-dev libmicrohttpd-dev libjansson-dev libpq-dev
         python3 curl procps
         "$@"
     )

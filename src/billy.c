@@ -32,6 +32,7 @@
 
 #include "breaker.h"
 #include "cache.h"
+#include "mcp.h"
 
 PG_MODULE_MAGIC;
 
@@ -58,12 +59,10 @@ int			billy_breaker_failures = 5;
 int			billy_breaker_cooldown_ms = 60000;
 int			billy_max_organizations = 1000;
 char	   *billy_jwt_roles = NULL;
-int			billy_read_through_timeout_ms = 3000;
-int			billy_cache_min_ttl = 30;
-int			billy_cache_max_ttl = 86400;
-int			billy_api_budget_per_minute = 60;
-int			billy_cache_flush_interval_ms = 10000;
-int			billy_cache_max_entries = 10000;
+bool		billy_enable_writes = false;
+int			billy_reconcile_delay_ms = 5000;
+int			billy_import_rate = 5;
+int			billy_import_concurrency = 2;
 
 bool		billy_preloaded = false;
 BillyWorkerState *billy_worker_state = NULL;
@@ -134,15 +133,6 @@ _PG_init(void)
 							30000, 0, 600000,
 							PGC_USERSET, GUC_UNIT_MS,
 							NULL, NULL, NULL);
-
-	DefineCustomStringVariable("billy.database_name",
-							   "Database the billy background worker serves.",
-							   "billy must be installed in this database "
-							   "(CREATE EXTENSION billy).",
-							   &billy_database_name,
-							   "postgres",
-							   PGC_POSTMASTER, 0,
-							   check_database_name, NULL, NULL);
 
 	DefineCustomStringVariable("billy.key_file",
 							   "File holding the 256-bit key that encrypts access tokens.",
@@ -236,14 +226,6 @@ _PG_init(void)
 							PGC_SIGHUP, GUC_UNIT_MS,
 							NULL, NULL, NULL);
 
-	DefineCustomIntVariable("billy.max_organizations",
-							"Organizations whose circuit breakers fit in shared memory.",
-							NULL,
-							&billy_max_organizations,
-							1000, 1, 100000,
-							PGC_POSTMASTER, 0,
-							NULL, NULL, NULL);
-
 	DefineCustomStringVariable("billy.jwt_roles",
 							   "Roles whose Supabase JWT claim billy_organizations decides which organizations they see.",
 							   "Comma-separated role names; only roles a request runs as under PostgREST belong here.",
@@ -252,52 +234,65 @@ _PG_init(void)
 							   PGC_SIGHUP, 0,
 							   NULL, NULL, NULL);
 
-	DefineCustomIntVariable("billy.read_through_timeout_ms",
-							"Longest a read (billy.get_*) waits for Billy when it must ask: a miss, or max_age.",
-							"One attempt, no retries; a failure answers the mirror's copy, flagged.",
-							&billy_read_through_timeout_ms,
-							3000, 100, 60000,
-							PGC_USERSET, GUC_UNIT_MS,
-							NULL, NULL, NULL);
+	/*
+	 * Settings read only at server start exist only when billy is loaded
+	 * then: defining them later is an error (and meaningless).
+	 */
+	if (process_shared_preload_libraries_in_progress)
+	{
+		DefineCustomStringVariable("billy.database_name",
+								   "Database the billy background worker serves.",
+								   "billy must be installed in this database "
+								   "(CREATE EXTENSION billy).",
+								   &billy_database_name,
+								   "postgres",
+								   PGC_POSTMASTER, 0,
+								   check_database_name, NULL, NULL);
 
-	DefineCustomIntVariable("billy.cache_min_ttl",
-							"Shortest TTL billy.optimal_ttl gives a row.",
-							NULL,
-							&billy_cache_min_ttl,
-							30, 1, 86400,
-							PGC_SIGHUP, GUC_UNIT_S,
-							NULL, NULL, NULL);
+		DefineCustomIntVariable("billy.max_organizations",
+								"Organizations whose circuit breakers fit in shared memory.",
+								NULL,
+								&billy_max_organizations,
+								1000, 1, 100000,
+								PGC_POSTMASTER, 0,
+								NULL, NULL, NULL);
+	}
 
-	DefineCustomIntVariable("billy.cache_max_ttl",
-							"Longest TTL billy.optimal_ttl gives a row.",
-							NULL,
-							&billy_cache_max_ttl,
-							86400, 1, 30 * 86400,
-							PGC_SIGHUP, GUC_UNIT_S,
-							NULL, NULL, NULL);
+	billy_mcp_define_settings();
+	billy_cache_define_settings();
 
-	DefineCustomIntVariable("billy.api_budget_per_minute",
-							"API calls per minute and organization the worker may spend refreshing rows ahead of reads.",
-							"Stale reads and hot rows are refreshed within it; 0 turns background refreshes off. Syncs are not counted.",
-							&billy_api_budget_per_minute,
-							60, 0, 100000,
-							PGC_SIGHUP, 0,
-							NULL, NULL, NULL);
+	DefineCustomBoolVariable("billy.enable_writes",
+							 "Allows writes to Billy (invoices, contacts, payments, imports...).",
+							 "Off by default.  Only a superuser or the server configuration "
+							 "turns it on; background imports and resends need it in the "
+							 "configuration, not just in a session.",
+							 &billy_enable_writes,
+							 false,
+							 PGC_SUSET, 0,
+							 NULL, NULL, NULL);
 
-	DefineCustomIntVariable("billy.cache_flush_interval_ms",
-							"How often the worker flushes the read counters from shared memory and plans refreshes.",
-							NULL,
-							&billy_cache_flush_interval_ms,
-							10000, 100, 3600000,
+	DefineCustomIntVariable("billy.reconcile_delay_ms",
+							"How long after an unknown write outcome the worker looks the record up in Billy.",
+							"Doubles with each further unknown outcome of the same write.",
+							&billy_reconcile_delay_ms,
+							5000, 0, 3600000,
 							PGC_SIGHUP, GUC_UNIT_MS,
 							NULL, NULL, NULL);
 
-	DefineCustomIntVariable("billy.cache_max_entries",
-							"Rows whose read counters fit in shared memory between two flushes.",
-							"When full, further counts are dropped (and logged) until the next flush.",
-							&billy_cache_max_entries,
-							10000, 100, 1000000,
-							PGC_POSTMASTER, 0,
+	DefineCustomIntVariable("billy.import_rate",
+							"Most records per second a CSV import writes to Billy.",
+							NULL,
+							&billy_import_rate,
+							5, 1, 1000,
+							PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("billy.import_concurrency",
+							"Most requests a CSV import has in flight at once.",
+							NULL,
+							&billy_import_concurrency,
+							2, 1, 16,
+							PGC_SIGHUP, 0,
 							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("billy");
@@ -416,6 +411,7 @@ billy_shmem_startup(void)
 	{
 		memset(billy_worker_state, 0, sizeof(BillyWorkerState));
 		billy_worker_state->lock = &(GetNamedLWLockTranche("billy"))->lock;
+		pg_atomic_init_u64(&billy_worker_state->grants_generation, 0);
 		strlcpy(billy_worker_state->state, "not started",
 				sizeof(billy_worker_state->state));
 	}

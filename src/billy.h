@@ -19,6 +19,7 @@
 #include "postgres.h"
 
 #include "datatype/timestamp.h"
+#include "port/atomics.h"
 #include "storage/latch.h"
 #include "storage/lwlock.h"
 
@@ -54,6 +55,10 @@ extern int	billy_cache_max_ttl;
 extern int	billy_api_budget_per_minute;
 extern int	billy_cache_flush_interval_ms;
 extern int	billy_cache_max_entries;
+extern bool billy_enable_writes;
+extern int	billy_reconcile_delay_ms;
+extern int	billy_import_rate;
+extern int	billy_import_concurrency;
 
 /* true when loaded through shared_preload_libraries */
 extern bool billy_preloaded;
@@ -76,6 +81,7 @@ typedef struct BillyWorkerState
 	int64		jobs_failed;
 	int64		current_job_id; /* 0 when idle */
 	char		state[64];		/* "idle", "running job", ... */
+	pg_atomic_uint64 grants_generation; /* bumped when grants change (visibility.c) */
 } BillyWorkerState;
 
 extern BillyWorkerState *billy_worker_state;

@@ -79,6 +79,7 @@
 #include "utils/acl.h"
 #include "utils/datum.h"
 #include "utils/fmgroids.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/rls.h"
@@ -170,6 +171,72 @@ typedef struct CacheShared
 
 static CacheShared *cache_shared = NULL;
 static HTAB *cache_hash = NULL;
+
+/* settings (billy_cache_define_settings) */
+int			billy_read_through_timeout_ms = 3000;
+int			billy_cache_min_ttl = 30;
+int			billy_cache_max_ttl = 86400;
+int			billy_api_budget_per_minute = 60;
+int			billy_cache_flush_interval_ms = 10000;
+int			billy_cache_max_entries = 10000;
+
+/*
+ * billy_cache_define_settings defines the cache's settings; _PG_init calls
+ * it.  The size of the counters' table is fixed at server start, so it
+ * exists only when billy is preloaded.
+ */
+void
+billy_cache_define_settings(void)
+{
+	DefineCustomIntVariable("billy.read_through_timeout_ms",
+							"Longest a read (billy.get_*) waits for Billy when it must ask: a miss, or max_age.",
+							"One attempt, no retries; a failure answers the mirror's copy, flagged.",
+							&billy_read_through_timeout_ms,
+							3000, 100, 60000,
+							PGC_USERSET, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("billy.cache_min_ttl",
+							"Shortest TTL billy.optimal_ttl gives a row.",
+							NULL,
+							&billy_cache_min_ttl,
+							30, 1, 86400,
+							PGC_SIGHUP, GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("billy.cache_max_ttl",
+							"Longest TTL billy.optimal_ttl gives a row.",
+							NULL,
+							&billy_cache_max_ttl,
+							86400, 1, 30 * 86400,
+							PGC_SIGHUP, GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("billy.api_budget_per_minute",
+							"API calls per minute and organization the worker may spend refreshing rows ahead of reads.",
+							"Stale reads and hot rows are refreshed within it; 0 turns background refreshes off. Syncs are not counted.",
+							&billy_api_budget_per_minute,
+							60, 0, 100000,
+							PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("billy.cache_flush_interval_ms",
+							"How often the worker flushes the read counters from shared memory and plans refreshes.",
+							NULL,
+							&billy_cache_flush_interval_ms,
+							10000, 100, 3600000,
+							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	if (process_shared_preload_libraries_in_progress)
+		DefineCustomIntVariable("billy.cache_max_entries",
+								"Rows whose read counters fit in shared memory between two flushes.",
+								"When full, further counts are dropped (and logged) until the next flush.",
+								&billy_cache_max_entries,
+								10000, 100, 1000000,
+								PGC_POSTMASTER, 0,
+								NULL, NULL, NULL);
+}
 
 /* ------------------------------------------------------------------------
  * Shared memory

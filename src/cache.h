@@ -39,6 +39,7 @@ typedef struct BillyCacheDrained
 	bool		refresh_wanted;
 } BillyCacheDrained;
 
+extern void billy_cache_define_settings(void);
 extern void billy_cache_shmem_request(void);
 extern void billy_cache_shmem_init(void);
 

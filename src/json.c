@@ -81,9 +81,10 @@ tf_struct_end(void *arg)
 	st->depth--;
 	if (st->depth == 1 && st->current >= 0 && st->composite_start != NULL)
 	{
+		/* the lexer already looks past the closing bracket */
 		st->values[st->current] =
 			pnstrdup(st->composite_start,
-					 st->lex->token_terminator - st->composite_start);
+					 st->lex->prev_token_terminator - st->composite_start);
 		st->composite_start = NULL;
 	}
 	BILLY_JSON_ACTION_OK;
@@ -94,9 +95,10 @@ tf_field_start(void *arg, char *fname, bool isnull)
 {
 	TopFieldsState *st = arg;
 
-	st->current = -1;
+	/* only the top level's members choose what is read */
 	if (st->depth != 1)
 		BILLY_JSON_ACTION_OK;
+	st->current = -1;
 	for (int i = 0; i < st->nnames; i++)
 	{
 		if (strcmp(fname, st->names[i]) == 0)

@@ -202,51 +202,91 @@ scan_literal(Scanner *s, const char *lit, int len)
 	return true;
 }
 
+/*
+ * read_key reads a member's name and the ':' after it; [*ks, *ke) is the
+ * name's raw text.
+ */
+static inline bool
+read_key(Scanner *s, const char **ks, const char **ke)
+{
+	bool		esc;
+
+	skip_ws(s);
+	if (s->p >= s->end || *s->p != '"')
+		return fail(s, "expected a member name");
+	if (!scan_string(s, ks, ke, &esc))
+		return false;
+	skip_ws(s);
+	if (s->p >= s->end || *s->p != ':')
+		return fail(s, "expected \":\"");
+	s->p++;
+	skip_ws(s);
+	return true;
+}
+
+/*
+ * next_item reads what follows a member or an element: 1 when a ','
+ * announces another, 0 when close ends the object or array, -1 on error.
+ */
+static inline int
+next_item(Scanner *s, char close)
+{
+	skip_ws(s);
+	if (s->p >= s->end)
+	{
+		fail(s, close == '}' ? "unterminated object" : "unterminated array");
+		return -1;
+	}
+	if (*s->p == ',')
+	{
+		s->p++;
+		return 1;
+	}
+	if (*s->p == close)
+	{
+		s->p++;
+		return 0;
+	}
+	fail(s, close == '}' ? "expected \",\" or \"}\"" : "expected \",\" or \"]\"");
+	return -1;
+}
+
+/*
+ * open_container enters an object or array at s->p; false when it is empty
+ * (and already left) or on error (see s->error).
+ */
+static inline bool
+open_container(Scanner *s, char close)
+{
+	if (++s->depth > MAX_DEPTH)
+		return fail(s, "nesting too deep");
+	s->p++;
+	skip_ws(s);
+	if (s->p < s->end && *s->p == close)
+	{
+		s->p++;
+		s->depth--;
+		return false;
+	}
+	return true;
+}
+
 static bool
 skip_object(Scanner *s)
 {
 	const char *ks;
 	const char *ke;
-	bool		esc;
+	int			more;
 
-	if (++s->depth > MAX_DEPTH)
-		return fail(s, "nesting too deep");
-	s->p++;
-	skip_ws(s);
-	if (s->p < s->end && *s->p == '}')
+	if (!open_container(s, '}'))
+		return s->error == NULL;
+	do
 	{
-		s->p++;
-		s->depth--;
-		return true;
-	}
-	for (;;)
-	{
-		skip_ws(s);
-		if (s->p >= s->end || *s->p != '"')
-			return fail(s, "expected a member name");
-		if (!scan_string(s, &ks, &ke, &esc))
+		if (!read_key(s, &ks, &ke) || !scan_value(s))
 			return false;
-		skip_ws(s);
-		if (s->p >= s->end || *s->p != ':')
-			return fail(s, "expected \":\"");
-		s->p++;
-		if (!scan_value(s))
-			return false;
-		skip_ws(s);
-		if (s->p >= s->end)
-			return fail(s, "unterminated object");
-		if (*s->p == ',')
-		{
-			s->p++;
-			continue;
-		}
-		if (*s->p == '}')
-		{
-			s->p++;
-			break;
-		}
-		return fail(s, "expected \",\" or \"}\"");
-	}
+	} while ((more = next_item(s, '}')) == 1);
+	if (more < 0)
+		return false;
 	s->depth--;
 	return true;
 }
@@ -254,35 +294,17 @@ skip_object(Scanner *s)
 static bool
 skip_array(Scanner *s)
 {
-	if (++s->depth > MAX_DEPTH)
-		return fail(s, "nesting too deep");
-	s->p++;
-	skip_ws(s);
-	if (s->p < s->end && *s->p == ']')
-	{
-		s->p++;
-		s->depth--;
-		return true;
-	}
-	for (;;)
+	int			more;
+
+	if (!open_container(s, ']'))
+		return s->error == NULL;
+	do
 	{
 		if (!scan_value(s))
 			return false;
-		skip_ws(s);
-		if (s->p >= s->end)
-			return fail(s, "unterminated array");
-		if (*s->p == ',')
-		{
-			s->p++;
-			continue;
-		}
-		if (*s->p == ']')
-		{
-			s->p++;
-			break;
-		}
-		return fail(s, "expected \",\" or \"]\"");
-	}
+	} while ((more = next_item(s, ']')) == 1);
+	if (more < 0)
+		return false;
 	s->depth--;
 	return true;
 }
@@ -361,34 +383,21 @@ scan_record(Scanner *s, BillyRecord *rec)
 	const char *skip_from = NULL;
 	const char *skip_to = NULL;
 	bool		have_id = false;
+	int			more = 0;
 
 	rec->text = s->p;
 	rec->id[0] = '\0';
-	if (++s->depth > MAX_DEPTH)
-		return fail(s, "nesting too deep");
-	s->p++;
-	skip_ws(s);
-	if (s->p < s->end && *s->p == '}')
-		s->p++;
-	else
+	if (open_container(s, '}'))
 	{
-		for (;;)
+		do
 		{
 			const char *ks;
 			const char *ke;
-			bool		esc;
 			const char *vstart;
+			bool		esc;
 
-			skip_ws(s);
-			if (s->p >= s->end || *s->p != '"')
-				return fail(s, "expected a member name");
-			if (!scan_string(s, &ks, &ke, &esc))
+			if (!read_key(s, &ks, &ke))
 				return false;
-			skip_ws(s);
-			if (s->p >= s->end || *s->p != ':')
-				return fail(s, "expected \":\"");
-			s->p++;
-			skip_ws(s);
 			vstart = s->p;
 			if (key_is(ks, ke, "id", 2) && s->p < s->end && *s->p == '"')
 			{
@@ -413,23 +422,13 @@ scan_record(Scanner *s, BillyRecord *rec)
 					skip_to = s->p;
 				}
 			}
-			skip_ws(s);
-			if (s->p >= s->end)
-				return fail(s, "unterminated object");
-			if (*s->p == ',')
-			{
-				s->p++;
-				continue;
-			}
-			if (*s->p == '}')
-			{
-				s->p++;
-				break;
-			}
-			return fail(s, "expected \",\" or \"}\"");
-		}
+		} while ((more = next_item(s, '}')) == 1);
+		if (more < 0)
+			return false;
+		s->depth--;
 	}
-	s->depth--;
+	else if (s->error)
+		return false;
 	if (!have_id)
 		return fail(s, "a record has no string id");
 	rec->len = s->p - rec->text;
@@ -473,102 +472,91 @@ read_int(const char *from, const char *to)
 
 /* scan_paging reads meta.paging's page, pageCount, pageSize and total */
 static bool
+scan_paging(Scanner *s, BillyPage *page)
+{
+	const char *ks;
+	const char *ke;
+	int			more;
+
+	if (!open_container(s, '}'))
+		return s->error == NULL;
+	do
+	{
+		const char *ns;
+
+		if (!read_key(s, &ks, &ke))
+			return false;
+		ns = s->p;
+		if (!scan_value(s))
+			return false;
+		if (key_is(ks, ke, "page", 4))
+			page->page = (int) read_int(ns, s->p);
+		else if (key_is(ks, ke, "pageCount", 9))
+			page->page_count = (int) read_int(ns, s->p);
+		else if (key_is(ks, ke, "pageSize", 8))
+			page->page_size = (int) read_int(ns, s->p);
+		else if (key_is(ks, ke, "total", 5))
+			page->total = read_int(ns, s->p);
+	} while ((more = next_item(s, '}')) == 1);
+	if (more < 0)
+		return false;
+	s->depth--;
+	return true;
+}
+
+/* scan_meta reads meta, looking into its paging member */
+static bool
 scan_meta(Scanner *s, BillyPage *page)
 {
 	const char *ks;
 	const char *ke;
-	bool		esc;
+	int			more;
 
-	if (++s->depth > MAX_DEPTH)
-		return fail(s, "nesting too deep");
-	s->p++;
-	skip_ws(s);
-	if (s->p < s->end && *s->p == '}')
+	if (!open_container(s, '}'))
+		return s->error == NULL;
+	do
 	{
-		s->p++;
-		s->depth--;
-		return true;
-	}
-	for (;;)
-	{
-		skip_ws(s);
-		if (s->p >= s->end || *s->p != '"')
-			return fail(s, "expected a member name");
-		if (!scan_string(s, &ks, &ke, &esc))
+		if (!read_key(s, &ks, &ke))
 			return false;
-		skip_ws(s);
-		if (s->p >= s->end || *s->p != ':')
-			return fail(s, "expected \":\"");
-		s->p++;
-		skip_ws(s);
 		if (key_is(ks, ke, "paging", 6) && s->p < s->end && *s->p == '{')
 		{
-			/* one level down: numbers we know, anything else skipped */
-			s->depth++;
-			s->p++;
-			skip_ws(s);
-			if (s->p < s->end && *s->p == '}')
-				s->p++;
-			else
-				for (;;)
-				{
-					const char *ns;
-
-					skip_ws(s);
-					if (s->p >= s->end || *s->p != '"')
-						return fail(s, "expected a member name");
-					if (!scan_string(s, &ks, &ke, &esc))
-						return false;
-					skip_ws(s);
-					if (s->p >= s->end || *s->p != ':')
-						return fail(s, "expected \":\"");
-					s->p++;
-					skip_ws(s);
-					ns = s->p;
-					if (!scan_value(s))
-						return false;
-					if (key_is(ks, ke, "page", 4))
-						page->page = (int) read_int(ns, s->p);
-					else if (key_is(ks, ke, "pageCount", 9))
-						page->page_count = (int) read_int(ns, s->p);
-					else if (key_is(ks, ke, "pageSize", 8))
-						page->page_size = (int) read_int(ns, s->p);
-					else if (key_is(ks, ke, "total", 5))
-						page->total = read_int(ns, s->p);
-					skip_ws(s);
-					if (s->p >= s->end)
-						return fail(s, "unterminated object");
-					if (*s->p == ',')
-					{
-						s->p++;
-						continue;
-					}
-					if (*s->p == '}')
-					{
-						s->p++;
-						break;
-					}
-					return fail(s, "expected \",\" or \"}\"");
-				}
-			s->depth--;
+			if (!scan_paging(s, page))
+				return false;
 		}
 		else if (!scan_value(s))
 			return false;
-		skip_ws(s);
-		if (s->p >= s->end)
-			return fail(s, "unterminated object");
-		if (*s->p == ',')
-		{
-			s->p++;
-			continue;
-		}
-		if (*s->p == '}')
-		{
-			s->p++;
-			break;
-		}
-		return fail(s, "expected \",\" or \"}\"");
+	} while ((more = next_item(s, '}')) == 1);
+	if (more < 0)
+		return false;
+	s->depth--;
+	return true;
+}
+
+/* scan_records reads the root member: an array of records, or one record */
+static bool
+scan_records(Scanner *s, BillyPage *page, int *capacity)
+{
+	BillyRecord *rec;
+	int			more;
+
+	if (*s->p == '{')
+	{
+		add_record(page, capacity, &rec);
+		return scan_record(s, rec);
 	}
+	if (!open_container(s, ']'))
+		return s->error == NULL;
+	do
+	{
+		skip_ws(s);
+		if (s->p >= s->end || *s->p != '{')
+			return fail(s, "a record is not an object");
+		add_record(page, capacity, &rec);
+		if (!scan_record(s, rec))
+			return false;
+	} while ((more = next_item(s, ']')) == 1);
+	if (more < 0)
+		return false;
 	s->depth--;
 	return true;
 }
@@ -579,9 +567,7 @@ billy_scan_page(const char *text, int len, const char *root_key, BillyPage *page
 	Scanner		s = {text, text + len, text, NULL, 0};
 	int			rootlen = strlen(root_key);
 	int			capacity = 0;
-	const char *ks;
-	const char *ke;
-	bool		esc;
+	int			more = 0;
 
 	memset(page, 0, sizeof(*page));
 	page->page = page->page_count = page->page_size = -1;
@@ -589,115 +575,39 @@ billy_scan_page(const char *text, int len, const char *root_key, BillyPage *page
 
 	skip_ws(&s);
 	if (s.p >= s.end || *s.p != '{')
-	{
 		fail(&s, "the body is not a JSON object");
-		goto done;
-	}
-	s.depth = 1;
-	s.p++;
-	skip_ws(&s);
-	if (s.p < s.end && *s.p == '}')
-		s.p++;
-	else
-		for (;;)
+	else if (open_container(&s, '}'))
+	{
+		do
 		{
-			skip_ws(&s);
-			if (s.p >= s.end || *s.p != '"')
-			{
-				fail(&s, "expected a member name");
-				goto done;
-			}
-			if (!scan_string(&s, &ks, &ke, &esc))
-				goto done;
-			skip_ws(&s);
-			if (s.p >= s.end || *s.p != ':')
-			{
-				fail(&s, "expected \":\"");
-				goto done;
-			}
-			s.p++;
-			skip_ws(&s);
+			const char *ks;
+			const char *ke;
+			bool		ok;
+
+			if (!read_key(&s, &ks, &ke))
+				break;
 			if (key_is(ks, ke, "meta", 4) && s.p < s.end && *s.p == '{')
-			{
-				if (!scan_meta(&s, page))
-					goto done;
-			}
+				ok = scan_meta(&s, page);
 			else if (key_is(ks, ke, root_key, rootlen) && s.p < s.end &&
 					 (*s.p == '[' || *s.p == '{'))
 			{
-				BillyRecord *rec;
-
 				page->root_found = true;
-				if (*s.p == '{')
-				{
-					add_record(page, &capacity, &rec);
-					if (!scan_record(&s, rec))
-						goto done;
-				}
-				else
-				{
-					s.depth++;
-					s.p++;
-					skip_ws(&s);
-					if (s.p < s.end && *s.p == ']')
-						s.p++;
-					else
-						for (;;)
-						{
-							skip_ws(&s);
-							if (s.p >= s.end || *s.p != '{')
-							{
-								fail(&s, "a record is not an object");
-								goto done;
-							}
-							add_record(page, &capacity, &rec);
-							if (!scan_record(&s, rec))
-								goto done;
-							skip_ws(&s);
-							if (s.p < s.end && *s.p == ',')
-							{
-								s.p++;
-								continue;
-							}
-							if (s.p < s.end && *s.p == ']')
-							{
-								s.p++;
-								break;
-							}
-							fail(&s, "expected \",\" or \"]\"");
-							goto done;
-						}
-					s.depth--;
-				}
+				ok = scan_records(&s, page, &capacity);
 			}
-			else if (!scan_value(&s))
-				goto done;
-			skip_ws(&s);
-			if (s.p >= s.end)
-			{
-				fail(&s, "unterminated object");
-				goto done;
-			}
-			if (*s.p == ',')
-			{
-				s.p++;
-				continue;
-			}
-			if (*s.p == '}')
-			{
-				s.p++;
+			else
+				ok = scan_value(&s);
+			if (!ok)
 				break;
-			}
-			fail(&s, "expected \",\" or \"}\"");
-			goto done;
-		}
-	skip_ws(&s);
-	if (s.p != s.end)
-		fail(&s, "text after the end of the JSON value");
-	else if (!page->root_found)
-		fail(&s, psprintf("no \"%s\" member", root_key));
-
-done:
+		} while ((more = next_item(&s, '}')) == 1);
+	}
+	if (s.error == NULL)
+	{
+		skip_ws(&s);
+		if (s.p != s.end)
+			fail(&s, "text after the end of the JSON value");
+		else if (!page->root_found)
+			return psprintf("the answer has no \"%s\" member", root_key);
+	}
 	if (s.error)
 		return psprintf("%s (at byte %d of %d)", s.error, (int) (s.p - text), len);
 	return NULL;

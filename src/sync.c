@@ -153,6 +153,25 @@ find_resource(const char *name)
 }
 
 /*
+ * billy_sync_resource tells other concerns (writes) how the sync reads and
+ * stores a resource: its singular root, its apply function and includes.
+ * Returns false for a name the sync does not mirror.
+ */
+bool
+billy_sync_resource(const char *name, const char **singular, const char **apply,
+					const char **include)
+{
+	const SyncResource *res = find_resource(name);
+
+	if (res == NULL)
+		return false;
+	*singular = res->singular;
+	*apply = res->apply;
+	*include = res->include;
+	return true;
+}
+
+/*
  * scan_commit makes a page's work durable in the worker; inline, the
  * caller's transaction decides.
  */

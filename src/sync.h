@@ -80,5 +80,7 @@ extern void billy_sync_one(const char *org, const char *resource, bool hot,
 						   BillyCommitMode commit, int64 job_id, bool verbose,
 						   BillySyncResult *result);
 extern void billy_sync_job(BillyJob *job);
+extern bool billy_sync_resource(const char *name, const char **singular,
+								const char **apply, const char **include);
 
 #endif							/* BILLY_SYNC_H */

@@ -51,10 +51,12 @@
 #include "utils/timestamp.h"
 
 #include "cache.h"
+#include "bulk.h"
 #include "organizations.h"
 #include "sync.h"
 #include "sqlexec.h"
 #include "worker.h"
+#include "writes.h"
 
 PG_FUNCTION_INFO_V1(billy_worker_status);
 PG_FUNCTION_INFO_V1(billy_wake_at_commit);
@@ -63,6 +65,7 @@ PG_FUNCTION_INFO_V1(billy_wake_at_commit);
 #define MAX_CRASHES 3
 #define MAINTENANCE_INTERVAL_MS (60 * 60 * 1000)
 #define HOT_CHECK_INTERVAL_MS (30 * 1000)
+#define WRITE_CHECK_INTERVAL_MS (10 * 1000)
 
 typedef struct BillyJobKind
 {
@@ -77,6 +80,8 @@ static const BillyJobKind job_kinds[] = {
 	{"refresh_organization", run_refresh_organization},
 	{"sync", billy_sync_job},
 	{"cache_refresh", billy_cache_refresh_job},
+	{"reconcile_write", billy_reconcile_write_job},
+	{"bulk_import", billy_bulk_import_job},
 };
 
 static bool in_worker = false;
@@ -576,6 +581,7 @@ billy_worker_main(Datum main_arg)
 	TimestampTz last_maintenance = 0;
 	TimestampTz last_hot_check = 0;
 	TimestampTz last_cache_work = 0;
+	TimestampTz last_write_check = 0;
 	long		wait_ms = 0;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
@@ -649,6 +655,14 @@ billy_worker_main(Datum main_arg)
 			last_hot_check = GetCurrentTimestamp();
 		}
 		cache_work(&last_cache_work);
+		if (TimestampDifferenceExceeds(last_write_check, GetCurrentTimestamp(),
+									   WRITE_CHECK_INTERVAL_MS))
+		{
+			begin_xact();
+			billy_writes_housekeeping();
+			commit_xact();
+			last_write_check = GetCurrentTimestamp();
+		}
 
 		for (;;)
 		{

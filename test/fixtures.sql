@@ -59,7 +59,8 @@ $$;
 
 -- sandbox calls billy-sandbox's control API (…/_sandbox<path>) with curl,
 -- run by the server, and returns the response body.
-CREATE FUNCTION billy_test.sandbox(method text, path text, body text DEFAULT NULL)
+CREATE FUNCTION billy_test.sandbox(method text, path text, body text DEFAULT NULL,
+                                   control text DEFAULT NULL)
 RETURNS text
 LANGUAGE plpgsql
 AS $$
@@ -71,7 +72,7 @@ BEGIN
                   method,
                   billy_test.quote_shell('Content-Type: application/json'),
                   CASE WHEN body IS NULL THEN '' ELSE '--data-binary ' || billy_test.quote_shell(body) END,
-                  billy_test.quote_shell(billy_test.setting('control') || path));
+                  billy_test.quote_shell(coalesce(control, billy_test.setting('control')) || path));
     IF to_regclass('pg_temp.sandbox_out') IS NULL THEN
         CREATE TEMP TABLE sandbox_out (n serial, line text);
     END IF;
@@ -130,12 +131,12 @@ GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA billy_test TO PUBLIC;
 -- mirror_diff compares billy's mirror of one organization with the sandbox's
 -- dump: per resource, records that differ or are missing on either side, and
 -- records marked deleted that the sandbox still has (false deletions).
-CREATE FUNCTION billy_test.mirror_diff(org text)
+CREATE FUNCTION billy_test.mirror_diff(org text, control text DEFAULT NULL)
 RETURNS TABLE (resource text, mismatches bigint, false_deletions bigint)
 LANGUAGE plpgsql
 AS $$
 DECLARE
-    d jsonb := billy_test.sandbox('GET', '/dump?org=' || org)::jsonb;
+    d jsonb := billy_test.sandbox('GET', '/dump?org=' || org, NULL, control)::jsonb;
     r record;
 BEGIN
     FOR r IN SELECT * FROM (VALUES ('invoices', 'invoices'), ('bills', 'bills'), ('contacts', 'contacts'),
@@ -160,13 +161,13 @@ BEGIN
     END LOOP;
 END
 $$;
-GRANT EXECUTE ON FUNCTION billy_test.mirror_diff(text) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION billy_test.mirror_diff(text, text) TO PUBLIC;
 
 -- mirror_equal: the whole mirror of an organization equals the sandbox's truth
-CREATE FUNCTION billy_test.mirror_equal(org text) RETURNS boolean
+CREATE FUNCTION billy_test.mirror_equal(org text, control text DEFAULT NULL) RETURNS boolean
 LANGUAGE sql
-RETURN (SELECT bool_and(mismatches = 0 AND false_deletions = 0) FROM billy_test.mirror_diff(org));
-GRANT EXECUTE ON FUNCTION billy_test.mirror_equal(text) TO PUBLIC;
+RETURN (SELECT bool_and(mismatches = 0 AND false_deletions = 0) FROM billy_test.mirror_diff(org, control));
+GRANT EXECUTE ON FUNCTION billy_test.mirror_equal(text, text) TO PUBLIC;
 
 -- sync_and_wait queues a sync and waits for its jobs to finish; returns the
 -- state of the last one (done, failed, or queued when it failed and will retry)

@@ -19,48 +19,26 @@ CREATE POLICY admins_manage ON billy.organization_grants FOR ALL TO billy_admin
 SELECT pg_catalog.pg_extension_config_dump('billy.organization_grants', '');
 
 CREATE FUNCTION billy._sees_all() RETURNS boolean
-LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
-RETURN pg_has_role(CURRENT_USER, 'billy_admin', 'MEMBER')
-    OR EXISTS (SELECT 1 FROM pg_roles WHERE rolname = CURRENT_USER AND (rolsuper OR rolbypassrls))
-    OR EXISTS (SELECT 1 FROM billy.organization_grants g
-               WHERE g.organization_id = '*' AND pg_has_role(CURRENT_USER, g.role, 'MEMBER'));
+LANGUAGE C STABLE
+AS 'MODULE_PATHNAME', 'billy_sees_all';
 COMMENT ON FUNCTION billy._sees_all() IS
-'Whether the current role sees every organization: billy_admin members, superusers, and roles granted ''*''. Used by row-level security. Internal.';
+'Whether the current role sees every organization: billy_admin members, superusers, roles with BYPASSRLS, and roles granted ''*''. Cached per backend until roles or grants change. Used by row-level security. Internal.';
 
 CREATE FUNCTION billy._visible_orgs() RETURNS text[]
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    result text[];
-    claims jsonb;
-BEGIN
-    SELECT coalesce(array_agg(DISTINCT g.organization_id), '{}')
-    INTO result
-    FROM billy.organization_grants g
-    WHERE pg_has_role(CURRENT_USER, g.role, 'MEMBER');
-    -- Supabase: PostgREST sets request.jwt.claims for its API roles; only
-    -- those roles may use the claim (anyone can SET a custom setting).
-    IF CURRENT_USER::text = ANY (string_to_array(current_setting('billy.jwt_roles', true), ',')) THEN
-        BEGIN
-            claims := nullif(current_setting('request.jwt.claims', true), '')::jsonb;
-        EXCEPTION WHEN invalid_text_representation THEN
-            claims := NULL;
-        END;
-        IF claims IS NOT NULL THEN
-            result := result || ARRAY(
-                SELECT jsonb_array_elements_text(c)
-                FROM (VALUES (claims -> 'billy_organizations'),
-                             (claims -> 'app_metadata' -> 'billy_organizations')) v(c)
-                WHERE jsonb_typeof(c) = 'array');
-        END IF;
-    END IF;
-    RETURN result;
-END
-$$;
+LANGUAGE C STABLE
+AS 'MODULE_PATHNAME', 'billy_visible_orgs';
 COMMENT ON FUNCTION billy._visible_orgs() IS
-'The organizations the current role may see: granted to it (billy.grant_organization) or, for the roles in billy.jwt_roles, listed in the Supabase JWT claim billy_organizations (top level or in app_metadata). Used by row-level security. Internal.';
+'The organizations the current role may see: granted to it or a role it is a member of (billy.grant_organization) and, for the roles in billy.jwt_roles, listed in the Supabase JWT claim billy_organizations (top level or in app_metadata). Cached per backend until roles, grants, the claim or billy.jwt_roles change. Used by row-level security. Internal.';
+
+CREATE FUNCTION billy._grants_changed() RETURNS trigger
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'billy_grants_changed';
+COMMENT ON FUNCTION billy._grants_changed() IS
+'Statement trigger of billy.organization_grants: every backend recomputes what its role may see once the change commits. Internal.';
+
+CREATE TRIGGER grants_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON billy.organization_grants
+    FOR EACH STATEMENT EXECUTE FUNCTION billy._grants_changed();
 
 CREATE FUNCTION billy.grant_organization(role name, org text DEFAULT NULL) RETURNS void
 LANGUAGE plpgsql

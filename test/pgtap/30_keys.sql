@@ -17,7 +17,8 @@ SELECT key_id AS first_id FROM billy._credentials WHERE organization_id = billy_
 COPY (SELECT encode(sha256('billy second key'), 'hex')) TO :'second_key';
 COPY (SELECT encode(sha256('billy third key'), 'hex')) TO :'third_key';
 COPY (SELECT 'abcdef') TO :'short_key';
-SELECT format('chmod 600 %s %s %s', :'second_key', :'third_key', :'short_key') AS private_cmd \gset
+-- (each command reads its stdin, or COPY TO PROGRAM may fail on a broken pipe)
+SELECT format('chmod 600 %s %s %s; cat >/dev/null', :'second_key', :'third_key', :'short_key') AS private_cmd \gset
 COPY (SELECT 1) TO PROGRAM :'private_cmd';
 
 CREATE FUNCTION pg_temp.reload() RETURNS void LANGUAGE plpgsql AS $$
@@ -55,7 +56,8 @@ ALTER SYSTEM SET billy.key_file = :'short_key';
 SELECT pg_temp.reload();
 SELECT throws_ok(format('SELECT billy.connect(%L)', billy_test.token(1)), 'F0000',
           'the key file named by billy.key_file does not hold a 256-bit key', 'a short key is refused');
-SELECT 'chmod 644 ' || :'second_key' AS open_cmd, 'chmod 600 ' || :'second_key' AS close_cmd \gset
+SELECT 'chmod 644 ' || :'second_key' || '; cat >/dev/null' AS open_cmd,
+       'chmod 600 ' || :'second_key' || '; cat >/dev/null' AS close_cmd \gset
 ALTER SYSTEM SET billy.key_file = :'second_key';
 SELECT pg_temp.reload();
 COPY (SELECT 1) TO PROGRAM :'open_cmd';

@@ -1,0 +1,136 @@
+-- billy.mcp: the JSON-RPC 2.0 and MCP protocol cases, answered inside the
+-- database.  Ids are echoed exactly (0 and strings included), notifications
+-- are never answered, batches get -32600, versions are negotiated.
+
+-- initialize: every supported version is echoed
+SELECT v AS asked, r -> 'id' AS id, r -> 'result' ->> 'protocolVersion' AS answered,
+       r -> 'result' -> 'capabilities' AS capabilities, r -> 'result' -> 'serverInfo' ->> 'name' AS server,
+       r -> 'result' ->> 'instructions' LIKE 'billy serves the books%' AS has_instructions
+FROM unnest(ARRAY['2025-11-25', '2025-06-18', '2025-03-26', '2024-11-05']) v,
+     LATERAL billy.mcp(jsonb_build_object('jsonrpc', '2.0', 'id', 0, 'method', 'initialize',
+         'params', jsonb_build_object('protocolVersion', v, 'capabilities', '{}'::jsonb,
+                                      'clientInfo', '{"name": "regress", "version": "0"}'::jsonb))) r;
+
+-- a version billy does not speak (older, newer, nonsense): the newest it speaks
+SELECT v AS asked, billy.mcp(jsonb_build_object('jsonrpc', '2.0', 'id', 1, 'method', 'initialize',
+           'params', jsonb_build_object('protocolVersion', v))) -> 'result' ->> 'protocolVersion' AS answered
+FROM unnest(ARRAY['2024-10-07', '2026-07-28', '2099-01-01', 'latest', '']) v;
+
+-- no version, or not a string: invalid params
+SELECT billy.mcp('{"jsonrpc": "2.0", "id": 2, "method": "initialize", "params": {}}');
+SELECT billy.mcp('{"jsonrpc": "2.0", "id": 3, "method": "initialize", "params": {"protocolVersion": 20251125}}');
+SELECT billy.mcp('{"jsonrpc": "2.0", "id": 4, "method": "initialize"}') -> 'error' ->> 'code' AS code;
+
+-- the stateless HTTP bridge turns listChanged off
+SET billy.mcp_list_changed = off;
+SELECT billy.mcp('{"jsonrpc": "2.0", "id": 5, "method": "initialize", "params": {"protocolVersion": "2025-06-18"}}')
+       -> 'result' -> 'capabilities' AS capabilities;
+RESET billy.mcp_list_changed;
+
+-- ids: integers (0 too), strings (the empty string too), negative and large
+-- numbers are echoed exactly
+SELECT billy.mcp('{"jsonrpc": "2.0", "id": 0, "method": "ping"}');
+SELECT billy.mcp('{"jsonrpc": "2.0", "id": "0", "method": "ping"}');
+SELECT billy.mcp('{"jsonrpc": "2.0", "id": "", "method": "ping"}');
+SELECT billy.mcp('{"jsonrpc": "2.0", "id": "server-discover-probe-1", "method": "ping"}');
+SELECT billy.mcp('{"jsonrpc": "2.0", "id": -7, "method": "ping"}');
+SELECT billy.mcp('{"jsonrpc": "2.0", "id": 9007199254740993, "method": "ping"}');
+SELECT billy.mcp('{"jsonrpc": "2.0", "id": "ü ∑ \"quoted\"", "method": "ping", "params": {}}');
+
+-- ids that are not ids: null, a boolean, an object
+SELECT billy.mcp('{"jsonrpc": "2.0", "id": null, "method": "ping"}');
+SELECT billy.mcp('{"jsonrpc": "2.0", "id": true, "method": "ping"}');
+SELECT billy.mcp('{"jsonrpc": "2.0", "id": {"a": 1}, "method": "ping"}');
+
+-- notifications get nothing back, whatever they are (a tools/call sent as a
+-- notification is not run either)
+SELECT coalesce(max(id), 0) AS jobs_before FROM billy.jobs \gset
+SELECT billy.mcp('{"jsonrpc": "2.0", "method": "notifications/initialized"}') IS NULL AS no_answer;
+SELECT billy.mcp('{"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 3}}') IS NULL AS no_answer;
+SELECT billy.mcp('{"jsonrpc": "2.0", "method": "no/such/method"}') IS NULL AS no_answer;
+SELECT billy.mcp('{"jsonrpc": "2.0", "method": "tools/call", "params": {"name": "sync_billy_data"}}') IS NULL AS no_answer;
+SELECT count(*) AS jobs_queued_by_the_notification FROM billy.jobs WHERE id > :jobs_before;
+
+-- responses (billy never asks, so there is nothing to match) get nothing back
+SELECT billy.mcp('{"jsonrpc": "2.0", "id": 7, "result": {}}') IS NULL AS no_answer;
+SELECT billy.mcp('{"jsonrpc": "2.0", "id": 7, "error": {"code": -1, "message": "x"}}') IS NULL AS no_answer;
+
+-- batches, and messages that are not objects: invalid request, id null
+SELECT billy.mcp('[{"jsonrpc": "2.0", "id": 1, "method": "ping"}, {"jsonrpc": "2.0", "id": 2, "method": "ping"}]');
+SELECT billy.mcp('[]');
+SELECT billy.mcp('"ping"');
+SELECT billy.mcp('42');
+SELECT billy.mcp('{}');
+SELECT billy.mcp(NULL);
+
+-- jsonrpc must be "2.0"; method a string; params an object
+SELECT billy.mcp('{"id": 8, "method": "ping"}');
+SELECT billy.mcp('{"jsonrpc": "1.0", "id": 8, "method": "ping"}');
+SELECT billy.mcp('{"jsonrpc": "2.0", "id": 8}');
+SELECT billy.mcp('{"jsonrpc": "2.0", "id": 8, "method": 5}');
+SELECT billy.mcp('{"jsonrpc": "2.0", "id": 8, "method": "ping", "params": [1, 2]}');
+SELECT billy.mcp('{"jsonrpc": "2.0", "id": 8, "method": "ping", "params": null}');
+
+-- unknown methods: -32601, and the modern era's discovery falls back to initialize
+SELECT billy.mcp('{"jsonrpc": "2.0", "id": 9, "method": "resources/list"}');
+SELECT billy.mcp('{"jsonrpc": "2.0", "id": "server-discover-probe-1", "method": "server/discover"}') -> 'error' ->> 'code' AS code;
+SELECT billy.mcp('{"jsonrpc": "2.0", "id": 10, "method": "logging/setLevel", "params": {"level": "debug"}}') -> 'error' ->> 'code' AS code;
+
+-- tools/list: bad params
+SELECT billy.mcp('{"jsonrpc": "2.0", "id": 11, "method": "tools/list", "params": {"cursor": 5}}');
+SELECT billy.mcp('{"jsonrpc": "2.0", "id": 12, "method": "tools/list", "params": {"cursor": "not-a-billy-cursor"}}');
+SELECT billy.mcp('{"jsonrpc": "2.0", "id": 13, "method": "tools/list", "params": {"cursor": "10:x;DROP TABLE"}}') -> 'error' ->> 'code' AS code;
+
+-- tools/list as superuser: the tools whose function is installed, in order
+-- (those of the sync engine here; other concerns add theirs)
+SELECT t ->> 'name' AS name, t -> 'annotations' ->> 'readOnlyHint' AS read_only,
+       t -> 'annotations' ->> 'openWorldHint' AS open_world,
+       t -> 'outputSchema' IS NOT NULL AS has_output_schema
+FROM jsonb_array_elements(billy.mcp('{"jsonrpc": "2.0", "id": 14, "method": "tools/list"}') -> 'result' -> 'tools') t
+WHERE t ->> 'name' IN ('get_organization_settings', 'check_connection', 'sync_billy_data', 'get_sync_status');
+SELECT count(*) = (SELECT count(*) FROM billy.mcp_tool_status() WHERE available) AS lists_every_available_tool
+FROM jsonb_array_elements(billy.mcp('{"jsonrpc": "2.0", "id": 14, "method": "tools/list"}') -> 'result' -> 'tools') t;
+
+-- pages: with two tools a page, the cursors walk the same list, once
+SET billy.mcp_page_size = 2;
+SELECT billy.mcp('{"jsonrpc": "2.0", "id": 15, "method": "tools/list"}') -> 'result' ->> 'nextCursor' AS first_cursor;
+WITH RECURSIVE pages(n, cursor, names) AS (
+    SELECT 1, r -> 'result' ->> 'nextCursor', ARRAY(SELECT jsonb_array_elements(r -> 'result' -> 'tools') ->> 'name')
+    FROM billy.mcp('{"jsonrpc": "2.0", "id": 16, "method": "tools/list"}') r
+    UNION ALL
+    SELECT p.n + 1, r -> 'result' ->> 'nextCursor', ARRAY(SELECT jsonb_array_elements(r -> 'result' -> 'tools') ->> 'name')
+    FROM pages p, LATERAL billy.mcp(jsonb_build_object('jsonrpc', '2.0', 'id', 17, 'method', 'tools/list',
+                                                        'params', jsonb_build_object('cursor', p.cursor))) r
+    WHERE p.cursor IS NOT NULL
+), paged AS (
+    SELECT array_agg(x ORDER BY p.n, i) AS names, max(p.n) AS pages, bool_and(cardinality(p.names) = 2 OR p.cursor IS NULL) AS full_pages
+    FROM pages p, unnest(p.names) WITH ORDINALITY AS u(x, i)
+)
+SELECT paged.names = ARRAY(SELECT name FROM billy.mcp_tool_status() WHERE available) AS same_tools_in_order,
+       paged.pages = ceil((SELECT count(*) FROM billy.mcp_tool_status() WHERE available) / 2.0) AS pages_of_two,
+       full_pages
+FROM paged;
+RESET billy.mcp_page_size;
+
+-- tools/call: protocol errors (no name, unknown tool) are JSON-RPC errors
+SELECT billy.mcp('{"jsonrpc": "2.0", "id": 18, "method": "tools/call", "params": {}}');
+SELECT billy.mcp('{"jsonrpc": "2.0", "id": 19, "method": "tools/call", "params": {"name": "billy.get_invoice"}}');
+SELECT billy.mcp('{"jsonrpc": "2.0", "id": 20, "method": "tools/call"}') -> 'error' ->> 'code' AS code;
+
+-- tool errors are results with isError, for the model to read: bad
+-- arguments, an organization that does not exist, a tool whose function
+-- is not installed
+SELECT billy.mcp('{"jsonrpc": "2.0", "id": 21, "method": "tools/call", "params": {"name": "get_sync_status", "arguments": {"organisation": "x"}}}');
+SELECT billy.mcp('{"jsonrpc": "2.0", "id": 22, "method": "tools/call", "params": {"name": "get_sync_status", "arguments": {"organization": 5}}}');
+SELECT billy.mcp('{"jsonrpc": "2.0", "id": 23, "method": "tools/call", "params": {"name": "get_sync_status", "arguments": [1]}}');
+SELECT billy.mcp('{"jsonrpc": "2.0", "id": 24, "method": "tools/call", "params": {"name": "get_sync_status", "arguments": {"organization": "no such organization"}}}');
+SELECT billy.mcp('{"jsonrpc": "2.0", "id": 25, "method": "tools/call", "params": {"name": "sync_billy_data", "arguments": {"resources": ["invoices", "receipts"]}}}');
+SELECT billy.mcp('{"jsonrpc": "2.0", "id": 26, "method": "tools/call", "params": {"name": "sync_billy_data", "arguments": {"resources": ["invoices", "invoices"]}}}');
+BEGIN;
+INSERT INTO billy.mcp_tools (name, title, description, input_schema, function, issue)
+VALUES ('regress_waiting', 'Waiting', 'A tool whose function is not installed.', '{"type": "object"}',
+        'billy_test.not_installed', 'a later release');
+SELECT billy.mcp('{"jsonrpc": "2.0", "id": 27, "method": "tools/call", "params": {"name": "regress_waiting"}}');
+SELECT count(*) AS listed FROM jsonb_array_elements(billy.mcp('{"jsonrpc": "2.0", "id": 28, "method": "tools/list"}') -> 'result' -> 'tools') t
+WHERE t ->> 'name' = 'regress_waiting';
+ROLLBACK;

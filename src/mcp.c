@@ -1,0 +1,1322 @@
+/*-------------------------------------------------------------------------
+ *
+ * mcp.c
+ *	  The Model Context Protocol inside PostgreSQL: billy.mcp(request jsonb)
+ *	  answers one JSON-RPC 2.0 message.
+ *
+ * A message is a request (it has an id: a string or a number, echoed
+ * exactly, 0 included), a notification (no id: never answered, never
+ * acted on, not even a tools/call) or a response (ignored: billy sends no
+ * requests).  Methods: initialize (version negotiation), ping, tools/list
+ * (pages, a cursor) and tools/call.  Batches are answered with -32600.
+ *
+ * tools/call looks the tool up in billy.mcp_tools, checks that the calling
+ * role may use it, checks the arguments against its input schema
+ * (jsonschema.c), maps them onto the function's named parameters and runs
+ * the function as the calling role inside a subtransaction: a SQL error
+ * becomes a result with isError (SQLSTATE, message, detail, hint) so the
+ * model can correct itself; only a lost connection or a bug is a protocol
+ * error.  The result is shaped into structuredContent (row sets wrapped as
+ * {rows, row_count, truncated}), capped in rows (billy.mcp_max_rows) and
+ * bytes (billy.mcp_max_bytes), mirrored as compact JSON text in content,
+ * and the call is recorded through billy.audit when that is installed.
+ *
+ * The SQL run for a tool is built only from the registry and the catalog
+ * (quoted names, casts); argument values travel as one bound jsonb
+ * parameter, never as SQL text.  Plans are prepared once per backend and
+ * SQL text.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "catalog/pg_proc.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "mb/pg_wchar.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "parser/parse_func.h"
+#include "utils/acl.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/regproc.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
+#include "utils/syscache.h"
+
+#include "billy.h"
+#include "jsonschema.h"
+#include "mcp.h"
+
+/* JSON-RPC and MCP error codes */
+#define RPC_PARSE_ERROR			(-32700)
+#define RPC_INVALID_REQUEST		(-32600)
+#define RPC_METHOD_NOT_FOUND	(-32601)
+#define RPC_INVALID_PARAMS		(-32602)
+#define RPC_INTERNAL_ERROR		(-32603)
+
+/* the protocol versions billy speaks, newest first */
+static const char *const supported_versions[] = {
+	"2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"
+};
+
+/* settings */
+static int	mcp_max_rows = 500;
+static int	mcp_max_bytes = 100000;
+static int	mcp_page_size = 100;
+static bool mcp_list_changed = true;
+
+/*
+ * billy_mcp_define_settings defines the MCP settings; _PG_init calls it
+ * before reserving the "billy." prefix.
+ */
+void
+billy_mcp_define_settings(void)
+{
+	DefineCustomIntVariable("billy.mcp_max_rows",
+							"Most rows an MCP tool result carries; more are cut and flagged as truncated.",
+							NULL,
+							&mcp_max_rows,
+							500, 1, 100000,
+							PGC_USERSET, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("billy.mcp_max_bytes",
+							"Most bytes of JSON an MCP tool result carries; rows or text beyond are cut and flagged.",
+							"Claude Code refuses tool results over about 25,000 tokens by default; 100 kB stays below.",
+							&mcp_max_bytes,
+							100000, 1024, 64 * 1024 * 1024,
+							PGC_USERSET, GUC_UNIT_BYTE,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("billy.mcp_page_size",
+							"Tools per page of an MCP tools/list answer.",
+							NULL,
+							&mcp_page_size,
+							100, 1, 1000,
+							PGC_USERSET, 0,
+							NULL, NULL, NULL);
+	DefineCustomBoolVariable("billy.mcp_list_changed",
+							 "Whether billy.mcp declares the tools.listChanged capability.",
+							 "Stdio bridges push notifications/tools/list_changed; stateless HTTP cannot, so its bridge turns this off.",
+							 &mcp_list_changed,
+							 true,
+							 PGC_USERSET, 0,
+							 NULL, NULL, NULL);
+}
+
+/* ------------------------------------------------------------ plans */
+
+/*
+ * Prepared plans, kept for the backend's life and found by their SQL text.
+ * The plan cache revalidates them when what they use changes.
+ */
+#define MAX_PLANS 128
+
+typedef struct McpPlan
+{
+	char	   *sql;
+	SPIPlanPtr	plan;
+} McpPlan;
+
+static McpPlan plans[MAX_PLANS];
+static int	nplans = 0;
+static int	next_victim = 0;
+
+static SPIPlanPtr
+get_plan(const char *sql, int nargs, Oid *types)
+{
+	SPIPlanPtr	plan;
+	int			slot;
+
+	for (int i = 0; i < nplans; i++)
+		if (strcmp(plans[i].sql, sql) == 0)
+			return plans[i].plan;
+
+	plan = SPI_prepare(sql, nargs, types);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql, SPI_result_code_string(SPI_result));
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "SPI_keepplan failed");
+
+	if (nplans < MAX_PLANS)
+		slot = nplans++;
+	else
+	{
+		slot = next_victim;
+		next_victim = (next_victim + 1) % MAX_PLANS;
+		SPI_freeplan(plans[slot].plan);
+		pfree(plans[slot].sql);
+	}
+	plans[slot].sql = MemoryContextStrdup(TopMemoryContext, sql);
+	plans[slot].plan = plan;
+	return plan;
+}
+
+/* ------------------------------------------------------------ responses */
+
+typedef struct McpRequest
+{
+	JsonbValue	id;				/* jbvString or jbvNumeric */
+	const char *method;
+	JsonbContainer *params;		/* NULL when absent */
+	MemoryContext outer;		/* where the answer is built */
+} McpRequest;
+
+static void
+append_id(StringInfo out, McpRequest *req)
+{
+	if (req == NULL)
+		appendStringInfoString(out, "null");
+	else
+		billy_append_json(out, &req->id);
+}
+
+static Datum
+text_to_jsonb_datum(StringInfo s)
+{
+	return DirectFunctionCall1(jsonb_in, CStringGetDatum(s->data));
+}
+
+static Datum
+rpc_error(McpRequest *req, int code, const char *message, const char *data_json)
+{
+	StringInfoData out;
+
+	initStringInfo(&out);
+	appendStringInfoString(&out, "{\"jsonrpc\":\"2.0\",\"id\":");
+	append_id(&out, req);
+	appendStringInfo(&out, ",\"error\":{\"code\":%d,\"message\":", code);
+	escape_json(&out, message);
+	if (data_json)
+		appendStringInfo(&out, ",\"data\":%s", data_json);
+	appendStringInfoString(&out, "}}");
+	return text_to_jsonb_datum(&out);
+}
+
+static Datum
+rpc_result(McpRequest *req, const char *result_json)
+{
+	StringInfoData out;
+
+	initStringInfo(&out);
+	appendStringInfoString(&out, "{\"jsonrpc\":\"2.0\",\"id\":");
+	append_id(&out, req);
+	appendStringInfo(&out, ",\"result\":%s}", result_json);
+	return text_to_jsonb_datum(&out);
+}
+
+/* a tools/call result with isError: the text says what went wrong */
+static char *
+tool_error_json(const char *text)
+{
+	StringInfoData out;
+
+	initStringInfo(&out);
+	appendStringInfoString(&out, "{\"content\":[{\"type\":\"text\",\"text\":");
+	escape_json(&out, text);
+	appendStringInfoString(&out, "}],\"isError\":true}");
+	return out.data;
+}
+
+static char *
+string_member(JsonbContainer *obj, const char *key, bool *present, bool *is_string)
+{
+	JsonbValue *v = billy_json_key(obj, key);
+
+	*present = v != NULL;
+	*is_string = v != NULL && v->type == jbvString;
+	if (!*is_string)
+		return NULL;
+	return pnstrdup(v->val.string.val, v->val.string.len);
+}
+
+/* ------------------------------------------------------------ initialize */
+
+static Datum
+mcp_initialize(McpRequest *req)
+{
+	bool		present,
+				is_string;
+	char	   *asked = req->params ? string_member(req->params, "protocolVersion", &present, &is_string) : NULL;
+	const char *version = supported_versions[0];
+	StringInfoData out;
+	char	   *instructions;
+
+	if (asked == NULL)
+		return rpc_error(req, RPC_INVALID_PARAMS, "params.protocolVersion must be a string",
+						 "{\"supported\":[\"2025-11-25\",\"2025-06-18\",\"2025-03-26\",\"2024-11-05\"]}");
+
+	/* echo a version billy speaks; otherwise offer the newest, the client decides */
+	for (int i = 0; i < lengthof(supported_versions); i++)
+		if (strcmp(asked, supported_versions[i]) == 0)
+			version = supported_versions[i];
+
+	instructions = billy_sql_value_spi("SELECT billy.mcp_instructions()");
+
+	initStringInfo(&out);
+	appendStringInfoString(&out, "{\"protocolVersion\":");
+	escape_json(&out, version);
+	appendStringInfo(&out, ",\"capabilities\":{\"tools\":{\"listChanged\":%s}}",
+					 mcp_list_changed ? "true" : "false");
+	appendStringInfoString(&out, ",\"serverInfo\":{\"name\":\"billy\",\"title\":\"billy: Billy's books in PostgreSQL\",\"version\":\"" BILLY_VERSION "\"}");
+	if (instructions)
+	{
+		appendStringInfoString(&out, ",\"instructions\":");
+		escape_json(&out, instructions);
+	}
+	appendStringInfoChar(&out, '}');
+	return rpc_result(req, out.data);
+}
+
+/*
+ * billy_sql_value_spi runs a query without arguments in the current SPI
+ * connection and returns its first value as text (NULL for SQL NULL).
+ */
+char *
+billy_sql_value_spi(const char *sql)
+{
+	SPIPlanPtr	plan = get_plan(sql, 0, NULL);
+	int			rc = SPI_execute_plan(plan, NULL, NULL, true, 1);
+
+	if (rc != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "\"%s\" returned no row", sql);
+	return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+}
+
+/* ------------------------------------------------------------ tools/list */
+
+static Datum
+mcp_tools_list(McpRequest *req)
+{
+	bool		present = false,
+				is_string = false;
+	char	   *cursor = req->params ? string_member(req->params, "cursor", &present, &is_string) : NULL;
+	Oid			types[2] = {TEXTOID, INT4OID};
+	Datum		values[2];
+	char		nulls[3] = "  ";
+	SPIPlanPtr	plan;
+	bool		isnull;
+	Datum		d;
+	Jsonb	   *page;
+	StringInfoData out;
+	JsonbValue	v;
+
+	if (present && !is_string)
+	{
+		JsonbValue *c = billy_json_key(req->params, "cursor");
+
+		if (c->type != jbvNull)
+			return rpc_error(req, RPC_INVALID_PARAMS, "params.cursor must be a string", NULL);
+	}
+	values[0] = cursor ? CStringGetTextDatum(cursor) : (Datum) 0;
+	nulls[0] = cursor ? ' ' : 'n';
+	values[1] = Int32GetDatum(mcp_page_size);
+
+	plan = get_plan("SELECT billy._mcp_tools_list($1, $2)", 2, types);
+	if (SPI_execute_plan(plan, values, nulls, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "tools/list returned no row");
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (isnull)
+		return rpc_error(req, RPC_INVALID_PARAMS, "invalid cursor: pass back a nextCursor billy gave, unchanged", NULL);
+	page = DatumGetJsonbP(d);
+	initStringInfo(&out);
+	billy_jsonb_root_value(page, &v);
+	billy_append_json(&out, &v);
+	return rpc_result(req, out.data);
+}
+
+/* ------------------------------------------------------------ tools/call */
+
+typedef enum ResultShape
+{
+	SHAPE_JSON,					/* json or jsonb: objects as they are */
+	SHAPE_ROWS,					/* a set or a row: {rows, row_count, truncated} */
+	SHAPE_ROW,					/* one composite row: the row itself */
+	SHAPE_SCALAR				/* anything else: {result} */
+} ResultShape;
+
+typedef struct McpTool
+{
+	char	   *name;
+	char	   *kind;
+	Jsonb	   *input_schema;
+	Jsonb	   *arguments;		/* argument name -> parameter name */
+	Jsonb	   *fixed_args;
+	Oid			func;			/* InvalidOid when not installed */
+	char	   *problem;		/* why the caller may not use it, or NULL */
+	char	   *operation;		/* the function's name, for writes */
+} McpTool;
+
+/*
+ * function_name: schema.name(argtypes), the schema always given, the types
+ * as PostgreSQL names them (what to_regprocedure takes back)
+ */
+static char *
+function_name(Oid f)
+{
+	HeapTuple	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(f));
+	Form_pg_proc p;
+	StringInfoData s;
+
+	if (!HeapTupleIsValid(tup))
+		return psprintf("function %u", f);
+	p = (Form_pg_proc) GETSTRUCT(tup);
+	initStringInfo(&s);
+	appendStringInfo(&s, "%s(", quote_qualified_identifier(get_namespace_name(p->pronamespace),
+														   NameStr(p->proname)));
+	for (int i = 0; i < p->pronargs; i++)
+		appendStringInfo(&s, "%s%s", i ? "," : "", format_type_be(p->proargtypes.values[i]));
+	appendStringInfoChar(&s, ')');
+	ReleaseSysCache(tup);
+	return s.data;
+}
+
+/*
+ * tool_problem says why the calling role cannot use a tool, or NULL: the
+ * same verdict as billy._mcp_tool_problem (which tools/list uses), reached
+ * here without a PL/pgSQL call because it is on every tools/call's path.
+ */
+static char *
+tool_problem(McpTool *tool, const char *function, Datum *requires, bool *requires_null,
+			 char **require_names, int nrequires, const char *issue)
+{
+	char	   *waits = issue ? psprintf(" (%s)", issue) : "";
+
+	if (!OidIsValid(tool->func))
+		return psprintf("it waits for %s, which is not installed%s", function, waits);
+	for (int i = 0; i < nrequires; i++)
+	{
+		Oid			f = requires_null[i] ? InvalidOid : DatumGetObjectId(requires[i]);
+
+		if (!OidIsValid(f))
+			return psprintf("it waits for %s, which is not installed%s", require_names[i], waits);
+		if (pg_proc_aclcheck(f, GetUserId(), ACL_EXECUTE) != ACLCHECK_OK)
+			return psprintf("role %s may not execute %s", GetUserNameFromId(GetUserId(), false),
+							function_name(f));
+	}
+	if (pg_proc_aclcheck(tool->func, GetUserId(), ACL_EXECUTE) != ACLCHECK_OK)
+		return psprintf("role %s may not execute %s", GetUserNameFromId(GetUserId(), false),
+						function_name(tool->func));
+	return NULL;
+}
+
+/* load_tool reads a tool's registry row; false when there is none */
+static bool
+load_tool(const char *name, McpTool *tool)
+{
+	static const char *sql =
+		"SELECT t.kind, t.input_schema, t.arguments, t.fixed_args, "
+		"(SELECT CASE WHEN pg_catalog.strpos(t.function, '(') OPERATOR(pg_catalog.>) 0 "
+		"THEN pg_catalog.to_regprocedure(t.function)::pg_catalog.oid "
+		"ELSE pg_catalog.to_regproc(t.function)::pg_catalog.oid END "
+		"FROM pg_catalog.pg_namespace n WHERE n.nspname OPERATOR(pg_catalog.=) pg_catalog.split_part(t.function, '.', 1) "
+		"AND pg_catalog.has_schema_privilege(n.oid, 'USAGE')), t.function, "
+		"ARRAY(SELECT (SELECT CASE WHEN pg_catalog.strpos(r, '(') OPERATOR(pg_catalog.>) 0 "
+		"THEN pg_catalog.to_regprocedure(r)::pg_catalog.oid "
+		"ELSE pg_catalog.to_regproc(r)::pg_catalog.oid END "
+		"FROM pg_catalog.pg_namespace n WHERE n.nspname OPERATOR(pg_catalog.=) pg_catalog.split_part(r, '.', 1) "
+		"AND pg_catalog.has_schema_privilege(n.oid, 'USAGE')) FROM pg_catalog.unnest(t.requires) r), "
+		"t.requires, t.issue "
+		"FROM billy.mcp_tools t WHERE t.name OPERATOR(pg_catalog.=) $1";
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(name)};
+	SPIPlanPtr	plan = get_plan(sql, 1, types);
+	HeapTuple	tup;
+	TupleDesc	desc;
+	bool		isnull;
+	Datum		d;
+	Datum	   *req_oids;
+	bool	   *req_nulls;
+	int			nreq;
+	Datum	   *req_names;
+	int			nnames;
+	char	  **names;
+
+	if (SPI_execute_plan(plan, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read billy.mcp_tools");
+	if (SPI_processed == 0)
+		return false;
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	tool->name = pstrdup(name);
+	tool->kind = SPI_getvalue(tup, desc, 1);
+	tool->input_schema = DatumGetJsonbPCopy(SPI_getbinval(tup, desc, 2, &isnull));
+	tool->arguments = DatumGetJsonbPCopy(SPI_getbinval(tup, desc, 3, &isnull));
+	tool->fixed_args = DatumGetJsonbPCopy(SPI_getbinval(tup, desc, 4, &isnull));
+	d = SPI_getbinval(tup, desc, 5, &isnull);
+	tool->func = isnull ? InvalidOid : DatumGetObjectId(d);
+	deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(tup, desc, 7, &isnull)),
+					  OIDOID, sizeof(Oid), true, TYPALIGN_INT, &req_oids, &req_nulls, &nreq);
+	deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(tup, desc, 8, &isnull)),
+					  TEXTOID, -1, false, TYPALIGN_INT, &req_names, NULL, &nnames);
+	names = palloc(sizeof(char *) * (nnames + 1));
+	for (int i = 0; i < nnames; i++)
+		names[i] = TextDatumGetCString(req_names[i]);
+	tool->problem = tool_problem(tool, SPI_getvalue(tup, desc, 6), req_oids, req_nulls, names,
+								 Min(nreq, nnames), SPI_getvalue(tup, desc, 9));
+	tool->operation = OidIsValid(tool->func) ? get_func_name(tool->func) : NULL;
+	return true;
+}
+
+/*
+ * map_arguments turns the tool's arguments into an object keyed by the
+ * function's parameter names: renamed as the registry says, left out when
+ * mapped to null, with the fixed arguments added.
+ */
+static Jsonb *
+map_arguments(McpTool *tool, JsonbContainer *args, char **confirmation)
+{
+	JsonbParseState *state = NULL;
+	JsonbValue	key;
+	JsonbIterator *it;
+	JsonbValue	tok;
+	JsonbIteratorToken r;
+	char	   *name = NULL;
+	bool		is_write = strcmp(tool->kind, "write") == 0;
+
+	*confirmation = NULL;
+	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+	if (args)
+	{
+		it = JsonbIteratorInit(args);
+		while ((r = JsonbIteratorNext(&it, &tok, true)) != WJB_DONE)
+		{
+			if (r == WJB_KEY)
+				name = pnstrdup(tok.val.string.val, tok.val.string.len);
+			else if (r == WJB_VALUE)
+			{
+				JsonbValue *to = billy_json_key(&tool->arguments->root, name);
+
+				if (is_write && strcmp(name, "confirmation") == 0)
+				{
+					if (tok.type == jbvString)
+						*confirmation = pnstrdup(tok.val.string.val, tok.val.string.len);
+					continue;
+				}
+				if (to && to->type == jbvNull)
+					continue;
+				key.type = jbvString;
+				if (to && to->type == jbvString)
+				{
+					key.val.string.val = to->val.string.val;
+					key.val.string.len = to->val.string.len;
+				}
+				else
+				{
+					key.val.string.val = name;
+					key.val.string.len = strlen(name);
+				}
+				pushJsonbValue(&state, WJB_KEY, &key);
+				pushJsonbValue(&state, WJB_VALUE, &tok);
+			}
+		}
+	}
+	it = JsonbIteratorInit(&tool->fixed_args->root);
+	while ((r = JsonbIteratorNext(&it, &tok, true)) != WJB_DONE)
+	{
+		if (r == WJB_KEY)
+			pushJsonbValue(&state, WJB_KEY, &tok);
+		else if (r == WJB_VALUE)
+			pushJsonbValue(&state, WJB_VALUE, &tok);
+	}
+	return JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, NULL));
+}
+
+/*
+ * call_sql builds the statement that runs a tool's function: named
+ * arguments taken from $1 (the mapped arguments) and cast to the
+ * parameters' types; parameters without a default that were not given get
+ * NULL (the function decides: e.g. org NULL means the only organization).
+ * The answer is always one jsonb value.
+ */
+static char *
+call_sql(McpTool *tool, Jsonb *mapped, ResultShape *shape, char **unknown)
+{
+	HeapTuple	proctup = SearchSysCache1(PROCOID, ObjectIdGetDatum(tool->func));
+	Form_pg_proc proc;
+	int			nargs;
+	Oid		   *argtypes;
+	char	  **argnames;
+	char	   *argmodes;
+	int			first_default;
+	StringInfoData call;
+	StringInfoData sql;
+	bool		any = false;
+	int			in_index = 0;
+	char		rettyptype;
+
+	if (!HeapTupleIsValid(proctup))
+		elog(ERROR, "cache lookup failed for function %u", tool->func);
+	proc = (Form_pg_proc) GETSTRUCT(proctup);
+	nargs = get_func_arg_info(proctup, &argtypes, &argnames, &argmodes);
+	first_default = proc->pronargs - proc->pronargdefaults;
+
+	/* every argument must land on a parameter: else the registry is wrong */
+	*unknown = NULL;
+	{
+		JsonbIterator *it = JsonbIteratorInit(&mapped->root);
+		JsonbValue	tok;
+		JsonbIteratorToken r;
+
+		while ((r = JsonbIteratorNext(&it, &tok, true)) != WJB_DONE)
+		{
+			bool		found = false;
+
+			if (r != WJB_KEY)
+				continue;
+			for (int i = 0; i < nargs && !found; i++)
+				found = argnames && argnames[i] &&
+					(!argmodes || argmodes[i] == PROARGMODE_IN || argmodes[i] == PROARGMODE_INOUT ||
+					 argmodes[i] == PROARGMODE_VARIADIC) &&
+					strlen(argnames[i]) == (size_t) tok.val.string.len &&
+					strncmp(argnames[i], tok.val.string.val, tok.val.string.len) == 0;
+			if (!found)
+			{
+				*unknown = pnstrdup(tok.val.string.val, tok.val.string.len);
+				ReleaseSysCache(proctup);
+				return NULL;
+			}
+		}
+	}
+
+	initStringInfo(&call);
+	appendStringInfo(&call, "%s(",
+					 quote_qualified_identifier(get_namespace_name(proc->pronamespace),
+												NameStr(proc->proname)));
+	for (int i = 0; i < nargs; i++)
+	{
+		char		mode = argmodes ? argmodes[i] : PROARGMODE_IN;
+		const char *pname = argnames ? argnames[i] : NULL;
+		Oid			typ = argtypes[i];
+		bool		given;
+		char	   *lit;
+		char	   *typname;
+
+		if (mode != PROARGMODE_IN && mode != PROARGMODE_INOUT && mode != PROARGMODE_VARIADIC)
+			continue;
+		in_index++;
+		if (pname == NULL || pname[0] == '\0')
+			continue;
+		given = billy_json_key(&mapped->root, pname) != NULL;
+		if (!given && in_index - 1 >= first_default)
+			continue;
+		typname = format_type_be_qualified(typ);
+		if (any)
+			appendStringInfoString(&call, ", ");
+		any = true;
+		appendStringInfo(&call, "%s => ", quote_identifier(pname));
+		if (!given)
+		{
+			appendStringInfo(&call, "NULL::%s", typname);
+			continue;
+		}
+		lit = quote_literal_cstr(pname);
+		if (typ == JSONBOID)
+			appendStringInfo(&call, "($1 OPERATOR(pg_catalog.->) %s)", lit);
+		else if (typ == JSONOID)
+			appendStringInfo(&call, "($1 OPERATOR(pg_catalog.->) %s)::pg_catalog.json", lit);
+		else if (OidIsValid(get_element_type(typ)))
+			appendStringInfo(&call,
+							 "(CASE WHEN pg_catalog.jsonb_typeof($1 OPERATOR(pg_catalog.->) %s) OPERATOR(pg_catalog.=) 'array' "
+							 "THEN ARRAY(SELECT pg_catalog.jsonb_array_elements_text($1 OPERATOR(pg_catalog.->) %s)) END)::%s",
+							 lit, lit, typname);
+		else
+			appendStringInfo(&call, "($1 OPERATOR(pg_catalog.->>) %s)::%s", lit, typname);
+	}
+	appendStringInfoChar(&call, ')');
+
+	rettyptype = get_typtype(proc->prorettype);
+	initStringInfo(&sql);
+	if (!proc->proretset && (proc->prorettype == JSONBOID || proc->prorettype == JSONOID))
+	{
+		*shape = SHAPE_JSON;
+		appendStringInfo(&sql, "SELECT (%s)::pg_catalog.jsonb", call.data);
+	}
+	else if (proc->proretset || rettyptype == TYPTYPE_COMPOSITE || proc->prorettype == RECORDOID)
+	{
+		*shape = proc->proretset ? SHAPE_ROWS : SHAPE_ROW;
+		appendStringInfo(&sql,
+						 "SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.to_jsonb(q.x)), '[]'::pg_catalog.jsonb) "
+						 "FROM (SELECT r AS x FROM %s AS r LIMIT $2) q", call.data);
+	}
+	else
+	{
+		*shape = SHAPE_SCALAR;
+		appendStringInfo(&sql, "SELECT pg_catalog.to_jsonb(%s)", call.data);
+	}
+	ReleaseSysCache(proctup);
+	return sql.data;
+}
+
+/* ------------------------------------------------------------ shaping */
+
+/*
+ * Budget tracks the bytes a result may still take and whether anything was
+ * left out on the way.
+ */
+typedef struct Budget
+{
+	int			max;
+	int			rows_cut;		/* rows left out of the largest cut array */
+	int			rows_kept;
+	bool		truncated;
+} Budget;
+
+/*
+ * append_array_capped writes the first elements of an array that fit in
+ * limit bytes (and at most max_rows); the rest is counted as cut.
+ */
+static void
+append_array_capped(StringInfo out, JsonbContainer *arr, int limit, int max_rows, Budget *b)
+{
+	int			n = JsonContainerSize(arr);
+	int			kept = 0;
+
+	appendStringInfoChar(out, '[');
+	for (int i = 0; i < n; i++)
+	{
+		JsonbValue *e = getIthJsonbValueFromContainer(arr, i);
+		int			before = out->len;
+
+		if (i >= max_rows)
+			break;
+		if (i > 0)
+			appendStringInfoChar(out, ',');
+		billy_append_json(out, e);
+		if (out->len + 1 > limit && i > 0)
+		{
+			out->len = before;
+			out->data[before] = '\0';
+			break;
+		}
+		if (out->len + 1 > limit)
+		{
+			/* not even one element fits */
+			out->len = before;
+			out->data[before] = '\0';
+			break;
+		}
+		kept++;
+	}
+	appendStringInfoChar(out, ']');
+	if (kept < n)
+	{
+		b->truncated = true;
+		b->rows_cut = Max(b->rows_cut, n - kept);
+		b->rows_kept = kept;
+	}
+}
+
+/* append_string_capped writes a string cut to limit bytes at a character boundary */
+static void
+append_string_capped(StringInfo out, JsonbValue *v, int limit, Budget *b)
+{
+	StringInfoData tmp;
+	int			len = v->val.string.len;
+
+	initStringInfo(&tmp);
+	billy_append_json(&tmp, v);
+	if (tmp.len <= limit)
+	{
+		appendBinaryStringInfo(out, tmp.data, tmp.len);
+		return;
+	}
+	/* escaping can grow a string: cut the raw text, then escape */
+	while (len > 0)
+	{
+		char	   *s;
+
+		len = len * 3 / 4;
+		len = pg_mbcliplen(v->val.string.val, v->val.string.len, len);
+		s = pnstrdup(v->val.string.val, len);
+		resetStringInfo(&tmp);
+		escape_json(&tmp, s);
+		if (tmp.len <= limit)
+			break;
+	}
+	appendBinaryStringInfo(out, tmp.data, tmp.len);
+	b->truncated = true;
+}
+
+/*
+ * shape_object writes an object member by member: members that are not
+ * arrays or long strings first (their size is reserved), then arrays and
+ * strings get what is left, in order.
+ */
+static void
+shape_object(StringInfo out, JsonbContainer *obj, Budget *b, int max_rows,
+			 const char *note, bool want_truncated_key)
+{
+	JsonbIterator *it;
+	JsonbValue	tok;
+	JsonbIteratorToken r;
+	int			fixed = 0;
+	bool		first = true;
+	int			start = out->len;
+	char	   *key = NULL;
+	int			keylen = 0;
+
+	/* pass 1: how big the small members are */
+	it = JsonbIteratorInit(obj);
+	while ((r = JsonbIteratorNext(&it, &tok, true)) != WJB_DONE)
+	{
+		if (r == WJB_KEY)
+			fixed += tok.val.string.len + 4;
+		else if (r == WJB_VALUE &&
+				 !(tok.type == jbvBinary && !JsonContainerIsObject(tok.val.binary.data)) &&
+				 !(tok.type == jbvString && tok.val.string.len > 256))
+		{
+			StringInfoData tmp;
+
+			initStringInfo(&tmp);
+			billy_append_json(&tmp, &tok);
+			fixed += tmp.len;
+			pfree(tmp.data);
+		}
+	}
+	fixed += 200;				/* the truncation note */
+
+	/* pass 2: write */
+	appendStringInfoChar(out, '{');
+	it = JsonbIteratorInit(obj);
+	while ((r = JsonbIteratorNext(&it, &tok, true)) != WJB_DONE)
+	{
+		if (r == WJB_KEY)
+		{
+			key = tok.val.string.val;
+			keylen = tok.val.string.len;
+			continue;
+		}
+		if (r != WJB_VALUE)
+			continue;
+		if ((keylen == 9 && strncmp(key, "truncated", 9) == 0) ||
+			(keylen == 4 && strncmp(key, "note", 4) == 0 && want_truncated_key))
+			continue;			/* written below */
+		if (!first)
+			appendStringInfoChar(out, ',');
+		first = false;
+		{
+			JsonbValue	k;
+
+			k.type = jbvString;
+			k.val.string.val = key;
+			k.val.string.len = keylen;
+			billy_append_json(out, &k);
+			appendStringInfoChar(out, ':');
+		}
+		if (tok.type == jbvBinary && !JsonContainerIsObject(tok.val.binary.data))
+			append_array_capped(out, tok.val.binary.data,
+								Max(b->max - fixed - (out->len - start), 2) + 0, max_rows, b);
+		else if (tok.type == jbvString && tok.val.string.len > 256)
+			append_string_capped(out, &tok, Max(b->max - fixed - (out->len - start), 16), b);
+		else
+			billy_append_json(out, &tok);
+	}
+	/* an existing "truncated" member keeps its value unless billy cut something */
+	{
+		JsonbValue *t = billy_json_key(obj, "truncated");
+
+		if (b->truncated || want_truncated_key || t)
+		{
+			if (!first)
+				appendStringInfoChar(out, ',');
+			first = false;
+			appendStringInfoString(out, "\"truncated\":");
+			if (b->truncated)
+				appendStringInfoString(out, "true");
+			else if (t)
+				billy_append_json(out, t);
+			else
+				appendStringInfoString(out, "false");
+		}
+		if (b->truncated && note)
+		{
+			appendStringInfoString(out, ",\"note\":");
+			escape_json(out, note);
+		}
+		else if (want_truncated_key)
+		{
+			JsonbValue *n = billy_json_key(obj, "note");
+
+			if (n)
+			{
+				appendStringInfoString(out, ",\"note\":");
+				billy_append_json(out, n);
+			}
+		}
+	}
+	appendStringInfoChar(out, '}');
+}
+
+static int
+int_argument(JsonbContainer *args, const char *name, int dflt)
+{
+	JsonbValue *v = args ? billy_json_key(args, name) : NULL;
+
+	if (v == NULL || v->type != jbvNumeric)
+		return dflt;
+	return DatumGetInt32(DirectFunctionCall1(numeric_int4, NumericGetDatum(v->val.numeric)));
+}
+
+/*
+ * shape_result turns what the function answered into structuredContent
+ * text: an object, capped and flagged.
+ */
+static char *
+shape_result(McpTool *tool, Jsonb *answer, ResultShape shape, JsonbContainer *args)
+{
+	StringInfoData out;
+	StringInfoData wrap;
+	JsonbValue	v;
+	Budget		b = {mcp_max_bytes, 0, 0, false};
+	bool		has_offset = billy_json_key(billy_json_key(&tool->input_schema->root, "properties") ?
+											billy_json_key(&tool->input_schema->root, "properties")->val.binary.data : NULL,
+											"offset") != NULL;
+	char	   *note;
+
+	initStringInfo(&out);
+	billy_jsonb_root_value(answer, &v);
+
+	if (shape == SHAPE_ROW)
+	{
+		/* one row (or none) */
+		if (v.type == jbvBinary && JsonContainerSize(v.val.binary.data) > 0)
+		{
+			JsonbValue *row = getIthJsonbValueFromContainer(v.val.binary.data, 0);
+
+			if (row->type == jbvBinary && JsonContainerIsObject(row->val.binary.data))
+			{
+				shape_object(&out, row->val.binary.data, &b, mcp_max_rows,
+							 "Cut to fit billy.mcp_max_bytes.", false);
+				return out.data;
+			}
+			appendStringInfoString(&out, "{\"result\":");
+			billy_append_json(&out, row);
+			appendStringInfoChar(&out, '}');
+			return out.data;
+		}
+		return pstrdup("{}");
+	}
+
+	if (shape == SHAPE_ROWS || (shape == SHAPE_JSON && v.type == jbvBinary &&
+								!JsonContainerIsObject(v.val.binary.data)))
+	{
+		/* a row set: {rows, row_count, truncated[, next_offset, note]} */
+		int			n = v.type == jbvBinary ? JsonContainerSize(v.val.binary.data) : 0;
+
+		initStringInfo(&wrap);
+		appendStringInfoString(&wrap, "{\"rows\":");
+		if (v.type == jbvBinary)
+			append_array_capped(&wrap, v.val.binary.data, mcp_max_bytes - 300, mcp_max_rows, &b);
+		else
+			appendStringInfoString(&wrap, "[]");
+		if (!b.truncated)
+			b.rows_kept = n;
+		appendStringInfo(&wrap, ",\"row_count\":%d,\"truncated\":%s", b.rows_kept,
+						 b.truncated ? "true" : "false");
+		if (b.truncated)
+		{
+			int			offset = int_argument(args, "offset", 0);
+
+			if (has_offset)
+			{
+				appendStringInfo(&wrap, ",\"next_offset\":%d", offset + b.rows_kept);
+				note = psprintf("Only the first %d rows are shown (billy.mcp_max_rows %d, billy.mcp_max_bytes %d). Call again with offset %d for the next page, or narrow the filters.",
+								b.rows_kept, mcp_max_rows, mcp_max_bytes, offset + b.rows_kept);
+			}
+			else
+				note = psprintf("Only the first %d rows are shown (billy.mcp_max_rows %d, billy.mcp_max_bytes %d). Narrow the arguments to see the rest.",
+								b.rows_kept, mcp_max_rows, mcp_max_bytes);
+			appendStringInfoString(&wrap, ",\"note\":");
+			escape_json(&wrap, note);
+		}
+		appendStringInfoChar(&wrap, '}');
+		return wrap.data;
+	}
+
+	if (shape == SHAPE_JSON && v.type == jbvBinary)
+	{
+		shape_object(&out, v.val.binary.data, &b, mcp_max_rows,
+					 has_offset ? "Some lists were cut to fit billy.mcp_max_rows and billy.mcp_max_bytes: page with limit and offset, or narrow the filters."
+					 : "Some lists or texts were cut to fit billy.mcp_max_rows and billy.mcp_max_bytes: narrow the arguments.",
+					 false);
+		return out.data;
+	}
+
+	/* a scalar (or a JSON scalar): {result} */
+	appendStringInfoString(&out, "{\"result\":");
+	if (v.type == jbvString)
+		append_string_capped(&out, &v, mcp_max_bytes - 200, &b);
+	else
+		billy_append_json(&out, &v);
+	if (b.truncated)
+	{
+		appendStringInfoString(&out, ",\"truncated\":true,\"note\":");
+		escape_json(&out, "The text was cut to fit billy.mcp_max_bytes; narrow the arguments.");
+	}
+	appendStringInfoChar(&out, '}');
+	return out.data;
+}
+
+static char *
+tool_success_json(const char *structured)
+{
+	StringInfoData out;
+
+	initStringInfo(&out);
+	appendStringInfoString(&out, "{\"content\":[{\"type\":\"text\",\"text\":");
+	escape_json(&out, structured);
+	appendStringInfo(&out, "}],\"structuredContent\":%s,\"isError\":false}", structured);
+	return out.data;
+}
+
+/* ------------------------------------------------------------ audit */
+
+/*
+ * audit records the call through billy._mcp_audit, which hands it to
+ * billy.audit(action, org, target, request, outcome, client), the audit
+ * trail's own function; without it (an older build) calls are not recorded.
+ * This costs one catalog look-up.
+ */
+static void
+audit(const char *tool, JsonbValue *args, const char *outcome, const char *detail)
+{
+	static const char *sql = "SELECT billy._mcp_audit($1, $2, $3, $4)";
+	Oid			types[4] = {TEXTOID, JSONBOID, TEXTOID, TEXTOID};
+	Oid			audit_types[6] = {TEXTOID, TEXTOID, TEXTOID, JSONBOID, TEXTOID, TEXTOID};
+	Datum		values[4];
+	char		nulls[5] = "    ";
+	List	   *name = list_make2(makeString("billy"), makeString("audit"));
+
+	if (!OidIsValid(LookupFuncName(name, 6, audit_types, true)))
+		return;
+	values[0] = CStringGetTextDatum(tool);
+	if (args)
+		values[1] = JsonbPGetDatum(JsonbValueToJsonb(args));
+	else
+		nulls[1] = 'n';
+	values[2] = CStringGetTextDatum(outcome);
+	if (detail)
+		values[3] = CStringGetTextDatum(detail);
+	else
+		nulls[3] = 'n';
+	if (SPI_execute_plan(get_plan(sql, 4, types), values, nulls, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not record the MCP call");
+}
+
+/* ------------------------------------------------------------ calling */
+
+/* sql_error_text: what the model reads about a SQL error */
+static char *
+sql_error_text(ErrorData *edata)
+{
+	StringInfoData s;
+
+	initStringInfo(&s);
+	appendStringInfo(&s, "error %s: %s", unpack_sql_state(edata->sqlerrcode),
+					 edata->message ? edata->message : "(no message)");
+	if (edata->detail)
+		appendStringInfo(&s, "\nDetail: %s", edata->detail);
+	if (edata->hint)
+		appendStringInfo(&s, "\nHint: %s", edata->hint);
+	return s.data;
+}
+
+/*
+ * run_tool runs the tool's statement in a subtransaction.  On success it
+ * returns the answer (copied into outer); on a SQL error it returns NULL
+ * and sets *error, unless the error is a cancel by the client (not a
+ * statement timeout), which goes on up: the bridge asked for it.
+ */
+static Jsonb *
+run_tool(const char *sql, int nargs, Oid *types, Datum *values, char *nulls,
+		 MemoryContext outer, ErrorData **error)
+{
+	MemoryContext oldcontext = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	Jsonb	   *answer = NULL;
+
+	*error = NULL;
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcontext);
+	PG_TRY();
+	{
+		SPIPlanPtr	plan = get_plan(sql, nargs, types);
+		bool		isnull;
+		Datum		d;
+		int			rc = SPI_execute_plan(plan, values, nulls, false, 1);
+
+		if (rc != SPI_OK_SELECT || SPI_processed != 1)
+			elog(ERROR, "the tool's statement returned no row");
+		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		MemoryContextSwitchTo(outer);
+		answer = isnull ? NULL : DatumGetJsonbPCopy(d);
+		if (answer == NULL)
+		{
+			JsonbValue	nullv;
+
+			nullv.type = jbvNull;
+			answer = JsonbValueToJsonb(&nullv);
+		}
+		MemoryContextSwitchTo(oldcontext);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcontext);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(outer);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcontext);
+		CurrentResourceOwner = oldowner;
+
+		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED &&
+			!(edata->message && strstr(edata->message, "statement timeout")))
+			ReThrowError(edata);
+		*error = edata;
+		answer = NULL;
+	}
+	PG_END_TRY();
+	return answer;
+}
+
+static Datum
+mcp_tools_call(McpRequest *req)
+{
+	bool		present,
+				is_string;
+	char	   *name = req->params ? string_member(req->params, "name", &present, &is_string) : NULL;
+	JsonbValue *argsv = req->params ? billy_json_key(req->params, "arguments") : NULL;
+	JsonbContainer *args = NULL;
+	JsonbValue *argv = NULL;		/* args as a value, for the audit */
+	McpTool		tool;
+	JsonbValue	argval;
+	char	   *err;
+	Jsonb	   *mapped;
+	char	   *confirmation;
+	char	   *sql;
+	ResultShape shape = SHAPE_JSON;
+	Jsonb	   *answer;
+	ErrorData  *edata;
+	char	   *structured;
+	Oid			types[4];
+	Datum		values[4];
+	char		nulls[5] = "    ";
+	int			nargs;
+
+	if (name == NULL)
+		return rpc_error(req, RPC_INVALID_PARAMS, "params.name must be a string naming a tool", NULL);
+	if (!load_tool(name, &tool))
+	{
+		StringInfoData data;
+
+		initStringInfo(&data);
+		appendStringInfoString(&data, "{\"tool\":");
+		escape_json(&data, name);
+		appendStringInfoChar(&data, '}');
+		return rpc_error(req, RPC_INVALID_PARAMS,
+						 psprintf("unknown tool: %s (tools/list shows the tools)", name), data.data);
+	}
+
+	if (argsv && argsv->type == jbvBinary && JsonContainerIsObject(argsv->val.binary.data))
+	{
+		args = argsv->val.binary.data;
+		argv = argsv;
+	}
+	else if (argsv && argsv->type != jbvNull)
+	{
+		audit(name, NULL, "invalid_arguments", "arguments is not an object");
+		return rpc_result(req, tool_error_json("invalid arguments: arguments must be an object"));
+	}
+
+	if (tool.problem)
+	{
+		audit(name, argv, "unavailable", tool.problem);
+		return rpc_result(req, tool_error_json(psprintf("the tool %s is not available: %s", name, tool.problem)));
+	}
+
+	/* the arguments against the input schema */
+	if (args)
+	{
+		argval.type = jbvBinary;
+		argval.val.binary.data = args;
+		argval.val.binary.len = 0;
+	}
+	else
+	{
+		/* no arguments: check an empty object (required members, if any) */
+		JsonbParseState *st = NULL;
+
+		pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+		billy_jsonb_root_value(JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL)), &argval);
+	}
+	err = billy_schema_check(&tool.input_schema->root, &argval);
+	if (err)
+	{
+		audit(name, argv, "invalid_arguments", err);
+		return rpc_result(req, tool_error_json(psprintf("invalid arguments: %s", err)));
+	}
+
+	mapped = map_arguments(&tool, args, &confirmation);
+
+	if (strcmp(tool.kind, "write") == 0)
+	{
+		sql = "SELECT billy._mcp_write($1, $2, $3, $4)";
+		nargs = 4;
+		types[0] = TEXTOID;
+		types[1] = TEXTOID;
+		types[2] = JSONBOID;
+		types[3] = TEXTOID;
+		values[0] = CStringGetTextDatum(name);
+		values[1] = CStringGetTextDatum(tool.operation);
+		values[2] = JsonbPGetDatum(mapped);
+		if (confirmation)
+			values[3] = CStringGetTextDatum(confirmation);
+		else
+			nulls[3] = 'n';
+		shape = SHAPE_JSON;
+	}
+	else
+	{
+		char	   *unknown;
+
+		sql = call_sql(&tool, mapped, &shape, &unknown);
+		if (sql == NULL)
+		{
+			char	   *problem = psprintf("%s has no parameter named %s (the registry and the function disagree)",
+										   function_name(tool.func), unknown);
+
+			audit(name, argv, "unavailable", problem);
+			return rpc_result(req, tool_error_json(psprintf("the tool %s is not available: %s", name, problem)));
+		}
+		nargs = 2;
+		types[0] = JSONBOID;
+		types[1] = INT4OID;
+		values[0] = JsonbPGetDatum(mapped);
+		values[1] = Int32GetDatum(mcp_max_rows + 1);
+	}
+
+	answer = run_tool(sql, nargs, types, values, nulls, req->outer, &edata);
+	if (answer == NULL)
+	{
+		char	   *text = sql_error_text(edata);
+
+		audit(name, argv, unpack_sql_state(edata->sqlerrcode), text);
+		return rpc_result(req, tool_error_json(text));
+	}
+
+	structured = shape_result(&tool, answer, shape, args);
+	audit(name, argv, "ok", NULL);
+	return rpc_result(req, tool_success_json(structured));
+}
+
+/* ------------------------------------------------------------ dispatch */
+
+PG_FUNCTION_INFO_V1(billy_mcp);
+
+/*
+ * billy_mcp: billy.mcp(request jsonb) RETURNS jsonb.  The answer to one
+ * message, or NULL when nothing may be answered (notifications, responses).
+ */
+Datum
+billy_mcp(PG_FUNCTION_ARGS)
+{
+	Jsonb	   *msg;
+	McpRequest	req;
+	JsonbValue *id;
+	JsonbValue *method;
+	JsonbValue *jsonrpc;
+	JsonbValue *params;
+	Datum		answer;
+	MemoryContext outer = CurrentMemoryContext;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_DATUM(rpc_error(NULL, RPC_INVALID_REQUEST, "the request is SQL NULL", NULL));
+	msg = PG_GETARG_JSONB_P(0);
+
+	if (JB_ROOT_IS_ARRAY(msg) && !JB_ROOT_IS_SCALAR(msg))
+		PG_RETURN_DATUM(rpc_error(NULL, RPC_INVALID_REQUEST,
+								  "batches are not supported: send one JSON-RPC message at a time", NULL));
+	if (!JB_ROOT_IS_OBJECT(msg))
+		PG_RETURN_DATUM(rpc_error(NULL, RPC_INVALID_REQUEST, "a JSON-RPC message must be an object", NULL));
+
+	id = billy_json_key(&msg->root, "id");
+	method = billy_json_key(&msg->root, "method");
+	jsonrpc = billy_json_key(&msg->root, "jsonrpc");
+	params = billy_json_key(&msg->root, "params");
+
+	if (id == NULL)
+	{
+		/* a notification (or a response to a request billy never sent) */
+		if (method != NULL || billy_json_key(&msg->root, "result") || billy_json_key(&msg->root, "error"))
+			PG_RETURN_NULL();
+		PG_RETURN_DATUM(rpc_error(NULL, RPC_INVALID_REQUEST, "a JSON-RPC message needs a method", NULL));
+	}
+	if (id->type != jbvString && id->type != jbvNumeric)
+		PG_RETURN_DATUM(rpc_error(NULL, RPC_INVALID_REQUEST, "the id must be a string or a number", NULL));
+	req.id = *id;
+	req.params = NULL;
+	req.method = NULL;
+	req.outer = outer;
+
+	if (method == NULL && (billy_json_key(&msg->root, "result") || billy_json_key(&msg->root, "error")))
+		PG_RETURN_NULL();		/* a response: billy sends no requests */
+	if (jsonrpc == NULL || jsonrpc->type != jbvString || jsonrpc->val.string.len != 3 ||
+		strncmp(jsonrpc->val.string.val, "2.0", 3) != 0)
+		PG_RETURN_DATUM(rpc_error(&req, RPC_INVALID_REQUEST, "jsonrpc must be \"2.0\"", NULL));
+	if (method == NULL || method->type != jbvString)
+		PG_RETURN_DATUM(rpc_error(&req, RPC_INVALID_REQUEST, "method must be a string", NULL));
+	req.method = pnstrdup(method->val.string.val, method->val.string.len);
+	if (params != NULL && params->type != jbvNull)
+	{
+		if (params->type != jbvBinary || !JsonContainerIsObject(params->val.binary.data))
+			PG_RETURN_DATUM(rpc_error(&req, RPC_INVALID_PARAMS, "params must be an object", NULL));
+		req.params = params->val.binary.data;
+	}
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+
+	if (strcmp(req.method, "initialize") == 0)
+		answer = mcp_initialize(&req);
+	else if (strcmp(req.method, "ping") == 0)
+		answer = rpc_result(&req, "{}");
+	else if (strcmp(req.method, "tools/list") == 0)
+		answer = mcp_tools_list(&req);
+	else if (strcmp(req.method, "tools/call") == 0)
+		answer = mcp_tools_call(&req);
+	else
+	{
+		StringInfoData data;
+
+		initStringInfo(&data);
+		appendStringInfoString(&data, "{\"method\":");
+		escape_json(&data, req.method);
+		appendStringInfoChar(&data, '}');
+		answer = rpc_error(&req, RPC_METHOD_NOT_FOUND,
+						   psprintf("method not found: %s (billy serves initialize, ping, tools/list and tools/call)", req.method),
+						   data.data);
+	}
+
+	/* the answer was built in the SPI procedure context: copy it out */
+	{
+		MemoryContext spi = MemoryContextSwitchTo(outer);
+		Jsonb	   *copy = DatumGetJsonbPCopy(answer);
+
+		MemoryContextSwitchTo(spi);
+		SPI_finish();
+		PG_RETURN_JSONB_P(copy);
+	}
+}

@@ -1,0 +1,86 @@
+-- The audit trail: entries chained by SHA-256 per organization, secrets
+-- redacted, the acting role taken from the session, append-only even for
+-- superusers, and edits made behind the trigger's back detected by
+-- billy.verify_audit_log.  One transaction, rolled back.
+\set ON_ERROR_STOP 1
+BEGIN;
+CREATE EXTENSION IF NOT EXISTS pgtap;
+SELECT plan(22);
+
+SELECT billy.connect(billy_test.token(1), billy_test.setting('api_url'));
+SELECT billy.grant_organization('billy_mcp', billy_test.org(1));
+
+SET LOCAL ROLE billy_mcp;
+SELECT ok(billy.audit('mcp:tools/call', billy_test.org(1), 'list_invoices',
+                      '{"tool": "list_invoices", "arguments": {"limit": 5}, "auth": {"api_token": "sekret", "Password": "x"}}',
+                      'ok', 'Claude Desktop 0.9') > 0, 'billy_mcp records a tool call');
+RESET ROLE;
+SELECT ok(billy.audit('mcp:tools/call', billy_test.org(1), 'get_invoice', '{"id": "abc"}', 'error: not found') > 0, 'a second entry');
+SELECT ok(billy.audit('mcp:initialize', NULL, NULL, NULL, 'ok') > 0, 'an entry of no organization');
+
+SELECT is((SELECT actor_role::text FROM billy.audit_log WHERE target = 'list_invoices'), 'billy_mcp',
+          'the acting role comes from the session, not from the arguments');
+SELECT is((SELECT client FROM billy.audit_log WHERE target = 'list_invoices'), 'Claude Desktop 0.9', 'the client as given');
+SELECT is((SELECT request #>> '{auth,api_token}' FROM billy.audit_log WHERE target = 'list_invoices'), '[redacted]',
+          'a token in the request is redacted');
+SELECT is((SELECT request #>> '{auth,Password}' FROM billy.audit_log WHERE target = 'list_invoices'), '[redacted]',
+          'so is a password, whatever its case');
+SELECT is((SELECT request #>> '{arguments,limit}' FROM billy.audit_log WHERE target = 'list_invoices'), '5',
+          'the rest of the request is kept');
+SELECT is((SELECT string_agg(seq::text, ',' ORDER BY seq) FROM billy.audit_log WHERE chain = billy_test.org(1)), '1,2',
+          'each organization has its own chain, counted 1, 2, ...');
+SELECT is((SELECT chain FROM billy.audit_log WHERE action = 'mcp:initialize'), '*', 'entries of no organization chain under *');
+
+-- the hash, worked out here independently: SHA-256 over the previous hash and the entry as a JSON array
+SELECT is((SELECT hash FROM billy.audit_log WHERE target = 'get_invoice'),
+          (SELECT sha256(prev_hash || convert_to(jsonb_build_array(chain, seq,
+                     to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), actor_role, session_role, client,
+                     action, organization_id, target, request, outcome)::text, 'UTF8'))
+           FROM billy.audit_log WHERE target = 'get_invoice'),
+          'an entry''s hash is SHA-256 of the previous hash and its content');
+SELECT is((SELECT prev_hash FROM billy.audit_log WHERE target = 'get_invoice'),
+          (SELECT hash FROM billy.audit_log WHERE target = 'list_invoices'), 'and its prev_hash is the previous entry''s hash');
+SELECT is(billy.verify_audit_log(billy_test.org(1)) ->> 'ok', 'true', 'the chain verifies');
+SELECT is((billy.verify_audit_log() ->> 'entries')::int, (SELECT count(*)::int FROM billy.audit_log), 'every chain verifies');
+
+-- append-only, even for a superuser
+SELECT throws_ok($$UPDATE billy.audit_log SET outcome = 'ok' WHERE target = 'get_invoice'$$, '42501',
+                 'billy.audit_log is append-only: UPDATE is not allowed', 'UPDATE is refused, even for a superuser');
+SELECT throws_ok($$DELETE FROM billy.audit_log$$, '42501', 'billy.audit_log is append-only: DELETE is not allowed', 'DELETE is refused');
+SELECT throws_ok($$TRUNCATE billy.audit_log$$, '42501', 'billy.audit_log is append-only: TRUNCATE is not allowed', 'TRUNCATE is refused');
+SET LOCAL ROLE billy_admin;
+SELECT throws_ok($$INSERT INTO billy.audit_log (chain, seq, actor_role, session_role, action, outcome, prev_hash, hash)
+                   VALUES ('*', 99, 'x', 'x', 'forged', 'ok', '\x', '\x')$$, '42501', NULL, 'billy_admin cannot insert entries directly');
+RESET ROLE;
+
+-- a superuser edits behind the trigger's back: detected
+SAVEPOINT tamper;
+ALTER TABLE billy.audit_log DISABLE TRIGGER append_only;
+UPDATE billy.audit_log SET outcome = 'ok' WHERE target = 'get_invoice';
+SELECT is(billy.verify_audit_log(billy_test.org(1)) - 'at',
+          jsonb_build_object('ok', false, 'chain', billy_test.org(1), 'broken_at_seq', 2,
+                             'broken_at_id', (SELECT id FROM billy.audit_log WHERE target = 'get_invoice'),
+                             'problem', 'its hash does not match its content: the entry was changed after it was written'),
+          'a changed entry is found, with its id');
+ROLLBACK TO SAVEPOINT tamper;
+SAVEPOINT tamper2;
+ALTER TABLE billy.audit_log DISABLE TRIGGER append_only;
+SELECT billy.audit('third', billy_test.org(1), NULL, NULL, 'ok');
+DELETE FROM billy.audit_log WHERE target = 'get_invoice';
+SELECT is(billy.verify_audit_log(billy_test.org(1)) ->> 'problem',
+          'entry 3 follows entry 1: entries between them were removed', 'a removed entry is found');
+ROLLBACK TO SAVEPOINT tamper2;
+SAVEPOINT tamper3;
+ALTER TABLE billy.audit_log DISABLE TRIGGER append_only;
+-- re-hashing the changed entry itself breaks the link to the next one
+SELECT billy.audit('third', billy_test.org(1), NULL, NULL, 'ok');
+UPDATE billy.audit_log SET outcome = 'ok' WHERE target = 'get_invoice';
+UPDATE billy.audit_log SET hash = sha256(prev_hash || billy._audit_payload(audit_log)) WHERE target = 'get_invoice';
+SELECT is(billy.verify_audit_log(billy_test.org(1)) ->> 'problem',
+          'its prev_hash is not the hash of the entry before it: an entry was removed, inserted or re-hashed',
+          'a changed entry whose hash was recomputed breaks the link to the next one');
+ROLLBACK TO SAVEPOINT tamper3;
+SELECT is(billy.verify_audit_log(billy_test.org(1)) ->> 'ok', 'true', 'untouched, the chain verifies again');
+
+SELECT * FROM finish();
+ROLLBACK;

@@ -1,0 +1,331 @@
+-- MCP tools: the registry's rules, who sees which tool, argument checks,
+-- SQL errors as isError results, result shaping, caps and truncation,
+-- structuredContent that matches the output schema, writes through preview
+-- and commit, and the audit of every call.  Test tools live in schema
+-- mcp_t, created and dropped with the transaction.
+\set ON_ERROR_STOP 1
+BEGIN;
+CREATE EXTENSION IF NOT EXISTS pgtap;
+SELECT plan(77);
+
+SELECT billy.connect(billy_test.token(1), billy_test.setting('api_url'));
+SET LOCAL client_min_messages = warning;
+SELECT count(*) FROM billy.sync_now(billy_test.org(1), ARRAY['invoices', 'contacts']);
+
+CREATE FUNCTION pg_temp.call(tool text, args jsonb DEFAULT '{}') RETURNS jsonb
+LANGUAGE sql AS $$
+    SELECT billy.mcp(jsonb_build_object('jsonrpc', '2.0', 'id', 1, 'method', 'tools/call',
+                                        'params', jsonb_build_object('name', tool, 'arguments', args))) -> 'result'
+$$;
+CREATE FUNCTION pg_temp.error_text(tool text, args jsonb DEFAULT '{}') RETURNS text
+LANGUAGE sql AS $$
+    SELECT CASE WHEN (r ->> 'isError')::boolean THEN r -> 'content' -> 0 ->> 'text' ELSE 'not an error' END
+    FROM pg_temp.call(tool, args) r
+$$;
+CREATE FUNCTION pg_temp.listed() RETURNS text[]
+LANGUAGE sql AS $$
+    SELECT ARRAY(SELECT t ->> 'name' FROM jsonb_array_elements(
+        billy.mcp('{"jsonrpc": "2.0", "id": 1, "method": "tools/list"}') -> 'result' -> 'tools') t)
+$$;
+CREATE FUNCTION pg_temp.output_schema(tool text) RETURNS jsonb
+LANGUAGE sql AS $$
+    SELECT t -> 'outputSchema' FROM jsonb_array_elements(
+        billy.mcp('{"jsonrpc": "2.0", "id": 1, "method": "tools/list"}') -> 'result' -> 'tools') t
+    WHERE t ->> 'name' = tool
+$$;
+GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA pg_temp TO PUBLIC;
+
+------------------------------------------------------------------------------
+-- the registry
+------------------------------------------------------------------------------
+SELECT is((SELECT count(*) FROM billy.mcp_tools WHERE builtin), 38::bigint, 'the 38 tools of the issue are registered');
+SELECT set_eq($$SELECT name FROM billy.mcp_tools WHERE builtin$$,
+    ARRAY['list_invoices', 'get_invoice', 'create_invoice', 'approve_invoice', 'send_invoice', 'list_customers',
+          'get_customer', 'create_customer', 'update_customer', 'list_products', 'get_product', 'create_product',
+          'update_product', 'get_revenue', 'sync_billy_data', 'get_sync_status', 'list_bank_payments',
+          'create_bank_payment', 'list_bills', 'create_bill', 'get_organization_settings',
+          'update_organization_settings', 'get_analytics_summary', 'get_revenue_trends', 'get_customer_insights',
+          'get_receivables_aging', 'forecast_revenue', 'get_vat_return', 'get_vat_deadlines', 'check_vat',
+          'import_customers_csv', 'import_products_csv', 'export_invoices_csv', 'get_bulk_job_status',
+          'cancel_bulk_job', 'get_cache_performance', 'warm_cache', 'check_connection'],
+    'every tool the issue names, and no other');
+SELECT is_empty($$SELECT name FROM billy.mcp_tools WHERE name !~ '^[a-z0-9_]{1,64}$'$$,
+    'tool names are letters, digits and underscores, at most 64 (what Claude Desktop, Codex and Copilot accept)');
+SELECT is_empty($$SELECT name FROM billy.mcp_tools WHERE builtin AND (length(description) < 80 OR description !~ '\.$')$$,
+    'every description says in sentences what the tool does and returns');
+SELECT is_empty($$SELECT name FROM billy.mcp_tools WHERE builtin
+                  AND (input_schema ->> 'additionalProperties' IS DISTINCT FROM 'false'
+                       OR jsonb_typeof(input_schema -> 'properties') <> 'object')$$,
+    'every input schema is an object that names its arguments and refuses others');
+SELECT is_empty($$SELECT name FROM billy.mcp_tools WHERE builtin
+                  AND NOT (annotations ? 'readOnlyHint' AND annotations ? 'openWorldHint'
+                           AND ((annotations ->> 'readOnlyHint')::boolean
+                                OR (annotations ? 'destructiveHint' AND annotations ? 'idempotentHint')))$$,
+    'every tool states its hints: read-only and open world, and for the others destructive and idempotent');
+SELECT is_empty($$SELECT name FROM billy.mcp_tools WHERE kind = 'write'
+                  AND ((annotations ->> 'readOnlyHint')::boolean OR NOT (input_schema -> 'properties' ? 'confirmation')
+                       OR NOT ('billy.preview_write(text,jsonb)' = ANY (requires)))$$,
+    'write tools are not read-only, take a confirmation and go through billy.preview_write');
+SELECT is_empty($$SELECT name FROM billy.mcp_tools WHERE builtin AND name ~ '^(list|get|check|export)_' AND kind <> 'call'$$,
+    'reading tools are calls, never writes');
+SELECT is_empty($$SELECT s.name, s.problem FROM billy.mcp_tool_status() s
+                  WHERE NOT s.available AND s.problem !~ '^it waits for billy\.'$$,
+    'every tool is usable by a superuser or waits for a function another concern installs (never a registry mismatch)');
+SELECT is_empty($$SELECT t.name FROM billy.mcp_tools t
+                  WHERE t.output_schema IS NOT NULL AND billy._mcp_validate('{"type": "object", "required": ["type"]}', t.output_schema) IS NOT NULL$$,
+    'written output schemas are objects');
+SELECT throws_ok($$INSERT INTO billy.mcp_tools (name, title, description, input_schema, function)
+                   VALUES ('billy.get', 't', 'd', '{"type": "object"}', 'billy.x')$$, '23514', NULL,
+    'a tool name with a dot is refused (clients reject the whole list)');
+SELECT throws_ok($$INSERT INTO billy.mcp_tools (name, title, description, input_schema, function)
+                   VALUES ('t', 't', 'd', '{"type": "array"}', 'billy.x')$$, '23514', NULL,
+    'an input schema must be an object schema');
+
+------------------------------------------------------------------------------
+-- test tools
+------------------------------------------------------------------------------
+CREATE SCHEMA mcp_t;
+GRANT USAGE ON SCHEMA mcp_t TO PUBLIC;
+CREATE TABLE mcp_t.calls (tool text, args jsonb, outcome text, detail text);
+GRANT ALL ON mcp_t.calls TO PUBLIC;
+
+-- registered before its function exists: a tool appears when its function does
+INSERT INTO billy.mcp_tools (name, title, description, input_schema, function, arguments, annotations, sort_order)
+VALUES ('t_invoices', 'Invoices', 'Invoices of the mirror, for the tests.',
+        billy._mcp_input('{"state": {"type": "string", "enum": ["draft", "approved", "voided"]},
+                            "limit": {"type": "integer", "minimum": 1, "maximum": 1000},
+                            "offset": {"type": "integer", "minimum": 0}}'),
+        'mcp_t.invoices', '{"organization": "org"}', '{"readOnlyHint": true, "openWorldHint": false}', 5000);
+SELECT ok(NOT 't_invoices' = ANY (pg_temp.listed()), 'a tool whose function is not installed is not listed');
+SELECT alike(pg_temp.error_text('t_invoices'), 'the tool t_invoices is not available: it waits for mcp_t.invoices, which is not installed%',
+    'calling it says what it waits for');
+
+CREATE FUNCTION mcp_t.invoices(org text DEFAULT NULL, state text DEFAULT NULL, "limit" integer DEFAULT 100, "offset" integer DEFAULT 0)
+RETURNS TABLE (id text, invoice_no text, entry_date date, amount numeric, is_paid boolean, created_time timestamptz)
+LANGUAGE sql STABLE AS $$
+    SELECT i.id, i.invoice_no, i.entry_date, i.amount, i.is_paid, i.created_time FROM billy.invoices i
+    WHERE i.organization_id = billy._resolve_org(org) AND (state IS NULL OR i.state = state)
+    ORDER BY i.entry_date DESC, i.id LIMIT "limit" OFFSET "offset"
+$$;
+SELECT ok('t_invoices' = ANY (pg_temp.listed()), 'once its function is installed, the tool is listed');
+
+CREATE FUNCTION mcp_t.check(v jsonb, n integer DEFAULT NULL) RETURNS jsonb LANGUAGE sql AS $$ SELECT jsonb_build_object('v', v, 'n', n) $$;
+INSERT INTO billy.mcp_tools (name, title, description, input_schema, function, annotations, sort_order)
+VALUES ('t_check', 'Check', 'Echoes its argument, for the tests.',
+        billy._mcp_input('{
+            "v": {"type": "object", "properties": {
+                "day": {"type": "string", "format": "date"},
+                "at": {"type": "string", "format": "date-time"},
+                "code": {"type": "string", "pattern": "^[A-Z]{3}$"},
+                "name": {"type": "string", "minLength": 1, "maxLength": 5},
+                "amount": {"type": "number", "exclusiveMinimum": 0},
+                "lines": {"type": "array", "minItems": 1, "maxItems": 2,
+                          "items": {"type": "object", "properties": {"q": {"type": "integer"}}, "required": ["q"]}},
+                "kind": {"enum": ["a", "b"]},
+                "note": {"type": "string"}},
+              "additionalProperties": false},
+            "n": {"type": "integer", "minimum": 1, "maximum": 10}}', ARRAY['v'], false),
+        'mcp_t.check', '{"readOnlyHint": true, "openWorldHint": false}', 5001);
+
+------------------------------------------------------------------------------
+-- arguments: checked against the schema, the problem named for the model
+------------------------------------------------------------------------------
+SELECT is(pg_temp.error_text('t_check', '{}'), 'invalid arguments: the argument "v" is required', 'a missing required argument');
+SELECT is(pg_temp.error_text('t_check', '{"v": {}, "x": 1}'), 'invalid arguments: unknown argument "x"; the arguments are: n, v', 'an unknown argument, with the known ones');
+SELECT is(pg_temp.error_text('t_check', '{"v": {}, "n": "5"}'), 'invalid arguments: "n" must be an integer, not string', 'a string where an integer belongs');
+SELECT is(pg_temp.error_text('t_check', '{"v": {}, "n": 2.5}'), 'invalid arguments: "n" must be an integer, not number', 'a fraction where an integer belongs');
+SELECT is(pg_temp.error_text('t_check', '{"v": {}, "n": 11}'), 'invalid arguments: "n" must be at most 10', 'above the maximum');
+SELECT is(pg_temp.error_text('t_check', '{"v": {}, "n": 0}'), 'invalid arguments: "n" must be at least 1', 'below the minimum');
+SELECT is(pg_temp.error_text('t_check', '{"v": {"day": "2026-02-29"}}'), 'invalid arguments: "v.day" must be a date (YYYY-MM-DD), not "2026-02-29"', 'a day that does not exist');
+SELECT is(pg_temp.error_text('t_check', '{"v": {"day": "2024-02-29", "at": "2026-06-30T10:00:00"}}'),
+    'invalid arguments: "v.at" must be a date and time with a zone (YYYY-MM-DDTHH:MM:SSZ), not "2026-06-30T10:00:00"', 'a date-time without a zone');
+SELECT is(pg_temp.error_text('t_check', '{"v": {"code": "dkk"}}'), 'invalid arguments: "v.code" must match the pattern ^[A-Z]{3}$, not "dkk"', 'a pattern');
+SELECT is(pg_temp.error_text('t_check', '{"v": {"name": "Ærøskøbing"}}'), 'invalid arguments: "v.name" must be at most 5 characters long, not 10', 'lengths count characters, not bytes');
+SELECT is(pg_temp.error_text('t_check', '{"v": {"name": ""}}'), 'invalid arguments: "v.name" must not be empty', 'an empty string');
+SELECT is(pg_temp.error_text('t_check', '{"v": {"amount": 0}}'), 'invalid arguments: "v.amount" must be more than 0', 'an exclusive bound');
+SELECT is(pg_temp.error_text('t_check', '{"v": {"lines": [{"q": 1}, {"q": "2"}]}}'), 'invalid arguments: "v.lines[1].q" must be an integer, not string', 'a path into arrays');
+SELECT is(pg_temp.error_text('t_check', '{"v": {"lines": []}}'), 'invalid arguments: "v.lines" must have at least 1 item', 'too few items');
+SELECT is(pg_temp.error_text('t_check', '{"v": {"lines": [{}]}}'), 'invalid arguments: "v.lines[0].q" is required', 'a required member deep down');
+SELECT is(pg_temp.error_text('t_check', '{"v": {"kind": "c"}}'), 'invalid arguments: "v.kind" must be one of "a", "b", not "c"', 'an enum');
+SELECT is(pg_temp.error_text('t_check', '{"v": {"colour": "red"}}'), 'invalid arguments: "v" has no member "colour"', 'an unknown member of a nested object');
+SELECT is(pg_temp.call('t_check', '{"v": {"day": "2024-02-29", "at": "2026-06-30T10:00:00+02:00", "code": "DKK", "name": "Ærø", "amount": 0.01, "lines": [{"q": 2}], "kind": "b"}, "n": 10}') -> 'structuredContent',
+    '{"v": {"day": "2024-02-29", "at": "2026-06-30T10:00:00+02:00", "code": "DKK", "name": "Ærø", "amount": 0.01, "lines": [{"q": 2}], "kind": "b"}, "n": 10}'::jsonb,
+    'valid arguments reach the function unchanged');
+SELECT is(pg_temp.call('t_check', '{"v": {"note": "x''); DROP TABLE billy.invoices; --"}}') -> 'structuredContent' -> 'v' ->> 'note',
+    'x''); DROP TABLE billy.invoices; --', 'argument values are bound parameters, never SQL text');
+SELECT has_table('billy', 'invoices', 'and the table is still there');
+
+------------------------------------------------------------------------------
+-- results: row sets wrapped, capped, flagged; content mirrors structuredContent
+------------------------------------------------------------------------------
+SELECT is((pg_temp.call('t_invoices', '{"limit": 7}') -> 'structuredContent' ->> 'row_count')::integer, 7, 'a set of rows comes as {rows, row_count, truncated}');
+SELECT is(pg_temp.call('t_invoices', '{"limit": 7}') -> 'structuredContent' -> 'rows' -> 0 ->> 'id',
+    (SELECT id FROM billy.invoices WHERE organization_id = billy_test.org(1) ORDER BY entry_date DESC, id LIMIT 1), 'in the function''s order');
+SELECT is((pg_temp.call('t_invoices', '{"limit": 7}') -> 'content' -> 0 ->> 'text')::jsonb,
+    pg_temp.call('t_invoices', '{"limit": 7}') -> 'structuredContent', 'the text content is the structured content as JSON');
+SELECT ok(pg_temp.call('t_invoices', '{"limit": 7}') -> 'content' -> 0 ->> 'text' !~ '": |, "', 'compact JSON text: no spaces after colons and commas');
+SELECT is(billy._mcp_validate(pg_temp.output_schema('t_invoices'), pg_temp.call('t_invoices', '{"limit": 7}') -> 'structuredContent'), NULL,
+    'the derived output schema describes the rows (types from the result columns)');
+SELECT is(pg_temp.output_schema('t_invoices') -> 'properties' -> 'rows' -> 'items' -> 'properties' -> 'entry_date',
+    '{"type": ["string", "null"], "format": "date"}'::jsonb, 'a date column is a date string');
+SET LOCAL billy.mcp_max_rows = 5;
+SELECT is((pg_temp.call('t_invoices', '{"limit": 50, "offset": 10}') -> 'structuredContent') - 'rows',
+    '{"row_count": 5, "truncated": true, "next_offset": 15, "note": "Only the first 5 rows are shown (billy.mcp_max_rows 5, billy.mcp_max_bytes 100000). Call again with offset 15 for the next page, or narrow the filters."}'::jsonb,
+    'more rows than billy.mcp_max_rows: cut, flagged, and the next offset given');
+SELECT is(pg_temp.call('t_invoices', '{"limit": 5}') -> 'structuredContent' ->> 'truncated', 'false', 'exactly the cap: not truncated');
+RESET billy.mcp_max_rows;
+SET LOCAL billy.mcp_max_bytes = 2000;
+SELECT ok((pg_temp.call('t_invoices', '{"limit": 200}') -> 'structuredContent' ->> 'truncated')::boolean
+          AND length(pg_temp.call('t_invoices', '{"limit": 200}') -> 'content' -> 0 ->> 'text') <= 2000,
+    'more bytes than billy.mcp_max_bytes: cut to fit and flagged');
+RESET billy.mcp_max_bytes;
+
+CREATE FUNCTION mcp_t.scalar(n integer DEFAULT 3) RETURNS bigint LANGUAGE sql AS $$ SELECT n::bigint * 2 $$;
+CREATE FUNCTION mcp_t.row_of(OUT a integer, OUT b text) LANGUAGE sql AS $$ SELECT 1, 'x' $$;
+CREATE FUNCTION mcp_t.big_text() RETURNS text LANGUAGE sql AS $$ SELECT repeat('æblegrød;', 50000) $$;
+CREATE FUNCTION mcp_t.big_object() RETURNS jsonb LANGUAGE sql AS $$
+    SELECT jsonb_build_object('total', 123.45, 'items', (SELECT jsonb_agg(jsonb_build_object('i', g, 'pad', repeat('x', 100))) FROM generate_series(1, 3000) g))
+$$;
+CREATE FUNCTION mcp_t.fail(kind text) RETURNS jsonb LANGUAGE plpgsql AS $$
+BEGIN
+    IF kind = 'timeout' THEN
+        PERFORM pg_sleep(5);
+    END IF;
+    RAISE EXCEPTION 'the thing % is broken', kind USING ERRCODE = '22023', DETAIL = 'Because tests.', HINT = 'Try another thing.';
+END $$;
+INSERT INTO billy.mcp_tools (name, title, description, input_schema, function, annotations, sort_order) VALUES
+('t_scalar', 'Scalar', 'A number.', billy._mcp_input('{"n": {"type": "integer"}}', '{}', false), 'mcp_t.scalar', '{"readOnlyHint": true, "openWorldHint": false}', 5002),
+('t_row', 'Row', 'A row.', billy._mcp_input('{}', '{}', false), 'mcp_t.row_of', '{"readOnlyHint": true, "openWorldHint": false}', 5003),
+('t_text', 'Text', 'Long text.', billy._mcp_input('{}', '{}', false), 'mcp_t.big_text', '{"readOnlyHint": true, "openWorldHint": false}', 5004),
+('t_object', 'Object', 'Long list in an object.', billy._mcp_input('{}', '{}', false), 'mcp_t.big_object', '{"readOnlyHint": true, "openWorldHint": false}', 5005),
+('t_fail', 'Fail', 'Fails.', billy._mcp_input('{"kind": {"type": "string"}}', ARRAY['kind'], false), 'mcp_t.fail', '{"readOnlyHint": true, "openWorldHint": false}', 5006);
+
+SELECT is(pg_temp.call('t_scalar', '{"n": 21}') -> 'structuredContent', '{"result": 42}'::jsonb, 'a scalar comes as {result}');
+SELECT is(pg_temp.call('t_scalar') -> 'structuredContent', '{"result": 6}'::jsonb, 'an argument left out takes the function''s default');
+SELECT is(billy._mcp_validate(pg_temp.output_schema('t_scalar'), pg_temp.call('t_scalar') -> 'structuredContent'), NULL, 'and matches its derived schema');
+SELECT is(pg_temp.call('t_row') -> 'structuredContent', '{"a": 1, "b": "x"}'::jsonb, 'a composite comes as the row itself');
+SELECT ok((pg_temp.call('t_text') -> 'structuredContent' ->> 'truncated')::boolean
+          AND length(pg_temp.call('t_text') -> 'structuredContent' ->> 'result') < 100000
+          AND right(pg_temp.call('t_text') -> 'structuredContent' ->> 'result', 1) <> '\', 'a text too long is cut at a character and flagged');
+SELECT ok((pg_temp.call('t_object') -> 'structuredContent' ->> 'truncated')::boolean
+          AND (pg_temp.call('t_object') -> 'structuredContent' ->> 'total')::numeric = 123.45
+          AND jsonb_array_length(pg_temp.call('t_object') -> 'structuredContent' -> 'items') BETWEEN 100 AND 999,
+    'a list inside an object is cut to fit; the other members stay');
+SELECT is(pg_temp.error_text('t_fail', '{"kind": "x"}'), E'error 22023: the thing x is broken\nDetail: Because tests.\nHint: Try another thing.',
+    'a SQL error is an isError result with SQLSTATE, message, detail and hint');
+SELECT is(pg_temp.call('t_fail', '{"kind": "x"}') -> 'structuredContent', NULL, 'an error result carries no structuredContent (clients would check it against the schema)');
+SET LOCAL statement_timeout = 300;
+SELECT is(pg_temp.error_text('t_fail', '{"kind": "timeout"}'), 'error 57014: canceling statement due to statement timeout',
+    'a statement timeout is an isError result, not a lost request');
+RESET statement_timeout;
+SELECT is(pg_temp.call('t_scalar', '{"n": 1}') -> 'structuredContent', '{"result": 2}'::jsonb, 'and the session carries on');
+
+------------------------------------------------------------------------------
+-- roles: a tool is listed when the caller may run it; organizations by RLS
+------------------------------------------------------------------------------
+CREATE ROLE mcp_t_reader LOGIN IN ROLE billy_mcp;
+CREATE ROLE mcp_t_admin LOGIN IN ROLE billy_mcp, billy_admin;
+GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA mcp_t TO billy_mcp;
+
+CREATE SCHEMA mcp_t_private;
+CREATE FUNCTION mcp_t_private.hidden() RETURNS jsonb LANGUAGE sql AS $$ SELECT '{}'::jsonb $$;
+INSERT INTO billy.mcp_tools (name, title, description, input_schema, function, sort_order)
+VALUES ('t_hidden', 'Hidden', 'In a schema readers may not use.', '{"type": "object"}', 'mcp_t_private.hidden', 5010);
+
+SET LOCAL ROLE mcp_t_reader;
+SELECT ok(NOT 't_hidden' = ANY (pg_temp.listed()), 'a tool in a schema the role may not use is not listed, and the list still works');
+SELECT ok(NOT 'sync_billy_data' = ANY (pg_temp.listed()), 'a role without write rights does not see sync_billy_data');
+SELECT ok(pg_temp.listed() @> ARRAY['get_organization_settings', 'check_connection', 'get_sync_status'], 'but sees the reading tools');
+SELECT alike(pg_temp.error_text('sync_billy_data'), 'the tool sync_billy_data is not available: role mcp_t_reader may not execute billy.sync(text,text[])',
+    'calling it anyway is refused with an isError result');
+SELECT is(pg_temp.call('get_organization_settings') -> 'structuredContent', '{"organizations": []}'::jsonb,
+    'an organization not granted to the role is invisible');
+RESET ROLE;
+SELECT billy.grant_organization('mcp_t_reader', billy_test.org(1));
+SET LOCAL ROLE mcp_t_reader;
+SELECT is(pg_temp.call('get_organization_settings') -> 'structuredContent' -> 'organizations' -> 0 ->> 'id', billy_test.org(1),
+    'once granted, it is visible');
+SELECT is(billy._mcp_validate(pg_temp.output_schema('get_organization_settings'), pg_temp.call('get_organization_settings') -> 'structuredContent'), NULL,
+    'get_organization_settings matches its output schema');
+SELECT is(billy._mcp_validate(pg_temp.output_schema('get_sync_status'), pg_temp.call('get_sync_status') -> 'structuredContent'), NULL,
+    'get_sync_status matches its output schema');
+SELECT is(pg_temp.call('get_sync_status') -> 'structuredContent' -> 'resources' -> 0 ->> 'state', 'ok', 'and reports the synced resources');
+SELECT is(billy._mcp_validate(pg_temp.output_schema('check_connection'), pg_temp.call('check_connection') -> 'structuredContent'), NULL,
+    'check_connection matches its output schema');
+SELECT is(pg_temp.call('check_connection') -> 'structuredContent' ->> 'ok', 'true', 'and reaches the sandbox');
+SELECT alike(billy.mcp('{"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {"protocolVersion": "2025-11-25"}}') -> 'result' ->> 'instructions',
+    '%' || (SELECT name FROM billy.organizations WHERE id = billy_test.org(1)) || '%', 'the instructions name the organizations the role sees');
+RESET ROLE;
+
+SET LOCAL ROLE mcp_t_admin;
+SELECT ok('sync_billy_data' = ANY (pg_temp.listed()), 'a billy_admin member sees sync_billy_data');
+SELECT is(billy._mcp_validate(pg_temp.output_schema('sync_billy_data'), pg_temp.call('sync_billy_data', jsonb_build_object('organization', billy_test.org(1), 'resources', '["contacts"]'::jsonb)) -> 'structuredContent'), NULL,
+    'sync_billy_data queues and matches its output schema');
+SELECT is((SELECT count(*) FROM billy.jobs WHERE kind = 'sync' AND state = 'queued' AND organization_id = billy_test.org(1) AND args ->> 'resource' = 'contacts'),
+    1::bigint, 'the sync job is queued once');
+RESET ROLE;
+
+------------------------------------------------------------------------------
+-- writes: preview, then commit with the confirmation.  The mechanics of a
+-- write tool are tested with a made-up operation and stand-ins for
+-- billy.preview_write and billy.commit_write, replaced for this transaction
+-- only; the real ones are tested against the sandbox in 85-mcp-clients.t.
+------------------------------------------------------------------------------
+CREATE TABLE mcp_t.previews (hash text PRIMARY KEY, operation text, args jsonb, committed boolean DEFAULT false);
+GRANT ALL ON mcp_t.previews TO PUBLIC;
+CREATE OR REPLACE FUNCTION billy.preview_write(operation text, args jsonb) RETURNS jsonb LANGUAGE sql AS $f$
+    INSERT INTO mcp_t.previews VALUES (md5(operation || args::text), operation, args)
+    ON CONFLICT (hash) DO UPDATE SET committed = false
+    RETURNING jsonb_build_object('hash', hash, 'operation', operation, 'would_send', args)
+$f$;
+CREATE OR REPLACE FUNCTION billy.commit_write(operation_hash text) RETURNS jsonb LANGUAGE sql AS $f$
+    UPDATE mcp_t.previews p SET committed = true WHERE p.hash = commit_write.operation_hash AND NOT p.committed
+    RETURNING jsonb_build_object('done', true, 'operation', p.operation)
+$f$;
+GRANT EXECUTE ON FUNCTION billy.preview_write(text, jsonb), billy.commit_write(text) TO billy_mcp;
+CREATE FUNCTION mcp_t.create_thing(org text, thing jsonb) RETURNS jsonb LANGUAGE sql AS $$ SELECT thing $$;
+REVOKE EXECUTE ON FUNCTION mcp_t.create_thing(text, jsonb) FROM PUBLIC, billy_mcp;
+GRANT EXECUTE ON FUNCTION mcp_t.create_thing(text, jsonb) TO billy_admin;
+INSERT INTO billy.mcp_tools (name, title, description, input_schema, function, requires, arguments, kind, annotations, sort_order)
+VALUES ('t_create_thing', 'Create a thing', 'Creates a thing, for the tests.',
+        billy._mcp_input('{"thing": {"type": "object", "required": ["name"]}, "confirmation": {"type": "string"}}', ARRAY['thing']),
+        'mcp_t.create_thing', ARRAY['billy.preview_write(text,jsonb)', 'billy.commit_write(text)'], '{"organization": "org"}', 'write',
+        '{"readOnlyHint": false, "destructiveHint": false, "idempotentHint": false, "openWorldHint": true}', 5007);
+
+SET LOCAL ROLE mcp_t_reader;
+SELECT ok(NOT 't_create_thing' = ANY (pg_temp.listed()), 'a write tool is hidden from a role that may not write');
+SELECT alike(pg_temp.error_text('t_create_thing', '{"thing": {"name": "x"}}'), '%role mcp_t_reader may not execute mcp_t.create_thing(text,jsonb)%',
+    'and a write it attempts is refused with isError');
+RESET ROLE;
+SET LOCAL ROLE mcp_t_admin;
+SELECT is(pg_temp.call('t_create_thing', '{"thing": {"name": "x"}, "organization": "o1"}') -> 'structuredContent' ->> 'stage', 'preview',
+    'a write called without a confirmation only previews');
+SELECT is(pg_temp.call('t_create_thing', '{"thing": {"name": "x"}, "organization": "o1"}') -> 'structuredContent' -> 'preview' -> 'would_send',
+    '{"org": "o1", "thing": {"name": "x"}}'::jsonb, 'billy.preview_write gets the operation''s arguments under the function''s parameter names');
+SELECT is(billy._mcp_validate(pg_temp.output_schema('t_create_thing'), pg_temp.call('t_create_thing', '{"thing": {"name": "x"}, "organization": "o1"}') -> 'structuredContent'), NULL,
+    'a preview matches the write output schema');
+SELECT is(pg_temp.call('t_create_thing', jsonb_build_object('thing', '{"name": "x"}'::jsonb, 'organization', 'o1',
+        'confirmation', pg_temp.call('t_create_thing', '{"thing": {"name": "x"}, "organization": "o1"}') -> 'structuredContent' ->> 'confirmation'))
+        -> 'structuredContent' ->> 'stage', 'committed', 'called with the confirmation, it commits');
+RESET ROLE;
+
+------------------------------------------------------------------------------
+-- the audit: every call goes to billy.audit (a stand-in that keeps the calls
+-- in a table, for this transaction only; the real chain is tested in 75_audit)
+------------------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION billy.audit(action text, org text, target text, request jsonb, outcome text,
+                                       client text DEFAULT NULL) RETURNS bigint
+LANGUAGE sql AS $f$
+    INSERT INTO mcp_t.calls VALUES (target, request -> 'arguments', outcome, request ->> 'detail') RETURNING 1::bigint
+$f$;
+GRANT EXECUTE ON FUNCTION billy.audit(text, text, text, jsonb, text, text) TO billy_mcp;
+TRUNCATE mcp_t.calls;
+SELECT pg_temp.call('t_scalar', '{"n": 1}'), pg_temp.call('t_scalar', '{"n": "x"}'), pg_temp.call('t_fail', '{"kind": "y"}'),
+       pg_temp.call('t_text', jsonb_build_object('secret_token', 'abc'));
+SELECT results_eq($$SELECT tool, outcome FROM mcp_t.calls ORDER BY ctid$$,
+    $$VALUES ('t_scalar', 'ok'), ('t_scalar', 'invalid_arguments'), ('t_fail', '22023'), ('t_text', 'invalid_arguments')$$,
+    'every call is recorded with its outcome: ok, invalid arguments, the SQLSTATE of an error');
+SELECT is((SELECT args ->> 'secret_token' FROM mcp_t.calls WHERE tool = 't_text'), '[redacted]', 'secrets in arguments are redacted in the audit');
+
+SELECT * FROM finish();
+ROLLBACK;

@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# Real MCP clients against billy-mcp-bridge: the official TypeScript SDK
+# (@modelcontextprotocol/sdk) over stdio and HTTP (test/mcp/clients.mjs), and
+# the MCP Inspector CLI.  Installs what they need: Node and npm from Debian
+# when missing, the pinned npm packages of test/mcp/package-lock.json into
+# test/mcp/node_modules (skipped when present), and a newer Node from the npm
+# registry when the system's is older than 20.
+source "$(dirname "$0")/tap.sh"
+ROOT=${BILLY_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
+MCP=$ROOT/test/mcp
+BRIDGE=$ROOT/mcp-bridge/billy-mcp-bridge
+
+# --- what the clients need --------------------------------------------------
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    (source "$ROOT/scripts/lib.sh" && billy_deps nodejs npm) >&2
+fi
+NODE=node
+if [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 20 ]; then
+    if [ ! -x "$MCP/.node/node_modules/.bin/node" ]; then
+        npm install --prefix "$MCP/.node" --no-audit --no-fund --loglevel=error node@22 >&2
+    fi
+    NODE=$MCP/.node/node_modules/.bin/node
+fi
+if [ ! -f "$MCP/node_modules/@modelcontextprotocol/sdk/package.json" ] ||
+   [ ! -f "$MCP/node_modules/@modelcontextprotocol/inspector/package.json" ]; then
+    (cd "$MCP" && npm ci --no-audit --no-fund --loglevel=error) >&2
+fi
+INSPECTOR=$MCP/node_modules/@modelcontextprotocol/inspector/clients/launcher/build/index.js
+
+# --- roles and data ---------------------------------------------------------
+READER=mcp_client_reader
+ADMIN=mcp_client_admin
+cleanup() {
+    [ -n "${HTTP_PID:-}" ] && kill "$HTTP_PID" 2>/dev/null && wait "$HTTP_PID" 2>/dev/null
+    for r in $READER $ADMIN; do
+        q "DELETE FROM billy.organization_grants WHERE role = '$r'" >/dev/null
+        q "DO \$\$ BEGIN IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '$r') THEN
+             EXECUTE 'DROP OWNED BY $r'; EXECUTE 'DROP ROLE $r'; END IF; END \$\$" >/dev/null
+    done
+    rm -f "$BILLY_WORK/mcp-clients-token"
+}
+cleanup
+trap cleanup EXIT
+q "CREATE ROLE $READER LOGIN IN ROLE billy_mcp" >/dev/null
+q "CREATE ROLE $ADMIN LOGIN IN ROLE billy_mcp, billy_admin" >/dev/null
+ORG_ID=$(q "SELECT billy.connect(billy_test.token(1))")
+q "SELECT billy.grant_organization('$READER', '$ORG_ID')" >/dev/null
+psql -X -q -c "SET client_min_messages = warning" -c "SELECT count(*) FROM billy.sync_now('$ORG_ID')" >/dev/null
+# writes go to the sandbox: turn them on for the cluster (the harness resets it)
+q "ALTER SYSTEM SET billy.enable_writes = on" >/dev/null
+q "SELECT pg_reload_conf()" >/dev/null
+sleep 0.3
+tools_of() { q "SET ROLE $1; SELECT string_agg(name, ',') FROM billy.mcp_tool_status() WHERE available"; }
+
+export BRIDGE READER ADMIN ORG_ID PGHOST PGPORT PGDATABASE
+export ORG_NAME=$(q "SELECT name FROM billy.organizations WHERE id = '$ORG_ID'")
+export READER_TOOLS=$(tools_of $READER) ADMIN_TOOLS=$(tools_of $ADMIN)
+export INVOICE_ID=$(q "SELECT min(id) FROM billy.invoices WHERE organization_id = '$ORG_ID'")
+export CONTACT_ID=$(q "SELECT min(id) FROM billy.contacts WHERE organization_id = '$ORG_ID'")
+export PRODUCT_ID=$(q "SELECT min(id) FROM billy.products WHERE organization_id = '$ORG_ID'")
+# a bulk job of the organization to ask about: a dry run changes nothing
+export BULK_JOB_ID=$(q "SELECT billy.import_csv('$ORG_ID', 'contacts', E'name;cvr\\nMCP Test ApS;12345674', '{\"dry_run\": true}')")
+
+# the HTTP bridge, as the reader, with a token
+export HTTP_TOKEN=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
+printf '%s\n' "$HTTP_TOKEN" >"$BILLY_WORK/mcp-clients-token"
+PGUSER=$READER "$BRIDGE" --http 127.0.0.1:0 --token-file "$BILLY_WORK/mcp-clients-token" \
+    >"$BILLY_WORK/mcp-clients-http.out" 2>"$BILLY_WORK/mcp-clients-http.err" &
+HTTP_PID=$!
+wait_until 10 grep -q '^listening' "$BILLY_WORK/mcp-clients-http.out"
+export HTTP_URL=$(awk '/^listening/ {print $2}' "$BILLY_WORK/mcp-clients-http.out")
+
+# --- the SDK: its TAP becomes ours (renumbered after the Inspector's) -------
+sdk_out=$(cd "$MCP" && PATH="$(dirname "$(command -v "$NODE")"):$PATH" "$NODE" clients.mjs 2>"$BILLY_WORK/mcp-clients-sdk.err")
+sdk_rc=$?
+sdk_n=$(printf '%s\n' "$sdk_out" | sed -n 's/^1\.\.\([0-9]*\)$/\1/p')
+plan $(( ${sdk_n:-0} + 8 ))
+printf '%s\n' "$sdk_out" | grep -E '^(ok|not ok|#)' | while IFS= read -r line; do
+    case "$line" in
+        "ok "*|"not ok "*) printf '%s\n' "$line" ;;
+        *) printf '%s\n' "$line" ;;
+    esac
+done
+TAP_N=${sdk_n:-0}
+TAP_FAILED=$(printf '%s\n' "$sdk_out" | grep -c '^not ok' || true)
+[ -z "$sdk_n" ] && { diag "the SDK client did not run:"; sed 's/^/# /' "$BILLY_WORK/mcp-clients-sdk.err" | head -20; TAP_FAILED=1; }
+[ "$sdk_rc" != 0 ] && [ "$TAP_FAILED" = 0 ] && TAP_FAILED=1
+
+# --- the Inspector CLI ------------------------------------------------------
+inspector() { "$NODE" "$INSPECTOR" --cli "$@"; }
+stdio_target=("$BRIDGE" -e "PGHOST=$PGHOST" -e "PGPORT=$PGPORT" -e "PGDATABASE=$PGDATABASE" -e "PGUSER=$READER")
+
+out=$(inspector "${stdio_target[@]}" --method initialize --format json 2>"$BILLY_WORK/mcp-inspector.err")
+ok $? "Inspector CLI (stdio): initialize"
+is "$(printf '%s' "$out" | "$NODE" -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const j=JSON.parse(s);const r=j.result??j;console.log(r.serverInfo.name+" "+r.protocolVersion)})' 2>&1)" \
+   "billy 2025-11-25" "Inspector CLI: serverInfo billy, protocol 2025-11-25"
+
+out=$(inspector "${stdio_target[@]}" --method tools/list --format json 2>"$BILLY_WORK/mcp-inspector.err")
+ok $? "Inspector CLI (stdio): tools/list"
+is "$(printf '%s' "$out" | "$NODE" -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const j=JSON.parse(s);console.log((j.result??j).tools.map(t=>t.name).sort().join(","))})' 2>&1)" \
+   "$(printf '%s' "$READER_TOOLS" | tr ',' '\n' | sort | paste -sd,)" "Inspector CLI: the reader's tools"
+
+out=$(inspector "${stdio_target[@]}" --method tools/call --tool-name get_organization_settings --format json 2>"$BILLY_WORK/mcp-inspector.err")
+rc=$?
+ok $(( rc != 0 )) "Inspector CLI (stdio): tools/call get_organization_settings exits 0"
+case "$out" in *"$ORG_ID"*) ok 0 "Inspector CLI: the result names the organization" ;; *) ok 1 "Inspector CLI: the result names the organization"; diag "$out" ;; esac
+[ "$rc" = 0 ] || diag "$out"
+
+inspector "${stdio_target[@]}" --method tools/call --tool-name get_sync_status --tool-args-json '{"organization": "nope"}' --format json >/dev/null 2>&1
+is $? 5 "Inspector CLI: an isError result exits 5"
+
+out=$(inspector "$HTTP_URL" --transport http --header "Authorization: Bearer $HTTP_TOKEN" --method tools/list --format json 2>&1)
+case "$out" in *get_sync_status*) ok 0 "Inspector CLI (HTTP): tools/list with the bearer token" ;; *) ok 1 "Inspector CLI (HTTP): tools/list with the bearer token"; diag "$out" ;; esac
+
+done_testing
