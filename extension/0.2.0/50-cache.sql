@@ -864,11 +864,11 @@ BEGIN
            sum(c.calls)::bigint, (sum(c.rd) - sum(c.calls))::bigint
     FROM counts c
     GROUP BY GROUPING SETS ((c.r), ())
-    ORDER BY GROUPING(c.r), c.r;
+    ORDER BY GROUPING(c.r) DESC, c.r;
 END
 $$;
 COMMENT ON FUNCTION billy.cache_performance(text, interval) IS
-'How the mirror served reads (billy.get_* and billy.list_*) of an organization (NULL: every one you see) over the last since (to the hour): per resource and overall (''all''), reads, fresh hits (answered fresh), stale hits (answered stale while the worker refreshed), misses (not in the mirror: Billy asked), refetches (older than the caller''s max_age: Billy asked), hit_rate ((fresh + stale) / reads), fresh_hit_rate, api_calls (made by reads, by the worker''s refreshes and by hot scans it queued for them; syncs are not counted) and api_calls_saved (reads - api_calls: what a client calling Billy for every read would have spent more).';
+'How the mirror served reads (billy.get_* and billy.list_*) of an organization (NULL: every one you see) over the last since (to the hour): overall (''all'', the first row) and per resource, reads, fresh hits (answered fresh), stale hits (answered stale while the worker refreshed), misses (not in the mirror: Billy asked), refetches (older than the caller''s max_age: Billy asked), hit_rate ((fresh + stale) / reads), fresh_hit_rate, api_calls (made by reads, by the worker''s refreshes and by hot scans it queued for them; syncs are not counted) and api_calls_saved (reads - api_calls: what a client calling Billy for every read would have spent more).';
 
 CREATE FUNCTION billy._cache_hottest(org text, top_n integer)
 RETURNS TABLE (resource text, record_id text)
@@ -898,6 +898,7 @@ GRANT EXECUTE ON FUNCTION billy._cache_count_list(text, text, text[]) TO billy_r
 GRANT EXECUTE ON FUNCTION billy._cache_list_answer(text, text, text[], bigint, integer, integer) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy._cache_hot_scan_jobs() TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy._check_page(integer, integer) TO billy_reader;
+GRANT EXECUTE ON FUNCTION billy._resource_table(text) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy._check_dates(date, date) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy._check_doc_state(text, text) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy.get_invoice(text, text, interval) TO billy_reader;

@@ -3,14 +3,14 @@
 -- stores it: the next sync writes nothing), 404, deleted rows, Billy
 -- failing (the copy, flagged; an error without one), the breaker open (no
 -- call at all), a short timeout, privileges and bad input.  API calls are
--- counted by the sandbox (/_sandbox/stats).  The organizations are connected
--- for good (the worker's flush needs them); the rest is one transaction,
--- rolled back.  The circuit breaker (shared memory) is closed at the end.
+-- counted by the sandbox (/_sandbox/stats).  Organization 1 is connected for
+-- good (the worker's flush needs it); the rest is one transaction, rolled
+-- back.  The circuit breaker (shared memory) is closed at the end.
 \set ON_ERROR_STOP 1
 SELECT billy_test.clear_faults();
 SELECT billy.connect(billy_test.token(1), billy_test.setting('api_url'));
-SELECT billy.connect(billy_test.token(2), billy_test.setting('api_url'));
 BEGIN;
+SELECT billy.connect(billy_test.token(2), billy_test.setting('api_url'));
 CREATE EXTENSION IF NOT EXISTS pgtap;
 SELECT plan(51);
 SET LOCAL client_min_messages = warning;
