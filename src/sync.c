@@ -719,6 +719,75 @@ ids_array(char **ids, int n)
 }
 
 /*
+ * load_hashes reads the mirror's content hashes of the given records (a
+ * text[] of ids) into a hash table of KnownEntry in mcxt, as the owner.
+ */
+static HTAB *
+load_hashes(const SyncResource *res, const char *org, Datum ids, long nids, MemoryContext mcxt)
+{
+	HASHCTL		ctl;
+	HTAB	   *known;
+	Oid			types[2] = {TEXTOID, TEXTARRAYOID};
+	Datum		values[2];
+	BillyOwner	owner;
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = BILLY_MAX_ID;
+	ctl.entrysize = sizeof(KnownEntry);
+	ctl.hcxt = mcxt;
+	known = hash_create("billy looked-up records", Max(nids, 1), &ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	values[0] = CStringGetTextDatum(org);
+	values[1] = ids;
+	billy_become_owner(&owner);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "billy: SPI_connect failed");
+	if (SPI_execute_with_args(psprintf("SELECT id, content_hash FROM billy.%s "
+									   "WHERE organization_id OPERATOR(pg_catalog.=) $1 "
+									   "AND id OPERATOR(pg_catalog.=) ANY ($2) AND deleted_at IS NULL",
+									   res->table),
+							  2, types, values, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "billy: could not read the mirror's hashes");
+	for (uint64 k = 0; k < SPI_processed; k++)
+	{
+		char	   *id = SPI_getvalue(SPI_tuptable->vals[k], SPI_tuptable->tupdesc, 1);
+		bool		isnull;
+		Datum		h = SPI_getbinval(SPI_tuptable->vals[k], SPI_tuptable->tupdesc, 2, &isnull);
+		KnownEntry *e;
+
+		if (id == NULL || strlen(id) >= BILLY_MAX_ID || isnull ||
+			VARSIZE_ANY_EXHDR(DatumGetByteaPP(h)) != BILLY_HASH_BYTES)
+			continue;
+		e = hash_search(known, id, HASH_ENTER, NULL);
+		memcpy(e->hash, VARDATA_ANY(DatumGetByteaPP(h)), BILLY_HASH_BYTES);
+	}
+	SPI_finish();
+	billy_end_owner(&owner);
+	return known;
+}
+
+/*
+ * confirm_records sets confirmed_at of records found unchanged upstream
+ * (looked up on their own, or in a filtered list), as the owner.
+ */
+static void
+confirm_records(const SyncResource *res, const char *org, Datum ids)
+{
+	Oid			types[2] = {TEXTOID, TEXTARRAYOID};
+	Datum		values[2];
+	BillyOwner	owner;
+
+	values[0] = CStringGetTextDatum(org);
+	values[1] = ids;
+	billy_become_owner(&owner);
+	billy_sql_exec(psprintf("UPDATE billy.%s SET confirmed_at = pg_catalog.now() "
+							"WHERE organization_id OPERATOR(pg_catalog.=) $1 "
+							"AND id OPERATOR(pg_catalog.=) ANY ($2) AND deleted_at IS NULL",
+							res->table),
+				   2, types, values, NULL);
+	billy_end_owner(&owner);
+}
+
+/*
  * billy_sync_refresh_records looks up records one by one (GET
  * /<resource>/<id> with the embeds a sync asks for, billy.sync_concurrency
  * at a time) and stores them exactly as a sync would: the content hash of
@@ -739,9 +808,6 @@ billy_sync_refresh_records(BillyRefresh *r)
 	char	   *api_url = NULL;
 	char	   *volatile token = NULL;
 	const char *base_url = r->base_url;
-	HASHCTL		ctl;
-	Oid			types[2] = {TEXTOID, TEXTARRAYOID};
-	Datum		values[2];
 	BillyOwner	owner;
 	int			n = r->nids;
 
@@ -763,40 +829,7 @@ billy_sync_refresh_records(BillyRefresh *r)
 	rs.unchanged = palloc(sizeof(char *) * n);
 
 	/* what the mirror holds for them */
-	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = BILLY_MAX_ID;
-	ctl.entrysize = sizeof(KnownEntry);
-	ctl.hcxt = CurrentMemoryContext;
-	rs.known = hash_create("billy refreshed records", n, &ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
-	values[0] = CStringGetTextDatum(r->org);
-	values[1] = ids_array(r->ids, n);
-	billy_become_owner(&owner);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "billy: SPI_connect failed");
-	if (SPI_execute_with_args(psprintf("SELECT id, content_hash FROM billy.%s "
-									   "WHERE organization_id OPERATOR(pg_catalog.=) $1 "
-									   "AND id OPERATOR(pg_catalog.=) ANY ($2) AND deleted_at IS NULL",
-									   res->table),
-							  2, types, values, NULL, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "billy: could not read the mirror's hashes");
-	for (uint64 k = 0; k < SPI_processed; k++)
-	{
-		char	   *id = SPI_getvalue(SPI_tuptable->vals[k], SPI_tuptable->tupdesc, 1);
-		bool		isnull;
-		Datum		h = SPI_getbinval(SPI_tuptable->vals[k], SPI_tuptable->tupdesc, 2, &isnull);
-		char		key[BILLY_MAX_ID] = {0};
-		KnownEntry *e;
-
-		if (id == NULL || strlen(id) >= BILLY_MAX_ID || isnull)
-			continue;
-		strlcpy(key, id, BILLY_MAX_ID);
-		e = hash_search(rs.known, key, HASH_ENTER, NULL);
-		memset(e->hash, 0, BILLY_HASH_BYTES);
-		if (VARSIZE_ANY_EXHDR(DatumGetByteaPP(h)) == BILLY_HASH_BYTES)
-			memcpy(e->hash, VARDATA_ANY(DatumGetByteaPP(h)), BILLY_HASH_BYTES);
-	}
-	SPI_finish();
-	billy_end_owner(&owner);
+	rs.known = load_hashes(res, r->org, ids_array(r->ids, n), n, CurrentMemoryContext);
 
 	if (base_url == NULL)
 	{
@@ -855,16 +888,7 @@ billy_sync_refresh_records(BillyRefresh *r)
 		}
 	}
 	if (r->confirm && rs.nunchanged > 0)
-	{
-		values[1] = ids_array(rs.unchanged, rs.nunchanged);
-		billy_become_owner(&owner);
-		billy_sql_exec(psprintf("UPDATE billy.%s SET confirmed_at = pg_catalog.now() "
-								"WHERE organization_id OPERATOR(pg_catalog.=) $1 "
-								"AND id OPERATOR(pg_catalog.=) ANY ($2) AND deleted_at IS NULL",
-								res->table),
-					   2, types, values, NULL);
-		billy_end_owner(&owner);
-	}
+		confirm_records(res, r->org, ids_array(rs.unchanged, rs.nunchanged));
 }
 
 /* what billy_sync_refresh_list keeps while its pages arrive */
@@ -920,47 +944,15 @@ list_refresh_page(BillyHttpRequest *req, void *arg)
 		char	  **unchanged = palloc(sizeof(char *) * page.nrecords);
 		int			nchanged = 0;
 		int			nunchanged = 0;
-		Oid			types[2] = {TEXTOID, TEXTARRAYOID};
-		Datum		values[2];
-		BillyOwner	owner;
 		HTAB	   *known;
-		HASHCTL		ctl;
 
 		if (page.page_count > ls->page_count)
 			ls->page_count = page.page_count;
 		for (int i = 0; i < page.nrecords; i++)
 			ids[i] = CStringGetTextDatum(page.records[i].id);
-		memset(&ctl, 0, sizeof(ctl));
-		ctl.keysize = BILLY_MAX_ID;
-		ctl.entrysize = sizeof(KnownEntry);
-		ctl.hcxt = ls->page_cxt;
-		known = hash_create("billy listed records", page.nrecords, &ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
-		values[0] = CStringGetTextDatum(r->org);
-		values[1] = PointerGetDatum(construct_array(ids, page.nrecords, TEXTOID, -1, false, TYPALIGN_INT));
-		billy_become_owner(&owner);
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "billy: SPI_connect failed");
-		if (SPI_execute_with_args(psprintf("SELECT id, content_hash FROM billy.%s "
-										   "WHERE organization_id OPERATOR(pg_catalog.=) $1 "
-										   "AND id OPERATOR(pg_catalog.=) ANY ($2) AND deleted_at IS NULL",
-										   ls->res->table),
-								  2, types, values, NULL, true, 0) != SPI_OK_SELECT)
-			elog(ERROR, "billy: could not read the mirror's hashes");
-		for (uint64 k = 0; k < SPI_processed; k++)
-		{
-			char	   *id = SPI_getvalue(SPI_tuptable->vals[k], SPI_tuptable->tupdesc, 1);
-			bool		isnull;
-			Datum		h = SPI_getbinval(SPI_tuptable->vals[k], SPI_tuptable->tupdesc, 2, &isnull);
-			KnownEntry *e;
-
-			if (id == NULL || strlen(id) >= BILLY_MAX_ID || isnull ||
-				VARSIZE_ANY_EXHDR(DatumGetByteaPP(h)) != BILLY_HASH_BYTES)
-				continue;
-			e = hash_search(known, id, HASH_ENTER, NULL);
-			memcpy(e->hash, VARDATA_ANY(DatumGetByteaPP(h)), BILLY_HASH_BYTES);
-		}
-		SPI_finish();
-		billy_end_owner(&owner);
+		known = load_hashes(ls->res, r->org,
+							PointerGetDatum(construct_array(ids, page.nrecords, TEXTOID, -1, false, TYPALIGN_INT)),
+							page.nrecords, ls->page_cxt);
 
 		for (int i = 0; i < page.nrecords; i++)
 		{
@@ -981,16 +973,7 @@ list_refresh_page(BillyHttpRequest *req, void *arg)
 			notify_changes(ls->res, r->org, r->run_id, r->inserted - before_ins, r->updated - before_upd, 0);
 		}
 		if (nunchanged > 0)
-		{
-			values[1] = ids_array(unchanged, nunchanged);
-			billy_become_owner(&owner);
-			billy_sql_exec(psprintf("UPDATE billy.%s SET confirmed_at = pg_catalog.now() "
-									"WHERE organization_id OPERATOR(pg_catalog.=) $1 "
-									"AND id OPERATOR(pg_catalog.=) ANY ($2) AND deleted_at IS NULL",
-									ls->res->table),
-						   2, types, values, NULL);
-			billy_end_owner(&owner);
-		}
+			confirm_records(ls->res, r->org, ids_array(unchanged, nunchanged));
 	}
 	pfree(req->response.data);
 	req->response.data = NULL;
