@@ -14,17 +14,36 @@
  */
 #include "billy.h"
 
+#include <openssl/evp.h>
+
+#include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/datum.h"
+#include "utils/lsyscache.h"
+#include "utils/timestamp.h"
+#include "mb/pg_wchar.h"
 #include "utils/jsonb.h"
+#include "utils/numeric.h"
+
+#include "crypto.h"
 
 #include "audit.h"
 #include "organizations.h"
 #include "sqlexec.h"
 
 PG_FUNCTION_INFO_V1(billy_audit);
+
+static const char *const append_sql =
+"SELECT billy._audit_append($1, $2, COALESCE($3, "
+"NULLIF(pg_catalog.concat_ws(' ', NULLIF(pg_catalog.current_setting('application_name'), ''), "
+"pg_catalog.inet_client_addr()::pg_catalog.text), '')), "
+"$4, $5, $6, $7::pg_catalog.jsonb, $8)";
 
 int64
 billy_audit_record(const char *action, const char *org, const char *target,
@@ -62,11 +81,7 @@ billy_audit_record(const char *action, const char *org, const char *target,
 	values[7] = CStringGetTextDatum(outcome);
 
 	billy_become_owner(&owner);
-	d = billy_sql_datum("SELECT billy._audit_append($1, $2, COALESCE($3, "
-						"NULLIF(pg_catalog.concat_ws(' ', NULLIF(pg_catalog.current_setting('application_name'), ''), "
-						"pg_catalog.inet_client_addr()::pg_catalog.text), '')), "
-						"$4, $5, $6, $7::pg_catalog.jsonb, $8)",
-						8, types, values, nulls, &isnull);
+	d = billy_sql_datum_cached(append_sql, 8, types, values, nulls, &isnull);
 	billy_end_owner(&owner);
 	return isnull ? 0 : DatumGetInt64(d);
 }
@@ -105,4 +120,492 @@ billy_audit(PG_FUNCTION_ARGS)
 									   request, text_to_cstring(PG_GETARG_TEXT_PP(4)),
 									   NULL, NULL,
 									   PG_ARGISNULL(5) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(5))));
+}
+
+/*
+ * secret_key says whether a JSON key names a secret: its value is never
+ * written to the audit trail.
+ */
+static bool
+secret_key(const char *key, int len)
+{
+	static const char *const words[] = {
+		"token", "password", "passwd", "secret", "apikey", "api_key", "authorization",
+		"credential", "cookie", "privatekey", "private_key"
+	};
+	char		lower[128];
+	int			n = Min(len, (int) sizeof(lower) - 1);
+
+	for (int i = 0; i < n; i++)
+		lower[i] = pg_tolower((unsigned char) key[i]);
+	lower[n] = '\0';
+	for (int i = 0; i < lengthof(words); i++)
+		if (strstr(lower, words[i]) != NULL)
+			return true;
+	return false;
+}
+
+static void
+push_string(JsonbParseState **state, JsonbIteratorToken tok, const char *s)
+{
+	JsonbValue	v;
+
+	v.type = jbvString;
+	v.val.string.val = (char *) s;
+	v.val.string.len = strlen(s);
+	pushJsonbValue(state, tok, &v);
+}
+
+/* push_summary puts {"length": n, "sha256": hex} where a long text was */
+static void
+push_summary(JsonbParseState **state, JsonbIteratorToken tok, JsonbValue *text)
+{
+	JsonbValue	v;
+	char		hex[65];
+
+	billy_sha256_hex(text->val.string.val, text->val.string.len, hex);
+	pushJsonbValue(state, WJB_BEGIN_OBJECT, NULL);
+	push_string(state, WJB_KEY, "length");
+	v.type = jbvNumeric;
+	v.val.numeric = int64_to_numeric(pg_mbstrlen_with_len(text->val.string.val,
+														  text->val.string.len));
+	pushJsonbValue(state, WJB_VALUE, &v);
+	push_string(state, WJB_KEY, "sha256");
+	push_string(state, WJB_VALUE, hex);
+	pushJsonbValue(state, WJB_END_OBJECT, NULL);
+	(void) tok;
+}
+
+#define REDACT_LONG_TEXT 500
+
+/*
+ * billy_redact_jsonb copies a JSON value as the audit trail keeps it: values
+ * of keys that name secrets become "[redacted]", texts longer than 500
+ * characters (a CSV file) become their length and SHA-256, at any depth.
+ */
+Jsonb *
+billy_redact_jsonb(Jsonb *in)
+{
+	JsonbIterator *it = JsonbIteratorInit(&in->root);
+	JsonbParseState *state = NULL;
+	JsonbValue	v;
+	JsonbValue *res = NULL;
+	JsonbIteratorToken tok;
+	bool		secret = false;
+
+	while ((tok = JsonbIteratorNext(&it, &v, false)) != WJB_DONE)
+	{
+		switch (tok)
+		{
+			case WJB_KEY:
+				secret = secret_key(v.val.string.val, v.val.string.len);
+				res = pushJsonbValue(&state, tok, &v);
+				break;
+			case WJB_BEGIN_OBJECT:
+			case WJB_BEGIN_ARRAY:
+				if (secret)
+				{
+					/* a secret's whole object or array goes */
+					int			depth = 1;
+
+					while (depth > 0 && (tok = JsonbIteratorNext(&it, &v, false)) != WJB_DONE)
+						if (tok == WJB_BEGIN_OBJECT || tok == WJB_BEGIN_ARRAY)
+							depth++;
+						else if (tok == WJB_END_OBJECT || tok == WJB_END_ARRAY)
+							depth--;
+					push_string(&state, WJB_VALUE, "[redacted]");
+					secret = false;
+				}
+				else
+					res = pushJsonbValue(&state, tok, tok == WJB_BEGIN_ARRAY ? &v : NULL);
+				break;
+			case WJB_END_OBJECT:
+			case WJB_END_ARRAY:
+				res = pushJsonbValue(&state, tok, NULL);
+				break;
+			case WJB_VALUE:
+			case WJB_ELEM:
+				if (tok == WJB_VALUE && secret)
+					push_string(&state, tok, "[redacted]");
+				else if (v.type == jbvString &&
+						 pg_mbstrlen_with_len(v.val.string.val, v.val.string.len) > REDACT_LONG_TEXT)
+					push_summary(&state, tok, &v);
+				else
+					res = pushJsonbValue(&state, tok, &v);
+				secret = false;
+				break;
+			case WJB_DONE:
+				break;
+		}
+	}
+	return JsonbValueToJsonb(res);
+}
+
+PG_FUNCTION_INFO_V1(billy_redact);
+
+/* billy_redact: billy._redact(jsonb) RETURNS jsonb */
+Datum
+billy_redact(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_JSONB_P(billy_redact_jsonb(PG_GETARG_JSONB_P(0)));
+}
+
+static const char *const queue_sql =
+"INSERT INTO billy.audit_pending (actor_role, session_role, client, action, organization_id, "
+"target, request, outcome) VALUES ($1, $2, $3, $4, $5, $6, $7::pg_catalog.jsonb, $8) RETURNING id";
+
+static bool queued_here = false;
+static bool queue_callback_registered = false;
+
+/*
+ * queue_xact_callback: a transaction that queued the first entry and then
+ * rolled back never woke the worker; let the next one do it.
+ */
+static void
+queue_xact_callback(XactEvent event, void *arg)
+{
+	if ((event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT) &&
+		queued_here && billy_worker_state != NULL)
+		pg_atomic_write_u32(&billy_worker_state->audit_queued, 0);
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT ||
+		event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
+		queued_here = false;
+}
+
+/*
+ * billy_audit_queue records an entry for the worker to chain within seconds
+ * (billy._audit_chain_pending): for hot paths, every MCP tool call, where
+ * taking the chain's lock would make callers queue behind each other.  The
+ * request is redacted before it is stored.
+ */
+void
+billy_audit_queue(const char *action, const char *org, const char *target,
+				  Jsonb *request, const char *outcome, const char *client)
+{
+	Oid			types[8] = {NAMEOID, NAMEOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[8];
+	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	BillyOwner	owner;
+	bool		isnull;
+
+	values[0] = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(GetUserId(), false)));
+	values[1] = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(GetSessionUserId(), false)));
+	if (client)
+		values[2] = CStringGetTextDatum(client);
+	else
+		nulls[2] = 'n';
+	values[3] = CStringGetTextDatum(action);
+	if (org)
+		values[4] = CStringGetTextDatum(org);
+	else
+		nulls[4] = 'n';
+	if (target)
+		values[5] = CStringGetTextDatum(target);
+	else
+		nulls[5] = 'n';
+	if (request)
+	{
+		Jsonb	   *red = billy_redact_jsonb(request);
+
+		values[6] = CStringGetTextDatum(JsonbToCString(NULL, &red->root, VARSIZE(red)));
+	}
+	else
+		nulls[6] = 'n';
+	values[7] = CStringGetTextDatum(outcome);
+
+	billy_become_owner(&owner);
+	(void) billy_sql_datum_cached(queue_sql, 8, types, values, nulls, &isnull);
+	billy_end_owner(&owner);
+
+	/* the first entry since the worker last chained wakes it at commit */
+	if (billy_worker_state != NULL &&
+		pg_atomic_exchange_u32(&billy_worker_state->audit_queued, 1) == 0)
+	{
+		if (!queue_callback_registered)
+		{
+			RegisterXactCallback(queue_xact_callback, NULL);
+			queue_callback_registered = true;
+		}
+		queued_here = true;
+		billy_wake_worker_at_commit();
+	}
+}
+
+/*
+ * payload_bytes builds what an entry's hash covers after the previous hash,
+ * exactly as billy._audit_payload does in SQL (which billy.verify_audit_log
+ * uses): its fields as a JSON array, serialized by jsonb, time in UTC with
+ * microseconds, in UTF-8.
+ */
+static char *
+payload_bytes(const char *chain, int64 seq, TimestampTz at, Datum *row, bool *nulls, int *len)
+{
+	JsonbParseState *state = NULL;
+	JsonbValue	v;
+	JsonbValue *arr;
+	Jsonb	   *jb;
+	char	   *serialized;
+	char	   *utf8;
+	struct pg_tm tm;
+	fsec_t		fsec;
+	char		when[40];
+
+	pushJsonbValue(&state, WJB_BEGIN_ARRAY, NULL);
+	push_string(&state, WJB_ELEM, chain);
+	v.type = jbvNumeric;
+	v.val.numeric = int64_to_numeric(seq);
+	pushJsonbValue(&state, WJB_ELEM, &v);
+	if (timestamp2tm(at, NULL, &tm, &fsec, NULL, NULL) != 0)
+		elog(ERROR, "billy: audit entry time out of range");
+	snprintf(when, sizeof(when), "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ",
+			 tm.tm_year, tm.tm_mon, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int) fsec);
+	push_string(&state, WJB_ELEM, when);
+	/* actor_role, session_role, client, action, organization_id, target */
+	for (int i = 0; i < 6; i++)
+	{
+		if (nulls[i])
+		{
+			v.type = jbvNull;
+			pushJsonbValue(&state, WJB_ELEM, &v);
+		}
+		else
+			push_string(&state, WJB_ELEM, TextDatumGetCString(row[i]));
+	}
+	/* request */
+	if (nulls[6])
+	{
+		v.type = jbvNull;
+		pushJsonbValue(&state, WJB_ELEM, &v);
+	}
+	else
+	{
+		Jsonb	   *req = DatumGetJsonbP(row[6]);
+
+		v.type = jbvBinary;
+		v.val.binary.data = &req->root;
+		v.val.binary.len = VARSIZE(req) - VARHDRSZ;
+		pushJsonbValue(&state, WJB_ELEM, &v);
+	}
+	/* outcome */
+	push_string(&state, WJB_ELEM, TextDatumGetCString(row[7]));
+	arr = pushJsonbValue(&state, WJB_END_ARRAY, NULL);
+	jb = JsonbValueToJsonb(arr);
+	serialized = JsonbToCString(NULL, &jb->root, VARSIZE(jb));
+	utf8 = pg_server_to_any(serialized, strlen(serialized), PG_UTF8);
+	*len = strlen(utf8);
+	return utf8;
+}
+
+PG_FUNCTION_INFO_V1(billy_audit_chain_pending);
+
+/*
+ * billy_audit_chain_pending: billy._audit_chain_pending(batch) RETURNS integer.
+ * Moves up to batch queued entries, oldest first, into their chains: each
+ * chain's head is locked once, the entries get their seq and hash in order,
+ * and all are inserted with one statement.
+ */
+Datum
+billy_audit_chain_pending(PG_FUNCTION_ARGS)
+{
+	int			batch = PG_GETARG_INT32(0);
+	Oid			t1[1] = {INT4OID};
+	Datum		v1[1] = {Int32GetDatum(batch)};
+	uint64		n;
+	Datum	  **rows;
+	bool	  **rnulls;
+	int64	   *ids;
+	TimestampTz *ats;
+	char	  **chains;
+	int64	   *seqs;
+	bytea	  **prevs;
+	bytea	  **hashes;
+	List	   *seen = NIL;
+	MemoryContext work = CurrentMemoryContext;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "billy: SPI_connect failed");
+	if (SPI_execute_with_args("SELECT id, at, actor_role::pg_catalog.text, session_role::pg_catalog.text, "
+							  "client, action, organization_id, target, request, outcome "
+							  "FROM billy.audit_pending ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+							  1, t1, v1, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "billy: could not read billy.audit_pending");
+	n = SPI_processed;
+	if (n == 0)
+	{
+		SPI_finish();
+		PG_RETURN_INT32(0);
+	}
+
+	{
+		MemoryContext old = MemoryContextSwitchTo(work);
+
+		rows = palloc(sizeof(Datum *) * n);
+		rnulls = palloc(sizeof(bool *) * n);
+		ids = palloc(sizeof(int64) * n);
+		ats = palloc(sizeof(TimestampTz) * n);
+		chains = palloc(sizeof(char *) * n);
+		seqs = palloc(sizeof(int64) * n);
+		prevs = palloc(sizeof(bytea *) * n);
+		hashes = palloc(sizeof(bytea *) * n);
+		for (uint64 i = 0; i < n; i++)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[i];
+			TupleDesc	desc = SPI_tuptable->tupdesc;
+			bool		isnull;
+
+			ids[i] = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+			ats[i] = DatumGetTimestampTz(SPI_getbinval(tup, desc, 2, &isnull));
+			rows[i] = palloc(sizeof(Datum) * 8);
+			rnulls[i] = palloc(sizeof(bool) * 8);
+			for (int c = 0; c < 8; c++)
+			{
+				Datum		d = SPI_getbinval(tup, desc, c + 3, &rnulls[i][c]);
+
+				rows[i][c] = rnulls[i][c] ? (Datum) 0 :
+					datumCopy(d, false, -1);
+			}
+			chains[i] = rnulls[i][4] ? pstrdup("*") : TextDatumGetCString(rows[i][4]);
+		}
+		MemoryContextSwitchTo(old);
+	}
+
+	/* chain by chain, in the order of their first entry */
+	for (uint64 i = 0; i < n; i++)
+	{
+		Oid			t[1] = {TEXTOID};
+		Datum		v[1];
+		int64		seq;
+		bytea	   *prev;
+		ListCell   *lc;
+		bool		done = false;
+		Oid			ut[3] = {TEXTOID, INT8OID, BYTEAOID};
+		Datum		uv[3];
+
+		foreach(lc, seen)
+			if (strcmp((char *) lfirst(lc), chains[i]) == 0)
+				done = true;
+		if (done)
+			continue;
+		seen = lappend(seen, chains[i]);
+
+		v[0] = CStringGetTextDatum(chains[i]);
+		SPI_execute_with_args("INSERT INTO billy.audit_heads (chain, seq, hash) VALUES ($1, 0, '\\x') "
+							  "ON CONFLICT (chain) DO NOTHING", 1, t, v, NULL, false, 0);
+		if (SPI_execute_with_args("SELECT seq, hash FROM billy.audit_heads WHERE chain OPERATOR(pg_catalog.=) $1 FOR UPDATE",
+								  1, t, v, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
+			elog(ERROR, "billy: could not lock the head of audit chain \"%s\"", chains[i]);
+		{
+			bool		isnull;
+			MemoryContext old = MemoryContextSwitchTo(work);
+
+			seq = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+			prev = DatumGetByteaPCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+			MemoryContextSwitchTo(old);
+		}
+
+		for (uint64 k = i; k < n; k++)
+		{
+			int			plen;
+			char	   *payload;
+			char	   *buf;
+			uint8		digest[32];
+			unsigned int dlen = 0;
+			MemoryContext old;
+
+			if (strcmp(chains[k], chains[i]) != 0)
+				continue;
+			seq++;
+			payload = payload_bytes(chains[k], seq, ats[k], rows[k], rnulls[k], &plen);
+			buf = palloc(VARSIZE_ANY_EXHDR(prev) + plen);
+			memcpy(buf, VARDATA_ANY(prev), VARSIZE_ANY_EXHDR(prev));
+			memcpy(buf + VARSIZE_ANY_EXHDR(prev), payload, plen);
+			if (EVP_Digest(buf, VARSIZE_ANY_EXHDR(prev) + plen, digest, &dlen, EVP_sha256(), NULL) != 1)
+				elog(ERROR, "billy: SHA-256 failed");
+			old = MemoryContextSwitchTo(work);
+			seqs[k] = seq;
+			prevs[k] = prev;
+			hashes[k] = palloc(VARHDRSZ + 32);
+			SET_VARSIZE(hashes[k], VARHDRSZ + 32);
+			memcpy(VARDATA(hashes[k]), digest, 32);
+			MemoryContextSwitchTo(old);
+			prev = hashes[k];
+		}
+		uv[0] = CStringGetTextDatum(chains[i]);
+		uv[1] = Int64GetDatum(seq);
+		uv[2] = PointerGetDatum(prev);
+		SPI_execute_with_args("UPDATE billy.audit_heads SET seq = $2, hash = $3 "
+							  "WHERE chain OPERATOR(pg_catalog.=) $1", 3, ut, uv, NULL, false, 0);
+	}
+
+	/* all entries with one statement, then out of the queue */
+	{
+		Oid			types[13] = {TEXTARRAYOID, INT8ARRAYOID, TIMESTAMPTZARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
+			TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, JSONBARRAYOID, TEXTARRAYOID,
+		BYTEAARRAYOID, BYTEAARRAYOID};
+		Datum		values[13];
+		Datum	   *col = palloc(sizeof(Datum) * n);
+		bool	   *colnull = palloc(sizeof(bool) * n);
+		int			dims[1] = {(int) n};
+		int			lbs[1] = {1};
+		Oid			elemtypes[13] = {TEXTOID, INT8OID, TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+		TEXTOID, TEXTOID, JSONBOID, TEXTOID, BYTEAOID, BYTEAOID};
+		Oid			dt[1] = {INT8ARRAYOID};
+		Datum		dv[1];
+
+		for (int c = 0; c < 13; c++)
+		{
+			int16		typlen;
+			bool		typbyval;
+			char		typalign;
+
+			for (uint64 i = 0; i < n; i++)
+			{
+				colnull[i] = false;
+				switch (c)
+				{
+					case 0:
+						col[i] = CStringGetTextDatum(chains[i]);
+						break;
+					case 1:
+						col[i] = Int64GetDatum(seqs[i]);
+						break;
+					case 2:
+						col[i] = TimestampTzGetDatum(ats[i]);
+						break;
+					case 11:
+						col[i] = PointerGetDatum(prevs[i]);
+						break;
+					case 12:
+						col[i] = PointerGetDatum(hashes[i]);
+						break;
+					default:
+						/* 3..10: actor, session, client, action, org, target, request, outcome */
+						col[i] = rows[i][c - 3];
+						colnull[i] = rnulls[i][c - 3];
+						break;
+				}
+			}
+			get_typlenbyvalalign(elemtypes[c], &typlen, &typbyval, &typalign);
+			values[c] = PointerGetDatum(construct_md_array(col, colnull, 1, dims, lbs, elemtypes[c],
+														   typlen, typbyval, typalign));
+		}
+		if (SPI_execute_with_args("INSERT INTO billy.audit_log (chain, seq, at, actor_role, session_role, client, "
+								  "action, organization_id, target, request, outcome, prev_hash, hash) "
+								  "SELECT * FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), "
+								  "pg_catalog.unnest($3), pg_catalog.unnest($4::pg_catalog.name[]), "
+								  "pg_catalog.unnest($5::pg_catalog.name[]), pg_catalog.unnest($6), "
+								  "pg_catalog.unnest($7), pg_catalog.unnest($8), pg_catalog.unnest($9), "
+								  "pg_catalog.unnest($10), pg_catalog.unnest($11), pg_catalog.unnest($12), "
+								  "pg_catalog.unnest($13))",
+								  13, types, values, NULL, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "billy: could not chain the queued audit entries");
+
+		for (uint64 i = 0; i < n; i++)
+			col[i] = Int64GetDatum(ids[i]);
+		dv[0] = PointerGetDatum(construct_array(col, (int) n, INT8OID, 8, true, TYPALIGN_DOUBLE));
+		SPI_execute_with_args("DELETE FROM billy.audit_pending WHERE id OPERATOR(pg_catalog.=) ANY ($1)",
+							  1, dt, dv, NULL, false, 0);
+	}
+	SPI_finish();
+	PG_RETURN_INT32((int32) n);
 }

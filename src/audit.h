@@ -10,6 +10,8 @@
 
 #include "postgres.h"
 
+#include "utils/jsonb.h"
+
 /*
  * billy_audit_record appends one entry (as the extension owner).  actor and
  * session are role names; NULL means the current ones.  client NULL means
@@ -18,5 +20,9 @@
 extern int64 billy_audit_record(const char *action, const char *org, const char *target,
 								const char *request, const char *outcome,
 								const char *actor, const char *session, const char *client);
+
+extern Jsonb *billy_redact_jsonb(Jsonb *in);
+extern void billy_audit_queue(const char *action, const char *org, const char *target,
+							  Jsonb *request, const char *outcome, const char *client);
 
 #endif							/* BILLY_AUDIT_H */

@@ -412,6 +412,7 @@ billy_shmem_startup(void)
 		memset(billy_worker_state, 0, sizeof(BillyWorkerState));
 		billy_worker_state->lock = &(GetNamedLWLockTranche("billy"))->lock;
 		pg_atomic_init_u64(&billy_worker_state->grants_generation, 0);
+		pg_atomic_init_u32(&billy_worker_state->audit_queued, 0);
 		strlcpy(billy_worker_state->state, "not started",
 				sizeof(billy_worker_state->state));
 	}

@@ -82,6 +82,7 @@ typedef struct BillyWorkerState
 	int64		current_job_id; /* 0 when idle */
 	char		state[64];		/* "idle", "running job", ... */
 	pg_atomic_uint64 grants_generation; /* bumped when grants change (visibility.c) */
+	pg_atomic_uint32 audit_queued;	/* audit entries wait to be chained (audit.c) */
 } BillyWorkerState;
 
 extern BillyWorkerState *billy_worker_state;

@@ -54,8 +54,10 @@
 #include "utils/syscache.h"
 
 #include "billy.h"
+#include "audit.h"
 #include "jsonschema.h"
 #include "mcp.h"
+#include "sqlexec.h"
 
 /* JSON-RPC and MCP error codes */
 #define RPC_PARSE_ERROR			(-32700)
@@ -981,35 +983,74 @@ tool_success_json(const char *structured)
 /* ------------------------------------------------------------ audit */
 
 /*
- * audit records the call through billy._mcp_audit, which hands it to
- * billy.audit(action, org, target, request, outcome, client), the audit
- * trail's own function; without it (an older build) calls are not recorded.
- * This costs one catalog look-up.
+ * audit records the call in the audit trail (audit.c): the tool, its
+ * arguments redacted, the outcome, the organization it named when that
+ * resolves, and the client (application_name).  It is queued, not chained:
+ * a tool call never waits for another's place in the hash chain; the worker
+ * chains queued entries within seconds.
  */
 static void
 audit(const char *tool, JsonbValue *args, const char *outcome, const char *detail)
 {
-	static const char *sql = "SELECT billy._mcp_audit($1, $2, $3, $4)";
-	Oid			types[4] = {TEXTOID, JSONBOID, TEXTOID, TEXTOID};
-	Oid			audit_types[6] = {TEXTOID, TEXTOID, TEXTOID, JSONBOID, TEXTOID, TEXTOID};
-	Datum		values[4];
-	char		nulls[5] = "    ";
-	List	   *name = list_make2(makeString("billy"), makeString("audit"));
+	static const char *const org_sql = "SELECT billy._org_or_null($1)";
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1];
+	char		nulls[1] = {' '};
+	bool		isnull;
+	Datum		org;
+	JsonbParseState *state = NULL;
+	JsonbValue *request;
+	JsonbValue	v;
+	JsonbValue *given = NULL;
 
-	if (!OidIsValid(LookupFuncName(name, 6, audit_types, true)))
-		return;
-	values[0] = CStringGetTextDatum(tool);
+	/* the organization it named, when that resolves: never an error here */
+	if (args && args->type == jbvBinary)
+	{
+		JsonbValue	key;
+
+		key.type = jbvString;
+		key.val.string.val = "organization";
+		key.val.string.len = 12;
+		given = findJsonbValueFromContainer(args->val.binary.data, JB_FOBJECT, &key);
+	}
+	if (given && given->type == jbvString)
+		values[0] = PointerGetDatum(cstring_to_text_with_len(given->val.string.val,
+															 given->val.string.len));
+	else
+		nulls[0] = 'n';
+	org = billy_sql_datum_cached(org_sql, 1, types, values, nulls, &isnull);
+
+	/* {"arguments": ..., "detail": ...}, redacted when it is stored */
+	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+	v.type = jbvString;
+	v.val.string.val = "arguments";
+	v.val.string.len = 9;
+	pushJsonbValue(&state, WJB_KEY, &v);
 	if (args)
-		values[1] = JsonbPGetDatum(JsonbValueToJsonb(args));
+		pushJsonbValue(&state, WJB_VALUE, args);
 	else
-		nulls[1] = 'n';
-	values[2] = CStringGetTextDatum(outcome);
+	{
+		v.type = jbvNull;
+		pushJsonbValue(&state, WJB_VALUE, &v);
+	}
+	v.type = jbvString;
+	v.val.string.val = "detail";
+	v.val.string.len = 6;
+	pushJsonbValue(&state, WJB_KEY, &v);
 	if (detail)
-		values[3] = CStringGetTextDatum(detail);
+	{
+		v.type = jbvString;
+		v.val.string.val = (char *) detail;
+		v.val.string.len = strlen(detail);
+	}
 	else
-		nulls[3] = 'n';
-	if (SPI_execute_plan(get_plan(sql, 4, types), values, nulls, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not record the MCP call");
+		v.type = jbvNull;
+	pushJsonbValue(&state, WJB_VALUE, &v);
+	request = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
+
+	billy_audit_queue("mcp.tools/call", isnull ? NULL : TextDatumGetCString(org), tool,
+					  JsonbValueToJsonb(request), outcome,
+					  GetConfigOption("application_name", true, false));
 }
 
 /* ------------------------------------------------------------ calling */

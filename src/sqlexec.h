@@ -21,5 +21,7 @@ extern char *billy_sql_value(const char *sql, int nargs, Oid *types,
 							 Datum *values, const char *nulls);
 extern Datum billy_sql_datum(const char *sql, int nargs, Oid *types,
 							 Datum *values, const char *nulls, bool *isnull);
+extern Datum billy_sql_datum_cached(const char *sql, int nargs, Oid *types,
+									Datum *values, const char *nulls, bool *isnull);
 
 #endif							/* BILLY_SQLEXEC_H */

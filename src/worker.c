@@ -50,8 +50,8 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
-#include "cache.h"
 #include "bulk.h"
+#include "cache.h"
 #include "organizations.h"
 #include "sync.h"
 #include "sqlexec.h"
@@ -65,6 +65,7 @@ PG_FUNCTION_INFO_V1(billy_wake_at_commit);
 #define MAX_CRASHES 3
 #define MAINTENANCE_INTERVAL_MS (60 * 60 * 1000)
 #define HOT_CHECK_INTERVAL_MS (30 * 1000)
+#define AUDIT_CHAIN_INTERVAL_MS 1000
 #define WRITE_CHECK_INTERVAL_MS (10 * 1000)
 
 typedef struct BillyJobKind
@@ -74,6 +75,7 @@ typedef struct BillyJobKind
 } BillyJobKind;
 
 static void run_refresh_organization(BillyJob *job);
+static long cache_interval_ms(void);
 
 /* the job kinds; later concerns add theirs here */
 static const BillyJobKind job_kinds[] = {
@@ -275,6 +277,27 @@ hot_check_interval_ms(void)
 }
 
 /*
+ * chain_audit moves audit entries queued by hot paths (MCP tool calls) into
+ * their hash chains; returns whether some were.
+ */
+static bool
+chain_audit(void)
+{
+	bool		isnull;
+	Datum		d = (Datum) 0;
+
+	/* entries queued from now on wake the worker again */
+	pg_atomic_write_u32(&billy_worker_state->audit_queued, 0);
+	begin_xact();
+	if (have_function("billy._audit_chain_pending(integer)"))
+		d = billy_sql_datum("SELECT billy._audit_chain_pending(5000)", 0, NULL, NULL, NULL, &isnull);
+	else
+		isnull = true;
+	commit_xact();
+	return !isnull && DatumGetInt32(d) > 0;
+}
+
+/*
  * queue_hot_scans asks for hot scans of the organizations due one
  * (billy.hot_sync_interval); they run like any queued job.
  */
@@ -291,46 +314,6 @@ queue_hot_scans(void)
 		billy_sql_exec("SELECT billy._queue_hot_scans(pg_catalog.make_interval(secs => $1))",
 					   1, types, values, NULL);
 	commit_xact();
-}
-
-/* how often the cache's counters are flushed, on the cache's (test) clock */
-static long
-cache_interval_ms(void)
-{
-	return Max(10L, (long) (billy_cache_flush_interval_ms / billy_cache_rate()));
-}
-
-/*
- * cache_work flushes the read counters and plans refreshes (cache.c) when
- * the interval has passed, or sooner when a read asked for a refresh.  An
- * error is logged; the counts it held are lost, the worker carries on.
- */
-static void
-cache_work(TimestampTz *last)
-{
-	long		interval = cache_interval_ms();
-	TimestampTz now = GetCurrentTimestamp();
-
-	if (!TimestampDifferenceExceeds(*last, now, interval) &&
-		!(billy_cache_flush_wanted() && TimestampDifferenceExceeds(*last, now, Min(interval, 200L))))
-		return;
-	*last = now;
-	PG_TRY();
-	{
-		begin_xact();
-		if (have_function("billy._cache_plan(integer)"))
-			billy_cache_tick(true);
-		commit_xact();
-	}
-	PG_CATCH();
-	{
-		HOLD_INTERRUPTS();
-		EmitErrorReport();
-		FlushErrorState();
-		AbortOutOfAnyTransaction();
-		RESUME_INTERRUPTS();
-	}
-	PG_END_TRY();
 }
 
 /*
@@ -571,6 +554,135 @@ next_wait_ms(void)
 }
 
 /*
+ * isolated runs one of the worker's own housekeeping steps the way run_job
+ * runs a job: an ERROR is logged, its transaction rolled back, and the
+ * worker carries on.  Returns false when the step failed.
+ */
+static bool
+isolated(bool (*step) (void), const char *name, bool *result)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	volatile bool ok = true;
+
+	PG_TRY();
+	{
+		bool		r = step();
+
+		if (result)
+			*result = r;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		HOLD_INTERRUPTS();
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		AbortOutOfAnyTransaction();
+		RESUME_INTERRUPTS();
+		ereport(LOG,
+				(errmsg("billy worker: %s failed: %s", name, edata->message),
+				 edata->detail ? errdetail("%s", edata->detail) : 0));
+		FreeErrorData(edata);
+		ok = false;
+	}
+	PG_END_TRY();
+	return ok;
+}
+
+static bool
+step_recover(void)
+{
+	recover_crashed_jobs();
+	return true;
+}
+
+static bool
+step_maintenance(void)
+{
+	maintenance();
+	return true;
+}
+
+static bool
+step_hot_scans(void)
+{
+	queue_hot_scans();
+	return true;
+}
+
+static bool
+step_writes(void)
+{
+	begin_xact();
+	billy_writes_housekeeping();
+	commit_xact();
+	return true;
+}
+
+/* the job context the step below uses, set by the loop */
+static MemoryContext job_context;
+static long next_wait = 0;
+
+/* how often the cache's counters are flushed, on the cache's (test) clock */
+static long
+cache_interval_ms(void)
+{
+	return Max(10L, (long) (billy_cache_flush_interval_ms / billy_cache_rate()));
+}
+
+static TimestampTz last_cache_work = 0;
+
+/*
+ * step_cache flushes the read counters and plans refreshes (cache.c) when
+ * billy.cache_flush_interval_ms has passed, or sooner when a read asked for
+ * a refresh.  The counts it held are lost if it fails.
+ */
+static bool
+step_cache(void)
+{
+	long		interval = cache_interval_ms();
+	TimestampTz now = GetCurrentTimestamp();
+
+	if (!TimestampDifferenceExceeds(last_cache_work, now, interval) &&
+		!(billy_cache_flush_wanted() && TimestampDifferenceExceeds(last_cache_work, now, Min(interval, 200L))))
+		return true;
+	last_cache_work = now;
+	begin_xact();
+	if (have_function("billy._cache_plan(integer)"))
+		billy_cache_tick(true);
+	commit_xact();
+	return true;
+}
+
+/* step_jobs runs every due job; each is isolated on its own (run_job) */
+static bool
+step_jobs(void)
+{
+	for (;;)
+	{
+		BillyJob   *job;
+
+		CHECK_FOR_INTERRUPTS();
+		MemoryContextReset(job_context);
+		job = claim_job(job_context);
+		if (job == NULL)
+			break;
+		run_job(job, job_context);
+		isolated(step_cache, "cache flush and refresh planning", NULL);
+	}
+	return true;
+}
+
+static bool
+step_next_wait(void)
+{
+	next_wait = next_wait_ms();
+	return true;
+}
+
+/*
  * billy_worker_main is the worker's entry point: connect, publish, loop.
  */
 void
@@ -580,7 +692,7 @@ billy_worker_main(Datum main_arg)
 	bool		recovered = false;
 	TimestampTz last_maintenance = 0;
 	TimestampTz last_hot_check = 0;
-	TimestampTz last_cache_work = 0;
+	bool		chained = false;
 	TimestampTz last_write_check = 0;
 	long		wait_ms = 0;
 
@@ -638,46 +750,37 @@ billy_worker_main(Datum main_arg)
 			continue;
 		}
 		if (!recovered)
-		{
-			recover_crashed_jobs();
-			recovered = true;
-		}
+			recovered = isolated(step_recover, "recovering interrupted jobs", NULL);
 		if (TimestampDifferenceExceeds(last_maintenance, GetCurrentTimestamp(),
 									   MAINTENANCE_INTERVAL_MS))
 		{
-			maintenance();
+			isolated(step_maintenance, "maintenance", NULL);
 			last_maintenance = GetCurrentTimestamp();
 		}
 		if (TimestampDifferenceExceeds(last_hot_check, GetCurrentTimestamp(),
 									   hot_check_interval_ms()))
 		{
-			queue_hot_scans();
+			isolated(step_hot_scans, "queuing hot scans", NULL);
 			last_hot_check = GetCurrentTimestamp();
 		}
-		cache_work(&last_cache_work);
+		isolated(step_cache, "cache flush and refresh planning", NULL);
 		if (TimestampDifferenceExceeds(last_write_check, GetCurrentTimestamp(),
 									   WRITE_CHECK_INTERVAL_MS))
 		{
-			begin_xact();
-			billy_writes_housekeeping();
-			commit_xact();
+			isolated(step_writes, "write housekeeping", NULL);
 			last_write_check = GetCurrentTimestamp();
 		}
 
-		for (;;)
-		{
-			BillyJob   *job;
-
-			CHECK_FOR_INTERRUPTS();
-			MemoryContextReset(job_cxt);
-			job = claim_job(job_cxt);
-			if (job == NULL)
-				break;
-			run_job(job, job_cxt);
-			cache_work(&last_cache_work);
-		}
+		job_context = job_cxt;
+		if (!isolated(step_jobs, "claiming jobs", NULL))
+			wait_ms = billy_worker_naptime_ms;
 		set_state("idle", 0);
-		wait_ms = next_wait_ms();
+		if (!isolated(step_next_wait, "scheduling", NULL))
+			next_wait = billy_worker_naptime_ms;
+		wait_ms = next_wait;
+		/* queued audit entries are chained within a second or two */
+		if (!isolated(chain_audit, "chaining queued audit entries", &chained) || chained)
+			wait_ms = Min(wait_ms, AUDIT_CHAIN_INTERVAL_MS);
 	}
 }
 

@@ -64,34 +64,25 @@ COMMENT ON FUNCTION billy._audit_payload(billy.audit_log) IS
 
 -- _redact: values under keys that name secrets become "[redacted]", at any depth
 CREATE FUNCTION billy._redact(j jsonb) RETURNS jsonb
-LANGUAGE plpgsql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    result jsonb;
-BEGIN
-    IF j IS NULL THEN
-        RETURN NULL;
-    ELSIF jsonb_typeof(j) = 'object' THEN
-        SELECT coalesce(jsonb_object_agg(k, CASE
-                   WHEN k ~* '(token|password|passwd|secret|api_?key|authorization|credential|cookie|private_?key)'
-                   THEN '"[redacted]"'::jsonb ELSE billy._redact(v) END), '{}'::jsonb)
-        INTO result FROM jsonb_each(j) AS t(k, v);
-        RETURN result;
-    ELSIF jsonb_typeof(j) = 'array' THEN
-        SELECT coalesce(jsonb_agg(billy._redact(v) ORDER BY n), '[]'::jsonb)
-        INTO result FROM jsonb_array_elements(j) WITH ORDINALITY AS t(v, n);
-        RETURN result;
-    END IF;
-    RETURN j;
-END
-$$;
+LANGUAGE C IMMUTABLE STRICT
+AS 'MODULE_PATHNAME', 'billy_redact';
 COMMENT ON FUNCTION billy._redact(jsonb) IS
-'A copy of a JSON value with the values of keys that name secrets (token, password, secret, api_key, authorization, credential, cookie, private_key) replaced by "[redacted]", at any depth. Internal.';
+'A copy of a JSON value as the audit trail keeps it: the values of keys that name secrets (token, password, secret, api_key, authorization, credential, cookie, private_key) replaced by "[redacted]", and texts longer than 500 characters (a CSV file) by {"length", "sha256"}, at any depth. Internal.';
+
+CREATE TABLE billy.audit_heads (
+    chain text PRIMARY KEY,
+    seq   bigint NOT NULL,
+    hash  bytea NOT NULL
+);
+COMMENT ON TABLE billy.audit_heads IS
+'The last entry of each audit chain (its seq and hash), kept apart from billy.audit_log: appending is O(1) whatever the size of the log, appenders to one chain queue on its row, and billy.verify_audit_log compares the log''s last entry with it, so removing the newest entries shows.';
+ALTER TABLE billy.audit_heads ENABLE ROW LEVEL SECURITY;
+CREATE POLICY visible ON billy.audit_heads FOR SELECT
+    USING ((SELECT billy._sees_all()) OR chain OPERATOR(pg_catalog.=) ANY ((SELECT billy._visible_orgs())::pg_catalog.text[]));
 
 -- _audit_append links and stores one entry; called as the extension owner
 CREATE FUNCTION billy._audit_append(actor name, sess name, client_info text, act text, org text,
-                                    tgt text, req jsonb, result text)
+                                    tgt text, req jsonb, result text, happened timestamptz DEFAULT NULL)
 RETURNS bigint
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -107,12 +98,12 @@ BEGIN
     IF result IS NULL OR btrim(result) = '' THEN
         RAISE EXCEPTION 'an audit entry needs an outcome' USING ERRCODE = '22023';
     END IF;
-    -- one appender per chain at a time: the chain is a sequence, not a tree
-    PERFORM pg_advisory_xact_lock(hashtext('billy audit'), hashtext(ch));
-    SELECT * INTO last FROM billy.audit_log WHERE chain = ch ORDER BY seq DESC LIMIT 1;
+    -- one appender per chain at a time, queued on the chain's head row
+    INSERT INTO billy.audit_heads (chain, seq, hash) VALUES (ch, 0, '\x') ON CONFLICT (chain) DO NOTHING;
+    SELECT h.seq, h.hash INTO last.seq, last.hash FROM billy.audit_heads h WHERE h.chain = ch FOR UPDATE;
     e.chain := ch;
-    e.seq := coalesce(last.seq, 0) + 1;
-    e.at := clock_timestamp();
+    e.seq := last.seq + 1;
+    e.at := coalesce(happened, clock_timestamp());
     e.actor_role := actor;
     e.session_role := sess;
     e.client := client_info;
@@ -121,18 +112,57 @@ BEGIN
     e.target := tgt;
     e.request := billy._redact(req);
     e.outcome := result;
-    e.prev_hash := coalesce(last.hash, '\x'::bytea);
+    e.prev_hash := last.hash;
     e.hash := sha256(e.prev_hash || billy._audit_payload(e));
     INSERT INTO billy.audit_log (chain, seq, at, actor_role, session_role, client, action,
                                  organization_id, target, request, outcome, prev_hash, hash)
     VALUES (e.chain, e.seq, e.at, e.actor_role, e.session_role, e.client, e.action,
             e.organization_id, e.target, e.request, e.outcome, e.prev_hash, e.hash)
     RETURNING id INTO e.id;
+    UPDATE billy.audit_heads SET seq = e.seq, hash = e.hash WHERE chain = ch;
     RETURN e.id;
 END
 $$;
-COMMENT ON FUNCTION billy._audit_append(name, name, text, text, text, text, jsonb, text) IS
+COMMENT ON FUNCTION billy._audit_append(name, name, text, text, text, text, jsonb, text, timestamptz) IS
 'Appends one entry to an organization''s audit chain (redacting the request) and returns its id. Runs as the extension owner; callers use billy.audit. Internal.';
+
+-- Entries recorded on hot paths (every MCP tool call) are queued here at once,
+-- without taking the chain's lock, and the worker chains them in order within
+-- seconds (billy._audit_chain_pending).
+CREATE TABLE billy.audit_pending (
+    id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    at              timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+    actor_role      name NOT NULL,
+    session_role    name NOT NULL,
+    client          text,
+    action          text NOT NULL,
+    organization_id text,
+    target          text,
+    request         jsonb,
+    outcome         text NOT NULL
+);
+COMMENT ON TABLE billy.audit_pending IS
+'Audit entries recorded but not chained yet: every MCP tool call lands here at once (no lock, no hash), and the worker moves them, in order and with their own times, into billy.audit_log''s hash chains within a few seconds. billy.audit_trail shows both.';
+ALTER TABLE billy.audit_pending ENABLE ROW LEVEL SECURITY;
+CREATE POLICY visible ON billy.audit_pending FOR SELECT
+    USING ((SELECT billy._sees_all()) OR organization_id OPERATOR(pg_catalog.=) ANY ((SELECT billy._visible_orgs())::pg_catalog.text[]));
+
+CREATE FUNCTION billy._audit_chain_pending(batch integer DEFAULT 5000) RETURNS integer
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'billy_audit_chain_pending';
+COMMENT ON FUNCTION billy._audit_chain_pending(integer) IS
+'Moves queued audit entries, oldest first, into their organizations'' hash chains; returns how many. The worker calls it every few seconds. Internal.';
+
+CREATE VIEW billy.audit_trail WITH (security_invoker = true) AS
+SELECT a.id, a.chain, a.seq, a.at, a.actor_role, a.session_role, a.client, a.action,
+       a.organization_id, a.target, a.request, a.outcome, true AS chained
+FROM billy.audit_log a
+UNION ALL
+SELECT NULL, COALESCE(p.organization_id, '*'), NULL, p.at, p.actor_role, p.session_role, p.client,
+       p.action, p.organization_id, p.target, p.request, p.outcome, false
+FROM billy.audit_pending p;
+COMMENT ON VIEW billy.audit_trail IS
+'The whole audit trail: entries in their hash chains (chained), and those recorded in the last seconds that the worker has not chained yet.';
 
 CREATE FUNCTION billy.audit(action text, org text, target text, request jsonb, outcome text,
                             client text DEFAULT NULL)
@@ -182,6 +212,15 @@ BEGIN
                                       'broken_at_seq', bad.seq, 'at', bad.at, 'problem', bad.problem);
         END IF;
         SELECT count(*) INTO n FROM billy.audit_log WHERE chain = ch;
+        IF EXISTS (SELECT 1 FROM billy.audit_heads h
+                   LEFT JOIN LATERAL (SELECT a.seq, a.hash FROM billy.audit_log a
+                                      WHERE a.chain = ch ORDER BY a.seq DESC LIMIT 1) l ON true
+                   WHERE h.chain = ch AND (l.seq IS DISTINCT FROM h.seq OR l.hash IS DISTINCT FROM h.hash))
+        THEN
+            RETURN jsonb_build_object('ok', false, 'chain', ch, 'broken_at_seq',
+                                      (SELECT seq FROM billy.audit_heads WHERE chain = ch),
+                                      'problem', 'the chain ends before its recorded head: the newest entries were removed');
+        END IF;
         total := total + n;
         heads := heads || jsonb_build_object(ch, jsonb_build_object(
             'entries', n,
@@ -193,7 +232,7 @@ $$;
 COMMENT ON FUNCTION billy.verify_audit_log(text) IS
 'Checks the audit trail''s hash chain of one organization (id or name; ''*'' for entries of no organization; NULL: every chain). Returns {"ok": true, "entries": N, "chains": {chain: {"entries", "head"}}} or, at the first broken link, {"ok": false, "chain", "broken_at_id", "broken_at_seq", "at", "problem"} saying whether the entry was changed or entries were removed. Keep the head hashes somewhere else too: removing the newest entries is only detectable against a head recorded earlier.';
 
-GRANT SELECT ON billy.audit_log TO billy_reader;
+GRANT SELECT ON billy.audit_log, billy.audit_heads, billy.audit_pending, billy.audit_trail TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy.audit(text, text, text, jsonb, text, text) TO billy_admin, billy_mcp;
 GRANT EXECUTE ON FUNCTION billy.verify_audit_log(text) TO billy_reader;
 

@@ -370,51 +370,17 @@ COMMENT ON FUNCTION billy.mcp_instructions() IS
 -- The audit trail of MCP calls: recorded through billy.audit when installed
 ------------------------------------------------------------------------------
 
-CREATE FUNCTION billy._mcp_redact(args jsonb) RETURNS jsonb
-LANGUAGE plpgsql IMMUTABLE
+CREATE FUNCTION billy._org_or_null(org text) RETURNS text
+LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    RETURN (SELECT coalesce(jsonb_object_agg(e.key,
-                CASE WHEN e.key ~* '(token|secret|password|api_key|authorization)' THEN to_jsonb('[redacted]'::text)
-                     WHEN jsonb_typeof(e.value) = 'string' AND length(e.value #>> '{}') > 500 THEN
-                         jsonb_build_object('length', length(e.value #>> '{}'),
-                                            'sha256', encode(sha256(convert_to(e.value #>> '{}', 'UTF8')), 'hex'))
-                     WHEN jsonb_typeof(e.value) = 'object' THEN billy._mcp_redact(e.value)
-                     ELSE e.value END), '{}'::jsonb)
-            FROM jsonb_each(CASE WHEN jsonb_typeof(args) = 'object' THEN args ELSE '{}'::jsonb END) e);
-END
-$$;
-COMMENT ON FUNCTION billy._mcp_redact(jsonb) IS
-'Tool arguments as the audit log keeps them: secrets redacted, long texts (CSV files) replaced by their length and SHA-256. Internal.';
-
-CREATE FUNCTION billy._mcp_audit(tool text, args jsonb, outcome text, detail text) RETURNS void
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    org text;
-BEGIN
-    -- billy.audit belongs to the audit trail (80-audit.sql); without it, as
-    -- in an older build, MCP calls are not recorded
-    IF to_regprocedure('billy.audit(text,text,text,jsonb,text,text)') IS NULL THEN
-        RETURN;
-    END IF;
-    -- the call is recorded under the organization it named, when that
-    -- resolves (a wrong name is the call's problem, not the audit's)
-    BEGIN
-        org := billy._resolve_org(args ->> 'organization');
-    EXCEPTION WHEN OTHERS THEN
-        org := NULL;
-    END;
-    EXECUTE 'SELECT billy.audit($1, $2, $3, $4, $5, $6)'
-        USING 'mcp.tools/call', org, tool,
-              jsonb_build_object('arguments', billy._mcp_redact(args), 'detail', detail),
-              outcome, current_setting('application_name', true);
-END
-$$;
-COMMENT ON FUNCTION billy._mcp_audit(text, jsonb, text, text) IS
-'Records one MCP tool call in the audit log through billy.audit: the tool, the redacted arguments, the outcome (ok, tool_error, invalid_arguments, unavailable, or the SQLSTATE) and the client (application_name). Internal.';
+RETURN CASE
+    WHEN org IS NULL THEN
+        (SELECT min(id) FROM billy.organizations WHERE disconnected_at IS NULL HAVING count(*) = 1)
+    ELSE coalesce((SELECT id FROM billy.organizations WHERE id = org),
+                  (SELECT min(id) FROM billy.organizations WHERE lower(name) = lower(btrim(org)) HAVING count(*) = 1))
+END;
+COMMENT ON FUNCTION billy._org_or_null(text) IS
+'What billy._resolve_org would answer, or NULL where it would raise: for recording a call under the organization it named without ever failing it. Internal.';
 
 ------------------------------------------------------------------------------
 -- Writes through MCP: preview first, then commit with the confirmation
@@ -1149,15 +1115,15 @@ REVOKE ALL ON FUNCTION billy.mcp(jsonb), billy.mcp_tool_status(), billy.mcp_inst
     billy._mcp_in_params(regprocedure), billy._mcp_tool_problem(billy.mcp_tools),
     billy._mcp_json_type(oid), billy._mcp_derived_schema(regprocedure), billy._mcp_write_schema(),
     billy._mcp_output_schema(billy.mcp_tools), billy._mcp_input(jsonb, text[], boolean),
-    billy._mcp_tools_list(text, integer), billy._mcp_redact(jsonb), billy._mcp_audit(text, jsonb, text, text),
+    billy._mcp_tools_list(text, integer), billy._org_or_null(text),
     billy._mcp_write(text, text, jsonb, text), billy._mcp_sync(text, text[]), billy._mcp_sync_status(text),
     billy._mcp_organization_settings(text), billy._mcp_revenue(text, date, date), billy._prom_label(text),
     billy._mcp_validate(jsonb, jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION billy.mcp(jsonb), billy.mcp_tool_status(), billy.mcp_instructions(), billy.metrics(),
     billy._mcp_function(text), billy._mcp_in_params(regprocedure), billy._mcp_tool_problem(billy.mcp_tools),
     billy._mcp_json_type(oid), billy._mcp_derived_schema(regprocedure), billy._mcp_write_schema(),
-    billy._mcp_output_schema(billy.mcp_tools), billy._mcp_tools_list(text, integer), billy._mcp_redact(jsonb),
-    billy._mcp_audit(text, jsonb, text, text), billy._mcp_write(text, text, jsonb, text),
+    billy._mcp_output_schema(billy.mcp_tools), billy._mcp_tools_list(text, integer), billy._org_or_null(text),
+    billy._mcp_write(text, text, jsonb, text),
     billy._mcp_sync(text, text[]), billy._mcp_sync_status(text), billy._mcp_organization_settings(text),
     billy._mcp_revenue(text, date, date), billy._prom_label(text), billy._mcp_validate(jsonb, jsonb)
     TO billy_reader;

@@ -6,7 +6,7 @@
 \set ON_ERROR_STOP 1
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
-SELECT plan(77);
+SELECT plan(80);
 
 SELECT billy.connect(billy_test.token(1), billy_test.setting('api_url'));
 SET LOCAL client_min_messages = warning;
@@ -310,22 +310,25 @@ SELECT is(pg_temp.call('t_create_thing', jsonb_build_object('thing', '{"name": "
 RESET ROLE;
 
 ------------------------------------------------------------------------------
--- the audit: every call goes to billy.audit (a stand-in that keeps the calls
--- in a table, for this transaction only; the real chain is tested in 75_audit)
+-- the audit: every call is recorded in the audit trail (its chain is tested
+-- in 75_audit), with its outcome and its arguments redacted
 ------------------------------------------------------------------------------
-CREATE OR REPLACE FUNCTION billy.audit(action text, org text, target text, request jsonb, outcome text,
-                                       client text DEFAULT NULL) RETURNS bigint
-LANGUAGE sql AS $f$
-    INSERT INTO mcp_t.calls VALUES (target, request -> 'arguments', outcome, request ->> 'detail') RETURNING 1::bigint
-$f$;
-GRANT EXECUTE ON FUNCTION billy.audit(text, text, text, jsonb, text, text) TO billy_mcp;
-TRUNCATE mcp_t.calls;
+SELECT billy._audit_chain_pending();
+SELECT coalesce(max(id), 0) AS audit_before FROM billy.audit_log \gset
 SELECT pg_temp.call('t_scalar', '{"n": 1}'), pg_temp.call('t_scalar', '{"n": "x"}'), pg_temp.call('t_fail', '{"kind": "y"}'),
-       pg_temp.call('t_text', jsonb_build_object('secret_token', 'abc'));
-SELECT results_eq($$SELECT tool, outcome FROM mcp_t.calls ORDER BY ctid$$,
+       pg_temp.call('t_text', jsonb_build_object('secret_token', 'abc', 'note', repeat('x', 600)));
+SELECT is((SELECT count(*) FROM billy.audit_pending), 4::bigint,
+    'each call is recorded at once, queued for the hash chain');
+SELECT billy._audit_chain_pending();
+SELECT results_eq(format($$SELECT target, outcome FROM billy.audit_log
+                           WHERE action = 'mcp.tools/call' AND id > %s ORDER BY id$$, :audit_before),
     $$VALUES ('t_scalar', 'ok'), ('t_scalar', 'invalid_arguments'), ('t_fail', '22023'), ('t_text', 'invalid_arguments')$$,
-    'every call is recorded with its outcome: ok, invalid arguments, the SQLSTATE of an error');
-SELECT is((SELECT args ->> 'secret_token' FROM mcp_t.calls WHERE tool = 't_text'), '[redacted]', 'secrets in arguments are redacted in the audit');
+    'every call is recorded in the audit trail with its outcome: ok, invalid arguments, the SQLSTATE of an error');
+SELECT is((SELECT request -> 'arguments' ->> 'secret_token' FROM billy.audit_log
+           WHERE target = 't_text' AND id > :audit_before), '[redacted]', 'secrets in arguments are redacted in the audit');
+SELECT is((SELECT request -> 'arguments' -> 'note' ->> 'length' FROM billy.audit_log
+           WHERE target = 't_text' AND id > :audit_before), '600', 'a long text is kept as its length and SHA-256');
+SELECT is((billy.verify_audit_log() ->> 'ok')::boolean, true, 'and the chain still verifies');
 
 SELECT * FROM finish();
 ROLLBACK;

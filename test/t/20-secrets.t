@@ -2,7 +2,7 @@
 # The token never shows: not in a pg_dump, not in the server log even at
 # log_min_messages = debug5, not in an error.
 source "$(dirname "$0")/tap.sh"
-plan 8
+plan 10
 
 q "SELECT billy_test.clear_faults()" >/dev/null
 token1=$(q "SELECT billy_test.token(1)")
@@ -51,6 +51,11 @@ grep -q '_credentials' "$BILLY_WORK/dump.sql"
 ok $? "pg_dump includes billy's credential table (a restore keeps the connections)"
 ! grep -qF "$token1" "$BILLY_WORK/dump.sql" && ! grep -qF "$token2" "$BILLY_WORK/dump.sql"
 ok $? "pg_dump holds no token in clear"
+grep -q '^COPY billy.audit_log ' "$BILLY_WORK/dump.sql" && grep -q '^COPY billy.changes ' "$BILLY_WORK/dump.sql" &&
+    grep -q '^COPY billy.invoices ' "$BILLY_WORK/dump.sql" && grep -q '^COPY billy.write_ops ' "$BILLY_WORK/dump.sql"
+ok $? "pg_dump keeps the mirror, the change log, the audit trail and the write outbox"
+grep -q "setval('billy.audit_log_id_seq'" "$BILLY_WORK/dump.sql"
+ok $? "and the audit trail's sequence, so a restored log goes on without collisions"
 
 # no setting holds one
 ! psql -X -A -t -c "SELECT setting FROM pg_settings" | grep -qF "$token1"
