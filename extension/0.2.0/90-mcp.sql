@@ -710,7 +710,7 @@ VALUES
  true),
 -- invoices -------------------------------------------------------------------
 ('list_invoices', 'List invoices', 100,
- 'billy.list_invoices', '{}', '{"organization": "org", "contact_id": "contact", "from_date": "from", "to_date": "to"}', '{}', 'call', 'issue 5: reads with freshness',
+ 'billy.list_invoices', '{}', '{"organization": "org", "contact_id": "contact"}', '{}', 'call', 'issue 5: reads with freshness',
  '{"readOnlyHint": true, "openWorldHint": true}',
  billy._mcp_input($j${
     "state": {"type": "string", "enum": ["draft", "approved", "voided"], "description": "Only invoices in this state."},
@@ -874,7 +874,7 @@ VALUES
  true),
 -- bills and bank payments ----------------------------------------------------
 ('list_bills', 'List bills', 400,
- 'billy.list_bills', '{}', '{"organization": "org", "contact_id": "contact", "from_date": "from", "to_date": "to"}', '{}', 'call', 'issue 5: reads with freshness',
+ 'billy.list_bills', '{}', '{"organization": "org", "contact_id": "contact"}', '{}', 'call', 'issue 5: reads with freshness',
  '{"readOnlyHint": true, "openWorldHint": true}',
  billy._mcp_input($j${
     "state": {"type": "string", "enum": ["draft", "approved", "voided"]},
@@ -903,7 +903,7 @@ VALUES
  'Records a bill from a supplier in Billy. Two steps: without confirmation a preview and a confirmation; with it, the bill is created.',
  true),
 ('list_bank_payments', 'List bank payments', 500,
- 'billy.list_bank_payments', '{}', '{"organization": "org", "contact_id": "contact", "from_date": "from", "to_date": "to"}', '{}', 'call', 'issue 5: reads with freshness',
+ 'billy.list_bank_payments', '{}', '{"organization": "org", "contact_id": "contact"}', '{}', 'call', 'issue 5: reads with freshness',
  '{"readOnlyHint": true, "openWorldHint": true}',
  billy._mcp_input($j${
     "contact_id": {"type": "string"},
