@@ -659,33 +659,6 @@ lookup_row(Oid nsp, const char *table, int nkeys, const char *const *keys,
 }
 
 /*
- * org_visible says whether row-level security lets the caller see org's
- * rows (billy._sees_all or billy._visible_orgs, as the policies say).  The
- * answer is remembered for the rest of the transaction.
- */
-static bool
-org_visible(const char *org)
-{
-	static LocalTransactionId seen_lxid = InvalidLocalTransactionId;
-	static Oid	seen_user = InvalidOid;
-	static char seen_org[BILLY_MAX_ID];
-	static bool seen_result;
-	Oid			types[1] = {TEXTOID};
-	Datum		values[1];
-	bool		isnull;
-
-	if (seen_lxid == MyProc->lxid && seen_user == GetUserId() && strcmp(seen_org, org) == 0)
-		return seen_result;
-	values[0] = CStringGetTextDatum(org);
-	seen_result = DatumGetBool(billy_sql_datum("SELECT billy._sees_all() OR $1 OPERATOR(pg_catalog.=) ANY (billy._visible_orgs())",
-											   1, types, values, NULL, &isnull));
-	seen_lxid = MyProc->lxid;
-	seen_user = GetUserId();
-	strlcpy(seen_org, org, sizeof(seen_org));
-	return seen_result;
-}
-
-/*
  * may_read says whether the caller may read billy.<table>'s rows of org:
  * SELECT on the table, and row-level security's rule when it applies to
  * the caller.
@@ -700,7 +673,7 @@ may_read(Oid nsp, const char *table, const char *org)
 		aclcheck_error(acl, OBJECT_TABLE, table);
 	if (check_enable_rls(relid, InvalidOid, true) != RLS_ENABLED)
 		return true;
-	return org_visible(org);
+	return billy_org_visible(org);
 }
 
 /*
@@ -1232,7 +1205,7 @@ billy_cache_count_list(PG_FUNCTION_ARGS)
 	bool		wake = false;
 
 	billy_require_preload();
-	if (!org_visible(org))
+	if (!billy_org_visible(org))
 		PG_RETURN_VOID();
 	counts.reads = 1;
 	if (!PG_ARGISNULL(2))
