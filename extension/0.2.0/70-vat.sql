@@ -950,7 +950,7 @@ BEGIN
     RETURN QUERY
     INSERT INTO billy.vat_adjustments AS j (organization_id, start_date, end_date, field, amount, note)
     VALUES (org_id, p.start_date, p.end_date, vat_set_adjustment.field, vat_set_adjustment.amount, vat_set_adjustment.note)
-    ON CONFLICT (organization_id, start_date, end_date, field) DO UPDATE SET
+    ON CONFLICT ON CONSTRAINT vat_adjustments_pkey DO UPDATE SET
         amount = EXCLUDED.amount, note = EXCLUDED.note, set_at = now(), set_by = CURRENT_USER
     RETURNING j.*;
 END
