@@ -484,104 +484,270 @@ COMMENT ON FUNCTION billy.vat_from_net(numeric, numeric) IS
 -- Every line of every approved document, with what it puts on the return
 ------------------------------------------------------------------------------
 
+-- Per contact and per tax rate, what the lines need: computed once per
+-- contact or rate, not once per line (a view on the nullable side of an outer
+-- join keeps its expressions at its own level).
+CREATE VIEW billy._vat_contacts WITH (security_invoker = true) AS
+SELECT c.organization_id, c.id, c.name, c.country_id, c.registration_no, c.type,
+       CASE WHEN pg_catalog.upper(c.country_id) OPERATOR(pg_catalog.=) 'DK' THEN 'DK'
+            WHEN e.country_id IS NOT NULL THEN 'EU'
+            WHEN COALESCE(c.country_id, '') OPERATOR(pg_catalog.<>) '' THEN 'non-EU' END AS region
+FROM billy.contacts c
+LEFT JOIN billy.eu_countries e ON e.country_id OPERATOR(pg_catalog.=) pg_catalog.upper(c.country_id);
+COMMENT ON VIEW billy._vat_contacts IS 'Contacts with their VAT region: DK, EU (another member state), non-EU, or NULL without a country. Internal (billy.vat_lines).';
+
+CREATE VIEW billy._vat_rates WITH (security_invoker = true) AS
+SELECT m.organization_id, m.tax_rate_id, m.abbreviation, m.treatment, m.reverse_charge,
+       COALESCE(m.deduction, 0) AS deduction,
+       CASE WHEN m.treatment IS NULL THEN 'unmapped'
+            WHEN m.side OPERATOR(pg_catalog.=) 'purchases' THEN 'wrong_side' ELSE 'ok' END AS sale_status,
+       CASE WHEN m.treatment IS NULL THEN 'unmapped'
+            WHEN m.side OPERATOR(pg_catalog.=) 'sales' THEN 'wrong_side' ELSE 'ok' END AS purchase_status,
+       -- where a sale's net goes: buyer in Denmark, the EU or unknown; buyer outside the EU
+       CASE m.treatment WHEN 'sale_eu_goods' THEN 'rubrik_b_varer_eu_salg'
+                        WHEN 'sale_eu_goods_unlisted' THEN 'rubrik_b_varer_ikke_eu_salg'
+                        WHEN 'sale_eu_services' THEN 'rubrik_b_ydelser'
+                        WHEN 'sale_abroad' THEN 'rubrik_c'
+                        WHEN 'sale_domestic_reverse_charge' THEN 'rubrik_c' END AS sale_field,
+       CASE m.treatment WHEN 'sale_eu_goods' THEN 'rubrik_c'
+                        WHEN 'sale_eu_goods_unlisted' THEN 'rubrik_c'
+                        WHEN 'sale_eu_services' THEN 'rubrik_c'
+                        WHEN 'sale_abroad' THEN 'rubrik_c'
+                        WHEN 'sale_domestic_reverse_charge' THEN 'rubrik_c' END AS sale_field_non_eu,
+       -- where a purchase's net goes: supplier in another EU country; supplier's country unknown
+       CASE m.treatment WHEN 'purchase_eu_goods' THEN 'rubrik_a_varer'
+                        WHEN 'purchase_eu_services' THEN 'rubrik_a_ydelser'
+                        WHEN 'purchase_non_eu_services' THEN 'rubrik_a_ydelser' END AS purchase_field_eu,
+       CASE m.treatment WHEN 'purchase_eu_goods' THEN 'rubrik_a_varer'
+                        WHEN 'purchase_eu_services' THEN 'rubrik_a_ydelser' END AS purchase_field_unknown,
+       -- where the VAT a buyer computes under reverse charge goes, and at which rate
+       CASE m.treatment WHEN 'purchase_domestic_reverse_charge' THEN 'salgsmoms'
+                        WHEN 'purchase_eu_goods' THEN 'moms_varekoeb_udland'
+                        WHEN 'purchase_eu_services' THEN 'moms_ydelseskoeb_udland'
+                        WHEN 'purchase_non_eu_services' THEN 'moms_ydelseskoeb_udland' END AS computed_field,
+       CASE WHEN m.rate OPERATOR(pg_catalog.>) 0 THEN m.rate ELSE 0.25 END AS computed_rate
+FROM billy.vat_rate_map m;
+COMMENT ON VIEW billy._vat_rates IS 'Per tax rate: its treatment''s status on sales and purchase lines and the fields its amounts go to, by the contact''s region. Internal (billy.vat_lines).';
+
+-- The lines of approved documents, in the base currency, by date: kept
+-- current by triggers on the mirror (any write: the sync, write-back, a
+-- restore), so a period's return is an index range scan of its own lines
+-- instead of a join over every line of the organization.
+CREATE TABLE billy._vat_facts (
+    organization_id text NOT NULL REFERENCES billy.organizations (id) ON DELETE CASCADE,
+    document_type   text NOT NULL CHECK (document_type OPERATOR(pg_catalog.=) ANY (ARRAY['invoice', 'bill'])),
+    document_id     text NOT NULL,
+    line_id         text NOT NULL,
+    entry_date      date,
+    document_kind   text,
+    contact_id      text,
+    tax_rate_id     text,
+    currency_id     text,
+    exchange_rate   numeric,
+    net             numeric,
+    tax             numeric,
+    net_base        numeric NOT NULL,
+    tax_base        numeric NOT NULL,
+    PRIMARY KEY (organization_id, document_type, line_id)
+);
+CREATE INDEX _vat_facts_entry_date ON billy._vat_facts (organization_id, entry_date);
+CREATE INDEX _vat_facts_document ON billy._vat_facts (organization_id, document_type, document_id);
+COMMENT ON TABLE billy._vat_facts IS
+'One row per line of every approved, not deleted invoice, credit note and bill: its date, contact, tax rate, stored net and VAT, and both in the base currency (times the document''s exchange rate, rounded to øre, negative on credit notes). Derived from the mirror and kept current by triggers on billy.invoices, invoice_lines, bills and bill_lines; billy.vat_rebuild_lines recomputes it. Internal (billy.vat_lines).';
+
+-- _vat_refresh_facts recomputes the facts of some documents from the mirror
+CREATE FUNCTION billy._vat_refresh_facts(kind text, orgs text[], ids text[]) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+-- planned with the actual ids: the mirror's statistics are often stale while a sync runs
+SET plan_cache_mode = force_custom_plan
+AS $$
+DECLARE
+    o text;
+    docs text[];
+BEGIN
+    IF coalesce(cardinality(ids), 0) = 0 THEN
+        RETURN;
+    END IF;
+    -- per organization, by primary key and the lines' (organization, document)
+    -- index only, so no plan can scan a whole table per page of a sync
+    FOR o IN SELECT DISTINCT u.o FROM unnest(orgs) u(o) WHERE u.o IS NOT NULL LOOP
+        docs := ARRAY(SELECT DISTINCT u.d FROM unnest(orgs, ids) u(o2, d) WHERE u.o2 = o AND u.d IS NOT NULL);
+        DELETE FROM billy._vat_facts f
+        WHERE f.organization_id = o AND f.document_type = kind AND f.document_id = ANY (docs);
+        IF kind = 'invoice' THEN
+            INSERT INTO billy._vat_facts (organization_id, document_type, document_id, line_id, entry_date,
+                                          document_kind, contact_id, tax_rate_id, currency_id, exchange_rate,
+                                          net, tax, net_base, tax_base)
+            SELECT i.organization_id, 'invoice', i.id, l.id, i.entry_date, i.type, i.contact_id, l.tax_rate_id,
+                   i.currency_id, i.exchange_rate, l.amount, l.tax,
+                   CASE WHEN i.type = 'creditNote' THEN -1 ELSE 1 END * round(coalesce(l.amount, 0) * coalesce(i.exchange_rate, 1), 2),
+                   CASE WHEN i.type = 'creditNote' THEN -1 ELSE 1 END * round(coalesce(l.tax, 0) * coalesce(i.exchange_rate, 1), 2)
+            FROM billy.invoices i
+            JOIN billy.invoice_lines l ON l.organization_id = i.organization_id AND l.invoice_id = i.id
+            WHERE i.organization_id = o AND i.id = ANY (docs)
+              AND l.organization_id = o AND l.invoice_id = ANY (docs)
+              AND i.state = 'approved' AND i.deleted_at IS NULL;
+        ELSE
+            INSERT INTO billy._vat_facts (organization_id, document_type, document_id, line_id, entry_date,
+                                          document_kind, contact_id, tax_rate_id, currency_id, exchange_rate,
+                                          net, tax, net_base, tax_base)
+            SELECT b.organization_id, 'bill', b.id, l.id, b.entry_date, b.type, b.contact_id, l.tax_rate_id,
+                   b.currency_id, b.exchange_rate, l.amount, l.tax,
+                   CASE WHEN b.type = 'creditNote' THEN -1 ELSE 1 END * round(coalesce(l.amount, 0) * coalesce(b.exchange_rate, 1), 2),
+                   CASE WHEN b.type = 'creditNote' THEN -1 ELSE 1 END * round(coalesce(l.tax, 0) * coalesce(b.exchange_rate, 1), 2)
+            FROM billy.bills b
+            JOIN billy.bill_lines l ON l.organization_id = b.organization_id AND l.bill_id = b.id
+            WHERE b.organization_id = o AND b.id = ANY (docs)
+              AND l.organization_id = o AND l.bill_id = ANY (docs)
+              AND b.state = 'approved' AND b.deleted_at IS NULL;
+        END IF;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION billy._vat_refresh_facts(text, text[], text[]) IS 'Recomputes billy._vat_facts for the given invoices or bills (kind invoice or bill; parallel arrays of organization ids and document ids). Internal.';
+
+-- _vat_facts_trigger: after a statement changed documents or lines, refresh
+-- the facts of the documents it touched.  TG_ARGV: the kind (invoice or
+-- bill) and the column holding the document id (id on documents, invoice_id
+-- or bill_id on lines).  On documents, an update refreshes only the documents
+-- whose VAT-relevant columns changed (a payment changes the balance only).
+CREATE FUNCTION billy._vat_facts_trigger() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    kind text := TG_ARGV[0];
+    col text := TG_ARGV[1];
+    orgs text[];
+    ids text[];
+    more_orgs text[];
+    more_ids text[];
+BEGIN
+    IF TG_OP = 'UPDATE' AND col = 'id' THEN
+        SELECT array_agg(n.organization_id), array_agg(n.id) INTO orgs, ids
+        FROM new_rows n JOIN old_rows o ON o.organization_id = n.organization_id AND o.id = n.id
+        WHERE (n.state, n.deleted_at, n.entry_date, n.type, n.contact_id, n.currency_id, n.exchange_rate)
+              IS DISTINCT FROM (o.state, o.deleted_at, o.entry_date, o.type, o.contact_id, o.currency_id, o.exchange_rate);
+    ELSIF TG_OP = 'UPDATE' THEN
+        EXECUTE format('SELECT array_agg(organization_id), array_agg(%1$I) FROM (SELECT organization_id, %1$I FROM new_rows '
+                       'UNION SELECT organization_id, %1$I FROM old_rows) x', col)
+            INTO orgs, ids;
+    ELSIF TG_OP = 'INSERT' THEN
+        EXECUTE format('SELECT array_agg(organization_id), array_agg(%I) FROM new_rows', col) INTO orgs, ids;
+    ELSE
+        EXECUTE format('SELECT array_agg(organization_id), array_agg(%I) FROM old_rows', col) INTO orgs, ids;
+    END IF;
+    PERFORM billy._vat_refresh_facts(kind, orgs, ids);
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION billy._vat_facts_trigger() IS 'Trigger function on billy.invoices, invoice_lines, bills and bill_lines: keeps billy._vat_facts current. Internal.';
+
+DO $trg$
+DECLARE
+    t record;
+    op text;
+BEGIN
+    FOR t IN SELECT * FROM (VALUES ('invoices', 'invoice', 'id'), ('invoice_lines', 'invoice', 'invoice_id'),
+                                   ('bills', 'bill', 'id'), ('bill_lines', 'bill', 'bill_id')) v(tbl, kind, col)
+    LOOP
+        FOREACH op IN ARRAY ARRAY['INSERT', 'UPDATE', 'DELETE'] LOOP
+            EXECUTE pg_catalog.format(
+                'CREATE TRIGGER vat_facts_%s AFTER %s ON billy.%I REFERENCING %s FOR EACH STATEMENT '
+                'EXECUTE FUNCTION billy._vat_facts_trigger(%L, %L)',
+                pg_catalog.lower(op), op, t.tbl,
+                CASE op WHEN 'INSERT' THEN 'NEW TABLE AS new_rows'
+                        WHEN 'DELETE' THEN 'OLD TABLE AS old_rows'
+                        ELSE 'NEW TABLE AS new_rows OLD TABLE AS old_rows' END,
+                t.kind, t.col);
+        END LOOP;
+    END LOOP;
+END
+$trg$;
+
+CREATE FUNCTION billy.vat_rebuild_lines(org text DEFAULT NULL) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    org_id text := CASE WHEN org IS NULL THEN NULL ELSE billy._resolve_org(org) END;
+    o record;
+    n bigint;
+BEGIN
+    FOR o IN SELECT x.id FROM billy.organizations x WHERE org_id IS NULL OR x.id = org_id LOOP
+        DELETE FROM billy._vat_facts f WHERE f.organization_id = o.id;
+        PERFORM billy._vat_refresh_facts('invoice', array_agg(o.id), array_agg(i.id))
+        FROM billy.invoices i WHERE i.organization_id = o.id;
+        PERFORM billy._vat_refresh_facts('bill', array_agg(o.id), array_agg(b.id))
+        FROM billy.bills b WHERE b.organization_id = o.id;
+    END LOOP;
+    SELECT count(*) INTO n FROM billy._vat_facts f WHERE org_id IS NULL OR f.organization_id = org_id;
+    RETURN n;
+END
+$$;
+COMMENT ON FUNCTION billy.vat_rebuild_lines(text) IS
+'Recomputes the VAT line table (billy._vat_facts, behind billy.vat_lines and billy.vat_return) of an organization (every organization when NULL) from the mirror. Triggers keep it current on every write; this repairs it after the triggers were bypassed (session_replication_role = replica, triggers disabled). Returns the number of lines.';
+
 CREATE VIEW billy.vat_lines WITH (security_invoker = true) AS
-SELECT f.organization_id, f.document_type, f.document_id, f.document_no, f.document_kind,
-       f.entry_date, f.contact_id, f.contact_name, f.contact_country, f.contact_region,
-       f.currency_id, f.exchange_rate, f.line_id, f.description, f.tax_rate_id,
-       f.tax_rate, f.treatment, f.deduction, f.status, f.net, f.tax, f.net_base, f.tax_base,
-       f.computed_vat,
-       f.salgsmoms, f.moms_varekoeb_udland, f.moms_ydelseskoeb_udland, f.koebsmoms,
-       f.rubrik_a_varer, f.rubrik_a_ydelser, f.rubrik_b_varer_eu_salg,
-       f.rubrik_b_varer_ikke_eu_salg, f.rubrik_b_ydelser, f.rubrik_c
-FROM (
-    -- sales: the stored VAT is output VAT whatever the rate; the treatment picks the value box
-    SELECT i.organization_id, 'invoice'::text AS document_type, i.id AS document_id,
-           i.invoice_no AS document_no, i.type AS document_kind, i.entry_date, i.contact_id,
-           c.name AS contact_name, c.country_id AS contact_country, r.region AS contact_region,
-           i.currency_id, i.exchange_rate, l.id AS line_id, l.description, l.tax_rate_id,
-           m.abbreviation AS tax_rate, m.treatment, NULL::numeric AS deduction,
-           CASE WHEN m.treatment IS NULL THEN 'unmapped'
-                WHEN m.side OPERATOR(pg_catalog.=) 'purchases' THEN 'wrong_side'
-                ELSE 'ok' END AS status,
-           l.amount AS net, l.tax, v.net_base, v.tax_base, 0::numeric AS computed_vat,
-           v.tax_base AS salgsmoms,
-           0::numeric AS moms_varekoeb_udland, 0::numeric AS moms_ydelseskoeb_udland,
-           0::numeric AS koebsmoms, 0::numeric AS rubrik_a_varer, 0::numeric AS rubrik_a_ydelser,
-           CASE WHEN m.treatment OPERATOR(pg_catalog.=) 'sale_eu_goods'
-                     AND r.region IS DISTINCT FROM 'non-EU' THEN v.net_base ELSE 0 END AS rubrik_b_varer_eu_salg,
-           CASE WHEN m.treatment OPERATOR(pg_catalog.=) 'sale_eu_goods_unlisted'
-                     AND r.region IS DISTINCT FROM 'non-EU' THEN v.net_base ELSE 0 END AS rubrik_b_varer_ikke_eu_salg,
-           CASE WHEN m.treatment OPERATOR(pg_catalog.=) 'sale_eu_services'
-                     AND r.region IS DISTINCT FROM 'non-EU' THEN v.net_base ELSE 0 END AS rubrik_b_ydelser,
-           CASE WHEN m.treatment OPERATOR(pg_catalog.=) ANY (ARRAY['sale_abroad', 'sale_domestic_reverse_charge'])
-                     OR (m.treatment OPERATOR(pg_catalog.=) ANY (ARRAY['sale_eu_goods', 'sale_eu_goods_unlisted', 'sale_eu_services'])
-                         AND r.region OPERATOR(pg_catalog.=) 'non-EU') THEN v.net_base ELSE 0 END AS rubrik_c
-    FROM billy.invoices i
-    JOIN billy.invoice_lines l
-      ON l.organization_id OPERATOR(pg_catalog.=) i.organization_id AND l.invoice_id OPERATOR(pg_catalog.=) i.id
-    LEFT JOIN billy.contacts c
-      ON c.organization_id OPERATOR(pg_catalog.=) i.organization_id AND c.id OPERATOR(pg_catalog.=) i.contact_id
-    LEFT JOIN billy.eu_countries e ON e.country_id OPERATOR(pg_catalog.=) pg_catalog.upper(c.country_id)
-    LEFT JOIN billy.vat_rate_map m
-      ON m.organization_id OPERATOR(pg_catalog.=) l.organization_id AND m.tax_rate_id OPERATOR(pg_catalog.=) l.tax_rate_id
-    CROSS JOIN LATERAL (SELECT
-           CASE WHEN pg_catalog.upper(c.country_id) OPERATOR(pg_catalog.=) 'DK' THEN 'DK'
-                WHEN e.country_id IS NOT NULL THEN 'EU'
-                WHEN COALESCE(c.country_id, '') OPERATOR(pg_catalog.<>) '' THEN 'non-EU' END AS region) r
-    CROSS JOIN LATERAL (SELECT
-           CASE WHEN i.type OPERATOR(pg_catalog.=) 'creditNote' THEN -1 ELSE 1 END
-               OPERATOR(pg_catalog.*) pg_catalog.round(COALESCE(l.amount, 0) OPERATOR(pg_catalog.*) COALESCE(i.exchange_rate, 1), 2) AS net_base,
-           CASE WHEN i.type OPERATOR(pg_catalog.=) 'creditNote' THEN -1 ELSE 1 END
-               OPERATOR(pg_catalog.*) pg_catalog.round(COALESCE(l.tax, 0) OPERATOR(pg_catalog.*) COALESCE(i.exchange_rate, 1), 2) AS tax_base) v
-    WHERE i.state OPERATOR(pg_catalog.=) 'approved' AND i.deleted_at IS NULL
-
-    UNION ALL
-
-    -- purchases: the deductible share of the stored VAT, or reverse charge computed on the net
-    SELECT b.organization_id, 'bill'::text, b.id, b.voucher_no, b.type, b.entry_date, b.contact_id,
-           COALESCE(c.name, b.contact_name), c.country_id, r.region,
-           b.currency_id, b.exchange_rate, l.id, l.description, l.tax_rate_id,
-           m.abbreviation, m.treatment, m.deduction,
-           CASE WHEN m.treatment IS NULL THEN 'unmapped'
-                WHEN m.side OPERATOR(pg_catalog.=) 'sales' THEN 'wrong_side'
-                ELSE 'ok' END,
-           l.amount, l.tax, v.net_base, v.tax_base, v.rc,
-           CASE WHEN m.treatment OPERATOR(pg_catalog.=) 'purchase_domestic_reverse_charge' THEN v.rc ELSE 0 END,
-           CASE WHEN m.treatment OPERATOR(pg_catalog.=) 'purchase_eu_goods' THEN v.rc ELSE 0 END,
-           CASE WHEN m.treatment OPERATOR(pg_catalog.=) ANY (ARRAY['purchase_eu_services', 'purchase_non_eu_services']) THEN v.rc ELSE 0 END,
-           CASE WHEN m.side OPERATOR(pg_catalog.=) 'sales' THEN 0
-                WHEN m.reverse_charge THEN pg_catalog.round(v.rc OPERATOR(pg_catalog.*) COALESCE(m.deduction, 0), 2)
-                ELSE pg_catalog.round(v.tax_base OPERATOR(pg_catalog.*) COALESCE(m.deduction, 0), 2) END,
-           CASE WHEN m.treatment OPERATOR(pg_catalog.=) 'purchase_eu_goods'
-                     AND (r.region OPERATOR(pg_catalog.=) 'EU' OR r.region IS NULL) THEN v.net_base ELSE 0 END,
-           CASE WHEN m.treatment OPERATOR(pg_catalog.=) ANY (ARRAY['purchase_eu_services', 'purchase_non_eu_services'])
-                     AND (r.region OPERATOR(pg_catalog.=) 'EU'
-                          OR (r.region IS NULL AND m.treatment OPERATOR(pg_catalog.=) 'purchase_eu_services')) THEN v.net_base ELSE 0 END,
-           0::numeric, 0::numeric, 0::numeric, 0::numeric
-    FROM billy.bills b
-    JOIN billy.bill_lines l
-      ON l.organization_id OPERATOR(pg_catalog.=) b.organization_id AND l.bill_id OPERATOR(pg_catalog.=) b.id
-    LEFT JOIN billy.contacts c
-      ON c.organization_id OPERATOR(pg_catalog.=) b.organization_id AND c.id OPERATOR(pg_catalog.=) b.contact_id
-    LEFT JOIN billy.eu_countries e ON e.country_id OPERATOR(pg_catalog.=) pg_catalog.upper(c.country_id)
-    LEFT JOIN billy.vat_rate_map m
-      ON m.organization_id OPERATOR(pg_catalog.=) l.organization_id AND m.tax_rate_id OPERATOR(pg_catalog.=) l.tax_rate_id
-    CROSS JOIN LATERAL (SELECT
-           CASE WHEN pg_catalog.upper(c.country_id) OPERATOR(pg_catalog.=) 'DK' THEN 'DK'
-                WHEN e.country_id IS NOT NULL THEN 'EU'
-                WHEN COALESCE(c.country_id, '') OPERATOR(pg_catalog.<>) '' THEN 'non-EU' END AS region) r
-    CROSS JOIN LATERAL (SELECT
-           s.sign OPERATOR(pg_catalog.*) pg_catalog.round(COALESCE(l.amount, 0) OPERATOR(pg_catalog.*) COALESCE(b.exchange_rate, 1), 2) AS net_base,
-           s.sign OPERATOR(pg_catalog.*) pg_catalog.round(COALESCE(l.tax, 0) OPERATOR(pg_catalog.*) COALESCE(b.exchange_rate, 1), 2) AS tax_base,
-           CASE WHEN m.reverse_charge AND m.side OPERATOR(pg_catalog.<>) 'sales' THEN
-               pg_catalog.round(s.sign OPERATOR(pg_catalog.*) pg_catalog.round(COALESCE(l.amount, 0) OPERATOR(pg_catalog.*) COALESCE(b.exchange_rate, 1), 2)
-                                OPERATOR(pg_catalog.*) CASE WHEN m.rate OPERATOR(pg_catalog.>) 0 THEN m.rate ELSE 0.25 END, 2)
-               ELSE 0 END AS rc
-        FROM (SELECT CASE WHEN b.type OPERATOR(pg_catalog.=) 'creditNote' THEN -1 ELSE 1 END AS sign) s) v
-    WHERE b.state OPERATOR(pg_catalog.=) 'approved' AND b.deleted_at IS NULL
-) f;
+SELECT f.organization_id, f.document_type, f.document_id,
+       COALESCE(i.invoice_no, b.voucher_no) AS document_no, f.document_kind, f.entry_date, f.contact_id,
+       COALESCE(c.name, b.contact_name) AS contact_name, c.country_id AS contact_country,
+       c.region AS contact_region, f.currency_id, f.exchange_rate, f.line_id,
+       COALESCE(il.description, bl.description) AS description, f.tax_rate_id,
+       m.abbreviation AS tax_rate, m.treatment, x.deduction, x.status, f.net, f.tax,
+       f.net_base, f.tax_base, x.computed_vat, x.deductible_vat,
+       x.net_field, x.tax_field, x.computed_field,
+       CASE WHEN x.tax_field OPERATOR(pg_catalog.=) 'salgsmoms' THEN f.tax_base ELSE 0 END
+           OPERATOR(pg_catalog.+) CASE WHEN x.computed_field OPERATOR(pg_catalog.=) 'salgsmoms' THEN x.computed_vat ELSE 0 END AS salgsmoms,
+       CASE WHEN x.computed_field OPERATOR(pg_catalog.=) 'moms_varekoeb_udland' THEN x.computed_vat ELSE 0 END AS moms_varekoeb_udland,
+       CASE WHEN x.computed_field OPERATOR(pg_catalog.=) 'moms_ydelseskoeb_udland' THEN x.computed_vat ELSE 0 END AS moms_ydelseskoeb_udland,
+       x.deductible_vat AS koebsmoms,
+       CASE WHEN x.net_field OPERATOR(pg_catalog.=) 'rubrik_a_varer' THEN f.net_base ELSE 0 END AS rubrik_a_varer,
+       CASE WHEN x.net_field OPERATOR(pg_catalog.=) 'rubrik_a_ydelser' THEN f.net_base ELSE 0 END AS rubrik_a_ydelser,
+       CASE WHEN x.net_field OPERATOR(pg_catalog.=) 'rubrik_b_varer_eu_salg' THEN f.net_base ELSE 0 END AS rubrik_b_varer_eu_salg,
+       CASE WHEN x.net_field OPERATOR(pg_catalog.=) 'rubrik_b_varer_ikke_eu_salg' THEN f.net_base ELSE 0 END AS rubrik_b_varer_ikke_eu_salg,
+       CASE WHEN x.net_field OPERATOR(pg_catalog.=) 'rubrik_b_ydelser' THEN f.net_base ELSE 0 END AS rubrik_b_ydelser,
+       CASE WHEN x.net_field OPERATOR(pg_catalog.=) 'rubrik_c' THEN f.net_base ELSE 0 END AS rubrik_c
+FROM billy._vat_facts f
+LEFT JOIN billy._vat_contacts c
+       ON c.organization_id OPERATOR(pg_catalog.=) f.organization_id AND c.id OPERATOR(pg_catalog.=) f.contact_id
+LEFT JOIN billy._vat_rates m
+       ON m.organization_id OPERATOR(pg_catalog.=) f.organization_id AND m.tax_rate_id OPERATOR(pg_catalog.=) f.tax_rate_id
+LEFT JOIN billy.invoices i
+       ON f.document_type OPERATOR(pg_catalog.=) 'invoice'
+      AND i.organization_id OPERATOR(pg_catalog.=) f.organization_id AND i.id OPERATOR(pg_catalog.=) f.document_id
+LEFT JOIN billy.invoice_lines il
+       ON f.document_type OPERATOR(pg_catalog.=) 'invoice'
+      AND il.organization_id OPERATOR(pg_catalog.=) f.organization_id AND il.id OPERATOR(pg_catalog.=) f.line_id
+LEFT JOIN billy.bills b
+       ON f.document_type OPERATOR(pg_catalog.=) 'bill'
+      AND b.organization_id OPERATOR(pg_catalog.=) f.organization_id AND b.id OPERATOR(pg_catalog.=) f.document_id
+LEFT JOIN billy.bill_lines bl
+       ON f.document_type OPERATOR(pg_catalog.=) 'bill'
+      AND bl.organization_id OPERATOR(pg_catalog.=) f.organization_id AND bl.id OPERATOR(pg_catalog.=) f.line_id
+CROSS JOIN LATERAL (SELECT
+    -- sales: the stored VAT is output VAT whatever the rate; the treatment and
+    -- the customer's country pick the value box.  Purchases: the deductible
+    -- share of the stored VAT, or reverse charge computed on the net; the
+    -- supplier's country decides rubrik A.
+    CASE WHEN f.document_type OPERATOR(pg_catalog.=) 'bill' THEN m.deduction END AS deduction,
+    CASE WHEN f.document_type OPERATOR(pg_catalog.=) 'invoice' THEN COALESCE(m.sale_status, 'unmapped')
+         ELSE COALESCE(m.purchase_status, 'unmapped') END AS status,
+    CASE WHEN f.document_type OPERATOR(pg_catalog.=) 'bill' AND m.computed_field IS NOT NULL
+         THEN pg_catalog.round(f.net_base OPERATOR(pg_catalog.*) m.computed_rate, 2) ELSE 0 END AS computed_vat,
+    CASE WHEN f.document_type OPERATOR(pg_catalog.<>) 'bill' OR m.purchase_status IS DISTINCT FROM 'ok' THEN 0
+         WHEN m.computed_field IS NOT NULL
+         THEN pg_catalog.round(pg_catalog.round(f.net_base OPERATOR(pg_catalog.*) m.computed_rate, 2) OPERATOR(pg_catalog.*) m.deduction, 2)
+         ELSE pg_catalog.round(f.tax_base OPERATOR(pg_catalog.*) m.deduction, 2) END AS deductible_vat,
+    CASE WHEN f.document_type OPERATOR(pg_catalog.=) 'invoice' THEN
+              CASE WHEN c.region OPERATOR(pg_catalog.=) 'non-EU' THEN m.sale_field_non_eu ELSE m.sale_field END
+         WHEN c.region OPERATOR(pg_catalog.=) 'EU' THEN m.purchase_field_eu
+         WHEN c.region IS NULL THEN m.purchase_field_unknown END AS net_field,
+    CASE WHEN f.document_type OPERATOR(pg_catalog.=) 'invoice' THEN 'salgsmoms' END AS tax_field,
+    CASE WHEN f.document_type OPERATOR(pg_catalog.=) 'bill' THEN m.computed_field END AS computed_field) x;
 COMMENT ON VIEW billy.vat_lines IS
-'Every line of every approved, not deleted invoice, credit note and bill, with its VAT treatment (billy.vat_rate_map) and what it puts into each field of the VAT return, in the base currency: net_base and tax_base are the line''s stored net and VAT times the document''s exchange rate, rounded to øre, negative on credit notes; computed_vat is the reverse-charge VAT (rate, 25% when 0, times net_base, rounded to øre). status: ok, unmapped (the rate has no treatment) or wrong_side (a sales treatment on a bill or the reverse). contact_region: DK, EU, non-EU, or NULL when the contact has no country. billy.vat_return sums these columns per period; billy.vat_return_lines lists them.';
+'Every line of every approved, not deleted invoice, credit note and bill, with its VAT treatment (billy.vat_rate_map) and what it puts on the VAT return, in the base currency: net_base and tax_base are the line''s stored net and VAT times the document''s exchange rate, rounded to øre, negative on credit notes; computed_vat is the reverse-charge VAT a buyer computes (the rate, 25% when it is 0, times net_base, rounded to øre); deductible_vat the deductible share of the VAT (købsmoms, rounded to øre). net_field, tax_field and computed_field name the field (billy.vat_fields) that net_base, tax_base and computed_vat go to; the columns salgsmoms to rubrik_c spell that out per field. status: ok, unmapped (the rate has no treatment) or wrong_side (a sales treatment on a bill or the reverse). contact_region: DK, EU, non-EU, or NULL when the contact has no country. billy.vat_return sums these per period; billy.vat_return_lines lists them.';
 
 ------------------------------------------------------------------------------
 -- The return
@@ -639,27 +805,42 @@ CREATE FUNCTION billy._vat_return(org_id text, period_key text, kind text, from_
 RETURNS billy.vat_return_result
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_custom_plan
+-- the lines fall into a handful of groups, which the planner cannot know: hash them
+SET enable_sort = off
 AS $$
 DECLARE
     r billy.vat_return_result;
     a record;
     x record;
 BEGIN
-    SELECT coalesce(sum(v.salgsmoms), 0) AS salgsmoms,
-           coalesce(sum(v.moms_varekoeb_udland), 0) AS moms_varekoeb_udland,
-           coalesce(sum(v.moms_ydelseskoeb_udland), 0) AS moms_ydelseskoeb_udland,
-           coalesce(sum(v.koebsmoms), 0) AS koebsmoms,
-           coalesce(sum(v.rubrik_a_varer), 0) AS rubrik_a_varer,
-           coalesce(sum(v.rubrik_a_ydelser), 0) AS rubrik_a_ydelser,
-           coalesce(sum(v.rubrik_b_varer_eu_salg), 0) AS rubrik_b_varer_eu_salg,
-           coalesce(sum(v.rubrik_b_varer_ikke_eu_salg), 0) AS rubrik_b_varer_ikke_eu_salg,
-           coalesce(sum(v.rubrik_b_ydelser), 0) AS rubrik_b_ydelser,
-           coalesce(sum(v.rubrik_c), 0) AS rubrik_c,
-           count(*) AS lines,
-           count(*) FILTER (WHERE v.status <> 'ok') AS unmapped
+    -- one pass over the lines, grouped by where their amounts go (a handful
+    -- of groups): each line's amounts are computed once
+    WITH g AS (
+        SELECT v.net_field, v.tax_field, v.computed_field,
+               sum(v.net_base) AS net, sum(v.tax_base) FILTER (WHERE v.tax_field IS NOT NULL) AS tax,
+               sum(v.computed_vat) FILTER (WHERE v.computed_field IS NOT NULL) AS computed,
+               sum(v.deductible_vat) FILTER (WHERE v.document_type = 'bill') AS deductible,
+               count(*) AS lines, count(*) FILTER (WHERE v.status <> 'ok') AS unmapped
+        FROM billy.vat_lines v
+        WHERE v.organization_id = org_id AND v.entry_date BETWEEN from_date AND to_date
+        GROUP BY 1, 2, 3
+    )
+    SELECT coalesce(sum(g.tax) FILTER (WHERE g.tax_field = 'salgsmoms'), 0)
+               + coalesce(sum(g.computed) FILTER (WHERE g.computed_field = 'salgsmoms'), 0) AS salgsmoms,
+           coalesce(sum(g.computed) FILTER (WHERE g.computed_field = 'moms_varekoeb_udland'), 0) AS moms_varekoeb_udland,
+           coalesce(sum(g.computed) FILTER (WHERE g.computed_field = 'moms_ydelseskoeb_udland'), 0) AS moms_ydelseskoeb_udland,
+           coalesce(sum(g.deductible), 0) AS koebsmoms,
+           coalesce(sum(g.net) FILTER (WHERE g.net_field = 'rubrik_a_varer'), 0) AS rubrik_a_varer,
+           coalesce(sum(g.net) FILTER (WHERE g.net_field = 'rubrik_a_ydelser'), 0) AS rubrik_a_ydelser,
+           coalesce(sum(g.net) FILTER (WHERE g.net_field = 'rubrik_b_varer_eu_salg'), 0) AS rubrik_b_varer_eu_salg,
+           coalesce(sum(g.net) FILTER (WHERE g.net_field = 'rubrik_b_varer_ikke_eu_salg'), 0) AS rubrik_b_varer_ikke_eu_salg,
+           coalesce(sum(g.net) FILTER (WHERE g.net_field = 'rubrik_b_ydelser'), 0) AS rubrik_b_ydelser,
+           coalesce(sum(g.net) FILTER (WHERE g.net_field = 'rubrik_c'), 0) AS rubrik_c,
+           coalesce(sum(g.lines), 0) AS lines,
+           coalesce(sum(g.unmapped), 0) AS unmapped
     INTO x
-    FROM billy.vat_lines v
-    WHERE v.organization_id = org_id AND v.entry_date BETWEEN from_date AND to_date;
+    FROM g;
 
     SELECT coalesce(sum(j.amount) FILTER (WHERE j.field = 'salgsmoms'), 0) AS salgsmoms,
            coalesce(sum(j.amount) FILTER (WHERE j.field = 'moms_varekoeb_udland'), 0) AS moms_varekoeb_udland,
@@ -803,38 +984,28 @@ BEGIN
     CROSS JOIN LATERAL (
         SELECT u.field, u.amount, u.explanation
         FROM (VALUES
-            ('salgsmoms', v.salgsmoms,
-             CASE WHEN v.document_type = 'bill' THEN format('%s%% of %s (domestic reverse charge)', round(v.computed_vat / nullif(v.net_base, 0) * 100, 2), v.net_base)
-                  ELSE format('the line''s VAT %s', v.tax_base) END),
-            ('moms_varekoeb_udland', v.moms_varekoeb_udland,
-             format('%s%% of %s (reverse charge)', round(v.computed_vat / nullif(v.net_base, 0) * 100, 2), v.net_base)),
-            ('moms_ydelseskoeb_udland', v.moms_ydelseskoeb_udland,
-             format('%s%% of %s (reverse charge)', round(v.computed_vat / nullif(v.net_base, 0) * 100, 2), v.net_base)),
-            ('koebsmoms', v.koebsmoms,
+            (v.tax_field, v.tax_base, format('the line''s VAT %s', v.tax_base)),
+            (v.computed_field, v.computed_vat,
+             format('%s%% of %s (%s)', round(v.computed_vat / nullif(v.net_base, 0) * 100, 2), v.net_base,
+                    CASE v.computed_field WHEN 'salgsmoms' THEN 'domestic reverse charge' ELSE 'reverse charge' END)),
+            (CASE WHEN v.document_type = 'bill' THEN 'koebsmoms' END, v.deductible_vat,
              format('%s%% of the VAT %s', round(v.deduction * 100, 2),
-                    CASE WHEN v.computed_vat <> 0 THEN v.computed_vat ELSE v.tax_base END)),
-            ('rubrik_a_varer', v.rubrik_a_varer, 'the line''s net value'),
-            ('rubrik_a_ydelser', v.rubrik_a_ydelser, 'the line''s net value'),
-            ('rubrik_b_varer_eu_salg', v.rubrik_b_varer_eu_salg, 'the line''s net value'),
-            ('rubrik_b_varer_ikke_eu_salg', v.rubrik_b_varer_ikke_eu_salg, 'the line''s net value'),
-            ('rubrik_b_ydelser', v.rubrik_b_ydelser, 'the line''s net value'),
-            ('rubrik_c', v.rubrik_c,
-             CASE WHEN v.treatment IN ('sale_eu_goods', 'sale_eu_goods_unlisted', 'sale_eu_services')
-                  THEN 'the line''s net value (buyer outside the EU)' ELSE 'the line''s net value' END)) u(field, amount, explanation)
-        WHERE u.amount <> 0
+                    CASE WHEN v.computed_field IS NOT NULL THEN v.computed_vat ELSE v.tax_base END)),
+            (v.net_field, v.net_base,
+             CASE WHEN v.net_field = 'rubrik_c' AND v.treatment LIKE 'sale\_eu\_%'
+                  THEN 'the line''s net value (buyer outside the EU)' ELSE 'the line''s net value' END)
+        ) u(field, amount, explanation)
+        WHERE u.field IS NOT NULL AND u.amount <> 0
         UNION ALL
         -- a line on no field is listed too, so every line of the period is accounted for
         SELECT CASE WHEN v.status = 'ok' THEN 'none' ELSE 'unmapped' END, v.net_base,
                CASE v.status
                    WHEN 'unmapped' THEN 'the tax rate has no VAT treatment (billy.vat_map_rate)'
-                   WHEN 'wrong_side' THEN format('treatment %s does not apply to %s lines', v.treatment,
-                                                 CASE v.document_type WHEN 'bill' THEN 'bill' ELSE 'invoice' END)
+                   WHEN 'wrong_side' THEN format('treatment %s does not apply to %s lines', v.treatment, v.document_type)
                    ELSE format('treatment %s puts the line on no field', v.treatment) END
         WHERE v.status <> 'ok'
-           OR (v.salgsmoms = 0 AND v.moms_varekoeb_udland = 0 AND v.moms_ydelseskoeb_udland = 0
-               AND v.koebsmoms = 0 AND v.rubrik_a_varer = 0 AND v.rubrik_a_ydelser = 0
-               AND v.rubrik_b_varer_eu_salg = 0 AND v.rubrik_b_varer_ikke_eu_salg = 0
-               AND v.rubrik_b_ydelser = 0 AND v.rubrik_c = 0)
+           OR ((v.tax_field IS NULL OR v.tax_base = 0) AND (v.computed_field IS NULL OR v.computed_vat = 0)
+               AND v.deductible_vat = 0 AND (v.net_field IS NULL OR v.net_base = 0))
     ) x
     WHERE v.organization_id = org_id AND v.entry_date BETWEEN p.start_date AND p.end_date
     UNION ALL
@@ -1428,8 +1599,15 @@ DO $rls$
 DECLARE
     t text;
 BEGIN
-    FOREACH t IN ARRAY ARRAY['vat_rate_overrides', 'vat_adjustments', 'vat_filings', 'vat_filing_lines']
+    FOREACH t IN ARRAY ARRAY['vat_rate_overrides', 'vat_adjustments', 'vat_filings', 'vat_filing_lines', '_vat_facts']
     LOOP
+        IF t = '_vat_facts' THEN
+            -- derived: not dumped (the triggers refill it on restore), written by its triggers only
+            EXECUTE 'ALTER TABLE billy._vat_facts ENABLE ROW LEVEL SECURITY';
+            EXECUTE 'CREATE POLICY visible ON billy._vat_facts FOR SELECT USING ((SELECT billy._sees_all()) '
+                    'OR organization_id OPERATOR(pg_catalog.=) ANY ((SELECT billy._visible_orgs())::pg_catalog.text[]))';
+            CONTINUE;
+        END IF;
         EXECUTE pg_catalog.format('ALTER TABLE billy.%I ENABLE ROW LEVEL SECURITY', t);
         EXECUTE pg_catalog.format(
             'CREATE POLICY visible ON billy.%I FOR SELECT USING ((SELECT billy._sees_all()) '
@@ -1444,7 +1622,7 @@ $rls$;
 REVOKE ALL ON ALL TABLES IN SCHEMA billy FROM PUBLIC;
 REVOKE ALL ON ALL ROUTINES IN SCHEMA billy FROM PUBLIC;
 GRANT SELECT ON billy.eu_countries, billy.vat_fields, billy.vat_treatments, billy.vat_rate_seeds,
-                billy.vat_rate_map, billy.vat_lines TO billy_reader;
+                billy.vat_rate_map, billy.vat_lines, billy._vat_contacts, billy._vat_rates, billy._vat_facts TO billy_reader;
 GRANT INSERT, UPDATE, DELETE ON billy.vat_rate_overrides, billy.vat_adjustments TO billy_admin;
 GRANT INSERT, UPDATE, DELETE ON billy.eu_countries, billy.vat_rate_seeds TO billy_admin;
 GRANT INSERT ON billy.vat_filings, billy.vat_filing_lines TO billy_admin;
@@ -1473,3 +1651,7 @@ GRANT EXECUTE ON FUNCTION billy.vat_verify_filings(text) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy.vat_map_rate(text, text, text, numeric, text) TO billy_admin;
 GRANT EXECUTE ON FUNCTION billy.vat_set_adjustment(text, text, text, numeric, text) TO billy_admin;
 GRANT EXECUTE ON FUNCTION billy.vat_file(text, text, boolean) TO billy_admin;
+GRANT EXECUTE ON FUNCTION billy.vat_rebuild_lines(text) TO billy_admin;
+
+-- lines already in the mirror (an upgrade of a database that has synced)
+SELECT billy.vat_rebuild_lines();
