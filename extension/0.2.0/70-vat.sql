@@ -927,26 +927,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION billy.vat_return(text, text) IS
-'The Danish VAT return (momsangivelse) of an organization (id or name; NULL when one is connected) for a period: 2025-Q1, 2025-H2, 2025-03, 2025, or 2025-01-01..2025-03-31. One row: each field of the form (billy.vat_fields) exact to the øre (<field>_exact) and as reported, whole kroner truncated toward zero (<field>_reported): salgsmoms, moms af varekøb and ydelseskøb i udlandet, købsmoms, the six energy duties (from billy.vat_adjustments), rubrik A varer/ydelser, rubrik B varer (EU-salg and ikke EU-salg) and ydelser, rubrik C; tilsvar_exact and tilsvar_reported (the arithmetic of the reported fields; positive: pay, negative: refund); the period''s start, end and deadline; lines counted and unmapped_lines (lines whose tax rate has no treatment: complete is false, see billy.vat_check). Computed from the mirror: approved documents by entry date, credit notes subtracting, amounts in the base currency. billy.vat_return_lines shows where every amount comes from.';
-
-CREATE FUNCTION billy.vat_return(org text, from_date date, to_date date) RETURNS SETOF billy.vat_return_result
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    org_id text := billy._resolve_org(org);
-    p record;
-BEGIN
-    IF from_date IS NULL OR to_date IS NULL OR to_date < from_date THEN
-        RAISE EXCEPTION 'invalid VAT period from % to %', coalesce(from_date::text, 'NULL'), coalesce(to_date::text, 'NULL')
-            USING ERRCODE = '22023', HINT = 'from_date and to_date are both needed, and to_date may not be before from_date.';
-    END IF;
-    p := billy._vat_period_of(from_date, to_date);
-    RETURN NEXT billy._vat_return(org_id, p.key, p.period_type, from_date, to_date);
-END
-$$;
-COMMENT ON FUNCTION billy.vat_return(text, date, date) IS
-'The VAT return of an organization for the documents dated from_date to to_date (inclusive); like billy.vat_return(org, period). The deadline is set when the range is exactly a month, quarter or half-year.';
+'The Danish VAT return (momsangivelse) of an organization (id or name; NULL when one is connected) for a period: 2025-Q1, 2025-H2, 2025-03, 2025, or any range of entry dates 2025-01-01..2025-03-31 (also Billy''s quarter:2025-1, halfYear:2025-2, month:2025-03). One row: each field of the form (billy.vat_fields) exact to the øre (<field>_exact) and as reported, whole kroner truncated toward zero (<field>_reported): salgsmoms, moms af varekøb and ydelseskøb i udlandet, købsmoms, the six energy duties (from billy.vat_adjustments), rubrik A varer/ydelser, rubrik B varer (EU-salg and ikke EU-salg) and ydelser, rubrik C; tilsvar_exact and tilsvar_reported (the arithmetic of the reported fields; positive: pay, negative: refund); the period''s start, end and deadline (for a month, quarter or half-year, also when given as a range); lines counted and unmapped_lines (lines whose tax rate has no treatment: complete is false, see billy.vat_check). Computed from the mirror: approved documents by entry date, credit notes subtracting, amounts in the base currency. billy.vat_return_lines shows where every amount comes from.';
 
 CREATE FUNCTION billy.vat_return_form(org text, period text)
 RETURNS TABLE (field_no integer, field text, label text, exact numeric, reported numeric)
@@ -1133,7 +1114,7 @@ COMMENT ON FUNCTION billy.vat_set_adjustment(text, text, text, numeric, text) IS
 -- Periods of a year
 ------------------------------------------------------------------------------
 
-CREATE FUNCTION billy.vat_periods(org text, year integer, vat_period text DEFAULT NULL)
+CREATE FUNCTION billy.vat_periods(org text, year integer DEFAULT NULL, vat_period text DEFAULT NULL)
 RETURNS TABLE (period text, period_type text, start_date date, end_date date, deadline date,
                billy_deadline date, billy_settled boolean, filed_correction_no integer,
                filed_at timestamptz)
@@ -1145,9 +1126,10 @@ DECLARE
     kind text := lower(coalesce(vat_period,
                                 (SELECT o.vat_period FROM billy.organizations o WHERE o.id = org_id), 'quarter'));
     step interval;
+    y integer := coalesce(year, extract(year FROM current_date)::integer);
 BEGIN
-    IF year IS NULL OR year < 1700 OR year > 9999 THEN
-        RAISE EXCEPTION 'year % is out of range', coalesce(year::text, 'NULL')
+    IF y < 1700 OR y > 9999 THEN
+        RAISE EXCEPTION 'year % is out of range', y
             USING ERRCODE = '22023', HINT = 'Pass a year such as 2025.';
     END IF;
     kind := CASE kind WHEN 'halfyear' THEN 'half-year' WHEN 'half_year' THEN 'half-year' ELSE kind END;
@@ -1161,7 +1143,7 @@ BEGIN
     SELECT k.key, kind, s::date, (s + step)::date - 1,
            billy._next_business_day(billy._vat_statutory_deadline(kind, (s + step)::date - 1)),
            b.report_deadline, b.is_settled, f.correction_no, f.filed_at
-    FROM generate_series(make_date(year, 1, 1)::timestamp, make_date(year, 12, 1)::timestamp, step) s
+    FROM generate_series(make_date(y, 1, 1)::timestamp, make_date(y, 12, 1)::timestamp, step) s
     CROSS JOIN LATERAL billy._vat_period_of(s::date, (s + step)::date - 1) k
     LEFT JOIN LATERAL (SELECT r.report_deadline, r.is_settled FROM billy.sales_tax_returns r
                        WHERE r.organization_id = org_id AND r.deleted_at IS NULL
@@ -1175,7 +1157,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION billy.vat_periods(text, integer, text) IS
-'The VAT periods of a calendar year for an organization: by its VAT period in Billy (month, quarter or half-year; vat_period overrides it), each with its start, end and deadline (billy.vat_deadline), the deadline Billy''s own sales tax return states and whether Billy marks it settled (when the mirror has it), and the latest filing (billy.vat_file): its correction number and time.';
+'The VAT periods of a calendar year (default: this year) for an organization: by its VAT period in Billy (month, quarter or half-year; vat_period overrides it), each with its start, end and deadline (billy.vat_deadline), the deadline Billy''s own sales tax return states and whether Billy marks it settled (when the mirror has it), and the latest filing (billy.vat_file): its correction number and time.';
 
 ------------------------------------------------------------------------------
 -- Filing: immutable snapshots, corrections, a hash chain
@@ -1641,7 +1623,6 @@ GRANT EXECUTE ON FUNCTION billy.vat_period_type(numeric, interval) TO billy_read
 GRANT EXECUTE ON FUNCTION billy.vat_from_gross(numeric, numeric) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy.vat_from_net(numeric, numeric) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy.vat_return(text, text) TO billy_reader;
-GRANT EXECUTE ON FUNCTION billy.vat_return(text, date, date) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy.vat_return_form(text, text) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy.vat_return_lines(text, text) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy.vat_periods(text, integer, text) TO billy_reader;

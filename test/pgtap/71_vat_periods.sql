@@ -7,7 +7,7 @@
 \set ON_ERROR_STOP 1
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
-SELECT plan(52);
+SELECT plan(53);
 
 -- the spec's deadline examples
 SELECT is(billy.vat_deadline('2025-Q1'), '2025-06-02'::date, 'Q1-2025: 1 June is a Sunday, due Monday 2 June');
@@ -82,12 +82,13 @@ SELECT billy.connect(billy_test.token(1), billy_test.setting('api_url')) AS org1
 SELECT billy.connect(billy_test.token(2), billy_test.setting('api_url')) AS org2 \gset
 SELECT throws_ok($$SELECT billy.vat_return(NULL, '2025-Q1')$$, '22023', '2 Billy organizations are connected; name one',
                  'with two organizations connected, one must be named');
-SELECT throws_ok(format($$SELECT billy.vat_return(%L, '2025-03-01'::date, '2025-02-01'::date)$$, :'org1'), '22023', NULL,
+SELECT throws_ok(format($$SELECT billy.vat_return(%L, '2025-03-01..2025-02-01')$$, :'org1'), '22023', NULL,
                  'the from/to form refuses a reversed range');
-SELECT is((SELECT (period, period_type, deadline)::text FROM billy.vat_return(:'org1', '2025-04-01'::date, '2025-06-30'::date)),
+SELECT is((SELECT (period, period_type, deadline)::text FROM billy.vat_return(:'org1', '2025-04-01..2025-06-30')),
           '(2025-Q2,quarter,2025-09-01)', 'the from/to form recognises a quarter and gives its deadline');
-SELECT is((SELECT (period, period_type, deadline)::text FROM billy.vat_return(:'org1', '2025-04-01'::date, '2025-05-15'::date)),
+SELECT is((SELECT (period, period_type, deadline)::text FROM billy.vat_return(:'org1', '2025-04-01..2025-05-15')),
           '(2025-04-01..2025-05-15,custom,)', 'any other range is custom, without a deadline');
+SELECT is((SELECT count(*) FROM billy.vat_periods(:'org1')), 4::bigint, 'billy.vat_periods defaults to this year');
 
 -- billy against billy-sandbox's own deadlines: a quarterly (1), a half-yearly
 -- (2) and a new monthly organization, three years of returns each

@@ -141,7 +141,7 @@ SELECT is((SELECT count(*) FROM drill WHERE field IN ('none', 'unmapped')), (SEL
 SELECT is((SELECT (salgsmoms_exact, koebsmoms_exact, rubrik_b_varer_eu_salg_exact)::text FROM billy.vat_return(:'org1', '2025')),
           (SELECT (sum(salgsmoms_exact), sum(koebsmoms_exact), sum(rubrik_b_varer_eu_salg_exact))::text FROM computed
            WHERE org = :'org1' AND period LIKE '2025-Q%'), 'the year 2025 is the sum of its quarters');
-SELECT is((SELECT (salgsmoms_exact, koebsmoms_exact, rubrik_c_exact)::text FROM billy.vat_return(:'org1', '2025-02-10'::date, '2025-05-20'::date)),
+SELECT is((SELECT (salgsmoms_exact, koebsmoms_exact, rubrik_c_exact)::text FROM billy.vat_return(:'org1', '2025-02-10..2025-05-20')),
           (SELECT (i.salgsmoms, i.koebsmoms, i.c)::text FROM pg_temp.indep(:'org1', '2025-02-10', '2025-05-20') i),
           'a custom range equals the independent formulation too');
 SELECT is((SELECT (sum(goods), sum(services))::text FROM billy.vat_eu_sales(:'org1', '2025-Q3')),
@@ -177,7 +177,7 @@ SELECT results_eq(
                     i.c, i.tilsvar_kr
              FROM periods p, pg_temp.indep(p.org, p.start_date, p.end_date) i WHERE p.org = %L ORDER BY 1$$, :'org1'),
     'every field of every quarter still equals the independent formulation');
-SELECT ok((SELECT count(*) FROM billy.vat_return(:'org1', '2023-01-01'::date, '2026-06-30'::date) r, pg_temp.indep(:'org1', '2023-01-01', '2026-06-30') i
+SELECT ok((SELECT count(*) FROM billy.vat_return(:'org1', '2023-01-01..2026-06-30') r, pg_temp.indep(:'org1', '2023-01-01', '2026-06-30') i
            WHERE (r.salgsmoms_exact, r.koebsmoms_exact, r.tilsvar_exact) = (i.salgsmoms, i.koebsmoms, i.tilsvar)) = 1,
           'and the three years at once');
 
