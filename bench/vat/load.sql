@@ -93,5 +93,5 @@ CROSS JOIN LATERAL (SELECT CASE
         WHEN a.y < 0.5 THEN 'UV25' ELSE 'UY25' END AS abbr) t
 WHERE b.organization_id = 'bench-org';
 
-VACUUM ANALYZE billy.organizations, billy.tax_rates, billy.contacts, billy.invoices, billy.invoice_lines,
+VACUUM ANALYZE billy.organizations, billy.tax_rates, billy.contacts, billy.invoices, billy.invoice_lines, billy._vat_facts,
                billy.bills, billy.bill_lines;

@@ -534,7 +534,7 @@ COMMENT ON VIEW billy._vat_rates IS 'Per tax rate: its treatment''s status on sa
 -- restore), so a period's return is an index range scan of its own lines
 -- instead of a join over every line of the organization.
 CREATE TABLE billy._vat_facts (
-    organization_id text NOT NULL REFERENCES billy.organizations (id) ON DELETE CASCADE,
+    organization_id text NOT NULL,
     document_type   text NOT NULL CHECK (document_type OPERATOR(pg_catalog.=) ANY (ARRAY['invoice', 'bill'])),
     document_id     text NOT NULL,
     line_id         text NOT NULL,
@@ -553,7 +553,7 @@ CREATE TABLE billy._vat_facts (
 CREATE INDEX _vat_facts_entry_date ON billy._vat_facts (organization_id, entry_date);
 CREATE INDEX _vat_facts_document ON billy._vat_facts (organization_id, document_type, document_id);
 COMMENT ON TABLE billy._vat_facts IS
-'One row per line of every approved, not deleted invoice, credit note and bill: its date, contact, tax rate, stored net and VAT, and both in the base currency (times the document''s exchange rate, rounded to øre, negative on credit notes). Derived from the mirror and kept current by triggers on billy.invoices, invoice_lines, bills and bill_lines; billy.vat_rebuild_lines recomputes it. Internal (billy.vat_lines).';
+'One row per line of every approved, not deleted invoice, credit note and bill: its date, contact, tax rate, stored net and VAT, and both in the base currency (times the document''s exchange rate, rounded to øre, negative on credit notes). Derived from the mirror and kept current by triggers on billy.invoices, invoice_lines, bills and bill_lines (no foreign key: an organization''s deletion reaches it through those tables); billy.vat_rebuild_lines recomputes it. Internal (billy.vat_lines).';
 
 -- _vat_refresh_facts recomputes the facts of some documents from the mirror
 CREATE FUNCTION billy._vat_refresh_facts(kind text, orgs text[], ids text[]) RETURNS void
@@ -569,8 +569,10 @@ BEGIN
     IF coalesce(cardinality(ids), 0) = 0 THEN
         RETURN;
     END IF;
-    -- per organization, by primary key and the lines' (organization, document)
-    -- index only, so no plan can scan a whole table per page of a sync
+    -- per organization and document, by primary key and the lines'
+    -- (organization, document) index: the plans cannot depend on the mirror's
+    -- statistics, which are often stale while a sync runs (a whole-table scan
+    -- per page would make a sync quadratic)
     FOR o IN SELECT DISTINCT u.o FROM unnest(orgs) u(o) WHERE u.o IS NOT NULL LOOP
         docs := ARRAY(SELECT DISTINCT u.d FROM unnest(orgs, ids) u(o2, d) WHERE u.o2 = o AND u.d IS NOT NULL);
         DELETE FROM billy._vat_facts f
@@ -583,11 +585,12 @@ BEGIN
                    i.currency_id, i.exchange_rate, l.amount, l.tax,
                    CASE WHEN i.type = 'creditNote' THEN -1 ELSE 1 END * round(coalesce(l.amount, 0) * coalesce(i.exchange_rate, 1), 2),
                    CASE WHEN i.type = 'creditNote' THEN -1 ELSE 1 END * round(coalesce(l.tax, 0) * coalesce(i.exchange_rate, 1), 2)
-            FROM billy.invoices i
-            JOIN billy.invoice_lines l ON l.organization_id = i.organization_id AND l.invoice_id = i.id
-            WHERE i.organization_id = o AND i.id = ANY (docs)
-              AND l.organization_id = o AND l.invoice_id = ANY (docs)
-              AND i.state = 'approved' AND i.deleted_at IS NULL;
+            FROM unnest(docs) d(id)
+            CROSS JOIN LATERAL (SELECT * FROM billy.invoices x
+                                WHERE x.organization_id = o AND x.id = d.id LIMIT 1) i
+            CROSS JOIN LATERAL (SELECT * FROM billy.invoice_lines x
+                                WHERE x.organization_id = o AND x.invoice_id = d.id OFFSET 0) l
+            WHERE i.state = 'approved' AND i.deleted_at IS NULL;
         ELSE
             INSERT INTO billy._vat_facts (organization_id, document_type, document_id, line_id, entry_date,
                                           document_kind, contact_id, tax_rate_id, currency_id, exchange_rate,
@@ -596,22 +599,24 @@ BEGIN
                    b.currency_id, b.exchange_rate, l.amount, l.tax,
                    CASE WHEN b.type = 'creditNote' THEN -1 ELSE 1 END * round(coalesce(l.amount, 0) * coalesce(b.exchange_rate, 1), 2),
                    CASE WHEN b.type = 'creditNote' THEN -1 ELSE 1 END * round(coalesce(l.tax, 0) * coalesce(b.exchange_rate, 1), 2)
-            FROM billy.bills b
-            JOIN billy.bill_lines l ON l.organization_id = b.organization_id AND l.bill_id = b.id
-            WHERE b.organization_id = o AND b.id = ANY (docs)
-              AND l.organization_id = o AND l.bill_id = ANY (docs)
-              AND b.state = 'approved' AND b.deleted_at IS NULL;
+            FROM unnest(docs) d(id)
+            CROSS JOIN LATERAL (SELECT * FROM billy.bills x
+                                WHERE x.organization_id = o AND x.id = d.id LIMIT 1) b
+            CROSS JOIN LATERAL (SELECT * FROM billy.bill_lines x
+                                WHERE x.organization_id = o AND x.bill_id = d.id OFFSET 0) l
+            WHERE b.state = 'approved' AND b.deleted_at IS NULL;
         END IF;
     END LOOP;
 END
 $$;
 COMMENT ON FUNCTION billy._vat_refresh_facts(text, text[], text[]) IS 'Recomputes billy._vat_facts for the given invoices or bills (kind invoice or bill; parallel arrays of organization ids and document ids). Internal.';
 
--- _vat_facts_trigger: after a statement changed documents or lines, refresh
--- the facts of the documents it touched.  TG_ARGV: the kind (invoice or
--- bill) and the column holding the document id (id on documents, invoice_id
--- or bill_id on lines).  On documents, an update refreshes only the documents
--- whose VAT-relevant columns changed (a payment changes the balance only).
+-- _vat_facts_trigger: after a statement changed documents or lines, bring
+-- the facts up to date.  TG_ARGV: the kind (invoice or bill) and the column
+-- holding the document id (id on documents, invoice_id or bill_id on lines).
+-- Lines: the facts of exactly the lines deleted or inserted (a sync replaces
+-- a changed document's lines).  Documents: a refresh of the documents whose
+-- VAT-relevant columns changed (a payment changes only the balance).
 CREATE FUNCTION billy._vat_facts_trigger() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -621,24 +626,57 @@ DECLARE
     col text := TG_ARGV[1];
     orgs text[];
     ids text[];
-    more_orgs text[];
-    more_ids text[];
+    o text;
 BEGIN
-    IF TG_OP = 'UPDATE' AND col = 'id' THEN
-        SELECT array_agg(n.organization_id), array_agg(n.id) INTO orgs, ids
-        FROM new_rows n JOIN old_rows o ON o.organization_id = n.organization_id AND o.id = n.id
-        WHERE (n.state, n.deleted_at, n.entry_date, n.type, n.contact_id, n.currency_id, n.exchange_rate)
-              IS DISTINCT FROM (o.state, o.deleted_at, o.entry_date, o.type, o.contact_id, o.currency_id, o.exchange_rate);
-    ELSIF TG_OP = 'UPDATE' THEN
-        EXECUTE format('SELECT array_agg(organization_id), array_agg(%1$I) FROM (SELECT organization_id, %1$I FROM new_rows '
-                       'UNION SELECT organization_id, %1$I FROM old_rows) x', col)
-            INTO orgs, ids;
-    ELSIF TG_OP = 'INSERT' THEN
-        EXECUTE format('SELECT array_agg(organization_id), array_agg(%I) FROM new_rows', col) INTO orgs, ids;
-    ELSE
-        EXECUTE format('SELECT array_agg(organization_id), array_agg(%I) FROM old_rows', col) INTO orgs, ids;
+    IF col = 'id' THEN
+        IF TG_OP = 'INSERT' THEN
+            SELECT array_agg(n.organization_id), array_agg(n.id) INTO orgs, ids FROM new_rows n;
+        ELSIF TG_OP = 'UPDATE' THEN
+            SELECT array_agg(n.organization_id), array_agg(n.id) INTO orgs, ids
+            FROM new_rows n JOIN old_rows o ON o.organization_id = n.organization_id AND o.id = n.id
+            WHERE (n.state, n.deleted_at, n.entry_date, n.type, n.contact_id, n.currency_id, n.exchange_rate)
+                  IS DISTINCT FROM (o.state, o.deleted_at, o.entry_date, o.type, o.contact_id, o.currency_id, o.exchange_rate);
+        ELSE
+            SELECT array_agg(o.organization_id), array_agg(o.id) INTO orgs, ids FROM old_rows o;
+        END IF;
+        -- (a deleted document's facts go: it is not in the mirror to be found)
+        PERFORM billy._vat_refresh_facts(kind, orgs, ids);
+        RETURN NULL;
     END IF;
-    PERFORM billy._vat_refresh_facts(kind, orgs, ids);
+    IF TG_OP IN ('DELETE', 'UPDATE') THEN
+        FOR o IN SELECT DISTINCT x.organization_id FROM old_rows x LOOP
+            DELETE FROM billy._vat_facts f
+            WHERE f.organization_id = o AND f.document_type = kind
+              AND f.line_id = ANY (ARRAY(SELECT x.id FROM old_rows x WHERE x.organization_id = o));
+        END LOOP;
+    END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        IF kind = 'invoice' THEN
+            INSERT INTO billy._vat_facts (organization_id, document_type, document_id, line_id, entry_date,
+                                          document_kind, contact_id, tax_rate_id, currency_id, exchange_rate,
+                                          net, tax, net_base, tax_base)
+            SELECT i.organization_id, 'invoice', i.id, l.id, i.entry_date, i.type, i.contact_id, l.tax_rate_id,
+                   i.currency_id, i.exchange_rate, l.amount, l.tax,
+                   CASE WHEN i.type = 'creditNote' THEN -1 ELSE 1 END * round(coalesce(l.amount, 0) * coalesce(i.exchange_rate, 1), 2),
+                   CASE WHEN i.type = 'creditNote' THEN -1 ELSE 1 END * round(coalesce(l.tax, 0) * coalesce(i.exchange_rate, 1), 2)
+            FROM new_rows l
+            CROSS JOIN LATERAL (SELECT * FROM billy.invoices x
+                                WHERE x.organization_id = l.organization_id AND x.id = l.invoice_id LIMIT 1) i
+            WHERE i.state = 'approved' AND i.deleted_at IS NULL;
+        ELSE
+            INSERT INTO billy._vat_facts (organization_id, document_type, document_id, line_id, entry_date,
+                                          document_kind, contact_id, tax_rate_id, currency_id, exchange_rate,
+                                          net, tax, net_base, tax_base)
+            SELECT b.organization_id, 'bill', b.id, l.id, b.entry_date, b.type, b.contact_id, l.tax_rate_id,
+                   b.currency_id, b.exchange_rate, l.amount, l.tax,
+                   CASE WHEN b.type = 'creditNote' THEN -1 ELSE 1 END * round(coalesce(l.amount, 0) * coalesce(b.exchange_rate, 1), 2),
+                   CASE WHEN b.type = 'creditNote' THEN -1 ELSE 1 END * round(coalesce(l.tax, 0) * coalesce(b.exchange_rate, 1), 2)
+            FROM new_rows l
+            CROSS JOIN LATERAL (SELECT * FROM billy.bills x
+                                WHERE x.organization_id = l.organization_id AND x.id = l.bill_id LIMIT 1) b
+            WHERE b.state = 'approved' AND b.deleted_at IS NULL;
+        END IF;
+    END IF;
     RETURN NULL;
 END
 $$;
