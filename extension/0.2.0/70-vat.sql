@@ -529,6 +529,23 @@ SELECT m.organization_id, m.tax_rate_id, m.abbreviation, m.treatment, m.reverse_
 FROM billy.vat_rate_map m;
 COMMENT ON VIEW billy._vat_rates IS 'Per tax rate: its treatment''s status on sales and purchase lines and the fields its amounts go to, by the contact''s region. Internal (billy.vat_lines).';
 
+CREATE VIEW billy._vat_routes WITH (security_invoker = true) AS
+SELECT m.organization_id, m.tax_rate_id, d.document_type, g.region, m.abbreviation, m.treatment,
+       CASE WHEN d.document_type OPERATOR(pg_catalog.=) 'invoice' THEN m.sale_status ELSE m.purchase_status END AS status,
+       CASE WHEN d.document_type OPERATOR(pg_catalog.=) 'invoice' THEN
+                 CASE WHEN g.region OPERATOR(pg_catalog.=) 'non-EU' THEN m.sale_field_non_eu ELSE m.sale_field END
+            WHEN g.region OPERATOR(pg_catalog.=) 'EU' THEN m.purchase_field_eu
+            WHEN g.region OPERATOR(pg_catalog.=) 'unknown' THEN m.purchase_field_unknown END AS net_field,
+       CASE WHEN d.document_type OPERATOR(pg_catalog.=) 'bill' AND m.purchase_status OPERATOR(pg_catalog.=) 'ok'
+            THEN m.computed_field END AS computed_field,
+       m.computed_rate,
+       CASE WHEN d.document_type OPERATOR(pg_catalog.=) 'bill' THEN m.deduction END AS deduction,
+       d.document_type OPERATOR(pg_catalog.=) 'bill' AND m.purchase_status OPERATOR(pg_catalog.=) 'ok' AS deductible
+FROM billy._vat_rates m
+CROSS JOIN (VALUES ('invoice'), ('bill')) d(document_type)
+CROSS JOIN (VALUES ('DK'), ('EU'), ('non-EU'), ('unknown')) g(region);
+COMMENT ON VIEW billy._vat_routes IS 'Where the amounts of a line go, per tax rate, document type (invoice, bill) and contact region (DK, EU, non-EU, unknown): its status and the fields of its net (net_field), the VAT a buyer computes (computed_field, at computed_rate) and whether its VAT is deductible (at deduction). The one place the return''s placement rules live: billy.vat_lines and billy.vat_return both read it. Internal.';
+
 -- The lines of approved documents, in the base currency, by date: kept
 -- current by triggers on the mirror (any write: the sync, write-back, a
 -- restore), so a period's return is an index range scan of its own lines
@@ -750,8 +767,9 @@ SELECT f.organization_id, f.document_type, f.document_id,
 FROM billy._vat_facts f
 LEFT JOIN billy._vat_contacts c
        ON c.organization_id OPERATOR(pg_catalog.=) f.organization_id AND c.id OPERATOR(pg_catalog.=) f.contact_id
-LEFT JOIN billy._vat_rates m
+LEFT JOIN billy._vat_routes m
        ON m.organization_id OPERATOR(pg_catalog.=) f.organization_id AND m.tax_rate_id OPERATOR(pg_catalog.=) f.tax_rate_id
+      AND m.document_type OPERATOR(pg_catalog.=) f.document_type AND m.region OPERATOR(pg_catalog.=) COALESCE(c.region, 'unknown')
 LEFT JOIN billy.invoices i
        ON f.document_type OPERATOR(pg_catalog.=) 'invoice'
       AND i.organization_id OPERATOR(pg_catalog.=) f.organization_id AND i.id OPERATOR(pg_catalog.=) f.document_id
@@ -765,25 +783,21 @@ LEFT JOIN billy.bill_lines bl
        ON f.document_type OPERATOR(pg_catalog.=) 'bill'
       AND bl.organization_id OPERATOR(pg_catalog.=) f.organization_id AND bl.id OPERATOR(pg_catalog.=) f.line_id
 CROSS JOIN LATERAL (SELECT
-    -- sales: the stored VAT is output VAT whatever the rate; the treatment and
-    -- the customer's country pick the value box.  Purchases: the deductible
-    -- share of the stored VAT, or reverse charge computed on the net; the
-    -- supplier's country decides rubrik A.
-    CASE WHEN f.document_type OPERATOR(pg_catalog.=) 'bill' THEN m.deduction END AS deduction,
-    CASE WHEN f.document_type OPERATOR(pg_catalog.=) 'invoice' THEN COALESCE(m.sale_status, 'unmapped')
-         ELSE COALESCE(m.purchase_status, 'unmapped') END AS status,
-    CASE WHEN f.document_type OPERATOR(pg_catalog.=) 'bill' AND m.computed_field IS NOT NULL
+    -- the placement comes from billy._vat_routes (rate, document type, the
+    -- contact's region); what is left per line is the arithmetic: on every
+    -- invoice line the stored VAT is salgsmoms, whatever the rate; a bill's
+    -- reverse-charge VAT and its deductible share are rounded per line
+    m.deduction,
+    COALESCE(m.status, 'unmapped') AS status,
+    CASE WHEN m.computed_field IS NOT NULL
          THEN pg_catalog.round(f.net_base OPERATOR(pg_catalog.*) m.computed_rate, 2) ELSE 0 END AS computed_vat,
-    CASE WHEN f.document_type OPERATOR(pg_catalog.<>) 'bill' OR m.purchase_status IS DISTINCT FROM 'ok' THEN 0
+    CASE WHEN NOT COALESCE(m.deductible, false) THEN 0
          WHEN m.computed_field IS NOT NULL
          THEN pg_catalog.round(pg_catalog.round(f.net_base OPERATOR(pg_catalog.*) m.computed_rate, 2) OPERATOR(pg_catalog.*) m.deduction, 2)
          ELSE pg_catalog.round(f.tax_base OPERATOR(pg_catalog.*) m.deduction, 2) END AS deductible_vat,
-    CASE WHEN f.document_type OPERATOR(pg_catalog.=) 'invoice' THEN
-              CASE WHEN c.region OPERATOR(pg_catalog.=) 'non-EU' THEN m.sale_field_non_eu ELSE m.sale_field END
-         WHEN c.region OPERATOR(pg_catalog.=) 'EU' THEN m.purchase_field_eu
-         WHEN c.region IS NULL THEN m.purchase_field_unknown END AS net_field,
+    m.net_field,
     CASE WHEN f.document_type OPERATOR(pg_catalog.=) 'invoice' THEN 'salgsmoms' END AS tax_field,
-    CASE WHEN f.document_type OPERATOR(pg_catalog.=) 'bill' THEN m.computed_field END AS computed_field) x;
+    m.computed_field) x;
 COMMENT ON VIEW billy.vat_lines IS
 'Every line of every approved, not deleted invoice, credit note and bill, with its VAT treatment (billy.vat_rate_map) and what it puts on the VAT return, in the base currency: net_base and tax_base are the line''s stored net and VAT times the document''s exchange rate, rounded to øre, negative on credit notes; computed_vat is the reverse-charge VAT a buyer computes (the rate, 25% when it is 0, times net_base, rounded to øre); deductible_vat the deductible share of the VAT (købsmoms, rounded to øre). net_field, tax_field and computed_field name the field (billy.vat_fields) that net_base, tax_base and computed_vat go to; the columns salgsmoms to rubrik_c spell that out per field. status: ok, unmapped (the rate has no treatment) or wrong_side (a sales treatment on a bill or the reverse). contact_region: DK, EU, non-EU, or NULL when the contact has no country. billy.vat_return sums these per period; billy.vat_return_lines lists them.';
 
@@ -852,16 +866,32 @@ DECLARE
     a record;
     x record;
 BEGIN
-    -- one pass over the lines, grouped by where their amounts go (a handful
-    -- of groups): each line's amounts are computed once
-    WITH g AS (
+    -- Invoice lines go to fields by rate and the customer's region only (their
+    -- amounts are summed exactly), so they are summed per rate and region
+    -- first and placed by billy._vat_routes; bill lines are taken one by one
+    -- from billy.vat_lines (reverse charge and deductions round per line).
+    WITH inv AS (
+        SELECT f.tax_rate_id, COALESCE(c.region, 'unknown') AS region,
+               sum(f.net_base) AS net, sum(f.tax_base) AS tax, count(*) AS lines
+        FROM billy._vat_facts f
+        LEFT JOIN billy._vat_contacts c ON c.organization_id = f.organization_id AND c.id = f.contact_id
+        WHERE f.organization_id = org_id AND f.document_type = 'invoice'
+          AND f.entry_date BETWEEN from_date AND to_date
+        GROUP BY 1, 2
+    ), g AS (
+        SELECT rt.net_field, 'salgsmoms'::text AS tax_field, NULL::text AS computed_field,
+               sum(i.net) AS net, sum(i.tax) AS tax, 0::numeric AS computed, 0::numeric AS deductible,
+               sum(i.lines) AS lines, coalesce(sum(i.lines) FILTER (WHERE COALESCE(rt.status, 'unmapped') <> 'ok'), 0) AS unmapped
+        FROM inv i
+        LEFT JOIN billy._vat_routes rt ON rt.organization_id = org_id AND rt.tax_rate_id = i.tax_rate_id
+                                      AND rt.document_type = 'invoice' AND rt.region = i.region
+        GROUP BY 1
+        UNION ALL
         SELECT v.net_field, v.tax_field, v.computed_field,
-               sum(v.net_base) AS net, sum(v.tax_base) FILTER (WHERE v.tax_field IS NOT NULL) AS tax,
-               sum(v.computed_vat) FILTER (WHERE v.computed_field IS NOT NULL) AS computed,
-               sum(v.deductible_vat) FILTER (WHERE v.document_type = 'bill') AS deductible,
-               count(*) AS lines, count(*) FILTER (WHERE v.status <> 'ok') AS unmapped
+               sum(v.net_base), sum(v.tax_base), sum(v.computed_vat), sum(v.deductible_vat),
+               count(*), count(*) FILTER (WHERE v.status <> 'ok')
         FROM billy.vat_lines v
-        WHERE v.organization_id = org_id AND v.entry_date BETWEEN from_date AND to_date
+        WHERE v.organization_id = org_id AND v.document_type = 'bill' AND v.entry_date BETWEEN from_date AND to_date
         GROUP BY 1, 2, 3
     )
     SELECT coalesce(sum(g.tax) FILTER (WHERE g.tax_field = 'salgsmoms'), 0)
@@ -1642,7 +1672,8 @@ $rls$;
 REVOKE ALL ON ALL TABLES IN SCHEMA billy FROM PUBLIC;
 REVOKE ALL ON ALL ROUTINES IN SCHEMA billy FROM PUBLIC;
 GRANT SELECT ON billy.eu_countries, billy.vat_fields, billy.vat_treatments, billy.vat_rate_seeds,
-                billy.vat_rate_map, billy.vat_lines, billy._vat_contacts, billy._vat_rates, billy._vat_facts TO billy_reader;
+                billy.vat_rate_map, billy.vat_lines, billy._vat_contacts, billy._vat_rates, billy._vat_routes,
+                billy._vat_facts TO billy_reader;
 GRANT INSERT, UPDATE, DELETE ON billy.vat_rate_overrides, billy.vat_adjustments TO billy_admin;
 GRANT INSERT, UPDATE, DELETE ON billy.eu_countries, billy.vat_rate_seeds TO billy_admin;
 GRANT INSERT ON billy.vat_filings, billy.vat_filing_lines TO billy_admin;
