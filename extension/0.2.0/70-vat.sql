@@ -565,10 +565,9 @@ CREATE TABLE billy._vat_facts (
     tax             numeric,
     net_base        numeric NOT NULL,
     tax_base        numeric NOT NULL,
-    PRIMARY KEY (organization_id, document_type, line_id)
+    PRIMARY KEY (organization_id, document_type, document_id, line_id)
 );
 CREATE INDEX _vat_facts_entry_date ON billy._vat_facts (organization_id, entry_date);
-CREATE INDEX _vat_facts_document ON billy._vat_facts (organization_id, document_type, document_id);
 COMMENT ON TABLE billy._vat_facts IS
 'One row per line of every approved, not deleted invoice, credit note and bill: its date, contact, tax rate, stored net and VAT, and both in the base currency (times the document''s exchange rate, rounded to øre, negative on credit notes). Derived from the mirror and kept current by triggers on billy.invoices, invoice_lines, bills and bill_lines (no foreign key: an organization''s deletion reaches it through those tables); billy.vat_rebuild_lines recomputes it. Internal (billy.vat_lines).';
 
@@ -633,7 +632,8 @@ COMMENT ON FUNCTION billy._vat_refresh_facts(text, text[], text[]) IS 'Recompute
 -- holding the document id (id on documents, invoice_id or bill_id on lines).
 -- Lines: the facts of exactly the lines deleted or inserted (a sync replaces
 -- a changed document's lines).  Documents: a refresh of the documents whose
--- VAT-relevant columns changed (a payment changes only the balance).
+-- VAT-relevant columns changed (a payment changes only the balance) or that
+-- were deleted; an inserted document has no lines yet, so no trigger.
 CREATE FUNCTION billy._vat_facts_trigger() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -646,9 +646,7 @@ DECLARE
     o text;
 BEGIN
     IF col = 'id' THEN
-        IF TG_OP = 'INSERT' THEN
-            SELECT array_agg(n.organization_id), array_agg(n.id) INTO orgs, ids FROM new_rows n;
-        ELSIF TG_OP = 'UPDATE' THEN
+        IF TG_OP = 'UPDATE' THEN
             SELECT array_agg(n.organization_id), array_agg(n.id) INTO orgs, ids
             FROM new_rows n JOIN old_rows o ON o.organization_id = n.organization_id AND o.id = n.id
             WHERE (n.state, n.deleted_at, n.entry_date, n.type, n.contact_id, n.currency_id, n.exchange_rate)
@@ -662,9 +660,17 @@ BEGIN
     END IF;
     IF TG_OP IN ('DELETE', 'UPDATE') THEN
         FOR o IN SELECT DISTINCT x.organization_id FROM old_rows x LOOP
-            DELETE FROM billy._vat_facts f
-            WHERE f.organization_id = o AND f.document_type = kind
-              AND f.line_id = ANY (ARRAY(SELECT x.id FROM old_rows x WHERE x.organization_id = o));
+            IF kind = 'invoice' THEN
+                DELETE FROM billy._vat_facts f
+                WHERE f.organization_id = o AND f.document_type = kind
+                  AND f.document_id = ANY (ARRAY(SELECT DISTINCT x.invoice_id FROM old_rows x WHERE x.organization_id = o))
+                  AND f.line_id = ANY (ARRAY(SELECT x.id FROM old_rows x WHERE x.organization_id = o));
+            ELSE
+                DELETE FROM billy._vat_facts f
+                WHERE f.organization_id = o AND f.document_type = kind
+                  AND f.document_id = ANY (ARRAY(SELECT DISTINCT x.bill_id FROM old_rows x WHERE x.organization_id = o))
+                  AND f.line_id = ANY (ARRAY(SELECT x.id FROM old_rows x WHERE x.organization_id = o));
+            END IF;
         END LOOP;
     END IF;
     IF TG_OP IN ('INSERT', 'UPDATE') THEN
@@ -708,6 +714,8 @@ BEGIN
                                    ('bills', 'bill', 'id'), ('bill_lines', 'bill', 'bill_id')) v(tbl, kind, col)
     LOOP
         FOREACH op IN ARRAY ARRAY['INSERT', 'UPDATE', 'DELETE'] LOOP
+            -- a document just inserted has no lines yet (they reference it)
+            CONTINUE WHEN op = 'INSERT' AND t.col = 'id';
             EXECUTE pg_catalog.format(
                 'CREATE TRIGGER vat_facts_%s AFTER %s ON billy.%I REFERENCING %s FOR EACH STATEMENT '
                 'EXECUTE FUNCTION billy._vat_facts_trigger(%L, %L)',
