@@ -565,9 +565,10 @@ CREATE TABLE billy._vat_facts (
     tax             numeric,
     net_base        numeric NOT NULL,
     tax_base        numeric NOT NULL,
-    PRIMARY KEY (organization_id, document_type, document_id, line_id)
+    PRIMARY KEY (organization_id, document_type, line_id)
 );
 CREATE INDEX _vat_facts_entry_date ON billy._vat_facts (organization_id, entry_date);
+CREATE INDEX _vat_facts_document ON billy._vat_facts (organization_id, document_type, document_id);
 COMMENT ON TABLE billy._vat_facts IS
 'One row per line of every approved, not deleted invoice, credit note and bill: its date, contact, tax rate, stored net and VAT, and both in the base currency (times the document''s exchange rate, rounded to øre, negative on credit notes). Derived from the mirror and kept current by triggers on billy.invoices, invoice_lines, bills and bill_lines (no foreign key: an organization''s deletion reaches it through those tables); billy.vat_rebuild_lines recomputes it. Internal (billy.vat_lines).';
 
@@ -660,17 +661,9 @@ BEGIN
     END IF;
     IF TG_OP IN ('DELETE', 'UPDATE') THEN
         FOR o IN SELECT DISTINCT x.organization_id FROM old_rows x LOOP
-            IF kind = 'invoice' THEN
-                DELETE FROM billy._vat_facts f
-                WHERE f.organization_id = o AND f.document_type = kind
-                  AND f.document_id = ANY (ARRAY(SELECT DISTINCT x.invoice_id FROM old_rows x WHERE x.organization_id = o))
-                  AND f.line_id = ANY (ARRAY(SELECT x.id FROM old_rows x WHERE x.organization_id = o));
-            ELSE
-                DELETE FROM billy._vat_facts f
-                WHERE f.organization_id = o AND f.document_type = kind
-                  AND f.document_id = ANY (ARRAY(SELECT DISTINCT x.bill_id FROM old_rows x WHERE x.organization_id = o))
-                  AND f.line_id = ANY (ARRAY(SELECT x.id FROM old_rows x WHERE x.organization_id = o));
-            END IF;
+            DELETE FROM billy._vat_facts f
+            WHERE f.organization_id = o AND f.document_type = kind
+              AND f.line_id = ANY (ARRAY(SELECT x.id FROM old_rows x WHERE x.organization_id = o));
         END LOOP;
     END IF;
     IF TG_OP IN ('INSERT', 'UPDATE') THEN
