@@ -731,12 +731,30 @@ DECLARE
     o record;
     n bigint;
 BEGIN
+    -- one set-based pass per organization (not the per-document lookups the
+    -- triggers use for a page of changes)
     FOR o IN SELECT x.id FROM billy.organizations x WHERE org_id IS NULL OR x.id = org_id LOOP
         DELETE FROM billy._vat_facts f WHERE f.organization_id = o.id;
-        PERFORM billy._vat_refresh_facts('invoice', array_agg(o.id), array_agg(i.id))
-        FROM billy.invoices i WHERE i.organization_id = o.id;
-        PERFORM billy._vat_refresh_facts('bill', array_agg(o.id), array_agg(b.id))
-        FROM billy.bills b WHERE b.organization_id = o.id;
+        INSERT INTO billy._vat_facts (organization_id, document_type, document_id, line_id, entry_date,
+                                      document_kind, contact_id, tax_rate_id, currency_id, exchange_rate,
+                                      net, tax, net_base, tax_base)
+        SELECT i.organization_id, 'invoice', i.id, l.id, i.entry_date, i.type, i.contact_id, l.tax_rate_id,
+               i.currency_id, i.exchange_rate, l.amount, l.tax,
+               CASE WHEN i.type = 'creditNote' THEN -1 ELSE 1 END * round(coalesce(l.amount, 0) * coalesce(i.exchange_rate, 1), 2),
+               CASE WHEN i.type = 'creditNote' THEN -1 ELSE 1 END * round(coalesce(l.tax, 0) * coalesce(i.exchange_rate, 1), 2)
+        FROM billy.invoices i
+        JOIN billy.invoice_lines l ON l.organization_id = i.organization_id AND l.invoice_id = i.id
+        WHERE i.organization_id = o.id AND i.state = 'approved' AND i.deleted_at IS NULL;
+        INSERT INTO billy._vat_facts (organization_id, document_type, document_id, line_id, entry_date,
+                                      document_kind, contact_id, tax_rate_id, currency_id, exchange_rate,
+                                      net, tax, net_base, tax_base)
+        SELECT b.organization_id, 'bill', b.id, l.id, b.entry_date, b.type, b.contact_id, l.tax_rate_id,
+               b.currency_id, b.exchange_rate, l.amount, l.tax,
+               CASE WHEN b.type = 'creditNote' THEN -1 ELSE 1 END * round(coalesce(l.amount, 0) * coalesce(b.exchange_rate, 1), 2),
+               CASE WHEN b.type = 'creditNote' THEN -1 ELSE 1 END * round(coalesce(l.tax, 0) * coalesce(b.exchange_rate, 1), 2)
+        FROM billy.bills b
+        JOIN billy.bill_lines l ON l.organization_id = b.organization_id AND l.bill_id = b.id
+        WHERE b.organization_id = o.id AND b.state = 'approved' AND b.deleted_at IS NULL;
     END LOOP;
     SELECT count(*) INTO n FROM billy._vat_facts f WHERE org_id IS NULL OR f.organization_id = org_id;
     RETURN n;
