@@ -572,57 +572,70 @@ CREATE INDEX _vat_facts_document ON billy._vat_facts (organization_id, document_
 COMMENT ON TABLE billy._vat_facts IS
 'One row per line of every approved, not deleted invoice, credit note and bill: its date, contact, tax rate, stored net and VAT, and both in the base currency (times the document''s exchange rate, rounded to øre, negative on credit notes). Derived from the mirror and kept current by triggers on billy.invoices, invoice_lines, bills and bill_lines (no foreign key: an organization''s deletion reaches it through those tables); billy.vat_rebuild_lines recomputes it. Internal (billy.vat_lines).';
 
--- _vat_refresh_facts recomputes the facts of some documents from the mirror
+-- _vat_fact_rows computes the facts of some documents (docs) or some lines
+-- (lines) of one organization from the mirror.  Every lookup goes by primary
+-- key or by the lines' (organization, document) index, row by row: the plans
+-- cannot depend on the mirror's statistics, which are often stale while a
+-- sync runs (a whole-table scan per page would make a sync quadratic).
+CREATE FUNCTION billy._vat_fact_rows(kind text, org text, docs text[], lines text[])
+RETURNS SETOF billy._vat_facts
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_custom_plan
+AS $$
+WITH pairs AS (
+    SELECT d.organization_id, d.id, d.type, d.state, d.deleted_at, d.entry_date, d.contact_id, d.currency_id,
+           d.exchange_rate, l.id AS line_id, l.amount, l.tax, l.tax_rate_id
+    FROM unnest(docs) k(id)
+    CROSS JOIN LATERAL (SELECT * FROM billy.invoices x WHERE x.organization_id = org AND x.id = k.id LIMIT 1) d
+    CROSS JOIN LATERAL (SELECT * FROM billy.invoice_lines x WHERE x.organization_id = org AND x.invoice_id = k.id OFFSET 0) l
+    WHERE kind = 'invoice'
+    UNION ALL
+    SELECT d.organization_id, d.id, d.type, d.state, d.deleted_at, d.entry_date, d.contact_id, d.currency_id,
+           d.exchange_rate, l.id, l.amount, l.tax, l.tax_rate_id
+    FROM unnest(lines) k(id)
+    CROSS JOIN LATERAL (SELECT * FROM billy.invoice_lines x WHERE x.organization_id = org AND x.id = k.id LIMIT 1) l
+    CROSS JOIN LATERAL (SELECT * FROM billy.invoices x WHERE x.organization_id = org AND x.id = l.invoice_id LIMIT 1) d
+    WHERE kind = 'invoice'
+    UNION ALL
+    SELECT d.organization_id, d.id, d.type, d.state, d.deleted_at, d.entry_date, d.contact_id, d.currency_id,
+           d.exchange_rate, l.id, l.amount, l.tax, l.tax_rate_id
+    FROM unnest(docs) k(id)
+    CROSS JOIN LATERAL (SELECT * FROM billy.bills x WHERE x.organization_id = org AND x.id = k.id LIMIT 1) d
+    CROSS JOIN LATERAL (SELECT * FROM billy.bill_lines x WHERE x.organization_id = org AND x.bill_id = k.id OFFSET 0) l
+    WHERE kind = 'bill'
+    UNION ALL
+    SELECT d.organization_id, d.id, d.type, d.state, d.deleted_at, d.entry_date, d.contact_id, d.currency_id,
+           d.exchange_rate, l.id, l.amount, l.tax, l.tax_rate_id
+    FROM unnest(lines) k(id)
+    CROSS JOIN LATERAL (SELECT * FROM billy.bill_lines x WHERE x.organization_id = org AND x.id = k.id LIMIT 1) l
+    CROSS JOIN LATERAL (SELECT * FROM billy.bills x WHERE x.organization_id = org AND x.id = l.bill_id LIMIT 1) d
+    WHERE kind = 'bill'
+)
+SELECT p.organization_id, kind, p.id, p.line_id, p.entry_date, p.type, p.contact_id, p.tax_rate_id,
+       p.currency_id, p.exchange_rate, p.amount, p.tax,
+       CASE WHEN p.type = 'creditNote' THEN -1 ELSE 1 END * round(coalesce(p.amount, 0) * coalesce(p.exchange_rate, 1), 2),
+       CASE WHEN p.type = 'creditNote' THEN -1 ELSE 1 END * round(coalesce(p.tax, 0) * coalesce(p.exchange_rate, 1), 2)
+FROM pairs p
+WHERE p.state = 'approved' AND p.deleted_at IS NULL
+$$;
+COMMENT ON FUNCTION billy._vat_fact_rows(text, text, text[], text[]) IS 'The rows of billy._vat_facts for some invoices or bills (kind) of an organization, given by document ids or by line ids, computed from the mirror. Internal.';
+
+-- _vat_refresh_facts recomputes the facts of some documents
 CREATE FUNCTION billy._vat_refresh_facts(kind text, orgs text[], ids text[]) RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
--- planned with the actual ids: the mirror's statistics are often stale while a sync runs
 SET plan_cache_mode = force_custom_plan
 AS $$
 DECLARE
     o text;
     docs text[];
 BEGIN
-    IF coalesce(cardinality(ids), 0) = 0 THEN
-        RETURN;
-    END IF;
-    -- per organization and document, by primary key and the lines'
-    -- (organization, document) index: the plans cannot depend on the mirror's
-    -- statistics, which are often stale while a sync runs (a whole-table scan
-    -- per page would make a sync quadratic)
     FOR o IN SELECT DISTINCT u.o FROM unnest(orgs) u(o) WHERE u.o IS NOT NULL LOOP
         docs := ARRAY(SELECT DISTINCT u.d FROM unnest(orgs, ids) u(o2, d) WHERE u.o2 = o AND u.d IS NOT NULL);
         DELETE FROM billy._vat_facts f
         WHERE f.organization_id = o AND f.document_type = kind AND f.document_id = ANY (docs);
-        IF kind = 'invoice' THEN
-            INSERT INTO billy._vat_facts (organization_id, document_type, document_id, line_id, entry_date,
-                                          document_kind, contact_id, tax_rate_id, currency_id, exchange_rate,
-                                          net, tax, net_base, tax_base)
-            SELECT i.organization_id, 'invoice', i.id, l.id, i.entry_date, i.type, i.contact_id, l.tax_rate_id,
-                   i.currency_id, i.exchange_rate, l.amount, l.tax,
-                   CASE WHEN i.type = 'creditNote' THEN -1 ELSE 1 END * round(coalesce(l.amount, 0) * coalesce(i.exchange_rate, 1), 2),
-                   CASE WHEN i.type = 'creditNote' THEN -1 ELSE 1 END * round(coalesce(l.tax, 0) * coalesce(i.exchange_rate, 1), 2)
-            FROM unnest(docs) d(id)
-            CROSS JOIN LATERAL (SELECT * FROM billy.invoices x
-                                WHERE x.organization_id = o AND x.id = d.id LIMIT 1) i
-            CROSS JOIN LATERAL (SELECT * FROM billy.invoice_lines x
-                                WHERE x.organization_id = o AND x.invoice_id = d.id OFFSET 0) l
-            WHERE i.state = 'approved' AND i.deleted_at IS NULL;
-        ELSE
-            INSERT INTO billy._vat_facts (organization_id, document_type, document_id, line_id, entry_date,
-                                          document_kind, contact_id, tax_rate_id, currency_id, exchange_rate,
-                                          net, tax, net_base, tax_base)
-            SELECT b.organization_id, 'bill', b.id, l.id, b.entry_date, b.type, b.contact_id, l.tax_rate_id,
-                   b.currency_id, b.exchange_rate, l.amount, l.tax,
-                   CASE WHEN b.type = 'creditNote' THEN -1 ELSE 1 END * round(coalesce(l.amount, 0) * coalesce(b.exchange_rate, 1), 2),
-                   CASE WHEN b.type = 'creditNote' THEN -1 ELSE 1 END * round(coalesce(l.tax, 0) * coalesce(b.exchange_rate, 1), 2)
-            FROM unnest(docs) d(id)
-            CROSS JOIN LATERAL (SELECT * FROM billy.bills x
-                                WHERE x.organization_id = o AND x.id = d.id LIMIT 1) b
-            CROSS JOIN LATERAL (SELECT * FROM billy.bill_lines x
-                                WHERE x.organization_id = o AND x.bill_id = d.id OFFSET 0) l
-            WHERE b.state = 'approved' AND b.deleted_at IS NULL;
-        END IF;
+        INSERT INTO billy._vat_facts SELECT * FROM billy._vat_fact_rows(kind, o, docs, NULL);
     END LOOP;
 END
 $$;
@@ -649,49 +662,28 @@ BEGIN
     IF col = 'id' THEN
         IF TG_OP = 'UPDATE' THEN
             SELECT array_agg(n.organization_id), array_agg(n.id) INTO orgs, ids
-            FROM new_rows n JOIN old_rows o ON o.organization_id = n.organization_id AND o.id = n.id
+            FROM new_rows n JOIN old_rows p ON p.organization_id = n.organization_id AND p.id = n.id
             WHERE (n.state, n.deleted_at, n.entry_date, n.type, n.contact_id, n.currency_id, n.exchange_rate)
-                  IS DISTINCT FROM (o.state, o.deleted_at, o.entry_date, o.type, o.contact_id, o.currency_id, o.exchange_rate);
+                  IS DISTINCT FROM (p.state, p.deleted_at, p.entry_date, p.type, p.contact_id, p.currency_id, p.exchange_rate);
         ELSE
-            SELECT array_agg(o.organization_id), array_agg(o.id) INTO orgs, ids FROM old_rows o;
+            -- a deleted document's facts go: it is no longer there to be found
+            SELECT array_agg(p.organization_id), array_agg(p.id) INTO orgs, ids FROM old_rows p;
         END IF;
-        -- (a deleted document's facts go: it is not in the mirror to be found)
         PERFORM billy._vat_refresh_facts(kind, orgs, ids);
         RETURN NULL;
     END IF;
     IF TG_OP IN ('DELETE', 'UPDATE') THEN
-        FOR o IN SELECT DISTINCT x.organization_id FROM old_rows x LOOP
+        FOR o IN SELECT DISTINCT p.organization_id FROM old_rows p LOOP
             DELETE FROM billy._vat_facts f
             WHERE f.organization_id = o AND f.document_type = kind
-              AND f.line_id = ANY (ARRAY(SELECT x.id FROM old_rows x WHERE x.organization_id = o));
+              AND f.line_id = ANY (ARRAY(SELECT p.id FROM old_rows p WHERE p.organization_id = o));
         END LOOP;
     END IF;
     IF TG_OP IN ('INSERT', 'UPDATE') THEN
-        IF kind = 'invoice' THEN
-            INSERT INTO billy._vat_facts (organization_id, document_type, document_id, line_id, entry_date,
-                                          document_kind, contact_id, tax_rate_id, currency_id, exchange_rate,
-                                          net, tax, net_base, tax_base)
-            SELECT i.organization_id, 'invoice', i.id, l.id, i.entry_date, i.type, i.contact_id, l.tax_rate_id,
-                   i.currency_id, i.exchange_rate, l.amount, l.tax,
-                   CASE WHEN i.type = 'creditNote' THEN -1 ELSE 1 END * round(coalesce(l.amount, 0) * coalesce(i.exchange_rate, 1), 2),
-                   CASE WHEN i.type = 'creditNote' THEN -1 ELSE 1 END * round(coalesce(l.tax, 0) * coalesce(i.exchange_rate, 1), 2)
-            FROM new_rows l
-            CROSS JOIN LATERAL (SELECT * FROM billy.invoices x
-                                WHERE x.organization_id = l.organization_id AND x.id = l.invoice_id LIMIT 1) i
-            WHERE i.state = 'approved' AND i.deleted_at IS NULL;
-        ELSE
-            INSERT INTO billy._vat_facts (organization_id, document_type, document_id, line_id, entry_date,
-                                          document_kind, contact_id, tax_rate_id, currency_id, exchange_rate,
-                                          net, tax, net_base, tax_base)
-            SELECT b.organization_id, 'bill', b.id, l.id, b.entry_date, b.type, b.contact_id, l.tax_rate_id,
-                   b.currency_id, b.exchange_rate, l.amount, l.tax,
-                   CASE WHEN b.type = 'creditNote' THEN -1 ELSE 1 END * round(coalesce(l.amount, 0) * coalesce(b.exchange_rate, 1), 2),
-                   CASE WHEN b.type = 'creditNote' THEN -1 ELSE 1 END * round(coalesce(l.tax, 0) * coalesce(b.exchange_rate, 1), 2)
-            FROM new_rows l
-            CROSS JOIN LATERAL (SELECT * FROM billy.bills x
-                                WHERE x.organization_id = l.organization_id AND x.id = l.bill_id LIMIT 1) b
-            WHERE b.state = 'approved' AND b.deleted_at IS NULL;
-        END IF;
+        FOR o IN SELECT DISTINCT n.organization_id FROM new_rows n LOOP
+            INSERT INTO billy._vat_facts
+            SELECT * FROM billy._vat_fact_rows(kind, o, NULL, ARRAY(SELECT n.id FROM new_rows n WHERE n.organization_id = o));
+        END LOOP;
     END IF;
     RETURN NULL;
 END
@@ -731,30 +723,12 @@ DECLARE
     o record;
     n bigint;
 BEGIN
-    -- one set-based pass per organization (not the per-document lookups the
-    -- triggers use for a page of changes)
     FOR o IN SELECT x.id FROM billy.organizations x WHERE org_id IS NULL OR x.id = org_id LOOP
         DELETE FROM billy._vat_facts f WHERE f.organization_id = o.id;
-        INSERT INTO billy._vat_facts (organization_id, document_type, document_id, line_id, entry_date,
-                                      document_kind, contact_id, tax_rate_id, currency_id, exchange_rate,
-                                      net, tax, net_base, tax_base)
-        SELECT i.organization_id, 'invoice', i.id, l.id, i.entry_date, i.type, i.contact_id, l.tax_rate_id,
-               i.currency_id, i.exchange_rate, l.amount, l.tax,
-               CASE WHEN i.type = 'creditNote' THEN -1 ELSE 1 END * round(coalesce(l.amount, 0) * coalesce(i.exchange_rate, 1), 2),
-               CASE WHEN i.type = 'creditNote' THEN -1 ELSE 1 END * round(coalesce(l.tax, 0) * coalesce(i.exchange_rate, 1), 2)
-        FROM billy.invoices i
-        JOIN billy.invoice_lines l ON l.organization_id = i.organization_id AND l.invoice_id = i.id
-        WHERE i.organization_id = o.id AND i.state = 'approved' AND i.deleted_at IS NULL;
-        INSERT INTO billy._vat_facts (organization_id, document_type, document_id, line_id, entry_date,
-                                      document_kind, contact_id, tax_rate_id, currency_id, exchange_rate,
-                                      net, tax, net_base, tax_base)
-        SELECT b.organization_id, 'bill', b.id, l.id, b.entry_date, b.type, b.contact_id, l.tax_rate_id,
-               b.currency_id, b.exchange_rate, l.amount, l.tax,
-               CASE WHEN b.type = 'creditNote' THEN -1 ELSE 1 END * round(coalesce(l.amount, 0) * coalesce(b.exchange_rate, 1), 2),
-               CASE WHEN b.type = 'creditNote' THEN -1 ELSE 1 END * round(coalesce(l.tax, 0) * coalesce(b.exchange_rate, 1), 2)
-        FROM billy.bills b
-        JOIN billy.bill_lines l ON l.organization_id = b.organization_id AND l.bill_id = b.id
-        WHERE b.organization_id = o.id AND b.state = 'approved' AND b.deleted_at IS NULL;
+        INSERT INTO billy._vat_facts
+        SELECT * FROM billy._vat_fact_rows('invoice', o.id, ARRAY(SELECT i.id FROM billy.invoices i WHERE i.organization_id = o.id), NULL);
+        INSERT INTO billy._vat_facts
+        SELECT * FROM billy._vat_fact_rows('bill', o.id, ARRAY(SELECT b.id FROM billy.bills b WHERE b.organization_id = o.id), NULL);
     END LOOP;
     SELECT count(*) INTO n FROM billy._vat_facts f WHERE org_id IS NULL OR f.organization_id = org_id;
     RETURN n;
@@ -1054,10 +1028,10 @@ BEGIN
         FROM (VALUES
             (v.tax_field, v.tax_base, format('the line''s VAT %s', v.tax_base)),
             (v.computed_field, v.computed_vat,
-             format('%s%% of %s (%s)', round(v.computed_vat / nullif(v.net_base, 0) * 100, 2), v.net_base,
+             format('%s%% of %s (%s)', trim_scale(round(v.computed_vat / nullif(v.net_base, 0) * 100, 2)), v.net_base,
                     CASE v.computed_field WHEN 'salgsmoms' THEN 'domestic reverse charge' ELSE 'reverse charge' END)),
             (CASE WHEN v.document_type = 'bill' THEN 'koebsmoms' END, v.deductible_vat,
-             format('%s%% of the VAT %s', round(v.deduction * 100, 2),
+             format('%s%% of the VAT %s', trim_scale(round(v.deduction * 100, 2)),
                     CASE WHEN v.computed_field IS NOT NULL THEN v.computed_vat ELSE v.tax_base END)),
             (v.net_field, v.net_base,
              CASE WHEN v.net_field = 'rubrik_c' AND v.treatment LIKE 'sale\_eu\_%'
@@ -1262,7 +1236,7 @@ CREATE TABLE billy.vat_filings (
     filed_at        timestamptz NOT NULL DEFAULT pg_catalog.now(),
     filed_by        name NOT NULL DEFAULT CURRENT_USER,
     fields          jsonb NOT NULL,
-    lines           bigint NOT NULL,
+    entries         bigint NOT NULL,
     lines_digest    text NOT NULL,
     differences     jsonb,
     previous_hash   text,
@@ -1270,7 +1244,7 @@ CREATE TABLE billy.vat_filings (
     UNIQUE (organization_id, start_date, end_date, correction_no)
 );
 COMMENT ON TABLE billy.vat_filings IS
-'Filed VAT returns (billy.vat_file), kept as filed: rows can be neither changed nor deleted (Bogføringsloven). fields: the return as computed (billy.vat_return); lines and lines_digest: the drill-down behind it (billy.vat_filing_lines) and its SHA-256; correction_no 0 is the first filing of a period, each correction adds one and records in differences what changed against the previous filing (per field: filed, now, difference; and the documents that changed). hash: SHA-256 of the filing''s content and previous_hash, the hash of the organization''s previous filing, so the filings form a chain that billy.vat_verify_filings checks.';
+'Filed VAT returns (billy.vat_file), kept as filed: rows can be neither changed nor deleted (Bogføringsloven). fields: the return as computed (billy.vat_return); entries and lines_digest: the number of drill-down rows behind it (billy.vat_filing_lines: a line counts once per field it reaches) and their SHA-256; correction_no 0 is the first filing of a period, each correction adds one and records in differences what changed against the previous filing (per field: filed, now, difference; and the documents that changed). hash: SHA-256 of the filing''s content and previous_hash, the hash of the organization''s previous filing, so the filings form a chain that billy.vat_verify_filings checks.';
 
 CREATE TABLE billy.vat_filing_lines (
     filing_id       bigint NOT NULL REFERENCES billy.vat_filings (id),
@@ -1326,7 +1300,7 @@ RETURN encode(sha256(convert_to(concat_ws('|',
     f.organization_id, f.period, f.period_type, f.start_date::text, f.end_date::text,
     coalesce(f.deadline::text, ''), f.correction_no::text,
     to_char(f.filed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), f.filed_by::text,
-    f.fields::text, f.lines::text, f.lines_digest, coalesce(f.differences::text, ''),
+    f.fields::text, f.entries::text, f.lines_digest, coalesce(f.differences::text, ''),
     coalesce(f.previous_hash, '')), 'UTF8')), 'hex');
 COMMENT ON FUNCTION billy._vat_filing_hash(billy.vat_filings) IS 'SHA-256 (hex) of a filing''s content and its predecessor''s hash. Internal.';
 
@@ -1439,17 +1413,17 @@ BEGIN
     f.filed_at := now();
     f.filed_by := CURRENT_USER;
     f.fields := fields;
-    f.lines := jsonb_array_length(lines);
+    f.entries := jsonb_array_length(lines);
     f.lines_digest := digest;
     f.differences := diff;
     f.previous_hash := last_hash;
     f.hash := billy._vat_filing_hash(f);
 
     INSERT INTO billy.vat_filings (organization_id, period, period_type, start_date, end_date, deadline,
-                                   correction_no, filed_at, filed_by, fields, lines, lines_digest,
+                                   correction_no, filed_at, filed_by, fields, entries, lines_digest,
                                    differences, previous_hash, hash)
     VALUES (f.organization_id, f.period, f.period_type, f.start_date, f.end_date, f.deadline,
-            f.correction_no, f.filed_at, f.filed_by, f.fields, f.lines, f.lines_digest,
+            f.correction_no, f.filed_at, f.filed_by, f.fields, f.entries, f.lines_digest,
             f.differences, f.previous_hash, f.hash)
     RETURNING * INTO f;
     INSERT INTO billy.vat_filing_lines (filing_id, organization_id, field, document_type, document_id,
@@ -1498,7 +1472,7 @@ BEGIN
         problem := CASE
             WHEN billy._vat_filing_hash(f) <> f.hash THEN 'the filing''s content does not match its hash'
             WHEN f.previous_hash IS DISTINCT FROM prev_hash THEN 'the chain is broken: previous_hash is not the hash of the organization''s previous filing'
-            WHEN stored_digest <> f.lines_digest OR n <> f.lines THEN 'the stored lines do not match lines_digest'
+            WHEN stored_digest <> f.lines_digest OR n <> f.entries THEN 'the stored lines do not match lines_digest'
             WHEN f.correction_no <> expected_no THEN format('correction_no should be %s', expected_no)
         END;
         ok := problem IS NULL;

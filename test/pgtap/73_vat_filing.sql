@@ -18,8 +18,8 @@ SELECT FROM pg_temp.sync('Moms Arkiv ApS');
 
 -- the first filing: correction 0
 CREATE TEMP TABLE f0 AS SELECT * FROM billy.vat_file(:'org', '2025-Q1');
-SELECT is((SELECT (period, correction_no, lines, deadline)::text FROM f0), '(2025-Q1,0,2,2025-06-02)',
-          'the first filing of 2025-Q1 is correction 0 with its two lines and its deadline');
+SELECT is((SELECT (period, correction_no, entries, deadline)::text FROM f0), '(2025-Q1,0,2,2025-06-02)',
+          'the first filing of 2025-Q1 is correction 0 with its two drill-down entries and its deadline');
 SELECT is((SELECT (fields ->> 'tilsvar_reported')::numeric FROM f0), 2000::numeric, 'it stores the return: momstilsvar 2,000');
 SELECT ok((SELECT hash ~ '^[0-9a-f]{64}$' AND previous_hash IS NULL AND differences IS NULL FROM f0),
           'a SHA-256 hash, no predecessor, no differences');
