@@ -23,6 +23,14 @@
 -- part of a purchase's VAT is rounded to øre per line.  Each field is exact
 -- in øre and reported in whole kroner truncated toward zero (ML § 57); the
 -- reported momstilsvar is the arithmetic of the reported fields.
+--
+-- In this file: the reference tables (EU countries, the form's fields, the
+-- treatments, the predefined mapping of Billy's rates); periods, deadlines
+-- and holidays; the line table billy._vat_facts, kept current by triggers on
+-- the mirror so that a period is an index range scan, and the placement
+-- rules (billy._vat_routes) that billy.vat_lines and billy.vat_return share;
+-- the return and its drill-down; mapping rates and entering adjustments;
+-- filings; checks; privileges.
 ------------------------------------------------------------------------------
 
 -- The EU member states (VAT area), by ISO country code; Greece also as EL,
