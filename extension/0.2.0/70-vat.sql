@@ -580,6 +580,26 @@ CREATE INDEX _vat_facts_document ON billy._vat_facts (organization_id, document_
 COMMENT ON TABLE billy._vat_facts IS
 'One row per line of every approved, not deleted invoice, credit note and bill: its date, contact, tax rate, stored net and VAT, and both in the base currency (times the document''s exchange rate, rounded to øre, negative on credit notes). Derived from the mirror and kept current by triggers on billy.invoices, invoice_lines, bills and bill_lines (no foreign key: an organization''s deletion reaches it through those tables); billy.vat_rebuild_lines recomputes it. Internal (billy.vat_lines).';
 
+-- Invoices and bills, and their lines, as one kind of document for the line
+-- table below.
+CREATE VIEW billy._vat_documents WITH (security_invoker = true) AS
+SELECT 'invoice'::text AS kind, i.organization_id, i.id, i.type, i.state, i.deleted_at, i.entry_date,
+       i.contact_id, i.currency_id, i.exchange_rate
+FROM billy.invoices i
+UNION ALL
+SELECT 'bill', b.organization_id, b.id, b.type, b.state, b.deleted_at, b.entry_date,
+       b.contact_id, b.currency_id, b.exchange_rate
+FROM billy.bills b;
+COMMENT ON VIEW billy._vat_documents IS 'Invoices and bills with what the VAT line table needs of them. Internal.';
+
+CREATE VIEW billy._vat_document_lines WITH (security_invoker = true) AS
+SELECT 'invoice'::text AS kind, l.organization_id, l.id, l.invoice_id AS document_id, l.amount, l.tax, l.tax_rate_id
+FROM billy.invoice_lines l
+UNION ALL
+SELECT 'bill', l.organization_id, l.id, l.bill_id, l.amount, l.tax, l.tax_rate_id
+FROM billy.bill_lines l;
+COMMENT ON VIEW billy._vat_document_lines IS 'Invoice and bill lines with what the VAT line table needs of them. Internal.';
+
 -- _vat_fact_rows computes the facts of some documents (docs) or some lines
 -- (lines) of one organization from the mirror.  Every lookup goes by primary
 -- key or by the lines' (organization, document) index, row by row: the plans
@@ -592,33 +612,19 @@ SET search_path = pg_catalog, pg_temp
 SET plan_cache_mode = force_custom_plan
 AS $$
 WITH pairs AS (
-    SELECT d.organization_id, d.id, d.type, d.state, d.deleted_at, d.entry_date, d.contact_id, d.currency_id,
-           d.exchange_rate, l.id AS line_id, l.amount, l.tax, l.tax_rate_id
+    SELECT d.*, l.id AS line_id, l.amount, l.tax, l.tax_rate_id
     FROM unnest(docs) k(id)
-    CROSS JOIN LATERAL (SELECT * FROM billy.invoices x WHERE x.organization_id = org AND x.id = k.id LIMIT 1) d
-    CROSS JOIN LATERAL (SELECT * FROM billy.invoice_lines x WHERE x.organization_id = org AND x.invoice_id = k.id OFFSET 0) l
-    WHERE kind = 'invoice'
+    CROSS JOIN LATERAL (SELECT * FROM billy._vat_documents x
+                        WHERE x.kind = _vat_fact_rows.kind AND x.organization_id = org AND x.id = k.id LIMIT 1) d
+    CROSS JOIN LATERAL (SELECT * FROM billy._vat_document_lines x
+                        WHERE x.kind = _vat_fact_rows.kind AND x.organization_id = org AND x.document_id = k.id OFFSET 0) l
     UNION ALL
-    SELECT d.organization_id, d.id, d.type, d.state, d.deleted_at, d.entry_date, d.contact_id, d.currency_id,
-           d.exchange_rate, l.id, l.amount, l.tax, l.tax_rate_id
+    SELECT d.*, l.id, l.amount, l.tax, l.tax_rate_id
     FROM unnest(lines) k(id)
-    CROSS JOIN LATERAL (SELECT * FROM billy.invoice_lines x WHERE x.organization_id = org AND x.id = k.id LIMIT 1) l
-    CROSS JOIN LATERAL (SELECT * FROM billy.invoices x WHERE x.organization_id = org AND x.id = l.invoice_id LIMIT 1) d
-    WHERE kind = 'invoice'
-    UNION ALL
-    SELECT d.organization_id, d.id, d.type, d.state, d.deleted_at, d.entry_date, d.contact_id, d.currency_id,
-           d.exchange_rate, l.id, l.amount, l.tax, l.tax_rate_id
-    FROM unnest(docs) k(id)
-    CROSS JOIN LATERAL (SELECT * FROM billy.bills x WHERE x.organization_id = org AND x.id = k.id LIMIT 1) d
-    CROSS JOIN LATERAL (SELECT * FROM billy.bill_lines x WHERE x.organization_id = org AND x.bill_id = k.id OFFSET 0) l
-    WHERE kind = 'bill'
-    UNION ALL
-    SELECT d.organization_id, d.id, d.type, d.state, d.deleted_at, d.entry_date, d.contact_id, d.currency_id,
-           d.exchange_rate, l.id, l.amount, l.tax, l.tax_rate_id
-    FROM unnest(lines) k(id)
-    CROSS JOIN LATERAL (SELECT * FROM billy.bill_lines x WHERE x.organization_id = org AND x.id = k.id LIMIT 1) l
-    CROSS JOIN LATERAL (SELECT * FROM billy.bills x WHERE x.organization_id = org AND x.id = l.bill_id LIMIT 1) d
-    WHERE kind = 'bill'
+    CROSS JOIN LATERAL (SELECT * FROM billy._vat_document_lines x
+                        WHERE x.kind = _vat_fact_rows.kind AND x.organization_id = org AND x.id = k.id LIMIT 1) l
+    CROSS JOIN LATERAL (SELECT * FROM billy._vat_documents x
+                        WHERE x.kind = _vat_fact_rows.kind AND x.organization_id = org AND x.id = l.document_id LIMIT 1) d
 )
 SELECT p.organization_id, kind, p.id, p.line_id, p.entry_date, p.type, p.contact_id, p.tax_rate_id,
        p.currency_id, p.exchange_rate, p.amount, p.tax,
