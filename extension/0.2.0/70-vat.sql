@@ -458,7 +458,7 @@ $$;
 COMMENT ON FUNCTION billy.vat_period_type(numeric, interval) IS
 'The VAT period a business files for (ML § 57): month above 50,000,000 kr. of annual taxable turnover, quarter above 5,000,000 (up to and including 50,000,000), half-year up to and including 5,000,000; a new business (business_age under 18 months) files quarterly at least, unless monthly. Returns month, quarter or half-year.';
 
-CREATE FUNCTION billy.vat_from_gross(amount numeric, rate numeric DEFAULT 0.25) RETURNS numeric
+CREATE FUNCTION billy._vat_rate(rate numeric) RETURNS numeric
 LANGUAGE plpgsql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -467,24 +467,22 @@ BEGIN
         RAISE EXCEPTION 'rate must be a fraction from 0 to 1 (0.25 is 25%%), not %', coalesce(rate::text, 'NULL')
             USING ERRCODE = '22023';
     END IF;
-    RETURN round(amount * rate / (1 + rate), 2);
+    RETURN rate;
 END
 $$;
+COMMENT ON FUNCTION billy._vat_rate(numeric) IS 'A VAT rate checked to be a fraction from 0 to 1; raises 22023 otherwise. Internal.';
+
+CREATE FUNCTION billy.vat_from_gross(amount numeric, rate numeric DEFAULT 0.25) RETURNS numeric
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+RETURN round(amount * billy._vat_rate(rate) / (1 + rate), 2);
 COMMENT ON FUNCTION billy.vat_from_gross(numeric, numeric) IS
 'The VAT contained in an amount including VAT: amount × rate / (1 + rate), rounded to øre (half away from zero). At 25% that is a fifth: 1234.56 gives 246.91.';
 
 CREATE FUNCTION billy.vat_from_net(amount numeric, rate numeric DEFAULT 0.25) RETURNS numeric
-LANGUAGE plpgsql IMMUTABLE
+LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    IF rate IS NULL OR rate < 0 OR rate > 1 THEN
-        RAISE EXCEPTION 'rate must be a fraction from 0 to 1 (0.25 is 25%%), not %', coalesce(rate::text, 'NULL')
-            USING ERRCODE = '22023';
-    END IF;
-    RETURN round(amount * rate, 2);
-END
-$$;
+RETURN round(amount * billy._vat_rate(rate), 2);
 COMMENT ON FUNCTION billy.vat_from_net(numeric, numeric) IS
 'The VAT on an amount excluding VAT: amount × rate, rounded to øre (half away from zero). At 25%: 987.65 gives 246.91.';
 
@@ -1280,7 +1278,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     RAISE EXCEPTION 'filed VAT returns cannot be changed or deleted (% on %)', TG_OP, TG_TABLE_NAME
-        USING ERRCODE = '55000',
+        USING ERRCODE = '42501',
               DETAIL = 'Bogføringsloven: a filed return is kept as it was filed, with its corrections.',
               HINT = 'To correct a filed period, call billy.vat_file(org, period) again: it files a correction (correction_no + 1) with the differences.';
 END
@@ -1696,6 +1694,7 @@ GRANT EXECUTE ON FUNCTION billy._vat_lines_digest(jsonb) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy._vat_filing_hash(billy.vat_filings) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy.vat_deadline(text) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy.vat_period_type(numeric, interval) TO billy_reader;
+GRANT EXECUTE ON FUNCTION billy._vat_rate(numeric) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy.vat_from_gross(numeric, numeric) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy.vat_from_net(numeric, numeric) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy.vat_return(text, text) TO billy_reader;

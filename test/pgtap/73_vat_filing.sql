@@ -33,12 +33,12 @@ SELECT is((SELECT id FROM billy.vat_file(:'org', '2025-Q1')), (SELECT id FROM f0
 SELECT is((SELECT count(*) FROM billy.vat_filings WHERE organization_id = :'org'), 1::bigint, 'and files nothing new');
 
 -- immutable, even for a superuser
-SELECT throws_ok($$UPDATE billy.vat_filings SET fields = '{}'$$, '55000',
+SELECT throws_ok($$UPDATE billy.vat_filings SET fields = '{}'$$, '42501',
                  'filed VAT returns cannot be changed or deleted (UPDATE on vat_filings)', 'a filing cannot be updated');
-SELECT throws_ok($$DELETE FROM billy.vat_filings$$, '55000', NULL, 'a filing cannot be deleted');
-SELECT throws_ok($$TRUNCATE billy.vat_filings, billy.vat_filing_lines$$, '55000', NULL, 'the filings cannot be truncated');
-SELECT throws_ok($$UPDATE billy.vat_filing_lines SET amount = 0$$, '55000', NULL, 'filed lines cannot be updated');
-SELECT throws_ok($$DELETE FROM billy.vat_filing_lines$$, '55000', NULL, 'filed lines cannot be deleted');
+SELECT throws_ok($$DELETE FROM billy.vat_filings$$, '42501', NULL, 'a filing cannot be deleted');
+SELECT throws_ok($$TRUNCATE billy.vat_filings, billy.vat_filing_lines$$, '42501', NULL, 'the filings cannot be truncated');
+SELECT throws_ok($$UPDATE billy.vat_filing_lines SET amount = 0$$, '42501', NULL, 'filed lines cannot be updated');
+SELECT throws_ok($$DELETE FROM billy.vat_filing_lines$$, '42501', NULL, 'filed lines cannot be deleted');
 SELECT throws_ok(format($$DELETE FROM billy.organizations WHERE id = %L$$, :'org'), '23503', NULL,
                  'an organization with filings cannot be deleted');
 
