@@ -192,3 +192,33 @@ BEGIN
     END LOOP;
 END
 $$;
+
+-- api calls billy-sandbox's /v2 API (…/v2<path>) with an organization's
+-- access token, as a client of Billy would, and returns the JSON answer
+-- (errors included: the envelope says what failed).  For building the exact
+-- books a test needs through the sandbox's write API.
+CREATE FUNCTION billy_test.api(token text, method text, path text, body jsonb DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    cmd text;
+    result text;
+BEGIN
+    cmd := format('curl -s -S --max-time 60 -X %s -H %s -H %s %s %s',
+                  method,
+                  billy_test.quote_shell('Content-Type: application/json'),
+                  billy_test.quote_shell('X-Access-Token: ' || token),
+                  CASE WHEN body IS NULL THEN '' ELSE '--data-binary ' || billy_test.quote_shell(body::text) END,
+                  billy_test.quote_shell(billy_test.setting('api_url') || path));
+    IF to_regclass('pg_temp.sandbox_out') IS NULL THEN
+        CREATE TEMP TABLE sandbox_out (n serial, line text);
+    END IF;
+    TRUNCATE sandbox_out;
+    EXECUTE format('COPY sandbox_out (line) FROM PROGRAM %L WITH (FORMAT csv, DELIMITER %L, QUOTE %L)',
+                   cmd, E'\x02', E'\x01');
+    SELECT string_agg(line, E'\n' ORDER BY n) INTO result FROM sandbox_out;
+    RETURN result::jsonb;
+END
+$$;
+GRANT EXECUTE ON FUNCTION billy_test.api(text, text, text, jsonb) TO PUBLIC;
