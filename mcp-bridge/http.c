@@ -491,11 +491,18 @@ bridge_run_http(const BridgeConfig *cfg)
 	}
 
 	signal(SIGPIPE, SIG_IGN);
+
+	/*
+	 * The per-connection pool holds headers and read buffers only (bodies go
+	 * to an Upload, answers to their own buffers); libmicrohttpd clears it
+	 * for every request, so a big one costs a memset per call: 256 kB took a
+	 * fifth of the bridge's time at 3,000 calls/s.
+	 */
 	d = MHD_start_daemon(flags, (uint16_t) cfg->listen_port, NULL, NULL, on_request, NULL,
 						 MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &addr,
 						 MHD_OPTION_THREAD_POOL_SIZE, (unsigned int) cfg->pool_size,
 						 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) 120,
-						 MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) 256 * 1024,
+						 MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) 64 * 1024,
 						 MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
 						 MHD_OPTION_END);
 	if (d == NULL)

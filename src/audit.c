@@ -252,7 +252,7 @@ billy_redact(PG_FUNCTION_ARGS)
 
 static const char *const queue_sql =
 "INSERT INTO billy.audit_pending (actor_role, session_role, client, action, organization_id, "
-"target, request, outcome) VALUES ($1, $2, $3, $4, $5, $6, $7::pg_catalog.jsonb, $8) RETURNING id";
+"target, request, outcome) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id";
 
 static bool queued_here = false;
 static bool queue_callback_registered = false;
@@ -282,7 +282,7 @@ void
 billy_audit_queue(const char *action, const char *org, const char *target,
 				  Jsonb *request, const char *outcome, const char *client)
 {
-	Oid			types[8] = {NAMEOID, NAMEOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+	Oid			types[8] = {NAMEOID, NAMEOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, JSONBOID, TEXTOID};
 	Datum		values[8];
 	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
 	BillyOwner	owner;
@@ -305,9 +305,7 @@ billy_audit_queue(const char *action, const char *org, const char *target,
 		nulls[5] = 'n';
 	if (request)
 	{
-		Jsonb	   *red = billy_redact_jsonb(request);
-
-		values[6] = CStringGetTextDatum(JsonbToCString(NULL, &red->root, VARSIZE(red)));
+		values[6] = JsonbPGetDatum(billy_redact_jsonb(request));
 	}
 	else
 		nulls[6] = 'n';

@@ -31,6 +31,7 @@
 #include "utils/rel.h"
 
 #include "breaker.h"
+#include "cache.h"
 #include "mcp.h"
 
 PG_MODULE_MAGIC;
@@ -258,6 +259,8 @@ _PG_init(void)
 	}
 
 	billy_mcp_define_settings();
+	billy_cache_define_settings();
+
 	DefineCustomBoolVariable("billy.enable_writes",
 							 "Allows writes to Billy (invoices, contacts, payments, imports...).",
 							 "Off by default.  Only a superuser or the server configuration "
@@ -389,6 +392,7 @@ billy_shmem_request(void)
 
 	RequestAddinShmemSpace(MAXALIGN(sizeof(BillyWorkerState)));
 	RequestAddinShmemSpace(billy_breaker_shmem_size());
+	billy_cache_shmem_request();
 	RequestNamedLWLockTranche("billy", 2);
 }
 
@@ -413,6 +417,7 @@ billy_shmem_startup(void)
 				sizeof(billy_worker_state->state));
 	}
 	billy_breaker_shmem_init();
+	billy_cache_shmem_init();
 	LWLockRelease(AddinShmemInitLock);
 }
 

@@ -49,6 +49,15 @@ extern int	billy_breaker_failures;
 extern int	billy_breaker_cooldown_ms;
 extern int	billy_max_organizations;
 extern char *billy_jwt_roles;
+
+/* visibility.c: row-level security's rule for one organization, cached */
+extern bool billy_org_visible(const char *org);
+extern int	billy_read_through_timeout_ms;
+extern int	billy_cache_min_ttl;
+extern int	billy_cache_max_ttl;
+extern int	billy_api_budget_per_minute;
+extern int	billy_cache_flush_interval_ms;
+extern int	billy_cache_max_entries;
 extern bool billy_enable_writes;
 extern int	billy_reconcile_delay_ms;
 extern int	billy_import_rate;

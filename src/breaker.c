@@ -158,6 +158,33 @@ billy_breaker_allows(const char *org, TimestampTz *retry_at)
 	return allowed;
 }
 
+/*
+ * billy_breaker_is_open says, without changing anything, whether org's
+ * breaker holds calls back now (open, or half open with its trial under
+ * way); *retry_at says until when.  The read path asks this before it
+ * calls Billy itself.
+ */
+bool
+billy_breaker_is_open(const char *org, TimestampTz *retry_at)
+{
+	char		key[BILLY_MAX_ID];
+	BillyBreaker *b;
+	bool		open = false;
+
+	if (shared == NULL)
+		return false;
+	org_key(org, key);
+	LWLockAcquire(shared->lock, LW_SHARED);
+	b = hash_search(breakers, key, HASH_FIND, NULL);
+	if (b != NULL && b->state != BREAKER_CLOSED && GetCurrentTimestamp() < b->retry_at)
+	{
+		open = true;
+		*retry_at = b->retry_at;
+	}
+	LWLockRelease(shared->lock);
+	return open;
+}
+
 /* billy_breaker_record counts one scan's outcome for org */
 void
 billy_breaker_record(const char *org, bool success)

@@ -17,6 +17,7 @@ extern void billy_breaker_shmem_init(void);
 
 extern bool billy_breaker_allows(const char *org, TimestampTz *retry_at);
 extern void billy_breaker_record(const char *org, bool success);
+extern bool billy_breaker_is_open(const char *org, TimestampTz *retry_at);
 
 extern int	billy_progress_begin(const char *org, const char *resource, const char *mode);
 extern void billy_progress_update(int slot, const char *phase, int pages_done,

@@ -194,6 +194,13 @@ release_easy(BillyHttpRequest *req)
 	}
 }
 
+/* request_timeout_ms is the time one attempt of req may take */
+static int
+request_timeout_ms(BillyHttpRequest *req)
+{
+	return req->timeout_ms > 0 ? req->timeout_ms : billy_http_timeout_ms;
+}
+
 /*
  * start_attempt builds an easy handle for one attempt and adds it to the
  * multi handle.  Header lists are appended one by one so a failure leaves
@@ -237,8 +244,8 @@ start_attempt(BillyHttpRequest *req)
 	SETOPT(easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
 	SETOPT(easy, CURLOPT_FOLLOWLOCATION, 0L);
 	SETOPT(easy, CURLOPT_NOSIGNAL, 1L);
-	SETOPT(easy, CURLOPT_TIMEOUT_MS, (long) billy_http_timeout_ms);
-	SETOPT(easy, CURLOPT_CONNECTTIMEOUT_MS, (long) billy_connect_timeout_ms);
+	SETOPT(easy, CURLOPT_TIMEOUT_MS, (long) request_timeout_ms(req));
+	SETOPT(easy, CURLOPT_CONNECTTIMEOUT_MS, (long) Min(billy_connect_timeout_ms, request_timeout_ms(req)));
 	SETOPT(easy, CURLOPT_USERAGENT, BILLY_USER_AGENT);
 	SETOPT(easy, CURLOPT_ACCEPT_ENCODING, "");
 	SETOPT(easy, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t) billy_max_response_bytes);
@@ -630,7 +637,7 @@ billy_http_describe(BillyHttpRequest *req, BillyHttpError *err)
 			err->sqlerrcode = ERRCODE_CONNECTION_FAILURE;
 			err->message = pstrdup("request to Billy timed out");
 			err->detail = psprintf("%s got no complete answer within %d ms%s: %s.",
-								   where, billy_http_timeout_ms, attempts, req->curl_error);
+								   where, request_timeout_ms(req), attempts, req->curl_error);
 			err->hint = pstrdup("Billy may be slow or unreachable; billy.http_timeout_ms and billy.connect_timeout_ms bound the wait.");
 			err->cause = "timeout";
 			return;

@@ -43,6 +43,7 @@ typedef struct BillyHttpRequest
 	const char *token;			/* X-Access-Token: never logged, never shown */
 	char	   *body;			/* JSON body for POST and PUT, or NULL */
 	bool		retryable;		/* retry transient failures (GET by default) */
+	int			timeout_ms;		/* total time of one attempt; 0: billy.http_timeout_ms */
 	void	   *arg;			/* the caller's, for the completion callback */
 
 	/* results */

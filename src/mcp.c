@@ -32,7 +32,9 @@
 
 #include "access/htup_details.h"
 #include "access/xact.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_proc.h"
+#include "commands/trigger.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -45,6 +47,8 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
 #include "utils/regproc.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
@@ -387,7 +391,7 @@ function_name(Oid f)
  * here without a PL/pgSQL call because it is on every tools/call's path.
  */
 static char *
-tool_problem(McpTool *tool, const char *function, Datum *requires, bool *requires_null,
+tool_problem(McpTool *tool, const char *function, Oid *requires,
 			 char **require_names, int nrequires, const char *issue)
 {
 	char	   *waits = issue ? psprintf(" (%s)", issue) : "";
@@ -396,7 +400,7 @@ tool_problem(McpTool *tool, const char *function, Datum *requires, bool *require
 		return psprintf("it waits for %s, which is not installed%s", function, waits);
 	for (int i = 0; i < nrequires; i++)
 	{
-		Oid			f = requires_null[i] ? InvalidOid : DatumGetObjectId(requires[i]);
+		Oid			f = requires[i];
 
 		if (!OidIsValid(f))
 			return psprintf("it waits for %s, which is not installed%s", require_names[i], waits);
@@ -410,9 +414,106 @@ tool_problem(McpTool *tool, const char *function, Datum *requires, bool *require
 	return NULL;
 }
 
-/* load_tool reads a tool's registry row; false when there is none */
+/*
+ * The registry, cached per backend: tools/call reads its tool's row on
+ * every call, and reading it (two jsonb schemas, the functions resolved by
+ * name) cost more than many tools themselves.  A cached row keeps what the
+ * registry and the catalog said for the role that read it; the ACL checks
+ * that make a tool usable are made on every call, from the syscache.
+ *
+ * Emptied by: a change to billy.mcp_tools (its trigger sends a relcache
+ * invalidation, so other backends see it at commit and this one at once),
+ * a function or schema created, changed or dropped (syscache callbacks),
+ * and role memberships changing (schema USAGE can come through a role).
+ */
+typedef struct CachedTool
+{
+	char		name[NAMEDATALEN * 2];	/* the hash key (names are <= 64 bytes) */
+	Oid			userid;			/* the role the row was read as */
+	McpTool		tool;			/* problem left NULL: worked out per call */
+	char	   *function;		/* the registry's spelling, for messages */
+	int			nrequires;
+	Oid		   *requires;		/* InvalidOid: not installed */
+	char	  **require_names;
+	char	   *issue;
+} CachedTool;
+
+static HTAB *tool_cache = NULL;
+static MemoryContext tool_cache_cxt = NULL;
+static bool tool_cache_valid = false;
+static Oid	registry_relid = InvalidOid;
+static bool tool_callbacks_registered = false;
+
+static void
+tool_cache_syscache_cb(Datum arg, int cacheid, uint32 hashvalue)
+{
+	tool_cache_valid = false;
+}
+
+static void
+tool_cache_relcache_cb(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == registry_relid)
+		tool_cache_valid = false;
+}
+
+PG_FUNCTION_INFO_V1(billy_mcp_tools_invalidate);
+
+/*
+ * billy_mcp_tools_invalidate: the statement trigger on billy.mcp_tools that
+ * sends a relcache invalidation for the table, which empties every
+ * backend's cached registry when the change commits.
+ */
+Datum
+billy_mcp_tools_invalidate(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("billy._mcp_tools_invalidate() runs only as a trigger")));
+	CacheInvalidateRelcache(trigdata->tg_relation);
+	return PointerGetDatum(NULL);
+}
+
+static void
+tool_cache_reset(void)
+{
+	HASHCTL		ctl;
+
+	if (!tool_callbacks_registered)
+	{
+		CacheRegisterRelcacheCallback(tool_cache_relcache_cb, (Datum) 0);
+		CacheRegisterSyscacheCallback(PROCOID, tool_cache_syscache_cb, (Datum) 0);
+		CacheRegisterSyscacheCallback(NAMESPACEOID, tool_cache_syscache_cb, (Datum) 0);
+		CacheRegisterSyscacheCallback(AUTHMEMMEMROLE, tool_cache_syscache_cb, (Datum) 0);
+		CacheRegisterSyscacheCallback(AUTHMEMROLEMEM, tool_cache_syscache_cb, (Datum) 0);
+		tool_callbacks_registered = true;
+	}
+	/*
+	 * The old rows go when the transaction ends, not now: a call in progress
+	 * may still hold them (a tool that calls billy.mcp).
+	 */
+	if (tool_cache_cxt != NULL)
+		MemoryContextSetParent(tool_cache_cxt, TopTransactionContext);
+	tool_cache_cxt = AllocSetContextCreate(CacheMemoryContext, "billy MCP registry",
+										   ALLOCSET_SMALL_SIZES);
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(((CachedTool *) NULL)->name);
+	ctl.entrysize = sizeof(CachedTool);
+	ctl.hcxt = tool_cache_cxt;
+	tool_cache = hash_create("billy MCP registry", 64, &ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	registry_relid = get_relname_relid("mcp_tools", get_namespace_oid("billy", false));
+	tool_cache_valid = true;
+}
+
+/*
+ * read_tool reads a tool's registry row into entry (allocations in the
+ * cache's context); false when there is none.
+ */
 static bool
-load_tool(const char *name, McpTool *tool)
+read_tool(const char *name, CachedTool *entry)
 {
 	static const char *sql =
 		"SELECT t.kind, t.input_schema, t.arguments, t.fixed_args, "
@@ -440,7 +541,8 @@ load_tool(const char *name, McpTool *tool)
 	int			nreq;
 	Datum	   *req_names;
 	int			nnames;
-	char	  **names;
+	MemoryContext old;
+	McpTool    *tool = &entry->tool;
 
 	if (SPI_execute_plan(plan, values, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read billy.mcp_tools");
@@ -448,6 +550,12 @@ load_tool(const char *name, McpTool *tool)
 		return false;
 	tup = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
+	deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(tup, desc, 7, &isnull)),
+					  OIDOID, sizeof(Oid), true, TYPALIGN_INT, &req_oids, &req_nulls, &nreq);
+	deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(tup, desc, 8, &isnull)),
+					  TEXTOID, -1, false, TYPALIGN_INT, &req_names, NULL, &nnames);
+
+	old = MemoryContextSwitchTo(tool_cache_cxt);
 	tool->name = pstrdup(name);
 	tool->kind = SPI_getvalue(tup, desc, 1);
 	tool->input_schema = DatumGetJsonbPCopy(SPI_getbinval(tup, desc, 2, &isnull));
@@ -455,16 +563,51 @@ load_tool(const char *name, McpTool *tool)
 	tool->fixed_args = DatumGetJsonbPCopy(SPI_getbinval(tup, desc, 4, &isnull));
 	d = SPI_getbinval(tup, desc, 5, &isnull);
 	tool->func = isnull ? InvalidOid : DatumGetObjectId(d);
-	deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(tup, desc, 7, &isnull)),
-					  OIDOID, sizeof(Oid), true, TYPALIGN_INT, &req_oids, &req_nulls, &nreq);
-	deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(tup, desc, 8, &isnull)),
-					  TEXTOID, -1, false, TYPALIGN_INT, &req_names, NULL, &nnames);
-	names = palloc(sizeof(char *) * (nnames + 1));
-	for (int i = 0; i < nnames; i++)
-		names[i] = TextDatumGetCString(req_names[i]);
-	tool->problem = tool_problem(tool, SPI_getvalue(tup, desc, 6), req_oids, req_nulls, names,
-								 Min(nreq, nnames), SPI_getvalue(tup, desc, 9));
+	tool->problem = NULL;
 	tool->operation = OidIsValid(tool->func) ? get_func_name(tool->func) : NULL;
+	entry->function = SPI_getvalue(tup, desc, 6);
+	entry->nrequires = Min(nreq, nnames);
+	entry->requires = palloc(sizeof(Oid) * (entry->nrequires + 1));
+	entry->require_names = palloc(sizeof(char *) * (entry->nrequires + 1));
+	for (int i = 0; i < entry->nrequires; i++)
+	{
+		entry->requires[i] = req_nulls[i] ? InvalidOid : DatumGetObjectId(req_oids[i]);
+		entry->require_names[i] = TextDatumGetCString(req_names[i]);
+	}
+	entry->issue = SPI_getvalue(tup, desc, 9);
+	MemoryContextSwitchTo(old);
+	entry->userid = GetUserId();	/* last: the entry is whole */
+	return true;
+}
+
+/*
+ * load_tool finds a tool, from the cache when it can, and says in
+ * tool->problem why the calling role may not use it (NULL when it may);
+ * false when there is no such tool.
+ */
+static bool
+load_tool(const char *name, McpTool *tool)
+{
+	CachedTool *entry;
+	bool		found;
+
+	if (strlen(name) >= sizeof(((CachedTool *) NULL)->name))
+		return false;			/* longer than any registered name */
+	if (!tool_cache_valid)
+		tool_cache_reset();
+	entry = hash_search(tool_cache, name, HASH_ENTER, &found);
+	if (!found || entry->userid != GetUserId())
+	{
+		entry->userid = InvalidOid; /* until read_tool has filled it */
+		if (!read_tool(name, entry))
+		{
+			hash_search(tool_cache, name, HASH_REMOVE, NULL);
+			return false;
+		}
+	}
+	*tool = entry->tool;
+	tool->problem = tool_problem(tool, entry->function, entry->requires, entry->require_names,
+								 entry->nrequires, entry->issue);
 	return true;
 }
 
@@ -968,16 +1111,54 @@ shape_result(McpTool *tool, Jsonb *answer, ResultShape shape, JsonbContainer *ar
 	return out.data;
 }
 
-static char *
-tool_success_json(const char *structured)
+/*
+ * rpc_tool_success: the answer to a successful tools/call, structured
+ * mirrored as text in content.  Built as jsonb directly: structured is
+ * parsed once, and the text goes in as it is, not escaped and lexed again.
+ */
+static Datum
+rpc_tool_success(McpRequest *req, const char *structured)
 {
-	StringInfoData out;
+	Jsonb	   *sc = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(structured)));
+	JsonbParseState *st = NULL;
+	JsonbValue	v;
 
-	initStringInfo(&out);
-	appendStringInfoString(&out, "{\"content\":[{\"type\":\"text\",\"text\":");
-	escape_json(&out, structured);
-	appendStringInfo(&out, "}],\"structuredContent\":%s,\"isError\":false}", structured);
-	return out.data;
+#define PUSH_KEY(k) \
+	do { v.type = jbvString; v.val.string.val = (k); v.val.string.len = strlen(k); \
+		 pushJsonbValue(&st, WJB_KEY, &v); } while (0)
+#define PUSH_STRING(seq, s, n) \
+	do { v.type = jbvString; v.val.string.val = (char *) (s); v.val.string.len = (n); \
+		 pushJsonbValue(&st, (seq), &v); } while (0)
+
+	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+	PUSH_KEY("jsonrpc");
+	PUSH_STRING(WJB_VALUE, "2.0", 3);
+	PUSH_KEY("id");
+	pushJsonbValue(&st, WJB_VALUE, &req->id);
+	PUSH_KEY("result");
+	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+	PUSH_KEY("content");
+	pushJsonbValue(&st, WJB_BEGIN_ARRAY, NULL);
+	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+	PUSH_KEY("type");
+	PUSH_STRING(WJB_VALUE, "text", 4);
+	PUSH_KEY("text");
+	PUSH_STRING(WJB_VALUE, structured, strlen(structured));
+	pushJsonbValue(&st, WJB_END_OBJECT, NULL);
+	pushJsonbValue(&st, WJB_END_ARRAY, NULL);
+	PUSH_KEY("structuredContent");
+	v.type = jbvBinary;
+	v.val.binary.data = &sc->root;
+	v.val.binary.len = VARSIZE(sc) - VARHDRSZ;
+	pushJsonbValue(&st, WJB_VALUE, &v);
+	PUSH_KEY("isError");
+	v.type = jbvBool;
+	v.val.boolean = false;
+	pushJsonbValue(&st, WJB_VALUE, &v);
+	pushJsonbValue(&st, WJB_END_OBJECT, NULL);
+#undef PUSH_KEY
+#undef PUSH_STRING
+	return JsonbPGetDatum(JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL)));
 }
 
 /* ------------------------------------------------------------ audit */
@@ -992,7 +1173,20 @@ tool_success_json(const char *structured)
 static void
 audit(const char *tool, JsonbValue *args, const char *outcome, const char *detail)
 {
-	static const char *const org_sql = "SELECT billy._org_or_null($1)";
+	/*
+	 * What billy._resolve_org would answer, or NULL where it would raise,
+	 * as a statement of its own rather than a function: a SQL function with
+	 * a SET clause is parsed again on every call, and this runs on every
+	 * call.  Row-level security applies: the caller's organizations only.
+	 */
+	static const char *const org_sql =
+		"SELECT CASE WHEN $1::pg_catalog.text IS NULL THEN "
+		"(SELECT pg_catalog.min(o.id) FROM billy.organizations o WHERE o.disconnected_at IS NULL "
+		"HAVING pg_catalog.count(*) OPERATOR(pg_catalog.=) 1) "
+		"ELSE COALESCE((SELECT o.id FROM billy.organizations o WHERE o.id OPERATOR(pg_catalog.=) $1), "
+		"(SELECT pg_catalog.min(o.id) FROM billy.organizations o "
+		"WHERE pg_catalog.lower(o.name) OPERATOR(pg_catalog.=) pg_catalog.lower(pg_catalog.btrim($1)) "
+		"HAVING pg_catalog.count(*) OPERATOR(pg_catalog.=) 1)) END";
 	Oid			types[1] = {TEXTOID};
 	Datum		values[1];
 	char		nulls[1] = {' '};
@@ -1260,7 +1454,7 @@ mcp_tools_call(McpRequest *req)
 
 	structured = shape_result(&tool, answer, shape, args);
 	audit(name, argv, "ok", NULL);
-	return rpc_result(req, tool_success_json(structured));
+	return rpc_tool_success(req, structured);
 }
 
 /* ------------------------------------------------------------ dispatch */

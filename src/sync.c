@@ -273,12 +273,12 @@ list_path(SyncScan *scan, int page)
 
 /* record_path is the path of one record, its children embedded */
 static char *
-record_path(SyncScan *scan, const char *id)
+record_path(const SyncResource *res, const char *id)
 {
 	StringInfoData p;
 
 	initStringInfo(&p);
-	appendStringInfo(&p, "/%s/", scan->res->name);
+	appendStringInfo(&p, "/%s/", res->name);
 	for (const char *c = id; *c; c++)
 	{
 		if (isalnum((unsigned char) *c) || *c == '-' || *c == '_' || *c == '.' || *c == '~')
@@ -286,8 +286,8 @@ record_path(SyncScan *scan, const char *id)
 		else
 			appendStringInfo(&p, "%%%02X", (unsigned char) *c);
 	}
-	if (scan->res->include)
-		appendStringInfo(&p, "?include=%s", scan->res->include);
+	if (res->include)
+		appendStringInfo(&p, "?include=%s", res->include);
 	return p.data;
 }
 
@@ -307,11 +307,13 @@ fail_request(SyncScan *scan, BillyHttpRequest *req)
 }
 
 /*
- * apply_batch stores a page's changed records: one jsonb array, one call of
- * the resource's apply function, as the extension owner.
+ * apply_records stores changed records (of a page, or looked up one by one):
+ * one jsonb array, one call of the resource's apply function, as the
+ * extension owner.  run_id 0 stores them outside any sync run.
  */
 static void
-apply_batch(SyncScan *scan, BillyRecord **recs, int n)
+apply_records(const SyncResource *res, const char *org, int64 run_id,
+			  BillyRecord **recs, int n, int64 *inserted, int64 *updated)
 {
 	StringInfoData text;
 	Datum	   *hashes;
@@ -346,15 +348,15 @@ apply_batch(SyncScan *scan, BillyRecord **recs, int n)
 		return;
 
 	harr = construct_array(hashes, kept, BYTEAOID, -1, false, TYPALIGN_INT);
-	values[0] = CStringGetTextDatum(scan->org);
-	values[1] = Int64GetDatum(scan->run_id);
+	values[0] = CStringGetTextDatum(org);
+	values[1] = Int64GetDatum(run_id);
 	values[2] = PointerGetDatum(billy_jsonb_parse(text.data, text.len,
-												  psprintf("the changed %s of a page", scan->res->name)));
+												  psprintf("the changed %s of a page", res->name)));
 	values[3] = PointerGetDatum(harr);
-	sql = psprintf("SELECT %s($1, $2, $3, $4)", scan->res->apply);
+	sql = psprintf("SELECT %s($1, $2, $3, $4)", res->apply);
 
 	billy_become_owner(&owner);
-	result = billy_sql_datum(sql, 4, types, values, NULL, &isnull);
+	result = billy_sql_datum(sql, 4, types, values, run_id ? NULL : " n  ", &isnull);
 	billy_end_owner(&owner);
 
 	if (!isnull)
@@ -367,15 +369,16 @@ apply_batch(SyncScan *scan, BillyRecord **recs, int n)
 		deconstruct_array(counts, INT4OID, 4, true, TYPALIGN_INT, &elems, &nulls, &nelems);
 		if (nelems == 2)
 		{
-			scan->inserted += DatumGetInt32(elems[0]);
-			scan->updated += DatumGetInt32(elems[1]);
+			*inserted += DatumGetInt32(elems[0]);
+			*updated += DatumGetInt32(elems[1]);
 		}
 	}
 }
 
 /* notify tells listeners (LISTEN billy_changes) what a commit changed */
 static void
-notify_changes(SyncScan *scan, int64 inserted, int64 updated, int64 deleted)
+notify_changes(const SyncResource *res, const char *org, int64 run_id,
+			   int64 inserted, int64 updated, int64 deleted)
 {
 	StringInfoData payload;
 	Oid			types[1] = {TEXTOID};
@@ -385,12 +388,15 @@ notify_changes(SyncScan *scan, int64 inserted, int64 updated, int64 deleted)
 		return;
 	initStringInfo(&payload);
 	appendStringInfoString(&payload, "{\"organization_id\":");
-	escape_json(&payload, scan->org);
+	escape_json(&payload, org);
 	appendStringInfoString(&payload, ",\"resource\":");
-	escape_json(&payload, scan->res->name);
-	appendStringInfo(&payload, ",\"inserted\":%lld,\"updated\":%lld,\"deleted\":%lld,\"sync_run_id\":%lld}",
-					 (long long) inserted, (long long) updated, (long long) deleted,
-					 (long long) scan->run_id);
+	escape_json(&payload, res->name);
+	appendStringInfo(&payload, ",\"inserted\":%lld,\"updated\":%lld,\"deleted\":%lld,\"sync_run_id\":",
+					 (long long) inserted, (long long) updated, (long long) deleted);
+	if (run_id != 0)
+		appendStringInfo(&payload, "%lld}", (long long) run_id);
+	else
+		appendStringInfoString(&payload, "null}");
 	values[0] = CStringGetTextDatum(payload.data);
 	billy_sql_exec("SELECT pg_catalog.pg_notify('billy_changes', $1)", 1, types, values, NULL);
 }
@@ -439,8 +445,10 @@ process_records(SyncScan *scan, BillyPage *page, int page_no)
 	}
 	if (nchanged > 0)
 	{
-		apply_batch(scan, changed, nchanged);
-		notify_changes(scan, scan->inserted - before_ins, scan->updated - before_upd, 0);
+		apply_records(scan->res, scan->org, scan->run_id, changed, nchanged,
+					  &scan->inserted, &scan->updated);
+		notify_changes(scan->res, scan->org, scan->run_id,
+					   scan->inserted - before_ins, scan->updated - before_upd, 0);
 	}
 }
 
@@ -543,123 +551,555 @@ fetch_pages(SyncScan *scan, int first, int last)
 	pfree(reqs);
 }
 
-typedef struct VerifyState
-{
-	SyncScan   *scan;
-	char	  **gone;
-	int			ngone;
-} VerifyState;
-
-/* verify_done: one looked-up record: still there (store it) or gone */
-static void
-verify_done(BillyHttpRequest *req, void *arg)
-{
-	VerifyState *vs = arg;
-	SyncScan   *scan = vs->scan;
-	MemoryContext old;
-	BillyPage	page;
-
-	scan->requests += req->attempts;
-	scan->bytes += req->response.len;
-	scan->verified++;
-	if (req->failure == BILLY_HTTP_STATUS && req->status == 404)
-	{
-		vs->gone[vs->ngone++] = (char *) req->arg;
-		return;
-	}
-	if (req->failure != BILLY_HTTP_OK)
-		fail_request(scan, req);
-	old = MemoryContextSwitchTo(scan->page_cxt);
-	checked_page(scan, req, scan->res->singular, &page);
-	/* the record was not on any page: compare it as if it were */
-	for (int i = 0; i < page.nrecords; i++)
-	{
-		KnownEntry *e = hash_search(scan->known, page.records[i].id, HASH_FIND, NULL);
-
-		if (e)
-			e->seen = false;
-	}
-	scan->rows_seen -= page.nrecords;
-	process_records(scan, &page, -1 - (int) scan->verified);
-	MemoryContextSwitchTo(old);
-	MemoryContextReset(scan->page_cxt);
-}
-
 /*
  * verify_missing looks up, one by one, the records the scan should have
- * seen and did not: those Billy no longer knows (404) are marked deleted,
- * the others stored as they are now.  At most billy.sync_verify_limit.
+ * seen and did not (billy_sync_refresh_records): those Billy no longer
+ * knows (404) are marked deleted, the others stored as they are now.  At
+ * most billy.sync_verify_limit.  A failed look-up fails the scan.
  */
 static void
 verify_missing(SyncScan *scan)
 {
 	HASH_SEQ_STATUS seq;
 	KnownEntry *e;
-	List	   *missing = NIL;
-	int			n;
-	int			i = 0;
-	BillyHttpRequest **reqs;
-	VerifyState vs = {scan, NULL, 0};
-	ListCell   *lc;
-	MemoryContext old = MemoryContextSwitchTo(scan->cxt);
+	BillyRefresh r = {0};
+	int			n = 0;
+	int			missing = 0;
 
 	hash_seq_init(&seq, scan->known);
 	while ((e = hash_seq_search(&seq)) != NULL)
 		if (e->stored && !e->seen)
-			missing = lappend(missing, e->id);
-	n = list_length(missing);
-	if (n > billy_sync_verify_limit)
-	{
-		scan->leftover = n - billy_sync_verify_limit;
-		n = billy_sync_verify_limit;
-	}
-	if (n == 0)
-	{
-		MemoryContextSwitchTo(old);
+			missing++;
+	if (missing == 0)
 		return;
-	}
+	if (missing > billy_sync_verify_limit)
+		scan->leftover = missing - billy_sync_verify_limit;
 
-	reqs = palloc(sizeof(BillyHttpRequest *) * n);
-	vs.gone = palloc(sizeof(char *) * n);
-	foreach(lc, missing)
-	{
-		char	   *id = lfirst(lc);
-
-		if (i >= n)
-			break;
-		reqs[i] = billy_http_request_new(BILLY_GET, scan->base_url, record_path(scan, id), scan->token);
-		reqs[i]->arg = id;
-		i++;
-	}
-	MemoryContextSwitchTo(old);
+	r.ids = palloc(sizeof(char *) * Max(1, Min(missing, billy_sync_verify_limit)));
+	hash_seq_init(&seq, scan->known);
+	while ((e = hash_seq_search(&seq)) != NULL)
+		if (e->stored && !e->seen && n < billy_sync_verify_limit)
+			r.ids[n++] = e->id;
+	if (n == 0)
+		return;
+	r.org = scan->org;
+	r.resource = scan->res->name;
+	r.nids = n;
+	r.base_url = scan->base_url;
+	r.token = scan->token;
+	r.run_id = scan->run_id;
+	r.retry = true;
+	r.store = true;
 
 	progress(scan, "verifying");
-	billy_http_run(reqs, n, billy_sync_concurrency, verify_done, &vs);
-
-	if (vs.ngone > 0)
+	billy_sync_refresh_records(&r);
+	scan->requests += r.requests;
+	scan->bytes += r.bytes;
+	scan->verified += n;
+	scan->inserted += r.inserted;
+	scan->updated += r.updated;
+	scan->deleted += r.deleted;
+	if (r.failed > 0)
 	{
-		Datum	   *ids = palloc(sizeof(Datum) * vs.ngone);
-		Oid			types[4] = {TEXTOID, TEXTOID, INT8OID, TEXTARRAYOID};
-		Datum		values[4];
+		scan->api_failure = true;
+		scan->cause = r.error.cause;
+		ereport(ERROR,
+				(errcode(r.error.sqlerrcode),
+				 errmsg("%s", r.error.message),
+				 r.error.detail ? errdetail("%s", r.error.detail) : 0,
+				 r.error.hint ? errhint("%s", r.error.hint) : 0,
+				 errhidestmt(true)));
+	}
+}
+
+/* what billy_sync_refresh_records keeps while its requests run */
+typedef struct RefreshState
+{
+	BillyRefresh *r;
+	const SyncResource *res;
+	HTAB	   *known;			/* id -> KnownEntry: the mirror's hashes */
+	BillyRecord **changed;		/* found records to store, copied */
+	int			nchanged;
+	char	  **gone;
+	int			ngone;
+	char	  **unchanged;
+	int			nunchanged;
+	MemoryContext cxt;
+} RefreshState;
+
+/* refresh_failed records one failed look-up; the first failure is kept */
+static void
+refresh_failed(RefreshState *rs, int i, BillyHttpError *err)
+{
+	rs->r->outcomes[i] = BILLY_RECORD_FAILED;
+	if (rs->r->failed++ == 0)
+		rs->r->error = *err;
+}
+
+/* refresh_done: one looked-up record: found (changed or not), gone, or failed */
+static void
+refresh_done(BillyHttpRequest *req, void *arg)
+{
+	RefreshState *rs = arg;
+	BillyRefresh *r = rs->r;
+	int			i = (int) (intptr_t) req->arg;
+	MemoryContext old = MemoryContextSwitchTo(rs->cxt);
+	BillyHttpError err;
+	BillyPage	page;
+	char	   *problem = NULL;
+
+	r->requests += req->attempts;
+	r->bytes += req->response.len;
+	if (req->failure == BILLY_HTTP_STATUS && req->status == 404)
+	{
+		r->outcomes[i] = BILLY_RECORD_GONE;
+		rs->gone[rs->ngone++] = r->ids[i];
+	}
+	else if (req->failure != BILLY_HTTP_OK)
+	{
+		billy_http_describe(req, &err);
+		refresh_failed(rs, i, &err);
+	}
+	else
+	{
+		if (!pg_verifymbstr(req->response.data, req->response.len, true))
+			problem = pstrdup("The body is not valid UTF-8.");
+		else
+			problem = billy_scan_page(req->response.data, req->response.len, rs->res->singular, &page);
+		if (problem == NULL && (page.nrecords != 1 || strcmp(page.records[0].id, r->ids[i]) != 0))
+			problem = psprintf("It holds %d records instead of the one asked for.", page.nrecords);
+		if (problem != NULL)
+		{
+			memset(&err, 0, sizeof(err));
+			err.sqlerrcode = ERRCODE_EXTERNAL_ROUTINE_EXCEPTION;
+			err.message = pstrdup("Billy returned invalid JSON");
+			err.detail = psprintf("%s %s%s answered HTTP %ld with a body billy cannot use: %s",
+								  billy_http_method_name(req->method), req->base_url, req->path,
+								  req->status, problem);
+			err.hint = pstrdup("Billy or a proxy in between may be failing; try again later.");
+			err.cause = "invalid_json";
+			refresh_failed(rs, i, &err);
+		}
+		else
+		{
+			BillyRecord *rec = palloc(sizeof(BillyRecord));
+			KnownEntry *e = hash_search(rs->known, r->ids[i], HASH_FIND, NULL);
+
+			/* the record's text outlives the response */
+			*rec = page.records[0];
+			rec->text = pnstrdup(rec->text, rec->len);
+			if (r->keep_json)
+				r->records[i] = billy_jsonb_parse(rec->text, rec->len, "a record Billy returned");
+			if (e != NULL && memcmp(e->hash, rec->hash, BILLY_HASH_BYTES) == 0)
+			{
+				r->outcomes[i] = BILLY_RECORD_UNCHANGED;
+				rs->unchanged[rs->nunchanged++] = r->ids[i];
+			}
+			else
+			{
+				r->outcomes[i] = BILLY_RECORD_STORED;
+				rs->changed[rs->nchanged++] = rec;
+			}
+		}
+	}
+	pfree(req->response.data);
+	req->response.data = NULL;
+	MemoryContextSwitchTo(old);
+}
+
+/* ids_array makes a text[] of n C strings */
+static Datum
+ids_array(char **ids, int n)
+{
+	Datum	   *elems = palloc(sizeof(Datum) * Max(n, 1));
+
+	for (int i = 0; i < n; i++)
+		elems[i] = CStringGetTextDatum(ids[i]);
+	return PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+/*
+ * load_hashes reads the mirror's content hashes of the given records (a
+ * text[] of ids) into a hash table of KnownEntry in mcxt, as the owner.
+ */
+static HTAB *
+load_hashes(const SyncResource *res, const char *org, Datum ids, long nids, MemoryContext mcxt)
+{
+	HASHCTL		ctl;
+	HTAB	   *known;
+	Oid			types[2] = {TEXTOID, TEXTARRAYOID};
+	Datum		values[2];
+	BillyOwner	owner;
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = BILLY_MAX_ID;
+	ctl.entrysize = sizeof(KnownEntry);
+	ctl.hcxt = mcxt;
+	known = hash_create("billy looked-up records", Max(nids, 1), &ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	values[0] = CStringGetTextDatum(org);
+	values[1] = ids;
+	billy_become_owner(&owner);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "billy: SPI_connect failed");
+	if (SPI_execute_with_args(psprintf("SELECT id, content_hash FROM billy.%s "
+									   "WHERE organization_id OPERATOR(pg_catalog.=) $1 "
+									   "AND id OPERATOR(pg_catalog.=) ANY ($2) AND deleted_at IS NULL",
+									   res->table),
+							  2, types, values, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "billy: could not read the mirror's hashes");
+	for (uint64 k = 0; k < SPI_processed; k++)
+	{
+		char	   *id = SPI_getvalue(SPI_tuptable->vals[k], SPI_tuptable->tupdesc, 1);
+		bool		isnull;
+		Datum		h = SPI_getbinval(SPI_tuptable->vals[k], SPI_tuptable->tupdesc, 2, &isnull);
+		KnownEntry *e;
+
+		if (id == NULL || strlen(id) >= BILLY_MAX_ID || isnull ||
+			VARSIZE_ANY_EXHDR(DatumGetByteaPP(h)) != BILLY_HASH_BYTES)
+			continue;
+		e = hash_search(known, id, HASH_ENTER, NULL);
+		memcpy(e->hash, VARDATA_ANY(DatumGetByteaPP(h)), BILLY_HASH_BYTES);
+	}
+	SPI_finish();
+	billy_end_owner(&owner);
+	return known;
+}
+
+/*
+ * confirm_records sets confirmed_at of records found unchanged upstream
+ * (looked up on their own, or in a filtered list), as the owner.
+ */
+static void
+confirm_records(const SyncResource *res, const char *org, Datum ids)
+{
+	Oid			types[2] = {TEXTOID, TEXTARRAYOID};
+	Datum		values[2];
+	BillyOwner	owner;
+
+	values[0] = CStringGetTextDatum(org);
+	values[1] = ids;
+	billy_become_owner(&owner);
+	billy_sql_exec(psprintf("UPDATE billy.%s SET confirmed_at = pg_catalog.now() "
+							"WHERE organization_id OPERATOR(pg_catalog.=) $1 "
+							"AND id OPERATOR(pg_catalog.=) ANY ($2) AND deleted_at IS NULL",
+							res->table),
+				   2, types, values, NULL);
+	billy_end_owner(&owner);
+}
+
+/*
+ * billy_sync_refresh_records looks up records one by one (GET
+ * /<resource>/<id> with the embeds a sync asks for, billy.sync_concurrency
+ * at a time) and stores them exactly as a sync would: the content hash of
+ * the record as Billy sent it, compared with the mirror's, and the
+ * resource's apply function for the changed ones, so a later sync of the
+ * same records writes nothing.  A 404 marks the record deleted.  Failures
+ * are reported per record, never raised: r->outcomes says what happened to
+ * each id, r->error describes the first failure.  The sync's deletion
+ * checks (verify_missing), the read path and the cache's refresh jobs all
+ * come through here.
+ */
+void
+billy_sync_refresh_records(BillyRefresh *r)
+{
+	const SyncResource *res = find_resource(r->resource);
+	RefreshState rs = {0};
+	BillyHttpRequest **reqs;
+	char	   *api_url = NULL;
+	char	   *volatile token = NULL;
+	const char *base_url = r->base_url;
+	BillyOwner	owner;
+	int			n = r->nids;
+
+	if (res == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown resource \"%s\"", r->resource)));
+	r->outcomes = palloc0(sizeof(BillyRecordOutcome) * Max(n, 1));
+	if (r->keep_json)
+		r->records = palloc0(sizeof(Jsonb *) * Max(n, 1));
+	if (n == 0)
+		return;
+
+	rs.r = r;
+	rs.res = res;
+	rs.cxt = CurrentMemoryContext;
+	rs.changed = palloc(sizeof(BillyRecord *) * n);
+	rs.gone = palloc(sizeof(char *) * n);
+	rs.unchanged = palloc(sizeof(char *) * n);
+
+	/* what the mirror holds for them */
+	rs.known = load_hashes(res, r->org, ids_array(r->ids, n), n, CurrentMemoryContext);
+
+	if (base_url == NULL)
+	{
+		token = billy_load_token(r->org, &api_url);
+		base_url = billy_effective_api_url(api_url);
+	}
+	reqs = palloc(sizeof(BillyHttpRequest *) * n);
+	for (int i = 0; i < n; i++)
+	{
+		reqs[i] = billy_http_request_new(BILLY_GET, base_url, record_path(res, r->ids[i]),
+										 token ? token : r->token);
+		reqs[i]->arg = (void *) (intptr_t) i;
+		reqs[i]->retryable = r->retry;
+		reqs[i]->timeout_ms = r->timeout_ms;
+	}
+	PG_TRY();
+	{
+		billy_http_run(reqs, n, billy_sync_concurrency, refresh_done, &rs);
+	}
+	PG_FINALLY();
+	{
+		if (token)
+			explicit_bzero(token, strlen(token));
+	}
+	PG_END_TRY();
+
+	if (!r->store)
+		return;
+	if (rs.nchanged > 0)
+	{
+		int64		before_ins = r->inserted;
+		int64		before_upd = r->updated;
+
+		apply_records(res, r->org, r->run_id, rs.changed, rs.nchanged, &r->inserted, &r->updated);
+		notify_changes(res, r->org, r->run_id, r->inserted - before_ins, r->updated - before_upd, 0);
+	}
+	if (rs.ngone > 0)
+	{
+		Oid			dtypes[4] = {TEXTOID, TEXTOID, INT8OID, TEXTARRAYOID};
+		Datum		dvalues[4];
 		bool		isnull;
 		Datum		d;
-		BillyOwner	owner;
 
-		for (int k = 0; k < vs.ngone; k++)
-			ids[k] = CStringGetTextDatum(vs.gone[k]);
-		values[0] = CStringGetTextDatum(scan->org);
-		values[1] = CStringGetTextDatum(scan->res->name);
-		values[2] = Int64GetDatum(scan->run_id);
-		values[3] = PointerGetDatum(construct_array(ids, vs.ngone, TEXTOID, -1, false, TYPALIGN_INT));
+		dvalues[0] = CStringGetTextDatum(r->org);
+		dvalues[1] = CStringGetTextDatum(res->name);
+		dvalues[2] = Int64GetDatum(r->run_id);
+		dvalues[3] = ids_array(rs.gone, rs.ngone);
 		billy_become_owner(&owner);
-		d = billy_sql_datum("SELECT billy._mark_deleted($1, $2, $3, $4)", 4, types, values, NULL, &isnull);
+		d = billy_sql_datum("SELECT billy._mark_deleted($1, $2, $3, $4)", 4, dtypes, dvalues,
+							r->run_id ? NULL : "  n ", &isnull);
 		billy_end_owner(&owner);
 		if (!isnull)
 		{
-			scan->deleted += DatumGetInt32(d);
-			notify_changes(scan, 0, 0, DatumGetInt32(d));
+			r->deleted += DatumGetInt32(d);
+			notify_changes(res, r->org, r->run_id, 0, 0, DatumGetInt32(d));
 		}
 	}
+	if (r->confirm && rs.nunchanged > 0)
+		confirm_records(res, r->org, ids_array(rs.unchanged, rs.nunchanged));
+}
+
+/* what billy_sync_refresh_list keeps while its pages arrive */
+typedef struct ListRefreshState
+{
+	BillyRefresh *r;
+	const SyncResource *res;
+	int			page_count;
+	List	   *seen;			/* ids the list held */
+	MemoryContext cxt;			/* the caller's: seen lives there */
+	MemoryContext page_cxt;		/* reset for every page */
+} ListRefreshState;
+
+/*
+ * list_refresh_page compares one page of a filtered list with the mirror:
+ * the changed records are stored (apply_records), the unchanged ones
+ * confirmed.  Failures are recorded, not raised.
+ */
+static void
+list_refresh_page(BillyHttpRequest *req, void *arg)
+{
+	ListRefreshState *ls = arg;
+	BillyRefresh *r = ls->r;
+	MemoryContext old = MemoryContextSwitchTo(ls->page_cxt);
+	BillyPage	page;
+	char	   *problem;
+	BillyHttpError err;
+
+	r->requests += req->attempts;
+	r->bytes += req->response.len;
+	if (req->failure != BILLY_HTTP_OK)
+	{
+		billy_http_describe(req, &err);
+		if (r->failed++ == 0)
+			r->error = err;
+	}
+	else if ((problem = pg_verifymbstr(req->response.data, req->response.len, true) ?
+			  billy_scan_page(req->response.data, req->response.len, ls->res->name, &page) :
+			  pstrdup("The body is not valid UTF-8.")) != NULL)
+	{
+		memset(&err, 0, sizeof(err));
+		err.sqlerrcode = ERRCODE_EXTERNAL_ROUTINE_EXCEPTION;
+		err.message = pstrdup("Billy returned invalid JSON");
+		err.detail = psprintf("GET %s%s: %s", req->base_url, req->path, problem);
+		err.cause = "invalid_json";
+		if (r->failed++ == 0)
+			r->error = err;
+	}
+	else if (page.nrecords > 0)
+	{
+		Datum	   *ids = palloc(sizeof(Datum) * page.nrecords);
+		BillyRecord **changed = palloc(sizeof(BillyRecord *) * page.nrecords);
+		char	  **unchanged = palloc(sizeof(char *) * page.nrecords);
+		int			nchanged = 0;
+		int			nunchanged = 0;
+		HTAB	   *known;
+
+		if (page.page_count > ls->page_count)
+			ls->page_count = page.page_count;
+		for (int i = 0; i < page.nrecords; i++)
+			ids[i] = CStringGetTextDatum(page.records[i].id);
+		known = load_hashes(ls->res, r->org,
+							PointerGetDatum(construct_array(ids, page.nrecords, TEXTOID, -1, false, TYPALIGN_INT)),
+							page.nrecords, ls->page_cxt);
+
+		for (int i = 0; i < page.nrecords; i++)
+		{
+			KnownEntry *e = hash_search(known, page.records[i].id, HASH_FIND, NULL);
+
+			if (e != NULL && memcmp(e->hash, page.records[i].hash, BILLY_HASH_BYTES) == 0)
+				unchanged[nunchanged++] = page.records[i].id;
+			else
+				changed[nchanged++] = &page.records[i];
+			ls->seen = lappend(ls->seen, MemoryContextStrdup(ls->cxt, page.records[i].id));
+		}
+		if (nchanged > 0)
+		{
+			int64		before_ins = r->inserted;
+			int64		before_upd = r->updated;
+
+			apply_records(ls->res, r->org, r->run_id, changed, nchanged, &r->inserted, &r->updated);
+			notify_changes(ls->res, r->org, r->run_id, r->inserted - before_ins, r->updated - before_upd, 0);
+		}
+		if (nunchanged > 0)
+			confirm_records(ls->res, r->org, ids_array(unchanged, nunchanged));
+	}
+	pfree(req->response.data);
+	req->response.data = NULL;
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(ls->page_cxt);
+}
+
+/* list_fetch_pages fetches every page of a filtered list, page 1 first */
+static void
+list_fetch_pages(ListRefreshState *ls, const char *base_url, const char *token, const char *filter)
+{
+	BillyRefresh *r = ls->r;
+	int			fetched = 1;
+
+	while (fetched == 1 || fetched <= ls->page_count)
+	{
+		int			first = fetched;
+		int			last = Max(first, ls->page_count);
+		int			n = last - first + 1;
+		BillyHttpRequest **reqs = palloc(sizeof(BillyHttpRequest *) * n);
+
+		for (int i = 0; i < n; i++)
+		{
+			char	   *path = psprintf("/%s?%s&page=%d&pageSize=%d%s%s", ls->res->name, filter,
+										first + i, billy_sync_page_size,
+										ls->res->include ? "&include=" : "",
+										ls->res->include ? ls->res->include : "");
+
+			reqs[i] = billy_http_request_new(BILLY_GET, base_url, path, token);
+			reqs[i]->retryable = r->retry;
+			reqs[i]->timeout_ms = r->timeout_ms;
+		}
+		billy_http_run(reqs, n, billy_sync_concurrency, list_refresh_page, ls);
+		fetched = last + 1;
+		if (r->failed > 0)
+			break;
+	}
+}
+
+/*
+ * billy_sync_refresh_list refreshes the records one filtered list returns
+ * (GET /<resource>?<name>=<value>, every page, with the sync's embeds and
+ * page size): each is compared with the mirror's hash, the changed ones
+ * stored as a sync stores them, the unchanged ones confirmed.  Nothing is
+ * marked deleted (a filtered list is not a complete scan).  One request
+ * instead of a look-up per record, where Billy's filters allow it (e.g.
+ * invoices?contactId=...).  Returns the ids the list held; failures are in
+ * r->failed and r->error, never raised.
+ */
+List *
+billy_sync_refresh_list(BillyRefresh *r, const char *name, const char *value)
+{
+	const SyncResource *res = find_resource(r->resource);
+	ListRefreshState ls = {0};
+	StringInfoData filter;
+	char	   *api_url = NULL;
+	char	   *volatile token = NULL;
+	const char *volatile base_url = r->base_url;
+
+	if (res == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown resource \"%s\"", r->resource)));
+	initStringInfo(&filter);
+	appendStringInfo(&filter, "%s=", name);
+	for (const char *c = value; *c; c++)
+	{
+		if (isalnum((unsigned char) *c) || *c == '-' || *c == '_' || *c == '.' || *c == '~')
+			appendStringInfoChar(&filter, *c);
+		else
+			appendStringInfo(&filter, "%%%02X", (unsigned char) *c);
+	}
+	ls.r = r;
+	ls.res = res;
+	ls.cxt = CurrentMemoryContext;
+	ls.page_cxt = AllocSetContextCreate(CurrentMemoryContext, "billy list refresh page", ALLOCSET_DEFAULT_SIZES);
+	if (base_url == NULL)
+	{
+		token = billy_load_token(r->org, &api_url);
+		base_url = billy_effective_api_url(api_url);
+	}
+	PG_TRY();
+	{
+		list_fetch_pages(&ls, base_url, token ? token : r->token, filter.data);
+	}
+	PG_FINALLY();
+	{
+		if (token)
+			explicit_bzero(token, strlen(token));
+	}
+	PG_END_TRY();
+	MemoryContextDelete(ls.page_cxt);
+	return ls.seen;
+}
+
+/*
+ * billy_sync_in_hot_set says whether a mirror row of resource is one a hot
+ * scan confirms: the C form of the resource's hot_where (unpaid invoices
+ * and bills, drafts included).
+ */
+bool
+billy_sync_in_hot_set(const char *resource, bool is_paid_known, bool is_paid)
+{
+	const SyncResource *res = find_resource(resource);
+
+	if (res == NULL || res->hot_where == NULL)
+		return false;
+	return !(is_paid_known && is_paid);
+}
+
+/* billy_sync_table is the mirror table of a resource (Billy's name), or NULL */
+const char *
+billy_sync_table(const char *resource)
+{
+	const SyncResource *res = find_resource(resource);
+
+	return res ? res->table : NULL;
+}
+
+/* billy_sync_singular is the root of a single-record answer, or NULL */
+const char *
+billy_sync_singular(const char *resource)
+{
+	const SyncResource *res = find_resource(resource);
+
+	return res ? res->singular : NULL;
 }
 
 /*

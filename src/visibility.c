@@ -274,6 +274,32 @@ billy_visible_orgs(PG_FUNCTION_ARGS)
 }
 
 /*
+ * billy_org_visible says whether row-level security lets the current role
+ * see org's rows: what the policies ask of billy._sees_all and
+ * billy._visible_orgs, answered from the same cache without SQL.
+ */
+bool
+billy_org_visible(const char *org)
+{
+	Datum	   *elems;
+	int			n;
+
+	ensure_cache();
+	if (cache.sees_all)
+		return true;
+	deconstruct_array(cache.orgs, TEXTOID, -1, false, TYPALIGN_INT, &elems, NULL, &n);
+	for (int i = 0; i < n; i++)
+	{
+		text	   *t = DatumGetTextPP(elems[i]);
+
+		if (VARSIZE_ANY_EXHDR(t) == strlen(org) &&
+			memcmp(VARDATA_ANY(t), org, VARSIZE_ANY_EXHDR(t)) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
  * billy_grants_changed: the statement trigger on billy.organization_grants.
  * This backend forgets at once; the others when the change commits.
  */

@@ -51,6 +51,7 @@
 #include "utils/timestamp.h"
 
 #include "bulk.h"
+#include "cache.h"
 #include "organizations.h"
 #include "sync.h"
 #include "sqlexec.h"
@@ -74,11 +75,13 @@ typedef struct BillyJobKind
 } BillyJobKind;
 
 static void run_refresh_organization(BillyJob *job);
+static long cache_interval_ms(void);
 
 /* the job kinds; later concerns add theirs here */
 static const BillyJobKind job_kinds[] = {
 	{"refresh_organization", run_refresh_organization},
 	{"sync", billy_sync_job},
+	{"cache_refresh", billy_cache_refresh_job},
 	{"reconcile_write", billy_reconcile_write_job},
 	{"bulk_import", billy_bulk_import_job},
 };
@@ -536,6 +539,7 @@ next_wait_ms(void)
 
 	if (billy_hot_sync_interval > 0)
 		wait = Min(wait, hot_check_interval_ms());
+	wait = Min(wait, cache_interval_ms());
 
 	begin_xact();
 	d = billy_sql_datum("SELECT (pg_catalog.date_part('epoch', pg_catalog.min(run_after) "
@@ -621,6 +625,37 @@ step_writes(void)
 static MemoryContext job_context;
 static long next_wait = 0;
 
+/* how often the cache's counters are flushed, on the cache's (test) clock */
+static long
+cache_interval_ms(void)
+{
+	return Max(10L, (long) (billy_cache_flush_interval_ms / billy_cache_rate()));
+}
+
+static TimestampTz last_cache_work = 0;
+
+/*
+ * step_cache flushes the read counters and plans refreshes (cache.c) when
+ * billy.cache_flush_interval_ms has passed, or sooner when a read asked for
+ * a refresh.  The counts it held are lost if it fails.
+ */
+static bool
+step_cache(void)
+{
+	long		interval = cache_interval_ms();
+	TimestampTz now = GetCurrentTimestamp();
+
+	if (!TimestampDifferenceExceeds(last_cache_work, now, interval) &&
+		!(billy_cache_flush_wanted() && TimestampDifferenceExceeds(last_cache_work, now, Min(interval, 200L))))
+		return true;
+	last_cache_work = now;
+	begin_xact();
+	if (have_function("billy._cache_plan(integer)"))
+		billy_cache_tick(true);
+	commit_xact();
+	return true;
+}
+
 /* step_jobs runs every due job; each is isolated on its own (run_job) */
 static bool
 step_jobs(void)
@@ -635,6 +670,7 @@ step_jobs(void)
 		if (job == NULL)
 			break;
 		run_job(job, job_context);
+		isolated(step_cache, "cache flush and refresh planning", NULL);
 	}
 	return true;
 }
@@ -657,6 +693,7 @@ billy_worker_main(Datum main_arg)
 	TimestampTz last_maintenance = 0;
 	TimestampTz last_hot_check = 0;
 	bool		chained = false;
+	TimestampTz last_chain = 0;
 	TimestampTz last_write_check = 0;
 	long		wait_ms = 0;
 
@@ -727,6 +764,7 @@ billy_worker_main(Datum main_arg)
 			isolated(step_hot_scans, "queuing hot scans", NULL);
 			last_hot_check = GetCurrentTimestamp();
 		}
+		isolated(step_cache, "cache flush and refresh planning", NULL);
 		if (TimestampDifferenceExceeds(last_write_check, GetCurrentTimestamp(),
 									   WRITE_CHECK_INTERVAL_MS))
 		{
@@ -741,9 +779,25 @@ billy_worker_main(Datum main_arg)
 		if (!isolated(step_next_wait, "scheduling", NULL))
 			next_wait = billy_worker_naptime_ms;
 		wait_ms = next_wait;
-		/* queued audit entries are chained within a second or two */
-		if (!isolated(chain_audit, "chaining queued audit entries", &chained) || chained)
-			wait_ms = Min(wait_ms, AUDIT_CHAIN_INTERVAL_MS);
+
+		/*
+		 * Queued audit entries are chained within a second or two, in
+		 * batches: under a stream of MCP calls every commit could wake the
+		 * worker, and chaining a handful of entries per wake cost more than
+		 * the calls themselves.  So at most one chaining per interval.
+		 */
+		{
+			long		since = TimestampDifferenceMilliseconds(last_chain, GetCurrentTimestamp());
+
+			if (since >= AUDIT_CHAIN_INTERVAL_MS)
+			{
+				if (!isolated(chain_audit, "chaining queued audit entries", &chained) || chained)
+					wait_ms = Min(wait_ms, AUDIT_CHAIN_INTERVAL_MS);
+				last_chain = GetCurrentTimestamp();
+			}
+			else if (chained || pg_atomic_read_u32(&billy_worker_state->audit_queued) != 0)
+				wait_ms = Min(wait_ms, AUDIT_CHAIN_INTERVAL_MS - since);
+		}
 	}
 }
 

@@ -212,19 +212,20 @@ BEGIN
 END
 $$;
 
--- api calls billy-sandbox's /v2 API with an organization's token (curl, run
--- by the server) and returns the answer; for building the exact books a
--- test needs (analytics known-answer tests)
-CREATE FUNCTION billy_test.api(token text, method text, path text, body text DEFAULT NULL)
+-- api calls billy-sandbox's /v2 API (…/v2<path>) with an organization's
+-- access token, as a client of Billy would, and returns the JSON answer
+-- (errors included: the envelope says what failed).  For building the exact
+-- books a test needs through the sandbox's write API.
+CREATE FUNCTION billy_test.api(token text, method text, path text, body jsonb DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE sql
 RETURN billy_test.program(format('curl -s -S --max-time 60 -X %s -H %s -H %s %s %s',
                   method,
                   billy_test.quote_shell('Content-Type: application/json'),
                   billy_test.quote_shell('X-Access-Token: ' || token),
-                  CASE WHEN body IS NULL THEN '' ELSE '--data-binary ' || billy_test.quote_shell(body) END,
+                  CASE WHEN body IS NULL THEN '' ELSE '--data-binary ' || billy_test.quote_shell(body::text) END,
                   billy_test.quote_shell(billy_test.setting('api_url') || path)))::jsonb;
-GRANT EXECUTE ON FUNCTION billy_test.api(text, text, text, text) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION billy_test.api(text, text, text, jsonb) TO PUBLIC;
 
 -- the analytics rollups recomputed from the raw mirror with plain GROUP BYs,
 -- written independently of the triggers that maintain them;

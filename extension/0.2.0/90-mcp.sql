@@ -53,6 +53,16 @@ COMMENT ON FUNCTION billy._mcp_notify_tools_changed() IS
 CREATE TRIGGER tools_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON billy.mcp_tools
     FOR EACH STATEMENT EXECUTE FUNCTION billy._mcp_notify_tools_changed();
 
+-- A changed registry empties every backend's cached copy of it (mcp.c).
+CREATE FUNCTION billy._mcp_tools_invalidate() RETURNS trigger
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'billy_mcp_tools_invalidate';
+COMMENT ON FUNCTION billy._mcp_tools_invalidate() IS
+'Trigger: tells every backend that billy.mcp_tools changed, so billy.mcp reads it again (a relcache invalidation, sent at commit). Internal.';
+
+CREATE TRIGGER tools_invalidate AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON billy.mcp_tools
+    FOR EACH STATEMENT EXECUTE FUNCTION billy._mcp_tools_invalidate();
+
 -- Functions appearing, disappearing or changing grants change which tools
 -- are listed: tell the bridges too.
 CREATE FUNCTION billy._mcp_notify_ddl() RETURNS event_trigger
@@ -370,17 +380,6 @@ COMMENT ON FUNCTION billy.mcp_instructions() IS
 -- The audit trail of MCP calls: recorded through billy.audit when installed
 ------------------------------------------------------------------------------
 
-CREATE FUNCTION billy._org_or_null(org text) RETURNS text
-LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
-RETURN CASE
-    WHEN org IS NULL THEN
-        (SELECT min(id) FROM billy.organizations WHERE disconnected_at IS NULL HAVING count(*) = 1)
-    ELSE coalesce((SELECT id FROM billy.organizations WHERE id = org),
-                  (SELECT min(id) FROM billy.organizations WHERE lower(name) = lower(btrim(org)) HAVING count(*) = 1))
-END;
-COMMENT ON FUNCTION billy._org_or_null(text) IS
-'What billy._resolve_org would answer, or NULL where it would raise: for recording a call under the organization it named without ever failing it. Internal.';
 
 ------------------------------------------------------------------------------
 -- Writes through MCP: preview first, then commit with the confirmation
@@ -711,7 +710,7 @@ VALUES
  true),
 -- invoices -------------------------------------------------------------------
 ('list_invoices', 'List invoices', 100,
- 'billy.list_invoices', '{}', '{"organization": "org", "contact_id": "contact", "from_date": "from", "to_date": "to"}', '{}', 'call', 'issue 5: reads with freshness',
+ 'billy.list_invoices', '{}', '{"organization": "org", "contact_id": "contact"}', '{}', 'call', 'issue 5: reads with freshness',
  '{"readOnlyHint": true, "openWorldHint": true}',
  billy._mcp_input($j${
     "state": {"type": "string", "enum": ["draft", "approved", "voided"], "description": "Only invoices in this state."},
@@ -875,7 +874,7 @@ VALUES
  true),
 -- bills and bank payments ----------------------------------------------------
 ('list_bills', 'List bills', 400,
- 'billy.list_bills', '{}', '{"organization": "org", "contact_id": "contact", "from_date": "from", "to_date": "to"}', '{}', 'call', 'issue 5: reads with freshness',
+ 'billy.list_bills', '{}', '{"organization": "org", "contact_id": "contact"}', '{}', 'call', 'issue 5: reads with freshness',
  '{"readOnlyHint": true, "openWorldHint": true}',
  billy._mcp_input($j${
     "state": {"type": "string", "enum": ["draft", "approved", "voided"]},
@@ -904,7 +903,7 @@ VALUES
  'Records a bill from a supplier in Billy. Two steps: without confirmation a preview and a confirmation; with it, the bill is created.',
  true),
 ('list_bank_payments', 'List bank payments', 500,
- 'billy.list_bank_payments', '{}', '{"organization": "org", "contact_id": "contact", "from_date": "from", "to_date": "to"}', '{}', 'call', 'issue 5: reads with freshness',
+ 'billy.list_bank_payments', '{}', '{"organization": "org", "contact_id": "contact"}', '{}', 'call', 'issue 5: reads with freshness',
  '{"readOnlyHint": true, "openWorldHint": true}',
  billy._mcp_input($j${
     "contact_id": {"type": "string"},
@@ -1111,18 +1110,18 @@ SELECT pg_catalog.pg_extension_config_dump('billy.mcp_tools', 'WHERE NOT builtin
 REVOKE ALL ON billy.mcp_tools FROM PUBLIC;
 GRANT SELECT ON billy.mcp_tools TO billy_reader;
 REVOKE ALL ON FUNCTION billy.mcp(jsonb), billy.mcp_tool_status(), billy.mcp_instructions(), billy.metrics(),
-    billy._mcp_notify_tools_changed(), billy._mcp_notify_ddl(), billy._mcp_function(text),
+    billy._mcp_notify_tools_changed(), billy._mcp_tools_invalidate(), billy._mcp_notify_ddl(), billy._mcp_function(text),
     billy._mcp_in_params(regprocedure), billy._mcp_tool_problem(billy.mcp_tools),
     billy._mcp_json_type(oid), billy._mcp_derived_schema(regprocedure), billy._mcp_write_schema(),
     billy._mcp_output_schema(billy.mcp_tools), billy._mcp_input(jsonb, text[], boolean),
-    billy._mcp_tools_list(text, integer), billy._org_or_null(text),
+    billy._mcp_tools_list(text, integer),
     billy._mcp_write(text, text, jsonb, text), billy._mcp_sync(text, text[]), billy._mcp_sync_status(text),
     billy._mcp_organization_settings(text), billy._mcp_revenue(text, date, date), billy._prom_label(text),
     billy._mcp_validate(jsonb, jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION billy.mcp(jsonb), billy.mcp_tool_status(), billy.mcp_instructions(), billy.metrics(),
     billy._mcp_function(text), billy._mcp_in_params(regprocedure), billy._mcp_tool_problem(billy.mcp_tools),
     billy._mcp_json_type(oid), billy._mcp_derived_schema(regprocedure), billy._mcp_write_schema(),
-    billy._mcp_output_schema(billy.mcp_tools), billy._mcp_tools_list(text, integer), billy._org_or_null(text),
+    billy._mcp_output_schema(billy.mcp_tools), billy._mcp_tools_list(text, integer),
     billy._mcp_write(text, text, jsonb, text),
     billy._mcp_sync(text, text[]), billy._mcp_sync_status(text), billy._mcp_organization_settings(text),
     billy._mcp_revenue(text, date, date), billy._prom_label(text), billy._mcp_validate(jsonb, jsonb)

@@ -45,9 +45,10 @@ const sample = {
   get_revenue: { from: '2026-01-01', to: '2026-06-30' },
   get_revenue_trends: { from: '2026-01-01', to: '2026-06-30', grain: 'month' },
   get_analytics_summary: { period: 'quarter' },
-  get_vat_return: { period: '2026-Q1' },
-  check_vat: { period: '2026-Q1' },
-  get_vat_deadlines: { year: 2026 },
+  // a VAT return is one organization's: name it (the admin sees several)
+  get_vat_return: { organization: env.ORG_ID, period: '2026-Q1' },
+  check_vat: { organization: env.ORG_ID, period: '2026-Q1' },
+  get_vat_deadlines: { organization: env.ORG_ID, year: 2026 },
   get_customer_insights: { top: 5 },
   forecast_revenue: { horizon: 3 },
   get_bulk_job_status: { job_id: Number(env.BULK_JOB_ID) },

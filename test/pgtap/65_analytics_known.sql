@@ -27,7 +27,7 @@ DECLARE
     r jsonb;
     id text;
 BEGIN
-    r := billy_test.api(pg_temp.k('token'), 'POST', path, body::text);
+    r := billy_test.api(pg_temp.k('token'), 'POST', path, body);
     id := r -> (root || 's') -> 0 ->> 'id';
     IF id IS NULL THEN
         RAISE EXCEPTION 'POST % failed: %', path, r;

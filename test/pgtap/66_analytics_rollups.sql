@@ -59,7 +59,7 @@ SELECT billy_test.api(billy_test.token(1), 'POST', '/invoices', jsonb_build_obje
            'entryDate', '2026-06-29', 'currencyId', 'DKK',
            'lines', jsonb_build_array(jsonb_build_object(
                'productId', (SELECT id FROM billy.products WHERE organization_id = billy_test.org(1) ORDER BY id LIMIT 1),
-               'unitPrice', 100))))::text) -> 'invoices' -> 0 ->> 'id' AS draft \gset
+               'unitPrice', 100))))) -> 'invoices' -> 0 ->> 'id' AS draft \gset
 SELECT count(*) AS n FROM billy.sync_now(billy_test.org(1), ARRAY['invoices']) \gset
 SELECT billy_test.api(billy_test.token(1), 'DELETE', '/invoices/' || :'draft') IS NOT NULL AS deleted \gset
 SELECT is((SELECT sum(rows_deleted) FROM billy.sync_now(billy_test.org(1), ARRAY['invoices'])), 1::numeric,

@@ -6,7 +6,7 @@
 \set ON_ERROR_STOP 1
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
-SELECT plan(80);
+SELECT plan(86);
 
 SELECT billy.connect(billy_test.token(1), billy_test.setting('api_url'));
 SET LOCAL client_min_messages = warning;
@@ -220,6 +220,7 @@ SELECT is(pg_temp.error_text('t_fail', '{"kind": "timeout"}'), 'error 57014: can
 RESET statement_timeout;
 SELECT is(pg_temp.call('t_scalar', '{"n": 1}') -> 'structuredContent', '{"result": 2}'::jsonb, 'and the session carries on');
 
+
 ------------------------------------------------------------------------------
 -- roles: a tool is listed when the caller may run it; organizations by RLS
 ------------------------------------------------------------------------------
@@ -264,6 +265,27 @@ SELECT is(billy._mcp_validate(pg_temp.output_schema('sync_billy_data'), pg_temp.
 SELECT is((SELECT count(*) FROM billy.jobs WHERE kind = 'sync' AND state = 'queued' AND organization_id = billy_test.org(1) AND args ->> 'resource' = 'contacts'),
     1::bigint, 'the sync job is queued once');
 RESET ROLE;
+
+-- each backend caches the registry: it follows the registry, the catalog and grants
+SELECT is(pg_temp.call('t_scalar') -> 'structuredContent', '{"result": 6}'::jsonb, 'a tool called once is cached');
+UPDATE billy.mcp_tools SET fixed_args = '{"n": 50}' WHERE name = 't_scalar';
+SELECT is(pg_temp.call('t_scalar') -> 'structuredContent', '{"result": 100}'::jsonb,
+    'a changed registry row is used by the next call in the same session');
+UPDATE billy.mcp_tools SET fixed_args = '{}' WHERE name = 't_scalar';
+DROP FUNCTION mcp_t.scalar(integer);
+SELECT alike(pg_temp.error_text('t_scalar'), 'the tool t_scalar is not available: it waits for mcp_t.scalar, which is not installed%',
+    'a dropped function makes a cached tool unavailable');
+CREATE FUNCTION mcp_t.scalar(n integer DEFAULT 3) RETURNS bigint LANGUAGE sql AS $$ SELECT n::bigint * 2 $$;
+SELECT is(pg_temp.call('t_scalar', '{"n": 4}') -> 'structuredContent', '{"result": 8}'::jsonb, 'and created again, it is back');
+SET LOCAL ROLE mcp_t_reader;
+SELECT is(pg_temp.call('t_scalar', '{"n": 5}') -> 'structuredContent', '{"result": 10}'::jsonb, 'another role reads it too');
+RESET ROLE;
+REVOKE USAGE ON SCHEMA mcp_t FROM PUBLIC;
+SET LOCAL ROLE mcp_t_reader;
+SELECT alike(pg_temp.error_text('t_scalar', '{"n": 5}'), 'the tool t_scalar is not available: it waits for mcp_t.scalar%',
+    'until the schema''s USAGE is taken from it');
+RESET ROLE;
+GRANT USAGE ON SCHEMA mcp_t TO PUBLIC;
 
 ------------------------------------------------------------------------------
 -- writes: preview, then commit with the confirmation.  The mechanics of a

@@ -15,7 +15,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from mcp_tap import BRIDGE, Stdio, bridge_env, done, is_, ok, plan, psql  # noqa: E402
 
-plan(31)
+plan(34)
 
 ROLE = "mcp_bridge_t"
 
@@ -120,6 +120,15 @@ r = b.recv(10)
 is_(r, {"jsonrpc": "2.0", "method": "notifications/tools/list_changed"}, "a registry change sends notifications/tools/list_changed")
 r = b.call(9, "tools/list")
 ok(r and "t_added" in [t["name"] for t in r["result"]["tools"]], "and tools/list has the new tool")
+r = b.call(10, "tools/call", {"name": "t_added", "arguments": {}})
+ok(r and r["result"]["structuredContent"] == {"said": "hello"}, "and it can be called", r)
+# the bridge's backend caches the registry: a change made elsewhere reaches it at commit
+psql("""UPDATE billy.mcp_tools SET function = 'billy_test.mcp_sleep', fixed_args = '{"seconds": 0}'
+        WHERE name = 't_added'""")
+r = b.recv(10)
+is_(r, {"jsonrpc": "2.0", "method": "notifications/tools/list_changed"}, "an updated tool sends list_changed too")
+r = b.call(11, "tools/call", {"name": "t_added", "arguments": {}})
+ok(r and r["result"]["structuredContent"] == {"slept": 0}, "and the next call runs the tool as changed", r)
 
 # a lost connection: -32603 for the request in flight, then reconnected
 b.send({"jsonrpc": "2.0", "id": 60, "method": "tools/call", "params": {"name": "t_sleep", "arguments": {"seconds": 20}}})

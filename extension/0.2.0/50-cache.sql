@@ -1,0 +1,915 @@
+------------------------------------------------------------------------------
+-- Reads that never wait: billy.get_* and billy.list_* answer from the mirror
+-- with their freshness; adaptive TTLs per row; access counts flushed from
+-- shared memory; refresh-ahead within an API budget; cache performance.
+-- The C side is src/cache.c (its header says how the pieces fit).
+------------------------------------------------------------------------------
+
+-- The test clock (src/cache.c): ages the cache computes, and its "now".
+CREATE FUNCTION billy._cache_now() RETURNS timestamptz
+LANGUAGE C STABLE
+AS 'MODULE_PATHNAME', 'billy_cache_now';
+COMMENT ON FUNCTION billy._cache_now() IS
+'The cache''s now: the statement''s start, on the test clock when billy._set_clock_rate() made it run faster. Internal.';
+
+CREATE FUNCTION billy._cache_age(ts timestamptz) RETURNS interval
+LANGUAGE C STABLE STRICT
+AS 'MODULE_PATHNAME', 'billy_cache_age';
+COMMENT ON FUNCTION billy._cache_age(timestamptz) IS
+'How old a timestamp is to the cache (now - ts, times the test clock''s rate). Internal.';
+
+CREATE FUNCTION billy._set_clock_rate(rate double precision) RETURNS timestamptz
+LANGUAGE C STRICT
+AS 'MODULE_PATHNAME', 'billy_set_clock_rate';
+COMMENT ON FUNCTION billy._set_clock_rate(double precision) IS
+'TEST ONLY. From now on the cache''s clock runs rate times faster than the wall clock (1 restores it): TTLs, access and change rates, the API budget and the flush interval all follow it, so a benchmark can replay a day in minutes. Stored timestamps stay real. Superusers only; returns the cache''s now. Internal.';
+
+------------------------------------------------------------------------------
+-- Freshness: the one formula, and a row's state for its TTL
+------------------------------------------------------------------------------
+
+CREATE FUNCTION billy.effective_confirmed_at(resource text, row_confirmed_at timestamptz, is_paid boolean,
+                                             last_complete_scan_at timestamptz, last_hot_scan_at timestamptz)
+RETURNS timestamptz
+LANGUAGE C IMMUTABLE
+AS 'MODULE_PATHNAME', 'billy_effective_confirmed_at';
+COMMENT ON FUNCTION billy.effective_confirmed_at(text, timestamptz, boolean, timestamptz, timestamptz) IS
+'When a mirror row was last known to equal Billy''s record: the latest of its own confirmed_at (set when it is written or looked up on its own), the last complete scan of its resource (a scan confirms every unchanged record without writing it), and the last hot scan when the row is in the hot set (unpaid or draft invoices and bills; is_paid is the row''s is_paid, NULL for other resources). Pass billy.sync_state''s last_complete_scan_at and last_hot_scan_at for the row''s organization and resource. Every freshness billy reports comes from this function.';
+
+CREATE FUNCTION billy.cache_state(resource text, record jsonb) RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+RETURN CASE
+    WHEN resource IN ('invoices', 'bills') THEN
+        CASE WHEN record ->> 'state' = 'voided' THEN 'voided'
+             WHEN (record ->> 'isPaid')::boolean THEN 'paid'
+             WHEN record ->> 'state' = 'draft' THEN 'draft'
+             WHEN (record ->> 'entryDate')::date < current_date - 365 THEN 'old'
+             ELSE 'open' END
+    WHEN resource IN ('contacts', 'products') THEN
+        CASE WHEN (record ->> 'isArchived')::boolean THEN 'archived' ELSE 'active' END
+    WHEN resource = 'bankPayments' THEN
+        CASE WHEN (record ->> 'isVoided')::boolean THEN 'voided' ELSE 'booked' END
+END;
+COMMENT ON FUNCTION billy.cache_state(text, jsonb) IS
+'The state of a record that its TTL depends on, from its JSON: invoices and bills draft, open (approved, unpaid), paid, voided, or old (approved, unpaid, entered more than a year ago); contacts and products active or archived; bank payments booked or voided. billy.ttl_rules may have rules per state.';
+
+------------------------------------------------------------------------------
+-- TTL rules and billy.optimal_ttl
+------------------------------------------------------------------------------
+
+CREATE TABLE billy.ttl_rules (
+    state                 text NOT NULL DEFAULT '*',
+    min_accesses_per_hour double precision NOT NULL
+                          CHECK (min_accesses_per_hour OPERATOR(pg_catalog.>=) 0),
+    ttl                   interval NOT NULL CHECK (ttl OPERATOR(pg_catalog.>) '0'::pg_catalog.interval),
+    note                  text,
+    PRIMARY KEY (state, min_accesses_per_hour)
+);
+COMMENT ON TABLE billy.ttl_rules IS
+'How long a mirror row counts as fresh, by how often it is read: for a row read a times per hour, the rule of its state (see billy.cache_state; ''*'' when its state has no rules) with the largest min_accesses_per_hour <= a gives the TTL. billy.optimal_ttl then shortens it for rows that change often and keeps it within billy.cache_min_ttl and billy.cache_max_ttl. Administrators may change the rules; the worker applies them at its next recomputation.';
+INSERT INTO billy.ttl_rules (state, min_accesses_per_hour, ttl, note) VALUES
+    ('*', 10, '60 minutes', 'read 10 or more times an hour'),
+    ('*', 2, '15 minutes', 'read 2 to 10 times an hour'),
+    ('*', 0.5, '5 minutes', 'read every 2 hours to twice an hour'),
+    ('*', 0, '2 minutes', 'read rarely'),
+    ('paid', 0, '6 hours', 'paid documents barely change'),
+    ('voided', 0, '24 hours', 'voided documents and payments do not change'),
+    ('old', 0, '6 hours', 'approved documents more than a year old barely change'),
+    ('archived', 0, '6 hours', 'archived contacts and products barely change'),
+    ('booked', 0, '6 hours', 'a booked bank payment changes only when voided');
+GRANT SELECT ON billy.ttl_rules TO billy_reader;
+GRANT INSERT, UPDATE, DELETE ON billy.ttl_rules TO billy_admin;
+
+CREATE FUNCTION billy.optimal_ttl(accesses_per_hour double precision, changes_per_day double precision,
+                                  state text DEFAULT NULL)
+RETURNS interval
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    a double precision := coalesce(accesses_per_hour, 0);
+    rule_state text;
+    ttl interval;
+    lo interval := current_setting('billy.cache_min_ttl')::interval;
+    hi interval := current_setting('billy.cache_max_ttl')::interval;
+BEGIN
+    IF a < 0 OR a = 'NaN'::double precision THEN
+        RAISE EXCEPTION 'accesses_per_hour must be a number >= 0, not %', accesses_per_hour
+            USING ERRCODE = '22023';
+    END IF;
+    IF changes_per_day < 0 OR changes_per_day = 'NaN'::double precision THEN
+        RAISE EXCEPTION 'changes_per_day must be a number >= 0 or NULL, not %', changes_per_day
+            USING ERRCODE = '22023';
+    END IF;
+    rule_state := CASE WHEN EXISTS (SELECT 1 FROM billy.ttl_rules r WHERE r.state = optimal_ttl.state)
+                       THEN optimal_ttl.state ELSE '*' END;
+    SELECT r.ttl INTO ttl FROM billy.ttl_rules r
+    WHERE r.state = rule_state AND r.min_accesses_per_hour <= a
+    ORDER BY r.min_accesses_per_hour DESC LIMIT 1;
+    IF ttl IS NULL THEN
+        ttl := lo;      -- no rule matches: the shortest allowed
+    END IF;
+    -- a row that changes c times a day keeps at most 0.04/c days (about an
+    -- hour / c): fewer than 2% of the reads within its TTL can then see a
+    -- change it has missed
+    IF changes_per_day > 0 THEN
+        ttl := least(ttl, make_interval(secs => 0.04 / changes_per_day * 86400));
+    END IF;
+    RETURN least(greatest(ttl, lo), hi);
+END
+$$;
+COMMENT ON FUNCTION billy.optimal_ttl(double precision, double precision, text) IS
+'The TTL billy gives a mirror row read accesses_per_hour times an hour that changes changes_per_day times a day (NULL: unknown) in the given state (see billy.cache_state): the billy.ttl_rules rule of the state (else of ''*'') for that access rate, at most 0.04 / changes_per_day days (so that under 2% of reads within it could miss a change), within billy.cache_min_ttl and billy.cache_max_ttl. E.g. optimal_ttl(12, NULL, ''open'') is 60 minutes, optimal_ttl(12, 4, ''open'') 14.4 minutes.';
+
+------------------------------------------------------------------------------
+-- Access statistics and per-row policy (written by the worker)
+------------------------------------------------------------------------------
+
+CREATE TABLE billy.cache_stats (
+    organization_id text NOT NULL REFERENCES billy.organizations (id) ON DELETE CASCADE,
+    resource        text NOT NULL,
+    record_id       text NOT NULL,
+    hour            timestamptz NOT NULL,
+    reads           bigint NOT NULL DEFAULT 0,
+    fresh           bigint NOT NULL DEFAULT 0,
+    stale           bigint NOT NULL DEFAULT 0,
+    misses          bigint NOT NULL DEFAULT 0,
+    refetches       bigint NOT NULL DEFAULT 0,
+    api_calls       bigint NOT NULL DEFAULT 0,
+    refresh_calls   bigint NOT NULL DEFAULT 0,
+    last_access     timestamptz,
+    PRIMARY KEY (organization_id, resource, record_id, hour)
+);
+CREATE INDEX cache_stats_hour ON billy.cache_stats (hour);
+COMMENT ON TABLE billy.cache_stats IS
+'Reads of the mirror per record and hour, flushed from shared memory by the worker every billy.cache_flush_interval_ms (counts not yet flushed are lost in a crash): reads, answered fresh, answered stale, misses (not in the mirror: Billy asked), refetches (older than the caller''s max_age: Billy asked), the API calls the reads made and, on the row with record_id '''' (the resource as a whole: list reads too), the calls the worker''s refreshes made. Kept 7 days.';
+
+CREATE TABLE billy.cache_policy (
+    organization_id   text NOT NULL REFERENCES billy.organizations (id) ON DELETE CASCADE,
+    resource          text NOT NULL,
+    record_id         text NOT NULL,
+    state             text,
+    accesses_per_hour double precision NOT NULL DEFAULT 0,
+    changes_per_day   double precision,
+    ttl               interval NOT NULL,
+    last_access       timestamptz,
+    refresh_wanted    boolean NOT NULL DEFAULT false,
+    refresh_queued_at timestamptz,
+    computed_at       timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (organization_id, resource, record_id)
+);
+COMMENT ON TABLE billy.cache_policy IS
+'Per mirror row that has been read: its reads per hour (over the last 24 hours, at least one hour), its changes per day (updates and deletions in billy.changes over the last 7 days), its state, and the TTL billy.optimal_ttl gives it; refresh_wanted when a read found it stale and the worker has not refreshed it yet. Recomputed by the worker; forgotten 7 days after the last read.';
+
+CREATE TABLE billy._cache_budget (
+    organization_id text PRIMARY KEY REFERENCES billy.organizations (id) ON DELETE CASCADE,
+    tokens          double precision NOT NULL,
+    updated_at      timestamptz NOT NULL
+);
+COMMENT ON TABLE billy._cache_budget IS
+'The worker''s API budget per organization (a token bucket refilled at billy.api_budget_per_minute). Internal.';
+
+DO $rls$
+DECLARE
+    t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['cache_stats', 'cache_policy']
+    LOOP
+        EXECUTE pg_catalog.format('ALTER TABLE billy.%I ENABLE ROW LEVEL SECURITY', t);
+        EXECUTE pg_catalog.format(
+            'CREATE POLICY visible ON billy.%I FOR SELECT USING ((SELECT billy._sees_all()) '
+            'OR organization_id OPERATOR(pg_catalog.=) ANY ((SELECT billy._visible_orgs())::pg_catalog.text[]))', t);
+        EXECUTE pg_catalog.format('GRANT SELECT ON billy.%I TO billy_reader', t);
+    END LOOP;
+END
+$rls$;
+
+-- the counters not flushed yet (shared memory)
+CREATE FUNCTION billy._cache_counters(
+    OUT organization_id text, OUT resource text, OUT record_id text, OUT reads bigint,
+    OUT fresh bigint, OUT stale bigint, OUT misses bigint, OUT refetches bigint,
+    OUT api_calls bigint, OUT refresh_calls bigint, OUT last_access timestamptz,
+    OUT refresh_wanted boolean)
+RETURNS SETOF record
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'billy_cache_counters';
+COMMENT ON FUNCTION billy._cache_counters() IS
+'The read counters in shared memory that the worker has not flushed into billy.cache_stats yet, like pg_stat_statements. Internal.';
+
+CREATE FUNCTION billy._cache_flush_now() RETURNS void
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'billy_cache_flush_now';
+COMMENT ON FUNCTION billy._cache_flush_now() IS 'Asks the worker to flush the read counters now. Internal.';
+
+CREATE FUNCTION billy._cache_count_list(org text, res text, stale_ids text[]) RETURNS void
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'billy_cache_count_list';
+COMMENT ON FUNCTION billy._cache_count_list(text, text, text[]) IS
+'Counts one list read of a resource in shared memory and asks for a refresh of the stale rows it returned. Internal.';
+
+CREATE FUNCTION billy._cache_request_refresh(org text, res text, ids text[]) RETURNS void
+LANGUAGE C STRICT
+AS 'MODULE_PATHNAME', 'billy_cache_request_refresh';
+COMMENT ON FUNCTION billy._cache_request_refresh(text, text, text[]) IS
+'Asks the worker to refresh these rows at its next round (shared memory, no write). Internal.';
+
+-- _cache_recompute: accesses per hour, changes per day, state and TTL of rows
+CREATE FUNCTION billy._cache_recompute(orgs text[], resources text[], ids text[]) RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    res text;
+    n integer := 0;
+    k integer;
+    cnow timestamptz := billy._cache_now();
+BEGIN
+    FOREACH res IN ARRAY ARRAY['invoices', 'bills', 'contacts', 'products', 'bankPayments'] LOOP
+        EXECUTE format($q$
+            WITH wanted AS (
+                SELECT DISTINCT u.o, u.i FROM unnest($1, $2, $3) AS u(o, r, i) WHERE u.r = $4
+            ), reads AS (
+                SELECT w.o, w.i, sum(s.reads) AS reads, min(s.hour) AS since
+                FROM wanted w JOIN billy.cache_stats s
+                  ON s.organization_id = w.o AND s.resource = $4 AND s.record_id = w.i
+                 AND s.hour > $5 - interval '24 hours'
+                GROUP BY w.o, w.i
+            ), computed AS (
+                SELECT w.o, w.i, m.raw,
+                       coalesce(rd.reads, 0)::double precision
+                         / greatest(1, least(24, extract(epoch FROM $5 - rd.since) / 3600)) AS aph,
+                       (SELECT count(*) FROM billy.changes c
+                        WHERE c.organization_id = w.o AND c.resource = $4 AND c.record_id = w.i
+                          AND c.operation <> 'insert' AND billy._cache_age(c.changed_at) < interval '7 days')::double precision
+                         / greatest(1, least(7, extract(epoch FROM billy._cache_age(m.first_seen_at)) / 86400)) AS cpd
+                FROM wanted w
+                JOIN billy.%I m ON m.organization_id = w.o AND m.id = w.i AND m.deleted_at IS NULL
+                LEFT JOIN reads rd ON rd.o = w.o AND rd.i = w.i
+            )
+            INSERT INTO billy.cache_policy AS p (organization_id, resource, record_id, state,
+                accesses_per_hour, changes_per_day, ttl, computed_at)
+            SELECT c.o, $4, c.i, billy.cache_state($4, c.raw), c.aph, c.cpd,
+                   billy.optimal_ttl(c.aph, c.cpd, billy.cache_state($4, c.raw)), now()
+            FROM computed c
+            ON CONFLICT (organization_id, resource, record_id) DO UPDATE SET
+                state = EXCLUDED.state, accesses_per_hour = EXCLUDED.accesses_per_hour,
+                changes_per_day = EXCLUDED.changes_per_day, ttl = EXCLUDED.ttl,
+                computed_at = EXCLUDED.computed_at$q$, billy._resource_table(res))
+            USING orgs, resources, ids, res, cnow;
+        GET DIAGNOSTICS k = ROW_COUNT;
+        n := n + k;
+    END LOOP;
+    RETURN n;
+END
+$$;
+COMMENT ON FUNCTION billy._cache_recompute(text[], text[], text[]) IS
+'Recomputes billy.cache_policy for the given rows: reads per hour over the last 24 hours (at least one hour), changes per day over the last 7 days (at least one day, at most since the row was first seen), state and TTL. Internal.';
+
+-- _cache_flush: the worker writes what it drained from shared memory
+CREATE FUNCTION billy._cache_flush(orgs text[], resources text[], ids text[], n_reads bigint[],
+                                   n_fresh bigint[], n_stale bigint[], n_misses bigint[],
+                                   n_refetches bigint[], n_api bigint[], n_refresh bigint[],
+                                   last_accesses jsonb, wanted_flags jsonb)
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    bucket timestamptz := date_trunc('hour', billy._cache_now());
+    n integer;
+    stale_orgs text[];
+    stale_res text[];
+    stale_ids text[];
+BEGIN
+    CREATE TEMP TABLE IF NOT EXISTS cache_drained (
+        o text, r text, i text, reads bigint, fresh bigint, stale bigint, misses bigint,
+        refetches bigint, api bigint, refresh bigint, last_access timestamptz, wanted boolean
+    ) ON COMMIT DELETE ROWS;
+    INSERT INTO cache_drained
+    SELECT u.o, u.r, u.i, u.a, u.b, u.c, u.d, u.e, u.f, u.g,
+           (last_accesses ->> (u.k::integer - 1))::timestamptz, (wanted_flags ->> (u.k::integer - 1))::boolean
+    FROM unnest(orgs, resources, ids, n_reads, n_fresh, n_stale, n_misses, n_refetches, n_api, n_refresh)
+         WITH ORDINALITY AS u(o, r, i, a, b, c, d, e, f, g, k)
+    WHERE EXISTS (SELECT 1 FROM billy.organizations o WHERE o.id = u.o);
+
+    INSERT INTO billy.cache_stats AS s (organization_id, resource, record_id, hour, reads, fresh, stale,
+        misses, refetches, api_calls, refresh_calls, last_access)
+    SELECT o, r, i, bucket, reads, fresh, stale, misses, refetches, api, refresh, last_access
+    FROM cache_drained
+    WHERE reads + api + refresh > 0
+    ON CONFLICT (organization_id, resource, record_id, hour) DO UPDATE SET
+        reads = s.reads + EXCLUDED.reads, fresh = s.fresh + EXCLUDED.fresh,
+        stale = s.stale + EXCLUDED.stale, misses = s.misses + EXCLUDED.misses,
+        refetches = s.refetches + EXCLUDED.refetches, api_calls = s.api_calls + EXCLUDED.api_calls,
+        refresh_calls = s.refresh_calls + EXCLUDED.refresh_calls,
+        last_access = greatest(s.last_access, EXCLUDED.last_access);
+    GET DIAGNOSTICS n = ROW_COUNT;
+
+    -- the rows read since the last flush, and the rows not recomputed for a
+    -- while (their access rate decays): new TTLs
+    SELECT array_agg(o), array_agg(r), array_agg(i) INTO stale_orgs, stale_res, stale_ids
+    FROM (SELECT o, r, i FROM cache_drained WHERE i <> '' AND (reads > 0 OR wanted)
+          UNION
+          (SELECT organization_id, resource, record_id FROM billy.cache_policy
+           WHERE billy._cache_age(computed_at) > interval '1 hour'
+           ORDER BY computed_at LIMIT 500)) t;
+    IF stale_orgs IS NOT NULL THEN
+        PERFORM billy._cache_recompute(stale_orgs, stale_res, stale_ids);
+    END IF;
+    UPDATE billy.cache_policy p SET
+        last_access = greatest(p.last_access, d.last_access),
+        refresh_wanted = p.refresh_wanted OR d.wanted
+    FROM cache_drained d
+    WHERE p.organization_id = d.o AND p.resource = d.r AND p.record_id = d.i
+      AND (d.wanted OR d.last_access IS NOT NULL);
+
+    -- kept 7 days
+    DELETE FROM billy.cache_stats WHERE hour < bucket - interval '7 days';
+    DELETE FROM billy.cache_policy
+    WHERE billy._cache_age(coalesce(last_access, computed_at)) > interval '7 days' AND NOT refresh_wanted;
+    RETURN n;
+END
+$$;
+COMMENT ON FUNCTION billy._cache_flush(text[], text[], text[], bigint[], bigint[], bigint[], bigint[], bigint[], bigint[], bigint[], jsonb, jsonb) IS
+'Adds the counts the worker drained from shared memory to billy.cache_stats (this hour''s bucket), recomputes the policy of the rows read and of rows not recomputed for an hour, records the refreshes reads asked for, and forgets what is older than 7 days. Internal.';
+
+------------------------------------------------------------------------------
+-- Refresh planning: stale reads and hot rows, within the API budget
+------------------------------------------------------------------------------
+
+-- _cache_candidates: the rows of an organization due a refresh, hottest first
+CREATE FUNCTION billy._cache_candidates(org text, lookahead interval)
+RETURNS TABLE (resource text, record_id text, in_hot_set boolean, wanted boolean, accesses_per_hour double precision,
+               contact_id text)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    res text;
+BEGIN
+    FOREACH res IN ARRAY ARRAY['invoices', 'bills', 'contacts', 'products', 'bankPayments'] LOOP
+        RETURN QUERY EXECUTE format($q$
+            SELECT p.resource, p.record_id,
+                   %s AS in_hot_set, p.refresh_wanted, p.accesses_per_hour, %s
+            FROM billy.cache_policy p
+            JOIN billy.%I m ON m.organization_id = p.organization_id AND m.id = p.record_id
+            LEFT JOIN billy.sync_state s ON s.organization_id = p.organization_id AND s.resource = p.resource
+            WHERE p.organization_id = $1 AND p.resource = $2 AND m.deleted_at IS NULL
+              AND (p.refresh_queued_at IS NULL OR billy._cache_age(p.refresh_queued_at) > interval '1 minute')
+              AND billy._cache_age(billy.effective_confirmed_at(p.resource, m.confirmed_at, %s,
+                      s.last_complete_scan_at, s.last_hot_scan_at)) + $3 >= p.ttl
+              AND (p.refresh_wanted
+                   OR p.accesses_per_hour * extract(epoch FROM p.ttl) / 3600 >= 0.5)$q$,
+            CASE WHEN res IN ('invoices', 'bills') THEN 'm.is_paid IS NOT TRUE' ELSE 'false' END,
+            CASE WHEN res IN ('invoices', 'bills', 'bankPayments') THEN 'm.contact_id' ELSE 'NULL::text' END,
+            billy._resource_table(res),
+            CASE WHEN res IN ('invoices', 'bills') THEN 'm.is_paid' ELSE 'NULL::boolean' END)
+            USING org, res, lookahead;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION billy._cache_candidates(text, interval) IS
+'The rows of an organization that need a refresh within lookahead: a read found them stale, or they are hot (expected to be read at least every other TTL) and expire soon; none whose refresh was queued less than a minute ago. Internal.';
+
+CREATE FUNCTION billy._contact_page_fits(org text, res text, contact text, page_size integer) RETURNS boolean
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    n bigint;
+BEGIN
+    EXECUTE format('SELECT count(*) FROM billy.%I WHERE organization_id = $1 AND contact_id = $2', billy._resource_table(res))
+        INTO n USING org, contact;
+    RETURN n <= page_size;
+END
+$$;
+COMMENT ON FUNCTION billy._contact_page_fits(text, text, text, integer) IS
+'Whether a contact''s invoices (or bills) fit on one page of a list request. Internal.';
+
+CREATE FUNCTION billy._cache_plan(budget_per_minute integer) RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    o record;
+    g record;
+    tokens double precision;
+    jobs integer := 0;
+    lookahead interval := 2 * current_setting('billy.cache_flush_interval_ms')::interval;
+    page_size integer := current_setting('billy.sync_page_size')::integer;
+    hot_pages integer;
+    picked text[];
+    n integer;
+    by_contact jsonb;
+    n_lists integer;
+BEGIN
+    IF budget_per_minute <= 0 THEN
+        RETURN 0;
+    END IF;
+    FOR o IN SELECT id FROM billy.organizations
+             WHERE disconnected_at IS NULL
+               AND id IN (SELECT DISTINCT organization_id FROM billy.cache_policy)
+               AND id NOT IN (SELECT organization_id FROM billy.breaker_status() WHERE state <> 'closed')
+    LOOP
+        CREATE TEMP TABLE IF NOT EXISTS cache_due (resource text, record_id text, in_hot_set boolean,
+                                                   wanted boolean, aph double precision, contact_id text)
+            ON COMMIT DELETE ROWS;
+        TRUNCATE cache_due;
+        INSERT INTO cache_due SELECT * FROM billy._cache_candidates(o.id, lookahead);
+        CONTINUE WHEN NOT FOUND;
+
+        -- the budget: a bucket of budget_per_minute tokens, refilled continuously
+        SELECT least(budget_per_minute, b.tokens
+                     + budget_per_minute * extract(epoch FROM billy._cache_age(b.updated_at)) / 60)
+        INTO tokens FROM billy._cache_budget b WHERE b.organization_id = o.id;
+        tokens := coalesce(tokens, budget_per_minute);
+
+        -- unpaid invoices and bills: one hot scan (a filtered list, isPaid=false)
+        -- instead of many single GETs, when it costs fewer requests
+        FOR g IN SELECT d.resource, count(*) AS n FROM cache_due d WHERE d.in_hot_set GROUP BY d.resource LOOP
+            EXECUTE format('SELECT ceil(count(*)::numeric / $2)::integer FROM billy.%I '
+                           'WHERE organization_id = $1 AND deleted_at IS NULL AND is_paid IS NOT TRUE',
+                           billy._resource_table(g.resource))
+                INTO hot_pages USING o.id, page_size;
+            hot_pages := greatest(hot_pages, 1);
+            IF g.n > hot_pages AND tokens >= hot_pages THEN
+                IF NOT EXISTS (SELECT 1 FROM billy.jobs j
+                               WHERE j.kind = 'sync' AND j.organization_id = o.id
+                                 AND j.state IN ('queued', 'running') AND j.args ->> 'resource' = g.resource) THEN
+                    PERFORM billy._enqueue('sync', o.id,
+                        jsonb_build_object('resource', g.resource, 'mode', 'hot', 'reason', 'cache'), NULL, 40);
+                    jobs := jobs + 1;
+                    tokens := tokens - hot_pages;
+                END IF;
+                UPDATE billy.cache_policy p SET refresh_wanted = false, refresh_queued_at = now()
+                FROM cache_due d
+                WHERE d.in_hot_set AND d.resource = g.resource
+                  AND p.organization_id = o.id AND p.resource = d.resource AND p.record_id = d.record_id;
+                DELETE FROM cache_due d WHERE d.in_hot_set AND d.resource = g.resource;
+            END IF;
+        END LOOP;
+
+        -- the rest: invoices and bills of one contact due together by one
+        -- list request (contactId=..., when the contact's fit on a page),
+        -- the others one by one; asked-for first, then the hottest, as the
+        -- budget allows
+        FOR g IN SELECT d.resource FROM cache_due d GROUP BY d.resource ORDER BY max(d.aph) DESC LOOP
+            n := floor(tokens)::integer;
+            EXIT WHEN n <= 0;
+            SELECT array_agg(record_id) INTO picked FROM (
+                SELECT d.record_id FROM cache_due d WHERE d.resource = g.resource
+                ORDER BY d.wanted DESC, d.aph DESC, d.record_id) t;
+            SELECT coalesce(jsonb_object_agg(c.contact_id, c.ids), '{}'), coalesce(sum(1), 0)
+            INTO by_contact, n_lists
+            FROM (SELECT d.contact_id, jsonb_agg(d.record_id) AS ids
+                  FROM cache_due d
+                  WHERE g.resource IN ('invoices', 'bills') AND d.resource = g.resource AND d.contact_id IS NOT NULL
+                  GROUP BY d.contact_id HAVING count(*) >= 2
+                  ORDER BY max(d.aph) DESC LIMIT n) c
+            WHERE billy._contact_page_fits(o.id, g.resource, c.contact_id, page_size);
+            picked := ARRAY(SELECT x FROM unnest(picked) x
+                            WHERE NOT EXISTS (SELECT 1 FROM jsonb_each(by_contact) b
+                                              WHERE b.value ? x)
+                            LIMIT greatest(n - n_lists, 0));
+            PERFORM billy._enqueue('cache_refresh', o.id,
+                jsonb_build_object('resource', g.resource, 'ids', to_jsonb(picked), 'contacts', by_contact), NULL, 30);
+            jobs := jobs + 1;
+            tokens := tokens - cardinality(picked) - n_lists;
+            UPDATE billy.cache_policy p SET refresh_wanted = false, refresh_queued_at = now()
+            WHERE p.organization_id = o.id AND p.resource = g.resource
+              AND (p.record_id = ANY (picked)
+                   OR EXISTS (SELECT 1 FROM jsonb_each(by_contact) b WHERE b.value ? p.record_id));
+        END LOOP;
+
+        INSERT INTO billy._cache_budget AS b (organization_id, tokens, updated_at)
+        VALUES (o.id, tokens, now())
+        ON CONFLICT (organization_id) DO UPDATE SET tokens = EXCLUDED.tokens, updated_at = EXCLUDED.updated_at;
+    END LOOP;
+    RETURN jobs;
+END
+$$;
+COMMENT ON FUNCTION billy._cache_plan(integer) IS
+'The worker''s refresh planning, after each flush: per organization whose breaker is closed, the rows due a refresh (billy._cache_candidates) within a token bucket of budget_per_minute API calls; unpaid invoices and bills due together are refreshed by one hot scan (a list filtered on isPaid=false) when that takes fewer requests than looking them up one by one; the others are queued as one cache_refresh job per resource: invoices and bills of one contact due together by one list request filtered on contactId (when they fit on a page), the rest one by one; the rows reads asked for first, then the hottest. Returns the number of jobs queued. Internal.';
+
+------------------------------------------------------------------------------
+-- Lists
+------------------------------------------------------------------------------
+
+-- _cache_list_answer: the answer of a list function for a page of ids (in order)
+CREATE FUNCTION billy._cache_list_answer(org text, res text, ids text[], total bigint,
+                                         page_limit integer, page_offset integer)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    rows jsonb;
+    oldest timestamptz;
+    n_stale integer;
+    stale_ids text[];
+    complete_at timestamptz;
+BEGIN
+    EXECUTE format($q$
+        WITH page AS (
+            SELECT m.raw, u.n,
+                   billy.effective_confirmed_at($2, m.confirmed_at, %s, s.last_complete_scan_at, s.last_hot_scan_at) AS eff,
+                   coalesce(p.ttl, billy.optimal_ttl(0, NULL, billy.cache_state($2, m.raw))) AS ttl, m.id
+            FROM unnest($3) WITH ORDINALITY AS u(id, n)
+            JOIN billy.%I m ON m.organization_id = $1 AND m.id = u.id
+            LEFT JOIN billy.sync_state s ON s.organization_id = $1 AND s.resource = $2
+            LEFT JOIN billy.cache_policy p ON p.organization_id = $1 AND p.resource = $2 AND p.record_id = m.id
+        )
+        SELECT coalesce(jsonb_agg(raw ORDER BY n), '[]'), min(eff),
+               count(*) FILTER (WHERE billy._cache_age(eff) >= ttl OR eff IS NULL),
+               array_agg(id) FILTER (WHERE billy._cache_age(eff) >= ttl OR eff IS NULL)
+        FROM page$q$,
+        CASE WHEN res IN ('invoices', 'bills') THEN 'm.is_paid' ELSE 'NULL::boolean' END,
+        billy._resource_table(res))
+        INTO rows, oldest, n_stale, stale_ids USING org, res, ids;
+    SELECT s.last_complete_scan_at INTO complete_at FROM billy.sync_state s
+    WHERE s.organization_id = org AND s.resource = res;
+    PERFORM billy._cache_count_list(org, res, stale_ids);
+    RETURN jsonb_build_object(
+        res, rows, 'total', total, 'limit', page_limit, 'offset', page_offset,
+        'freshness', jsonb_strip_nulls(jsonb_build_object(
+            'source', 'mirror',
+            'fresh', n_stale = 0 AND complete_at IS NOT NULL,
+            'confirmed_at', coalesce(oldest, complete_at),
+            'age_seconds', round(extract(epoch FROM billy._cache_age(coalesce(oldest, complete_at)))::numeric, 3),
+            'complete_scan_at', complete_at,
+            'stale_rows', n_stale,
+            'refresh', CASE WHEN n_stale > 0 THEN 'queued' END,
+            'note', CASE WHEN complete_at IS NULL THEN 'no complete sync of ' || res || ' yet: the list may be incomplete' END)));
+END
+$$;
+COMMENT ON FUNCTION billy._cache_list_answer(text, text, text[], bigint, integer, integer) IS
+'Builds a list function''s answer for a page of record ids: the records, the total, and the page''s freshness (the oldest confirmation among its rows, the last complete scan that decides which rows exist, how many rows are stale; those are refreshed by the worker). Counts the read. Internal.';
+
+CREATE FUNCTION billy._check_page(page_limit integer, page_offset integer) RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF page_limit IS NULL OR page_limit < 1 OR page_limit > 1000 THEN
+        RAISE EXCEPTION 'limit must be between 1 and 1000, not %', coalesce(page_limit::text, 'NULL')
+            USING ERRCODE = '22023';
+    END IF;
+    IF page_offset IS NULL OR page_offset < 0 THEN
+        RAISE EXCEPTION 'offset must be 0 or more, not %', coalesce(page_offset::text, 'NULL')
+            USING ERRCODE = '22023';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION billy._check_page(integer, integer) IS 'Checks a list function''s limit and offset. Internal.';
+
+CREATE FUNCTION billy._check_dates(from_date date, to_date date) RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF from_date > to_date THEN
+        RAISE EXCEPTION 'from_date (%) is after to_date (%)', from_date, to_date USING ERRCODE = '22023';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION billy._check_dates(date, date) IS 'Checks a list function''s date range. Internal.';
+
+CREATE FUNCTION billy._check_doc_state(state text, kind text) RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF state IS NOT NULL AND state NOT IN ('draft', 'approved', 'voided') THEN
+        RAISE EXCEPTION 'state must be draft, approved or voided, not "%"', state
+            USING ERRCODE = '22023', HINT = 'paid => true and overdue => true filter ' || kind || ' by payment.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION billy._check_doc_state(text, text) IS 'Checks a list function''s state filter. Internal.';
+
+CREATE FUNCTION billy.list_invoices(org text DEFAULT NULL, state text DEFAULT NULL, paid boolean DEFAULT NULL,
+                                    overdue boolean DEFAULT NULL, contact text DEFAULT NULL,
+                                    from_date date DEFAULT NULL, to_date date DEFAULT NULL,
+                                    search text DEFAULT NULL, "limit" integer DEFAULT 50,
+                                    "offset" integer DEFAULT 0)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    o text := billy._resolve_org(org);
+    ids text[];
+    total bigint;
+    pattern text := '%' || replace(replace(replace(search, '\', '\\'), '%', '\%'), '_', '\_') || '%';
+BEGIN
+    PERFORM billy._check_page("limit", "offset");
+    PERFORM billy._check_dates(from_date, to_date);
+    PERFORM billy._check_doc_state(state, 'invoices');
+    WITH matching AS (
+        SELECT i.id, i.entry_date, i.invoice_no FROM billy.invoices i
+        WHERE i.organization_id = o AND i.deleted_at IS NULL
+          AND (list_invoices.state IS NULL OR i.state = list_invoices.state)
+          AND (paid IS NULL OR coalesce(i.is_paid, false) = paid)
+          AND (overdue IS NULL OR (i.state = 'approved' AND i.is_paid IS NOT TRUE AND i.due_date < current_date) = overdue)
+          AND (contact IS NULL OR i.contact_id = contact OR i.contact_id IN (
+                SELECT c.id FROM billy.contacts c WHERE c.organization_id = o AND lower(c.name) = lower(contact)))
+          AND (from_date IS NULL OR i.entry_date >= from_date)
+          AND (to_date IS NULL OR i.entry_date <= to_date)
+          AND (search IS NULL OR i.invoice_no ILIKE pattern OR i.order_no ILIKE pattern
+               OR i.line_description ILIKE pattern OR i.external_id ILIKE pattern
+               OR EXISTS (SELECT 1 FROM billy.contacts c WHERE c.organization_id = o
+                          AND c.id = i.contact_id AND c.name ILIKE pattern))
+    )
+    SELECT (SELECT count(*) FROM matching),
+           ARRAY(SELECT m.id FROM matching m ORDER BY m.entry_date DESC, m.invoice_no DESC, m.id
+                 LIMIT "limit" OFFSET "offset")
+    INTO total, ids;
+    RETURN billy._cache_list_answer(o, 'invoices', ids, total, "limit", "offset");
+END
+$$;
+COMMENT ON FUNCTION billy.list_invoices(text, text, boolean, boolean, text, date, date, text, integer, integer) IS
+'Invoices and credit notes of an organization from the mirror, newest first, as {"invoices": [Billy''s JSON, lines and balance modifiers embedded], "total", "limit", "offset", "freshness": {"source", "fresh", "confirmed_at", "age_seconds", "complete_scan_at", "stale_rows", "refresh"}}. Filters: state (draft, approved, voided), paid, overdue (approved, unpaid, past due), contact (id or exact name), from_date/to_date (entry date), search (invoice number, order number, line text, external id or contact name, case-insensitive). Never calls Billy: stale rows are refreshed by the worker.';
+
+CREATE FUNCTION billy.list_bills(org text DEFAULT NULL, state text DEFAULT NULL, paid boolean DEFAULT NULL,
+                                 overdue boolean DEFAULT NULL, contact text DEFAULT NULL,
+                                 from_date date DEFAULT NULL, to_date date DEFAULT NULL,
+                                 search text DEFAULT NULL, "limit" integer DEFAULT 50,
+                                 "offset" integer DEFAULT 0)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    o text := billy._resolve_org(org);
+    ids text[];
+    total bigint;
+    pattern text := '%' || replace(replace(replace(search, '\', '\\'), '%', '\%'), '_', '\_') || '%';
+BEGIN
+    PERFORM billy._check_page("limit", "offset");
+    PERFORM billy._check_dates(from_date, to_date);
+    PERFORM billy._check_doc_state(state, 'bills');
+    WITH matching AS (
+        SELECT b.id, b.entry_date, b.voucher_no FROM billy.bills b
+        WHERE b.organization_id = o AND b.deleted_at IS NULL
+          AND (list_bills.state IS NULL OR b.state = list_bills.state)
+          AND (paid IS NULL OR coalesce(b.is_paid, false) = paid)
+          AND (overdue IS NULL OR (b.state = 'approved' AND b.is_paid IS NOT TRUE AND b.due_date < current_date) = overdue)
+          AND (contact IS NULL OR b.contact_id = contact OR lower(b.contact_name) = lower(contact))
+          AND (from_date IS NULL OR b.entry_date >= from_date)
+          AND (to_date IS NULL OR b.entry_date <= to_date)
+          AND (search IS NULL OR b.suppliers_invoice_no ILIKE pattern OR b.voucher_no ILIKE pattern
+               OR b.line_description ILIKE pattern OR b.contact_name ILIKE pattern)
+    )
+    SELECT (SELECT count(*) FROM matching),
+           ARRAY(SELECT m.id FROM matching m ORDER BY m.entry_date DESC, m.voucher_no DESC, m.id
+                 LIMIT "limit" OFFSET "offset")
+    INTO total, ids;
+    RETURN billy._cache_list_answer(o, 'bills', ids, total, "limit", "offset");
+END
+$$;
+COMMENT ON FUNCTION billy.list_bills(text, text, boolean, boolean, text, date, date, text, integer, integer) IS
+'Bills (purchases) of an organization from the mirror, newest first, as {"bills": [...], "total", "limit", "offset", "freshness": {...}} (see billy.list_invoices). Filters: state, paid, overdue, contact (id or supplier name), from_date/to_date, search (supplier''s invoice number, voucher number, line text, supplier name).';
+
+CREATE FUNCTION billy.list_contacts(org text DEFAULT NULL, search text DEFAULT NULL,
+                                    customer boolean DEFAULT NULL, supplier boolean DEFAULT NULL,
+                                    archived boolean DEFAULT false, "limit" integer DEFAULT 50,
+                                    "offset" integer DEFAULT 0)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    o text := billy._resolve_org(org);
+    ids text[];
+    total bigint;
+    pattern text := '%' || replace(replace(replace(search, '\', '\\'), '%', '\%'), '_', '\_') || '%';
+BEGIN
+    PERFORM billy._check_page("limit", "offset");
+    WITH matching AS (
+        SELECT c.id, c.name FROM billy.contacts c
+        WHERE c.organization_id = o AND c.deleted_at IS NULL
+          AND (customer IS NULL OR coalesce(c.is_customer, false) = customer)
+          AND (supplier IS NULL OR coalesce(c.is_supplier, false) = supplier)
+          AND (archived IS NULL OR coalesce(c.is_archived, false) = archived)
+          AND (search IS NULL OR c.name ILIKE pattern OR c.contact_no ILIKE pattern
+               OR c.registration_no ILIKE pattern OR c.city ILIKE pattern
+               OR EXISTS (SELECT 1 FROM billy.contact_persons p WHERE p.organization_id = o
+                          AND p.contact_id = c.id AND (p.email ILIKE pattern OR p.name ILIKE pattern)))
+    )
+    SELECT (SELECT count(*) FROM matching),
+           ARRAY(SELECT m.id FROM matching m ORDER BY lower(m.name), m.id LIMIT "limit" OFFSET "offset")
+    INTO total, ids;
+    RETURN billy._cache_list_answer(o, 'contacts', ids, total, "limit", "offset");
+END
+$$;
+COMMENT ON FUNCTION billy.list_contacts(text, text, boolean, boolean, boolean, integer, integer) IS
+'Contacts of an organization from the mirror, by name, as {"contacts": [Billy''s JSON, contact persons embedded], "total", "limit", "offset", "freshness": {...}} (see billy.list_invoices). Filters: search (name, contact number, CVR/VAT number, city, a person''s name or e-mail), customer, supplier, archived (default false; NULL for all).';
+
+CREATE FUNCTION billy.list_products(org text DEFAULT NULL, search text DEFAULT NULL,
+                                    archived boolean DEFAULT false, "limit" integer DEFAULT 50,
+                                    "offset" integer DEFAULT 0)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    o text := billy._resolve_org(org);
+    ids text[];
+    total bigint;
+    pattern text := '%' || replace(replace(replace(search, '\', '\\'), '%', '\%'), '_', '\_') || '%';
+BEGIN
+    PERFORM billy._check_page("limit", "offset");
+    WITH matching AS (
+        SELECT p.id, p.name FROM billy.products p
+        WHERE p.organization_id = o AND p.deleted_at IS NULL
+          AND (archived IS NULL OR coalesce(p.is_archived, false) = archived)
+          AND (search IS NULL OR p.name ILIKE pattern OR p.product_no ILIKE pattern
+               OR p.description ILIKE pattern)
+    )
+    SELECT (SELECT count(*) FROM matching),
+           ARRAY(SELECT m.id FROM matching m ORDER BY lower(m.name), m.id LIMIT "limit" OFFSET "offset")
+    INTO total, ids;
+    RETURN billy._cache_list_answer(o, 'products', ids, total, "limit", "offset");
+END
+$$;
+COMMENT ON FUNCTION billy.list_products(text, text, boolean, integer, integer) IS
+'Products of an organization from the mirror, by name, as {"products": [Billy''s JSON, prices embedded], "total", "limit", "offset", "freshness": {...}} (see billy.list_invoices). Filters: search (name, product number, description), archived (default false; NULL for all).';
+
+CREATE FUNCTION billy.list_bank_payments(org text DEFAULT NULL, contact text DEFAULT NULL,
+                                         from_date date DEFAULT NULL, to_date date DEFAULT NULL,
+                                         side text DEFAULT NULL, voided boolean DEFAULT false,
+                                         "limit" integer DEFAULT 50, "offset" integer DEFAULT 0)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    o text := billy._resolve_org(org);
+    ids text[];
+    total bigint;
+BEGIN
+    PERFORM billy._check_page("limit", "offset");
+    PERFORM billy._check_dates(from_date, to_date);
+    IF side IS NOT NULL AND side NOT IN ('debit', 'credit') THEN
+        RAISE EXCEPTION 'side must be debit (money in) or credit (money out), not "%"', side USING ERRCODE = '22023';
+    END IF;
+    WITH matching AS (
+        SELECT b.id, b.entry_date FROM billy.bank_payments b
+        WHERE b.organization_id = o AND b.deleted_at IS NULL
+          AND (contact IS NULL OR b.contact_id = contact OR b.contact_id IN (
+                SELECT c.id FROM billy.contacts c WHERE c.organization_id = o AND lower(c.name) = lower(contact)))
+          AND (from_date IS NULL OR b.entry_date >= from_date)
+          AND (to_date IS NULL OR b.entry_date <= to_date)
+          AND (side IS NULL OR b.cash_side = side)
+          AND (voided IS NULL OR coalesce(b.is_voided, false) = voided)
+    )
+    SELECT (SELECT count(*) FROM matching),
+           ARRAY(SELECT m.id FROM matching m ORDER BY m.entry_date DESC, m.id LIMIT "limit" OFFSET "offset")
+    INTO total, ids;
+    RETURN billy._cache_list_answer(o, 'bankPayments', ids, total, "limit", "offset");
+END
+$$;
+COMMENT ON FUNCTION billy.list_bank_payments(text, text, date, date, text, boolean, integer, integer) IS
+'Bank payments of an organization from the mirror, newest first, as {"bankPayments": [Billy''s JSON, associations embedded], "total", "limit", "offset", "freshness": {...}} (see billy.list_invoices). Filters: contact (id or exact name), from_date/to_date, side (debit: money in; credit: money out), voided (default false; NULL for all).';
+
+------------------------------------------------------------------------------
+-- Single reads
+------------------------------------------------------------------------------
+
+CREATE FUNCTION billy.get_invoice(org text, id text, max_age interval DEFAULT NULL) RETURNS jsonb
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'billy_get';
+CREATE FUNCTION billy.get_bill(org text, id text, max_age interval DEFAULT NULL) RETURNS jsonb
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'billy_get';
+CREATE FUNCTION billy.get_contact(org text, id text, max_age interval DEFAULT NULL) RETURNS jsonb
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'billy_get';
+CREATE FUNCTION billy.get_product(org text, id text, max_age interval DEFAULT NULL) RETURNS jsonb
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'billy_get';
+CREATE FUNCTION billy.get_bank_payment(org text, id text, max_age interval DEFAULT NULL) RETURNS jsonb
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'billy_get';
+
+DO $c$
+DECLARE
+    f record;
+BEGIN
+    FOR f IN SELECT * FROM (VALUES ('get_invoice', 'invoice', 'invoice', 'lines and balance modifiers embedded'),
+                                   ('get_bill', 'bill', 'bill', 'lines and balance modifiers embedded'),
+                                   ('get_contact', 'contact', 'contact', 'contact persons embedded'),
+                                   ('get_product', 'product', 'product', 'prices embedded'),
+                                   ('get_bank_payment', 'bank payment', 'bankPayment', 'associations embedded')) v(fn, what, root, embeds)
+    LOOP
+        EXECUTE pg_catalog.format('COMMENT ON FUNCTION billy.%I(text, text, interval) IS %L', f.fn,
+            'One ' || f.what || ' (org: id or name, NULL when only one is connected; id: Billy''s id) as {"' || f.root
+            || '": Billy''s JSON (' || f.embeds || '), "freshness": {"source": "mirror" or "api", "fresh", "confirmed_at", '
+            || '"age_seconds", "ttl_seconds", "refresh": "queued" when a stale copy was answered, "stale_reason" and "error" '
+            || 'when Billy could not be asked}}. Never waits on Billy for a row the mirror has: fresh rows are answered, stale '
+            || 'ones too while the worker refreshes them. Billy is asked (one GET, at most billy.read_through_timeout_ms) only '
+            || 'when the mirror does not have it, or when it is older than max_age; if Billy cannot answer then, the mirror''s '
+            || 'copy is answered with the reason, and an error is raised only when there is no copy. A deleted one raises no_data_found.');
+    END LOOP;
+END
+$c$;
+
+------------------------------------------------------------------------------
+-- Performance and warming
+------------------------------------------------------------------------------
+
+CREATE FUNCTION billy._cache_hot_scan_jobs() RETURNS SETOF bigint
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT j.id FROM billy.jobs j WHERE j.kind = 'sync' AND j.args ->> 'reason' = 'cache' $$;
+COMMENT ON FUNCTION billy._cache_hot_scan_jobs() IS 'The sync jobs the cache queued (hot scans instead of single look-ups). Internal.';
+
+CREATE FUNCTION billy.cache_performance(org text DEFAULT NULL, since interval DEFAULT '24 hours')
+RETURNS TABLE (resource text, reads bigint, fresh_hits bigint, stale_hits bigint, misses bigint,
+               refetches bigint, hit_rate numeric, fresh_hit_rate numeric, api_calls bigint,
+               api_calls_saved bigint)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    o text := CASE WHEN org IS NULL THEN NULL ELSE billy._resolve_org(org) END;
+    from_hour timestamptz := date_trunc('hour', billy._cache_now() - since);
+BEGIN
+    IF since IS NULL OR since <= interval '0' THEN
+        RAISE EXCEPTION 'since must be a positive interval' USING ERRCODE = '22023';
+    END IF;
+    RETURN QUERY
+    WITH counts AS (
+        SELECT s.resource AS r, s.reads AS rd, s.fresh AS f, s.stale AS st, s.misses AS m,
+               s.refetches AS rf, s.api_calls + s.refresh_calls AS calls
+        FROM billy.cache_stats s
+        WHERE (o IS NULL OR s.organization_id = o) AND s.hour >= from_hour
+        UNION ALL   -- not flushed yet
+        SELECT c.resource, c.reads, c.fresh, c.stale, c.misses, c.refetches, c.api_calls + c.refresh_calls
+        FROM billy._cache_counters() c
+        WHERE (o IS NULL OR c.organization_id = o)
+          AND ((SELECT billy._sees_all()) OR c.organization_id = ANY ((SELECT billy._visible_orgs())::text[]))
+        UNION ALL   -- hot scans the cache queued instead of single look-ups
+        SELECT r.resource, 0, 0, 0, 0, 0, r.requests::bigint
+        FROM billy.sync_runs r
+        WHERE r.job_id IN (SELECT j FROM billy._cache_hot_scan_jobs() j)
+          AND (o IS NULL OR r.organization_id = o)
+          AND billy._cache_age(r.started_at) <= since
+    )
+    SELECT coalesce(c.r, 'all'), sum(c.rd)::bigint, sum(c.f)::bigint, sum(c.st)::bigint, sum(c.m)::bigint,
+           sum(c.rf)::bigint,
+           round((sum(c.f) + sum(c.st)) / nullif(sum(c.rd), 0), 4),
+           round(sum(c.f) / nullif(sum(c.rd), 0), 4),
+           sum(c.calls)::bigint, (sum(c.rd) - sum(c.calls))::bigint
+    FROM counts c
+    GROUP BY GROUPING SETS ((c.r), ())
+    ORDER BY GROUPING(c.r) DESC, c.r;
+END
+$$;
+COMMENT ON FUNCTION billy.cache_performance(text, interval) IS
+'How the mirror served reads (billy.get_* and billy.list_*) of an organization (NULL: every one you see) over the last since (to the hour): overall (''all'', the first row) and per resource, reads, fresh hits (answered fresh), stale hits (answered stale while the worker refreshed), misses (not in the mirror: Billy asked), refetches (older than the caller''s max_age: Billy asked), hit_rate ((fresh + stale) / reads), fresh_hit_rate, api_calls (made by reads, by the worker''s refreshes and by hot scans it queued for them; syncs are not counted) and api_calls_saved (reads - api_calls: what a client calling Billy for every read would have spent more).';
+
+CREATE FUNCTION billy._cache_hottest(org text, top_n integer)
+RETURNS TABLE (resource text, record_id text)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT p.resource, p.record_id FROM billy.cache_policy p
+    WHERE p.organization_id = org
+    ORDER BY p.accesses_per_hour DESC, p.last_access DESC NULLS LAST, p.record_id
+    LIMIT top_n
+$$;
+COMMENT ON FUNCTION billy._cache_hottest(text, integer) IS 'The most read rows of an organization. Internal.';
+
+CREATE FUNCTION billy.warm_cache(org text DEFAULT NULL, top_n integer DEFAULT 100) RETURNS jsonb
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'billy_warm_cache';
+COMMENT ON FUNCTION billy.warm_cache(text, integer) IS
+'Refreshes now, in this session, the organization''s top_n most read rows (by reads per hour, from billy.cache_policy): each is looked up in Billy (GET, billy.sync_concurrency at a time) and stored as the sync stores it, unchanged ones confirmed. Returns what it did: {"refreshed": {"<resource>": {"looked_up", "unchanged", "changed", "gone", "failed", "requests"}}, "rows", "ms"}. Use it after a restore or an outage, or before a busy period.';
+
+GRANT EXECUTE ON FUNCTION billy.effective_confirmed_at(text, timestamptz, boolean, timestamptz, timestamptz) TO billy_reader;
+GRANT EXECUTE ON FUNCTION billy.cache_state(text, jsonb) TO billy_reader;
+GRANT EXECUTE ON FUNCTION billy.optimal_ttl(double precision, double precision, text) TO billy_reader;
+GRANT EXECUTE ON FUNCTION billy._cache_now() TO billy_reader;
+GRANT EXECUTE ON FUNCTION billy._cache_age(timestamptz) TO billy_reader;
+GRANT EXECUTE ON FUNCTION billy._cache_counters() TO billy_reader;
+GRANT EXECUTE ON FUNCTION billy._cache_count_list(text, text, text[]) TO billy_reader;
+GRANT EXECUTE ON FUNCTION billy._cache_list_answer(text, text, text[], bigint, integer, integer) TO billy_reader;
+GRANT EXECUTE ON FUNCTION billy._cache_hot_scan_jobs() TO billy_reader;
+GRANT EXECUTE ON FUNCTION billy._check_page(integer, integer) TO billy_reader;
+GRANT EXECUTE ON FUNCTION billy._resource_table(text) TO billy_reader;
+GRANT EXECUTE ON FUNCTION billy._check_dates(date, date) TO billy_reader;
+GRANT EXECUTE ON FUNCTION billy._check_doc_state(text, text) TO billy_reader;
+GRANT EXECUTE ON FUNCTION billy.get_invoice(text, text, interval) TO billy_reader;
+GRANT EXECUTE ON FUNCTION billy.get_bill(text, text, interval) TO billy_reader;
+GRANT EXECUTE ON FUNCTION billy.get_contact(text, text, interval) TO billy_reader;
+GRANT EXECUTE ON FUNCTION billy.get_product(text, text, interval) TO billy_reader;
+GRANT EXECUTE ON FUNCTION billy.get_bank_payment(text, text, interval) TO billy_reader;
+GRANT EXECUTE ON FUNCTION billy.list_invoices(text, text, boolean, boolean, text, date, date, text, integer, integer) TO billy_reader;
+GRANT EXECUTE ON FUNCTION billy.list_bills(text, text, boolean, boolean, text, date, date, text, integer, integer) TO billy_reader;
+GRANT EXECUTE ON FUNCTION billy.list_contacts(text, text, boolean, boolean, boolean, integer, integer) TO billy_reader;
+GRANT EXECUTE ON FUNCTION billy.list_products(text, text, boolean, integer, integer) TO billy_reader;
+GRANT EXECUTE ON FUNCTION billy.list_bank_payments(text, text, date, date, text, boolean, integer, integer) TO billy_reader;
+GRANT EXECUTE ON FUNCTION billy.cache_performance(text, interval) TO billy_reader;
+GRANT EXECUTE ON FUNCTION billy.warm_cache(text, integer) TO billy_admin;

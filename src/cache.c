@@ -1,0 +1,1683 @@
+/*-------------------------------------------------------------------------
+ *
+ * cache.c
+ *	  Reads that never wait: billy.get_* answers from the mirror with its
+ *	  freshness, counts every read in shared memory, and asks the worker to
+ *	  refresh what went stale; the worker flushes the counts, recomputes
+ *	  each row's TTL and refreshes hot rows ahead of expiry.
+ *
+ * The mirror is the cache.  A row is fresh while its age is below its TTL:
+ *
+ *	  age = now - effective confirmation
+ *	  effective confirmation = greatest(row.confirmed_at,
+ *							   the last complete scan of its resource,
+ *							   the last hot scan, if the row is in the hot set)
+ *
+ * (billy.effective_confirmed_at, the one place that formula is written).
+ * The TTL is per row (billy.cache_policy, recomputed by the worker from the
+ * row's accesses per hour, its changes per day and its state through
+ * billy.optimal_ttl); a row never read before gets the TTL of its state at
+ * zero accesses.
+ *
+ * A read:
+ *
+ *	  in the mirror, fresh ..................... answered, counted "fresh"
+ *	  in the mirror, stale ..................... answered, counted "stale",
+ *												 refresh wanted (worker woken)
+ *	  older than the caller's max_age .......... one GET now; on failure the
+ *												 copy, flagged, with the reason
+ *	  not in the mirror ........................ one GET now (the miss), stored
+ *												 as the sync stores it, answered
+ *	  Billy unreachable (breaker open, failure)  the copy, flagged; an error only
+ *												 when there is no copy
+ *
+ * GETs of the read path are bounded by billy.read_through_timeout_ms and not
+ * retried; they go through billy_sync_refresh_records (sync.c), the same
+ * path as the sync's, so a later unchanged sync writes nothing.
+ *
+ * Access counters (the pg_stat_statements pattern).  One shared hash table
+ * of billy.cache_max_entries entries keyed by (organization, resource,
+ * record id; the record id is empty for list reads and for the worker's
+ * refresh calls), guarded by one LWLock (tranche "billy cache"):
+ *
+ *	- a read looks its entry up holding the lock SHARED and bumps the
+ *	  counters under the entry's spinlock: readers never block each other;
+ *	- a read that finds no entry retakes the lock EXCLUSIVE to create it; a
+ *	  full table drops the count (counted in "dropped") and asks the worker
+ *	  to flush early;
+ *	- the worker's flush holds the lock EXCLUSIVE while it copies and zeroes
+ *	  the counters (no spinlocks needed then), removes entries that saw
+ *	  nothing since the previous flush, and writes the copy to
+ *	  billy.cache_stats after releasing the lock.
+ *
+ * So a read writes no WAL: no row, no hint bit of ours.  Counts not yet
+ * flushed when the server stops or crashes are lost; at most
+ * billy.cache_flush_interval_ms of them, which only nudges TTLs.
+ *
+ * The test clock.  For benchmarks that replay a day in minutes,
+ * billy._set_clock_rate(r) (superusers only) makes the cache's clock run r
+ * times faster than the wall clock from the moment it is called: every age
+ * the cache computes is multiplied by r, and "now" for its hourly buckets
+ * is epoch + r * (now - epoch).  Stored timestamps stay real.  It is
+ * test-only: rate 1 (the default) is the identity.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "billy.h"
+
+#include <math.h>
+
+#include "access/genam.h"
+#include "access/relscan.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "executor/tuptable.h"
+#include "storage/proc.h"
+#include "utils/acl.h"
+#include "utils/datum.h"
+#include "utils/fmgroids.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/rls.h"
+#include "utils/snapmgr.h"
+#include "catalog/pg_type.h"
+#include "common/hashfn.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "storage/ipc.h"
+#include "storage/shmem.h"
+#include "storage/spin.h"
+#include "utils/array.h"
+#include "utils/datetime.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+#include "utils/memutils.h"
+#include "utils/numeric.h"
+#include "utils/timestamp.h"
+
+#include "breaker.h"
+#include "cache.h"
+#include "http.h"
+#include "json.h"
+#include "organizations.h"
+#include "pagescan.h"
+#include "sqlexec.h"
+#include "sync.h"
+#include "worker.h"
+
+PG_FUNCTION_INFO_V1(billy_get);
+PG_FUNCTION_INFO_V1(billy_effective_confirmed_at);
+PG_FUNCTION_INFO_V1(billy_cache_age);
+PG_FUNCTION_INFO_V1(billy_cache_now);
+PG_FUNCTION_INFO_V1(billy_set_clock_rate);
+PG_FUNCTION_INFO_V1(billy_cache_counters);
+PG_FUNCTION_INFO_V1(billy_cache_count_list);
+PG_FUNCTION_INFO_V1(billy_cache_request_refresh);
+PG_FUNCTION_INFO_V1(billy_cache_flush_now);
+PG_FUNCTION_INFO_V1(billy_warm_cache);
+
+#define RESOURCE_LEN 16
+
+/* the resources the read path serves */
+typedef struct CacheResource
+{
+	const char *name;			/* Billy's plural */
+	const char *what;			/* in messages */
+	const char *function;		/* the SQL function that reads it */
+} CacheResource;
+
+static const CacheResource cache_resources[] = {
+	{"invoices", "invoice", "get_invoice"},
+	{"bills", "bill", "get_bill"},
+	{"contacts", "contact", "get_contact"},
+	{"products", "product", "get_product"},
+	{"bankPayments", "bank payment", "get_bank_payment"},
+};
+
+typedef struct CacheKey
+{
+	char		org[BILLY_MAX_ID];
+	char		resource[RESOURCE_LEN];
+	char		id[BILLY_MAX_ID];	/* empty: the resource as a whole */
+} CacheKey;
+
+typedef struct CacheEntry
+{
+	CacheKey	key;			/* hash key: must be first */
+	slock_t		mutex;			/* guards the counters below */
+	BillyCacheCounts counts;
+	TimestampTz last_access;
+	bool		refresh_wanted;
+	bool		touched;		/* anything since the last flush */
+} CacheEntry;
+
+typedef struct CacheShared
+{
+	LWLock	   *lock;
+	slock_t		clock_mutex;	/* guards the test clock */
+	double		clock_rate;
+	TimestampTz clock_epoch;
+	pg_atomic_uint64 dropped;	/* counts lost: the table was full */
+	pg_atomic_uint32 flush_wanted;
+} CacheShared;
+
+static CacheShared *cache_shared = NULL;
+static HTAB *cache_hash = NULL;
+
+/* settings (billy_cache_define_settings) */
+int			billy_read_through_timeout_ms = 3000;
+int			billy_cache_min_ttl = 30;
+int			billy_cache_max_ttl = 86400;
+int			billy_api_budget_per_minute = 60;
+int			billy_cache_flush_interval_ms = 10000;
+int			billy_cache_max_entries = 10000;
+
+/*
+ * billy_cache_define_settings defines the cache's settings; _PG_init calls
+ * it.  The size of the counters' table is fixed at server start, so it
+ * exists only when billy is preloaded.
+ */
+void
+billy_cache_define_settings(void)
+{
+	DefineCustomIntVariable("billy.read_through_timeout_ms",
+							"Longest a read (billy.get_*) waits for Billy when it must ask: a miss, or max_age.",
+							"One attempt, no retries; a failure answers the mirror's copy, flagged.",
+							&billy_read_through_timeout_ms,
+							3000, 100, 60000,
+							PGC_USERSET, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("billy.cache_min_ttl",
+							"Shortest TTL billy.optimal_ttl gives a row.",
+							NULL,
+							&billy_cache_min_ttl,
+							30, 1, 86400,
+							PGC_SIGHUP, GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("billy.cache_max_ttl",
+							"Longest TTL billy.optimal_ttl gives a row.",
+							NULL,
+							&billy_cache_max_ttl,
+							86400, 1, 30 * 86400,
+							PGC_SIGHUP, GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("billy.api_budget_per_minute",
+							"API calls per minute and organization the worker may spend refreshing rows ahead of reads.",
+							"Stale reads and hot rows are refreshed within it; 0 turns background refreshes off. Syncs are not counted.",
+							&billy_api_budget_per_minute,
+							60, 0, 100000,
+							PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("billy.cache_flush_interval_ms",
+							"How often the worker flushes the read counters from shared memory and plans refreshes.",
+							NULL,
+							&billy_cache_flush_interval_ms,
+							10000, 100, 3600000,
+							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	if (process_shared_preload_libraries_in_progress)
+		DefineCustomIntVariable("billy.cache_max_entries",
+								"Rows whose read counters fit in shared memory between two flushes.",
+								"When full, further counts are dropped (and logged) until the next flush.",
+								&billy_cache_max_entries,
+								10000, 100, 1000000,
+								PGC_POSTMASTER, 0,
+								NULL, NULL, NULL);
+}
+
+/* ------------------------------------------------------------------------
+ * Shared memory
+ * ------------------------------------------------------------------------
+ */
+
+/* billy_cache_shmem_request reserves the counters' table and lock */
+void
+billy_cache_shmem_request(void)
+{
+	RequestAddinShmemSpace(add_size(MAXALIGN(sizeof(CacheShared)),
+									hash_estimate_size(billy_cache_max_entries, sizeof(CacheEntry))));
+	RequestNamedLWLockTranche("billy cache", 1);
+}
+
+/* billy_cache_shmem_init runs in shmem_startup_hook, under AddinShmemInitLock */
+void
+billy_cache_shmem_init(void)
+{
+	bool		found;
+	HASHCTL		ctl;
+
+	cache_shared = ShmemInitStruct("billy cache", sizeof(CacheShared), &found);
+	if (!found)
+	{
+		memset(cache_shared, 0, sizeof(CacheShared));
+		cache_shared->lock = &(GetNamedLWLockTranche("billy cache"))->lock;
+		SpinLockInit(&cache_shared->clock_mutex);
+		cache_shared->clock_rate = 1.0;
+		pg_atomic_init_u64(&cache_shared->dropped, 0);
+		pg_atomic_init_u32(&cache_shared->flush_wanted, 0);
+	}
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(CacheKey);
+	ctl.entrysize = sizeof(CacheEntry);
+	cache_hash = ShmemInitHash("billy cache counters", billy_cache_max_entries,
+							   billy_cache_max_entries, &ctl, HASH_ELEM | HASH_BLOBS);
+}
+
+static void
+make_key(CacheKey *key, const char *org, const char *resource, const char *id)
+{
+	memset(key, 0, sizeof(CacheKey));
+	strlcpy(key->org, org, sizeof(key->org));
+	strlcpy(key->resource, resource, sizeof(key->resource));
+	if (id)
+		strlcpy(key->id, id, sizeof(key->id));
+}
+
+static void
+add_counts(BillyCacheCounts *to, const BillyCacheCounts *from)
+{
+	to->reads += from->reads;
+	to->fresh += from->fresh;
+	to->stale += from->stale;
+	to->misses += from->misses;
+	to->refetches += from->refetches;
+	to->api_calls += from->api_calls;
+	to->refresh_calls += from->refresh_calls;
+}
+
+/*
+ * billy_cache_count adds counts to an entry, creating it when needed, and
+ * marks it wanted for refresh when asked.  Returns true when this call made
+ * a refresh wanted that was not yet (the caller then wakes the worker).
+ */
+bool
+billy_cache_count(const char *org, const char *resource, const char *id,
+				  const BillyCacheCounts *counts, bool want_refresh)
+{
+	CacheKey	key;
+	CacheEntry *e;
+	bool		newly_wanted = false;
+	TimestampTz now = GetCurrentTimestamp();
+
+	if (cache_shared == NULL)
+		return false;
+	make_key(&key, org, resource, id);
+
+	LWLockAcquire(cache_shared->lock, LW_SHARED);
+	e = hash_search(cache_hash, &key, HASH_FIND, NULL);
+	if (e == NULL)
+	{
+		bool		found;
+
+		LWLockRelease(cache_shared->lock);
+		LWLockAcquire(cache_shared->lock, LW_EXCLUSIVE);
+		e = hash_search(cache_hash, &key, HASH_ENTER_NULL, &found);
+		if (e == NULL)
+		{
+			LWLockRelease(cache_shared->lock);
+			pg_atomic_fetch_add_u64(&cache_shared->dropped, 1);
+			if (pg_atomic_exchange_u32(&cache_shared->flush_wanted, 1) == 0)
+				billy_wake_worker();
+			return false;
+		}
+		if (!found)
+		{
+			SpinLockInit(&e->mutex);
+			memset(&e->counts, 0, sizeof(e->counts));
+			e->last_access = 0;
+			e->refresh_wanted = false;
+			e->touched = false;
+			if (hash_get_num_entries(cache_hash) >= billy_cache_max_entries * 9 / 10 &&
+				pg_atomic_exchange_u32(&cache_shared->flush_wanted, 1) == 0)
+				billy_wake_worker();
+		}
+	}
+	SpinLockAcquire(&e->mutex);
+	add_counts(&e->counts, counts);
+	if (counts->reads > 0)
+		e->last_access = now;
+	e->touched = true;
+	if (want_refresh && !e->refresh_wanted)
+	{
+		e->refresh_wanted = true;
+		newly_wanted = true;
+	}
+	SpinLockRelease(&e->mutex);
+	LWLockRelease(cache_shared->lock);
+	/* the worker flushes soon to see it */
+	if (newly_wanted)
+		pg_atomic_write_u32(&cache_shared->flush_wanted, 1);
+	return newly_wanted;
+}
+
+/*
+ * billy_cache_drain copies every entry touched since the last flush,
+ * zeroes it, and removes the entries nothing touched since (the flush).
+ * Returns a palloc'd array; *n its length.
+ */
+BillyCacheDrained *
+billy_cache_drain(int *n)
+{
+	HASH_SEQ_STATUS seq;
+	CacheEntry *e;
+	BillyCacheDrained *out;
+	int			k = 0;
+
+	*n = 0;
+	if (cache_shared == NULL)
+		return NULL;
+	LWLockAcquire(cache_shared->lock, LW_EXCLUSIVE);
+	out = palloc(sizeof(BillyCacheDrained) * Max(1, hash_get_num_entries(cache_hash)));
+	hash_seq_init(&seq, cache_hash);
+	while ((e = hash_seq_search(&seq)) != NULL)
+	{
+		if (!e->touched)
+		{
+			hash_search(cache_hash, &e->key, HASH_REMOVE, NULL);
+			continue;
+		}
+		strlcpy(out[k].org, e->key.org, sizeof(out[k].org));
+		strlcpy(out[k].resource, e->key.resource, sizeof(out[k].resource));
+		strlcpy(out[k].id, e->key.id, sizeof(out[k].id));
+		out[k].counts = e->counts;
+		out[k].last_access = e->last_access;
+		out[k].refresh_wanted = e->refresh_wanted;
+		k++;
+		memset(&e->counts, 0, sizeof(e->counts));
+		e->refresh_wanted = false;
+		e->touched = false;
+	}
+	pg_atomic_write_u32(&cache_shared->flush_wanted, 0);
+	LWLockRelease(cache_shared->lock);
+	*n = k;
+	return out;
+}
+
+/* billy_cache_flush_wanted says whether a reader asked for an early flush */
+bool
+billy_cache_flush_wanted(void)
+{
+	return cache_shared != NULL && pg_atomic_read_u32(&cache_shared->flush_wanted) != 0;
+}
+
+/* ------------------------------------------------------------------------
+ * The clock
+ * ------------------------------------------------------------------------
+ */
+
+static double
+clock_rate(TimestampTz *epoch)
+{
+	double		rate = 1.0;
+
+	if (epoch)
+		*epoch = 0;
+	if (cache_shared == NULL)
+		return rate;
+	SpinLockAcquire(&cache_shared->clock_mutex);
+	rate = cache_shared->clock_rate;
+	if (epoch)
+		*epoch = cache_shared->clock_epoch;
+	SpinLockRelease(&cache_shared->clock_mutex);
+	return rate;
+}
+
+/* billy_cache_clock_now is the cache's "now": the statement's, on the test clock */
+TimestampTz
+billy_cache_clock_now(void)
+{
+	TimestampTz epoch;
+	double		rate = clock_rate(&epoch);
+	TimestampTz now = GetCurrentStatementStartTimestamp();
+
+	if (rate == 1.0)
+		return now;
+	return epoch + (TimestampTz) ((double) (now - epoch) * rate);
+}
+
+/* billy_cache_age_us is how old a timestamp is to the cache, in microseconds */
+int64
+billy_cache_age_us(TimestampTz ts)
+{
+	double		rate = clock_rate(NULL);
+	int64		real = GetCurrentStatementStartTimestamp() - ts;
+
+	if (rate == 1.0)
+		return real;
+	return (int64) ((double) real * rate);
+}
+
+/* billy_cache_rate is the test clock's rate (1: the wall clock) */
+double
+billy_cache_rate(void)
+{
+	return clock_rate(NULL);
+}
+
+/* billy_cache_now: billy._cache_now() RETURNS timestamptz */
+Datum
+billy_cache_now(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_TIMESTAMPTZ(billy_cache_clock_now());
+}
+
+/* billy_cache_age: billy._cache_age(ts timestamptz) RETURNS interval */
+Datum
+billy_cache_age(PG_FUNCTION_ARGS)
+{
+	Interval   *result = palloc0(sizeof(Interval));
+
+	result->time = billy_cache_age_us(PG_GETARG_TIMESTAMPTZ(0));
+	PG_RETURN_INTERVAL_P(result);
+}
+
+/*
+ * billy_set_clock_rate: billy._set_clock_rate(rate float8) RETURNS
+ * timestamptz.  Test-only: from now on the cache's clock runs rate times
+ * faster than the wall clock.  Returns the cache's now.  Superusers only.
+ */
+Datum
+billy_set_clock_rate(PG_FUNCTION_ARGS)
+{
+	double		rate = PG_GETARG_FLOAT8(0);
+
+	billy_require_preload();
+	if (!superuser())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("only superusers may set billy's test clock")));
+	if (isnan(rate) || rate < 1.0 || rate > 100000.0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("rate must be between 1 and 100000"),
+				 errhint("1 is the wall clock; the test clock only runs faster.")));
+	SpinLockAcquire(&cache_shared->clock_mutex);
+	cache_shared->clock_rate = rate;
+	cache_shared->clock_epoch = GetCurrentTimestamp();
+	SpinLockRelease(&cache_shared->clock_mutex);
+	PG_RETURN_TIMESTAMPTZ(billy_cache_clock_now());
+}
+
+/* ------------------------------------------------------------------------
+ * Freshness
+ * ------------------------------------------------------------------------
+ */
+
+/*
+ * billy_cache_effective_confirmed is when a mirror row was last known to
+ * equal Billy's record: its own confirmation (written or looked up), the
+ * last complete scan of its resource (which confirms every unchanged
+ * record without writing it), and the last hot scan when the row is in the
+ * hot set.  0 when nothing is known.
+ */
+TimestampTz
+billy_cache_effective_confirmed(const char *resource, TimestampTz row_confirmed,
+								bool is_paid_known, bool is_paid,
+								TimestampTz complete_scan, TimestampTz hot_scan)
+{
+	TimestampTz result = row_confirmed;
+
+	if (complete_scan > result)
+		result = complete_scan;
+	if (hot_scan > result && billy_sync_in_hot_set(resource, is_paid_known, is_paid))
+		result = hot_scan;
+	return result;
+}
+
+/*
+ * billy_effective_confirmed_at: billy.effective_confirmed_at(resource text,
+ * row_confirmed_at timestamptz, is_paid boolean, last_complete_scan_at
+ * timestamptz, last_hot_scan_at timestamptz) RETURNS timestamptz
+ */
+Datum
+billy_effective_confirmed_at(PG_FUNCTION_ARGS)
+{
+	char	   *resource;
+	TimestampTz row = PG_ARGISNULL(1) ? 0 : PG_GETARG_TIMESTAMPTZ(1);
+	TimestampTz complete = PG_ARGISNULL(3) ? 0 : PG_GETARG_TIMESTAMPTZ(3);
+	TimestampTz hot = PG_ARGISNULL(4) ? 0 : PG_GETARG_TIMESTAMPTZ(4);
+	TimestampTz result;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("resource must not be null")));
+	resource = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	if (billy_sync_table(resource) == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown resource \"%s\"", resource),
+				 errhint("Use Billy's plural name, e.g. invoices or bankPayments.")));
+	result = billy_cache_effective_confirmed(resource, row, !PG_ARGISNULL(2),
+											 PG_ARGISNULL(2) ? false : PG_GETARG_BOOL(2),
+											 complete, hot);
+	if (result == 0)
+		PG_RETURN_NULL();
+	PG_RETURN_TIMESTAMPTZ(result);
+}
+
+/* ------------------------------------------------------------------------
+ * The read path
+ * ------------------------------------------------------------------------
+ */
+
+/* what the mirror holds for one record */
+typedef struct MirrorRow
+{
+	bool		found;
+	Jsonb	   *raw;
+	TimestampTz effective;		/* effective confirmation */
+	bool		deleted;
+	TimestampTz deleted_at;
+	int64		ttl_us;			/* -1: no policy yet */
+	char	   *state;			/* billy.cache_state of the row */
+} MirrorRow;
+
+/* interval_us turns an interval into microseconds (a month is 30 days) */
+static int64
+interval_us(Interval *iv)
+{
+	return iv->time + (int64) iv->day * USECS_PER_DAY +
+		(int64) iv->month * DAYS_PER_MONTH * USECS_PER_DAY;
+}
+
+/*
+ * lookup_row finds the row of billy.<table> with the given primary key
+ * values by a direct index scan (a read is a handful of index probes, no
+ * executor), and copies the named columns into the caller's memory.  The
+ * caller checks privileges (read_row).  Returns false when there is none.
+ */
+static bool
+lookup_row(Oid nsp, const char *table, int nkeys, const char *const *keys,
+		   int ncols, const char *const *cols, Datum *out, bool *isnull)
+{
+	Oid			relid = get_relname_relid(table, nsp);
+	Relation	rel;
+	Relation	idx;
+	IndexScanDesc scan;
+	ScanKeyData skey[3];
+	TupleTableSlot *slot;
+	bool		found = false;
+
+	if (!OidIsValid(relid))
+		elog(ERROR, "billy: table billy.%s is missing", table);
+	rel = table_open(relid, AccessShareLock);
+	idx = index_open(RelationGetPrimaryKeyIndex(rel), AccessShareLock);
+	for (int i = 0; i < nkeys; i++)
+	{
+		ScanKeyInit(&skey[i], i + 1, BTEqualStrategyNumber, F_TEXTEQ, CStringGetTextDatum(keys[i]));
+		skey[i].sk_collation = idx->rd_indcollation[i];
+	}
+	slot = table_slot_create(rel, NULL);
+	scan = index_beginscan(rel, idx, GetActiveSnapshot(), nkeys, 0);
+	index_rescan(scan, skey, nkeys, NULL, 0);
+	if (index_getnext_slot(scan, ForwardScanDirection, slot))
+	{
+		TupleDesc	desc = RelationGetDescr(rel);
+
+		found = true;
+		slot_getallattrs(slot);
+		for (int c = 0; c < ncols; c++)
+		{
+			AttrNumber	att = InvalidAttrNumber;
+
+			for (int a = 0; a < desc->natts; a++)
+				if (!TupleDescAttr(desc, a)->attisdropped &&
+					strcmp(NameStr(TupleDescAttr(desc, a)->attname), cols[c]) == 0)
+					att = a + 1;
+			if (att == InvalidAttrNumber)
+				elog(ERROR, "billy: column %s of billy.%s is missing", cols[c], table);
+			isnull[c] = slot->tts_isnull[att - 1];
+			if (!isnull[c])
+			{
+				Form_pg_attribute fa = TupleDescAttr(desc, att - 1);
+
+				out[c] = fa->attlen == -1 ?
+					PointerGetDatum(PG_DETOAST_DATUM_COPY(slot->tts_values[att - 1])) :
+					datumCopy(slot->tts_values[att - 1], fa->attbyval, fa->attlen);
+			}
+		}
+	}
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	index_close(idx, AccessShareLock);
+	table_close(rel, AccessShareLock);
+	return found;
+}
+
+/*
+ * may_read says whether the caller may read billy.<table>'s rows of org:
+ * SELECT on the table, and row-level security's rule when it applies to
+ * the caller.
+ */
+static bool
+may_read(Oid nsp, const char *table, const char *org)
+{
+	Oid			relid = get_relname_relid(table, nsp);
+	AclResult	acl = pg_class_aclcheck(relid, GetUserId(), ACL_SELECT);
+
+	if (acl != ACLCHECK_OK)
+		aclcheck_error(acl, OBJECT_TABLE, table);
+	if (check_enable_rls(relid, InvalidOid, true) != RLS_ENABLED)
+		return true;
+	return billy_org_visible(org);
+}
+
+/*
+ * read_row looks a record up in the mirror with what its freshness needs:
+ * the row, its resource's sync state and its cache policy.  As the caller:
+ * privileges and row-level security's rule apply.
+ */
+static void
+read_row(const CacheResource *cr, const char *org, const char *id, MirrorRow *row)
+{
+	static const char *const doc_cols[] = {"raw", "confirmed_at", "deleted_at", "is_paid"};
+	static const char *const scan_cols[] = {"last_complete_scan_at", "last_hot_scan_at"};
+	static const char *const policy_cols[] = {"ttl"};
+	Oid			nsp = get_namespace_oid("billy", false);
+	const char *table = billy_sync_table(cr->name);
+	bool		has_paid = strcmp(cr->name, "invoices") == 0 || strcmp(cr->name, "bills") == 0;
+	const char *keys[3] = {org, id, NULL};
+	Datum		v[4];
+	bool		n[4];
+	Datum		sv[2];
+	bool		sn[2];
+	TimestampTz complete = 0;
+	TimestampTz hot = 0;
+
+	memset(row, 0, sizeof(*row));
+	if (!may_read(nsp, table, org) ||
+		!lookup_row(nsp, table, 2, keys, has_paid ? 4 : 3, doc_cols, v, n))
+		return;
+	row->found = true;
+	row->raw = DatumGetJsonbP(v[0]);
+	row->deleted = !n[2];
+	row->deleted_at = n[2] ? 0 : DatumGetTimestampTz(v[2]);
+
+	keys[1] = cr->name;
+	if (lookup_row(nsp, "sync_state", 2, keys, 2, scan_cols, sv, sn))
+	{
+		complete = sn[0] ? 0 : DatumGetTimestampTz(sv[0]);
+		hot = sn[1] ? 0 : DatumGetTimestampTz(sv[1]);
+	}
+	row->effective = billy_cache_effective_confirmed(cr->name, n[1] ? 0 : DatumGetTimestampTz(v[1]),
+													 has_paid && !n[3], has_paid && !n[3] && DatumGetBool(v[3]),
+													 complete, hot);
+	keys[2] = id;
+	row->ttl_us = -1;
+	if (lookup_row(nsp, "cache_policy", 3, keys, 1, policy_cols, sv, sn) && !sn[0])
+		row->ttl_us = interval_us(DatumGetIntervalP(sv[0]));
+	else
+		row->state = billy_sql_value("SELECT billy.cache_state($1, $2)", 2,
+									 (Oid[]) {TEXTOID, JSONBOID},
+									 (Datum[]) {CStringGetTextDatum(cr->name), JsonbPGetDatum(row->raw)},
+									 NULL);
+}
+
+/* cold_ttl_us is the TTL of a row no policy covers yet: its state's at no access */
+static int64
+cold_ttl_us(const char *state)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1];
+	char		nulls[1] = {' '};
+	bool		isnull;
+	Datum		d;
+
+	if (state)
+		values[0] = CStringGetTextDatum(state);
+	else
+		nulls[0] = 'n';
+	d = billy_sql_datum("SELECT (pg_catalog.date_part('epoch', billy.optimal_ttl(0, NULL, $1)) "
+						"OPERATOR(pg_catalog.*) 1000000)::pg_catalog.int8",
+						1, types, values, nulls, &isnull);
+	return isnull ? 120 * USECS_PER_SEC : DatumGetInt64(d);
+}
+
+/* org_access checks, on the slow paths, that the caller may see org and it is connected */
+static void
+org_access(const char *org, bool *connected)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(org)};
+	char	   *v;
+
+	v = billy_sql_value("SELECT CASE WHEN NOT ((SELECT billy._sees_all()) OR $1 OPERATOR(pg_catalog.=) ANY (billy._visible_orgs())) "
+						"THEN 'hidden' WHEN o.disconnected_at IS NULL THEN 'connected' ELSE 'disconnected' END "
+						"FROM billy.organizations o WHERE o.id OPERATOR(pg_catalog.=) $1",
+						1, types, values, NULL);
+	if (v == NULL || strcmp(v, "hidden") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for organization \"%s\"", org),
+				 errhint("An administrator can grant it with billy.grant_organization().")));
+	*connected = strcmp(v, "connected") == 0;
+}
+
+/* what a GET of the read path came back with */
+typedef struct Fetched
+{
+	BillyRecordOutcome outcome;
+	Jsonb	   *record;
+	bool		stored;
+	bool		called;			/* Billy was called */
+	const char *reason;			/* why Billy was not asked or failed */
+	BillyHttpError error;
+} Fetched;
+
+/*
+ * fetch_one: one GET of a record, bounded by billy.read_through_timeout_ms,
+ * stored as the sync stores it (unless the transaction is read-only).
+ * Never raises for Billy's failures; says why in f->reason.
+ */
+static void
+fetch_one(const CacheResource *cr, const char *org, const char *id, Fetched *f)
+{
+	BillyRefresh r = {0};
+	TimestampTz retry_at = 0;
+	char	   *ids[1];
+	bool		connected;
+
+	memset(f, 0, sizeof(*f));
+	f->outcome = BILLY_RECORD_FAILED;
+	org_access(org, &connected);
+	if (!connected)
+	{
+		f->reason = "not_connected";
+		return;
+	}
+	if (billy_breaker_is_open(org, &retry_at))
+	{
+		f->reason = "breaker_open";
+		return;
+	}
+	ids[0] = (char *) id;
+	r.org = org;
+	r.resource = cr->name;
+	r.ids = ids;
+	r.nids = 1;
+	r.timeout_ms = billy_read_through_timeout_ms;
+	r.retry = false;
+	r.store = !XactReadOnly && !RecoveryInProgress();
+	r.confirm = r.store;
+	r.keep_json = true;
+	billy_sync_refresh_records(&r);
+	f->called = true;
+	f->outcome = r.outcomes[0];
+	f->record = r.records[0];
+	f->stored = r.store;
+	if (f->outcome == BILLY_RECORD_FAILED)
+	{
+		f->error = r.error;
+		f->reason = r.error.cause;
+		/* a read's short timeout says little about Billy's health */
+		if (strcmp(r.error.cause, "timeout") != 0)
+			billy_breaker_record(org, false);
+	}
+	else
+		billy_breaker_record(org, true);
+}
+
+static void
+push_key(JsonbParseState **st, const char *key)
+{
+	JsonbValue	v;
+
+	v.type = jbvString;
+	v.val.string.val = (char *) key;
+	v.val.string.len = strlen(key);
+	pushJsonbValue(st, WJB_KEY, &v);
+}
+
+static void
+push_string(JsonbParseState **st, const char *key, const char *value)
+{
+	JsonbValue	v;
+
+	push_key(st, key);
+	if (value == NULL)
+		v.type = jbvNull;
+	else
+	{
+		v.type = jbvString;
+		v.val.string.val = (char *) value;
+		v.val.string.len = strlen(value);
+	}
+	pushJsonbValue(st, WJB_VALUE, &v);
+}
+
+static void
+push_bool(JsonbParseState **st, const char *key, bool value)
+{
+	JsonbValue	v;
+
+	push_key(st, key);
+	v.type = jbvBool;
+	v.val.boolean = value;
+	pushJsonbValue(st, WJB_VALUE, &v);
+}
+
+static void
+push_seconds(JsonbParseState **st, const char *key, int64 us)
+{
+	JsonbValue	v;
+	char		buf[64];
+
+	push_key(st, key);
+	snprintf(buf, sizeof(buf), "%.3f", (double) us / USECS_PER_SEC);
+	v.type = jbvNumeric;
+	v.val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(buf),
+														ObjectIdGetDatum(InvalidOid),
+														Int32GetDatum(-1)));
+	pushJsonbValue(st, WJB_VALUE, &v);
+}
+
+/* what an answer says about itself */
+typedef struct Freshness
+{
+	const char *source;			/* "mirror" or "api" */
+	bool		fresh;
+	TimestampTz confirmed_at;
+	int64		age_us;
+	int64		ttl_us;
+	const char *refresh;		/* "queued", or NULL */
+	const char *stale_reason;	/* why Billy was not asked, or failed */
+	const char *error;
+	bool		not_stored;
+} Freshness;
+
+/* append_container adds a jsonb's root container, int-aligned, to buf; returns its JEntry */
+static JEntry
+append_container(StringInfo buf, Jsonb *jb)
+{
+	int			base = buf->len;
+	int			pad = INTALIGN(buf->len) - buf->len;
+
+	appendStringInfoSpaces(buf, pad);
+	memset(buf->data + base, 0, pad);
+	appendBinaryStringInfo(buf, (char *) &jb->root, VARSIZE(jb) - VARHDRSZ);
+	return JENTRY_ISCONTAINER | (buf->len - base);
+}
+
+/*
+ * pair_object builds the jsonb {k1: v1, k2: v2} from two jsonb values
+ * without taking them apart: their containers are copied as they are
+ * (jsonb's containers are position-independent; each is int-aligned, as
+ * convertToJsonb would place it).  An answer's record is most of its
+ * bytes, and this is the read path's cost.
+ */
+static Jsonb *
+pair_object(const char *k1, Jsonb *v1, const char *k2, Jsonb *v2)
+{
+	StringInfoData buf;
+	const char *keys[2];
+	Jsonb	   *vals[2];
+	JEntry		entries[4];
+	uint32		header = 2 | JB_FOBJECT;
+	int			entries_at;
+	uint32		total = 0;
+	int			l1 = strlen(k1);
+	int			l2 = strlen(k2);
+	bool		swap = l1 > l2 || (l1 == l2 && memcmp(k1, k2, l1) > 0);
+
+	/* jsonb orders keys by length, then bytes */
+	keys[0] = swap ? k2 : k1;
+	keys[1] = swap ? k1 : k2;
+	vals[0] = swap ? v2 : v1;
+	vals[1] = swap ? v1 : v2;
+
+	initStringInfo(&buf);
+	appendStringInfoSpaces(&buf, VARHDRSZ);
+	appendBinaryStringInfo(&buf, (char *) &header, sizeof(header));
+	entries_at = buf.len;
+	appendStringInfoSpaces(&buf, sizeof(entries));
+	for (int i = 0; i < 2; i++)
+	{
+		int			len = strlen(keys[i]);
+
+		appendBinaryStringInfo(&buf, keys[i], len);
+		total += len;
+		entries[i] = JENTRY_ISSTRING | (i == 0 ? (total | JENTRY_HAS_OFF) : (uint32) len);
+	}
+	for (int i = 0; i < 2; i++)
+	{
+		entries[2 + i] = append_container(&buf, vals[i]);
+		total += JBE_OFFLENFLD(entries[2 + i]);
+	}
+	memcpy(buf.data + entries_at, entries, sizeof(entries));
+	SET_VARSIZE(buf.data, buf.len);
+	return (Jsonb *) buf.data;
+}
+
+/* answer builds {"<singular>": record, "freshness": {...}} */
+static Jsonb *
+answer(const char *singular, Jsonb *record, Freshness *fr)
+{
+	JsonbParseState *st = NULL;
+	JsonbValue *res;
+	char		buf[MAXDATELEN + 1];
+
+	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+	push_string(&st, "source", fr->source);
+	push_bool(&st, "fresh", fr->fresh);
+	push_string(&st, "confirmed_at", fr->confirmed_at ?
+				JsonEncodeDateTime(buf, TimestampTzGetDatum(fr->confirmed_at), TIMESTAMPTZOID, NULL) : NULL);
+	push_seconds(&st, "age_seconds", Max(fr->age_us, 0));
+	push_seconds(&st, "ttl_seconds", fr->ttl_us);
+	if (fr->refresh)
+		push_string(&st, "refresh", fr->refresh);
+	if (fr->stale_reason)
+		push_string(&st, "stale_reason", fr->stale_reason);
+	if (fr->error)
+		push_string(&st, "error", fr->error);
+	if (fr->not_stored)
+		push_bool(&st, "stored", false);
+	res = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
+	return pair_object(singular, record, "freshness", JsonbValueToJsonb(res));
+}
+
+/*
+ * cache_get is every billy.get_<resource>(org text, id text, max_age
+ * interval DEFAULT NULL) RETURNS jsonb: see the file header.
+ */
+static Datum
+cache_get(FunctionCallInfo fcinfo, const CacheResource *cr)
+{
+	char	   *org;
+	char	   *id;
+	int64		max_age = -1;
+	MirrorRow	row;
+	Freshness	fr = {0};
+	BillyCacheCounts counts = {0};
+	const char *singular = billy_sync_singular(cr->name);
+	Jsonb	   *result;
+	bool		want_refresh = false;
+
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("id must not be null"),
+				 errhint("Pass the %s's Billy id.", cr->what)));
+	id = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	if (id[0] == '\0' || strlen(id) >= BILLY_MAX_ID)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("id must be a Billy id of 1 to %d characters", BILLY_MAX_ID - 1)));
+	if (!PG_ARGISNULL(2))
+	{
+		max_age = interval_us(PG_GETARG_INTERVAL_P(2));
+		if (max_age < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("max_age must not be negative"),
+					 errhint("Use '0' to always ask Billy, NULL to accept the cache's own freshness.")));
+	}
+	billy_require_preload();
+
+	/* the organization: an id found with the row, else resolved (names, NULL) */
+	org = PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0));
+	if (org != NULL)
+		read_row(cr, org, id, &row);
+	if (org == NULL || !row.found)
+	{
+		char	   *resolved = billy_resolve_organization(org);
+
+		if (org == NULL || strcmp(resolved, org) != 0)
+			read_row(cr, resolved, id, &row);
+		org = resolved;
+	}
+
+	counts.reads = 1;
+	if (row.found && row.deleted)
+	{
+		char		buf[MAXDATELEN + 1];
+
+		billy_cache_count(org, cr->name, id, &counts, false);
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_DATA_FOUND),
+				 errmsg("%s \"%s\" was deleted in Billy", cr->what, id),
+				 errdetail("billy found it gone at %s.",
+						   JsonEncodeDateTime(buf, TimestampTzGetDatum(row.deleted_at), TIMESTAMPTZOID, NULL))));
+	}
+
+	if (row.found)
+	{
+		int64		ttl = row.ttl_us >= 0 ? row.ttl_us : cold_ttl_us(row.state);
+		int64		age = row.effective ? billy_cache_age_us(row.effective) : PG_INT64_MAX;
+
+		fr.source = "mirror";
+		fr.confirmed_at = row.effective;
+		fr.age_us = age;
+		fr.ttl_us = ttl;
+		fr.fresh = age < ttl;
+
+		if (max_age >= 0 && age > max_age)
+		{
+			/* the caller wants it younger than the cache has it: ask Billy */
+			Fetched		f;
+
+			fetch_one(cr, org, id, &f);
+			if (f.called)
+				counts.api_calls = 1;
+			if (f.outcome == BILLY_RECORD_STORED || f.outcome == BILLY_RECORD_UNCHANGED)
+			{
+				counts.refetches = 1;
+				billy_cache_count(org, cr->name, id, &counts, false);
+				fr.source = "api";
+				fr.fresh = true;
+				fr.confirmed_at = GetCurrentTimestamp();
+				fr.age_us = 0;
+				fr.not_stored = !f.stored;
+				PG_RETURN_JSONB_P(answer(singular, f.record, &fr));
+			}
+			if (f.outcome == BILLY_RECORD_GONE)
+			{
+				counts.refetches = 1;
+				billy_cache_count(org, cr->name, id, &counts, false);
+				ereport(ERROR,
+						(errcode(ERRCODE_NO_DATA_FOUND),
+						 errmsg("%s \"%s\" was deleted in Billy", cr->what, id),
+						 errdetail("Billy answered 404 just now%s.",
+								   f.stored ? "; the mirror marks it deleted" : "")));
+			}
+			/* Billy could not be asked: the copy, flagged */
+			fr.fresh = false;
+			fr.stale_reason = f.reason;
+			fr.error = f.error.message;
+			want_refresh = true;
+		}
+		else if (!fr.fresh)
+		{
+			TimestampTz retry_at;
+
+			want_refresh = true;
+			if (billy_breaker_is_open(org, &retry_at))
+				fr.stale_reason = "breaker_open";
+		}
+		if (fr.fresh)
+			counts.fresh = 1;
+		else
+			counts.stale = 1;
+		if (billy_cache_count(org, cr->name, id, &counts, want_refresh))
+			billy_wake_worker();
+		if (want_refresh)
+			fr.refresh = "queued";
+		result = answer(singular, row.raw, &fr);
+		PG_RETURN_JSONB_P(result);
+	}
+
+	/* not in the mirror: one GET */
+	{
+		Fetched		f;
+
+		fetch_one(cr, org, id, &f);
+		counts.misses = 1;
+		counts.api_calls = f.called ? 1 : 0;
+		billy_cache_count(org, cr->name, id, &counts, false);
+		if (f.outcome == BILLY_RECORD_GONE)
+			ereport(ERROR,
+					(errcode(ERRCODE_NO_DATA_FOUND),
+					 errmsg("%s \"%s\" does not exist in Billy", cr->what, id),
+					 errdetail("It is not in the mirror, and Billy answered 404.")));
+		if (f.outcome == BILLY_RECORD_FAILED)
+		{
+			if (f.reason && strcmp(f.reason, "breaker_open") == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_CONNECTION_FAILURE),
+						 errmsg("%s \"%s\" is not in the mirror and Billy is not being called", cr->what, id),
+						 errdetail("The circuit breaker of organization \"%s\" is open after repeated failures.", org),
+						 errhint("billy.breaker_status() says when it tries again.")));
+			if (f.reason && strcmp(f.reason, "not_connected") == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+						 errmsg("%s \"%s\" is not in the mirror and organization \"%s\" is not connected", cr->what, id, org),
+						 errhint("Call billy.connect() with an access token for it.")));
+			ereport(ERROR,
+					(errcode(f.error.sqlerrcode),
+					 errmsg("%s \"%s\" is not in the mirror and Billy could not be asked: %s",
+							cr->what, id, f.error.message),
+					 f.error.detail ? errdetail("%s", f.error.detail) : 0,
+					 errhint("billy.read_through_timeout_ms bounds the wait; the next sync brings the record if it exists."),
+					 errhidestmt(true)));
+		}
+		fr.source = "api";
+		fr.fresh = true;
+		fr.confirmed_at = GetCurrentTimestamp();
+		fr.age_us = 0;
+		fr.ttl_us = cold_ttl_us(NULL);
+		fr.not_stored = !f.stored;
+		PG_RETURN_JSONB_P(answer(singular, f.record, &fr));
+	}
+}
+
+/*
+ * billy_get is every billy.get_<resource>(org, id, max_age): the resource
+ * is the one the SQL function is named after (found once per call site).
+ */
+Datum
+billy_get(PG_FUNCTION_ARGS)
+{
+	const CacheResource *cr = fcinfo->flinfo->fn_extra;
+
+	if (cr == NULL)
+	{
+		char	   *name = get_func_name(fcinfo->flinfo->fn_oid);
+
+		for (int i = 0; i < lengthof(cache_resources) && cr == NULL; i++)
+			if (name && strcmp(name, cache_resources[i].function) == 0)
+				cr = &cache_resources[i];
+		if (cr == NULL)
+			elog(ERROR, "billy: no resource is read by function %s", name ? name : "?");
+		fcinfo->flinfo->fn_extra = (void *) cr;
+	}
+	return cache_get(fcinfo, cr);
+}
+
+/* ------------------------------------------------------------------------
+ * Helpers the SQL side calls
+ * ------------------------------------------------------------------------
+ */
+
+/*
+ * billy_cache_count_list: billy._cache_count_list(org text, resource text,
+ * stale_ids text[]) RETURNS void.  A list read: one read of the resource
+ * (record id empty), and a refresh wanted for each stale row it returned.
+ */
+Datum
+billy_cache_count_list(PG_FUNCTION_ARGS)
+{
+	char	   *org = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *resource = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	BillyCacheCounts counts = {0};
+	bool		wake = false;
+
+	billy_require_preload();
+	if (!billy_org_visible(org))
+		PG_RETURN_VOID();
+	counts.reads = 1;
+	if (!PG_ARGISNULL(2))
+	{
+		ArrayType  *arr = PG_GETARG_ARRAYTYPE_P(2);
+		Datum	   *elems;
+		bool	   *nulls;
+		int			n;
+
+		deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+		counts.stale = n > 0 ? 1 : 0;
+		for (int i = 0; i < n; i++)
+		{
+			BillyCacheCounts none = {0};
+
+			if (!nulls[i])
+				wake |= billy_cache_count(org, resource, TextDatumGetCString(elems[i]), &none, true);
+		}
+	}
+	if (counts.stale == 0)
+		counts.fresh = 1;
+	billy_cache_count(org, resource, "", &counts, false);
+	if (wake)
+		billy_wake_worker();
+	PG_RETURN_VOID();
+}
+
+/*
+ * billy_cache_request_refresh: billy._cache_request_refresh(org, resource,
+ * ids text[]) RETURNS void: the worker refreshes them at its next round.
+ */
+Datum
+billy_cache_request_refresh(PG_FUNCTION_ARGS)
+{
+	char	   *org = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *resource = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	ArrayType  *arr = PG_GETARG_ARRAYTYPE_P(2);
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	bool		wake = false;
+
+	billy_require_preload();
+	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+	for (int i = 0; i < n; i++)
+	{
+		BillyCacheCounts none = {0};
+
+		if (!nulls[i])
+			wake |= billy_cache_count(org, resource, TextDatumGetCString(elems[i]), &none, true);
+	}
+	if (wake)
+		billy_wake_worker();
+	PG_RETURN_VOID();
+}
+
+/*
+ * billy_cache_flush_now: billy._cache_flush_now() RETURNS void: asks the
+ * worker for a flush at once (tests, benchmarks).
+ */
+Datum
+billy_cache_flush_now(PG_FUNCTION_ARGS)
+{
+	billy_require_preload();
+	pg_atomic_write_u32(&cache_shared->flush_wanted, 1);
+	billy_wake_worker();
+	PG_RETURN_VOID();
+}
+
+/*
+ * billy_cache_counters: billy._cache_counters() RETURNS SETOF record: the
+ * counts in shared memory not flushed yet, and the table's fill.
+ */
+Datum
+billy_cache_counters(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	HASH_SEQ_STATUS seq;
+	CacheEntry *e;
+
+	bool		isnull;
+	bool		all;
+	Datum	   *visible_d = NULL;
+	char	  **visible = NULL;
+	int			nvisible = 0;
+
+	billy_require_preload();
+	InitMaterializedSRF(fcinfo, 0);
+	/* what row-level security would show; found before the lock is taken */
+	all = DatumGetBool(billy_sql_datum("SELECT billy._sees_all()", 0, NULL, NULL, NULL, &isnull));
+	if (!all)
+	{
+		Datum		d = billy_sql_datum("SELECT billy._visible_orgs()", 0, NULL, NULL, NULL, &isnull);
+
+		if (!isnull)
+			deconstruct_array(DatumGetArrayTypeP(d), TEXTOID, -1, false, TYPALIGN_INT,
+							  &visible_d, NULL, &nvisible);
+		visible = palloc(sizeof(char *) * Max(nvisible, 1));
+		for (int i = 0; i < nvisible; i++)
+			visible[i] = TextDatumGetCString(visible_d[i]);
+	}
+
+	LWLockAcquire(cache_shared->lock, LW_SHARED);
+	hash_seq_init(&seq, cache_hash);
+	while ((e = hash_seq_search(&seq)) != NULL)
+	{
+		Datum		values[12];
+		bool		nulls[12] = {0};
+		BillyCacheCounts c;
+		TimestampTz last;
+		bool		wanted;
+
+		if (!all)
+		{
+			bool		seen = false;
+
+			for (int i = 0; i < nvisible && !seen; i++)
+				seen = strcmp(visible[i], e->key.org) == 0;
+			if (!seen)
+				continue;
+		}
+		SpinLockAcquire(&e->mutex);
+		c = e->counts;
+		last = e->last_access;
+		wanted = e->refresh_wanted;
+		SpinLockRelease(&e->mutex);
+
+		values[0] = CStringGetTextDatum(e->key.org);
+		values[1] = CStringGetTextDatum(e->key.resource);
+		values[2] = CStringGetTextDatum(e->key.id);
+		values[3] = Int64GetDatum(c.reads);
+		values[4] = Int64GetDatum(c.fresh);
+		values[5] = Int64GetDatum(c.stale);
+		values[6] = Int64GetDatum(c.misses);
+		values[7] = Int64GetDatum(c.refetches);
+		values[8] = Int64GetDatum(c.api_calls);
+		values[9] = Int64GetDatum(c.refresh_calls);
+		if (last)
+			values[10] = TimestampTzGetDatum(last);
+		else
+			nulls[10] = true;
+		values[11] = BoolGetDatum(wanted);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	LWLockRelease(cache_shared->lock);
+	return (Datum) 0;
+}
+
+/* ------------------------------------------------------------------------
+ * The worker's side: flush, refresh jobs, warm_cache
+ * ------------------------------------------------------------------------
+ */
+
+/* text_array makes a text[] of the drained entries' organizations, resources or ids */
+static Datum
+text_array(BillyCacheDrained *d, int n, int which)
+{
+	Datum	   *elems = palloc(sizeof(Datum) * Max(n, 1));
+
+	for (int i = 0; i < n; i++)
+		elems[i] = CStringGetTextDatum(which == 0 ? d[i].org : which == 1 ? d[i].resource : d[i].id);
+	return PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+static Datum
+int8_array(BillyCacheDrained *d, int n, size_t offset)
+{
+	Datum	   *elems = palloc(sizeof(Datum) * Max(n, 1));
+
+	for (int i = 0; i < n; i++)
+		elems[i] = Int64GetDatum(*(int64 *) ((char *) &d[i].counts + offset));
+	return PointerGetDatum(construct_array(elems, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}
+
+/*
+ * billy_cache_tick is the worker's periodic cache work, in a transaction
+ * of the worker's: flush the counters when due (or asked), then plan
+ * refreshes within the API budget (billy._cache_plan queues the jobs).
+ */
+void
+billy_cache_tick(bool flush)
+{
+	if (flush)
+	{
+		int			n;
+		BillyCacheDrained *d = billy_cache_drain(&n);
+
+		if (n > 0)
+		{
+			Oid			types[12] = {TEXTOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
+				INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID,
+			INT8ARRAYOID, INT8ARRAYOID, TEXTOID};
+			Datum		values[12];
+			StringInfoData lasts;
+			StringInfoData wants;
+
+			initStringInfo(&lasts);
+			initStringInfo(&wants);
+			appendStringInfoChar(&lasts, '[');
+			appendStringInfoChar(&wants, '[');
+			for (int i = 0; i < n; i++)
+			{
+				char		buf[MAXDATELEN + 1];
+
+				if (i > 0)
+				{
+					appendStringInfoChar(&lasts, ',');
+					appendStringInfoChar(&wants, ',');
+				}
+				if (d[i].last_access)
+					appendStringInfo(&lasts, "\"%s\"",
+									 JsonEncodeDateTime(buf, TimestampTzGetDatum(d[i].last_access), TIMESTAMPTZOID, NULL));
+				else
+					appendStringInfoString(&lasts, "null");
+				appendStringInfoString(&wants, d[i].refresh_wanted ? "true" : "false");
+			}
+			appendStringInfoChar(&lasts, ']');
+			appendStringInfoChar(&wants, ']');
+
+			values[0] = CStringGetTextDatum(wants.data);
+			values[1] = text_array(d, n, 0);
+			values[2] = text_array(d, n, 1);
+			values[3] = text_array(d, n, 2);
+			values[4] = int8_array(d, n, offsetof(BillyCacheCounts, reads));
+			values[5] = int8_array(d, n, offsetof(BillyCacheCounts, fresh));
+			values[6] = int8_array(d, n, offsetof(BillyCacheCounts, stale));
+			values[7] = int8_array(d, n, offsetof(BillyCacheCounts, misses));
+			values[8] = int8_array(d, n, offsetof(BillyCacheCounts, refetches));
+			values[9] = int8_array(d, n, offsetof(BillyCacheCounts, api_calls));
+			values[10] = int8_array(d, n, offsetof(BillyCacheCounts, refresh_calls));
+			values[11] = CStringGetTextDatum(lasts.data);
+			billy_sql_exec("SELECT billy._cache_flush($2, $3, $4, $5, $6, $7, $8, $9, $10, $11, "
+						   "$12::pg_catalog.jsonb, $1::pg_catalog.jsonb)",
+						   12, types, values, NULL);
+		}
+		{
+			uint64		dropped = pg_atomic_exchange_u64(&cache_shared->dropped, 0);
+
+			if (dropped > 0)
+				ereport(LOG,
+						(errmsg("billy: %llu cache counts were dropped: the counter table was full",
+								(unsigned long long) dropped),
+						 errhint("Raise billy.cache_max_entries or lower billy.cache_flush_interval_ms.")));
+		}
+	}
+	{
+		Oid			types[1] = {INT4OID};
+		Datum		values[1] = {Int32GetDatum(billy_api_budget_per_minute)};
+
+		billy_sql_exec("SELECT billy._cache_plan($1)", 1, types, values, NULL);
+	}
+}
+
+/*
+ * refresh_group looks up records of one resource (billy_sync_refresh_records,
+ * confirming the unchanged ones) and counts the API calls it spent.
+ */
+static void
+refresh_group(const char *org, const char *resource, char **ids, int n, StringInfo report)
+{
+	BillyRefresh r = {0};
+	BillyCacheCounts counts = {0};
+	int			unchanged = 0;
+	int			stored = 0;
+	int			gone = 0;
+
+	r.org = org;
+	r.resource = resource;
+	r.ids = ids;
+	r.nids = n;
+	r.retry = true;
+	r.store = true;
+	r.confirm = true;
+	billy_sync_refresh_records(&r);
+	for (int i = 0; i < n; i++)
+	{
+		if (r.outcomes[i] == BILLY_RECORD_UNCHANGED)
+			unchanged++;
+		else if (r.outcomes[i] == BILLY_RECORD_STORED)
+			stored++;
+		else if (r.outcomes[i] == BILLY_RECORD_GONE)
+			gone++;
+	}
+	counts.refresh_calls = r.requests;
+	billy_cache_count(org, resource, "", &counts, false);
+	if (r.failed > 0 && strcmp(r.error.cause, "timeout") != 0)
+		billy_breaker_record(org, false);
+	else if (r.failed < n)
+		billy_breaker_record(org, true);
+	appendStringInfo(report, "\"%s\":{\"looked_up\":%d,\"unchanged\":%d,\"changed\":%d,\"gone\":%d,\"failed\":%d,\"requests\":%d",
+					 resource, n, unchanged, stored, gone, r.failed, r.requests);
+	if (r.failed > 0)
+	{
+		appendStringInfoString(report, ",\"error\":");
+		escape_json(report, r.error.message);
+	}
+	appendStringInfoChar(report, '}');
+}
+
+/*
+ * billy_cache_refresh_job is the handler of "cache_refresh" jobs
+ * ({"resource": ..., "ids": [...]}), queued by billy._cache_plan.  An open
+ * breaker postpones it.
+ */
+void
+billy_cache_refresh_job(BillyJob *job)
+{
+	Jsonb	   *args = billy_jsonb_parse(job->args, strlen(job->args), "a cache_refresh job's args");
+	JsonbValue	resource;
+	JsonbValue	idsv;
+	JsonbValue	contacts;
+	TimestampTz retry_at = 0;
+	char	  **ids = NULL;
+	int			n = 0;
+	int			lists = 0;
+	int			capacity;
+	char	   *res;
+	StringInfoData report;
+
+	if (job->organization_id == NULL ||
+		!getKeyJsonValueFromContainer(&args->root, "resource", 8, &resource) ||
+		resource.type != jbvString ||
+		!getKeyJsonValueFromContainer(&args->root, "ids", 3, &idsv) ||
+		idsv.type != jbvBinary || !JsonContainerIsArray(idsv.val.binary.data))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a cache_refresh job needs an organization, a resource and an array of ids")));
+	if (!billy_breaker_allows(job->organization_id, &retry_at))
+	{
+		job->postpone_until = retry_at;
+		return;
+	}
+	res = pnstrdup(resource.val.string.val, resource.val.string.len);
+	capacity = JsonContainerSize(idsv.val.binary.data) + 16;
+	ids = palloc(sizeof(char *) * capacity);
+	for (uint32 i = 0; i < JsonContainerSize(idsv.val.binary.data); i++)
+	{
+		JsonbValue *v = getIthJsonbValueFromContainer(idsv.val.binary.data, i);
+
+		if (v && v->type == jbvString)
+			ids[n++] = pnstrdup(v->val.string.val, v->val.string.len);
+	}
+	initStringInfo(&report);
+	appendStringInfoChar(&report, '{');
+
+	/* one list request per contact; what it did not hold is looked up alone */
+	if (getKeyJsonValueFromContainer(&args->root, "contacts", 8, &contacts) &&
+		contacts.type == jbvBinary && JsonContainerIsObject(contacts.val.binary.data))
+	{
+		JsonbIterator *it = JsonbIteratorInit(contacts.val.binary.data);
+		JsonbValue	v;
+		JsonbIteratorToken tok;
+		char	   *contact = NULL;
+		BillyRefresh r = {0};
+		BillyCacheCounts counts = {0};
+		List	   *seen = NIL;
+
+		r.org = job->organization_id;
+		r.resource = res;
+		r.retry = true;
+		while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+		{
+			if (tok == WJB_KEY)
+			{
+				contact = pnstrdup(v.val.string.val, v.val.string.len);
+				seen = billy_sync_refresh_list(&r, "contactId", contact);
+				lists++;
+			}
+			else if (tok == WJB_VALUE && v.type == jbvBinary && JsonContainerIsArray(v.val.binary.data))
+			{
+				for (uint32 i = 0; i < JsonContainerSize(v.val.binary.data); i++)
+				{
+					JsonbValue *e = getIthJsonbValueFromContainer(v.val.binary.data, i);
+					char	   *id;
+					bool		found = false;
+					ListCell   *lc;
+
+					if (e == NULL || e->type != jbvString)
+						continue;
+					id = pnstrdup(e->val.string.val, e->val.string.len);
+					foreach(lc, seen)
+						found |= strcmp(lfirst(lc), id) == 0;
+					if (!found)
+					{
+						if (n == capacity)
+							ids = repalloc(ids, sizeof(char *) * (capacity *= 2));
+						ids[n++] = id;
+					}
+				}
+			}
+		}
+		counts.refresh_calls = r.requests;
+		billy_cache_count(job->organization_id, res, "", &counts, false);
+		if (r.failed > 0 && strcmp(r.error.cause, "timeout") != 0)
+			billy_breaker_record(job->organization_id, false);
+		appendStringInfo(&report, "\"lists\":{\"contacts\":%d,\"requests\":%d,\"changed\":%lld,\"failed\":%d},",
+						 lists, r.requests, (long long) (r.inserted + r.updated), r.failed);
+	}
+	refresh_group(job->organization_id, res, ids, n, &report);
+	appendStringInfoChar(&report, '}');
+	job->result = report.data;
+}
+
+/*
+ * billy_warm_cache: billy.warm_cache(org text, top_n int) RETURNS jsonb.
+ * Refreshes now, in this session, the organization's top_n most read rows
+ * (by accesses per hour), and says what it did.
+ */
+Datum
+billy_warm_cache(PG_FUNCTION_ARGS)
+{
+	char	   *org;
+	int			top_n = PG_ARGISNULL(1) ? 100 : PG_GETARG_INT32(1);
+	Oid			types[2] = {TEXTOID, INT4OID};
+	Datum		values[2];
+	StringInfoData report;
+	int			groups = 0;
+	int			total = 0;
+	List	   *resources = NIL;
+	List	   *idlists = NIL;
+	ListCell   *lc1;
+	ListCell   *lc2;
+	TimestampTz t0 = GetCurrentTimestamp();
+
+	billy_require_preload();
+	if (top_n < 1 || top_n > 100000)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("top_n must be between 1 and 100000")));
+	org = billy_resolve_organization(PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0)));
+	values[0] = CStringGetTextDatum(org);
+	values[1] = Int32GetDatum(top_n);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "billy: SPI_connect failed");
+	if (SPI_execute_with_args("SELECT resource, pg_catalog.array_agg(record_id) FROM billy._cache_hottest($1, $2) "
+							  "GROUP BY resource ORDER BY resource",
+							  2, types, values, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "billy: could not find the hottest rows");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull);
+
+		resources = lappend(resources, pstrdup(SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1)));
+		idlists = lappend(idlists, DatumGetArrayTypePCopy(d));
+		MemoryContextSwitchTo(old);
+	}
+	SPI_finish();
+
+	initStringInfo(&report);
+	appendStringInfoString(&report, "{\"organization_id\":");
+	escape_json(&report, org);
+	appendStringInfoString(&report, ",\"refreshed\":{");
+	forboth(lc1, resources, lc2, idlists)
+	{
+		Datum	   *elems;
+		bool	   *nulls;
+		int			n;
+		char	  **ids;
+
+		deconstruct_array(lfirst(lc2), TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+		ids = palloc(sizeof(char *) * Max(n, 1));
+		for (int i = 0; i < n; i++)
+			ids[i] = TextDatumGetCString(elems[i]);
+		if (groups++ > 0)
+			appendStringInfoChar(&report, ',');
+		refresh_group(org, lfirst(lc1), ids, n, &report);
+		total += n;
+	}
+	appendStringInfo(&report, "},\"rows\":%d,\"ms\":%lld}", total,
+					 (long long) ((GetCurrentTimestamp() - t0) / 1000));
+	PG_RETURN_JSONB_P(billy_jsonb_parse(report.data, report.len, "warm_cache's report"));
+}
