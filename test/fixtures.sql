@@ -193,32 +193,180 @@ BEGIN
 END
 $$;
 
+-- program runs a shell command on the server (COPY FROM PROGRAM) and returns
+-- what it printed
+CREATE FUNCTION billy_test.program(cmd text) RETURNS text
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    result text;
+BEGIN
+    IF to_regclass('pg_temp.program_out') IS NULL THEN
+        CREATE TEMP TABLE program_out (n serial, line text);
+    END IF;
+    TRUNCATE program_out;
+    EXECUTE format('COPY program_out (line) FROM PROGRAM %L WITH (FORMAT csv, DELIMITER %L, QUOTE %L)',
+                   cmd, E'\x02', E'\x01');
+    SELECT string_agg(line, E'\n' ORDER BY n) INTO result FROM program_out;
+    RETURN result;
+END
+$$;
+
 -- api calls billy-sandbox's /v2 API (…/v2<path>) with an organization's
 -- access token, as a client of Billy would, and returns the JSON answer
 -- (errors included: the envelope says what failed).  For building the exact
 -- books a test needs through the sandbox's write API.
 CREATE FUNCTION billy_test.api(token text, method text, path text, body jsonb DEFAULT NULL)
 RETURNS jsonb
-LANGUAGE plpgsql
-AS $$
-DECLARE
-    cmd text;
-    result text;
-BEGIN
-    cmd := format('curl -s -S --max-time 60 -X %s -H %s -H %s %s %s',
+LANGUAGE sql
+RETURN billy_test.program(format('curl -s -S --max-time 60 -X %s -H %s -H %s %s %s',
                   method,
                   billy_test.quote_shell('Content-Type: application/json'),
                   billy_test.quote_shell('X-Access-Token: ' || token),
                   CASE WHEN body IS NULL THEN '' ELSE '--data-binary ' || billy_test.quote_shell(body::text) END,
-                  billy_test.quote_shell(billy_test.setting('api_url') || path));
-    IF to_regclass('pg_temp.sandbox_out') IS NULL THEN
-        CREATE TEMP TABLE sandbox_out (n serial, line text);
-    END IF;
-    TRUNCATE sandbox_out;
-    EXECUTE format('COPY sandbox_out (line) FROM PROGRAM %L WITH (FORMAT csv, DELIMITER %L, QUOTE %L)',
-                   cmd, E'\x02', E'\x01');
-    SELECT string_agg(line, E'\n' ORDER BY n) INTO result FROM sandbox_out;
-    RETURN result::jsonb;
-END
-$$;
+                  billy_test.quote_shell(billy_test.setting('api_url') || path)))::jsonb;
 GRANT EXECUTE ON FUNCTION billy_test.api(text, text, text, jsonb) TO PUBLIC;
+
+-- the analytics rollups recomputed from the raw mirror with plain GROUP BYs,
+-- written independently of the triggers that maintain them;
+-- analytics_differences() counts the rows that differ, both ways, per rollup
+-- (SQL bodies refer to billy's tables, which do not exist yet at this point)
+SET check_function_bodies = off;
+CREATE FUNCTION billy_test.analytics_expected_daily() RETURNS TABLE (organization_id text, day date, currency_id text, kind text,
+    documents bigint, net numeric, tax numeric, net_base numeric, tax_base numeric, payments bigint, paid numeric,
+    paid_base numeric)
+LANGUAGE sql AS $$
+    WITH docs AS (
+        SELECT organization_id, id, 'invoice' AS subject,
+               CASE WHEN type = 'creditNote' THEN 'creditNote' ELSE 'invoice' END AS kind,
+               entry_date, currency_id, exchange_rate, amount, tax
+        FROM billy.invoices WHERE state = 'approved' AND deleted_at IS NULL
+        UNION ALL
+        SELECT organization_id, id, 'bill', CASE WHEN type = 'creditNote' THEN 'billCreditNote' ELSE 'bill' END,
+               entry_date, currency_id, exchange_rate, amount, tax
+        FROM billy.bills WHERE state = 'approved' AND deleted_at IS NULL
+    ), d AS (
+        SELECT organization_id, entry_date AS day, currency_id, kind, count(*) AS documents, sum(amount) AS net,
+               sum(tax) AS tax, sum(round(amount * exchange_rate, 2)) AS net_base, sum(round(tax * exchange_rate, 2)) AS tax_base
+        FROM docs GROUP BY 1, 2, 3, 4
+    ), p AS (
+        SELECT x.organization_id, m.entry_date AS day, x.currency_id, x.kind, count(*) AS payments,
+               sum(-m.amount) AS paid, sum(round(-m.amount * x.exchange_rate, 2)) AS paid_base
+        FROM billy.balance_modifiers m
+        JOIN docs x ON x.organization_id = m.organization_id AND x.id = m.subject_id AND x.subject = m.subject_type
+        WHERE m.modifier_type = 'bankPayment' AND NOT m.is_voided
+        GROUP BY 1, 2, 3, 4
+    )
+    SELECT COALESCE(d.organization_id, p.organization_id), COALESCE(d.day, p.day), COALESCE(d.currency_id, p.currency_id),
+           COALESCE(d.kind, p.kind), COALESCE(d.documents, 0), COALESCE(d.net, 0), COALESCE(d.tax, 0),
+           COALESCE(d.net_base, 0), COALESCE(d.tax_base, 0), COALESCE(p.payments, 0), COALESCE(p.paid, 0),
+           COALESCE(p.paid_base, 0)
+    FROM d FULL JOIN p ON p.organization_id = d.organization_id AND p.day = d.day AND p.currency_id = d.currency_id
+                      AND p.kind = d.kind
+$$;
+CREATE FUNCTION billy_test.analytics_expected_open() RETURNS TABLE (organization_id text, due_date date, currency_id text, kind text,
+    documents bigint, balance numeric, balance_base numeric)
+LANGUAGE sql AS $$
+    SELECT organization_id, COALESCE(due_date, entry_date), currency_id, kind, count(*), sum(balance),
+           sum(round(balance * exchange_rate, 2))
+    FROM (SELECT organization_id, due_date, entry_date, currency_id, exchange_rate, balance,
+                 CASE WHEN type = 'creditNote' THEN 'creditNote' ELSE 'invoice' END AS kind
+          FROM billy.invoices WHERE state = 'approved' AND deleted_at IS NULL AND balance <> 0
+          UNION ALL
+          SELECT organization_id, due_date, entry_date, currency_id, exchange_rate, balance,
+                 CASE WHEN type = 'creditNote' THEN 'billCreditNote' ELSE 'bill' END
+          FROM billy.bills WHERE state = 'approved' AND deleted_at IS NULL AND balance <> 0) x
+    GROUP BY 1, 2, 3, 4
+$$;
+CREATE FUNCTION billy_test.analytics_expected_months() RETURNS TABLE (organization_id text, month date, contact_id text,
+    invoices bigint, credit_notes bigint, net_base numeric, tax_base numeric)
+LANGUAGE sql AS $$
+    SELECT organization_id, date_trunc('month', entry_date)::date, contact_id,
+           count(*) FILTER (WHERE type <> 'creditNote'), count(*) FILTER (WHERE type = 'creditNote'),
+           sum(CASE WHEN type = 'creditNote' THEN -1 ELSE 1 END * round(amount * exchange_rate, 2)),
+           sum(CASE WHEN type = 'creditNote' THEN -1 ELSE 1 END * round(tax * exchange_rate, 2))
+    FROM billy.invoices WHERE state = 'approved' AND deleted_at IS NULL AND contact_id IS NOT NULL
+    GROUP BY 1, 2, 3
+$$;
+-- differences, both ways, between a rollup and its recomputation
+CREATE FUNCTION billy_test.analytics_differences() RETURNS TABLE (rollup text, rows bigint)
+LANGUAGE sql AS $$
+    SELECT 'daily', count(*) FROM (
+        (SELECT organization_id, day, currency_id, kind, documents::bigint, net, tax, net_base, tax_base,
+                payments::bigint, paid, paid_base FROM billy.analytics_daily
+         EXCEPT SELECT * FROM billy_test.analytics_expected_daily())
+        UNION ALL
+        (SELECT * FROM billy_test.analytics_expected_daily()
+         EXCEPT SELECT organization_id, day, currency_id, kind, documents::bigint, net, tax, net_base, tax_base,
+                       payments::bigint, paid, paid_base FROM billy.analytics_daily)) x
+    UNION ALL
+    SELECT 'open', count(*) FROM (
+        (SELECT organization_id, due_date, currency_id, kind, documents::bigint, balance, balance_base
+         FROM billy.analytics_open EXCEPT SELECT * FROM billy_test.analytics_expected_open())
+        UNION ALL
+        (SELECT * FROM billy_test.analytics_expected_open()
+         EXCEPT SELECT organization_id, due_date, currency_id, kind, documents::bigint, balance, balance_base
+                FROM billy.analytics_open)) x
+    UNION ALL
+    SELECT 'customer months', count(*) FROM (
+        (SELECT organization_id, month, contact_id, invoices::bigint, credit_notes::bigint, net_base, tax_base
+         FROM billy.analytics_customer_months EXCEPT SELECT * FROM billy_test.analytics_expected_months())
+        UNION ALL
+        (SELECT * FROM billy_test.analytics_expected_months()
+         EXCEPT SELECT organization_id, month, contact_id, invoices::bigint, credit_notes::bigint, net_base, tax_base
+                FROM billy.analytics_customer_months)) x
+    UNION ALL
+    SELECT 'open documents', count(*) FROM (
+        WITH want AS (
+            SELECT organization_id, 'invoice' AS subject, id, CASE WHEN type = 'creditNote' THEN 'creditNote' ELSE 'invoice' END AS kind,
+                   contact_id, entry_date, COALESCE(due_date, entry_date) AS due_date, currency_id, exchange_rate AS rate,
+                   balance, round(balance * exchange_rate, 2) AS balance_base
+            FROM billy.invoices WHERE state = 'approved' AND deleted_at IS NULL AND balance <> 0
+            UNION ALL
+            SELECT organization_id, 'bill', id, CASE WHEN type = 'creditNote' THEN 'billCreditNote' ELSE 'bill' END,
+                   contact_id, entry_date, COALESCE(due_date, entry_date), currency_id, exchange_rate, balance,
+                   round(balance * exchange_rate, 2)
+            FROM billy.bills WHERE state = 'approved' AND deleted_at IS NULL AND balance <> 0
+        ), have AS (
+            SELECT organization_id, subject, id, kind, contact_id, entry_date, due_date, currency_id, rate, balance, balance_base
+            FROM billy.analytics_open_documents
+        )
+        (SELECT * FROM have EXCEPT SELECT * FROM want) UNION ALL (SELECT * FROM want EXCEPT SELECT * FROM have)) x
+    UNION ALL
+    SELECT 'customers', count(*) FROM (
+        WITH want AS (
+            SELECT organization_id, contact_id,
+                   count(*) FILTER (WHERE type <> 'creditNote') AS invoices, count(*) FILTER (WHERE type = 'creditNote') AS credit_notes,
+                   sum(CASE WHEN type = 'creditNote' THEN -1 ELSE 1 END * round(amount * exchange_rate, 2)) AS net_base,
+                   sum(CASE WHEN type = 'creditNote' THEN -1 ELSE 1 END * round(tax * exchange_rate, 2)) AS tax_base,
+                   min(entry_date) FILTER (WHERE type <> 'creditNote') AS first_invoice,
+                   max(entry_date) FILTER (WHERE type <> 'creditNote') AS last_invoice
+            FROM billy.invoices WHERE state = 'approved' AND deleted_at IS NULL AND contact_id IS NOT NULL
+            GROUP BY 1, 2
+        ), have AS (
+            SELECT organization_id, contact_id, invoices::bigint, credit_notes::bigint, net_base, tax_base, first_invoice, last_invoice
+            FROM billy.analytics_customers
+        )
+        (SELECT * FROM have EXCEPT SELECT * FROM want) UNION ALL (SELECT * FROM want EXCEPT SELECT * FROM have)) x
+    UNION ALL
+    -- the customer bitmaps, read back as (organization, day, contact)
+    SELECT 'customer days', count(*) FROM (
+        WITH have AS (
+            SELECT d.organization_id, d.day, c.contact_id
+            FROM billy.analytics_customer_days d
+            JOIN billy.analytics_contacts c ON c.organization_id = d.organization_id
+            WHERE CASE WHEN c.ordinal / 8 < length(d.customers) THEN get_bit(d.customers, c.ordinal) = 1 ELSE false END
+        ), want AS (
+            SELECT DISTINCT organization_id, entry_date AS day, contact_id FROM billy.invoices
+            WHERE state = 'approved' AND deleted_at IS NULL AND type <> 'creditNote' AND contact_id IS NOT NULL
+        )
+        (SELECT * FROM have EXCEPT SELECT * FROM want) UNION ALL (SELECT * FROM want EXCEPT SELECT * FROM have)) x
+    UNION ALL
+    -- nothing left at zero
+    SELECT 'zero rows', (SELECT count(*) FROM billy.analytics_daily
+                         WHERE documents = 0 AND payments = 0 AND net = 0 AND tax = 0 AND paid = 0)
+                      + (SELECT count(*) FROM billy.analytics_open WHERE documents = 0 AND balance = 0)
+                      + (SELECT count(*) FROM billy.analytics_customer_days WHERE customers = '\x'::bytea)
+$$;
+RESET check_function_bodies;
+GRANT EXECUTE ON FUNCTION billy_test.analytics_differences() TO PUBLIC;

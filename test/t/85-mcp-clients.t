@@ -55,9 +55,9 @@ tools_of() { q "SET ROLE $1; SELECT string_agg(name, ',') FROM billy.mcp_tool_st
 export BRIDGE READER ADMIN ORG_ID PGHOST PGPORT PGDATABASE
 export ORG_NAME=$(q "SELECT name FROM billy.organizations WHERE id = '$ORG_ID'")
 export READER_TOOLS=$(tools_of $READER) ADMIN_TOOLS=$(tools_of $ADMIN)
-export INVOICE_ID=$(q "SELECT min(id) FROM billy.invoices WHERE organization_id = '$ORG_ID'")
-export CONTACT_ID=$(q "SELECT min(id) FROM billy.contacts WHERE organization_id = '$ORG_ID'")
-export PRODUCT_ID=$(q "SELECT min(id) FROM billy.products WHERE organization_id = '$ORG_ID'")
+export INVOICE_ID=$(q "SELECT min(id) FROM billy.invoices WHERE organization_id = '$ORG_ID' AND deleted_at IS NULL")
+export CONTACT_ID=$(q "SELECT min(id) FROM billy.contacts WHERE organization_id = '$ORG_ID' AND deleted_at IS NULL")
+export PRODUCT_ID=$(q "SELECT min(id) FROM billy.products WHERE organization_id = '$ORG_ID' AND deleted_at IS NULL")
 # a bulk job of the organization to ask about: a dry run changes nothing
 export BULK_JOB_ID=$(q "SELECT billy.import_csv('$ORG_ID', 'contacts', E'name;cvr\\nMCP Test ApS;12345674', '{\"dry_run\": true}')")
 
