@@ -3,7 +3,7 @@
  * audit.c
  *	  The audit trail's entry point: billy.audit() and the C function the
  *	  writes use.  The chain itself (locking, hashing, redaction, the
- *	  append-only trigger, verification) is SQL: extension/0.2.0/81-audit.sql.
+ *	  append-only trigger, verification) is SQL: extension/0.2.0/80-audit.sql.
  *
  * The acting role is read from the session here, in C, never taken from an
  * argument: billy.audit() switches to the extension owner to append (the
