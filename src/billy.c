@@ -21,6 +21,7 @@
 #include "catalog/indexing.h"
 #include "catalog/pg_extension.h"
 #include "commands/extension.h"
+#include "commands/trigger.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "storage/ipc.h"
@@ -28,7 +29,9 @@
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
+#include "utils/inval.h"
 #include "utils/rel.h"
+#include "utils/syscache.h"
 
 #include "breaker.h"
 #include "cache.h"
@@ -436,6 +439,45 @@ billy_require_preload(void)
 				 errhint("Add 'billy' to shared_preload_libraries in postgresql.conf and restart the server.")));
 }
 
+PG_FUNCTION_INFO_V1(billy_invalidate_cached);
+
+/*
+ * billy_invalidate_cached: billy._invalidate_cached(), the statement trigger
+ * of tables that backends keep copies of in C (billy.mcp_tools, the
+ * organizations).  A relcache invalidation of the table reaches every
+ * backend's relcache callbacks when the change commits, this one's at once.
+ */
+Datum
+billy_invalidate_cached(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("billy._invalidate_cached() runs only as a trigger")));
+	CacheInvalidateRelcache(trigdata->tg_relation);
+	return PointerGetDatum(NULL);
+}
+
+/*
+ * The extension owner, kept per backend: billy_become_owner runs on hot
+ * paths (every MCP call's audit entry), and pg_extension has no syscache,
+ * so finding the owner is two catalog index scans.  pg_extension sends no
+ * invalidation either; what changes the owner also touches the schema or
+ * the role: DROP and CREATE EXTENSION drop and create schema billy, REASSIGN
+ * OWNED gives the schema to the new owner along with the extension, and a
+ * dropped role is gone from pg_authid.  Syscache callbacks on both forget.
+ */
+static Oid	cached_owner = InvalidOid;
+static bool owner_callbacks_registered = false;
+
+static void
+owner_cache_reset(Datum arg, int cacheid, uint32 hashvalue)
+{
+	cached_owner = InvalidOid;
+}
+
 /*
  * billy_extension_owner returns the role that owns the billy extension: the
  * only role that may read the credential table.
@@ -443,13 +485,23 @@ billy_require_preload(void)
 Oid
 billy_extension_owner(void)
 {
-	Oid			ext_oid = get_extension_oid("billy", false);
+	Oid			ext_oid;
 	Relation	rel;
 	ScanKeyData key;
 	SysScanDesc scan;
 	HeapTuple	tuple;
 	Oid			owner = InvalidOid;
 
+	if (OidIsValid(cached_owner))
+		return cached_owner;
+	if (!owner_callbacks_registered)
+	{
+		CacheRegisterSyscacheCallback(NAMESPACEOID, owner_cache_reset, (Datum) 0);
+		CacheRegisterSyscacheCallback(AUTHOID, owner_cache_reset, (Datum) 0);
+		owner_callbacks_registered = true;
+	}
+
+	ext_oid = get_extension_oid("billy", false);
 	rel = table_open(ExtensionRelationId, AccessShareLock);
 	ScanKeyInit(&key, Anum_pg_extension_oid, BTEqualStrategyNumber, F_OIDEQ,
 				ObjectIdGetDatum(ext_oid));
@@ -462,6 +514,9 @@ billy_extension_owner(void)
 
 	if (!OidIsValid(owner))
 		elog(ERROR, "billy extension has no owner");
+	/* kept only outside the extension's own scripts, which may still change it */
+	if (!creating_extension)
+		cached_owner = owner;
 	return owner;
 }
 

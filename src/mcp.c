@@ -61,6 +61,7 @@
 #include "audit.h"
 #include "jsonschema.h"
 #include "mcp.h"
+#include "organizations.h"
 #include "sqlexec.h"
 
 /* JSON-RPC and MCP error codes */
@@ -455,26 +456,6 @@ tool_cache_relcache_cb(Datum arg, Oid relid)
 {
 	if (relid == InvalidOid || relid == registry_relid)
 		tool_cache_valid = false;
-}
-
-PG_FUNCTION_INFO_V1(billy_mcp_tools_invalidate);
-
-/*
- * billy_mcp_tools_invalidate: the statement trigger on billy.mcp_tools that
- * sends a relcache invalidation for the table, which empties every
- * backend's cached registry when the change commits.
- */
-Datum
-billy_mcp_tools_invalidate(PG_FUNCTION_ARGS)
-{
-	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("billy._mcp_tools_invalidate() runs only as a trigger")));
-	CacheInvalidateRelcache(trigdata->tg_relation);
-	return PointerGetDatum(NULL);
 }
 
 static void
@@ -1173,25 +1154,7 @@ rpc_tool_success(McpRequest *req, const char *structured)
 static void
 audit(const char *tool, JsonbValue *args, const char *outcome, const char *detail)
 {
-	/*
-	 * What billy._resolve_org would answer, or NULL where it would raise,
-	 * as a statement of its own rather than a function: a SQL function with
-	 * a SET clause is parsed again on every call, and this runs on every
-	 * call.  Row-level security applies: the caller's organizations only.
-	 */
-	static const char *const org_sql =
-		"SELECT CASE WHEN $1::pg_catalog.text IS NULL THEN "
-		"(SELECT pg_catalog.min(o.id) FROM billy.organizations o WHERE o.disconnected_at IS NULL "
-		"HAVING pg_catalog.count(*) OPERATOR(pg_catalog.=) 1) "
-		"ELSE COALESCE((SELECT o.id FROM billy.organizations o WHERE o.id OPERATOR(pg_catalog.=) $1), "
-		"(SELECT pg_catalog.min(o.id) FROM billy.organizations o "
-		"WHERE pg_catalog.lower(o.name) OPERATOR(pg_catalog.=) pg_catalog.lower(pg_catalog.btrim($1)) "
-		"HAVING pg_catalog.count(*) OPERATOR(pg_catalog.=) 1)) END";
-	Oid			types[1] = {TEXTOID};
-	Datum		values[1];
-	char		nulls[1] = {' '};
-	bool		isnull;
-	Datum		org;
+	char	   *org;
 	JsonbParseState *state = NULL;
 	JsonbValue *request;
 	JsonbValue	v;
@@ -1207,12 +1170,12 @@ audit(const char *tool, JsonbValue *args, const char *outcome, const char *detai
 		key.val.string.len = 12;
 		given = findJsonbValueFromContainer(args->val.binary.data, JB_FOBJECT, &key);
 	}
+	/* (what billy._resolve_org would answer, or NULL where it would raise) */
 	if (given && given->type == jbvString)
-		values[0] = PointerGetDatum(cstring_to_text_with_len(given->val.string.val,
-															 given->val.string.len));
+		org = billy_resolve_organization_quietly(pnstrdup(given->val.string.val,
+														  given->val.string.len));
 	else
-		nulls[0] = 'n';
-	org = billy_sql_datum_cached(org_sql, 1, types, values, nulls, &isnull);
+		org = billy_resolve_organization_quietly(NULL);
 
 	/* {"arguments": ..., "detail": ...}, redacted when it is stored */
 	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
@@ -1242,7 +1205,7 @@ audit(const char *tool, JsonbValue *args, const char *outcome, const char *detai
 	pushJsonbValue(&state, WJB_VALUE, &v);
 	request = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
 
-	billy_audit_queue("mcp.tools/call", isnull ? NULL : TextDatumGetCString(org), tool,
+	billy_audit_queue("mcp.tools/call", org, tool,
 					  JsonbValueToJsonb(request), outcome,
 					  GetConfigOption("application_name", true, false));
 }

@@ -19,12 +19,17 @@
  */
 #include "billy.h"
 
+#include "catalog/namespace.h"
+#include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/guc.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
@@ -317,6 +322,138 @@ billy_resolve_organization(const char *org)
 	else
 		nulls[0] = 'n';
 	return billy_sql_value("SELECT billy._resolve_org($1)", 1, types, values, nulls);
+}
+
+/*
+ * The organizations as billy_resolve_organization_quietly sees them, kept
+ * per backend: every MCP tool call names (or implies) the organization its
+ * audit entry records, and asking SQL each time was a tenth of a call.  The
+ * copy holds every organization (read as the extension owner); row-level
+ * security is applied when resolving, by billy_org_visible.  The table's
+ * statement trigger (billy._invalidate_cached) sends a relcache
+ * invalidation when it changes, which empties the copy.
+ */
+typedef struct CachedOrganization
+{
+	char	   *id;
+	char	   *lower_name;		/* lower(name), as SQL computes it */
+	bool		connected;		/* disconnected_at IS NULL */
+} CachedOrganization;
+
+static CachedOrganization *org_cache = NULL;
+static int	org_cache_n = 0;
+static bool org_cache_valid = false;
+static uint64 org_cache_invalidations = 0;
+static Oid	org_cache_relid = InvalidOid;
+static MemoryContext org_cache_cxt = NULL;
+static bool org_cache_callback_registered = false;
+
+static void
+org_cache_relcache_cb(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == org_cache_relid)
+	{
+		org_cache_valid = false;
+		org_cache_invalidations++;
+	}
+}
+
+/*
+ * org_cache_fill reads billy.organizations into the copy.  The copy counts
+ * as valid only when the read finished and no invalidation arrived while it
+ * ran (at its lock, say); an error leaves it invalid.
+ */
+static void
+org_cache_fill(void)
+{
+	BillyOwner	owner;
+	MemoryContext old;
+	uint64		seen;
+
+	if (!org_cache_callback_registered)
+	{
+		CacheRegisterRelcacheCallback(org_cache_relcache_cb, (Datum) 0);
+		org_cache_callback_registered = true;
+	}
+	if (org_cache_cxt == NULL)
+		org_cache_cxt = AllocSetContextCreate(CacheMemoryContext, "billy organizations",
+											  ALLOCSET_SMALL_SIZES);
+	MemoryContextReset(org_cache_cxt);
+	org_cache = NULL;
+	org_cache_n = 0;
+	org_cache_valid = false;
+	seen = org_cache_invalidations;
+	org_cache_relid = get_relname_relid("organizations", get_namespace_oid("billy", false));
+
+	billy_become_owner(&owner);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "billy: SPI_connect failed");
+	if (SPI_execute("SELECT o.id, pg_catalog.lower(o.name), o.disconnected_at IS NULL "
+					"FROM billy.organizations o", true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "billy: reading billy.organizations failed");
+	old = MemoryContextSwitchTo(org_cache_cxt);
+	org_cache = palloc0(sizeof(CachedOrganization) * Max(SPI_processed, 1));
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		char	   *name = SPI_getvalue(tup, desc, 2);
+
+		org_cache[i].id = SPI_getvalue(tup, desc, 1);
+		org_cache[i].lower_name = name ? name : pstrdup("");
+		org_cache[i].connected = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
+	}
+	org_cache_n = (int) SPI_processed;
+	MemoryContextSwitchTo(old);
+	SPI_finish();
+	billy_end_owner(&owner);
+	org_cache_valid = (seen == org_cache_invalidations);
+}
+
+/*
+ * billy_resolve_organization_quietly answers what billy._resolve_org would
+ * for what a user typed (an id, a name in any case with spaces around it, or
+ * NULL for the only connected one), among the organizations the current
+ * role may see, but NULL where that would raise.  No SQL once the copy is
+ * read.
+ */
+char *
+billy_resolve_organization_quietly(const char *org)
+{
+	const char *found = NULL;
+	int			matches = 0;
+	char	   *wanted;
+
+	if (!org_cache_valid)
+		org_cache_fill();
+
+	if (org == NULL)
+	{
+		for (int i = 0; i < org_cache_n; i++)
+			if (org_cache[i].connected && billy_org_visible(org_cache[i].id))
+			{
+				if (found == NULL || strcmp(org_cache[i].id, found) < 0)
+					found = org_cache[i].id;
+				matches++;
+			}
+		return matches == 1 ? pstrdup(found) : NULL;
+	}
+
+	for (int i = 0; i < org_cache_n; i++)
+		if (strcmp(org_cache[i].id, org) == 0 && billy_org_visible(org_cache[i].id))
+			return pstrdup(org_cache[i].id);
+
+	wanted = text_to_cstring(DatumGetTextPP(
+		DirectFunctionCall1Coll(lower, DEFAULT_COLLATION_OID,
+								DirectFunctionCall1(btrim1, CStringGetTextDatum(org)))));
+	for (int i = 0; i < org_cache_n; i++)
+		if (strcmp(org_cache[i].lower_name, wanted) == 0 && billy_org_visible(org_cache[i].id))
+		{
+			found = org_cache[i].id;
+			matches++;
+		}
+	return matches == 1 ? pstrdup(found) : NULL;
 }
 
 /*

@@ -11,6 +11,7 @@
 #include "postgres.h"
 
 extern char *billy_resolve_organization(const char *org);
+extern char *billy_resolve_organization_quietly(const char *org);
 extern char *billy_load_token(const char *org_id, char **api_url);
 extern void billy_refresh_organization(const char *org_id);
 

@@ -78,3 +78,15 @@ COMMENT ON FUNCTION billy.revoke_organization(name, text) IS
 ALTER TABLE billy.organizations ENABLE ROW LEVEL SECURITY;
 CREATE POLICY visible ON billy.organizations FOR SELECT
     USING ((SELECT billy._sees_all()) OR id OPERATOR(pg_catalog.=) ANY ((SELECT billy._visible_orgs())::pg_catalog.text[]));
+
+-- A table whose rows a backend keeps in C (the MCP registry, the
+-- organizations the audit resolves) tells every backend when it changes.
+CREATE FUNCTION billy._invalidate_cached() RETURNS trigger
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'billy_invalidate_cached';
+COMMENT ON FUNCTION billy._invalidate_cached() IS
+'Statement trigger: tells every backend that the table changed (a relcache invalidation, sent at commit), so copies kept in C are read again. Internal.';
+REVOKE ALL ON FUNCTION billy._invalidate_cached() FROM PUBLIC;
+
+CREATE TRIGGER organizations_invalidate AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON billy.organizations
+    FOR EACH STATEMENT EXECUTE FUNCTION billy._invalidate_cached();

@@ -54,14 +54,8 @@ CREATE TRIGGER tools_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON bil
     FOR EACH STATEMENT EXECUTE FUNCTION billy._mcp_notify_tools_changed();
 
 -- A changed registry empties every backend's cached copy of it (mcp.c).
-CREATE FUNCTION billy._mcp_tools_invalidate() RETURNS trigger
-LANGUAGE C
-AS 'MODULE_PATHNAME', 'billy_mcp_tools_invalidate';
-COMMENT ON FUNCTION billy._mcp_tools_invalidate() IS
-'Trigger: tells every backend that billy.mcp_tools changed, so billy.mcp reads it again (a relcache invalidation, sent at commit). Internal.';
-
 CREATE TRIGGER tools_invalidate AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON billy.mcp_tools
-    FOR EACH STATEMENT EXECUTE FUNCTION billy._mcp_tools_invalidate();
+    FOR EACH STATEMENT EXECUTE FUNCTION billy._invalidate_cached();
 
 -- Functions appearing, disappearing or changing grants change which tools
 -- are listed: tell the bridges too.
@@ -1110,7 +1104,7 @@ SELECT pg_catalog.pg_extension_config_dump('billy.mcp_tools', 'WHERE NOT builtin
 REVOKE ALL ON billy.mcp_tools FROM PUBLIC;
 GRANT SELECT ON billy.mcp_tools TO billy_reader;
 REVOKE ALL ON FUNCTION billy.mcp(jsonb), billy.mcp_tool_status(), billy.mcp_instructions(), billy.metrics(),
-    billy._mcp_notify_tools_changed(), billy._mcp_tools_invalidate(), billy._mcp_notify_ddl(), billy._mcp_function(text),
+    billy._mcp_notify_tools_changed(), billy._mcp_notify_ddl(), billy._mcp_function(text),
     billy._mcp_in_params(regprocedure), billy._mcp_tool_problem(billy.mcp_tools),
     billy._mcp_json_type(oid), billy._mcp_derived_schema(regprocedure), billy._mcp_write_schema(),
     billy._mcp_output_schema(billy.mcp_tools), billy._mcp_input(jsonb, text[], boolean),

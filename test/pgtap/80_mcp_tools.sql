@@ -6,7 +6,7 @@
 \set ON_ERROR_STOP 1
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
-SELECT plan(86);
+SELECT plan(93);
 
 SELECT billy.connect(billy_test.token(1), billy_test.setting('api_url'));
 SET LOCAL client_min_messages = warning;
@@ -351,6 +351,44 @@ SELECT is((SELECT request -> 'arguments' ->> 'secret_token' FROM billy.audit_log
 SELECT is((SELECT request -> 'arguments' -> 'note' ->> 'length' FROM billy.audit_log
            WHERE target = 't_text' AND id > :audit_before), '600', 'a long text is kept as its length and SHA-256');
 SELECT is((billy.verify_audit_log() ->> 'ok')::boolean, true, 'and the chain still verifies');
+
+-- the organization an entry records: what billy._resolve_org would answer
+-- for the caller (NULL where it would raise), kept up to date as
+-- organizations come, go and are renamed
+-- (the queue read as the superuser: row-level security hides entries of
+-- other organizations, and of none, from a reader)
+CREATE FUNCTION pg_temp.pending_after(after bigint) RETURNS text
+LANGUAGE sql SECURITY DEFINER AS $$
+    SELECT coalesce(organization_id, '(none)') FROM billy.audit_pending WHERE id > after ORDER BY id LIMIT 1
+$$;
+CREATE FUNCTION pg_temp.last_pending() RETURNS bigint
+LANGUAGE sql SECURITY DEFINER AS $$ SELECT coalesce(max(id), 0) FROM billy.audit_pending $$;
+CREATE FUNCTION pg_temp.audited_org(org text) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+    before bigint := pg_temp.last_pending();
+BEGIN
+    PERFORM pg_temp.call('get_organization_settings',
+                         CASE WHEN org IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('organization', org) END);
+    RETURN pg_temp.pending_after(before);
+END
+$$;
+GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA pg_temp TO PUBLIC;
+SELECT is(pg_temp.audited_org(' ' || upper((SELECT name FROM billy.organizations WHERE id = billy_test.org(1))) || ' '),
+    billy_test.org(1), 'an entry records the organization a call named by its name, in any case, with spaces around');
+SELECT is(pg_temp.audited_org(NULL), billy_test.org(1), 'and the only connected one when the call names none');
+SELECT billy.connect(billy_test.token(2), billy_test.setting('api_url')) IS NOT NULL AS connected_second \gset
+SELECT is(pg_temp.audited_org(NULL), '(none)', 'with a second organization connected, a call that names none records none');
+UPDATE billy.organizations SET name = (SELECT name FROM billy.organizations WHERE id = billy_test.org(1))
+WHERE id = billy_test.org(2);
+SELECT is(pg_temp.audited_org((SELECT name FROM billy.organizations WHERE id = billy_test.org(1))), '(none)',
+    'a name two organizations share (after a rename) records none');
+SELECT is(pg_temp.audited_org(billy_test.org(2)), billy_test.org(2), 'an id always resolves');
+SET LOCAL ROLE mcp_t_reader;
+SELECT is(pg_temp.audited_org(NULL), billy_test.org(1),
+    'for a role that sees one of them, a call that names none records that one');
+SELECT is(pg_temp.audited_org(billy_test.org(2)), '(none)', 'and an organization it may not see is not recorded');
+RESET ROLE;
 
 SELECT * FROM finish();
 ROLLBACK;
