@@ -17,6 +17,12 @@
  *   NOTIFY billy_mcp_tools --> notifications/tools/list_changed (after
  *                              initialize, coalesced)
  *   EOF: finish what was read, exit 0.  SIGTERM, SIGINT: exit 0 at once.
+ *
+ * Both protocol eras share the process: billy.mcp serves a message with
+ * 2026-07-28 _meta statelessly and anything else as the legacy era, so
+ * the bridge forwards both alike.  Only initialize (legacy) turns on
+ * list_changed: the modern era delivers it on subscriptions/listen, which
+ * billy does not offer.
  */
 #include <errno.h>
 #include <fcntl.h>
