@@ -1,5 +1,6 @@
 /*
- * era.c - the two protocol eras at the HTTP edge.
+ * era.c - the two protocol eras at the bridge's edge (the HTTP rules, and
+ * which era a message belongs to, which stdio needs too).
  *
  * billy.mcp decides what a message means in either era; the bridge only
  * adds what HTTP alone knows.  A request is modern (2026-07-28) when its

@@ -211,7 +211,9 @@ finish_inflight(const BridgeConfig *cfg, PGconn *conn, PGresult *res)
 	{
 		if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0) && !inflight_cancelled)
 			write_line(PQgetvalue(res, 0, 0));
-		if (inflight->method && strcmp(inflight->method, "initialize") == 0)
+		/* the legacy handshake; an initialize with 2026-07-28 _meta is -32601 */
+		if (inflight->method && strcmp(inflight->method, "initialize") == 0 &&
+			!bridge_is_modern(inflight->json))
 			initialized = true;
 	}
 	else

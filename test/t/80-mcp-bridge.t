@@ -18,7 +18,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from mcp_tap import BRIDGE, Stdio, bridge_env, done, is_, ok, plan, psql  # noqa: E402
 
-plan(39)
+plan(40)
 
 ROLE = "mcp_bridge_t"
 
@@ -112,6 +112,8 @@ ok(r1 and r1["error"]["code"] == -32601 and r2 == {"jsonrpc": "2.0", "id": 14, "
 
 # a process that only speaks modern: it never initialized, so no list_changed
 m = Stdio(bridge_env(ROLE))
+r = m.call(0, "initialize", {"protocolVersion": "2025-11-25", "capabilities": {}, "_meta": META})
+ok(r and r["error"]["code"] == -32601, "an initialize with 2026-07-28 _meta is -32601 (and is no handshake)", r)
 r = m.call(1, "tools/list", {"_meta": META})
 ok(r and "t_noisy" in [t["name"] for t in r["result"]["tools"]], "a modern-only process answers tools/list", r)
 
