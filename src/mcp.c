@@ -83,8 +83,10 @@
 #define RPC_METHOD_NOT_FOUND	(-32601)
 #define RPC_INVALID_PARAMS		(-32602)
 #define RPC_INTERNAL_ERROR		(-32603)
-/* 2026-07-28 adds (-32021, a missing client capability, never applies:
- * no billy method needs anything from the client) */
+/*
+ * 2026-07-28 adds -32020 (header mismatch: the HTTP bridge's), -32021 (a
+ * missing client capability: never, no billy method needs one) and:
+ */
 #define RPC_UNSUPPORTED_VERSION	(-32022)
 
 /* the legacy protocol versions billy speaks (initialize), newest first */
