@@ -19,6 +19,7 @@
 #define BRIDGE_CALL_SQL "select billy.mcp($1::jsonb)"
 #define BRIDGE_STATEMENT "billy_mcp"
 #define BRIDGE_CHANNEL "billy_mcp_tools"
+#define BRIDGE_MODERN_VERSION "2026-07-28"
 
 /* exit codes (documented in --help and the README) */
 #define EXIT_OK			0		/* EOF on stdin, SIGTERM or SIGINT */
@@ -82,5 +83,12 @@ extern int	bridge_run_stdio(const BridgeConfig *cfg);
 extern int	bridge_run_http(const BridgeConfig *cfg);
 
 extern bool bridge_supported_version(const char *v);
+
+/* era.c: the 2026-07-28 rules only HTTP knows (headers, statuses) */
+extern bool bridge_is_modern(json_t *msg);
+extern char *bridge_modern_header_problem(json_t *msg, const char *version_header,
+										  const char *method_header, const char *name_header);
+extern unsigned int bridge_modern_status(const char *answer);
+extern const char *bridge_legacy_with_modern_header(json_t *msg, int *code);
 
 #endif							/* BRIDGE_H */

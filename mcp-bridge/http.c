@@ -15,6 +15,10 @@
  * must be one billy speaks (400).  Accept is not checked: clients send
  * either type alone.  No session ids are minted; a stray one is ignored.
  *
+ * Both protocol eras are served on /mcp: a 2026-07-28 request (its _meta
+ * names the version) also has its Mcp-Method and Mcp-Name headers checked
+ * against the body and gets the HTTP status its answer calls for (era.c).
+ *
  * libmicrohttpd runs a pool of threads; each request borrows one of a small
  * pool of PostgreSQL connections for its one statement.
  */
@@ -232,13 +236,9 @@ serve_mcp(struct MHD_Connection *c, Upload *u)
 	const char *params[1];
 	enum MHD_Result ret;
 	const char *version = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "MCP-Protocol-Version");
+	bool		modern;
+	bool		modern_header;
 
-	if (version && !bridge_supported_version(version))
-	{
-		snprintf(error, sizeof error,
-				 "unsupported MCP-Protocol-Version %.40s: billy speaks 2025-11-25, 2025-06-18, 2025-03-26 and 2024-11-05", version);
-		return respond_rpc_error(c, MHD_HTTP_BAD_REQUEST, -32600, error);
-	}
 	if (u->too_large)
 		return respond_rpc_error(c, MHD_HTTP_CONTENT_TOO_LARGE, -32600, "invalid request: the body is larger than the bridge accepts (--max-body)");
 	if (u->len == 0)
@@ -255,11 +255,54 @@ serve_mcp(struct MHD_Connection *c, Upload *u)
 		json_decref(m.json);
 		return respond_rpc_error(c, MHD_HTTP_BAD_REQUEST, -32600, "invalid request: a JSON-RPC message must be an object");
 	}
+
+	/*
+	 * The era: a message whose _meta names a protocol version is modern, and
+	 * billy.mcp judges that version (-32022).  Otherwise the header must name
+	 * a version billy speaks.
+	 */
+	modern = bridge_is_modern(m.json);
+	modern_header = version && strcmp(version, BRIDGE_MODERN_VERSION) == 0;
+	if (version && !modern && !modern_header && !bridge_supported_version(version))
+	{
+		json_decref(m.json);
+		snprintf(error, sizeof error,
+				 "unsupported MCP-Protocol-Version %.40s: billy speaks " BRIDGE_MODERN_VERSION " (with _meta), 2025-11-25, 2025-06-18, 2025-03-26 and 2024-11-05", version);
+		return respond_rpc_error(c, MHD_HTTP_BAD_REQUEST, -32600, error);
+	}
 	if (!m.has_id && (m.method || json_object_get(m.json, "result") || json_object_get(m.json, "error")))
 	{
 		/* a notification or a response: accepted, nothing to answer */
 		json_decref(m.json);
 		return respond(c, MHD_HTTP_ACCEPTED, NULL, NULL);
+	}
+	if (modern)
+	{
+		char	   *problem = bridge_modern_header_problem(m.json, version,
+														   MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Mcp-Method"),
+														   MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Mcp-Name"));
+
+		if (problem)
+		{
+			char	   *body = bridge_error_json(m.id, -32020, problem);
+
+			ret = respond(c, MHD_HTTP_BAD_REQUEST, "application/json", body);
+			free(body);
+			free(problem);
+			json_decref(m.json);
+			return ret;
+		}
+	}
+	else if (modern_header)
+	{
+		int			code;
+		const char *problem = bridge_legacy_with_modern_header(m.json, &code);
+		char	   *body = bridge_error_json(m.id, code, problem);
+
+		ret = respond(c, MHD_HTTP_BAD_REQUEST, "application/json", body);
+		free(body);
+		json_decref(m.json);
+		return ret;
 	}
 
 	slot = pool_acquire();
@@ -281,7 +324,8 @@ serve_mcp(struct MHD_Connection *c, Upload *u)
 		if (PQgetisnull(res, 0, 0))
 			ret = respond(c, MHD_HTTP_ACCEPTED, NULL, NULL);
 		else
-			ret = respond(c, MHD_HTTP_OK, "application/json", PQgetvalue(res, 0, 0));
+			ret = respond(c, modern ? bridge_modern_status(PQgetvalue(res, 0, 0)) : MHD_HTTP_OK,
+						  "application/json", PQgetvalue(res, 0, 0));
 	}
 	else
 	{

@@ -16,6 +16,7 @@ bool		bridge_verbose = false;
 
 static const char *const versions[] = {"2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"};
 
+/* bridge_supported_version: a legacy version billy speaks (2026-07-28: era.c) */
 bool
 bridge_supported_version(const char *v)
 {

@@ -17,6 +17,12 @@
  *   NOTIFY billy_mcp_tools --> notifications/tools/list_changed (after
  *                              initialize, coalesced)
  *   EOF: finish what was read, exit 0.  SIGTERM, SIGINT: exit 0 at once.
+ *
+ * Both protocol eras share the process: billy.mcp serves a message with
+ * 2026-07-28 _meta statelessly and anything else as the legacy era, so
+ * the bridge forwards both alike.  Only initialize (legacy) turns on
+ * list_changed: the modern era delivers it on subscriptions/listen, which
+ * billy does not offer.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -205,7 +211,9 @@ finish_inflight(const BridgeConfig *cfg, PGconn *conn, PGresult *res)
 	{
 		if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0) && !inflight_cancelled)
 			write_line(PQgetvalue(res, 0, 0));
-		if (inflight->method && strcmp(inflight->method, "initialize") == 0)
+		/* the legacy handshake; an initialize with 2026-07-28 _meta is -32601 */
+		if (inflight->method && strcmp(inflight->method, "initialize") == 0 &&
+			!bridge_is_modern(inflight->json))
 			initialized = true;
 	}
 	else

@@ -7,8 +7,21 @@
  * A message is a request (it has an id: a string or a number, echoed
  * exactly, 0 included), a notification (no id: never answered, never
  * acted on, not even a tools/call) or a response (ignored: billy sends no
- * requests).  Methods: initialize (version negotiation), ping, tools/list
- * (pages, a cursor) and tools/call.  Batches are answered with -32600.
+ * requests).  Batches are answered with -32600.
+ *
+ * billy is dual-era.  A request whose params._meta names a protocol version
+ * (io.modelcontextprotocol/protocolVersion) is a modern request and is
+ * served statelessly by the 2026-07-28 rules: the envelope is checked
+ * (clientCapabilities required; -32602 otherwise), the version must be
+ * 2026-07-28 (-32022 with data.supported otherwise), the methods are
+ * server/discover, tools/list and tools/call (anything else, ping and
+ * initialize included, is -32601), and every result carries resultType
+ * "complete" and the server's identity in _meta; list and discover results
+ * say how long they may be cached (ttlMs, cacheScope "private": what a role
+ * sees depends on its grants).  Any other request is legacy and is answered
+ * exactly as before: initialize (versions 2025-11-25, 2025-06-18,
+ * 2025-03-26 and 2024-11-05), ping, tools/list (pages, a cursor) and
+ * tools/call.  Nothing is remembered between messages in either era.
  *
  * tools/call looks the tool up in billy.mcp_tools, checks that the calling
  * role may use it, checks the arguments against its input schema
@@ -70,17 +83,40 @@
 #define RPC_METHOD_NOT_FOUND	(-32601)
 #define RPC_INVALID_PARAMS		(-32602)
 #define RPC_INTERNAL_ERROR		(-32603)
+/*
+ * 2026-07-28 adds -32020 (header mismatch: the HTTP bridge's), -32021 (a
+ * missing client capability: never, no billy method needs one) and:
+ */
+#define RPC_UNSUPPORTED_VERSION	(-32022)
 
-/* the protocol versions billy speaks, newest first */
+/* the legacy protocol versions billy speaks (initialize), newest first */
 static const char *const supported_versions[] = {
 	"2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"
 };
+
+/* the modern era: the version a request names in its _meta, and the keys */
+#define MODERN_VERSION "2026-07-28"
+#define META_PROTOCOL_VERSION "io.modelcontextprotocol/protocolVersion"
+#define META_CLIENT_CAPABILITIES "io.modelcontextprotocol/clientCapabilities"
+#define META_CLIENT_INFO "io.modelcontextprotocol/clientInfo"
+#define META_LOG_LEVEL "io.modelcontextprotocol/logLevel"
+#define META_SERVER_INFO "io.modelcontextprotocol/serverInfo"
+
+/* every version billy speaks, modern first (server/discover, -32022) */
+#define ALL_VERSIONS_JSON \
+	"[\"" MODERN_VERSION "\",\"2025-11-25\",\"2025-06-18\",\"2025-03-26\",\"2024-11-05\"]"
+
+#define SERVER_NAME "billy"
+#define SERVER_TITLE "billy: Billy's books in PostgreSQL"
+#define SERVER_INFO_JSON \
+	"{\"name\":\"" SERVER_NAME "\",\"title\":\"" SERVER_TITLE "\",\"version\":\"" BILLY_VERSION "\"}"
 
 /* settings */
 static int	mcp_max_rows = 500;
 static int	mcp_max_bytes = 100000;
 static int	mcp_page_size = 100;
 static bool mcp_list_changed = true;
+static int	mcp_cache_ttl_ms = 60000;
 
 /*
  * billy_mcp_define_settings defines the MCP settings; _PG_init calls it
@@ -117,6 +153,13 @@ billy_mcp_define_settings(void)
 							 true,
 							 PGC_USERSET, 0,
 							 NULL, NULL, NULL);
+	DefineCustomIntVariable("billy.mcp_cache_ttl_ms",
+							"How long a 2026-07-28 client may cache billy's tools/list and server/discover answers (ttlMs).",
+							"0: fetch again every time.  The answers depend on the role's grants, so they are marked cacheScope private.",
+							&mcp_cache_ttl_ms,
+							60000, 0, 24 * 3600 * 1000,
+							PGC_USERSET, GUC_UNIT_MS,
+							NULL, NULL, NULL);
 }
 
 /* ------------------------------------------------------------ plans */
@@ -175,6 +218,7 @@ typedef struct McpRequest
 	const char *method;
 	JsonbContainer *params;		/* NULL when absent */
 	MemoryContext outer;		/* where the answer is built */
+	bool		modern;			/* a 2026-07-28 request (params._meta) */
 } McpRequest;
 
 static void
@@ -208,16 +252,66 @@ rpc_error(McpRequest *req, int code, const char *message, const char *data_json)
 	return text_to_jsonb_datum(&out);
 }
 
+/*
+ * append_result writes a result object.  A modern request's result also
+ * carries resultType "complete" and the server's identity in _meta (and
+ * extra members, e.g. the cache hints); result_json is an object.
+ */
+static void
+append_result(StringInfo out, McpRequest *req, const char *result_json, const char *extra)
+{
+	const char *rest;
+
+	if (req == NULL || !req->modern)
+	{
+		appendStringInfoString(out, result_json);
+		return;
+	}
+	Assert(result_json[0] == '{');
+	appendStringInfoString(out, "{\"resultType\":\"complete\",\"_meta\":{\"" META_SERVER_INFO "\":"
+						   SERVER_INFO_JSON "}");
+	if (extra)
+		appendStringInfo(out, ",%s", extra);
+	rest = result_json + 1;
+	while (*rest == ' ' || *rest == '\n')
+		rest++;
+	if (*rest != '}')
+		appendStringInfoChar(out, ',');
+	appendStringInfoString(out, rest);
+}
+
 static Datum
-rpc_result(McpRequest *req, const char *result_json)
+rpc_result_with(McpRequest *req, const char *result_json, const char *extra)
 {
 	StringInfoData out;
 
 	initStringInfo(&out);
 	appendStringInfoString(&out, "{\"jsonrpc\":\"2.0\",\"id\":");
 	append_id(&out, req);
-	appendStringInfo(&out, ",\"result\":%s}", result_json);
+	appendStringInfoString(&out, ",\"result\":");
+	append_result(&out, req, result_json, extra);
+	appendStringInfoChar(&out, '}');
 	return text_to_jsonb_datum(&out);
+}
+
+static Datum
+rpc_result(McpRequest *req, const char *result_json)
+{
+	return rpc_result_with(req, result_json, NULL);
+}
+
+/*
+ * rpc_result_cacheable: a result a modern client may cache (tools/list,
+ * server/discover): ttlMs from billy.mcp_cache_ttl_ms, and cacheScope
+ * private because what it lists depends on the calling role's grants.
+ */
+static Datum
+rpc_result_cacheable(McpRequest *req, const char *result_json)
+{
+	if (!req->modern)
+		return rpc_result(req, result_json);
+	return rpc_result_with(req, result_json,
+						   psprintf("\"ttlMs\":%d,\"cacheScope\":\"private\"", mcp_cache_ttl_ms));
 }
 
 /* a tools/call result with isError: the text says what went wrong */
@@ -273,7 +367,7 @@ mcp_initialize(McpRequest *req)
 	escape_json(&out, version);
 	appendStringInfo(&out, ",\"capabilities\":{\"tools\":{\"listChanged\":%s}}",
 					 mcp_list_changed ? "true" : "false");
-	appendStringInfoString(&out, ",\"serverInfo\":{\"name\":\"billy\",\"title\":\"billy: Billy's books in PostgreSQL\",\"version\":\"" BILLY_VERSION "\"}");
+	appendStringInfoString(&out, ",\"serverInfo\":" SERVER_INFO_JSON);
 	if (instructions)
 	{
 		appendStringInfoString(&out, ",\"instructions\":");
@@ -337,7 +431,7 @@ mcp_tools_list(McpRequest *req)
 	initStringInfo(&out);
 	billy_jsonb_root_value(page, &v);
 	billy_append_json(&out, &v);
-	return rpc_result(req, out.data);
+	return rpc_result_cacheable(req, out.data);
 }
 
 /* ------------------------------------------------------------ tools/call */
@@ -1136,6 +1230,23 @@ rpc_tool_success(McpRequest *req, const char *structured)
 	v.type = jbvBool;
 	v.val.boolean = false;
 	pushJsonbValue(&st, WJB_VALUE, &v);
+	if (req->modern)
+	{
+		PUSH_KEY("resultType");
+		PUSH_STRING(WJB_VALUE, "complete", 8);
+		PUSH_KEY("_meta");
+		pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+		PUSH_KEY(META_SERVER_INFO);
+		pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+		PUSH_KEY("name");
+		PUSH_STRING(WJB_VALUE, SERVER_NAME, strlen(SERVER_NAME));
+		PUSH_KEY("title");
+		PUSH_STRING(WJB_VALUE, SERVER_TITLE, strlen(SERVER_TITLE));
+		PUSH_KEY("version");
+		PUSH_STRING(WJB_VALUE, BILLY_VERSION, strlen(BILLY_VERSION));
+		pushJsonbValue(&st, WJB_END_OBJECT, NULL);
+		pushJsonbValue(&st, WJB_END_OBJECT, NULL);
+	}
 	pushJsonbValue(&st, WJB_END_OBJECT, NULL);
 #undef PUSH_KEY
 #undef PUSH_STRING
@@ -1420,6 +1531,163 @@ mcp_tools_call(McpRequest *req)
 	return rpc_tool_success(req, structured);
 }
 
+/* ------------------------------------------------------------ 2026-07-28 */
+
+/*
+ * modern_meta: the params._meta of a modern request, or NULL.  A request is
+ * modern when its _meta names a protocol version (the key is there, whatever
+ * its value): from then on a malformed envelope is an error, never a quiet
+ * fall back to the legacy era.
+ */
+static JsonbContainer *
+modern_meta(JsonbContainer *params)
+{
+	JsonbValue *meta = params ? billy_json_key(params, "_meta") : NULL;
+
+	if (meta == NULL || meta->type != jbvBinary || !JsonContainerIsObject(meta->val.binary.data))
+		return NULL;
+	if (billy_json_key(meta->val.binary.data, META_PROTOCOL_VERSION) == NULL)
+		return NULL;
+	return meta->val.binary.data;
+}
+
+static bool
+is_string_member(JsonbContainer *obj, const char *key)
+{
+	JsonbValue *v = billy_json_key(obj, key);
+
+	return v != NULL && v->type == jbvString;
+}
+
+/*
+ * envelope_problem says what is wrong with a modern request's _meta, or
+ * NULL: the protocol version a string, clientCapabilities an object (both
+ * required), clientInfo (optional) an object with a name and a version,
+ * logLevel (optional) a syslog level.  *data gets the error's data.
+ */
+static char *
+envelope_problem(JsonbContainer *meta, char **data)
+{
+	static const char *const levels[] = {
+		"debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"
+	};
+	JsonbValue *v;
+
+	*data = NULL;
+	if (!is_string_member(meta, META_PROTOCOL_VERSION))
+	{
+		*data = "{\"invalid\":\"" META_PROTOCOL_VERSION "\"}";
+		return "invalid params: _meta[\"" META_PROTOCOL_VERSION "\"] must be a string, e.g. \"" MODERN_VERSION "\"";
+	}
+	v = billy_json_key(meta, META_CLIENT_CAPABILITIES);
+	if (v == NULL)
+	{
+		*data = "{\"missing\":[\"" META_CLIENT_CAPABILITIES "\"]}";
+		return "invalid params: a " MODERN_VERSION " request needs _meta[\"" META_CLIENT_CAPABILITIES "\"] (an object; {} for none)";
+	}
+	if (v->type != jbvBinary || !JsonContainerIsObject(v->val.binary.data))
+	{
+		*data = "{\"invalid\":\"" META_CLIENT_CAPABILITIES "\"}";
+		return "invalid params: _meta[\"" META_CLIENT_CAPABILITIES "\"] must be an object ({} for none)";
+	}
+	v = billy_json_key(meta, META_CLIENT_INFO);
+	if (v != NULL && !(v->type == jbvBinary && JsonContainerIsObject(v->val.binary.data) &&
+					   is_string_member(v->val.binary.data, "name") &&
+					   is_string_member(v->val.binary.data, "version")))
+	{
+		*data = "{\"invalid\":\"" META_CLIENT_INFO "\"}";
+		return "invalid params: _meta[\"" META_CLIENT_INFO "\"] must be an object with a name and a version (strings)";
+	}
+	v = billy_json_key(meta, META_LOG_LEVEL);
+	if (v != NULL)
+	{
+		bool		known = false;
+
+		for (int i = 0; v->type == jbvString && i < lengthof(levels); i++)
+			known |= (size_t) v->val.string.len == strlen(levels[i]) &&
+				strncmp(v->val.string.val, levels[i], v->val.string.len) == 0;
+		if (!known)
+		{
+			*data = "{\"invalid\":\"" META_LOG_LEVEL "\"}";
+			return "invalid params: _meta[\"" META_LOG_LEVEL "\"] must be debug, info, notice, warning, error, critical, alert or emergency";
+		}
+	}
+	return NULL;
+}
+
+/*
+ * mcp_discover answers server/discover: every version billy speaks (the
+ * legacy ones through initialize), the capabilities of a modern request
+ * (no tools.listChanged: billy has no subscriptions/listen stream), and the
+ * instructions for the model.
+ */
+static Datum
+mcp_discover(McpRequest *req)
+{
+	char	   *instructions = billy_sql_value_spi("SELECT billy.mcp_instructions()");
+	StringInfoData out;
+
+	initStringInfo(&out);
+	appendStringInfoString(&out, "{\"supportedVersions\":" ALL_VERSIONS_JSON
+						   ",\"capabilities\":{\"tools\":{\"listChanged\":false}}");
+	if (instructions)
+	{
+		appendStringInfoString(&out, ",\"instructions\":");
+		escape_json(&out, instructions);
+	}
+	appendStringInfoChar(&out, '}');
+	return rpc_result_cacheable(req, out.data);
+}
+
+/*
+ * mcp_modern answers a 2026-07-28 request: its envelope, its version, then
+ * the method.  Stateless: nothing from an earlier message counts.
+ */
+static Datum
+mcp_modern(McpRequest *req, JsonbContainer *meta)
+{
+	char	   *data;
+	char	   *problem = envelope_problem(meta, &data);
+	JsonbValue *v;
+	char	   *version;
+	StringInfoData d;
+
+	if (problem)
+		return rpc_error(req, RPC_INVALID_PARAMS, problem, data);
+
+	v = billy_json_key(meta, META_PROTOCOL_VERSION);
+	version = pnstrdup(v->val.string.val, v->val.string.len);
+	if (strcmp(version, MODERN_VERSION) != 0)
+	{
+		initStringInfo(&d);
+		appendStringInfoString(&d, "{\"supported\":" ALL_VERSIONS_JSON ",\"requested\":");
+		escape_json(&d, version);
+		appendStringInfoChar(&d, '}');
+		return rpc_error(req, RPC_UNSUPPORTED_VERSION,
+						 psprintf("unsupported protocol version: %s (billy serves " MODERN_VERSION
+								  " per request, and 2025-11-25, 2025-06-18, 2025-03-26 and 2024-11-05 after initialize)",
+								  version), d.data);
+	}
+
+	if (strcmp(req->method, "server/discover") == 0)
+		return mcp_discover(req);
+	if (strcmp(req->method, "tools/list") == 0)
+		return mcp_tools_list(req);
+	if (strcmp(req->method, "tools/call") == 0)
+		return mcp_tools_call(req);
+
+	initStringInfo(&d);
+	appendStringInfoString(&d, "{\"method\":");
+	escape_json(&d, req->method);
+	appendStringInfoChar(&d, '}');
+	return rpc_error(req, RPC_METHOD_NOT_FOUND,
+					 psprintf("method not found: %s (on " MODERN_VERSION " billy serves server/discover, tools/list and tools/call%s)",
+							  req->method,
+							  strcmp(req->method, "initialize") == 0 ? "; a request with _meta needs no initialize" :
+							  strcmp(req->method, "ping") == 0 ? "; " MODERN_VERSION " has no ping" : ""),
+					 d.data);
+}
+
 /* ------------------------------------------------------------ dispatch */
 
 PG_FUNCTION_INFO_V1(billy_mcp);
@@ -1437,6 +1705,7 @@ billy_mcp(PG_FUNCTION_ARGS)
 	JsonbValue *method;
 	JsonbValue *jsonrpc;
 	JsonbValue *params;
+	JsonbContainer *meta;
 	Datum		answer;
 	MemoryContext outer = CurrentMemoryContext;
 
@@ -1468,6 +1737,7 @@ billy_mcp(PG_FUNCTION_ARGS)
 	req.params = NULL;
 	req.method = NULL;
 	req.outer = outer;
+	req.modern = false;
 
 	if (method == NULL && (billy_json_key(&msg->root, "result") || billy_json_key(&msg->root, "error")))
 		PG_RETURN_NULL();		/* a response: billy sends no requests */
@@ -1484,10 +1754,15 @@ billy_mcp(PG_FUNCTION_ARGS)
 		req.params = params->val.binary.data;
 	}
 
+	meta = modern_meta(req.params);
+	req.modern = meta != NULL;
+
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 
-	if (strcmp(req.method, "initialize") == 0)
+	if (req.modern)
+		answer = mcp_modern(&req, meta);
+	else if (strcmp(req.method, "initialize") == 0)
 		answer = mcp_initialize(&req);
 	else if (strcmp(req.method, "ping") == 0)
 		answer = rpc_result(&req, "{}");

@@ -1,8 +1,10 @@
 ------------------------------------------------------------------------------
 -- MCP: the Model Context Protocol inside PostgreSQL
 --
--- billy.mcp(request jsonb) answers one JSON-RPC message (src/mcp.c): the MCP
--- lifecycle, ping, tools/list and tools/call.  Tools are rows of
+-- billy.mcp(request jsonb) answers one JSON-RPC message (src/mcp.c) in either
+-- era of the protocol: 2026-07-28 requests (stateless, _meta on each:
+-- server/discover, tools/list, tools/call) and the legacy lifecycle
+-- (initialize, ping, tools/list, tools/call).  Tools are rows of
 -- billy.mcp_tools: a name, a description written for a model, JSON Schemas
 -- for the arguments and the result, honest annotations, and the SQL function
 -- that does the work.  A tool is listed only when its function exists and
@@ -368,7 +370,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION billy.mcp_instructions() IS
-'The instructions billy.mcp gives AI clients in its initialize answer: what billy is, how fresh reads are, how writes are confirmed, how results are capped, and which organizations the caller sees.';
+'The instructions billy.mcp gives AI clients in its initialize and server/discover answers: what billy is, how fresh reads are, how writes are confirmed, how results are capped, and which organizations the caller sees.';
 
 ------------------------------------------------------------------------------
 -- The audit trail of MCP calls: recorded through billy.audit when installed
@@ -616,7 +618,7 @@ CREATE FUNCTION billy.mcp(request jsonb) RETURNS jsonb
 LANGUAGE C
 AS 'MODULE_PATHNAME', 'billy_mcp';
 COMMENT ON FUNCTION billy.mcp(jsonb) IS
-'Answers one MCP message (JSON-RPC 2.0): initialize (versions 2025-11-25, 2025-06-18, 2025-03-26 and 2024-11-05), ping, tools/list and tools/call over the tools of billy.mcp_tools the calling role may use. Returns the response, or NULL for a notification. Tool errors (bad arguments, SQL errors) come back as results with isError; protocol errors as JSON-RPC errors. Any PostgreSQL client can serve MCP with it; billy-mcp-bridge does so over stdio and HTTP.';
+'Answers one MCP message (JSON-RPC 2.0) over the tools of billy.mcp_tools the calling role may use, in both eras of the protocol. Modern (2026-07-28): a request whose params._meta carries io.modelcontextprotocol/protocolVersion and clientCapabilities is served statelessly, with no initialize: server/discover, tools/list (with ttlMs and cacheScope) and tools/call, every result with resultType complete; a malformed _meta gets -32602, another version -32022 with the supported ones, any other method -32601. Legacy: initialize (versions 2025-11-25, 2025-06-18, 2025-03-26 and 2024-11-05), ping, tools/list and tools/call, as those versions define them. Returns the response, or NULL for a notification. Tool errors (bad arguments, SQL errors) come back as results with isError; protocol errors as JSON-RPC errors. Any PostgreSQL client can serve MCP with it; billy-mcp-bridge does so over stdio and HTTP.';
 
 CREATE FUNCTION billy._mcp_validate(schema jsonb, value jsonb) RETURNS text
 LANGUAGE C IMMUTABLE

@@ -7,29 +7,9 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { finish, ok, skip } from './tap.mjs';
 
 const env = process.env;
-let n = 0;
-let failed = 0;
-const out = [];
-
-function ok(cond, desc, diag) {
-  n += 1;
-  out.push(`${cond ? 'ok' : 'not ok'} ${n} - ${desc}`);
-  if (!cond) {
-    failed += 1;
-    if (diag !== undefined) {
-      for (const line of String(typeof diag === 'string' ? diag : JSON.stringify(diag)).split('\n').slice(0, 15)) {
-        out.push(`#   ${line}`);
-      }
-    }
-  }
-}
-function skip(desc, why) {
-  n += 1;
-  out.push(`ok ${n} - ${desc} # SKIP ${why}`);
-}
-
 // arguments that make sense on the sandbox's books, for tools that need some
 const sample = {
   check_connection: { organization: env.ORG_ID },
@@ -160,6 +140,4 @@ try {
   ok(false, 'the clients ran to the end', String(e?.stack ?? e));
 }
 
-console.log(`1..${n}`);
-console.log(out.join('\n'));
-process.exit(failed ? 1 : 0);
+finish();

@@ -4,7 +4,10 @@
 # bridge keeps running, notifications get nothing, notifications/cancelled
 # cancels the running query, a lost connection gets -32603 and the bridge
 # reconnects, a registry change sends notifications/tools/list_changed, EOF
-# and SIGTERM exit 0.  The bridge logs in as a billy_mcp member.
+# and SIGTERM exit 0.  Both eras in one process: after initialize, requests
+# with 2026-07-28 _meta are served statelessly beside legacy ones; a process
+# that only ever sees modern requests gets no list_changed (that needs
+# initialize).  The bridge logs in as a billy_mcp member.
 import json
 import os
 import signal
@@ -15,7 +18,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from mcp_tap import BRIDGE, Stdio, bridge_env, done, is_, ok, plan, psql  # noqa: E402
 
-plan(34)
+plan(40)
 
 ROLE = "mcp_bridge_t"
 
@@ -94,6 +97,26 @@ ok(r and r["result"]["structuredContent"] == {"said": "hello"}, "a tool that rai
 r = b.call(8, "tools/call", {"name": "get_sync_status", "arguments": {"organization": "no such organization"}})
 ok(r and r["result"]["isError"] is True and "42704" in r["result"]["content"][0]["text"], "a SQL error is an isError result", r)
 
+# the modern era in the same process: _meta makes a request stateless 2026-07-28
+META = {"io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {}}
+r = b.call("server-discover-probe-1", "server/discover", {"_meta": META})
+ok(r and r["id"] == "server-discover-probe-1" and r["result"]["resultType"] == "complete"
+   and r["result"]["supportedVersions"][0] == "2026-07-28", "after initialize, a modern server/discover is answered in the same process", r)
+r = b.call(12, "tools/call", {"name": "t_noisy", "arguments": {}, "_meta": META})
+ok(r and r["result"]["structuredContent"] == {"said": "hello"} and r["result"]["resultType"] == "complete",
+   "a modern tools/call: the result with resultType complete", r)
+r1 = b.call(13, "ping", {"_meta": META})
+r2 = b.call(14, "ping")
+ok(r1 and r1["error"]["code"] == -32601 and r2 == {"jsonrpc": "2.0", "id": 14, "result": {}},
+   "ping: -32601 with _meta (2026-07-28 has none), {} without (legacy), one process", [r1, r2])
+
+# a process that only speaks modern: it never initialized, so no list_changed
+m = Stdio(bridge_env(ROLE))
+r = m.call(0, "initialize", {"protocolVersion": "2025-11-25", "capabilities": {}, "_meta": META})
+ok(r and r["error"]["code"] == -32601, "an initialize with 2026-07-28 _meta is -32601 (and is no handshake)", r)
+r = m.call(1, "tools/list", {"_meta": META})
+ok(r and "t_noisy" in [t["name"] for t in r["result"]["tools"]], "a modern-only process answers tools/list", r)
+
 # cancellation: the running query stops; the cancelled request is not answered
 t0 = time.time()
 b.send({"jsonrpc": "2.0", "id": 50, "method": "tools/call", "params": {"name": "t_sleep", "arguments": {"seconds": 30}}})
@@ -120,6 +143,12 @@ r = b.recv(10)
 is_(r, {"jsonrpc": "2.0", "method": "notifications/tools/list_changed"}, "a registry change sends notifications/tools/list_changed")
 r = b.call(9, "tools/list")
 ok(r and "t_added" in [t["name"] for t in r["result"]["tools"]], "and tools/list has the new tool")
+time.sleep(0.3)
+r = m.call(2, "tools/list", {"_meta": META})
+m.close()
+ok(r and r.get("id") == 2 and "t_added" in [t["name"] for t in r["result"]["tools"]]
+   and not any(b"list_changed" in line for line in m.lines),
+   "the modern-only process sent no list_changed, and its tools/list has the new tool", [r, m.lines[:3]])
 r = b.call(10, "tools/call", {"name": "t_added", "arguments": {}})
 ok(r and r["result"]["structuredContent"] == {"said": "hello"}, "and it can be called", r)
 # the bridge's backend caches the registry: a change made elsewhere reaches it at commit

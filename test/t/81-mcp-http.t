@@ -4,7 +4,12 @@
 # a foreign Host or Origin 403; no or a wrong bearer token 401; an unknown
 # MCP-Protocol-Version 400; not JSON 400 (-32700); a batch 400 (-32600); a
 # body over the cap 413; Accept is not checked; no session ids; /healthz and
-# /metrics; without a token on loopback no authorization is asked.
+# /metrics; without a token on loopback no authorization is asked.  The
+# modern era (2026-07-28) on the same endpoint: the MCP-Protocol-Version,
+# Mcp-Method and Mcp-Name headers checked against the body (400, -32020), an
+# unknown method 404 (-32601), an unsupported version 400 (-32022), a missing
+# _meta envelope 400 (-32602), tool errors in band (200).
+import base64
 import http.client
 import json
 import os
@@ -15,7 +20,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from mcp_tap import BRIDGE, bridge_env, done, is_, ok, plan, psql  # noqa: E402
 
-plan(30)
+plan(49)
 
 ROLE = "mcp_http_t"
 TOKEN = "t0ken-for-the-http-tests-0123456789"
@@ -128,6 +133,87 @@ s, h, b = req("POST", body='{"jsonrpc": "2.0", "id": 1, "method": "ping"}', head
 is_(s, 200, "an allowed Origin and Host localhost:PORT: 200")
 s, h, b = req("POST", "/other", body="{}", headers={**JSON, **AUTH})
 is_(s, 404, "another path: 404")
+
+# the modern era: _meta in the body, the headers mirroring it
+MODERN = "2026-07-28"
+META = {"io.modelcontextprotocol/protocolVersion": MODERN, "io.modelcontextprotocol/clientCapabilities": {},
+        "io.modelcontextprotocol/clientInfo": {"name": "t", "version": "0"}}
+
+
+def modern(id, method, params=None, headers=None, meta=META, name=None, omit=()):
+    """A 2026-07-28 request: the envelope in params._meta, the standard headers
+    (MCP-Protocol-Version, Mcp-Method, and Mcp-Name when name is given) unless
+    omitted; headers override."""
+    msg = {"jsonrpc": "2.0", "id": id, "method": method, "params": {**(params or {}), "_meta": meta}}
+    h = {**JSON, **AUTH, "MCP-Protocol-Version": MODERN, "Mcp-Method": method}
+    if name is not None:
+        h["Mcp-Name"] = name
+    for k in omit:
+        del h[k]
+    s, hd, b = req("POST", body=json.dumps(msg), headers={**h, **(headers or {})})
+    try:
+        return s, hd, json.loads(b)
+    except ValueError:
+        return s, hd, b
+
+
+def code(b):
+    return b.get("error", {}).get("code") if isinstance(b, dict) else None
+
+
+s, h, b = modern("server-discover-probe-1", "server/discover")
+ok(s == 200 and b["id"] == "server-discover-probe-1" and b["result"]["resultType"] == "complete"
+   and b["result"]["supportedVersions"][0] == MODERN and not any(k.lower() == "mcp-session-id" for k in h),
+   "modern server/discover: 200, resultType complete, 2026-07-28 first, no session", (s, b))
+s, h, b = modern(40, "tools/list")
+ok(s == 200 and b["result"]["cacheScope"] == "private" and b["result"]["ttlMs"] == 60000
+   and "get_sync_status" in [t["name"] for t in b["result"]["tools"]], "modern tools/list: 200 with ttlMs and cacheScope", (s, b))
+s, h, b = modern(41, "tools/call", {"name": "get_organization_settings", "arguments": {}}, name="get_organization_settings")
+ok(s == 200 and b["result"]["resultType"] == "complete"
+   and b["result"]["structuredContent"]["organizations"][0]["id"] == psql("SELECT billy_test.org(1)"),
+   "modern tools/call with Mcp-Name: 200 and the structured result", (s, b))
+s, h, b = modern(42, "tools/call", {"name": "get_organization_settings", "arguments": {}},
+                 name="=?base64?" + base64.b64encode(b"get_organization_settings").decode() + "?=")
+ok(s == 200 and "structuredContent" in b.get("result", {}), "Mcp-Name as =?base64?...?= is decoded before it is compared", (s, b))
+s, h, b = modern(43, "tools/call", {"name": "get_sync_status", "arguments": {"organization": 5}}, name="get_sync_status")
+ok(s == 200 and b["result"]["isError"] is True, "a bad argument: an isError result, 200", (s, b))
+s, h, b = modern(44, "tools/call", {"name": "no_such_tool", "arguments": {}}, name="no_such_tool")
+ok(s == 200 and code(b) == -32602, "an unknown tool: -32602 in band, 200", (s, b))
+
+# header mismatches: 400, -32020, and nothing runs
+s, h, b = modern(45, "tools/list", headers={"Mcp-Method": "tools/call"})
+ok(s == 400 and code(b) == -32020 and b["id"] == 45, "Mcp-Method naming another method: 400, -32020", (s, b))
+s, h, b = modern(46, "tools/list", omit=("Mcp-Method",))
+ok(s == 400 and code(b) == -32020, "no Mcp-Method: 400, -32020", (s, b))
+s, h, b = modern(47, "tools/call", {"name": "get_sync_status", "arguments": {}}, name="get_organization_settings")
+ok(s == 400 and code(b) == -32020, "Mcp-Name naming another tool: 400, -32020", (s, b))
+s, h, b = modern(48, "tools/call", {"name": "get_sync_status", "arguments": {}})
+ok(s == 400 and code(b) == -32020, "no Mcp-Name on a tools/call: 400, -32020", (s, b))
+s, h, b = modern(49, "tools/call", {"name": "get_sync_status", "arguments": {}}, name="=?base64?not*base64?=")
+ok(s == 400 and code(b) == -32020, "an Mcp-Name that is not valid base64: 400, -32020", (s, b))
+s, h, b = modern(50, "tools/list", omit=("MCP-Protocol-Version",))
+ok(s == 400 and code(b) == -32020, "no MCP-Protocol-Version on a modern request: 400, -32020", (s, b))
+s, h, b = modern(51, "tools/list", headers={"MCP-Protocol-Version": "2025-11-25"})
+ok(s == 400 and code(b) == -32020, "MCP-Protocol-Version other than _meta's: 400, -32020", (s, b))
+
+# what billy.mcp refuses, with the status the revision gives it
+s, h, b = modern(52, "ping")
+ok(s == 404 and code(b) == -32601, "a method 2026-07-28 does not have (ping): 404, -32601", (s, b))
+s, h, b = modern(53, "tools/list", headers={"MCP-Protocol-Version": "2099-01-01"},
+                 meta={**META, "io.modelcontextprotocol/protocolVersion": "2099-01-01"})
+ok(s == 400 and code(b) == -32022 and MODERN in b["error"]["data"]["supported"]
+   and b["error"]["data"]["requested"] == "2099-01-01", "an unsupported version: 400, -32022 with data.supported", (s, b))
+s, h, b = modern(54, "tools/list", meta={"io.modelcontextprotocol/protocolVersion": MODERN})
+ok(s == 400 and code(b) == -32602, "_meta without clientCapabilities: 400, -32602", (s, b))
+s, h, b = rpc(55, "tools/list", headers={"MCP-Protocol-Version": MODERN})
+ok(s == 400 and code(json.loads(b)) == -32602, "the modern header on a request without _meta: 400, -32602", (s, b))
+s, h, b = rpc(0, "initialize", {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}},
+              headers={"MCP-Protocol-Version": MODERN})
+ok(s == 400 and code(json.loads(b)) == -32020, "initialize under the modern header: 400, -32020", (s, b))
+s, h, b = req("POST", body=json.dumps({"jsonrpc": "2.0", "method": "notifications/cancelled",
+                                       "params": {"requestId": 1, "_meta": META}}),
+              headers={**JSON, **AUTH, "MCP-Protocol-Version": MODERN, "Mcp-Method": "notifications/cancelled"})
+ok(s == 202 and b == "", "a modern notification: 202 and no body", (s, b))
 
 # health and metrics
 s, h, b = req("GET", "/healthz")

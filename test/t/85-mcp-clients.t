@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Real MCP clients against billy-mcp-bridge: the official TypeScript SDK
-# (@modelcontextprotocol/sdk) over stdio and HTTP (test/mcp/clients.mjs), and
+# (@modelcontextprotocol/sdk) over stdio and HTTP (test/mcp/clients.mjs), its
+# v2 client (@modelcontextprotocol/client) in the modern era, 2026-07-28,
+# pinned and negotiated, over stdio and HTTP (test/mcp/clients-v2.mjs), and
 # the MCP Inspector CLI.  Installs what they need: Node and npm from Debian
 # when missing, the pinned npm packages of test/mcp/package-lock.json into
-# test/mcp/node_modules (skipped when present), and a newer Node from the npm
-# registry when the system's is older than 20.
+# test/mcp/node_modules (skipped when the pinned versions are there), and a
+# newer Node from the npm registry when the system's is older than 20.
 source "$(dirname "$0")/tap.sh"
 ROOT=${BILLY_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 MCP=$ROOT/test/mcp
@@ -21,8 +23,10 @@ if [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 20 ]; then
     fi
     NODE=$MCP/.node/node_modules/.bin/node
 fi
-if [ ! -f "$MCP/node_modules/@modelcontextprotocol/sdk/package.json" ] ||
-   [ ! -f "$MCP/node_modules/@modelcontextprotocol/inspector/package.json" ]; then
+# every dependency installed at the version package.json pins
+if ! (cd "$MCP" && "$NODE" -e 'const p = require("./package.json");
+        for (const [name, want] of Object.entries(p.dependencies))
+            if (require("./node_modules/" + name + "/package.json").version !== want) process.exit(1)') 2>/dev/null; then
     (cd "$MCP" && npm ci --no-audit --no-fund --loglevel=error) >&2
 fi
 INSPECTOR=$MCP/node_modules/@modelcontextprotocol/inspector/clients/launcher/build/index.js
@@ -70,21 +74,28 @@ HTTP_PID=$!
 wait_until 10 grep -q '^listening' "$BILLY_WORK/mcp-clients-http.out"
 export HTTP_URL=$(awk '/^listening/ {print $2}' "$BILLY_WORK/mcp-clients-http.out")
 
-# --- the SDK: its TAP becomes ours (renumbered after the Inspector's) -------
-sdk_out=$(cd "$MCP" && PATH="$(dirname "$(command -v "$NODE")"):$PATH" "$NODE" clients.mjs 2>"$BILLY_WORK/mcp-clients-sdk.err")
-sdk_rc=$?
-sdk_n=$(printf '%s\n' "$sdk_out" | sed -n 's/^1\.\.\([0-9]*\)$/\1/p')
-plan $(( ${sdk_n:-0} + 8 ))
-printf '%s\n' "$sdk_out" | grep -E '^(ok|not ok|#)' | while IFS= read -r line; do
-    case "$line" in
-        "ok "*|"not ok "*) printf '%s\n' "$line" ;;
-        *) printf '%s\n' "$line" ;;
-    esac
+# --- the SDK clients: their TAP becomes ours (renumbered in turn) ----------
+node_tap() {  # node_tap SCRIPT: run it, keep its output, rc and plan
+    local name=${1%.mjs}
+    out_of[$name]=$(cd "$MCP" && PATH="$(dirname "$(command -v "$NODE")"):$PATH" "$NODE" "$1" 2>"$BILLY_WORK/mcp-$name.err")
+    rc_of[$name]=$?
+    n_of[$name]=$(printf '%s\n' "${out_of[$name]}" | sed -n 's/^1\.\.\([0-9]*\)$/\1/p')
+}
+declare -A out_of rc_of n_of
+node_tap clients.mjs
+node_tap clients-v2.mjs
+plan $(( ${n_of[clients]:-0} + ${n_of[clients-v2]:-0} + 8 ))
+for name in clients clients-v2; do
+    printf '%s\n' "${out_of[$name]}" | grep -E '^(ok|not ok|#)' |
+        awk -v off="$TAP_N" '/^(ok|not ok) [0-9]+/ { sub(/[0-9]+/, $0 ~ /^ok/ ? $2 + off : $3 + off) } { print }'
+    TAP_N=$(( TAP_N + ${n_of[$name]:-0} ))
+    TAP_FAILED=$(( TAP_FAILED + $(printf '%s\n' "${out_of[$name]}" | grep -c '^not ok' || true) ))
+    if [ -z "${n_of[$name]}" ]; then
+        diag "$name.mjs did not run:"; sed 's/^/# /' "$BILLY_WORK/mcp-$name.err" | head -20; TAP_FAILED=$((TAP_FAILED + 1))
+    elif [ "${rc_of[$name]}" != 0 ] && [ "$TAP_FAILED" = 0 ]; then
+        TAP_FAILED=1
+    fi
 done
-TAP_N=${sdk_n:-0}
-TAP_FAILED=$(printf '%s\n' "$sdk_out" | grep -c '^not ok' || true)
-[ -z "$sdk_n" ] && { diag "the SDK client did not run:"; sed 's/^/# /' "$BILLY_WORK/mcp-clients-sdk.err" | head -20; TAP_FAILED=1; }
-[ "$sdk_rc" != 0 ] && [ "$TAP_FAILED" = 0 ] && TAP_FAILED=1
 
 # --- the Inspector CLI ------------------------------------------------------
 inspector() { "$NODE" "$INSPECTOR" --cli "$@"; }
