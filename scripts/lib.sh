@@ -29,8 +29,9 @@ BILLY_SANITIZE=${BILLY_SANITIZE:-}
 # where the built programs are: the tree itself, or the sanitized build's copy
 BILLY_BUILD=$BILLY_ROOT
 [ -n "$BILLY_SANITIZE" ] && BILLY_BUILD=$BILLY_ROOT/.build-sanitize
-# compiler flags of the sanitized build (-O1: readable stacks, still fast)
-BILLY_SANITIZE_FLAGS='-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined'
+# compiler flags of the sanitized build (-O1: readable stacks, still fast;
+# float-cast-overflow: a double out of an integer's range, e.g. in forecasts)
+BILLY_SANITIZE_FLAGS='-O1 -g -fsanitize=address,undefined,float-cast-overflow -fno-omit-frame-pointer -fno-sanitize-recover=undefined,float-cast-overflow'
 
 say() { printf '%s\n' "$*"; }
 step() { printf '\n==> %s\n' "$*"; }
@@ -169,7 +170,7 @@ billy_stage() {
 # keeps the script's path as the server's own, so pg_ctl restart comes back
 # here.  test/sanitizer/fixups.so is preloaded after libasan: without it
 # postgres hangs in main and UBSan loses its settings (the file says why).
-# The settings for the tools (the sandbox, the bridge) are exported.
+# The server's settings:
 #   detect_leaks=0        a backend's memory is its memory contexts', freed
 #                         wholesale at exit: leaks at exit say nothing
 #   detect_stack_use_after_return=0
@@ -180,6 +181,8 @@ billy_stage() {
 #                         of a backend exiting with 1 (a FATAL)
 #   quarantine_size_mb    freed memory held back per process (default 256 MB,
 #                         times every backend)
+# The tools' (the sandbox, the bridge: plain programs, exported for every
+# test that starts one) keep leak detection and use-after-return checks.
 billy_sanitize_stage() {
     local dir=$BILLY_WORK/sanitizer asan ubsan common
     mkdir -p "$dir"
@@ -188,7 +191,7 @@ billy_sanitize_stage() {
     ubsan=$(gcc -print-file-name=libubsan.so)
     [ -f "$asan" ] && [ -f "$ubsan" ] || die "libasan/libubsan not found (gcc)"
     common="abort_on_error=1:disable_coredump=1:print_stacktrace=1"
-    export ASAN_OPTIONS="detect_leaks=0:detect_stack_use_after_return=0:$common:log_path=$dir/tool"
+    export ASAN_OPTIONS="detect_leaks=1:detect_stack_use_after_return=1:$common:log_path=$dir/tool"
     export UBSAN_OPTIONS="halt_on_error=1:$common:log_path=$dir/tool"
     cp "$BILLY_BUILD/test/sanitizer/fixups.so" "$BILLY_PGBIN/sanitizer-fixups.so"
     mv "$BILLY_PGBIN/postgres" "$BILLY_PGBIN/postgres.bin"
