@@ -303,7 +303,8 @@ billy_stop_processes() {
 }
 
 # billy_sanitizer_reports prints every report the sanitizers wrote (at most
-# 200 lines each) and fails when there is one.
+# 200 lines each) and fails when there is one.  A report on stderr instead
+# (the server's log, the sandbox's) counts too: log_path should prevent it.
 billy_sanitizer_reports() {
     local dir=$BILLY_WORK/sanitizer f n=0
     [ -d "$dir" ] || return 0
@@ -312,6 +313,12 @@ billy_sanitizer_reports() {
         n=$((n + 1))
         say "--- $(basename "$f") ---"
         head -n 200 "$f"
+    done
+    for f in "$BILLY_WORK/postgres.log" "$BILLY_WORK/sandbox.err"; do
+        [ -f "$f" ] && grep -qE 'runtime error:|ERROR: (Address|Leak)Sanitizer' "$f" || continue
+        n=$((n + 1))
+        say "--- $(basename "$f") ---"
+        grep -E -A 30 'runtime error:|ERROR: (Address|Leak)Sanitizer' "$f" | head -n 200
     done
     if [ "$n" = 0 ]; then
         say "no sanitizer reports"
