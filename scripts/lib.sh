@@ -26,6 +26,7 @@ BILLY_SANDBOX_PID=
 BILLY_PG_STARTED=
 BILLY_WORK=
 BILLY_SANITIZE=${BILLY_SANITIZE:-}
+[ "$BILLY_SANITIZE" = 0 ] && BILLY_SANITIZE=
 # where the built programs are: the tree itself, or the sanitized build's copy
 BILLY_BUILD=$BILLY_ROOT
 [ -n "$BILLY_SANITIZE" ] && BILLY_BUILD=$BILLY_ROOT/.build-sanitize
