@@ -525,12 +525,14 @@ bridge_run_http(const BridgeConfig *cfg)
 		if (pool.conns[i] == NULL)
 		{
 			bridge_log("cannot connect to PostgreSQL: %s", error ? error : "?");
+			free(error);
 			return EXIT_NOCONNECT;
 		}
 	}
 	if (!bridge_check_billy(pool.conns[0], &error))
 	{
 		bridge_log("%s", error);
+		free(error);
 		return EXIT_NOBILLY;
 	}
 

@@ -276,11 +276,13 @@ bridge_run_stdio(const BridgeConfig *cfg)
 	if (conn == NULL)
 	{
 		bridge_log("cannot connect to PostgreSQL: %s", error ? error : "?");
+		free(error);
 		return EXIT_NOCONNECT;
 	}
 	if (!bridge_check_billy(conn, &error))
 	{
 		bridge_log("%s", error);
+		free(error);
 		PQfinish(conn);
 		return EXIT_NOBILLY;
 	}

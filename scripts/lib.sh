@@ -7,6 +7,13 @@
 #   billy_start_sandbox ARGS     start billy-sandbox on 127.0.0.1, port 0
 #   billy_start_cluster          initdb + start a throwaway cluster
 #   billy_stop                   stop everything (also run at exit)
+#   billy_sanitizer_reports      print sanitizer reports; fails when there are any
+#
+# BILLY_SANITIZE=1: billy_build builds billy.so, billy-sandbox and
+# billy-mcp-bridge with AddressSanitizer and UndefinedBehaviorSanitizer in a
+# directory of their own (.build-sanitize/, so the normal build is untouched),
+# and billy_stage wraps the staged postgres so that the server preloads the
+# sanitizers' runtime.  Reports go to $BILLY_WORK/sanitizer/.
 #
 # Everything runs as the invoking user, except the PostgreSQL server, which
 # refuses root: as root the server runs as the postgres user (runuser).
@@ -18,6 +25,14 @@ BILLY_PG_MAJOR=15
 BILLY_SANDBOX_PID=
 BILLY_PG_STARTED=
 BILLY_WORK=
+BILLY_SANITIZE=${BILLY_SANITIZE:-}
+[ "$BILLY_SANITIZE" = 0 ] && BILLY_SANITIZE=
+# where the built programs are: the tree itself, or the sanitized build's copy
+BILLY_BUILD=$BILLY_ROOT
+[ -n "$BILLY_SANITIZE" ] && BILLY_BUILD=$BILLY_ROOT/.build-sanitize
+# compiler flags of the sanitized build (-O1: readable stacks, still fast;
+# float-cast-overflow: a double out of an integer's range, e.g. in forecasts)
+BILLY_SANITIZE_FLAGS='-O1 -g -fsanitize=address,undefined,float-cast-overflow -fno-omit-frame-pointer -fno-sanitize-recover=undefined,float-cast-overflow'
 
 say() { printf '%s\n' "$*"; }
 step() { printf '\n==> %s\n' "$*"; }
@@ -73,7 +88,49 @@ billy_pg_config() {
 billy_build() {
     local jobs
     jobs=$(nproc 2>/dev/null || echo 2)
+    if [ -n "$BILLY_SANITIZE" ]; then
+        billy_build_sanitized "$jobs"
+        return
+    fi
     make -C "$BILLY_ROOT" -s -j"$jobs" PG_CONFIG="$(billy_pg_config)" >/dev/null
+}
+
+# billy_build_sanitized copies the sources into $BILLY_BUILD (with their
+# times, so make rebuilds only what changed; files gone from the tree go from
+# the copy) and builds there with the sanitizers.  PGXS adds COPT to the
+# compiler and linker flags of billy.so; the sandbox and the bridge take CFLAGS.
+billy_build_sanitized() {
+    local jobs=$1 pc f
+    local parts=(Makefile billy.control src extension sandbox mcp-bridge test/sanitizer)
+    pc=$(billy_pg_config)
+    mkdir -p "$BILLY_BUILD"
+    # other flags than last time: build everything again
+    if [ "$(cat "$BILLY_BUILD/.flags" 2>/dev/null)" != "$BILLY_SANITIZE_FLAGS" ]; then
+        rm -rf "${BILLY_BUILD:?}"/*
+        printf '%s\n' "$BILLY_SANITIZE_FLAGS" >"$BILLY_BUILD/.flags"
+    fi
+    (cd "$BILLY_BUILD" && find "${parts[@]}" -type f 2>/dev/null || true) | while read -r f; do
+        case $f in
+            *.o|*.so|*.bc|sandbox/billy-sandbox|mcp-bridge/billy-mcp-bridge) ;;
+            extension/billy--0.1.0--0.2.0.sql) ;;
+            *) [ -e "$BILLY_ROOT/$f" ] || rm -f "$BILLY_BUILD/$f" ;;
+        esac
+    done
+    (cd "$BILLY_ROOT" && tar -cf - --exclude='*.o' --exclude='*.so' --exclude='*.bc' \
+        --exclude=sandbox/billy-sandbox --exclude=mcp-bridge/billy-mcp-bridge \
+        --exclude=sandbox/test --exclude=extension/billy--0.1.0--0.2.0.sql "${parts[@]}") |
+        (cd "$BILLY_BUILD" && tar -xf -)
+    # fixes for the sanitizers' runtimes (see the file), without sanitizers:
+    # preloaded into the server, linked into the sandbox and the bridge
+    local fix=$BILLY_BUILD/test/sanitizer/fixups
+    if [ ! "$fix.so" -nt "$fix.c" ] || [ ! "$fix.o" -nt "$fix.c" ]; then
+        gcc -fPIC -O2 -Wall -Wextra -Werror -Wno-unused-parameter -c -o "$fix.o" "$fix.c"
+        gcc -shared -o "$fix.so" "$fix.o"
+        rm -f "$BILLY_BUILD/sandbox/billy-sandbox" "$BILLY_BUILD/mcp-bridge/billy-mcp-bridge"
+    fi
+    make -C "$BILLY_BUILD/sandbox" -s -j"$jobs" CFLAGS="$BILLY_SANITIZE_FLAGS" LDFLAGS="$fix.o" >/dev/null
+    make -C "$BILLY_BUILD/mcp-bridge" -s -j"$jobs" CFLAGS="$BILLY_SANITIZE_FLAGS" LDFLAGS="$fix.o" PG_CONFIG="$pc" >/dev/null
+    make -C "$BILLY_BUILD" -s -j"$jobs" PG_CONFIG="$pc" COPT="$BILLY_SANITIZE_FLAGS" >/dev/null
 }
 
 # billy_workdir makes a work directory the server's user can use.
@@ -97,11 +154,59 @@ billy_stage() {
     mkdir -p "$BILLY_STAGE$(dirname "$bindir")" "$BILLY_STAGE$(dirname "$sharedir")"
     cp -a "$(dirname "$bindir")/." "$BILLY_STAGE$(dirname "$bindir")/"
     cp -a "$sharedir" "$BILLY_STAGE$(dirname "$sharedir")/"
-    make -C "$BILLY_ROOT" -s install DESTDIR="$BILLY_STAGE" PG_CONFIG="$pc" >/dev/null
+    make -C "$BILLY_BUILD" -s install DESTDIR="$BILLY_STAGE" PG_CONFIG="$pc" >/dev/null
     BILLY_PGBIN=$BILLY_STAGE$bindir
     [ "$("$BILLY_PGBIN/pg_config" --sharedir)" = "$BILLY_STAGE$sharedir" ] ||
         die "the staged PostgreSQL does not relocate its share directory"
     export PATH="$BILLY_PGBIN:$PATH"
+    if [ -n "$BILLY_SANITIZE" ]; then
+        billy_sanitize_stage
+    fi
+}
+
+# billy_sanitize_stage: PostgreSQL itself is not instrumented, so the ASan
+# runtime must be loaded before anything else for billy.so to load: the
+# staged postgres becomes a script that preloads it (every server start goes
+# through it: pg_ctl, initdb, the clusters tests make of their own).  exec -a
+# keeps the script's path as the server's own, so pg_ctl restart comes back
+# here.  test/sanitizer/fixups.so is preloaded after libasan: without it
+# postgres hangs in main and UBSan loses its settings (the file says why).
+# The server's settings:
+#   detect_leaks=0        a backend's memory is its memory contexts', freed
+#                         wholesale at exit: leaks at exit say nothing
+#   detect_stack_use_after_return=1
+#                         on, though elog's siglongjmp jumps over frames ASan
+#                         keeps on its fake stack: the suite runs clean with
+#                         it.  Should a false report come from a frame a
+#                         PG_TRY or an ERROR jumped out of, set it to 0 here
+#   abort_on_error=1      a report ends the process with SIGABRT, so the
+#                         postmaster sees a crash (and the test fails) instead
+#                         of a backend exiting with 1 (a FATAL)
+#   quarantine_size_mb    freed memory held back per process (default 256 MB,
+#                         times every backend)
+# The tools' (the sandbox, the bridge: plain programs, exported for every
+# test that starts one) also detect leaks.
+billy_sanitize_stage() {
+    local dir=$BILLY_WORK/sanitizer asan ubsan common
+    mkdir -p "$dir"
+    chmod 1777 "$dir"
+    asan=$(gcc -print-file-name=libasan.so)
+    ubsan=$(gcc -print-file-name=libubsan.so)
+    [ -f "$asan" ] && [ -f "$ubsan" ] || die "libasan/libubsan not found (gcc)"
+    common="abort_on_error=1:disable_coredump=1:print_stacktrace=1"
+    export ASAN_OPTIONS="detect_leaks=1:detect_stack_use_after_return=1:$common:log_path=$dir/tool"
+    export UBSAN_OPTIONS="halt_on_error=1:$common:log_path=$dir/tool"
+    cp "$BILLY_BUILD/test/sanitizer/fixups.so" "$BILLY_PGBIN/sanitizer-fixups.so"
+    mv "$BILLY_PGBIN/postgres" "$BILLY_PGBIN/postgres.bin"
+    cat >"$BILLY_PGBIN/postgres" <<EOF
+#!/bin/bash
+# billy_sanitize_stage (scripts/lib.sh): the server with the sanitizers' runtime
+export LD_PRELOAD="$asan $BILLY_PGBIN/sanitizer-fixups.so $ubsan"
+export ASAN_OPTIONS="detect_leaks=0:detect_stack_use_after_return=1:quarantine_size_mb=64:$common:log_path=$dir/postgres"
+export UBSAN_OPTIONS="halt_on_error=1:$common:log_path=$dir/postgres"
+exec -a "\$0" "$BILLY_PGBIN/postgres.bin" "\$@"
+EOF
+    chmod 755 "$BILLY_PGBIN/postgres"
 }
 
 # billy_start_sandbox starts billy-sandbox and waits for its ready line.
@@ -109,7 +214,7 @@ billy_stage() {
 # organization lines: id, token, url, name, tab-separated).
 billy_start_sandbox() {
     local out=$BILLY_WORK/sandbox.out i
-    "$BILLY_ROOT/sandbox/billy-sandbox" --listen 127.0.0.1:0 "$@" \
+    "$BILLY_BUILD/sandbox/billy-sandbox" --listen 127.0.0.1:0 "$@" \
         >"$out" 2>"$BILLY_WORK/sandbox.err" &
     BILLY_SANDBOX_PID=$!
     for i in $(seq 1 600); do
@@ -175,6 +280,19 @@ EOF
 
 billy_stop() {
     local rc=$?
+    billy_stop_processes
+    if [ -n "$BILLY_WORK" ] && [ -d "$BILLY_WORK" ]; then
+        if [ -n "${BILLY_KEEP:-}" ]; then
+            say "kept $BILLY_WORK"
+        else
+            rm -rf "$BILLY_WORK"
+        fi
+    fi
+    return $rc
+}
+
+# billy_stop_processes stops the cluster and the sandbox; the work directory stays.
+billy_stop_processes() {
     if [ -n "$BILLY_PG_STARTED" ]; then
         billy_as_server "$BILLY_PGBIN/pg_ctl" -D "$BILLY_WORK/data" -m fast -w -t 30 stop >/dev/null 2>&1 ||
             billy_as_server "$BILLY_PGBIN/pg_ctl" -D "$BILLY_WORK/data" -m immediate stop >/dev/null 2>&1 || true
@@ -185,12 +303,30 @@ billy_stop() {
         wait "$BILLY_SANDBOX_PID" 2>/dev/null || true
         BILLY_SANDBOX_PID=
     fi
-    if [ -n "$BILLY_WORK" ] && [ -d "$BILLY_WORK" ]; then
-        if [ -n "${BILLY_KEEP:-}" ]; then
-            say "kept $BILLY_WORK"
-        else
-            rm -rf "$BILLY_WORK"
-        fi
+}
+
+# billy_sanitizer_reports prints every report the sanitizers wrote (at most
+# 200 lines each) and fails when there is one.  A report on stderr instead
+# (the server's log, the sandbox's) counts too: log_path should prevent it.
+billy_sanitizer_reports() {
+    local dir=$BILLY_WORK/sanitizer f n=0
+    [ -d "$dir" ] || return 0
+    for f in "$dir"/*; do
+        [ -s "$f" ] || continue
+        n=$((n + 1))
+        say "--- $(basename "$f") ---"
+        head -n 200 "$f"
+    done
+    for f in "$BILLY_WORK/postgres.log" "$BILLY_WORK/sandbox.err"; do
+        [ -f "$f" ] && grep -qE 'runtime error:|ERROR: (Address|Leak)Sanitizer' "$f" || continue
+        n=$((n + 1))
+        say "--- $(basename "$f") ---"
+        grep -E -A 30 'runtime error:|ERROR: (Address|Leak)Sanitizer' "$f" | head -n 200
+    done
+    if [ "$n" = 0 ]; then
+        say "no sanitizer reports"
+        return 0
     fi
-    return $rc
+    say "$n sanitizer report(s) in $dir"
+    return 1
 }

@@ -156,12 +156,15 @@ push_string(JsonbParseState **state, JsonbIteratorToken tok, const char *s)
 	pushJsonbValue(state, tok, &v);
 }
 
-/* push_summary puts {"length": n, "sha256": hex} where a long text was */
+/*
+ * push_summary puts {"length": n, "sha256": hex} where a long text was.  The
+ * parse state keeps pointers to strings until the end: hex is palloc'd.
+ */
 static void
 push_summary(JsonbParseState **state, JsonbIteratorToken tok, JsonbValue *text)
 {
 	JsonbValue	v;
-	char		hex[65];
+	char	   *hex = palloc(65);
 
 	billy_sha256_hex(text->val.string.val, text->val.string.len, hex);
 	pushJsonbValue(state, WJB_BEGIN_OBJECT, NULL);

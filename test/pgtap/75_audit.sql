@@ -5,7 +5,7 @@
 \set ON_ERROR_STOP 1
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
-SELECT plan(22);
+SELECT plan(25);
 
 SELECT billy.connect(billy_test.token(1), billy_test.setting('api_url'));
 SELECT billy.grant_organization('billy_mcp', billy_test.org(1));
@@ -27,6 +27,25 @@ SELECT is((SELECT request #>> '{auth,Password}' FROM billy.audit_log WHERE targe
           'so is a password, whatever its case');
 SELECT is((SELECT request #>> '{arguments,limit}' FROM billy.audit_log WHERE target = 'list_invoices'), '5',
           'the rest of the request is kept');
+
+-- texts longer than 500 characters (a CSV file) are kept as their length in
+-- characters and the SHA-256 of their UTF-8 bytes, worked out here by
+-- PostgreSQL; several in one request, with more of the request after them
+SELECT is(billy._redact(jsonb_build_object('csv', repeat('æ;ø', 200), 'rows', 3,
+                                           'files', jsonb_build_array(repeat('x', 501), 'short'),
+                                           'note', repeat('ab', 300)))::text,
+          jsonb_build_object('csv', jsonb_build_object('length', 600, 'sha256', encode(sha256(convert_to(repeat('æ;ø', 200), 'UTF8')), 'hex')),
+                             'rows', 3,
+                             'files', jsonb_build_array(jsonb_build_object('length', 501, 'sha256', encode(sha256(repeat('x', 501)::bytea), 'hex')),
+                                                        'short'),
+                             'note', jsonb_build_object('length', 600, 'sha256', encode(sha256(repeat('ab', 300)::bytea), 'hex')))::text,
+          'long texts become their length and SHA-256, at any depth');
+SELECT is(billy._redact(to_jsonb(repeat('é', 700)))::text,
+          jsonb_build_object('length', 700, 'sha256', encode(sha256(convert_to(repeat('é', 700), 'UTF8')), 'hex'))::text,
+          'so does a long text on its own');
+SELECT is(billy._redact(jsonb_build_object('note', repeat('y', 500)))::text,
+          jsonb_build_object('note', repeat('y', 500))::text, 'a text of 500 characters is kept');
+
 SELECT is((SELECT string_agg(seq::text, ',' ORDER BY seq) FROM billy.audit_log WHERE chain = billy_test.org(1)), '1,2',
           'each organization has its own chain, counted 1, 2, ...');
 SELECT is((SELECT chain FROM billy.audit_log WHERE action = 'mcp:initialize'), '*', 'entries of no organization chain under *');

@@ -10,7 +10,7 @@
 source "$(dirname "$0")/tap.sh"
 ROOT=${BILLY_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 MCP=$ROOT/test/mcp
-BRIDGE=$ROOT/mcp-bridge/billy-mcp-bridge
+BRIDGE=${BILLY_BRIDGE:-$ROOT/mcp-bridge/billy-mcp-bridge}
 
 # --- what the clients need --------------------------------------------------
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then

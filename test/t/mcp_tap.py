@@ -2,7 +2,7 @@
 # (80-mcp-bridge.t, 81-mcp-http.t).  Imported, not run.
 #
 # The environment comes from scripts/test: PGHOST, PGPORT, PGUSER,
-# PGDATABASE, BILLY_ROOT, BILLY_WORK.
+# PGDATABASE, BILLY_ROOT, BILLY_WORK, BILLY_BRIDGE.
 import json
 import os
 import select
@@ -11,7 +11,8 @@ import sys
 import time
 
 ROOT = os.environ.get("BILLY_ROOT", os.path.join(os.path.dirname(__file__), "..", ".."))
-BRIDGE = os.path.join(ROOT, "mcp-bridge", "billy-mcp-bridge")
+# BILLY_BRIDGE: the binary scripts/test built (the sanitized one under BILLY_SANITIZE)
+BRIDGE = os.environ.get("BILLY_BRIDGE") or os.path.join(ROOT, "mcp-bridge", "billy-mcp-bridge")
 
 _n = 0
 _failed = 0
