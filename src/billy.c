@@ -514,9 +514,7 @@ billy_extension_owner(void)
 
 	if (!OidIsValid(owner))
 		elog(ERROR, "billy extension has no owner");
-	/* kept only outside the extension's own scripts, which may still change it */
-	if (!creating_extension)
-		cached_owner = owner;
+	cached_owner = owner;
 	return owner;
 }
 

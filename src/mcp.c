@@ -90,9 +90,13 @@
 #define RPC_UNSUPPORTED_VERSION	(-32022)
 
 /* the legacy protocol versions billy speaks (initialize), newest first */
-static const char *const supported_versions[] = {
-	"2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"
-};
+#define LEGACY_1 "2025-11-25"
+#define LEGACY_2 "2025-06-18"
+#define LEGACY_3 "2025-03-26"
+#define LEGACY_4 "2024-11-05"
+static const char *const supported_versions[] = {LEGACY_1, LEGACY_2, LEGACY_3, LEGACY_4};
+#define LEGACY_VERSIONS_JSON "\"" LEGACY_1 "\",\"" LEGACY_2 "\",\"" LEGACY_3 "\",\"" LEGACY_4 "\""
+#define LEGACY_VERSIONS_TEXT LEGACY_1 ", " LEGACY_2 ", " LEGACY_3 " and " LEGACY_4
 
 /* the modern era: the version a request names in its _meta, and the keys */
 #define MODERN_VERSION "2026-07-28"
@@ -104,7 +108,7 @@ static const char *const supported_versions[] = {
 
 /* every version billy speaks, modern first (server/discover, -32022) */
 #define ALL_VERSIONS_JSON \
-	"[\"" MODERN_VERSION "\",\"2025-11-25\",\"2025-06-18\",\"2025-03-26\",\"2024-11-05\"]"
+	"[\"" MODERN_VERSION "\"," LEGACY_VERSIONS_JSON "]"
 
 #define SERVER_NAME "billy"
 #define SERVER_TITLE "billy: Billy's books in PostgreSQL"
@@ -353,7 +357,7 @@ mcp_initialize(McpRequest *req)
 
 	if (asked == NULL)
 		return rpc_error(req, RPC_INVALID_PARAMS, "params.protocolVersion must be a string",
-						 "{\"supported\":[\"2025-11-25\",\"2025-06-18\",\"2025-03-26\",\"2024-11-05\"]}");
+						 "{\"supported\":[" LEGACY_VERSIONS_JSON "]}");
 
 	/* echo a version billy speaks; otherwise offer the newest, the client decides */
 	for (int i = 0; i < lengthof(supported_versions); i++)
@@ -1665,7 +1669,7 @@ mcp_modern(McpRequest *req, JsonbContainer *meta)
 		appendStringInfoChar(&d, '}');
 		return rpc_error(req, RPC_UNSUPPORTED_VERSION,
 						 psprintf("unsupported protocol version: %s (billy serves " MODERN_VERSION
-								  " per request, and 2025-11-25, 2025-06-18, 2025-03-26 and 2024-11-05 after initialize)",
+								  " per request, and " LEGACY_VERSIONS_TEXT " after initialize)",
 								  version), d.data);
 	}
 

@@ -588,6 +588,13 @@ END
 $$;
 COMMENT ON FUNCTION billy._check_doc_state(text, text) IS 'Checks a list function''s state filter. Internal.';
 
+CREATE FUNCTION billy._contains_pattern(search text) RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+RETURN '%' || replace(replace(replace(search, '\', '\\'), '%', '\%'), '_', '\_') || '%';
+COMMENT ON FUNCTION billy._contains_pattern(text) IS
+'The ILIKE pattern that matches text containing search literally (its \, % and _ escaped); NULL for NULL. Internal.';
+
 CREATE FUNCTION billy.list_invoices(org text DEFAULT NULL, state text DEFAULT NULL, paid boolean DEFAULT NULL,
                                     overdue boolean DEFAULT NULL, contact text DEFAULT NULL,
                                     from_date date DEFAULT NULL, to_date date DEFAULT NULL,
@@ -601,7 +608,7 @@ DECLARE
     o text := billy._resolve_org(org);
     ids text[];
     total bigint;
-    pattern text := '%' || replace(replace(replace(search, '\', '\\'), '%', '\%'), '_', '\_') || '%';
+    pattern text := billy._contains_pattern(search);
 BEGIN
     PERFORM billy._check_page("limit", "offset");
     PERFORM billy._check_dates(from_date, to_date);
@@ -644,7 +651,7 @@ DECLARE
     o text := billy._resolve_org(org);
     ids text[];
     total bigint;
-    pattern text := '%' || replace(replace(replace(search, '\', '\\'), '%', '\%'), '_', '\_') || '%';
+    pattern text := billy._contains_pattern(search);
 BEGIN
     PERFORM billy._check_page("limit", "offset");
     PERFORM billy._check_dates(from_date, to_date);
@@ -683,7 +690,7 @@ DECLARE
     o text := billy._resolve_org(org);
     ids text[];
     total bigint;
-    pattern text := '%' || replace(replace(replace(search, '\', '\\'), '%', '\%'), '_', '\_') || '%';
+    pattern text := billy._contains_pattern(search);
 BEGIN
     PERFORM billy._check_page("limit", "offset");
     WITH matching AS (
@@ -717,7 +724,7 @@ DECLARE
     o text := billy._resolve_org(org);
     ids text[];
     total bigint;
-    pattern text := '%' || replace(replace(replace(search, '\', '\\'), '%', '\%'), '_', '\_') || '%';
+    pattern text := billy._contains_pattern(search);
 BEGIN
     PERFORM billy._check_page("limit", "offset");
     WITH matching AS (
@@ -901,6 +908,7 @@ GRANT EXECUTE ON FUNCTION billy._check_page(integer, integer) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy._resource_table(text) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy._check_dates(date, date) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy._check_doc_state(text, text) TO billy_reader;
+GRANT EXECUTE ON FUNCTION billy._contains_pattern(text) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy.get_invoice(text, text, interval) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy.get_bill(text, text, interval) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy.get_contact(text, text, interval) TO billy_reader;
