@@ -1,7 +1,12 @@
 # billy: PGXS build of the extension, plus billy-sandbox and billy-mcp-bridge.
 #
 #   make                 build the extension, billy-sandbox and billy-mcp-bridge
-#   make install         install all three (DESTDIR= for a staged install)
+#   make install         install the extension and billy-mcp-bridge (DESTDIR=
+#                        for a staged install); the bridge goes next to
+#                        PostgreSQL's programs
+#   make install-sandbox install billy-sandbox, the fake Billy API for trying
+#                        billy, into SANDBOX_BINDIR (/usr/local/bin), never
+#                        into PostgreSQL's directories
 #   make installcheck    pg_regress against a running server (see test/run)
 #   make fuzz-csv        libFuzzer on the CSV reader (FUZZ_SECONDS, default 600);
 #                        not part of the tests; installs clang-14 when missing
@@ -28,8 +33,7 @@ include $(PGXS)
 extension/billy--0.1.0--0.2.0.sql: $(sort $(wildcard $(srcdir)/extension/0.2.0/*.sql))
 	cat $^ > $@
 
-.PHONY: sandbox install-sandbox clean-sandbox mcp-bridge install-mcp-bridge clean-mcp-bridge
-.PHONY: sandbox install-sandbox clean-sandbox fuzz-csv
+.PHONY: sandbox install-sandbox clean-sandbox mcp-bridge install-mcp-bridge clean-mcp-bridge fuzz-csv
 
 fuzz-csv:
 	$(srcdir)/scripts/fuzz-csv $(FUZZ_SECONDS)
@@ -39,10 +43,10 @@ all: sandbox mcp-bridge
 sandbox:
 	$(MAKE) -C sandbox
 
-install: install-sandbox
+SANDBOX_BINDIR ?= /usr/local/bin
 
 install-sandbox: sandbox
-	$(MAKE) -C sandbox install DESTDIR='$(DESTDIR)' bindir='$(bindir)'
+	$(MAKE) -C sandbox install DESTDIR='$(DESTDIR)' bindir='$(SANDBOX_BINDIR)'
 
 clean: clean-sandbox
 
