@@ -18,6 +18,8 @@ q "ALTER SYSTEM SET billy.max_retry_wait_ms = 300" >/dev/null
 q "ALTER SYSTEM SET billy.http_timeout_ms = 1500" >/dev/null
 q "ALTER SYSTEM SET billy.sync_page_size = 100" >/dev/null
 q "ALTER SYSTEM SET billy.hot_sync_interval = 0" >/dev/null
+# one page at a time: a slow scan stays visible for a second per page (below)
+q "ALTER SYSTEM SET billy.sync_concurrency = 1" >/dev/null
 q "SELECT pg_reload_conf()" >/dev/null
 sleep 0.5
 quiet_queue
@@ -83,8 +85,9 @@ q "SELECT billy_test.clear_faults()" >/dev/null
 
 # upstream changes during a scan: pages arrive slowly while drafts are
 # deleted and invoices added; nothing is falsely deleted, and one more sync
-# catches up
-q "SELECT billy_test.fault('{\"kind\":\"latency\",\"ms\":400,\"path\":\"/v2/invoices\"}')" >/dev/null
+# catches up.  Page 1 comes at once and each later one after a second (one at
+# a time), so the scan is seen running for seconds however loaded the machine.
+q "SELECT billy_test.fault('{\"kind\":\"latency\",\"ms\":1000,\"path\":\"/v2/invoices\",\"skip\":1}')" >/dev/null
 first=$(q "SELECT coalesce(max(id), 0) + 1 FROM billy.jobs")
 q "SELECT billy.sync('$org', ARRAY['invoices'])" >/dev/null
 wait_until 20 q_is "SELECT coalesce(max(pages_done), 0) >= 1 FROM billy.sync_progress WHERE organization_id = '$org'" t
