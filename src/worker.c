@@ -120,7 +120,7 @@ static emit_log_hook_type prev_emit_log_hook = NULL;
 static void
 worker_log_hook(ErrorData *edata)
 {
-	if (billy_worker_state != NULL && edata->output_to_server)
+	if (billy_worker_state != NULL && !proc_exit_inprogress && edata->output_to_server)
 	{
 		if (in_worker && edata->elevel == FATAL &&
 			edata->sqlerrcode == ERRCODE_UNDEFINED_DATABASE)
