@@ -39,10 +39,13 @@ say() { printf '%s\n' "$*"; }
 step() { printf '\n==> %s\n' "$*"; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
-# billy_as_server runs a command as the user the server runs as.
+# billy_as_server runs a command as the user the server runs as, from /
+# (postgres may not enter the caller's directory, e.g. a checkout under
+# /root, and PostgreSQL's programs would say they "could not change
+# directory"); paths given to it are absolute.
 billy_as_server() {
     if [ "$(id -u)" = 0 ]; then
-        runuser -u postgres -- "$@"
+        (cd / && runuser -u postgres -- "$@")
     else
         "$@"
     fi

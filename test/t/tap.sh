@@ -52,7 +52,7 @@ quiet_queue() {
 }
 
 # as_server runs a command as the user the server runs as
-as_server() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+as_server() { if [ "$(id -u)" = 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi; }
 
 # own_cluster DIR PORT: a second cluster of a test's own in DIR (socket in
 # DIR, PORT), started, with extra postgresql.conf lines from stdin;
