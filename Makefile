@@ -4,6 +4,8 @@
 #   make install         install the extension and billy-mcp-bridge (DESTDIR=
 #                        for a staged install); the bridge goes next to
 #                        PostgreSQL's programs
+#   make deb             Debian packages into dist/ (scripts/package, pg_buildext)
+#   make pgxn            the PGXN source archive into dist/ (META.json)
 #   make install-sandbox install billy-sandbox, the fake Billy API for trying
 #                        billy, into SANDBOX_BINDIR (/usr/local/bin), never
 #                        into PostgreSQL's directories
@@ -33,20 +35,31 @@ include $(PGXS)
 extension/billy--0.1.0--0.2.0.sql: $(sort $(wildcard $(srcdir)/extension/0.2.0/*.sql))
 	cat $^ > $@
 
-.PHONY: sandbox install-sandbox clean-sandbox mcp-bridge install-mcp-bridge clean-mcp-bridge fuzz-csv
+.PHONY: sandbox install-sandbox clean-sandbox mcp-bridge install-mcp-bridge clean-mcp-bridge fuzz-csv deb pgxn
+
+deb:
+	$(srcdir)/scripts/package deb
+
+pgxn:
+	$(srcdir)/scripts/package pgxn
 
 fuzz-csv:
 	$(srcdir)/scripts/fuzz-csv $(FUZZ_SECONDS)
 
 all: sandbox mcp-bridge
 
+# the sandbox and the bridge are plain programs with flags of their own: not
+# PGXS's, which a build environment that exports CFLAGS (dpkg-buildpackage)
+# would otherwise hand down to them
+PROGRAM_CFLAGS ?= -O2 -g
+
 sandbox:
-	$(MAKE) -C sandbox
+	$(MAKE) -C sandbox CFLAGS='$(PROGRAM_CFLAGS)'
 
 SANDBOX_BINDIR ?= /usr/local/bin
 
 install-sandbox: sandbox
-	$(MAKE) -C sandbox install DESTDIR='$(DESTDIR)' bindir='$(SANDBOX_BINDIR)'
+	$(MAKE) -C sandbox install CFLAGS='$(PROGRAM_CFLAGS)' DESTDIR='$(DESTDIR)' bindir='$(SANDBOX_BINDIR)'
 
 clean: clean-sandbox
 
@@ -69,12 +82,12 @@ fuzz/pagescan_fuzz: fuzz/pagescan_fuzz.c src/pagescan.c src/pagescan.h
 		fuzz/pagescan_fuzz.c src/pagescan.c -L$(pkglibdir) -lpgcommon -lpgport -o $@
 
 mcp-bridge:
-	$(MAKE) -C mcp-bridge PG_CONFIG='$(PG_CONFIG)'
+	$(MAKE) -C mcp-bridge PG_CONFIG='$(PG_CONFIG)' CFLAGS='$(PROGRAM_CFLAGS)'
 
 install: install-mcp-bridge
 
 install-mcp-bridge: mcp-bridge
-	$(MAKE) -C mcp-bridge install PG_CONFIG='$(PG_CONFIG)' DESTDIR='$(DESTDIR)' bindir='$(bindir)'
+	$(MAKE) -C mcp-bridge install PG_CONFIG='$(PG_CONFIG)' CFLAGS='$(PROGRAM_CFLAGS)' DESTDIR='$(DESTDIR)' bindir='$(bindir)'
 
 clean: clean-mcp-bridge
 

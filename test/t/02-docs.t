@@ -3,9 +3,10 @@
 # billy.* setting of pg_settings once, with its default, range and context;
 # README.md stays short and links every page under docs/; every relative link
 # in README.md and docs/ names a file that exists and, with #anchor, a heading
-# of that file.
+# of that file; META.json (PGXN) has the spec's required fields, billy.control's
+# version and files that exist.
 source "$(dirname "$0")/tap.sh"
-plan 4
+plan 5
 cd "$BILLY_ROOT"
 
 # pg_settings as "name|boot_val|unit|context|min|max", one a line
@@ -83,5 +84,25 @@ for src in sys.argv[1:]:
 PY
 )
 is "$broken" "" "relative links in README.md and docs/ resolve"
+
+meta=$(PYTHONDONTWRITEBYTECODE=1 python3 - <<'PY'
+import json, os, re
+m = json.load(open('META.json'))
+control = open('billy.control').read()
+version = re.search(r"default_version\s*=\s*'([^']+)'", control).group(1)
+for f in ('name', 'version', 'abstract', 'maintainer', 'license', 'provides', 'meta-spec'):
+    if f not in m:
+        print(f'META.json: no "{f}"')
+if m.get('version') != version:
+    print(f'META.json: version {m.get("version")}, billy.control {version}')
+for name, p in m.get('provides', {}).items():
+    for k in ('file', 'docfile'):
+        if k in p and not os.path.exists(p[k]):
+            print(f'META.json: provides.{name}.{k} {p[k]} does not exist')
+    if p.get('version') != version:
+        print(f'META.json: provides.{name}.version {p.get("version")}')
+PY
+)
+is "$meta" "" "META.json has PGXN's required fields and billy.control's version"
 
 done_testing
