@@ -4,9 +4,10 @@
 # README.md stays short and links every page under docs/; every relative link
 # in README.md and docs/ names a file that exists and, with #anchor, a heading
 # of that file; META.json (PGXN) has the spec's required fields, billy.control's
-# version and files that exist.
+# version and files that exist; every billy.<name> the docs mention is a
+# function, table, view or setting of the installed extension.
 source "$(dirname "$0")/tap.sh"
-plan 5
+plan 6
 cd "$BILLY_ROOT"
 
 # pg_settings as "name|boot_val|unit|context|min|max", one a line
@@ -104,5 +105,25 @@ for name, p in m.get('provides', {}).items():
 PY
 )
 is "$meta" "" "META.json has PGXN's required fields and billy.control's version"
+
+objects=$(q "SELECT string_agg(n, ' ') FROM (
+                SELECT proname AS n FROM pg_proc WHERE pronamespace = 'billy'::regnamespace
+                UNION SELECT relname FROM pg_class WHERE relnamespace = 'billy'::regnamespace
+                UNION SELECT substr(name, 7) FROM pg_settings WHERE name LIKE 'billy.%') o")
+unknown=$(OBJECTS="$objects" PYTHONDONTWRITEBYTECODE=1 python3 - README.md docs/*.md src/README.md <<'PY'
+import os, re, sys
+have = set(os.environ['OBJECTS'].split())
+files = {'c', 'h', 'so', 'conf', 'control', 'key', 'dk'}   # billy.c, billy.key, billy.dk ...
+for path in sys.argv[1:]:
+    for n, line in enumerate(open(path, encoding='utf-8'), 1):
+        for m in re.finditer(r'\bbilly\.([a-z_][a-z0-9_]*)', line):
+            name = m.group(1)
+            # billy.get_* and the like name a family, not an object
+            if name in files or name.endswith('_') or name in have:
+                continue
+            print(f'{path}:{n}: billy.{name}')
+PY
+)
+is "$unknown" "" "every billy.<name> in README.md, docs/ and src/README.md exists in the extension"
 
 done_testing
