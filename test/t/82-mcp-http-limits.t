@@ -15,7 +15,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mcp_tap import BRIDGE, Stdio, bridge_env, done, is_, ok, plan, psql  # noqa: E402
+from mcp_tap import BRIDGE, Stdio, bridge_env, done, is_, login_role, ok, plan  # noqa: E402
 
 plan(24)
 
@@ -25,16 +25,7 @@ work = os.environ.get("BILLY_WORK", "/tmp")
 MB = 1024 * 1024
 
 
-def cleanup():
-    psql(f"DELETE FROM billy.organization_grants WHERE role = '{ROLE}'")
-    psql(f"""DO $$ BEGIN IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{ROLE}') THEN
-                 EXECUTE 'DROP OWNED BY {ROLE}'; EXECUTE 'DROP ROLE {ROLE}'; END IF; END $$""")
-
-
-cleanup()
-psql(f"CREATE ROLE {ROLE} LOGIN IN ROLE billy_mcp")
-psql("SELECT billy.connect(billy_test.token(1))")
-psql(f"SELECT billy.grant_organization('{ROLE}', billy_test.org(1))")
+cleanup = login_role(ROLE)
 token_file = os.path.join(work, "mcp-limits-token")
 with open(token_file, "w") as f:
     f.write(TOKEN + "\n")
