@@ -54,6 +54,7 @@ typedef struct Upload
 	size_t		cap;			/* allocated, counted in buffered_total */
 	bool		too_large;		/* over --max-body: 413 */
 	bool		too_busy;		/* over --max-buffered for all: 503 */
+	size_t		expected;		/* Content-Length, 0 when not sent */
 } Upload;
 
 static const BridgeConfig *config;
@@ -453,6 +454,12 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
 		u = calloc(1, sizeof *u);
 		if (u == NULL)
 			return MHD_NO;
+		{
+			const char *length = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+
+			/* at most max_body: refused_on_headers said so */
+			u->expected = length ? strtoull(length, NULL, 10) : 0;
+		}
 		*con_cls = u;
 		return MHD_YES;
 	}
@@ -466,7 +473,9 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
 				u->too_large = true;
 			else if (u->len + *upload_size + 1 > u->cap)
 			{
-				size_t		want = (u->len + *upload_size + 1) * 2;
+				/* the declared length at once, else doubling, never past max_body */
+				size_t		want = u->expected >= u->len + *upload_size ? u->expected + 1
+					: (u->len + *upload_size + 1) * 2;
 
 				want = want > config->max_body + 1 ? config->max_body + 1 : want;
 				/* the global cap: all bodies being received at once */
