@@ -33,11 +33,13 @@ invoice() {  # invoice EXTERNAL_ID
     echo "{\"contactId\":\"$customer\",\"entryDate\":\"2026-06-15\",\"externalId\":\"$1\",\"lines\":[{\"productId\":\"$product\",\"quantity\":2}]}"
 }
 
-# --- 1. the executor dies while Billy still processes the POST (5 s)
-setting billy.reconcile_delay_ms 9000
-q "SELECT billy_test.fault('{\"kind\":\"latency\",\"ms\":6000,\"path\":\"/v2/invoices\",\"method\":\"POST\",\"count\":1}')" >/dev/null
+# --- 1. the executor dies while Billy still processes the POST (12 s: longer
+# than the worker takes to find the orphan)
+setting billy.reconcile_delay_ms 15000
+q "SELECT billy_test.fault('{\"kind\":\"latency\",\"ms\":12000,\"path\":\"/v2/invoices\",\"method\":\"POST\",\"count\":1}')" >/dev/null
 psql -X -q -c "$W" -c "SELECT billy.create_invoice('$org', '$(invoice kill-1)')" >/dev/null 2>&1 &
 caller=$!
+sent=$SECONDS
 wait_until 20 q_is "SELECT state FROM billy.write_ops WHERE organization_id = '$org' AND args -> 'invoice' ->> 'externalId' = 'kill-1'" sent
 ok $? "the write is sent, and Billy is slow to answer"
 op=$(q "SELECT id FROM billy.write_ops WHERE organization_id = '$org' AND args -> 'invoice' ->> 'externalId' = 'kill-1'")
@@ -50,6 +52,7 @@ wait_until 40 q_is "SELECT state FROM billy.write_ops WHERE id = $op" done
 is "$(q "SELECT state || ': ' || reconciliation || ', attempts ' || attempts FROM billy.write_ops WHERE id = $op")" \
    "done: reconciled: found in Billy after the unknown outcome; not resent, attempts 1" \
    "the orphaned write is looked up after the delay, found, and not sent again"
+while [ $((SECONDS - sent)) -lt 14 ]; do sleep 0.5; done   # Billy has surely finished the first send
 is "$(dump_count kill-1)" 1 "exactly one invoice with its externalId in Billy"
 is "$(q "SELECT count(*) FROM billy.audit_log WHERE (request ->> 'write_op_id')::bigint = $op AND action = 'reconcile:create_invoice'
           AND outcome LIKE 'done%'")" 1 "the reconciliation is audited"
