@@ -275,8 +275,8 @@ _PG_init(void)
 							 NULL, NULL, NULL);
 
 	DefineCustomIntVariable("billy.reconcile_delay_ms",
-							"How long after an unknown write outcome the worker looks the record up in Billy.",
-							"Doubles with each further unknown outcome of the same write.",
+							"How long after a write was sent the worker waits before it looks the record up in Billy when the outcome is unknown, and before it looks again after sending it again.",
+							"Set it above the longest time Billy may take to process a write. Doubles with each further unknown outcome of the same write.",
 							&billy_reconcile_delay_ms,
 							5000, 0, 3600000,
 							PGC_SIGHUP, GUC_UNIT_MS,
