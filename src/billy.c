@@ -34,6 +34,7 @@
 #include "utils/syscache.h"
 
 #include "breaker.h"
+#include "budget.h"
 #include "cache.h"
 #include "mcp.h"
 
@@ -263,6 +264,7 @@ _PG_init(void)
 
 	billy_mcp_define_settings();
 	billy_cache_define_settings();
+	billy_budget_define_settings();
 
 	DefineCustomBoolVariable("billy.enable_writes",
 							 "Allows writes to Billy (invoices, contacts, payments, imports...).",
@@ -395,8 +397,9 @@ billy_shmem_request(void)
 
 	RequestAddinShmemSpace(MAXALIGN(sizeof(BillyWorkerState)));
 	RequestAddinShmemSpace(billy_breaker_shmem_size());
+	RequestAddinShmemSpace(billy_budget_shmem_size());
 	billy_cache_shmem_request();
-	RequestNamedLWLockTranche("billy", 2);
+	RequestNamedLWLockTranche("billy", 3);
 }
 
 static void
@@ -420,6 +423,7 @@ billy_shmem_startup(void)
 				sizeof(billy_worker_state->state));
 	}
 	billy_breaker_shmem_init();
+	billy_budget_shmem_init();
 	billy_cache_shmem_init();
 	LWLockRelease(AddinShmemInitLock);
 }

@@ -45,6 +45,7 @@ typedef struct BillyHttpRequest
 	bool		retryable;		/* retry transient failures (GET by default) */
 	int			timeout_ms;		/* total time of one attempt; 0: billy.http_timeout_ms */
 	void	   *arg;			/* the caller's, for the completion callback */
+	const char *budget_org;		/* the organization GETs are charged to (budget.c) */
 
 	/* results */
 	BillyHttpFailure failure;

@@ -58,6 +58,7 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "budget.h"
 #include "http.h"
 #include "json.h"
 #include "organizations.h"
@@ -726,6 +727,8 @@ billy_write_executor_main(Datum main_arg)
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 	in_executor = true;
+	/* a write and its read-backs are not charged to any API budget */
+	billy_budget_set_process_share(BILLY_SHARE_EXEMPT);
 
 	seg = dsm_attach(DatumGetUInt32(main_arg));
 	if (seg == NULL)
