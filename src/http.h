@@ -45,7 +45,6 @@ typedef struct BillyHttpRequest
 	bool		retryable;		/* retry transient failures (GET by default) */
 	int			timeout_ms;		/* total time of one attempt; 0: billy.http_timeout_ms */
 	void	   *arg;			/* the caller's, for the completion callback */
-	const char *budget_org;		/* the organization GETs are charged to (budget.c) */
 
 	/* results */
 	BillyHttpFailure failure;
@@ -64,6 +63,7 @@ typedef struct BillyHttpRequest
 	TimestampTz started_at;
 	TimestampTz next_attempt_at;
 	int			state;
+	const char *budget_org;		/* the organization GETs are charged to (budget.c) */
 } BillyHttpRequest;
 
 /* what billy_http_describe makes of a failed request */
