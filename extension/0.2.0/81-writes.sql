@@ -1181,7 +1181,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION billy._orphaned_writes() IS
-'Finds writes left pending or sent by a process that stopped (no one holds their lock): pending ones failed (never sent), sent ones unknown and queued for reconciliation. The worker calls it. Internal.';
+'Finds writes left pending or sent by a process that stopped (no one holds their lock): pending ones failed (never sent), sent ones unknown and queued for reconciliation (which looks them up no sooner than billy.reconcile_delay_ms after they were sent: Billy may still be working on them). The worker calls it. Internal.';
 
 
 ------------------------------------------------------------------------------
