@@ -391,6 +391,15 @@ DECLARE
 BEGIN
     IF confirmation IS NOT NULL THEN
         EXECUTE 'SELECT to_jsonb(billy.commit_write($1))' INTO answer USING confirmation;
+        -- an unknown outcome is no success: a model that retries makes a duplicate
+        IF answer ->> 'state' = 'unknown' THEN
+            RAISE EXCEPTION 'write % was sent to Billy but its outcome is unknown: do not retry; a person must decide', answer ->> 'write_op_id'
+                USING ERRCODE = '55000',
+                      DETAIL = format('Billy did not answer (%s), so "%s" may or may not have been done. Calling %s again could do it twice.',
+                                      answer ->> 'error', answer ->> 'summary', tool),
+                      HINT = format('Do not call %s again for this, and do not ask for a new confirmation. Tell the user that write %s needs a person to check in Billy whether it was done; billy is checking too.',
+                                    tool, answer ->> 'write_op_id');
+        END IF;
         RETURN jsonb_build_object('stage', 'committed', 'result', answer);
     END IF;
     EXECUTE 'SELECT to_jsonb(billy.preview_write($1, $2))' INTO answer USING operation, args;
@@ -403,7 +412,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION billy._mcp_write(text, text, jsonb, text) IS
-'Runs a write tool: without confirmation billy.preview_write(operation, args) (nothing is written) and the confirmation to commit it; with confirmation billy.commit_write(confirmation). Internal.';
+'Runs a write tool: without confirmation billy.preview_write(operation, args) (nothing is written) and the confirmation to commit it; with confirmation billy.commit_write(confirmation). An unknown outcome raises (the tool answers isError): do not retry; a person must decide. Internal.';
 
 ------------------------------------------------------------------------------
 -- Tools backed by what the mirror and the sync engine already have
