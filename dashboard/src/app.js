@@ -170,7 +170,14 @@ async function loadTrend() {
     };
     for (const r of t) Object.assign(at(r.period_start), { net: r.net, vat: r.vat });
     for (const r of f) Object.assign(at(r.period_start), { fc: r.forecast, lo: r.lower_80, hi: r.upper_80 });
-    const xs = [...byTs.keys()].sort((a, b) => a - b);
+    // every month from the first to the last, gaps included (no books yet, or the forecast ahead)
+    const known = [...byTs.keys()].sort((a, b) => a - b);
+    const xs = [];
+    for (let d = new Date(known[0] * 1000); known.length && d.getTime() / 1000 <= known[known.length - 1]; d.setUTCMonth(d.getUTCMonth() + 1)) {
+        const x = d.getTime() / 1000;
+        if (!byTs.has(x)) byTs.set(x, { net: null, vat: null, fc: null, lo: null, hi: null });
+        xs.push(x);
+    }
     const col = (k) => xs.map((x) => byTs.get(x)[k]);
     const bars = uPlot.paths.bars;
     const el = $('trend');
@@ -178,7 +185,9 @@ async function loadTrend() {
         height: 260,
         scales: { x: { time: false } },
         axes: [
-            { values: (u, v) => v.map((x) => fmt.month(x)), space: 50 },
+            // a label on month starts only, as many as fit
+            { values: (u, v) => v.map((x) => fmt.month(x)),
+              splits: (u) => { const step = Math.ceil(xs.length * 60 / Math.max(u.bbox.width / devicePixelRatio, 1)); return xs.filter((_, i) => i % step === 0); } },
             { values: (u, v) => v.map(fmt.compact), size: 56 },
         ],
         series: [
