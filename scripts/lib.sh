@@ -286,6 +286,8 @@ billy.key_file = '$BILLY_WORK/billy.key'
 billy.worker_naptime_ms = 60000
 max_worker_processes = 16
 fsync = off
+# logical decoding (test/t/88-dashboard-realtime.t reads the realtime publication with pgoutput)
+wal_level = logical
 log_line_prefix = '%m [%p] %q%a '
 EOF
     billy_as_server "$BILLY_PGBIN/pg_ctl" -D "$data" -l "$BILLY_WORK/postgres.log" -w -t 60 start >/dev/null ||
