@@ -1,7 +1,9 @@
 // build.mjs: bundles the dashboard into one self-contained HTML file,
 // dist/billy-dashboard.html (scripts, styles and uPlot inline: an MCP App
-// host renders it with no network, and the bridge serves it as one file), and
-// the test host page dist/host.html (ext-apps' AppBridge and the MCP client).
+// host renders it with no network, and the bridge serves it as one file; the
+// ext-apps SDK, src/ext-apps.js, rides in it as inert text, run only inside an
+// MCP Apps host), and the test host page dist/host.html (ext-apps' AppBridge
+// and the MCP client).
 // Run by scripts/lib.sh (billy_dashboard); `node build.mjs` by hand.
 import { build } from 'esbuild';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -21,15 +23,16 @@ async function bundle(entry) {
     return out.outputFiles[0].text.replace(/<\/(script)/gi, '<\\/$1');
 }
 
-function page(template, css, js) {
+function page(template, css, js, extApps = '') {
     return readFileSync(join(here, 'src', template), 'utf8')
         .replace('/*STYLE*/', () => css)
+        .replace('/*EXTAPPS*/', () => extApps)
         .replace('/*SCRIPT*/', () => js);
 }
 
 const css = readFileSync(join(here, 'node_modules/uplot/dist/uPlot.min.css'), 'utf8') +
     readFileSync(join(here, 'src/style.css'), 'utf8');
-const app = page('index.html', css, await bundle('app.js'));
+const app = page('index.html', css, await bundle('app.js'), await bundle('ext-apps.js'));
 writeFileSync(join(dist, 'billy-dashboard.html'), app);
 writeFileSync(join(dist, 'host.html'), page('host.html', '', await bundle('host.js')));
 console.log(`dist/billy-dashboard.html ${(app.length / 1024).toFixed(0)} kB`);

@@ -4,7 +4,6 @@
 // through the host's ext-apps bridge (inside an AI chat, as the MCP App
 // ui://billy/dashboard).  Nothing is computed here that billy computes.
 import uPlot from 'uplot';
-import { App } from '@modelcontextprotocol/ext-apps';
 
 const $ = (id) => document.getElementById(id);
 // session storage, when the page has it (a sandboxed iframe has none)
@@ -250,7 +249,8 @@ async function loadTop() {
 async function loadVat() {
     const now = today();
     const year = +now.slice(0, 4);
-    const years = await Promise.all([year - 1, year, year + 1].map((y) => tool('get_vat_deadlines', { year: y })));
+    // last year's periods (one may be past its deadline) and this year's (the last one's deadline is next year)
+    const years = await Promise.all([year - 1, year].map((y) => tool('get_vat_deadlines', { year: y })));
     const periods = years.flatMap(rows);
     periods.sort((a, b) => a.deadline.localeCompare(b.deadline));
     const done = (p) => p.filed_at || p.billy_settled;
@@ -342,17 +342,36 @@ function load(names = Object.keys(SECTIONS)) {
     return loading;
 }
 
+function setOrgs(organizations, wanted) {
+    state.orgs = organizations;
+    state.org = (organizations.find((o) => o.id === wanted || o.name === wanted) || organizations[0])?.id ?? null;
+    $('org').replaceChildren(...organizations.map((o) => new Option(o.name, o.id, false, o.id === state.org)));
+    document.body.dataset.org = state.org ?? '';
+}
+
 async function start() {
     const params = new URLSearchParams(location.search);
     state.month = params.get('month') || thisMonth();
     $('month').value = state.month;
     $('month').max = thisMonth();
-    const { organizations = [] } = await figures('get_organization_settings', await callTool('get_organization_settings', {}));
-    state.orgs = organizations;
     const wanted = params.get('org') || store.get('billy-org');
-    state.org = (organizations.find((o) => o.id === wanted || o.name === wanted) || organizations[0])?.id ?? null;
-    $('org').replaceChildren(...organizations.map((o) => new Option(o.name, o.id, false, o.id === state.org)));
-    document.body.dataset.org = state.org ?? '';
+    const asked = callTool('get_organization_settings', {}).then((r) => figures('get_organization_settings', r).organizations ?? []);
+    // the organizations this tab saw last: the figures load while the list is asked again
+    const seen = JSON.parse(store.get('billy-orgs') || 'null');
+    if (seen?.length) {
+        setOrgs(seen, wanted);
+        const [organizations] = await Promise.all([asked, load()]);
+        store.set('billy-orgs', JSON.stringify(organizations));
+        if (JSON.stringify(organizations) !== JSON.stringify(seen)) {
+            const before = state.org;
+            setOrgs(organizations, before);
+            if (state.org !== before) await load();
+        }
+        return;
+    }
+    const organizations = await asked;
+    store.set('billy-orgs', JSON.stringify(organizations));
+    setOrgs(organizations, wanted);
     await load();
 }
 
@@ -454,8 +473,17 @@ async function boot() {
     }
 }
 
+// the ext-apps SDK, carried inert in the page (src/ext-apps.js): run it now
+function loadExtApps() {
+    const s = document.createElement('script');
+    s.textContent = document.getElementById('ext-apps').textContent;
+    document.head.append(s);
+    return window.BillyExtApps.App;
+}
+
 if (inHost) {
     // inside an MCP Apps host: tools through the host, no network of our own
+    const App = loadExtApps();
     const app = new App({ name: 'billy-dashboard', version: '0.2.0' }, {}, { autoResize: true });
     app.ontoolresult = (params) => {
         const org = params?.structuredContent?.organization_id;

@@ -121,6 +121,25 @@ is "$(status -H "Host: evil.example:$PORT" "$BASE/") $(status -H "Host: evil.exa
    "403 403" "a foreign Host: 403 on / and on /events"
 is "$(status -H "Origin: http://evil.example" -H "Authorization: Bearer $TOKEN" "$BASE/events") $(status -X POST -H "Origin: http://evil.example" -H "Authorization: Bearer $TOKEN" -d '{}' "$URL")" \
    "403 403" "a foreign Origin: 403 on /events and on /mcp"
+# the 2026-07-28 era over HTTP: Mcp-Name carries the resource's uri or the prompt's name
+modern_post() {  # modern_post METHOD NAME PARAMS-JSON: the status and the answer
+    curl -s -w '\n%{http_code}' -X POST -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+        -H 'MCP-Protocol-Version: 2026-07-28' -H "Mcp-Method: $1" -H "Mcp-Name: $2" \
+        -d "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"$1\",\"params\":$3}" "$URL"
+}
+META='"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}'
+got=$(modern_post resources/read ui://billy/dashboard "{\"uri\":\"ui://billy/dashboard\",$META}" | python3 -c 'import json,sys
+body, status = sys.stdin.read().rsplit("\n", 1)
+r = json.loads(body)["result"]
+print(status, r["resultType"], r["contents"][0]["mimeType"], len(r["contents"][0]["text"]) > 10000)')
+is "$got" "200 complete text/html;profile=mcp-app True" "HTTP, 2026-07-28: resources/read of the app with its Mcp-Name"
+got=$(modern_post prompts/get month_close "{\"name\":\"month_close\",\"arguments\":{\"period\":\"2026-05\"},$META}" | python3 -c 'import json,sys
+body, status = sys.stdin.read().rsplit("\n", 1)
+print(status, "Help me close 2026-05" in json.loads(body)["result"]["messages"][0]["content"]["text"])')
+is "$got" "200 True" "HTTP, 2026-07-28: prompts/get with its Mcp-Name"
+got=$(modern_post prompts/get vat_quarter "{\"name\":\"month_close\",$META}" | tail -1)
+is "$got" 400 "HTTP, 2026-07-28: an Mcp-Name that is not the prompt's name: 400"
+
 headers=$(curl -s -D - -o /dev/null "$BASE/")
 case "$headers" in *"Content-Security-Policy: default-src 'none'"*"connect-src 'self'"*) ok 0 "the page's CSP lets it talk only to its own origin" ;; *) ok 1 "the page's CSP lets it talk only to its own origin"; diag "$headers" ;; esac
 # the stream: ready, then a change NOTIFYd by billy arrives as an event
