@@ -306,7 +306,7 @@ async function loadSync() {
     el.classList.toggle('stale', failing.length > 0);
     el.classList.toggle('live', state.live && failing.length === 0);
     el.textContent = newest ? `Synkroniseret ${fmt.time(newest)}` : 'Aldrig synkroniseret';
-    el.title = failing.length ? `Fejler: ${failing.map((r) => r.resource).join(', ')}` : (state.live ? 'Live' : 'Opdateres hvert halve minut');
+    el.title = failing.length ? `Fejler: ${failing.map((r) => r.resource).join(', ')}` : (state.live ? 'Live' : 'Henter nye tal med jævne mellemrum');
     const changed = state.lastSync !== null && newest !== state.lastSync;
     state.lastSync = newest;
     return changed;
@@ -396,7 +396,7 @@ new ResizeObserver(() => {
 
 // ------------------------------------------------------------ live
 // the bridge's /events: Server-Sent Events, read with fetch (EventSource
-// cannot send the bearer token); on failure, poll until it comes back
+// cannot send the bearer token); while it fails, poll every 3 s and try it again
 let pending = new Set();
 let timer = null;
 function changed(resource) {
@@ -435,7 +435,7 @@ async function listen() {
         }
         state.live = false;
         await poll();
-        await new Promise((r) => setTimeout(r, 5000));
+        await new Promise((r) => setTimeout(r, 3000));
     }
 }
 

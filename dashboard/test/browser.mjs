@@ -31,7 +31,8 @@ function watch(page, where) {
     page.on('console', (m) => {
         // the MCP client's GET /mcp (a server-to-client stream) gets 405 from a
         // stateless server, as the spec allows; Chromium logs every 4xx
-        const probe = where === 'host' && m.location()?.url?.endsWith('/mcp') && m.text().includes('405');
+        const probe = (where === 'host' && m.location()?.url?.endsWith('/mcp') && m.text().includes('405')) ||
+            (where === 'polling page' && m.location()?.url?.endsWith('/events'));
         if (m.type() === 'error' && !probe) problems.push(`${where} console: ${m.text()} (${m.location()?.url})`);
     });
     page.on('pageerror', (e) => problems.push(`${where} page error: ${e.message}`));
@@ -124,6 +125,29 @@ try {
     const took = Date.now() - t0;
     ok(shown && took < 5000, `the page shows the new figure ${took} ms after the sync began, without a reload`);
     ok(await page.evaluate(() => window.notReloaded === true), 'the page was not reloaded');
+
+    // ------------------------------------------------------------ polling
+    // the same without the event stream (a proxy that buffers it, say): the
+    // page polls and still shows the new figure
+    const pp = await browser.newPage();
+    watch(pp, 'polling page');
+    await pp.setRequestInterception(true);
+    pp.on('request', (r) => (r.url().endsWith('/events') ? r.abort() : r.continue()));
+    await pp.goto(`${BASE}/?month=${MONTH}#token=${TOKEN}`);
+    await pp.waitForSelector('body[data-state=ready]', { timeout: 15000 });
+    await sleep(500);
+    await fetch(`${SANDBOX_CONTROL}/mutate`, {
+        method: 'POST', headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ org: ORG_ID, n: 1, kinds: ['pay'] }),
+    });
+    const t1 = Date.now();
+    sql(`SET client_min_messages = warning; SELECT count(*) FROM billy.sync_now(:'a1')`, ORG_ID);
+    const polled = sql(`SELECT outstanding FROM billy.analytics_summary(:'a1', :'a2')`, ORG_ID, period);
+    const followed = await pp.waitForFunction((v) => Math.abs(Number(document.querySelector('[data-kpi=outstanding]').dataset.value) - v) < 0.005,
+        { timeout: 10000, polling: 100 }, Number(polled)).then(() => true, () => false);
+    ok(followed && !(await pp.evaluate(() => window.billyDashboard.live)),
+        `without the event stream the page polls: the new figure after ${Date.now() - t1} ms`);
+    await pp.close();
 
     // ------------------------------------------------------------ phone
     await page.setViewport({ width: 390, height: 844, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
