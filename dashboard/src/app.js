@@ -351,10 +351,10 @@ function setOrgs(organizations, wanted) {
 
 async function start() {
     const params = new URLSearchParams(location.search);
-    state.month = params.get('month') || thisMonth();
+    state.month = params.get('month') || state.hostMonth || thisMonth();
     $('month').value = state.month;
     $('month').max = thisMonth();
-    const wanted = params.get('org') || store.get('billy-org');
+    const wanted = params.get('org') || state.hostOrg || store.get('billy-org');
     const asked = callTool('get_organization_settings', {}).then((r) => figures('get_organization_settings', r).organizations ?? []);
     // the organizations this tab saw last: the figures load while the list is asked again
     const seen = JSON.parse(store.get('billy-orgs') || 'null');
@@ -485,13 +485,30 @@ if (inHost) {
     // inside an MCP Apps host: tools through the host, no network of our own
     const App = loadExtApps();
     const app = new App({ name: 'billy-dashboard', version: '0.2.0' }, {}, { autoResize: true });
+    // show_dashboard's result says which organization and month to open on
     app.ontoolresult = (params) => {
-        const org = params?.structuredContent?.organization_id;
-        if (org && org !== state.org && state.orgs.some((o) => o.id === org)) {
-            state.org = org;
-            $('org').value = org;
-            load();
+        const { organization_id: org, month } = params?.structuredContent ?? {};
+        let again = false;
+        if (month && /^\d{4}-\d{2}$/.test(month)) {
+            state.hostMonth = month;
+            // already started on another month: open this one
+            if (state.month && month !== state.month) {
+                state.month = month;
+                $('month').value = month;
+                again = true;
+            }
         }
+        if (org) {
+            state.hostOrg = org;
+            if (org !== state.org && state.orgs.some((o) => o.id === org)) {
+                state.org = org;
+                $('org').value = org;
+                document.body.dataset.org = org;
+                again = true;
+            }
+        }
+        // before the organizations are known, start() loads what was set here
+        if (again && state.org) load();
     };
     callTool = (name, args) => app.callServerTool({ name, arguments: args });
     document.body.dataset.host = 'mcp-apps';

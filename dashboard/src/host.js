@@ -11,7 +11,10 @@ const host = { name: 'billy-test-host', version: '0.0.0' };
 window.hostLog = { calls: [], errors: [] };
 
 async function main() {
-    const token = new URLSearchParams(location.search).get('token');
+    const q = new URLSearchParams(location.search);
+    const token = q.get('token');
+    // what the model asks show_dashboard for
+    const args = Object.fromEntries([['organization', q.get('org')], ['month', q.get('month')]].filter(([, v]) => v));
     const client = new Client(host);
     await client.connect(new StreamableHTTPClientTransport(new URL('/mcp', location.origin),
         { requestInit: { headers: { Authorization: `Bearer ${token}` } } }));
@@ -21,7 +24,7 @@ async function main() {
     const uri = getToolUiResourceUri(show);
     const { contents } = await client.readResource({ uri });
     window.hostLog.resource = { uri, mimeType: contents[0].mimeType, bytes: contents[0].text.length };
-    const result = await client.callTool({ name: 'show_dashboard', arguments: {} });
+    const result = await client.callTool({ name: 'show_dashboard', arguments: args });
     window.hostLog.showResult = result;
 
     const iframe = document.createElement('iframe');
@@ -36,7 +39,7 @@ async function main() {
     };
     bridge.oninitialized = () => {
         status('initialized');
-        bridge.sendToolInput({ arguments: {} });
+        bridge.sendToolInput({ arguments: args });
         bridge.sendToolResult(result);
     };
     await bridge.connect(new PostMessageTransport(iframe.contentWindow, iframe.contentWindow));

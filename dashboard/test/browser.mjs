@@ -1,7 +1,8 @@
 // dashboard/test/browser.mjs: the dashboard in headless Chromium (Debian's
 // chromium, driven by puppeteer-core), against billy-mcp-bridge --http and the
 // sandbox's books.  Run by test/t/87-dashboard.t, which starts the bridge and
-// passes: BASE (http://127.0.0.1:port), TOKEN, ORG_ID, MONTH (the month of the
+// passes: BASE (http://127.0.0.1:port), TOKEN, ORG_ID and ORG2_ID (two organizations the
+// bridge's role sees), MONTH (the month of the
 // sandbox's books), SANDBOX_CONTROL, SHOTS (where the screenshots go), CHROMIUM
 // and the PG* settings (the SQL answers the page is compared with).
 import { execFileSync } from 'node:child_process';
@@ -12,7 +13,7 @@ import puppeteer from 'puppeteer-core';
 import { ok, finish } from '../../test/mcp/tap.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const { BASE, TOKEN, ORG_ID, MONTH, SANDBOX_CONTROL, SHOTS, CHROMIUM } = process.env;
+const { BASE, TOKEN, ORG_ID, ORG2_ID, MONTH, SANDBOX_CONTROL, SHOTS, CHROMIUM } = process.env;
 mkdirSync(SHOTS, { recursive: true });
 
 const sql = (query, ...args) => execFileSync('psql', ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1',
@@ -51,7 +52,7 @@ try {
     // what a user sees: the best of three from navigation to every figure drawn
     let best = Infinity;
     for (let i = 0; i < 3; i++) {
-        await page.goto(`${BASE}/?month=${MONTH}${i === 0 ? `#token=${TOKEN}` : ''}`);
+        await page.goto(`${BASE}/?month=${MONTH}&org=${ORG_ID}${i === 0 ? `#token=${TOKEN}` : ''}`);
         await page.waitForSelector('body[data-state=ready], body[data-state=error], body[data-state=token]', { timeout: 15000 });
         const ms = await page.evaluate(() => performance.now());
         best = Math.min(best, ms);
@@ -63,7 +64,7 @@ try {
 
     // ------------------------------------------------------------ figures = SQL
     const org = await page.evaluate(() => document.body.dataset.org);
-    ok(org === ORG_ID, 'the organization picker chose the organization', org);
+    ok(org === ORG_ID, 'the page shows the organization asked for (?org=)', org);
     const period = await page.$eval('#kpis', (e) => e.dataset.period);
     const kpis = await page.$$eval('[data-kpi]', (els) => els.map((e) => ({ key: e.dataset.kpi, value: e.dataset.value, text: e.querySelector('.v').textContent })));
     const summary = sqlJson(`SELECT to_jsonb(s) FROM billy.analytics_summary(:'a1', :'a2') s`, ORG_ID, period);
@@ -91,6 +92,19 @@ try {
     const sqlTop = sqlJson(`SELECT jsonb_agg(t->>'contact_id') FROM jsonb_array_elements(billy.customer_insights(:'a1', 5,
         (date_trunc('month', :'a2'::date) - interval '11 months')::date, (date_trunc('month', :'a2'::date) + interval '1 month - 1 day')::date)->'top') t`, ORG_ID, `${MONTH}-01`);
     ok(top.length > 0 && JSON.stringify(top) === JSON.stringify(sqlTop), 'top customers are billy.customer_insights\'s, in order', { top, sqlTop });
+
+    // ------------------------------------------------------------ the picker
+    const pickable = await page.$$eval('#org option', (os) => os.map((o) => o.value));
+    ok(pickable.includes(ORG_ID) && pickable.includes(ORG2_ID), `the organization picker offers both organizations (${pickable.length})`, pickable);
+    const loadsBefore = Number(await page.evaluate(() => document.body.dataset.loads));
+    await page.select('#org', ORG2_ID);
+    await page.waitForFunction((n) => Number(document.body.dataset.loads) > n && document.body.dataset.state === 'ready', { timeout: 10000 }, loadsBefore);
+    const other = await page.$$eval('[data-kpi]', (els) => Object.fromEntries(els.map((e) => [e.dataset.kpi, e.dataset.value])));
+    const otherSql = sqlJson(`SELECT to_jsonb(s) FROM billy.analytics_summary(:'a1', :'a2') s`, ORG2_ID, period);
+    ok(Object.keys(other).length >= 8 && Object.entries(other).every(([k, v]) => near(v, otherSql[k])) && otherSql.net_revenue !== summary.net_revenue,
+        'picking the other organization shows its figures (billy.analytics_summary for it)', { other, otherSql });
+    await page.select('#org', ORG_ID);
+    await page.waitForFunction((n) => Number(document.body.dataset.loads) > n + 1 && document.body.dataset.state === 'ready', { timeout: 10000 }, loadsBefore);
 
     // ------------------------------------------------------------ charts drew
     const charts = await page.evaluate(() => Object.fromEntries(Object.entries(window.billyDashboard.charts).map(([k, u]) => {
@@ -133,7 +147,7 @@ try {
     watch(pp, 'polling page');
     await pp.setRequestInterception(true);
     pp.on('request', (r) => (r.url().endsWith('/events') ? r.abort() : r.continue()));
-    await pp.goto(`${BASE}/?month=${MONTH}#token=${TOKEN}`);
+    await pp.goto(`${BASE}/?month=${MONTH}&org=${ORG_ID}#token=${TOKEN}`);
     await pp.waitForSelector('body[data-state=ready]', { timeout: 15000 });
     await sleep(500);
     await fetch(`${SANDBOX_CONTROL}/mutate`, {
@@ -178,7 +192,7 @@ try {
     hp.on('request', (r) => (r.url().startsWith(`${BASE}/__test_host`)
         ? r.respond({ status: 200, contentType: 'text/html; charset=utf-8', body: hostHtml }) : r.continue()));
     await hp.setViewport({ width: 1100, height: 900 });
-    await hp.goto(`${BASE}/__test_host?token=${encodeURIComponent(TOKEN)}`);
+    await hp.goto(`${BASE}/__test_host?token=${encodeURIComponent(TOKEN)}&org=${ORG2_ID}&month=${MONTH}`);
     await hp.waitForFunction(() => document.body.dataset.state === 'initialized' || document.body.dataset.state?.startsWith('failed'), { timeout: 15000 });
     const hostState = await hp.evaluate(() => ({ state: document.body.dataset.state, log: window.hostLog }));
     ok(hostState.state === 'initialized', 'an MCP Apps host (ext-apps AppBridge) renders ui://billy/dashboard and the app initializes', hostState);
@@ -190,8 +204,11 @@ try {
         `inside the host the app called ${calls.length} tools through the host, all answered`, calls);
     const hostKpi = await frame.$eval('[data-kpi=net_revenue]', (e) => e.dataset.value);
     const hostPeriod = await frame.$eval('#kpis', (e) => e.dataset.period);
-    ok(near(hostKpi, sql(`SELECT net_revenue FROM billy.analytics_summary(:'a1', :'a2')`, ORG_ID, hostPeriod)),
-        'inside the host the figures are billy\'s too');
+    const hostOrg = await frame.evaluate(() => document.body.dataset.org);
+    const hostMonth = await frame.$eval('#month', (e) => e.value);
+    ok(hostOrg === ORG2_ID && hostMonth === MONTH, `the app opens on what show_dashboard was asked for (the other organization, ${MONTH})`, { hostOrg, hostMonth });
+    ok(near(hostKpi, sql(`SELECT net_revenue FROM billy.analytics_summary(:'a1', :'a2')`, hostOrg, hostPeriod)),
+        'inside the host the figures are billy\'s too', { hostOrg, hostKpi });
     ok(await frame.evaluate(() => document.body.dataset.host) === 'mcp-apps', 'the app knows it is hosted (no token asked, no network of its own)');
     await hp.screenshot({ path: join(SHOTS, 'mcp-apps-host.png') });
 

@@ -39,9 +39,12 @@ trap cleanup EXIT
 q "CREATE ROLE $READER LOGIN IN ROLE billy_mcp" >/dev/null
 q "CREATE ROLE $ADMIN LOGIN IN ROLE billy_mcp, billy_admin" >/dev/null
 ORG_ID=$(q "SELECT billy.connect(billy_test.token(1))")
-q "SELECT billy.grant_organization('$READER', '$ORG_ID')" >/dev/null
-q "SELECT billy.grant_organization('$ADMIN', '$ORG_ID')" >/dev/null
-psql -X -q -c "SET client_min_messages = warning" -c "SELECT count(*) FROM billy.sync_now('$ORG_ID')" >/dev/null
+ORG2_ID=$(q "SELECT billy.connect(billy_test.token(2))")   # a second one, for the picker
+for org in $ORG_ID $ORG2_ID; do
+    q "SELECT billy.grant_organization('$READER', '$org')" >/dev/null
+    q "SELECT billy.grant_organization('$ADMIN', '$org')" >/dev/null
+    psql -X -q -c "SET client_min_messages = warning" -c "SELECT count(*) FROM billy.sync_now('$org')" >/dev/null
+done
 # the month of the sandbox's books (its "today"): the month the page is checked on
 MONTH=$(q "SELECT to_char(max(entry_date), 'YYYY-MM') FROM billy.invoices WHERE organization_id = '$ORG_ID'")
 
@@ -156,7 +159,7 @@ esac
 
 # --- the browser (its TAP becomes ours, renumbered) -------------------------
 mkdir -p "$BILLY_WORK/dashboard"
-out=$(cd "$DASH" && BASE=$BASE TOKEN=$TOKEN ORG_ID=$ORG_ID MONTH=$MONTH SANDBOX_CONTROL=$SANDBOX_CONTROL \
+out=$(cd "$DASH" && BASE=$BASE TOKEN=$TOKEN ORG_ID=$ORG_ID ORG2_ID=$ORG2_ID MONTH=$MONTH SANDBOX_CONTROL=$SANDBOX_CONTROL \
       SHOTS="$BILLY_WORK/dashboard" CHROMIUM=$CHROMIUM node test/browser.mjs 2>"$BILLY_WORK/dashboard-browser.err")
 rc=$?
 n=$(printf '%s\n' "$out" | sed -n 's/^1\.\.\([0-9]*\)$/\1/p')
