@@ -33,10 +33,12 @@ CREATE TABLE billy.mcp_tools (
                   CHECK (kind OPERATOR(pg_catalog.=) ANY (ARRAY['call', 'write'])),
     sort_order    integer NOT NULL DEFAULT 1000,
     builtin       boolean NOT NULL DEFAULT false,
-    issue         text
+    issue         text,
+    meta          jsonb
+                  CHECK (meta IS NULL OR jsonb_typeof(meta) OPERATOR(pg_catalog.=) 'object')
 );
 COMMENT ON TABLE billy.mcp_tools IS
-'The MCP tools billy.mcp serves. name: letters, digits and underscores, at most 64 (what every client accepts). description: for the model (what it does, when to use it, what comes back). input_schema: JSON Schema of the arguments, checked before the call (types, required, enum, format, bounds). output_schema: JSON Schema of structuredContent; NULL derives it from the function (set-returning functions give {rows, row_count, truncated}). annotations: readOnlyHint, destructiveHint, idempotentHint, openWorldHint. function: the SQL function that runs (schema.name, or schema.name(argtypes) when the name is overloaded). requires: other functions the tool needs. arguments: maps an argument name to the function''s parameter name when they differ (null: not passed). fixed_args: parameters always passed. kind: call runs the function; write previews with billy.preview_write and commits with billy.commit_write. A tool is listed only when every function exists and the caller may execute it. issue: what the tool waits for while a function is missing.';
+'The MCP tools billy.mcp serves. name: letters, digits and underscores, at most 64 (what every client accepts). description: for the model (what it does, when to use it, what comes back). input_schema: JSON Schema of the arguments, checked before the call (types, required, enum, format, bounds). output_schema: JSON Schema of structuredContent; NULL derives it from the function (set-returning functions give {rows, row_count, truncated}). annotations: readOnlyHint, destructiveHint, idempotentHint, openWorldHint. function: the SQL function that runs (schema.name, or schema.name(argtypes) when the name is overloaded). requires: other functions the tool needs. arguments: maps an argument name to the function''s parameter name when they differ (null: not passed). fixed_args: parameters always passed. kind: call runs the function; write previews with billy.preview_write and commits with billy.commit_write. A tool is listed only when every function exists and the caller may execute it. issue: what the tool waits for while a function is missing. meta: the tool''s _meta in tools/list (e.g. the MCP App it shows: {"ui": {"resourceUri": ...}}).';
 COMMENT ON COLUMN billy.mcp_tools.builtin IS 'Installed by billy; rows added by users have false and are kept by pg_dump.';
 
 -- A changed registry tells stdio bridges to send notifications/tools/list_changed.
@@ -331,7 +333,8 @@ BEGIN
                'description', (x.tool).description,
                'inputSchema', (x.tool).input_schema,
                'outputSchema', billy._mcp_output_schema(x.tool),
-               'annotations', jsonb_build_object('title', (x.tool).title) || (x.tool).annotations))
+               'annotations', jsonb_build_object('title', (x.tool).title) || (x.tool).annotations,
+               '_meta', (x.tool).meta))
                ORDER BY x.i) FILTER (WHERE x.i <= page_size), '[]'::jsonb),
            count(*),
            (array_agg(x.sort_order ORDER BY x.i) FILTER (WHERE x.i <= page_size))[page_size],
