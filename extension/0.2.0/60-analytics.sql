@@ -652,9 +652,9 @@ BEGIN
         facts := ARRAY(
             SELECT ROW(m.organization_id, m.entry_date, (s.d).currency_id, (s.d).kind, -1, -m.amount, (s.d).rate)::billy._analytics_payment
             FROM analytics_old m
-            -- one primary-key probe per modifier: ordered by the key, so the
-            -- plan cannot take another index of the organization's documents
-            -- and filter them (what empty statistics made it do: quadratic)
+            -- one document per modifier, its fact computed once (a plan that
+            -- filtered the organization's documents used to compute it for
+            -- each; billy._sync_analyze keeps the sync off such plans)
             CROSS JOIN LATERAL (
                 (SELECT billy._document_fact(i.organization_id, i.id, false, i.type, i.state, i.deleted_at,
                            i.entry_date, i.due_date, i.contact_id, i.currency_id, i.exchange_rate, i.amount,
@@ -676,9 +676,9 @@ BEGIN
         facts := facts || ARRAY(
             SELECT ROW(m.organization_id, m.entry_date, (s.d).currency_id, (s.d).kind, 1, -m.amount, (s.d).rate)::billy._analytics_payment
             FROM analytics_new m
-            -- one primary-key probe per modifier: ordered by the key, so the
-            -- plan cannot take another index of the organization's documents
-            -- and filter them (what empty statistics made it do: quadratic)
+            -- one document per modifier, its fact computed once (a plan that
+            -- filtered the organization's documents used to compute it for
+            -- each; billy._sync_analyze keeps the sync off such plans)
             CROSS JOIN LATERAL (
                 (SELECT billy._document_fact(i.organization_id, i.id, false, i.type, i.state, i.deleted_at,
                            i.entry_date, i.due_date, i.contact_id, i.currency_id, i.exchange_rate, i.amount,
