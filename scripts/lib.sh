@@ -45,7 +45,7 @@ die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 # being printed from whatever was left.
 billy_bench_strict() {
     shopt -s inherit_errexit
-    trap 'printf "error: %s line %s: \"%s\" failed (exit %s)\n" "${0##*/}" "$LINENO" "$BASH_COMMAND" "$?" >&2' ERR
+    trap 'printf "error: %s line %s: \"%s\" failed (exit %s)\n" "${0##*/}" "$LINENO" "${BASH_COMMAND%%$'"'"'\n'"'"'*}" "$?" >&2' ERR
 }
 
 # billy_as_server runs a command as the user the server runs as.
