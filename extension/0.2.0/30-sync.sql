@@ -624,7 +624,10 @@ BEGIN
         WHEN 'bankPayments' THEN ARRAY['billy.bank_payments (organization_id, id, contact_id, entry_date)']
         ELSE ARRAY[]::text[] END
     LOOP
-        EXECUTE 'ANALYZE ' || t;
+        -- SKIP_LOCKED: its lock lasts until the page commits (in billy.sync_now,
+        -- until the caller's transaction does); another sync analyzing the
+        -- same table, or a VACUUM, is not waited for
+        EXECUTE 'ANALYZE (SKIP_LOCKED) ' || t;
     END LOOP;
 END
 $$;
