@@ -599,6 +599,7 @@ CREATE FUNCTION billy._sync_analyze(res text) RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 SET default_statistics_target = 10
+SET client_min_messages = error
 AS $$
 DECLARE
     t text;
@@ -626,7 +627,8 @@ BEGIN
     LOOP
         -- SKIP_LOCKED: its lock lasts until the page commits (in billy.sync_now,
         -- until the caller's transaction does); another sync analyzing the
-        -- same table, or a VACUUM, is not waited for
+        -- same table, or a VACUUM, is not waited for (nor warned about: the
+        -- next doubling analyzes it)
         EXECUTE 'ANALYZE (SKIP_LOCKED) ' || t;
     END LOOP;
 END
