@@ -40,6 +40,16 @@ static const uint32_t rec_sizes[RK__TABLES] = {
 	[RK_BANK_PAYMENT] = sizeof(BankPayment),
 	[RK_BALANCE_MODIFIER] = sizeof(BalanceModifier),
 	[RK_SALES_TAX_RETURN] = sizeof(SalesTaxReturn),
+	[RK_TRANSACTION] = sizeof(Transaction),
+	[RK_POSTING] = sizeof(Posting),
+	[RK_DAYBOOK] = sizeof(Daybook),
+	[RK_DAYBOOK_TXN] = sizeof(DaybookTxn),
+	[RK_DAYBOOK_LINE] = sizeof(DaybookLine),
+	[RK_BANK_LINE] = sizeof(BankLine),
+	[RK_BANK_MATCH] = sizeof(BankMatch),
+	[RK_BANK_SUBJECT] = sizeof(BankSubject),
+	[RK_FILE] = sizeof(File),
+	[RK_ATTACHMENT] = sizeof(Attachment),
 };
 
 /* org_init_tables prepares an empty org: locks, tables and id index */
@@ -65,6 +75,9 @@ org_init_tables(Org *o)
 void
 org_free(Org *o)
 {
+	for (int32_t i = 0; i < o->tab[RK_FILE].n; i++)
+		if (!FILEREC(o, i)->generated)
+			free((void *) FILEREC(o, i)->bytes);
 	for (int rk = 0; rk < RK__TABLES; rk++)
 		free(o->tab[rk].v);
 	free(o->ids.slots);
@@ -184,6 +197,16 @@ id_find(const Org *o, RK rk, const char *id)
 int32_t
 rec_new(Org *o, RK rk)
 {
+	return rec_new_from(o, rk, &o->rng);
+}
+
+/*
+ * rec_new_from is rec_new with ids from generator r: the books draw their
+ * ids from their own stream so that adding them changes no other record.
+ */
+int32_t
+rec_new_from(Org *o, RK rk, Rng *r)
+{
 	Table	   *t = &o->tab[rk];
 	RecHead    *h;
 	RK			k;
@@ -197,7 +220,7 @@ rec_new(Org *o, RK rk)
 	h = rec_head(t, t->n);
 	memset(h, 0, t->size);
 	do
-		rng_id(&o->rng, h->id);
+		rng_id(r, h->id);
 	while (id_lookup(o, h->id, &k, &i));
 	if ((o->ids.n + 1) * 4 > o->ids.cap * 3)
 		ids_grow(&o->ids);
