@@ -154,18 +154,35 @@ txn_book(Org *o, const Entries *e, RK okind, int32_t oidx, Date entry, Time crea
 	return t;
 }
 
-/* txn_find: the live, unvoided transaction an originator booked last; -1 */
+/* txn_slot: where an originator keeps its live booking transaction (+ 1) */
+static int32_t *
+txn_slot(Org *o, RK kind, int32_t idx)
+{
+	switch (kind)
+	{
+		case RK_INVOICE:
+			return &INVOICE(o, idx)->txn1;
+		case RK_BILL:
+			return &BILL(o, idx)->txn1;
+		case RK_BANK_PAYMENT:
+			return &PAYMENT(o, idx)->txn1;
+		default:
+			return NULL;
+	}
+}
+
+/* txn_find: the live, unvoided transaction that booked an originator; -1 */
 static int32_t
 txn_find(Org *o, RK kind, int32_t idx)
 {
-	for (int32_t t = o->tab[RK_TRANSACTION].n - 1; t >= 0; t--)
-	{
-		Transaction *tx = TXN(o, t);
+	int32_t    *slot;
+	int32_t		t;
 
-		if (tx->orig_kind == kind && tx->orig_idx == idx && !tx->is_void && !tx->voided && !tx->h.dead)
-			return t;
-	}
-	return -1;
+	if (kind == RK_DAYBOOK_TXN)
+		t = DBTXN(o, idx)->txn;
+	else
+		t = (slot = txn_slot(o, kind, idx)) ? *slot - 1 : -1;
+	return t >= 0 && !TXN(o, t)->voided ? t : -1;
 }
 
 /* txn_void marks a transaction voided and books its mirror image */
@@ -376,7 +393,7 @@ doc_book(Org *o, RK kind, int32_t idx, Time now, ChangeSet *cs)
 		entry = b->entry_date;
 	}
 	ent_to_dkk(&e, doc_rate(o, kind, idx), plug);
-	txn_book(o, &e, kind, idx, entry, now, voucher, name, false, cs);
+	*txn_slot(o, kind, idx) = txn_book(o, &e, kind, idx, entry, now, voucher, name, false, cs) + 1;
 	free(e.v);
 }
 
@@ -476,7 +493,7 @@ payment_book(Org *o, int32_t pay, const int64_t *before, Time now, ChangeSet *cs
 	ent_add(&e, o->acc_fx, -ent_sum(&e));
 	name = arena_printf(&o->arena, "Bank payment %s %s", bp->cash_side == SIDE_DEBIT ? "from" : "to",
 						contact_name(o, bp->contact));
-	txn_book(o, &e, RK_BANK_PAYMENT, pay, bp->entry_date, now, NULL, name, false, cs);
+	PAYMENT(o, pay)->txn1 = txn_book(o, &e, RK_BANK_PAYMENT, pay, bp->entry_date, now, NULL, name, false, cs) + 1;
 	free(e.v);
 }
 

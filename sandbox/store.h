@@ -354,6 +354,7 @@ typedef struct Invoice
 	int32_t		line_count;
 	int32_t		bm_head;		/* balance modifiers with this subject */
 	int32_t		bm_tail;
+	int32_t		txn1;			/* its live booking transaction + 1; 0 none */
 } Invoice;
 
 typedef struct InvoiceLine
@@ -397,6 +398,7 @@ typedef struct Bill
 	int32_t		line_count;
 	int32_t		bm_head;
 	int32_t		bm_tail;
+	int32_t		txn1;			/* its live booking transaction + 1; 0 none */
 } Bill;
 
 typedef struct BillLine
@@ -429,6 +431,7 @@ typedef struct BankPayment
 	int32_t		assoc_start;
 	int32_t		assoc_count;
 	int32_t		made_by_match;	/* bank line match that made it, + 1; 0 none */
+	int32_t		txn1;			/* its live booking transaction + 1; 0 none */
 } BankPayment;
 
 typedef struct BalanceModifier
