@@ -132,6 +132,35 @@ ids_grow(IdIndex *ix)
 }
 
 /*
+ * ids_insert_new registers a new record's id in one probe sequence: false
+ * (nothing inserted) if the id is taken already.  The table has room.
+ */
+static bool
+ids_insert_new(Org *o, const char *id, uint32_t ref)
+{
+	IdIndex    *ix = &o->ids;
+	uint32_t	h = id_hash(id),
+				mask = ix->cap - 1,
+				pos = h & mask;
+
+	while (ix->slots[pos].ref != 0xFFFFFFFF)
+	{
+		if (ix->slots[pos].hash == h)
+		{
+			uint32_t	r = ix->slots[pos].ref;
+
+			if (memcmp(rec_head(&o->tab[r & 31], (int32_t) (r >> 5))->id, id, ID_LEN) == 0)
+				return false;
+		}
+		pos = (pos + 1) & mask;
+	}
+	ix->slots[pos].hash = h;
+	ix->slots[pos].ref = ref;
+	ix->n++;
+	return true;
+}
+
+/*
  * id_lookup finds the record with this id in the org, dead or alive.
  */
 bool
@@ -209,8 +238,6 @@ rec_new_from(Org *o, RK rk, Rng *r)
 {
 	Table	   *t = &o->tab[rk];
 	RecHead    *h;
-	RK			k;
-	int32_t		i;
 
 	if (t->n == t->cap)
 	{
@@ -219,12 +246,11 @@ rec_new_from(Org *o, RK rk, Rng *r)
 	}
 	h = rec_head(t, t->n);
 	memset(h, 0, t->size);
-	do
-		rng_id(r, h->id);
-	while (id_lookup(o, h->id, &k, &i));
 	if ((o->ids.n + 1) * 4 > o->ids.cap * 3)
 		ids_grow(&o->ids);
-	ids_insert_slot(&o->ids, id_hash(h->id), ((uint32_t) t->n << 5) | (uint32_t) rk);
+	do
+		rng_id(r, h->id);
+	while (!ids_insert_new(o, h->id, ((uint32_t) t->n << 5) | (uint32_t) rk));
 	t->version++;
 	return t->n++;
 }
