@@ -1,7 +1,14 @@
 # billy: PGXS build of the extension, plus billy-sandbox and billy-mcp-bridge.
 #
 #   make                 build the extension, billy-sandbox and billy-mcp-bridge
-#   make install         install all three (DESTDIR= for a staged install)
+#   make install         install the extension and billy-mcp-bridge (DESTDIR=
+#                        for a staged install); the bridge goes next to
+#                        PostgreSQL's programs
+#   make deb             Debian packages into dist/ (scripts/package, pg_buildext)
+#   make pgxn            the PGXN source archive into dist/ (META.json)
+#   make install-sandbox install billy-sandbox, the fake Billy API for trying
+#                        billy, into SANDBOX_BINDIR (/usr/local/bin), never
+#                        into PostgreSQL's directories
 #   make installcheck    pg_regress against a running server (see test/run)
 #   make fuzz-csv        libFuzzer on the CSV reader (FUZZ_SECONDS, default 600);
 #                        not part of the tests; installs clang-14 when missing
@@ -37,21 +44,31 @@ clean-deps:
 extension/billy--0.1.0--0.2.0.sql: $(sort $(wildcard $(srcdir)/extension/0.2.0/*.sql))
 	cat $^ > $@
 
-.PHONY: sandbox install-sandbox clean-sandbox mcp-bridge install-mcp-bridge clean-mcp-bridge
-.PHONY: sandbox install-sandbox clean-sandbox fuzz-csv
+.PHONY: sandbox install-sandbox clean-sandbox mcp-bridge install-mcp-bridge clean-mcp-bridge fuzz-csv deb pgxn
+
+deb:
+	$(srcdir)/scripts/package deb
+
+pgxn:
+	$(srcdir)/scripts/package pgxn
 
 fuzz-csv:
 	$(srcdir)/scripts/fuzz-csv $(FUZZ_SECONDS)
 
 all: sandbox mcp-bridge
 
-sandbox:
-	$(MAKE) -C sandbox
+# the sandbox and the bridge are plain programs with flags of their own: not
+# PGXS's, which a build environment that exports CFLAGS (dpkg-buildpackage)
+# would otherwise hand down to them
+PROGRAM_CFLAGS ?= -O2 -g
 
-install: install-sandbox
+sandbox:
+	$(MAKE) -C sandbox CFLAGS='$(PROGRAM_CFLAGS)'
+
+SANDBOX_BINDIR ?= /usr/local/bin
 
 install-sandbox: sandbox
-	$(MAKE) -C sandbox install DESTDIR='$(DESTDIR)' bindir='$(bindir)'
+	$(MAKE) -C sandbox install CFLAGS='$(PROGRAM_CFLAGS)' DESTDIR='$(DESTDIR)' bindir='$(SANDBOX_BINDIR)'
 
 clean: clean-sandbox
 
@@ -74,12 +91,12 @@ fuzz/pagescan_fuzz: fuzz/pagescan_fuzz.c src/pagescan.c src/pagescan.h
 		fuzz/pagescan_fuzz.c src/pagescan.c -L$(pkglibdir) -lpgcommon -lpgport -o $@
 
 mcp-bridge:
-	$(MAKE) -C mcp-bridge PG_CONFIG='$(PG_CONFIG)'
+	$(MAKE) -C mcp-bridge PG_CONFIG='$(PG_CONFIG)' CFLAGS='$(PROGRAM_CFLAGS)'
 
 install: install-mcp-bridge
 
 install-mcp-bridge: mcp-bridge
-	$(MAKE) -C mcp-bridge install PG_CONFIG='$(PG_CONFIG)' DESTDIR='$(DESTDIR)' bindir='$(bindir)'
+	$(MAKE) -C mcp-bridge install PG_CONFIG='$(PG_CONFIG)' CFLAGS='$(PROGRAM_CFLAGS)' DESTDIR='$(DESTDIR)' bindir='$(bindir)'
 
 clean: clean-mcp-bridge
 

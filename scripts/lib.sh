@@ -9,6 +9,7 @@
 #   billy_start_cluster          initdb + start a throwaway cluster
 #   billy_stop                   stop everything (also run at exit)
 #   billy_sanitizer_reports      print sanitizer reports; fails when there are any
+#   billy_node DIR               Node >= 20 and DIR's pinned npm packages (sets NODE)
 #   billy_bench_strict           benchmarks: any failing command ends the run, named
 #
 # BILLY_SANITIZE=1: billy_build builds billy.so, billy-sandbox and
@@ -49,10 +50,13 @@ billy_bench_strict() {
     trap 'printf "error: %s line %s: \"%s\" failed (exit %s)\n" "${0##*/}" "$LINENO" "${BASH_COMMAND%%$'"'"'\n'"'"'*}" "$?" >&2' ERR
 }
 
-# billy_as_server runs a command as the user the server runs as.
+# billy_as_server runs a command as the user the server runs as, from /
+# (postgres may not enter the caller's directory, e.g. a checkout under
+# /root, and PostgreSQL's programs would say they "could not change
+# directory"); paths given to it are absolute.
 billy_as_server() {
     if [ "$(id -u)" = 0 ]; then
-        runuser -u postgres -- "$@"
+        (cd / && runuser -u postgres -- "$@")
     else
         "$@"
     fi
@@ -88,6 +92,87 @@ billy_deps() {
     $sudo apt-get update -q >/dev/null
     $sudo apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
     say "Debian packages: installed"
+}
+
+# billy_node_cache: where a Node fetched for the tests is kept, once for
+# every checkout of the machine
+billy_node_cache() {
+    if [ -n "${BILLY_NODE_CACHE:-}" ]; then
+        printf '%s\n' "$BILLY_NODE_CACHE"
+    elif [ "$(id -u)" = 0 ]; then
+        printf '%s\n' /var/cache/billy/node
+    else
+        printf '%s\n' "${XDG_CACHE_HOME:-$HOME/.cache}/billy/node"
+    fi
+}
+
+# billy_npm_failed explains a failed npm run: npm's own last lines, then
+# what usually causes it.  Returns 1.
+billy_npm_failed() {
+    printf 'error: %s failed; npm said:\n' "$1" >&2
+    # without its stack trace and error object: the message and npm's advice
+    grep -v -e '^npm \(verb\|timing\|http\)' -e '^npm error \+at ' -e '^npm error \+[a-z]\+: ' \
+        -e '^npm error *[{}]\?$' "$2" | tail -n 12 | sed 's/^/    /' >&2
+    cat >&2 <<'EOF'
+    npm fetches from registry.npmjs.org over HTTPS. Behind a proxy set
+    HTTPS_PROXY (and HTTP_PROXY), or npm config set https-proxy URL; with a
+    TLS-inspecting proxy give its CA with NODE_EXTRA_CA_CERTS=/path/ca.pem
+    (or npm config set cafile /path/ca.pem); another registry: npm config
+    set registry URL.
+EOF
+    return 1
+}
+
+# billy_node makes sure of Node >= 20 and of the npm packages that DIR's
+# package-lock.json pins, and sets NODE to the node to run: the system's
+# when it is new enough, else one fetched once from the npm registry into
+# billy_node_cache (Debian's nodejs and npm are installed only to fetch it,
+# and only when no cached one is there).  A failure prints npm's message and
+# what to set, and returns 1: never a test's result.
+billy_node() {
+    local dir=$1 cache log major npm_cli
+    cache=$(billy_node_cache)
+    log=$(mktemp)
+    NODE=
+    if command -v node >/dev/null && command -v npm >/dev/null; then
+        major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+        [ "$major" -ge 20 ] && NODE=$(command -v node)
+    fi
+    if [ -z "$NODE" ] && [ -x "$cache/node_modules/.bin/node" ]; then
+        NODE=$cache/node_modules/.bin/node
+    fi
+    if [ -z "$NODE" ]; then
+        command -v npm >/dev/null || billy_deps nodejs npm >&2
+        say "fetching Node 22 from the npm registry into $cache (once for this machine)" >&2
+        mkdir -p "$cache"
+        if ! npm install --prefix "$cache" --no-audit --no-fund --loglevel=error node@22 >"$log" 2>&1; then
+            billy_npm_failed "installing Node 22" "$log"
+            rm -f "$log"
+            return 1
+        fi
+        NODE=$cache/node_modules/.bin/node
+    fi
+    if ! "$NODE" --version >/dev/null 2>&1; then
+        say "error: $NODE does not run" >&2
+        rm -f "$log"
+        return 1
+    fi
+    # the npm of that node, so that both agree
+    npm_cli=$(dirname "$(readlink -f "$NODE")")/../lib/node_modules/npm/bin/npm-cli.js
+    [ -f "$npm_cli" ] || npm_cli=$(command -v npm)
+    if ! (cd "$dir" && "$NODE" -e 'const p = require("./package.json");
+            for (const [name, want] of Object.entries(p.dependencies))
+                if (require("./node_modules/" + name + "/package.json").version !== want) process.exit(1)') 2>/dev/null; then
+        say "installing the npm packages pinned in $dir/package-lock.json" >&2
+        if ! (cd "$dir" && PATH="$(dirname "$NODE"):$PATH" "$NODE" "$npm_cli" ci --prefer-offline \
+                --no-audit --no-fund --loglevel=error) >"$log" 2>&1; then
+            billy_npm_failed "npm ci in $dir" "$log"
+            rm -f "$log"
+            return 1
+        fi
+    fi
+    rm -f "$log"
+    export NODE
 }
 
 billy_pg_config() {

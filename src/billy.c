@@ -402,6 +402,17 @@ billy_shmem_request(void)
 	RequestNamedLWLockTranche("billy", 3);
 }
 
+/*
+ * billy_shmem_forget runs when the postmaster lets go of shared memory (at
+ * shutdown, and before a crash restart creates it anew): registered after
+ * the segment's own detach, it runs before it.
+ */
+static void
+billy_shmem_forget(int code, Datum arg)
+{
+	billy_worker_state = NULL;
+}
+
 static void
 billy_shmem_startup(void)
 {
@@ -426,6 +437,8 @@ billy_shmem_startup(void)
 	billy_budget_shmem_init();
 	billy_cache_shmem_init();
 	LWLockRelease(AddinShmemInitLock);
+	/* the postmaster logs after detaching: hooks must not read it then */
+	on_shmem_exit(billy_shmem_forget, (Datum) 0);
 }
 
 /*

@@ -86,12 +86,15 @@ typedef struct BillyWorkerState
 	char		state[64];		/* "idle", "running job", ... */
 	pg_atomic_uint64 grants_generation; /* bumped when grants change (visibility.c) */
 	pg_atomic_uint32 audit_queued;	/* audit entries wait to be chained (audit.c) */
+	bool		missing_database_reported;	/* billy.database_name absent, said once */
 } BillyWorkerState;
 
 extern BillyWorkerState *billy_worker_state;
 
 /* billy.c */
 extern void billy_require_preload(void);
+/* worker.c */
+extern void billy_warn_if_unserved(const char *action);
 extern Oid	billy_extension_owner(void);
 /*
  * BillyOwner remembers what billy_become_owner changed: the user and

@@ -10,7 +10,11 @@
  * queued syncs of that organization wait instead of calling a Billy that is
  * down, until billy.breaker_cooldown_ms has passed.  Then it is half open:
  * one trial scan may run; success closes it, failure opens it again.  The
- * read path (later) serves stale data while it is open.
+ * read path (later) serves stale data while it is open.  The cooldown is
+ * counted from when the breaker last opened (or let a trial through) with the
+ * setting's value of the moment, so a reloaded billy.breaker_cooldown_ms
+ * applies to breakers already open: an operator can shorten a wait, and a
+ * test can hold a breaker open as long as it likes and then end the wait.
  *
  * Progress slots are what billy.sync_progress shows: one per running scan,
  * in any process (the worker, or a session running billy.sync_now).
@@ -54,7 +58,7 @@ typedef struct BillyBreaker
 	BreakerState state;
 	int			consecutive_failures;
 	TimestampTz opened_at;
-	TimestampTz retry_at;
+	TimestampTz since;			/* last opened, or last let a trial through */
 	int64		failures_total;
 } BillyBreaker;
 
@@ -110,6 +114,13 @@ billy_breaker_shmem_init(void)
 							 HASH_ELEM | HASH_STRINGS);
 }
 
+/* retry_time: when an open or half open breaker lets the next trial through */
+static TimestampTz
+retry_time(const BillyBreaker *b)
+{
+	return TimestampTzPlusMilliseconds(b->since, billy_breaker_cooldown_ms);
+}
+
 static void
 org_key(const char *org, char *key)
 {
@@ -137,21 +148,21 @@ billy_breaker_allows(const char *org, TimestampTz *retry_at)
 	b = hash_search(breakers, key, HASH_FIND, NULL);
 	if (b != NULL && b->state != BREAKER_CLOSED)
 	{
-		if (now < b->retry_at)
+		if (now < retry_time(b))
 		{
 			allowed = false;
-			*retry_at = b->retry_at;
+			*retry_at = retry_time(b);
 		}
 		else if (b->state == BREAKER_OPEN)
 		{
 			b->state = BREAKER_HALF_OPEN;
 			/* the trial has the cooldown to finish before another may start */
-			b->retry_at = TimestampTzPlusMilliseconds(now, billy_breaker_cooldown_ms);
+			b->since = now;
 		}
 		else
 		{
 			/* half open, and the trial outlived its time: allow another */
-			b->retry_at = TimestampTzPlusMilliseconds(now, billy_breaker_cooldown_ms);
+			b->since = now;
 		}
 	}
 	LWLockRelease(shared->lock);
@@ -176,10 +187,10 @@ billy_breaker_is_open(const char *org, TimestampTz *retry_at)
 	org_key(org, key);
 	LWLockAcquire(shared->lock, LW_SHARED);
 	b = hash_search(breakers, key, HASH_FIND, NULL);
-	if (b != NULL && b->state != BREAKER_CLOSED && GetCurrentTimestamp() < b->retry_at)
+	if (b != NULL && b->state != BREAKER_CLOSED && GetCurrentTimestamp() < retry_time(b))
 	{
 		open = true;
-		*retry_at = b->retry_at;
+		*retry_at = retry_time(b);
 	}
 	LWLockRelease(shared->lock);
 	return open;
@@ -207,7 +218,7 @@ billy_breaker_record(const char *org, bool success)
 			b->consecutive_failures = 0;
 			b->failures_total = 0;
 			b->opened_at = 0;
-			b->retry_at = 0;
+			b->since = 0;
 		}
 		if (success)
 		{
@@ -224,7 +235,7 @@ billy_breaker_record(const char *org, bool success)
 				if (b->state != BREAKER_OPEN)
 					b->opened_at = now;
 				b->state = BREAKER_OPEN;
-				b->retry_at = TimestampTzPlusMilliseconds(now, billy_breaker_cooldown_ms);
+				b->since = now;
 			}
 		}
 	}
@@ -257,8 +268,8 @@ billy_breaker_status(PG_FUNCTION_ARGS)
 			values[3] = TimestampTzGetDatum(b->opened_at);
 		else
 			nulls[3] = true;
-		if (b->retry_at && b->state != BREAKER_CLOSED)
-			values[4] = TimestampTzGetDatum(b->retry_at);
+		if (b->since && b->state != BREAKER_CLOSED)
+			values[4] = TimestampTzGetDatum(retry_time(b));
 		else
 			nulls[4] = true;
 		values[5] = Int64GetDatum(b->failures_total);

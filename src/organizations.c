@@ -275,6 +275,7 @@ billy_connect(PG_FUNCTION_ARGS)
 	}
 	PG_END_TRY();
 
+	billy_warn_if_unserved("billy.connect()");
 	PG_RETURN_TEXT_P(cstring_to_text(org_id));
 }
 

@@ -32,6 +32,7 @@
 
 #include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "commands/dbcommands.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -45,6 +46,7 @@
 #include "storage/proc.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
+#include "utils/elog.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
@@ -61,6 +63,7 @@
 
 PG_FUNCTION_INFO_V1(billy_worker_status);
 PG_FUNCTION_INFO_V1(billy_wake_at_commit);
+PG_FUNCTION_INFO_V1(billy_warn_if_unserved_sql);
 PG_FUNCTION_INFO_V1(billy_queued_sync_at);
 
 #define RESTART_SECONDS 5
@@ -101,12 +104,103 @@ billy_in_worker(void)
 }
 
 /*
+ * The message the postmaster logs each time a child exits with a status
+ * other than 0 (postmaster.c, LogChildExit), untranslated; for a background
+ * worker the first %s is 'background worker "<type>"'.
+ */
+#define WORKER_EXIT_MESSAGE "%s (PID %d) exited with exit code %d"
+
+static emit_log_hook_type prev_emit_log_hook = NULL;
+
+/*
+ * worker_log_hook keeps a missing database from filling the log.  While
+ * billy.database_name names no database, every start of the worker ends in
+ * PostgreSQL's FATAL "database ... does not exist", and the postmaster starts
+ * it again RESTART_SECONDS later and logs its exit: the first FATAL is
+ * reported, with a hint saying what to do, and the repeats (the FATAL and the
+ * postmaster's exit line) are not, until the worker connects.  Installed in
+ * the postmaster, so the worker inherits it.
+ */
+static void
+worker_log_hook(ErrorData *edata)
+{
+	if (billy_worker_state != NULL && !proc_exit_inprogress && edata->output_to_server)
+	{
+		if (in_worker && edata->elevel == FATAL &&
+			edata->sqlerrcode == ERRCODE_UNDEFINED_DATABASE)
+		{
+			if (billy_worker_state->missing_database_reported)
+				edata->output_to_server = false;
+			else
+			{
+				billy_worker_state->missing_database_reported = true;
+				if (edata->hint == NULL)
+					edata->hint = psprintf("billy.database_name names the database billy's worker serves: "
+										   "create it (CREATE DATABASE %s) and run CREATE EXTENSION billy there, "
+										   "or set billy.database_name to the database billy is installed in "
+										   "and restart the server. The worker tries again every %d seconds; "
+										   "this is logged once.",
+										   quote_identifier(billy_database_name), RESTART_SECONDS);
+			}
+		}
+		else if (!IsUnderPostmaster && billy_worker_state->missing_database_reported &&
+				 edata->message_id != NULL &&
+				 strcmp(edata->message_id, WORKER_EXIT_MESSAGE) == 0 &&
+				 edata->message != NULL && strstr(edata->message, "\"billy worker\"") != NULL)
+			edata->output_to_server = false;
+	}
+	if (prev_emit_log_hook)
+		prev_emit_log_hook(edata);
+}
+
+/*
+ * billy_warn_if_unserved warns that what the caller is about to do in this
+ * database will wait forever: the worker serves billy.database_name only.
+ * connect, sync and schedule_sync call it (a dead end a new user met).
+ */
+void
+billy_warn_if_unserved(const char *action)
+{
+	char	   *here;
+
+	if (!process_shared_preload_libraries_done || billy_database_name == NULL ||
+		!OidIsValid(MyDatabaseId))
+		return;
+	here = get_database_name(MyDatabaseId);
+	if (here == NULL || strcmp(here, billy_database_name) == 0)
+		return;
+	ereport(WARNING,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("billy's worker serves database \"%s\", not \"%s\"",
+					billy_database_name, here),
+			 errdetail("The worker syncs only database \"%s\": after %s here, nothing in \"%s\" is synced and queued jobs wait forever.",
+					   billy_database_name, action, here),
+			 errhint("Set billy.database_name = '%s' in postgresql.conf and restart the server, "
+					 "or use billy in database \"%s\".",
+					 here, billy_database_name)));
+}
+
+/*
+ * billy_warn_if_unserved_sql: billy._warn_if_unserved(action text), the same
+ * for the SQL functions.
+ */
+Datum
+billy_warn_if_unserved_sql(PG_FUNCTION_ARGS)
+{
+	billy_warn_if_unserved(PG_ARGISNULL(0) ? "this" : text_to_cstring(PG_GETARG_TEXT_PP(0)));
+	PG_RETURN_VOID();
+}
+
+/*
  * billy_register_worker registers the one worker; called from _PG_init.
  */
 void
 billy_register_worker(void)
 {
 	BackgroundWorker worker;
+
+	prev_emit_log_hook = emit_log_hook;
+	emit_log_hook = worker_log_hook;
 
 	memset(&worker, 0, sizeof(worker));
 	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
@@ -731,6 +825,7 @@ billy_worker_main(Datum main_arg)
 	billy_worker_state->started_at = GetCurrentTimestamp();
 	billy_worker_state->starts++;
 	billy_worker_state->current_job_id = 0;
+	billy_worker_state->missing_database_reported = false;
 	strlcpy(billy_worker_state->state, "starting", sizeof(billy_worker_state->state));
 	LWLockRelease(billy_worker_state->lock);
 	before_shmem_exit(worker_exit, (Datum) 0);

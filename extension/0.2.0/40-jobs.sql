@@ -45,6 +45,11 @@ END
 $$;
 COMMENT ON FUNCTION billy._sync_resource_list(text[]) IS 'Checks a list of resource names and returns Billy''s names for them. Internal.';
 
+CREATE FUNCTION billy._warn_if_unserved(action text) RETURNS void
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'billy_warn_if_unserved_sql';
+COMMENT ON FUNCTION billy._warn_if_unserved(text) IS 'Warns, naming the action and what to set, when this is not the database billy''s worker serves (billy.database_name). Internal.';
+
 CREATE FUNCTION billy.sync(org text DEFAULT NULL, resources text[] DEFAULT NULL) RETURNS bigint
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -57,6 +62,7 @@ DECLARE
     n bigint := 0;
     orgs integer := 0;
 BEGIN
+    PERFORM billy._warn_if_unserved('billy.sync()');
     FOR o IN SELECT id FROM billy.organizations
              WHERE disconnected_at IS NULL AND (target IS NULL OR id = target) ORDER BY id
     LOOP
@@ -163,19 +169,27 @@ DECLARE
     cron_db text := current_setting('cron.database_name', true);
     job bigint;
 BEGIN
+    PERFORM billy._warn_if_unserved('billy.schedule_sync()');
+    -- pg_cron takes two steps: the server loads it (shared_preload_libraries,
+    -- cron.database_name), then CREATE EXTENSION pg_cron in that database
     IF to_regnamespace('cron') IS NULL THEN
         IF cron_db IS NULL THEN
-            RAISE EXCEPTION 'pg_cron is not installed'
+            RAISE EXCEPTION 'pg_cron is not loaded'
                 USING ERRCODE = '55000',
-                      HINT = 'Install postgresql-15-cron, add pg_cron to shared_preload_libraries, restart, and CREATE EXTENSION pg_cron; or queue syncs yourself with SELECT billy.sync().';
+                      DETAIL = 'pg_cron takes two steps: the server loads it at start, then CREATE EXTENSION pg_cron creates its schema in the database named by cron.database_name.',
+                      HINT = format('1. Install pg_cron (Debian: postgresql-15-cron) and set in postgresql.conf: shared_preload_libraries = ''pg_cron,billy'' and cron.database_name = %L; restart the server. 2. In database %s: CREATE EXTENSION pg_cron; then call billy.schedule_sync() again. Without pg_cron, queue syncs yourself with SELECT billy.sync().',
+                                    current_database(), current_database());
         ELSIF cron_db <> current_database() THEN
             RAISE EXCEPTION 'pg_cron runs in database "%", not in "%"', cron_db, current_database()
                 USING ERRCODE = '55000',
-                      HINT = format('In database %s run: SELECT cron.schedule_in_database(%L, %L, %L, %L);',
-                                    cron_db, 'billy-sync', schedule, 'SELECT billy.sync()', current_database());
+                      DETAIL = 'pg_cron keeps its jobs in the database named by cron.database_name and creates its schema there only.',
+                      HINT = format('Either set cron.database_name = %L in postgresql.conf, restart the server, run CREATE EXTENSION pg_cron here and call billy.schedule_sync() again; or in database %s run: CREATE EXTENSION IF NOT EXISTS pg_cron; SELECT cron.schedule_in_database(%L, %L, %L, %L);',
+                                    current_database(), cron_db, 'billy-sync', schedule, 'SELECT billy.sync()', current_database());
         ELSE
             RAISE EXCEPTION 'pg_cron is loaded but not created in this database'
-                USING ERRCODE = '55000', HINT = 'CREATE EXTENSION pg_cron;';
+                USING ERRCODE = '55000',
+                      DETAIL = 'Step 1 of pg_cron''s two is done (the server loads it); step 2 creates its schema here.',
+                      HINT = 'CREATE EXTENSION pg_cron; then call billy.schedule_sync() again.';
         END IF;
     END IF;
     EXECUTE 'SELECT cron.schedule($1, $2, $3)' INTO job USING 'billy-sync', schedule, 'SELECT billy.sync()';
@@ -183,7 +197,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION billy.schedule_sync(text) IS
-'Creates or updates the pg_cron job "billy-sync" that queues a full sync (SELECT billy.sync()) on the given cron schedule, every 15 minutes by default; returns the pg_cron job id. Explains what to do when pg_cron is missing or runs in another database.';
+'Creates or updates the pg_cron job "billy-sync" that queues a full sync (SELECT billy.sync()) on the given cron schedule, every 15 minutes by default; returns the pg_cron job id. Explains pg_cron''s two steps (preload with cron.database_name, then CREATE EXTENSION pg_cron) when one is missing, what to do when pg_cron runs in another database, and warns when the worker serves another database than this one.';
 
 CREATE FUNCTION billy.unschedule_sync() RETURNS boolean
 LANGUAGE plpgsql
@@ -290,6 +304,7 @@ GRANT EXECUTE ON FUNCTION billy.breaker_status() TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy._sync_progress() TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy._sync_resources() TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy._sync_resource_list(text[]) TO billy_admin;
+GRANT EXECUTE ON FUNCTION billy._warn_if_unserved(text) TO billy_admin;
 GRANT EXECUTE ON FUNCTION billy.sync(text, text[]) TO billy_admin;
 GRANT EXECUTE ON FUNCTION billy.sync_now(text, text[]) TO billy_admin;
 GRANT EXECUTE ON FUNCTION billy.grant_organization(name, text) TO billy_admin;

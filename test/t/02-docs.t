@@ -3,9 +3,11 @@
 # billy.* setting of pg_settings once, with its default, range and context;
 # README.md stays short and links every page under docs/; every relative link
 # in README.md and docs/ names a file that exists and, with #anchor, a heading
-# of that file.
+# of that file; META.json (PGXN) has the spec's required fields, billy.control's
+# version and files that exist; every billy.<name> the docs mention is a
+# function, table, view or setting of the installed extension.
 source "$(dirname "$0")/tap.sh"
-plan 4
+plan 6
 cd "$BILLY_ROOT"
 
 # pg_settings as "name|boot_val|unit|context|min|max", one a line
@@ -83,5 +85,45 @@ for src in sys.argv[1:]:
 PY
 )
 is "$broken" "" "relative links in README.md and docs/ resolve"
+
+meta=$(PYTHONDONTWRITEBYTECODE=1 python3 - <<'PY'
+import json, os, re
+m = json.load(open('META.json'))
+control = open('billy.control').read()
+version = re.search(r"default_version\s*=\s*'([^']+)'", control).group(1)
+for f in ('name', 'version', 'abstract', 'maintainer', 'license', 'provides', 'meta-spec'):
+    if f not in m:
+        print(f'META.json: no "{f}"')
+if m.get('version') != version:
+    print(f'META.json: version {m.get("version")}, billy.control {version}')
+for name, p in m.get('provides', {}).items():
+    for k in ('file', 'docfile'):
+        if k in p and not os.path.exists(p[k]):
+            print(f'META.json: provides.{name}.{k} {p[k]} does not exist')
+    if p.get('version') != version:
+        print(f'META.json: provides.{name}.version {p.get("version")}')
+PY
+)
+is "$meta" "" "META.json has PGXN's required fields and billy.control's version"
+
+objects=$(q "SELECT string_agg(n, ' ') FROM (
+                SELECT proname AS n FROM pg_proc WHERE pronamespace = 'billy'::regnamespace
+                UNION SELECT relname FROM pg_class WHERE relnamespace = 'billy'::regnamespace
+                UNION SELECT substr(name, 7) FROM pg_settings WHERE name LIKE 'billy.%') o")
+unknown=$(OBJECTS="$objects" PYTHONDONTWRITEBYTECODE=1 python3 - README.md docs/*.md src/README.md <<'PY'
+import os, re, sys
+have = set(os.environ['OBJECTS'].split())
+files = {'c', 'h', 'so', 'conf', 'control', 'key', 'dk'}   # billy.c, billy.key, billy.dk ...
+for path in sys.argv[1:]:
+    for n, line in enumerate(open(path, encoding='utf-8'), 1):
+        for m in re.finditer(r'\bbilly\.([a-z_][a-z0-9_]*)', line):
+            name = m.group(1)
+            # billy.get_* and the like name a family, not an object
+            if name in files or name.endswith('_') or name in have:
+                continue
+            print(f'{path}:{n}: billy.{name}')
+PY
+)
+is "$unknown" "" "every billy.<name> in README.md, docs/ and src/README.md exists in the extension"
 
 done_testing

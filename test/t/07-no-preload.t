@@ -6,17 +6,8 @@ source "$(dirname "$0")/tap.sh"
 plan 6
 
 data=$(mktemp -d "$BILLY_WORK/nopreload.XXXXXX")
-chmod 755 "$data"
-as_server() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-[ "$(id -u)" = 0 ] && chown postgres: "$data"
-as_server "$BILLY_PGBIN/initdb" -D "$data/pg" -U postgres --auth=trust >/dev/null 2>&1
-cat >>"$data/pg/postgresql.conf" <<CONF
-listen_addresses = ''
-unix_socket_directories = '$data'
-port = 5433
-CONF
-as_server "$BILLY_PGBIN/pg_ctl" -D "$data/pg" -l "$data/log" -w start >/dev/null
-trap 'as_server "$BILLY_PGBIN/pg_ctl" -D "$data/pg" -m immediate stop >/dev/null 2>&1' EXIT
+own_cluster "$data" 5433 </dev/null
+trap 'stop_own_cluster "$data"' EXIT
 p() { psql -X -q -A -t -h "$data" -p 5433 -d postgres "$@"; }
 
 p -c "CREATE EXTENSION billy" >/dev/null 2>&1

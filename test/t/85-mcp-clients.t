@@ -3,31 +3,20 @@
 # (@modelcontextprotocol/sdk) over stdio and HTTP (test/mcp/clients.mjs), its
 # v2 client (@modelcontextprotocol/client) in the modern era, 2026-07-28,
 # pinned and negotiated, over stdio and HTTP (test/mcp/clients-v2.mjs), and
-# the MCP Inspector CLI.  Installs what they need: Node and npm from Debian
-# when missing, the pinned npm packages of test/mcp/package-lock.json into
-# test/mcp/node_modules (skipped when the pinned versions are there), and a
-# newer Node from the npm registry when the system's is older than 20.
+# the MCP Inspector CLI.  Installs what they need (scripts/lib.sh,
+# billy_node): Node 20 or newer (the system's, or one fetched once into a
+# cache of the machine's) and the pinned npm packages of
+# test/mcp/package-lock.json into test/mcp/node_modules.
 source "$(dirname "$0")/tap.sh"
 ROOT=${BILLY_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 MCP=$ROOT/test/mcp
 BRIDGE=${BILLY_BRIDGE:-$ROOT/mcp-bridge/billy-mcp-bridge}
 
 # --- what the clients need --------------------------------------------------
-if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-    (source "$ROOT/scripts/lib.sh" && billy_deps nodejs npm) >&2
-fi
-NODE=node
-if [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 20 ]; then
-    if [ ! -x "$MCP/.node/node_modules/.bin/node" ]; then
-        npm install --prefix "$MCP/.node" --no-audit --no-fund --loglevel=error node@22 >&2
-    fi
-    NODE=$MCP/.node/node_modules/.bin/node
-fi
-# every dependency installed at the version package.json pins
-if ! (cd "$MCP" && "$NODE" -e 'const p = require("./package.json");
-        for (const [name, want] of Object.entries(p.dependencies))
-            if (require("./node_modules/" + name + "/package.json").version !== want) process.exit(1)') 2>/dev/null; then
-    (cd "$MCP" && npm ci --no-audit --no-fund --loglevel=error) >&2
+# (an install that fails is not a test result: say why and stop)
+if ! NODE=$(source "$ROOT/scripts/lib.sh" && billy_node "$MCP" >&2 && printf '%s' "$NODE"); then
+    echo "Bail out! the MCP clients could not be installed (above: npm's message and what to set)"
+    exit 1
 fi
 INSPECTOR=$MCP/node_modules/@modelcontextprotocol/inspector/clients/launcher/build/index.js
 

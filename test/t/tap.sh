@@ -51,4 +51,20 @@ quiet_queue() {
     wait_until 60 q_is "SELECT count(*) FROM billy.jobs WHERE state = 'running'" 0
 }
 
+# as_server runs a command as the user the server runs as
+as_server() { if [ "$(id -u)" = 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi; }
+
+# own_cluster DIR PORT: a second cluster of a test's own in DIR (socket in
+# DIR, PORT), started, with extra postgresql.conf lines from stdin;
+# stop_own_cluster DIR stops it
+own_cluster() {
+    chmod 755 "$1"
+    [ "$(id -u)" = 0 ] && chown postgres: "$1"
+    as_server "$BILLY_PGBIN/initdb" -D "$1/pg" -U postgres --auth=trust >/dev/null 2>&1
+    { printf "listen_addresses = ''\nunix_socket_directories = '%s'\nport = %s\n" "$1" "$2"; cat; } \
+        >>"$1/pg/postgresql.conf"
+    as_server "$BILLY_PGBIN/pg_ctl" -D "$1/pg" -l "$1/log" -w start >/dev/null
+}
+stop_own_cluster() { as_server "$BILLY_PGBIN/pg_ctl" -D "$1/pg" -m immediate stop >/dev/null 2>&1; }
+
 done_testing() { exit $((TAP_FAILED > 0)); }
