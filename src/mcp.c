@@ -457,7 +457,7 @@ typedef struct McpTool
 	Jsonb	   *fixed_args;
 	Oid			func;			/* InvalidOid when not installed */
 	char	   *problem;		/* why the caller may not use it, or NULL */
-	char	   *operation;		/* the function's name, for writes */
+	char	   *operation;		/* the write operation (billy.write_operations()) */
 } McpTool;
 
 /*
@@ -606,7 +606,7 @@ read_tool(const char *name, CachedTool *entry)
 		"ELSE pg_catalog.to_regproc(r)::pg_catalog.oid END "
 		"FROM pg_catalog.pg_namespace n WHERE n.nspname OPERATOR(pg_catalog.=) pg_catalog.split_part(r, '.', 1) "
 		"AND pg_catalog.has_schema_privilege(n.oid, 'USAGE')) FROM pg_catalog.unnest(t.requires) r), "
-		"t.requires, t.issue "
+		"t.requires, t.issue, t.operation "
 		"FROM billy.mcp_tools t WHERE t.name OPERATOR(pg_catalog.=) $1";
 	Oid			types[1] = {TEXTOID};
 	Datum		values[1] = {CStringGetTextDatum(name)};
@@ -643,7 +643,7 @@ read_tool(const char *name, CachedTool *entry)
 	d = SPI_getbinval(tup, desc, 5, &isnull);
 	tool->func = isnull ? InvalidOid : DatumGetObjectId(d);
 	tool->problem = NULL;
-	tool->operation = OidIsValid(tool->func) ? get_func_name(tool->func) : NULL;
+	tool->operation = SPI_getvalue(tup, desc, 10);
 	entry->function = SPI_getvalue(tup, desc, 6);
 	entry->nrequires = Min(nreq, nnames);
 	entry->requires = palloc(sizeof(Oid) * (entry->nrequires + 1));
@@ -704,7 +704,7 @@ map_arguments(McpTool *tool, JsonbContainer *args, char **confirmation)
 	JsonbValue	tok;
 	JsonbIteratorToken r;
 	char	   *name = NULL;
-	bool		is_write = strcmp(tool->kind, "write") == 0;
+	bool		is_write = strcmp(tool->kind, "call") != 0;	/* write, import */
 
 	*confirmation = NULL;
 	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
@@ -1499,6 +1499,21 @@ mcp_tools_call(McpRequest *req)
 			values[3] = CStringGetTextDatum(confirmation);
 		else
 			nulls[3] = 'n';
+		shape = SHAPE_JSON;
+	}
+	else if (strcmp(tool.kind, "import") == 0)
+	{
+		sql = "SELECT billy._mcp_import($1, $2, $3)";
+		nargs = 3;
+		types[0] = TEXTOID;
+		types[1] = JSONBOID;
+		types[2] = TEXTOID;
+		values[0] = CStringGetTextDatum(name);
+		values[1] = JsonbPGetDatum(mapped);
+		if (confirmation)
+			values[2] = CStringGetTextDatum(confirmation);
+		else
+			nulls[2] = 'n';
 		shape = SHAPE_JSON;
 	}
 	else

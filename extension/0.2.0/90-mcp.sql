@@ -30,13 +30,14 @@ CREATE TABLE billy.mcp_tools (
     arguments     jsonb NOT NULL DEFAULT '{}'::jsonb,
     fixed_args    jsonb NOT NULL DEFAULT '{}'::jsonb,
     kind          text NOT NULL DEFAULT 'call'
-                  CHECK (kind OPERATOR(pg_catalog.=) ANY (ARRAY['call', 'write'])),
+                  CHECK (kind OPERATOR(pg_catalog.=) ANY (ARRAY['call', 'write', 'import'])),
+    operation     text CHECK ((kind OPERATOR(pg_catalog.=) 'write') OPERATOR(pg_catalog.=) (operation IS NOT NULL)),
     sort_order    integer NOT NULL DEFAULT 1000,
     builtin       boolean NOT NULL DEFAULT false,
     issue         text
 );
 COMMENT ON TABLE billy.mcp_tools IS
-'The MCP tools billy.mcp serves. name: letters, digits and underscores, at most 64 (what every client accepts). description: for the model (what it does, when to use it, what comes back). input_schema: JSON Schema of the arguments, checked before the call (types, required, enum, format, bounds). output_schema: JSON Schema of structuredContent; NULL derives it from the function (set-returning functions give {rows, row_count, truncated}). annotations: readOnlyHint, destructiveHint, idempotentHint, openWorldHint. function: the SQL function that runs (schema.name, or schema.name(argtypes) when the name is overloaded). requires: other functions the tool needs. arguments: maps an argument name to the function''s parameter name when they differ (null: not passed). fixed_args: parameters always passed. kind: call runs the function; write previews with billy.preview_write and commits with billy.commit_write. A tool is listed only when every function exists and the caller may execute it. issue: what the tool waits for while a function is missing.';
+'The MCP tools billy.mcp serves. name: letters, digits and underscores, at most 64 (what every client accepts). description: for the model (what it does, when to use it, what comes back). input_schema: JSON Schema of the arguments, checked before the call (types, required, enum, format, bounds). output_schema: JSON Schema of structuredContent; NULL derives it from the function (set-returning functions give {rows, row_count, truncated}). annotations: readOnlyHint, destructiveHint, idempotentHint, openWorldHint. function: the SQL function that runs (schema.name, or schema.name(argtypes) when the name is overloaded). requires: other functions the tool needs. arguments: maps an argument name to the function''s parameter name when they differ (null: not passed). fixed_args: parameters always passed. kind: call runs the function; write runs the write operation named by operation (a row of billy.write_operations(), whose input_schema the tool''s arguments are derived from by billy._mcp_write_input and checked against): a preview with billy.preview_write, then billy.commit_write with the confirmation; import previews a CSV import as a dry run of the function (billy.import_csv) and starts it with the confirmation. A tool is listed only when every function exists and the caller may execute it. issue: what the tool waits for while a function is missing.';
 COMMENT ON COLUMN billy.mcp_tools.builtin IS 'Installed by billy; rows added by users have false and are kept by pg_dump.';
 
 -- A changed registry tells stdio bridges to send notifications/tools/list_changed.
@@ -130,12 +131,15 @@ BEGIN
     IF NOT has_function_privilege(f, 'EXECUTE') THEN
         RETURN format('role %s may not execute %s', current_user, f);
     END IF;
+    IF t.kind = 'write' THEN
+        RETURN billy._mcp_write_problem(t);
+    END IF;
     params := billy._mcp_in_params(f);
     SELECT min(p) INTO unknown
     FROM (SELECT coalesce(t.arguments ->> k, k) AS p
           FROM jsonb_object_keys(coalesce(t.input_schema -> 'properties', '{}')) k
           WHERE NOT (t.arguments ? k AND jsonb_typeof(t.arguments -> k) = 'null')
-            AND NOT (t.kind = 'write' AND k = 'confirmation')
+            AND NOT (t.kind = 'import' AND k = 'confirmation')
           UNION ALL
           SELECT k FROM jsonb_object_keys(t.fixed_args) k) x
     WHERE p <> ALL (params);
@@ -147,6 +151,88 @@ END
 $$;
 COMMENT ON FUNCTION billy._mcp_tool_problem(billy.mcp_tools) IS
 'Why the current role cannot use a tool (a function missing, no EXECUTE right, a parameter the function lacks), or NULL when it can. Internal.';
+
+-- A write tool's arguments are the write operation's (billy.write_operations()),
+-- renamed for the model: organization for org, snake_case for the rest
+-- (invoiceId: invoice_id), unless the tool renames one (contact: customer).
+CREATE FUNCTION billy._mcp_snake(name text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN CASE WHEN name = 'org' THEN 'organization' ELSE lower(regexp_replace(name, '([a-z0-9])([A-Z])', '\1_\2', 'g')) END;
+COMMENT ON FUNCTION billy._mcp_snake(text) IS 'The MCP argument name of a write operation''s member: organization for org, snake_case for the others. Internal.';
+
+CREATE FUNCTION billy._mcp_write_arguments(operation text, renames jsonb DEFAULT '{}') RETURNS jsonb
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+RETURN (SELECT jsonb_object_agg(coalesce(renames ->> k, billy._mcp_snake(k)), k)
+        FROM billy.write_operations() w, jsonb_object_keys(w.input_schema -> 'properties') k
+        WHERE w.operation = _mcp_write_arguments.operation);
+COMMENT ON FUNCTION billy._mcp_write_arguments(text, jsonb) IS
+'A write tool''s arguments map: each MCP argument name to the member of the write operation''s args it fills (renames: member -> argument, where the default name does not suit). Internal.';
+
+CREATE FUNCTION billy._mcp_write_input(operation text, renames jsonb DEFAULT '{}') RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    schema jsonb;
+    props jsonb := '{}';
+    req jsonb := '[]';
+    k text;
+BEGIN
+    SELECT w.input_schema INTO schema FROM billy.write_operations() w WHERE w.operation = _mcp_write_input.operation;
+    IF schema IS NULL THEN
+        RAISE EXCEPTION 'unknown write operation "%"', operation USING ERRCODE = '22023';
+    END IF;
+    FOR k IN SELECT x FROM jsonb_object_keys(schema -> 'properties') x WHERE x <> 'org' LOOP
+        props := props || jsonb_build_object(coalesce(renames ->> k, billy._mcp_snake(k)), schema -> 'properties' -> k);
+        IF schema -> 'required' ? k THEN
+            req := req || to_jsonb(coalesce(renames ->> k, billy._mcp_snake(k)));
+        END IF;
+    END LOOP;
+    props := props || jsonb_build_object('confirmation', jsonb_build_object(
+        'type', 'string', 'minLength', 8, 'maxLength', 200,
+        'description', 'Leave out to preview. To commit: the confirmation the preview returned, with the same arguments.'));
+    RETURN billy._mcp_input(props, ARRAY(SELECT jsonb_array_elements_text(req)));
+END
+$$;
+COMMENT ON FUNCTION billy._mcp_write_input(text, jsonb) IS
+'A write tool''s input schema, derived from the write operation''s input_schema in billy.write_operations(): its members renamed as billy._mcp_write_arguments says, the optional organization, and confirmation. Internal.';
+
+CREATE FUNCTION billy._mcp_write_problem(t billy.mcp_tools) RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    w record;
+    bad text;
+BEGIN
+    SELECT * INTO w FROM billy.write_operations() o WHERE o.operation = t.operation;
+    IF NOT FOUND THEN
+        RETURN format('%s is not a write operation (billy.write_operations() lists them)', t.operation);
+    END IF;
+    IF billy._mcp_function(w.function_name) IS DISTINCT FROM billy._mcp_function(t.function) THEN
+        RETURN format('the write operation %s runs %s, not %s (the registry and billy.write_operations() disagree)',
+                      t.operation, w.function_name, t.function);
+    END IF;
+    SELECT min(k) INTO bad FROM jsonb_object_keys(t.input_schema -> 'properties') k
+    WHERE k <> 'confirmation' AND NOT coalesce(w.input_schema -> 'properties' ? (t.arguments ->> k), false);
+    IF bad IS NOT NULL THEN
+        RETURN format('its argument %s is no member of the args of write operation %s (the registry and billy.write_operations() disagree)',
+                      bad, t.operation);
+    END IF;
+    SELECT min(r) INTO bad FROM jsonb_array_elements_text(w.input_schema -> 'required') r
+    WHERE NOT EXISTS (SELECT 1 FROM jsonb_each_text(t.arguments) a
+                      WHERE a.value = r AND coalesce(t.input_schema -> 'required', '[]') ? a.key);
+    IF bad IS NOT NULL THEN
+        RETURN format('write operation %s requires %s, which the tool does not require (the registry and billy.write_operations() disagree)',
+                      t.operation, bad);
+    END IF;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION billy._mcp_write_problem(billy.mcp_tools) IS
+'Why a write tool disagrees with its write operation (unknown operation, another function, an argument that fills no member of its args, a required member the tool does not require), or NULL. Internal.';
 
 CREATE FUNCTION billy.mcp_tool_status()
 RETURNS TABLE (name text, available boolean, problem text, function text, kind text, read_only boolean)
@@ -271,7 +357,7 @@ CREATE FUNCTION billy._mcp_output_schema(t billy.mcp_tools) RETURNS jsonb
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 RETURN CASE WHEN t.output_schema IS NOT NULL THEN t.output_schema
-            WHEN t.kind = 'write' THEN billy._mcp_write_schema()
+            WHEN t.kind IN ('write', 'import') THEN billy._mcp_write_schema()
             ELSE billy._mcp_derived_schema(billy._mcp_function(t.function)) END;
 COMMENT ON FUNCTION billy._mcp_output_schema(billy.mcp_tools) IS 'A tool''s output schema, written or derived. Internal.';
 
@@ -381,29 +467,150 @@ COMMENT ON FUNCTION billy.mcp_instructions() IS
 -- Writes through MCP: preview first, then commit with the confirmation
 ------------------------------------------------------------------------------
 
+-- _mcp_field renames a problem's field from the operation's names to the
+-- tool's: "args.invoiceId" -> "invoice_id", "contact.lines[0].x" -> "customer.lines[0].x"
+CREATE FUNCTION billy._mcp_field(field text, arguments jsonb) RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+RETURN (SELECT coalesce((SELECT a.key FROM jsonb_each_text(arguments) a WHERE a.value = m[1] LIMIT 1), m[1]) || m[2]
+        FROM regexp_match(regexp_replace(field, '^args\.', ''), '^([^.\[]*)(.*)$') m);
+COMMENT ON FUNCTION billy._mcp_field(text, jsonb) IS 'A write problem''s field named as the MCP tool names its arguments. Internal.';
+
 CREATE FUNCTION billy._mcp_write(tool text, operation text, args jsonb, confirmation text) RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     answer jsonb;
-    hash text;
+    plan jsonb;
+    pv record;
+    names jsonb := (SELECT t.arguments FROM billy.mcp_tools t WHERE t.name = tool);
+    problems text;
+    n integer;
 BEGIN
     IF confirmation IS NOT NULL THEN
-        EXECUTE 'SELECT to_jsonb(billy.commit_write($1))' INTO answer USING confirmation;
-        RETURN jsonb_build_object('stage', 'committed', 'result', answer);
+        SELECT p.operation, p.args INTO pv FROM billy.write_previews p WHERE p.hash = confirmation;
+        IF FOUND AND (pv.operation <> operation OR (pv.args - 'org') <> (args - 'org')
+                      OR billy._resolve_org(pv.args ->> 'org') <> billy._resolve_org(args ->> 'org')) THEN
+            RAISE EXCEPTION 'this confirmation was given for other arguments'
+                USING ERRCODE = '22023',
+                      HINT = format('Call %s with exactly the arguments of its preview and that confirmation, or leave confirmation out to preview these arguments. Nothing was written.', tool);
+        END IF;
+        answer := billy.commit_write(confirmation);
+        RETURN jsonb_build_object('stage', 'committed',
+            'result', jsonb_strip_nulls(jsonb_build_object(
+                'write_op_id', answer -> 'write_op_id', 'state', answer -> 'state', 'operation', answer -> 'operation',
+                'record_id', answer -> 'record_id', 'changed', answer -> 'changed', 'warning', answer -> 'warning')));
     END IF;
-    EXECUTE 'SELECT to_jsonb(billy.preview_write($1, $2))' INTO answer USING operation, args;
-    hash := coalesce(answer ->> 'hash', answer ->> 'operation_hash', answer ->> 'confirmation');
+    -- the problems first, named as the tool names its arguments
+    plan := billy._plan_write(operation, args);
+    n := jsonb_array_length(plan -> 'problems');
+    IF n > 0 THEN
+        SELECT string_agg(billy._mcp_field(e ->> 'field', names) || ' ' || (e ->> 'message'), '; ')
+        INTO problems FROM jsonb_array_elements(plan -> 'problems') e;
+        RAISE EXCEPTION 'invalid arguments: %', problems
+            USING ERRCODE = '22023',
+                  HINT = format('Correct %s and call %s again; nothing was written.', CASE WHEN n = 1 THEN 'it' ELSE 'them' END, tool);
+    END IF;
+    answer := billy.preview_write(operation, args);
     RETURN jsonb_build_object(
         'stage', 'preview',
-        'confirmation', hash,
-        'preview', answer,
-        'next_step', format('Nothing was written. Show the user this preview; if they agree, call %s again with confirmation set to "%s". The confirmation expires when what it touches changes.', tool, hash));
+        'confirmation', answer ->> 'operation_hash',
+        'preview', jsonb_strip_nulls(jsonb_build_object(
+            'summary', answer -> 'summary', 'organization', answer -> 'organization',
+            'request', answer -> 'request', 'expires_at', answer -> 'expires_at')),
+        'next_step', format('Nothing was written. Show the user this preview; if they agree, call %s again with the same arguments and confirmation "%s". It expires when what it touches changes.',
+                            tool, answer ->> 'operation_hash'));
 END
 $$;
 COMMENT ON FUNCTION billy._mcp_write(text, text, jsonb, text) IS
-'Runs a write tool: without confirmation billy.preview_write(operation, args) (nothing is written) and the confirmation to commit it; with confirmation billy.commit_write(confirmation). Internal.';
+'Runs a write tool: without confirmation checks args (problems named as the tool names its arguments) and previews the write operation with billy.preview_write (nothing is written), returning the confirmation; with confirmation (given for the same operation and arguments) billy.commit_write. Internal.';
+
+-- Imports through MCP: the preview is a dry run of billy.import_csv; its
+-- confirmation, kept here, binds the organization, the file and the options
+CREATE TABLE billy.mcp_import_previews (
+    confirmation    text PRIMARY KEY,
+    organization_id text NOT NULL REFERENCES billy.organizations (id) ON DELETE CASCADE,
+    resource        text NOT NULL,
+    csv_sha256      bytea NOT NULL,
+    options         jsonb NOT NULL,
+    dry_run_job     bigint NOT NULL,
+    created_by      name NOT NULL,
+    created_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    used_at         timestamptz
+);
+COMMENT ON TABLE billy.mcp_import_previews IS
+'Previews of CSV imports made by the MCP import tools: the dry run''s job and what the confirmation binds (organization, resource, the file''s SHA-256, options, the role). Used once, within an hour. Internal.';
+
+CREATE FUNCTION billy._mcp_import_record(org text, res text, csv text, opts jsonb, job bigint) RETURNS text
+LANGUAGE sql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+    DELETE FROM billy.mcp_import_previews WHERE created_at < now() - interval '1 day';
+    INSERT INTO billy.mcp_import_previews (confirmation, organization_id, resource, csv_sha256, options, dry_run_job, created_by)
+    VALUES (encode(sha256(convert_to(gen_random_uuid()::text || clock_timestamp()::text || job::text, 'UTF8')), 'hex'),
+            org, res, sha256(convert_to(csv, 'UTF8')), opts, job, session_user)
+    RETURNING confirmation;
+END;
+COMMENT ON FUNCTION billy._mcp_import_record(text, text, text, jsonb, bigint) IS 'Stores an import preview and returns its confirmation (as the extension owner). Internal.';
+
+CREATE FUNCTION billy._mcp_import_take(c text, org text, res text, csv text, opts jsonb) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    pv billy.mcp_import_previews;
+BEGIN
+    SELECT * INTO pv FROM billy.mcp_import_previews WHERE confirmation = c AND created_by = session_user FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'unknown confirmation' USING ERRCODE = '22023',
+            HINT = 'Leave confirmation out to preview the import, then call again with the confirmation it returns.';
+    ELSIF pv.used_at IS NOT NULL THEN
+        RAISE EXCEPTION 'this confirmation was used already (at %)', pv.used_at USING ERRCODE = '55000',
+            HINT = 'A preview starts one import; preview again for another.';
+    ELSIF pv.created_at < now() - interval '1 hour' THEN
+        RAISE EXCEPTION 'this confirmation expired' USING ERRCODE = '55000', HINT = 'Preview the import again.';
+    ELSIF pv.organization_id <> org OR pv.resource <> res OR pv.csv_sha256 <> sha256(convert_to(csv, 'UTF8')) OR pv.options <> opts THEN
+        RAISE EXCEPTION 'this confirmation was given for another file, organization or options' USING ERRCODE = '22023',
+            HINT = 'Call again with exactly the arguments of the preview, or leave confirmation out to preview these.';
+    END IF;
+    UPDATE billy.mcp_import_previews SET used_at = now() WHERE confirmation = c;
+END
+$$;
+COMMENT ON FUNCTION billy._mcp_import_take(text, text, text, text, jsonb) IS 'Checks an import confirmation against the call''s arguments and uses it up (as the extension owner). Internal.';
+
+CREATE FUNCTION billy._mcp_import(tool text, args jsonb, confirmation text) RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    org text := billy._resolve_org(args ->> 'org');
+    res text := args ->> 'resource';
+    csv text := args ->> 'csv';
+    opts jsonb := coalesce(args -> 'options', '{}') - 'dry_run';
+    job bigint;
+    status jsonb;
+BEGIN
+    IF confirmation IS NOT NULL THEN
+        PERFORM billy._mcp_import_take(confirmation, org, res, csv, opts);
+        job := billy.import_csv(org, res, csv, opts);
+        RETURN jsonb_build_object('stage', 'committed',
+            'result', jsonb_build_object('job_id', job, 'state', 'queued'),
+            'next_step', format('The import runs in the background: follow it with get_bulk_job_status (job_id %s); cancel_bulk_job stops it.', job));
+    END IF;
+    job := billy.import_csv(org, res, csv, opts || '{"dry_run": true}');
+    status := billy.bulk_job_status(job);
+    RETURN jsonb_build_object(
+        'stage', 'preview',
+        'confirmation', billy._mcp_import_record(org, res, csv, opts, job),
+        'preview', jsonb_strip_nulls(jsonb_build_object(
+            'rows', status -> 'total', 'would_create', status -> 'would_create', 'would_update', status -> 'would_update',
+            'skipped', status -> 'skipped', 'invalid', status -> 'invalid', 'problems', status -> 'problems')),
+        'next_step', format('Nothing was imported. Show the user this preview; if they agree, call %s again with the same arguments and the confirmation.', tool));
+END
+$$;
+COMMENT ON FUNCTION billy._mcp_import(text, jsonb, text) IS
+'Runs an import tool: without confirmation a dry run of billy.import_csv (what would be created, updated, skipped, and the invalid rows with their lines) and a confirmation bound to the organization, file and options; with it, the import starts as a background job. Internal.';
 
 ------------------------------------------------------------------------------
 -- Tools backed by what the mirror and the sync engine already have
@@ -731,49 +938,6 @@ VALUES
  NULL,
  'One invoice or credit note with its lines (product, description, quantity, unit price, net amount, VAT), payments and credit notes against it, customer, dates, currency, totals and unpaid balance, and how fresh the answer is (confirmed_at, age, fresh or stale, from the mirror or from Billy). Use it after list_invoices when the user asks about one invoice. Pass max_age to demand fresher data.',
  true),
-('create_invoice', 'Create an invoice (draft)', 120,
- 'billy.create_invoice', ARRAY['billy.preview_write(text,jsonb)', 'billy.commit_write(text)'], '{"organization": "org"}', '{}', 'write', 'issue 8: safe writes',
- '{"readOnlyHint": false, "destructiveHint": false, "idempotentHint": false, "openWorldHint": true}',
- billy._mcp_input($j${
-    "invoice": {"type": "object", "description": "The draft invoice as Billy takes it.",
-        "properties": {
-            "contactId": {"type": "string", "description": "The customer (contact id)."},
-            "entryDate": {"type": "string", "format": "date"},
-            "currencyId": {"type": "string", "pattern": "^[A-Z]{3}$", "description": "Default: the organization's currency."},
-            "paymentTermsDays": {"type": "integer", "minimum": 0, "maximum": 365},
-            "invoiceNo": {"type": "string"},
-            "lines": {"type": "array", "minItems": 1, "maxItems": 500, "items": {"type": "object",
-                "properties": {"productId": {"type": "string"}, "description": {"type": "string"},
-                               "quantity": {"type": "number", "exclusiveMinimum": 0},
-                               "unitPrice": {"type": "number"}},
-                "required": ["productId", "unitPrice"]}}},
-        "required": ["contactId", "entryDate", "lines"]},
-    "confirmation": {"type": "string", "minLength": 8, "maxLength": 200, "description": "The confirmation from the preview call; commits exactly that preview."}}$j$,
-    ARRAY['invoice']),
- NULL,
- 'Creates a draft invoice in Billy for a customer with product lines. Two steps: called without confirmation it writes nothing and returns a preview (what would be sent, totals with VAT) and a confirmation; show the preview to the user and call again with the same arguments and that confirmation to create it. The draft is not booked until approve_invoice.',
- true),
-('approve_invoice', 'Approve an invoice', 130,
- 'billy.approve_invoice', ARRAY['billy.preview_write(text,jsonb)', 'billy.commit_write(text)'], '{"organization": "org", "invoice_id": "invoice_id"}', '{}', 'write', 'issue 8: safe writes',
- '{"readOnlyHint": false, "destructiveHint": true, "idempotentHint": true, "openWorldHint": true}',
- billy._mcp_input($j${
-    "invoice_id": {"type": "string", "minLength": 1, "maxLength": 100},
-    "confirmation": {"type": "string", "minLength": 8, "maxLength": 200, "description": "The confirmation from the preview call."}}$j$,
-    ARRAY['invoice_id']),
- NULL,
- 'Approves a draft invoice: Billy gives it its number and books it; this cannot be undone (only credited). Two steps: without confirmation a preview and a confirmation; with it, the approval.',
- true),
-('send_invoice', 'Send an invoice by e-mail', 140,
- 'billy.send_invoice', ARRAY['billy.preview_write(text,jsonb)', 'billy.commit_write(text)'], '{"organization": "org", "invoice_id": "invoice_id"}', '{}', 'write', 'issue 8: safe writes',
- '{"readOnlyHint": false, "destructiveHint": true, "idempotentHint": false, "openWorldHint": true}',
- billy._mcp_input($j${
-    "invoice_id": {"type": "string", "minLength": 1, "maxLength": 100},
-    "confirmation": {"type": "string", "minLength": 8, "maxLength": 200, "description": "The confirmation from the preview call."}}$j$,
-    ARRAY['invoice_id']),
- NULL,
- 'E-mails an approved invoice to the customer through Billy. An e-mail cannot be recalled and sending twice sends twice. Two steps: without confirmation a preview (recipient, subject) and a confirmation; with it, the e-mail goes out.',
- true),
--- customers ------------------------------------------------------------------
 ('list_customers', 'List customers', 200,
  'billy.list_contacts', '{}', '{"organization": "org"}', '{}', 'call', 'issue 5: reads with freshness',
  '{"readOnlyHint": true, "openWorldHint": true}',
@@ -794,33 +958,6 @@ VALUES
  NULL,
  'One customer (Billy contact): name, address, country, CVR and EAN numbers, payment terms, contact persons with e-mails, and how fresh the answer is.',
  true),
-('create_customer', 'Create a customer', 220,
- 'billy.create_contact', ARRAY['billy.preview_write(text,jsonb)', 'billy.commit_write(text)'], '{"organization": "org", "customer": "contact"}', '{}', 'write', 'issue 8: safe writes',
- '{"readOnlyHint": false, "destructiveHint": false, "idempotentHint": false, "openWorldHint": true}',
- billy._mcp_input($j${
-    "customer": {"type": "object", "description": "The contact as Billy takes it.",
-        "properties": {"name": {"type": "string", "minLength": 1}, "type": {"type": "string", "enum": ["company", "person"]},
-                       "countryId": {"type": "string", "pattern": "^[A-Z]{2}$"}, "registrationNo": {"type": "string"},
-                       "street": {"type": "string"}, "zipcodeText": {"type": "string"}, "cityText": {"type": "string"},
-                       "phone": {"type": "string"}, "email": {"type": "string", "format": "email"}},
-        "required": ["name", "countryId"]},
-    "confirmation": {"type": "string", "minLength": 8, "maxLength": 200, "description": "The confirmation from the preview call."}}$j$,
-    ARRAY['customer']),
- NULL,
- 'Creates a customer (contact) in Billy. Two steps: without confirmation a preview (and a warning when a customer with that name or CVR exists) and a confirmation; with it, the customer is created.',
- true),
-('update_customer', 'Update a customer', 230,
- 'billy.update_contact', ARRAY['billy.preview_write(text,jsonb)', 'billy.commit_write(text)'], '{"organization": "org", "customer_id": "contact_id", "changes": "contact"}', '{}', 'write', 'issue 8: safe writes',
- '{"readOnlyHint": false, "destructiveHint": true, "idempotentHint": true, "openWorldHint": true}',
- billy._mcp_input($j${
-    "customer_id": {"type": "string", "minLength": 1, "maxLength": 100},
-    "changes": {"type": "object", "minProperties": 1, "description": "The fields to change, as Billy names them (name, street, cityText, phone, paymentTermsDays, ...)."},
-    "confirmation": {"type": "string", "minLength": 8, "maxLength": 200, "description": "The confirmation from the preview call."}}$j$,
-    ARRAY['customer_id', 'changes']),
- NULL,
- 'Changes fields of a customer in Billy; the previous values are overwritten. Two steps: without confirmation a preview of old and new values and a confirmation; with it, the change.',
- true),
--- products -------------------------------------------------------------------
 ('list_products', 'List products', 300,
  'billy.list_products', '{}', '{"organization": "org"}', '{}', 'call', 'issue 5: reads with freshness',
  '{"readOnlyHint": true, "openWorldHint": true}',
@@ -841,34 +978,6 @@ VALUES
  NULL,
  'One product: name, description, product number, account, sales tax ruleset, prices per currency, and how fresh the answer is.',
  true),
-('create_product', 'Create a product', 320,
- 'billy.create_product', ARRAY['billy.preview_write(text,jsonb)', 'billy.commit_write(text)'], '{"organization": "org"}', '{}', 'write', 'issue 8: safe writes',
- '{"readOnlyHint": false, "destructiveHint": false, "idempotentHint": false, "openWorldHint": true}',
- billy._mcp_input($j${
-    "product": {"type": "object", "description": "The product as Billy takes it.",
-        "properties": {"name": {"type": "string", "minLength": 1}, "productNo": {"type": "string"},
-                       "description": {"type": "string"},
-                       "prices": {"type": "array", "items": {"type": "object",
-                           "properties": {"unitPrice": {"type": "number"}, "currencyId": {"type": "string", "pattern": "^[A-Z]{3}$"}},
-                           "required": ["unitPrice", "currencyId"]}}},
-        "required": ["name"]},
-    "confirmation": {"type": "string", "minLength": 8, "maxLength": 200, "description": "The confirmation from the preview call."}}$j$,
-    ARRAY['product']),
- NULL,
- 'Creates a product in Billy with its prices. Two steps: without confirmation a preview and a confirmation; with it, the product is created.',
- true),
-('update_product', 'Update a product', 330,
- 'billy.update_product', ARRAY['billy.preview_write(text,jsonb)', 'billy.commit_write(text)'], '{"organization": "org", "product_id": "product_id", "changes": "product"}', '{}', 'write', 'issue 8: safe writes',
- '{"readOnlyHint": false, "destructiveHint": true, "idempotentHint": true, "openWorldHint": true}',
- billy._mcp_input($j${
-    "product_id": {"type": "string", "minLength": 1, "maxLength": 100},
-    "changes": {"type": "object", "minProperties": 1, "description": "The fields to change, as Billy names them (name, description, productNo, prices)."},
-    "confirmation": {"type": "string", "minLength": 8, "maxLength": 200, "description": "The confirmation from the preview call."}}$j$,
-    ARRAY['product_id', 'changes']),
- NULL,
- 'Changes fields of a product in Billy; the previous values are overwritten. Two steps: preview with old and new values and a confirmation, then the change.',
- true),
--- bills and bank payments ----------------------------------------------------
 ('list_bills', 'List bills', 400,
  'billy.list_bills', '{}', '{"organization": "org", "contact_id": "contact"}', '{}', 'call', 'issue 5: reads with freshness',
  '{"readOnlyHint": true, "openWorldHint": true}',
@@ -884,20 +993,6 @@ VALUES
  NULL,
  'Lists bills (purchases from suppliers) and their credit notes, filtered by state, paid, overdue, supplier and entry date, with supplier, dates, amounts, VAT, unpaid balance and freshness. Use it for costs and what the business owes.',
  true),
-('create_bill', 'Create a bill', 410,
- 'billy.create_bill', ARRAY['billy.preview_write(text,jsonb)', 'billy.commit_write(text)'], '{"organization": "org"}', '{}', 'write', 'issue 8: safe writes',
- '{"readOnlyHint": false, "destructiveHint": false, "idempotentHint": false, "openWorldHint": true}',
- billy._mcp_input($j${
-    "bill": {"type": "object", "description": "The bill as Billy takes it: contactId, entryDate, dueDate, suppliersInvoiceNo, lines with accountId, taxRateId, description and amount.",
-        "properties": {"contactId": {"type": "string"}, "entryDate": {"type": "string", "format": "date"},
-                       "dueDate": {"type": "string", "format": "date"}, "suppliersInvoiceNo": {"type": "string"},
-                       "lines": {"type": "array", "minItems": 1, "items": {"type": "object"}}},
-        "required": ["contactId", "entryDate", "lines"]},
-    "confirmation": {"type": "string", "minLength": 8, "maxLength": 200, "description": "The confirmation from the preview call."}}$j$,
-    ARRAY['bill']),
- NULL,
- 'Records a bill from a supplier in Billy. Two steps: without confirmation a preview and a confirmation; with it, the bill is created.',
- true),
 ('list_bank_payments', 'List bank payments', 500,
  'billy.list_bank_payments', '{}', '{"organization": "org", "contact_id": "contact"}', '{}', 'call', 'issue 5: reads with freshness',
  '{"readOnlyHint": true, "openWorldHint": true}',
@@ -910,31 +1005,6 @@ VALUES
  NULL,
  'Lists bank payments (money received against invoices, paid against bills) with date, amount, side (debit is money in), contact, the invoices or bills they settle, and freshness.',
  true),
-('create_bank_payment', 'Register a payment', 510,
- 'billy.create_bank_payment', ARRAY['billy.preview_write(text,jsonb)', 'billy.commit_write(text)'], '{"organization": "org"}', '{}', 'write', 'issue 8: safe writes',
- '{"readOnlyHint": false, "destructiveHint": false, "idempotentHint": false, "openWorldHint": true}',
- billy._mcp_input($j${
-    "payment": {"type": "object", "description": "The payment as Billy takes it: entryDate, cashAmount, cashSide (debit: money in), cashAccountId, and associations to the invoices or bills it pays (subjectReference invoice:ID or bill:ID).",
-        "properties": {"entryDate": {"type": "string", "format": "date"}, "cashAmount": {"type": "number", "exclusiveMinimum": 0},
-                       "cashSide": {"type": "string", "enum": ["debit", "credit"]}, "cashAccountId": {"type": "string"},
-                       "associations": {"type": "array", "minItems": 1, "items": {"type": "object"}}},
-        "required": ["entryDate", "cashAmount", "cashSide", "associations"]},
-    "confirmation": {"type": "string", "minLength": 8, "maxLength": 200, "description": "The confirmation from the preview call."}}$j$,
-    ARRAY['payment']),
- NULL,
- 'Registers a payment against one or more invoices or bills in Billy, which lowers their unpaid balance. Two steps: without confirmation a preview and a confirmation; with it, the payment is registered.',
- true),
-('update_organization_settings', 'Update organization settings', 520,
- 'billy.update_organization', ARRAY['billy.preview_write(text,jsonb)', 'billy.commit_write(text)'], '{"organization": "org", "settings": "organization"}', '{}', 'write', 'issue 8: safe writes',
- '{"readOnlyHint": false, "destructiveHint": true, "idempotentHint": true, "openWorldHint": true}',
- billy._mcp_input($j${
-    "settings": {"type": "object", "minProperties": 1, "description": "The settings to change, as Billy names them (paymentTermsMode, paymentTermsDays, defaultTaxMode, ...)."},
-    "confirmation": {"type": "string", "minLength": 8, "maxLength": 200, "description": "The confirmation from the preview call."}}$j$,
-    ARRAY['settings']),
- NULL,
- 'Changes the organization''s settings in Billy (payment terms, default tax mode, ...); the previous values are overwritten. Two steps: a preview of old and new values with a confirmation, then the change.',
- true),
--- analytics ------------------------------------------------------------------
 ('get_revenue', 'Revenue for a date range', 600,
  'billy._mcp_revenue', ARRAY['billy.revenue_trends'], '{"organization": "org", "from": "from_date", "to": "to_date"}', '{}', 'call', 'issue 6: analytics',
  '{"readOnlyHint": true, "openWorldHint": false}',
@@ -1023,34 +1093,6 @@ VALUES
  'Checks a VAT period before filing: differences against Billy''s own VAT report, and documents likely to make the return wrong (an EU sale to a business without its VAT number, a 0% domestic sale, 25% on an export, a tax rate billy cannot classify), each with the document it concerns.',
  true),
 -- bulk -----------------------------------------------------------------------
-('import_customers_csv', 'Import customers from CSV', 800,
- 'billy.import_csv(text,text,text,jsonb)', ARRAY['billy.preview_write(text,jsonb)', 'billy.commit_write(text)'], '{"organization": "org"}', '{"resource": "contacts"}', 'write', 'issue 8: bulk import',
- '{"readOnlyHint": false, "destructiveHint": true, "idempotentHint": false, "openWorldHint": true}',
- billy._mcp_input($j${
-    "csv": {"type": "string", "minLength": 1, "maxLength": 10000000, "description": "The CSV file's text: a header line (Danish or English names: navn/name, cvr/registrationNo, ...), then one customer per line; , or ; separated."},
-    "options": {"type": "object", "description": "dry_run, continue_on_error, on_duplicate (skip or update), delimiter, decimal.",
-        "properties": {"dry_run": {"type": "boolean"}, "continue_on_error": {"type": "boolean"},
-                       "on_duplicate": {"type": "string", "enum": ["skip", "update"]},
-                       "delimiter": {"type": "string", "enum": [",", ";"]}, "decimal": {"type": "string", "enum": [".", ","]}}},
-    "confirmation": {"type": "string", "minLength": 8, "maxLength": 200, "description": "The confirmation from the preview call."}}$j$,
-    ARRAY['csv']),
- NULL,
- 'Imports customers from a CSV file into Billy as a background job. Two steps: without confirmation a preview (rows found, rows with errors and their line numbers) and a confirmation; with it, the job starts and its id comes back; follow it with get_bulk_job_status, stop it with cancel_bulk_job. Existing customers (same CVR or name) are skipped unless on_duplicate is update.',
- true),
-('import_products_csv', 'Import products from CSV', 810,
- 'billy.import_csv(text,text,text,jsonb)', ARRAY['billy.preview_write(text,jsonb)', 'billy.commit_write(text)'], '{"organization": "org"}', '{"resource": "products"}', 'write', 'issue 8: bulk import',
- '{"readOnlyHint": false, "destructiveHint": true, "idempotentHint": false, "openWorldHint": true}',
- billy._mcp_input($j${
-    "csv": {"type": "string", "minLength": 1, "maxLength": 10000000, "description": "The CSV file's text: a header line (name, productNo/varenummer, unitPrice/pris, ...), then one product per line."},
-    "options": {"type": "object", "description": "dry_run, continue_on_error, on_duplicate (skip or update), delimiter, decimal.",
-        "properties": {"dry_run": {"type": "boolean"}, "continue_on_error": {"type": "boolean"},
-                       "on_duplicate": {"type": "string", "enum": ["skip", "update"]},
-                       "delimiter": {"type": "string", "enum": [",", ";"]}, "decimal": {"type": "string", "enum": [".", ","]}}},
-    "confirmation": {"type": "string", "minLength": 8, "maxLength": 200, "description": "The confirmation from the preview call."}}$j$,
-    ARRAY['csv']),
- NULL,
- 'Imports products from a CSV file into Billy as a background job. Two steps: a preview with the rows found and their errors and a confirmation, then the job; follow it with get_bulk_job_status. Existing products (same product number or name) are skipped unless on_duplicate is update.',
- true),
 ('export_invoices_csv', 'Export invoices as CSV', 820,
  'billy.export_invoices_csv(text,jsonb,jsonb)', '{}', '{"organization": "org"}', '{}', 'call', 'issue 8: CSV export',
  '{"readOnlyHint": true, "openWorldHint": false}',
@@ -1097,6 +1139,65 @@ VALUES
  'Refreshes the most read records from Billy now, so the next answers are fresh, and says what it refreshed. Changes nothing in Billy; spends API calls.',
  true);
 
+-- The write tools: each runs a write operation of billy.write_operations(),
+-- and its arguments, their schema and its function are derived from it
+INSERT INTO billy.mcp_tools (name, title, sort_order, operation, function, requires, arguments, kind, issue,
+                             annotations, input_schema, description, builtin)
+SELECT v.name, v.title, v.sort_order, v.operation, w.function_name,
+       ARRAY['billy.preview_write(text,jsonb)', 'billy.commit_write(text)'],
+       billy._mcp_write_arguments(v.operation, v.renames::jsonb), 'write', 'issue 8: safe writes',
+       jsonb_build_object('readOnlyHint', false, 'destructiveHint', v.destructive, 'idempotentHint', v.idempotent, 'openWorldHint', true),
+       billy._mcp_write_input(v.operation, v.renames::jsonb), v.description, true
+FROM (VALUES
+    ('create_invoice', 'Create a draft invoice', 120, 'create_invoice', '{}', false, false,
+     'Creates a draft invoice for a customer with product lines (not booked until approve_invoice). Call once without confirmation for a preview with totals, then again with its confirmation.'),
+    ('approve_invoice', 'Approve an invoice', 130, 'approve_invoice', '{}', true, true,
+     'Approves (books) a draft invoice: it gets its number; only a credit note undoes it. Preview first, then call again with the confirmation.'),
+    ('send_invoice', 'E-mail an invoice', 140, 'send_invoice', '{}', true, false,
+     'E-mails an approved invoice to the customer through Billy; an e-mail cannot be recalled. Preview first, then call again with the confirmation.'),
+    ('create_customer', 'Create a customer', 220, 'create_contact', '{"contact": "customer"}', false, false,
+     'Creates a customer (contact) in Billy; the preview warns about a name or CVR already used. Preview first, then call again with the confirmation.'),
+    ('update_customer', 'Update a customer', 230, 'update_contact', '{"contactId": "customer_id", "contact": "changes"}', true, true,
+     'Changes fields of a customer in Billy (old values are overwritten). Preview first, then call again with the confirmation.'),
+    ('create_product', 'Create a product', 320, 'create_product', '{}', false, false,
+     'Creates a product with its prices in Billy. Preview first, then call again with the confirmation.'),
+    ('update_product', 'Update a product', 330, 'update_product', '{"product": "changes"}', true, true,
+     'Changes fields of a product in Billy (old values are overwritten). Preview first, then call again with the confirmation.'),
+    ('create_bill', 'Create a draft bill', 410, 'create_bill', '{}', false, false,
+     'Records a supplier''s bill as a draft (accounts from list_accounts, purchase tax rates from list_tax_rates). Preview first, then call again with the confirmation.'),
+    ('create_bank_payment', 'Register a payment', 510, 'create_bank_payment', '{}', false, false,
+     'Registers a payment against approved invoices or bills, lowering their balance. Preview first, then call again with the confirmation.'),
+    ('update_organization_settings', 'Update organization settings', 520, 'update_organization', '{"organization": "settings"}', true, true,
+     'Changes the organization''s settings in Billy (old values are overwritten). Preview first, then call again with the confirmation.')
+) v(name, title, sort_order, operation, renames, destructive, idempotent, description)
+JOIN billy.write_operations() w ON w.operation = v.operation;
+
+-- The import tools: a dry run as the preview, the job with the confirmation
+INSERT INTO billy.mcp_tools (name, title, sort_order, function, requires, arguments, fixed_args, kind, issue,
+                             annotations, input_schema, description, builtin)
+SELECT v.name, v.title, v.sort_order, 'billy.import_csv(text,text,text,jsonb)',
+       ARRAY['billy._mcp_import(text,jsonb,text)', 'billy.bulk_job_status(bigint)'],
+       '{"organization": "org"}', jsonb_build_object('resource', v.resource), 'import', 'issue 8: bulk import',
+       '{"readOnlyHint": false, "destructiveHint": true, "idempotentHint": false, "openWorldHint": true}',
+       billy._mcp_input(jsonb_build_object(
+           'csv', jsonb_build_object('type', 'string', 'minLength', 1, 'maxLength', 10000000, 'description', v.csv_text),
+           'options', $j${"type": "object", "additionalProperties": false,
+               "properties": {"continue_on_error": {"type": "boolean", "description": "Import the good rows, skip the bad."},
+                              "on_duplicate": {"enum": ["skip", "update"]}, "delimiter": {"enum": [",", ";", "\t"]},
+                              "decimal": {"enum": [".", ","]}, "country": {"type": "string", "pattern": "^[A-Z]{2}$"},
+                              "currency": {"type": "string", "pattern": "^[A-Z]{3}$"}, "ignore_unknown_columns": {"type": "boolean"}}}$j$::jsonb,
+           'confirmation', '{"type": "string", "minLength": 8, "maxLength": 200, "description": "Leave out to preview. To start: the confirmation the preview returned, with the same arguments."}'::jsonb),
+           ARRAY['csv']),
+       v.description, true
+FROM (VALUES
+    ('import_customers_csv', 'Import customers from CSV', 800, 'contacts',
+     'CSV text: a header (navn/name, cvr/registrationNo, email, ...), one customer per line.',
+     'Imports customers from CSV as a background job. Without confirmation a dry run: rows that would be created, updated or skipped (same CVR or name), invalid rows with their lines. With it, the job starts; follow it with get_bulk_job_status.'),
+    ('import_products_csv', 'Import products from CSV', 810, 'products',
+     'CSV text: a header (name, varenr/productNo, pris/unitPrice, ...), one product per line.',
+     'Imports products from CSV as a background job. Without confirmation a dry run: rows that would be created, updated or skipped (same product number or name), invalid rows with their lines. With it, the job starts; follow it with get_bulk_job_status.')
+) v(name, title, sort_order, resource, csv_text, description);
+
 SELECT pg_catalog.pg_extension_config_dump('billy.mcp_tools', 'WHERE NOT builtin');
 
 ------------------------------------------------------------------------------
@@ -1113,12 +1214,20 @@ REVOKE ALL ON FUNCTION billy.mcp(jsonb), billy.mcp_tool_status(), billy.mcp_inst
     billy._mcp_tools_list(text, integer),
     billy._mcp_write(text, text, jsonb, text), billy._mcp_sync(text, text[]), billy._mcp_sync_status(text),
     billy._mcp_organization_settings(text), billy._mcp_revenue(text, date, date), billy._prom_label(text),
-    billy._mcp_validate(jsonb, jsonb) FROM PUBLIC;
+    billy._mcp_validate(jsonb, jsonb), billy._mcp_snake(text), billy._mcp_write_arguments(text, jsonb),
+    billy._mcp_write_input(text, jsonb), billy._mcp_write_problem(billy.mcp_tools), billy._mcp_field(text, jsonb),
+    billy._mcp_import_record(text, text, text, jsonb, bigint), billy._mcp_import_take(text, text, text, text, jsonb),
+    billy._mcp_import(text, jsonb, text) FROM PUBLIC;
+REVOKE ALL ON billy.mcp_import_previews FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION billy.mcp(jsonb), billy.mcp_tool_status(), billy.mcp_instructions(), billy.metrics(),
     billy._mcp_function(text), billy._mcp_in_params(regprocedure), billy._mcp_tool_problem(billy.mcp_tools),
     billy._mcp_json_type(oid), billy._mcp_derived_schema(regprocedure), billy._mcp_write_schema(),
     billy._mcp_output_schema(billy.mcp_tools), billy._mcp_tools_list(text, integer),
     billy._mcp_write(text, text, jsonb, text),
     billy._mcp_sync(text, text[]), billy._mcp_sync_status(text), billy._mcp_organization_settings(text),
-    billy._mcp_revenue(text, date, date), billy._prom_label(text), billy._mcp_validate(jsonb, jsonb)
+    billy._mcp_revenue(text, date, date), billy._prom_label(text), billy._mcp_validate(jsonb, jsonb),
+    billy._mcp_snake(text), billy._mcp_write_arguments(text, jsonb), billy._mcp_write_input(text, jsonb),
+    billy._mcp_write_problem(billy.mcp_tools), billy._mcp_field(text, jsonb)
     TO billy_reader;
+GRANT EXECUTE ON FUNCTION billy._mcp_import_record(text, text, text, jsonb, bigint),
+    billy._mcp_import_take(text, text, text, text, jsonb), billy._mcp_import(text, jsonb, text) TO billy_admin;

@@ -6,7 +6,7 @@
 \set ON_ERROR_STOP 1
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
-SELECT plan(93);
+SELECT plan(109);
 
 SELECT billy.connect(billy_test.token(1), billy_test.setting('api_url'));
 SET LOCAL client_min_messages = warning;
@@ -62,9 +62,9 @@ SELECT is_empty($$SELECT name FROM billy.mcp_tools WHERE builtin
                            AND ((annotations ->> 'readOnlyHint')::boolean
                                 OR (annotations ? 'destructiveHint' AND annotations ? 'idempotentHint')))$$,
     'every tool states its hints: read-only and open world, and for the others destructive and idempotent');
-SELECT is_empty($$SELECT name FROM billy.mcp_tools WHERE kind = 'write'
+SELECT is_empty($$SELECT name FROM billy.mcp_tools WHERE kind IN ('write', 'import')
                   AND ((annotations ->> 'readOnlyHint')::boolean OR NOT (input_schema -> 'properties' ? 'confirmation')
-                       OR NOT ('billy.preview_write(text,jsonb)' = ANY (requires)))$$,
+                       OR NOT (kind = 'import' OR 'billy.preview_write(text,jsonb)' = ANY (requires)))$$,
     'write tools are not read-only, take a confirmation and go through billy.preview_write');
 SELECT is_empty($$SELECT name FROM billy.mcp_tools WHERE builtin AND name ~ '^(list|get|check|export)_' AND kind <> 'call'$$,
     'reading tools are calls, never writes');
@@ -288,47 +288,92 @@ RESET ROLE;
 GRANT USAGE ON SCHEMA mcp_t TO PUBLIC;
 
 ------------------------------------------------------------------------------
--- writes: preview, then commit with the confirmation.  The mechanics of a
--- write tool are tested with a made-up operation and stand-ins for
--- billy.preview_write and billy.commit_write, replaced for this transaction
--- only; the real ones are tested against the sandbox in 85-mcp-clients.t.
+-- writes: every write tool's arguments come from its write operation's
+-- input_schema (billy.write_operations()), which billy._plan_write accepts
+-- member by member; a preview through MCP runs the real billy.preview_write
+-- (the commit, against the sandbox, is tested end to end in 85-mcp-clients.t)
 ------------------------------------------------------------------------------
-CREATE TABLE mcp_t.previews (hash text PRIMARY KEY, operation text, args jsonb, committed boolean DEFAULT false);
-GRANT ALL ON mcp_t.previews TO PUBLIC;
-CREATE OR REPLACE FUNCTION billy.preview_write(operation text, args jsonb) RETURNS jsonb LANGUAGE sql AS $f$
-    INSERT INTO mcp_t.previews VALUES (md5(operation || args::text), operation, args)
-    ON CONFLICT (hash) DO UPDATE SET committed = false
-    RETURNING jsonb_build_object('hash', hash, 'operation', operation, 'would_send', args)
-$f$;
-CREATE OR REPLACE FUNCTION billy.commit_write(operation_hash text) RETURNS jsonb LANGUAGE sql AS $f$
-    UPDATE mcp_t.previews p SET committed = true WHERE p.hash = commit_write.operation_hash AND NOT p.committed
-    RETURNING jsonb_build_object('done', true, 'operation', p.operation)
-$f$;
-GRANT EXECUTE ON FUNCTION billy.preview_write(text, jsonb), billy.commit_write(text) TO billy_mcp;
-CREATE FUNCTION mcp_t.create_thing(org text, thing jsonb) RETURNS jsonb LANGUAGE sql AS $$ SELECT thing $$;
-REVOKE EXECUTE ON FUNCTION mcp_t.create_thing(text, jsonb) FROM PUBLIC, billy_mcp;
-GRANT EXECUTE ON FUNCTION mcp_t.create_thing(text, jsonb) TO billy_admin;
-INSERT INTO billy.mcp_tools (name, title, description, input_schema, function, requires, arguments, kind, annotations, sort_order)
-VALUES ('t_create_thing', 'Create a thing', 'Creates a thing, for the tests.',
-        billy._mcp_input('{"thing": {"type": "object", "required": ["name"]}, "confirmation": {"type": "string"}}', ARRAY['thing']),
-        'mcp_t.create_thing', ARRAY['billy.preview_write(text,jsonb)', 'billy.commit_write(text)'], '{"organization": "org"}', 'write',
-        '{"readOnlyHint": false, "destructiveHint": false, "idempotentHint": false, "openWorldHint": true}', 5007);
+SELECT is_empty($$SELECT name, billy._mcp_write_problem(t) FROM billy.mcp_tools t WHERE kind = 'write' AND billy._mcp_write_problem(t) IS NOT NULL$$,
+    'every write tool''s arguments fill members of its write operation''s args, and it requires what the operation requires');
+SELECT is_empty($$SELECT w.operation FROM billy.write_operations() w
+                  WHERE NOT EXISTS (SELECT 1 FROM billy.mcp_tools t WHERE t.operation = w.operation)
+                    AND w.operation NOT IN ('delete_draft_invoice', 'approve_bill')$$,
+    'every write operation but two has its MCP tool');
+-- _plan_write agrees with each operation's schema: every member (and each
+-- member of an object member) is accepted; a made-up one is not
+CREATE FUNCTION pg_temp.refused(op text, args jsonb) RETURNS text[]
+LANGUAGE sql AS $$
+    SELECT ARRAY(SELECT e ->> 'field' FROM jsonb_array_elements(billy._plan_write(op, args) -> 'problems') e
+                 WHERE e ->> 'message' LIKE 'is not a field billy sends%' ORDER BY 1)
+$$;
+SELECT is_empty(format($$
+    SELECT w.operation, k FROM billy.write_operations() w, jsonb_object_keys(w.input_schema -> 'properties') k
+    WHERE k <> 'org' AND cardinality(pg_temp.refused(w.operation, jsonb_build_object('org', %L, k, '"x"'::jsonb))) > 0$$, billy_test.org(1)),
+    'billy._plan_write accepts every member of every operation''s input_schema');
+SELECT is_empty(format($$
+    SELECT w.operation, k, n FROM billy.write_operations() w, jsonb_each(w.input_schema -> 'properties') p(k, s),
+           jsonb_object_keys(s -> 'properties') n
+    WHERE cardinality(pg_temp.refused(w.operation, jsonb_build_object('org', %L, k, jsonb_build_object(n, 'x')))) > 0$$, billy_test.org(1)),
+    'and every member of their object members');
+SELECT is(pg_temp.refused('approve_invoice', jsonb_build_object('org', billy_test.org(1), 'invoice_id', 'x')), ARRAY['args.invoice_id'],
+    'a member the schema does not name is refused by the planner (what the six broken tools sent)');
+SELECT is_empty(format($$
+    SELECT w.operation, r FROM billy.write_operations() w, jsonb_array_elements_text(w.input_schema -> 'required') r
+    WHERE NOT EXISTS (SELECT 1 FROM jsonb_array_elements(billy._plan_write(w.operation, jsonb_build_object('org', %L)) -> 'problems') e
+                      WHERE e ->> 'field' = 'args.' || r AND e ->> 'message' = 'is required')$$, billy_test.org(1)),
+    'every member the schema requires is one the planner requires');
+SELECT is((SELECT arguments FROM billy.mcp_tools WHERE name = 'update_customer'),
+    '{"organization": "org", "customer_id": "contactId", "changes": "contact"}'::jsonb, 'update_customer''s arguments, derived: customer_id fills contactId');
+SELECT is((SELECT input_schema -> 'required' FROM billy.mcp_tools WHERE name = 'approve_invoice'), '["invoice_id"]'::jsonb,
+    'approve_invoice requires invoice_id, which fills invoiceId');
 
+-- a registry row that drifts from its operation is not listed, and says why
+INSERT INTO billy.mcp_tools (name, title, description, input_schema, function, requires, arguments, kind, operation, annotations, sort_order)
+VALUES ('t_drifted', 'Drifted', 'Approves with the wrong argument name, for the tests.',
+        billy._mcp_input('{"invoice_id": {"type": "string"}, "confirmation": {"type": "string"}}', ARRAY['invoice_id']),
+        'billy.approve_invoice', ARRAY['billy.preview_write(text,jsonb)', 'billy.commit_write(text)'],
+        '{"organization": "org", "invoice_id": "invoice_id"}', 'write', 'approve_invoice',
+        '{"readOnlyHint": false, "destructiveHint": true, "idempotentHint": true, "openWorldHint": true}', 5007);
+SELECT is((SELECT problem FROM billy.mcp_tool_status() WHERE name = 't_drifted'),
+    'its argument invoice_id is no member of the args of write operation approve_invoice (the registry and billy.write_operations() disagree)',
+    'a write tool whose argument fills no member of its operation is reported');
+SELECT ok(NOT 't_drifted' = ANY (pg_temp.listed()), 'and not listed');
+SELECT throws_ok($$INSERT INTO billy.mcp_tools (name, title, description, input_schema, function, kind)
+                   VALUES ('t_noop', 't', 'd', '{"type": "object"}', 'billy.approve_invoice', 'write')$$, '23514', NULL,
+    'a write tool must name its write operation');
+
+SET LOCAL billy.enable_writes = on;
+SELECT id AS draft_id FROM billy.invoices WHERE organization_id = billy_test.org(1) AND state = 'draft' AND deleted_at IS NULL ORDER BY id LIMIT 1 \gset
+SELECT id AS approved_id FROM billy.invoices WHERE organization_id = billy_test.org(1) AND state = 'approved' AND deleted_at IS NULL ORDER BY id LIMIT 1 \gset
 SET LOCAL ROLE mcp_t_reader;
-SELECT ok(NOT 't_create_thing' = ANY (pg_temp.listed()), 'a write tool is hidden from a role that may not write');
-SELECT alike(pg_temp.error_text('t_create_thing', '{"thing": {"name": "x"}}'), '%role mcp_t_reader may not execute mcp_t.create_thing(text,jsonb)%',
+SELECT ok(NOT 'approve_invoice' = ANY (pg_temp.listed()), 'a write tool is hidden from a role that may not write');
+SELECT alike(pg_temp.error_text('approve_invoice', jsonb_build_object('invoice_id', :'draft_id')), '%role mcp_t_reader may not execute%',
     'and a write it attempts is refused with isError');
 RESET ROLE;
 SET LOCAL ROLE mcp_t_admin;
-SELECT is(pg_temp.call('t_create_thing', '{"thing": {"name": "x"}, "organization": "o1"}') -> 'structuredContent' ->> 'stage', 'preview',
-    'a write called without a confirmation only previews');
-SELECT is(pg_temp.call('t_create_thing', '{"thing": {"name": "x"}, "organization": "o1"}') -> 'structuredContent' -> 'preview' -> 'would_send',
-    '{"org": "o1", "thing": {"name": "x"}}'::jsonb, 'billy.preview_write gets the operation''s arguments under the function''s parameter names');
-SELECT is(billy._mcp_validate(pg_temp.output_schema('t_create_thing'), pg_temp.call('t_create_thing', '{"thing": {"name": "x"}, "organization": "o1"}') -> 'structuredContent'), NULL,
+SELECT is(pg_temp.call('approve_invoice', jsonb_build_object('organization', billy_test.org(1), 'invoice_id', :'draft_id')) -> 'structuredContent' ->> 'stage',
+    'preview', 'approve_invoice without a confirmation previews through billy.preview_write');
+SELECT ok(pg_temp.call('approve_invoice', jsonb_build_object('organization', billy_test.org(1), 'invoice_id', :'draft_id')) -> 'structuredContent' ->> 'confirmation' ~ '^[0-9a-f]{64}$',
+    'and returns billy.preview_write''s operation hash as the confirmation');
+SELECT is(pg_temp.call('approve_invoice', jsonb_build_object('organization', billy_test.org(1), 'invoice_id', :'draft_id')) -> 'structuredContent' -> 'preview' -> 'request' ->> 'path',
+    '/invoices/' || :'draft_id', 'the preview shows the request that would be sent');
+SELECT is(billy._mcp_validate(pg_temp.output_schema('approve_invoice'), pg_temp.call('approve_invoice', jsonb_build_object('organization', billy_test.org(1), 'invoice_id', :'draft_id')) -> 'structuredContent'), NULL,
     'a preview matches the write output schema');
-SELECT is(pg_temp.call('t_create_thing', jsonb_build_object('thing', '{"name": "x"}'::jsonb, 'organization', 'o1',
-        'confirmation', pg_temp.call('t_create_thing', '{"thing": {"name": "x"}, "organization": "o1"}') -> 'structuredContent' ->> 'confirmation'))
-        -> 'structuredContent' ->> 'stage', 'committed', 'called with the confirmation, it commits');
+SELECT is(pg_temp.error_text('approve_invoice', jsonb_build_object('organization', billy_test.org(1), 'invoice_id', :'approved_id')),
+    format(E'error 22023: invalid arguments: invoice_id invoice %s is approved, not a draft\nHint: Correct it and call approve_invoice again; nothing was written.',
+           (SELECT invoice_no FROM billy.invoices WHERE organization_id = billy_test.org(1) AND id = :'approved_id')),
+    'a problem names the tool''s argument (invoice_id), not the operation''s member');
+SELECT alike(pg_temp.error_text('update_customer', jsonb_build_object('organization', billy_test.org(1), 'customer_id', 'nope', 'changes', '{"name": "X"}'::jsonb)),
+    '%invalid arguments: customer_id no contact "nope" in the mirror%', 'update_customer names customer_id too');
+SELECT alike(pg_temp.error_text('approve_invoice', jsonb_build_object('organization', billy_test.org(1), 'invoice_id', :'approved_id',
+        'confirmation', pg_temp.call('approve_invoice', jsonb_build_object('organization', billy_test.org(1), 'invoice_id', :'draft_id')) -> 'structuredContent' ->> 'confirmation')),
+    '%this confirmation was given for other arguments%', 'a confirmation given for other arguments is refused');
+SELECT is(pg_temp.call('import_customers_csv', jsonb_build_object('organization', billy_test.org(1), 'csv', E'navn;cvr\nMCP Preview ApS;12345674')) -> 'structuredContent' -> 'preview',
+    '{"rows": 1, "invalid": 0, "skipped": 0, "problems": [], "would_create": 1, "would_update": 0}'::jsonb,
+    'import_customers_csv without a confirmation is a dry run: what would be created');
+SELECT alike(pg_temp.error_text('import_customers_csv', jsonb_build_object('organization', billy_test.org(1), 'csv', E'navn;cvr\nOther ApS;12345674',
+        'confirmation', pg_temp.call('import_customers_csv', jsonb_build_object('organization', billy_test.org(1), 'csv', E'navn;cvr\nMCP Preview ApS;12345674')) -> 'structuredContent' ->> 'confirmation')),
+    '%this confirmation was given for another file%', 'an import confirmation binds the file');
 RESET ROLE;
 
 ------------------------------------------------------------------------------
