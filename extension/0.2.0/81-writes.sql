@@ -826,6 +826,7 @@ BEGIN
             summary := format('register a payment of %s %s on %s for %s %s(s)', rec ->> 'cashAmount', coalesce(subj_cur, ''),
                               rec ->> 'entryDate', coalesce(array_length(subj_ids, 1), 0), coalesce(subj_kind, 'document'));
         END IF;
+        rid := NULL;            -- the loop's subject, not the record written: Billy's answer names the payment
 
     ELSIF operation = 'update_organization' THEN
         main_resource := 'organization';

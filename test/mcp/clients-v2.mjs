@@ -7,20 +7,21 @@
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { finish, ok } from './tap.mjs';
+import { everyTool } from './cases.mjs';
 
 const env = process.env;
 const MODERN = '2026-07-28';
 
-function stdioTransport() {
+function stdioTransport(role = env.READER) {
   return new StdioClientTransport({
     command: env.BRIDGE,
     args: [],
-    env: { PATH: env.PATH, PGHOST: env.PGHOST, PGPORT: env.PGPORT, PGDATABASE: env.PGDATABASE, PGUSER: env.READER },
+    env: { PATH: env.PATH, PGHOST: env.PGHOST, PGPORT: env.PGPORT, PGDATABASE: env.PGDATABASE, PGUSER: role },
     stderr: 'pipe',
   });
 }
-function httpTransport() {
-  return new StreamableHTTPClientTransport(new URL(env.HTTP_URL), {
+function httpTransport(url = env.HTTP_URL) {
+  return new StreamableHTTPClientTransport(new URL(url), {
     requestInit: { headers: { Authorization: `Bearer ${env.HTTP_TOKEN}` } },
   });
 }
@@ -90,6 +91,14 @@ try {
   await session('v2 http pin', httpTransport(), { pin: MODERN }, true);
   await session('v2 stdio auto', stdioTransport(), 'auto', false);
   await session('v2 http auto', httpTransport(), 'auto', false);
+
+  // as a billy_admin member, pinned to the modern era: every tool end to end
+  for (const [label, transport] of [['v2 stdio', stdioTransport(env.ADMIN)], ['v2 http', httpTransport(env.HTTP_ADMIN_URL)]]) {
+    const admin = new Client({ name: 'billy-tap-v2', version: '0' }, { versionNegotiation: { pin: MODERN } });
+    await admin.connect(transport);
+    await everyTool(admin, label);
+    await admin.close();
+  }
 
   // the default (legacy) v2 client still gets the legacy era from the same bridge
   const legacy = new Client({ name: 'billy-tap-v2', version: '0' });

@@ -36,6 +36,7 @@ READER=mcp_client_reader
 ADMIN=mcp_client_admin
 cleanup() {
     [ -n "${HTTP_PID:-}" ] && kill "$HTTP_PID" 2>/dev/null && wait "$HTTP_PID" 2>/dev/null
+    [ -n "${HTTP_ADMIN_PID:-}" ] && kill "$HTTP_ADMIN_PID" 2>/dev/null && wait "$HTTP_ADMIN_PID" 2>/dev/null
     for r in $READER $ADMIN; do
         q "DELETE FROM billy.organization_grants WHERE role = '$r'" >/dev/null
         q "DO \$\$ BEGIN IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '$r') THEN
@@ -62,8 +63,13 @@ export READER_TOOLS=$(tools_of $READER) ADMIN_TOOLS=$(tools_of $ADMIN)
 export INVOICE_ID=$(q "SELECT min(id) FROM billy.invoices WHERE organization_id = '$ORG_ID' AND deleted_at IS NULL")
 export CONTACT_ID=$(q "SELECT min(id) FROM billy.contacts WHERE organization_id = '$ORG_ID' AND deleted_at IS NULL")
 export PRODUCT_ID=$(q "SELECT min(id) FROM billy.products WHERE organization_id = '$ORG_ID' AND deleted_at IS NULL")
-# a bulk job of the organization to ask about: a dry run changes nothing
-export BULK_JOB_ID=$(q "SELECT billy.import_csv('$ORG_ID', 'contacts', E'name;cvr\\nMCP Test ApS;12345674', '{\"dry_run\": true}')")
+export SUPPLIER_ID=$(q "SELECT min(id) FROM billy.contacts WHERE organization_id = '$ORG_ID' AND is_supplier AND deleted_at IS NULL")
+export ACCOUNT_ID=$(q "SELECT id FROM billy.accounts WHERE organization_id = '$ORG_ID' AND account_no = 2750")
+export TAX_RATE_ID=$(q "SELECT id FROM billy.tax_rates WHERE organization_id = '$ORG_ID' AND abbreviation = 'K25'")
+export PGUSER_SUPER=$(q "SELECT current_user")
+# imports go at the sandbox's pace, not Billy's
+q "ALTER SYSTEM SET billy.import_rate = 100" >/dev/null
+q "SELECT pg_reload_conf()" >/dev/null
 
 # the HTTP bridge, as the reader, with a token
 export HTTP_TOKEN=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
@@ -71,8 +77,14 @@ printf '%s\n' "$HTTP_TOKEN" >"$BILLY_WORK/mcp-clients-token"
 PGUSER=$READER "$BRIDGE" --http 127.0.0.1:0 --token-file "$BILLY_WORK/mcp-clients-token" \
     >"$BILLY_WORK/mcp-clients-http.out" 2>"$BILLY_WORK/mcp-clients-http.err" &
 HTTP_PID=$!
+# and one as the writer, for the writes over HTTP
+PGUSER=$ADMIN "$BRIDGE" --http 127.0.0.1:0 --token-file "$BILLY_WORK/mcp-clients-token" \
+    >"$BILLY_WORK/mcp-clients-http-admin.out" 2>"$BILLY_WORK/mcp-clients-http-admin.err" &
+HTTP_ADMIN_PID=$!
 wait_until 10 grep -q '^listening' "$BILLY_WORK/mcp-clients-http.out"
+wait_until 10 grep -q '^listening' "$BILLY_WORK/mcp-clients-http-admin.out"
 export HTTP_URL=$(awk '/^listening/ {print $2}' "$BILLY_WORK/mcp-clients-http.out")
+export HTTP_ADMIN_URL=$(awk '/^listening/ {print $2}' "$BILLY_WORK/mcp-clients-http-admin.out")
 
 # --- the SDK clients: their TAP becomes ours (renumbered in turn) ----------
 node_tap() {  # node_tap SCRIPT: run it, keep its output, rc and plan
