@@ -121,6 +121,7 @@ static int	mcp_max_bytes = 100000;
 static int	mcp_page_size = 100;
 static bool mcp_list_changed = true;
 static int	mcp_cache_ttl_ms = 60000;
+static bool mcp_output_schemas = false;
 
 /*
  * billy_mcp_define_settings defines the MCP settings; _PG_init calls it
@@ -155,6 +156,13 @@ billy_mcp_define_settings(void)
 							 "Stdio bridges push notifications/tools/list_changed; stateless HTTP cannot, so its bridge turns this off.",
 							 &mcp_list_changed,
 							 true,
+							 PGC_USERSET, 0,
+							 NULL, NULL, NULL);
+	DefineCustomBoolVariable("billy.mcp_output_schemas",
+							 "Whether tools/list gives each tool's outputSchema.",
+							 "Off by default: the schemas cost a model's context more than they help it; structuredContent is there either way.",
+							 &mcp_output_schemas,
+							 false,
 							 PGC_USERSET, 0,
 							 NULL, NULL, NULL);
 	DefineCustomIntVariable("billy.mcp_cache_ttl_ms",
@@ -458,6 +466,7 @@ typedef struct McpTool
 	Oid			func;			/* InvalidOid when not installed */
 	char	   *problem;		/* why the caller may not use it, or NULL */
 	char	   *operation;		/* the write operation (billy.write_operations()) */
+	char	   *project;		/* what billy._mcp_project makes of the answer, or NULL */
 } McpTool;
 
 /*
@@ -606,7 +615,7 @@ read_tool(const char *name, CachedTool *entry)
 		"ELSE pg_catalog.to_regproc(r)::pg_catalog.oid END "
 		"FROM pg_catalog.pg_namespace n WHERE n.nspname OPERATOR(pg_catalog.=) pg_catalog.split_part(r, '.', 1) "
 		"AND pg_catalog.has_schema_privilege(n.oid, 'USAGE')) FROM pg_catalog.unnest(t.requires) r), "
-		"t.requires, t.issue, t.operation "
+		"t.requires, t.issue, t.operation, t.project "
 		"FROM billy.mcp_tools t WHERE t.name OPERATOR(pg_catalog.=) $1";
 	Oid			types[1] = {TEXTOID};
 	Datum		values[1] = {CStringGetTextDatum(name)};
@@ -644,6 +653,7 @@ read_tool(const char *name, CachedTool *entry)
 	tool->func = isnull ? InvalidOid : DatumGetObjectId(d);
 	tool->problem = NULL;
 	tool->operation = SPI_getvalue(tup, desc, 10);
+	tool->project = SPI_getvalue(tup, desc, 11);
 	entry->function = SPI_getvalue(tup, desc, 6);
 	entry->nrequires = Min(nreq, nnames);
 	entry->requires = palloc(sizeof(Oid) * (entry->nrequires + 1));
@@ -859,7 +869,13 @@ call_sql(McpTool *tool, Jsonb *mapped, ResultShape *shape, char **unknown)
 
 	rettyptype = get_typtype(proc->prorettype);
 	initStringInfo(&sql);
-	if (!proc->proretset && (proc->prorettype == JSONBOID || proc->prorettype == JSONOID))
+	if (!proc->proretset && (proc->prorettype == JSONBOID || proc->prorettype == JSONOID) && tool->project)
+	{
+		/* the answer made compact for reading: billy._mcp_project */
+		*shape = SHAPE_JSON;
+		appendStringInfo(&sql, "SELECT billy._mcp_project($3, (%s)::pg_catalog.jsonb, $4)", call.data);
+	}
+	else if (!proc->proretset && (proc->prorettype == JSONBOID || proc->prorettype == JSONOID))
 	{
 		*shape = SHAPE_JSON;
 		appendStringInfo(&sql, "SELECT (%s)::pg_catalog.jsonb", call.data);
@@ -1529,11 +1545,18 @@ mcp_tools_call(McpRequest *req)
 			audit(name, argv, "unavailable", problem);
 			return rpc_result(req, tool_error_json(psprintf("the tool %s is not available: %s", name, problem)));
 		}
-		nargs = 2;
+		nargs = 4;
 		types[0] = JSONBOID;
 		types[1] = INT4OID;
+		types[2] = TEXTOID;
+		types[3] = JSONBOID;
 		values[0] = JsonbPGetDatum(mapped);
 		values[1] = Int32GetDatum(mcp_max_rows + 1);
+		values[2] = tool.project ? CStringGetTextDatum(tool.project) : (Datum) 0;
+		nulls[2] = tool.project ? ' ' : 'n';
+		/* the tool's own arguments, for the projection (detail, fields, offset) */
+		values[3] = args ? DirectFunctionCall1(jsonb_in, CStringGetDatum(JsonbToCString(NULL, args, 0)))
+			: JsonbPGetDatum(mapped);
 	}
 
 	answer = run_tool(sql, nargs, types, values, nulls, req->outer, &edata);

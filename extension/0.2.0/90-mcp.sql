@@ -32,12 +32,13 @@ CREATE TABLE billy.mcp_tools (
     kind          text NOT NULL DEFAULT 'call'
                   CHECK (kind OPERATOR(pg_catalog.=) ANY (ARRAY['call', 'write', 'import'])),
     operation     text CHECK ((kind OPERATOR(pg_catalog.=) 'write') OPERATOR(pg_catalog.=) (operation IS NOT NULL)),
+    project       text CHECK (project OPERATOR(pg_catalog.=) ANY (ARRAY['invoices', 'bills', 'contacts', 'products', 'bankPayments'])),
     sort_order    integer NOT NULL DEFAULT 1000,
     builtin       boolean NOT NULL DEFAULT false,
     issue         text
 );
 COMMENT ON TABLE billy.mcp_tools IS
-'The MCP tools billy.mcp serves. name: letters, digits and underscores, at most 64 (what every client accepts). description: for the model (what it does, when to use it, what comes back). input_schema: JSON Schema of the arguments, checked before the call (types, required, enum, format, bounds). output_schema: JSON Schema of structuredContent; NULL derives it from the function (set-returning functions give {rows, row_count, truncated}). annotations: readOnlyHint, destructiveHint, idempotentHint, openWorldHint. function: the SQL function that runs (schema.name, or schema.name(argtypes) when the name is overloaded). requires: other functions the tool needs. arguments: maps an argument name to the function''s parameter name when they differ (null: not passed). fixed_args: parameters always passed. kind: call runs the function; write runs the write operation named by operation (a row of billy.write_operations(), whose input_schema the tool''s arguments are derived from by billy._mcp_write_input and checked against): a preview with billy.preview_write, then billy.commit_write with the confirmation; import previews a CSV import as a dry run of the function (billy.import_csv) and starts it with the confirmation. A tool is listed only when every function exists and the caller may execute it. issue: what the tool waits for while a function is missing.';
+'The MCP tools billy.mcp serves. name: letters, digits and underscores, at most 64 (what every client accepts). description: for the model (what it does, when to use it, what comes back). input_schema: JSON Schema of the arguments, checked before the call (types, required, enum, format, bounds). output_schema: JSON Schema of structuredContent; NULL derives it from the function (set-returning functions give {rows, row_count, truncated}). annotations: readOnlyHint, destructiveHint, idempotentHint, openWorldHint. function: the SQL function that runs (schema.name, or schema.name(argtypes) when the name is overloaded). requires: other functions the tool needs. arguments: maps an argument name to the function''s parameter name when they differ (null: not passed). fixed_args: parameters always passed. kind: call runs the function; write runs the write operation named by operation (a row of billy.write_operations(), whose input_schema the tool''s arguments are derived from by billy._mcp_write_input and checked against): a preview with billy.preview_write, then billy.commit_write with the confirmation; import previews a CSV import as a dry run of the function (billy.import_csv) and starts it with the confirmation. project: the resource whose JSON answers billy._mcp_project makes compact for reading (lists: rows projected, cut at a row boundary, paged; get: a curated record). A tool is listed only when every function exists and the caller may execute it. issue: what the tool waits for while a function is missing.';
 COMMENT ON COLUMN billy.mcp_tools.builtin IS 'Installed by billy; rows added by users have false and are kept by pg_dump.';
 
 -- A changed registry tells stdio bridges to send notifications/tools/list_changed.
@@ -190,9 +191,7 @@ BEGIN
             req := req || to_jsonb(coalesce(renames ->> k, billy._mcp_snake(k)));
         END IF;
     END LOOP;
-    props := props || jsonb_build_object('confirmation', jsonb_build_object(
-        'type', 'string', 'minLength', 8, 'maxLength', 200,
-        'description', 'Leave out to preview. To commit: the confirmation the preview returned, with the same arguments.'));
+    props := props || jsonb_build_object('confirmation', '{"type": "string", "minLength": 8, "maxLength": 200}'::jsonb);
     RETURN billy._mcp_input(props, ARRAY(SELECT jsonb_array_elements_text(req)));
 END
 $$;
@@ -368,9 +367,7 @@ SET search_path = pg_catalog, pg_temp
 RETURN jsonb_strip_nulls(jsonb_build_object(
     'type', 'object',
     'properties', CASE WHEN with_org THEN
-        jsonb_build_object('organization', jsonb_build_object(
-            'type', 'string', 'minLength', 1, 'maxLength', 200,
-            'description', 'The organization: its id or its name (case-insensitive). Leave it out when only one organization is connected; get_organization_settings lists them.'))
+        jsonb_build_object('organization', '{"type": "string", "minLength": 1, "maxLength": 200}'::jsonb)
         ELSE '{}'::jsonb END || properties,
     'required', CASE WHEN cardinality(required) > 0 THEN to_jsonb(required) END,
     'additionalProperties', false));
@@ -380,6 +377,72 @@ COMMENT ON FUNCTION billy._mcp_input(jsonb, text[], boolean) IS
 ------------------------------------------------------------------------------
 -- What tools/list and initialize answer
 ------------------------------------------------------------------------------
+
+-- _mcp_listed_schema: an input schema as tools/list shows it, without the
+-- checks a model need not read (lengths, counts, patterns, bounds,
+-- additionalProperties: unknown arguments are still refused by name),
+-- descriptions only on the arguments themselves, and inside an argument's
+-- object only the required members, the described optional ones named in
+-- its description (the others are accepted too, and named in the errors
+-- that list the known ones)
+CREATE FUNCTION billy._mcp_listed_schema(schema jsonb, depth integer) RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    result jsonb := '{}';
+    k text;
+    v jsonb;
+    props jsonb;
+    optional text;
+BEGIN
+    IF jsonb_typeof(schema) <> 'object' THEN
+        RETURN schema;
+    END IF;
+    FOR k, v IN SELECT * FROM jsonb_each(schema) LOOP
+        CONTINUE WHEN k IN ('minLength', 'maxLength', 'minItems', 'maxItems', 'minProperties', 'uniqueItems', 'pattern',
+                            'minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum', 'additionalProperties')
+            OR (k = 'required' AND v = '[]') OR (k = 'type' AND schema ? 'enum')
+            OR (k = 'description' AND depth > 1);
+        IF k = 'properties' THEN
+            -- an argument's object: its required members, the optional ones named
+            SELECT coalesce(jsonb_object_agg(pk, billy._mcp_listed_schema(pv, depth + 1))
+                                FILTER (WHERE depth = 0 OR coalesce(schema -> 'required', '[]') ? pk), '{}'),
+                   string_agg(pk, ', ' ORDER BY pk) FILTER (WHERE depth > 0 AND NOT coalesce(schema -> 'required', '[]') ? pk
+                                                           AND pv ? 'description')
+            INTO props, optional
+            FROM jsonb_each(v) p(pk, pv);
+            IF props <> '{}' OR depth = 0 THEN
+                result := result || jsonb_build_object('properties', props);
+            END IF;
+            IF optional IS NOT NULL THEN
+                result := result || jsonb_build_object('description',
+                    concat_ws(' ', CASE WHEN depth <= 1 THEN schema ->> 'description' END, 'Optional: ' || optional || '.'));
+            END IF;
+        ELSIF k = 'items' THEN
+            result := result || jsonb_build_object(k, billy._mcp_listed_schema(v, depth + 1));
+        ELSIF NOT (k = 'description' AND result ? 'description') THEN
+            result := result || jsonb_build_object(k, v);
+        END IF;
+    END LOOP;
+    RETURN result;
+END
+$$;
+COMMENT ON FUNCTION billy._mcp_listed_schema(jsonb, integer) IS
+'An input schema as tools/list gives it: without minLength, maxLength, minItems, maxItems, minProperties, uniqueItems, pattern, bounds and additionalProperties (billy.mcp still checks them, naming the argument), descriptions kept on the arguments only, and of an argument''s objects the required members, the described optional ones named in a description (Optional: ...). Internal.';
+
+-- _mcp_listed_annotations: a tool's hints as tools/list gives them, those
+-- equal to the protocol's defaults left out (readOnlyHint false,
+-- destructiveHint true, idempotentHint false, openWorldHint true)
+CREATE FUNCTION billy._mcp_listed_annotations(a jsonb) RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN (SELECT jsonb_object_agg(k, v) FROM jsonb_each(a) e(k, v)
+        WHERE NOT (k, v) IN (('readOnlyHint', 'false'::jsonb), ('destructiveHint', 'true'::jsonb),
+                             ('idempotentHint', 'false'::jsonb), ('openWorldHint', 'true'::jsonb))
+          AND NOT (k IN ('destructiveHint', 'idempotentHint') AND a @> '{"readOnlyHint": true}'));
+COMMENT ON FUNCTION billy._mcp_listed_annotations(jsonb) IS
+'A tool''s annotations as tools/list gives them: the hints that differ from the protocol''s defaults (readOnlyHint false, destructiveHint true, idempotentHint false, openWorldHint true); NULL when none does. Internal.';
 
 CREATE FUNCTION billy._mcp_tools_list(cursor text, page_size integer) RETURNS jsonb
 LANGUAGE plpgsql STABLE
@@ -393,6 +456,9 @@ DECLARE
     last_sort integer;
     last_name text;
     more boolean;
+    -- with one organization in sight the organization argument is noise: it
+    -- is still accepted, not listed
+    one_org boolean := (SELECT count(*) <= 1 FROM billy.organizations o WHERE o.disconnected_at IS NULL);
 BEGIN
     IF cursor IS NOT NULL THEN
         IF cursor !~ '^[0-9]{1,9}:[A-Za-z0-9_]{1,64}$' THEN
@@ -415,9 +481,11 @@ BEGIN
                'name', (x.tool).name,
                'title', (x.tool).title,
                'description', (x.tool).description,
-               'inputSchema', (x.tool).input_schema,
-               'outputSchema', billy._mcp_output_schema(x.tool),
-               'annotations', jsonb_build_object('title', (x.tool).title) || (x.tool).annotations))
+               'inputSchema', billy._mcp_listed_schema(CASE WHEN one_org THEN (x.tool).input_schema #- '{properties,organization}'
+                                                            ELSE (x.tool).input_schema END, 0),
+               'outputSchema', CASE WHEN current_setting('billy.mcp_output_schemas', true) = 'on'
+                                    THEN billy._mcp_output_schema(x.tool) END,
+               'annotations', billy._mcp_listed_annotations((x.tool).annotations)))
                ORDER BY x.i) FILTER (WHERE x.i <= page_size), '[]'::jsonb),
            count(*),
            (array_agg(x.sort_order ORDER BY x.i) FILTER (WHERE x.i <= page_size))[page_size],
@@ -611,6 +679,253 @@ END
 $$;
 COMMENT ON FUNCTION billy._mcp_import(text, jsonb, text) IS
 'Runs an import tool: without confirmation a dry run of billy.import_csv (what would be created, updated, skipped, and the invalid rows with their lines) and a confirmation bound to the organization, file and options; with it, the import starts as a background job. Internal.';
+
+------------------------------------------------------------------------------
+-- Answers made for reading: what the read tools return by default is a
+-- projection of Billy's JSON (ids, numbers, dates, names, amounts named for
+-- what they are, state), not the JSON itself; detail "full" adds fields,
+-- "raw" gives Billy's JSON, fields picks members of the full projection.
+-- Lists are cut at a row boundary to fit billy.mcp_max_bytes and always say
+-- total, offset and where the next page starts.
+------------------------------------------------------------------------------
+
+-- _mcp_doc: an invoice or a bill (kind), its counterparty's name given
+CREATE FUNCTION billy._mcp_doc(kind text, r jsonb, who text, full_detail boolean) RETURNS jsonb
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN jsonb_strip_nulls(jsonb_build_object(
+    'id', r ->> 'id',
+    'no', CASE kind WHEN 'invoice' THEN r ->> 'invoiceNo' ELSE r ->> 'voucherNo' END,
+    'type', nullif(r ->> 'type', kind),
+    'state', r ->> 'state',
+    'date', r ->> 'entryDate',
+    'due', r ->> 'dueDate',
+    CASE kind WHEN 'invoice' THEN 'customer' ELSE 'supplier' END, coalesce(who, r ->> 'contactName'),
+    'currency', r ->> 'currencyId',
+    'net', r -> 'amount', 'vat', r -> 'tax', 'gross', r -> 'grossAmount', 'balance', r -> 'balance',
+    'paid', r -> 'isPaid',
+    'overdue', CASE WHEN r ->> 'state' = 'approved' AND NOT coalesce((r ->> 'isPaid')::boolean, false)
+                         AND (r ->> 'dueDate')::date < current_date THEN true END)
+    || CASE WHEN full_detail THEN jsonb_strip_nulls(jsonb_build_object(
+        'contact_id', r ->> 'contactId',
+        'sent', r ->> 'sentState',
+        'supplier_invoice_no', r ->> 'suppliersInvoiceNo',
+        'order_no', r ->> 'orderNo',
+        'text', r ->> 'lineDescription',
+        'tax_mode', r ->> 'taxMode',
+        'exchange_rate', r -> 'exchangeRate',
+        'credited_id', coalesce(r ->> 'creditedInvoiceId', r ->> 'creditedBillId'),
+        'approved_at', r ->> 'approvedTime')) ELSE '{}'::jsonb END);
+COMMENT ON FUNCTION billy._mcp_doc(text, jsonb, text, boolean) IS
+'An invoice or bill for reading: number, state, dates, the customer''s or supplier''s name, currency, net, vat, gross and balance (unpaid), paid, overdue; with full_detail its contact id, sent state, order and supplier''s numbers, line text, tax mode, exchange rate. Internal.';
+
+-- _mcp_row: one record of a list for reading
+CREATE FUNCTION billy._mcp_row(resource text, r jsonb, full_detail boolean) RETURNS jsonb
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN CASE resource
+    WHEN 'invoices' THEN billy._mcp_doc('invoice', r,
+        (SELECT c.name FROM billy.contacts c WHERE c.organization_id = r ->> 'organizationId' AND c.id = r ->> 'contactId'), full_detail)
+    WHEN 'bills' THEN billy._mcp_doc('bill', r, r ->> 'contactName', full_detail)
+    WHEN 'contacts' THEN jsonb_strip_nulls(jsonb_build_object(
+        'id', r ->> 'id', 'name', r ->> 'name', 'no', r ->> 'contactNo', 'cvr', r ->> 'registrationNo',
+        'customer', r -> 'isCustomer', 'supplier', r -> 'isSupplier',
+        'archived', CASE WHEN (r ->> 'isArchived')::boolean THEN true END,
+        'country', r ->> 'countryId', 'city', r ->> 'cityText',
+        'email', (SELECT p ->> 'email' FROM jsonb_array_elements(coalesce(r -> 'contactPersons', '[]')) p
+                  WHERE coalesce(p ->> 'email', '') <> '' ORDER BY (p ->> 'isPrimary')::boolean DESC NULLS LAST LIMIT 1))
+        || CASE WHEN full_detail THEN jsonb_strip_nulls(jsonb_build_object(
+            'type', r ->> 'type', 'street', r ->> 'street', 'zipcode', r ->> 'zipcodeText', 'phone', r ->> 'phone',
+            'ean', r ->> 'ean', 'currency', r ->> 'currencyId', 'payment_terms_days', r -> 'paymentTermsDays',
+            'persons', (SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object('id', p ->> 'id', 'name', p ->> 'name',
+                                                                             'email', p ->> 'email', 'phone', p ->> 'phone')))
+                        FROM jsonb_array_elements(coalesce(r -> 'contactPersons', '[]')) p))) ELSE '{}'::jsonb END)
+    WHEN 'products' THEN jsonb_strip_nulls(jsonb_build_object(
+        'id', r ->> 'id', 'name', r ->> 'name', 'no', r ->> 'productNo',
+        'prices', (SELECT jsonb_object_agg(p ->> 'currencyId', p -> 'unitPrice') FROM jsonb_array_elements(coalesce(r -> 'prices', '[]')) p),
+        'archived', CASE WHEN (r ->> 'isArchived')::boolean THEN true END)
+        || CASE WHEN full_detail THEN jsonb_strip_nulls(jsonb_build_object(
+            'description', r ->> 'description', 'account_id', r ->> 'accountId',
+            'sales_tax_ruleset_id', r ->> 'salesTaxRulesetId', 'suppliers_no', r ->> 'suppliersProductNo')) ELSE '{}'::jsonb END)
+    WHEN 'bankPayments' THEN jsonb_strip_nulls(jsonb_build_object(
+        'id', r ->> 'id', 'date', r ->> 'entryDate',
+        'direction', CASE r ->> 'cashSide' WHEN 'debit' THEN 'in' WHEN 'credit' THEN 'out' END,
+        'amount', r -> 'cashAmount', 'currency', r ->> 'subjectCurrencyId',
+        'contact', (SELECT c.name FROM billy.contacts c WHERE c.organization_id = r ->> 'organizationId' AND c.id = r ->> 'contactId'),
+        'settles', (SELECT jsonb_agg(a ->> 'subjectReference') FROM jsonb_array_elements(coalesce(r -> 'associations', '[]')) a),
+        'voided', CASE WHEN (r ->> 'isVoided')::boolean THEN true END)
+        || CASE WHEN full_detail THEN jsonb_strip_nulls(jsonb_build_object(
+            'contact_id', r ->> 'contactId', 'fee', r -> 'feeAmount', 'cash_account_id', r ->> 'cashAccountId',
+            'exchange_rate', r -> 'cashExchangeRate')) ELSE '{}'::jsonb END)
+    END;
+COMMENT ON FUNCTION billy._mcp_row(text, jsonb, boolean) IS
+'One record of a list tool''s answer, for reading (see billy._mcp_doc for invoices and bills): contacts with name, number, CVR, customer/supplier, country, city, e-mail; products with number and prices per currency; bank payments with date, direction (in/out), amount, contact and what they settle. Internal.';
+
+-- _mcp_record: one record of a get tool, curated: the list row in full,
+-- with lines and payments for invoices and bills
+CREATE FUNCTION billy._mcp_record(resource text, r jsonb) RETURNS jsonb
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN (billy._mcp_row(resource, r, true) - 'text')
+    || CASE WHEN resource IN ('invoices', 'bills') THEN jsonb_strip_nulls(jsonb_build_object(
+        'lines', (SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
+                      'product_id', l ->> 'productId', 'account_id', l ->> 'accountId', 'text', l ->> 'description',
+                      'quantity', l -> 'quantity', 'unit_price', l -> 'unitPrice',
+                      'discount', nullif(concat_ws(' ', l ->> 'discountValue', CASE l ->> 'discountMode' WHEN 'percent' THEN '%' END), ''),
+                      'net', l -> 'amount', 'vat', l -> 'tax')) ORDER BY (l ->> 'priority')::integer)
+                  FROM jsonb_array_elements(coalesce(r -> 'lines', '[]')) l),
+        'payments', (SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
+                         'date', m ->> 'entryDate', 'amount', m -> 'amount', 'by', m ->> 'modifierReference',
+                         'voided', CASE WHEN (m ->> 'isVoided')::boolean THEN true END)) ORDER BY m ->> 'entryDate')
+                     FROM jsonb_array_elements(coalesce(r -> 'balanceModifiers', '[]')) m)))
+      ELSE '{}'::jsonb END;
+COMMENT ON FUNCTION billy._mcp_record(text, jsonb) IS
+'One record of a get tool, curated: its list row in full detail and, for invoices and bills, the lines (text, quantity, unit price, discount, net, vat) and the payments and credit notes against it (date, amount, by what). Internal.';
+
+CREATE FUNCTION billy._mcp_project(project text, answer jsonb, args jsonb) RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    detail text := coalesce(args ->> 'detail', 'summary');
+    fields jsonb := args -> 'fields';
+    singular text := CASE project WHEN 'invoices' THEN 'invoice' WHEN 'bills' THEN 'bill' WHEN 'contacts' THEN 'contact'
+                                  WHEN 'products' THEN 'product' WHEN 'bankPayments' THEN 'bankPayment' END;
+    budget integer := coalesce((SELECT g.setting::integer FROM pg_settings g WHERE g.name = 'billy.mcp_max_bytes'), 100000) - 2000;
+    rows jsonb;
+    n_all integer;
+    n integer;
+    total bigint := (answer ->> 'total')::bigint;
+    off integer := coalesce((answer ->> 'offset')::integer, 0);
+    next_off integer;
+    note text;
+    page integer := CASE WHEN args ? 'limit' THEN 2147483647 ELSE 25 END;   -- the default page of a tool
+BEGIN
+    IF answer IS NULL OR jsonb_typeof(answer) <> 'object' THEN
+        RETURN answer;
+    END IF;
+    IF NOT answer ? project THEN
+        -- a single record: {"invoice": {...}, "freshness": {...}}
+        IF detail = 'raw' THEN
+            RETURN answer;
+        END IF;
+        RETURN jsonb_build_object(singular, billy._mcp_record(project, answer -> singular)) || (answer - singular);
+    END IF;
+    SELECT count(*)::integer, coalesce(jsonb_agg(x.row ORDER BY x.i) FILTER (WHERE (x.running <= budget OR x.i = 1) AND x.i <= page), '[]'),
+           count(*) FILTER (WHERE (x.running <= budget OR x.i = 1) AND x.i <= page)::integer
+    INTO n_all, rows, n
+    FROM (SELECT p.row, p.i, sum(length(p.row::text) + 2) OVER (ORDER BY p.i) AS running
+          FROM (SELECT e.i,
+                       CASE WHEN detail = 'raw' THEN e.r
+                            WHEN fields IS NOT NULL THEN (SELECT jsonb_object_agg(k, v) FROM jsonb_each(billy._mcp_row(project, e.r, true)) f(k, v)
+                                                          WHERE k = 'id' OR fields ? k)
+                            ELSE billy._mcp_row(project, e.r, detail = 'full') END AS row
+                FROM jsonb_array_elements(answer -> project) WITH ORDINALITY e(r, i)) p) x;
+    next_off := CASE WHEN off + n < coalesce(total, off + n) THEN off + n END;
+    IF n < n_all AND n = page THEN
+        note := format('%s of %s shown (the default page): call again with offset %s for the next, or pass limit (at most 500).',
+                       off + n, total, next_off);
+    ELSIF n < n_all THEN
+        note := format('Cut to %s of the page''s %s rows to fit the answer size: call again with offset %s for the next rows (detail "summary" or fewer fields make rows smaller).',
+                       n, n_all, next_off);
+    ELSIF next_off IS NOT NULL THEN
+        note := format('%s of %s shown: call again with offset %s for the next page.', off + n, total, next_off);
+    END IF;
+    RETURN jsonb_strip_nulls(jsonb_build_object(
+        project, rows, 'total', total, 'offset', off, 'returned', n,
+        'next_offset', next_off, 'truncated', n < least(n_all, page), 'note', note))
+        || (answer - project - 'total' - 'offset' - 'limit');
+END
+$$;
+COMMENT ON FUNCTION billy._mcp_project(text, jsonb, jsonb) IS
+'What a read tool answers, made for reading (the registry''s project names the resource): a list''s rows projected by billy._mcp_row (args.detail summary or full, or raw for Billy''s JSON; args.fields picks members of the full row), cut at a row boundary to fit billy.mcp_max_bytes, with total, offset, returned, next_offset when more rows follow, truncated and a note saying where to continue, and the freshness; a single record curated by billy._mcp_record (raw: as it was). Internal.';
+
+-- list_customers and list_products: customers or suppliers, archived ones
+-- on request, and how many the filter hides
+CREATE FUNCTION billy._mcp_list_contacts(org text DEFAULT NULL, search text DEFAULT NULL, suppliers boolean DEFAULT false,
+                                         include_archived boolean DEFAULT false, "limit" integer DEFAULT 50,
+                                         "offset" integer DEFAULT 0) RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    cust boolean := CASE WHEN coalesce(suppliers, false) THEN NULL ELSE true END;
+    supp boolean := CASE WHEN coalesce(suppliers, false) THEN true END;
+    answer jsonb := billy.list_contacts(org, search, cust, supp, CASE WHEN include_archived THEN NULL ELSE false END, "limit", "offset");
+    hidden bigint;
+BEGIN
+    IF NOT coalesce(include_archived, false) THEN
+        hidden := (billy.list_contacts(org, search, cust, supp, true, 1, 0) ->> 'total')::bigint;
+        IF hidden > 0 THEN
+            answer := answer || jsonb_build_object('archived_hidden', hidden,
+                'archived_note', format('%s archived %s match too; include_archived: true shows them.', hidden,
+                                        CASE WHEN supp THEN 'suppliers' ELSE 'customers' END));
+        END IF;
+    END IF;
+    RETURN answer;
+END
+$$;
+COMMENT ON FUNCTION billy._mcp_list_contacts(text, text, boolean, boolean, integer, integer) IS
+'The list_customers tool: billy.list_contacts of customers (or suppliers), archived ones only when asked, and how many archived ones the filter hid. Internal.';
+
+CREATE FUNCTION billy._mcp_list_products(org text DEFAULT NULL, search text DEFAULT NULL, include_archived boolean DEFAULT false,
+                                         "limit" integer DEFAULT 50, "offset" integer DEFAULT 0) RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    answer jsonb := billy.list_products(org, search, CASE WHEN include_archived THEN NULL ELSE false END, "limit", "offset");
+    hidden bigint;
+BEGIN
+    IF NOT coalesce(include_archived, false) THEN
+        hidden := (billy.list_products(org, search, true, 1, 0) ->> 'total')::bigint;
+        IF hidden > 0 THEN
+            answer := answer || jsonb_build_object('archived_hidden', hidden,
+                'archived_note', format('%s archived products match too; include_archived: true shows them.', hidden));
+        END IF;
+    END IF;
+    RETURN answer;
+END
+$$;
+COMMENT ON FUNCTION billy._mcp_list_products(text, text, boolean, integer, integer) IS
+'The list_products tool: billy.list_products, archived ones only when asked, and how many archived ones the filter hid. Internal.';
+
+-- list_accounts and list_tax_rates: what create_bill and create_product
+-- need ids of, from the mirror's chart of accounts and tax rates
+CREATE FUNCTION billy._mcp_accounts(org text DEFAULT NULL, nature text DEFAULT NULL, search text DEFAULT NULL,
+                                    include_archived boolean DEFAULT false) RETURNS jsonb
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT jsonb_build_object('accounts', coalesce(jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
+               'id', a.id, 'no', a.account_no, 'name', a.name, 'nature', a.nature_id,
+               'bank', CASE WHEN a.is_bank_account OR a.is_payment_enabled THEN true END,
+               'currency', a.currency_id, 'tax_rate_id', a.tax_rate_id,
+               'archived', CASE WHEN a.is_archived THEN true END)) ORDER BY a.account_no, a.id), '[]'),
+           'total', count(*))
+    FROM billy.accounts a
+    WHERE a.organization_id = billy._resolve_org(org) AND a.deleted_at IS NULL
+      AND (nature IS NULL OR a.nature_id = nature)
+      AND (coalesce(include_archived, false) OR NOT coalesce(a.is_archived, false))
+      AND (search IS NULL OR a.name ILIKE billy._contains_pattern(search) OR a.account_no::text = search)
+$$;
+COMMENT ON FUNCTION billy._mcp_accounts(text, text, text, boolean) IS
+'The list_accounts tool: the chart of accounts from the mirror, by number (id, number, name, nature, bank accounts marked, currency, default tax rate). Internal.';
+
+CREATE FUNCTION billy._mcp_tax_rates(org text DEFAULT NULL, purchases boolean DEFAULT NULL) RETURNS jsonb
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT jsonb_build_object('tax_rates', coalesce(jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
+               'id', t.id, 'code', t.abbreviation, 'name', t.name, 'percent', trim_scale(t.rate * 100),
+               'sales', t.applies_to_sales, 'purchases', t.applies_to_purchases)) ORDER BY t.abbreviation, t.id), '[]'),
+           'total', count(*))
+    FROM billy.tax_rates t
+    WHERE t.organization_id = billy._resolve_org(org) AND t.deleted_at IS NULL AND coalesce(t.is_active, true)
+      AND (purchases IS NULL OR CASE WHEN purchases THEN t.applies_to_purchases ELSE t.applies_to_sales END)
+$$;
+COMMENT ON FUNCTION billy._mcp_tax_rates(text, boolean) IS
+'The list_tax_rates tool: the active tax rates from the mirror (id, code, name, percent, for sales and or purchases). Internal.';
 
 ------------------------------------------------------------------------------
 -- Tools backed by what the mirror and the sync engine already have
@@ -828,7 +1143,7 @@ COMMENT ON FUNCTION billy.mcp(jsonb) IS
 'Answers one MCP message (JSON-RPC 2.0) over the tools of billy.mcp_tools the calling role may use, in both eras of the protocol. Modern (2026-07-28): a request whose params._meta carries io.modelcontextprotocol/protocolVersion and clientCapabilities is served statelessly, with no initialize: server/discover, tools/list (with ttlMs and cacheScope) and tools/call, every result with resultType complete; a malformed _meta gets -32602, another version -32022 with the supported ones, any other method -32601. Legacy: initialize (versions 2025-11-25, 2025-06-18, 2025-03-26 and 2024-11-05), ping, tools/list and tools/call, as those versions define them. Returns the response, or NULL for a notification. Tool errors (bad arguments, SQL errors) come back as results with isError; protocol errors as JSON-RPC errors. Any PostgreSQL client can serve MCP with it; billy-mcp-bridge does so over stdio and HTTP.';
 
 CREATE FUNCTION billy._mcp_validate(schema jsonb, value jsonb) RETURNS text
-LANGUAGE C IMMUTABLE
+LANGUAGE C IMMUTABLE STRICT
 AS 'MODULE_PATHNAME', 'billy_mcp_validate';
 COMMENT ON FUNCTION billy._mcp_validate(jsonb, jsonb) IS
 'Checks a JSON value against a JSON Schema (the subset tools use: type, properties, required, additionalProperties, enum, const, format date/date-time/uuid/email, minimum, maximum, exclusive bounds, minLength, maxLength, pattern, items, minItems, maxItems, anyOf). Returns NULL when it conforms, else what is wrong and where. Internal.';
@@ -859,7 +1174,7 @@ VALUES
                        "connected": {"type": "boolean"}, "confirmed_at": {"type": "string", "format": "date-time"}},
         "required": ["id", "name", "connected"]}}},
      "required": ["organizations"]}$j$,
- 'The Billy organizations (companies) this connection can see, with their settings: id, name, base currency, VAT period (moms period), fiscal year end, CVR number (registration_no), country, default tax mode, payment terms, whether it is locked or read-only, and when Billy last confirmed them. Use it first to learn which organizations exist and their ids or names; pass organization to get only one. Answers from the mirror, no call to Billy.',
+ 'The organizations this connection sees: id, name, currency, VAT period, fiscal year, CVR number, payment terms.',
  true),
 ('check_connection', 'Check the connection to Billy', 20,
  'billy.check_connection(text)', '{}', '{"organization": "org"}', '{}', 'call', NULL,
@@ -871,7 +1186,7 @@ VALUES
                     "cause": {"type": "string"}, "error": {"type": "string"}, "detail": {"type": "string"},
                     "billy_error_code": {"type": "string"}},
      "required": ["ok", "organization_id", "http_status", "attempts", "latency_ms"]}$j$,
- 'Checks that billy can reach Billy''s API with the organization''s stored access token: one GET /organization. Returns ok, the HTTP status, attempts and latency, and when it fails the cause (connect, timeout, http_401, http_429, ...), the error and Billy''s error code. Use it when syncs fail or the user asks whether Billy is reachable. The token itself is never shown.',
+ 'Checks that Billy answers with the stored token: ok, HTTP status, latency, or why it failed.',
  true),
 ('sync_billy_data', 'Sync from Billy', 30,
  'billy._mcp_sync', ARRAY['billy.sync(text,text[])'], '{"organization": "org"}', '{}', 'call', NULL,
@@ -879,12 +1194,12 @@ VALUES
  billy._mcp_input($j${"resources": {"type": "array", "uniqueItems": true, "maxItems": 12,
      "items": {"type": "string", "enum": ["organization", "accounts", "taxRates", "salesTaxRulesets", "contacts", "products",
                                           "invoices", "bills", "bankPayments", "salesTaxReturns"]},
-     "description": "Which resources to sync; all of them when left out."}}$j$),
+     "description": "Default: all."}}$j$),
  $j${"type": "object",
      "properties": {"jobs_queued": {"type": "integer"}, "organizations": {"type": "array", "items": {"type": "string"}},
                     "resources": {"type": "array", "items": {"type": "string"}}, "note": {"type": "string"}},
      "required": ["jobs_queued", "organizations", "resources"]}$j$,
- 'Queues a full sync from Billy into the mirror for one organization (or every connected one when organization is left out and several are connected) and returns at once: the background worker fetches every page, writes only what changed and marks what Billy deleted. Returns how many sync jobs were queued; a resource already queued is not queued twice. Use it when the user needs data newer than get_sync_status shows; then follow progress with get_sync_status. Needs write rights (billy_admin).',
+ 'Queues a full sync from Billy into the mirror and returns at once; follow it with get_sync_status.',
  true),
 ('get_sync_status', 'Sync status', 40,
  'billy._mcp_sync_status', '{}', '{"organization": "org"}', '{}', 'call', NULL,
@@ -909,101 +1224,26 @@ VALUES
         "running": {"type": "array", "items": {"type": "object"}},
         "checked_at": {"type": "string", "format": "date-time"}},
      "required": ["resources", "running", "checked_at"]}$j$,
- 'How fresh the mirror is: per organization and resource (invoices, contacts, bills, ...), the sync state (ok, running, failing, backoff, never), when it last succeeded and how many seconds ago, what the last run changed, the last error and its cause, when the next sync is due, and the circuit breaker; plus the scans running right now with their page progress. Use it before answering "is this up to date?" or after sync_billy_data. Leave organization out to see every visible organization.',
+ 'How fresh the mirror is per resource: state, last success and age, last error, next sync; scans running now.',
  true),
 -- invoices -------------------------------------------------------------------
-('list_invoices', 'List invoices', 100,
- 'billy.list_invoices', '{}', '{"organization": "org", "contact_id": "contact"}', '{}', 'call', 'issue 5: reads with freshness',
- '{"readOnlyHint": true, "openWorldHint": true}',
+('list_accounts', 'List accounts', 420,
+ 'billy._mcp_accounts', '{}', '{"organization": "org"}', '{}', 'call', NULL,
+ '{"readOnlyHint": true, "openWorldHint": false}',
  billy._mcp_input($j${
-    "state": {"type": "string", "enum": ["draft", "approved", "voided"], "description": "Only invoices in this state."},
-    "paid": {"type": "boolean", "description": "true: only paid; false: only unpaid."},
-    "overdue": {"type": "boolean", "description": "true: only unpaid invoices past their due date."},
-    "contact_id": {"type": "string", "description": "Only invoices to this customer (a contact id from list_customers)."},
-    "from_date": {"type": "string", "format": "date", "description": "Entry date on or after (YYYY-MM-DD)."},
-    "to_date": {"type": "string", "format": "date", "description": "Entry date on or before (YYYY-MM-DD)."},
-    "search": {"type": "string", "maxLength": 200, "description": "Free text: invoice number, customer name, line text."},
-    "limit": {"type": "integer", "minimum": 1, "maximum": 500, "description": "At most this many (default 50)."},
-    "offset": {"type": "integer", "minimum": 0, "description": "Skip this many, to page."}}$j$),
+    "nature": {"enum": ["asset", "liability", "equity", "revenue", "expense"]},
+    "search": {"type": "string", "maxLength": 200, "description": "Name or number."},
+    "include_archived": {"type": "boolean"}}$j$),
  NULL,
- 'Lists invoices and credit notes, newest first, filtered by state, paid, overdue, customer, entry date range or free text, with number, customer, dates, currency, net amount, VAT, gross amount, unpaid balance and freshness. Use it to find invoices ("unpaid invoices to Hansen ApS", "invoices from March"); then get_invoice for lines and payments. Page with limit and offset.',
+ 'The chart of accounts: id, number, name, nature, bank accounts. Use it for bill lines (expense) and payments (bank).',
  true),
-('get_invoice', 'Get an invoice', 110,
- 'billy.get_invoice', '{}', '{"organization": "org", "invoice_id": "id"}', '{}', 'call', 'issue 5: reads with freshness',
- '{"readOnlyHint": true, "openWorldHint": true}',
+('list_tax_rates', 'List tax rates', 430,
+ 'billy._mcp_tax_rates', '{}', '{"organization": "org"}', '{}', 'call', NULL,
+ '{"readOnlyHint": true, "openWorldHint": false}',
  billy._mcp_input($j${
-    "invoice_id": {"type": "string", "minLength": 1, "maxLength": 100, "description": "The invoice's id (from list_invoices)."},
-    "max_age": {"type": "string", "maxLength": 50, "description": "Freshness required, e.g. '5 minutes' or '0 seconds' to ask Billy now. Default: the adaptive TTL."}}$j$,
-    ARRAY['invoice_id']),
+    "purchases": {"type": "boolean", "description": "true: purchase rates; false: sales rates."}}$j$),
  NULL,
- 'One invoice or credit note with its lines (product, description, quantity, unit price, net amount, VAT), payments and credit notes against it, customer, dates, currency, totals and unpaid balance, and how fresh the answer is (confirmed_at, age, fresh or stale, from the mirror or from Billy). Use it after list_invoices when the user asks about one invoice. Pass max_age to demand fresher data.',
- true),
-('list_customers', 'List customers', 200,
- 'billy.list_contacts', '{}', '{"organization": "org"}', '{}', 'call', 'issue 5: reads with freshness',
- '{"readOnlyHint": true, "openWorldHint": true}',
- billy._mcp_input($j${
-    "search": {"type": "string", "maxLength": 200, "description": "Free text: name, CVR number, contact number, e-mail."},
-    "limit": {"type": "integer", "minimum": 1, "maximum": 500, "description": "At most this many (default 50)."},
-    "offset": {"type": "integer", "minimum": 0}}$j$),
- NULL,
- 'Lists customers (Billy contacts) by name or free text, with id, name, CVR number, country, contact persons and freshness. Use it to find a customer''s id for get_customer, list_invoices or create_invoice. Page with limit and offset.',
- true),
-('get_customer', 'Get a customer', 210,
- 'billy.get_contact', '{}', '{"organization": "org", "customer_id": "id"}', '{}', 'call', 'issue 5: reads with freshness',
- '{"readOnlyHint": true, "openWorldHint": true}',
- billy._mcp_input($j${
-    "customer_id": {"type": "string", "minLength": 1, "maxLength": 100, "description": "The contact id (from list_customers)."},
-    "max_age": {"type": "string", "maxLength": 50, "description": "Freshness required, e.g. '10 minutes'."}}$j$,
-    ARRAY['customer_id']),
- NULL,
- 'One customer (Billy contact): name, address, country, CVR and EAN numbers, payment terms, contact persons with e-mails, and how fresh the answer is.',
- true),
-('list_products', 'List products', 300,
- 'billy.list_products', '{}', '{"organization": "org"}', '{}', 'call', 'issue 5: reads with freshness',
- '{"readOnlyHint": true, "openWorldHint": true}',
- billy._mcp_input($j${
-    "search": {"type": "string", "maxLength": 200, "description": "Free text: name, product number, description."},
-    "limit": {"type": "integer", "minimum": 1, "maximum": 500},
-    "offset": {"type": "integer", "minimum": 0}}$j$),
- NULL,
- 'Lists products with id, name, product number, prices per currency and freshness. Use it to find product ids for invoice lines.',
- true),
-('get_product', 'Get a product', 310,
- 'billy.get_product', '{}', '{"organization": "org", "product_id": "id"}', '{}', 'call', 'issue 5: reads with freshness',
- '{"readOnlyHint": true, "openWorldHint": true}',
- billy._mcp_input($j${
-    "product_id": {"type": "string", "minLength": 1, "maxLength": 100},
-    "max_age": {"type": "string", "maxLength": 50}}$j$,
-    ARRAY['product_id']),
- NULL,
- 'One product: name, description, product number, account, sales tax ruleset, prices per currency, and how fresh the answer is.',
- true),
-('list_bills', 'List bills', 400,
- 'billy.list_bills', '{}', '{"organization": "org", "contact_id": "contact"}', '{}', 'call', 'issue 5: reads with freshness',
- '{"readOnlyHint": true, "openWorldHint": true}',
- billy._mcp_input($j${
-    "state": {"type": "string", "enum": ["draft", "approved", "voided"]},
-    "paid": {"type": "boolean"},
-    "overdue": {"type": "boolean", "description": "true: only unpaid bills past their due date."},
-    "contact_id": {"type": "string", "description": "Only bills from this supplier."},
-    "from_date": {"type": "string", "format": "date"},
-    "to_date": {"type": "string", "format": "date"},
-    "limit": {"type": "integer", "minimum": 1, "maximum": 500},
-    "offset": {"type": "integer", "minimum": 0}}$j$),
- NULL,
- 'Lists bills (purchases from suppliers) and their credit notes, filtered by state, paid, overdue, supplier and entry date, with supplier, dates, amounts, VAT, unpaid balance and freshness. Use it for costs and what the business owes.',
- true),
-('list_bank_payments', 'List bank payments', 500,
- 'billy.list_bank_payments', '{}', '{"organization": "org", "contact_id": "contact"}', '{}', 'call', 'issue 5: reads with freshness',
- '{"readOnlyHint": true, "openWorldHint": true}',
- billy._mcp_input($j${
-    "contact_id": {"type": "string"},
-    "from_date": {"type": "string", "format": "date"},
-    "to_date": {"type": "string", "format": "date"},
-    "limit": {"type": "integer", "minimum": 1, "maximum": 500},
-    "offset": {"type": "integer", "minimum": 0}}$j$),
- NULL,
- 'Lists bank payments (money received against invoices, paid against bills) with date, amount, side (debit is money in), contact, the invoices or bills they settle, and freshness.',
+ 'Active VAT rates: id, code, name, percent, sales or purchases. Use a purchase rate for bill lines.',
  true),
 ('get_revenue', 'Revenue for a date range', 600,
  'billy._mcp_revenue', ARRAY['billy.revenue_trends'], '{"organization": "org", "from": "from_date", "to": "to_date"}', '{}', 'call', 'issue 6: analytics',
@@ -1017,7 +1257,7 @@ VALUES
                     "net": {"type": "number"}, "vat": {"type": "number"}, "gross": {"type": "number"},
                     "invoices": {"type": "number"}, "credit_notes": {"type": "number"}},
      "required": ["from", "to", "net", "vat", "gross"]}$j$,
- 'Revenue between two dates, exact to the øre in the base currency: net, VAT and gross, with the number of invoices and credit notes (credit notes subtract; drafts and voided excluded). Use it for "how much did we invoice in Q1?". For a period-by-period table use get_revenue_trends.',
+ 'Net, VAT and gross revenue between two dates in the base currency, with invoice and credit note counts.',
  true),
 ('get_analytics_summary', 'Business summary', 610,
  'billy.analytics_summary', '{}', '{"organization": "org"}', '{}', 'call', 'issue 6: analytics',
@@ -1025,7 +1265,7 @@ VALUES
  billy._mcp_input($j${
     "period": {"type": "string", "maxLength": 40, "description": "today, week, month (default), quarter, year, or a range YYYY-MM-DD..YYYY-MM-DD."}}$j$),
  NULL,
- 'How the business is doing in a period compared with the previous one: net and gross revenue and the change, invoices, customers invoiced, average invoice, outstanding and overdue receivables, paid in the period, costs from bills and the margin. Use it for "how is the month going?".',
+ 'A period against the previous one: revenue and change, invoices, receivables, overdue, costs, margin.',
  true),
 ('get_revenue_trends', 'Revenue trends', 620,
  'billy.revenue_trends', '{}', '{"organization": "org"}', '{}', 'call', 'issue 6: analytics',
@@ -1036,17 +1276,17 @@ VALUES
     "grain": {"type": "string", "enum": ["day", "week", "month", "quarter", "year"], "description": "Default month."}}$j$,
     ARRAY['from', 'to']),
  NULL,
- 'Revenue period by period (day, week, month, quarter or year) between two dates: net, VAT, gross, invoices and credit notes, a moving average, and growth against the previous period and the same period last year. Use it for trend questions and charts.',
+ 'Revenue per day, week, month, quarter or year between two dates, with moving average and growth.',
  true),
 ('get_customer_insights', 'Customer insights', 630,
  'billy.customer_insights', '{}', '{"organization": "org"}', '{}', 'call', 'issue 6: analytics',
  '{"readOnlyHint": true, "openWorldHint": false}',
  billy._mcp_input($j${
-    "top": {"type": "integer", "minimum": 1, "maximum": 100, "description": "How many top customers (default 10)."},
+    "top": {"type": "integer", "minimum": 1, "maximum": 100, "description": "Default 10."},
     "from": {"type": "string", "format": "date"},
     "to": {"type": "string", "format": "date"}}$j$),
  NULL,
- 'The best customers by revenue with their share, invoice count, average days to pay, outstanding amount and last invoice; new against returning customers; concentration (top-5 share, HHI); customers gone quiet. Use it for "who are our best customers?" or "who pays late?".',
+ 'Top customers by revenue with share, days to pay and outstanding; new and returning; gone quiet.',
  true),
 ('get_receivables_aging', 'Receivables aging', 640,
  'billy.receivables_aging', '{}', '{"organization": "org"}', '{}', 'call', 'issue 6: analytics',
@@ -1054,7 +1294,7 @@ VALUES
  billy._mcp_input($j${
     "as_of": {"type": "string", "format": "date", "description": "The day to age from (default today)."}}$j$),
  NULL,
- 'Unpaid invoices by age: not yet due, 1-30, 31-60, 61-90 and over 90 days overdue, by count and amount, overall and per customer, and DSO (days sales outstanding). Use it for collections and cash-flow questions.',
+ 'Unpaid invoices by age (not due, 1-30, 31-60, 61-90, over 90 days), overall and per customer, and DSO.',
  true),
 ('forecast_revenue', 'Revenue forecast', 650,
  'billy.forecast_revenue', '{}', '{"organization": "org"}', '{}', 'call', 'issue 6: analytics',
@@ -1063,17 +1303,17 @@ VALUES
     "horizon": {"type": "integer", "minimum": 1, "maximum": 36, "description": "How many periods ahead (default 6)."},
     "grain": {"type": "string", "enum": ["week", "month", "quarter"], "description": "Default month."}}$j$),
  NULL,
- 'Forecasts revenue for the coming periods from the history (a seasonal model, or a simpler one for short histories) with a low-high interval per period and the backtest error (MAPE), so the user can judge how far to trust it.',
+ 'Revenue forecast for coming periods with a low-high interval and the backtest error (MAPE).',
  true),
 -- VAT ------------------------------------------------------------------------
-('get_vat_return', 'VAT return (momsangivelse)', 700,
+('get_vat_return', 'VAT return', 700,
  'billy.vat_return', '{}', '{"organization": "org"}', '{}', 'call', 'issue 7: Danish VAT',
  '{"readOnlyHint": true, "openWorldHint": false}',
  billy._mcp_input($j${
     "period": {"type": "string", "pattern": "^[0-9]{4}(-(Q[1-4]|H[12]|(0[1-9]|1[0-2])))?$", "description": "2025-Q1, 2025-H2, 2025-03 or 2025."}}$j$,
     ARRAY['period']),
  NULL,
- 'The Danish VAT return (momsangivelse) for a period, computed from the books: salgsmoms, moms af varekøb and ydelseskøb i udlandet, købsmoms, the energy duties, rubrik A, B and C, each exact and as reported (whole kroner), the amount to pay or reclaim (tilsvar), the period and its deadline, and any tax rate it could not classify. Use it for "what is our VAT for Q1?".',
+ 'The Danish VAT return (momsangivelse) of a period: salgsmoms, købsmoms, rubrik A-C, tilsvar, deadline.',
  true),
 ('get_vat_deadlines', 'VAT periods and deadlines', 710,
  'billy.vat_periods', '{}', '{"organization": "org"}', '{}', 'call', 'issue 7: Danish VAT',
@@ -1081,7 +1321,7 @@ VALUES
  billy._mcp_input($j${
     "year": {"type": "integer", "minimum": 2000, "maximum": 2100, "description": "The year (default this year)."}}$j$),
  NULL,
- 'The organization''s VAT periods in a year with each filing deadline (moved past weekends and Danish public holidays). Use it for "when is the next moms deadline?".',
+ 'The VAT periods of a year with their filing deadlines.',
  true),
 ('check_vat', 'Check VAT', 720,
  'billy.vat_check', '{}', '{"organization": "org"}', '{}', 'call', 'issue 7: Danish VAT',
@@ -1090,7 +1330,7 @@ VALUES
     "period": {"type": "string", "pattern": "^[0-9]{4}(-(Q[1-4]|H[12]|(0[1-9]|1[0-2])))?$", "description": "2025-Q1, 2025-H2, 2025-03 or 2025."}}$j$,
     ARRAY['period']),
  NULL,
- 'Checks a VAT period before filing: differences against Billy''s own VAT report, and documents likely to make the return wrong (an EU sale to a business without its VAT number, a 0% domestic sale, 25% on an export, a tax rate billy cannot classify), each with the document it concerns.',
+ 'Checks a VAT period before filing: differences against Billy''s report and documents likely to make the return wrong.',
  true),
 -- bulk -----------------------------------------------------------------------
 ('export_invoices_csv', 'Export invoices as CSV', 820,
@@ -1098,14 +1338,15 @@ VALUES
  '{"readOnlyHint": true, "openWorldHint": false}',
  billy._mcp_input($j${
     "filters": {"type": "object", "additionalProperties": false,
-        "properties": {"from": {"type": "string", "format": "date"}, "to": {"type": "string", "format": "date"},
-                       "state": {"enum": ["draft", "approved", "voided"]}, "type": {"enum": ["invoice", "creditNote"]},
-                       "contact_id": {"type": "string"}, "is_paid": {"type": "boolean"}, "currency": {"type": "string", "pattern": "^[A-Z]{3}$"}}},
+        "properties": {"from": {"type": "string", "format": "date", "description": "Entry date."}, "to": {"type": "string", "format": "date", "description": "Entry date."},
+                       "state": {"enum": ["draft", "approved", "voided"], "description": "State."}, "type": {"enum": ["invoice", "creditNote"], "description": "Type."},
+                       "contact_id": {"type": "string", "description": "Customer."}, "is_paid": {"type": "boolean", "description": "Paid."},
+                       "currency": {"type": "string", "pattern": "^[A-Z]{3}$", "description": "Currency."}}},
     "options": {"type": "object", "additionalProperties": false,
         "properties": {"format": {"enum": ["standard", "danish"], "description": "danish: ; and decimal commas, for Excel in Denmark."},
                        "language": {"enum": ["en", "da"]}}}}$j$),
  NULL,
- 'Exports invoices as CSV text (one line per invoice: number, dates, customer, currency, net, VAT, gross, balance), optionally in the Danish format with ; and decimal commas, for a spreadsheet or an accountant. Large exports are truncated: narrow the filters.',
+ 'Invoices as CSV text, one line each (number, dates, customer, amounts), optionally in Danish format.',
  true),
 ('get_bulk_job_status', 'Bulk job status', 830,
  'billy.bulk_job_status', '{}', '{"job_id": "job_id"}', '{}', 'call', 'issue 8: bulk import',
@@ -1114,7 +1355,7 @@ VALUES
     "job_id": {"type": "integer", "minimum": 1, "description": "The job id an import returned."}}$j$,
     ARRAY['job_id'], false),
  NULL,
- 'The progress of a CSV import job: state, rows done, failed and total, rate and estimated time left, and the failed rows with their line numbers and reasons.',
+ 'Progress of a CSV import job: state, rows done, failed and left, rate, and failed rows with their lines.',
  true),
 ('cancel_bulk_job', 'Cancel a bulk job', 840,
  'billy.cancel_bulk_job', '{}', '{"job_id": "job_id"}', '{}', 'call', 'issue 8: bulk import',
@@ -1123,7 +1364,7 @@ VALUES
     "job_id": {"type": "integer", "minimum": 1}}$j$,
     ARRAY['job_id'], false),
  NULL,
- 'Stops a running CSV import job promptly; rows already created in Billy stay. Returns what was created before it stopped.',
+ 'Stops a CSV import job; rows already created stay.',
  true),
 -- cache ----------------------------------------------------------------------
 ('get_cache_performance', 'Cache performance', 900,
@@ -1132,7 +1373,7 @@ VALUES
  billy._mcp_input($j${
     "since": {"type": "string", "maxLength": 50, "description": "How far back, e.g. '24 hours' (default) or '7 days'."}}$j$),
  NULL,
- 'How well billy''s mirror serves reads: hit rate, fresh hits, stale answers served, misses, and Billy API calls made and saved, per resource and overall.',
+ 'How well the mirror serves reads: hit rate, stale answers, misses, API calls made and saved.',
  true),
 ('warm_cache', 'Warm the cache', 910,
  'billy.warm_cache', '{}', '{"organization": "org"}', '{}', 'call', 'issue 5: cache',
@@ -1140,8 +1381,73 @@ VALUES
  billy._mcp_input($j${
     "top_n": {"type": "integer", "minimum": 1, "maximum": 10000, "description": "How many of the most read records to refresh (default 100)."}}$j$),
  NULL,
- 'Refreshes the most read records from Billy now, so the next answers are fresh, and says what it refreshed. Changes nothing in Billy; spends API calls.',
+ 'Refreshes the most read records from Billy now (spends API calls; changes nothing in Billy).',
  true);
+
+-- The reading tools of the mirror's documents and contacts: compact answers
+-- (billy._mcp_project), paged with limit and offset
+INSERT INTO billy.mcp_tools (name, title, sort_order, function, arguments, kind, issue, project,
+                             annotations, input_schema, description, builtin)
+SELECT v.name, v.title, v.sort_order, v.function,
+       '{"organization": "org", "detail": null, "fields": null}'::jsonb || v.arguments::jsonb, 'call', 'issue 5: reads with freshness', v.project,
+       '{"readOnlyHint": true, "openWorldHint": true}',
+       billy._mcp_input(v.properties::jsonb
+           || CASE WHEN v.name LIKE 'list%' THEN jsonb_build_object(
+                  'detail', '{"enum": ["summary", "full", "raw"]}'::jsonb,
+                  'fields', '{"type": "array", "items": {"type": "string"}, "maxItems": 30}'::jsonb,
+                  'limit', '{"type": "integer", "minimum": 1, "maximum": 500, "description": "Default 25."}'::jsonb,
+                  'offset', '{"type": "integer", "minimum": 0}'::jsonb)
+              ELSE jsonb_build_object(
+                  'detail', '{"enum": ["summary", "raw"]}'::jsonb,
+                  'max_age', '{"type": "string", "maxLength": 50, "description": "e.g. ''5 minutes''."}'::jsonb) END,
+           v.required),
+       v.description, true
+FROM (VALUES
+    ('list_invoices', 'List invoices', 100, 'billy.list_invoices', 'invoices', '{"customer": "contact"}', $j${
+        "state": {"enum": ["draft", "approved", "voided"]},
+        "paid": {"type": "boolean"},
+        "overdue": {"type": "boolean", "description": "Unpaid past due."},
+        "customer": {"type": "string", "maxLength": 200, "description": "Id or exact name."},
+        "from_date": {"type": "string", "format": "date", "description": "Entry date."},
+        "to_date": {"type": "string", "format": "date"},
+        "search": {"type": "string", "maxLength": 200, "description": "Number, text, customer."}}$j$, '{}'::text[],
+     'Invoices and credit notes, newest first: number, dates, customer, currency, net, vat, gross, balance (unpaid), paid, overdue.'),
+    ('get_invoice', 'Get an invoice', 110, 'billy.get_invoice', 'invoices', '{"invoice_id": "id"}', $j${
+        "invoice_id": {"type": "string", "minLength": 1, "maxLength": 100}}$j$, ARRAY['invoice_id'],
+     'One invoice or credit note: lines, payments and credit notes against it, totals, balance, freshness.'),
+    ('list_customers', 'List customers and suppliers', 200, 'billy._mcp_list_contacts', 'contacts', '{}', $j${
+        "search": {"type": "string", "maxLength": 200, "description": "Name, number, CVR, city, e-mail."},
+        "suppliers": {"type": "boolean", "description": "Suppliers instead."},
+        "include_archived": {"type": "boolean"}}$j$, '{}'::text[],
+     'Customers (or suppliers) by name: number, CVR, country, city, e-mail. Use it to find ids.'),
+    ('get_customer', 'Get a customer', 210, 'billy.get_contact', 'contacts', '{"customer_id": "id"}', $j${
+        "customer_id": {"type": "string", "minLength": 1, "maxLength": 100}}$j$, ARRAY['customer_id'],
+     'One customer or supplier: address, CVR and EAN, payment terms, contact persons with e-mails, and freshness.'),
+    ('list_products', 'List products', 300, 'billy._mcp_list_products', 'products', '{}', $j${
+        "search": {"type": "string", "maxLength": 200, "description": "Name, product number, description."},
+        "include_archived": {"type": "boolean", "description": "true: archived ones too."}}$j$, '{}'::text[],
+     'Products by name: number and prices per currency.'),
+    ('get_product', 'Get a product', 310, 'billy.get_product', 'products', '{"product_id": "id"}', $j${
+        "product_id": {"type": "string", "minLength": 1, "maxLength": 100}}$j$, ARRAY['product_id'],
+     'One product: number, description, prices per currency, revenue account, sales tax ruleset, and freshness.'),
+    ('list_bills', 'List bills', 400, 'billy.list_bills', 'bills', '{"supplier": "contact"}', $j${
+        "state": {"enum": ["draft", "approved", "voided"]},
+        "paid": {"type": "boolean"},
+        "overdue": {"type": "boolean"},
+        "supplier": {"type": "string", "maxLength": 200, "description": "Id or name."},
+        "from_date": {"type": "string", "format": "date"},
+        "to_date": {"type": "string", "format": "date"},
+        "search": {"type": "string", "maxLength": 200, "description": "Numbers, text, supplier."}}$j$, '{}'::text[],
+     'Bills (purchases), newest first: supplier, dates, currency, net, vat, gross, balance, paid, overdue.'),
+    ('get_bill', 'Get a bill', 405, 'billy.get_bill', 'bills', '{"bill_id": "id"}', $j${
+        "bill_id": {"type": "string", "minLength": 1, "maxLength": 100}}$j$, ARRAY['bill_id'],
+     'One bill with its lines (account, text, net, vat), payments, totals, balance and freshness.'),
+    ('list_bank_payments', 'List bank payments', 500, 'billy.list_bank_payments', 'bankPayments', '{"contact_id": "contact"}', $j${
+        "contact_id": {"type": "string", "maxLength": 200, "description": "Id or exact name."},
+        "from_date": {"type": "string", "format": "date"},
+        "to_date": {"type": "string", "format": "date"}}$j$, '{}'::text[],
+     'Payments received (in) and paid (out) with date, amount, contact and the invoices or bills they settle.')
+) v(name, title, sort_order, function, project, arguments, properties, required, description);
 
 -- The write tools: each runs a write operation of billy.write_operations(),
 -- and its arguments, their schema and its function are derived from it
@@ -1154,25 +1460,25 @@ SELECT v.name, v.title, v.sort_order, v.operation, w.function_name,
        billy._mcp_write_input(v.operation, v.renames::jsonb), v.description, true
 FROM (VALUES
     ('create_invoice', 'Create a draft invoice', 120, 'create_invoice', '{}', false, false,
-     'Creates a draft invoice for a customer with product lines (not booked until approve_invoice). Call once without confirmation for a preview with totals, then again with its confirmation.'),
+     'Creates a draft invoice for a customer with product lines; approve_invoice books it.'),
     ('approve_invoice', 'Approve an invoice', 130, 'approve_invoice', '{}', true, true,
-     'Approves (books) a draft invoice: it gets its number; only a credit note undoes it. Preview first, then call again with the confirmation.'),
+     'Approves (books) a draft invoice: it gets its number; only a credit note undoes it.'),
     ('send_invoice', 'E-mail an invoice', 140, 'send_invoice', '{}', true, false,
-     'E-mails an approved invoice to the customer through Billy; an e-mail cannot be recalled. Preview first, then call again with the confirmation.'),
+     'E-mails an approved invoice to the customer through Billy; it cannot be recalled.'),
     ('create_customer', 'Create a customer', 220, 'create_contact', '{"contact": "customer"}', false, false,
-     'Creates a customer (contact) in Billy; the preview warns about a name or CVR already used. Preview first, then call again with the confirmation.'),
+     'Creates a customer (contact) in Billy; a CVR number already used is refused.'),
     ('update_customer', 'Update a customer', 230, 'update_contact', '{"contactId": "customer_id", "contact": "changes"}', true, true,
-     'Changes fields of a customer in Billy (old values are overwritten). Preview first, then call again with the confirmation.'),
+     'Changes fields of a customer in Billy; the old values are overwritten.'),
     ('create_product', 'Create a product', 320, 'create_product', '{}', false, false,
-     'Creates a product with its prices in Billy. Preview first, then call again with the confirmation.'),
+     'Creates a product with its prices in Billy.'),
     ('update_product', 'Update a product', 330, 'update_product', '{"product": "changes"}', true, true,
-     'Changes fields of a product in Billy (old values are overwritten). Preview first, then call again with the confirmation.'),
+     'Changes fields of a product in Billy; the old values are overwritten.'),
     ('create_bill', 'Create a draft bill', 410, 'create_bill', '{}', false, false,
-     'Records a supplier''s bill as a draft (accounts from list_accounts, purchase tax rates from list_tax_rates). Preview first, then call again with the confirmation.'),
+     'Records a supplier''s bill as a draft (expense accounts: list_accounts; purchase tax rates: list_tax_rates).'),
     ('create_bank_payment', 'Register a payment', 510, 'create_bank_payment', '{}', false, false,
-     'Registers a payment against approved invoices or bills, lowering their balance. Preview first, then call again with the confirmation.'),
+     'Registers a payment of approved invoices or bills, lowering their balance.'),
     ('update_organization_settings', 'Update organization settings', 520, 'update_organization', '{"organization": "settings"}', true, true,
-     'Changes the organization''s settings in Billy (old values are overwritten). Preview first, then call again with the confirmation.')
+     'Changes the organization''s settings in Billy; the old values are overwritten.')
 ) v(name, title, sort_order, operation, renames, destructive, idempotent, description)
 JOIN billy.write_operations() w ON w.operation = v.operation;
 
@@ -1190,16 +1496,16 @@ SELECT v.name, v.title, v.sort_order, 'billy.import_csv(text,text,text,jsonb)',
                               "on_duplicate": {"enum": ["skip", "update"]}, "delimiter": {"enum": [",", ";", "\t"]},
                               "decimal": {"enum": [".", ","]}, "country": {"type": "string", "pattern": "^[A-Z]{2}$"},
                               "currency": {"type": "string", "pattern": "^[A-Z]{3}$"}, "ignore_unknown_columns": {"type": "boolean"}}}$j$::jsonb,
-           'confirmation', '{"type": "string", "minLength": 8, "maxLength": 200, "description": "Leave out to preview. To start: the confirmation the preview returned, with the same arguments."}'::jsonb),
+           'confirmation', '{"type": "string", "minLength": 8, "maxLength": 200}'::jsonb),
            ARRAY['csv']),
        v.description, true
 FROM (VALUES
     ('import_customers_csv', 'Import customers from CSV', 800, 'contacts',
      'CSV text: a header (navn/name, cvr/registrationNo, email, ...), one customer per line.',
-     'Imports customers from CSV as a background job. Without confirmation a dry run: rows that would be created, updated or skipped (same CVR or name), invalid rows with their lines. With it, the job starts; follow it with get_bulk_job_status.'),
+     'Imports customers from CSV in the background. The preview is a dry run: rows to create, update or skip (same CVR or name) and invalid lines.'),
     ('import_products_csv', 'Import products from CSV', 810, 'products',
      'CSV text: a header (name, varenr/productNo, pris/unitPrice, ...), one product per line.',
-     'Imports products from CSV as a background job. Without confirmation a dry run: rows that would be created, updated or skipped (same product number or name), invalid rows with their lines. With it, the job starts; follow it with get_bulk_job_status.')
+     'Imports products from CSV in the background. The preview is a dry run: rows to create, update or skip (same number or name) and invalid lines.')
 ) v(name, title, sort_order, resource, csv_text, description);
 
 SELECT pg_catalog.pg_extension_config_dump('billy.mcp_tools', 'WHERE NOT builtin');
@@ -1215,23 +1521,32 @@ REVOKE ALL ON FUNCTION billy.mcp(jsonb), billy.mcp_tool_status(), billy.mcp_inst
     billy._mcp_in_params(regprocedure), billy._mcp_tool_problem(billy.mcp_tools),
     billy._mcp_json_type(oid), billy._mcp_derived_schema(regprocedure), billy._mcp_write_schema(),
     billy._mcp_output_schema(billy.mcp_tools), billy._mcp_input(jsonb, text[], boolean),
-    billy._mcp_tools_list(text, integer),
+    billy._mcp_tools_list(text, integer), billy._mcp_listed_schema(jsonb, integer), billy._mcp_listed_annotations(jsonb),
     billy._mcp_write(text, text, jsonb, text), billy._mcp_sync(text, text[]), billy._mcp_sync_status(text),
     billy._mcp_organization_settings(text), billy._mcp_revenue(text, date, date), billy._prom_label(text),
     billy._mcp_validate(jsonb, jsonb), billy._mcp_snake(text), billy._mcp_write_arguments(text, jsonb),
     billy._mcp_write_input(text, jsonb), billy._mcp_write_problem(billy.mcp_tools), billy._mcp_field(text, jsonb),
     billy._mcp_import_record(text, text, text, jsonb, bigint), billy._mcp_import_take(text, text, text, text, jsonb),
-    billy._mcp_import(text, jsonb, text) FROM PUBLIC;
+    billy._mcp_import(text, jsonb, text), billy._mcp_doc(text, jsonb, text, boolean), billy._mcp_row(text, jsonb, boolean),
+    billy._mcp_record(text, jsonb), billy._mcp_project(text, jsonb, jsonb),
+    billy._mcp_list_contacts(text, text, boolean, boolean, integer, integer),
+    billy._mcp_list_products(text, text, boolean, integer, integer), billy._mcp_accounts(text, text, text, boolean),
+    billy._mcp_tax_rates(text, boolean) FROM PUBLIC;
 REVOKE ALL ON billy.mcp_import_previews FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION billy.mcp(jsonb), billy.mcp_tool_status(), billy.mcp_instructions(), billy.metrics(),
     billy._mcp_function(text), billy._mcp_in_params(regprocedure), billy._mcp_tool_problem(billy.mcp_tools),
     billy._mcp_json_type(oid), billy._mcp_derived_schema(regprocedure), billy._mcp_write_schema(),
-    billy._mcp_output_schema(billy.mcp_tools), billy._mcp_tools_list(text, integer),
+    billy._mcp_output_schema(billy.mcp_tools), billy._mcp_tools_list(text, integer), billy._mcp_listed_schema(jsonb, integer), billy._mcp_listed_annotations(jsonb),
     billy._mcp_write(text, text, jsonb, text),
     billy._mcp_sync(text, text[]), billy._mcp_sync_status(text), billy._mcp_organization_settings(text),
     billy._mcp_revenue(text, date, date), billy._prom_label(text), billy._mcp_validate(jsonb, jsonb),
     billy._mcp_snake(text), billy._mcp_write_arguments(text, jsonb), billy._mcp_write_input(text, jsonb),
-    billy._mcp_write_problem(billy.mcp_tools), billy._mcp_field(text, jsonb)
+    billy._mcp_write_problem(billy.mcp_tools), billy._mcp_field(text, jsonb),
+    billy._mcp_doc(text, jsonb, text, boolean), billy._mcp_row(text, jsonb, boolean),
+    billy._mcp_record(text, jsonb), billy._mcp_project(text, jsonb, jsonb),
+    billy._mcp_list_contacts(text, text, boolean, boolean, integer, integer),
+    billy._mcp_list_products(text, text, boolean, integer, integer), billy._mcp_accounts(text, text, text, boolean),
+    billy._mcp_tax_rates(text, boolean)
     TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy._mcp_import_record(text, text, text, jsonb, bigint),
     billy._mcp_import_take(text, text, text, text, jsonb), billy._mcp_import(text, jsonb, text) TO billy_admin;

@@ -10,7 +10,7 @@
 // (the superuser's psql reads the mirror), SANDBOX_CONTROL, ORG_ID,
 // INVOICE_ID, CONTACT_ID, PRODUCT_ID, SUPPLIER_ID, ACCOUNT_ID, TAX_RATE_ID.
 import { execFileSync } from 'node:child_process';
-import { ok } from './tap.mjs';
+import { canonical, ok } from './tap.mjs';
 
 const env = process.env;
 
@@ -42,7 +42,7 @@ async function call(client, name, args) {
   const r = await client.callTool({ name, arguments: { ...(takesOrganization.has(name) ? { organization: env.ORG_ID } : {}), ...args } });
   if (r.isError) throw new Error(`${name}: ${r.content?.[0]?.text}`);
   const text = JSON.parse(r.content[0].text);
-  if (JSON.stringify(text) !== JSON.stringify(r.structuredContent)) throw new Error(`${name}: the text is not the structured content`);
+  if (canonical(text) !== canonical(r.structuredContent)) throw new Error(`${name}: the text is not the structured content`);
   return r.structuredContent;
 }
 
@@ -79,7 +79,11 @@ const reads = {
   get_customer: [{ customer_id: env.CONTACT_ID }, (r) => r.contact.id === env.CONTACT_ID],
   list_products: [{ limit: 5 }, (r) => r.products.length > 0],
   get_product: [{ product_id: env.PRODUCT_ID }, (r) => r.product.id === env.PRODUCT_ID],
-  list_bills: [{ limit: 5 }, (r) => r.bills.length === 5],
+  list_bills: [{ limit: 5 }, (r) => r.bills.length === 5 && r.next_offset === 5],
+  get_bill: [{ bill_id: env.BILL_ID }, (r) => r.bill.id === env.BILL_ID && r.bill.lines.length > 0],
+  list_accounts: [{ nature: 'expense' }, (r) => r.accounts.length > 0 && r.accounts.every((a) => a.nature === 'expense')
+    && r.accounts.some((a) => a.id === env.ACCOUNT_ID)],
+  list_tax_rates: [{ purchases: true }, (r) => r.tax_rates.some((t) => t.id === env.TAX_RATE_ID && t.percent === 25)],
   list_bank_payments: [{ limit: 5 }, (r) => r.bankPayments.length > 0],
   get_revenue: [{ from: '2026-01-01', to: '2026-06-30' }, (r) => r.gross > 0 && r.net < r.gross],
   get_analytics_summary: [{ period: '2026-01-01..2026-06-30' }, (r) => r.rows.length === 1 && r.rows[0].net_revenue > 0],

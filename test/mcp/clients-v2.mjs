@@ -6,7 +6,7 @@
 //   HTTP_TOKEN, ORG_ID, ORG_NAME
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
-import { finish, ok } from './tap.mjs';
+import { canonical, finish, ok } from './tap.mjs';
 import { everyTool } from './cases.mjs';
 
 const env = process.env;
@@ -47,7 +47,7 @@ async function session(label, transport, mode, full) {
 
   const r = await client.callTool({ name: 'get_organization_settings', arguments: { organization: env.ORG_ID } });
   ok(!r.isError && (r.structuredContent?.organizations ?? []).some((o) => o.id === env.ORG_ID)
-    && JSON.stringify(JSON.parse(r.content[0].text)) === JSON.stringify(r.structuredContent),
+    && canonical(JSON.parse(r.content[0].text)) === canonical(r.structuredContent),
     `${label}: get_organization_settings answers with structured content (checked against its output schema)`, r);
   if (!full) {
     await client.close();

@@ -6,12 +6,15 @@
 \set ON_ERROR_STOP 1
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
-SELECT plan(109);
+SELECT plan(122);
 
 SELECT billy.connect(billy_test.token(1), billy_test.setting('api_url'));
 SET LOCAL client_min_messages = warning;
+-- the output schemas are checked here: tools/list gives them when asked
+SET LOCAL billy.mcp_output_schemas = on;
 SELECT count(*) FROM billy.sync_now(billy_test.org(1), ARRAY['invoices', 'contacts']);
 
+SELECT min(id) AS draft_or_any FROM billy.invoices WHERE organization_id = billy_test.org(1) AND deleted_at IS NULL \gset
 CREATE FUNCTION pg_temp.call(tool text, args jsonb DEFAULT '{}') RETURNS jsonb
 LANGUAGE sql AS $$
     SELECT billy.mcp(jsonb_build_object('jsonrpc', '2.0', 'id', 1, 'method', 'tools/call',
@@ -38,7 +41,7 @@ GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA pg_temp TO PUBLIC;
 ------------------------------------------------------------------------------
 -- the registry
 ------------------------------------------------------------------------------
-SELECT is((SELECT count(*) FROM billy.mcp_tools WHERE builtin), 38::bigint, 'the 38 tools of the issue are registered');
+SELECT is((SELECT count(*) FROM billy.mcp_tools WHERE builtin), 41::bigint, 'the 41 tools are registered');
 SELECT set_eq($$SELECT name FROM billy.mcp_tools WHERE builtin$$,
     ARRAY['list_invoices', 'get_invoice', 'create_invoice', 'approve_invoice', 'send_invoice', 'list_customers',
           'get_customer', 'create_customer', 'update_customer', 'list_products', 'get_product', 'create_product',
@@ -47,12 +50,12 @@ SELECT set_eq($$SELECT name FROM billy.mcp_tools WHERE builtin$$,
           'update_organization_settings', 'get_analytics_summary', 'get_revenue_trends', 'get_customer_insights',
           'get_receivables_aging', 'forecast_revenue', 'get_vat_return', 'get_vat_deadlines', 'check_vat',
           'import_customers_csv', 'import_products_csv', 'export_invoices_csv', 'get_bulk_job_status',
-          'cancel_bulk_job', 'get_cache_performance', 'warm_cache', 'check_connection'],
-    'every tool the issue names, and no other');
+          'cancel_bulk_job', 'get_cache_performance', 'warm_cache', 'check_connection', 'get_bill', 'list_accounts', 'list_tax_rates'],
+    'every tool the issues name, and no other');
 SELECT is_empty($$SELECT name FROM billy.mcp_tools WHERE name !~ '^[a-z0-9_]{1,64}$'$$,
     'tool names are letters, digits and underscores, at most 64 (what Claude Desktop, Codex and Copilot accept)');
-SELECT is_empty($$SELECT name FROM billy.mcp_tools WHERE builtin AND (length(description) < 80 OR description !~ '\.$')$$,
-    'every description says in sentences what the tool does and returns');
+SELECT is_empty($$SELECT name FROM billy.mcp_tools WHERE builtin AND (length(description) NOT BETWEEN 40 AND 160 OR description !~ '\.$')$$,
+    'every description says in a sentence or two what the tool does and returns');
 SELECT is_empty($$SELECT name FROM billy.mcp_tools WHERE builtin
                   AND (input_schema ->> 'additionalProperties' IS DISTINCT FROM 'false'
                        OR jsonb_typeof(input_schema -> 'properties') <> 'object')$$,
@@ -220,6 +223,75 @@ SELECT is(pg_temp.error_text('t_fail', '{"kind": "timeout"}'), 'error 57014: can
 RESET statement_timeout;
 SELECT is(pg_temp.call('t_scalar', '{"n": 1}') -> 'structuredContent', '{"result": 2}'::jsonb, 'and the session carries on');
 
+
+------------------------------------------------------------------------------
+-- the reading tools answer for reading: compact rows, every list answer with
+-- total and next_offset, cut at a row boundary; following next_offset never
+-- loses a row, whatever cuts the pages
+------------------------------------------------------------------------------
+CREATE FUNCTION pg_temp.walk(tool text, args jsonb, key text) RETURNS text[]
+LANGUAGE plpgsql AS $$
+DECLARE
+    ids text[] := '{}';
+    r jsonb;
+    off integer := 0;
+    pages integer := 0;
+BEGIN
+    LOOP
+        r := pg_temp.call(tool, args || jsonb_build_object('offset', off)) -> 'structuredContent';
+        ids := ids || ARRAY(SELECT e ->> 'id' FROM jsonb_array_elements(r -> key) e);
+        pages := pages + 1;
+        EXIT WHEN NOT r ? 'next_offset' OR pages > 200;
+        IF (r ->> 'next_offset')::integer <> off + jsonb_array_length(r -> key) THEN
+            RAISE EXCEPTION 'next_offset % does not follow the % rows from %', r ->> 'next_offset', jsonb_array_length(r -> key), off;
+        END IF;
+        off := (r ->> 'next_offset')::integer;
+    END LOOP;
+    RETURN ids;
+END
+$$;
+SELECT is((pg_temp.call('list_invoices') -> 'structuredContent') - 'invoices' - 'freshness' - 'note',
+    jsonb_build_object('total', (SELECT count(*) FROM billy.invoices WHERE organization_id = billy_test.org(1) AND deleted_at IS NULL),
+                       'offset', 0, 'returned', 25, 'next_offset', 25, 'truncated', false),
+    'list_invoices answers a default page of 25 with the total and where the next page starts');
+SELECT is((pg_temp.call('list_invoices', '{"limit": 1}') -> 'structuredContent' -> 'invoices' -> 0) - 'overdue',
+    (SELECT jsonb_strip_nulls(jsonb_build_object('id', i.id, 'no', i.invoice_no, 'state', i.state, 'date', i.entry_date, 'due', i.due_date,
+                'customer', c.name, 'currency', i.currency_id, 'net', i.amount, 'vat', i.tax, 'gross', i.gross_amount,
+                'balance', i.balance, 'paid', i.is_paid))
+     FROM billy.invoices i LEFT JOIN billy.contacts c ON c.organization_id = i.organization_id AND c.id = i.contact_id
+     WHERE i.organization_id = billy_test.org(1) AND i.deleted_at IS NULL
+     ORDER BY i.entry_date DESC, i.invoice_no DESC, i.id LIMIT 1),
+    'a row says number, dates, the customer''s name, currency, net, vat, gross, balance, paid');
+SELECT ok(pg_temp.call('list_invoices', '{"limit": 1, "detail": "raw"}') -> 'structuredContent' -> 'invoices' -> 0 ? 'lines',
+    'detail raw gives Billy''s JSON');
+SELECT is((SELECT array_agg(k ORDER BY k) FROM jsonb_object_keys(pg_temp.call('list_invoices', '{"limit": 1, "fields": ["sent", "customer"]}')
+              -> 'structuredContent' -> 'invoices' -> 0) k), ARRAY['customer', 'id', 'sent'], 'fields picks members of the full rows');
+SELECT is((SELECT array_agg(x ORDER BY x) FROM unnest(pg_temp.walk('list_invoices', '{"limit": 37}', 'invoices')) x),
+    (SELECT array_agg(id ORDER BY id) FROM billy.invoices WHERE organization_id = billy_test.org(1) AND deleted_at IS NULL),
+    'paging with next_offset gives every invoice once');
+SET LOCAL billy.mcp_max_bytes = 5000;
+SELECT ok((pg_temp.call('list_invoices', '{"limit": 100}') -> 'structuredContent' ->> 'truncated')::boolean
+          AND (pg_temp.call('list_invoices', '{"limit": 100}') -> 'structuredContent' ->> 'returned')::integer < 100,
+    'a page too big for billy.mcp_max_bytes is cut at a row and says so');
+SELECT is((SELECT array_agg(x ORDER BY x) FROM unnest(pg_temp.walk('list_invoices', '{"limit": 100}', 'invoices')) x),
+    (SELECT array_agg(id ORDER BY id) FROM billy.invoices WHERE organization_id = billy_test.org(1) AND deleted_at IS NULL),
+    'following next_offset across pages cut by size still gives every invoice once');
+SELECT is((SELECT array_agg(x ORDER BY x) FROM unnest(pg_temp.walk('list_customers', '{"limit": 500, "detail": "full", "include_archived": true}', 'contacts')) x),
+    (SELECT array_agg(id ORDER BY id) FROM billy.contacts WHERE organization_id = billy_test.org(1) AND deleted_at IS NULL AND is_customer),
+    'and every customer, archived ones included');
+RESET billy.mcp_max_bytes;
+SELECT is((pg_temp.call('list_customers', '{"limit": 500}') -> 'structuredContent' ->> 'archived_hidden')::integer,
+    (SELECT count(*)::integer FROM billy.contacts WHERE organization_id = billy_test.org(1) AND deleted_at IS NULL AND is_customer AND is_archived),
+    'list_customers says how many archived customers it hid');
+SELECT is(pg_temp.call('list_customers', '{"suppliers": true, "limit": 500}') -> 'structuredContent' ->> 'total',
+    (SELECT count(*)::text FROM billy.contacts WHERE organization_id = billy_test.org(1) AND deleted_at IS NULL AND is_supplier AND NOT is_archived),
+    'suppliers: true lists the suppliers');
+SELECT is(jsonb_array_length(pg_temp.call('get_invoice', jsonb_build_object('invoice_id', :'draft_or_any')) -> 'structuredContent' -> 'invoice' -> 'lines'),
+    (SELECT count(*)::integer FROM billy.invoice_lines WHERE organization_id = billy_test.org(1) AND invoice_id = :'draft_or_any'),
+    'get_invoice gives the invoice''s lines');
+SELECT ok(pg_temp.call('get_invoice', jsonb_build_object('invoice_id', :'draft_or_any')) -> 'structuredContent' -> 'freshness' ? 'confirmed_at',
+    'and its freshness');
+SELECT is(billy._mcp_validate(NULL, '{}'), NULL, 'the validator takes a missing schema (it crashed the backend)');
 
 ------------------------------------------------------------------------------
 -- roles: a tool is listed when the caller may run it; organizations by RLS
