@@ -1343,19 +1343,55 @@ audit(const char *tool, JsonbValue *args, const char *outcome, const char *detai
 
 /* ------------------------------------------------------------ calling */
 
-/* sql_error_text: what the model reads about a SQL error */
+/*
+ * Hints written for psql users name SQL a model cannot run; over MCP such a
+ * hint is replaced by what a model can do, or left out.  A hint naming one
+ * of these gets the text beside it.
+ */
+static const struct
+{
+	const char *names;
+	const char *instead;
+}			sql_hints[] = {
+	{"billy.organizations", "get_organization_settings lists the organizations with their ids and names."},
+	{"billy.enable_writes", "Writes to Billy are switched off on this server; the user's administrator can switch them on."},
+	{"billy.grant_organization", "This connection may not write to that organization; the user's administrator can grant it."},
+	{"billy_admin", "This connection may not do that; the user's administrator can grant it."},
+	{"billy.set_read_only", "The organization is read-only in billy; the user's administrator can allow writes."},
+	{"billy.connect", "The organization is not connected; the user's administrator connects it."},
+	{"billy.bulk_jobs", "get_bulk_job_status shows an import job."},
+	{"billy.preview_write", "Leave confirmation out to preview again, then use the new confirmation."},
+	{"billy.write_operations", "The tool's input schema lists its arguments."},
+};
+
+/* mcp_hint: the hint a model reads, NULL for none */
+static const char *
+mcp_hint(const char *hint)
+{
+	if (hint == NULL)
+		return NULL;
+	for (int i = 0; i < lengthof(sql_hints); i++)
+		if (strstr(hint, sql_hints[i].names))
+			return sql_hints[i].instead;
+	if (strstr(hint, "SELECT ") || strstr(hint, "ALTER ") || strstr(hint, "SET ") || strstr(hint, "billy."))
+		return NULL;
+	return hint;
+}
+
+/* sql_error_text: what the model reads about a SQL error: never SQL */
 static char *
 sql_error_text(ErrorData *edata)
 {
 	StringInfoData s;
+	const char *hint = mcp_hint(edata->hint);
 
 	initStringInfo(&s);
 	appendStringInfo(&s, "error %s: %s", unpack_sql_state(edata->sqlerrcode),
 					 edata->message ? edata->message : "(no message)");
-	if (edata->detail)
+	if (edata->detail && mcp_hint(edata->detail) == edata->detail)
 		appendStringInfo(&s, "\nDetail: %s", edata->detail);
-	if (edata->hint)
-		appendStringInfo(&s, "\nHint: %s", edata->hint);
+	if (hint)
+		appendStringInfo(&s, "\nHint: %s", hint);
 	return s.data;
 }
 

@@ -95,9 +95,10 @@ BEGIN
                   DETAIL = 'billy.enable_writes is off.',
                   HINT = 'A superuser turns writes on with ALTER SYSTEM SET billy.enable_writes = on and SELECT pg_reload_conf(), or SET billy.enable_writes = on in one session.';
     END IF;
-    IF NOT pg_has_role(CURRENT_USER, 'billy_admin', 'MEMBER') THEN
-        RAISE EXCEPTION 'role "%" may not write to Billy', CURRENT_USER
-            USING ERRCODE = '42501', HINT = 'Writes need the billy_admin role.';
+    IF NOT billy._may_write(org) THEN
+        RAISE EXCEPTION 'role "%" may not write to organization %', CURRENT_USER, org
+            USING ERRCODE = '42501',
+                  HINT = 'Writes need the billy_admin role, or billy_writer with the organization granted with writes => true (billy.grant_organization).';
     END IF;
     SELECT * INTO o FROM billy.organizations WHERE id = org;
     IF NOT FOUND OR o.disconnected_at IS NOT NULL THEN
@@ -115,7 +116,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION billy._require_writable(text) IS
-'Raises unless a write to the organization is allowed: billy.enable_writes on, the role a member of billy_admin, the organization connected, not read-only, not locked or terminated in Billy. Internal.';
+'Raises unless a write to the organization is allowed: billy.enable_writes on, the role a member of billy_admin or of billy_writer with the organization granted for writes (billy._may_write), the organization connected, not read-only, not locked or terminated in Billy. Internal.';
 
 CREATE FUNCTION billy.set_read_only(org text, read_only boolean DEFAULT true) RETURNS boolean
 LANGUAGE plpgsql
@@ -1488,8 +1489,8 @@ COMMENT ON FUNCTION billy._write_match(jsonb, jsonb) IS
 'Whether Billy''s answer to a reconciliation look-up holds the write''s record: its id, NULL when not, ''?ambiguous'' when several new records match. Internal.';
 
 GRANT SELECT ON billy.write_ops, billy.write_previews TO billy_reader;
-GRANT EXECUTE ON FUNCTION billy.preview_write(text, jsonb) TO billy_admin;
-GRANT EXECUTE ON FUNCTION billy.commit_write(text) TO billy_admin;
+GRANT EXECUTE ON FUNCTION billy.preview_write(text, jsonb) TO billy_admin, billy_writer;
+GRANT EXECUTE ON FUNCTION billy.commit_write(text) TO billy_admin, billy_writer;
 GRANT EXECUTE ON FUNCTION billy.set_read_only(text, boolean) TO billy_admin;
 GRANT EXECUTE ON FUNCTION billy.write_operations(), billy._contact_schema(boolean), billy._product_schema(boolean),
     billy._schema_outline(jsonb) TO billy_reader;
@@ -1498,15 +1499,15 @@ GRANT EXECUTE ON FUNCTION billy.create_invoice(text, jsonb), billy.approve_invoi
     billy.create_contact(text, jsonb), billy.update_contact(text, text, jsonb),
     billy.create_product(text, jsonb), billy.update_product(text, text, jsonb),
     billy.create_bill(text, jsonb), billy.approve_bill(text, text),
-    billy.create_bank_payment(text, jsonb), billy.update_organization(text, jsonb) TO billy_admin;
+    billy.create_bank_payment(text, jsonb), billy.update_organization(text, jsonb) TO billy_admin, billy_writer;
 -- what the public functions above call as their invoker
 GRANT EXECUTE ON FUNCTION billy._plan_write(text, jsonb), billy._require_writable(text),
     billy._raise_problems(jsonb), billy._commit_plan(text), billy._write_now(text, jsonb),
-    billy._store_preview(text, jsonb),
-    billy._set_read_only(text, boolean), billy._check_fields(jsonb, text, jsonb), billy._is_date(text),
+    billy._store_preview(text, jsonb), billy._check_fields(jsonb, text, jsonb), billy._is_date(text),
     billy._cvr_valid(text), billy._problem(text, text), billy._touch(text, text, text),
     billy._ids(text, text, text, text), billy._live(text, text, text), billy._missing(text, text, text),
-    billy._urlencode(text) TO billy_admin;
+    billy._urlencode(text) TO billy_admin, billy_writer;
+GRANT EXECUTE ON FUNCTION billy._set_read_only(text, boolean) TO billy_admin;
 GRANT EXECUTE ON FUNCTION billy._is_date(text) TO billy_reader;
 
 REVOKE ALL ON ALL TABLES IN SCHEMA billy FROM PUBLIC;

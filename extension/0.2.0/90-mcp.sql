@@ -507,24 +507,30 @@ AS $$
 DECLARE
     orgs text;
     n integer;
+    -- the instructions name only tools the caller can use
+    can_sync boolean := EXISTS (SELECT 1 FROM billy.mcp_tools t WHERE t.name = 'sync_billy_data' AND billy._mcp_tool_problem(t) IS NULL);
+    can_status boolean := EXISTS (SELECT 1 FROM billy.mcp_tools t WHERE t.name = 'get_sync_status' AND billy._mcp_tool_problem(t) IS NULL);
+    can_write boolean := EXISTS (SELECT 1 FROM billy.mcp_tools t WHERE t.kind IN ('write', 'import') AND billy._mcp_tool_problem(t) IS NULL);
 BEGIN
     SELECT count(*), string_agg(format('%s (id %s, %s)', o.name, o.id, coalesce(o.base_currency, 'DKK')), '; ' ORDER BY o.name)
     INTO n, orgs
     FROM billy.organizations o WHERE o.disconnected_at IS NULL;
     RETURN 'billy serves the books of Danish businesses kept in Billy (billy.dk), mirrored into PostgreSQL. '
-        || 'Reads and analytics answer from the mirror in milliseconds and say how fresh they are; '
-        || 'call sync_billy_data (or read get_sync_status) when the user needs the latest state. '
-        || 'Amounts are exact decimals in the document''s currency unless a tool says otherwise; Danish VAT (moms) is 25%. '
-        || 'Writes to Billy take two calls: the first returns a preview and a confirmation and writes nothing; '
-        || 'show the preview to the user and call the same tool again with that confirmation only when they agree. '
-        || 'Lists are capped: when a result says truncated, narrow the filters or page with limit and offset. '
+        || 'Reads and analytics answer from the mirror in milliseconds and say how fresh they are'
+        || CASE WHEN can_sync THEN '; call sync_billy_data when the user needs the latest state'
+                WHEN can_status THEN '; get_sync_status says when each kind of record was last synced' ELSE '' END || '. '
+        || 'Amounts are exact decimals in the document''s currency (net: before VAT, vat, gross: with VAT, balance: still unpaid); Danish VAT (moms) is 25%. '
+        || CASE WHEN can_write THEN 'Writes to Billy take two calls: without confirmation a tool returns a preview and a confirmation and writes nothing; '
+                                 || 'show the preview to the user and call the same tool again with the same arguments and that confirmation only when they agree. '
+                ELSE '' END
+        || 'Lists give a page (25 rows unless limit says otherwise) with total and next_offset: call again with offset set to next_offset for more; detail "full" or fields give more per row, detail "raw" Billy''s own JSON. '
         || CASE WHEN n = 0 THEN 'No organization is visible to this connection yet.'
                 WHEN n = 1 THEN 'One organization is connected: ' || orgs || '; the organization argument can be left out.'
-                ELSE n || ' organizations are visible: ' || orgs || '. Pass organization (id or name) to every tool.' END;
+                ELSE n || ' organizations are visible: ' || orgs || '. Pass organization (its id or name) to every tool.' END;
 END
 $$;
 COMMENT ON FUNCTION billy.mcp_instructions() IS
-'The instructions billy.mcp gives AI clients in its initialize and server/discover answers: what billy is, how fresh reads are, how writes are confirmed, how results are capped, and which organizations the caller sees.';
+'The instructions billy.mcp gives AI clients in its initialize and server/discover answers: what billy is, how fresh reads are, what the amounts mean, how writes are confirmed (when the caller can write), how lists page, and which organizations the caller sees. Names only tools the caller can use.';
 
 ------------------------------------------------------------------------------
 -- The audit trail of MCP calls: recorded through billy.audit when installed
@@ -1549,4 +1555,4 @@ GRANT EXECUTE ON FUNCTION billy.mcp(jsonb), billy.mcp_tool_status(), billy.mcp_i
     billy._mcp_tax_rates(text, boolean)
     TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy._mcp_import_record(text, text, text, jsonb, bigint),
-    billy._mcp_import_take(text, text, text, text, jsonb), billy._mcp_import(text, jsonb, text) TO billy_admin;
+    billy._mcp_import_take(text, text, text, text, jsonb), billy._mcp_import(text, jsonb, text) TO billy_admin, billy_writer;

@@ -92,7 +92,8 @@ try {
   await session('v2 stdio auto', stdioTransport(), 'auto', false);
   await session('v2 http auto', httpTransport(), 'auto', false);
 
-  // as a billy_admin member, pinned to the modern era: every tool end to end
+  // pinned to the modern era, every tool end to end: as a billy_admin member
+  // over stdio, as a billy_writer over HTTP
   for (const [label, transport] of [['v2 stdio', stdioTransport(env.ADMIN)], ['v2 http', httpTransport(env.HTTP_ADMIN_URL)]]) {
     const admin = new Client({ name: 'billy-tap-v2', version: '0' }, { versionNegotiation: { pin: MODERN } });
     await admin.connect(transport);

@@ -1,8 +1,8 @@
 // test/mcp/clients.mjs: the official MCP TypeScript SDK (@modelcontextprotocol/sdk)
 // as a real client of billy-mcp-bridge, over stdio and over HTTP.  Prints TAP.
 // Run by test/t/85-mcp-clients.t, which starts the HTTP bridge and passes:
-//   BRIDGE, PGHOST, PGPORT, PGDATABASE, READER, ADMIN (login roles),
-//   READER_TOOLS, ADMIN_TOOLS (what each may use, comma-separated),
+//   BRIDGE, PGHOST, PGPORT, PGDATABASE, READER, ADMIN, WRITER (login roles),
+//   READER_TOOLS, ADMIN_TOOLS, WRITER_TOOLS (what each may use, comma-separated),
 //   HTTP_URL (as the reader), HTTP_ADMIN_URL (as the writer), HTTP_TOKEN, ORG_ID,
 //   ORG_NAME and what cases.mjs needs
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -77,13 +77,17 @@ try {
   const http = await session('http reader', httpTransport(), env.READER_TOOLS.split(','));
   await http.close();
 
-  // as a billy_admin member, over stdio and HTTP: every tool end to end
+  // every tool end to end: as a billy_admin member over stdio, as a
+  // billy_writer over HTTP (it writes only where it was granted writes)
   const admin = await session('stdio admin', stdioTransport(env.ADMIN), env.ADMIN_TOOLS.split(','), { admin: true });
   await everyTool(admin, 'v1 stdio');
   await admin.close();
-  const adminHttp = await session('http admin', httpTransport(env.HTTP_ADMIN_URL), env.ADMIN_TOOLS.split(','), { admin: true });
-  await everyTool(adminHttp, 'v1 http');
-  await adminHttp.close();
+  const writer = await session('http writer', httpTransport(env.HTTP_ADMIN_URL), env.WRITER_TOOLS.split(','), { admin: true });
+  await everyTool(writer, 'v1 http');
+  const r = await writer.callTool({ name: 'create_customer', arguments: { organization: env.ORG2_ID, customer: { name: 'Ikke her ApS' } } });
+  ok(r.isError === true && /may not write to organization/.test(r.content[0].text),
+    'http writer: a write to an organization granted without writes is refused', r);
+  await writer.close();
 } catch (e) {
   ok(false, 'the clients ran to the end', String(e?.stack ?? e));
 }

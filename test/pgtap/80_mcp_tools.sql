@@ -6,7 +6,7 @@
 \set ON_ERROR_STOP 1
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
-SELECT plan(122);
+SELECT plan(126);
 
 SELECT billy.connect(billy_test.token(1), billy_test.setting('api_url'));
 SET LOCAL client_min_messages = warning;
@@ -328,7 +328,16 @@ SELECT is(billy._mcp_validate(pg_temp.output_schema('check_connection'), pg_temp
 SELECT is(pg_temp.call('check_connection') -> 'structuredContent' ->> 'ok', 'true', 'and reaches the sandbox');
 SELECT alike(billy.mcp('{"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {"protocolVersion": "2025-11-25"}}') -> 'result' ->> 'instructions',
     '%' || (SELECT name FROM billy.organizations WHERE id = billy_test.org(1)) || '%', 'the instructions name the organizations the role sees');
+SELECT ok(billy.mcp_instructions() !~ 'sync_billy_data|Writes to Billy' AND billy.mcp_instructions() ~ 'get_sync_status',
+    'a reader''s instructions name no tool it cannot use (sync_billy_data, the writes)');
+SELECT alike(pg_temp.error_text('get_sync_status', '{"organization": "nope"}'), 'error 42704: unknown Billy organization "nope"%',
+    'an error names what was wrong');
+SELECT ok(pg_temp.error_text('get_sync_status', '{"organization": "nope"}') !~ 'SELECT|FROM billy'
+          AND pg_temp.error_text('get_sync_status', '{"organization": "nope"}') ~ 'get_organization_settings',
+    'and its hint names a tool, never SQL');
 RESET ROLE;
+SELECT ok(billy.mcp_instructions() ~ 'sync_billy_data' AND billy.mcp_instructions() ~ 'Writes to Billy take two calls',
+    'a writer''s instructions tell how to sync and how writes are confirmed');
 
 SET LOCAL ROLE mcp_t_admin;
 SELECT ok('sync_billy_data' = ANY (pg_temp.listed()), 'a billy_admin member sees sync_billy_data');
