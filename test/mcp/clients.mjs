@@ -9,6 +9,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { finish, ok } from './tap.mjs';
+import { readFileSync } from 'node:fs';
 import { everyTool, readingTools } from './cases.mjs';
 
 const env = process.env;
@@ -88,6 +89,21 @@ try {
   ok(r.isError === true && /may not write to organization/.test(r.content[0].text),
     'http writer: a write to an organization granted without writes is refused', r);
   await writer.close();
+
+  // the README's Claude Desktop / Cursor configuration, as written: its
+  // command (installed under the test's staging root) and its conninfo
+  // argument with this cluster's values, as the writer
+  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+  const block = readme.split('Claude Desktop (`claude_desktop_config.json`')[1].match(/```json\n([\s\S]*?)```/)[1];
+  const conf = JSON.parse(block).mcpServers.billy;
+  const conninfo = conf.args[0].replace(/host=\S+/, `host=${env.PGHOST}`).replace(/port=\S+/, `port=${env.PGPORT}`)
+    .replace(/dbname=\S+/, `dbname=${env.PGDATABASE}`).replace(/user=\S+/, `user=${env.WRITER}`);
+  const fromReadme = new Client({ name: 'billy-tap-readme', version: '0' });
+  await fromReadme.connect(new StdioClientTransport({
+    command: `${env.BILLY_WORK}/pg${conf.command}`, args: [conninfo], env: { PATH: env.PATH, ...conf.env }, stderr: 'pipe' }));
+  ok(fromReadme.getServerVersion()?.name === 'billy', 'README stdio configuration: the bridge it names starts and answers', conf);
+  await everyTool(fromReadme, 'README stdio config');
+  await fromReadme.close();
 } catch (e) {
   ok(false, 'the clients ran to the end', String(e?.stack ?? e));
 }
