@@ -90,10 +90,10 @@ try {
     'http writer: a write to an organization granted without writes is refused', r);
   await writer.close();
 
-  // the README's Claude Desktop / Cursor configuration, as written: its
+  // docs/mcp.md's Claude Desktop / Cursor configuration, as written: its
   // command (installed under the test's staging root) and its conninfo
   // argument with this cluster's values, as the writer
-  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+  const readme = readFileSync(new URL('../../docs/mcp.md', import.meta.url), 'utf8');
   const block = readme.split('Claude Desktop (`claude_desktop_config.json`')[1].match(/```json\n([\s\S]*?)```/)[1];
   const conf = JSON.parse(block).mcpServers.billy;
   const conninfo = conf.args[0].replace(/host=\S+/, `host=${env.PGHOST}`).replace(/port=\S+/, `port=${env.PGPORT}`)
