@@ -415,7 +415,9 @@ BEGIN
             IF props <> '{}' OR depth = 0 THEN
                 result := result || jsonb_build_object('properties', props);
             END IF;
-            IF optional IS NOT NULL THEN
+            -- (unless the description names them all already)
+            IF optional IS NOT NULL AND EXISTS (SELECT 1 FROM unnest(string_to_array(optional, ', ')) o
+                                                WHERE strpos(coalesce(schema ->> 'description', ''), o) = 0) THEN
                 result := result || jsonb_build_object('description',
                     concat_ws(' ', CASE WHEN depth <= 1 THEN schema ->> 'description' END, 'Optional: ' || optional || '.'));
             END IF;
@@ -1180,7 +1182,7 @@ VALUES
                        "connected": {"type": "boolean"}, "confirmed_at": {"type": "string", "format": "date-time"}},
         "required": ["id", "name", "connected"]}}},
      "required": ["organizations"]}$j$,
- 'The organizations this connection sees: id, name, currency, VAT period, fiscal year, CVR number, payment terms.',
+ 'The organizations in sight: id, name, currency, VAT period, fiscal year, CVR, payment terms.',
  true),
 ('check_connection', 'Check the connection to Billy', 20,
  'billy.check_connection(text)', '{}', '{"organization": "org"}', '{}', 'call', NULL,
@@ -1230,7 +1232,7 @@ VALUES
         "running": {"type": "array", "items": {"type": "object"}},
         "checked_at": {"type": "string", "format": "date-time"}},
      "required": ["resources", "running", "checked_at"]}$j$,
- 'How fresh the mirror is per resource: state, last success and age, last error, next sync; scans running now.',
+ 'How fresh the mirror is per resource: state, last success, last error, next sync; scans running.',
  true),
 -- invoices -------------------------------------------------------------------
 ('list_accounts', 'List accounts', 420,
@@ -1344,15 +1346,16 @@ VALUES
  '{"readOnlyHint": true, "openWorldHint": false}',
  -- the filters and options the function checks, from the same schemas (82-bulk.sql)
  billy._mcp_input(jsonb_build_object('filters', billy._export_invoices_filters(),
-                                     'options', billy._csv_options_schema())),
+                                     'options', billy._csv_options_schema() || jsonb_build_object('description',
+                                         'format danish for Excel in Denmark; or delimiter, decimal, header, bom, newline, language.'))),
  NULL,
- 'Invoices as CSV text, one line each (number, dates, customer, amounts), optionally in Danish format; formula-like cells are escaped.',
+ 'Invoices as CSV text (number, dates, customer, amounts), optionally in Danish format.',
  true),
 ('get_bulk_job_status', 'Bulk job status', 830,
  'billy.bulk_job_status', '{}', '{"job_id": "job_id"}', '{}', 'call', 'issue 8: bulk import',
  '{"readOnlyHint": true, "openWorldHint": false}',
  billy._mcp_input($j${
-    "job_id": {"type": "integer", "minimum": 1, "description": "The job id an import returned."}}$j$,
+    "job_id": {"type": "integer", "minimum": 1}}$j$,
     ARRAY['job_id'], false),
  NULL,
  'Progress of a CSV import job: state, rows done, failed and left, rate, and failed rows with their lines.',
@@ -1419,17 +1422,17 @@ FROM (VALUES
         "search": {"type": "string", "maxLength": 200, "description": "Name, number, CVR, city, e-mail."},
         "suppliers": {"type": "boolean", "description": "Suppliers instead."},
         "include_archived": {"type": "boolean"}}$j$, '{}'::text[],
-     'Customers (or suppliers) by name: number, CVR, country, city, e-mail. Use it to find ids.'),
+     'Customers (or suppliers) by name: number, CVR, country, city, e-mail.'),
     ('get_customer', 'Get a customer', 210, 'billy.get_contact', 'contacts', '{"customer_id": "id"}', $j${
         "customer_id": {"type": "string", "minLength": 1, "maxLength": 100}}$j$, ARRAY['customer_id'],
-     'One customer or supplier: address, CVR and EAN, payment terms, contact persons with e-mails, and freshness.'),
+     'One customer or supplier: address, CVR, EAN, payment terms, contact persons, freshness.'),
     ('list_products', 'List products', 300, 'billy._mcp_list_products', 'products', '{}', $j${
         "search": {"type": "string", "maxLength": 200, "description": "Name, product number, description."},
         "include_archived": {"type": "boolean", "description": "true: archived ones too."}}$j$, '{}'::text[],
      'Products by name: number and prices per currency.'),
     ('get_product', 'Get a product', 310, 'billy.get_product', 'products', '{"product_id": "id"}', $j${
         "product_id": {"type": "string", "minLength": 1, "maxLength": 100}}$j$, ARRAY['product_id'],
-     'One product: number, description, prices per currency, revenue account, sales tax ruleset, and freshness.'),
+     'One product: number, description, prices, revenue account, tax ruleset, freshness.'),
     ('list_bills', 'List bills', 400, 'billy.list_bills', 'bills', '{"supplier": "contact"}', $j${
         "state": {"enum": ["draft", "approved", "voided"]},
         "paid": {"type": "boolean"},
@@ -1441,12 +1444,12 @@ FROM (VALUES
      'Bills (purchases), newest first: supplier, dates, currency, net, vat, gross, balance, paid, overdue.'),
     ('get_bill', 'Get a bill', 405, 'billy.get_bill', 'bills', '{"bill_id": "id"}', $j${
         "bill_id": {"type": "string", "minLength": 1, "maxLength": 100}}$j$, ARRAY['bill_id'],
-     'One bill with its lines (account, text, net, vat), payments, totals, balance and freshness.'),
+     'One bill: lines (account, text, net, vat), payments, totals, balance, freshness.'),
     ('list_bank_payments', 'List bank payments', 500, 'billy.list_bank_payments', 'bankPayments', '{"contact_id": "contact"}', $j${
         "contact_id": {"type": "string", "maxLength": 200, "description": "Id or exact name."},
         "from_date": {"type": "string", "format": "date"},
         "to_date": {"type": "string", "format": "date"}}$j$, '{}'::text[],
-     'Payments received (in) and paid (out) with date, amount, contact and the invoices or bills they settle.')
+     'Payments in and out: date, amount, contact, the invoices or bills they settle.')
 ) v(name, title, sort_order, function, project, arguments, properties, required, description);
 
 -- The write tools: each runs a write operation of billy.write_operations(),
