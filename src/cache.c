@@ -213,8 +213,8 @@ billy_cache_define_settings(void)
 							NULL, NULL, NULL);
 
 	DefineCustomIntVariable("billy.api_budget_per_minute",
-							"API calls per minute and organization the worker may spend refreshing rows ahead of reads.",
-							"Stale reads and hot rows are refreshed within it; 0 turns background refreshes off. Syncs are not counted.",
+							"API calls per minute and organization that roles outside billy_admin may make billy spend: reads with max_age or misses, billy.check_connection, and the worker's refreshes ahead of reads.",
+							"Charged where every GET is issued (budget.c); a spent budget raises SQLSTATE 53400. 0 refuses them all and turns background refreshes off. Syncs and writes are not counted.",
 							&billy_api_budget_per_minute,
 							60, 0, 100000,
 							PGC_SIGHUP, 0,

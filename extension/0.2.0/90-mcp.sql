@@ -35,7 +35,9 @@ CREATE TABLE billy.mcp_tools (
     project       text CHECK (project OPERATOR(pg_catalog.=) ANY (ARRAY['invoices', 'bills', 'contacts', 'products', 'bankPayments'])),
     sort_order    integer NOT NULL DEFAULT 1000,
     builtin       boolean NOT NULL DEFAULT false,
-    issue         text
+    issue         text,
+    meta          jsonb
+                  CHECK (meta IS NULL OR jsonb_typeof(meta) OPERATOR(pg_catalog.=) 'object')
 );
 COMMENT ON TABLE billy.mcp_tools IS
 'The MCP tools billy.mcp serves. name: letters, digits and underscores, at most 64 (what every client accepts). description: for the model (what it does, when to use it, what comes back). input_schema: JSON Schema of the arguments, checked before the call (types, required, enum, format, bounds). output_schema: JSON Schema of structuredContent; NULL derives it from the function (set-returning functions give {rows, row_count, truncated}). annotations: readOnlyHint, destructiveHint, idempotentHint, openWorldHint. function: the SQL function that runs (schema.name, or schema.name(argtypes) when the name is overloaded). requires: other functions the tool needs. arguments: maps an argument name to the function''s parameter name when they differ (null: not passed). fixed_args: parameters always passed. kind: call runs the function; write runs the write operation named by operation (a row of billy.write_operations(), whose input_schema the tool''s arguments are derived from by billy._mcp_write_input and checked against): a preview with billy.preview_write, then billy.commit_write with the confirmation; import previews a CSV import as a dry run of the function (billy.import_csv) and starts it with the confirmation. project: the resource whose JSON answers billy._mcp_project makes compact for reading (lists: rows projected, cut at a row boundary, paged; get: a curated record). A tool is listed only when every function exists and the caller may execute it. issue: what the tool waits for while a function is missing.';
@@ -487,7 +489,8 @@ BEGIN
                                                             ELSE (x.tool).input_schema END, 0),
                'outputSchema', CASE WHEN current_setting('billy.mcp_output_schemas', true) = 'on'
                                     THEN billy._mcp_output_schema(x.tool) END,
-               'annotations', billy._mcp_listed_annotations((x.tool).annotations)))
+               'annotations', billy._mcp_listed_annotations((x.tool).annotations),
+               '_meta', (x.tool).meta))
                ORDER BY x.i) FILTER (WHERE x.i <= page_size), '[]'::jsonb),
            count(*),
            (array_agg(x.sort_order ORDER BY x.i) FILTER (WHERE x.i <= page_size))[page_size],
@@ -573,6 +576,15 @@ BEGIN
                       HINT = format('Call %s with exactly the arguments of its preview and that confirmation, or leave confirmation out to preview these arguments. Nothing was written.', tool);
         END IF;
         answer := billy.commit_write(confirmation);
+        -- an unknown outcome is no success: a model that retries makes a duplicate
+        IF answer ->> 'state' = 'unknown' THEN
+            RAISE EXCEPTION 'write % was sent to Billy but its outcome is unknown: do not retry; a person must decide', answer ->> 'write_op_id'
+                USING ERRCODE = '55000',
+                      DETAIL = format('Billy did not answer (%s), so "%s" may or may not have been done. Calling %s again could do it twice.',
+                                      answer ->> 'error', answer ->> 'summary', tool),
+                      HINT = format('Do not call %s again for this, and do not ask for a new confirmation. Tell the user that write %s needs a person to check in Billy whether it was done; billy is checking too.',
+                                    tool, answer ->> 'write_op_id');
+        END IF;
         RETURN jsonb_build_object('stage', 'committed',
             'result', jsonb_strip_nulls(jsonb_build_object(
                 'write_op_id', answer -> 'write_op_id', 'state', answer -> 'state', 'operation', answer -> 'operation',
@@ -600,7 +612,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION billy._mcp_write(text, text, jsonb, text) IS
-'Runs a write tool: without confirmation checks args (problems named as the tool names its arguments) and previews the write operation with billy.preview_write (nothing is written), returning the confirmation; with confirmation (given for the same operation and arguments) billy.commit_write. Internal.';
+'Runs a write tool: without confirmation checks args (problems named as the tool names its arguments) and previews the write operation with billy.preview_write (nothing is written), returning the confirmation; with confirmation (given for the same operation and arguments) billy.commit_write. An unknown outcome raises (the tool answers isError): do not retry; a person must decide. Internal.';
 
 -- Imports through MCP: the preview is a dry run of billy.import_csv; its
 -- confirmation, kept here, binds the organization, the file and the options

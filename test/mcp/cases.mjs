@@ -97,6 +97,7 @@ const reads = {
   export_invoices_csv: [{ filters: { is_paid: false, from: '2026-01-01' }, options: { format: 'danish' } },
     (r) => r.result.split('\n').length > 2 && r.result.includes(';')],
   get_cache_performance: [{}, (r) => typeof r === 'object'],
+  show_dashboard: [{}, (r) => r.resource_uri === 'ui://billy/dashboard' && r.organization_id === env.ORG_ID],
 };
 
 // readingTools runs the case of every reading tool listed
