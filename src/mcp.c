@@ -1396,6 +1396,13 @@ static const struct
 	{"billy.write_operations", "The tool's input schema lists its arguments."},
 };
 
+/* has_sql: whether a text names SQL a model cannot run */
+static bool
+has_sql(const char *t)
+{
+	return strstr(t, "SELECT ") || strstr(t, "ALTER ") || strstr(t, "SET ") || strstr(t, "billy.");
+}
+
 /* mcp_hint: the hint a model reads, NULL for none */
 static const char *
 mcp_hint(const char *hint)
@@ -1405,9 +1412,28 @@ mcp_hint(const char *hint)
 	for (int i = 0; i < lengthof(sql_hints); i++)
 		if (strstr(hint, sql_hints[i].names))
 			return sql_hints[i].instead;
-	if (strstr(hint, "SELECT ") || strstr(hint, "ALTER ") || strstr(hint, "SET ") || strstr(hint, "billy."))
-		return NULL;
-	return hint;
+	if (!has_sql(hint))
+		return hint;
+	/* keep the sentences that name no SQL */
+	{
+		StringInfoData kept;
+		const char *p = hint;
+
+		initStringInfo(&kept);
+		while (*p)
+		{
+			const char *end = strstr(p, ". ");
+			int			len = end ? (int) (end - p) + 1 : (int) strlen(p);
+			char	   *sentence = pnstrdup(p, len);
+
+			if (!has_sql(sentence))
+				appendStringInfo(&kept, "%s%s", kept.len ? " " : "", sentence);
+			p += len;
+			while (*p == ' ')
+				p++;
+		}
+		return kept.len ? kept.data : NULL;
+	}
 }
 
 /* sql_error_text: what the model reads about a SQL error: never SQL */
