@@ -605,6 +605,11 @@ typedef struct Filter
 	int32_t		subj_idx;
 	int			mod_kind;
 	int32_t		mod_idx;
+	int32_t		account;		/* accountId (books) */
+	int32_t		daybook;
+	int32_t		file;
+	int			is_matched;
+	int			is_approved;
 	bool		has_q;
 	char		q[256];
 	bool		q_is_amount;
@@ -763,6 +768,8 @@ parse_ref(Org *o, const char *v, int *kind, int32_t *idx)
 		k = RK_BILL;
 	else if (strncmp(v, "bankPayment:", 12) == 0)
 		k = RK_BANK_PAYMENT;
+	else if (strncmp(v, "daybookTransaction:", 19) == 0)
+		k = RK_DAYBOOK_TXN;
 	else
 	{
 		*kind = RK_INVOICE;
@@ -801,6 +808,8 @@ filter_parse(Org *o, RK rk, const Request *rq, Filter *f, Response *rs)
 	f->is_archived = f->is_bank = f->is_payment = UNSET;
 	f->min_entry = f->max_entry = f->min_due = f->max_due = DATE_NONE;
 	f->subj_kind = f->mod_kind = UNSET;
+	f->account = f->daybook = f->file = UNSET;
+	f->is_matched = f->is_approved = UNSET;
 
 #define BOOL_FILTER(name, field) \
 	if ((v = req_arg(rq, name)) != NULL) \
@@ -978,6 +987,94 @@ filter_parse(Org *o, RK rk, const Request *rq, Filter *f, Response *rs)
 				f->active = true;
 			}
 			break;
+		case RK_POSTING:
+			if ((v = req_arg(rq, "transactionId")) != NULL)
+			{
+				f->parent = find_ref(o, RK_TRANSACTION, v, f);
+				f->parent_rel = REL_TXN_POSTINGS;
+			}
+			if ((v = req_arg(rq, "accountId")) != NULL)
+				f->account = find_ref(o, RK_ACCOUNT, v, f);
+			BOOL_FILTER("isBankMatched", is_matched);
+			DATE_FILTER("minEntryDate", min_entry);
+			DATE_FILTER("maxEntryDate", max_entry);
+			break;
+		case RK_TRANSACTION:
+			if ((v = req_arg(rq, "originatorReference")) != NULL)
+			{
+				parse_ref(o, v, &f->subj_kind, &f->subj_idx);
+				if (f->subj_idx < 0)
+					f->none = true;
+				f->active = true;
+			}
+			DATE_FILTER("minEntryDate", min_entry);
+			DATE_FILTER("maxEntryDate", max_entry);
+			break;
+		case RK_DAYBOOK_TXN:
+			if ((v = req_arg(rq, "daybookId")) != NULL)
+				f->daybook = find_ref(o, RK_DAYBOOK, v, f);
+			if ((v = req_arg(rq, "state")) != NULL)
+			{
+				f->state = strcmp(v, "draft") == 0 ? ST_DRAFT : strcmp(v, "approved") == 0 ? ST_APPROVED
+					: strcmp(v, "voided") == 0 ? ST_VOIDED : -1;
+				if (f->state < 0)
+				{
+					resp_unprocessable(rs, key, "state", "Must be draft, approved or voided.");
+					return false;
+				}
+				f->active = true;
+			}
+			DATE_FILTER("minEntryDate", min_entry);
+			DATE_FILTER("maxEntryDate", max_entry);
+			break;
+		case RK_DAYBOOK_LINE:
+			if ((v = req_arg(rq, "daybookTransactionId")) != NULL)
+			{
+				f->parent = find_ref(o, RK_DAYBOOK_TXN, v, f);
+				f->parent_rel = REL_DBT_LINES;
+			}
+			break;
+		case RK_BANK_LINE:
+			if ((v = req_arg(rq, "matchId")) != NULL)
+			{
+				f->parent = find_ref(o, RK_BANK_MATCH, v, f);
+				f->parent_rel = REL_MATCH_LINES;
+			}
+			else if ((v = req_arg(rq, "accountId")) == NULL)
+			{
+				/* Billy requires it (spec §4) */
+				resp_unprocessable(rs, key, "accountId", "accountId is required: bank lines are listed per bank account.");
+				return false;
+			}
+			if ((v = req_arg(rq, "accountId")) != NULL)
+				f->account = find_ref(o, RK_ACCOUNT, v, f);
+			BOOL_FILTER("isReconciled", is_matched);
+			DATE_FILTER("minEntryDate", min_entry);
+			DATE_FILTER("maxEntryDate", max_entry);
+			break;
+		case RK_BANK_MATCH:
+			if ((v = req_arg(rq, "accountId")) != NULL)
+				f->account = find_ref(o, RK_ACCOUNT, v, f);
+			BOOL_FILTER("isApproved", is_approved);
+			break;
+		case RK_BANK_SUBJECT:
+			if ((v = req_arg(rq, "matchId")) != NULL)
+			{
+				f->parent = find_ref(o, RK_BANK_MATCH, v, f);
+				f->parent_rel = REL_MATCH_SUBJECTS;
+			}
+			break;
+		case RK_ATTACHMENT:
+			if ((v = req_arg(rq, "ownerReference")) != NULL)
+			{
+				parse_ref(o, v, &f->subj_kind, &f->subj_idx);
+				if (f->subj_idx < 0)
+					f->none = true;
+				f->active = true;
+			}
+			if ((v = req_arg(rq, "fileId")) != NULL)
+				f->file = find_ref(o, RK_FILE, v, f);
+			break;
 		default:
 			break;
 	}
@@ -1094,6 +1191,50 @@ filter_match(Org *o, RK rk, int32_t i, const Filter *f)
 				if (f->has_q && !contains_folded(a->name, f->q) && strstr(no, f->q) == NULL)
 					return false;
 				return true;
+			}
+		case RK_POSTING:
+			{
+				Posting    *p = POSTING(o, i);
+
+				return (f->account == UNSET || p->account == f->account) &&
+					TRI(is_matched, p->bank_matched) &&
+					(f->min_entry == DATE_NONE || p->entry_date >= f->min_entry) &&
+					(f->max_entry == DATE_NONE || p->entry_date <= f->max_entry);
+			}
+		case RK_TRANSACTION:
+			{
+				Transaction *t = TXN(o, i);
+
+				return (f->subj_kind == UNSET || (t->orig_kind == f->subj_kind && t->orig_idx == f->subj_idx)) &&
+					(f->min_entry == DATE_NONE || t->entry_date >= f->min_entry) &&
+					(f->max_entry == DATE_NONE || t->entry_date <= f->max_entry);
+			}
+		case RK_DAYBOOK_TXN:
+			{
+				DaybookTxn *d = DBTXN(o, i);
+
+				return (f->daybook == UNSET || d->daybook == f->daybook) && TRI(state, d->state) &&
+					(f->min_entry == DATE_NONE || d->entry_date >= f->min_entry) &&
+					(f->max_entry == DATE_NONE || d->entry_date <= f->max_entry);
+			}
+		case RK_BANK_LINE:
+			{
+				BankLine   *l = BANKLINE(o, i);
+
+				return (f->account == UNSET || l->account == f->account) &&
+					TRI(is_matched, l->match >= 0 && BANKMATCH(o, l->match)->approved) &&
+					(f->min_entry == DATE_NONE || l->entry_date >= f->min_entry) &&
+					(f->max_entry == DATE_NONE || l->entry_date <= f->max_entry);
+			}
+		case RK_BANK_MATCH:
+			return (f->account == UNSET || BANKMATCH(o, i)->account == f->account) &&
+				TRI(is_approved, BANKMATCH(o, i)->approved);
+		case RK_ATTACHMENT:
+			{
+				Attachment *a = ATTACH(o, i);
+
+				return (f->subj_kind == UNSET || (a->owner_kind == f->subj_kind && a->owner_idx == f->subj_idx)) &&
+					(f->file == UNSET || a->file == f->file);
 			}
 		case RK_BALANCE_MODIFIER:
 			{
@@ -1417,12 +1558,29 @@ api_organization(Org *o, Response *rs, bool list)
 static bool
 can_create(int rk)
 {
-	return rk == RK_INVOICE || rk == RK_CONTACT || rk == RK_PRODUCT || rk == RK_BILL || rk == RK_BANK_PAYMENT;
+	return rk == RK_INVOICE || rk == RK_CONTACT || rk == RK_PRODUCT || rk == RK_BILL || rk == RK_BANK_PAYMENT ||
+		rk == RK_DAYBOOK_TXN || rk == RK_BANK_LINE || rk == RK_BANK_MATCH || rk == RK_FILE || rk == RK_ATTACHMENT;
 }
 
-/* can_delete: which resources take DELETE (drafts) */
+/* can_update: which records take PUT */
+static bool
+can_update(int rk)
+{
+	return rk == RK_INVOICE || rk == RK_CONTACT || rk == RK_PRODUCT || rk == RK_BILL || rk == RK_BANK_PAYMENT ||
+		rk == RK_DAYBOOK_TXN;
+}
+
+/* can_delete: which records take DELETE (drafts, unmatched lines, matches, attachments) */
 static bool
 can_delete(int rk)
+{
+	return rk == RK_INVOICE || rk == RK_BILL || rk == RK_DAYBOOK_TXN || rk == RK_BANK_LINE ||
+		rk == RK_BANK_MATCH || rk == RK_ATTACHMENT;
+}
+
+/* can_delete_many: collection DELETE with ids[] */
+static bool
+can_delete_many(int rk)
 {
 	return rk == RK_INVOICE || rk == RK_BILL;
 }
@@ -1447,6 +1605,7 @@ typedef enum Target
 	T_LIST,
 	T_ONE,
 	T_EMAILS,
+	T_DOWNLOAD,					/* /v2/files/:id/download */
 	T_ORG_SELF,					/* /v2/organization */
 	T_ORGS,						/* /v2/organizations */
 	T_ORG_ONE					/* /v2/organizations/:id */
@@ -1509,7 +1668,8 @@ parse_route(const char *method, const char *path, Route *rt)
 	}
 	rt->rd = res_by_plural(seg[0], len[0]);
 	if (rt->rd == NULL ||
-		(nseg == 3 && !(rt->rd->rk == RK_INVOICE && len[2] == 6 && memcmp(seg[2], "emails", 6) == 0)))
+		(nseg == 3 && !(rt->rd->rk == RK_INVOICE && len[2] == 6 && memcmp(seg[2], "emails", 6) == 0) &&
+		 !(rt->rd->rk == RK_FILE && len[2] == 8 && memcmp(seg[2], "download", 8) == 0)))
 		return false;
 	rt->rk = rt->rd->rk;
 	if (rt->rk == RK_ORGANIZATION)
@@ -1517,6 +1677,12 @@ parse_route(const char *method, const char *path, Route *rt)
 		rt->target = nseg == 1 ? T_ORGS : T_ORG_ONE;
 		rt->tmpl = nseg == 1 ? list_routes[rt->rk] : one_routes[rt->rk];
 		rt->allowed = is_get || (nseg == 2 && strcmp(m, "PUT") == 0);
+	}
+	else if (nseg == 3 && rt->rk == RK_FILE)
+	{
+		rt->target = T_DOWNLOAD;
+		rt->tmpl = "/v2/files/:id/download";
+		rt->allowed = is_get;
 	}
 	else if (nseg == 3)
 	{
@@ -1528,7 +1694,7 @@ parse_route(const char *method, const char *path, Route *rt)
 	{
 		rt->target = T_ONE;
 		rt->tmpl = one_routes[rt->rk];
-		rt->allowed = is_get || (strcmp(m, "PUT") == 0 && can_create(rt->rk)) ||
+		rt->allowed = is_get || (strcmp(m, "PUT") == 0 && can_update(rt->rk)) ||
 			(strcmp(m, "DELETE") == 0 && can_delete(rt->rk));
 	}
 	else
@@ -1536,7 +1702,7 @@ parse_route(const char *method, const char *path, Route *rt)
 		rt->target = T_LIST;
 		rt->tmpl = list_routes[rt->rk];
 		rt->allowed = is_get || (strcmp(m, "POST") == 0 && can_create(rt->rk)) ||
-			(strcmp(m, "DELETE") == 0 && can_delete(rt->rk));
+			(strcmp(m, "DELETE") == 0 && can_delete_many(rt->rk));
 	}
 	return true;
 }
@@ -1586,7 +1752,7 @@ api_handle(const Request *rq, Response *rs)
 		resp_error(rs, 405, "METHOD_NOT_ALLOWED", "The method is not allowed for this resource.");
 		return;
 	}
-	if (strcmp(m, "POST") == 0 || strcmp(m, "PUT") == 0)
+	if ((strcmp(m, "POST") == 0 && rk != RK_FILE) || strcmp(m, "PUT") == 0)
 	{
 		body = parse_body_object(rq, rs);
 		if (body == NULL)
@@ -1642,6 +1808,9 @@ api_handle(const Request *rq, Response *rs)
 			case T_LIST:
 				api_list(o, (RK) rk, rq, rs);
 				break;
+			case T_DOWNLOAD:
+				books_file_download(o, id, rs);
+				break;
 			default:
 				api_get(o, (RK) rk, id, rq, rs);
 				break;
@@ -1654,6 +1823,8 @@ api_handle(const Request *rq, Response *rs)
 
 		if (target == T_ORG_ONE)
 			write_organization(&w);
+		else if (rk == RK_FILE)
+			books_file_upload(&w);
 		else if (target == T_EMAILS)
 			write_invoice_email(&w);
 		else if (strcmp(m, "DELETE") == 0)

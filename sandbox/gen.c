@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "books.h"
 #include "ledger.h"
 #include "refdata.h"
 
@@ -1751,6 +1752,7 @@ gen_org(const GenParams *gp)
 	}
 
 	setup_reference(o, &g.r);
+	books_setup(o);
 	if (!gp->empty)
 	{
 		InvSpec    *specs;
@@ -1775,6 +1777,7 @@ gen_org(const GenParams *gp)
 			}
 		process_events(&g, &ev);
 		gen_tax_returns(&g);
+		books_generate(o, g.start, g.today);
 		free(ev.v);
 		free(specs);
 		free(bp);
@@ -1785,6 +1788,7 @@ gen_org(const GenParams *gp)
 		free(g.payer);
 		free(g.prod);
 	}
+	o->books_live = true;
 	o->next_product_no = 1001 + o->tab[RK_PRODUCT].n;
 	/* generation is not a change: start every table at version 1 */
 	for (int rk = 0; rk < RK__TABLES; rk++)

@@ -207,7 +207,7 @@ queue(struct MHD_Connection *conn, Response *rs, const FaultPlan *plan)
 		r = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
 	if (r == NULL)
 		return MHD_NO;
-	MHD_add_response_header(r, "Content-Type", "application/json; charset=utf-8");
+	MHD_add_response_header(r, "Content-Type", rs->content_type ? rs->content_type : "application/json; charset=utf-8");
 	if (rs->retry_after >= 0)
 	{
 		char		ra[16];
@@ -307,6 +307,8 @@ respond(Conn *c)
 	rq.args = args.v;
 	rq.nargs = args.n;
 	rq.token = MHD_lookup_connection_value(c->conn, MHD_HEADER_KIND, "X-Access-Token");
+	rq.content_type = MHD_lookup_connection_value(c->conn, MHD_HEADER_KIND, "Content-Type");
+	rq.filename = MHD_lookup_connection_value(c->conn, MHD_HEADER_KIND, "X-Filename");
 	rq.body = c->body.p;
 	rq.body_len = c->body.len;
 	rq.body_too_large = c->too_large;

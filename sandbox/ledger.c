@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "books.h"
 #include "refdata.h"
 
 /* gcd128: greatest common divisor, for keeping the tax sum in lowest terms */
@@ -360,6 +361,7 @@ doc_credit_apply(Org *o, RK kind, int32_t cn, Date entry, Time now, ChangeSet *c
 		return;
 	modifier_add(o, kind, cn, kind, orig, -applied, entry, now, cs);
 	modifier_add(o, kind, orig, kind, cn, -applied, entry, now, cs);
+	books_settlement(o, kind, cn, orig, applied, entry, now, cs);
 }
 
 /* credit_note_apply settles an approved invoice credit note against its invoice */
@@ -394,6 +396,8 @@ invoice_approve(Org *o, int32_t inv, Time now, ChangeSet *cs)
 	touch(o, RK_INVOICE);
 	if (cs)
 		cs_add(cs, RK_INVOICE, inv, OP_UPDATED);
+	books_doc_approved(o, RK_INVOICE, inv, now, cs);
+	v = INVOICE(o, inv);
 	if (v->type == DOC_CREDIT_NOTE)
 		credit_note_apply(o, inv, v->entry_date, now, cs);
 }
@@ -415,6 +419,8 @@ bill_approve(Org *o, int32_t bill, Time now, ChangeSet *cs)
 	touch(o, RK_BILL);
 	if (cs)
 		cs_add(cs, RK_BILL, bill, OP_UPDATED);
+	books_doc_approved(o, RK_BILL, bill, now, cs);
+	b = BILL(o, bill);
 	if (b->type == DOC_CREDIT_NOTE)
 		doc_credit_apply(o, RK_BILL, bill, b->entry_date, now, cs);
 }
@@ -430,6 +436,7 @@ invoice_void(Org *o, int32_t inv, ChangeSet *cs)
 	touch(o, RK_INVOICE);
 	if (cs)
 		cs_add(cs, RK_INVOICE, inv, OP_UPDATED);
+	books_doc_voided(o, RK_INVOICE, inv, clock_now(), cs);
 }
 
 /* bill_void: callers check that it is approved and has no live modifiers */
@@ -443,6 +450,7 @@ bill_void(Org *o, int32_t bill, ChangeSet *cs)
 	touch(o, RK_BILL);
 	if (cs)
 		cs_add(cs, RK_BILL, bill, OP_UPDATED);
+	books_doc_voided(o, RK_BILL, bill, clock_now(), cs);
 }
 
 /* cash_account_for: the bank account payments in this currency go through */
@@ -540,6 +548,7 @@ payment_create(Org *o, const PaymentSpec *ps, Time now, ChangeSet *cs)
 		}
 	}
 	touch(o, RK_BANK_PAYMENT);
+	books_payment(o, p, now, cs);
 	return p;
 }
 
@@ -569,4 +578,5 @@ payment_void(Org *o, int32_t pay, ChangeSet *cs)
 			cs_add(cs, bm->subj_kind, bm->subj_idx, OP_UPDATED);
 		}
 	}
+	books_payment_voided(o, pay, clock_now(), cs);
 }

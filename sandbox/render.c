@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "books.h"
 #include "rng.h"
 
 const RelDef rel_defs[REL__COUNT] = {
@@ -23,12 +24,17 @@ const RelDef rel_defs[REL__COUNT] = {
 	[REL_PRODUCT_PRICES] = {RK_PRODUCT, "product.prices", "prices", RK_PRODUCT_PRICE, "priceIds", true},
 	[REL_CONTACT_PERSONS] = {RK_CONTACT, "contact.contactPersons", "contactPersons", RK_CONTACT_PERSON, "contactPersonIds", true},
 	[REL_RULESET_RULES] = {RK_RULESET, "salesTaxRuleset.rules", "rules", RK_RULE, "ruleIds", true},
+	[REL_TXN_POSTINGS] = {RK_TRANSACTION, "transaction.postings", "postings", RK_POSTING, "postingIds", true},
+	[REL_DBT_LINES] = {RK_DAYBOOK_TXN, "daybookTransaction.lines", "lines", RK_DAYBOOK_LINE, "lineIds", true},
+	[REL_MATCH_LINES] = {RK_BANK_MATCH, "bankLineMatch.lines", "lines", RK_BANK_LINE, "lineIds", true},
+	[REL_MATCH_SUBJECTS] = {RK_BANK_MATCH, "bankLineMatch.subjectAssociations", "subjectAssociations", RK_BANK_SUBJECT, "subjectAssociationIds", true},
 };
 
 const Include include_all_children = {
 	.embed = (1u << REL_INVOICE_LINES) | (1u << REL_INVOICE_MODIFIERS) | (1u << REL_BILL_LINES) |
 	(1u << REL_BILL_MODIFIERS) | (1u << REL_PAYMENT_ASSOCIATIONS) | (1u << REL_PRODUCT_PRICES) |
-	(1u << REL_CONTACT_PERSONS) | (1u << REL_RULESET_RULES),
+	(1u << REL_CONTACT_PERSONS) | (1u << REL_RULESET_RULES) | (1u << REL_TXN_POSTINGS) |
+	(1u << REL_DBT_LINES) | (1u << REL_MATCH_LINES) | (1u << REL_MATCH_SUBJECTS),
 	.side = 0
 };
 
@@ -48,6 +54,16 @@ const ResDef res_defs[RK__COUNT] = {
 	[RK_BANK_PAYMENT] = {RK_BANK_PAYMENT, "bankPayments", "bankPayment"},
 	[RK_BALANCE_MODIFIER] = {RK_BALANCE_MODIFIER, "balanceModifiers", "balanceModifier"},
 	[RK_SALES_TAX_RETURN] = {RK_SALES_TAX_RETURN, "salesTaxReturns", "salesTaxReturn"},
+	[RK_TRANSACTION] = {RK_TRANSACTION, "transactions", "transaction"},
+	[RK_POSTING] = {RK_POSTING, "postings", "posting"},
+	[RK_DAYBOOK] = {RK_DAYBOOK, "daybooks", "daybook"},
+	[RK_DAYBOOK_TXN] = {RK_DAYBOOK_TXN, "daybookTransactions", "daybookTransaction"},
+	[RK_DAYBOOK_LINE] = {RK_DAYBOOK_LINE, "daybookTransactionLines", "daybookTransactionLine"},
+	[RK_BANK_LINE] = {RK_BANK_LINE, "bankLines", "bankLine"},
+	[RK_BANK_MATCH] = {RK_BANK_MATCH, "bankLineMatches", "bankLineMatch"},
+	[RK_BANK_SUBJECT] = {RK_BANK_SUBJECT, "bankLineSubjectAssociations", "bankLineSubjectAssociation"},
+	[RK_FILE] = {RK_FILE, "files", "file"},
+	[RK_ATTACHMENT] = {RK_ATTACHMENT, "attachments", "attachment"},
 	[RK_CURRENCY] = {RK_CURRENCY, "currencies", "currency"},
 	[RK_ORGANIZATION] = {RK_ORGANIZATION, "organizations", "organization"},
 };
@@ -744,6 +760,275 @@ render_tax_return(Buf *b, Org *o, int32_t i)
 	buf_putc(b, '}');
 }
 
+/* json_any_ref writes a "kind:id" reference of any kind */
+static void
+json_any_ref(Buf *b, Org *o, int kind, int32_t idx)
+{
+	buf_putc(b, '"');
+	buf_puts(b, ref_prefix(kind));
+	buf_putc(b, ':');
+	buf_put(b, rec_head(&o->tab[kind], idx)->id, ID_LEN);
+	buf_putc(b, '"');
+}
+
+/* render_transaction writes a transaction (object left open for includes) */
+static void
+render_transaction(Buf *b, Org *o, int32_t i)
+{
+	Transaction *t = TXN(o, i);
+
+	K0(b, "id");
+	json_id(b, t->h.id);
+	org_field(b, o);
+	K(b, "transactionNo");
+	json_int(b, t->no);
+	K(b, "voucherNo");
+	json_str(b, t->voucher_no);
+	K(b, "createdTime");
+	json_datetime(b, t->created);
+	K(b, "entryDate");
+	json_date(b, t->entry_date);
+	K(b, "originatorReference");
+	json_any_ref(b, o, t->orig_kind, t->orig_idx);
+	K(b, "originatorName");
+	json_str(b, t->orig_name);
+	K(b, "isVoided");
+	json_bool(b, t->voided);
+	K(b, "isVoid");
+	json_bool(b, t->is_void);
+}
+
+/* render_posting writes a posting */
+static void
+render_posting(Buf *b, Org *o, int32_t i)
+{
+	Posting    *p = POSTING(o, i);
+
+	K0(b, "id");
+	json_id(b, p->h.id);
+	org_field(b, o);
+	K(b, "transactionId");
+	json_ref(b, o, RK_TRANSACTION, p->txn);
+	K(b, "entryDate");
+	json_date(b, p->entry_date);
+	K(b, "text");
+	json_str(b, p->text);
+	K(b, "accountId");
+	json_ref(b, o, RK_ACCOUNT, p->account);
+	K(b, "amount");
+	json_money(b, p->amount);
+	K(b, "side");
+	json_str(b, p->side == SIDE_DEBIT ? "debit" : "credit");
+	K(b, "currencyId");
+	json_cur(b, CUR_DKK);
+	K(b, "salesTaxReturnId");
+	buf_lit(b, "null");
+	K(b, "isVoided");
+	json_bool(b, p->voided);
+	K(b, "isBankMatched");
+	json_bool(b, p->bank_matched);
+	K(b, "priority");
+	json_int(b, p->priority);
+	buf_putc(b, '}');
+}
+
+/* render_daybook writes a daybook */
+static void
+render_daybook(Buf *b, Org *o, int32_t i)
+{
+	Daybook    *d = DAYBOOK(o, i);
+
+	K0(b, "id");
+	json_id(b, d->h.id);
+	org_field(b, o);
+	K(b, "name");
+	json_str(b, d->name);
+	K(b, "defaultContraAccountId");
+	buf_lit(b, "null");
+	K(b, "isTransactionSummaryEnabled");
+	json_bool(b, false);
+	buf_putc(b, '}');
+}
+
+/* render_dbt writes a daybook transaction (object left open for includes) */
+static void
+render_dbt(Buf *b, Org *o, int32_t i)
+{
+	DaybookTxn *d = DBTXN(o, i);
+
+	K0(b, "id");
+	json_id(b, d->h.id);
+	org_field(b, o);
+	K(b, "daybookId");
+	json_ref(b, o, RK_DAYBOOK, d->daybook);
+	K(b, "createdTime");
+	json_datetime(b, d->created);
+	K(b, "entryDate");
+	json_date(b, d->entry_date);
+	K(b, "voucherNo");
+	json_str(b, d->voucher_no);
+	K(b, "description");
+	json_str(b, d->description);
+	K(b, "extendedDescription");
+	json_str(b, d->extended);
+	K(b, "apiType");
+	json_str(b, d->api_type);
+	K(b, "state");
+	json_str(b, state_names[d->state]);
+	K(b, "priority");
+	json_int(b, d->priority);
+}
+
+/* render_dbline writes a daybook transaction line */
+static void
+render_dbline(Buf *b, Org *o, int32_t i)
+{
+	DaybookLine *l = DBLINE(o, i);
+
+	K0(b, "id");
+	json_id(b, l->h.id);
+	K(b, "daybookTransactionId");
+	json_ref(b, o, RK_DAYBOOK_TXN, l->dbt);
+	K(b, "text");
+	json_str(b, l->text);
+	K(b, "accountId");
+	json_ref(b, o, RK_ACCOUNT, l->account);
+	K(b, "taxRateId");
+	json_ref(b, o, RK_TAX_RATE, l->tax_rate);
+	K(b, "contraAccountId");
+	json_ref(b, o, RK_ACCOUNT, l->contra);
+	K(b, "amount");
+	json_money(b, l->amount);
+	K(b, "side");
+	json_str(b, l->side == SIDE_DEBIT ? "debit" : "credit");
+	K(b, "currencyId");
+	json_cur(b, l->currency);
+	K(b, "priority");
+	json_int(b, l->priority);
+	buf_putc(b, '}');
+}
+
+/* render_bank_line writes a bank statement line */
+static void
+render_bank_line(Buf *b, Org *o, int32_t i)
+{
+	BankLine   *l = BANKLINE(o, i);
+
+	K0(b, "id");
+	json_id(b, l->h.id);
+	org_field(b, o);
+	K(b, "accountId");
+	json_ref(b, o, RK_ACCOUNT, l->account);
+	K(b, "matchId");
+	json_ref(b, o, RK_BANK_MATCH, l->match);
+	K(b, "entryDate");
+	json_date(b, l->entry_date);
+	K(b, "description");
+	json_str(b, l->description);
+	K(b, "amount");
+	json_money(b, l->amount);
+	K(b, "side");
+	json_str(b, l->side == SIDE_DEBIT ? "debit" : "credit");
+	K(b, "isReconciled");
+	json_bool(b, l->match >= 0 && BANKMATCH(o, l->match)->approved);
+	buf_putc(b, '}');
+}
+
+/* render_bank_match writes a bank line match (object left open for includes) */
+static void
+render_bank_match(Buf *b, Org *o, int32_t i)
+{
+	BankMatch  *m = BANKMATCH(o, i);
+
+	K0(b, "id");
+	json_id(b, m->h.id);
+	org_field(b, o);
+	K(b, "accountId");
+	json_ref(b, o, RK_ACCOUNT, m->account);
+	K(b, "createdTime");
+	json_datetime(b, m->created);
+	K(b, "entryDate");
+	json_date(b, m->entry_date);
+	K(b, "amount");
+	json_money(b, m->amount);
+	K(b, "side");
+	json_str(b, m->side == SIDE_DEBIT ? "debit" : "credit");
+	K(b, "isApproved");
+	json_bool(b, m->approved);
+	K(b, "approvedTime");
+	json_datetime(b, m->approved ? m->approved_time : TIME_NONE);
+}
+
+/* render_bank_subject writes a bank line match's subject association */
+static void
+render_bank_subject(Buf *b, Org *o, int32_t i)
+{
+	BankSubject *s = BANKSUBJ(o, i);
+
+	K0(b, "id");
+	json_id(b, s->h.id);
+	org_field(b, o);
+	K(b, "matchId");
+	json_ref(b, o, RK_BANK_MATCH, s->match);
+	K(b, "subjectReference");
+	json_any_ref(b, o, s->subj_kind, s->subj_idx);
+	buf_putc(b, '}');
+}
+
+/* render_file writes a file's metadata; downloadUrl serves its bytes */
+static void
+render_file(Buf *b, Org *o, int32_t i, bool download_url)
+{
+	File	   *f = FILEREC(o, i);
+	bool		image = strncmp(f->content_type, "image/", 6) == 0;
+
+	K0(b, "id");
+	json_id(b, f->h.id);
+	org_field(b, o);
+	K(b, "createdTime");
+	json_datetime(b, f->created);
+	K(b, "fileName");
+	json_str(b, f->name);
+	K(b, "fileSize");
+	json_int(b, f->size);
+	K(b, "fileType");
+	json_str(b, f->content_type);
+	K(b, "isImage");
+	json_bool(b, image);
+	K(b, "isPdf");
+	json_bool(b, !image);
+	if (download_url)
+	{
+		K(b, "downloadUrl");
+		buf_putc(b, '"');
+		buf_puts(b, sb.base_url);
+		buf_lit(b, "/files/");
+		buf_put(b, f->h.id, ID_LEN);
+		buf_lit(b, "/download\"");
+	}
+	buf_putc(b, '}');
+}
+
+/* render_attachment writes an attachment */
+static void
+render_attachment(Buf *b, Org *o, int32_t i)
+{
+	Attachment *a = ATTACH(o, i);
+
+	K0(b, "id");
+	json_id(b, a->h.id);
+	org_field(b, o);
+	K(b, "createdTime");
+	json_datetime(b, a->created);
+	K(b, "ownerReference");
+	json_any_ref(b, o, a->owner_kind, a->owner_idx);
+	K(b, "fileId");
+	json_ref(b, o, RK_FILE, a->file);
+	K(b, "priority");
+	json_int(b, a->priority);
+	buf_putc(b, '}');
+}
+
 /* render_currency writes a currency */
 void
 render_currency(Buf *b, int cur)
@@ -884,12 +1169,26 @@ rel_children(Org *o, Rel rel, int32_t parent, int32_t *buf, int cap, int32_t **o
 			start = RULESET(o, parent)->rule_start;
 			count = RULESET(o, parent)->rule_count;
 			break;
+		case REL_TXN_POSTINGS:
+			start = TXN(o, parent)->posting_start;
+			count = TXN(o, parent)->posting_count;
+			break;
+		case REL_DBT_LINES:
+			start = DBTXN(o, parent)->line_start;
+			count = DBTXN(o, parent)->line_count;
+			break;
+		case REL_MATCH_SUBJECTS:
+			start = BANKMATCH(o, parent)->subj_start;
+			count = BANKMATCH(o, parent)->subj_count;
+			break;
+		case REL_MATCH_LINES:
 		case REL_INVOICE_MODIFIERS:
 		case REL_BILL_MODIFIERS:
 			{
-				int32_t		m = rel == REL_INVOICE_MODIFIERS ? INVOICE(o, parent)->bm_head : BILL(o, parent)->bm_head;
+				int32_t		m = rel == REL_MATCH_LINES ? BANKMATCH(o, parent)->line_head
+					: rel == REL_INVOICE_MODIFIERS ? INVOICE(o, parent)->bm_head : BILL(o, parent)->bm_head;
 
-				for (; m >= 0; m = MODIFIER(o, m)->next)
+				for (; m >= 0; m = rel == REL_MATCH_LINES ? BANKLINE(o, m)->next : MODIFIER(o, m)->next)
 				{
 					if (n == cap)
 					{
@@ -987,6 +1286,36 @@ render_fields(Buf *b, Org *o, RK rk, int32_t i, bool download_url)
 			return true;
 		case RK_SALES_TAX_RETURN:
 			render_tax_return(b, o, i);
+			return true;
+		case RK_TRANSACTION:
+			render_transaction(b, o, i);
+			return false;
+		case RK_POSTING:
+			render_posting(b, o, i);
+			return true;
+		case RK_DAYBOOK:
+			render_daybook(b, o, i);
+			return true;
+		case RK_DAYBOOK_TXN:
+			render_dbt(b, o, i);
+			return false;
+		case RK_DAYBOOK_LINE:
+			render_dbline(b, o, i);
+			return true;
+		case RK_BANK_LINE:
+			render_bank_line(b, o, i);
+			return true;
+		case RK_BANK_MATCH:
+			render_bank_match(b, o, i);
+			return false;
+		case RK_BANK_SUBJECT:
+			render_bank_subject(b, o, i);
+			return true;
+		case RK_FILE:
+			render_file(b, o, i, download_url);
+			return true;
+		case RK_ATTACHMENT:
+			render_attachment(b, o, i);
 			return true;
 		default:
 			buf_lit(b, "{}");

@@ -23,6 +23,8 @@ typedef struct Request
 	Arg		   *args;
 	int			nargs;
 	const char *token;			/* X-Access-Token, NULL if absent */
+	const char *content_type;	/* Content-Type, NULL if absent */
+	const char *filename;		/* X-Filename (file uploads), NULL if absent */
 	const char *body;
 	size_t		body_len;
 	bool		body_too_large;
@@ -34,6 +36,7 @@ typedef struct Response
 	int			status;
 	Buf			body;
 	const char *route;			/* route template, for stats */
+	const char *content_type;	/* NULL: JSON */
 	int			retry_after;	/* seconds, -1 for none */
 	bool		wrote;			/* a write was processed and stored */
 } Response;

@@ -40,6 +40,16 @@ static const uint32_t rec_sizes[RK__TABLES] = {
 	[RK_BANK_PAYMENT] = sizeof(BankPayment),
 	[RK_BALANCE_MODIFIER] = sizeof(BalanceModifier),
 	[RK_SALES_TAX_RETURN] = sizeof(SalesTaxReturn),
+	[RK_TRANSACTION] = sizeof(Transaction),
+	[RK_POSTING] = sizeof(Posting),
+	[RK_DAYBOOK] = sizeof(Daybook),
+	[RK_DAYBOOK_TXN] = sizeof(DaybookTxn),
+	[RK_DAYBOOK_LINE] = sizeof(DaybookLine),
+	[RK_BANK_LINE] = sizeof(BankLine),
+	[RK_BANK_MATCH] = sizeof(BankMatch),
+	[RK_BANK_SUBJECT] = sizeof(BankSubject),
+	[RK_FILE] = sizeof(File),
+	[RK_ATTACHMENT] = sizeof(Attachment),
 };
 
 /* org_init_tables prepares an empty org: locks, tables and id index */
@@ -65,6 +75,9 @@ org_init_tables(Org *o)
 void
 org_free(Org *o)
 {
+	for (int32_t i = 0; i < o->tab[RK_FILE].n; i++)
+		if (!FILEREC(o, i)->generated)
+			free((void *) FILEREC(o, i)->bytes);
 	for (int rk = 0; rk < RK__TABLES; rk++)
 		free(o->tab[rk].v);
 	free(o->ids.slots);
@@ -116,6 +129,35 @@ ids_grow(IdIndex *ix)
 		if (old[i].ref != 0xFFFFFFFF)
 			ids_insert_slot(ix, old[i].hash, old[i].ref);
 	free(old);
+}
+
+/*
+ * ids_insert_new registers a new record's id in one probe sequence: false
+ * (nothing inserted) if the id is taken already.  The table has room.
+ */
+static bool
+ids_insert_new(Org *o, const char *id, uint32_t ref)
+{
+	IdIndex    *ix = &o->ids;
+	uint32_t	h = id_hash(id),
+				mask = ix->cap - 1,
+				pos = h & mask;
+
+	while (ix->slots[pos].ref != 0xFFFFFFFF)
+	{
+		if (ix->slots[pos].hash == h)
+		{
+			uint32_t	r = ix->slots[pos].ref;
+
+			if (memcmp(rec_head(&o->tab[r & 31], (int32_t) (r >> 5))->id, id, ID_LEN) == 0)
+				return false;
+		}
+		pos = (pos + 1) & mask;
+	}
+	ix->slots[pos].hash = h;
+	ix->slots[pos].ref = ref;
+	ix->n++;
+	return true;
 }
 
 /*
@@ -184,10 +226,18 @@ id_find(const Org *o, RK rk, const char *id)
 int32_t
 rec_new(Org *o, RK rk)
 {
+	return rec_new_from(o, rk, &o->rng);
+}
+
+/*
+ * rec_new_from is rec_new with ids from generator r: the books draw their
+ * ids from their own stream so that adding them changes no other record.
+ */
+int32_t
+rec_new_from(Org *o, RK rk, Rng *r)
+{
 	Table	   *t = &o->tab[rk];
 	RecHead    *h;
-	RK			k;
-	int32_t		i;
 
 	if (t->n == t->cap)
 	{
@@ -196,12 +246,11 @@ rec_new(Org *o, RK rk)
 	}
 	h = rec_head(t, t->n);
 	memset(h, 0, t->size);
-	do
-		rng_id(&o->rng, h->id);
-	while (id_lookup(o, h->id, &k, &i));
 	if ((o->ids.n + 1) * 4 > o->ids.cap * 3)
 		ids_grow(&o->ids);
-	ids_insert_slot(&o->ids, id_hash(h->id), ((uint32_t) t->n << 5) | (uint32_t) rk);
+	do
+		rng_id(r, h->id);
+	while (!ids_insert_new(o, h->id, ((uint32_t) t->n << 5) | (uint32_t) rk));
 	t->version++;
 	return t->n++;
 }

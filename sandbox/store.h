@@ -52,6 +52,17 @@ typedef enum RK
 	RK_BANK_PAYMENT,
 	RK_BALANCE_MODIFIER,
 	RK_SALES_TAX_RETURN,
+	/* the books (books.c): appended so the kinds above keep their numbers */
+	RK_TRANSACTION,
+	RK_POSTING,
+	RK_DAYBOOK,
+	RK_DAYBOOK_TXN,
+	RK_DAYBOOK_LINE,
+	RK_BANK_LINE,
+	RK_BANK_MATCH,
+	RK_BANK_SUBJECT,
+	RK_FILE,
+	RK_ATTACHMENT,
 	RK__TABLES,
 	/* not tables */
 	RK_CURRENCY = RK__TABLES,
@@ -343,6 +354,7 @@ typedef struct Invoice
 	int32_t		line_count;
 	int32_t		bm_head;		/* balance modifiers with this subject */
 	int32_t		bm_tail;
+	int32_t		txn1;			/* its live booking transaction + 1; 0 none */
 } Invoice;
 
 typedef struct InvoiceLine
@@ -386,6 +398,7 @@ typedef struct Bill
 	int32_t		line_count;
 	int32_t		bm_head;
 	int32_t		bm_tail;
+	int32_t		txn1;			/* its live booking transaction + 1; 0 none */
 } Bill;
 
 typedef struct BillLine
@@ -417,6 +430,8 @@ typedef struct BankPayment
 	int64_t		cash_rate6;
 	int32_t		assoc_start;
 	int32_t		assoc_count;
+	int32_t		made_by_match;	/* bank line match that made it, + 1; 0 none */
+	int32_t		txn1;			/* its live booking transaction + 1; 0 none */
 } BankPayment;
 
 typedef struct BalanceModifier
@@ -449,6 +464,140 @@ typedef struct SalesTaxReturn
 	Time		created;
 } SalesTaxReturn;
 
+/*
+ * The books (books.c).  A transaction groups balanced postings (amounts in
+ * øre of the base currency, DKK); it is booked by an originator (invoice,
+ * bill, bank payment, daybook transaction, or a credit note's settlement)
+ * and, when that is voided, marked isVoided and mirrored by a voiding
+ * transaction (isVoid).
+ */
+typedef struct Transaction
+{
+	RecHead		h;
+	uint8_t		orig_kind;		/* RK of the originator */
+	bool		voided;			/* isVoided: a later transaction reverses it */
+	bool		is_void;		/* isVoid: this one reverses another */
+	int32_t		orig_idx;
+	int32_t		no;				/* transactionNo */
+	Date		entry_date;
+	Time		created;
+	const char *voucher_no;
+	const char *orig_name;		/* originatorName */
+	int32_t		posting_start;
+	int32_t		posting_count;
+} Transaction;
+
+typedef struct Posting
+{
+	RecHead		h;
+	uint8_t		side;			/* CashSide: debit or credit */
+	bool		voided;
+	bool		bank_matched;
+	int16_t		priority;
+	int32_t		txn;
+	int32_t		account;
+	Date		entry_date;
+	int64_t		amount;			/* positive, øre of the base currency */
+	const char *text;
+} Posting;
+
+typedef struct Daybook
+{
+	RecHead		h;
+	Time		created;
+	const char *name;
+} Daybook;
+
+typedef struct DaybookTxn
+{
+	RecHead		h;
+	uint8_t		state;			/* DocState */
+	int32_t		daybook;
+	int32_t		priority;
+	int32_t		txn;			/* booked transaction, -1 */
+	Date		entry_date;
+	Time		created;
+	const char *voucher_no;
+	const char *description;
+	const char *extended;
+	const char *api_type;
+	int32_t		line_start;
+	int32_t		line_count;
+} DaybookTxn;
+
+typedef struct DaybookLine
+{
+	RecHead		h;
+	uint8_t		side;
+	uint8_t		currency;
+	int32_t		dbt;
+	int32_t		account;
+	int32_t		contra;			/* contra account, -1 */
+	int32_t		tax_rate;		/* -1 */
+	int32_t		priority;
+	int64_t		amount;			/* as entered: gross when a tax rate is set */
+	const char *text;
+} DaybookLine;
+
+typedef struct BankLine
+{
+	RecHead		h;
+	uint8_t		side;			/* debit: money in, credit: money out */
+	int32_t		account;
+	int32_t		match;			/* -1 while unmatched */
+	int32_t		next;			/* next line of the same match */
+	Date		entry_date;
+	Time		created;
+	int64_t		amount;			/* positive, in the account's currency */
+	const char *description;
+} BankLine;
+
+typedef struct BankMatch
+{
+	RecHead		h;
+	uint8_t		side;
+	bool		approved;
+	int32_t		account;
+	int32_t		line_head;
+	Date		entry_date;
+	Time		created;
+	Time		approved_time;
+	int64_t		amount;
+	int32_t		subj_start;
+	int32_t		subj_count;
+} BankMatch;
+
+typedef struct BankSubject
+{
+	RecHead		h;
+	uint8_t		subj_kind;		/* RK_BANK_PAYMENT, RK_DAYBOOK_TXN, RK_INVOICE, RK_BILL */
+	int32_t		match;
+	int32_t		subj_idx;
+} BankSubject;
+
+typedef struct File
+{
+	RecHead		h;
+	bool		generated;		/* bytes made on demand from the record */
+	Time		created;
+	const char *name;
+	const char *content_type;
+	const unsigned char *bytes;	/* NULL when generated */
+	int64_t		size;
+	int32_t		owner_kind;		/* generated receipts: RK_BILL, else -1 */
+	int32_t		owner_idx;
+} File;
+
+typedef struct Attachment
+{
+	RecHead		h;
+	uint8_t		owner_kind;		/* RK_INVOICE, RK_BILL, RK_DAYBOOK_TXN */
+	int32_t		owner_idx;
+	int32_t		file;
+	int32_t		priority;
+	Time		created;
+} Attachment;
+
 typedef struct Table
 {
 	char	   *v;
@@ -475,6 +624,16 @@ typedef struct Table
 #define PAYMENT(o, i) REC(o, BankPayment, RK_BANK_PAYMENT, i)
 #define MODIFIER(o, i) REC(o, BalanceModifier, RK_BALANCE_MODIFIER, i)
 #define TAXRETURN(o, i) REC(o, SalesTaxReturn, RK_SALES_TAX_RETURN, i)
+#define TXN(o, i) REC(o, Transaction, RK_TRANSACTION, i)
+#define POSTING(o, i) REC(o, Posting, RK_POSTING, i)
+#define DAYBOOK(o, i) REC(o, Daybook, RK_DAYBOOK, i)
+#define DBTXN(o, i) REC(o, DaybookTxn, RK_DAYBOOK_TXN, i)
+#define DBLINE(o, i) REC(o, DaybookLine, RK_DAYBOOK_LINE, i)
+#define BANKLINE(o, i) REC(o, BankLine, RK_BANK_LINE, i)
+#define BANKMATCH(o, i) REC(o, BankMatch, RK_BANK_MATCH, i)
+#define BANKSUBJ(o, i) REC(o, BankSubject, RK_BANK_SUBJECT, i)
+#define FILEREC(o, i) REC(o, File, RK_FILE, i)
+#define ATTACH(o, i) REC(o, Attachment, RK_ATTACHMENT, i)
 
 static inline RecHead *
 rec_head(const Table *t, int32_t i)
@@ -537,6 +696,9 @@ typedef struct Org
 	char		token[TOKEN_LEN + 1];
 	Arena		arena;
 	Rng			rng;			/* ids and choices of runtime writes */
+	Rng			books_rng;		/* ids and choices of the books (books.c) */
+	bool		books_live;		/* documents book as they change */
+	int32_t		next_txn_no;
 	uint64_t	mutate_calls;
 
 	/* the organization record */
@@ -572,6 +734,14 @@ typedef struct Org
 	int32_t		acc_sales_exempt;
 	int32_t		acc_fee;
 	int32_t		acc_fx;
+	int32_t		acc_vat_out;	/* 6900 Salgsmoms */
+	int32_t		acc_vat_in;		/* 6910 Købsmoms */
+	int32_t		acc_vat_goods;	/* 6920 Moms af varekøb i udlandet */
+	int32_t		acc_vat_services;	/* 6930 Moms af ydelseskøb i udlandet */
+	int32_t		acc_salary;		/* 2210 */
+	int32_t		acc_equity;		/* 7010 */
+	int32_t		acc_interest;	/* 4410 */
+	int32_t		daybook;		/* the default daybook */
 	int32_t		tax[TR__COUNT];
 	int32_t		rs_goods;
 	int32_t		rs_services;
@@ -616,6 +786,7 @@ extern Sandbox sb;
 void		org_init_tables(Org *o);
 void		org_free(Org *o);
 int32_t		rec_new(Org *o, RK rk);	/* zeroed record with a fresh id */
+int32_t		rec_new_from(Org *o, RK rk, Rng *r);	/* same, ids from r */
 void		rec_kill(Org *o, RK rk, int32_t i);
 void		touch(Org *o, RK rk);
 bool		id_lookup(const Org *o, const char *id, RK *rk, int32_t *idx);

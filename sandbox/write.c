@@ -19,17 +19,9 @@
 
 /* ------------------------------------------------------------ field readers */
 
-typedef struct Fields
-{
-	Org		   *o;
-	VErr	   *v;
-	json_t	   *obj;
-	char		key[64];		/* validationErrors key: _clientId or resource name */
-	char		prefix[32];		/* attribute prefix for child records ("lines.0.") */
-} Fields;
 
 /* fields_init prepares reading a record's fields: its validationErrors key and attribute prefix */
-static void
+void
 fields_init(Fields *f, Org *o, VErr *v, json_t *obj, const char *resource, const char *parent_key,
 			const char *prefix)
 {
@@ -50,7 +42,7 @@ fields_init(Fields *f, Org *o, VErr *v, json_t *obj, const char *resource, const
 }
 
 /* ferr records a problem with one attribute of the record */
-static void
+void
 ferr(Fields *f, const char *attr, const char *msg)
 {
 	char		a[96];
@@ -60,14 +52,14 @@ ferr(Fields *f, const char *attr, const char *msg)
 }
 
 /* has: was the field sent at all? */
-static bool
+bool
 has(Fields *f, const char *name)
 {
 	return json_object_get(f->obj, name) != NULL;
 }
 
 /* get_str: absent -> *present false; null -> NULL; string -> value */
-static bool
+bool
 get_str(Fields *f, const char *name, const char **out, bool required)
 {
 	json_t	   *j = json_object_get(f->obj, name);
@@ -111,7 +103,7 @@ get_str(Fields *f, const char *name, const char **out, bool required)
 }
 
 /* get_scaled: a number (or numeric string) as an integer with 'scale' units */
-static bool
+bool
 get_scaled(Fields *f, const char *name, int64_t scale, int64_t *out, bool required)
 {
 	json_t	   *j = json_object_get(f->obj, name);
@@ -157,7 +149,7 @@ get_scaled(Fields *f, const char *name, int64_t scale, int64_t *out, bool requir
 }
 
 /* get_bool reads an optional boolean field */
-static bool
+bool
 get_bool(Fields *f, const char *name, bool *out)
 {
 	json_t	   *j = json_object_get(f->obj, name);
@@ -177,7 +169,7 @@ get_bool(Fields *f, const char *name, bool *out)
 }
 
 /* get_int reads an optional whole number within bounds */
-static bool
+bool
 get_int(Fields *f, const char *name, int64_t lo, int64_t hi, int64_t *out)
 {
 	json_t	   *j = json_object_get(f->obj, name);
@@ -198,7 +190,7 @@ get_int(Fields *f, const char *name, int64_t lo, int64_t hi, int64_t *out)
 }
 
 /* get_date reads a YYYY-MM-DD field */
-static bool
+bool
 get_date(Fields *f, const char *name, Date *out, bool required)
 {
 	const char *s = NULL;
@@ -217,7 +209,7 @@ get_date(Fields *f, const char *name, Date *out, bool required)
 }
 
 /* get_ref: an id of a live record of kind rk; null gives -1 */
-static bool
+bool
 get_ref(Fields *f, const char *name, RK rk, int32_t *out, bool required)
 {
 	const char *s = NULL;
@@ -242,7 +234,7 @@ get_ref(Fields *f, const char *name, RK rk, int32_t *out, bool required)
 }
 
 /* get_enum reads a string field that must be one of values */
-static bool
+bool
 get_enum(Fields *f, const char *name, const char *const *values, int n, int *out)
 {
 	const char *s = NULL;
@@ -268,7 +260,7 @@ get_enum(Fields *f, const char *name, const char *const *values, int n, int *out
 }
 
 /* adup copies a request string into the organization's arena */
-static const char *
+const char *
 adup(Org *o, const char *s)
 {
 	return s ? arena_strdup(&o->arena, s) : NULL;
@@ -281,7 +273,7 @@ static const char *const contact_types[] = {"company", "person"};
 static const char *const cash_sides[] = {"debit", "credit"};
 
 /* root: the singular root object of a write body, or a 422 */
-static json_t *
+json_t *
 root_object(WriteCtx *w, const char *name)
 {
 	json_t	   *j = json_object_get(w->body, name);
@@ -298,7 +290,7 @@ root_object(WriteCtx *w, const char *name)
 }
 
 /* check_org_id: organizationId, when sent, must be the token's organization */
-static bool
+bool
 check_org_id(Fields *f)
 {
 	const char *s = NULL;
@@ -410,9 +402,9 @@ write_respond(Response *rs, Org *o, const ChangeSet *cs, RK first)
 	rs->wrote = true;
 }
 
-/* not_found answers 404 RECORD_NOT_FOUND for an unknown id */
-static void
-not_found(Response *rs, RK rk, const char *id)
+/* write_not_found answers 404 RECORD_NOT_FOUND for an unknown id */
+void
+write_not_found(Response *rs, RK rk, const char *id)
 {
 	char		msg[160];
 
@@ -808,7 +800,7 @@ write_invoice_email(WriteCtx *w)
 	inv = id_find(o, RK_INVOICE, w->id);
 	if (inv < 0)
 	{
-		not_found(w->rs, RK_INVOICE, w->id);
+		write_not_found(w->rs, RK_INVOICE, w->id);
 		goto out;
 	}
 	obj = json_object_get(w->body, "email");
@@ -1699,6 +1691,12 @@ write_create(WriteCtx *w)
 		case RK_BANK_PAYMENT:
 			payment_write_create(w);
 			break;
+		case RK_DAYBOOK_TXN:
+		case RK_BANK_LINE:
+		case RK_BANK_MATCH:
+		case RK_ATTACHMENT:
+			books_write_create(w);
+			break;
 		default:
 			resp_error(w->rs, 405, "METHOD_NOT_ALLOWED", "The method is not allowed for this resource.");
 	}
@@ -1714,7 +1712,7 @@ write_update(WriteCtx *w)
 	pthread_rwlock_wrlock(&w->o->lock);
 	i = id_find(w->o, w->rk, w->id);
 	if (i < 0)
-		not_found(w->rs, w->rk, w->id);
+		write_not_found(w->rs, w->rk, w->id);
 	else
 		switch (w->rk)
 		{
@@ -1732,6 +1730,9 @@ write_update(WriteCtx *w)
 				break;
 			case RK_BANK_PAYMENT:
 				payment_write_update(w, i);
+				break;
+			case RK_DAYBOOK_TXN:
+				books_write_update(w, i);
 				break;
 			default:
 				resp_error(w->rs, 405, "METHOD_NOT_ALLOWED", "The method is not allowed for this resource.");
@@ -1768,6 +1769,13 @@ write_delete(WriteCtx *w, bool collection)
 	else
 		ids[nids++] = w->id;
 
+	if (w->rk != RK_INVOICE && w->rk != RK_BILL)
+	{
+		pthread_rwlock_wrlock(&o->lock);
+		books_write_delete(w);
+		pthread_rwlock_unlock(&o->lock);
+		return;
+	}
 	pthread_rwlock_wrlock(&o->lock);
 	for (int k = 0; k < nids; k++)
 	{
@@ -1839,7 +1847,7 @@ write_organization(WriteCtx *w)
 
 	if (strcmp(w->id, o->id) != 0)
 	{
-		not_found(w->rs, RK_ORGANIZATION, w->id);
+		write_not_found(w->rs, RK_ORGANIZATION, w->id);
 		return;
 	}
 	obj = root_object(w, "organization");

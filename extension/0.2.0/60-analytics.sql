@@ -220,6 +220,33 @@ CREATE AGGREGATE billy._aging(due_date date, amount numeric, as_of date) (
 COMMENT ON AGGREGATE billy._aging(date, numeric, date) IS
 'Ages amounts at as_of by their due dates, in integer øre: returns {not due, 1-30, 31-60, 61-90, over 90 days past due, then the count of each}. Internal.';
 
+CREATE FUNCTION billy._net_credit_notes(contacts text[], ids text[], due_dates date[], amounts numeric[])
+RETURNS TABLE (contact_id text, id text, due_date date, amount numeric)
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    -- a customer's open credit notes (negative amounts) pay off that
+    -- customer's open invoices, the earliest due first; what they cannot
+    -- absorb is owed to the customer, not a negative receivable
+    WITH d AS (
+        SELECT * FROM unnest(contacts, ids, due_dates, amounts) AS d(contact_id, id, due_date, amount)
+    ), credit AS (
+        SELECT d.contact_id, -sum(d.amount) AS credit FROM d WHERE d.amount < 0 GROUP BY d.contact_id
+    ), inv AS (
+        SELECT d.contact_id, d.id, d.due_date, d.amount, COALESCE(c.credit, 0) AS credit,
+               sum(d.amount) OVER (PARTITION BY d.contact_id ORDER BY d.due_date, d.id
+                                   ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS running
+        FROM d
+        LEFT JOIN credit c ON c.contact_id IS NOT DISTINCT FROM d.contact_id
+        WHERE d.amount > 0
+    )
+    SELECT i.contact_id, i.id, i.due_date, least(i.amount, i.running - i.credit)
+    FROM inv i
+    WHERE i.running - i.credit > 0
+$$;
+COMMENT ON FUNCTION billy._net_credit_notes(text[], text[], date[], numeric[]) IS
+'Nets open credit notes per customer: given open invoices (positive amounts) and credit notes (negative), by contact, id and due date, returns each invoice with what is still owed on it after the customer''s credit notes paid off that customer''s invoices, earliest due first (never below zero; a credit note never lowers another customer''s receivable and has no due date of its own). Internal.';
+
 CREATE FUNCTION billy._forecast(history numeric[], season integer, horizon integer,
     OUT step integer, OUT forecast numeric, OUT lower_80 numeric, OUT upper_80 numeric,
     OUT lower_95 numeric, OUT upper_95 numeric, OUT method text, OUT alpha double precision,
@@ -922,20 +949,32 @@ BEGIN
     FROM billy.analytics_customer_days c
     WHERE c.organization_id = o.id AND c.day BETWEEN p.period_start AND p.period_end;
 
-    SELECT COALESCE(sum(CASE x.kind WHEN 'invoice' THEN x.balance_base ELSE -x.balance_base END), 0),
-           COALESCE(sum(x.documents) FILTER (WHERE x.kind = 'invoice'), 0),
-           COALESCE(sum(CASE x.kind WHEN 'invoice' THEN x.balance_base ELSE -x.balance_base END)
-                        FILTER (WHERE x.due_date < as_of), 0),
-           COALESCE(sum(x.documents) FILTER (WHERE x.kind = 'invoice' AND x.due_date < as_of), 0)
-    INTO outstanding, outstanding_invoices, overdue, overdue_invoices
-    FROM billy.analytics_open x
-    WHERE x.organization_id = o.id AND x.kind IN ('invoice', 'creditNote');
+    IF NOT EXISTS (SELECT 1 FROM billy.analytics_open x WHERE x.organization_id = o.id AND x.kind = 'creditNote') THEN
+        -- no open credit notes: the rollup says it in a few rows
+        SELECT COALESCE(sum(x.balance_base), 0), COALESCE(sum(x.documents), 0),
+               COALESCE(sum(x.balance_base) FILTER (WHERE x.due_date < as_of), 0),
+               COALESCE(sum(x.documents) FILTER (WHERE x.due_date < as_of), 0)
+        INTO outstanding, outstanding_invoices, overdue, overdue_invoices
+        FROM billy.analytics_open x
+        WHERE x.organization_id = o.id AND x.kind = 'invoice';
+    ELSE
+        -- credit notes netted per customer (billy._net_credit_notes)
+        SELECT COALESCE(sum(n.amount), 0), count(n.id),
+               COALESCE(sum(n.amount) FILTER (WHERE n.due_date < as_of), 0),
+               count(n.id) FILTER (WHERE n.due_date < as_of)
+        INTO outstanding, outstanding_invoices, overdue, overdue_invoices
+        FROM (SELECT array_agg(d.contact_id) AS c, array_agg(d.id) AS i, array_agg(d.due_date) AS du,
+                     array_agg(CASE WHEN d.kind = 'creditNote' THEN -d.balance_base ELSE d.balance_base END) AS a
+              FROM billy.analytics_open_documents d
+              WHERE d.organization_id = o.id AND d.subject = 'invoice') x,
+             billy._net_credit_notes(x.c, x.i, x.du, x.a) n;
+    END IF;
 
     RETURN NEXT;
 END
 $$;
 COMMENT ON FUNCTION billy.analytics_summary(text, text, date) IS
-'How a period is going, in one row, from the rollups (milliseconds, whatever the number of invoices). period: today, week, month, quarter or year to date at as_of (default today), compared with the same span of the period before (e.g. 1-15 June against 1-15 May); or a month (2026-05), a quarter (2026-Q2), a year (2026) or a range (2026-01-01..2026-03-31), compared with the period before it. Returns, in the base currency (each document converted at its exchange rate), net revenue (invoices minus credit notes; approved, not deleted), VAT, gross revenue, invoice and credit note counts, customers invoiced, average invoice (net), the previous period''s net and gross revenue and the change, what is outstanding and overdue now (amounts and invoice counts; overdue: due before as_of), paid in the period (payments received minus refunds), costs (bills, net) and the margin.';
+'How a period is going, in one row, from the rollups (milliseconds, whatever the number of invoices). period: today, week, month, quarter or year to date at as_of (default today), compared with the same span of the period before (e.g. 1-15 June against 1-15 May); or a month (2026-05), a quarter (2026-Q2), a year (2026) or a range (2026-01-01..2026-03-31), compared with the period before it. Returns, in the base currency (each document converted at its exchange rate), net revenue (invoices minus credit notes; approved, not deleted), VAT, gross revenue, invoice and credit note counts, customers invoiced, average invoice (net), the previous period''s net and gross revenue and the change, what is outstanding and overdue now (amounts and invoice counts; overdue: due before as_of; a customer''s open credit notes pay off that customer''s invoices, earliest due first, never below zero), paid in the period (payments received minus refunds), costs (bills, net) and the margin.';
 
 CREATE FUNCTION billy.revenue_trends(org text, "from" date, "to" date, grain text DEFAULT 'month')
 RETURNS TABLE (period_start date, period_end date, net numeric, vat numeric, gross numeric,
@@ -1165,11 +1204,13 @@ BEGIN
                     AND (range_to IS NULL OR i.entry_date <= range_to)) p
             WHERE p.days IS NOT NULL) pay ON true
         LEFT JOIN LATERAL (
-            SELECT COALESCE(sum(CASE WHEN d.kind = 'creditNote' THEN -d.balance_base ELSE d.balance_base END), 0) AS outstanding,
-                   COALESCE(sum(CASE WHEN d.kind = 'creditNote' THEN -d.balance_base ELSE d.balance_base END)
-                            FILTER (WHERE d.due_date < ref), 0) AS overdue
-            FROM billy.analytics_open_documents d
-            WHERE d.organization_id = o.id AND d.contact_id = s.contact_id AND d.subject = 'invoice') open ON true
+            SELECT COALESCE(sum(n.amount), 0) AS outstanding,
+                   COALESCE(sum(n.amount) FILTER (WHERE n.due_date < ref), 0) AS overdue
+            FROM (SELECT array_agg(d.contact_id) AS c, array_agg(d.id) AS i, array_agg(d.due_date) AS du,
+                         array_agg(CASE WHEN d.kind = 'creditNote' THEN -d.balance_base ELSE d.balance_base END) AS a
+                  FROM billy.analytics_open_documents d
+                  WHERE d.organization_id = o.id AND d.contact_id = s.contact_id AND d.subject = 'invoice') x,
+                 billy._net_credit_notes(x.c, x.i, x.du, x.a) n) open ON true
     ) t;
 
     -- gone quiet: regular customers (3 invoices or more) whose last invoice is
@@ -1204,7 +1245,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION billy.customer_insights(text, integer, date, date) IS
-'Who the customers are, as one JSON object, between "from" and "to" (NULL: all history; amounts in the base currency, credit notes subtracted). top: the best customers by net revenue (up to top of them) with their share (percent of net revenue), invoices, credit notes, average and median days to pay (entry date to the last payment, paid invoices of the range), what they owe now (outstanding, overdue) and their last invoice; customers invoiced, new (first invoice ever in the range) and returning; concentration: the top 5 customers'' share of positive net revenue and the Herfindahl-Hirschman index (0-10000); gone_quiet: customers with 3 invoices or more whose last invoice is older than twice their usual interval and at least 60 days at "to" (default today), with their lifetime net revenue. All history is read from a rollup per customer; a range from a rollup per customer and month (and the invoices of partial months at its ends).';
+'Who the customers are, as one JSON object, between "from" and "to" (NULL: all history; amounts in the base currency, credit notes subtracted). top: the best customers by net revenue (up to top of them) with their share (percent of net revenue), invoices, credit notes, average and median days to pay (entry date to the last payment, paid invoices of the range), what they owe now (outstanding, overdue; their open credit notes netted, never below zero) and their last invoice; customers invoiced, new (first invoice ever in the range) and returning; concentration: the top 5 customers'' share of positive net revenue and the Herfindahl-Hirschman index (0-10000); gone_quiet: customers with 3 invoices or more whose last invoice is older than twice their usual interval and at least 60 days at "to" (default today), with their lifetime net revenue. All history is read from a rollup per customer; a range from a rollup per customer and month (and the invoices of partial months at its ends).';
 
 CREATE FUNCTION billy.receivables_aging(org text, as_of date DEFAULT CURRENT_DATE)
 RETURNS TABLE (contact_id text, name text, not_due numeric, days_1_30 numeric, days_31_60 numeric,
@@ -1239,7 +1280,7 @@ BEGIN
         GROUP BY m.subject_id
     ), open_docs AS (
         -- open now (the rollup), less what was settled after as_of
-        SELECT d.contact_id, d.due_date AS due,
+        SELECT d.contact_id, d.id, d.due_date AS due,
                CASE WHEN d.kind = 'creditNote' THEN -1 ELSE 1 END
                * CASE WHEN l.amount IS NULL THEN d.balance_base ELSE round((d.balance - l.amount) * d.rate, 2) END AS amount
         FROM billy.analytics_open_documents d
@@ -1248,16 +1289,23 @@ BEGIN
           AND d.balance - COALESCE(l.amount, 0) <> 0
         UNION ALL
         -- settled now, open at as_of
-        SELECT i.contact_id, COALESCE(i.due_date, i.entry_date),
+        SELECT i.contact_id, i.id, COALESCE(i.due_date, i.entry_date),
                CASE WHEN i.type = 'creditNote' THEN -1 ELSE 1 END
                * round((COALESCE(i.balance, 0) - l.amount) * COALESCE(i.exchange_rate, 1), 2)
         FROM later l
         JOIN billy.invoices i ON i.organization_id = o.id AND i.id = l.subject_id
         WHERE i.state = 'approved' AND i.deleted_at IS NULL AND i.entry_date <= as_of
           AND COALESCE(i.balance, 0) = 0 AND l.amount <> 0
+    ), netted AS (
+        -- credit notes pay off their customer's invoices (billy._net_credit_notes)
+        SELECT n.contact_id, n.due_date AS due, n.amount
+        FROM (SELECT array_agg(d.contact_id) AS c, array_agg(d.id) AS i, array_agg(d.due) AS du,
+                     array_agg(d.amount) AS a
+              FROM open_docs d) x,
+             billy._net_credit_notes(x.c, x.i, x.du, x.a) n
     ), per_customer AS (
         SELECT d.contact_id, billy._aging(d.due, d.amount, as_of) AS b, count(*)::integer AS n
-        FROM open_docs d
+        FROM netted d
         GROUP BY d.contact_id
     ), buckets AS (
         -- the buckets add up: every customer together is their sum
@@ -1283,7 +1331,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION billy.receivables_aging(text, date) IS
-'What customers owed at as_of (default today), by how long it was past due: not due, 1-30, 31-60, 61-90 and over 90 days, amounts (base currency, credit notes subtracted) and document counts. The first row (contact_id NULL) is every customer together, with DSO (days sales outstanding: receivables over the gross sales of the 90 days up to as_of, times 90); then one row per customer, largest first. Balances at a past as_of are rebuilt from the mirror: today''s balance plus what was paid or credited after as_of (voided documents and payments are left out).';
+'What customers owed at as_of (default today), by how long it was past due: not due, 1-30, 31-60, 61-90 and over 90 days, amounts (base currency) and invoice counts. A customer''s open credit notes pay off that customer''s invoices, earliest due first (never below zero; a credit note is not aged: it has no due date). The first row (contact_id NULL) is every customer together, with DSO (days sales outstanding: receivables over the gross sales of the 90 days up to as_of, times 90); then one row per customer, largest first. Balances at a past as_of are rebuilt from the mirror: today''s balance plus what was paid or credited after as_of (voided documents and payments are left out).';
 
 CREATE FUNCTION billy.forecast_revenue(org text, horizon integer DEFAULT 6, grain text DEFAULT 'month',
                                        as_of date DEFAULT CURRENT_DATE)
@@ -1415,12 +1463,23 @@ SELECT x.organization_id,
                                          AND x.days OPERATOR(pg_catalog.>) 0), 0)::integer AS overdue_documents
 FROM (SELECT a.organization_id, a.kind, a.documents,
              CURRENT_DATE OPERATOR(pg_catalog.-) a.due_date AS days,
-             CASE WHEN a.kind OPERATOR(pg_catalog.=) ANY (ARRAY['invoice', 'bill']) THEN a.balance_base
+             CASE WHEN a.kind OPERATOR(pg_catalog.=) 'bill' THEN a.balance_base
                   ELSE OPERATOR(pg_catalog.-) a.balance_base END AS amount
-      FROM billy.analytics_open a) x
+      FROM billy.analytics_open a
+      WHERE a.kind OPERATOR(pg_catalog.=) ANY (ARRAY['bill', 'billCreditNote'])
+      UNION ALL
+      -- receivables: credit notes netted per customer (billy._net_credit_notes)
+      SELECT r.organization_id, 'invoice', 1, CURRENT_DATE OPERATOR(pg_catalog.-) n.due_date, n.amount
+      FROM (SELECT d.organization_id, array_agg(d.contact_id) AS c, array_agg(d.id) AS i, array_agg(d.due_date) AS du,
+                   array_agg(CASE WHEN d.kind OPERATOR(pg_catalog.=) 'creditNote'
+                                  THEN OPERATOR(pg_catalog.-) d.balance_base ELSE d.balance_base END) AS a
+            FROM billy.analytics_open_documents d
+            WHERE d.subject OPERATOR(pg_catalog.=) 'invoice'
+            GROUP BY d.organization_id) r,
+           LATERAL billy._net_credit_notes(r.c, r.i, r.du, r.a) n) x
 GROUP BY 1, 2;
 COMMENT ON VIEW billy.dashboard_receivables IS
-'Per organization, receivables (invoices minus credit notes) and payables (bills minus bill credit notes) open now, in the base currency, by days past due today: not due, 1-30, 31-60, 61-90, over 90; with the open and overdue document counts. billy.receivables_aging has them per customer and at any date.';
+'Per organization, receivables (invoices, each customer''s open credit notes netted against that customer''s invoices, never below zero) and payables (bills minus bill credit notes) open now, in the base currency, by days past due today: not due, 1-30, 31-60, 61-90, over 90; with the open and overdue document counts. billy.receivables_aging has them per customer and at any date.';
 
 CREATE VIEW billy.dashboard_top_customers WITH (security_invoker = true) AS
 SELECT r.organization_id, r.rank, r.contact_id, c.name, r.net_revenue, r.invoices, r.share_pct
@@ -1473,4 +1532,5 @@ GRANT EXECUTE ON FUNCTION billy._bitmap_and(bytea, bytea) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy._bitmap_andnot(bytea, bytea) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy._bitmap_union(bytea) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy._aging(date, numeric, date) TO billy_reader;
+GRANT EXECUTE ON FUNCTION billy._net_credit_notes(text[], text[], date[], numeric[]) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy._forecast(numeric[], integer, integer) TO billy_reader;

@@ -493,14 +493,75 @@ COMMENT ON FUNCTION billy.vat_from_net(numeric, numeric) IS
 -- Per contact and per tax rate, what the lines need: computed once per
 -- contact or rate, not once per line (a view on the nullable side of an outer
 -- join keeps its expressions at its own level).
+CREATE FUNCTION billy._vat_region(country_id text) RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE WHEN upper(country_id) = 'DK' THEN 'DK'
+                WHEN EXISTS (SELECT 1 FROM billy.eu_countries e WHERE e.country_id = upper(_vat_region.country_id)) THEN 'EU'
+                WHEN COALESCE(country_id, '') <> '' THEN 'non-EU' END
+$$;
+COMMENT ON FUNCTION billy._vat_region(text) IS 'The VAT region of a country: DK, EU (another member state, billy.eu_countries), non-EU, or NULL without a country. Internal.';
+
 CREATE VIEW billy._vat_contacts WITH (security_invoker = true) AS
 SELECT c.organization_id, c.id, c.name, c.country_id, c.registration_no, c.type,
-       CASE WHEN pg_catalog.upper(c.country_id) OPERATOR(pg_catalog.=) 'DK' THEN 'DK'
-            WHEN e.country_id IS NOT NULL THEN 'EU'
-            WHEN COALESCE(c.country_id, '') OPERATOR(pg_catalog.<>) '' THEN 'non-EU' END AS region
-FROM billy.contacts c
-LEFT JOIN billy.eu_countries e ON e.country_id OPERATOR(pg_catalog.=) pg_catalog.upper(c.country_id);
-COMMENT ON VIEW billy._vat_contacts IS 'Contacts with their VAT region: DK, EU (another member state), non-EU, or NULL without a country. Internal (billy.vat_lines).';
+       billy._vat_region(c.country_id) AS region
+FROM billy.contacts c;
+COMMENT ON VIEW billy._vat_contacts IS 'Contacts with their VAT region now: DK, EU (another member state), non-EU, or NULL without a country. Internal (billy.vat_lines).';
+
+-- What a document was booked with: the contact's country when it was
+-- approved.  A contact that moves (Germany to Switzerland) must not rewrite
+-- the returns of past periods, so when a contact's country changes in the
+-- mirror from one country to another, every approved document of that
+-- contact without a record yet gets the old country; documents booked after
+-- the move have none and follow the contact.  A country filled in where
+-- there was none, or removed, corrects the contact: nothing is recorded.
+CREATE TABLE billy.vat_booked_countries (
+    organization_id text NOT NULL REFERENCES billy.organizations (id) ON DELETE CASCADE,
+    document_type   text NOT NULL CHECK (document_type OPERATOR(pg_catalog.=) ANY (ARRAY['invoice', 'bill'])),
+    document_id     text NOT NULL,
+    contact_id      text,
+    country_id      text,
+    recorded_at     timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (organization_id, document_type, document_id)
+);
+COMMENT ON TABLE billy.vat_booked_countries IS
+'The contact''s country an approved invoice or bill was booked with, recorded when the contact later moved to another country in the mirror (the old country, for every approved document of that contact not recorded yet). The VAT return classifies a document by this country when there is a row (billy.vat_lines contact_country and contact_region), else by the contact''s current one: a customer moving from Germany to Switzerland does not move past EU sales from rubrik B to rubrik C. Kept in dumps; an admin may correct a row.';
+
+CREATE FUNCTION billy._vat_booked_countries_trigger() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    INSERT INTO billy.vat_booked_countries (organization_id, document_type, document_id, contact_id, country_id)
+    SELECT d.organization_id, d.kind, d.id, p.id, p.country_id
+    FROM new_rows n
+    JOIN old_rows p ON p.organization_id = n.organization_id AND p.id = n.id
+    CROSS JOIN LATERAL (
+        SELECT i.organization_id, 'invoice' AS kind, i.id FROM billy.invoices i
+        WHERE i.organization_id = p.organization_id AND i.contact_id = p.id AND i.state = 'approved' AND i.deleted_at IS NULL
+        UNION ALL
+        SELECT b.organization_id, 'bill', b.id FROM billy.bills b
+        WHERE b.organization_id = p.organization_id AND b.contact_id = p.id AND b.state = 'approved' AND b.deleted_at IS NULL) d
+    -- a move from one country to another; a country filled in or removed
+    -- is a correction of the contact, which past documents follow
+    WHERE COALESCE(p.country_id, '') <> '' AND COALESCE(n.country_id, '') <> ''
+      AND upper(n.country_id) <> upper(p.country_id)
+    ON CONFLICT (organization_id, document_type, document_id) DO NOTHING;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION billy._vat_booked_countries_trigger() IS 'Trigger function on billy.contacts: when a contact''s country changes, records the old country for its approved documents (billy.vat_booked_countries). Internal.';
+CREATE TRIGGER vat_booked_countries AFTER UPDATE ON billy.contacts
+    REFERENCING NEW TABLE AS new_rows OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION billy._vat_booked_countries_trigger();
+
+-- The region each line is classified by: the country its document was
+-- booked with when recorded, else its contact's country now.
+CREATE VIEW billy._vat_booked WITH (security_invoker = true) AS
+SELECT b.organization_id, b.document_type, b.document_id, b.country_id, billy._vat_region(b.country_id) AS region
+FROM billy.vat_booked_countries b;
+COMMENT ON VIEW billy._vat_booked IS 'billy.vat_booked_countries with the VAT region of each recorded country. Internal (billy.vat_lines, the VAT return).';
 
 CREATE VIEW billy._vat_rates WITH (security_invoker = true) AS
 SELECT m.organization_id, m.tax_rate_id, m.abbreviation, m.treatment, m.reverse_charge,
@@ -761,8 +822,10 @@ COMMENT ON FUNCTION billy.vat_rebuild_lines(text) IS
 CREATE VIEW billy.vat_lines WITH (security_invoker = true) AS
 SELECT f.organization_id, f.document_type, f.document_id,
        COALESCE(i.invoice_no, b.voucher_no) AS document_no, f.document_kind, f.entry_date, f.contact_id,
-       COALESCE(c.name, b.contact_name) AS contact_name, c.country_id AS contact_country,
-       c.region AS contact_region, f.currency_id, f.exchange_rate, f.line_id,
+       COALESCE(c.name, b.contact_name) AS contact_name,
+       CASE WHEN bk.document_id IS NOT NULL THEN bk.country_id ELSE c.country_id END AS contact_country,
+       CASE WHEN bk.document_id IS NOT NULL THEN bk.region ELSE c.region END AS contact_region,
+       f.currency_id, f.exchange_rate, f.line_id,
        COALESCE(il.description, bl.description) AS description, f.tax_rate_id,
        m.abbreviation AS tax_rate, m.treatment, x.deduction, x.status, f.net, f.tax,
        f.net_base, f.tax_base, x.computed_vat, x.deductible_vat,
@@ -781,9 +844,13 @@ SELECT f.organization_id, f.document_type, f.document_id,
 FROM billy._vat_facts f
 LEFT JOIN billy._vat_contacts c
        ON c.organization_id OPERATOR(pg_catalog.=) f.organization_id AND c.id OPERATOR(pg_catalog.=) f.contact_id
+LEFT JOIN billy._vat_booked bk
+       ON bk.organization_id OPERATOR(pg_catalog.=) f.organization_id
+      AND bk.document_type OPERATOR(pg_catalog.=) f.document_type AND bk.document_id OPERATOR(pg_catalog.=) f.document_id
 LEFT JOIN billy._vat_routes m
        ON m.organization_id OPERATOR(pg_catalog.=) f.organization_id AND m.tax_rate_id OPERATOR(pg_catalog.=) f.tax_rate_id
-      AND m.document_type OPERATOR(pg_catalog.=) f.document_type AND m.region OPERATOR(pg_catalog.=) COALESCE(c.region, 'unknown')
+      AND m.document_type OPERATOR(pg_catalog.=) f.document_type
+      AND m.region OPERATOR(pg_catalog.=) COALESCE(CASE WHEN bk.document_id IS NOT NULL THEN bk.region ELSE c.region END, 'unknown')
 LEFT JOIN billy.invoices i
        ON f.document_type OPERATOR(pg_catalog.=) 'invoice'
       AND i.organization_id OPERATOR(pg_catalog.=) f.organization_id AND i.id OPERATOR(pg_catalog.=) f.document_id
@@ -813,7 +880,7 @@ CROSS JOIN LATERAL (SELECT
     CASE WHEN f.document_type OPERATOR(pg_catalog.=) 'invoice' THEN 'salgsmoms' END AS tax_field,
     m.computed_field) x;
 COMMENT ON VIEW billy.vat_lines IS
-'Every line of every approved, not deleted invoice, credit note and bill, with its VAT treatment (billy.vat_rate_map) and what it puts on the VAT return, in the base currency: net_base and tax_base are the line''s stored net and VAT times the document''s exchange rate, rounded to øre, negative on credit notes; computed_vat is the reverse-charge VAT a buyer computes (the rate, 25% when it is 0, times net_base, rounded to øre); deductible_vat the deductible share of the VAT (købsmoms, rounded to øre). net_field, tax_field and computed_field name the field (billy.vat_fields) that net_base, tax_base and computed_vat go to; the columns salgsmoms to rubrik_c spell that out per field. status: ok, unmapped (the rate has no treatment) or wrong_side (a sales treatment on a bill or the reverse). contact_region: DK, EU, non-EU, or NULL when the contact has no country. billy.vat_return sums these per period; billy.vat_return_lines lists them.';
+'Every line of every approved, not deleted invoice, credit note and bill, with its VAT treatment (billy.vat_rate_map) and what it puts on the VAT return, in the base currency: net_base and tax_base are the line''s stored net and VAT times the document''s exchange rate, rounded to øre, negative on credit notes; computed_vat is the reverse-charge VAT a buyer computes (the rate, 25% when it is 0, times net_base, rounded to øre); deductible_vat the deductible share of the VAT (købsmoms, rounded to øre). net_field, tax_field and computed_field name the field (billy.vat_fields) that net_base, tax_base and computed_vat go to; the columns salgsmoms to rubrik_c spell that out per field. status: ok, unmapped (the rate has no treatment) or wrong_side (a sales treatment on a bill or the reverse). contact_country and contact_region (DK, EU, non-EU, or NULL when the contact has no country) are the contact''s as the document was booked: billy.vat_booked_countries when the contact moved since, else the contact''s now. billy.vat_return sums these per period; billy.vat_return_lines lists them.';
 
 ------------------------------------------------------------------------------
 -- The return
@@ -880,15 +947,19 @@ DECLARE
     a record;
     x record;
 BEGIN
-    -- Invoice lines go to fields by rate and the customer's region only (their
+    -- Invoice lines go to fields by rate and the customer's region (as the
+    -- invoice was booked: billy.vat_booked_countries) only (their
     -- amounts are summed exactly), so they are summed per rate and region
     -- first and placed by billy._vat_routes; bill lines are taken one by one
     -- from billy.vat_lines (reverse charge and deductions round per line).
     WITH inv AS (
-        SELECT f.tax_rate_id, COALESCE(c.region, 'unknown') AS region,
+        SELECT f.tax_rate_id,
+               COALESCE(CASE WHEN bk.document_id IS NOT NULL THEN bk.region ELSE c.region END, 'unknown') AS region,
                sum(f.net_base) AS net, sum(f.tax_base) AS tax, count(*) AS lines
         FROM billy._vat_facts f
         LEFT JOIN billy._vat_contacts c ON c.organization_id = f.organization_id AND c.id = f.contact_id
+        LEFT JOIN billy._vat_booked bk ON bk.organization_id = f.organization_id AND bk.document_type = 'invoice'
+                                      AND bk.document_id = f.document_id
         WHERE f.organization_id = org_id AND f.document_type = 'invoice'
           AND f.entry_date BETWEEN from_date AND to_date
         GROUP BY 1, 2
@@ -1663,7 +1734,8 @@ DO $rls$
 DECLARE
     t text;
 BEGIN
-    FOREACH t IN ARRAY ARRAY['vat_rate_overrides', 'vat_adjustments', 'vat_filings', 'vat_filing_lines', '_vat_facts']
+    FOREACH t IN ARRAY ARRAY['vat_rate_overrides', 'vat_adjustments', 'vat_filings', 'vat_filing_lines', '_vat_facts',
+                             'vat_booked_countries']
     LOOP
         IF t = '_vat_facts' THEN
             -- derived: not dumped (the triggers refill it on restore), written by its triggers only
@@ -1687,7 +1759,7 @@ REVOKE ALL ON ALL TABLES IN SCHEMA billy FROM PUBLIC;
 REVOKE ALL ON ALL ROUTINES IN SCHEMA billy FROM PUBLIC;
 GRANT SELECT ON billy.eu_countries, billy.vat_fields, billy.vat_treatments, billy.vat_rate_seeds,
                 billy.vat_rate_map, billy.vat_lines, billy._vat_contacts, billy._vat_rates, billy._vat_routes,
-                billy._vat_facts TO billy_reader;
+                billy._vat_facts, billy._vat_booked TO billy_reader;
 GRANT INSERT, UPDATE, DELETE ON billy.vat_rate_overrides, billy.vat_adjustments TO billy_admin;
 GRANT INSERT, UPDATE, DELETE ON billy.eu_countries, billy.vat_rate_seeds TO billy_admin;
 GRANT INSERT ON billy.vat_filings, billy.vat_filing_lines TO billy_admin;
@@ -1696,6 +1768,7 @@ GRANT EXECUTE ON FUNCTION billy.danish_holidays(integer) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy._easter_sunday(integer) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy._next_business_day(date) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy._vat_period(text) TO billy_reader;
+GRANT EXECUTE ON FUNCTION billy._vat_region(text) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy._vat_period_of(date, date) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy._vat_statutory_deadline(text, date) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy._vat_return(text, text, text, date, date) TO billy_reader;

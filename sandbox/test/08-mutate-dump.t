@@ -13,8 +13,13 @@ from sandboxlib import Sandbox, main, money
 
 TABLES = ["accounts", "taxRates", "salesTaxRulesets", "salesTaxRules", "contacts", "contactPersons", "products",
           "productPrices", "invoices", "invoiceLines", "bills", "billLines", "bankPayments", "balanceModifiers",
-          "salesTaxReturns", "currencies"]
-EMBED = {"invoices": "invoice.lines:embed,invoice.balanceModifiers:embed",
+          "salesTaxReturns", "currencies",
+          # the books
+          "transactions", "postings", "daybooks", "daybookTransactions", "daybookTransactionLines", "bankLines",
+          "bankLineMatches", "bankLineSubjectAssociations", "files", "attachments"]
+EMBED = {"transactions": "transaction.postings:embed", "daybookTransactions": "daybookTransaction.lines:embed",
+         "bankLineMatches": "bankLineMatch.lines:embed,bankLineMatch.subjectAssociations:embed",
+"invoices": "invoice.lines:embed,invoice.balanceModifiers:embed",
          "bills": "bill.lines:embed,bill.balanceModifiers:embed",
          "bankPayments": "bankPayment.associations:embed", "products": "product.prices:embed",
          "contacts": "contact.contactPersons:embed", "salesTaxRulesets": "salesTaxRuleset.rules:embed"}

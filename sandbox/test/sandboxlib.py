@@ -152,7 +152,7 @@ class Sandbox:
         elif body is not None:
             data = json.dumps(body).encode("utf-8")
         if data is not None:
-            h["Content-Type"] = "application/json"
+            h.setdefault("Content-Type", "application/json")
         try:
             conn.request(method, path, body=data, headers=h)
             r = conn.getresponse()

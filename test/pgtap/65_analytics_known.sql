@@ -20,35 +20,7 @@ CREATE EXTENSION IF NOT EXISTS pgtap;
 SELECT plan(42);
 SET LOCAL client_min_messages = warning;
 
-CREATE TEMP TABLE kb (key text PRIMARY KEY, value text);
-CREATE FUNCTION pg_temp.k(key text) RETURNS text LANGUAGE sql AS $$ SELECT value FROM kb WHERE kb.key = k.key $$;
-CREATE FUNCTION pg_temp.post(key text, path text, root text, body jsonb) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-    r jsonb;
-    id text;
-BEGIN
-    r := billy_test.api(pg_temp.k('token'), 'POST', path, body);
-    id := r -> (root || 's') -> 0 ->> 'id';
-    IF id IS NULL THEN
-        RAISE EXCEPTION 'POST % failed: %', path, r;
-    END IF;
-    INSERT INTO kb VALUES (key, id);
-    RETURN id;
-END $$;
-CREATE FUNCTION pg_temp.invoice(key text, contact text, entry date, currency text, unit_price numeric,
-                                quantity numeric DEFAULT 1, state text DEFAULT 'approved',
-                                extra jsonb DEFAULT '{}') RETURNS text LANGUAGE sql AS $$
-    SELECT pg_temp.post(key, '/invoices', 'invoice', jsonb_build_object('invoice', jsonb_build_object(
-        'contactId', pg_temp.k(contact), 'entryDate', entry, 'currencyId', currency, 'state', state,
-        'lines', jsonb_build_array(jsonb_build_object('productId', pg_temp.k('P'), 'quantity', quantity,
-                                                      'unitPrice', unit_price))) || extra))
-$$;
-CREATE FUNCTION pg_temp.pay(key text, entry date, amount numeric, subjects text[]) RETURNS text LANGUAGE sql AS $$
-    SELECT pg_temp.post(key, '/bankPayments', 'bankPayment', jsonb_build_object('bankPayment', jsonb_build_object(
-        'entryDate', entry, 'cashAmount', amount, 'cashSide', 'debit', 'cashAccountId', pg_temp.k('bank'),
-        'associations', (SELECT jsonb_agg(jsonb_build_object('subjectReference', 'invoice:' || pg_temp.k(s)))
-                         FROM unnest(subjects) s))))
-$$;
+\ir known_books.psql
 CREATE FUNCTION pg_temp.bill(key text, entry date, amount numeric) RETURNS text LANGUAGE sql AS $$
     SELECT pg_temp.post(key, '/bills', 'bill', jsonb_build_object('bill', jsonb_build_object(
         'contactId', pg_temp.k('S'), 'entryDate', entry, 'state', 'approved',
@@ -56,27 +28,13 @@ CREATE FUNCTION pg_temp.bill(key text, entry date, amount numeric) RETURNS text 
                                                       'description', 'Kontorartikler', 'amount', amount)))))
 $$;
 CREATE FUNCTION pg_temp.build_books() RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-    o jsonb := billy_test.sandbox('POST', '/organizations', '{"name":"Kendte Tal ApS","empty":true}')::jsonb;
 BEGIN
-    INSERT INTO kb VALUES ('token', o ->> 'token'), ('org', o -> 'organization' ->> 'id');
-    INSERT INTO kb SELECT CASE a ->> 'accountNo' WHEN '1310' THEN 'purchases' ELSE 'bank' END, a ->> 'id'
-    FROM jsonb_array_elements(billy_test.api(pg_temp.k('token'), 'GET', '/accounts') -> 'accounts') a
-    WHERE a ->> 'accountNo' IN ('1310', '5810');
-    INSERT INTO kb SELECT 'K25', t ->> 'id'
-    FROM jsonb_array_elements(billy_test.api(pg_temp.k('token'), 'GET', '/taxRates') -> 'taxRates') t
-    WHERE t ->> 'abbreviation' = 'K25';
-    INSERT INTO kb SELECT 'Varer', r ->> 'id'
-    FROM jsonb_array_elements(billy_test.api(pg_temp.k('token'), 'GET', '/salesTaxRulesets') -> 'salesTaxRulesets') r
-    WHERE r ->> 'name' = 'Varer';
-
+    PERFORM pg_temp.new_org('Kendte Tal ApS');
     PERFORM pg_temp.post('A', '/contacts', 'contact', '{"contact":{"name":"Aarhus Lamper ApS","countryId":"DK","registrationNo":"35812428","paymentTermsDays":14}}');
     PERFORM pg_temp.post('B', '/contacts', 'contact', '{"contact":{"name":"Berlin Licht GmbH","countryId":"DE","registrationNo":"DE123456789","paymentTermsDays":30,"currencyId":"EUR"}}');
     PERFORM pg_temp.post('C', '/contacts', 'contact', '{"contact":{"name":"Café Christianshavn","countryId":"DK","type":"person","paymentTermsDays":8}}');
     PERFORM pg_temp.post('Q', '/contacts', 'contact', '{"contact":{"name":"Quist Møbler ApS","countryId":"DK","registrationNo":"29403473","paymentTermsDays":30}}');
     PERFORM pg_temp.post('S', '/contacts', 'contact', '{"contact":{"name":"Kontorland A/S","countryId":"DK","registrationNo":"10403782","isSupplier":true,"isCustomer":false}}');
-    PERFORM pg_temp.post('P', '/products', 'product', jsonb_build_object('product', jsonb_build_object(
-        'name', 'Lampe', 'salesTaxRulesetId', pg_temp.k('Varer'), 'prices', '[{"unitPrice":1000,"currencyId":"DKK"}]'::jsonb)));
 
     PERFORM pg_temp.invoice('Q1', 'Q', '2025-01-10', 'DKK', 100);
     PERFORM pg_temp.invoice('Q2', 'Q', '2025-02-10', 'DKK', 100);
