@@ -82,7 +82,9 @@ SELECT billy.mcp('{"jsonrpc": "2.0", "id": 12, "method": "tools/list", "params":
 SELECT billy.mcp('{"jsonrpc": "2.0", "id": 13, "method": "tools/list", "params": {"cursor": "10:x;DROP TABLE"}}') -> 'error' ->> 'code' AS code;
 
 -- tools/list as superuser: the tools whose function is installed, in order
--- (those of the sync engine here; other concerns add theirs)
+-- (those of the sync engine here; other concerns add theirs); hints equal to
+-- the protocol's defaults are left out (sync_billy_data is not read-only and
+-- talks to Billy), output schemas only with billy.mcp_output_schemas on
 SELECT t ->> 'name' AS name, t -> 'annotations' ->> 'readOnlyHint' AS read_only,
        t -> 'annotations' ->> 'openWorldHint' AS open_world,
        t -> 'outputSchema' IS NOT NULL AS has_output_schema

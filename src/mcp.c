@@ -129,6 +129,7 @@ static int	mcp_max_bytes = 100000;
 static int	mcp_page_size = 100;
 static bool mcp_list_changed = true;
 static int	mcp_cache_ttl_ms = 60000;
+static bool mcp_output_schemas = false;
 
 /*
  * billy_mcp_define_settings defines the MCP settings; _PG_init calls it
@@ -163,6 +164,13 @@ billy_mcp_define_settings(void)
 							 "Stdio bridges push notifications/tools/list_changed; stateless HTTP cannot, so its bridge turns this off.",
 							 &mcp_list_changed,
 							 true,
+							 PGC_USERSET, 0,
+							 NULL, NULL, NULL);
+	DefineCustomBoolVariable("billy.mcp_output_schemas",
+							 "Whether tools/list gives each tool's outputSchema.",
+							 "Off by default: the schemas cost a model's context more than they help it; structuredContent is there either way.",
+							 &mcp_output_schemas,
+							 false,
 							 PGC_USERSET, 0,
 							 NULL, NULL, NULL);
 	DefineCustomIntVariable("billy.mcp_cache_ttl_ms",
@@ -465,7 +473,8 @@ typedef struct McpTool
 	Jsonb	   *fixed_args;
 	Oid			func;			/* InvalidOid when not installed */
 	char	   *problem;		/* why the caller may not use it, or NULL */
-	char	   *operation;		/* the function's name, for writes */
+	char	   *operation;		/* the write operation (billy.write_operations()) */
+	char	   *project;		/* what billy._mcp_project makes of the answer, or NULL */
 	bool		read_only;		/* a call whose annotations say readOnlyHint */
 } McpTool;
 
@@ -616,7 +625,8 @@ read_tool(const char *name, CachedTool *entry)
 		"FROM pg_catalog.pg_namespace n WHERE n.nspname OPERATOR(pg_catalog.=) pg_catalog.split_part(r, '.', 1) "
 		"AND pg_catalog.has_schema_privilege(n.oid, 'USAGE')) FROM pg_catalog.unnest(t.requires) r), "
 		"t.requires, t.issue, "
-		"COALESCE(t.annotations OPERATOR(pg_catalog.->>) 'readOnlyHint' OPERATOR(pg_catalog.=) 'true', false) "
+		"COALESCE(t.annotations OPERATOR(pg_catalog.->>) 'readOnlyHint' OPERATOR(pg_catalog.=) 'true', false), "
+		"t.operation, t.project "
 		"FROM billy.mcp_tools t WHERE t.name OPERATOR(pg_catalog.=) $1";
 	Oid			types[1] = {TEXTOID};
 	Datum		values[1] = {CStringGetTextDatum(name)};
@@ -653,7 +663,8 @@ read_tool(const char *name, CachedTool *entry)
 	d = SPI_getbinval(tup, desc, 5, &isnull);
 	tool->func = isnull ? InvalidOid : DatumGetObjectId(d);
 	tool->problem = NULL;
-	tool->operation = OidIsValid(tool->func) ? get_func_name(tool->func) : NULL;
+	tool->operation = SPI_getvalue(tup, desc, 11);
+	tool->project = SPI_getvalue(tup, desc, 12);
 	entry->function = SPI_getvalue(tup, desc, 6);
 	entry->nrequires = Min(nreq, nnames);
 	entry->requires = palloc(sizeof(Oid) * (entry->nrequires + 1));
@@ -716,7 +727,7 @@ map_arguments(McpTool *tool, JsonbContainer *args, char **confirmation)
 	JsonbValue	tok;
 	JsonbIteratorToken r;
 	char	   *name = NULL;
-	bool		is_write = strcmp(tool->kind, "write") == 0;
+	bool		is_write = strcmp(tool->kind, "call") != 0;	/* write, import */
 
 	*confirmation = NULL;
 	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
@@ -871,7 +882,13 @@ call_sql(McpTool *tool, Jsonb *mapped, ResultShape *shape, char **unknown)
 
 	rettyptype = get_typtype(proc->prorettype);
 	initStringInfo(&sql);
-	if (!proc->proretset && (proc->prorettype == JSONBOID || proc->prorettype == JSONOID))
+	if (!proc->proretset && (proc->prorettype == JSONBOID || proc->prorettype == JSONOID) && tool->project)
+	{
+		/* the answer made compact for reading: billy._mcp_project */
+		*shape = SHAPE_JSON;
+		appendStringInfo(&sql, "SELECT billy._mcp_project($3, (%s)::pg_catalog.jsonb, $4)", call.data);
+	}
+	else if (!proc->proretset && (proc->prorettype == JSONBOID || proc->prorettype == JSONOID))
 	{
 		*shape = SHAPE_JSON;
 		appendStringInfo(&sql, "SELECT (%s)::pg_catalog.jsonb", call.data);
@@ -1358,19 +1375,81 @@ audit_done(McpTool *tool, JsonbValue *args)
 
 /* ------------------------------------------------------------ calling */
 
-/* sql_error_text: what the model reads about a SQL error */
+/*
+ * Hints written for psql users name SQL a model cannot run; over MCP such a
+ * hint is replaced by what a model can do, or left out.  A hint naming one
+ * of these gets the text beside it.
+ */
+static const struct
+{
+	const char *names;
+	const char *instead;
+}			sql_hints[] = {
+	{"billy.organizations", "get_organization_settings lists the organizations with their ids and names."},
+	{"billy.enable_writes", "Writes to Billy are switched off on this server; the user's administrator can switch them on."},
+	{"billy.grant_organization", "This connection may not write to that organization; the user's administrator can grant it."},
+	{"billy_admin", "This connection may not do that; the user's administrator can grant it."},
+	{"billy.set_read_only", "The organization is read-only in billy; the user's administrator can allow writes."},
+	{"billy.connect", "The organization is not connected; the user's administrator connects it."},
+	{"billy.bulk_jobs", "get_bulk_job_status shows an import job."},
+	{"billy.preview_write", "Leave confirmation out to preview again, then use the new confirmation."},
+	{"billy.write_operations", "The tool's input schema lists its arguments."},
+};
+
+/* has_sql: whether a text names SQL a model cannot run */
+static bool
+has_sql(const char *t)
+{
+	return strstr(t, "SELECT ") || strstr(t, "ALTER ") || strstr(t, "SET ") || strstr(t, "billy.");
+}
+
+/* mcp_hint: the hint a model reads, NULL for none */
+static const char *
+mcp_hint(const char *hint)
+{
+	if (hint == NULL)
+		return NULL;
+	for (int i = 0; i < lengthof(sql_hints); i++)
+		if (strstr(hint, sql_hints[i].names))
+			return sql_hints[i].instead;
+	if (!has_sql(hint))
+		return hint;
+	/* keep the sentences that name no SQL */
+	{
+		StringInfoData kept;
+		const char *p = hint;
+
+		initStringInfo(&kept);
+		while (*p)
+		{
+			const char *end = strstr(p, ". ");
+			int			len = end ? (int) (end - p) + 1 : (int) strlen(p);
+			char	   *sentence = pnstrdup(p, len);
+
+			if (!has_sql(sentence))
+				appendStringInfo(&kept, "%s%s", kept.len ? " " : "", sentence);
+			p += len;
+			while (*p == ' ')
+				p++;
+		}
+		return kept.len ? kept.data : NULL;
+	}
+}
+
+/* sql_error_text: what the model reads about a SQL error: never SQL */
 static char *
 sql_error_text(ErrorData *edata)
 {
 	StringInfoData s;
+	const char *hint = mcp_hint(edata->hint);
 
 	initStringInfo(&s);
 	appendStringInfo(&s, "error %s: %s", unpack_sql_state(edata->sqlerrcode),
 					 edata->message ? edata->message : "(no message)");
-	if (edata->detail)
+	if (edata->detail && mcp_hint(edata->detail) == edata->detail)
 		appendStringInfo(&s, "\nDetail: %s", edata->detail);
-	if (edata->hint)
-		appendStringInfo(&s, "\nHint: %s", edata->hint);
+	if (hint)
+		appendStringInfo(&s, "\nHint: %s", hint);
 	return s.data;
 }
 
@@ -1532,6 +1611,21 @@ mcp_tools_call(McpRequest *req)
 			nulls[3] = 'n';
 		shape = SHAPE_JSON;
 	}
+	else if (strcmp(tool.kind, "import") == 0)
+	{
+		sql = "SELECT billy._mcp_import($1, $2, $3)";
+		nargs = 3;
+		types[0] = TEXTOID;
+		types[1] = JSONBOID;
+		types[2] = TEXTOID;
+		values[0] = CStringGetTextDatum(name);
+		values[1] = JsonbPGetDatum(mapped);
+		if (confirmation)
+			values[2] = CStringGetTextDatum(confirmation);
+		else
+			nulls[2] = 'n';
+		shape = SHAPE_JSON;
+	}
 	else
 	{
 		char	   *unknown;
@@ -1545,11 +1639,18 @@ mcp_tools_call(McpRequest *req)
 			audit(name, argv, "unavailable", problem);
 			return rpc_result(req, tool_error_json(psprintf("the tool %s is not available: %s", name, problem)));
 		}
-		nargs = 2;
+		nargs = 4;
 		types[0] = JSONBOID;
 		types[1] = INT4OID;
+		types[2] = TEXTOID;
+		types[3] = JSONBOID;
 		values[0] = JsonbPGetDatum(mapped);
 		values[1] = Int32GetDatum(mcp_max_rows + 1);
+		values[2] = tool.project ? CStringGetTextDatum(tool.project) : (Datum) 0;
+		nulls[2] = tool.project ? ' ' : 'n';
+		/* the tool's own arguments, for the projection (detail, fields, offset) */
+		values[3] = args ? DirectFunctionCall1(jsonb_in, CStringGetDatum(JsonbToCString(NULL, args, 0)))
+			: JsonbPGetDatum(mapped);
 	}
 
 	answer = run_tool(sql, nargs, types, values, nulls, req->outer, &edata);

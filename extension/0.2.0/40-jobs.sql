@@ -307,12 +307,12 @@ GRANT EXECUTE ON FUNCTION billy._sync_resource_list(text[]) TO billy_admin;
 GRANT EXECUTE ON FUNCTION billy._warn_if_unserved(text) TO billy_admin;
 GRANT EXECUTE ON FUNCTION billy.sync(text, text[]) TO billy_admin;
 GRANT EXECUTE ON FUNCTION billy.sync_now(text, text[]) TO billy_admin;
-GRANT EXECUTE ON FUNCTION billy.grant_organization(name, text) TO billy_admin;
+GRANT EXECUTE ON FUNCTION billy.grant_organization(name, text, boolean) TO billy_admin;
 GRANT EXECUTE ON FUNCTION billy.revoke_organization(name, text) TO billy_admin;
 GRANT EXECUTE ON FUNCTION billy.schedule_sync(text) TO billy_admin;
 GRANT EXECUTE ON FUNCTION billy.unschedule_sync() TO billy_admin;
 GRANT EXECUTE ON FUNCTION billy.enable_realtime() TO billy_admin;
-GRANT INSERT, DELETE ON billy.organization_grants TO billy_admin;
+GRANT INSERT, UPDATE, DELETE ON billy.organization_grants TO billy_admin;
 
 CREATE FUNCTION billy._sync_floor(org text, res text, parse boolean DEFAULT true,
                                   OUT pages integer, OUT bytes bigint, OUT page_count integer,

@@ -920,4 +920,4 @@ GRANT EXECUTE ON FUNCTION billy.list_contacts(text, text, boolean, boolean, bool
 GRANT EXECUTE ON FUNCTION billy.list_products(text, text, boolean, integer, integer) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy.list_bank_payments(text, text, date, date, text, boolean, integer, integer) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy.cache_performance(text, interval) TO billy_reader;
-GRANT EXECUTE ON FUNCTION billy.warm_cache(text, integer) TO billy_admin;
+GRANT EXECUTE ON FUNCTION billy.warm_cache(text, integer), billy._cache_hottest(text, integer) TO billy_admin;

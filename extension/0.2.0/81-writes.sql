@@ -96,9 +96,10 @@ BEGIN
                   DETAIL = 'billy.enable_writes is off.',
                   HINT = 'A superuser turns writes on with ALTER SYSTEM SET billy.enable_writes = on and SELECT pg_reload_conf(), or SET billy.enable_writes = on in one session.';
     END IF;
-    IF NOT pg_has_role(CURRENT_USER, 'billy_admin', 'MEMBER') THEN
-        RAISE EXCEPTION 'role "%" may not write to Billy', CURRENT_USER
-            USING ERRCODE = '42501', HINT = 'Writes need the billy_admin role.';
+    IF NOT billy._may_write(org) THEN
+        RAISE EXCEPTION 'role "%" may not write to organization %', CURRENT_USER, org
+            USING ERRCODE = '42501',
+                  HINT = 'Writes need the billy_admin role, or billy_writer with the organization granted with writes => true (billy.grant_organization).';
     END IF;
     SELECT * INTO o FROM billy.organizations WHERE id = org;
     IF NOT FOUND OR o.disconnected_at IS NOT NULL THEN
@@ -116,7 +117,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION billy._require_writable(text) IS
-'Raises unless a write to the organization is allowed: billy.enable_writes on, the role a member of billy_admin, the organization connected, not read-only, not locked or terminated in Billy. Internal.';
+'Raises unless a write to the organization is allowed: billy.enable_writes on, the role a member of billy_admin or of billy_writer with the organization granted for writes (billy._may_write), the organization connected, not read-only, not locked or terminated in Billy. Internal.';
 
 CREATE FUNCTION billy.set_read_only(org text, read_only boolean DEFAULT true) RETURNS boolean
 LANGUAGE plpgsql
@@ -827,6 +828,7 @@ BEGIN
             summary := format('register a payment of %s %s on %s for %s %s(s)', rec ->> 'cashAmount', coalesce(subj_cur, ''),
                               rec ->> 'entryDate', coalesce(array_length(subj_ids, 1), 0), coalesce(subj_kind, 'document'));
         END IF;
+        rid := NULL;            -- the loop's subject, not the record written: Billy's answer names the payment
 
     ELSIF operation = 'update_organization' THEN
         main_resource := 'organization';
@@ -1118,27 +1120,168 @@ RETURN billy._write_now('update_organization', jsonb_build_object('org', org, 'o
 COMMENT ON FUNCTION billy.update_organization(text, jsonb) IS
 'Changes the organization''s settings in Billy: {"name", "street", "zipcode", "city", "phone", "email", "registrationNo", "paymentTermsDays", "defaultTaxMode"}, any of them; billy.organizations is refreshed. Returns what billy.commit_write returns.';
 
-CREATE FUNCTION billy.write_operations() RETURNS TABLE (operation text, function_name text, args text, description text)
+-- the contact and product schemas: the same fields for create and update
+CREATE FUNCTION billy._contact_schema(creating boolean) RETURNS jsonb
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+RETURN jsonb_build_object('type', 'object',
+    'description', CASE WHEN creating THEN 'The contact.' ELSE 'The fields to change; contactPersons, when given, replace the old ones.' END,
+    'properties', $j${
+        "name": {"type": "string", "minLength": 1, "maxLength": 255, "description": "Name."}, "type": {"enum": ["company", "person"]},
+        "countryId": {"type": "string", "pattern": "^[A-Z]{2}$", "description": "Default: the organization's."},
+        "street": {"type": "string", "maxLength": 255, "description": "Street address."}, "zipcodeText": {"type": "string", "maxLength": 32, "description": "Postal code."},
+        "cityText": {"type": "string", "maxLength": 255, "description": "City."}, "stateText": {"type": "string", "maxLength": 255},
+        "contactNo": {"type": "string", "maxLength": 64}, "phone": {"type": "string", "maxLength": 64, "description": "Phone."},
+        "fax": {"type": "string", "maxLength": 64},
+        "registrationNo": {"type": "string", "maxLength": 32, "description": "CVR number (checked for DK)."},
+        "ean": {"type": "string", "pattern": "^[0-9]{13}$"},
+        "localeId": {"enum": ["da_DK", "en_US", "de_DE", "fr_FR", "nl_NL"]},
+        "currencyId": {"type": "string", "pattern": "^[A-Z]{3}$"},
+        "isCustomer": {"type": "boolean", "description": "Default true."}, "isSupplier": {"type": "boolean", "description": "A supplier."}, "isArchived": {"type": "boolean"},
+        "isSalesTaxExempt": {"type": "boolean"}, "paymentTermsMode": {"enum": ["net"]},
+        "paymentTermsDays": {"type": "integer", "minimum": 0, "maximum": 3650, "description": "Days to pay."},
+        "contactPersons": {"type": "array", "description": "People with e-mails (invoices are sent to them).", "items": {"type": "object",
+            "properties": {"name": {"type": "string", "maxLength": 255, "description": "Name."}, "email": {"type": "string", "format": "email", "description": "E-mail."},
+                           "isPrimary": {"type": "boolean"}}, "additionalProperties": false}}}$j$::jsonb,
+    'required', CASE WHEN creating THEN '["name"]'::jsonb ELSE '[]'::jsonb END,
+    'minProperties', 1,
+    'additionalProperties', false);
+COMMENT ON FUNCTION billy._contact_schema(boolean) IS 'The JSON Schema of a contact in create_contact (name required) and update_contact. Internal.';
+
+CREATE FUNCTION billy._product_schema(creating boolean) RETURNS jsonb
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+RETURN jsonb_build_object('type', 'object',
+    'description', CASE WHEN creating THEN 'The product.' ELSE 'The fields to change; prices, when given, replace the old ones.' END,
+    'properties', $j${
+        "name": {"type": "string", "minLength": 1, "maxLength": 255, "description": "Name."}, "description": {"type": "string", "maxLength": 1000, "description": "Description."},
+        "productNo": {"type": "string", "maxLength": 64, "description": "Product number."}, "suppliersProductNo": {"type": "string", "maxLength": 64},
+        "accountId": {"type": "string", "description": "Its revenue account (list_accounts)."},
+        "salesTaxRulesetId": {"type": "string"}, "isArchived": {"type": "boolean"},
+        "prices": {"type": "array", "description": "One price per currency.", "items": {"type": "object",
+            "properties": {"unitPrice": {"type": "number", "minimum": 0}, "currencyId": {"type": "string", "pattern": "^[A-Z]{3}$"}},
+            "required": ["unitPrice", "currencyId"], "additionalProperties": false}}}$j$::jsonb,
+    'required', CASE WHEN creating THEN '["name"]'::jsonb ELSE '[]'::jsonb END,
+    'minProperties', 1,
+    'additionalProperties', false);
+COMMENT ON FUNCTION billy._product_schema(boolean) IS 'The JSON Schema of a product in create_product (name required) and update_product. Internal.';
+
+-- _schema_outline: an object schema's members in one line, {"a", "b"?}
+CREATE FUNCTION billy._schema_outline(schema jsonb) RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+RETURN '{' || (SELECT string_agg(format('"%s"%s', k, CASE WHEN coalesce(schema -> 'required', '[]') ? k THEN '' ELSE '?' END), ', ' ORDER BY n)
+               FROM jsonb_object_keys(schema -> 'properties') WITH ORDINALITY AS x(k, n)) || '}';
+COMMENT ON FUNCTION billy._schema_outline(jsonb) IS 'The members of an object schema in one line, optional ones marked with ?. Internal.';
+
+-- write_operations is the catalog of write operations: each one's name, the
+-- function that runs it in one call, what it does, and the JSON Schema of
+-- the args billy.preview_write takes for it.  The MCP write tools derive
+-- their arguments from input_schema (90-mcp.sql), and a test checks that
+-- billy._plan_write accepts exactly its members.
+CREATE FUNCTION billy.write_operations()
+RETURNS TABLE (operation text, function_name text, args text, description text, input_schema jsonb)
 LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-SELECT * FROM (VALUES
-    ('create_invoice', 'billy.create_invoice', '{"org", "invoice": {"contactId", "entryDate", "lines": [{"productId", "unitPrice"?, "quantity"?}], ...}}', 'create a draft invoice'),
-    ('approve_invoice', 'billy.approve_invoice', '{"org", "invoiceId"}', 'approve (book) a draft invoice'),
-    ('send_invoice', 'billy.send_invoice', '{"org", "invoiceId", "contactPersonId"?, "emailSubject"?, "emailBody"?}', 'e-mail an approved invoice'),
-    ('delete_draft_invoice', 'billy.delete_draft_invoice', '{"org", "invoiceId"}', 'delete a draft invoice'),
-    ('create_contact', 'billy.create_contact', '{"org", "contact": {"name", "countryId"?, ...}}', 'create a customer or supplier'),
-    ('update_contact', 'billy.update_contact', '{"org", "contactId", "contact": {...}}', 'change a contact'),
-    ('create_product', 'billy.create_product', '{"org", "product": {"name", "productNo"?, "prices"?: [...]}}', 'create a product'),
-    ('update_product', 'billy.update_product', '{"org", "productId", "product": {...}}', 'change a product'),
-    ('create_bill', 'billy.create_bill', '{"org", "bill": {"contactId", "entryDate", "lines": [{"accountId", "taxRateId", "description", "amount"}]}}', 'create a draft bill'),
-    ('approve_bill', 'billy.approve_bill', '{"org", "billId"}', 'approve (book) a draft bill'),
-    ('create_bank_payment', 'billy.create_bank_payment', '{"org", "payment": {"entryDate", "cashAmount", "associations": [{"subjectReference"}]}}', 'register a payment of invoices or bills'),
-    ('update_organization', 'billy.update_organization', '{"org", "organization": {"name"?, "street"?, ...}}', 'change the organization''s settings')
-) v(operation, function_name, args, description)
+SELECT v0.operation, v0.function_name, billy._schema_outline(s.schema), v0.description, s.schema
+FROM (VALUES
+    ('create_invoice', 'billy.create_invoice', 'create a draft invoice', jsonb_build_object(
+        'invoice', $j${"type": "object", "description": "The draft invoice: customer, date, lines.",
+            "properties": {
+                "contactId": {"type": "string", "description": "The customer (a contact id)."},
+                "entryDate": {"type": "string", "format": "date"},
+                "currencyId": {"type": "string", "pattern": "^[A-Z]{3}$", "description": "Default: the customer's, else the base currency."},
+                "exchangeRate": {"type": "number", "minimum": 0},
+                "paymentTermsMode": {"enum": ["net"]},
+                "paymentTermsDays": {"type": "integer", "minimum": 0, "maximum": 3650, "description": "Days to pay."},
+                "taxMode": {"enum": ["incl", "excl"], "description": "Whether prices include VAT (default excl)."},
+                "invoiceNo": {"type": "string", "maxLength": 64},
+                "externalId": {"type": "string", "maxLength": 255},
+                "orderNo": {"type": "string", "maxLength": 255},
+                "contactMessage": {"type": "string", "maxLength": 5000},
+                "attContactPersonId": {"type": "string"},
+                "type": {"enum": ["invoice", "creditNote"]},
+                "creditedInvoiceId": {"type": "string"},
+                "state": {"enum": ["draft"]},
+                "lines": {"type": "array", "minItems": 1, "maxItems": 500, "items": {"type": "object",
+                    "properties": {"productId": {"type": "string"}, "description": {"type": "string", "maxLength": 1000, "description": "Line text."},
+                                   "quantity": {"type": "number", "description": "Default 1."}, "unitPrice": {"type": "number", "description": "Default: the product's price."},
+                                   "discountMode": {"enum": ["cash", "percent"]}, "discountValue": {"type": "number", "minimum": 0},
+                                   "discountText": {"type": "string", "maxLength": 255}, "priority": {"type": "integer"}},
+                    "required": ["productId"], "additionalProperties": false}}},
+            "required": ["contactId", "entryDate", "lines"], "additionalProperties": false}$j$::jsonb), ARRAY['invoice']),
+    ('approve_invoice', 'billy.approve_invoice', 'approve (book) a draft invoice', jsonb_build_object(
+        'invoiceId', '{"type": "string", "minLength": 1, "maxLength": 64}'::jsonb), ARRAY['invoiceId']),
+    ('send_invoice', 'billy.send_invoice', 'e-mail an approved invoice', jsonb_build_object(
+        'invoiceId', '{"type": "string", "minLength": 1, "maxLength": 64}'::jsonb,
+        'contactPersonId', '{"type": "string", "maxLength": 64, "description": "Default: the customer''s first person with an e-mail."}'::jsonb,
+        'emailSubject', '{"type": "string", "maxLength": 255}'::jsonb,
+        'emailBody', '{"type": "string", "maxLength": 20000}'::jsonb), ARRAY['invoiceId']),
+    ('delete_draft_invoice', 'billy.delete_draft_invoice', 'delete a draft invoice', jsonb_build_object(
+        'invoiceId', '{"type": "string", "minLength": 1, "maxLength": 64}'::jsonb), ARRAY['invoiceId']),
+    ('create_contact', 'billy.create_contact', 'create a customer or supplier', jsonb_build_object(
+        'contact', billy._contact_schema(true)), ARRAY['contact']),
+    ('update_contact', 'billy.update_contact', 'change a contact', jsonb_build_object(
+        'contactId', '{"type": "string", "minLength": 1, "maxLength": 64}'::jsonb,
+        'contact', billy._contact_schema(false)), ARRAY['contactId', 'contact']),
+    ('create_product', 'billy.create_product', 'create a product', jsonb_build_object(
+        'product', billy._product_schema(true)), ARRAY['product']),
+    ('update_product', 'billy.update_product', 'change a product', jsonb_build_object(
+        'productId', '{"type": "string", "minLength": 1, "maxLength": 64}'::jsonb,
+        'product', billy._product_schema(false)), ARRAY['productId', 'product']),
+    ('create_bill', 'billy.create_bill', 'create a draft bill', jsonb_build_object(
+        'bill', $j${"type": "object", "description": "The draft bill: supplier, date, lines.",
+            "properties": {
+                "contactId": {"type": "string", "description": "The supplier (a contact id)."},
+                "entryDate": {"type": "string", "format": "date"}, "dueDate": {"type": "string", "format": "date", "description": "Default: by the terms."},
+                "currencyId": {"type": "string", "pattern": "^[A-Z]{3}$"}, "exchangeRate": {"type": "number", "minimum": 0},
+                "taxMode": {"enum": ["incl", "excl"], "description": "Whether amounts include VAT."}, "suppliersInvoiceNo": {"type": "string", "maxLength": 255, "description": "The suppliers invoice number."},
+                "voucherNo": {"type": "string", "maxLength": 64}, "state": {"enum": ["draft"]},
+                "type": {"enum": ["bill", "creditNote"]}, "creditedBillId": {"type": "string"},
+                "lines": {"type": "array", "minItems": 1, "items": {"type": "object",
+                    "properties": {"accountId": {"type": "string", "description": "An expense account (list_accounts)."},
+                                   "taxRateId": {"type": "string", "description": "A purchase tax rate (list_tax_rates)."},
+                                   "description": {"type": "string", "maxLength": 1000},
+                                   "amount": {"type": "number", "description": "Gross when taxMode is incl."},
+                                   "priority": {"type": "integer"}},
+                    "required": ["accountId", "taxRateId", "description", "amount"], "additionalProperties": false}}},
+            "required": ["contactId", "entryDate", "lines"], "additionalProperties": false}$j$::jsonb), ARRAY['bill']),
+    ('approve_bill', 'billy.approve_bill', 'approve (book) a draft bill', jsonb_build_object(
+        'billId', '{"type": "string", "minLength": 1, "maxLength": 64}'::jsonb), ARRAY['billId']),
+    ('create_bank_payment', 'billy.create_bank_payment', 'register a payment of invoices or bills', jsonb_build_object(
+        'payment', $j${"type": "object", "description": "The payment and the invoices or bills it settles.",
+            "properties": {
+                "entryDate": {"type": "string", "format": "date"},
+                "cashAmount": {"type": "number", "minimum": 0.01},
+                "cashAccountId": {"type": "string", "description": "Default: a bank account in the documents' currency."},
+                "cashSide": {"enum": ["debit", "credit"], "description": "debit: money in (invoices, the default); credit: money out (bills)."},
+                "cashExchangeRate": {"type": "number", "minimum": 0},
+                "feeAmount": {"type": "number", "minimum": 0}, "feeAccountId": {"type": "string"},
+                "contactId": {"type": "string"},
+                "associations": {"type": "array", "minItems": 1, "maxItems": 16, "items": {"type": "object",
+                    "properties": {"subjectReference": {"type": "string", "pattern": "^(invoice|bill):[A-Za-z0-9_-]+$", "description": "invoice:ID or bill:ID"}},
+                    "required": ["subjectReference"], "additionalProperties": false}}},
+            "required": ["entryDate", "cashAmount", "associations"], "additionalProperties": false}$j$::jsonb), ARRAY['payment']),
+    ('update_organization', 'billy.update_organization', 'change the organization''s settings', jsonb_build_object(
+        'organization', $j${"type": "object", "description": "The settings to change.",
+            "properties": {
+                "name": {"type": "string", "maxLength": 255}, "street": {"type": "string", "maxLength": 255},
+                "zipcode": {"type": "string", "maxLength": 32}, "city": {"type": "string", "maxLength": 255},
+                "phone": {"type": "string", "maxLength": 64, "description": "Phone."}, "email": {"type": "string", "format": "email", "description": "E-mail."},
+                "registrationNo": {"type": "string", "maxLength": 32},
+                "paymentTermsDays": {"type": "integer", "minimum": 0, "maximum": 3650, "description": "Default days to pay."},
+                "defaultTaxMode": {"enum": ["incl", "excl"], "description": "Whether prices include VAT by default."}},
+            "additionalProperties": false}$j$::jsonb), ARRAY['organization'])
+) v0(operation, function_name, description, props, required),
+LATERAL (SELECT jsonb_build_object(
+    'type', 'object',
+    'properties', jsonb_build_object('org', '{"type": "string", "description": "The organization: id or name; may be left out when only one is connected."}'::jsonb) || v0.props,
+    'required', to_jsonb(v0.required),
+    'additionalProperties', false) AS schema) s
 $$;
 COMMENT ON FUNCTION billy.write_operations() IS
-'The write operations billy.preview_write accepts, with the function that runs each in one call, the shape of its args and what it does. The names are stable: the MCP write tools use them.';
+'The write operations billy.preview_write accepts: the function that runs each in one call, an outline of its args, what it does, and input_schema, the JSON Schema of its args (what billy._plan_write checks; the MCP write tools derive their arguments from it). The names are stable.';
 
 CREATE FUNCTION billy._forget_previews() RETURNS integer
 LANGUAGE sql
@@ -1474,25 +1617,26 @@ COMMENT ON FUNCTION billy.write_checks(text) IS
 GRANT SELECT ON billy.write_ops, billy.write_previews TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy.write_checks(text) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy.resolve_write(bigint, text, text, text) TO billy_admin;
-GRANT EXECUTE ON FUNCTION billy.preview_write(text, jsonb) TO billy_admin;
-GRANT EXECUTE ON FUNCTION billy.commit_write(text) TO billy_admin;
+GRANT EXECUTE ON FUNCTION billy.preview_write(text, jsonb) TO billy_admin, billy_writer;
+GRANT EXECUTE ON FUNCTION billy.commit_write(text) TO billy_admin, billy_writer;
 GRANT EXECUTE ON FUNCTION billy.set_read_only(text, boolean) TO billy_admin;
-GRANT EXECUTE ON FUNCTION billy.write_operations() TO billy_reader;
+GRANT EXECUTE ON FUNCTION billy.write_operations(), billy._contact_schema(boolean), billy._product_schema(boolean),
+    billy._schema_outline(jsonb) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy.create_invoice(text, jsonb), billy.approve_invoice(text, text),
     billy.send_invoice(text, text, jsonb), billy.delete_draft_invoice(text, text),
     billy.create_contact(text, jsonb), billy.update_contact(text, text, jsonb),
     billy.create_product(text, jsonb), billy.update_product(text, text, jsonb),
     billy.create_bill(text, jsonb), billy.approve_bill(text, text),
-    billy.create_bank_payment(text, jsonb), billy.update_organization(text, jsonb) TO billy_admin;
+    billy.create_bank_payment(text, jsonb), billy.update_organization(text, jsonb) TO billy_admin, billy_writer;
 -- what the public functions above call as their invoker
 GRANT EXECUTE ON FUNCTION billy._plan_write(text, jsonb), billy._require_writable(text),
     billy._raise_problems(jsonb), billy._commit_plan(text), billy._write_now(text, jsonb),
     billy._store_preview(text, jsonb), billy._write_resolve(bigint, text, text, text, name),
-    billy._refuse_if_unsettled(text, text, jsonb),
-    billy._set_read_only(text, boolean), billy._check_fields(jsonb, text, jsonb), billy._is_date(text),
+    billy._refuse_if_unsettled(text, text, jsonb), billy._check_fields(jsonb, text, jsonb), billy._is_date(text),
     billy._cvr_valid(text), billy._problem(text, text), billy._touch(text, text, text),
     billy._ids(text, text, text, text), billy._live(text, text, text), billy._missing(text, text, text),
-    billy._urlencode(text) TO billy_admin;
+    billy._urlencode(text) TO billy_admin, billy_writer;
+GRANT EXECUTE ON FUNCTION billy._set_read_only(text, boolean) TO billy_admin;
 GRANT EXECUTE ON FUNCTION billy._is_date(text) TO billy_reader;
 
 REVOKE ALL ON ALL TABLES IN SCHEMA billy FROM PUBLIC;

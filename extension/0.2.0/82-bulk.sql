@@ -236,13 +236,32 @@ BEGIN
         END IF;
     END IF;
     IF NOT dry THEN
-        PERFORM billy._enqueue('bulk_import', target, jsonb_build_object('bulk_job_id', job), NULL, 110);
+        PERFORM billy._bulk_enqueue(job);
     END IF;
     RETURN job;
 END
 $$;
 COMMENT ON FUNCTION billy.import_csv(text, text, text, jsonb) IS
 'Imports contacts or products from CSV text into Billy as a background job and returns its id (billy.bulk_job_status shows it). The first line names the columns (Danish or English, see billy.check_csv); every row is checked first, with errors naming line, column and field. options: dry_run (check everything and decide what would happen; nothing is sent; no writes permission needed), continue_on_error (import the good rows, record the bad ones; without it one bad row refuses the whole file and nothing is sent), on_duplicate: skip (default) or update (a row matching an existing contact by CVR, else by name, or product by product number, else by name), delimiter ("," ";" tab, default detected), decimal ("," or ".", default "," for ";" files), country (for rows without one, default DK), currency (for prices without one, default DKK), ignore_unknown_columns. The worker sends the rows at most billy.import_rate per second and billy.import_concurrency at a time, each through the outbox (never twice) and the audit trail; billy.cancel_bulk_job stops it.';
+
+-- _bulk_enqueue queues the worker's job for an import just created (as the
+-- extension owner: a billy_writer may start its imports, not other jobs)
+CREATE FUNCTION billy._bulk_enqueue(job bigint) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    org text;
+BEGIN
+    SELECT b.organization_id INTO org FROM billy.bulk_jobs b
+    WHERE b.id = job AND NOT b.dry_run AND b.state = 'queued' AND b.session_role = session_user;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no queued import % of role %', job, session_user USING ERRCODE = '42704';
+    END IF;
+    PERFORM billy._enqueue('bulk_import', org, jsonb_build_object('bulk_job_id', job), NULL, 110);
+END
+$$;
+COMMENT ON FUNCTION billy._bulk_enqueue(bigint) IS 'Queues the worker''s job of a queued import the session''s role created (as the extension owner). Internal.';
 
 CREATE FUNCTION billy._bulk_create(org text, res text, opts jsonb, dry boolean, csv text, actor name) RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER
@@ -717,7 +736,8 @@ GRANT EXECUTE ON FUNCTION billy.parse_csv(text, jsonb), billy.check_csv(text, te
     billy._export_invoices_filters(), billy._csv_options_schema(), billy._check_args(text, jsonb, jsonb), billy._bad_option(text, text),
     billy._num(numeric, text) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy.import_csv(text, text, text, jsonb), billy.cancel_bulk_job(bigint),
-    billy._bulk_create(text, text, jsonb, boolean, text, name), billy._bulk_cancel(bigint) TO billy_admin;
+    billy._bulk_create(text, text, jsonb, boolean, text, name), billy._bulk_cancel(bigint), billy._bulk_enqueue(bigint)
+    TO billy_admin, billy_writer;
 
 REVOKE ALL ON ALL TABLES IN SCHEMA billy FROM PUBLIC;
 REVOKE ALL ON ALL ROUTINES IN SCHEMA billy FROM PUBLIC;

@@ -30,7 +30,9 @@ CREATE TABLE billy.mcp_tools (
     arguments     jsonb NOT NULL DEFAULT '{}'::jsonb,
     fixed_args    jsonb NOT NULL DEFAULT '{}'::jsonb,
     kind          text NOT NULL DEFAULT 'call'
-                  CHECK (kind OPERATOR(pg_catalog.=) ANY (ARRAY['call', 'write'])),
+                  CHECK (kind OPERATOR(pg_catalog.=) ANY (ARRAY['call', 'write', 'import'])),
+    operation     text CHECK ((kind OPERATOR(pg_catalog.=) 'write') OPERATOR(pg_catalog.=) (operation IS NOT NULL)),
+    project       text CHECK (project OPERATOR(pg_catalog.=) ANY (ARRAY['invoices', 'bills', 'contacts', 'products', 'bankPayments'])),
     sort_order    integer NOT NULL DEFAULT 1000,
     builtin       boolean NOT NULL DEFAULT false,
     issue         text,
@@ -38,7 +40,7 @@ CREATE TABLE billy.mcp_tools (
                   CHECK (meta IS NULL OR jsonb_typeof(meta) OPERATOR(pg_catalog.=) 'object')
 );
 COMMENT ON TABLE billy.mcp_tools IS
-'The MCP tools billy.mcp serves. name: letters, digits and underscores, at most 64 (what every client accepts). description: for the model (what it does, when to use it, what comes back). input_schema: JSON Schema of the arguments, checked before the call (types, required, enum, format, bounds). output_schema: JSON Schema of structuredContent; NULL derives it from the function (set-returning functions give {rows, row_count, truncated}). annotations: readOnlyHint, destructiveHint, idempotentHint, openWorldHint. function: the SQL function that runs (schema.name, or schema.name(argtypes) when the name is overloaded). requires: other functions the tool needs. arguments: maps an argument name to the function''s parameter name when they differ (null: not passed). fixed_args: parameters always passed. kind: call runs the function; write previews with billy.preview_write and commits with billy.commit_write. A tool is listed only when every function exists and the caller may execute it. issue: what the tool waits for while a function is missing. meta: the tool''s _meta in tools/list (e.g. the MCP App it shows: {"ui": {"resourceUri": ...}}).';
+'The MCP tools billy.mcp serves. name: letters, digits and underscores, at most 64 (what every client accepts). description: for the model (what it does, when to use it, what comes back). input_schema: JSON Schema of the arguments, checked before the call (types, required, enum, format, bounds). output_schema: JSON Schema of structuredContent; NULL derives it from the function (set-returning functions give {rows, row_count, truncated}). annotations: readOnlyHint, destructiveHint, idempotentHint, openWorldHint. function: the SQL function that runs (schema.name, or schema.name(argtypes) when the name is overloaded). requires: other functions the tool needs. arguments: maps an argument name to the function''s parameter name when they differ (null: not passed). fixed_args: parameters always passed. kind: call runs the function; write runs the write operation named by operation (a row of billy.write_operations(), whose input_schema the tool''s arguments are derived from by billy._mcp_write_input and checked against): a preview with billy.preview_write, then billy.commit_write with the confirmation; import previews a CSV import as a dry run of the function (billy.import_csv) and starts it with the confirmation. project: the resource whose JSON answers billy._mcp_project makes compact for reading (lists: rows projected, cut at a row boundary, paged; get: a curated record). A tool is listed only when every function exists and the caller may execute it. issue: what the tool waits for while a function is missing.';
 COMMENT ON COLUMN billy.mcp_tools.builtin IS 'Installed by billy; rows added by users have false and are kept by pg_dump.';
 
 -- A changed registry tells stdio bridges to send notifications/tools/list_changed.
@@ -132,12 +134,15 @@ BEGIN
     IF NOT has_function_privilege(f, 'EXECUTE') THEN
         RETURN format('role %s may not execute %s', current_user, f);
     END IF;
+    IF t.kind = 'write' THEN
+        RETURN billy._mcp_write_problem(t);
+    END IF;
     params := billy._mcp_in_params(f);
     SELECT min(p) INTO unknown
     FROM (SELECT coalesce(t.arguments ->> k, k) AS p
           FROM jsonb_object_keys(coalesce(t.input_schema -> 'properties', '{}')) k
           WHERE NOT (t.arguments ? k AND jsonb_typeof(t.arguments -> k) = 'null')
-            AND NOT (t.kind = 'write' AND k = 'confirmation')
+            AND NOT (t.kind = 'import' AND k = 'confirmation')
           UNION ALL
           SELECT k FROM jsonb_object_keys(t.fixed_args) k) x
     WHERE p <> ALL (params);
@@ -149,6 +154,86 @@ END
 $$;
 COMMENT ON FUNCTION billy._mcp_tool_problem(billy.mcp_tools) IS
 'Why the current role cannot use a tool (a function missing, no EXECUTE right, a parameter the function lacks), or NULL when it can. Internal.';
+
+-- A write tool's arguments are the write operation's (billy.write_operations()),
+-- renamed for the model: organization for org, snake_case for the rest
+-- (invoiceId: invoice_id), unless the tool renames one (contact: customer).
+CREATE FUNCTION billy._mcp_snake(name text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN CASE WHEN name = 'org' THEN 'organization' ELSE lower(regexp_replace(name, '([a-z0-9])([A-Z])', '\1_\2', 'g')) END;
+COMMENT ON FUNCTION billy._mcp_snake(text) IS 'The MCP argument name of a write operation''s member: organization for org, snake_case for the others. Internal.';
+
+CREATE FUNCTION billy._mcp_write_arguments(operation text, renames jsonb DEFAULT '{}') RETURNS jsonb
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+RETURN (SELECT jsonb_object_agg(coalesce(renames ->> k, billy._mcp_snake(k)), k)
+        FROM billy.write_operations() w, jsonb_object_keys(w.input_schema -> 'properties') k
+        WHERE w.operation = _mcp_write_arguments.operation);
+COMMENT ON FUNCTION billy._mcp_write_arguments(text, jsonb) IS
+'A write tool''s arguments map: each MCP argument name to the member of the write operation''s args it fills (renames: member -> argument, where the default name does not suit). Internal.';
+
+CREATE FUNCTION billy._mcp_write_input(operation text, renames jsonb DEFAULT '{}') RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    schema jsonb;
+    props jsonb := '{}';
+    req jsonb := '[]';
+    k text;
+BEGIN
+    SELECT w.input_schema INTO schema FROM billy.write_operations() w WHERE w.operation = _mcp_write_input.operation;
+    IF schema IS NULL THEN
+        RAISE EXCEPTION 'unknown write operation "%"', operation USING ERRCODE = '22023';
+    END IF;
+    FOR k IN SELECT x FROM jsonb_object_keys(schema -> 'properties') x WHERE x <> 'org' LOOP
+        props := props || jsonb_build_object(coalesce(renames ->> k, billy._mcp_snake(k)), schema -> 'properties' -> k);
+        IF schema -> 'required' ? k THEN
+            req := req || to_jsonb(coalesce(renames ->> k, billy._mcp_snake(k)));
+        END IF;
+    END LOOP;
+    props := props || jsonb_build_object('confirmation', '{"type": "string", "minLength": 8, "maxLength": 200}'::jsonb);
+    RETURN billy._mcp_input(props, ARRAY(SELECT jsonb_array_elements_text(req)));
+END
+$$;
+COMMENT ON FUNCTION billy._mcp_write_input(text, jsonb) IS
+'A write tool''s input schema, derived from the write operation''s input_schema in billy.write_operations(): its members renamed as billy._mcp_write_arguments says, the optional organization, and confirmation. Internal.';
+
+CREATE FUNCTION billy._mcp_write_problem(t billy.mcp_tools) RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    w record;
+    bad text;
+BEGIN
+    SELECT * INTO w FROM billy.write_operations() o WHERE o.operation = t.operation;
+    IF NOT FOUND THEN
+        RETURN format('%s is not a write operation (billy.write_operations() lists them)', t.operation);
+    END IF;
+    IF billy._mcp_function(w.function_name) IS DISTINCT FROM billy._mcp_function(t.function) THEN
+        RETURN format('the write operation %s runs %s, not %s (the registry and billy.write_operations() disagree)',
+                      t.operation, w.function_name, t.function);
+    END IF;
+    SELECT min(k) INTO bad FROM jsonb_object_keys(t.input_schema -> 'properties') k
+    WHERE k <> 'confirmation' AND NOT coalesce(w.input_schema -> 'properties' ? (t.arguments ->> k), false);
+    IF bad IS NOT NULL THEN
+        RETURN format('its argument %s is no member of the args of write operation %s (the registry and billy.write_operations() disagree)',
+                      bad, t.operation);
+    END IF;
+    SELECT min(r) INTO bad FROM jsonb_array_elements_text(w.input_schema -> 'required') r
+    WHERE NOT EXISTS (SELECT 1 FROM jsonb_each_text(t.arguments) a
+                      WHERE a.value = r AND coalesce(t.input_schema -> 'required', '[]') ? a.key);
+    IF bad IS NOT NULL THEN
+        RETURN format('write operation %s requires %s, which the tool does not require (the registry and billy.write_operations() disagree)',
+                      t.operation, bad);
+    END IF;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION billy._mcp_write_problem(billy.mcp_tools) IS
+'Why a write tool disagrees with its write operation (unknown operation, another function, an argument that fills no member of its args, a required member the tool does not require), or NULL. Internal.';
 
 CREATE FUNCTION billy.mcp_tool_status()
 RETURNS TABLE (name text, available boolean, problem text, function text, kind text, read_only boolean)
@@ -273,7 +358,7 @@ CREATE FUNCTION billy._mcp_output_schema(t billy.mcp_tools) RETURNS jsonb
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 RETURN CASE WHEN t.output_schema IS NOT NULL THEN t.output_schema
-            WHEN t.kind = 'write' THEN billy._mcp_write_schema()
+            WHEN t.kind IN ('write', 'import') THEN billy._mcp_write_schema()
             ELSE billy._mcp_derived_schema(billy._mcp_function(t.function)) END;
 COMMENT ON FUNCTION billy._mcp_output_schema(billy.mcp_tools) IS 'A tool''s output schema, written or derived. Internal.';
 
@@ -284,9 +369,7 @@ SET search_path = pg_catalog, pg_temp
 RETURN jsonb_strip_nulls(jsonb_build_object(
     'type', 'object',
     'properties', CASE WHEN with_org THEN
-        jsonb_build_object('organization', jsonb_build_object(
-            'type', 'string', 'minLength', 1, 'maxLength', 200,
-            'description', 'The organization: its id or its name (case-insensitive). Leave it out when only one organization is connected; get_organization_settings lists them.'))
+        jsonb_build_object('organization', '{"type": "string", "minLength": 1, "maxLength": 200}'::jsonb)
         ELSE '{}'::jsonb END || properties,
     'required', CASE WHEN cardinality(required) > 0 THEN to_jsonb(required) END,
     'additionalProperties', false));
@@ -296,6 +379,74 @@ COMMENT ON FUNCTION billy._mcp_input(jsonb, text[], boolean) IS
 ------------------------------------------------------------------------------
 -- What tools/list and initialize answer
 ------------------------------------------------------------------------------
+
+-- _mcp_listed_schema: an input schema as tools/list shows it, without the
+-- checks a model need not read (lengths, counts, patterns, bounds,
+-- additionalProperties: unknown arguments are still refused by name),
+-- descriptions only on the arguments themselves, and inside an argument's
+-- object only the required members, the described optional ones named in
+-- its description (the others are accepted too, and named in the errors
+-- that list the known ones)
+CREATE FUNCTION billy._mcp_listed_schema(schema jsonb, depth integer) RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    result jsonb := '{}';
+    k text;
+    v jsonb;
+    props jsonb;
+    optional text;
+BEGIN
+    IF jsonb_typeof(schema) <> 'object' THEN
+        RETURN schema;
+    END IF;
+    FOR k, v IN SELECT * FROM jsonb_each(schema) LOOP
+        CONTINUE WHEN k IN ('minLength', 'maxLength', 'minItems', 'maxItems', 'minProperties', 'uniqueItems', 'pattern',
+                            'minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum', 'additionalProperties')
+            OR (k = 'required' AND v = '[]') OR (k = 'type' AND schema ? 'enum')
+            OR (k = 'description' AND depth > 1);
+        IF k = 'properties' THEN
+            -- an argument's object: its required members, the optional ones named
+            SELECT coalesce(jsonb_object_agg(pk, billy._mcp_listed_schema(pv, depth + 1))
+                                FILTER (WHERE depth = 0 OR coalesce(schema -> 'required', '[]') ? pk), '{}'),
+                   string_agg(pk, ', ' ORDER BY pk) FILTER (WHERE depth > 0 AND NOT coalesce(schema -> 'required', '[]') ? pk
+                                                           AND pv ? 'description')
+            INTO props, optional
+            FROM jsonb_each(v) p(pk, pv);
+            IF props <> '{}' OR depth = 0 THEN
+                result := result || jsonb_build_object('properties', props);
+            END IF;
+            -- (unless the description names them all already)
+            IF optional IS NOT NULL AND EXISTS (SELECT 1 FROM unnest(string_to_array(optional, ', ')) o
+                                                WHERE strpos(coalesce(schema ->> 'description', ''), o) = 0) THEN
+                result := result || jsonb_build_object('description',
+                    concat_ws(' ', CASE WHEN depth <= 1 THEN schema ->> 'description' END, 'Optional: ' || optional || '.'));
+            END IF;
+        ELSIF k = 'items' THEN
+            result := result || jsonb_build_object(k, billy._mcp_listed_schema(v, depth + 1));
+        ELSIF NOT (k = 'description' AND result ? 'description') THEN
+            result := result || jsonb_build_object(k, v);
+        END IF;
+    END LOOP;
+    RETURN result;
+END
+$$;
+COMMENT ON FUNCTION billy._mcp_listed_schema(jsonb, integer) IS
+'An input schema as tools/list gives it: without minLength, maxLength, minItems, maxItems, minProperties, uniqueItems, pattern, bounds and additionalProperties (billy.mcp still checks them, naming the argument), descriptions kept on the arguments only, and of an argument''s objects the required members, the described optional ones named in a description (Optional: ...). Internal.';
+
+-- _mcp_listed_annotations: a tool's hints as tools/list gives them, those
+-- equal to the protocol's defaults left out (readOnlyHint false,
+-- destructiveHint true, idempotentHint false, openWorldHint true)
+CREATE FUNCTION billy._mcp_listed_annotations(a jsonb) RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN (SELECT jsonb_object_agg(k, v) FROM jsonb_each(a) e(k, v)
+        WHERE NOT (k, v) IN (('readOnlyHint', 'false'::jsonb), ('destructiveHint', 'true'::jsonb),
+                             ('idempotentHint', 'false'::jsonb), ('openWorldHint', 'true'::jsonb))
+          AND NOT (k IN ('destructiveHint', 'idempotentHint') AND a @> '{"readOnlyHint": true}'));
+COMMENT ON FUNCTION billy._mcp_listed_annotations(jsonb) IS
+'A tool''s annotations as tools/list gives them: the hints that differ from the protocol''s defaults (readOnlyHint false, destructiveHint true, idempotentHint false, openWorldHint true); NULL when none does. Internal.';
 
 CREATE FUNCTION billy._mcp_tools_list(cursor text, page_size integer) RETURNS jsonb
 LANGUAGE plpgsql STABLE
@@ -309,6 +460,9 @@ DECLARE
     last_sort integer;
     last_name text;
     more boolean;
+    -- with one organization in sight the organization argument is noise: it
+    -- is still accepted, not listed
+    one_org boolean := (SELECT count(*) <= 1 FROM billy.organizations o WHERE o.disconnected_at IS NULL);
 BEGIN
     IF cursor IS NOT NULL THEN
         IF cursor !~ '^[0-9]{1,9}:[A-Za-z0-9_]{1,64}$' THEN
@@ -331,9 +485,11 @@ BEGIN
                'name', (x.tool).name,
                'title', (x.tool).title,
                'description', (x.tool).description,
-               'inputSchema', (x.tool).input_schema,
-               'outputSchema', billy._mcp_output_schema(x.tool),
-               'annotations', jsonb_build_object('title', (x.tool).title) || (x.tool).annotations,
+               'inputSchema', billy._mcp_listed_schema(CASE WHEN one_org THEN (x.tool).input_schema #- '{properties,organization}'
+                                                            ELSE (x.tool).input_schema END, 0),
+               'outputSchema', CASE WHEN current_setting('billy.mcp_output_schemas', true) = 'on'
+                                    THEN billy._mcp_output_schema(x.tool) END,
+               'annotations', billy._mcp_listed_annotations((x.tool).annotations),
                '_meta', (x.tool).meta))
                ORDER BY x.i) FILTER (WHERE x.i <= page_size), '[]'::jsonb),
            count(*),
@@ -356,24 +512,30 @@ AS $$
 DECLARE
     orgs text;
     n integer;
+    -- the instructions name only tools the caller can use
+    can_sync boolean := EXISTS (SELECT 1 FROM billy.mcp_tools t WHERE t.name = 'sync_billy_data' AND billy._mcp_tool_problem(t) IS NULL);
+    can_status boolean := EXISTS (SELECT 1 FROM billy.mcp_tools t WHERE t.name = 'get_sync_status' AND billy._mcp_tool_problem(t) IS NULL);
+    can_write boolean := EXISTS (SELECT 1 FROM billy.mcp_tools t WHERE t.kind IN ('write', 'import') AND billy._mcp_tool_problem(t) IS NULL);
 BEGIN
     SELECT count(*), string_agg(format('%s (id %s, %s)', o.name, o.id, coalesce(o.base_currency, 'DKK')), '; ' ORDER BY o.name)
     INTO n, orgs
     FROM billy.organizations o WHERE o.disconnected_at IS NULL;
     RETURN 'billy serves the books of Danish businesses kept in Billy (billy.dk), mirrored into PostgreSQL. '
-        || 'Reads and analytics answer from the mirror in milliseconds and say how fresh they are; '
-        || 'call sync_billy_data (or read get_sync_status) when the user needs the latest state. '
-        || 'Amounts are exact decimals in the document''s currency unless a tool says otherwise; Danish VAT (moms) is 25%. '
-        || 'Writes to Billy take two calls: the first returns a preview and a confirmation and writes nothing; '
-        || 'show the preview to the user and call the same tool again with that confirmation only when they agree. '
-        || 'Lists are capped: when a result says truncated, narrow the filters or page with limit and offset. '
+        || 'Reads and analytics answer from the mirror in milliseconds and say how fresh they are'
+        || CASE WHEN can_sync THEN '; call sync_billy_data when the user needs the latest state'
+                WHEN can_status THEN '; get_sync_status says when each kind of record was last synced' ELSE '' END || '. '
+        || 'Amounts are exact decimals in the document''s currency (net: before VAT, vat, gross: with VAT, balance: still unpaid); Danish VAT (moms) is 25%. '
+        || CASE WHEN can_write THEN 'Writes to Billy take two calls: without confirmation a tool returns a preview and a confirmation and writes nothing; '
+                                 || 'show the preview to the user and call the same tool again with the same arguments and that confirmation only when they agree. '
+                ELSE '' END
+        || 'Lists give a page (25 rows unless limit says otherwise) with total and next_offset: call again with offset set to next_offset for more; detail "full" or fields give more per row, detail "raw" Billy''s own JSON. '
         || CASE WHEN n = 0 THEN 'No organization is visible to this connection yet.'
                 WHEN n = 1 THEN 'One organization is connected: ' || orgs || '; the organization argument can be left out.'
-                ELSE n || ' organizations are visible: ' || orgs || '. Pass organization (id or name) to every tool.' END;
+                ELSE n || ' organizations are visible: ' || orgs || '. Pass organization (its id or name) to every tool.' END;
 END
 $$;
 COMMENT ON FUNCTION billy.mcp_instructions() IS
-'The instructions billy.mcp gives AI clients in its initialize and server/discover answers: what billy is, how fresh reads are, how writes are confirmed, how results are capped, and which organizations the caller sees.';
+'The instructions billy.mcp gives AI clients in its initialize and server/discover answers: what billy is, how fresh reads are, what the amounts mean, how writes are confirmed (when the caller can write), how lists page, and which organizations the caller sees. Names only tools the caller can use.';
 
 ------------------------------------------------------------------------------
 -- The audit trail of MCP calls: recorded through billy.audit when installed
@@ -384,16 +546,36 @@ COMMENT ON FUNCTION billy.mcp_instructions() IS
 -- Writes through MCP: preview first, then commit with the confirmation
 ------------------------------------------------------------------------------
 
+-- _mcp_field renames a problem's field from the operation's names to the
+-- tool's: "args.invoiceId" -> "invoice_id", "contact.lines[0].x" -> "customer.lines[0].x"
+CREATE FUNCTION billy._mcp_field(field text, arguments jsonb) RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+RETURN (SELECT coalesce((SELECT a.key FROM jsonb_each_text(arguments) a WHERE a.value = m[1] LIMIT 1), m[1]) || m[2]
+        FROM regexp_match(regexp_replace(field, '^args\.', ''), '^([^.\[]*)(.*)$') m);
+COMMENT ON FUNCTION billy._mcp_field(text, jsonb) IS 'A write problem''s field named as the MCP tool names its arguments. Internal.';
+
 CREATE FUNCTION billy._mcp_write(tool text, operation text, args jsonb, confirmation text) RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     answer jsonb;
-    hash text;
+    plan jsonb;
+    pv record;
+    names jsonb := (SELECT t.arguments FROM billy.mcp_tools t WHERE t.name = tool);
+    problems text;
+    n integer;
 BEGIN
     IF confirmation IS NOT NULL THEN
-        EXECUTE 'SELECT to_jsonb(billy.commit_write($1))' INTO answer USING confirmation;
+        SELECT p.operation, p.args INTO pv FROM billy.write_previews p WHERE p.hash = confirmation;
+        IF FOUND AND (pv.operation <> operation OR (pv.args - 'org') <> (args - 'org')
+                      OR billy._resolve_org(pv.args ->> 'org') <> billy._resolve_org(args ->> 'org')) THEN
+            RAISE EXCEPTION 'this confirmation was given for other arguments'
+                USING ERRCODE = '22023',
+                      HINT = format('Call %s with exactly the arguments of its preview and that confirmation, or leave confirmation out to preview these arguments. Nothing was written.', tool);
+        END IF;
+        answer := billy.commit_write(confirmation);
         -- an unknown outcome is no success: a model that retries makes a duplicate
         IF answer ->> 'state' = 'unknown' THEN
             RAISE EXCEPTION 'write % was sent to Billy but its outcome is unknown: do not retry; a person must decide', answer ->> 'write_op_id'
@@ -403,19 +585,367 @@ BEGIN
                       HINT = format('Do not call %s again for this, and do not ask for a new confirmation. Tell the user that write %s needs a person to check in Billy whether it was done; billy is checking too.',
                                     tool, answer ->> 'write_op_id');
         END IF;
-        RETURN jsonb_build_object('stage', 'committed', 'result', answer);
+        RETURN jsonb_build_object('stage', 'committed',
+            'result', jsonb_strip_nulls(jsonb_build_object(
+                'write_op_id', answer -> 'write_op_id', 'state', answer -> 'state', 'operation', answer -> 'operation',
+                'record_id', answer -> 'record_id', 'changed', answer -> 'changed', 'warning', answer -> 'warning')));
     END IF;
-    EXECUTE 'SELECT to_jsonb(billy.preview_write($1, $2))' INTO answer USING operation, args;
-    hash := coalesce(answer ->> 'hash', answer ->> 'operation_hash', answer ->> 'confirmation');
+    -- the problems first, named as the tool names its arguments
+    plan := billy._plan_write(operation, args);
+    n := jsonb_array_length(plan -> 'problems');
+    IF n > 0 THEN
+        SELECT string_agg(billy._mcp_field(e ->> 'field', names) || ' ' || (e ->> 'message'), '; ')
+        INTO problems FROM jsonb_array_elements(plan -> 'problems') e;
+        RAISE EXCEPTION 'invalid arguments: %', problems
+            USING ERRCODE = '22023',
+                  HINT = format('Correct %s and call %s again; nothing was written.', CASE WHEN n = 1 THEN 'it' ELSE 'them' END, tool);
+    END IF;
+    answer := billy.preview_write(operation, args);
     RETURN jsonb_build_object(
         'stage', 'preview',
-        'confirmation', hash,
-        'preview', answer,
-        'next_step', format('Nothing was written. Show the user this preview; if they agree, call %s again with confirmation set to "%s". The confirmation expires when what it touches changes.', tool, hash));
+        'confirmation', answer ->> 'operation_hash',
+        'preview', jsonb_strip_nulls(jsonb_build_object(
+            'summary', answer -> 'summary', 'organization', answer -> 'organization',
+            'request', answer -> 'request', 'expires_at', answer -> 'expires_at')),
+        'next_step', format('Nothing was written. Show the user this preview; if they agree, call %s again with the same arguments and confirmation "%s". It expires when what it touches changes.',
+                            tool, answer ->> 'operation_hash'));
 END
 $$;
 COMMENT ON FUNCTION billy._mcp_write(text, text, jsonb, text) IS
-'Runs a write tool: without confirmation billy.preview_write(operation, args) (nothing is written) and the confirmation to commit it; with confirmation billy.commit_write(confirmation). An unknown outcome raises (the tool answers isError): do not retry; a person must decide. Internal.';
+'Runs a write tool: without confirmation checks args (problems named as the tool names its arguments) and previews the write operation with billy.preview_write (nothing is written), returning the confirmation; with confirmation (given for the same operation and arguments) billy.commit_write. An unknown outcome raises (the tool answers isError): do not retry; a person must decide. Internal.';
+
+-- Imports through MCP: the preview is a dry run of billy.import_csv; its
+-- confirmation, kept here, binds the organization, the file and the options
+CREATE TABLE billy.mcp_import_previews (
+    confirmation    text PRIMARY KEY,
+    organization_id text NOT NULL REFERENCES billy.organizations (id) ON DELETE CASCADE,
+    resource        text NOT NULL,
+    csv_sha256      bytea NOT NULL,
+    options         jsonb NOT NULL,
+    dry_run_job     bigint NOT NULL,
+    created_by      name NOT NULL,
+    created_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    used_at         timestamptz
+);
+COMMENT ON TABLE billy.mcp_import_previews IS
+'Previews of CSV imports made by the MCP import tools: the dry run''s job and what the confirmation binds (organization, resource, the file''s SHA-256, options, the role). Used once, within an hour. Internal.';
+
+CREATE FUNCTION billy._mcp_import_record(org text, res text, csv text, opts jsonb, job bigint) RETURNS text
+LANGUAGE sql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+    DELETE FROM billy.mcp_import_previews WHERE created_at < now() - interval '1 day';
+    INSERT INTO billy.mcp_import_previews (confirmation, organization_id, resource, csv_sha256, options, dry_run_job, created_by)
+    VALUES (encode(sha256(convert_to(gen_random_uuid()::text || clock_timestamp()::text || job::text, 'UTF8')), 'hex'),
+            org, res, sha256(convert_to(csv, 'UTF8')), opts, job, session_user)
+    RETURNING confirmation;
+END;
+COMMENT ON FUNCTION billy._mcp_import_record(text, text, text, jsonb, bigint) IS 'Stores an import preview and returns its confirmation (as the extension owner). Internal.';
+
+CREATE FUNCTION billy._mcp_import_take(c text, org text, res text, csv text, opts jsonb) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    pv billy.mcp_import_previews;
+BEGIN
+    SELECT * INTO pv FROM billy.mcp_import_previews WHERE confirmation = c AND created_by = session_user FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'unknown confirmation' USING ERRCODE = '22023',
+            HINT = 'Leave confirmation out to preview the import, then call again with the confirmation it returns.';
+    ELSIF pv.used_at IS NOT NULL THEN
+        RAISE EXCEPTION 'this confirmation was used already (at %)', pv.used_at USING ERRCODE = '55000',
+            HINT = 'A preview starts one import; preview again for another.';
+    ELSIF pv.created_at < now() - interval '1 hour' THEN
+        RAISE EXCEPTION 'this confirmation expired' USING ERRCODE = '55000', HINT = 'Preview the import again.';
+    ELSIF pv.organization_id <> org OR pv.resource <> res OR pv.csv_sha256 <> sha256(convert_to(csv, 'UTF8')) OR pv.options <> opts THEN
+        RAISE EXCEPTION 'this confirmation was given for another file, organization or options' USING ERRCODE = '22023',
+            HINT = 'Call again with exactly the arguments of the preview, or leave confirmation out to preview these.';
+    END IF;
+    UPDATE billy.mcp_import_previews SET used_at = now() WHERE confirmation = c;
+END
+$$;
+COMMENT ON FUNCTION billy._mcp_import_take(text, text, text, text, jsonb) IS 'Checks an import confirmation against the call''s arguments and uses it up (as the extension owner). Internal.';
+
+CREATE FUNCTION billy._mcp_import(tool text, args jsonb, confirmation text) RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    org text := billy._resolve_org(args ->> 'org');
+    res text := args ->> 'resource';
+    csv text := args ->> 'csv';
+    opts jsonb := coalesce(args -> 'options', '{}') - 'dry_run';
+    job bigint;
+    status jsonb;
+BEGIN
+    IF confirmation IS NOT NULL THEN
+        PERFORM billy._mcp_import_take(confirmation, org, res, csv, opts);
+        job := billy.import_csv(org, res, csv, opts);
+        RETURN jsonb_build_object('stage', 'committed',
+            'result', jsonb_build_object('job_id', job, 'state', 'queued'),
+            'next_step', format('The import runs in the background: follow it with get_bulk_job_status (job_id %s); cancel_bulk_job stops it.', job));
+    END IF;
+    job := billy.import_csv(org, res, csv, opts || '{"dry_run": true}');
+    status := billy.bulk_job_status(job);
+    RETURN jsonb_build_object(
+        'stage', 'preview',
+        'confirmation', billy._mcp_import_record(org, res, csv, opts, job),
+        'preview', jsonb_strip_nulls(jsonb_build_object(
+            'rows', status -> 'total', 'would_create', status -> 'would_create', 'would_update', status -> 'would_update',
+            'skipped', status -> 'skipped', 'invalid', status -> 'invalid', 'problems', status -> 'problems')),
+        'next_step', format('Nothing was imported. Show the user this preview; if they agree, call %s again with the same arguments and the confirmation.', tool));
+END
+$$;
+COMMENT ON FUNCTION billy._mcp_import(text, jsonb, text) IS
+'Runs an import tool: without confirmation a dry run of billy.import_csv (what would be created, updated, skipped, and the invalid rows with their lines) and a confirmation bound to the organization, file and options; with it, the import starts as a background job. Internal.';
+
+------------------------------------------------------------------------------
+-- Answers made for reading: what the read tools return by default is a
+-- projection of Billy's JSON (ids, numbers, dates, names, amounts named for
+-- what they are, state), not the JSON itself; detail "full" adds fields,
+-- "raw" gives Billy's JSON, fields picks members of the full projection.
+-- Lists are cut at a row boundary to fit billy.mcp_max_bytes and always say
+-- total, offset and where the next page starts.
+------------------------------------------------------------------------------
+
+-- _mcp_doc: an invoice or a bill (kind), its counterparty's name given
+CREATE FUNCTION billy._mcp_doc(kind text, r jsonb, who text, full_detail boolean) RETURNS jsonb
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN jsonb_strip_nulls(jsonb_build_object(
+    'id', r ->> 'id',
+    'no', CASE kind WHEN 'invoice' THEN r ->> 'invoiceNo' ELSE r ->> 'voucherNo' END,
+    'type', nullif(r ->> 'type', kind),
+    'state', r ->> 'state',
+    'date', r ->> 'entryDate',
+    'due', r ->> 'dueDate',
+    CASE kind WHEN 'invoice' THEN 'customer' ELSE 'supplier' END, coalesce(who, r ->> 'contactName'),
+    'currency', r ->> 'currencyId',
+    'net', r -> 'amount', 'vat', r -> 'tax', 'gross', r -> 'grossAmount', 'balance', r -> 'balance',
+    'paid', r -> 'isPaid',
+    'overdue', CASE WHEN r ->> 'state' = 'approved' AND NOT coalesce((r ->> 'isPaid')::boolean, false)
+                         AND (r ->> 'dueDate')::date < current_date THEN true END)
+    || CASE WHEN full_detail THEN jsonb_strip_nulls(jsonb_build_object(
+        'contact_id', r ->> 'contactId',
+        'sent', r ->> 'sentState',
+        'supplier_invoice_no', r ->> 'suppliersInvoiceNo',
+        'order_no', r ->> 'orderNo',
+        'text', r ->> 'lineDescription',
+        'tax_mode', r ->> 'taxMode',
+        'exchange_rate', r -> 'exchangeRate',
+        'credited_id', coalesce(r ->> 'creditedInvoiceId', r ->> 'creditedBillId'),
+        'approved_at', r ->> 'approvedTime')) ELSE '{}'::jsonb END);
+COMMENT ON FUNCTION billy._mcp_doc(text, jsonb, text, boolean) IS
+'An invoice or bill for reading: number, state, dates, the customer''s or supplier''s name, currency, net, vat, gross and balance (unpaid), paid, overdue; with full_detail its contact id, sent state, order and supplier''s numbers, line text, tax mode, exchange rate. Internal.';
+
+-- _mcp_row: one record of a list for reading
+CREATE FUNCTION billy._mcp_row(resource text, r jsonb, full_detail boolean) RETURNS jsonb
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN CASE resource
+    WHEN 'invoices' THEN billy._mcp_doc('invoice', r,
+        (SELECT c.name FROM billy.contacts c WHERE c.organization_id = r ->> 'organizationId' AND c.id = r ->> 'contactId'), full_detail)
+    WHEN 'bills' THEN billy._mcp_doc('bill', r, r ->> 'contactName', full_detail)
+    WHEN 'contacts' THEN jsonb_strip_nulls(jsonb_build_object(
+        'id', r ->> 'id', 'name', r ->> 'name', 'no', r ->> 'contactNo', 'cvr', r ->> 'registrationNo',
+        'customer', r -> 'isCustomer', 'supplier', r -> 'isSupplier',
+        'archived', CASE WHEN (r ->> 'isArchived')::boolean THEN true END,
+        'country', r ->> 'countryId', 'city', r ->> 'cityText',
+        'email', (SELECT p ->> 'email' FROM jsonb_array_elements(coalesce(r -> 'contactPersons', '[]')) p
+                  WHERE coalesce(p ->> 'email', '') <> '' ORDER BY (p ->> 'isPrimary')::boolean DESC NULLS LAST LIMIT 1))
+        || CASE WHEN full_detail THEN jsonb_strip_nulls(jsonb_build_object(
+            'type', r ->> 'type', 'street', r ->> 'street', 'zipcode', r ->> 'zipcodeText', 'phone', r ->> 'phone',
+            'ean', r ->> 'ean', 'currency', r ->> 'currencyId', 'payment_terms_days', r -> 'paymentTermsDays',
+            'persons', (SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object('id', p ->> 'id', 'name', p ->> 'name',
+                                                                             'email', p ->> 'email', 'phone', p ->> 'phone')))
+                        FROM jsonb_array_elements(coalesce(r -> 'contactPersons', '[]')) p))) ELSE '{}'::jsonb END)
+    WHEN 'products' THEN jsonb_strip_nulls(jsonb_build_object(
+        'id', r ->> 'id', 'name', r ->> 'name', 'no', r ->> 'productNo',
+        'prices', (SELECT jsonb_object_agg(p ->> 'currencyId', p -> 'unitPrice') FROM jsonb_array_elements(coalesce(r -> 'prices', '[]')) p),
+        'archived', CASE WHEN (r ->> 'isArchived')::boolean THEN true END)
+        || CASE WHEN full_detail THEN jsonb_strip_nulls(jsonb_build_object(
+            'description', r ->> 'description', 'account_id', r ->> 'accountId',
+            'sales_tax_ruleset_id', r ->> 'salesTaxRulesetId', 'suppliers_no', r ->> 'suppliersProductNo')) ELSE '{}'::jsonb END)
+    WHEN 'bankPayments' THEN jsonb_strip_nulls(jsonb_build_object(
+        'id', r ->> 'id', 'date', r ->> 'entryDate',
+        'direction', CASE r ->> 'cashSide' WHEN 'debit' THEN 'in' WHEN 'credit' THEN 'out' END,
+        'amount', r -> 'cashAmount', 'currency', r ->> 'subjectCurrencyId',
+        'contact', (SELECT c.name FROM billy.contacts c WHERE c.organization_id = r ->> 'organizationId' AND c.id = r ->> 'contactId'),
+        'settles', (SELECT jsonb_agg(a ->> 'subjectReference') FROM jsonb_array_elements(coalesce(r -> 'associations', '[]')) a),
+        'voided', CASE WHEN (r ->> 'isVoided')::boolean THEN true END)
+        || CASE WHEN full_detail THEN jsonb_strip_nulls(jsonb_build_object(
+            'contact_id', r ->> 'contactId', 'fee', r -> 'feeAmount', 'cash_account_id', r ->> 'cashAccountId',
+            'exchange_rate', r -> 'cashExchangeRate')) ELSE '{}'::jsonb END)
+    END;
+COMMENT ON FUNCTION billy._mcp_row(text, jsonb, boolean) IS
+'One record of a list tool''s answer, for reading (see billy._mcp_doc for invoices and bills): contacts with name, number, CVR, customer/supplier, country, city, e-mail; products with number and prices per currency; bank payments with date, direction (in/out), amount, contact and what they settle. Internal.';
+
+-- _mcp_record: one record of a get tool, curated: the list row in full,
+-- with lines and payments for invoices and bills
+CREATE FUNCTION billy._mcp_record(resource text, r jsonb) RETURNS jsonb
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN (billy._mcp_row(resource, r, true) - 'text')
+    || CASE WHEN resource IN ('invoices', 'bills') THEN jsonb_strip_nulls(jsonb_build_object(
+        'lines', (SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
+                      'product_id', l ->> 'productId', 'account_id', l ->> 'accountId', 'text', l ->> 'description',
+                      'quantity', l -> 'quantity', 'unit_price', l -> 'unitPrice',
+                      'discount', nullif(concat_ws(' ', l ->> 'discountValue', CASE l ->> 'discountMode' WHEN 'percent' THEN '%' END), ''),
+                      'net', l -> 'amount', 'vat', l -> 'tax')) ORDER BY (l ->> 'priority')::integer)
+                  FROM jsonb_array_elements(coalesce(r -> 'lines', '[]')) l),
+        'payments', (SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
+                         'date', m ->> 'entryDate', 'amount', m -> 'amount', 'by', m ->> 'modifierReference',
+                         'voided', CASE WHEN (m ->> 'isVoided')::boolean THEN true END)) ORDER BY m ->> 'entryDate')
+                     FROM jsonb_array_elements(coalesce(r -> 'balanceModifiers', '[]')) m)))
+      ELSE '{}'::jsonb END;
+COMMENT ON FUNCTION billy._mcp_record(text, jsonb) IS
+'One record of a get tool, curated: its list row in full detail and, for invoices and bills, the lines (text, quantity, unit price, discount, net, vat) and the payments and credit notes against it (date, amount, by what). Internal.';
+
+CREATE FUNCTION billy._mcp_project(project text, answer jsonb, args jsonb) RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    detail text := coalesce(args ->> 'detail', 'summary');
+    fields jsonb := args -> 'fields';
+    singular text := CASE project WHEN 'invoices' THEN 'invoice' WHEN 'bills' THEN 'bill' WHEN 'contacts' THEN 'contact'
+                                  WHEN 'products' THEN 'product' WHEN 'bankPayments' THEN 'bankPayment' END;
+    budget integer := coalesce((SELECT g.setting::integer FROM pg_settings g WHERE g.name = 'billy.mcp_max_bytes'), 100000) - 2000;
+    rows jsonb;
+    n_all integer;
+    n integer;
+    total bigint := (answer ->> 'total')::bigint;
+    off integer := coalesce((answer ->> 'offset')::integer, 0);
+    next_off integer;
+    note text;
+    page integer := CASE WHEN args ? 'limit' THEN 2147483647 ELSE 25 END;   -- the default page of a tool
+BEGIN
+    IF answer IS NULL OR jsonb_typeof(answer) <> 'object' THEN
+        RETURN answer;
+    END IF;
+    IF NOT answer ? project THEN
+        -- a single record: {"invoice": {...}, "freshness": {...}}
+        IF detail = 'raw' THEN
+            RETURN answer;
+        END IF;
+        RETURN jsonb_build_object(singular, billy._mcp_record(project, answer -> singular)) || (answer - singular);
+    END IF;
+    SELECT count(*)::integer, coalesce(jsonb_agg(x.row ORDER BY x.i) FILTER (WHERE (x.running <= budget OR x.i = 1) AND x.i <= page), '[]'),
+           count(*) FILTER (WHERE (x.running <= budget OR x.i = 1) AND x.i <= page)::integer
+    INTO n_all, rows, n
+    FROM (SELECT p.row, p.i, sum(length(p.row::text) + 2) OVER (ORDER BY p.i) AS running
+          FROM (SELECT e.i,
+                       CASE WHEN detail = 'raw' THEN e.r
+                            WHEN fields IS NOT NULL THEN (SELECT jsonb_object_agg(k, v) FROM jsonb_each(billy._mcp_row(project, e.r, true)) f(k, v)
+                                                          WHERE k = 'id' OR fields ? k)
+                            ELSE billy._mcp_row(project, e.r, detail = 'full') END AS row
+                FROM jsonb_array_elements(answer -> project) WITH ORDINALITY e(r, i)) p) x;
+    next_off := CASE WHEN off + n < coalesce(total, off + n) THEN off + n END;
+    IF n < n_all AND n = page THEN
+        note := format('%s of %s shown (the default page): call again with offset %s for the next, or pass limit (at most 500).',
+                       off + n, total, next_off);
+    ELSIF n < n_all THEN
+        note := format('Cut to %s of the page''s %s rows to fit the answer size: call again with offset %s for the next rows (detail "summary" or fewer fields make rows smaller).',
+                       n, n_all, next_off);
+    ELSIF next_off IS NOT NULL THEN
+        note := format('%s of %s shown: call again with offset %s for the next page.', off + n, total, next_off);
+    END IF;
+    RETURN jsonb_strip_nulls(jsonb_build_object(
+        project, rows, 'total', total, 'offset', off, 'returned', n,
+        'next_offset', next_off, 'truncated', n < least(n_all, page), 'note', note))
+        || (answer - project - 'total' - 'offset' - 'limit');
+END
+$$;
+COMMENT ON FUNCTION billy._mcp_project(text, jsonb, jsonb) IS
+'What a read tool answers, made for reading (the registry''s project names the resource): a list''s rows projected by billy._mcp_row (args.detail summary or full, or raw for Billy''s JSON; args.fields picks members of the full row), cut at a row boundary to fit billy.mcp_max_bytes, with total, offset, returned, next_offset when more rows follow, truncated and a note saying where to continue, and the freshness; a single record curated by billy._mcp_record (raw: as it was). Internal.';
+
+-- list_customers and list_products: customers or suppliers, archived ones
+-- on request, and how many the filter hides
+CREATE FUNCTION billy._mcp_list_contacts(org text DEFAULT NULL, search text DEFAULT NULL, suppliers boolean DEFAULT false,
+                                         include_archived boolean DEFAULT false, "limit" integer DEFAULT 50,
+                                         "offset" integer DEFAULT 0) RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    cust boolean := CASE WHEN coalesce(suppliers, false) THEN NULL ELSE true END;
+    supp boolean := CASE WHEN coalesce(suppliers, false) THEN true END;
+    answer jsonb := billy.list_contacts(org, search, cust, supp, CASE WHEN include_archived THEN NULL ELSE false END, "limit", "offset");
+    hidden bigint;
+BEGIN
+    IF NOT coalesce(include_archived, false) THEN
+        hidden := (billy.list_contacts(org, search, cust, supp, true, 1, 0) ->> 'total')::bigint;
+        IF hidden > 0 THEN
+            answer := answer || jsonb_build_object('archived_hidden', hidden,
+                'archived_note', format('%s archived %s match too; include_archived: true shows them.', hidden,
+                                        CASE WHEN supp THEN 'suppliers' ELSE 'customers' END));
+        END IF;
+    END IF;
+    RETURN answer;
+END
+$$;
+COMMENT ON FUNCTION billy._mcp_list_contacts(text, text, boolean, boolean, integer, integer) IS
+'The list_customers tool: billy.list_contacts of customers (or suppliers), archived ones only when asked, and how many archived ones the filter hid. Internal.';
+
+CREATE FUNCTION billy._mcp_list_products(org text DEFAULT NULL, search text DEFAULT NULL, include_archived boolean DEFAULT false,
+                                         "limit" integer DEFAULT 50, "offset" integer DEFAULT 0) RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    answer jsonb := billy.list_products(org, search, CASE WHEN include_archived THEN NULL ELSE false END, "limit", "offset");
+    hidden bigint;
+BEGIN
+    IF NOT coalesce(include_archived, false) THEN
+        hidden := (billy.list_products(org, search, true, 1, 0) ->> 'total')::bigint;
+        IF hidden > 0 THEN
+            answer := answer || jsonb_build_object('archived_hidden', hidden,
+                'archived_note', format('%s archived products match too; include_archived: true shows them.', hidden));
+        END IF;
+    END IF;
+    RETURN answer;
+END
+$$;
+COMMENT ON FUNCTION billy._mcp_list_products(text, text, boolean, integer, integer) IS
+'The list_products tool: billy.list_products, archived ones only when asked, and how many archived ones the filter hid. Internal.';
+
+-- list_accounts and list_tax_rates: what create_bill and create_product
+-- need ids of, from the mirror's chart of accounts and tax rates
+CREATE FUNCTION billy._mcp_accounts(org text DEFAULT NULL, nature text DEFAULT NULL, search text DEFAULT NULL,
+                                    include_archived boolean DEFAULT false) RETURNS jsonb
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT jsonb_build_object('accounts', coalesce(jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
+               'id', a.id, 'no', a.account_no, 'name', a.name, 'nature', a.nature_id,
+               'bank', CASE WHEN a.is_bank_account OR a.is_payment_enabled THEN true END,
+               'currency', a.currency_id, 'tax_rate_id', a.tax_rate_id,
+               'archived', CASE WHEN a.is_archived THEN true END)) ORDER BY a.account_no, a.id), '[]'),
+           'total', count(*))
+    FROM billy.accounts a
+    WHERE a.organization_id = billy._resolve_org(org) AND a.deleted_at IS NULL
+      AND (nature IS NULL OR a.nature_id = nature)
+      AND (coalesce(include_archived, false) OR NOT coalesce(a.is_archived, false))
+      AND (search IS NULL OR a.name ILIKE billy._contains_pattern(search) OR a.account_no::text = search)
+$$;
+COMMENT ON FUNCTION billy._mcp_accounts(text, text, text, boolean) IS
+'The list_accounts tool: the chart of accounts from the mirror, by number (id, number, name, nature, bank accounts marked, currency, default tax rate). Internal.';
+
+CREATE FUNCTION billy._mcp_tax_rates(org text DEFAULT NULL, purchases boolean DEFAULT NULL) RETURNS jsonb
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT jsonb_build_object('tax_rates', coalesce(jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
+               'id', t.id, 'code', t.abbreviation, 'name', t.name, 'percent', trim_scale(t.rate * 100),
+               'sales', t.applies_to_sales, 'purchases', t.applies_to_purchases)) ORDER BY t.abbreviation, t.id), '[]'),
+           'total', count(*))
+    FROM billy.tax_rates t
+    WHERE t.organization_id = billy._resolve_org(org) AND t.deleted_at IS NULL AND coalesce(t.is_active, true)
+      AND (purchases IS NULL OR CASE WHEN purchases THEN t.applies_to_purchases ELSE t.applies_to_sales END)
+$$;
+COMMENT ON FUNCTION billy._mcp_tax_rates(text, boolean) IS
+'The list_tax_rates tool: the active tax rates from the mirror (id, code, name, percent, for sales and or purchases). Internal.';
 
 ------------------------------------------------------------------------------
 -- Tools backed by what the mirror and the sync engine already have
@@ -633,7 +1163,7 @@ COMMENT ON FUNCTION billy.mcp(jsonb) IS
 'Answers one MCP message (JSON-RPC 2.0) over the tools of billy.mcp_tools the calling role may use, in both eras of the protocol. Modern (2026-07-28): a request whose params._meta carries io.modelcontextprotocol/protocolVersion and clientCapabilities is served statelessly, with no initialize: server/discover, tools/list (with ttlMs and cacheScope) and tools/call, every result with resultType complete; a malformed _meta gets -32602, another version -32022 with the supported ones, any other method -32601. Legacy: initialize (versions 2025-11-25, 2025-06-18, 2025-03-26 and 2024-11-05), ping, tools/list and tools/call, as those versions define them. Returns the response, or NULL for a notification. Tool errors (bad arguments, SQL errors) come back as results with isError; protocol errors as JSON-RPC errors. Any PostgreSQL client can serve MCP with it; billy-mcp-bridge does so over stdio and HTTP.';
 
 CREATE FUNCTION billy._mcp_validate(schema jsonb, value jsonb) RETURNS text
-LANGUAGE C IMMUTABLE
+LANGUAGE C IMMUTABLE STRICT
 AS 'MODULE_PATHNAME', 'billy_mcp_validate';
 COMMENT ON FUNCTION billy._mcp_validate(jsonb, jsonb) IS
 'Checks a JSON value against a JSON Schema (the subset tools use: type, properties, required, additionalProperties, enum, const, format date/date-time/uuid/email, minimum, maximum, exclusive bounds, minLength, maxLength, pattern, items, minItems, maxItems, anyOf). Returns NULL when it conforms, else what is wrong and where. Internal.';
@@ -664,7 +1194,7 @@ VALUES
                        "connected": {"type": "boolean"}, "confirmed_at": {"type": "string", "format": "date-time"}},
         "required": ["id", "name", "connected"]}}},
      "required": ["organizations"]}$j$,
- 'The Billy organizations (companies) this connection can see, with their settings: id, name, base currency, VAT period (moms period), fiscal year end, CVR number (registration_no), country, default tax mode, payment terms, whether it is locked or read-only, and when Billy last confirmed them. Use it first to learn which organizations exist and their ids or names; pass organization to get only one. Answers from the mirror, no call to Billy.',
+ 'The organizations in sight: id, name, currency, VAT period, fiscal year, CVR, payment terms.',
  true),
 ('check_connection', 'Check the connection to Billy', 20,
  'billy.check_connection(text)', '{}', '{"organization": "org"}', '{}', 'call', NULL,
@@ -676,7 +1206,7 @@ VALUES
                     "cause": {"type": "string"}, "error": {"type": "string"}, "detail": {"type": "string"},
                     "billy_error_code": {"type": "string"}},
      "required": ["ok", "organization_id", "http_status", "attempts", "latency_ms"]}$j$,
- 'Checks that billy can reach Billy''s API with the organization''s stored access token: one GET /organization. Returns ok, the HTTP status, attempts and latency, and when it fails the cause (connect, timeout, http_401, http_429, ...), the error and Billy''s error code. Use it when syncs fail or the user asks whether Billy is reachable. The token itself is never shown.',
+ 'Checks that Billy answers with the stored token: ok, HTTP status, latency, or why it failed.',
  true),
 ('sync_billy_data', 'Sync from Billy', 30,
  'billy._mcp_sync', ARRAY['billy.sync(text,text[])'], '{"organization": "org"}', '{}', 'call', NULL,
@@ -684,12 +1214,12 @@ VALUES
  billy._mcp_input($j${"resources": {"type": "array", "uniqueItems": true, "maxItems": 12,
      "items": {"type": "string", "enum": ["organization", "accounts", "taxRates", "salesTaxRulesets", "contacts", "products",
                                           "invoices", "bills", "bankPayments", "salesTaxReturns"]},
-     "description": "Which resources to sync; all of them when left out."}}$j$),
+     "description": "Default: all."}}$j$),
  $j${"type": "object",
      "properties": {"jobs_queued": {"type": "integer"}, "organizations": {"type": "array", "items": {"type": "string"}},
                     "resources": {"type": "array", "items": {"type": "string"}}, "note": {"type": "string"}},
      "required": ["jobs_queued", "organizations", "resources"]}$j$,
- 'Queues a full sync from Billy into the mirror for one organization (or every connected one when organization is left out and several are connected) and returns at once: the background worker fetches every page, writes only what changed and marks what Billy deleted. Returns how many sync jobs were queued; a resource already queued is not queued twice. Use it when the user needs data newer than get_sync_status shows; then follow progress with get_sync_status. Needs write rights (billy_admin).',
+ 'Queues a full sync from Billy into the mirror and returns at once; follow it with get_sync_status.',
  true),
 ('get_sync_status', 'Sync status', 40,
  'billy._mcp_sync_status', '{}', '{"organization": "org"}', '{}', 'call', NULL,
@@ -714,239 +1244,27 @@ VALUES
         "running": {"type": "array", "items": {"type": "object"}},
         "checked_at": {"type": "string", "format": "date-time"}},
      "required": ["resources", "running", "checked_at"]}$j$,
- 'How fresh the mirror is: per organization and resource (invoices, contacts, bills, ...), the sync state (ok, running, failing, backoff, never), when it last succeeded and how many seconds ago, what the last run changed, the last error and its cause, when the next sync is due, and the circuit breaker; plus the scans running right now with their page progress. Use it before answering "is this up to date?" or after sync_billy_data. Leave organization out to see every visible organization.',
+ 'How fresh the mirror is per resource: state, last success, last error, next sync; scans running.',
  true),
 -- invoices -------------------------------------------------------------------
-('list_invoices', 'List invoices', 100,
- 'billy.list_invoices', '{}', '{"organization": "org", "contact_id": "contact"}', '{}', 'call', 'issue 5: reads with freshness',
- '{"readOnlyHint": true, "openWorldHint": true}',
+('list_accounts', 'List accounts', 420,
+ 'billy._mcp_accounts', '{}', '{"organization": "org"}', '{}', 'call', NULL,
+ '{"readOnlyHint": true, "openWorldHint": false}',
  billy._mcp_input($j${
-    "state": {"type": "string", "enum": ["draft", "approved", "voided"], "description": "Only invoices in this state."},
-    "paid": {"type": "boolean", "description": "true: only paid; false: only unpaid."},
-    "overdue": {"type": "boolean", "description": "true: only unpaid invoices past their due date."},
-    "contact_id": {"type": "string", "description": "Only invoices to this customer (a contact id from list_customers)."},
-    "from_date": {"type": "string", "format": "date", "description": "Entry date on or after (YYYY-MM-DD)."},
-    "to_date": {"type": "string", "format": "date", "description": "Entry date on or before (YYYY-MM-DD)."},
-    "search": {"type": "string", "maxLength": 200, "description": "Free text: invoice number, customer name, line text."},
-    "limit": {"type": "integer", "minimum": 1, "maximum": 500, "description": "At most this many (default 50)."},
-    "offset": {"type": "integer", "minimum": 0, "description": "Skip this many, to page."}}$j$),
+    "nature": {"enum": ["asset", "liability", "equity", "revenue", "expense"]},
+    "search": {"type": "string", "maxLength": 200, "description": "Name or number."},
+    "include_archived": {"type": "boolean"}}$j$),
  NULL,
- 'Lists invoices and credit notes, newest first, filtered by state, paid, overdue, customer, entry date range or free text, with number, customer, dates, currency, net amount, VAT, gross amount, unpaid balance and freshness. Use it to find invoices ("unpaid invoices to Hansen ApS", "invoices from March"); then get_invoice for lines and payments. Page with limit and offset.',
+ 'The chart of accounts: id, number, name, nature, bank accounts. Use it for bill lines (expense) and payments (bank).',
  true),
-('get_invoice', 'Get an invoice', 110,
- 'billy.get_invoice', '{}', '{"organization": "org", "invoice_id": "id"}', '{}', 'call', 'issue 5: reads with freshness',
- '{"readOnlyHint": true, "openWorldHint": true}',
+('list_tax_rates', 'List tax rates', 430,
+ 'billy._mcp_tax_rates', '{}', '{"organization": "org"}', '{}', 'call', NULL,
+ '{"readOnlyHint": true, "openWorldHint": false}',
  billy._mcp_input($j${
-    "invoice_id": {"type": "string", "minLength": 1, "maxLength": 100, "description": "The invoice's id (from list_invoices)."},
-    "max_age": {"type": "string", "maxLength": 50, "description": "Freshness required, e.g. '5 minutes' or '0 seconds' to ask Billy now. Default: the adaptive TTL."}}$j$,
-    ARRAY['invoice_id']),
+    "purchases": {"type": "boolean", "description": "true: purchase rates; false: sales rates."}}$j$),
  NULL,
- 'One invoice or credit note with its lines (product, description, quantity, unit price, net amount, VAT), payments and credit notes against it, customer, dates, currency, totals and unpaid balance, and how fresh the answer is (confirmed_at, age, fresh or stale, from the mirror or from Billy). Use it after list_invoices when the user asks about one invoice. Pass max_age to demand fresher data.',
+ 'Active VAT rates: id, code, name, percent, sales or purchases. Use a purchase rate for bill lines.',
  true),
-('create_invoice', 'Create an invoice (draft)', 120,
- 'billy.create_invoice', ARRAY['billy.preview_write(text,jsonb)', 'billy.commit_write(text)'], '{"organization": "org"}', '{}', 'write', 'issue 8: safe writes',
- '{"readOnlyHint": false, "destructiveHint": false, "idempotentHint": false, "openWorldHint": true}',
- billy._mcp_input($j${
-    "invoice": {"type": "object", "description": "The draft invoice as Billy takes it.",
-        "properties": {
-            "contactId": {"type": "string", "description": "The customer (contact id)."},
-            "entryDate": {"type": "string", "format": "date"},
-            "currencyId": {"type": "string", "pattern": "^[A-Z]{3}$", "description": "Default: the organization's currency."},
-            "paymentTermsDays": {"type": "integer", "minimum": 0, "maximum": 365},
-            "invoiceNo": {"type": "string"},
-            "lines": {"type": "array", "minItems": 1, "maxItems": 500, "items": {"type": "object",
-                "properties": {"productId": {"type": "string"}, "description": {"type": "string"},
-                               "quantity": {"type": "number", "exclusiveMinimum": 0},
-                               "unitPrice": {"type": "number"}},
-                "required": ["productId", "unitPrice"]}}},
-        "required": ["contactId", "entryDate", "lines"]},
-    "confirmation": {"type": "string", "minLength": 8, "maxLength": 200, "description": "The confirmation from the preview call; commits exactly that preview."}}$j$,
-    ARRAY['invoice']),
- NULL,
- 'Creates a draft invoice in Billy for a customer with product lines. Two steps: called without confirmation it writes nothing and returns a preview (what would be sent, totals with VAT) and a confirmation; show the preview to the user and call again with the same arguments and that confirmation to create it. The draft is not booked until approve_invoice.',
- true),
-('approve_invoice', 'Approve an invoice', 130,
- 'billy.approve_invoice', ARRAY['billy.preview_write(text,jsonb)', 'billy.commit_write(text)'], '{"organization": "org", "invoice_id": "invoice_id"}', '{}', 'write', 'issue 8: safe writes',
- '{"readOnlyHint": false, "destructiveHint": true, "idempotentHint": true, "openWorldHint": true}',
- billy._mcp_input($j${
-    "invoice_id": {"type": "string", "minLength": 1, "maxLength": 100},
-    "confirmation": {"type": "string", "minLength": 8, "maxLength": 200, "description": "The confirmation from the preview call."}}$j$,
-    ARRAY['invoice_id']),
- NULL,
- 'Approves a draft invoice: Billy gives it its number and books it; this cannot be undone (only credited). Two steps: without confirmation a preview and a confirmation; with it, the approval.',
- true),
-('send_invoice', 'Send an invoice by e-mail', 140,
- 'billy.send_invoice', ARRAY['billy.preview_write(text,jsonb)', 'billy.commit_write(text)'], '{"organization": "org", "invoice_id": "invoice_id"}', '{}', 'write', 'issue 8: safe writes',
- '{"readOnlyHint": false, "destructiveHint": true, "idempotentHint": false, "openWorldHint": true}',
- billy._mcp_input($j${
-    "invoice_id": {"type": "string", "minLength": 1, "maxLength": 100},
-    "confirmation": {"type": "string", "minLength": 8, "maxLength": 200, "description": "The confirmation from the preview call."}}$j$,
-    ARRAY['invoice_id']),
- NULL,
- 'E-mails an approved invoice to the customer through Billy. An e-mail cannot be recalled and sending twice sends twice. Two steps: without confirmation a preview (recipient, subject) and a confirmation; with it, the e-mail goes out.',
- true),
--- customers ------------------------------------------------------------------
-('list_customers', 'List customers', 200,
- 'billy.list_contacts', '{}', '{"organization": "org"}', '{}', 'call', 'issue 5: reads with freshness',
- '{"readOnlyHint": true, "openWorldHint": true}',
- billy._mcp_input($j${
-    "search": {"type": "string", "maxLength": 200, "description": "Free text: name, CVR number, contact number, e-mail."},
-    "limit": {"type": "integer", "minimum": 1, "maximum": 500, "description": "At most this many (default 50)."},
-    "offset": {"type": "integer", "minimum": 0}}$j$),
- NULL,
- 'Lists customers (Billy contacts) by name or free text, with id, name, CVR number, country, contact persons and freshness. Use it to find a customer''s id for get_customer, list_invoices or create_invoice. Page with limit and offset.',
- true),
-('get_customer', 'Get a customer', 210,
- 'billy.get_contact', '{}', '{"organization": "org", "customer_id": "id"}', '{}', 'call', 'issue 5: reads with freshness',
- '{"readOnlyHint": true, "openWorldHint": true}',
- billy._mcp_input($j${
-    "customer_id": {"type": "string", "minLength": 1, "maxLength": 100, "description": "The contact id (from list_customers)."},
-    "max_age": {"type": "string", "maxLength": 50, "description": "Freshness required, e.g. '10 minutes'."}}$j$,
-    ARRAY['customer_id']),
- NULL,
- 'One customer (Billy contact): name, address, country, CVR and EAN numbers, payment terms, contact persons with e-mails, and how fresh the answer is.',
- true),
-('create_customer', 'Create a customer', 220,
- 'billy.create_contact', ARRAY['billy.preview_write(text,jsonb)', 'billy.commit_write(text)'], '{"organization": "org", "customer": "contact"}', '{}', 'write', 'issue 8: safe writes',
- '{"readOnlyHint": false, "destructiveHint": false, "idempotentHint": false, "openWorldHint": true}',
- billy._mcp_input($j${
-    "customer": {"type": "object", "description": "The contact as Billy takes it.",
-        "properties": {"name": {"type": "string", "minLength": 1}, "type": {"type": "string", "enum": ["company", "person"]},
-                       "countryId": {"type": "string", "pattern": "^[A-Z]{2}$"}, "registrationNo": {"type": "string"},
-                       "street": {"type": "string"}, "zipcodeText": {"type": "string"}, "cityText": {"type": "string"},
-                       "phone": {"type": "string"}, "email": {"type": "string", "format": "email"}},
-        "required": ["name", "countryId"]},
-    "confirmation": {"type": "string", "minLength": 8, "maxLength": 200, "description": "The confirmation from the preview call."}}$j$,
-    ARRAY['customer']),
- NULL,
- 'Creates a customer (contact) in Billy. Two steps: without confirmation a preview (and a warning when a customer with that name or CVR exists) and a confirmation; with it, the customer is created.',
- true),
-('update_customer', 'Update a customer', 230,
- 'billy.update_contact', ARRAY['billy.preview_write(text,jsonb)', 'billy.commit_write(text)'], '{"organization": "org", "customer_id": "contact_id", "changes": "contact"}', '{}', 'write', 'issue 8: safe writes',
- '{"readOnlyHint": false, "destructiveHint": true, "idempotentHint": true, "openWorldHint": true}',
- billy._mcp_input($j${
-    "customer_id": {"type": "string", "minLength": 1, "maxLength": 100},
-    "changes": {"type": "object", "minProperties": 1, "description": "The fields to change, as Billy names them (name, street, cityText, phone, paymentTermsDays, ...)."},
-    "confirmation": {"type": "string", "minLength": 8, "maxLength": 200, "description": "The confirmation from the preview call."}}$j$,
-    ARRAY['customer_id', 'changes']),
- NULL,
- 'Changes fields of a customer in Billy; the previous values are overwritten. Two steps: without confirmation a preview of old and new values and a confirmation; with it, the change.',
- true),
--- products -------------------------------------------------------------------
-('list_products', 'List products', 300,
- 'billy.list_products', '{}', '{"organization": "org"}', '{}', 'call', 'issue 5: reads with freshness',
- '{"readOnlyHint": true, "openWorldHint": true}',
- billy._mcp_input($j${
-    "search": {"type": "string", "maxLength": 200, "description": "Free text: name, product number, description."},
-    "limit": {"type": "integer", "minimum": 1, "maximum": 500},
-    "offset": {"type": "integer", "minimum": 0}}$j$),
- NULL,
- 'Lists products with id, name, product number, prices per currency and freshness. Use it to find product ids for invoice lines.',
- true),
-('get_product', 'Get a product', 310,
- 'billy.get_product', '{}', '{"organization": "org", "product_id": "id"}', '{}', 'call', 'issue 5: reads with freshness',
- '{"readOnlyHint": true, "openWorldHint": true}',
- billy._mcp_input($j${
-    "product_id": {"type": "string", "minLength": 1, "maxLength": 100},
-    "max_age": {"type": "string", "maxLength": 50}}$j$,
-    ARRAY['product_id']),
- NULL,
- 'One product: name, description, product number, account, sales tax ruleset, prices per currency, and how fresh the answer is.',
- true),
-('create_product', 'Create a product', 320,
- 'billy.create_product', ARRAY['billy.preview_write(text,jsonb)', 'billy.commit_write(text)'], '{"organization": "org"}', '{}', 'write', 'issue 8: safe writes',
- '{"readOnlyHint": false, "destructiveHint": false, "idempotentHint": false, "openWorldHint": true}',
- billy._mcp_input($j${
-    "product": {"type": "object", "description": "The product as Billy takes it.",
-        "properties": {"name": {"type": "string", "minLength": 1}, "productNo": {"type": "string"},
-                       "description": {"type": "string"},
-                       "prices": {"type": "array", "items": {"type": "object",
-                           "properties": {"unitPrice": {"type": "number"}, "currencyId": {"type": "string", "pattern": "^[A-Z]{3}$"}},
-                           "required": ["unitPrice", "currencyId"]}}},
-        "required": ["name"]},
-    "confirmation": {"type": "string", "minLength": 8, "maxLength": 200, "description": "The confirmation from the preview call."}}$j$,
-    ARRAY['product']),
- NULL,
- 'Creates a product in Billy with its prices. Two steps: without confirmation a preview and a confirmation; with it, the product is created.',
- true),
-('update_product', 'Update a product', 330,
- 'billy.update_product', ARRAY['billy.preview_write(text,jsonb)', 'billy.commit_write(text)'], '{"organization": "org", "product_id": "product_id", "changes": "product"}', '{}', 'write', 'issue 8: safe writes',
- '{"readOnlyHint": false, "destructiveHint": true, "idempotentHint": true, "openWorldHint": true}',
- billy._mcp_input($j${
-    "product_id": {"type": "string", "minLength": 1, "maxLength": 100},
-    "changes": {"type": "object", "minProperties": 1, "description": "The fields to change, as Billy names them (name, description, productNo, prices)."},
-    "confirmation": {"type": "string", "minLength": 8, "maxLength": 200, "description": "The confirmation from the preview call."}}$j$,
-    ARRAY['product_id', 'changes']),
- NULL,
- 'Changes fields of a product in Billy; the previous values are overwritten. Two steps: preview with old and new values and a confirmation, then the change.',
- true),
--- bills and bank payments ----------------------------------------------------
-('list_bills', 'List bills', 400,
- 'billy.list_bills', '{}', '{"organization": "org", "contact_id": "contact"}', '{}', 'call', 'issue 5: reads with freshness',
- '{"readOnlyHint": true, "openWorldHint": true}',
- billy._mcp_input($j${
-    "state": {"type": "string", "enum": ["draft", "approved", "voided"]},
-    "paid": {"type": "boolean"},
-    "overdue": {"type": "boolean", "description": "true: only unpaid bills past their due date."},
-    "contact_id": {"type": "string", "description": "Only bills from this supplier."},
-    "from_date": {"type": "string", "format": "date"},
-    "to_date": {"type": "string", "format": "date"},
-    "limit": {"type": "integer", "minimum": 1, "maximum": 500},
-    "offset": {"type": "integer", "minimum": 0}}$j$),
- NULL,
- 'Lists bills (purchases from suppliers) and their credit notes, filtered by state, paid, overdue, supplier and entry date, with supplier, dates, amounts, VAT, unpaid balance and freshness. Use it for costs and what the business owes.',
- true),
-('create_bill', 'Create a bill', 410,
- 'billy.create_bill', ARRAY['billy.preview_write(text,jsonb)', 'billy.commit_write(text)'], '{"organization": "org"}', '{}', 'write', 'issue 8: safe writes',
- '{"readOnlyHint": false, "destructiveHint": false, "idempotentHint": false, "openWorldHint": true}',
- billy._mcp_input($j${
-    "bill": {"type": "object", "description": "The bill as Billy takes it: contactId, entryDate, dueDate, suppliersInvoiceNo, lines with accountId, taxRateId, description and amount.",
-        "properties": {"contactId": {"type": "string"}, "entryDate": {"type": "string", "format": "date"},
-                       "dueDate": {"type": "string", "format": "date"}, "suppliersInvoiceNo": {"type": "string"},
-                       "lines": {"type": "array", "minItems": 1, "items": {"type": "object"}}},
-        "required": ["contactId", "entryDate", "lines"]},
-    "confirmation": {"type": "string", "minLength": 8, "maxLength": 200, "description": "The confirmation from the preview call."}}$j$,
-    ARRAY['bill']),
- NULL,
- 'Records a bill from a supplier in Billy. Two steps: without confirmation a preview and a confirmation; with it, the bill is created.',
- true),
-('list_bank_payments', 'List bank payments', 500,
- 'billy.list_bank_payments', '{}', '{"organization": "org", "contact_id": "contact"}', '{}', 'call', 'issue 5: reads with freshness',
- '{"readOnlyHint": true, "openWorldHint": true}',
- billy._mcp_input($j${
-    "contact_id": {"type": "string"},
-    "from_date": {"type": "string", "format": "date"},
-    "to_date": {"type": "string", "format": "date"},
-    "limit": {"type": "integer", "minimum": 1, "maximum": 500},
-    "offset": {"type": "integer", "minimum": 0}}$j$),
- NULL,
- 'Lists bank payments (money received against invoices, paid against bills) with date, amount, side (debit is money in), contact, the invoices or bills they settle, and freshness.',
- true),
-('create_bank_payment', 'Register a payment', 510,
- 'billy.create_bank_payment', ARRAY['billy.preview_write(text,jsonb)', 'billy.commit_write(text)'], '{"organization": "org"}', '{}', 'write', 'issue 8: safe writes',
- '{"readOnlyHint": false, "destructiveHint": false, "idempotentHint": false, "openWorldHint": true}',
- billy._mcp_input($j${
-    "payment": {"type": "object", "description": "The payment as Billy takes it: entryDate, cashAmount, cashSide (debit: money in), cashAccountId, and associations to the invoices or bills it pays (subjectReference invoice:ID or bill:ID).",
-        "properties": {"entryDate": {"type": "string", "format": "date"}, "cashAmount": {"type": "number", "exclusiveMinimum": 0},
-                       "cashSide": {"type": "string", "enum": ["debit", "credit"]}, "cashAccountId": {"type": "string"},
-                       "associations": {"type": "array", "minItems": 1, "items": {"type": "object"}}},
-        "required": ["entryDate", "cashAmount", "cashSide", "associations"]},
-    "confirmation": {"type": "string", "minLength": 8, "maxLength": 200, "description": "The confirmation from the preview call."}}$j$,
-    ARRAY['payment']),
- NULL,
- 'Registers a payment against one or more invoices or bills in Billy, which lowers their unpaid balance. Two steps: without confirmation a preview and a confirmation; with it, the payment is registered.',
- true),
-('update_organization_settings', 'Update organization settings', 520,
- 'billy.update_organization', ARRAY['billy.preview_write(text,jsonb)', 'billy.commit_write(text)'], '{"organization": "org", "settings": "organization"}', '{}', 'write', 'issue 8: safe writes',
- '{"readOnlyHint": false, "destructiveHint": true, "idempotentHint": true, "openWorldHint": true}',
- billy._mcp_input($j${
-    "settings": {"type": "object", "minProperties": 1, "description": "The settings to change, as Billy names them (paymentTermsMode, paymentTermsDays, defaultTaxMode, ...)."},
-    "confirmation": {"type": "string", "minLength": 8, "maxLength": 200, "description": "The confirmation from the preview call."}}$j$,
-    ARRAY['settings']),
- NULL,
- 'Changes the organization''s settings in Billy (payment terms, default tax mode, ...); the previous values are overwritten. Two steps: a preview of old and new values with a confirmation, then the change.',
- true),
--- analytics ------------------------------------------------------------------
 ('get_revenue', 'Revenue for a date range', 600,
  'billy._mcp_revenue', ARRAY['billy.revenue_trends'], '{"organization": "org", "from": "from_date", "to": "to_date"}', '{}', 'call', 'issue 6: analytics',
  '{"readOnlyHint": true, "openWorldHint": false}',
@@ -959,7 +1277,7 @@ VALUES
                     "net": {"type": "number"}, "vat": {"type": "number"}, "gross": {"type": "number"},
                     "invoices": {"type": "number"}, "credit_notes": {"type": "number"}},
      "required": ["from", "to", "net", "vat", "gross"]}$j$,
- 'Revenue between two dates, exact to the øre in the base currency: net, VAT and gross, with the number of invoices and credit notes (credit notes subtract; drafts and voided excluded). Use it for "how much did we invoice in Q1?". For a period-by-period table use get_revenue_trends.',
+ 'Net, VAT and gross revenue between two dates in the base currency, with invoice and credit note counts.',
  true),
 ('get_analytics_summary', 'Business summary', 610,
  'billy.analytics_summary', '{}', '{"organization": "org"}', '{}', 'call', 'issue 6: analytics',
@@ -967,7 +1285,7 @@ VALUES
  billy._mcp_input($j${
     "period": {"type": "string", "maxLength": 40, "description": "today, week, month (default), quarter, year, or a range YYYY-MM-DD..YYYY-MM-DD."}}$j$),
  NULL,
- 'How the business is doing in a period compared with the previous one: net and gross revenue and the change, invoices, customers invoiced, average invoice, outstanding and overdue receivables, paid in the period, costs from bills and the margin. Use it for "how is the month going?".',
+ 'A period against the previous one: revenue and change, invoices, receivables, overdue, costs, margin.',
  true),
 ('get_revenue_trends', 'Revenue trends', 620,
  'billy.revenue_trends', '{}', '{"organization": "org"}', '{}', 'call', 'issue 6: analytics',
@@ -978,17 +1296,17 @@ VALUES
     "grain": {"type": "string", "enum": ["day", "week", "month", "quarter", "year"], "description": "Default month."}}$j$,
     ARRAY['from', 'to']),
  NULL,
- 'Revenue period by period (day, week, month, quarter or year) between two dates: net, VAT, gross, invoices and credit notes, a moving average, and growth against the previous period and the same period last year. Use it for trend questions and charts.',
+ 'Revenue per day, week, month, quarter or year between two dates, with moving average and growth.',
  true),
 ('get_customer_insights', 'Customer insights', 630,
  'billy.customer_insights', '{}', '{"organization": "org"}', '{}', 'call', 'issue 6: analytics',
  '{"readOnlyHint": true, "openWorldHint": false}',
  billy._mcp_input($j${
-    "top": {"type": "integer", "minimum": 1, "maximum": 100, "description": "How many top customers (default 10)."},
+    "top": {"type": "integer", "minimum": 1, "maximum": 100, "description": "Default 10."},
     "from": {"type": "string", "format": "date"},
     "to": {"type": "string", "format": "date"}}$j$),
  NULL,
- 'The best customers by revenue with their share, invoice count, average days to pay, outstanding amount and last invoice; new against returning customers; concentration (top-5 share, HHI); customers gone quiet. Use it for "who are our best customers?" or "who pays late?".',
+ 'Top customers by revenue with share, days to pay and outstanding; new and returning; gone quiet.',
  true),
 ('get_receivables_aging', 'Receivables aging', 640,
  'billy.receivables_aging', '{}', '{"organization": "org"}', '{}', 'call', 'issue 6: analytics',
@@ -996,7 +1314,7 @@ VALUES
  billy._mcp_input($j${
     "as_of": {"type": "string", "format": "date", "description": "The day to age from (default today)."}}$j$),
  NULL,
- 'Unpaid invoices by age: not yet due, 1-30, 31-60, 61-90 and over 90 days overdue, by count and amount, overall and per customer, and DSO (days sales outstanding). Use it for collections and cash-flow questions.',
+ 'Unpaid invoices by age (not due, 1-30, 31-60, 61-90, over 90 days), overall and per customer, and DSO.',
  true),
 ('forecast_revenue', 'Revenue forecast', 650,
  'billy.forecast_revenue', '{}', '{"organization": "org"}', '{}', 'call', 'issue 6: analytics',
@@ -1005,17 +1323,17 @@ VALUES
     "horizon": {"type": "integer", "minimum": 1, "maximum": 36, "description": "How many periods ahead (default 6)."},
     "grain": {"type": "string", "enum": ["week", "month", "quarter"], "description": "Default month."}}$j$),
  NULL,
- 'Forecasts revenue for the coming periods from the history (a seasonal model, or a simpler one for short histories) with a low-high interval per period and the backtest error (MAPE), so the user can judge how far to trust it.',
+ 'Revenue forecast for coming periods with a low-high interval and the backtest error (MAPE).',
  true),
 -- VAT ------------------------------------------------------------------------
-('get_vat_return', 'VAT return (momsangivelse)', 700,
+('get_vat_return', 'VAT return', 700,
  'billy.vat_return', '{}', '{"organization": "org"}', '{}', 'call', 'issue 7: Danish VAT',
  '{"readOnlyHint": true, "openWorldHint": false}',
  billy._mcp_input($j${
     "period": {"type": "string", "pattern": "^[0-9]{4}(-(Q[1-4]|H[12]|(0[1-9]|1[0-2])))?$", "description": "2025-Q1, 2025-H2, 2025-03 or 2025."}}$j$,
     ARRAY['period']),
  NULL,
- 'The Danish VAT return (momsangivelse) for a period, computed from the books: salgsmoms, moms af varekøb and ydelseskøb i udlandet, købsmoms, the energy duties, rubrik A, B and C, each exact and as reported (whole kroner), the amount to pay or reclaim (tilsvar), the period and its deadline, and any tax rate it could not classify. Use it for "what is our VAT for Q1?".',
+ 'The Danish VAT return (momsangivelse) of a period: salgsmoms, købsmoms, rubrik A-C, tilsvar, deadline.',
  true),
 ('get_vat_deadlines', 'VAT periods and deadlines', 710,
  'billy.vat_periods', '{}', '{"organization": "org"}', '{}', 'call', 'issue 7: Danish VAT',
@@ -1023,7 +1341,7 @@ VALUES
  billy._mcp_input($j${
     "year": {"type": "integer", "minimum": 2000, "maximum": 2100, "description": "The year (default this year)."}}$j$),
  NULL,
- 'The organization''s VAT periods in a year with each filing deadline (moved past weekends and Danish public holidays). Use it for "when is the next moms deadline?".',
+ 'The VAT periods of a year with their filing deadlines.',
  true),
 ('check_vat', 'Check VAT', 720,
  'billy.vat_check', '{}', '{"organization": "org"}', '{}', 'call', 'issue 7: Danish VAT',
@@ -1032,54 +1350,27 @@ VALUES
     "period": {"type": "string", "pattern": "^[0-9]{4}(-(Q[1-4]|H[12]|(0[1-9]|1[0-2])))?$", "description": "2025-Q1, 2025-H2, 2025-03 or 2025."}}$j$,
     ARRAY['period']),
  NULL,
- 'Checks a VAT period before filing: differences against Billy''s own VAT report, and documents likely to make the return wrong (an EU sale to a business without its VAT number, a 0% domestic sale, 25% on an export, a tax rate billy cannot classify), each with the document it concerns.',
+ 'Checks a VAT period before filing: differences against Billy''s report and documents likely to make the return wrong.',
  true),
 -- bulk -----------------------------------------------------------------------
-('import_customers_csv', 'Import customers from CSV', 800,
- 'billy.import_csv(text,text,text,jsonb)', ARRAY['billy.preview_write(text,jsonb)', 'billy.commit_write(text)'], '{"organization": "org"}', '{"resource": "contacts"}', 'write', 'issue 8: bulk import',
- '{"readOnlyHint": false, "destructiveHint": true, "idempotentHint": false, "openWorldHint": true}',
- billy._mcp_input($j${
-    "csv": {"type": "string", "minLength": 1, "maxLength": 10000000, "description": "The CSV file's text: a header line (Danish or English names: navn/name, cvr/registrationNo, ...), then one customer per line; , or ; separated."},
-    "options": {"type": "object", "description": "dry_run, continue_on_error, on_duplicate (skip or update), delimiter, decimal.",
-        "properties": {"dry_run": {"type": "boolean"}, "continue_on_error": {"type": "boolean"},
-                       "on_duplicate": {"type": "string", "enum": ["skip", "update"]},
-                       "delimiter": {"type": "string", "enum": [",", ";"]}, "decimal": {"type": "string", "enum": [".", ","]}}},
-    "confirmation": {"type": "string", "minLength": 8, "maxLength": 200, "description": "The confirmation from the preview call."}}$j$,
-    ARRAY['csv']),
- NULL,
- 'Imports customers from a CSV file into Billy as a background job. Two steps: without confirmation a preview (rows found, rows with errors and their line numbers) and a confirmation; with it, the job starts and its id comes back; follow it with get_bulk_job_status, stop it with cancel_bulk_job. Existing customers (same CVR or name) are skipped unless on_duplicate is update.',
- true),
-('import_products_csv', 'Import products from CSV', 810,
- 'billy.import_csv(text,text,text,jsonb)', ARRAY['billy.preview_write(text,jsonb)', 'billy.commit_write(text)'], '{"organization": "org"}', '{"resource": "products"}', 'write', 'issue 8: bulk import',
- '{"readOnlyHint": false, "destructiveHint": true, "idempotentHint": false, "openWorldHint": true}',
- billy._mcp_input($j${
-    "csv": {"type": "string", "minLength": 1, "maxLength": 10000000, "description": "The CSV file's text: a header line (name, productNo/varenummer, unitPrice/pris, ...), then one product per line."},
-    "options": {"type": "object", "description": "dry_run, continue_on_error, on_duplicate (skip or update), delimiter, decimal.",
-        "properties": {"dry_run": {"type": "boolean"}, "continue_on_error": {"type": "boolean"},
-                       "on_duplicate": {"type": "string", "enum": ["skip", "update"]},
-                       "delimiter": {"type": "string", "enum": [",", ";"]}, "decimal": {"type": "string", "enum": [".", ","]}}},
-    "confirmation": {"type": "string", "minLength": 8, "maxLength": 200, "description": "The confirmation from the preview call."}}$j$,
-    ARRAY['csv']),
- NULL,
- 'Imports products from a CSV file into Billy as a background job. Two steps: a preview with the rows found and their errors and a confirmation, then the job; follow it with get_bulk_job_status. Existing products (same product number or name) are skipped unless on_duplicate is update.',
- true),
 ('export_invoices_csv', 'Export invoices as CSV', 820,
  'billy.export_invoices_csv(text,jsonb,jsonb)', '{}', '{"organization": "org"}', '{}', 'call', 'issue 8: CSV export',
  '{"readOnlyHint": true, "openWorldHint": false}',
  -- the filters and options the function checks, from the same schemas (82-bulk.sql)
  billy._mcp_input(jsonb_build_object('filters', billy._export_invoices_filters(),
-                                     'options', billy._csv_options_schema())),
+                                     'options', billy._csv_options_schema() || jsonb_build_object('description',
+                                         'format danish for Excel in Denmark; or delimiter, decimal, header, bom, newline, language.'))),
  NULL,
- 'Exports invoices as CSV text (one line per invoice: number, dates, customer, currency, net, VAT, gross, balance), optionally in the Danish format (options.format danish: ; separators, decimal commas, Danish column names) for a spreadsheet or an accountant. Text cells that a spreadsheet would run as a formula (beginning with =, +, -, @) start with an apostrophe. Large exports are truncated: narrow the filters.',
+ 'Invoices as CSV text (number, dates, customer, amounts), optionally in Danish format.',
  true),
 ('get_bulk_job_status', 'Bulk job status', 830,
  'billy.bulk_job_status', '{}', '{"job_id": "job_id"}', '{}', 'call', 'issue 8: bulk import',
  '{"readOnlyHint": true, "openWorldHint": false}',
  billy._mcp_input($j${
-    "job_id": {"type": "integer", "minimum": 1, "description": "The job id an import returned."}}$j$,
+    "job_id": {"type": "integer", "minimum": 1}}$j$,
     ARRAY['job_id'], false),
  NULL,
- 'The progress of a CSV import job: state, rows done, failed and total, rate and estimated time left, and the failed rows with their line numbers and reasons.',
+ 'Progress of a CSV import job: state, rows done, failed and left, rate, and failed rows with their lines.',
  true),
 ('cancel_bulk_job', 'Cancel a bulk job', 840,
  'billy.cancel_bulk_job', '{}', '{"job_id": "job_id"}', '{}', 'call', 'issue 8: bulk import',
@@ -1088,7 +1379,7 @@ VALUES
     "job_id": {"type": "integer", "minimum": 1}}$j$,
     ARRAY['job_id'], false),
  NULL,
- 'Stops a running CSV import job promptly; rows already created in Billy stay. Returns what was created before it stopped.',
+ 'Stops a CSV import job; rows already created stay.',
  true),
 -- cache ----------------------------------------------------------------------
 ('get_cache_performance', 'Cache performance', 900,
@@ -1097,7 +1388,7 @@ VALUES
  billy._mcp_input($j${
     "since": {"type": "string", "maxLength": 50, "description": "How far back, e.g. '24 hours' (default) or '7 days'."}}$j$),
  NULL,
- 'How well billy''s mirror serves reads: hit rate, fresh hits, stale answers served, misses, and Billy API calls made and saved, per resource and overall.',
+ 'How well the mirror serves reads: hit rate, stale answers, misses, API calls made and saved.',
  true),
 ('warm_cache', 'Warm the cache', 910,
  'billy.warm_cache', '{}', '{"organization": "org"}', '{}', 'call', 'issue 5: cache',
@@ -1105,8 +1396,132 @@ VALUES
  billy._mcp_input($j${
     "top_n": {"type": "integer", "minimum": 1, "maximum": 10000, "description": "How many of the most read records to refresh (default 100)."}}$j$),
  NULL,
- 'Refreshes the most read records from Billy now, so the next answers are fresh, and says what it refreshed. Changes nothing in Billy; spends API calls.',
+ 'Refreshes the most read records from Billy now (spends API calls; changes nothing in Billy).',
  true);
+
+-- The reading tools of the mirror's documents and contacts: compact answers
+-- (billy._mcp_project), paged with limit and offset
+INSERT INTO billy.mcp_tools (name, title, sort_order, function, arguments, kind, issue, project,
+                             annotations, input_schema, description, builtin)
+SELECT v.name, v.title, v.sort_order, v.function,
+       '{"organization": "org", "detail": null, "fields": null}'::jsonb || v.arguments::jsonb, 'call', 'issue 5: reads with freshness', v.project,
+       '{"readOnlyHint": true, "openWorldHint": true}',
+       billy._mcp_input(v.properties::jsonb
+           || CASE WHEN v.name LIKE 'list%' THEN jsonb_build_object(
+                  'detail', '{"enum": ["summary", "full", "raw"]}'::jsonb,
+                  'fields', '{"type": "array", "items": {"type": "string"}, "maxItems": 30}'::jsonb,
+                  'limit', '{"type": "integer", "minimum": 1, "maximum": 500, "description": "Default 25."}'::jsonb,
+                  'offset', '{"type": "integer", "minimum": 0}'::jsonb)
+              ELSE jsonb_build_object(
+                  'detail', '{"enum": ["summary", "raw"]}'::jsonb,
+                  'max_age', '{"type": "string", "maxLength": 50, "description": "e.g. ''5 minutes''."}'::jsonb) END,
+           v.required),
+       v.description, true
+FROM (VALUES
+    ('list_invoices', 'List invoices', 100, 'billy.list_invoices', 'invoices', '{"customer": "contact"}', $j${
+        "state": {"enum": ["draft", "approved", "voided"]},
+        "paid": {"type": "boolean"},
+        "overdue": {"type": "boolean", "description": "Unpaid past due."},
+        "customer": {"type": "string", "maxLength": 200, "description": "Id or exact name."},
+        "from_date": {"type": "string", "format": "date", "description": "Entry date."},
+        "to_date": {"type": "string", "format": "date"},
+        "search": {"type": "string", "maxLength": 200, "description": "Number, text, customer."}}$j$, '{}'::text[],
+     'Invoices and credit notes, newest first: number, dates, customer, currency, net, vat, gross, balance (unpaid), paid, overdue.'),
+    ('get_invoice', 'Get an invoice', 110, 'billy.get_invoice', 'invoices', '{"invoice_id": "id"}', $j${
+        "invoice_id": {"type": "string", "minLength": 1, "maxLength": 100}}$j$, ARRAY['invoice_id'],
+     'One invoice or credit note: lines, payments and credit notes against it, totals, balance, freshness.'),
+    ('list_customers', 'List customers and suppliers', 200, 'billy._mcp_list_contacts', 'contacts', '{}', $j${
+        "search": {"type": "string", "maxLength": 200, "description": "Name, number, CVR, city, e-mail."},
+        "suppliers": {"type": "boolean", "description": "Suppliers instead."},
+        "include_archived": {"type": "boolean"}}$j$, '{}'::text[],
+     'Customers (or suppliers) by name: number, CVR, country, city, e-mail.'),
+    ('get_customer', 'Get a customer', 210, 'billy.get_contact', 'contacts', '{"customer_id": "id"}', $j${
+        "customer_id": {"type": "string", "minLength": 1, "maxLength": 100}}$j$, ARRAY['customer_id'],
+     'One customer or supplier: address, CVR, EAN, payment terms, contact persons, freshness.'),
+    ('list_products', 'List products', 300, 'billy._mcp_list_products', 'products', '{}', $j${
+        "search": {"type": "string", "maxLength": 200, "description": "Name, product number, description."},
+        "include_archived": {"type": "boolean", "description": "true: archived ones too."}}$j$, '{}'::text[],
+     'Products by name: number and prices per currency.'),
+    ('get_product', 'Get a product', 310, 'billy.get_product', 'products', '{"product_id": "id"}', $j${
+        "product_id": {"type": "string", "minLength": 1, "maxLength": 100}}$j$, ARRAY['product_id'],
+     'One product: number, description, prices, revenue account, tax ruleset, freshness.'),
+    ('list_bills', 'List bills', 400, 'billy.list_bills', 'bills', '{"supplier": "contact"}', $j${
+        "state": {"enum": ["draft", "approved", "voided"]},
+        "paid": {"type": "boolean"},
+        "overdue": {"type": "boolean"},
+        "supplier": {"type": "string", "maxLength": 200, "description": "Id or name."},
+        "from_date": {"type": "string", "format": "date"},
+        "to_date": {"type": "string", "format": "date"},
+        "search": {"type": "string", "maxLength": 200, "description": "Numbers, text, supplier."}}$j$, '{}'::text[],
+     'Bills (purchases), newest first: supplier, dates, currency, net, vat, gross, balance, paid, overdue.'),
+    ('get_bill', 'Get a bill', 405, 'billy.get_bill', 'bills', '{"bill_id": "id"}', $j${
+        "bill_id": {"type": "string", "minLength": 1, "maxLength": 100}}$j$, ARRAY['bill_id'],
+     'One bill: lines (account, text, net, vat), payments, totals, balance, freshness.'),
+    ('list_bank_payments', 'List bank payments', 500, 'billy.list_bank_payments', 'bankPayments', '{"contact_id": "contact"}', $j${
+        "contact_id": {"type": "string", "maxLength": 200, "description": "Id or exact name."},
+        "from_date": {"type": "string", "format": "date"},
+        "to_date": {"type": "string", "format": "date"}}$j$, '{}'::text[],
+     'Payments in and out: date, amount, contact, the invoices or bills they settle.')
+) v(name, title, sort_order, function, project, arguments, properties, required, description);
+
+-- The write tools: each runs a write operation of billy.write_operations(),
+-- and its arguments, their schema and its function are derived from it
+INSERT INTO billy.mcp_tools (name, title, sort_order, operation, function, requires, arguments, kind, issue,
+                             annotations, input_schema, description, builtin)
+SELECT v.name, v.title, v.sort_order, v.operation, w.function_name,
+       ARRAY['billy.preview_write(text,jsonb)', 'billy.commit_write(text)'],
+       billy._mcp_write_arguments(v.operation, v.renames::jsonb), 'write', 'issue 8: safe writes',
+       jsonb_build_object('readOnlyHint', false, 'destructiveHint', v.destructive, 'idempotentHint', v.idempotent, 'openWorldHint', true),
+       billy._mcp_write_input(v.operation, v.renames::jsonb), v.description, true
+FROM (VALUES
+    ('create_invoice', 'Create a draft invoice', 120, 'create_invoice', '{}', false, false,
+     'Creates a draft invoice for a customer with product lines; approve_invoice books it.'),
+    ('approve_invoice', 'Approve an invoice', 130, 'approve_invoice', '{}', true, true,
+     'Approves (books) a draft invoice: it gets its number; only a credit note undoes it.'),
+    ('send_invoice', 'E-mail an invoice', 140, 'send_invoice', '{}', true, false,
+     'E-mails an approved invoice to the customer through Billy; it cannot be recalled.'),
+    ('create_customer', 'Create a customer', 220, 'create_contact', '{"contact": "customer"}', false, false,
+     'Creates a customer (contact) in Billy; a CVR number already used is refused.'),
+    ('update_customer', 'Update a customer', 230, 'update_contact', '{"contactId": "customer_id", "contact": "changes"}', true, true,
+     'Changes fields of a customer in Billy; the old values are overwritten.'),
+    ('create_product', 'Create a product', 320, 'create_product', '{}', false, false,
+     'Creates a product with its prices in Billy.'),
+    ('update_product', 'Update a product', 330, 'update_product', '{"product": "changes"}', true, true,
+     'Changes fields of a product in Billy; the old values are overwritten.'),
+    ('create_bill', 'Create a draft bill', 410, 'create_bill', '{}', false, false,
+     'Records a supplier''s bill as a draft (expense accounts: list_accounts; purchase tax rates: list_tax_rates).'),
+    ('create_bank_payment', 'Register a payment', 510, 'create_bank_payment', '{}', false, false,
+     'Registers a payment of approved invoices or bills, lowering their balance.'),
+    ('update_organization_settings', 'Update organization settings', 520, 'update_organization', '{"organization": "settings"}', true, true,
+     'Changes the organization''s settings in Billy; the old values are overwritten.')
+) v(name, title, sort_order, operation, renames, destructive, idempotent, description)
+JOIN billy.write_operations() w ON w.operation = v.operation;
+
+-- The import tools: a dry run as the preview, the job with the confirmation
+INSERT INTO billy.mcp_tools (name, title, sort_order, function, requires, arguments, fixed_args, kind, issue,
+                             annotations, input_schema, description, builtin)
+SELECT v.name, v.title, v.sort_order, 'billy.import_csv(text,text,text,jsonb)',
+       ARRAY['billy._mcp_import(text,jsonb,text)', 'billy.bulk_job_status(bigint)'],
+       '{"organization": "org"}', jsonb_build_object('resource', v.resource), 'import', 'issue 8: bulk import',
+       '{"readOnlyHint": false, "destructiveHint": true, "idempotentHint": false, "openWorldHint": true}',
+       billy._mcp_input(jsonb_build_object(
+           'csv', jsonb_build_object('type', 'string', 'minLength', 1, 'maxLength', 10000000, 'description', v.csv_text),
+           'options', $j${"type": "object", "additionalProperties": false,
+               "properties": {"continue_on_error": {"type": "boolean", "description": "Import the good rows, skip the bad."},
+                              "on_duplicate": {"enum": ["skip", "update"]}, "delimiter": {"enum": [",", ";", "\t"]},
+                              "decimal": {"enum": [".", ","]}, "country": {"type": "string", "pattern": "^[A-Z]{2}$"},
+                              "currency": {"type": "string", "pattern": "^[A-Z]{3}$"}, "ignore_unknown_columns": {"type": "boolean"}}}$j$::jsonb,
+           'confirmation', '{"type": "string", "minLength": 8, "maxLength": 200}'::jsonb),
+           ARRAY['csv']),
+       v.description, true
+FROM (VALUES
+    ('import_customers_csv', 'Import customers from CSV', 800, 'contacts',
+     'CSV text: a header (navn/name, cvr/registrationNo, email, ...), one customer per line.',
+     'Imports customers from CSV in the background. The preview is a dry run: rows to create, update or skip (same CVR or name) and invalid lines.'),
+    ('import_products_csv', 'Import products from CSV', 810, 'products',
+     'CSV text: a header (name, varenr/productNo, pris/unitPrice, ...), one product per line.',
+     'Imports products from CSV in the background. The preview is a dry run: rows to create, update or skip (same number or name) and invalid lines.')
+) v(name, title, sort_order, resource, csv_text, description);
 
 SELECT pg_catalog.pg_extension_config_dump('billy.mcp_tools', 'WHERE NOT builtin');
 
@@ -1121,15 +1536,32 @@ REVOKE ALL ON FUNCTION billy.mcp(jsonb), billy.mcp_tool_status(), billy.mcp_inst
     billy._mcp_in_params(regprocedure), billy._mcp_tool_problem(billy.mcp_tools),
     billy._mcp_json_type(oid), billy._mcp_derived_schema(regprocedure), billy._mcp_write_schema(),
     billy._mcp_output_schema(billy.mcp_tools), billy._mcp_input(jsonb, text[], boolean),
-    billy._mcp_tools_list(text, integer),
+    billy._mcp_tools_list(text, integer), billy._mcp_listed_schema(jsonb, integer), billy._mcp_listed_annotations(jsonb),
     billy._mcp_write(text, text, jsonb, text), billy._mcp_sync(text, text[]), billy._mcp_sync_status(text),
     billy._mcp_organization_settings(text), billy._mcp_revenue(text, date, date), billy._prom_label(text),
-    billy._mcp_validate(jsonb, jsonb) FROM PUBLIC;
+    billy._mcp_validate(jsonb, jsonb), billy._mcp_snake(text), billy._mcp_write_arguments(text, jsonb),
+    billy._mcp_write_input(text, jsonb), billy._mcp_write_problem(billy.mcp_tools), billy._mcp_field(text, jsonb),
+    billy._mcp_import_record(text, text, text, jsonb, bigint), billy._mcp_import_take(text, text, text, text, jsonb),
+    billy._mcp_import(text, jsonb, text), billy._mcp_doc(text, jsonb, text, boolean), billy._mcp_row(text, jsonb, boolean),
+    billy._mcp_record(text, jsonb), billy._mcp_project(text, jsonb, jsonb),
+    billy._mcp_list_contacts(text, text, boolean, boolean, integer, integer),
+    billy._mcp_list_products(text, text, boolean, integer, integer), billy._mcp_accounts(text, text, text, boolean),
+    billy._mcp_tax_rates(text, boolean) FROM PUBLIC;
+REVOKE ALL ON billy.mcp_import_previews FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION billy.mcp(jsonb), billy.mcp_tool_status(), billy.mcp_instructions(), billy.metrics(),
     billy._mcp_function(text), billy._mcp_in_params(regprocedure), billy._mcp_tool_problem(billy.mcp_tools),
     billy._mcp_json_type(oid), billy._mcp_derived_schema(regprocedure), billy._mcp_write_schema(),
-    billy._mcp_output_schema(billy.mcp_tools), billy._mcp_tools_list(text, integer),
+    billy._mcp_output_schema(billy.mcp_tools), billy._mcp_tools_list(text, integer), billy._mcp_listed_schema(jsonb, integer), billy._mcp_listed_annotations(jsonb),
     billy._mcp_write(text, text, jsonb, text),
     billy._mcp_sync(text, text[]), billy._mcp_sync_status(text), billy._mcp_organization_settings(text),
-    billy._mcp_revenue(text, date, date), billy._prom_label(text), billy._mcp_validate(jsonb, jsonb)
+    billy._mcp_revenue(text, date, date), billy._prom_label(text), billy._mcp_validate(jsonb, jsonb),
+    billy._mcp_snake(text), billy._mcp_write_arguments(text, jsonb), billy._mcp_write_input(text, jsonb),
+    billy._mcp_write_problem(billy.mcp_tools), billy._mcp_field(text, jsonb),
+    billy._mcp_doc(text, jsonb, text, boolean), billy._mcp_row(text, jsonb, boolean),
+    billy._mcp_record(text, jsonb), billy._mcp_project(text, jsonb, jsonb),
+    billy._mcp_list_contacts(text, text, boolean, boolean, integer, integer),
+    billy._mcp_list_products(text, text, boolean, integer, integer), billy._mcp_accounts(text, text, text, boolean),
+    billy._mcp_tax_rates(text, boolean)
     TO billy_reader;
+GRANT EXECUTE ON FUNCTION billy._mcp_import_record(text, text, text, jsonb, bigint),
+    billy._mcp_import_take(text, text, text, text, jsonb), billy._mcp_import(text, jsonb, text) TO billy_admin, billy_writer;

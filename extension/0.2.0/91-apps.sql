@@ -251,7 +251,7 @@ VALUES
      "properties": {"organization_id": {"type": "string"}, "organization": {"type": ["string", "null"]},
                     "month": {"type": "string"}, "resource_uri": {"type": "string"}, "note": {"type": "string"}},
      "required": ["organization_id", "month", "resource_uri"]}$j$,
- 'Shows the user an interactive dashboard of the books (an MCP App, where the client supports them): this month against last, revenue and VAT by month with the forecast, receivables aging, top customers, costs and margin, the next VAT deadline and sync freshness. Use it when the user wants an overview or to see the numbers as charts; answer questions about single figures with the other tools.',
+ 'Shows the user an interactive dashboard of the books (an MCP App, where supported): revenue, VAT, receivables, top customers, costs. Use it for an overview.',
  '{"ui": {"resourceUri": "ui://billy/dashboard"}, "ui/resourceUri": "ui://billy/dashboard"}',
  true);
 

@@ -6,21 +6,22 @@
 //   HTTP_TOKEN, ORG_ID, ORG_NAME
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
-import { finish, ok } from './tap.mjs';
+import { canonical, finish, ok } from './tap.mjs';
+import { everyTool } from './cases.mjs';
 
 const env = process.env;
 const MODERN = '2026-07-28';
 
-function stdioTransport() {
+function stdioTransport(role = env.READER) {
   return new StdioClientTransport({
     command: env.BRIDGE,
     args: [],
-    env: { PATH: env.PATH, PGHOST: env.PGHOST, PGPORT: env.PGPORT, PGDATABASE: env.PGDATABASE, PGUSER: env.READER },
+    env: { PATH: env.PATH, PGHOST: env.PGHOST, PGPORT: env.PGPORT, PGDATABASE: env.PGDATABASE, PGUSER: role },
     stderr: 'pipe',
   });
 }
-function httpTransport() {
-  return new StreamableHTTPClientTransport(new URL(env.HTTP_URL), {
+function httpTransport(url = env.HTTP_URL) {
+  return new StreamableHTTPClientTransport(new URL(url), {
     requestInit: { headers: { Authorization: `Bearer ${env.HTTP_TOKEN}` } },
   });
 }
@@ -46,7 +47,7 @@ async function session(label, transport, mode, full) {
 
   const r = await client.callTool({ name: 'get_organization_settings', arguments: { organization: env.ORG_ID } });
   ok(!r.isError && (r.structuredContent?.organizations ?? []).some((o) => o.id === env.ORG_ID)
-    && JSON.stringify(JSON.parse(r.content[0].text)) === JSON.stringify(r.structuredContent),
+    && canonical(JSON.parse(r.content[0].text)) === canonical(r.structuredContent),
     `${label}: get_organization_settings answers with structured content (checked against its output schema)`, r);
   if (!full) {
     await client.close();
@@ -90,6 +91,15 @@ try {
   await session('v2 http pin', httpTransport(), { pin: MODERN }, true);
   await session('v2 stdio auto', stdioTransport(), 'auto', false);
   await session('v2 http auto', httpTransport(), 'auto', false);
+
+  // pinned to the modern era, every tool end to end: as a billy_admin member
+  // over stdio, as a billy_writer over HTTP
+  for (const [label, transport] of [['v2 stdio', stdioTransport(env.ADMIN)], ['v2 http', httpTransport(env.HTTP_ADMIN_URL)]]) {
+    const admin = new Client({ name: 'billy-tap-v2', version: '0' }, { versionNegotiation: { pin: MODERN } });
+    await admin.connect(transport);
+    await everyTool(admin, label);
+    await admin.close();
+  }
 
   // the default (legacy) v2 client still gets the legacy era from the same bridge
   const legacy = new Client({ name: 'billy-tap-v2', version: '0' });

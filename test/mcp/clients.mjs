@@ -1,47 +1,18 @@
 // test/mcp/clients.mjs: the official MCP TypeScript SDK (@modelcontextprotocol/sdk)
 // as a real client of billy-mcp-bridge, over stdio and over HTTP.  Prints TAP.
 // Run by test/t/85-mcp-clients.t, which starts the HTTP bridge and passes:
-//   BRIDGE, PGHOST, PGPORT, PGDATABASE, READER, ADMIN (login roles),
-//   READER_TOOLS, ADMIN_TOOLS (what each may use, comma-separated),
-//   HTTP_URL, HTTP_TOKEN, ORG_ID, ORG_NAME, INVOICE_ID, CONTACT_ID, PRODUCT_ID
+//   BRIDGE, PGHOST, PGPORT, PGDATABASE, READER, ADMIN, WRITER (login roles),
+//   READER_TOOLS, ADMIN_TOOLS, WRITER_TOOLS (what each may use, comma-separated),
+//   HTTP_URL (as the reader), HTTP_ADMIN_URL (as the writer), HTTP_TOKEN, ORG_ID,
+//   ORG_NAME and what cases.mjs needs
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { finish, ok, skip } from './tap.mjs';
+import { finish, ok } from './tap.mjs';
+import { readFileSync } from 'node:fs';
+import { everyTool, readingTools } from './cases.mjs';
 
 const env = process.env;
-// arguments that make sense on the sandbox's books, for tools that need some
-const sample = {
-  check_connection: { organization: env.ORG_ID },
-  get_sync_status: { organization: env.ORG_ID },
-  get_invoice: { invoice_id: env.INVOICE_ID },
-  get_customer: { customer_id: env.CONTACT_ID },
-  get_product: { product_id: env.PRODUCT_ID },
-  list_invoices: { limit: 5 },
-  list_customers: { limit: 5 },
-  list_products: { limit: 5 },
-  list_bills: { limit: 5 },
-  list_bank_payments: { limit: 5 },
-  get_revenue: { from: '2026-01-01', to: '2026-06-30' },
-  get_revenue_trends: { from: '2026-01-01', to: '2026-06-30', grain: 'month' },
-  get_analytics_summary: { period: 'quarter' },
-  // a VAT return is one organization's: name it (the admin sees several)
-  get_vat_return: { organization: env.ORG_ID, period: '2026-Q1' },
-  check_vat: { organization: env.ORG_ID, period: '2026-Q1' },
-  get_vat_deadlines: { organization: env.ORG_ID, year: 2026 },
-  get_customer_insights: { top: 5 },
-  forecast_revenue: { horizon: 3 },
-  get_bulk_job_status: { job_id: Number(env.BULK_JOB_ID) },
-};
-
-// the arguments of a call: its sample, and the test organization wherever a
-// tool takes one (several organizations may be connected)
-function argsFor(t, extra = {}) {
-  const args = { ...(sample[t.name] ?? {}), ...extra };
-  if (t.inputSchema?.properties?.organization && args.organization === undefined) args.organization = env.ORG_ID;
-  return args;
-}
-
 function stdioTransport(role) {
   return new StdioClientTransport({
     command: env.BRIDGE,
@@ -50,8 +21,8 @@ function stdioTransport(role) {
     stderr: 'pipe',
   });
 }
-function httpTransport() {
-  return new StreamableHTTPClientTransport(new URL(env.HTTP_URL), {
+function httpTransport(url = env.HTTP_URL) {
+  return new StreamableHTTPClientTransport(new URL(url), {
     requestInit: { headers: { Authorization: `Bearer ${env.HTTP_TOKEN}` } },
   });
 }
@@ -66,27 +37,16 @@ async function session(label, transport, expectedTools, { admin = false } = {}) 
   const names = tools.map((t) => t.name).sort();
   ok(JSON.stringify(names) === JSON.stringify([...expectedTools].sort()), `${label}: tools/list has exactly the tools this role may use`,
     { got: names, want: [...expectedTools].sort() });
-  const bad = tools.filter((t) => !(t.description?.length > 40 && t.inputSchema?.type === 'object' && t.outputSchema?.type === 'object'
-    && typeof t.annotations?.readOnlyHint === 'boolean' && /^[A-Za-z0-9_]{1,64}$/.test(t.name)));
-  ok(bad.length === 0, `${label}: every tool has a description, input and output schemas and annotations`, bad.map((t) => t.name));
+  // compact: no output schemas (billy.mcp_output_schemas), hints only where
+  // they differ from the protocol's defaults, a read-only tool says so
+  const bad = tools.filter((t) => !(t.description?.length > 40 && t.inputSchema?.type === 'object' && t.outputSchema === undefined
+    && (t.name.match(/^(list|get|check|export|forecast|show)_/) ? t.annotations?.readOnlyHint === true : t.annotations?.readOnlyHint === undefined)
+    && /^[A-Za-z0-9_]{1,64}$/.test(t.name)));
+  ok(bad.length === 0, `${label}: every tool has a description, an input schema and its hints`, bad.map((t) => t.name));
 
-  // every reading tool, its structured result checked by the SDK against the output schema
-  for (const t of tools.filter((x) => x.annotations?.readOnlyHint)) {
-    const required = t.inputSchema.required ?? [];
-    const args = argsFor(t);
-    if (required.some((r) => args[r] === undefined)) {
-      skip(`${label}: ${t.name}`, 'no sample arguments for its required ones');
-      continue;
-    }
-    try {
-      const r = await client.callTool({ name: t.name, arguments: args });
-      ok(!r.isError && r.structuredContent && typeof r.structuredContent === 'object'
-        && JSON.stringify(JSON.parse(r.content[0].text)) === JSON.stringify(r.structuredContent),
-        `${label}: ${t.name} answers with structured content matching its output schema`, r);
-    } catch (e) {
-      ok(false, `${label}: ${t.name} answers with structured content matching its output schema`, String(e));
-    }
-  }
+  // every reading tool, its structured result checked by the SDK against the
+  // output schema (a writer's session runs every tool: everyTool)
+  if (!admin) await readingTools(client, label, names);
 
   let r = await client.callTool({ name: 'get_sync_status', arguments: { organization: 42 } });
   ok(r.isError === true && /must be a string/.test(r.content[0].text), `${label}: a bad argument gives isError naming it`, r);
@@ -118,24 +78,32 @@ try {
   const http = await session('http reader', httpTransport(), env.READER_TOOLS.split(','));
   await http.close();
 
-  // stdio, as a billy_admin member: the writes
+  // every tool end to end: as a billy_admin member over stdio, as a
+  // billy_writer over HTTP (it writes only where it was granted writes)
   const admin = await session('stdio admin', stdioTransport(env.ADMIN), env.ADMIN_TOOLS.split(','), { admin: true });
-  let r = await admin.callTool({ name: 'sync_billy_data', arguments: { organization: env.ORG_ID, resources: ['contacts'] } });
-  ok(!r.isError && r.structuredContent.organizations[0] === env.ORG_ID, 'stdio admin: sync_billy_data queues a sync', r);
-  const names = (await admin.listTools()).tools.map((t) => t.name);
-  if (names.includes('create_customer')) {
-    const customer = { name: `MCP client test ${Date.now()}`, countryId: 'DK' };
-    const preview = await admin.callTool({ name: 'create_customer', arguments: { customer, organization: env.ORG_ID } });
-    ok(!preview.isError && preview.structuredContent.stage === 'preview' && preview.structuredContent.confirmation,
-      'stdio admin: create_customer without confirmation previews', preview);
-    const done = await admin.callTool({ name: 'create_customer',
-      arguments: { customer, organization: env.ORG_ID, confirmation: preview.structuredContent.confirmation } });
-    ok(!done.isError && done.structuredContent.stage === 'committed', 'stdio admin: with the confirmation it commits', done);
-  } else {
-    skip('stdio admin: create_customer previews, then commits against the sandbox', 'billy.preview_write is not installed (issue 8)');
-    skip('stdio admin: with the confirmation it commits', 'billy.preview_write is not installed (issue 8)');
-  }
+  await everyTool(admin, 'v1 stdio');
   await admin.close();
+  const writer = await session('http writer', httpTransport(env.HTTP_ADMIN_URL), env.WRITER_TOOLS.split(','), { admin: true });
+  await everyTool(writer, 'v1 http');
+  const r = await writer.callTool({ name: 'create_customer', arguments: { organization: env.ORG2_ID, customer: { name: 'Ikke her ApS' } } });
+  ok(r.isError === true && /may not write to organization/.test(r.content[0].text),
+    'http writer: a write to an organization granted without writes is refused', r);
+  await writer.close();
+
+  // docs/mcp.md's Claude Desktop / Cursor configuration, as written: its
+  // command (installed under the test's staging root) and its conninfo
+  // argument with this cluster's values, as the writer
+  const readme = readFileSync(new URL('../../docs/mcp.md', import.meta.url), 'utf8');
+  const block = readme.split('Claude Desktop (`claude_desktop_config.json`')[1].match(/```json\n([\s\S]*?)```/)[1];
+  const conf = JSON.parse(block).mcpServers.billy;
+  const conninfo = conf.args[0].replace(/host=\S+/, `host=${env.PGHOST}`).replace(/port=\S+/, `port=${env.PGPORT}`)
+    .replace(/dbname=\S+/, `dbname=${env.PGDATABASE}`).replace(/user=\S+/, `user=${env.WRITER}`);
+  const fromReadme = new Client({ name: 'billy-tap-readme', version: '0' });
+  await fromReadme.connect(new StdioClientTransport({
+    command: `${env.BILLY_WORK}/pg${conf.command}`, args: [conninfo], env: { PATH: env.PATH, ...conf.env }, stderr: 'pipe' }));
+  ok(fromReadme.getServerVersion()?.name === 'billy', 'README stdio configuration: the bridge it names starts and answers', conf);
+  await everyTool(fromReadme, 'README stdio config');
+  await fromReadme.close();
 } catch (e) {
   ok(false, 'the clients ran to the end', String(e?.stack ?? e));
 }

@@ -29,3 +29,11 @@ export function finish() {
   console.log(out.join('\n'));
   process.exit(failed ? 1 : 0);
 }
+
+// canonical: JSON text with object keys sorted, to compare values whatever
+// the order of their keys (a result's text and its structuredContent)
+export function canonical(v) {
+  const sort = (x) => (Array.isArray(x) ? x.map(sort)
+    : x && typeof x === 'object' ? Object.fromEntries(Object.keys(x).sort().map((k) => [k, sort(x[k])])) : x);
+  return JSON.stringify(sort(v));
+}

@@ -6,12 +6,15 @@
 \set ON_ERROR_STOP 1
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
-SELECT plan(93);
+SELECT plan(126);
 
 SELECT billy.connect(billy_test.token(1), billy_test.setting('api_url'));
 SET LOCAL client_min_messages = warning;
+-- the output schemas are checked here: tools/list gives them when asked
+SET LOCAL billy.mcp_output_schemas = on;
 SELECT count(*) FROM billy.sync_now(billy_test.org(1), ARRAY['invoices', 'contacts']);
 
+SELECT min(id) AS draft_or_any FROM billy.invoices WHERE organization_id = billy_test.org(1) AND deleted_at IS NULL \gset
 CREATE FUNCTION pg_temp.call(tool text, args jsonb DEFAULT '{}') RETURNS jsonb
 LANGUAGE sql AS $$
     SELECT billy.mcp(jsonb_build_object('jsonrpc', '2.0', 'id', 1, 'method', 'tools/call',
@@ -38,7 +41,7 @@ GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA pg_temp TO PUBLIC;
 ------------------------------------------------------------------------------
 -- the registry
 ------------------------------------------------------------------------------
-SELECT is((SELECT count(*) FROM billy.mcp_tools WHERE builtin), 39::bigint, 'the 38 tools of the issue and show_dashboard (issue 17) are registered');
+SELECT is((SELECT count(*) FROM billy.mcp_tools WHERE builtin), 42::bigint, 'the 42 tools are registered');
 SELECT set_eq($$SELECT name FROM billy.mcp_tools WHERE builtin$$,
     ARRAY['list_invoices', 'get_invoice', 'create_invoice', 'approve_invoice', 'send_invoice', 'list_customers',
           'get_customer', 'create_customer', 'update_customer', 'list_products', 'get_product', 'create_product',
@@ -47,12 +50,13 @@ SELECT set_eq($$SELECT name FROM billy.mcp_tools WHERE builtin$$,
           'update_organization_settings', 'get_analytics_summary', 'get_revenue_trends', 'get_customer_insights',
           'get_receivables_aging', 'forecast_revenue', 'get_vat_return', 'get_vat_deadlines', 'check_vat',
           'import_customers_csv', 'import_products_csv', 'export_invoices_csv', 'get_bulk_job_status',
-          'cancel_bulk_job', 'get_cache_performance', 'warm_cache', 'check_connection', 'show_dashboard'],
+          'cancel_bulk_job', 'get_cache_performance', 'warm_cache', 'check_connection', 'get_bill', 'list_accounts', 'list_tax_rates',
+          'show_dashboard'],
     'every tool the issues name, and no other');
 SELECT is_empty($$SELECT name FROM billy.mcp_tools WHERE name !~ '^[a-z0-9_]{1,64}$'$$,
     'tool names are letters, digits and underscores, at most 64 (what Claude Desktop, Codex and Copilot accept)');
-SELECT is_empty($$SELECT name FROM billy.mcp_tools WHERE builtin AND (length(description) < 80 OR description !~ '\.$')$$,
-    'every description says in sentences what the tool does and returns');
+SELECT is_empty($$SELECT name FROM billy.mcp_tools WHERE builtin AND (length(description) NOT BETWEEN 40 AND 160 OR description !~ '\.$')$$,
+    'every description says in a sentence or two what the tool does and returns');
 SELECT is_empty($$SELECT name FROM billy.mcp_tools WHERE builtin
                   AND (input_schema ->> 'additionalProperties' IS DISTINCT FROM 'false'
                        OR jsonb_typeof(input_schema -> 'properties') <> 'object')$$,
@@ -62,9 +66,9 @@ SELECT is_empty($$SELECT name FROM billy.mcp_tools WHERE builtin
                            AND ((annotations ->> 'readOnlyHint')::boolean
                                 OR (annotations ? 'destructiveHint' AND annotations ? 'idempotentHint')))$$,
     'every tool states its hints: read-only and open world, and for the others destructive and idempotent');
-SELECT is_empty($$SELECT name FROM billy.mcp_tools WHERE kind = 'write'
+SELECT is_empty($$SELECT name FROM billy.mcp_tools WHERE kind IN ('write', 'import')
                   AND ((annotations ->> 'readOnlyHint')::boolean OR NOT (input_schema -> 'properties' ? 'confirmation')
-                       OR NOT ('billy.preview_write(text,jsonb)' = ANY (requires)))$$,
+                       OR NOT (kind = 'import' OR 'billy.preview_write(text,jsonb)' = ANY (requires)))$$,
     'write tools are not read-only, take a confirmation and go through billy.preview_write');
 SELECT is_empty($$SELECT name FROM billy.mcp_tools WHERE builtin AND name ~ '^(list|get|check|export)_' AND kind <> 'call'$$,
     'reading tools are calls, never writes');
@@ -222,6 +226,75 @@ SELECT is(pg_temp.call('t_scalar', '{"n": 1}') -> 'structuredContent', '{"result
 
 
 ------------------------------------------------------------------------------
+-- the reading tools answer for reading: compact rows, every list answer with
+-- total and next_offset, cut at a row boundary; following next_offset never
+-- loses a row, whatever cuts the pages
+------------------------------------------------------------------------------
+CREATE FUNCTION pg_temp.walk(tool text, args jsonb, key text) RETURNS text[]
+LANGUAGE plpgsql AS $$
+DECLARE
+    ids text[] := '{}';
+    r jsonb;
+    off integer := 0;
+    pages integer := 0;
+BEGIN
+    LOOP
+        r := pg_temp.call(tool, args || jsonb_build_object('offset', off)) -> 'structuredContent';
+        ids := ids || ARRAY(SELECT e ->> 'id' FROM jsonb_array_elements(r -> key) e);
+        pages := pages + 1;
+        EXIT WHEN NOT r ? 'next_offset' OR pages > 200;
+        IF (r ->> 'next_offset')::integer <> off + jsonb_array_length(r -> key) THEN
+            RAISE EXCEPTION 'next_offset % does not follow the % rows from %', r ->> 'next_offset', jsonb_array_length(r -> key), off;
+        END IF;
+        off := (r ->> 'next_offset')::integer;
+    END LOOP;
+    RETURN ids;
+END
+$$;
+SELECT is((pg_temp.call('list_invoices') -> 'structuredContent') - 'invoices' - 'freshness' - 'note',
+    jsonb_build_object('total', (SELECT count(*) FROM billy.invoices WHERE organization_id = billy_test.org(1) AND deleted_at IS NULL),
+                       'offset', 0, 'returned', 25, 'next_offset', 25, 'truncated', false),
+    'list_invoices answers a default page of 25 with the total and where the next page starts');
+SELECT is((pg_temp.call('list_invoices', '{"limit": 1}') -> 'structuredContent' -> 'invoices' -> 0) - 'overdue',
+    (SELECT jsonb_strip_nulls(jsonb_build_object('id', i.id, 'no', i.invoice_no, 'state', i.state, 'date', i.entry_date, 'due', i.due_date,
+                'customer', c.name, 'currency', i.currency_id, 'net', i.amount, 'vat', i.tax, 'gross', i.gross_amount,
+                'balance', i.balance, 'paid', i.is_paid))
+     FROM billy.invoices i LEFT JOIN billy.contacts c ON c.organization_id = i.organization_id AND c.id = i.contact_id
+     WHERE i.organization_id = billy_test.org(1) AND i.deleted_at IS NULL
+     ORDER BY i.entry_date DESC, i.invoice_no DESC, i.id LIMIT 1),
+    'a row says number, dates, the customer''s name, currency, net, vat, gross, balance, paid');
+SELECT ok(pg_temp.call('list_invoices', '{"limit": 1, "detail": "raw"}') -> 'structuredContent' -> 'invoices' -> 0 ? 'lines',
+    'detail raw gives Billy''s JSON');
+SELECT is((SELECT array_agg(k ORDER BY k) FROM jsonb_object_keys(pg_temp.call('list_invoices', '{"limit": 1, "fields": ["sent", "customer"]}')
+              -> 'structuredContent' -> 'invoices' -> 0) k), ARRAY['customer', 'id', 'sent'], 'fields picks members of the full rows');
+SELECT is((SELECT array_agg(x ORDER BY x) FROM unnest(pg_temp.walk('list_invoices', '{"limit": 37}', 'invoices')) x),
+    (SELECT array_agg(id ORDER BY id) FROM billy.invoices WHERE organization_id = billy_test.org(1) AND deleted_at IS NULL),
+    'paging with next_offset gives every invoice once');
+SET LOCAL billy.mcp_max_bytes = 5000;
+SELECT ok((pg_temp.call('list_invoices', '{"limit": 100}') -> 'structuredContent' ->> 'truncated')::boolean
+          AND (pg_temp.call('list_invoices', '{"limit": 100}') -> 'structuredContent' ->> 'returned')::integer < 100,
+    'a page too big for billy.mcp_max_bytes is cut at a row and says so');
+SELECT is((SELECT array_agg(x ORDER BY x) FROM unnest(pg_temp.walk('list_invoices', '{"limit": 100}', 'invoices')) x),
+    (SELECT array_agg(id ORDER BY id) FROM billy.invoices WHERE organization_id = billy_test.org(1) AND deleted_at IS NULL),
+    'following next_offset across pages cut by size still gives every invoice once');
+SELECT is((SELECT array_agg(x ORDER BY x) FROM unnest(pg_temp.walk('list_customers', '{"limit": 500, "detail": "full", "include_archived": true}', 'contacts')) x),
+    (SELECT array_agg(id ORDER BY id) FROM billy.contacts WHERE organization_id = billy_test.org(1) AND deleted_at IS NULL AND is_customer),
+    'and every customer, archived ones included');
+RESET billy.mcp_max_bytes;
+SELECT is((pg_temp.call('list_customers', '{"limit": 500}') -> 'structuredContent' ->> 'archived_hidden')::integer,
+    (SELECT count(*)::integer FROM billy.contacts WHERE organization_id = billy_test.org(1) AND deleted_at IS NULL AND is_customer AND is_archived),
+    'list_customers says how many archived customers it hid');
+SELECT is(pg_temp.call('list_customers', '{"suppliers": true, "limit": 500}') -> 'structuredContent' ->> 'total',
+    (SELECT count(*)::text FROM billy.contacts WHERE organization_id = billy_test.org(1) AND deleted_at IS NULL AND is_supplier AND NOT is_archived),
+    'suppliers: true lists the suppliers');
+SELECT is(jsonb_array_length(pg_temp.call('get_invoice', jsonb_build_object('invoice_id', :'draft_or_any')) -> 'structuredContent' -> 'invoice' -> 'lines'),
+    (SELECT count(*)::integer FROM billy.invoice_lines WHERE organization_id = billy_test.org(1) AND invoice_id = :'draft_or_any'),
+    'get_invoice gives the invoice''s lines');
+SELECT ok(pg_temp.call('get_invoice', jsonb_build_object('invoice_id', :'draft_or_any')) -> 'structuredContent' -> 'freshness' ? 'confirmed_at',
+    'and its freshness');
+SELECT is(billy._mcp_validate(NULL, '{}'), NULL, 'the validator takes a missing schema (it crashed the backend)');
+
+------------------------------------------------------------------------------
 -- roles: a tool is listed when the caller may run it; organizations by RLS
 ------------------------------------------------------------------------------
 CREATE ROLE mcp_t_reader LOGIN IN ROLE billy_mcp;
@@ -256,7 +329,16 @@ SELECT is(billy._mcp_validate(pg_temp.output_schema('check_connection'), pg_temp
 SELECT is(pg_temp.call('check_connection') -> 'structuredContent' ->> 'ok', 'true', 'and reaches the sandbox');
 SELECT alike(billy.mcp('{"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {"protocolVersion": "2025-11-25"}}') -> 'result' ->> 'instructions',
     '%' || (SELECT name FROM billy.organizations WHERE id = billy_test.org(1)) || '%', 'the instructions name the organizations the role sees');
+SELECT ok(billy.mcp_instructions() !~ 'sync_billy_data|Writes to Billy' AND billy.mcp_instructions() ~ 'get_sync_status',
+    'a reader''s instructions name no tool it cannot use (sync_billy_data, the writes)');
+SELECT alike(pg_temp.error_text('get_sync_status', '{"organization": "nope"}'), 'error 42704: unknown Billy organization "nope"%',
+    'an error names what was wrong');
+SELECT ok(pg_temp.error_text('get_sync_status', '{"organization": "nope"}') !~ 'SELECT|FROM billy'
+          AND pg_temp.error_text('get_sync_status', '{"organization": "nope"}') ~ 'get_organization_settings',
+    'and its hint names a tool, never SQL');
 RESET ROLE;
+SELECT ok(billy.mcp_instructions() ~ 'sync_billy_data' AND billy.mcp_instructions() ~ 'Writes to Billy take two calls',
+    'a writer''s instructions tell how to sync and how writes are confirmed');
 
 SET LOCAL ROLE mcp_t_admin;
 SELECT ok('sync_billy_data' = ANY (pg_temp.listed()), 'a billy_admin member sees sync_billy_data');
@@ -288,47 +370,92 @@ RESET ROLE;
 GRANT USAGE ON SCHEMA mcp_t TO PUBLIC;
 
 ------------------------------------------------------------------------------
--- writes: preview, then commit with the confirmation.  The mechanics of a
--- write tool are tested with a made-up operation and stand-ins for
--- billy.preview_write and billy.commit_write, replaced for this transaction
--- only; the real ones are tested against the sandbox in 85-mcp-clients.t.
+-- writes: every write tool's arguments come from its write operation's
+-- input_schema (billy.write_operations()), which billy._plan_write accepts
+-- member by member; a preview through MCP runs the real billy.preview_write
+-- (the commit, against the sandbox, is tested end to end in 85-mcp-clients.t)
 ------------------------------------------------------------------------------
-CREATE TABLE mcp_t.previews (hash text PRIMARY KEY, operation text, args jsonb, committed boolean DEFAULT false);
-GRANT ALL ON mcp_t.previews TO PUBLIC;
-CREATE OR REPLACE FUNCTION billy.preview_write(operation text, args jsonb) RETURNS jsonb LANGUAGE sql AS $f$
-    INSERT INTO mcp_t.previews VALUES (md5(operation || args::text), operation, args)
-    ON CONFLICT (hash) DO UPDATE SET committed = false
-    RETURNING jsonb_build_object('hash', hash, 'operation', operation, 'would_send', args)
-$f$;
-CREATE OR REPLACE FUNCTION billy.commit_write(operation_hash text) RETURNS jsonb LANGUAGE sql AS $f$
-    UPDATE mcp_t.previews p SET committed = true WHERE p.hash = commit_write.operation_hash AND NOT p.committed
-    RETURNING jsonb_build_object('done', true, 'operation', p.operation)
-$f$;
-GRANT EXECUTE ON FUNCTION billy.preview_write(text, jsonb), billy.commit_write(text) TO billy_mcp;
-CREATE FUNCTION mcp_t.create_thing(org text, thing jsonb) RETURNS jsonb LANGUAGE sql AS $$ SELECT thing $$;
-REVOKE EXECUTE ON FUNCTION mcp_t.create_thing(text, jsonb) FROM PUBLIC, billy_mcp;
-GRANT EXECUTE ON FUNCTION mcp_t.create_thing(text, jsonb) TO billy_admin;
-INSERT INTO billy.mcp_tools (name, title, description, input_schema, function, requires, arguments, kind, annotations, sort_order)
-VALUES ('t_create_thing', 'Create a thing', 'Creates a thing, for the tests.',
-        billy._mcp_input('{"thing": {"type": "object", "required": ["name"]}, "confirmation": {"type": "string"}}', ARRAY['thing']),
-        'mcp_t.create_thing', ARRAY['billy.preview_write(text,jsonb)', 'billy.commit_write(text)'], '{"organization": "org"}', 'write',
-        '{"readOnlyHint": false, "destructiveHint": false, "idempotentHint": false, "openWorldHint": true}', 5007);
+SELECT is_empty($$SELECT name, billy._mcp_write_problem(t) FROM billy.mcp_tools t WHERE kind = 'write' AND billy._mcp_write_problem(t) IS NOT NULL$$,
+    'every write tool''s arguments fill members of its write operation''s args, and it requires what the operation requires');
+SELECT is_empty($$SELECT w.operation FROM billy.write_operations() w
+                  WHERE NOT EXISTS (SELECT 1 FROM billy.mcp_tools t WHERE t.operation = w.operation)
+                    AND w.operation NOT IN ('delete_draft_invoice', 'approve_bill')$$,
+    'every write operation but two has its MCP tool');
+-- _plan_write agrees with each operation's schema: every member (and each
+-- member of an object member) is accepted; a made-up one is not
+CREATE FUNCTION pg_temp.refused(op text, args jsonb) RETURNS text[]
+LANGUAGE sql AS $$
+    SELECT ARRAY(SELECT e ->> 'field' FROM jsonb_array_elements(billy._plan_write(op, args) -> 'problems') e
+                 WHERE e ->> 'message' LIKE 'is not a field billy sends%' ORDER BY 1)
+$$;
+SELECT is_empty(format($$
+    SELECT w.operation, k FROM billy.write_operations() w, jsonb_object_keys(w.input_schema -> 'properties') k
+    WHERE k <> 'org' AND cardinality(pg_temp.refused(w.operation, jsonb_build_object('org', %L, k, '"x"'::jsonb))) > 0$$, billy_test.org(1)),
+    'billy._plan_write accepts every member of every operation''s input_schema');
+SELECT is_empty(format($$
+    SELECT w.operation, k, n FROM billy.write_operations() w, jsonb_each(w.input_schema -> 'properties') p(k, s),
+           jsonb_object_keys(s -> 'properties') n
+    WHERE cardinality(pg_temp.refused(w.operation, jsonb_build_object('org', %L, k, jsonb_build_object(n, 'x')))) > 0$$, billy_test.org(1)),
+    'and every member of their object members');
+SELECT is(pg_temp.refused('approve_invoice', jsonb_build_object('org', billy_test.org(1), 'invoice_id', 'x')), ARRAY['args.invoice_id'],
+    'a member the schema does not name is refused by the planner (what the six broken tools sent)');
+SELECT is_empty(format($$
+    SELECT w.operation, r FROM billy.write_operations() w, jsonb_array_elements_text(w.input_schema -> 'required') r
+    WHERE NOT EXISTS (SELECT 1 FROM jsonb_array_elements(billy._plan_write(w.operation, jsonb_build_object('org', %L)) -> 'problems') e
+                      WHERE e ->> 'field' = 'args.' || r AND e ->> 'message' = 'is required')$$, billy_test.org(1)),
+    'every member the schema requires is one the planner requires');
+SELECT is((SELECT arguments FROM billy.mcp_tools WHERE name = 'update_customer'),
+    '{"organization": "org", "customer_id": "contactId", "changes": "contact"}'::jsonb, 'update_customer''s arguments, derived: customer_id fills contactId');
+SELECT is((SELECT input_schema -> 'required' FROM billy.mcp_tools WHERE name = 'approve_invoice'), '["invoice_id"]'::jsonb,
+    'approve_invoice requires invoice_id, which fills invoiceId');
 
+-- a registry row that drifts from its operation is not listed, and says why
+INSERT INTO billy.mcp_tools (name, title, description, input_schema, function, requires, arguments, kind, operation, annotations, sort_order)
+VALUES ('t_drifted', 'Drifted', 'Approves with the wrong argument name, for the tests.',
+        billy._mcp_input('{"invoice_id": {"type": "string"}, "confirmation": {"type": "string"}}', ARRAY['invoice_id']),
+        'billy.approve_invoice', ARRAY['billy.preview_write(text,jsonb)', 'billy.commit_write(text)'],
+        '{"organization": "org", "invoice_id": "invoice_id"}', 'write', 'approve_invoice',
+        '{"readOnlyHint": false, "destructiveHint": true, "idempotentHint": true, "openWorldHint": true}', 5007);
+SELECT is((SELECT problem FROM billy.mcp_tool_status() WHERE name = 't_drifted'),
+    'its argument invoice_id is no member of the args of write operation approve_invoice (the registry and billy.write_operations() disagree)',
+    'a write tool whose argument fills no member of its operation is reported');
+SELECT ok(NOT 't_drifted' = ANY (pg_temp.listed()), 'and not listed');
+SELECT throws_ok($$INSERT INTO billy.mcp_tools (name, title, description, input_schema, function, kind)
+                   VALUES ('t_noop', 't', 'd', '{"type": "object"}', 'billy.approve_invoice', 'write')$$, '23514', NULL,
+    'a write tool must name its write operation');
+
+SET LOCAL billy.enable_writes = on;
+SELECT id AS draft_id FROM billy.invoices WHERE organization_id = billy_test.org(1) AND state = 'draft' AND deleted_at IS NULL ORDER BY id LIMIT 1 \gset
+SELECT id AS approved_id FROM billy.invoices WHERE organization_id = billy_test.org(1) AND state = 'approved' AND deleted_at IS NULL ORDER BY id LIMIT 1 \gset
 SET LOCAL ROLE mcp_t_reader;
-SELECT ok(NOT 't_create_thing' = ANY (pg_temp.listed()), 'a write tool is hidden from a role that may not write');
-SELECT alike(pg_temp.error_text('t_create_thing', '{"thing": {"name": "x"}}'), '%role mcp_t_reader may not execute mcp_t.create_thing(text,jsonb)%',
+SELECT ok(NOT 'approve_invoice' = ANY (pg_temp.listed()), 'a write tool is hidden from a role that may not write');
+SELECT alike(pg_temp.error_text('approve_invoice', jsonb_build_object('invoice_id', :'draft_id')), '%role mcp_t_reader may not execute%',
     'and a write it attempts is refused with isError');
 RESET ROLE;
 SET LOCAL ROLE mcp_t_admin;
-SELECT is(pg_temp.call('t_create_thing', '{"thing": {"name": "x"}, "organization": "o1"}') -> 'structuredContent' ->> 'stage', 'preview',
-    'a write called without a confirmation only previews');
-SELECT is(pg_temp.call('t_create_thing', '{"thing": {"name": "x"}, "organization": "o1"}') -> 'structuredContent' -> 'preview' -> 'would_send',
-    '{"org": "o1", "thing": {"name": "x"}}'::jsonb, 'billy.preview_write gets the operation''s arguments under the function''s parameter names');
-SELECT is(billy._mcp_validate(pg_temp.output_schema('t_create_thing'), pg_temp.call('t_create_thing', '{"thing": {"name": "x"}, "organization": "o1"}') -> 'structuredContent'), NULL,
+SELECT is(pg_temp.call('approve_invoice', jsonb_build_object('organization', billy_test.org(1), 'invoice_id', :'draft_id')) -> 'structuredContent' ->> 'stage',
+    'preview', 'approve_invoice without a confirmation previews through billy.preview_write');
+SELECT ok(pg_temp.call('approve_invoice', jsonb_build_object('organization', billy_test.org(1), 'invoice_id', :'draft_id')) -> 'structuredContent' ->> 'confirmation' ~ '^[0-9a-f]{64}$',
+    'and returns billy.preview_write''s operation hash as the confirmation');
+SELECT is(pg_temp.call('approve_invoice', jsonb_build_object('organization', billy_test.org(1), 'invoice_id', :'draft_id')) -> 'structuredContent' -> 'preview' -> 'request' ->> 'path',
+    '/invoices/' || :'draft_id', 'the preview shows the request that would be sent');
+SELECT is(billy._mcp_validate(pg_temp.output_schema('approve_invoice'), pg_temp.call('approve_invoice', jsonb_build_object('organization', billy_test.org(1), 'invoice_id', :'draft_id')) -> 'structuredContent'), NULL,
     'a preview matches the write output schema');
-SELECT is(pg_temp.call('t_create_thing', jsonb_build_object('thing', '{"name": "x"}'::jsonb, 'organization', 'o1',
-        'confirmation', pg_temp.call('t_create_thing', '{"thing": {"name": "x"}, "organization": "o1"}') -> 'structuredContent' ->> 'confirmation'))
-        -> 'structuredContent' ->> 'stage', 'committed', 'called with the confirmation, it commits');
+SELECT is(pg_temp.error_text('approve_invoice', jsonb_build_object('organization', billy_test.org(1), 'invoice_id', :'approved_id')),
+    format(E'error 22023: invalid arguments: invoice_id invoice %s is approved, not a draft\nHint: Correct it and call approve_invoice again; nothing was written.',
+           (SELECT invoice_no FROM billy.invoices WHERE organization_id = billy_test.org(1) AND id = :'approved_id')),
+    'a problem names the tool''s argument (invoice_id), not the operation''s member');
+SELECT alike(pg_temp.error_text('update_customer', jsonb_build_object('organization', billy_test.org(1), 'customer_id', 'nope', 'changes', '{"name": "X"}'::jsonb)),
+    '%invalid arguments: customer_id no contact "nope" in the mirror%', 'update_customer names customer_id too');
+SELECT alike(pg_temp.error_text('approve_invoice', jsonb_build_object('organization', billy_test.org(1), 'invoice_id', :'approved_id',
+        'confirmation', pg_temp.call('approve_invoice', jsonb_build_object('organization', billy_test.org(1), 'invoice_id', :'draft_id')) -> 'structuredContent' ->> 'confirmation')),
+    '%this confirmation was given for other arguments%', 'a confirmation given for other arguments is refused');
+SELECT is(pg_temp.call('import_customers_csv', jsonb_build_object('organization', billy_test.org(1), 'csv', E'navn;cvr\nMCP Preview ApS;12345674')) -> 'structuredContent' -> 'preview',
+    '{"rows": 1, "invalid": 0, "skipped": 0, "problems": [], "would_create": 1, "would_update": 0}'::jsonb,
+    'import_customers_csv without a confirmation is a dry run: what would be created');
+SELECT alike(pg_temp.error_text('import_customers_csv', jsonb_build_object('organization', billy_test.org(1), 'csv', E'navn;cvr\nOther ApS;12345674',
+        'confirmation', pg_temp.call('import_customers_csv', jsonb_build_object('organization', billy_test.org(1), 'csv', E'navn;cvr\nMCP Preview ApS;12345674')) -> 'structuredContent' ->> 'confirmation')),
+    '%this confirmation was given for another file%', 'an import confirmation binds the file');
 RESET ROLE;
 
 ------------------------------------------------------------------------------

@@ -23,9 +23,11 @@ INSPECTOR=$MCP/node_modules/@modelcontextprotocol/inspector/clients/launcher/bui
 # --- roles and data ---------------------------------------------------------
 READER=mcp_client_reader
 ADMIN=mcp_client_admin
+WRITER=mcp_client_writer
 cleanup() {
     [ -n "${HTTP_PID:-}" ] && kill "$HTTP_PID" 2>/dev/null && wait "$HTTP_PID" 2>/dev/null
-    for r in $READER $ADMIN; do
+    [ -n "${HTTP_ADMIN_PID:-}" ] && kill "$HTTP_ADMIN_PID" 2>/dev/null && wait "$HTTP_ADMIN_PID" 2>/dev/null
+    for r in $READER $ADMIN $WRITER; do
         q "DELETE FROM billy.organization_grants WHERE role = '$r'" >/dev/null
         q "DO \$\$ BEGIN IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '$r') THEN
              EXECUTE 'DROP OWNED BY $r'; EXECUTE 'DROP ROLE $r'; END IF; END \$\$" >/dev/null
@@ -36,8 +38,15 @@ cleanup
 trap cleanup EXIT
 q "CREATE ROLE $READER LOGIN IN ROLE billy_mcp" >/dev/null
 q "CREATE ROLE $ADMIN LOGIN IN ROLE billy_mcp, billy_admin" >/dev/null
+# the role an AI client that writes should have: billy_writer, writing only
+# to the organizations granted to it with writes => true
+q "CREATE ROLE $WRITER LOGIN IN ROLE billy_mcp, billy_writer" >/dev/null
 ORG_ID=$(q "SELECT billy.connect(billy_test.token(1))")
 q "SELECT billy.grant_organization('$READER', '$ORG_ID')" >/dev/null
+q "SELECT billy.grant_organization('$WRITER', '$ORG_ID', writes => true)" >/dev/null
+# a second organization the writer sees but may not write to
+export ORG2_ID=$(q "SELECT billy.connect(billy_test.token(2))")
+q "SELECT billy.grant_organization('$WRITER', '$ORG2_ID')" >/dev/null
 psql -X -q -c "SET client_min_messages = warning" -c "SELECT count(*) FROM billy.sync_now('$ORG_ID')" >/dev/null
 # writes go to the sandbox: turn them on for the cluster (the harness resets it)
 q "ALTER SYSTEM SET billy.enable_writes = on" >/dev/null
@@ -45,14 +54,20 @@ q "SELECT pg_reload_conf()" >/dev/null
 sleep 0.3
 tools_of() { q "SET ROLE $1; SELECT string_agg(name, ',') FROM billy.mcp_tool_status() WHERE available"; }
 
-export BRIDGE READER ADMIN ORG_ID PGHOST PGPORT PGDATABASE
+export BRIDGE READER ADMIN WRITER ORG_ID PGHOST PGPORT PGDATABASE
 export ORG_NAME=$(q "SELECT name FROM billy.organizations WHERE id = '$ORG_ID'")
-export READER_TOOLS=$(tools_of $READER) ADMIN_TOOLS=$(tools_of $ADMIN)
+export READER_TOOLS=$(tools_of $READER) ADMIN_TOOLS=$(tools_of $ADMIN) WRITER_TOOLS=$(tools_of $WRITER)
 export INVOICE_ID=$(q "SELECT min(id) FROM billy.invoices WHERE organization_id = '$ORG_ID' AND deleted_at IS NULL")
 export CONTACT_ID=$(q "SELECT min(id) FROM billy.contacts WHERE organization_id = '$ORG_ID' AND deleted_at IS NULL")
 export PRODUCT_ID=$(q "SELECT min(id) FROM billy.products WHERE organization_id = '$ORG_ID' AND deleted_at IS NULL")
-# a bulk job of the organization to ask about: a dry run changes nothing
-export BULK_JOB_ID=$(q "SELECT billy.import_csv('$ORG_ID', 'contacts', E'name;cvr\\nMCP Test ApS;12345674', '{\"dry_run\": true}')")
+export BILL_ID=$(q "SELECT min(id) FROM billy.bills WHERE organization_id = '$ORG_ID' AND deleted_at IS NULL")
+export SUPPLIER_ID=$(q "SELECT min(id) FROM billy.contacts WHERE organization_id = '$ORG_ID' AND is_supplier AND deleted_at IS NULL")
+export ACCOUNT_ID=$(q "SELECT id FROM billy.accounts WHERE organization_id = '$ORG_ID' AND account_no = 2750")
+export TAX_RATE_ID=$(q "SELECT id FROM billy.tax_rates WHERE organization_id = '$ORG_ID' AND abbreviation = 'K25'")
+export PGUSER_SUPER=$(q "SELECT current_user")
+# imports go at the sandbox's pace, not Billy's
+q "ALTER SYSTEM SET billy.import_rate = 100" >/dev/null
+q "SELECT pg_reload_conf()" >/dev/null
 
 # the HTTP bridge, as the reader, with a token
 export HTTP_TOKEN=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
@@ -60,8 +75,14 @@ printf '%s\n' "$HTTP_TOKEN" >"$BILLY_WORK/mcp-clients-token"
 PGUSER=$READER "$BRIDGE" --http 127.0.0.1:0 --token-file "$BILLY_WORK/mcp-clients-token" \
     >"$BILLY_WORK/mcp-clients-http.out" 2>"$BILLY_WORK/mcp-clients-http.err" &
 HTTP_PID=$!
+# and one as the writer, for the writes over HTTP
+PGUSER=$WRITER "$BRIDGE" --http 127.0.0.1:0 --token-file "$BILLY_WORK/mcp-clients-token" \
+    >"$BILLY_WORK/mcp-clients-http-admin.out" 2>"$BILLY_WORK/mcp-clients-http-admin.err" &
+HTTP_ADMIN_PID=$!
 wait_until 10 grep -q '^listening' "$BILLY_WORK/mcp-clients-http.out"
+wait_until 10 grep -q '^listening' "$BILLY_WORK/mcp-clients-http-admin.out"
 export HTTP_URL=$(awk '/^listening/ {print $2}' "$BILLY_WORK/mcp-clients-http.out")
+export HTTP_ADMIN_URL=$(awk '/^listening/ {print $2}' "$BILLY_WORK/mcp-clients-http-admin.out")
 
 # --- the SDK clients: their TAP becomes ours (renumbered in turn) ----------
 node_tap() {  # node_tap SCRIPT: run it, keep its output, rc and plan

@@ -1,0 +1,244 @@
+// test/mcp/cases.mjs: one end-to-end case per MCP tool, run by both SDK
+// clients (clients.mjs: v1, clients-v2.mjs: v2) over stdio and HTTP, through
+// billy-mcp-bridge -> billy.mcp -> the tool's function -> billy-sandbox ->
+// the mirror.  A write is previewed, then committed with its confirmation,
+// and its effect is checked where the user would see it: in the sandbox's
+// own books (/_sandbox/dump) and in the mirror.  everyTool() fails when
+// tools/list shows a tool that has no case here.
+//
+// Environment (from test/t/85-mcp-clients.t): PGHOST, PGPORT, PGDATABASE
+// (the superuser's psql reads the mirror), SANDBOX_CONTROL, ORG_ID,
+// INVOICE_ID, CONTACT_ID, PRODUCT_ID, SUPPLIER_ID, ACCOUNT_ID, TAX_RATE_ID.
+import { execFileSync } from 'node:child_process';
+import { canonical, ok } from './tap.mjs';
+
+const env = process.env;
+
+// sql runs one query as the test's superuser and returns its text
+export function sql(query) {
+  return execFileSync('psql', ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-c', query],
+    { env: { ...env, PGUSER: env.PGUSER_SUPER ?? env.PGUSER }, encoding: 'utf8' }).trim();
+}
+
+// dump: the sandbox's own records of a resource (what Billy would have)
+async function dump(resource) {
+  const r = await fetch(`${env.SANDBOX_CONTROL}/dump?org=${env.ORG_ID}&resource=${resource}`);
+  return (await r.json())[resource];
+}
+
+// expect: true when every named condition holds, else the ones that do not
+function expect(conds, seen) {
+  const bad = Object.entries(conds).filter(([, v]) => v !== true).map(([k]) => k);
+  return bad.length === 0 ? true : { failed: bad, seen };
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// the tools that take an organization (from tools/list)
+const takesOrganization = new Set();
+
+// call: a tools/call that must not fail; returns structuredContent
+async function call(client, name, args) {
+  const r = await client.callTool({ name, arguments: { ...(takesOrganization.has(name) ? { organization: env.ORG_ID } : {}), ...args } });
+  if (r.isError) throw new Error(`${name}: ${r.content?.[0]?.text}`);
+  const text = JSON.parse(r.content[0].text);
+  if (canonical(text) !== canonical(r.structuredContent)) throw new Error(`${name}: the text is not the structured content`);
+  return r.structuredContent;
+}
+
+// write: preview, check it wrote nothing, commit with the confirmation
+async function write(client, name, args, notYet) {
+  const preview = await call(client, name, args);
+  if (preview.stage !== 'preview' || !preview.confirmation) throw new Error(`${name}: no preview: ${JSON.stringify(preview)}`);
+  if (notYet && !(await notYet())) throw new Error(`${name}: the preview wrote something`);
+  const done = await call(client, name, { ...args, confirmation: preview.confirmation });
+  if (done.stage !== 'committed') throw new Error(`${name}: not committed: ${JSON.stringify(done)}`);
+  return done.result;
+}
+
+async function waitJob(client, jobId) {
+  for (let i = 0; i < 150; i += 1) {
+    const s = await call(client, 'get_bulk_job_status', { job_id: jobId });
+    if (['done', 'failed', 'cancelled'].includes(s.state)) return s;
+    await sleep(200);
+  }
+  throw new Error(`job ${jobId} did not finish`);
+}
+
+const q = (s) => s.replace(/'/g, "''");
+
+// the reading tools: arguments, and what the answer must show
+const reads = {
+  get_organization_settings: [{}, (r) => r.organizations.some((o) => o.id === env.ORG_ID)],
+  check_connection: [{}, (r) => r.ok === true],
+  get_sync_status: [{}, (r) => r.resources.some((x) => x.resource === 'invoices' && x.state === 'ok')],
+  list_invoices: [{ limit: 5 }, (r) => r.invoices.length === 5 && r.total === Number(sql(
+    `SELECT count(*) FROM billy.invoices WHERE organization_id = '${env.ORG_ID}' AND deleted_at IS NULL`))],
+  get_invoice: [{ invoice_id: env.INVOICE_ID }, (r) => r.invoice.id === env.INVOICE_ID],
+  list_customers: [{ limit: 5 }, (r) => r.contacts.length > 0],
+  get_customer: [{ customer_id: env.CONTACT_ID }, (r) => r.contact.id === env.CONTACT_ID],
+  list_products: [{ limit: 5 }, (r) => r.products.length > 0],
+  get_product: [{ product_id: env.PRODUCT_ID }, (r) => r.product.id === env.PRODUCT_ID],
+  list_bills: [{ limit: 5 }, (r) => r.bills.length === 5 && r.next_offset === 5],
+  get_bill: [{ bill_id: env.BILL_ID }, (r) => r.bill.id === env.BILL_ID && r.bill.lines.length > 0],
+  list_accounts: [{ nature: 'expense' }, (r) => r.accounts.length > 0 && r.accounts.every((a) => a.nature === 'expense')
+    && r.accounts.some((a) => a.id === env.ACCOUNT_ID)],
+  list_tax_rates: [{ purchases: true }, (r) => r.tax_rates.some((t) => t.id === env.TAX_RATE_ID && t.percent === 25)],
+  list_bank_payments: [{ limit: 5 }, (r) => r.bankPayments.length > 0],
+  get_revenue: [{ from: '2026-01-01', to: '2026-06-30' }, (r) => r.gross > 0 && r.net < r.gross],
+  get_analytics_summary: [{ period: '2026-01-01..2026-06-30' }, (r) => r.rows.length === 1 && r.rows[0].net_revenue > 0],
+  get_revenue_trends: [{ from: '2026-01-01', to: '2026-06-30', grain: 'month' }, (r) => r.rows.length === 6],
+  get_customer_insights: [{ top: 5 }, (r) => typeof r === 'object' && Object.keys(r).length > 1],
+  get_receivables_aging: [{}, (r) => typeof r === 'object' && Object.keys(r).length > 1],
+  forecast_revenue: [{ horizon: 3 }, (r) => typeof r === 'object' && Object.keys(r).length > 1],
+  get_vat_return: [{ period: '2026-Q1' }, (r) => r.rows[0].period === '2026-Q1' && r.rows[0].salgsmoms_exact > 0],
+  get_vat_deadlines: [{ year: 2026 }, (r) => r.rows.length >= 4],
+  check_vat: [{ period: '2026-Q1' }, (r) => typeof r === 'object'],
+  export_invoices_csv: [{ filters: { is_paid: false, from: '2026-01-01' }, options: { format: 'danish' } },
+    (r) => r.result.split('\n').length > 2 && r.result.includes(';')],
+  get_cache_performance: [{}, (r) => typeof r === 'object'],
+  show_dashboard: [{}, (r) => r.resource_uri === 'ui://billy/dashboard' && r.organization_id === env.ORG_ID],
+};
+
+// readingTools runs the case of every reading tool listed
+export async function readingTools(client, label, listed) {
+  for (const t of (await client.listTools()).tools) if (t.inputSchema?.properties?.organization) takesOrganization.add(t.name);
+  for (const name of listed.filter((n) => n in reads)) {
+    const [args, check] = reads[name];
+    try {
+      const r = await call(client, name, args);
+      ok(check(r), `${label}: ${name} answers through the bridge`, r);
+    } catch (e) {
+      ok(false, `${label}: ${name} answers through the bridge`, String(e?.stack ?? e));
+    }
+  }
+}
+
+// everyTool runs one case per tool of tools/list and fails for a tool with
+// none; writes run in an order where each finds what the last made
+export async function everyTool(client, label) {
+  const { tools } = await client.listTools();
+  const listed = tools.map((t) => t.name);
+  const tag = `${label.replace(/[^A-Za-z0-9]/g, '')} ${Date.now()}`;
+  const made = {};
+  const writes = {
+    sync_billy_data: async () => {
+      const r = await call(client, 'sync_billy_data', { resources: ['contacts'] });
+      return r.organizations[0] === env.ORG_ID && r.jobs_queued >= 0;
+    },
+    warm_cache: async () => typeof (await call(client, 'warm_cache', { top_n: 5 })) === 'object',
+    create_customer: async () => {
+      const name = `E2E ${tag}`;
+      const r = await write(client, 'create_customer', {
+        customer: { name, countryId: 'DK', contactPersons: [{ name: 'Eva', email: 'eva@example.dk' }] },
+      }, async () => !(await dump('contacts')).some((c) => c.name === name));
+      made.customer = r.record_id;
+      return (await dump('contacts')).some((c) => c.id === r.record_id && c.name === name)
+        && sql(`SELECT name FROM billy.contacts WHERE organization_id = '${env.ORG_ID}' AND id = '${r.record_id}'`) === name;
+    },
+    update_customer: async () => {
+      await write(client, 'update_customer', { customer_id: made.customer, changes: { cityText: 'Aarhus C' } });
+      return (await dump('contacts')).find((c) => c.id === made.customer)?.cityText === 'Aarhus C'
+        && sql(`SELECT city FROM billy.contacts WHERE organization_id = '${env.ORG_ID}' AND id = '${made.customer}'`) === 'Aarhus C';
+    },
+    create_product: async () => {
+      const name = `E2E vare ${tag}`;
+      const r = await write(client, 'create_product', { product: { name, prices: [{ unitPrice: 250, currencyId: 'DKK' }] } });
+      made.product = r.record_id;
+      return (await dump('products')).some((p) => p.id === r.record_id && p.name === name)
+        && sql(`SELECT name FROM billy.products WHERE organization_id = '${env.ORG_ID}' AND id = '${r.record_id}'`) === name;
+    },
+    update_product: async () => {
+      await write(client, 'update_product', { product_id: made.product, changes: { description: 'Opdateret' } });
+      return (await dump('products')).find((p) => p.id === made.product)?.description === 'Opdateret'
+        && sql(`SELECT description FROM billy.products WHERE organization_id = '${env.ORG_ID}' AND id = '${made.product}'`) === 'Opdateret';
+    },
+    create_invoice: async () => {
+      const r = await write(client, 'create_invoice', {
+        invoice: { contactId: made.customer, entryDate: '2026-06-15', lines: [{ productId: made.product, quantity: 2 }] },
+      });
+      made.invoice = r.record_id;
+      const inv = (await dump('invoices')).find((i) => i.id === r.record_id);
+      return inv?.state === 'draft' && inv.contactId === made.customer && Number(inv.amount) === 500
+        && sql(`SELECT state || ' ' || amount FROM billy.invoices WHERE organization_id = '${env.ORG_ID}' AND id = '${r.record_id}'`) === 'draft 500';
+    },
+    approve_invoice: async () => {
+      await write(client, 'approve_invoice', { invoice_id: made.invoice },
+        async () => (await dump('invoices')).find((i) => i.id === made.invoice)?.state === 'draft');
+      return (await dump('invoices')).find((i) => i.id === made.invoice)?.state === 'approved'
+        && sql(`SELECT state FROM billy.invoices WHERE organization_id = '${env.ORG_ID}' AND id = '${made.invoice}'`) === 'approved';
+    },
+    send_invoice: async () => {
+      await write(client, 'send_invoice', { invoice_id: made.invoice, email_subject: 'Faktura' });
+      return (await dump('invoices')).find((i) => i.id === made.invoice)?.sentState !== 'unsent'
+        && sql(`SELECT sent_state FROM billy.invoices WHERE organization_id = '${env.ORG_ID}' AND id = '${made.invoice}'`) !== 'unsent';
+    },
+    create_bank_payment: async () => {
+      const gross = Number(sql(`SELECT gross_amount FROM billy.invoices WHERE organization_id = '${env.ORG_ID}' AND id = '${made.invoice}'`));
+      const r = await write(client, 'create_bank_payment', {
+        payment: { entryDate: '2026-06-20', cashAmount: gross, associations: [{ subjectReference: `invoice:${made.invoice}` }] },
+      });
+      return expect({
+        'the payment in the sandbox': (await dump('bankPayments')).some((p) => p.id === r.record_id),
+        'the invoice paid in the sandbox': (await dump('invoices')).find((i) => i.id === made.invoice)?.isPaid === true,
+        'the payment in the mirror': sql(`SELECT count(*) FROM billy.bank_payments WHERE organization_id = '${env.ORG_ID}' AND id = '${r.record_id}'`) === '1',
+        'the invoice paid in the mirror': sql(`SELECT is_paid FROM billy.invoices WHERE organization_id = '${env.ORG_ID}' AND id = '${made.invoice}'`) === 't',
+      }, r);
+    },
+    create_bill: async () => {
+      const no = `E2E-${tag}`;
+      const r = await write(client, 'create_bill', {
+        bill: { contactId: env.SUPPLIER_ID, entryDate: '2026-06-16', suppliersInvoiceNo: no,
+          lines: [{ accountId: env.ACCOUNT_ID, taxRateId: env.TAX_RATE_ID, description: 'Kontorartikler', amount: 125 }] },
+      });
+      return (await dump('bills')).some((b) => b.id === r.record_id && b.suppliersInvoiceNo === no)
+        && sql(`SELECT suppliers_invoice_no FROM billy.bills WHERE organization_id = '${env.ORG_ID}' AND id = '${r.record_id}'`) === no;
+    },
+    update_organization_settings: async () => {
+      const phone = `+45 ${String(Date.now()).slice(-8)}`;
+      await write(client, 'update_organization_settings', { settings: { phone } });
+      return (await dump('organization')).phone === phone
+        && sql(`SELECT raw ->> 'phone' FROM billy.organizations WHERE id = '${env.ORG_ID}'`) === phone;
+    },
+    import_customers_csv: async () => {
+      const name = `E2E import ${tag}`;
+      const r = await write(client, 'import_customers_csv', { csv: `navn;by\n${name};Odense\n` });
+      const s = await waitJob(client, r.job_id);
+      return s.state === 'done' && s.created === 1 && (await dump('contacts')).some((c) => c.name === name)
+        && sql(`SELECT count(*) FROM billy.contacts WHERE organization_id = '${env.ORG_ID}' AND name = '${q(name)}'`) === '1';
+    },
+    import_products_csv: async () => {
+      const name = `E2E importvare ${tag}`;
+      const r = await write(client, 'import_products_csv', { csv: `name;unitPrice\n${name};99,50\n` });
+      made.job = r.job_id;
+      const s = await waitJob(client, r.job_id);
+      return s.state === 'done' && s.created === 1 && (await dump('products')).some((p) => p.name === name)
+        && sql(`SELECT count(*) FROM billy.products WHERE organization_id = '${env.ORG_ID}' AND name = '${q(name)}'`) === '1';
+    },
+    get_bulk_job_status: async () => (await call(client, 'get_bulk_job_status', { job_id: made.job })).created === 1,
+    cancel_bulk_job: async () => {
+      // a job of several rows, cancelled at once: it stops with rows left
+      const rows = Array.from({ length: 8 }, (_, i) => `E2E afbrudt ${tag} ${i}`);
+      const r = await write(client, 'import_customers_csv', { csv: `navn\n${rows.join('\n')}\n` });
+      const c = await call(client, 'cancel_bulk_job', { job_id: r.job_id });
+      const s = await waitJob(client, r.job_id);
+      return c.cancel_requested === true && s.state === 'cancelled' && s.done < 8;
+    },
+  };
+  const order = ['sync_billy_data', 'warm_cache', 'create_customer', 'update_customer', 'create_product', 'update_product',
+    'create_invoice', 'approve_invoice', 'send_invoice', 'create_bank_payment', 'create_bill', 'update_organization_settings',
+    'import_customers_csv', 'import_products_csv', 'get_bulk_job_status', 'cancel_bulk_job'];
+
+  const missing = listed.filter((n) => !(n in reads) && !(n in writes));
+  ok(missing.length === 0, `${label}: every listed tool has an end-to-end case`, missing);
+
+  await readingTools(client, label, listed);
+  for (const name of order.filter((n) => listed.includes(n))) {
+    try {
+      const r = await writes[name]();
+      ok(r === true, `${label}: ${name} works end to end (the sandbox and the mirror show it)`, r);
+    } catch (e) {
+      ok(false, `${label}: ${name} works end to end (the sandbox and the mirror show it)`, String(e?.stack ?? e));
+    }
+  }
+}
