@@ -57,8 +57,8 @@ SELECT is((:'a'::jsonb) -> 'freshness' ->> 'fresh', 'true', 'fresh');
 SELECT is(((:'a'::jsonb) -> 'freshness' ->> 'confirmed_at')::timestamptz,
           (SELECT last_complete_scan_at FROM billy.sync_state WHERE organization_id = :'org' AND resource = 'invoices'),
           'confirmed by the complete scan');
-SELECT is(((:'a'::jsonb) -> 'freshness' ->> 'ttl_seconds')::numeric, 21600::numeric,
-          'a paid invoice never read before gets its state''s TTL at no reads: 6 hours');
+SELECT is(((:'a'::jsonb) -> 'freshness' ->> 'max_age_seconds')::numeric, 21600::numeric,
+          'a paid invoice never read before gets its class''s window: 6 hours');
 SELECT cmp_ok(((:'a'::jsonb) -> 'freshness' ->> 'age_seconds')::numeric, '<', 60::numeric, 'its age is seconds');
 SELECT ok(billy_test.wait_for(format($$SELECT pg_temp.grown(%L) = %L$$, :'paid', '(1,1,0,0,0,0)'), '10 s'), 'the read is counted in shared memory: one read, fresh');
 SELECT count(*) FROM (SELECT billy.get_invoice(:'org', :'paid') FROM generate_series(1, 20)) x;
