@@ -1,39 +1,50 @@
 /*-------------------------------------------------------------------------
  *
  * cache.c
- *	  Reads that never wait: billy.get_* answers from the mirror with its
- *	  freshness, counts every read in shared memory, and asks the worker to
- *	  refresh what went stale; the worker flushes the counts, recomputes
- *	  each row's TTL and refreshes hot rows ahead of expiry.
+ *	  Reads that never wait, and say truly how fresh they are: billy.get_*
+ *	  answers from the mirror with its freshness, confirms stale rows with
+ *	  Billy first when the caller asks (max_age, billy.read_confirm), counts
+ *	  every read in shared memory, and asks the worker to refresh what went
+ *	  stale; the worker flushes the counts and refreshes hot rows ahead of
+ *	  expiry.
  *
- * The mirror is the cache.  A row is fresh while its age is below its TTL:
+ * The mirror is the cache.  A row is fresh while its age is below its
+ * window, and an answer says fresh only then:
  *
  *	  age = now - effective confirmation
  *	  effective confirmation = greatest(row.confirmed_at,
  *							   the last complete scan of its resource,
  *							   the last hot scan, if the row is in the hot set)
+ *	  window = the caller's max_age, else billy.freshness_window(class, change)
  *
  * (billy.effective_confirmed_at, the one place that formula is written).
- * The TTL is per row (billy.cache_policy, recomputed by the worker from the
- * row's accesses per hour, its changes per day and its state through
- * billy.optimal_ttl); a row never read before gets the TTL of its state at
- * zero accesses.
+ * The window comes from the row itself: its class (billy_cache_record_state:
+ * open, draft, paid, ...), shortened when billy saw it change within the
+ * hour, by the rules of billy.ttl_rules, which each backend keeps a copy of
+ * (dropped by the table's relcache invalidation).  No per-row policy is
+ * looked up, so a row never read before costs what a warm one does.
  *
  * A read:
  *
  *	  in the mirror, fresh ..................... answered, counted "fresh"
  *	  in the mirror, stale ..................... answered, counted "stale",
  *												 refresh wanted (worker woken)
- *	  older than the caller's max_age .......... one GET now; on failure the
- *												 copy, flagged, with the reason
+ *	  stale, and the caller confirms ........... unpaid set: one hot scan here
+ *												 (confirm_hot); else one GET;
+ *												 on failure the copy, flagged
  *	  not in the mirror ........................ one GET now (the miss), stored
  *												 as the sync stores it, answered
  *	  Billy unreachable (breaker open, failure)  the copy, flagged; an error only
  *												 when there is no copy
  *
- * GETs of the read path are bounded by billy.read_through_timeout_ms and not
- * retried; they go through billy_sync_refresh_records (sync.c), the same
- * path as the sync's, so a later unchanged sync writes nothing.
+ * Confirmations are shared (singleflight): each takes a transaction-level
+ * advisory lock (its own lock space) on (organization, resource, record or
+ * "#hot"); a read that finds it taken waits for the holder to commit and
+ * reads what it stored.  GETs of the read path are bounded by
+ * billy.read_through_timeout_ms and not retried; they go through
+ * billy_sync_refresh_records (sync.c), the same path as the sync's, so a
+ * later unchanged sync writes nothing; hot and full scans here are
+ * billy_sync_one in the reader's transaction.
  *
  * Access counters (the pg_stat_statements pattern).  One shared hash table
  * of billy.cache_max_entries entries keyed by (organization, resource,
@@ -52,7 +63,7 @@
  *
  * So a read writes no WAL: no row, no hint bit of ours.  Counts not yet
  * flushed when the server stops or crashes are lost; at most
- * billy.cache_flush_interval_ms of them, which only nudges TTLs.
+ * billy.cache_flush_interval_ms of them, which only nudges refresh-ahead.
  *
  * The test clock.  For benchmarks that replay a day in minutes,
  * billy._set_clock_rate(r) (superusers only) makes the cache's clock run r
