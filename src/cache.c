@@ -1619,8 +1619,9 @@ cache_get(FunctionCallInfo fcinfo, const CacheResource *cr)
 		{
 			/*
 			 * The caller wants it confirmed: an unpaid document by the hot
-			 * scan that confirms every unpaid one; anything else, or when
-			 * that cannot run, by one GET.  Either is shared: a read that
+			 * scan that confirms every unpaid one (the next reads of unpaid
+			 * ones cost nothing); anything else, max_age 0 ("ask Billy
+			 * now"), or when the scan cannot run, by one GET.  Either is shared: a read that
 			 * finds the same confirmation under way waits for it and reads
 			 * what it stored.
 			 */
@@ -1628,7 +1629,7 @@ cache_get(FunctionCallInfo fcinfo, const CacheResource *cr)
 			char	   *error = NULL;
 			bool		waited = false;
 
-			if (row.hot)
+			if (row.hot && max_age != 0)
 			{
 				reason = confirm_hot(org, cr->name, window, &counts.api_calls, &error);
 				if (reason == NULL)

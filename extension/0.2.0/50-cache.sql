@@ -96,7 +96,7 @@ CREATE TABLE billy.cache_stats (
 );
 CREATE INDEX cache_stats_hour ON billy.cache_stats (hour);
 COMMENT ON TABLE billy.cache_stats IS
-'Reads of the mirror per record and hour, flushed from shared memory by the worker every billy.cache_flush_interval_ms (counts not yet flushed are lost in a crash): reads, answered fresh, answered stale, misses (not in the mirror: Billy asked), refetches (older than the caller''s max_age: Billy asked), the API calls the reads made and, on the row with record_id '''' (the resource as a whole: list reads too), the calls the worker''s refreshes made. Kept 7 days.';
+'Reads of the mirror per record and hour, flushed from shared memory by the worker every billy.cache_flush_interval_ms (counts not yet flushed are lost in a crash): reads, answered fresh, answered stale, misses (not in the mirror: Billy asked), refetches (older than their window and confirmed for a reader that asked: max_age or billy.read_confirm), the API calls the reads made and, on the row with record_id '''' (the resource as a whole: list reads too), the calls the worker''s refreshes made. Kept 7 days.';
 
 CREATE TABLE billy.cache_policy (
     organization_id   text NOT NULL REFERENCES billy.organizations (id) ON DELETE CASCADE,
@@ -918,7 +918,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION billy.cache_performance(text, interval) IS
-'How the mirror served reads (billy.get_* and billy.list_*) of an organization (NULL: every one you see) over the last since (to the hour): overall (''all'', the first row) and per resource, reads, fresh hits (answered fresh), stale hits (answered stale while the worker refreshed), misses (not in the mirror: Billy asked), refetches (older than the caller''s max_age: Billy asked), hit_rate ((fresh + stale) / reads), fresh_hit_rate, api_calls (made by reads, by the worker''s refreshes and by hot scans it queued for them; syncs are not counted) and api_calls_saved (reads - api_calls: what a client calling Billy for every read would have spent more).';
+'How the mirror served reads (billy.get_* and billy.list_*) of an organization (NULL: every one you see) over the last since (to the hour): overall (''all'', the first row) and per resource, reads, fresh hits (answered fresh), stale hits (answered stale while the worker refreshed), misses (not in the mirror: Billy asked), refetches (older than their window and confirmed for a reader that asked: max_age or billy.read_confirm), hit_rate ((fresh + stale) / reads), fresh_hit_rate, api_calls (made by reads, by the worker''s refreshes and by hot scans it queued for them; syncs are not counted) and api_calls_saved (reads - api_calls: what a client calling Billy for every read would have spent more).';
 
 CREATE FUNCTION billy._cache_hottest(org text, top_n integer)
 RETURNS TABLE (resource text, record_id text)

@@ -12,7 +12,7 @@ SELECT billy.connect(billy_test.token(1), billy_test.setting('api_url'));
 BEGIN;
 SELECT billy.connect(billy_test.token(2), billy_test.setting('api_url'));
 CREATE EXTENSION IF NOT EXISTS pgtap;
-SELECT plan(51);
+SELECT plan(54);
 SET LOCAL client_min_messages = warning;
 SELECT count(*) FROM billy.sync_now(billy_test.org(1), ARRAY['contacts', 'invoices', 'bills', 'bankPayments', 'products']);
 SELECT billy_test.org(1) AS org \gset
@@ -146,6 +146,18 @@ UPDATE billy.sync_state SET last_complete_scan_at = now() - interval '2 days', l
 WHERE organization_id = :'org' AND resource = 'invoices';
 SELECT is((billy.get_invoice(:'org', :'unpaid')) -> 'freshness' ->> 'stale_reason', 'breaker_open',
           'a stale read says so too');
+SET LOCAL billy.read_confirm = on;
+SELECT billy.get_invoice(:'org', :'unpaid') AS c \gset
+SELECT ok((:'c'::jsonb) -> 'freshness' ->> 'fresh' = 'false'
+          AND ((:'c'::jsonb) -> 'freshness' ->> 'age_seconds')::numeric > ((:'c'::jsonb) -> 'freshness' ->> 'max_age_seconds')::numeric
+          AND (:'c'::jsonb) -> 'freshness' ->> 'stale_reason' = 'breaker_open',
+          'a read that wants it confirmed gets the copy too: fresh false, its age beyond its window, breaker_open');
+UPDATE billy.invoices SET confirmed_at = now() - interval '2 days' WHERE organization_id = :'org' AND NOT is_paid;
+SELECT billy.list_invoices(:'org', paid => false, "limit" => 5) -> 'freshness' AS l \gset
+SELECT ok((:'l'::jsonb) ->> 'fresh' = 'false' AND (:'l'::jsonb) ->> 'stale_reason' = 'breaker_open',
+          'and a list: fresh false, breaker_open');
+SELECT is(pg_temp.api_calls(), :calls3::bigint, 'still without calling Billy');
+SET LOCAL billy.read_confirm = off;
 SELECT throws_ok(format($$SELECT billy.get_invoice(%L, %L)$$, :'org', :'other'), '08006',
                  format('invoice "%s" is not in the mirror and Billy is not being called', :'other'),
                  'no copy and the breaker open: a clear error');
