@@ -21,7 +21,7 @@
 #define BRIDGE_CHANNEL "billy_mcp_tools"
 #define BRIDGE_MODERN_VERSION "2026-07-28"
 
-/* exit codes (documented in --help and the README) */
+/* exit codes (documented in --help and docs/mcp.md) */
 #define EXIT_OK			0		/* EOF on stdin, SIGTERM or SIGINT */
 #define EXIT_USAGE		1		/* bad arguments */
 #define EXIT_NOCONNECT	2		/* PostgreSQL unreachable at start */
