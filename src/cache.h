@@ -12,7 +12,6 @@
 #include "postgres.h"
 
 #include "datatype/timestamp.h"
-#include "utils/jsonb.h"
 
 #include "pagescan.h"
 #include "worker.h"
@@ -55,9 +54,6 @@ extern double billy_cache_rate(void);
 extern TimestampTz billy_cache_effective_confirmed(const char *resource, TimestampTz row_confirmed,
 												   bool is_paid_known, bool is_paid,
 												   TimestampTz complete_scan, TimestampTz hot_scan);
-
-extern int64 billy_cache_window_us(const char *state, TimestampTz changed_at);
-extern const char *billy_cache_record_state(const char *resource, Jsonb *raw);
 
 extern void billy_cache_tick(bool flush);
 extern void billy_cache_refresh_job(BillyJob *job);
