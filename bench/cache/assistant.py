@@ -5,8 +5,8 @@ over MCP (issue 13).
 The assistant calls billy.mcp (what billy-mcp-bridge runs for every line)
 with tools/call: get_invoice for a Zipf (s) choice of invoices, most of them
 unpaid (what an assistant is asked about), and now and then list_invoices of
-unpaid ones, with the default freshness window, one read after another for
-SECONDS.  Meanwhile billy-sandbox answers every API request after LATENCY ms
+unpaid ones, with the default freshness window, a read every READ_EVERY
+seconds (0: one after another) for SECONDS.  Meanwhile billy-sandbox answers every API request after LATENCY ms
 and the organization changes upstream (/_sandbox/mutate: payments, part
 payments, approved drafts, voids, credit notes, new invoices) every
 MUTATE_EVERY seconds.  Nothing else runs: no schedule, no hot scans; what
@@ -18,10 +18,12 @@ changed invoices are fetched from /v2 between two reads, and those requests
 are not counted as billy's).
 
 Prints one JSON line: reads, answers (records) labelled fresh that differed
-from the truth, answers older than their stated window (fresh: false), API
-calls per 100 reads, latency p50/p99 of reads that made no request and of
-reads that did, and the latency of calling Billy directly (the baseline that
-calls Billy for every read: 100 calls per 100 reads).
+from the truth (and how many of those Billy changed after billy confirmed
+them: within the window), answers older than their stated window (fresh:
+false), API calls per 100 reads, latency p50/p99 of reads that made no
+request (get_invoice and list_invoices apart too) and of reads that did, and
+the latency of calling Billy directly (the baseline that calls Billy for
+every read: 100 calls per 100 reads).
 """
 import bisect
 import json
@@ -38,6 +40,7 @@ LATENCY = int(sys.argv[6])
 MUTATE_EVERY = float(sys.argv[7])
 S = float(sys.argv[8])
 SEED = int(sys.argv[9])
+READ_EVERY = float(sys.argv[10])
 KINDS = ["pay", "partlyPay", "approveDraft", "void", "creditNote", "newInvoice"]
 # what an answer must agree with the truth on
 FIELDS = ("isPaid", "balance", "state", "amount", "tax", "contactId", "dueDate")
@@ -105,6 +108,7 @@ def mcp(name, args, n=[0]):
     return res.get("structuredContent") or json.loads(res["content"][0]["text"])
 
 
+ctl("POST", "/faults", {"kind": "latency", "ms": LATENCY})
 # the baseline: Billy called for the read itself
 direct = []
 for iid in everything[:20]:
@@ -112,9 +116,11 @@ for iid in everything[:20]:
     http("GET", "%s/invoices/%s" % (api, iid), headers={"X-Access-Token": token})
     direct.append((time.time() - t0) * 1000)
 
-ctl("POST", "/faults", {"kind": "latency", "ms": LATENCY})
 reads = records = wrong_fresh = older = errors = mutations = calls = 0
-lat_free, lat_paid = [], []
+lat_free, lat_paid = {"get_invoice": [], "list_invoices": []}, []
+changed_at = {}                     # invoice id -> when the sandbox changed it
+race = 0                            # wrong and fresh: changed upstream after its confirmation
+next_read = time.time()
 next_mutation = time.time() + MUTATE_EVERY
 start = time.time()
 served0 = requests_served()
@@ -126,12 +132,16 @@ while time.time() - start < SECONDS:
         for ch in r["changes"]:
             if ch["resource"] != "invoices":
                 continue
+            changed_at[ch["id"]] = time.time()
             if ch["op"] == "deleted":
                 truth[ch["id"]] = None
             else:
                 got = http("GET", "%s/invoices/%s" % (api, ch["id"]), headers={"X-Access-Token": token})
                 truth[ch["id"]] = view(got["invoice"])
         served0 = requests_served()     # the truth's requests are not billy's
+    if READ_EVERY > 0:
+        time.sleep(max(0.0, next_read - time.time()))
+        next_read += READ_EVERY
     u = rnd.random()
     if u < 0.15:
         name, args = "list_invoices", {"paid": False, "limit": 20}
@@ -145,7 +155,7 @@ while time.time() - start < SECONDS:
     served0 = served
     calls += made
     reads += 1
-    (lat_paid if made else lat_free).append(ms)
+    (lat_paid if made else lat_free[name]).append(ms)
     if answer is None:
         errors += 1
         continue
@@ -158,12 +168,20 @@ while time.time() - start < SECONDS:
         want = truth.get(rec["id"])
         if fr["fresh"] and want is not None and view(rec) != want:
             wrong_fresh += 1
+            # changed after billy's confirmation (now - age), within the window
+            if changed_at.get(rec["id"], 0) > t0 - fr["age_seconds"] - 0.05:
+                race += 1
 ctl("DELETE", "/faults")
 print(json.dumps({
     "reads": reads, "records": records, "seconds": round(time.time() - start, 1), "mutations": mutations,
-    "wrong_labelled_fresh": wrong_fresh, "older_than_window": older, "errors": errors,
+    "wrong_labelled_fresh": wrong_fresh, "of_which_changed_after_confirmation": race,
+    "older_than_window": older, "errors": errors, "read_every_s": READ_EVERY,
     "api_calls": calls, "calls_per_100_reads": round(100.0 * calls / max(reads, 1), 2),
-    "p50_ms_no_request": pct(lat_free, 50), "p99_ms_no_request": pct(lat_free, 99),
-    "reads_no_request": len(lat_free), "p50_ms_with_requests": pct(lat_paid, 50),
+    "p50_ms_no_request": pct(lat_free["get_invoice"] + lat_free["list_invoices"], 50),
+    "p50_ms_no_request_get": pct(lat_free["get_invoice"], 50),
+    "p50_ms_no_request_list": pct(lat_free["list_invoices"], 50),
+    "p99_ms_no_request": pct(lat_free["get_invoice"] + lat_free["list_invoices"], 99),
+    "reads_no_request": len(lat_free["get_invoice"]) + len(lat_free["list_invoices"]),
+    "p50_ms_with_requests": pct(lat_paid, 50),
     "reads_with_requests": len(lat_paid), "direct_p50_ms": pct(direct, 50),
 }))
