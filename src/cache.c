@@ -790,6 +790,46 @@ typedef struct Fetched
 } Fetched;
 
 /*
+ * refresh_guarded runs billy_sync_refresh_records for a reader, in a
+ * subtransaction: a spent API budget (SQLSTATE 53400, raised before a
+ * request leaves) becomes a reason to answer the copy, not an error of the
+ * read.  Other errors go on.  Returns NULL or the budget's error.
+ */
+static ErrorData *
+refresh_guarded(BillyRefresh *r)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	ErrorData  *volatile spent = NULL;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcxt);
+	PG_TRY();
+	{
+		billy_sync_refresh_records(r);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *e;
+
+		MemoryContextSwitchTo(oldcxt);
+		e = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+		if (e->sqlerrcode != ERRCODE_CONFIGURATION_LIMIT_EXCEEDED)
+			ReThrowError(e);
+		spent = e;
+	}
+	PG_END_TRY();
+	return spent;
+}
+
+/*
  * fetch_one: one GET of a record, bounded by billy.read_through_timeout_ms,
  * stored as the sync stores it (unless the transaction is read-only).
  * Never raises for Billy's failures; says why in f->reason.
@@ -825,7 +865,18 @@ fetch_one(const CacheResource *cr, const char *org, const char *id, Fetched *f)
 	r.store = !XactReadOnly && !RecoveryInProgress();
 	r.confirm = r.store;
 	r.keep_json = true;
-	billy_sync_refresh_records(&r);
+	{
+		ErrorData  *spent = refresh_guarded(&r);
+
+		if (spent)
+		{
+			f->reason = "budget_spent";
+			f->error.sqlerrcode = spent->sqlerrcode;
+			f->error.message = spent->message;
+			f->error.detail = spent->detail;
+			return;
+		}
+	}
 	f->called = true;
 	f->outcome = r.outcomes[0];
 	f->record = r.records[0];
@@ -848,10 +899,10 @@ fetch_one(const CacheResource *cr, const char *org, const char *id, Fetched *f)
  */
 
 /*
- * refresh_ids looks records up one by one and stores them as a sync
- * would, confirming the unchanged ones (billy_sync_refresh_records): the
- * worker's refreshes (timeout_ms 0: billy.http_timeout_ms, retried) and a
- * read's confirmations (its own timeout, one attempt).
+ * refresh_ids sets up a look-up of records one by one, stored as a sync
+ * stores them and the unchanged ones confirmed (billy_sync_refresh_records):
+ * the worker's refreshes (timeout_ms 0: billy.http_timeout_ms, retried)
+ * and a read's confirmations (its own timeout, one attempt).
  */
 static void
 refresh_ids(BillyRefresh *r, const char *org, const char *resource, char **ids, int n, int timeout_ms)
@@ -864,7 +915,6 @@ refresh_ids(BillyRefresh *r, const char *org, const char *resource, char **ids, 
 	r->retry = timeout_ms == 0;
 	r->store = true;
 	r->confirm = true;
-	billy_sync_refresh_records(r);
 }
 
 /* the advisory lock space of confirmations (SQL's advisory locks use 1 and 2) */
@@ -961,7 +1011,8 @@ run_scan_here(const char *org, const char *resource, bool hot, int64 *requests, 
 		CurrentResourceOwner = oldowner;
 		if (e->sqlerrcode == ERRCODE_QUERY_CANCELED)
 			ReThrowError(e);
-		reason = e->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE ? "scan_running" : "scan_failed";
+		reason = e->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE ? "scan_running" :
+			e->sqlerrcode == ERRCODE_CONFIGURATION_LIMIT_EXCEEDED ? "budget_spent" : "scan_failed";
 		if (error)
 			*error = e->message;
 	}
@@ -1150,11 +1201,15 @@ billy_cache_confirm_rows(PG_FUNCTION_ARGS)
 			else
 			{
 				BillyRefresh r = {0};
+				bool		spent;
 
 				refresh_ids(&r, org, cr->name, ids, nids, billy_read_through_timeout_ms);
+				spent = refresh_guarded(&r) != NULL;
 				CommandCounterIncrement();
 				counts.api_calls += r.requests;
-				if (r.failed > 0)
+				if (spent)
+					reason = "budget_spent";
+				else if (r.failed > 0)
 				{
 					reason = r.error.cause;
 					if (strcmp(r.error.cause, "timeout") != 0)
@@ -1865,6 +1920,7 @@ refresh_group(const char *org, const char *resource, char **ids, int n, StringIn
 	int			gone = 0;
 
 	refresh_ids(&r, org, resource, ids, n, 0);
+	billy_sync_refresh_records(&r);
 	for (int i = 0; i < n; i++)
 	{
 		if (r.outcomes[i] == BILLY_RECORD_UNCHANGED)
