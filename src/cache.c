@@ -790,23 +790,22 @@ typedef struct Fetched
 } Fetched;
 
 /*
- * refresh_guarded runs billy_sync_refresh_records for a reader, in a
- * subtransaction: a spent API budget (SQLSTATE 53400, raised before a
- * request leaves) becomes a reason to answer the copy, not an error of the
- * read.  Other errors go on.  Returns NULL or the budget's error.
+ * in_subtransaction runs fn(arg) in a subtransaction and returns NULL, or
+ * the error it raised (rolled back; a cancel goes on up): a confirmation
+ * that fails leaves the read to answer its copy.
  */
 static ErrorData *
-refresh_guarded(BillyRefresh *r)
+in_subtransaction(void (*fn) (void *), void *arg)
 {
 	MemoryContext oldcxt = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
-	ErrorData  *volatile spent = NULL;
+	ErrorData  *volatile failure = NULL;
 
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(oldcxt);
 	PG_TRY();
 	{
-		billy_sync_refresh_records(r);
+		fn(arg);
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcxt);
 		CurrentResourceOwner = oldowner;
@@ -821,12 +820,35 @@ refresh_guarded(BillyRefresh *r)
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcxt);
 		CurrentResourceOwner = oldowner;
-		if (e->sqlerrcode != ERRCODE_CONFIGURATION_LIMIT_EXCEEDED)
+		if (e->sqlerrcode == ERRCODE_QUERY_CANCELED)
 			ReThrowError(e);
-		spent = e;
+		failure = e;
 	}
 	PG_END_TRY();
-	return spent;
+	CommandCounterIncrement();
+	return failure;
+}
+
+static void
+refresh_records_fn(void *arg)
+{
+	billy_sync_refresh_records((BillyRefresh *) arg);
+}
+
+/*
+ * refresh_guarded runs billy_sync_refresh_records for a reader: a spent API
+ * budget (SQLSTATE 53400, raised before a request leaves) becomes a reason
+ * to answer the copy, not an error of the read.  Other errors go on.
+ * Returns NULL or the budget's error.
+ */
+static ErrorData *
+refresh_guarded(BillyRefresh *r)
+{
+	ErrorData  *e = in_subtransaction(refresh_records_fn, r);
+
+	if (e && e->sqlerrcode != ERRCODE_CONFIGURATION_LIMIT_EXCEEDED)
+		ReThrowError(e);
+	return e;
 }
 
 /*
@@ -975,6 +997,22 @@ hot_confirmed_at(const char *org, const char *resource)
 	return result;
 }
 
+typedef struct ScanHere
+{
+	const char *org;
+	const char *resource;
+	bool		hot;
+	BillySyncResult res;
+} ScanHere;
+
+static void
+scan_here_fn(void *arg)
+{
+	ScanHere   *sh = arg;
+
+	billy_sync_one(sh->org, sh->resource, sh->hot, BILLY_COMMIT_NONE, 0, false, &sh->res);
+}
+
 /*
  * run_scan_here runs one scan of a resource in this transaction (a hot
  * scan: the unpaid list, a request per page, the unpaid rows it no longer
@@ -985,40 +1023,18 @@ hot_confirmed_at(const char *org, const char *resource)
 static const char *
 run_scan_here(const char *org, const char *resource, bool hot, int64 *requests, char **error)
 {
-	MemoryContext oldcxt = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
-	const char *volatile reason = NULL;
-	BillySyncResult res = {0};
+	ScanHere	sh = {org, resource, hot, {0}};
+	const char *reason = NULL;
+	ErrorData  *e = in_subtransaction(scan_here_fn, &sh);
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(oldcxt);
-	PG_TRY();
+	if (e)
 	{
-		billy_sync_one(org, resource, hot, BILLY_COMMIT_NONE, 0, false, &res);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *e;
-
-		MemoryContextSwitchTo(oldcxt);
-		e = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
-		if (e->sqlerrcode == ERRCODE_QUERY_CANCELED)
-			ReThrowError(e);
 		reason = e->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE ? "scan_running" :
 			e->sqlerrcode == ERRCODE_CONFIGURATION_LIMIT_EXCEEDED ? "budget_spent" : "scan_failed";
 		if (error)
 			*error = e->message;
 	}
-	PG_END_TRY();
-	CommandCounterIncrement();
-	if (reason == NULL && res.run_id != 0)
+	if (reason == NULL && sh.res.run_id != 0)
 	{
 		BillyOwner	owner;
 		bool		isnull;
@@ -1026,9 +1042,9 @@ run_scan_here(const char *org, const char *resource, bool hot, int64 *requests, 
 
 		billy_become_owner(&owner);
 		d = billy_sql_datum("SELECT requests::pg_catalog.int8 FROM billy.sync_runs WHERE id OPERATOR(pg_catalog.=) $1",
-							1, (Oid[]) {INT8OID}, (Datum[]) {Int64GetDatum(res.run_id)}, NULL, &isnull);
+							1, (Oid[]) {INT8OID}, (Datum[]) {Int64GetDatum(sh.res.run_id)}, NULL, &isnull);
 		billy_end_owner(&owner);
-		*requests += isnull ? res.pages : DatumGetInt64(d);
+		*requests += isnull ? sh.res.pages : DatumGetInt64(d);
 	}
 	return reason;
 }
