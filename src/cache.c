@@ -1481,9 +1481,9 @@ cache_get(FunctionCallInfo fcinfo, const CacheResource *cr)
 			 * The caller wants it confirmed: an unpaid document by the hot
 			 * scan that confirms every unpaid one (the next reads of unpaid
 			 * ones cost nothing); anything else, max_age 0 ("ask Billy
-			 * now"), or when the scan cannot run, by one GET.  Either is shared: a read that
-			 * finds the same confirmation under way waits for it and reads
-			 * what it stored.
+			 * now"), or when the scan cannot run, by one GET.  Either is
+			 * shared: a read that finds the same confirmation under way
+			 * waits for it and reads what it stored.
 			 */
 			const char *reason = NULL;
 			char	   *error = NULL;
@@ -1497,8 +1497,8 @@ cache_get(FunctionCallInfo fcinfo, const CacheResource *cr)
 					MirrorRow	again;
 
 					read_row(cr, org, id, &again, true);
-					if (again.found && !again.deleted)
-						row = again;
+					if (again.found)
+						row = again;	/* the scan may have found it gone */
 				}
 			}
 			age = row.effective ? billy_cache_age_us(row.effective) : PG_INT64_MAX;
