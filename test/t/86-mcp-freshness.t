@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 # Honest freshness, as an assistant sees it (an MCP client -> the bridge ->
 # billy.mcp -> the read functions -> billy-sandbox -> the mirror), in an
-# organization of its own:
+# organization of its own (created after 78-import.t's: the sandbox's
+# generated books depend on the order organizations are created in):
 # - 20 invoices paid upstream (/_sandbox/mutate pay): 20 s later (no hot
 #   scan in between) list_invoices and get_invoice with the default window
 #   answer the new state for all 20, with one hot scan's requests, and the
