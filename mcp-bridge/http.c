@@ -51,8 +51,10 @@ typedef struct Upload
 {
 	char	   *data;
 	size_t		len;
-	size_t		cap;
-	bool		too_large;
+	size_t		cap;			/* allocated, counted in buffered_total */
+	bool		too_large;		/* over --max-body: 413 */
+	bool		too_busy;		/* over --max-buffered for all: 503 */
+	size_t		expected;		/* Content-Length, 0 when not sent */
 } Upload;
 
 static const BridgeConfig *config;
@@ -147,15 +149,19 @@ respond_rpc_error(struct MHD_Connection *c, unsigned int status, int code, const
 
 /* ------------------------------------------------------------ checks */
 
-/* host_allowed: the Host header names this server (with or without the port) */
+/*
+ * host_allowed: the Host header names this server, strictly: an allowed name
+ * (or [IPv6] literal), optionally ":" and this server's port in digits, and
+ * nothing else ("127.0.0.1:8765abc" and "[::1]evil:8765" are refused).
+ */
 static bool
 host_allowed(const char *host)
 {
 	char		name[300];
-	const char *colon;
+	const char *rest;
 	size_t		n;
 
-	if (host == NULL || strlen(host) >= sizeof name)
+	if (host == NULL || host[0] == '\0' || strlen(host) >= sizeof name)
 		return false;
 	if (host[0] == '[')
 	{
@@ -164,16 +170,30 @@ host_allowed(const char *host)
 		if (end == NULL)
 			return false;
 		n = end - host + 1;
-		colon = end[1] == ':' ? end + 1 : NULL;
 	}
 	else
-	{
-		colon = strrchr(host, ':');
-		n = colon ? (size_t) (colon - host) : strlen(host);
-	}
+		n = strcspn(host, ":");
 	memcpy(name, host, n);
 	name[n] = '\0';
-	if (colon && atoi(colon + 1) != bound_port)
+	rest = host + n;
+	if (*rest == ':')
+	{
+		long		port = 0;
+
+		if (rest[1] == '\0')
+			return false;
+		for (const char *p = rest + 1; *p; p++)
+		{
+			if (*p < '0' || *p > '9')
+				return false;
+			port = port * 10 + (*p - '0');
+			if (port > 65535)
+				return false;
+		}
+		if (port != bound_port)
+			return false;
+	}
+	else if (*rest != '\0')
 		return false;
 	for (int i = 0; i < config->n_allow_hosts; i++)
 		if (strcasecmp(name, config->allow_hosts[i]) == 0)
@@ -221,6 +241,36 @@ token_ok(struct MHD_Connection *c)
 	for (size_t i = 0; i < want_len; i++)
 		diff |= (unsigned char) config->token[i] ^ (unsigned char) (i < given_len ? given[i] : 0);
 	return diff == 0;
+}
+
+/*
+ * refused_on_headers checks a request on its headers alone, before any body
+ * byte is read or buffered: the Host names this server (DNS rebinding), an
+ * Origin is allowed, the bearer token matches when needs_token (and one is
+ * configured), and a declared Content-Length fits --max-body.  When one
+ * fails it queues the refusal in *ret and returns true: libmicrohttpd then
+ * answers and closes the connection without reading the body.  Every path
+ * the bridge serves goes through it first.
+ */
+static bool
+refused_on_headers(struct MHD_Connection *c, bool needs_token, bool json_errors, enum MHD_Result *ret)
+{
+	const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
+	const char *length = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+
+	if (!host_allowed(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host")))
+		*ret = respond(c, MHD_HTTP_FORBIDDEN, "text/plain", "forbidden: this Host is not allowed (--allow-host)\n");
+	else if (origin && !origin_allowed(origin))
+		*ret = respond(c, MHD_HTTP_FORBIDDEN, "text/plain", "forbidden: this Origin is not allowed (--allow-origin)\n");
+	else if (needs_token && !token_ok(c))
+		*ret = json_errors
+			? respond_rpc_error(c, MHD_HTTP_UNAUTHORIZED, -32001, "unauthorized: send Authorization: Bearer <token>")
+			: respond(c, MHD_HTTP_UNAUTHORIZED, "text/plain", "a bearer token is required\n");
+	else if (length && strtoull(length, NULL, 10) > config->max_body)
+		*ret = respond_rpc_error(c, MHD_HTTP_CONTENT_TOO_LARGE, -32600, "invalid request: the body is larger than the bridge accepts (--max-body)");
+	else
+		return false;
+	return true;
 }
 
 /* ------------------------------------------------------------ handlers */
@@ -381,41 +431,85 @@ serve_query(struct MHD_Connection *c, const char *sql, const char *type, bool he
 	return ret;
 }
 
+/* bytes held in request bodies being received, over all connections */
+static size_t buffered_total = 0;
+
 static enum MHD_Result
 on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 		   const char *version, const char *upload_data, size_t *upload_size, void **con_cls)
 {
 	Upload	   *u = *con_cls;
-	const char *host;
-	const char *origin;
+	bool		is_mcp = strcmp(url, "/mcp") == 0;
 
 	(void) cls;
 	(void) version;
 
 	if (u == NULL)
 	{
+		enum MHD_Result ret;
+
+		/* the headers are in: refuse now, before any body byte arrives */
+		if (refused_on_headers(c, is_mcp || strcmp(url, "/metrics") == 0, is_mcp, &ret))
+			return ret;
 		u = calloc(1, sizeof *u);
+		if (u == NULL)
+			return MHD_NO;
+		{
+			const char *length = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+
+			/* at most max_body: refused_on_headers said so */
+			u->expected = length ? strtoull(length, NULL, 10) : 0;
+		}
 		*con_cls = u;
 		return MHD_YES;
 	}
 	if (*upload_size > 0)
 	{
-		if (!u->too_large)
+		size_t		cap = config->max_buffered ? config->max_buffered : 4 * config->max_body;
+
+		if (!u->too_large && !u->too_busy)
 		{
-			if (u->len + *upload_size > config->max_body)
-			{
+			if (!is_mcp || u->len + *upload_size > config->max_body)
 				u->too_large = true;
+			else if (u->len + *upload_size + 1 > u->cap)
+			{
+				/* the declared length at once, else doubling, never past max_body */
+				size_t		want = u->expected >= u->len + *upload_size ? u->expected + 1
+					: (u->len + *upload_size + 1) * 2;
+
+				want = want > config->max_body + 1 ? config->max_body + 1 : want;
+				/* the global cap: all bodies being received at once */
+				if (__atomic_add_fetch(&buffered_total, want - u->cap, __ATOMIC_SEQ_CST) > cap)
+				{
+					__atomic_sub_fetch(&buffered_total, want - u->cap, __ATOMIC_SEQ_CST);
+					u->too_busy = true;
+				}
+				else
+				{
+					char	   *grown = realloc(u->data, want);
+
+					if (grown == NULL)
+					{
+						__atomic_sub_fetch(&buffered_total, want - u->cap, __ATOMIC_SEQ_CST);
+						u->too_busy = true;
+					}
+					else
+					{
+						u->data = grown;
+						u->cap = want;
+					}
+				}
+			}
+			if (u->too_large || u->too_busy)
+			{
 				free(u->data);
+				__atomic_sub_fetch(&buffered_total, u->cap, __ATOMIC_SEQ_CST);
 				u->data = NULL;
 				u->len = 0;
+				u->cap = 0;
 			}
 			else
 			{
-				if (u->len + *upload_size + 1 > u->cap)
-				{
-					u->cap = (u->len + *upload_size + 1) * 2;
-					u->data = realloc(u->data, u->cap);
-				}
 				memcpy(u->data + u->len, upload_data, *upload_size);
 				u->len += *upload_size;
 				u->data[u->len] = '\0';
@@ -425,13 +519,9 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
 		return MHD_YES;
 	}
 
-	host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
-	origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
-	if (!host_allowed(host))
-		return respond(c, MHD_HTTP_FORBIDDEN, "text/plain", "forbidden: this Host is not allowed (--allow-host)\n");
-	if (origin && !origin_allowed(origin))
-		return respond(c, MHD_HTTP_FORBIDDEN, "text/plain", "forbidden: this Origin is not allowed (--allow-origin)\n");
-
+	if (u->too_busy)
+		return respond_rpc_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, -32603,
+								 "the bridge is receiving too many request bodies at once (--max-buffered); send it again in a moment");
 	if (strcmp(url, "/healthz") == 0)
 	{
 		if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
@@ -440,16 +530,12 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
 	}
 	if (strcmp(url, "/metrics") == 0)
 	{
-		if (!token_ok(c))
-			return respond(c, MHD_HTTP_UNAUTHORIZED, "text/plain", "a bearer token is required\n");
 		if (strcmp(method, "GET") != 0)
 			return respond(c, MHD_HTTP_METHOD_NOT_ALLOWED, NULL, NULL);
 		return serve_query(c, "SELECT billy.metrics()", "text/plain; version=0.0.4; charset=utf-8", false);
 	}
-	if (strcmp(url, "/mcp") != 0)
+	if (!is_mcp)
 		return respond(c, MHD_HTTP_NOT_FOUND, "text/plain", "not found: MCP is served at /mcp\n");
-	if (!token_ok(c))
-		return respond_rpc_error(c, MHD_HTTP_UNAUTHORIZED, -32001, "unauthorized: send Authorization: Bearer <token>");
 	if (strcmp(method, "POST") != 0)
 		return respond(c, MHD_HTTP_METHOD_NOT_ALLOWED, NULL, NULL);
 	return serve_mcp(c, u);
@@ -466,6 +552,7 @@ on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_Reque
 	if (u)
 	{
 		free(u->data);
+		__atomic_sub_fetch(&buffered_total, u->cap, __ATOMIC_SEQ_CST);
 		free(u);
 		*con_cls = NULL;
 	}

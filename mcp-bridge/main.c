@@ -42,6 +42,8 @@ usage(FILE *out)
 			"  --allow-origin ORIGIN  HTTP: also accept this Origin, e.g. https://app.example\n"
 			"  --pool N               HTTP: PostgreSQL connections and threads (default 4)\n"
 			"  --max-body BYTES       HTTP: largest request body (default 4194304)\n"
+			"  --max-buffered BYTES   HTTP: most body bytes held for all requests at once\n"
+			"                         (default 4 x --max-body; 503 beyond it)\n"
 			"  --statement-timeout MS longest statement (default 50000, below the clients'\n"
 			"                         60 s request timeout)\n"
 			"  --verbose              log more to stderr\n"
@@ -128,6 +130,7 @@ main(int argc, char **argv)
 		{"allow-origin", required_argument, NULL, 'o'},
 		{"pool", required_argument, NULL, 'p'},
 		{"max-body", required_argument, NULL, 'b'},
+		{"max-buffered", required_argument, NULL, 'B'},
 		{"statement-timeout", required_argument, NULL, 's'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
@@ -183,6 +186,14 @@ main(int argc, char **argv)
 				if (cfg.max_body < 1024)
 				{
 					fprintf(stderr, "%s: --max-body must be at least 1024\n", BRIDGE_NAME);
+					return EXIT_USAGE;
+				}
+				break;
+			case 'B':
+				cfg.max_buffered = strtoul(optarg, NULL, 10);
+				if (cfg.max_buffered < 1024)
+				{
+					fprintf(stderr, "%s: --max-buffered must be at least 1024\n", BRIDGE_NAME);
 					return EXIT_USAGE;
 				}
 				break;

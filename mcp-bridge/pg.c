@@ -162,6 +162,10 @@ bridge_error_json(json_t *id, int code, const char *message)
 /*
  * bridge_failure_json: billy.mcp failed.  Its input was not JSON PostgreSQL
  * accepts (-32700), the connection was lost or the server failed (-32603).
+ * The answer carries the request's id whenever the bridge could read one:
+ * JSON that PostgreSQL refuses (a string holding \u0000) is JSON the bridge
+ * parsed, and a client waits for an answer with its id.  Only text that is
+ * not JSON at all gets id null, as JSON-RPC 2.0 says.
  */
 char *
 bridge_failure_json(PGconn *conn, PGresult *res, json_t *id, bool *lost)
@@ -177,8 +181,9 @@ bridge_failure_json(PGconn *conn, PGresult *res, json_t *id, bool *lost)
 		return bridge_error_json(id, -32603, "internal error: the connection to PostgreSQL was lost; the bridge reconnects, send the request again");
 	if (state && (strcmp(state, "22P02") == 0 || strcmp(state, "22P05") == 0 || strcmp(state, "22032") == 0))
 	{
-		snprintf(text, sizeof text, "parse error: %s", msg ? msg : "invalid JSON");
-		return bridge_error_json(json_null(), -32700, text);
+		snprintf(text, sizeof text, "parse error: %s%s", msg ? msg : "invalid JSON",
+				 strcmp(state, "22P05") == 0 ? " (a string may not contain \\u0000: leave NUL characters out)" : "");
+		return bridge_error_json(id, -32700, text);
 	}
 	snprintf(text, sizeof text, "internal error: billy.mcp failed: %s %s", state ? state : "",
 			 msg ? msg : (conn ? PQerrorMessage(conn) : "unknown"));

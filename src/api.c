@@ -40,10 +40,51 @@ billy_check_api_path(const char *path)
 					 errmsg("path must not contain spaces, control characters, \"#\" or \"\\\""),
 					 errhint("Percent-encode such characters.")));
 	}
-	if (strstr(path, "/../") != NULL || strstr(path, "/./") != NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("path must not contain \".\" or \"..\" segments")));
+	/*
+	 * No segment of the path (before any query) may be "." or "..", also not
+	 * percent-encoded, nor hold an encoded "/" or "\": curl and servers
+	 * resolve them, and "/.." appended to .../v2 would leave /v2.
+	 */
+	for (const char *seg = path + 1;; seg++)
+	{
+		const char *end = seg + strcspn(seg, "/?");
+		int			dots = 0;
+		bool		other = false;
+
+		for (const char *p = seg; p < end; p++)
+		{
+			if (*p == '%' && end - p >= 3)
+			{
+				char		hex[3] = {p[1], p[2], '\0'};
+				long		ch = strtol(hex, NULL, 16);
+
+				if (ch == '/' || ch == '\\')
+					ereport(ERROR,
+							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+							 errmsg("path must not contain an encoded \"/\" or \"\\\""),
+							 errhint("For example: /invoices?pageSize=10")));
+				if (ch == '.')
+				{
+					dots++;
+					p += 2;
+					continue;
+				}
+			}
+			if (*p == '.')
+				dots++;
+			else
+				other = true;
+		}
+		if (!other && (dots == 1 || dots == 2))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("path must not contain \".\" or \"..\" segments"),
+					 errdetail("The path is appended to the organization's API URL and must stay below it."),
+					 errhint("For example: /invoices?pageSize=10")));
+		if (*end != '/')
+			break;
+		seg = end;
+	}
 }
 
 /*

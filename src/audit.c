@@ -86,6 +86,20 @@ billy_audit_record(const char *action, const char *org, const char *target,
 	return isnull ? 0 : DatumGetInt64(d);
 }
 
+/* check_length refuses a text argument of billy.audit() longer than max characters */
+static void
+check_length(const char *name, Datum value, int max)
+{
+	text	   *t = DatumGetTextPP(value);
+	int			n = pg_mbstrlen_with_len(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+
+	if (n > max)
+		ereport(ERROR,
+				(errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
+				 errmsg("%s is too long for the audit trail: %d characters, at most %d", name, n, max),
+				 errhint("Audit entries are kept for years: record a short %s.", name)));
+}
+
 /*
  * billy_audit: billy.audit(action, org, target, request, outcome, client)
  * RETURNS bigint.  org is resolved like everywhere (id or name); NULL
@@ -107,13 +121,26 @@ billy_audit(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("outcome must not be null"),
 				 errhint("Say how it ended, e.g. ok or error: <message>.")));
+	check_length("action", PG_GETARG_DATUM(0), BILLY_AUDIT_MAX_ACTION);
+	if (!PG_ARGISNULL(2))
+		check_length("target", PG_GETARG_DATUM(2), BILLY_AUDIT_MAX_TARGET);
+	check_length("outcome", PG_GETARG_DATUM(4), BILLY_AUDIT_MAX_OUTCOME);
+	if (!PG_ARGISNULL(5))
+		check_length("client", PG_GETARG_DATUM(5), BILLY_AUDIT_MAX_CLIENT);
 	if (!PG_ARGISNULL(1))
 		org = billy_resolve_organization(text_to_cstring(PG_GETARG_TEXT_PP(1)));
 	if (!PG_ARGISNULL(3))
 	{
-		Jsonb	   *jb = PG_GETARG_JSONB_P(3);
+		Jsonb	   *jb = billy_redact_jsonb(PG_GETARG_JSONB_P(3));
 
 		request = JsonbToCString(NULL, &jb->root, VARSIZE(jb));
+		if (strlen(request) > BILLY_AUDIT_MAX_REQUEST)
+			ereport(ERROR,
+					(errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
+					 errmsg("request is too long for the audit trail: %zu bytes, at most %d",
+							strlen(request), BILLY_AUDIT_MAX_REQUEST),
+					 errdetail("Texts longer than 500 characters already count as their length and SHA-256."),
+					 errhint("Record a summary of the request, not the request itself.")));
 	}
 	PG_RETURN_INT64(billy_audit_record(text_to_cstring(PG_GETARG_TEXT_PP(0)), org,
 									   PG_ARGISNULL(2) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(2)),
@@ -255,7 +282,36 @@ billy_redact(PG_FUNCTION_ARGS)
 
 static const char *const queue_sql =
 "INSERT INTO billy.audit_pending (actor_role, session_role, client, action, organization_id, "
-"target, request, outcome) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id";
+"target, request, outcome, aggregate) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id";
+
+/* cut_text: s cut to at most max characters, ending in "..." when cut */
+static const char *
+cut_text(const char *s, int max)
+{
+	int			len = strlen(s);
+
+	if (pg_mbstrlen_with_len(s, len) <= max)
+		return s;
+	return psprintf("%.*s...", pg_mbcliplen(s, len, max - 3), s);
+}
+
+/*
+ * cut_request: a redacted request that fits the audit trail, or its length
+ * and SHA-256 when its JSON text is longer than BILLY_AUDIT_MAX_REQUEST bytes
+ */
+static Jsonb *
+cut_request(Jsonb *redacted)
+{
+	char	   *text = JsonbToCString(NULL, &redacted->root, VARSIZE(redacted));
+	size_t		len = strlen(text);
+	char		hex[65];
+
+	if (len <= BILLY_AUDIT_MAX_REQUEST)
+		return redacted;
+	billy_sha256_hex(text, len, hex);
+	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(
+		psprintf("{\"truncated\": true, \"length\": %zu, \"sha256\": \"%s\"}", len, hex))));
+}
 
 static bool queued_here = false;
 static bool queue_callback_registered = false;
@@ -283,39 +339,40 @@ queue_xact_callback(XactEvent event, void *arg)
  */
 void
 billy_audit_queue(const char *action, const char *org, const char *target,
-				  Jsonb *request, const char *outcome, const char *client)
+				  Jsonb *request, const char *outcome, const char *client,
+				  bool aggregate)
 {
-	Oid			types[8] = {NAMEOID, NAMEOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, JSONBOID, TEXTOID};
-	Datum		values[8];
-	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	Oid			types[9] = {NAMEOID, NAMEOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, JSONBOID, TEXTOID, BOOLOID};
+	Datum		values[9];
+	char		nulls[9] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
 	BillyOwner	owner;
 	bool		isnull;
 
 	values[0] = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(GetUserId(), false)));
 	values[1] = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(GetSessionUserId(), false)));
 	if (client)
-		values[2] = CStringGetTextDatum(client);
+		values[2] = CStringGetTextDatum(cut_text(client, BILLY_AUDIT_MAX_CLIENT));
 	else
 		nulls[2] = 'n';
-	values[3] = CStringGetTextDatum(action);
+	values[3] = CStringGetTextDatum(cut_text(action, BILLY_AUDIT_MAX_ACTION));
 	if (org)
 		values[4] = CStringGetTextDatum(org);
 	else
 		nulls[4] = 'n';
 	if (target)
-		values[5] = CStringGetTextDatum(target);
+		values[5] = CStringGetTextDatum(cut_text(target, BILLY_AUDIT_MAX_TARGET));
 	else
 		nulls[5] = 'n';
-	if (request)
-	{
-		values[6] = JsonbPGetDatum(billy_redact_jsonb(request));
-	}
+	/* an aggregated read keeps no request: the chained entry counts calls */
+	if (request && !aggregate)
+		values[6] = JsonbPGetDatum(cut_request(billy_redact_jsonb(request)));
 	else
 		nulls[6] = 'n';
-	values[7] = CStringGetTextDatum(outcome);
+	values[7] = CStringGetTextDatum(cut_text(outcome, BILLY_AUDIT_MAX_OUTCOME));
+	values[8] = BoolGetDatum(aggregate);
 
 	billy_become_owner(&owner);
-	(void) billy_sql_datum_cached(queue_sql, 8, types, values, nulls, &isnull);
+	(void) billy_sql_datum_cached(queue_sql, 9, types, values, nulls, &isnull);
 	billy_end_owner(&owner);
 
 	/* the first entry since the worker last chained wakes it at commit */
@@ -422,12 +479,29 @@ billy_audit_chain_pending(PG_FUNCTION_ARGS)
 	bytea	  **hashes;
 	List	   *seen = NIL;
 	MemoryContext work = CurrentMemoryContext;
+	int			nids = 0;
+	int			maxids;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "billy: SPI_connect failed");
-	if (SPI_execute_with_args("SELECT id, at, actor_role::pg_catalog.text, session_role::pg_catalog.text, "
-							  "client, action, organization_id, target, request, outcome "
-							  "FROM billy.audit_pending ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+	/*
+	 * Successful reads (aggregate) become one entry per minute, role,
+	 * action, organization, target and outcome, counting the calls and the
+	 * clients: the log records every read without growing by one permanent
+	 * entry per call.  Everything else is one entry per row.
+	 */
+	if (SPI_execute_with_args("WITH b AS (SELECT * FROM billy.audit_pending ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED) "
+							  "SELECT pg_catalog.array_agg(b.id ORDER BY b.id), pg_catalog.min(b.at), "
+							  "b.actor_role::pg_catalog.text, b.session_role::pg_catalog.text, "
+							  "pg_catalog.min(b.client), b.action, b.organization_id, b.target, "
+							  "CASE WHEN b.aggregate THEN pg_catalog.jsonb_build_object('calls', pg_catalog.count(*), "
+							  "'clients', pg_catalog.count(DISTINCT b.client), 'first_at', pg_catalog.min(b.at), "
+							  "'last_at', pg_catalog.max(b.at)) "
+							  "ELSE (pg_catalog.array_agg(b.request))[1] END, b.outcome "
+							  "FROM b GROUP BY CASE WHEN b.aggregate THEN 0 ELSE b.id END, b.aggregate, "
+							  "CASE WHEN b.aggregate THEN pg_catalog.date_trunc('minute', b.at) END, "
+							  "b.actor_role, b.session_role, b.action, b.organization_id, b.target, b.outcome "
+							  "ORDER BY pg_catalog.min(b.id)",
 							  1, t1, v1, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "billy: could not read billy.audit_pending");
 	n = SPI_processed;
@@ -442,7 +516,8 @@ billy_audit_chain_pending(PG_FUNCTION_ARGS)
 
 		rows = palloc(sizeof(Datum *) * n);
 		rnulls = palloc(sizeof(bool *) * n);
-		ids = palloc(sizeof(int64) * n);
+		maxids = (int) n;
+		ids = palloc(sizeof(int64) * maxids);
 		ats = palloc(sizeof(TimestampTz) * n);
 		chains = palloc(sizeof(char *) * n);
 		seqs = palloc(sizeof(int64) * n);
@@ -454,7 +529,20 @@ billy_audit_chain_pending(PG_FUNCTION_ARGS)
 			TupleDesc	desc = SPI_tuptable->tupdesc;
 			bool		isnull;
 
-			ids[i] = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+			{
+				Datum	   *elems;
+				int			k;
+
+				deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(tup, desc, 1, &isnull)),
+								  INT8OID, 8, true, TYPALIGN_DOUBLE, &elems, NULL, &k);
+				if (nids + k > maxids)
+				{
+					maxids = (nids + k) * 2;
+					ids = repalloc(ids, sizeof(int64) * maxids);
+				}
+				for (int j = 0; j < k; j++)
+					ids[nids++] = DatumGetInt64(elems[j]);
+			}
 			ats[i] = DatumGetTimestampTz(SPI_getbinval(tup, desc, 2, &isnull));
 			rows[i] = palloc(sizeof(Datum) * 8);
 			rnulls[i] = palloc(sizeof(bool) * 8);
@@ -601,12 +689,13 @@ billy_audit_chain_pending(PG_FUNCTION_ARGS)
 								  13, types, values, NULL, false, 0) != SPI_OK_INSERT)
 			elog(ERROR, "billy: could not chain the queued audit entries");
 
-		for (uint64 i = 0; i < n; i++)
+		col = palloc(sizeof(Datum) * nids);
+		for (int i = 0; i < nids; i++)
 			col[i] = Int64GetDatum(ids[i]);
-		dv[0] = PointerGetDatum(construct_array(col, (int) n, INT8OID, 8, true, TYPALIGN_DOUBLE));
+		dv[0] = PointerGetDatum(construct_array(col, nids, INT8OID, 8, true, TYPALIGN_DOUBLE));
 		SPI_execute_with_args("DELETE FROM billy.audit_pending WHERE id OPERATOR(pg_catalog.=) ANY ($1)",
 							  1, dt, dv, NULL, false, 0);
 	}
 	SPI_finish();
-	PG_RETURN_INT32((int32) n);
+	PG_RETURN_INT32(nids);
 }

@@ -535,17 +535,16 @@ job_value(int64 id, const char *sql)
 }
 
 /*
- * billy_bulk_import_job is the handler of "bulk_import" jobs
- * ({"bulk_job_id"}): one slice of an import; see the file header.
+ * import_slice runs one slice of an import; what must outlive the page
+ * commits lives in cxt.
  */
-void
-billy_bulk_import_job(BillyJob *job)
+static void
+import_slice(BillyJob *job, MemoryContext cxt)
 {
 	static const char *const names[] = {"bulk_job_id"};
 	char	   *idtext = NULL;
 	int64		id;
 	TimestampTz start = GetCurrentTimestamp();
-	MemoryContext cxt = AllocSetContextCreate(TopMemoryContext, "billy import", ALLOCSET_DEFAULT_SIZES);
 	char	   *org;
 	char	   *actor;
 	char	   *session;
@@ -657,5 +656,28 @@ billy_bulk_import_job(BillyJob *job)
 		client = job_value(id, "SELECT client FROM billy.bulk_jobs WHERE id OPERATOR(pg_catalog.=) $1");
 		client = client ? MemoryContextStrdup(cxt, client) : NULL;
 	}
-	MemoryContextDelete(cxt);
+}
+
+/*
+ * billy_bulk_import_job is the handler of "bulk_import" jobs
+ * ({"bulk_job_id"}): one slice of an import; see the file header.  The
+ * slice's memory is freed however it ends (done, nothing to do, an error).
+ */
+void
+billy_bulk_import_job(BillyJob *job)
+{
+	MemoryContext cxt = AllocSetContextCreate(TopMemoryContext, "billy import", ALLOCSET_DEFAULT_SIZES);
+
+	PG_TRY();
+	{
+		import_slice(job, cxt);
+	}
+	PG_FINALLY();
+	{
+		/* a page commit replaced the transaction the job began in */
+		if (CurrentMemoryContext == cxt)
+			MemoryContextSwitchTo(CurTransactionContext ? CurTransactionContext : TopMemoryContext);
+		MemoryContextDelete(cxt);
+	}
+	PG_END_TRY();
 }

@@ -1658,27 +1658,53 @@ billy_get(PG_FUNCTION_ARGS)
  * billy_cache_count_list: billy._cache_count_list(org text, resource text,
  * stale_ids text[]) RETURNS void.  A list read: one read of the resource
  * (record id empty), and a refresh wanted for each stale row it returned.
+ *
+ * Any reader can call it (the list functions run as the caller), so it
+ * counts only what a real list read could: a resource billy caches, of an
+ * organization the caller sees, and ids that are rows of that organization
+ * in the mirror (read as the caller).  Otherwise made-up names and ids would
+ * fill the shared table, and real counts would be dropped.
  */
 Datum
 billy_cache_count_list(PG_FUNCTION_ARGS)
 {
-	char	   *org = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	char	   *resource = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	char	   *org;
+	char	   *resource;
 	BillyCacheCounts counts = {0};
 	bool		wake = false;
+	bool		known = false;
 
 	billy_require_preload();
-	if (!billy_org_visible(org))
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		PG_RETURN_VOID();
+	org = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	resource = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	for (int i = 0; i < lengthof(cache_resources); i++)
+		if (strcmp(resource, cache_resources[i].name) == 0)
+			known = true;
+	if (!known || strlen(org) >= BILLY_MAX_ID || !billy_org_visible(org))
 		PG_RETURN_VOID();
 	counts.reads = 1;
 	if (!PG_ARGISNULL(2))
 	{
 		ArrayType  *arr = PG_GETARG_ARRAYTYPE_P(2);
-		Datum	   *elems;
-		bool	   *nulls;
-		int			n;
+		Datum	   *elems = NULL;
+		bool	   *nulls = NULL;
+		int			n = 0;
+		bool		isnull = true;
+		Datum		found = (Datum) 0;
 
-		deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+		/* only the ids that are rows of this organization's mirror */
+		if (ArrayGetNItems(ARR_NDIM(arr), ARR_DIMS(arr)) > 0)
+			found = billy_sql_datum(psprintf("SELECT pg_catalog.array_agg(m.id) FROM billy.%s m "
+														  "WHERE m.organization_id OPERATOR(pg_catalog.=) $1 "
+														  "AND m.id OPERATOR(pg_catalog.=) ANY ($2)",
+														  quote_identifier(billy_sync_table(resource))),
+												 2, (Oid[]) {TEXTOID, TEXTARRAYOID},
+												 (Datum[]) {PG_GETARG_DATUM(0), PG_GETARG_DATUM(2)},
+												 NULL, &isnull);
+		if (!isnull)
+			deconstruct_array(DatumGetArrayTypeP(found), TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
 		counts.stale = n > 0 ? 1 : 0;
 		for (int i = 0; i < n; i++)
 		{

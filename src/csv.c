@@ -499,6 +499,16 @@ billy_csv_check_value(const BillyCsvColumn *col, const char *s, int len, char de
 	int			n = 0;
 
 	trim(&s, &len);
+	/*
+	 * billy's exports write a cell that a spreadsheet would run as a formula
+	 * with a leading apostrophe (billy._csv_field): read it back as it was
+	 */
+	if (len >= 2 && s[0] == '\'' &&
+		(s[1] == '=' || s[1] == '+' || s[1] == '-' || s[1] == '@' || s[1] == '\t' || s[1] == '\r'))
+	{
+		s++;
+		len--;
+	}
 	*outlen = 0;
 	out[0] = '\0';
 	if (len == 0)

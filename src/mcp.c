@@ -458,6 +458,7 @@ typedef struct McpTool
 	Oid			func;			/* InvalidOid when not installed */
 	char	   *problem;		/* why the caller may not use it, or NULL */
 	char	   *operation;		/* the function's name, for writes */
+	bool		read_only;		/* a call whose annotations say readOnlyHint */
 } McpTool;
 
 /*
@@ -606,7 +607,8 @@ read_tool(const char *name, CachedTool *entry)
 		"ELSE pg_catalog.to_regproc(r)::pg_catalog.oid END "
 		"FROM pg_catalog.pg_namespace n WHERE n.nspname OPERATOR(pg_catalog.=) pg_catalog.split_part(r, '.', 1) "
 		"AND pg_catalog.has_schema_privilege(n.oid, 'USAGE')) FROM pg_catalog.unnest(t.requires) r), "
-		"t.requires, t.issue "
+		"t.requires, t.issue, "
+		"COALESCE(t.annotations OPERATOR(pg_catalog.->>) 'readOnlyHint' OPERATOR(pg_catalog.=) 'true', false) "
 		"FROM billy.mcp_tools t WHERE t.name OPERATOR(pg_catalog.=) $1";
 	Oid			types[1] = {TEXTOID};
 	Datum		values[1] = {CStringGetTextDatum(name)};
@@ -654,6 +656,8 @@ read_tool(const char *name, CachedTool *entry)
 		entry->require_names[i] = TextDatumGetCString(req_names[i]);
 	}
 	entry->issue = SPI_getvalue(tup, desc, 9);
+	tool->read_only = strcmp(tool->kind, "call") == 0 &&
+		DatumGetBool(SPI_getbinval(tup, desc, 10, &isnull));
 	MemoryContextSwitchTo(old);
 	entry->userid = GetUserId();	/* last: the entry is whole */
 	return true;
@@ -1267,7 +1271,8 @@ rpc_tool_success(McpRequest *req, const char *structured)
  * chains queued entries within seconds.
  */
 static void
-audit(const char *tool, JsonbValue *args, const char *outcome, const char *detail)
+audit_entry(const char *tool, JsonbValue *args, const char *outcome, const char *detail,
+			bool aggregate)
 {
 	char	   *org;
 	JsonbParseState *state = NULL;
@@ -1322,7 +1327,25 @@ audit(const char *tool, JsonbValue *args, const char *outcome, const char *detai
 
 	billy_audit_queue("mcp.tools/call", org, tool,
 					  JsonbValueToJsonb(request), outcome,
-					  GetConfigOption("application_name", true, false));
+					  GetConfigOption("application_name", true, false), aggregate);
+}
+
+/* audit: a call recorded in full (writes, refusals, errors) */
+static void
+audit(const char *tool, JsonbValue *args, const char *outcome, const char *detail)
+{
+	audit_entry(tool, args, outcome, detail, false);
+}
+
+/*
+ * audit_done: a call that succeeded; a read-only tool's is counted in an
+ * entry per minute (audit.c) rather than kept whole, so reads are recorded
+ * without one permanent entry each.
+ */
+static void
+audit_done(McpTool *tool, JsonbValue *args)
+{
+	audit_entry(tool->name, args, "ok", NULL, tool->read_only);
 }
 
 /* ------------------------------------------------------------ calling */
@@ -1548,7 +1571,7 @@ mcp_tools_call(McpRequest *req)
 	}
 
 	structured = shape_result(&tool, answer, shape, args);
-	audit(name, argv, "ok", NULL);
+	audit_done(&tool, argv);
 	return rpc_tool_success(req, structured);
 }
 

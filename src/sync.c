@@ -1280,6 +1280,21 @@ billy_sync_one(const char *org, const char *resource, bool hot,
 	MemoryContext cxt;
 	MemoryContext caller = CurrentMemoryContext;
 	char	   *api_url = NULL;
+	const SyncResource *res = NULL;
+
+	/* bad arguments before the scan's memory exists, which they would leak */
+	if (strcmp(resource, "organization") != 0)
+	{
+		res = find_resource(resource);
+		if (res == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unknown resource \"%s\"", resource)));
+		if (hot && res->hot_filter == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s have no hot scan", resource)));
+	}
 
 	cxt = AllocSetContextCreate(TopMemoryContext, "billy sync", ALLOCSET_DEFAULT_SIZES);
 	scan = MemoryContextAllocZero(cxt, sizeof(SyncScan));
@@ -1294,18 +1309,7 @@ billy_sync_one(const char *org, const char *resource, bool hot,
 	scan->commit = commit;
 	scan->job_id = job_id;
 	scan->progress = -1;
-	if (strcmp(resource, "organization") != 0)
-	{
-		scan->res = find_resource(resource);
-		if (scan->res == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("unknown resource \"%s\"", resource)));
-		if (hot && scan->res->hot_filter == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("%s have no hot scan", resource)));
-	}
+	scan->res = res;
 
 	PG_TRY();
 	{
@@ -1363,7 +1367,14 @@ billy_sync_one(const char *org, const char *resource, bool hot,
 						   NULL);
 			billy_job_commit_and_continue();
 		}
-		MemoryContextSwitchTo(caller);
+		/*
+		 * The scan's memory (edata among it) goes with the transaction the
+		 * error aborts: the worker's current one (a page commit replaced the
+		 * one the job began in), or billy.sync_now's (sub)transaction.
+		 * ReThrowError copies edata before that.
+		 */
+		MemoryContextSwitchTo(commit == BILLY_COMMIT_WORKER ? CurTransactionContext : caller);
+		MemoryContextSetParent(cxt, CurTransactionContext);
 		ReThrowError(edata);
 	}
 	PG_END_TRY();

@@ -60,6 +60,7 @@
 
 PG_FUNCTION_INFO_V1(billy_worker_status);
 PG_FUNCTION_INFO_V1(billy_wake_at_commit);
+PG_FUNCTION_INFO_V1(billy_queued_sync_at);
 
 #define RESTART_SECONDS 5
 #define MAX_CRASHES 3
@@ -522,8 +523,16 @@ run_job(BillyJob *job, MemoryContext job_cxt)
 	}
 	PG_END_TRY();
 
-	pgstat_report_activity(STATE_IDLE, NULL);
+	/* "" and not NULL: NULL would leave the job's text in pg_stat_activity */
+	pgstat_report_activity(STATE_IDLE, "");
 	set_state("idle", 0);
+
+	/*
+	 * The job's table statistics to shared memory (at most once a second
+	 * here, and forced before the worker sleeps): autovacuum and
+	 * pg_stat_user_tables see its writes now, not when the worker exits.
+	 */
+	pgstat_report_stat(false);
 }
 
 /*
@@ -727,6 +736,8 @@ billy_worker_main(Datum main_arg)
 	{
 		int			rc;
 
+		/* everything the last round wrote, counted before sleeping */
+		pgstat_report_stat(true);
 		rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 					   wait_ms, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
@@ -926,6 +937,40 @@ billy_worker_status(PG_FUNCTION_ARGS)
 	values[11] = isnull ? Int64GetDatum(0) : d;
 
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+/*
+ * billy_queued_sync_at: billy._queued_sync_at(org, resource) RETURNS
+ * timestamptz: when the next queued sync of a resource may start, for
+ * billy.sync_status.  billy.jobs is the owner's, so the query runs as the
+ * owner, but only for an organization the caller sees (NULL otherwise): a
+ * SECURITY DEFINER function could not tell who called it.
+ */
+Datum
+billy_queued_sync_at(PG_FUNCTION_ARGS)
+{
+	char	   *org;
+	Datum		d;
+	bool		isnull;
+	BillyOwner	owner;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		PG_RETURN_NULL();
+	org = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	if (!billy_org_visible(org))
+		PG_RETURN_NULL();
+	billy_become_owner(&owner);
+	d = billy_sql_datum_cached("SELECT pg_catalog.min(j.run_after) FROM billy.jobs j "
+							   "WHERE j.kind OPERATOR(pg_catalog.=) 'sync' "
+							   "AND j.organization_id OPERATOR(pg_catalog.=) $1 "
+							   "AND j.args OPERATOR(pg_catalog.->>) 'resource' OPERATOR(pg_catalog.=) $2 "
+							   "AND j.state OPERATOR(pg_catalog.=) 'queued'",
+							   2, (Oid[]) {TEXTOID, TEXTOID},
+							   (Datum[]) {PG_GETARG_DATUM(0), PG_GETARG_DATUM(1)}, NULL, &isnull);
+	billy_end_owner(&owner);
+	if (isnull)
+		PG_RETURN_NULL();
+	PG_RETURN_DATUM(d);
 }
 
 /* the refresh_organization job: fetch the organization's settings again */

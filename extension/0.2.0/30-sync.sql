@@ -141,10 +141,20 @@ BEGIN
 
     DELETE FROM billy.contact_persons WHERE organization_id = org AND contact_id = ANY (ARRAY(
         SELECT r ->> 'id' FROM jsonb_array_elements(records) r WHERE r ? 'contactPersons'));
-    INSERT INTO billy.contact_persons (organization_id, id, contact_id, name, email, is_primary, raw)
-    SELECT org, c ->> 'id', r ->> 'id', c ->> 'name', c ->> 'email', (c ->> 'isPrimary')::boolean, c
-    FROM jsonb_array_elements(records) r,
-         jsonb_array_elements(CASE WHEN jsonb_typeof(r -> 'contactPersons') = 'array' THEN r -> 'contactPersons' ELSE '[]' END) c;
+    -- A person follows its contact: one whose id the mirror has under another
+    -- contact (books replaced upstream) moves, instead of failing on the key
+    -- and failing every later sync of contacts the same way.  Listed twice in
+    -- a page, the last listing wins.
+    INSERT INTO billy.contact_persons AS p (organization_id, id, contact_id, name, email, is_primary, raw)
+    SELECT DISTINCT ON (c ->> 'id') org, c ->> 'id', r ->> 'id', c ->> 'name', c ->> 'email', (c ->> 'isPrimary')::boolean, c
+    FROM jsonb_array_elements(records) WITH ORDINALITY AS e(r, rn),
+         jsonb_array_elements(CASE WHEN jsonb_typeof(r -> 'contactPersons') = 'array' THEN r -> 'contactPersons' ELSE '[]' END)
+             WITH ORDINALITY AS x(c, cn)
+    WHERE c ->> 'id' IS NOT NULL
+    ORDER BY c ->> 'id', rn DESC, cn DESC
+    ON CONFLICT (organization_id, id) DO UPDATE SET
+        contact_id = EXCLUDED.contact_id, name = EXCLUDED.name, email = EXCLUDED.email,
+        is_primary = EXCLUDED.is_primary, raw = EXCLUDED.raw;
 
     PERFORM billy._log_changes(org, 'contacts', run, ids, ins);
     RETURN ARRAY[(SELECT count(*) FROM unnest(ins) x WHERE x), (SELECT count(*) FROM unnest(ins) x WHERE NOT x)];

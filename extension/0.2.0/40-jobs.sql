@@ -93,21 +93,19 @@ COMMENT ON FUNCTION billy.sync_now(text, text[]) IS
 'Syncs now, in this session and transaction, with a NOTICE per page, and returns a row per organization and resource: records seen, inserted, updated and deleted, pages, bytes, duration. Everything commits or rolls back with the calling transaction. Ignores the failure backoff and the circuit breaker, which hold back queued syncs only. For large organizations prefer billy.sync(), which commits page by page in the background.';
 
 CREATE FUNCTION billy._queued_sync_at(org text, res text) RETURNS timestamptz
-LANGUAGE sql STABLE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-RETURN (SELECT min(j.run_after) FROM billy.jobs j
-        WHERE j.kind = 'sync' AND j.organization_id = org AND j.args ->> 'resource' = res
-          AND j.state = 'queued');
-COMMENT ON FUNCTION billy._queued_sync_at(text, text) IS 'When the next queued sync of a resource may start. Internal.';
+LANGUAGE C STABLE
+AS 'MODULE_PATHNAME', 'billy_queued_sync_at';
+COMMENT ON FUNCTION billy._queued_sync_at(text, text) IS 'When the next queued sync of a resource may start; NULL for an organization the caller does not see. Reads billy.jobs as the extension owner. Internal.';
 
+-- as the caller: billy.sync_runs has row-level security
 CREATE FUNCTION billy._running_sync(org text, res text) RETURNS boolean
-LANGUAGE sql STABLE SECURITY DEFINER
+LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 RETURN EXISTS (SELECT 1 FROM billy.sync_runs r
                WHERE r.organization_id = org AND r.resource = res AND r.state = 'running'
                  AND r.id = (SELECT max(id) FROM billy.sync_runs x
                              WHERE x.organization_id = org AND x.resource = res));
-COMMENT ON FUNCTION billy._running_sync(text, text) IS 'Whether the latest scan of a resource is running. Internal.';
+COMMENT ON FUNCTION billy._running_sync(text, text) IS 'Whether the latest scan of a resource is running; false for an organization the caller does not see (it runs as the caller). Internal.';
 
 CREATE FUNCTION billy.breaker_status(
     OUT organization_id text, OUT state text, OUT consecutive_failures integer,

@@ -27,7 +27,7 @@ CREATE TABLE billy.audit_log (
     UNIQUE (chain, seq)
 );
 COMMENT ON TABLE billy.audit_log IS
-'Append-only audit trail of every write to Billy and every MCP tool call: when (at), who (actor_role: the role that acted; session_role; client: application and address, or what the MCP client said it is), action (e.g. write:create_invoice, reconcile:create_invoice, import:contacts, mcp:tools/call), organization, target (e.g. invoices/<id>), a summary of the request with secrets redacted, and the outcome. Each organization has its own hash chain (chain = the organization id, or ''*'' for entries of no organization): hash = SHA-256(prev_hash || the entry), seq counts 1, 2, 3... A trigger refuses UPDATE, DELETE and TRUNCATE, even for superusers; billy.verify_audit_log detects a change made with the trigger disabled. Kept at least five years (Bogføringsloven); billy deletes nothing.';
+'Append-only audit trail of every write to Billy and every MCP tool call (each in full, except successful calls of read-only tools: one entry per minute, role, tool, organization and outcome, whose request is {"calls", "clients", "first_at", "last_at"}): when (at), who (actor_role: the role that acted; session_role; client: application and address, or what the MCP client said it is), action (e.g. write:create_invoice, reconcile:create_invoice, import:contacts, mcp:tools/call), organization, target (e.g. invoices/<id>), a summary of the request with secrets redacted, and the outcome. Each organization has its own hash chain (chain = the organization id, or ''*'' for entries of no organization): hash = SHA-256(prev_hash || the entry), seq counts 1, 2, 3... A trigger refuses UPDATE, DELETE and TRUNCATE, even for superusers; billy.verify_audit_log detects a change made with the trigger disabled. Kept at least five years (Bogføringsloven); billy deletes nothing.';
 CREATE INDEX audit_log_org ON billy.audit_log (organization_id, at);
 
 CREATE FUNCTION billy._audit_refuse() RETURNS trigger
@@ -139,10 +139,11 @@ CREATE TABLE billy.audit_pending (
     organization_id text,
     target          text,
     request         jsonb,
-    outcome         text NOT NULL
+    outcome         text NOT NULL,
+    aggregate       boolean NOT NULL DEFAULT false
 );
 COMMENT ON TABLE billy.audit_pending IS
-'Audit entries recorded but not chained yet: every MCP tool call lands here at once (no lock, no hash), and the worker moves them, in order and with their own times, into billy.audit_log''s hash chains within a few seconds. billy.audit_trail shows both.';
+'Audit entries recorded but not chained yet: every MCP tool call lands here at once (no lock, no hash), and the worker moves them, in order and with their own times, into billy.audit_log''s hash chains within a few seconds. aggregate: a successful call of a read-only tool; the worker chains those as one entry per minute, role, action, organization, target and outcome whose request counts the calls ({"calls", "clients", "first_at", "last_at"}). billy.audit_trail shows both.';
 ALTER TABLE billy.audit_pending ENABLE ROW LEVEL SECURITY;
 CREATE POLICY visible ON billy.audit_pending FOR SELECT
     USING ((SELECT billy._sees_all()) OR organization_id OPERATOR(pg_catalog.=) ANY ((SELECT billy._visible_orgs())::pg_catalog.text[]));
@@ -170,7 +171,7 @@ RETURNS bigint
 LANGUAGE C
 AS 'MODULE_PATHNAME', 'billy_audit';
 COMMENT ON FUNCTION billy.audit(text, text, text, jsonb, text, text) IS
-'Records one entry in the append-only audit trail and returns its id: action (e.g. mcp:tools/call or a tool name), org (an organization id or name, or NULL), target (what was acted on, e.g. invoices/<id>), request (a JSON summary; values of keys naming secrets such as token or password are replaced by "[redacted]"), outcome (e.g. ok, error: <message>), client (who called, e.g. the MCP client''s name; default: application_name and the client address). The acting role is taken from the session, never from the arguments. The entry is chained by SHA-256 to the organization''s previous one. Use it to record every MCP tool call; billy''s own writes record themselves.';
+'Records one entry in the append-only audit trail and returns its id: action (e.g. mcp:tools/call or a tool name), org (an organization id or name, or NULL), target (what was acted on, e.g. invoices/<id>), request (a JSON summary; values of keys naming secrets such as token or password are replaced by "[redacted]"), outcome (e.g. ok, error: <message>), client (who called, e.g. the MCP client''s name; default: application_name and the client address). The acting role is taken from the session, never from the arguments. The entry is chained by SHA-256 to the organization''s previous one. Lengths are capped (22001 beyond them): action 100 characters, target 500, outcome 2000, client 200, the request 16384 bytes of JSON after redaction. For administrators (billy_admin) recording what they did outside billy; billy''s writes and MCP tool calls record themselves.';
 
 CREATE FUNCTION billy.verify_audit_log(org text DEFAULT NULL) RETURNS jsonb
 LANGUAGE plpgsql STABLE
@@ -233,7 +234,10 @@ COMMENT ON FUNCTION billy.verify_audit_log(text) IS
 'Checks the audit trail''s hash chain of one organization (id or name; ''*'' for entries of no organization; NULL: every chain). Returns {"ok": true, "entries": N, "chains": {chain: {"entries", "head"}}} or, at the first broken link, {"ok": false, "chain", "broken_at_id", "broken_at_seq", "at", "problem"} saying whether the entry was changed or entries were removed. Keep the head hashes somewhere else too: removing the newest entries is only detectable against a head recorded earlier.';
 
 GRANT SELECT ON billy.audit_log, billy.audit_heads, billy.audit_pending, billy.audit_trail TO billy_reader;
-GRANT EXECUTE ON FUNCTION billy.audit(text, text, text, jsonb, text, text) TO billy_admin, billy_mcp;
+-- Not billy_mcp, not readers: the MCP layer records its own calls as the
+-- owner (mcp.c), and a role AI clients connect as must not write entries of
+-- its choosing into a log nobody can delete from.
+GRANT EXECUTE ON FUNCTION billy.audit(text, text, text, jsonb, text, text) TO billy_admin;
 GRANT EXECUTE ON FUNCTION billy.verify_audit_log(text) TO billy_reader;
 
 REVOKE ALL ON ALL TABLES IN SCHEMA billy FROM PUBLIC;

@@ -454,14 +454,81 @@ COMMENT ON FUNCTION billy._forget_bulk_jobs() IS 'Deletes imports (and their row
 -- Export
 ------------------------------------------------------------------------------
 
+CREATE FUNCTION billy._csv_quote(v text, delim text) RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+RETURN CASE WHEN strpos(v, delim) > 0 OR strpos(v, '"') > 0 OR strpos(v, E'\n') > 0 OR strpos(v, E'\r') > 0
+                 OR v ~ '^\s|\s$' THEN '"' || replace(v, '"', '""') || '"'
+            ELSE v END;
+COMMENT ON FUNCTION billy._csv_quote(text, text) IS 'One CSV field, quoted as RFC 4180 asks. Internal.';
+
+-- Formula cells: a text cell that begins with =, +, -, @, a tab or a
+-- carriage return gets a leading apostrophe, so a spreadsheet shows it as
+-- text instead of running it (a customer named =HYPERLINK(...) in Billy must
+-- not run on the accountant's machine).  Every text cell of every export
+-- comes here; numbers (billy._num) and dates do not, so a negative amount
+-- stays a number.  The import reader drops the apostrophe again (csv.c).
 CREATE FUNCTION billy._csv_field(v text, delim text) RETURNS text
 LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 RETURN CASE WHEN v IS NULL THEN ''
-            WHEN strpos(v, delim) > 0 OR strpos(v, '"') > 0 OR strpos(v, E'\n') > 0 OR strpos(v, E'\r') > 0
-                 OR v ~ '^\s|\s$' THEN '"' || replace(v, '"', '""') || '"'
-            ELSE v END;
-COMMENT ON FUNCTION billy._csv_field(text, text) IS 'One CSV field, quoted as RFC 4180 asks. Internal.';
+            WHEN left(v, 1) IN ('=', '+', '-', '@', E'\t', E'\r') THEN billy._csv_quote('''' || v, delim)
+            ELSE billy._csv_quote(v, delim) END;
+COMMENT ON FUNCTION billy._csv_field(text, text) IS 'One CSV text cell: with a leading apostrophe when it begins with =, +, -, @, a tab or a carriage return (a spreadsheet shows it as text instead of running it as a formula), quoted as RFC 4180 asks. Internal.';
+
+-- The export's filters and options, declared once as JSON Schemas: the
+-- functions check what they are given against them, and the MCP tool
+-- export_invoices_csv advertises them (90-mcp.sql), so the two cannot drift.
+CREATE FUNCTION billy._export_invoices_filters() RETURNS jsonb
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+RETURN $j${"type": "object", "additionalProperties": false,
+  "description": "Which invoices: from and to (entry dates), state, type, contact_id, is_paid, currency.",
+  "properties": {
+    "from": {"type": "string", "format": "date", "description": "The first entry date (YYYY-MM-DD)."},
+    "to": {"type": "string", "format": "date", "description": "The last entry date (YYYY-MM-DD)."},
+    "state": {"type": "string", "enum": ["draft", "approved", "voided"]},
+    "type": {"type": "string", "enum": ["invoice", "creditNote"]},
+    "contact_id": {"type": "string", "minLength": 1, "maxLength": 100, "description": "The customer's Billy id."},
+    "is_paid": {"type": "boolean"},
+    "currency": {"type": "string", "pattern": "^[A-Z]{3}$", "description": "A currency code, e.g. DKK or EUR."}}}$j$::jsonb;
+COMMENT ON FUNCTION billy._export_invoices_filters() IS
+'The JSON Schema of billy.export_invoices''s filters: what the function accepts and what the MCP tool export_invoices_csv advertises. Internal.';
+
+CREATE FUNCTION billy._csv_options_schema() RETURNS jsonb
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+RETURN $j${"type": "object", "additionalProperties": false,
+  "description": "How to write the CSV: {\"format\": \"danish\"} for Excel in Denmark (; separated, decimal comma, a byte order mark, Danish column names), or delimiter, decimal, header, bom, newline, language.",
+  "properties": {
+    "format": {"type": "string", "enum": ["standard", "danish"]},
+    "delimiter": {"type": "string", "enum": [",", ";", "\t"]},
+    "decimal": {"type": "string", "enum": [".", ","]},
+    "header": {"type": "boolean", "description": "A header line first (default true)."},
+    "bom": {"type": "boolean", "description": "A UTF-8 byte order mark first (default false; true with format danish)."},
+    "newline": {"type": "string", "enum": ["crlf", "lf"]},
+    "language": {"type": "string", "enum": ["en", "da"], "description": "The column names' language."}}}$j$::jsonb;
+COMMENT ON FUNCTION billy._csv_options_schema() IS
+'The JSON Schema of the CSV exports'' options: what billy._csv_options accepts and what the MCP tool export_invoices_csv advertises. Internal.';
+
+CREATE FUNCTION billy._check_args(what text, given jsonb, schema jsonb) RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    problem text := billy._mcp_validate(schema, given);
+    names text;
+BEGIN
+    IF problem IS NOT NULL THEN
+        SELECT string_agg(k, ', ' ORDER BY n) INTO names
+        FROM jsonb_object_keys(schema -> 'properties') WITH ORDINALITY AS x(k, n);
+        RAISE EXCEPTION '%: %', what, problem USING ERRCODE = '22023',
+            HINT = format('%s: %s.', initcap(what), names);
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION billy._check_args(text, jsonb, jsonb) IS
+'Raises 22023 naming what is wrong when a JSON object of filters or options does not conform to its schema. Internal.';
 
 CREATE FUNCTION billy._csv_options(options jsonb) RETURNS jsonb
 LANGUAGE plpgsql IMMUTABLE
@@ -469,17 +536,11 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     o jsonb := coalesce(options, '{}');
-    bad text;
 BEGIN
     IF jsonb_typeof(o) <> 'object' THEN
         RAISE EXCEPTION 'options must be a JSON object' USING ERRCODE = '22023';
     END IF;
-    SELECT string_agg(k, ', ') INTO bad FROM jsonb_object_keys(o) k
-    WHERE k NOT IN ('format', 'delimiter', 'decimal', 'header', 'bom', 'newline', 'language');
-    IF bad IS NOT NULL THEN
-        RAISE EXCEPTION 'unknown option(s): %', bad USING ERRCODE = '22023',
-            HINT = 'Options: format ("danish": ; and decimal comma, with a byte order mark for Excel), delimiter, decimal, header, bom, newline ("crlf" or "lf"), language ("en" or "da" column names).';
-    END IF;
+    PERFORM billy._check_args('options', o, billy._csv_options_schema());
     IF o ->> 'format' = 'danish' THEN
         o := '{"delimiter": ";", "decimal": ",", "bom": true, "language": "da"}'::jsonb || (o - 'format');
     ELSIF o ? 'format' AND o ->> 'format' <> 'standard' THEN
@@ -531,16 +592,9 @@ AS $$
 DECLARE
     target text := billy._resolve_org(org);
     f jsonb := coalesce(filters, '{}');
-    bad text;
 BEGIN
     IF jsonb_typeof(f) <> 'object' THEN
         RAISE EXCEPTION 'filters must be a JSON object' USING ERRCODE = '22023';
-    END IF;
-    SELECT string_agg(k, ', ') INTO bad FROM jsonb_object_keys(f) k
-    WHERE k NOT IN ('from', 'to', 'state', 'type', 'contact_id', 'is_paid', 'currency');
-    IF bad IS NOT NULL THEN
-        RAISE EXCEPTION 'unknown filter(s): %', bad USING ERRCODE = '22023',
-            HINT = 'Filters: from, to (entry dates), state, type (invoice or creditNote), contact_id, is_paid, currency.';
     END IF;
     IF f ? 'from' AND NOT billy._is_date(f ->> 'from') THEN
         RAISE EXCEPTION 'filters.from "%" is not a date (YYYY-MM-DD)', f ->> 'from' USING ERRCODE = '22007';
@@ -548,6 +602,8 @@ BEGIN
     IF f ? 'to' AND NOT billy._is_date(f ->> 'to') THEN
         RAISE EXCEPTION 'filters.to "%" is not a date (YYYY-MM-DD)', f ->> 'to' USING ERRCODE = '22007';
     END IF;
+    -- unknown filters, a state or type that does not exist: an error, never an empty export
+    PERFORM billy._check_args('filters', f, billy._export_invoices_filters());
     RETURN QUERY
     SELECT i.id, i.invoice_no, i.type, i.state, i.sent_state, i.entry_date, i.due_date, i.contact_id, c.name,
            c.contact_no, c.registration_no, i.currency_id, i.exchange_rate, i.amount, i.tax, i.gross_amount,
@@ -566,7 +622,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION billy.export_invoices(text, jsonb) IS
-'The mirror''s invoices of an organization as rows for COPY: COPY (SELECT * FROM billy.export_invoices(''org'', ''{"from": "2026-01-01"}'')) TO STDOUT WITH (FORMAT csv, HEADER). filters: from, to (entry dates), state, type (invoice or creditNote), contact_id, is_paid, currency. Amounts are exact numerics in the invoice''s currency (amount net, tax, gross_amount, balance unpaid).';
+'The mirror''s invoices of an organization as rows for COPY: COPY (SELECT * FROM billy.export_invoices(''org'', ''{"from": "2026-01-01"}'')) TO STDOUT WITH (FORMAT csv, HEADER). filters: from, to (entry dates), state (draft, approved or voided), type (invoice or creditNote), contact_id, is_paid, currency; an unknown filter or value is an error. Amounts are exact numerics in the invoice''s currency (amount net, tax, gross_amount, balance unpaid). Values are as stored: a text beginning with = is not neutralized here (billy.export_invoices_csv does that for spreadsheets).';
 
 CREATE FUNCTION billy.export_invoices_csv(org text, filters jsonb DEFAULT '{}', options jsonb DEFAULT '{}') RETURNS text
 LANGUAGE plpgsql STABLE
@@ -585,9 +641,10 @@ DECLARE
                    'externalId', 'lineDescription'] END;
     body text;
 BEGIN
-    SELECT string_agg(concat_ws(d, billy._csv_field(e.invoice_no, d), e.type, e.state, e.sent_state, e.entry_date::text,
+    SELECT string_agg(concat_ws(d, billy._csv_field(e.invoice_no, d), billy._csv_field(e.type, d), billy._csv_field(e.state, d),
+                                billy._csv_field(e.sent_state, d), e.entry_date::text,
                                 e.due_date::text, billy._csv_field(e.contact_id, d), billy._csv_field(e.contact_name, d),
-                                billy._csv_field(e.contact_no, d), billy._csv_field(e.registration_no, d), e.currency,
+                                billy._csv_field(e.contact_no, d), billy._csv_field(e.registration_no, d), billy._csv_field(e.currency, d),
                                 billy._num(e.exchange_rate, dmark), billy._num(e.amount, dmark), billy._num(e.tax, dmark),
                                 billy._num(e.gross_amount, dmark), billy._num(e.balance, dmark),
                                 CASE WHEN e.is_paid THEN 'true' ELSE 'false' END,
@@ -601,7 +658,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION billy.export_invoices_csv(text, jsonb, jsonb) IS
-'The mirror''s invoices of an organization as CSV text (RFC 4180, CRLF line ends, a header line), filtered as billy.export_invoices. options: {"format": "danish"} for Excel in Denmark (";" delimiter, decimal comma, byte order mark, Danish column names), or delimiter, decimal, header, bom, newline ("crlf" or "lf"), language ("en" or "da"). For COPY, use billy.export_invoices.';
+'The mirror''s invoices of an organization as CSV text (RFC 4180, CRLF line ends, a header line), filtered as billy.export_invoices. options: {"format": "danish"} for Excel in Denmark (";" delimiter, decimal comma, byte order mark, Danish column names), or delimiter, decimal, header, bom, newline ("crlf" or "lf"), language ("en" or "da"). A text cell beginning with =, +, -, @, a tab or a carriage return gets a leading apostrophe, so a spreadsheet does not run it as a formula; numbers, negative amounts included, and dates are written as they are. For COPY, use billy.export_invoices.';
 
 CREATE FUNCTION billy.export_contacts_csv(org text, filters jsonb DEFAULT '{}', options jsonb DEFAULT '{}') RETURNS text
 LANGUAGE plpgsql STABLE
@@ -620,7 +677,8 @@ BEGIN
     IF bad IS NOT NULL THEN
         RAISE EXCEPTION 'unknown filter(s): %', bad USING ERRCODE = '22023', HINT = 'Filters: is_customer, is_supplier, include_archived.';
     END IF;
-    SELECT string_agg(concat_ws(d, billy._csv_field(c.name, d), c.type, c.country_id, billy._csv_field(c.street, d),
+    SELECT string_agg(concat_ws(d, billy._csv_field(c.name, d), billy._csv_field(c.type, d),
+                                billy._csv_field(c.country_id, d), billy._csv_field(c.street, d),
                                 billy._csv_field(c.zipcode, d), billy._csv_field(c.city, d),
                                 billy._csv_field(c.registration_no, d), billy._csv_field(c.ean, d),
                                 billy._csv_field(c.phone, d),
@@ -629,7 +687,8 @@ BEGIN
                                 billy._csv_field(c.contact_no, d),
                                 CASE WHEN c.is_customer THEN 'true' ELSE 'false' END,
                                 CASE WHEN c.is_supplier THEN 'true' ELSE 'false' END,
-                                c.payment_terms_days::text, c.currency_id, c.locale_id) || nl, ''
+                                c.payment_terms_days::text, billy._csv_field(c.currency_id, d),
+                                billy._csv_field(c.locale_id, d)) || nl, ''
                       ORDER BY c.created_time, c.id)
     INTO body FROM billy.contacts c
     WHERE c.organization_id = target AND c.deleted_at IS NULL
@@ -648,13 +707,14 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION billy.export_contacts_csv(text, jsonb, jsonb) IS
-'The mirror''s contacts of an organization as CSV text whose columns billy.import_csv reads back (name, type, country, street, zipcode, city, CVR, EAN, phone, the primary person''s e-mail, contactNo, customer/supplier, payment terms, currency, locale). filters: is_customer, is_supplier, include_archived (default false). options as billy.export_invoices_csv.';
+'The mirror''s contacts of an organization as CSV text whose columns billy.import_csv reads back (name, type, country, street, zipcode, city, CVR, EAN, phone, the primary person''s e-mail, contactNo, customer/supplier, payment terms, currency, locale). filters: is_customer, is_supplier, include_archived (default false). options as billy.export_invoices_csv; text cells that a spreadsheet would run as a formula get a leading apostrophe, which billy.import_csv drops again.';
 
 GRANT SELECT ON billy.bulk_jobs, billy.bulk_job_items TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy.parse_csv(text, jsonb), billy.check_csv(text, text, jsonb),
     billy.bulk_job_status(bigint), billy.export_invoices(text, jsonb),
     billy.export_invoices_csv(text, jsonb, jsonb), billy.export_contacts_csv(text, jsonb, jsonb),
-    billy._csv_field(text, text), billy._csv_options(jsonb), billy._bad_option(text, text),
+    billy._csv_field(text, text), billy._csv_quote(text, text), billy._csv_options(jsonb),
+    billy._export_invoices_filters(), billy._csv_options_schema(), billy._check_args(text, jsonb, jsonb), billy._bad_option(text, text),
     billy._num(numeric, text) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy.import_csv(text, text, text, jsonb), billy.cancel_bulk_job(bigint),
     billy._bulk_create(text, text, jsonb, boolean, text, name), billy._bulk_cancel(bigint) TO billy_admin;

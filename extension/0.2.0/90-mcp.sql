@@ -1051,12 +1051,11 @@ VALUES
 ('export_invoices_csv', 'Export invoices as CSV', 820,
  'billy.export_invoices_csv(text,jsonb,jsonb)', '{}', '{"organization": "org"}', '{}', 'call', 'issue 8: CSV export',
  '{"readOnlyHint": true, "openWorldHint": false}',
- billy._mcp_input($j${
-    "filters": {"type": "object", "description": "state, paid, contact, from, to (entry dates)."},
-    "options": {"type": "object", "description": "danish: true for ; separators and decimal commas.",
-        "properties": {"danish": {"type": "boolean"}}}}$j$),
+ -- the filters and options the function checks, from the same schemas (82-bulk.sql)
+ billy._mcp_input(jsonb_build_object('filters', billy._export_invoices_filters(),
+                                     'options', billy._csv_options_schema())),
  NULL,
- 'Exports invoices as CSV text (one line per invoice: number, dates, customer, currency, net, VAT, gross, balance), optionally in the Danish format with ; and decimal commas, for a spreadsheet or an accountant. Large exports are truncated: narrow the filters.',
+ 'Exports invoices as CSV text (one line per invoice: number, dates, customer, currency, net, VAT, gross, balance), optionally in the Danish format (options.format danish: ; separators, decimal commas, Danish column names) for a spreadsheet or an accountant. Text cells that a spreadsheet would run as a formula (beginning with =, +, -, @) start with an apostrophe. Large exports are truncated: narrow the filters.',
  true),
 ('get_bulk_job_status', 'Bulk job status', 830,
  'billy.bulk_job_status', '{}', '{"job_id": "job_id"}', '{}', 'call', 'issue 8: bulk import',

@@ -4,7 +4,7 @@
 \set ON_ERROR_STOP 1
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
-SELECT plan(34);
+SELECT plan(46);
 
 -- the reader
 SELECT is((SELECT array_agg(line ORDER BY line) FROM billy.parse_csv(E'a,b\r\n1,2\r\n3,4')), ARRAY[1, 2, 3],
@@ -103,11 +103,84 @@ SELECT is((SELECT sum(replace(fields[13], ',', '.')::numeric)
           'net amounts with a decimal comma add up to the mirror''s to the øre');
 SELECT ok(billy.export_invoices_csv(billy_test.org(1)) LIKE E'invoiceNo,type,state,sentState,entryDate,%\r\n%', 'a header and CRLF by default');
 SELECT throws_ok($$SELECT billy.export_invoices_csv(billy_test.org(1), '{"form": "2026-01-01"}')$$, '22023',
-                 'unknown filter(s): form', 'an unknown filter is named');
+                 'filters: unknown argument "form"; the arguments are: to, from, type, state, is_paid, currency, contact_id',
+                 'an unknown filter is named, with the ones there are');
+SELECT throws_ok($$SELECT billy.export_invoices_csv(billy_test.org(1), '{"state": "paid"}')$$, '22023', NULL,
+                 'a state that does not exist is an error, not an empty export');
+SELECT throws_ok($$SELECT billy.export_invoices_csv(billy_test.org(1), '{"type": "bill"}')$$, '22023', NULL, 'so is a type');
 SELECT throws_ok($$SELECT billy.export_invoices_csv(billy_test.org(1), '{}', '{"decimal": ","}')$$, '22023',
                  'a decimal comma needs another delimiter', 'a decimal comma with "," as delimiter is refused');
 SELECT throws_ok($$SELECT billy.export_invoices_csv(billy_test.org(1), '{"to": "2026-13-01"}')$$, '22007',
                  'filters.to "2026-13-01" is not a date (YYYY-MM-DD)', 'a bad date is named');
+
+-- formula cells: text a spreadsheet would run gets a leading apostrophe, in
+-- every export and format; numbers (a negative amount too) stay numbers
+UPDATE billy.contacts SET name = '=HYPERLINK("http://evil.example","Klik")', phone = '+45 12 34 56 78',
+       street = '@SUM(A1)', city = E'\tTab', zipcode = '-2+3', contact_no = E'\rCR'
+WHERE organization_id = billy_test.org(1)
+  AND id = (SELECT min(id) FROM billy.contacts WHERE organization_id = billy_test.org(1) AND NOT is_archived);
+CREATE TEMP TABLE exported AS
+SELECT f.format, p.line, p.fields
+FROM (VALUES ('standard'), ('danish')) f(format),
+     billy.parse_csv(billy.export_contacts_csv(billy_test.org(1), '{}', jsonb_build_object('format', f.format))) p;
+SELECT is((SELECT array_agg(fields[1] || '|' || fields[4] || '|' || fields[6] || '|' || fields[5] || '|' || fields[9] || '|' || fields[11] ORDER BY format)
+           FROM exported WHERE fields[1] LIKE '%HYPERLINK%'),
+          ARRAY[E'''=HYPERLINK("http://evil.example","Klik")|''@SUM(A1)|''\tTab|''-2+3|''+45 12 34 56 78|''\rCR',
+                E'''=HYPERLINK("http://evil.example","Klik")|''@SUM(A1)|''\tTab|''-2+3|''+45 12 34 56 78|''\rCR'],
+          'contacts: cells beginning with =, @, a tab, -, + or CR get an apostrophe, in the standard and the Danish format');
+SELECT is((SELECT count(*)::int FROM exported, unnest(fields) v WHERE line > 1 AND left(v, 1) IN ('=', '+', '-', '@', E'\t', E'\r')), 0,
+          'no cell of either contacts export begins with a formula character');
+UPDATE billy.invoices SET line_description = '=1+1', amount = -125.5, invoice_no = '+7'
+WHERE organization_id = billy_test.org(1)
+  AND id = (SELECT min(id) FROM billy.invoices WHERE organization_id = billy_test.org(1) AND deleted_at IS NULL);
+SELECT is((SELECT fields[1] || '|' || fields[19] || '|' || fields[13]
+           FROM billy.parse_csv(billy.export_invoices_csv(billy_test.org(1), '{}', '{"format": "danish"}')) WHERE fields[19] = '''=1+1'),
+          '''+7|''=1+1|-125,5', 'invoices, Danish format: text cells get the apostrophe, a negative amount stays a number');
+SELECT is((SELECT count(*)::int FROM billy.parse_csv(billy.export_invoices_csv(billy_test.org(1))) p, unnest(p.fields) WITH ORDINALITY v(v, n)
+           WHERE p.line > 1 AND (left(v, 1) IN ('=', '+', '@', E'\t', E'\r') OR (left(v, 1) = '-' AND n NOT IN (12, 13, 14, 15, 16)))), 0,
+          'invoices: only the numeric columns may begin with a minus');
+-- the import reads billy's apostrophe back; other text as given
+SELECT is((SELECT record ->> 'name' || '|' || (record ->> 'phone')
+           FROM billy._csv_records('contacts',
+                    (SELECT split_part(e, E'\r\n', 1) || E'\r\n' || (SELECT x FROM regexp_split_to_table(e, E'\r\n') x WHERE x LIKE '%HYPERLINK%')
+                     FROM billy.export_contacts_csv(billy_test.org(1)) e), '{}')),
+          '=HYPERLINK("http://evil.example","Klik")|+45 12 34 56 78',
+          'an exported contact imports as it was in Billy: the apostrophe is dropped again');
+SELECT is((SELECT array_agg(record ->> 'name') FROM billy._csv_records('contacts', E'name\n''quoted\nplain', '{}')),
+          ARRAY['''quoted', 'plain'], 'an apostrophe before anything else is kept, as given');
+
+-- export_invoices_csv over MCP advertises what the function accepts: the
+-- same schemas, and each advertised filter and option works
+CREATE TEMP TABLE advertised AS
+SELECT a.arg, p.key, p.value AS schema
+FROM (SELECT input_schema FROM billy.mcp_tools WHERE name = 'export_invoices_csv') t,
+     (VALUES ('filters'), ('options')) a(arg), jsonb_each(t.input_schema -> 'properties' -> a.arg -> 'properties') p;
+SELECT is((SELECT array_agg(arg || '.' || key ORDER BY arg, key) FROM advertised),
+          ARRAY['filters.contact_id', 'filters.currency', 'filters.from', 'filters.is_paid', 'filters.state', 'filters.to', 'filters.type',
+                'options.bom', 'options.decimal', 'options.delimiter', 'options.format', 'options.header', 'options.language', 'options.newline'],
+          'the tool advertises the filters and options the function has');
+SELECT is((SELECT string_agg(arg || '.' || key || ': ' || r, '; ') FROM (
+               SELECT arg, key, billy_test.try(format('SELECT billy.export_invoices_csv(%L, %L, %L)', billy_test.org(1),
+                   CASE WHEN arg = 'filters' THEN jsonb_build_object(key, v) ELSE '{}' END,
+                   CASE WHEN arg = 'options' THEN jsonb_build_object(key, v) ELSE '{}' END)) AS r
+               FROM (SELECT arg, key, CASE WHEN schema ? 'enum' THEN schema -> 'enum' -> 0
+                                           WHEN schema ->> 'type' = 'boolean' THEN 'true'
+                                           WHEN schema ->> 'format' = 'date' THEN '"2026-01-01"'
+                                           WHEN key = 'currency' THEN '"DKK"' ELSE '"x"' END AS v
+                     FROM advertised) s) t WHERE r <> 'ok'),
+          NULL, 'the function accepts every advertised filter and option');
+SELECT is((SELECT string_agg((r ->> 'isError') || ': ' || (r -> 'content' -> 0 ->> 'text'), ' / ' ORDER BY n)
+           FROM (SELECT n, billy.mcp(jsonb_build_object('jsonrpc', '2.0', 'id', 1, 'method', 'tools/call', 'params',
+                     jsonb_build_object('name', 'export_invoices_csv', 'arguments',
+                         jsonb_build_object('organization', billy_test.org(1)) || a))) -> 'result' AS r
+                 FROM (VALUES (1, '{"filters": {"paid": true}}'::jsonb), (2, '{"options": {"danish": true}}')) v(n, a)) x),
+          'true: invalid arguments: "filters" has no member "paid" / true: invalid arguments: "options" has no member "danish"',
+          'what the tool used to advertise (filters.paid, options.danish) is refused before the call, naming what there is');
+SELECT alike((SELECT billy.mcp(jsonb_build_object('jsonrpc', '2.0', 'id', 1, 'method', 'tools/call', 'params',
+                 jsonb_build_object('name', 'export_invoices_csv', 'arguments',
+                     jsonb_build_object('organization', billy_test.org(1), 'filters', '{"is_paid": false}'::jsonb,
+                                        'options', '{"format": "danish"}'::jsonb)))) -> 'result' -> 'structuredContent' ->> 'result'),
+            E'\uFEFFFakturanr;Type;%', 'and what it advertises works through MCP');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -117,3 +117,17 @@ class Stdio:
 
     def stderr(self):
         return self.p.stderr.read().decode(errors="replace")
+
+
+def login_role(role, org=1):
+    """A fresh LOGIN role in billy_mcp granted sandbox organization org
+    (connected); returns the function that drops it again."""
+    def drop():
+        psql(f"DELETE FROM billy.organization_grants WHERE role = '{role}'")
+        psql(f"""DO $$ BEGIN IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{role}') THEN
+                     EXECUTE 'DROP OWNED BY {role}'; EXECUTE 'DROP ROLE {role}'; END IF; END $$""")
+    drop()
+    psql(f"CREATE ROLE {role} LOGIN IN ROLE billy_mcp")
+    psql(f"SELECT billy.connect(billy_test.token({org}))")
+    psql(f"SELECT billy.grant_organization('{role}', billy_test.org({org}))")
+    return drop
