@@ -76,3 +76,22 @@ clean: clean-mcp-bridge
 
 clean-mcp-bridge:
 	$(MAKE) -C mcp-bridge clean
+
+# The dashboard (dashboard/): one HTML page, bundled from npm packages pinned in
+# dashboard/package-lock.json; needs Node.js and npm, so `make` leaves it out.
+# `make install` installs it when it was built: billy.mcp serves it as the MCP
+# App ui://billy/dashboard and billy-mcp-bridge --http at /.
+.PHONY: dashboard install-dashboard
+DASHBOARD_HTML = dashboard/dist/billy-dashboard.html
+
+dashboard:
+	cd dashboard && npm ci --no-audit --no-fund --loglevel=error && node build.mjs
+
+install: install-dashboard
+
+install-dashboard:
+	@if [ -f '$(DASHBOARD_HTML)' ]; then \
+		$(INSTALL_DATA) '$(DASHBOARD_HTML)' '$(DESTDIR)$(datadir)/extension/'; \
+	else \
+		echo "note: the dashboard is not built (make dashboard needs Node.js and npm): ui://billy/dashboard stays unlisted" >&2; \
+	fi

@@ -8,6 +8,8 @@
  *   GET, DELETE   405 (no server-to-client stream, no sessions)
  *   GET /healthz  200 when PostgreSQL answers, else 503
  *   GET /metrics  billy.metrics() in the Prometheus text format
+ *   GET /         the dashboard page (no token: it holds no data), web.c
+ *   GET /events   the dashboard's live stream of billy_changes (token), web.c
  *
  * Before anything: the Host header must name this server (DNS rebinding),
  * an Origin header must be allowed (403 otherwise), the bearer token must
@@ -37,6 +39,7 @@
 #include <microhttpd.h>
 
 #include "bridge.h"
+#include "web.h"
 
 typedef struct Pool
 {
@@ -135,6 +138,12 @@ respond(struct MHD_Connection *c, unsigned int status, const char *type, const c
 	ret = MHD_queue_response(c, status, r);
 	MHD_destroy_response(r);
 	return ret;
+}
+
+enum MHD_Result
+web_respond(struct MHD_Connection *c, unsigned int status, const char *type, const char *body)
+{
+	return respond(c, status, type, body);
 }
 
 static enum MHD_Result
@@ -449,7 +458,7 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
 		enum MHD_Result ret;
 
 		/* the headers are in: refuse now, before any body byte arrives */
-		if (refused_on_headers(c, is_mcp || strcmp(url, "/metrics") == 0, is_mcp, &ret))
+		if (refused_on_headers(c, is_mcp || strcmp(url, "/metrics") == 0 || strcmp(url, "/events") == 0, is_mcp, &ret))
 			return ret;
 		u = calloc(1, sizeof *u);
 		if (u == NULL)
@@ -534,6 +543,30 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
 			return respond(c, MHD_HTTP_METHOD_NOT_ALLOWED, NULL, NULL);
 		return serve_query(c, "SELECT billy.metrics()", "text/plain; version=0.0.4; charset=utf-8", false);
 	}
+	if (strcmp(url, "/") == 0 || strcmp(url, "/index.html") == 0)
+	{
+		enum MHD_Result ret;
+		int			slot;
+
+		if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+			return respond(c, MHD_HTTP_METHOD_NOT_ALLOWED, NULL, NULL);
+		slot = pool_acquire();
+		ret = web_serve_app(c, pool.conns[slot], strcmp(method, "HEAD") == 0);
+		if (pool.conns[slot] && PQstatus(pool.conns[slot]) != CONNECTION_OK)
+		{
+			PQfinish(pool.conns[slot]);
+			pool.conns[slot] = NULL;	/* the next request reconnects */
+		}
+		pool_release(slot);
+		return ret;
+	}
+	if (strcmp(url, "/events") == 0)
+	{
+		/* its token was checked on the headers */
+		if (strcmp(method, "GET") != 0)
+			return respond(c, MHD_HTTP_METHOD_NOT_ALLOWED, NULL, NULL);
+		return web_serve_events(c);
+	}
 	if (!is_mcp)
 		return respond(c, MHD_HTTP_NOT_FOUND, "text/plain", "not found: MCP is served at /mcp\n");
 	if (strcmp(method, "POST") != 0)
@@ -566,7 +599,7 @@ bridge_run_http(const BridgeConfig *cfg)
 	socklen_t	addrlen;
 	char	   *error = NULL;
 	const union MHD_DaemonInfo *info;
-	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL;
+	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
 	struct sigaction sa;
 
 	config = cfg;
@@ -624,6 +657,8 @@ bridge_run_http(const BridgeConfig *cfg)
 	}
 
 	signal(SIGPIPE, SIG_IGN);
+	if (!web_start(cfg))
+		bridge_log("the dashboard's event stream (/events) is off: no LISTEN connection");
 
 	/*
 	 * The per-connection pool holds headers and read buffers only (bodies go
@@ -660,7 +695,9 @@ bridge_run_http(const BridgeConfig *cfg)
 	while (!stop_requested)
 		pause();
 
+	web_stop();
 	MHD_stop_daemon(d);
+	web_join();
 	for (int i = 0; i < pool.size; i++)
 		PQfinish(pool.conns[i]);
 	return EXIT_OK;

@@ -31,7 +31,8 @@ typedef struct Conn
 	char	   *path;
 	Buf			body;
 	bool		too_large;
-	bool		planned;
+	bool		planned;		/* the whole request is in: faults decided */
+	bool		responded;		/* respond() ran */
 	FaultPlan	plan;
 } Conn;
 
@@ -299,6 +300,7 @@ respond(Conn *c)
 	enum MHD_Result ret;
 	size_t		bytes;
 
+	c->responded = true;
 	MHD_get_connection_values(c->conn, MHD_GET_ARGUMENT_KIND, collect_arg, &args);
 	rq.method = c->method;
 	rq.path = c->path;
@@ -408,7 +410,45 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 	return respond(c);
 }
 
-/* on_completed frees a request's state */
+/*
+ * finish_abandoned processes a write whose client hung up while a latency
+ * fault held it back: Billy, too, finishes a request it has received
+ * whether or not anyone waits for the answer.  The answer is thrown away.
+ */
+static void
+finish_abandoned(Conn *c)
+{
+	Request		rq = {0};
+	Response	rs = {0};
+	ArgVec		args = {0};
+
+	MHD_get_connection_values(c->conn, MHD_GET_ARGUMENT_KIND, collect_arg, &args);
+	rq.method = c->method;
+	rq.path = c->path;
+	rq.args = args.v;
+	rq.nargs = args.n;
+	rq.token = MHD_lookup_connection_value(c->conn, MHD_HEADER_KIND, "X-Access-Token");
+	rq.body = c->body.p;
+	rq.body_len = c->body.len;
+	rq.body_too_large = c->too_large;
+	rq.revoked = c->plan.revoked;
+	rs.retry_after = -1;
+	api_handle(&rq, &rs);
+	stats_record(c->method, rs.route, 0, 0);
+	for (int i = 0; i < args.n; i++)
+	{
+		free(args.v[i].key);
+		free(args.v[i].value);
+	}
+	free(args.v);
+	buf_free(&rs.body);
+}
+
+/*
+ * on_completed frees a request's state; a write received whole but not
+ * answered yet (held back by latency when its client went away) is
+ * processed first.
+ */
 static void
 on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe)
 {
@@ -416,9 +456,13 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_Re
 
 	(void) cls;
 	(void) conn;
-	(void) toe;
 	if (c == NULL)
 		return;
+	if (c->planned && !c->responded && toe != MHD_REQUEST_TERMINATED_COMPLETED_OK &&
+		toe != MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN && c->plan.shape != FK_STATUS && strncmp(c->path, "/_sandbox/", 10) != 0 &&
+		(strcmp(c->method, "POST") == 0 || strcmp(c->method, "PUT") == 0 ||
+		 strcmp(c->method, "PATCH") == 0 || strcmp(c->method, "DELETE") == 0))
+		finish_abandoned(c);
 	free(c->path);
 	buf_free(&c->body);
 	free(c);

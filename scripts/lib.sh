@@ -2,6 +2,7 @@
 #
 #   billy_deps [extra packages]  install missing Debian packages (apt-get)
 #   billy_build                  build the extension, sandbox and bridge
+#   billy_dashboard              build the dashboard (dashboard/dist; npm packages pinned)
 #   billy_workdir NAME           a private work directory, removed at exit
 #   billy_stage                  install into a private copy of PostgreSQL
 #   billy_start_sandbox ARGS     start billy-sandbox on 127.0.0.1, port 0
@@ -88,11 +89,35 @@ billy_pg_config() {
 billy_build() {
     local jobs
     jobs=$(nproc 2>/dev/null || echo 2)
+    billy_dashboard
     if [ -n "$BILLY_SANITIZE" ]; then
         billy_build_sanitized "$jobs"
         return
     fi
     make -C "$BILLY_ROOT" -s -j"$jobs" PG_CONFIG="$(billy_pg_config)" >/dev/null
+}
+
+# billy_dashboard builds dashboard/dist/billy-dashboard.html (what `make
+# install` installs for billy.mcp's ui://billy/dashboard and the bridge's /):
+# Node.js and npm from Debian when missing, the npm packages pinned in
+# dashboard/package-lock.json (npm ci, skipped when the pinned versions are
+# there), then the bundle (skipped when it is newer than its sources).
+billy_dashboard() {
+    local dir=$BILLY_ROOT/dashboard out=$BILLY_ROOT/dashboard/dist/billy-dashboard.html
+    if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+        billy_deps nodejs npm
+    fi
+    [ "$(node -p 'process.versions.node.split(".")[0]')" -ge 20 ] ||
+        die "the dashboard needs Node.js 20 or later (found $(node --version)); install a newer nodejs"
+    if ! (cd "$dir" && node -e 'const p = require("./package.json");
+            for (const [name, want] of Object.entries({...p.dependencies, ...p.devDependencies}))
+                if (require("./node_modules/" + name + "/package.json").version !== want) process.exit(1)') 2>/dev/null; then
+        (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) >&2 ||
+            die "npm ci in dashboard/ failed (see above): the dashboard's npm packages could not be installed"
+    fi
+    if [ ! -f "$out" ] || [ -n "$(find "$dir/src" "$dir/build.mjs" "$dir/package-lock.json" -newer "$out" 2>/dev/null | head -1)" ]; then
+        (cd "$dir" && node build.mjs) >/dev/null || die "building the dashboard failed (cd dashboard && node build.mjs)"
+    fi
 }
 
 # billy_build_sanitized copies the sources into $BILLY_BUILD (with their
@@ -101,7 +126,7 @@ billy_build() {
 # compiler and linker flags of billy.so; the sandbox and the bridge take CFLAGS.
 billy_build_sanitized() {
     local jobs=$1 pc f
-    local parts=(Makefile billy.control src extension sandbox mcp-bridge test/sanitizer)
+    local parts=(Makefile billy.control src extension sandbox mcp-bridge test/sanitizer dashboard/dist)
     pc=$(billy_pg_config)
     mkdir -p "$BILLY_BUILD"
     # other flags than last time: build everything again
@@ -261,6 +286,8 @@ billy.key_file = '$BILLY_WORK/billy.key'
 billy.worker_naptime_ms = 60000
 max_worker_processes = 16
 fsync = off
+# logical decoding (test/t/88-dashboard-realtime.t reads the realtime publication with pgoutput)
+wal_level = logical
 log_line_prefix = '%m [%p] %q%a '
 EOF
     billy_as_server "$BILLY_PGBIN/pg_ctl" -D "$data" -l "$BILLY_WORK/postgres.log" -w -t 60 start >/dev/null ||

@@ -72,7 +72,7 @@ SELECT billy.mcp('{"jsonrpc": "2.0", "id": 8, "method": "ping", "params": [1, 2]
 SELECT billy.mcp('{"jsonrpc": "2.0", "id": 8, "method": "ping", "params": null}');
 
 -- unknown methods: -32601, and the modern era's discovery falls back to initialize
-SELECT billy.mcp('{"jsonrpc": "2.0", "id": 9, "method": "resources/list"}');
+SELECT billy.mcp('{"jsonrpc": "2.0", "id": 9, "method": "completion/complete"}');
 SELECT billy.mcp('{"jsonrpc": "2.0", "id": "server-discover-probe-1", "method": "server/discover"}') -> 'error' ->> 'code' AS code;
 SELECT billy.mcp('{"jsonrpc": "2.0", "id": 10, "method": "logging/setLevel", "params": {"level": "debug"}}') -> 'error' ->> 'code' AS code;
 
@@ -207,10 +207,10 @@ SELECT pg_temp.m('tools/call') -> 'error' ->> 'code' AS no_name;
 
 -- what 2026-07-28 does not have is not found, whatever the legacy era says:
 -- ping, initialize (a request with _meta needs no handshake), logging/setLevel,
--- subscriptions/listen (billy has none), resources/list
+-- subscriptions/listen (billy has none), completion/complete
 SELECT pg_temp.m('ping');
 SELECT v AS method, pg_temp.m(v) -> 'error' ->> 'code' AS code
-FROM unnest(ARRAY['initialize', 'logging/setLevel', 'subscriptions/listen', 'resources/list', 'notifications/initialized']) v;
+FROM unnest(ARRAY['initialize', 'logging/setLevel', 'subscriptions/listen', 'completion/complete', 'notifications/initialized']) v;
 
 -- an unsupported version, in _meta: -32022 with what billy supports and what
 -- was asked (a legacy version too: those are spoken after initialize)

@@ -34,6 +34,7 @@
 #include "utils/syscache.h"
 
 #include "breaker.h"
+#include "budget.h"
 #include "cache.h"
 #include "mcp.h"
 
@@ -263,6 +264,7 @@ _PG_init(void)
 
 	billy_mcp_define_settings();
 	billy_cache_define_settings();
+	billy_budget_define_settings();
 
 	DefineCustomBoolVariable("billy.enable_writes",
 							 "Allows writes to Billy (invoices, contacts, payments, imports...).",
@@ -275,8 +277,8 @@ _PG_init(void)
 							 NULL, NULL, NULL);
 
 	DefineCustomIntVariable("billy.reconcile_delay_ms",
-							"How long after an unknown write outcome the worker looks the record up in Billy.",
-							"Doubles with each further unknown outcome of the same write.",
+							"How long after a write was sent the worker waits before it looks the record up in Billy when the outcome is unknown, and before it looks again after sending it again.",
+							"Set it above the longest time Billy may take to process a write. Doubles with each further unknown outcome of the same write.",
 							&billy_reconcile_delay_ms,
 							5000, 0, 3600000,
 							PGC_SIGHUP, GUC_UNIT_MS,
@@ -395,8 +397,9 @@ billy_shmem_request(void)
 
 	RequestAddinShmemSpace(MAXALIGN(sizeof(BillyWorkerState)));
 	RequestAddinShmemSpace(billy_breaker_shmem_size());
+	RequestAddinShmemSpace(billy_budget_shmem_size());
 	billy_cache_shmem_request();
-	RequestNamedLWLockTranche("billy", 2);
+	RequestNamedLWLockTranche("billy", 3);
 }
 
 static void
@@ -420,6 +423,7 @@ billy_shmem_startup(void)
 				sizeof(billy_worker_state->state));
 	}
 	billy_breaker_shmem_init();
+	billy_budget_shmem_init();
 	billy_cache_shmem_init();
 	LWLockRelease(AddinShmemInitLock);
 }

@@ -120,6 +120,7 @@
 #include "utils/timestamp.h"
 
 #include "breaker.h"
+#include "budget.h"
 #include "cache.h"
 #include "freshness.h"
 #include "http.h"
@@ -224,8 +225,8 @@ billy_cache_define_settings(void)
 							 NULL, NULL, NULL);
 
 	DefineCustomIntVariable("billy.api_budget_per_minute",
-							"API calls per minute and organization the worker may spend refreshing rows ahead of reads.",
-							"Stale reads and hot rows are refreshed within it; 0 turns background refreshes off. Syncs are not counted.",
+							"API calls per minute and organization that roles outside billy_admin may make billy spend: reads with max_age or misses, billy.check_connection, and the worker's refreshes ahead of reads.",
+							"Charged where every GET is issued (budget.c); a spent budget raises SQLSTATE 53400. 0 refuses them all and turns background refreshes off. Syncs and writes are not counted.",
 							&billy_api_budget_per_minute,
 							60, 0, 100000,
 							PGC_SIGHUP, 0,
@@ -1009,8 +1010,18 @@ static void
 scan_here_fn(void *arg)
 {
 	ScanHere   *sh = arg;
+	bool		was = billy_budget_charge_scans(true);
 
-	billy_sync_one(sh->org, sh->resource, sh->hot, BILLY_COMMIT_NONE, 0, false, &sh->res);
+	/* a read's scan is charged to the reader's share of the API budget */
+	PG_TRY();
+	{
+		billy_sync_one(sh->org, sh->resource, sh->hot, BILLY_COMMIT_NONE, 0, false, &sh->res);
+	}
+	PG_FINALLY();
+	{
+		billy_budget_charge_scans(was);
+	}
+	PG_END_TRY();
 }
 
 /*

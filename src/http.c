@@ -43,6 +43,7 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "budget.h"
 #include "http.h"
 #include "json.h"
 
@@ -102,6 +103,7 @@ billy_http_request_new(BillyHttpMethod method, const char *base_url,
 	req->base_url = pnstrdup(base_url, blen);
 	req->path = path[0] == '/' ? pstrdup(path) : psprintf("/%s", path);
 	req->token = token;
+	req->budget_org = billy_budget_org_for_token(token);
 	req->retryable = (method == BILLY_GET);
 	req->last_retry_after_ms = -1;
 	req->response.maxlen = 8192;
@@ -433,6 +435,18 @@ log_attempt(BillyHttpRequest *req)
 }
 
 /*
+ * charge takes an attempt of a GET from its organization's API budget
+ * (budget.c); a spent budget raises before anything is sent.  Every GET
+ * billy makes passes here.
+ */
+static void
+charge(BillyHttpRequest *req)
+{
+	if (req->method == BILLY_GET)
+		billy_budget_charge(req->budget_org);
+}
+
+/*
  * run_loop drives the transfers until every request has its final outcome;
  * billy_http_run wraps it so that every curl resource is released whatever
  * happens.
@@ -460,12 +474,14 @@ run_loop(BillyHttpRequest **reqs, int nreqs, int concurrency,
 			if (reqs[i]->state == REQ_WAITING && reqs[i]->next_attempt_at <= now)
 			{
 				waiting--;
+				charge(reqs[i]);
 				start_attempt(reqs[i]);
 				active++;
 			}
 		}
 		while (active < concurrency && next < nreqs)
 		{
+			charge(reqs[next]);
 			start_attempt(reqs[next++]);
 			active++;
 		}

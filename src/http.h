@@ -63,6 +63,7 @@ typedef struct BillyHttpRequest
 	TimestampTz started_at;
 	TimestampTz next_attempt_at;
 	int			state;
+	const char *budget_org;		/* the organization GETs are charged to (budget.c) */
 } BillyHttpRequest;
 
 /* what billy_http_describe makes of a failed request */

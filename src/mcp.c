@@ -115,6 +115,14 @@ static const char *const supported_versions[] = {LEGACY_1, LEGACY_2, LEGACY_3, L
 #define SERVER_INFO_JSON \
 	"{\"name\":\"" SERVER_NAME "\",\"title\":\"" SERVER_TITLE "\",\"version\":\"" BILLY_VERSION "\"}"
 
+/*
+ * what billy offers besides tools, in both eras: resources (the MCP App
+ * ui://billy/dashboard) and prompts (workflow templates); neither list changes
+ * while a client is connected, and resources/subscribe is not served
+ */
+#define CAPABILITIES_MORE \
+	"\"resources\":{\"subscribe\":false,\"listChanged\":false},\"prompts\":{\"listChanged\":false}"
+
 /* settings */
 static int	mcp_max_rows = 500;
 static int	mcp_max_bytes = 100000;
@@ -369,7 +377,7 @@ mcp_initialize(McpRequest *req)
 	initStringInfo(&out);
 	appendStringInfoString(&out, "{\"protocolVersion\":");
 	escape_json(&out, version);
-	appendStringInfo(&out, ",\"capabilities\":{\"tools\":{\"listChanged\":%s}}",
+	appendStringInfo(&out, ",\"capabilities\":{\"tools\":{\"listChanged\":%s}," CAPABILITIES_MORE "}",
 					 mcp_list_changed ? "true" : "false");
 	appendStringInfoString(&out, ",\"serverInfo\":" SERVER_INFO_JSON);
 	if (instructions)
@@ -1659,6 +1667,92 @@ envelope_problem(JsonbContainer *meta, char **data)
 	return NULL;
 }
 
+/* ------------------------------------------------------------ resources, prompts */
+
+/*
+ * The methods answered by SQL (extension/0.2.0/91-apps.sql): each function
+ * takes the request's params (an empty object when there are none) and
+ * returns {"result": {...}} or {"error": {"kind": "not_found"|"invalid",
+ * "message": ...}}.  A missing resource is -32002 in the legacy era and
+ * -32602 in the modern one (which dropped -32002); anything else wrong with
+ * the params is -32602.
+ */
+typedef struct SqlMethod
+{
+	const char *method;
+	const char *sql;
+	bool		cacheable;		/* a list: ttlMs and cacheScope when modern */
+} SqlMethod;
+
+static const SqlMethod sql_methods[] = {
+	{"resources/list", "SELECT billy._mcp_resources_list($1)", true},
+	{"resources/templates/list", "SELECT billy._mcp_resource_templates_list($1)", true},
+	{"resources/read", "SELECT billy._mcp_resources_read($1)", false},
+	{"prompts/list", "SELECT billy._mcp_prompts_list($1)", true},
+	{"prompts/get", "SELECT billy._mcp_prompts_get($1)", false},
+};
+
+#define RPC_RESOURCE_NOT_FOUND	(-32002)
+
+static const SqlMethod *
+find_sql_method(const char *method)
+{
+	for (int i = 0; i < lengthof(sql_methods); i++)
+		if (strcmp(method, sql_methods[i].method) == 0)
+			return &sql_methods[i];
+	return NULL;
+}
+
+static Datum
+mcp_sql_method(McpRequest *req, const SqlMethod *m)
+{
+	Oid			types[1] = {JSONBOID};
+	Datum		values[1];
+	JsonbValue	pv;
+	JsonbValue *error;
+	JsonbValue *result;
+	Jsonb	   *answer;
+	bool		isnull;
+	StringInfoData out;
+
+	initStringInfo(&out);
+	if (req->params)
+	{
+		pv.type = jbvBinary;
+		pv.val.binary.data = req->params;
+		pv.val.binary.len = 0;
+		billy_append_json(&out, &pv);
+	}
+	else
+		appendStringInfoString(&out, "{}");
+	values[0] = DirectFunctionCall1(jsonb_in, CStringGetDatum(out.data));
+	if (SPI_execute_plan(get_plan(m->sql, 1, types), values, NULL, true, 1) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		elog(ERROR, "%s returned no row", m->method);
+	answer = DatumGetJsonbP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	if (isnull)
+		elog(ERROR, "%s returned NULL", m->method);
+	error = billy_json_key(&answer->root, "error");
+	if (error && error->type == jbvBinary)
+	{
+		JsonbValue *kind = billy_json_key(error->val.binary.data, "kind");
+		JsonbValue *message = billy_json_key(error->val.binary.data, "message");
+		bool		not_found = kind && kind->type == jbvString && kind->val.string.len == 9 &&
+			strncmp(kind->val.string.val, "not_found", 9) == 0;
+
+		return rpc_error(req, not_found && !req->modern ? RPC_RESOURCE_NOT_FOUND : RPC_INVALID_PARAMS,
+						 message && message->type == jbvString ?
+						 pnstrdup(message->val.string.val, message->val.string.len) : "invalid params",
+						 NULL);
+	}
+	result = billy_json_key(&answer->root, "result");
+	if (result == NULL)
+		elog(ERROR, "%s answered neither a result nor an error", m->method);
+	resetStringInfo(&out);
+	billy_append_json(&out, result);
+	return m->cacheable ? rpc_result_cacheable(req, out.data) : rpc_result(req, out.data);
+}
+
 /*
  * mcp_discover answers server/discover: every version billy speaks (the
  * legacy ones through initialize), the capabilities of a modern request
@@ -1673,7 +1767,7 @@ mcp_discover(McpRequest *req)
 
 	initStringInfo(&out);
 	appendStringInfoString(&out, "{\"supportedVersions\":" ALL_VERSIONS_JSON
-						   ",\"capabilities\":{\"tools\":{\"listChanged\":false}}");
+						   ",\"capabilities\":{\"tools\":{\"listChanged\":false}," CAPABILITIES_MORE "}");
 	if (instructions)
 	{
 		appendStringInfoString(&out, ",\"instructions\":");
@@ -1719,13 +1813,15 @@ mcp_modern(McpRequest *req, JsonbContainer *meta)
 		return mcp_tools_list(req);
 	if (strcmp(req->method, "tools/call") == 0)
 		return mcp_tools_call(req);
+	if (find_sql_method(req->method))
+		return mcp_sql_method(req, find_sql_method(req->method));
 
 	initStringInfo(&d);
 	appendStringInfoString(&d, "{\"method\":");
 	escape_json(&d, req->method);
 	appendStringInfoChar(&d, '}');
 	return rpc_error(req, RPC_METHOD_NOT_FOUND,
-					 psprintf("method not found: %s (on " MODERN_VERSION " billy serves server/discover, tools/list and tools/call%s)",
+					 psprintf("method not found: %s (on " MODERN_VERSION " billy serves server/discover, tools/list, tools/call, resources/list, resources/templates/list, resources/read, prompts/list and prompts/get%s)",
 							  req->method,
 							  strcmp(req->method, "initialize") == 0 ? "; a request with _meta needs no initialize" :
 							  strcmp(req->method, "ping") == 0 ? "; " MODERN_VERSION " has no ping" : ""),
@@ -1814,6 +1910,8 @@ billy_mcp(PG_FUNCTION_ARGS)
 		answer = mcp_tools_list(&req);
 	else if (strcmp(req.method, "tools/call") == 0)
 		answer = mcp_tools_call(&req);
+	else if (find_sql_method(req.method))
+		answer = mcp_sql_method(&req, find_sql_method(req.method));
 	else
 	{
 		StringInfoData data;
@@ -1823,7 +1921,7 @@ billy_mcp(PG_FUNCTION_ARGS)
 		escape_json(&data, req.method);
 		appendStringInfoChar(&data, '}');
 		answer = rpc_error(&req, RPC_METHOD_NOT_FOUND,
-						   psprintf("method not found: %s (billy serves initialize, ping, tools/list and tools/call)", req.method),
+						   psprintf("method not found: %s (billy serves initialize, ping, tools/list, tools/call, resources/list, resources/templates/list, resources/read, prompts/list and prompts/get)", req.method),
 						   data.data);
 	}
 

@@ -37,6 +37,7 @@
 #include "crypto.h"
 #include "http.h"
 #include "json.h"
+#include "budget.h"
 #include "organizations.h"
 #include "sqlexec.h"
 
@@ -554,6 +555,8 @@ billy_load_token(const char *org_id, char **api_url)
 
 	if (api_url)
 		*api_url = url;
+	/* the requests made with it are charged to org's API budget */
+	billy_budget_note_token(org_id, token);
 	return token;
 }
 

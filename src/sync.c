@@ -55,6 +55,7 @@
 #include "utils/timestamp.h"
 
 #include "breaker.h"
+#include "budget.h"
 #include "http.h"
 #include "json.h"
 #include "organizations.h"
@@ -1296,6 +1297,8 @@ billy_sync_one(const char *org, const char *resource, bool hot,
 					 errmsg("%s have no hot scan", resource)));
 	}
 
+	/* a sync keeps its own share: not charged to the API budget */
+	billy_budget_exempt_this_transaction();
 	cxt = AllocSetContextCreate(TopMemoryContext, "billy sync", ALLOCSET_DEFAULT_SIZES);
 	scan = MemoryContextAllocZero(cxt, sizeof(SyncScan));
 	scan->cxt = cxt;

@@ -50,6 +50,7 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "budget.h"
 #include "bulk.h"
 #include "cache.h"
 #include "organizations.h"
@@ -73,6 +74,7 @@ typedef struct BillyJobKind
 {
 	const char *name;
 	BillyJobHandler handler;
+	BillyShare	share;			/* whose API budget its GETs spend (budget.c) */
 } BillyJobKind;
 
 static void run_refresh_organization(BillyJob *job);
@@ -80,11 +82,12 @@ static long cache_interval_ms(void);
 
 /* the job kinds; later concerns add theirs here */
 static const BillyJobKind job_kinds[] = {
-	{"refresh_organization", run_refresh_organization},
-	{"sync", billy_sync_job},
-	{"cache_refresh", billy_cache_refresh_job},
-	{"reconcile_write", billy_reconcile_write_job},
-	{"bulk_import", billy_bulk_import_job},
+	{"refresh_organization", run_refresh_organization, BILLY_SHARE_EXEMPT},
+	{"sync", billy_sync_job, BILLY_SHARE_EXEMPT},
+	/* refreshes of what reads found stale: the readers' share */
+	{"cache_refresh", billy_cache_refresh_job, BILLY_SHARE_READER},
+	{"reconcile_write", billy_reconcile_write_job, BILLY_SHARE_EXEMPT},
+	{"bulk_import", billy_bulk_import_job, BILLY_SHARE_EXEMPT},
 };
 
 static bool in_worker = false;
@@ -458,13 +461,19 @@ record_failure(BillyJob *job, ErrorData *edata)
 			 edata->detail ? errdetail("%s", edata->detail) : 0));
 }
 
-/* find_handler returns the handler of a job kind, or raises */
+/*
+ * find_handler returns the handler of a job kind, or raises; the worker's
+ * calls to Billy are charged to the kind's share from then on.
+ */
 static BillyJobHandler
 find_handler(const char *kind)
 {
 	for (int i = 0; i < lengthof(job_kinds); i++)
 		if (strcmp(job_kinds[i].name, kind) == 0)
+		{
+			billy_budget_set_process_share(job_kinds[i].share);
 			return job_kinds[i].handler;
+		}
 	ereport(ERROR,
 			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 			 errmsg("unknown job kind \"%s\"", kind),

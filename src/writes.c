@@ -11,9 +11,19 @@
  *	  pending --(committed before the request leaves)--> sent
  *	  sent --2xx--> done       (the records Billy returned go into the mirror)
  *	  sent --4xx, or nothing sent--> failed
- *	  sent --timeout, reset after sending, 500/502/504--> unknown
- *	  unknown --worker: look the record up in Billy--> done (it is there)
- *	                                               --> sent again (it is not)
+ *	  sent --timeout, reset after sending, 500/502/504, sender died--> unknown
+ *	  unknown --worker, no sooner than reconcile_delay_ms after sent_at:
+ *	            look the record up in Billy--> done (it is there)
+ *	                                       --> sent again (it is not), and
+ *	                                           looked up again a delay later
+ *	                                       --> unknown, needs_decision (several
+ *	                                           match, or it cannot be looked up)
+ *
+ * What that guarantees, and what not: a write is never sent twice while
+ * its first send could still be on its way through Billy within
+ * reconcile_delay_ms.  A first send that Billy completes later than that
+ * can leave a duplicate; the look-up after the resend (and
+ * billy.write_checks) finds it and hands the write to a person.
  *
  * Those commits must not depend on the caller's transaction: a write that
  * reached Billy stays recorded (and audited) even when the caller rolls
@@ -46,7 +56,9 @@
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
+#include "utils/timestamp.h"
 
+#include "budget.h"
 #include "http.h"
 #include "json.h"
 #include "organizations.h"
@@ -715,6 +727,8 @@ billy_write_executor_main(Datum main_arg)
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 	in_executor = true;
+	/* a write and its read-backs are not charged to any API budget */
+	billy_budget_set_process_share(BILLY_SHARE_EXEMPT);
 
 	seg = dsm_attach(DatumGetUInt32(main_arg));
 	if (seg == NULL)
@@ -884,8 +898,12 @@ billy_commit_write(PG_FUNCTION_ARGS)
 	{
 		ereport(WARNING,
 				(errmsg("the outcome of write %lld is unknown: %s", (long long) op_id, field(outcome, "error")),
-				 errdetail("billy looks the record up in Billy and resends only if Billy does not have it; never a duplicate."),
-				 errhint("billy.write_ops shows the write (id %lld) as it is reconciled.", (long long) op_id)));
+				 errdetail("Billy may or may not have done it. Do not run this write again: that could make a duplicate, "
+						   "and a new preview of the same write is refused while this one is unknown."),
+				 errhint("billy looks the record up in Billy once billy.reconcile_delay_ms has passed and sends it again only if "
+						 "Billy does not have it; billy.write_ops shows write %lld as it is settled. If it stays unknown "
+						 "(needs_decision), a person checks in Billy and records the outcome with billy.resolve_write(%lld, ...).",
+						 (long long) op_id, (long long) op_id)));
 		PG_RETURN_JSONB_P(billy_jsonb_parse(outcome, strlen(outcome), "a write's outcome"));
 	}
 	if (strcmp(state, "failed") == 0)
@@ -906,8 +924,8 @@ billy_commit_write(PG_FUNCTION_ARGS)
 			(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
 			 errmsg("write %lld stopped while it was %s: %s", (long long) op_id, state,
 					executor_error[0] ? executor_error : "the write executor failed"),
-			 errdetail("The worker checks Billy for the record before anything is sent again."),
-			 errhint("billy.write_ops shows the write as it is reconciled.")));
+			 errdetail("Billy may or may not have done it. The worker looks the record up in Billy before anything is sent again."),
+			 errhint("Do not run this write again; billy.write_ops shows write %lld as it is settled.", (long long) op_id)));
 	PG_RETURN_NULL();
 }
 
@@ -959,16 +977,82 @@ billy_reconcile_write_job(BillyJob *job)
 }
 
 /*
+ * matched_ids asks billy._write_matches which records of a look-up's answer
+ * are the write's: NULL when none, else their ids joined by commas (Billy's
+ * ids have none; a record look-up of the organization gives "").
+ */
+static char *
+matched_ids(const char *lookup, const char *response, int *n)
+{
+	Oid			types[2] = {TEXTOID, TEXTOID};
+	Datum		values[2] = {CStringGetTextDatum(lookup), CStringGetTextDatum(response)};
+	char	   *count;
+
+	count = billy_sql_value("SELECT pg_catalog.cardinality(billy._write_matches($1::pg_catalog.jsonb, $2::pg_catalog.jsonb))",
+							2, types, values, NULL);
+	*n = count ? pg_strtoint32(count) : 0;
+	if (*n == 0)
+		return NULL;
+	return billy_sql_value("SELECT pg_catalog.array_to_string(billy._write_matches($1::pg_catalog.jsonb, $2::pg_catalog.jsonb), ',')",
+						   2, types, values, NULL);
+}
+
+/*
+ * mirror_ids reads records of the write's resource back into the mirror
+ * (ids joined by commas) and returns what changed, as refresh_mirror does.
+ */
+static char *
+mirror_ids(WriteOp *op, const char *org, const char *base_url, const char *token,
+		   const char *ids, const char *request)
+{
+	StringInfoData fake;
+	char	   *copy = pstrdup(ids ? ids : "");
+	char	   *save = NULL;
+	bool		first = true;
+
+	initStringInfo(&fake);
+	appendStringInfo(&fake, "{\"%s\":[", op->resource ? op->resource : "organizations");
+	for (char *id = strtok_r(copy, ",", &save); id || first; id = strtok_r(NULL, ",", &save))
+	{
+		if (!first)
+			appendStringInfoChar(&fake, ',');
+		appendStringInfoString(&fake, "{\"id\":");
+		escape_json(&fake, id ? id : "");
+		appendStringInfoChar(&fake, '}');
+		first = false;
+		if (id == NULL)
+			break;
+	}
+	appendStringInfoChar(&fake, ']');
+	if (strcmp(op->operation, "create_bank_payment") == 0 && request)
+		appendStringInfo(&fake, ",\"balanceModifiers\":%s",
+						 billy_sql_value("SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object("
+										 "'subjectReference', a ->> 'subjectReference')), '[]')::pg_catalog.text "
+										 "FROM pg_catalog.jsonb_array_elements($1::pg_catalog.jsonb -> 'body' -> 'bankPayment' -> 'associations') a",
+										 1, (Oid[]) {TEXTOID}, (Datum[]) {CStringGetTextDatum(request)}, NULL));
+	appendStringInfoChar(&fake, '}');
+	return refresh_mirror(org, base_url, token, fake.data);
+}
+
+/*
  * reconcile does billy_reconcile_write_job's work inside its own memory
- * context: look the write's record up, then done, resend, or leave it for a
- * person.
+ * context.  A write whose outcome is unknown may still be on its way
+ * through Billy (a sender that died, a timeout while Billy works): so
+ * nothing happens before billy.reconcile_delay_ms has passed since it was
+ * sent (the job is postponed until then).  Then its record is looked up:
+ * found, it is done; several found, a person must decide; not found, it is
+ * sent again (when writes are allowed), and looked up once more a delay
+ * after that ({"verify": true}): two records then mean the first send went
+ * through late, and the write turns unknown for a person.
  */
 static void
 reconcile(BillyJob *job)
 {
 	char	   *idtext = field(job->args, "write_op_id");
-	Oid			types[1] = {INT8OID};
-	Datum		values[1];
+	char	   *verify_arg = field(job->args, "verify");
+	bool		verify = verify_arg && strcmp(verify_arg, "true") == 0;
+	Oid			types[2] = {INT8OID, INT4OID};
+	Datum		values[2];
 	char	   *row;
 	char	   *state;
 	char	   *org;
@@ -979,9 +1063,11 @@ reconcile(BillyJob *job)
 	WriteOp		op = {0};
 	WriteOp    *ops[1] = {&op};
 	int			attempts;
+	int			wait_ms;
 	BillyHttpRequest *req;
 	char	   *path;
 	char	   *found = NULL;
+	int			nfound = 0;
 	char	   *why = NULL;
 
 	if (idtext == NULL)
@@ -989,17 +1075,21 @@ reconcile(BillyJob *job)
 						errmsg("a reconcile_write job needs write_op_id")));
 	op.id = pg_strtoint64(idtext);
 	values[0] = Int64GetDatum(op.id);
+	values[1] = Int32GetDatum(billy_reconcile_delay_ms);
 	row = sql_text("SELECT pg_catalog.jsonb_build_object('state', state, 'org', organization_id, "
 				   "'operation', operation, 'lookup', lookup, 'request', request, 'attempts', attempts, "
+				   "'wait_ms', GREATEST(0, pg_catalog.ceil(pg_catalog.date_part('epoch', COALESCE(sent_at, created_at) "
+				   "OPERATOR(pg_catalog.+) pg_catalog.make_interval(secs => $2 OPERATOR(pg_catalog./) 1000.0) "
+				   "OPERATOR(pg_catalog.-) pg_catalog.clock_timestamp()) OPERATOR(pg_catalog.*) 1000))::integer, "
 				   "'record_id', record_id, 'resource', CASE WHEN operation LIKE '%invoice' THEN 'invoices' "
 				   "WHEN operation LIKE '%contact' THEN 'contacts' WHEN operation LIKE '%product' THEN 'products' "
 				   "WHEN operation LIKE '%bill' THEN 'bills' WHEN operation LIKE '%payment' THEN 'bankPayments' END)::pg_catalog.text "
 				   "FROM billy.write_ops WHERE id OPERATOR(pg_catalog.=) $1 FOR UPDATE",
-				   1, types, values, NULL);
+				   2, types, values, NULL);
 	if (row == NULL)
 		return;
 	state = field(row, "state");
-	if (strcmp(state, "unknown") != 0)
+	if (strcmp(state, verify ? "done" : "unknown") != 0)
 		return;
 	org = field(row, "org");
 	lookup = field(row, "lookup");
@@ -1007,13 +1097,22 @@ reconcile(BillyJob *job)
 	op.operation = field(row, "operation");
 	op.resource = field(row, "resource");
 	op.record_id = field(row, "record_id");
+	/* Billy may still be working on the last send: not before the delay */
+	wait_ms = pg_strtoint32(field(row, "wait_ms"));
+	if (wait_ms > 0)
+	{
+		job->postpone_until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), wait_ms);
+		return;
+	}
+	if (verify && (lookup == NULL || strcmp(field(lookup, "kind"), "list") != 0))
+		return;
 	sql_owner("SELECT pg_catalog.pg_advisory_lock(pg_catalog.hashtext('billy write'), $1::pg_catalog.int4)",
 			  1, types, values, NULL);
 
 	if (lookup == NULL)
 	{
 		record_unknown(&op, "Billy cannot tell whether this write was done", -1,
-					   "not resent: its result cannot be looked up (e.g. an e-mail to an invoice sent before); check in Billy");
+					   "not resent: its result cannot be looked up (e.g. an e-mail to an invoice sent before); a person must decide: check in Billy");
 		return;
 	}
 	token = billy_load_token(org, &api_url);
@@ -1041,46 +1140,38 @@ reconcile(BillyJob *job)
 	}
 	else
 	{
-		Oid			t2[2] = {TEXTOID, TEXTOID};
-		Datum		v2[2];
-
 		if (req->failure != BILLY_HTTP_OK)
 			billy_http_raise(req);
 		billy_http_require_json(req);
-		v2[0] = CStringGetTextDatum(lookup);
-		v2[1] = CStringGetTextDatum(req->response.data);
-		found = billy_sql_value("SELECT billy._write_match($1::pg_catalog.jsonb, $2::pg_catalog.jsonb)",
-								2, t2, v2, NULL);
+		found = matched_ids(lookup, req->response.data, &nfound);
 	}
-	if (found && strcmp(found, "?ambiguous") == 0)
+	if (nfound > 1)
 	{
-		record_unknown(&op, "several new records in Billy match this write", -1,
-					   "not resent: several records match; check in Billy which one is this write's");
+		/* the duplicates go into the mirror too, where billy.write_checks sees them */
+		mirror_ids(&op, org, base_url, token, found, field(row, "request"));
+		record_unknown(&op, psprintf("%d records in Billy match this write (%s)", nfound, found), -1,
+					   verify ?
+					   "looked up again after it was sent again: the first send went through late, so Billy has it twice; "
+					   "a person must decide which to keep (delete the other in Billy, then billy.resolve_write)" :
+					   "not resent: several records in Billy match it; a person must decide which is this write's "
+					   "(billy.resolve_write)");
+		explicit_bzero(token, strlen(token));
+		return;
+	}
+	if (verify)
+	{
+		/* one record, as it should be: the write stays done */
+		sql_owner("SELECT pg_catalog.pg_advisory_unlock(pg_catalog.hashtext('billy write'), $1::pg_catalog.int4)",
+				  1, types, values, NULL);
 		explicit_bzero(token, strlen(token));
 		return;
 	}
 	if (found)
 	{
-		StringInfoData fake;
 		char	   *rid = found[0] ? found : op.record_id;
 
 		/* read it (and what it touched) back into the mirror */
-		initStringInfo(&fake);
-		appendStringInfo(&fake, "{\"%s\":[{\"id\":", op.resource ? op.resource : "organizations");
-		escape_json(&fake, rid ? rid : "");
-		appendStringInfoString(&fake, "}]");
-		if (strcmp(op.operation, "create_bank_payment") == 0)
-		{
-			char	   *request = field(row, "request");
-
-			appendStringInfo(&fake, ",\"balanceModifiers\":%s",
-							 billy_sql_value("SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object("
-											 "'subjectReference', a ->> 'subjectReference')), '[]')::pg_catalog.text "
-											 "FROM pg_catalog.jsonb_array_elements($1::pg_catalog.jsonb -> 'body' -> 'bankPayment' -> 'associations') a",
-											 1, (Oid[]) {TEXTOID}, (Datum[]) {CStringGetTextDatum(request)}, NULL));
-		}
-		appendStringInfoChar(&fake, '}');
-		record_done(&op, 0, rid, refresh_mirror(org, base_url, token, fake.data),
+		record_done(&op, 0, rid, mirror_ids(&op, org, base_url, token, rid, field(row, "request")),
 					"reconciled: found in Billy after the unknown outcome; not resent");
 		explicit_bzero(token, strlen(token));
 		return;
@@ -1104,6 +1195,17 @@ reconcile(BillyJob *job)
 	send_ops(ops, 1, 1, org, base_url, token, attempts,
 			 "reconciled: not found in Billy after the unknown outcome, so sent again");
 	explicit_bzero(token, strlen(token));
+	/* look again once Billy has had the time a late first send would need */
+	if (strcmp(field(lookup, "kind"), "list") == 0)
+	{
+		Oid			t3[3] = {INT8OID, TEXTOID, INT4OID};
+		Datum		v3[3] = {Int64GetDatum(op.id), CStringGetTextDatum(org), Int32GetDatum(billy_reconcile_delay_ms)};
+
+		sql_owner("SELECT billy._enqueue('reconcile_write', $2, pg_catalog.jsonb_build_object('write_op_id', $1, 'verify', true), "
+				  "pg_catalog.clock_timestamp() OPERATOR(pg_catalog.+) pg_catalog.make_interval(secs => $3 OPERATOR(pg_catalog./) 1000.0), 20) "
+				  "FROM billy.write_ops WHERE id OPERATOR(pg_catalog.=) $1 AND state OPERATOR(pg_catalog.=) 'done'",
+				  3, t3, v3, NULL);
+	}
 }
 
 /*

@@ -55,6 +55,7 @@ CREATE TABLE billy.write_ops (
     error           text,
     error_detail    text,
     reconciliation  text,
+    needs_decision  boolean NOT NULL DEFAULT false,
     record_id       text,
     result          jsonb
 );
@@ -62,7 +63,7 @@ CREATE INDEX write_ops_open ON billy.write_ops (state) WHERE state OPERATOR(pg_c
 CREATE INDEX write_ops_org ON billy.write_ops (organization_id, created_at);
 CREATE INDEX write_ops_bulk ON billy.write_ops (bulk_job_id, bulk_line) WHERE bulk_job_id IS NOT NULL;
 COMMENT ON TABLE billy.write_ops IS
-'The outbox: one row per write sent to Billy (billy.commit_write, imports). state: pending (recorded, not sent), sent (on its way; committed before the request leaves), done (Billy answered with success; its records are in the mirror), failed (Billy refused, e.g. 422, or nothing was sent), unknown (a timeout or broken connection after sending: the worker looks the record up, and only resends when Billy does not have it; never a duplicate). reconciliation says what the look-up found. record_id is the record written; result holds it as Billy returned it.';
+'The outbox: one row per write sent to Billy (billy.commit_write, imports). state: pending (recorded, not sent), sent (on its way; committed before the request leaves), done (Billy answered with success; its records are in the mirror), failed (Billy refused, e.g. 422, or nothing was sent), unknown (a timeout, a broken connection or a sender that died after sending: Billy may or may not have done it; the worker looks the record up no sooner than billy.reconcile_delay_ms after sent_at, resends only when Billy does not have it, and looks again after a resend). needs_decision: billy gave up finding out (the result cannot be looked up, or several records in Billy match it, e.g. two invoices with its externalId): a person checks in Billy and records the outcome with billy.resolve_write. While a write is unknown, a new preview of the same write is refused. reconciliation says what the look-ups found. record_id is the record written; result holds it as Billy returned it.';
 
 DO $rls$
 DECLARE
@@ -905,6 +906,8 @@ DECLARE
     stored billy.write_previews;
 BEGIN
     PERFORM billy._require_writable(plan ->> 'organization_id');
+    -- before the problems: an unsettled identical write matters more
+    PERFORM billy._refuse_if_unsettled(plan ->> 'organization_id', operation, args);
     PERFORM billy._raise_problems(plan);
     stored := billy._store_preview(operation, args);
     RETURN jsonb_build_object(
@@ -914,7 +917,42 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION billy.preview_write(text, jsonb) IS
-'Previews a write to Billy without sending anything: validates args locally (every problem names its field), checks that writes are allowed, and returns {"operation_hash", "operation", "organization_id", "summary", "request": {"method", "path", "body"} exactly as it would be sent, "touches": the mirror records it depends on with their content hashes, "expires_at"}. billy.commit_write(operation_hash) then sends it, once, if those records are unchanged. Operations: create_invoice {org, invoice}, approve_invoice {org, invoiceId}, send_invoice {org, invoiceId, contactPersonId?, emailSubject?, emailBody?}, delete_draft_invoice {org, invoiceId}, create_contact {org, contact}, update_contact {org, contactId, contact}, create_product {org, product}, update_product {org, productId, product}, create_bill {org, bill}, approve_bill {org, billId}, create_bank_payment {org, payment}, update_organization {org, organization}; see billy.write_operations().';
+'Previews a write to Billy without sending anything: validates args locally (every problem names its field), checks that writes are allowed, refuses while an identical write (same organization, operation and args) is pending, sent or unknown (sending it again could make a duplicate), and returns {"operation_hash", "operation", "organization_id", "summary", "request": {"method", "path", "body"} exactly as it would be sent, "touches": the mirror records it depends on with their content hashes, "expires_at"}. billy.commit_write(operation_hash) then sends it, once, if those records are unchanged. Operations: create_invoice {org, invoice}, approve_invoice {org, invoiceId}, send_invoice {org, invoiceId, contactPersonId?, emailSubject?, emailBody?}, delete_draft_invoice {org, invoiceId}, create_contact {org, contact}, update_contact {org, contactId, contact}, create_product {org, product}, update_product {org, productId, product}, create_bill {org, bill}, approve_bill {org, billId}, create_bank_payment {org, payment}, update_organization {org, organization}; see billy.write_operations().';
+
+-- _refuse_if_unsettled: a write identical to one whose outcome is not known
+-- yet (same organization, operation and arguments) could make a duplicate
+CREATE FUNCTION billy._refuse_if_unsettled(org text, op text, a jsonb) RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    w billy.write_ops;
+BEGIN
+    SELECT * INTO w FROM billy.write_ops x
+    WHERE x.organization_id = org AND x.operation = op AND x.state IN ('pending', 'sent', 'unknown')
+      AND (x.args - 'org') = (coalesce(a, '{}') - 'org')
+    ORDER BY x.id DESC LIMIT 1;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    IF w.state <> 'unknown' THEN
+        RAISE EXCEPTION 'an identical write (write %) is being sent to Billy now', w.id
+            USING ERRCODE = '55000',
+                  DETAIL = format('Write %s (%s) was committed at %s and has no outcome yet.', w.id, w.summary, w.created_at),
+                  HINT = format('Do not send it again: wait for write %s to end (billy.write_ops shows it).', w.id);
+    END IF;
+    RAISE EXCEPTION 'an identical write (write %) has an unknown outcome: it may already be in Billy', w.id
+        USING ERRCODE = '55000',
+              DETAIL = format('Write %s (%s) was sent at %s; %s. %s', w.id, w.summary, w.sent_at, coalesce(w.error, 'Billy did not answer'),
+                  CASE WHEN w.needs_decision THEN 'billy could not find out whether Billy did it: a person must decide.'
+                       ELSE 'billy looks it up in Billy by itself and resends it only if Billy does not have it.' END),
+              HINT = CASE WHEN w.needs_decision
+                  THEN format('Do not retry; a person must decide: sending it again could make a duplicate. The person checks in Billy whether write %s was done and records it with billy.resolve_write(%s, ''done'' or ''failed''); preview again only if it was not done.', w.id, w.id)
+                  ELSE format('Do not retry: sending it again could make a duplicate. Wait until write %s is done or failed (billy.write_ops); preview again only if it failed.', w.id) END;
+END
+$$;
+COMMENT ON FUNCTION billy._refuse_if_unsettled(text, text, jsonb) IS
+'Raises when a write identical to the one being previewed (same organization, operation and arguments) is still pending, sent or unknown: sending it again could make a duplicate. Internal.';
 
 -- _store_preview plans the write itself (as the extension owner): what is
 -- stored, and later sent, is billy's plan, never one a caller made up
@@ -987,7 +1025,7 @@ CREATE FUNCTION billy.commit_write(operation_hash text) RETURNS jsonb
 LANGUAGE C
 AS 'MODULE_PATHNAME', 'billy_commit_write';
 COMMENT ON FUNCTION billy.commit_write(text) IS
-'Sends a previewed write to Billy, once: only if writes are allowed, the hash (from billy.preview_write) is unused and unexpired, and the mirror records the write depends on are unchanged since the preview (else it refuses: preview again). The write is recorded in billy.write_ops and the audit trail whatever happens, committed on its own (a rollback of the caller''s transaction does not hide it). Returns {"write_op_id", "state": "done", "operation", "record_id", "record": the record as now in the mirror, "changed": ids per resource}; Billy''s refusals (422) raise an error naming the fields Billy named. When the outcome is unknown (timeout or connection lost after sending) it returns "state": "unknown" with a warning: the worker looks the record up in Billy and only resends when it is not there.';
+'Sends a previewed write to Billy, once: only if writes are allowed, the hash (from billy.preview_write) is unused and unexpired, and the mirror records the write depends on are unchanged since the preview (else it refuses: preview again). The write is recorded in billy.write_ops and the audit trail whatever happens, committed on its own (a rollback of the caller''s transaction does not hide it). Returns {"write_op_id", "state": "done", "operation", "record_id", "record": the record as now in the mirror, "changed": ids per resource}; Billy''s refusals (422) raise an error naming the fields Billy named. When the outcome is unknown (timeout, connection lost or Billy''s gateway failing after sending) it returns "state": "unknown" with a warning: do not run the write again. The worker looks the record up in Billy no sooner than billy.reconcile_delay_ms after it was sent, resends only when Billy does not have it, and looks again after a resend; when it cannot tell, the write stays unknown with needs_decision for a person (billy.write_checks, billy.resolve_write).';
 
 -- the one-call functions: preview and commit in one go
 CREATE FUNCTION billy._write_now(operation text, args jsonb) RETURNS jsonb
@@ -1143,7 +1181,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION billy._orphaned_writes() IS
-'Finds writes left pending or sent by a process that stopped (no one holds their lock): pending ones failed (never sent), sent ones unknown and queued for reconciliation. The worker calls it. Internal.';
+'Finds writes left pending or sent by a process that stopped (no one holds their lock): pending ones failed (never sent), sent ones unknown and queued for reconciliation (which looks them up no sooner than billy.reconcile_delay_ms after they were sent: Billy may still be working on them). The worker calls it. Internal.';
 
 
 ------------------------------------------------------------------------------
@@ -1218,7 +1256,7 @@ BEGIN
     ELSIF w.operation = 'update_organization' THEN
         SELECT raw INTO rec FROM billy.organizations WHERE id = w.organization_id;
     END IF;
-    UPDATE billy.write_ops SET state = 'done', finished_at = now(), http_status = status,
+    UPDATE billy.write_ops SET state = 'done', finished_at = now(), http_status = status, needs_decision = false,
         record_id = coalesce(rid, record_id), reconciliation = note, error = NULL, error_detail = NULL,
         result = jsonb_build_object('changed', coalesce(changed, '{}'), 'record', rec)
     WHERE id = op RETURNING * INTO w;
@@ -1241,7 +1279,7 @@ AS $$
 DECLARE
     w billy.write_ops;
 BEGIN
-    UPDATE billy.write_ops SET state = 'failed', finished_at = now(), http_status = status,
+    UPDATE billy.write_ops SET state = 'failed', finished_at = now(), http_status = status, needs_decision = false,
         billy_error_code = code, error = msg, error_detail = detail, reconciliation = coalesce(note, reconciliation)
     WHERE id = op RETURNING * INTO w;
     PERFORM billy._write_audit(w, CASE WHEN note IS NULL THEN 'write' ELSE 'reconcile' END,
@@ -1262,7 +1300,8 @@ AS $$
 DECLARE
     w billy.write_ops;
 BEGIN
-    UPDATE billy.write_ops SET state = 'unknown', error = msg, reconciliation = coalesce(note, reconciliation)
+    UPDATE billy.write_ops SET state = 'unknown', error = msg, reconciliation = coalesce(note, reconciliation),
+        needs_decision = delay_ms IS NULL, finished_at = NULL
     WHERE id = op RETURNING * INTO w;
     PERFORM billy._write_audit(w, CASE WHEN note IS NULL THEN 'write' ELSE 'reconcile' END, 'unknown: ' || msg);
     IF delay_ms IS NOT NULL THEN
@@ -1272,7 +1311,7 @@ BEGIN
     PERFORM pg_advisory_unlock(hashtext('billy write'), op::integer);
 END
 $$;
-COMMENT ON FUNCTION billy._write_unknown(bigint, text, integer, text) IS 'Marks a write''s outcome unknown, audits it and queues its reconciliation (after delay_ms). Internal.';
+COMMENT ON FUNCTION billy._write_unknown(bigint, text, integer, text) IS 'Marks a write''s outcome unknown, audits it and queues its reconciliation (after delay_ms); without delay_ms billy gives up and the write needs a person''s decision. Internal.';
 
 -- _write_affected: the records a write's answer says changed, as the
 -- mirror's parents (children point to their parent), and deletions
@@ -1305,8 +1344,8 @@ $$;
 COMMENT ON FUNCTION billy._write_affected(jsonb) IS
 'The mirrored records a write''s answer changed (plural roots, children mapped to their parents) or deleted (meta.deletedRecords). Internal.';
 
--- _write_match: does a look-up's answer hold the write's record?  Returns its id
-CREATE FUNCTION billy._write_match(lookup jsonb, response jsonb) RETURNS text
+-- _write_matches: the records in a look-up's answer that are the write's
+CREATE FUNCTION billy._write_matches(lookup jsonb, response jsonb) RETURNS text[]
 LANGUAGE plpgsql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -1317,35 +1356,124 @@ BEGIN
     IF lookup ->> 'kind' = 'record' THEN
         rec := response -> (lookup ->> 'root');
         IF rec IS NULL THEN
-            RETURN NULL;
+            RETURN '{}';
         END IF;
         IF lookup ? 'expect' AND NOT (SELECT bool_and(rec -> k = v OR (rec ->> k) = (v #>> '{}'))
                                       FROM jsonb_each(lookup -> 'expect') e(k, v)) THEN
-            RETURN NULL;
+            RETURN '{}';
         END IF;
         IF lookup ? 'expect_in' AND NOT (SELECT bool_and(v ? (rec ->> k)) FROM jsonb_each(lookup -> 'expect_in') e(k, v)) THEN
-            RETURN NULL;
+            RETURN '{}';
         END IF;
-        RETURN coalesce(rec ->> 'id', '');
+        RETURN ARRAY[coalesce(rec ->> 'id', '')];
     END IF;
-    SELECT array_agg(CASE WHEN lookup ? 'id_from' THEN split_part(e ->> (lookup ->> 'id_from'), ':', 2) ELSE e ->> 'id' END)
+    SELECT array_agg(CASE WHEN lookup ? 'id_from' THEN split_part(e ->> (lookup ->> 'id_from'), ':', 2) ELSE e ->> 'id' END ORDER BY n)
     INTO ids
-    FROM jsonb_array_elements(CASE WHEN jsonb_typeof(response -> (lookup ->> 'root')) = 'array' THEN response -> (lookup ->> 'root') ELSE '[]' END) e
+    FROM jsonb_array_elements(CASE WHEN jsonb_typeof(response -> (lookup ->> 'root')) = 'array' THEN response -> (lookup ->> 'root') ELSE '[]' END)
+         WITH ORDINALITY AS t(e, n)
     WHERE NOT coalesce(lookup -> 'exclude', '[]') ? (e ->> 'id')
       AND (NOT lookup ? 'match' OR (SELECT bool_and((e ->> k) IS NOT DISTINCT FROM (v #>> '{}')) FROM jsonb_each(lookup -> 'match') m(k, v)))
       AND (NOT lookup ? 'match_prefix' OR (SELECT bool_and(starts_with(e ->> k, v #>> '{}')) FROM jsonb_each(lookup -> 'match_prefix') m(k, v)));
-    IF coalesce(array_length(ids, 1), 0) = 1 THEN
-        RETURN ids[1];
-    ELSIF coalesce(array_length(ids, 1), 0) > 1 THEN
-        RETURN '?ambiguous';
-    END IF;
-    RETURN NULL;
+    RETURN coalesce(ids, '{}');
 END
 $$;
-COMMENT ON FUNCTION billy._write_match(jsonb, jsonb) IS
-'Whether Billy''s answer to a reconciliation look-up holds the write''s record: its id, NULL when not, ''?ambiguous'' when several new records match. Internal.';
+COMMENT ON FUNCTION billy._write_matches(jsonb, jsonb) IS
+'The ids of the records in Billy''s answer to a reconciliation look-up that match the write (none, one, or several: a duplicate or an ambiguity). Internal.';
+
+------------------------------------------------------------------------------
+-- What a person does about writes billy could not settle
+------------------------------------------------------------------------------
+
+CREATE FUNCTION billy.resolve_write(write_op_id bigint, outcome text, record_id text DEFAULT NULL, note text DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    w billy.write_ops;
+BEGIN
+    IF outcome IS NULL OR outcome NOT IN ('done', 'failed') THEN
+        RAISE EXCEPTION 'outcome must be ''done'' or ''failed''' USING ERRCODE = '22023',
+            HINT = 'done: the write is in Billy (pass record_id when it created a record); failed: Billy does not have it.';
+    END IF;
+    IF NOT pg_has_role(CURRENT_USER, 'billy_admin', 'MEMBER') THEN
+        RAISE EXCEPTION 'role "%" may not decide the outcome of a write', CURRENT_USER
+            USING ERRCODE = '42501', HINT = 'It needs the billy_admin role.';
+    END IF;
+    -- as the caller: row-level security says which writes it sees
+    SELECT * INTO w FROM billy.write_ops x WHERE x.id = write_op_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no write %', write_op_id USING ERRCODE = '22023', HINT = 'billy.write_ops lists the writes.';
+    END IF;
+    IF w.state <> 'unknown' THEN
+        RAISE EXCEPTION 'write % is %, not unknown', write_op_id, w.state USING ERRCODE = '55000',
+            HINT = 'Only a write whose outcome is unknown can be decided.';
+    END IF;
+    RETURN billy._write_resolve(write_op_id, outcome, record_id, note, CURRENT_USER);
+END
+$$;
+COMMENT ON FUNCTION billy.resolve_write(bigint, text, text, text) IS
+'Records what a person found in Billy about a write whose outcome is unknown (billy.write_ops state unknown, typically needs_decision): outcome ''done'' (it is in Billy; record_id names the record it made, when it made one) or ''failed'' (Billy does not have it; a new preview of the same write is then allowed). Nothing is sent to Billy; the decision is audited. For billy_admin. Returns the write''s row as JSON.';
+
+CREATE FUNCTION billy._write_resolve(op bigint, outcome text, rid text, note text, actor name) RETURNS jsonb
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    w billy.write_ops;
+BEGIN
+    UPDATE billy.write_ops SET state = outcome, needs_decision = false, finished_at = now(),
+        record_id = coalesce(rid, record_id),
+        reconciliation = format('decided by %s: %s%s', actor, outcome, coalesce(' (' || note || ')', ''))
+    WHERE id = op AND state = 'unknown'
+    RETURNING * INTO w;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'write % is no longer unknown', op USING ERRCODE = '55000';
+    END IF;
+    PERFORM billy._audit_append(actor, session_user, NULL, 'resolve:' || w.operation, w.organization_id,
+        coalesce(split_part(w.request ->> 'path', '?', 1), w.operation),
+        jsonb_build_object('write_op_id', w.id, 'outcome', outcome, 'record_id', rid, 'note', note), outcome);
+    RETURN to_jsonb(w) - 'request' - 'args';
+END
+$$;
+COMMENT ON FUNCTION billy._write_resolve(bigint, text, text, text, name) IS 'Sets an unknown write''s outcome as a person decided it, and audits that (as the extension owner). Internal.';
+
+CREATE FUNCTION billy.write_checks(org text DEFAULT NULL)
+RETURNS TABLE (check_name text, organization_id text, write_op_id bigint, record_ids text[], detail text)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+SELECT 'write_needs_decision', w.organization_id, w.id, CASE WHEN w.record_id IS NOT NULL THEN ARRAY[w.record_id] END,
+       format('write %s (%s) has an unknown outcome billy could not settle: %s; %s. A person checks in Billy and calls billy.resolve_write.',
+              w.id, w.summary, coalesce(w.error, 'no answer'), coalesce(w.reconciliation, 'not reconciled'))
+FROM billy.write_ops w
+WHERE w.state = 'unknown' AND w.needs_decision AND (org IS NULL OR w.organization_id = billy._resolve_org(org))
+UNION ALL
+SELECT 'write_unknown_long', w.organization_id, w.id, NULL,
+       format('write %s (%s) has been unknown since %s; the worker should have settled it (is it running?).', w.id, w.summary, w.sent_at)
+FROM billy.write_ops w
+WHERE w.state = 'unknown' AND NOT w.needs_decision AND w.sent_at < now() - interval '1 hour'
+  AND (org IS NULL OR w.organization_id = billy._resolve_org(org))
+UNION ALL
+SELECT 'duplicate_external_id', d.organization_id,
+       (SELECT max(x.id) FROM billy.write_ops x WHERE x.organization_id = d.organization_id AND x.operation = 'create_invoice'
+          AND x.request -> 'body' -> 'invoice' ->> 'externalId' = d.external_id),
+       d.ids,
+       format('%s invoices in Billy share the externalId %s (%s): a write made one of them twice, or they were made so in Billy; delete the extra one in Billy.',
+              cardinality(d.ids), d.external_id, array_to_string(d.ids, ', '))
+FROM (SELECT i.organization_id, i.external_id, array_agg(i.id ORDER BY i.id) AS ids
+      FROM billy.invoices i
+      WHERE i.deleted_at IS NULL AND coalesce(i.external_id, '') <> ''
+        AND (org IS NULL OR i.organization_id = billy._resolve_org(org))
+      GROUP BY i.organization_id, i.external_id HAVING count(*) > 1) d
+ORDER BY 1, 2, 3
+$$;
+COMMENT ON FUNCTION billy.write_checks(text) IS
+'What needs a person about writes, for one organization (id or name) or all the caller sees: write_needs_decision (an unknown outcome billy could not settle by looking in Billy, e.g. two records with the write''s externalId), write_unknown_long (unknown for over an hour: is the worker running?), duplicate_external_id (invoices in the mirror sharing an externalId, with the write that made them when billy did). No rows: nothing to do.';
 
 GRANT SELECT ON billy.write_ops, billy.write_previews TO billy_reader;
+GRANT EXECUTE ON FUNCTION billy.write_checks(text) TO billy_reader;
+GRANT EXECUTE ON FUNCTION billy.resolve_write(bigint, text, text, text) TO billy_admin;
 GRANT EXECUTE ON FUNCTION billy.preview_write(text, jsonb) TO billy_admin;
 GRANT EXECUTE ON FUNCTION billy.commit_write(text) TO billy_admin;
 GRANT EXECUTE ON FUNCTION billy.set_read_only(text, boolean) TO billy_admin;
@@ -1359,7 +1487,8 @@ GRANT EXECUTE ON FUNCTION billy.create_invoice(text, jsonb), billy.approve_invoi
 -- what the public functions above call as their invoker
 GRANT EXECUTE ON FUNCTION billy._plan_write(text, jsonb), billy._require_writable(text),
     billy._raise_problems(jsonb), billy._commit_plan(text), billy._write_now(text, jsonb),
-    billy._store_preview(text, jsonb),
+    billy._store_preview(text, jsonb), billy._write_resolve(bigint, text, text, text, name),
+    billy._refuse_if_unsettled(text, text, jsonb),
     billy._set_read_only(text, boolean), billy._check_fields(jsonb, text, jsonb), billy._is_date(text),
     billy._cvr_valid(text), billy._problem(text, text), billy._touch(text, text, text),
     billy._ids(text, text, text, text), billy._live(text, text, text), billy._missing(text, text, text),

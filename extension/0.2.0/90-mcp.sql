@@ -33,10 +33,12 @@ CREATE TABLE billy.mcp_tools (
                   CHECK (kind OPERATOR(pg_catalog.=) ANY (ARRAY['call', 'write'])),
     sort_order    integer NOT NULL DEFAULT 1000,
     builtin       boolean NOT NULL DEFAULT false,
-    issue         text
+    issue         text,
+    meta          jsonb
+                  CHECK (meta IS NULL OR jsonb_typeof(meta) OPERATOR(pg_catalog.=) 'object')
 );
 COMMENT ON TABLE billy.mcp_tools IS
-'The MCP tools billy.mcp serves. name: letters, digits and underscores, at most 64 (what every client accepts). description: for the model (what it does, when to use it, what comes back). input_schema: JSON Schema of the arguments, checked before the call (types, required, enum, format, bounds). output_schema: JSON Schema of structuredContent; NULL derives it from the function (set-returning functions give {rows, row_count, truncated}). annotations: readOnlyHint, destructiveHint, idempotentHint, openWorldHint. function: the SQL function that runs (schema.name, or schema.name(argtypes) when the name is overloaded). requires: other functions the tool needs. arguments: maps an argument name to the function''s parameter name when they differ (null: not passed). fixed_args: parameters always passed. kind: call runs the function; write previews with billy.preview_write and commits with billy.commit_write. A tool is listed only when every function exists and the caller may execute it. issue: what the tool waits for while a function is missing.';
+'The MCP tools billy.mcp serves. name: letters, digits and underscores, at most 64 (what every client accepts). description: for the model (what it does, when to use it, what comes back). input_schema: JSON Schema of the arguments, checked before the call (types, required, enum, format, bounds). output_schema: JSON Schema of structuredContent; NULL derives it from the function (set-returning functions give {rows, row_count, truncated}). annotations: readOnlyHint, destructiveHint, idempotentHint, openWorldHint. function: the SQL function that runs (schema.name, or schema.name(argtypes) when the name is overloaded). requires: other functions the tool needs. arguments: maps an argument name to the function''s parameter name when they differ (null: not passed). fixed_args: parameters always passed. kind: call runs the function; write previews with billy.preview_write and commits with billy.commit_write. A tool is listed only when every function exists and the caller may execute it. issue: what the tool waits for while a function is missing. meta: the tool''s _meta in tools/list (e.g. the MCP App it shows: {"ui": {"resourceUri": ...}}).';
 COMMENT ON COLUMN billy.mcp_tools.builtin IS 'Installed by billy; rows added by users have false and are kept by pg_dump.';
 
 -- A changed registry tells stdio bridges to send notifications/tools/list_changed.
@@ -331,7 +333,8 @@ BEGIN
                'description', (x.tool).description,
                'inputSchema', (x.tool).input_schema,
                'outputSchema', billy._mcp_output_schema(x.tool),
-               'annotations', jsonb_build_object('title', (x.tool).title) || (x.tool).annotations))
+               'annotations', jsonb_build_object('title', (x.tool).title) || (x.tool).annotations,
+               '_meta', (x.tool).meta))
                ORDER BY x.i) FILTER (WHERE x.i <= page_size), '[]'::jsonb),
            count(*),
            (array_agg(x.sort_order ORDER BY x.i) FILTER (WHERE x.i <= page_size))[page_size],
@@ -391,6 +394,15 @@ DECLARE
 BEGIN
     IF confirmation IS NOT NULL THEN
         EXECUTE 'SELECT to_jsonb(billy.commit_write($1))' INTO answer USING confirmation;
+        -- an unknown outcome is no success: a model that retries makes a duplicate
+        IF answer ->> 'state' = 'unknown' THEN
+            RAISE EXCEPTION 'write % was sent to Billy but its outcome is unknown: do not retry; a person must decide', answer ->> 'write_op_id'
+                USING ERRCODE = '55000',
+                      DETAIL = format('Billy did not answer (%s), so "%s" may or may not have been done. Calling %s again could do it twice.',
+                                      answer ->> 'error', answer ->> 'summary', tool),
+                      HINT = format('Do not call %s again for this, and do not ask for a new confirmation. Tell the user that write %s needs a person to check in Billy whether it was done; billy is checking too.',
+                                    tool, answer ->> 'write_op_id');
+        END IF;
         RETURN jsonb_build_object('stage', 'committed', 'result', answer);
     END IF;
     EXECUTE 'SELECT to_jsonb(billy.preview_write($1, $2))' INTO answer USING operation, args;
@@ -403,7 +415,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION billy._mcp_write(text, text, jsonb, text) IS
-'Runs a write tool: without confirmation billy.preview_write(operation, args) (nothing is written) and the confirmation to commit it; with confirmation billy.commit_write(confirmation). Internal.';
+'Runs a write tool: without confirmation billy.preview_write(operation, args) (nothing is written) and the confirmation to commit it; with confirmation billy.commit_write(confirmation). An unknown outcome raises (the tool answers isError): do not retry; a person must decide. Internal.';
 
 ------------------------------------------------------------------------------
 -- Tools backed by what the mirror and the sync engine already have

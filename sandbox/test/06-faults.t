@@ -150,6 +150,19 @@ def body(t):
     found = s.api("GET", "/contacts?q=uvished")["contacts"]
     t.ok(len(found) == 1 and found[0]["name"] == "Uvished ApS", "drop_after_write: the write was stored")
 
+    # a write held back by latency whose client hangs up is still processed
+    # when the delay ends, as Billy finishes a request it received
+    fault(kind="latency", ms=800, path="/v2/contacts", method="POST", count=1)
+    try:
+        s.request("POST", "/v2/contacts", body={"contact": {"name": "Forladt ApS", "countryId": "DK"}}, timeout=0.2)
+        t.ok(False, "latency: the client gives up first")
+    except (socket.timeout, TimeoutError):
+        t.ok(True, "latency: the client gives up first")
+    t.is_(len(s.api("GET", "/contacts?q=forladt")["contacts"]), 0, "the abandoned write is not stored before its delay ends")
+    time.sleep(1.2)
+    found = s.api("GET", "/contacts?q=forladt")["contacts"]
+    t.ok(len(found) == 1 and found[0]["name"] == "Forladt ApS", "and is stored when it ends, once", found)
+
     # selectors: path, method, skip, count, org; listing and clearing
     s.control("POST", "faults", {"faults": [
         {"kind": "status", "status": 500, "path": "/v2/bills", "method": "GET", "skip": 2, "count": 2},

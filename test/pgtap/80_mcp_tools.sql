@@ -38,7 +38,7 @@ GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA pg_temp TO PUBLIC;
 ------------------------------------------------------------------------------
 -- the registry
 ------------------------------------------------------------------------------
-SELECT is((SELECT count(*) FROM billy.mcp_tools WHERE builtin), 38::bigint, 'the 38 tools of the issue are registered');
+SELECT is((SELECT count(*) FROM billy.mcp_tools WHERE builtin), 39::bigint, 'the 38 tools of the issue and show_dashboard (issue 17) are registered');
 SELECT set_eq($$SELECT name FROM billy.mcp_tools WHERE builtin$$,
     ARRAY['list_invoices', 'get_invoice', 'create_invoice', 'approve_invoice', 'send_invoice', 'list_customers',
           'get_customer', 'create_customer', 'update_customer', 'list_products', 'get_product', 'create_product',
@@ -47,8 +47,8 @@ SELECT set_eq($$SELECT name FROM billy.mcp_tools WHERE builtin$$,
           'update_organization_settings', 'get_analytics_summary', 'get_revenue_trends', 'get_customer_insights',
           'get_receivables_aging', 'forecast_revenue', 'get_vat_return', 'get_vat_deadlines', 'check_vat',
           'import_customers_csv', 'import_products_csv', 'export_invoices_csv', 'get_bulk_job_status',
-          'cancel_bulk_job', 'get_cache_performance', 'warm_cache', 'check_connection'],
-    'every tool the issue names, and no other');
+          'cancel_bulk_job', 'get_cache_performance', 'warm_cache', 'check_connection', 'show_dashboard'],
+    'every tool the issues name, and no other');
 SELECT is_empty($$SELECT name FROM billy.mcp_tools WHERE name !~ '^[a-z0-9_]{1,64}$'$$,
     'tool names are letters, digits and underscores, at most 64 (what Claude Desktop, Codex and Copilot accept)');
 SELECT is_empty($$SELECT name FROM billy.mcp_tools WHERE builtin AND (length(description) < 80 OR description !~ '\.$')$$,

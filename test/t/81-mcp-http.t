@@ -87,7 +87,8 @@ def rpc(id, method, params=None, headers=None):
 
 s, h, b = rpc(0, "initialize", {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}})
 ok(s == 200 and h.get("Content-Type") == "application/json" and json.loads(b)["id"] == 0, "initialize: 200 with one JSON response", (s, h, b))
-is_(json.loads(b)["result"]["capabilities"], {"tools": {"listChanged": False}}, "stateless HTTP declares listChanged false")
+is_(json.loads(b)["result"]["capabilities"], {"tools": {"listChanged": False}, "prompts": {"listChanged": False},
+    "resources": {"subscribe": False, "listChanged": False}}, "stateless HTTP declares listChanged false (tools, and resources and prompts, which never change)")
 ok(not any(k.lower() == "mcp-session-id" for k in h), "no session id is minted")
 s, h, b = req("POST", body='{"jsonrpc": "2.0", "method": "notifications/initialized"}', headers={**JSON, **AUTH})
 ok(s == 202 and b == "", "a notification: 202 and no body", (s, b))
