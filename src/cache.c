@@ -855,10 +855,12 @@ refresh_guarded(BillyRefresh *r)
 /*
  * fetch_one: one GET of a record, bounded by billy.read_through_timeout_ms,
  * stored as the sync stores it (unless the transaction is read-only).
- * Never raises for Billy's failures; says why in f->reason.
+ * Never raises for Billy's failures; says why in f->reason.  A spent API
+ * budget raises (53400) with budget_raises (a miss, or a caller that named
+ * max_age); otherwise it is the reason "budget_spent" and the copy answers.
  */
 static void
-fetch_one(const CacheResource *cr, const char *org, const char *id, Fetched *f)
+fetch_one(const CacheResource *cr, const char *org, const char *id, Fetched *f, bool budget_raises)
 {
 	BillyRefresh r = {0};
 	TimestampTz retry_at = 0;
@@ -891,6 +893,8 @@ fetch_one(const CacheResource *cr, const char *org, const char *id, Fetched *f)
 	{
 		ErrorData  *spent = refresh_guarded(&r);
 
+		if (spent && budget_raises)
+			ReThrowError(spent);
 		if (spent)
 		{
 			f->reason = "budget_spent";
@@ -1542,7 +1546,8 @@ cache_get(FunctionCallInfo fcinfo, const CacheResource *cr)
 				/* the caller wants it younger than the cache has it: ask Billy */
 				Fetched		f;
 
-				fetch_one(cr, org, id, &f);
+				/* a caller that named max_age hears of a spent budget (53400) */
+				fetch_one(cr, org, id, &f, max_age >= 0);
 				if (f.called)
 					counts.api_calls += 1;
 				if (f.outcome == BILLY_RECORD_STORED || f.outcome == BILLY_RECORD_UNCHANGED)
@@ -1597,7 +1602,7 @@ cache_get(FunctionCallInfo fcinfo, const CacheResource *cr)
 	{
 		Fetched		f;
 
-		fetch_one(cr, org, id, &f);
+		fetch_one(cr, org, id, &f, true);
 		counts.misses = 1;
 		counts.api_calls = f.called ? 1 : 0;
 		billy_cache_count(org, cr->name, id, &counts, false);
