@@ -98,8 +98,13 @@ b.call(0, "initialize", {"protocolVersion": "2025-06-18", "capabilities": {}, "c
 before_unpaid = tool(b, "list_invoices", {"paid": False, "limit": 500})
 ok(before_unpaid["freshness"]["fresh"] is True, "just synced: the unpaid list is fresh", before_unpaid["freshness"])
 paid_before = tool(b, "list_invoices", {"paid": True, "limit": 1})["total"]
-mutated = json.loads(psql(f"""SELECT billy_test.sandbox('POST', '/mutate', '{{"org": "{org}", "n": 20, "kinds": ["pay"]}}')"""))
-paid_ids = sorted({c["id"] for c in mutated["changes"] if c["resource"] == "invoices"})
+paid_ids = set()
+for _ in range(100):        # a payment may land on an invoice paid already in this loop
+    if len(paid_ids) >= 20:
+        break
+    mutated = json.loads(psql(f"""SELECT billy_test.sandbox('POST', '/mutate', '{{"org": "{org}", "n": 1, "kinds": ["pay"]}}')"""))
+    paid_ids |= {c["id"] for c in mutated["changes"] if c["resource"] == "invoices"}
+paid_ids = sorted(paid_ids)
 is_(len(paid_ids), 20, "the sandbox paid 20 invoices")
 unpaid_ids = {i.get("id") for i in before_unpaid["invoices"]}
 ok(set(paid_ids) <= unpaid_ids, "all of them were in the unpaid list billy answered")
