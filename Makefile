@@ -25,6 +25,15 @@ SHLIB_LINK  = -lcurl -lcrypto
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# Header dependencies: PGXS tracks them only when PostgreSQL itself was
+# configured with --enable-depend, which Debian's is not; without them a
+# changed struct in a header left stale objects behind.
+override CPPFLAGS += -MMD -MP
+-include $(OBJS:.o=.d)
+clean: clean-deps
+clean-deps:
+	rm -f $(OBJS:.o=.d)
+
 extension/billy--0.1.0--0.2.0.sql: $(sort $(wildcard $(srcdir)/extension/0.2.0/*.sql))
 	cat $^ > $@
 

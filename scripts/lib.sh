@@ -9,6 +9,7 @@
 #   billy_start_cluster          initdb + start a throwaway cluster
 #   billy_stop                   stop everything (also run at exit)
 #   billy_sanitizer_reports      print sanitizer reports; fails when there are any
+#   billy_bench_strict           benchmarks: any failing command ends the run, named
 #
 # BILLY_SANITIZE=1: billy_build builds billy.so, billy-sandbox and
 # billy-mcp-bridge with AddressSanitizer and UndefinedBehaviorSanitizer in a
@@ -38,6 +39,15 @@ BILLY_SANITIZE_FLAGS='-O1 -g -fsanitize=address,undefined,float-cast-overflow -f
 say() { printf '%s\n' "$*"; }
 step() { printf '\n==> %s\n' "$*"; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# billy_bench_strict: for benchmarks, which call functions inside $(...): a
+# command that fails anywhere (a function, a command substitution) ends the
+# script non-zero and says which command failed where, instead of the figures
+# being printed from whatever was left.
+billy_bench_strict() {
+    shopt -s inherit_errexit
+    trap 'printf "error: %s line %s: \"%s\" failed (exit %s)\n" "${0##*/}" "$LINENO" "${BASH_COMMAND%%$'"'"'\n'"'"'*}" "$?" >&2' ERR
+}
 
 # billy_as_server runs a command as the user the server runs as.
 billy_as_server() {

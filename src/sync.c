@@ -142,6 +142,9 @@ typedef struct SyncScan
 	bool		locked;
 	/* the page being processed */
 	int			batch_page;
+	/* rows written since the statistics were refreshed, and when to again */
+	int64		written_since_analyze;
+	int64		analyze_after;
 } SyncScan;
 
 static const SyncResource *
@@ -403,6 +406,30 @@ notify_changes(const SyncResource *res, const char *org, int64 run_id,
 }
 
 /*
+ * refresh_statistics: the scan has written as many rows as the resource had
+ * (at least SYNC_ANALYZE_MIN): billy._sync_analyze refreshes the statistics
+ * of the tables it writes, so the plans of the apply and trigger functions
+ * made for a near-empty mirror do not stay (see its comment).  Doubling each
+ * time keeps it to O(log n) calls per first sync and none in a resync that
+ * changes little.
+ */
+#define SYNC_ANALYZE_MIN 1000
+static void
+refresh_statistics(SyncScan *scan)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1];
+	BillyOwner	owner;
+
+	values[0] = CStringGetTextDatum(scan->res->name);
+	billy_become_owner(&owner);
+	billy_sql_exec("SELECT billy._sync_analyze($1)", 1, types, values, NULL);
+	billy_end_owner(&owner);
+	scan->analyze_after = Max(SYNC_ANALYZE_MIN, (int64) hash_get_num_entries(scan->known));
+	scan->written_since_analyze = 0;
+}
+
+/*
  * process_records compares a page's records with the mirror and stores the
  * changed ones.  A record seen twice on one page is stored once (its last
  * copy); one seen again on a later page is compared with what was stored.
@@ -450,6 +477,9 @@ process_records(SyncScan *scan, BillyPage *page, int page_no)
 					  &scan->inserted, &scan->updated);
 		notify_changes(scan->res, scan->org, scan->run_id,
 					   scan->inserted - before_ins, scan->updated - before_upd, 0);
+		scan->written_since_analyze += nchanged;
+		if (scan->written_since_analyze >= scan->analyze_after)
+			refresh_statistics(scan);
 	}
 }
 
@@ -1229,6 +1259,7 @@ run_scan(SyncScan *scan)
 
 	progress(scan, "loading");
 	load_known(scan);
+	scan->analyze_after = Max(SYNC_ANALYZE_MIN, (int64) hash_get_num_entries(scan->known));
 
 	/*
 	 * Page 1 tells how many pages there are.  When the mirror already holds

@@ -368,5 +368,20 @@ LANGUAGE sql AS $$
                       + (SELECT count(*) FROM billy.analytics_open WHERE documents = 0 AND balance = 0)
                       + (SELECT count(*) FROM billy.analytics_customer_days WHERE customers = '\x'::bytea)
 $$;
+-- vat_fact_differences: rows of billy._vat_facts that differ, both ways, from
+-- a recomputation from the mirror (billy._vat_fact_rows of every document),
+-- without rebuilding anything
+CREATE FUNCTION billy_test.vat_fact_differences() RETURNS bigint
+LANGUAGE sql AS $$
+    WITH want AS (
+        SELECT f.* FROM billy.organizations o,
+               LATERAL (SELECT * FROM billy._vat_fact_rows('invoice', o.id, ARRAY(SELECT i.id FROM billy.invoices i WHERE i.organization_id = o.id), NULL)
+                        UNION ALL
+                        SELECT * FROM billy._vat_fact_rows('bill', o.id, ARRAY(SELECT b.id FROM billy.bills b WHERE b.organization_id = o.id), NULL)) f
+    )
+    SELECT (SELECT count(*) FROM (SELECT * FROM billy._vat_facts EXCEPT ALL SELECT * FROM want) x)
+         + (SELECT count(*) FROM (SELECT * FROM want EXCEPT ALL SELECT * FROM billy._vat_facts) y)
+$$;
 RESET check_function_bodies;
 GRANT EXECUTE ON FUNCTION billy_test.analytics_differences() TO PUBLIC;
+GRANT EXECUTE ON FUNCTION billy_test.vat_fact_differences() TO PUBLIC;

@@ -329,6 +329,45 @@ CREATE INDEX balance_modifiers_modifier ON billy.balance_modifiers (organization
 COMMENT ON TABLE billy.balance_modifiers IS
 'What changed an invoice''s or a bill''s balance (payments, credit notes), from the invoice''s or bill''s embedded balanceModifiers, replaced whenever it changes. amount is negative when it lowers the balance. modifier_type and modifier_id split Billy''s modifierReference (e.g. bankPayment:ID).';
 
+-- Balance modifiers point at an invoice or a bill (subject_type), so no
+-- foreign key can take them along when their document goes: these triggers
+-- do, for a DELETE (an organization's deletion included) and a TRUNCATE.
+-- Without them a document deleted outright, or an organization deleted and
+-- connected again, left modifiers behind, and the next sync failed on a
+-- duplicate key.  Named to run after the analytics triggers (analytics_*),
+-- which move a deleted document's payments out of the rollups by reading
+-- its modifiers.
+CREATE FUNCTION billy._modifiers_follow_documents() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    kind text := TG_ARGV[0];
+BEGIN
+    IF TG_OP = 'TRUNCATE' THEN
+        DELETE FROM billy.balance_modifiers m WHERE m.subject_type = kind;
+        RETURN NULL;
+    END IF;
+    -- one probe of the subject index per document (see _apply_balance_modifiers)
+    DELETE FROM billy.balance_modifiers
+    WHERE ctid = ANY (ARRAY(
+        SELECT x.ctid FROM gone d
+        CROSS JOIN LATERAL (SELECT m.ctid FROM billy.balance_modifiers m
+                            WHERE m.organization_id = d.organization_id AND m.subject_type = kind
+                              AND m.subject_id = d.id OFFSET 0) x));
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION billy._modifiers_follow_documents() IS 'Trigger function on billy.invoices and billy.bills (DELETE, TRUNCATE): deletes the balance modifiers of the documents deleted. Internal.';
+CREATE TRIGGER modifiers_follow_delete AFTER DELETE ON billy.invoices
+    REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION billy._modifiers_follow_documents('invoice');
+CREATE TRIGGER modifiers_follow_truncate AFTER TRUNCATE ON billy.invoices
+    FOR EACH STATEMENT EXECUTE FUNCTION billy._modifiers_follow_documents('invoice');
+CREATE TRIGGER modifiers_follow_delete AFTER DELETE ON billy.bills
+    REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION billy._modifiers_follow_documents('bill');
+CREATE TRIGGER modifiers_follow_truncate AFTER TRUNCATE ON billy.bills
+    FOR EACH STATEMENT EXECUTE FUNCTION billy._modifiers_follow_documents('bill');
+
 CREATE TABLE billy.accounts (
     organization_id    text NOT NULL REFERENCES billy.organizations (id) ON DELETE CASCADE,
     id                 text NOT NULL,

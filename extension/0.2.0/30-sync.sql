@@ -203,14 +203,55 @@ BEGIN
 END
 $$;
 
--- the balance modifiers embedded in invoices or bills
+-- _delete_children: before a page's children are inserted, the old children
+-- of its updated parents go (those whose record carries the children's key:
+-- key).  A parent just inserted has none (children reference their parent,
+-- ON DELETE CASCADE), so a first sync deletes nothing.  Found one index
+-- probe per parent (a lateral join, then by ctid): a plan that filtered the
+-- organization's children instead, which empty statistics led to, would make
+-- a sync quadratic.
+CREATE FUNCTION billy._delete_children(tbl text, parent_col text, org text, records jsonb, key text,
+                                       ids text[], ins boolean[])
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF true = ALL (ins) THEN
+        RETURN;
+    END IF;
+    EXECUTE format($q$
+        DELETE FROM %1$s
+        WHERE ctid = ANY (ARRAY(
+            SELECT x.ctid
+            FROM (SELECT r ->> 'id' AS id FROM jsonb_array_elements($2) r WHERE r ? $3
+                  INTERSECT SELECT u.id FROM unnest($4, $5) u(id, ins) WHERE NOT u.ins) k
+            CROSS JOIN LATERAL (SELECT c.ctid FROM %1$s c
+                                WHERE c.organization_id = $1 AND c.%2$I = k.id OFFSET 0) x))$q$, tbl, parent_col)
+        USING org, records, key, ids, ins;
+END
+$$;
+COMMENT ON FUNCTION billy._delete_children(text, text, text, jsonb, text, text[], boolean[]) IS 'Deletes the children (in table tbl, pointing at their parent through parent_col) of the records of a page that were updated and carry key. Internal.';
+
+-- the balance modifiers embedded in invoices or bills.  The old ones are
+-- found by subject, one probe of the (organization, subject type, subject)
+-- index per document (a lateral join, then by ctid): a plan that filtered the
+-- modifiers of the whole organization instead, which the planner picked while
+-- the mirror's statistics were those of an empty table (during a first
+-- sync), made the sync quadratic.  Modifiers have no foreign key to their
+-- document, so a document just inserted may still have some (one deleted
+-- outright earlier, then found again).
 CREATE FUNCTION billy._apply_balance_modifiers(org text, kind text, records jsonb) RETURNS void
 LANGUAGE sql
 SET search_path = pg_catalog, pg_temp
 BEGIN ATOMIC
     DELETE FROM billy.balance_modifiers
-    WHERE organization_id = org AND subject_type = kind AND subject_id = ANY (ARRAY(
-        SELECT r ->> 'id' FROM jsonb_array_elements(records) r WHERE r ? 'balanceModifiers'));
+    WHERE ctid = ANY (ARRAY(
+        SELECT x.ctid
+        FROM (SELECT r ->> 'id' AS id FROM jsonb_array_elements(records) r WHERE r ? 'balanceModifiers') k
+        CROSS JOIN LATERAL (SELECT m.ctid FROM billy.balance_modifiers m
+                            WHERE m.organization_id = org AND m.subject_type = kind AND m.subject_id = k.id
+                            OFFSET 0) x));
     INSERT INTO billy.balance_modifiers (
         organization_id, id, subject_type, subject_id, modifier_reference, modifier_type, modifier_id,
         amount, entry_date, realized_currency_difference, is_voided, raw)
@@ -269,8 +310,7 @@ BEGIN
     )
     SELECT array_agg(id), array_agg(inserted) INTO ids, ins FROM up;
 
-    DELETE FROM billy.invoice_lines WHERE organization_id = org AND invoice_id = ANY (ARRAY(
-        SELECT r ->> 'id' FROM jsonb_array_elements(records) r WHERE r ? 'lines'));
+    PERFORM billy._delete_children('billy.invoice_lines', 'invoice_id', org, records, 'lines', ids, ins);
     INSERT INTO billy.invoice_lines (
         organization_id, id, invoice_id, product_id, description, quantity, unit_price, amount,
         tax, tax_rate_id, discount_mode, discount_value, priority, raw)
@@ -333,8 +373,7 @@ BEGIN
     )
     SELECT array_agg(id), array_agg(inserted) INTO ids, ins FROM up;
 
-    DELETE FROM billy.bill_lines WHERE organization_id = org AND bill_id = ANY (ARRAY(
-        SELECT r ->> 'id' FROM jsonb_array_elements(records) r WHERE r ? 'lines'));
+    PERFORM billy._delete_children('billy.bill_lines', 'bill_id', org, records, 'lines', ids, ins);
     INSERT INTO billy.bill_lines (
         organization_id, id, bill_id, account_id, tax_rate_id, description, amount, tax, priority, raw)
     SELECT org, l ->> 'id', r ->> 'id', l ->> 'accountId', l ->> 'taxRateId', l ->> 'description',
@@ -556,6 +595,56 @@ END
 $c$;
 
 -- the table of each resource, for the engine's generic statements
+-- _sync_analyze: the planner's statistics of the tables a page of the
+-- resource writes and its triggers read, refreshed while a sync writes many
+-- rows.  Without them (a first sync: empty tables, autovacuum behind) the
+-- triggers' lookups by primary key became scans of the organization's rows
+-- through another index (bills_contact for every payment of a bill), and the
+-- sync quadratic.  Only the columns lookups and joins go by, from a small
+-- sample (3,000 rows; autovacuum's ANALYZE later makes finer ones).  The sync
+-- engine calls it each time a scan has written as many rows as the resource
+-- had when it last did (so O(log n) times in a first sync).  ANALYZE also
+-- makes the cached plans of the trigger functions be planned again.
+CREATE FUNCTION billy._sync_analyze(res text) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+SET default_statistics_target = 10
+SET client_min_messages = error
+AS $$
+DECLARE
+    t text;
+BEGIN
+    FOREACH t IN ARRAY CASE res
+        WHEN 'invoices' THEN ARRAY[
+            'billy.invoices (organization_id, id, contact_id, entry_date, due_date, state, type, deleted_at)',
+            'billy.invoice_lines (organization_id, id, invoice_id)',
+            'billy.balance_modifiers (organization_id, id, subject_type, subject_id, modifier_type, entry_date)',
+            'billy._vat_facts (organization_id, document_type, document_id, line_id)',
+            'billy.analytics_open_documents (organization_id, subject, id, contact_id)',
+            'billy.analytics_contacts (organization_id, contact_id, ordinal)']
+        WHEN 'bills' THEN ARRAY[
+            'billy.bills (organization_id, id, contact_id, entry_date, due_date, state, type, deleted_at)',
+            'billy.bill_lines (organization_id, id, bill_id)',
+            'billy.balance_modifiers (organization_id, id, subject_type, subject_id, modifier_type, entry_date)',
+            'billy._vat_facts (organization_id, document_type, document_id, line_id)',
+            'billy.analytics_open_documents (organization_id, subject, id, contact_id)']
+        WHEN 'contacts' THEN ARRAY['billy.contacts (organization_id, id)',
+                                   'billy.contact_persons (organization_id, id, contact_id)']
+        WHEN 'products' THEN ARRAY['billy.products (organization_id, id)',
+                                   'billy.product_prices (organization_id, id, product_id)']
+        WHEN 'bankPayments' THEN ARRAY['billy.bank_payments (organization_id, id, contact_id, entry_date)']
+        ELSE ARRAY[]::text[] END
+    LOOP
+        -- SKIP_LOCKED: its lock lasts until the page commits (in billy.sync_now,
+        -- until the caller's transaction does); another sync analyzing the
+        -- same table, or a VACUUM, is not waited for (nor warned about: the
+        -- next doubling analyzes it)
+        EXECUTE 'ANALYZE (SKIP_LOCKED) ' || t;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION billy._sync_analyze(text) IS 'Refreshes the planner''s statistics of the tables a sync of the resource writes (the key columns only), so that plans made while a first sync fills them stay index lookups. Called by the sync engine as a scan doubles a resource. Internal.';
+
 CREATE FUNCTION billy._resource_table(res text) RETURNS text
 LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp

@@ -652,18 +652,23 @@ BEGIN
         facts := ARRAY(
             SELECT ROW(m.organization_id, m.entry_date, (s.d).currency_id, (s.d).kind, -1, -m.amount, (s.d).rate)::billy._analytics_payment
             FROM analytics_old m
+            -- one document per modifier, its fact computed once (a plan that
+            -- filtered the organization's documents used to compute it for
+            -- each; billy._sync_analyze keeps the sync off such plans)
             CROSS JOIN LATERAL (
-                SELECT billy._document_fact(i.organization_id, i.id, false, i.type, i.state, i.deleted_at,
+                (SELECT billy._document_fact(i.organization_id, i.id, false, i.type, i.state, i.deleted_at,
                            i.entry_date, i.due_date, i.contact_id, i.currency_id, i.exchange_rate, i.amount,
                            i.tax, i.balance, -1) AS d
                 FROM billy.invoices i
                 WHERE m.subject_type = 'invoice' AND i.organization_id = m.organization_id AND i.id = m.subject_id
+                 ORDER BY i.organization_id, i.id LIMIT 1)
                 UNION ALL
-                SELECT billy._document_fact(b.organization_id, b.id, true, b.type, b.state, b.deleted_at,
+                (SELECT billy._document_fact(b.organization_id, b.id, true, b.type, b.state, b.deleted_at,
                            b.entry_date, b.due_date, b.contact_id, b.currency_id, b.exchange_rate, b.amount,
                            b.tax, b.balance, -1)
                 FROM billy.bills b
-                WHERE m.subject_type = 'bill' AND b.organization_id = m.organization_id AND b.id = m.subject_id) s
+                WHERE m.subject_type = 'bill' AND b.organization_id = m.organization_id AND b.id = m.subject_id
+                 ORDER BY b.organization_id, b.id LIMIT 1)) s
             WHERE m.modifier_type = 'bankPayment' AND m.is_voided IS NOT TRUE AND m.entry_date IS NOT NULL
               AND (s.d).id IS NOT NULL);
     END IF;
@@ -671,18 +676,23 @@ BEGIN
         facts := facts || ARRAY(
             SELECT ROW(m.organization_id, m.entry_date, (s.d).currency_id, (s.d).kind, 1, -m.amount, (s.d).rate)::billy._analytics_payment
             FROM analytics_new m
+            -- one document per modifier, its fact computed once (a plan that
+            -- filtered the organization's documents used to compute it for
+            -- each; billy._sync_analyze keeps the sync off such plans)
             CROSS JOIN LATERAL (
-                SELECT billy._document_fact(i.organization_id, i.id, false, i.type, i.state, i.deleted_at,
+                (SELECT billy._document_fact(i.organization_id, i.id, false, i.type, i.state, i.deleted_at,
                            i.entry_date, i.due_date, i.contact_id, i.currency_id, i.exchange_rate, i.amount,
                            i.tax, i.balance, 1) AS d
                 FROM billy.invoices i
                 WHERE m.subject_type = 'invoice' AND i.organization_id = m.organization_id AND i.id = m.subject_id
+                 ORDER BY i.organization_id, i.id LIMIT 1)
                 UNION ALL
-                SELECT billy._document_fact(b.organization_id, b.id, true, b.type, b.state, b.deleted_at,
+                (SELECT billy._document_fact(b.organization_id, b.id, true, b.type, b.state, b.deleted_at,
                            b.entry_date, b.due_date, b.contact_id, b.currency_id, b.exchange_rate, b.amount,
                            b.tax, b.balance, 1)
                 FROM billy.bills b
-                WHERE m.subject_type = 'bill' AND b.organization_id = m.organization_id AND b.id = m.subject_id) s
+                WHERE m.subject_type = 'bill' AND b.organization_id = m.organization_id AND b.id = m.subject_id
+                 ORDER BY b.organization_id, b.id LIMIT 1)) s
             WHERE m.modifier_type = 'bankPayment' AND m.is_voided IS NOT TRUE AND m.entry_date IS NOT NULL
               AND (s.d).id IS NOT NULL);
     END IF;

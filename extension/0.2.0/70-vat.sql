@@ -671,6 +671,12 @@ DECLARE
     ids text[];
     o text;
 BEGIN
+    -- TRUNCATE of documents or of their lines: no fact of that kind is left
+    -- (the lines reference the documents, so both go together or the lines alone)
+    IF TG_OP = 'TRUNCATE' THEN
+        DELETE FROM billy._vat_facts f WHERE f.document_type = kind;
+        RETURN NULL;
+    END IF;
     IF col = 'id' THEN
         IF TG_OP = 'UPDATE' THEN
             SELECT array_agg(n.organization_id), array_agg(n.id) INTO orgs, ids
@@ -700,7 +706,7 @@ BEGIN
     RETURN NULL;
 END
 $$;
-COMMENT ON FUNCTION billy._vat_facts_trigger() IS 'Trigger function on billy.invoices, invoice_lines, bills and bill_lines: keeps billy._vat_facts current. Internal.';
+COMMENT ON FUNCTION billy._vat_facts_trigger() IS 'Trigger function on billy.invoices, invoice_lines, bills and bill_lines (insert, update, delete, truncate): keeps billy._vat_facts current. Internal.';
 
 DO $trg$
 DECLARE
@@ -710,6 +716,9 @@ BEGIN
     FOR t IN SELECT * FROM (VALUES ('invoices', 'invoice', 'id'), ('invoice_lines', 'invoice', 'invoice_id'),
                                    ('bills', 'bill', 'id'), ('bill_lines', 'bill', 'bill_id')) v(tbl, kind, col)
     LOOP
+        EXECUTE pg_catalog.format(
+            'CREATE TRIGGER vat_facts_truncate AFTER TRUNCATE ON billy.%I FOR EACH STATEMENT '
+            'EXECUTE FUNCTION billy._vat_facts_trigger(%L, %L)', t.tbl, t.kind, t.col);
         FOREACH op IN ARRAY ARRAY['INSERT', 'UPDATE', 'DELETE'] LOOP
             -- a document just inserted has no lines yet (they reference it)
             CONTINUE WHEN op = 'INSERT' AND t.col = 'id';

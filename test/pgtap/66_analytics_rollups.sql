@@ -9,7 +9,7 @@
 \set ON_ERROR_STOP 1
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
-SELECT plan(32);
+SELECT plan(35);
 SET LOCAL client_min_messages = warning;
 
 SELECT billy_test.clear_faults();
@@ -112,6 +112,10 @@ DELETE FROM billy.balance_modifiers WHERE id IN (SELECT id FROM billy.balance_mo
 DELETE FROM billy.invoices WHERE id IN (SELECT id FROM billy.invoices ORDER BY random() LIMIT 30);
 DELETE FROM billy.bills WHERE id IN (SELECT id FROM billy.bills ORDER BY random() LIMIT 10);
 SELECT is(pg_temp.consistent(), 'consistent', 'rows deleted outright');
+SELECT is((SELECT count(*) FROM billy.balance_modifiers m
+           WHERE NOT EXISTS (SELECT 1 FROM billy.invoices i WHERE m.subject_type = 'invoice' AND i.organization_id = m.organization_id AND i.id = m.subject_id)
+             AND NOT EXISTS (SELECT 1 FROM billy.bills b WHERE m.subject_type = 'bill' AND b.organization_id = m.organization_id AND b.id = m.subject_id)),
+          0::bigint, 'the balance modifiers of documents deleted outright go with them');
 -- one statement that touches the same document twice over (old and new
 -- versions cancel) and many documents of one customer and day
 UPDATE billy.invoices SET amount = amount, sent_state = 'viewed' WHERE organization_id = billy_test.org(2);
@@ -133,11 +137,17 @@ SELECT is((SELECT count(*) FROM (SELECT * FROM before_rebuild EXCEPT SELECT * FR
 -- truncating the mirror empties the rollups; deleting an organization takes its rollups along
 TRUNCATE billy.balance_modifiers;
 SELECT is(pg_temp.consistent(), 'consistent', 'after TRUNCATE of the balance modifiers');
+UPDATE billy.invoices SET content_hash = '\x00' WHERE organization_id = billy_test.org(2);
+SELECT count(*) AS n FROM billy.sync_now(billy_test.org(2), ARRAY['invoices']) \gset
+SELECT ok((SELECT count(*) FROM billy.balance_modifiers WHERE organization_id = billy_test.org(2)) > 0
+          AND pg_temp.consistent() = 'consistent', 'a resync brings the payments back, and the rollups follow');
 DELETE FROM billy.organizations WHERE id = billy_test.org(2);
 SELECT is((SELECT count(*) FROM billy.analytics_daily WHERE organization_id = billy_test.org(2))
           + (SELECT count(*) FROM billy.analytics_customer_days WHERE organization_id = billy_test.org(2))
           + (SELECT count(*) FROM billy.analytics_contacts WHERE organization_id = billy_test.org(2)), 0::bigint,
           'deleting an organization deletes its rollups');
+SELECT is((SELECT count(*) FROM billy.balance_modifiers WHERE organization_id = billy_test.org(2)), 0::bigint,
+          'and its balance modifiers (connecting it again would fail on them)');
 
 SELECT * FROM finish();
 ROLLBACK;
