@@ -79,6 +79,8 @@ cleanup()
 settings(hot_sync_interval=0, cache_flush_interval_ms=300, api_budget_per_minute=600)
 created = json.loads(psql("""SELECT billy_test.sandbox('POST', '/organizations', '{"name": "Frisk Viden ApS"}')"""))
 org = created["organization"]["id"]
+# enough unpaid invoices to pay 20, whatever books this creation order generated
+psql(f"""SELECT billy_test.sandbox('POST', '/mutate', '{{"org": "{org}", "n": 60, "kinds": ["newInvoice"]}}')""")
 psql(f"SELECT billy.connect('{created['token']}')")
 psql(f"""UPDATE billy.jobs SET state = 'cancelled', finished_at = now()
          WHERE state = 'queued' AND organization_id = '{org}'""")
@@ -106,8 +108,8 @@ for _ in range(100):        # a payment may land on an invoice paid already in t
     paid_ids |= {c["id"] for c in mutated["changes"] if c["resource"] == "invoices"}
 paid_ids = sorted(paid_ids)
 is_(len(paid_ids), 20, "the sandbox paid 20 invoices")
-unpaid_ids = {i.get("id") for i in before_unpaid["invoices"]}
-ok(set(paid_ids) <= unpaid_ids, "all of them were in the unpaid list billy answered")
+is_(psql(f"""SELECT count(*) FROM billy.invoices WHERE organization_id = '{org}' AND NOT is_paid
+             AND id IN ({",".join(f"'{i}'" for i in paid_ids)})"""), "20", "all of them were unpaid in the mirror")
 time.sleep(20)
 is_(psql(f"""SELECT count(*) FROM billy.invoices WHERE organization_id = '{org}' AND is_paid
              AND id IN ({",".join(f"'{i}'" for i in paid_ids)})"""), "0",
