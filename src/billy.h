@@ -53,8 +53,7 @@ extern char *billy_jwt_roles;
 /* visibility.c: row-level security's rule for one organization, cached */
 extern bool billy_org_visible(const char *org);
 extern int	billy_read_through_timeout_ms;
-extern int	billy_cache_min_ttl;
-extern int	billy_cache_max_ttl;
+extern bool billy_read_confirm;
 extern int	billy_api_budget_per_minute;
 extern int	billy_cache_flush_interval_ms;
 extern int	billy_cache_max_entries;

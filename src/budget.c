@@ -85,6 +85,7 @@ static int	nknown = 0;
 static int	next_known = 0;
 static BillyShare process_share = BILLY_SHARE_DEFAULT;
 static bool exempt_xact = false;
+static bool charge_scans = false;	/* billy_budget_charge_scans */
 static bool xact_callback_registered = false;
 
 static const char *const share_names[BILLY_SHARE__COUNT] = {"exempt", "reader", "admin"};
@@ -184,7 +185,10 @@ budget_xact_callback(XactEvent event, void *arg)
 {
 	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
 		event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT)
+	{
 		exempt_xact = false;
+		charge_scans = false;
+	}
 }
 
 /*
@@ -199,7 +203,28 @@ billy_budget_exempt_this_transaction(void)
 		RegisterXactCallback(budget_xact_callback, NULL);
 		xact_callback_registered = true;
 	}
-	exempt_xact = true;
+	if (!charge_scans)
+		exempt_xact = true;
+}
+
+/*
+ * billy_budget_charge_scans: while on, a scan run for a reader (a read's
+ * confirmation, cache.c) is charged like the read's own GETs: the scan's
+ * billy_budget_exempt_this_transaction does nothing.  Returns the previous
+ * value; commit and abort turn it off.
+ */
+bool
+billy_budget_charge_scans(bool on)
+{
+	bool		was = charge_scans;
+
+	if (!xact_callback_registered)
+	{
+		RegisterXactCallback(budget_xact_callback, NULL);
+		xact_callback_registered = true;
+	}
+	charge_scans = on;
+	return was;
 }
 
 /* current_share: whose share a call made now comes from */

@@ -31,6 +31,7 @@ extern void billy_budget_note_token(const char *org, const char *token);
 extern const char *billy_budget_org_for_token(const char *token);
 extern void billy_budget_set_process_share(BillyShare share);
 extern void billy_budget_exempt_this_transaction(void);
+extern bool billy_budget_charge_scans(bool on);
 extern void billy_budget_charge(const char *org);
 
 #endif							/* BILLY_BUDGET_H */

@@ -1,39 +1,50 @@
 /*-------------------------------------------------------------------------
  *
  * cache.c
- *	  Reads that never wait: billy.get_* answers from the mirror with its
- *	  freshness, counts every read in shared memory, and asks the worker to
- *	  refresh what went stale; the worker flushes the counts, recomputes
- *	  each row's TTL and refreshes hot rows ahead of expiry.
+ *	  Reads that never wait, and say truly how fresh they are: billy.get_*
+ *	  answers from the mirror with its freshness, confirms stale rows with
+ *	  Billy first when the caller asks (max_age, billy.read_confirm), counts
+ *	  every read in shared memory, and asks the worker to refresh what went
+ *	  stale; the worker flushes the counts and refreshes hot rows ahead of
+ *	  expiry.
  *
- * The mirror is the cache.  A row is fresh while its age is below its TTL:
+ * The mirror is the cache.  A row is fresh while its age is below its
+ * window, and an answer says fresh only then:
  *
  *	  age = now - effective confirmation
  *	  effective confirmation = greatest(row.confirmed_at,
  *							   the last complete scan of its resource,
  *							   the last hot scan, if the row is in the hot set)
+ *	  window = the caller's max_age, else billy.freshness_window(class, change)
  *
  * (billy.effective_confirmed_at, the one place that formula is written).
- * The TTL is per row (billy.cache_policy, recomputed by the worker from the
- * row's accesses per hour, its changes per day and its state through
- * billy.optimal_ttl); a row never read before gets the TTL of its state at
- * zero accesses.
+ * The window comes from the row itself: its class (billy_cache_record_state:
+ * open, draft, paid, ...), shortened when billy saw it change within the
+ * hour, by the rules of billy.ttl_rules, which each backend keeps a copy of
+ * (dropped by the table's relcache invalidation).  No per-row policy is
+ * looked up, so a row never read before costs what a warm one does.
  *
  * A read:
  *
  *	  in the mirror, fresh ..................... answered, counted "fresh"
  *	  in the mirror, stale ..................... answered, counted "stale",
  *												 refresh wanted (worker woken)
- *	  older than the caller's max_age .......... one GET now; on failure the
- *												 copy, flagged, with the reason
+ *	  stale, and the caller confirms ........... unpaid set: one hot scan here
+ *												 (confirm_hot); else one GET;
+ *												 on failure the copy, flagged
  *	  not in the mirror ........................ one GET now (the miss), stored
  *												 as the sync stores it, answered
  *	  Billy unreachable (breaker open, failure)  the copy, flagged; an error only
  *												 when there is no copy
  *
- * GETs of the read path are bounded by billy.read_through_timeout_ms and not
- * retried; they go through billy_sync_refresh_records (sync.c), the same
- * path as the sync's, so a later unchanged sync writes nothing.
+ * Confirmations are shared (singleflight): each takes a transaction-level
+ * advisory lock (its own lock space) on (organization, resource, record or
+ * "#hot"); a read that finds it taken waits for the holder to commit and
+ * reads what it stored.  GETs of the read path are bounded by
+ * billy.read_through_timeout_ms and not retried; they go through
+ * billy_sync_refresh_records (sync.c), the same path as the sync's, so a
+ * later unchanged sync writes nothing; hot and full scans here are
+ * billy_sync_one in the reader's transaction.
  *
  * Access counters (the pg_stat_statements pattern).  One shared hash table
  * of billy.cache_max_entries entries keyed by (organization, resource,
@@ -52,7 +63,7 @@
  *
  * So a read writes no WAL: no row, no hint bit of ours.  Counts not yet
  * flushed when the server stops or crashes are lost; at most
- * billy.cache_flush_interval_ms of them, which only nudges TTLs.
+ * billy.cache_flush_interval_ms of them, which only nudges refresh-ahead.
  *
  * The test clock.  For benchmarks that replay a day in minutes,
  * billy._set_clock_rate(r) (superusers only) makes the cache's clock run r
@@ -75,7 +86,12 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "executor/tuptable.h"
+#include "pgstat.h"
+#include "storage/latch.h"
+#include "storage/lock.h"
 #include "storage/proc.h"
+#include "utils/date.h"
+#include "utils/inval.h"
 #include "utils/acl.h"
 #include "utils/datum.h"
 #include "utils/fmgroids.h"
@@ -104,7 +120,9 @@
 #include "utils/timestamp.h"
 
 #include "breaker.h"
+#include "budget.h"
 #include "cache.h"
+#include "freshness.h"
 #include "http.h"
 #include "json.h"
 #include "organizations.h"
@@ -123,6 +141,9 @@ PG_FUNCTION_INFO_V1(billy_cache_count_list);
 PG_FUNCTION_INFO_V1(billy_cache_request_refresh);
 PG_FUNCTION_INFO_V1(billy_cache_flush_now);
 PG_FUNCTION_INFO_V1(billy_warm_cache);
+PG_FUNCTION_INFO_V1(billy_cache_confirming);
+PG_FUNCTION_INFO_V1(billy_cache_confirm_hot);
+PG_FUNCTION_INFO_V1(billy_cache_confirm_rows);
 
 #define RESOURCE_LEN 16
 
@@ -174,8 +195,7 @@ static HTAB *cache_hash = NULL;
 
 /* settings (billy_cache_define_settings) */
 int			billy_read_through_timeout_ms = 3000;
-int			billy_cache_min_ttl = 30;
-int			billy_cache_max_ttl = 86400;
+bool		billy_read_confirm = false;
 int			billy_api_budget_per_minute = 60;
 int			billy_cache_flush_interval_ms = 10000;
 int			billy_cache_max_entries = 10000;
@@ -196,21 +216,13 @@ billy_cache_define_settings(void)
 							PGC_USERSET, GUC_UNIT_MS,
 							NULL, NULL, NULL);
 
-	DefineCustomIntVariable("billy.cache_min_ttl",
-							"Shortest TTL billy.optimal_ttl gives a row.",
-							NULL,
-							&billy_cache_min_ttl,
-							30, 1, 86400,
-							PGC_SIGHUP, GUC_UNIT_S,
-							NULL, NULL, NULL);
-
-	DefineCustomIntVariable("billy.cache_max_ttl",
-							"Longest TTL billy.optimal_ttl gives a row.",
-							NULL,
-							&billy_cache_max_ttl,
-							86400, 1, 30 * 86400,
-							PGC_SIGHUP, GUC_UNIT_S,
-							NULL, NULL, NULL);
+	DefineCustomBoolVariable("billy.read_confirm",
+							 "Whether reads (billy.get_*, billy.list_*) confirm a stale row with Billy before answering.",
+							 "Off: a stale row is answered at once, flagged fresh: false, and refreshed by the worker. On: it is confirmed first in the fewest requests, shared by concurrent reads, as when the caller passes max_age. billy.mcp turns it on for its tool calls.",
+							 &billy_read_confirm,
+							 false,
+							 PGC_USERSET, 0,
+							 NULL, NULL, NULL);
 
 	DefineCustomIntVariable("billy.api_budget_per_minute",
 							"API calls per minute and organization that roles outside billy_admin may make billy spend: reads with max_age or misses, billy.check_connection, and the worker's refreshes ahead of reads.",
@@ -582,8 +594,8 @@ typedef struct MirrorRow
 	TimestampTz effective;		/* effective confirmation */
 	bool		deleted;
 	TimestampTz deleted_at;
-	int64		ttl_us;			/* -1: no policy yet */
-	char	   *state;			/* billy.cache_state of the row */
+	TimestampTz changed_at;		/* when billy last saw it change */
+	bool		hot;			/* in the hot set: a hot scan confirms it */
 } MirrorRow;
 
 /* interval_us turns an interval into microseconds (a month is 30 days) */
@@ -678,73 +690,73 @@ may_read(Oid nsp, const char *table, const char *org)
 
 /*
  * read_row looks a record up in the mirror with what its freshness needs:
- * the row, its resource's sync state and its cache policy.  As the caller:
- * privileges and row-level security's rule apply.
+ * the row and its resource's sync state; its window comes from the row
+ * itself (window_of), so a row never read before costs what a warm one
+ * does.  As the caller: privileges and row-level security's rule apply.
+ * With latest, it sees what other transactions committed since the
+ * statement began (after waiting for a confirmation someone else made).
  */
 static void
-read_row(const CacheResource *cr, const char *org, const char *id, MirrorRow *row)
+read_row(const CacheResource *cr, const char *org, const char *id, MirrorRow *row, bool latest)
 {
-	static const char *const doc_cols[] = {"raw", "confirmed_at", "deleted_at", "is_paid"};
+	static const char *const doc_cols[] = {"raw", "confirmed_at", "deleted_at", "changed_at", "first_seen_at", "is_paid"};
 	static const char *const scan_cols[] = {"last_complete_scan_at", "last_hot_scan_at"};
-	static const char *const policy_cols[] = {"ttl"};
 	Oid			nsp = get_namespace_oid("billy", false);
 	const char *table = billy_sync_table(cr->name);
 	bool		has_paid = strcmp(cr->name, "invoices") == 0 || strcmp(cr->name, "bills") == 0;
-	const char *keys[3] = {org, id, NULL};
-	Datum		v[4];
-	bool		n[4];
+	const char *keys[2] = {org, id};
+	Datum		v[6];
+	bool		n[6];
 	Datum		sv[2];
 	bool		sn[2];
 	TimestampTz complete = 0;
 	TimestampTz hot = 0;
+	bool		is_paid;
 
 	memset(row, 0, sizeof(*row));
-	if (!may_read(nsp, table, org) ||
-		!lookup_row(nsp, table, 2, keys, has_paid ? 4 : 3, doc_cols, v, n))
+	if (!may_read(nsp, table, org))
 		return;
-	row->found = true;
-	row->raw = DatumGetJsonbP(v[0]);
-	row->deleted = !n[2];
-	row->deleted_at = n[2] ? 0 : DatumGetTimestampTz(v[2]);
-
-	keys[1] = cr->name;
-	if (lookup_row(nsp, "sync_state", 2, keys, 2, scan_cols, sv, sn))
+	if (latest)
 	{
-		complete = sn[0] ? 0 : DatumGetTimestampTz(sv[0]);
-		hot = sn[1] ? 0 : DatumGetTimestampTz(sv[1]);
+		CommandCounterIncrement();
+		PushActiveSnapshot(GetLatestSnapshot());
 	}
-	row->effective = billy_cache_effective_confirmed(cr->name, n[1] ? 0 : DatumGetTimestampTz(v[1]),
-													 has_paid && !n[3], has_paid && !n[3] && DatumGetBool(v[3]),
-													 complete, hot);
-	keys[2] = id;
-	row->ttl_us = -1;
-	if (lookup_row(nsp, "cache_policy", 3, keys, 1, policy_cols, sv, sn) && !sn[0])
-		row->ttl_us = interval_us(DatumGetIntervalP(sv[0]));
-	else
-		row->state = billy_sql_value("SELECT billy.cache_state($1, $2)", 2,
-									 (Oid[]) {TEXTOID, JSONBOID},
-									 (Datum[]) {CStringGetTextDatum(cr->name), JsonbPGetDatum(row->raw)},
-									 NULL);
+	PG_TRY();
+	{
+		if (lookup_row(nsp, table, 2, keys, has_paid ? 6 : 5, doc_cols, v, n))
+		{
+			row->found = true;
+			row->raw = DatumGetJsonbP(v[0]);
+			row->deleted = !n[2];
+			row->deleted_at = n[2] ? 0 : DatumGetTimestampTz(v[2]);
+			/* a change, not the first sight (a sync's insert) */
+			if (!n[3] && (n[4] || DatumGetTimestampTz(v[3]) > DatumGetTimestampTz(v[4])))
+				row->changed_at = DatumGetTimestampTz(v[3]);
+			is_paid = has_paid && !n[5] && DatumGetBool(v[5]);
+			row->hot = billy_sync_in_hot_set(cr->name, has_paid && !n[5], is_paid);
+			keys[1] = cr->name;
+			if (lookup_row(nsp, "sync_state", 2, keys, 2, scan_cols, sv, sn))
+			{
+				complete = sn[0] ? 0 : DatumGetTimestampTz(sv[0]);
+				hot = sn[1] ? 0 : DatumGetTimestampTz(sv[1]);
+			}
+			row->effective = billy_cache_effective_confirmed(cr->name, n[1] ? 0 : DatumGetTimestampTz(v[1]),
+															 has_paid && !n[5], is_paid, complete, hot);
+		}
+	}
+	PG_FINALLY();
+	{
+		if (latest)
+			PopActiveSnapshot();
+	}
+	PG_END_TRY();
 }
 
-/* cold_ttl_us is the TTL of a row no policy covers yet: its state's at no access */
+/* window_of is a mirror row's window */
 static int64
-cold_ttl_us(const char *state)
+window_of(const CacheResource *cr, MirrorRow *row)
 {
-	Oid			types[1] = {TEXTOID};
-	Datum		values[1];
-	char		nulls[1] = {' '};
-	bool		isnull;
-	Datum		d;
-
-	if (state)
-		values[0] = CStringGetTextDatum(state);
-	else
-		nulls[0] = 'n';
-	d = billy_sql_datum("SELECT (pg_catalog.date_part('epoch', billy.optimal_ttl(0, NULL, $1)) "
-						"OPERATOR(pg_catalog.*) 1000000)::pg_catalog.int8",
-						1, types, values, nulls, &isnull);
-	return isnull ? 120 * USECS_PER_SEC : DatumGetInt64(d);
+	return billy_cache_window_us(billy_cache_record_state(cr->name, row->raw), row->changed_at);
 }
 
 /* org_access checks, on the slow paths, that the caller may see org and it is connected */
@@ -779,12 +791,76 @@ typedef struct Fetched
 } Fetched;
 
 /*
+ * in_subtransaction runs fn(arg) in a subtransaction and returns NULL, or
+ * the error it raised (rolled back; a cancel goes on up): a confirmation
+ * that fails leaves the read to answer its copy.
+ */
+static ErrorData *
+in_subtransaction(void (*fn) (void *), void *arg)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	ErrorData  *volatile failure = NULL;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcxt);
+	PG_TRY();
+	{
+		fn(arg);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *e;
+
+		MemoryContextSwitchTo(oldcxt);
+		e = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+		if (e->sqlerrcode == ERRCODE_QUERY_CANCELED)
+			ReThrowError(e);
+		failure = e;
+	}
+	PG_END_TRY();
+	CommandCounterIncrement();
+	return failure;
+}
+
+static void
+refresh_records_fn(void *arg)
+{
+	billy_sync_refresh_records((BillyRefresh *) arg);
+}
+
+/*
+ * refresh_guarded runs billy_sync_refresh_records for a reader: a spent API
+ * budget (SQLSTATE 53400, raised before a request leaves) becomes a reason
+ * to answer the copy, not an error of the read.  Other errors go on.
+ * Returns NULL or the budget's error.
+ */
+static ErrorData *
+refresh_guarded(BillyRefresh *r)
+{
+	ErrorData  *e = in_subtransaction(refresh_records_fn, r);
+
+	if (e && e->sqlerrcode != ERRCODE_CONFIGURATION_LIMIT_EXCEEDED)
+		ReThrowError(e);
+	return e;
+}
+
+/*
  * fetch_one: one GET of a record, bounded by billy.read_through_timeout_ms,
  * stored as the sync stores it (unless the transaction is read-only).
- * Never raises for Billy's failures; says why in f->reason.
+ * Never raises for Billy's failures; says why in f->reason.  A spent API
+ * budget raises (53400) with budget_raises (a miss, or a caller that named
+ * max_age); otherwise it is the reason "budget_spent" and the copy answers.
  */
 static void
-fetch_one(const CacheResource *cr, const char *org, const char *id, Fetched *f)
+fetch_one(const CacheResource *cr, const char *org, const char *id, Fetched *f, bool budget_raises)
 {
 	BillyRefresh r = {0};
 	TimestampTz retry_at = 0;
@@ -814,7 +890,20 @@ fetch_one(const CacheResource *cr, const char *org, const char *id, Fetched *f)
 	r.store = !XactReadOnly && !RecoveryInProgress();
 	r.confirm = r.store;
 	r.keep_json = true;
-	billy_sync_refresh_records(&r);
+	{
+		ErrorData  *spent = refresh_guarded(&r);
+
+		if (spent && budget_raises)
+			ReThrowError(spent);
+		if (spent)
+		{
+			f->reason = "budget_spent";
+			f->error.sqlerrcode = spent->sqlerrcode;
+			f->error.message = spent->message;
+			f->error.detail = spent->detail;
+			return;
+		}
+	}
 	f->called = true;
 	f->outcome = r.outcomes[0];
 	f->record = r.records[0];
@@ -829,6 +918,342 @@ fetch_one(const CacheResource *cr, const char *org, const char *id, Fetched *f)
 	}
 	else
 		billy_breaker_record(org, true);
+}
+
+/* ------------------------------------------------------------------------
+ * Confirming on demand
+ * ------------------------------------------------------------------------
+ */
+
+/*
+ * refresh_ids sets up a look-up of records one by one, stored as a sync
+ * stores them and the unchanged ones confirmed (billy_sync_refresh_records):
+ * the worker's refreshes (timeout_ms 0: billy.http_timeout_ms, retried)
+ * and a read's confirmations (its own timeout, one attempt).
+ */
+static void
+refresh_ids(BillyRefresh *r, const char *org, const char *resource, char **ids, int n, int timeout_ms)
+{
+	r->org = org;
+	r->resource = resource;
+	r->ids = ids;
+	r->nids = n;
+	r->timeout_ms = timeout_ms;
+	r->retry = timeout_ms == 0;
+	r->store = true;
+	r->confirm = true;
+}
+
+/* the advisory lock space of confirmations (SQL's advisory locks use 1 and 2) */
+#define CONFIRM_LOCK_SPACE 0x4259
+
+/*
+ * singleflight takes the transaction-level lock of one confirmation (an
+ * organization's record, or "#hot" for its unpaid set).  A read that finds
+ * it held waits, up to billy.read_through_timeout_ms, for the holder to
+ * commit: then the confirmation is in the mirror and the caller reads it
+ * again (read_row with latest) instead of asking Billy itself.  Returns
+ * false when the wait ran out; *waited says whether it waited.
+ */
+static bool
+singleflight(const char *org, const char *resource, const char *what, bool *waited)
+{
+	LOCKTAG		tag;
+	uint32		k1 = hash_bytes((const unsigned char *) org, strlen(org));
+	uint32		k2 = hash_combine(hash_bytes((const unsigned char *) resource, strlen(resource)),
+								  hash_bytes((const unsigned char *) what, strlen(what)));
+	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), billy_read_through_timeout_ms);
+
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, k1, k2, CONFIRM_LOCK_SPACE);
+	*waited = false;
+	for (;;)
+	{
+		if (LockAcquire(&tag, ExclusiveLock, false, true) != LOCKACQUIRE_NOT_AVAIL)
+			return true;
+		*waited = true;
+		if (GetCurrentTimestamp() >= deadline)
+			return false;
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 5, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
+/* hot_confirmed_at: when the last completed scan confirmed org's unpaid set (latest data) */
+static TimestampTz
+hot_confirmed_at(const char *org, const char *resource)
+{
+	static const char *const scan_cols[] = {"last_complete_scan_at", "last_hot_scan_at"};
+	const char *keys[2] = {org, resource};
+	Datum		sv[2];
+	bool		sn[2];
+	TimestampTz result = 0;
+
+	CommandCounterIncrement();
+	PushActiveSnapshot(GetLatestSnapshot());
+	if (lookup_row(get_namespace_oid("billy", false), "sync_state", 2, keys, 2, scan_cols, sv, sn))
+	{
+		if (!sn[0])
+			result = DatumGetTimestampTz(sv[0]);
+		if (!sn[1] && DatumGetTimestampTz(sv[1]) > result)
+			result = DatumGetTimestampTz(sv[1]);
+	}
+	PopActiveSnapshot();
+	return result;
+}
+
+typedef struct ScanHere
+{
+	const char *org;
+	const char *resource;
+	bool		hot;
+	BillySyncResult res;
+} ScanHere;
+
+static void
+scan_here_fn(void *arg)
+{
+	ScanHere   *sh = arg;
+	bool		was = billy_budget_charge_scans(true);
+
+	/* a read's scan is charged to the reader's share of the API budget */
+	PG_TRY();
+	{
+		billy_sync_one(sh->org, sh->resource, sh->hot, BILLY_COMMIT_NONE, 0, false, &sh->res);
+	}
+	PG_FINALLY();
+	{
+		billy_budget_charge_scans(was);
+	}
+	PG_END_TRY();
+}
+
+/*
+ * run_scan_here runs one scan of a resource in this transaction (a hot
+ * scan: the unpaid list, a request per page, the unpaid rows it no longer
+ * holds looked up; a full one: every page), in a subtransaction so that a
+ * failure leaves the read to answer its copy.  Returns NULL or the reason
+ * it failed; *requests gets the requests it made.
+ */
+static const char *
+run_scan_here(const char *org, const char *resource, bool hot, int64 *requests, char **error)
+{
+	ScanHere	sh = {org, resource, hot, {0}};
+	const char *reason = NULL;
+	ErrorData  *e = in_subtransaction(scan_here_fn, &sh);
+
+	if (e)
+	{
+		reason = e->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE ? "scan_running" :
+			e->sqlerrcode == ERRCODE_CONFIGURATION_LIMIT_EXCEEDED ? "budget_spent" : "scan_failed";
+		if (error)
+			*error = e->message;
+	}
+	if (reason == NULL && sh.res.run_id != 0)
+	{
+		BillyOwner	owner;
+		bool		isnull;
+		Datum		d;
+
+		billy_become_owner(&owner);
+		d = billy_sql_datum("SELECT requests::pg_catalog.int8 FROM billy.sync_runs WHERE id OPERATOR(pg_catalog.=) $1",
+							1, (Oid[]) {INT8OID}, (Datum[]) {Int64GetDatum(sh.res.run_id)}, NULL, &isnull);
+		billy_end_owner(&owner);
+		*requests += isnull ? sh.res.pages : DatumGetInt64(d);
+	}
+	return reason;
+}
+
+/*
+ * confirm_hot makes sure org's unpaid invoices (or bills) were confirmed
+ * within window_us: if the last completed scan is older, one hot scan now,
+ * shared with every concurrent read that wants the same (they wait for it
+ * and read its result).  Returns NULL when they are confirmed, else why not.
+ */
+static const char *
+confirm_hot(const char *org, const char *resource, int64 window_us, int64 *requests, char **error)
+{
+	bool		waited;
+	bool		connected;
+	TimestampTz retry_at;
+	TimestampTz at;
+
+	if (!singleflight(org, resource, "#hot", &waited))
+		return "confirmation_pending";
+	at = hot_confirmed_at(org, resource);
+	if (at != 0 && billy_cache_age_us(at) < window_us)
+		return NULL;
+	org_access(org, &connected);
+	if (!connected)
+		return "not_connected";
+	if (billy_breaker_is_open(org, &retry_at))
+		return "breaker_open";
+	if (XactReadOnly || RecoveryInProgress())
+		return "read_only";
+	return run_scan_here(org, resource, true, requests, error);
+}
+
+/* hot_window_us: the window of open and draft documents (what confirm_hot keeps) */
+static int64
+hot_window_us(void)
+{
+	return Min(billy_cache_window_us("open", 0), billy_cache_window_us("draft", 0));
+}
+
+/*
+ * billy_cache_confirming: billy._cache_confirming(max_age interval)
+ * RETURNS boolean: whether a read confirms stale rows before answering.
+ */
+Datum
+billy_cache_confirming(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(!PG_ARGISNULL(0) || billy_read_confirm);
+}
+
+/* resource_by_name: the read path's resource, or an error naming it */
+static const CacheResource *
+resource_by_name(const char *name)
+{
+	for (int i = 0; i < lengthof(cache_resources); i++)
+		if (strcmp(cache_resources[i].name, name) == 0)
+			return &cache_resources[i];
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("unknown resource \"%s\"", name),
+			 errhint("Use Billy's plural name, e.g. invoices or bankPayments.")));
+	return NULL;
+}
+
+static Datum
+reason_datum(FunctionCallInfo fcinfo, const char *reason)
+{
+	if (reason == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text(reason));
+}
+
+/*
+ * billy_cache_confirm_hot: billy._cache_confirm_hot(org, res, max_age)
+ * RETURNS text: a list read's confirmation of the unpaid set, before it
+ * selects its rows (a payment changes which rows match).
+ */
+Datum
+billy_cache_confirm_hot(PG_FUNCTION_ARGS)
+{
+	char	   *org = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	const CacheResource *cr = resource_by_name(text_to_cstring(PG_GETARG_TEXT_PP(1)));
+	int64		window = PG_ARGISNULL(2) ? hot_window_us() : interval_us(PG_GETARG_INTERVAL_P(2));
+	BillyCacheCounts counts = {0};
+	const char *reason;
+
+	billy_require_preload();
+	if (!(billy_read_confirm || !PG_ARGISNULL(2)) || !billy_sync_in_hot_set(cr->name, false, false))
+		PG_RETURN_NULL();
+	reason = confirm_hot(org, cr->name, window, &counts.api_calls, NULL);
+	if (counts.api_calls > 0)
+		billy_cache_count(org, cr->name, "", &counts, false);
+	return reason_datum(fcinfo, reason);
+}
+
+/*
+ * billy_cache_confirm_rows: billy._cache_confirm_rows(org, res, ids)
+ * RETURNS text: confirms a list's stale rows in the fewest requests.
+ */
+Datum
+billy_cache_confirm_rows(PG_FUNCTION_ARGS)
+{
+	char	   *org = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	const CacheResource *cr = resource_by_name(text_to_cstring(PG_GETARG_TEXT_PP(1)));
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	char	  **ids;
+	int			nids = 0;
+	BillyCacheCounts counts = {0};
+	const char *reason = NULL;
+	const char *hot_reason = NULL;
+	bool		hot_tried = false;
+	bool		connected;
+	TimestampTz retry_at;
+
+	billy_require_preload();
+	if (PG_ARGISNULL(2))
+		PG_RETURN_NULL();
+	deconstruct_array(PG_GETARG_ARRAYTYPE_P(2), TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+	ids = palloc(sizeof(char *) * Max(n, 1));
+	/* the unpaid ones by one hot scan; the rest below */
+	for (int i = 0; i < n; i++)
+	{
+		MirrorRow	row;
+		char	   *id;
+
+		if (nulls[i])
+			continue;
+		id = TextDatumGetCString(elems[i]);
+		read_row(cr, org, id, &row, false);
+		if (row.found && row.hot)
+		{
+			if (!hot_tried)
+				hot_reason = confirm_hot(org, cr->name, hot_window_us(), &counts.api_calls, NULL);
+			hot_tried = true;
+			if (hot_reason == NULL)
+				continue;
+		}
+		ids[nids++] = id;
+	}
+	if (nids > 0)
+	{
+		org_access(org, &connected);
+		if (!connected)
+			reason = "not_connected";
+		else if (billy_breaker_is_open(org, &retry_at))
+			reason = "breaker_open";
+		else if (XactReadOnly || RecoveryInProgress())
+			reason = "read_only";
+		else
+		{
+			bool		isnull;
+			Datum		pages;
+			bool		waited;
+
+			pages = billy_sql_datum(psprintf("SELECT pg_catalog.ceil(pg_catalog.count(*)::pg_catalog.numeric "
+											 "OPERATOR(pg_catalog./) %d)::pg_catalog.int8 FROM billy.%s "
+											 "WHERE organization_id OPERATOR(pg_catalog.=) $1 AND deleted_at IS NULL",
+											 billy_sync_page_size, billy_sync_table(cr->name)),
+									1, (Oid[]) {TEXTOID}, (Datum[]) {CStringGetTextDatum(org)}, NULL, &isnull);
+			if (!isnull && Max(DatumGetInt64(pages), 1) < nids)
+			{
+				/* fewer pages than rows: one scan of the whole list, shared */
+				if (!singleflight(org, cr->name, "#full", &waited))
+					reason = "confirmation_pending";
+				else if (!waited)
+					reason = run_scan_here(org, cr->name, false, &counts.api_calls, NULL);
+			}
+			else
+			{
+				BillyRefresh r = {0};
+				bool		spent;
+
+				refresh_ids(&r, org, cr->name, ids, nids, billy_read_through_timeout_ms);
+				spent = refresh_guarded(&r) != NULL;
+				CommandCounterIncrement();
+				counts.api_calls += r.requests;
+				if (spent)
+					reason = "budget_spent";
+				else if (r.failed > 0)
+				{
+					reason = r.error.cause;
+					if (strcmp(r.error.cause, "timeout") != 0)
+						billy_breaker_record(org, false);
+				}
+				else
+					billy_breaker_record(org, true);
+			}
+		}
+	}
+	if (counts.api_calls > 0)
+		billy_cache_count(org, cr->name, "", &counts, false);
+	return reason_datum(fcinfo, reason);
 }
 
 static void
@@ -892,7 +1317,7 @@ typedef struct Freshness
 	bool		fresh;
 	TimestampTz confirmed_at;
 	int64		age_us;
-	int64		ttl_us;
+	int64		max_age_us;		/* the window the answer is fresh within */
 	const char *refresh;		/* "queued", or NULL */
 	const char *stale_reason;	/* why Billy was not asked, or failed */
 	const char *error;
@@ -976,7 +1401,7 @@ answer(const char *singular, Jsonb *record, Freshness *fr)
 	push_string(&st, "confirmed_at", fr->confirmed_at ?
 				JsonEncodeDateTime(buf, TimestampTzGetDatum(fr->confirmed_at), TIMESTAMPTZOID, NULL) : NULL);
 	push_seconds(&st, "age_seconds", Max(fr->age_us, 0));
-	push_seconds(&st, "ttl_seconds", fr->ttl_us);
+	push_seconds(&st, "max_age_seconds", fr->max_age_us);
 	if (fr->refresh)
 		push_string(&st, "refresh", fr->refresh);
 	if (fr->stale_reason)
@@ -1030,13 +1455,13 @@ cache_get(FunctionCallInfo fcinfo, const CacheResource *cr)
 	/* the organization: an id found with the row, else resolved (names, NULL) */
 	org = PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0));
 	if (org != NULL)
-		read_row(cr, org, id, &row);
+		read_row(cr, org, id, &row, false);
 	if (org == NULL || !row.found)
 	{
 		char	   *resolved = billy_resolve_organization(org);
 
 		if (org == NULL || strcmp(resolved, org) != 0)
-			read_row(cr, resolved, id, &row);
+			read_row(cr, resolved, id, &row, false);
 		org = resolved;
 	}
 
@@ -1055,49 +1480,103 @@ cache_get(FunctionCallInfo fcinfo, const CacheResource *cr)
 
 	if (row.found)
 	{
-		int64		ttl = row.ttl_us >= 0 ? row.ttl_us : cold_ttl_us(row.state);
+		int64		window = max_age >= 0 ? max_age : window_of(cr, &row);
 		int64		age = row.effective ? billy_cache_age_us(row.effective) : PG_INT64_MAX;
+		bool		confirm = max_age >= 0 || billy_read_confirm;
 
 		fr.source = "mirror";
 		fr.confirmed_at = row.effective;
 		fr.age_us = age;
-		fr.ttl_us = ttl;
-		fr.fresh = age < ttl;
+		fr.max_age_us = window;
+		fr.fresh = age < window;
 
-		if (max_age >= 0 && age > max_age)
+		if (!fr.fresh && confirm)
 		{
-			/* the caller wants it younger than the cache has it: ask Billy */
-			Fetched		f;
+			/*
+			 * The caller wants it confirmed: an unpaid document by the hot
+			 * scan that confirms every unpaid one (the next reads of unpaid
+			 * ones cost nothing); anything else, max_age 0 ("ask Billy
+			 * now"), or when the scan cannot run, by one GET.  Either is
+			 * shared: a read that finds the same confirmation under way
+			 * waits for it and reads what it stored.
+			 */
+			const char *reason = NULL;
+			char	   *error = NULL;
+			bool		waited = false;
 
-			fetch_one(cr, org, id, &f);
-			if (f.called)
-				counts.api_calls = 1;
-			if (f.outcome == BILLY_RECORD_STORED || f.outcome == BILLY_RECORD_UNCHANGED)
+			if (row.hot && max_age != 0)
 			{
-				counts.refetches = 1;
-				billy_cache_count(org, cr->name, id, &counts, false);
-				fr.source = "api";
-				fr.fresh = true;
-				fr.confirmed_at = GetCurrentTimestamp();
-				fr.age_us = 0;
-				fr.not_stored = !f.stored;
-				PG_RETURN_JSONB_P(answer(singular, f.record, &fr));
+				reason = confirm_hot(org, cr->name, window, &counts.api_calls, &error);
+				if (reason == NULL)
+				{
+					MirrorRow	again;
+
+					read_row(cr, org, id, &again, true);
+					if (again.found)
+						row = again;	/* the scan may have found it gone */
+				}
 			}
-			if (f.outcome == BILLY_RECORD_GONE)
+			age = row.effective ? billy_cache_age_us(row.effective) : PG_INT64_MAX;
+			if (age >= window && !row.deleted && singleflight(org, cr->name, id, &waited) && waited)
 			{
-				counts.refetches = 1;
+				MirrorRow	again;
+
+				read_row(cr, org, id, &again, true);
+				if (again.found)
+					row = again;
+				age = row.effective ? billy_cache_age_us(row.effective) : PG_INT64_MAX;
+			}
+			if (row.deleted)
+			{
 				billy_cache_count(org, cr->name, id, &counts, false);
 				ereport(ERROR,
 						(errcode(ERRCODE_NO_DATA_FOUND),
 						 errmsg("%s \"%s\" was deleted in Billy", cr->what, id),
-						 errdetail("Billy answered 404 just now%s.",
-								   f.stored ? "; the mirror marks it deleted" : "")));
+						 errdetail("billy found it gone just now.")));
 			}
-			/* Billy could not be asked: the copy, flagged */
-			fr.fresh = false;
-			fr.stale_reason = f.reason;
-			fr.error = f.error.message;
-			want_refresh = true;
+			if (age < window)
+			{
+				counts.refetches = 1;
+				fr.confirmed_at = row.effective;
+				fr.age_us = age;
+				fr.fresh = true;
+			}
+			else
+			{
+				/* the caller wants it younger than the cache has it: ask Billy */
+				Fetched		f;
+
+				/* a caller that named max_age hears of a spent budget (53400) */
+				fetch_one(cr, org, id, &f, max_age >= 0);
+				if (f.called)
+					counts.api_calls += 1;
+				if (f.outcome == BILLY_RECORD_STORED || f.outcome == BILLY_RECORD_UNCHANGED)
+				{
+					counts.refetches = 1;
+					billy_cache_count(org, cr->name, id, &counts, false);
+					fr.source = "api";
+					fr.fresh = true;
+					fr.confirmed_at = GetCurrentTimestamp();
+					fr.age_us = 0;
+					fr.not_stored = !f.stored;
+					PG_RETURN_JSONB_P(answer(singular, f.record, &fr));
+				}
+				if (f.outcome == BILLY_RECORD_GONE)
+				{
+					counts.refetches = 1;
+					billy_cache_count(org, cr->name, id, &counts, false);
+					ereport(ERROR,
+							(errcode(ERRCODE_NO_DATA_FOUND),
+							 errmsg("%s \"%s\" was deleted in Billy", cr->what, id),
+							 errdetail("Billy answered 404 just now%s.",
+									   f.stored ? "; the mirror marks it deleted" : "")));
+				}
+				/* Billy could not be asked: the copy, flagged */
+				fr.fresh = false;
+				fr.stale_reason = f.reason ? f.reason : reason;
+				fr.error = f.error.message ? f.error.message : error;
+				want_refresh = true;
+			}
 		}
 		else if (!fr.fresh)
 		{
@@ -1123,7 +1602,7 @@ cache_get(FunctionCallInfo fcinfo, const CacheResource *cr)
 	{
 		Fetched		f;
 
-		fetch_one(cr, org, id, &f);
+		fetch_one(cr, org, id, &f, true);
 		counts.misses = 1;
 		counts.api_calls = f.called ? 1 : 0;
 		billy_cache_count(org, cr->name, id, &counts, false);
@@ -1157,7 +1636,7 @@ cache_get(FunctionCallInfo fcinfo, const CacheResource *cr)
 		fr.fresh = true;
 		fr.confirmed_at = GetCurrentTimestamp();
 		fr.age_us = 0;
-		fr.ttl_us = cold_ttl_us(NULL);
+		fr.max_age_us = max_age >= 0 ? max_age : billy_cache_window_us(f.record ? billy_cache_record_state(cr->name, f.record) : NULL, 0);
 		fr.not_stored = !f.stored;
 		PG_RETURN_JSONB_P(answer(singular, f.record, &fr));
 	}
@@ -1498,13 +1977,7 @@ refresh_group(const char *org, const char *resource, char **ids, int n, StringIn
 	int			stored = 0;
 	int			gone = 0;
 
-	r.org = org;
-	r.resource = resource;
-	r.ids = ids;
-	r.nids = n;
-	r.retry = true;
-	r.store = true;
-	r.confirm = true;
+	refresh_ids(&r, org, resource, ids, n, 0);
 	billy_sync_refresh_records(&r);
 	for (int i = 0; i < n; i++)
 	{

@@ -1653,7 +1653,24 @@ mcp_tools_call(McpRequest *req)
 			: JsonbPGetDatum(mapped);
 	}
 
-	answer = run_tool(sql, nargs, types, values, nulls, req->outer, &edata);
+	/*
+	 * An assistant acts on what it reads: reads confirm a stale row with
+	 * Billy before answering (billy.read_confirm; src/cache.c).
+	 */
+	{
+		bool		confirm = billy_read_confirm;
+
+		billy_read_confirm = true;
+		PG_TRY();
+		{
+			answer = run_tool(sql, nargs, types, values, nulls, req->outer, &edata);
+		}
+		PG_FINALLY();
+		{
+			billy_read_confirm = confirm;
+		}
+		PG_END_TRY();
+	}
 	if (answer == NULL)
 	{
 		char	   *text = sql_error_text(edata);

@@ -37,91 +37,44 @@ COMMENT ON FUNCTION billy.effective_confirmed_at(text, timestamptz, boolean, tim
 'When a mirror row was last known to equal Billy''s record: the latest of its own confirmed_at (set when it is written or looked up on its own), the last complete scan of its resource (a scan confirms every unchanged record without writing it), and the last hot scan when the row is in the hot set (unpaid or draft invoices and bills; is_paid is the row''s is_paid, NULL for other resources). Pass billy.sync_state''s last_complete_scan_at and last_hot_scan_at for the row''s organization and resource. Every freshness billy reports comes from this function.';
 
 CREATE FUNCTION billy.cache_state(resource text, record jsonb) RETURNS text
-LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
-RETURN CASE
-    WHEN resource IN ('invoices', 'bills') THEN
-        CASE WHEN record ->> 'state' = 'voided' THEN 'voided'
-             WHEN (record ->> 'isPaid')::boolean THEN 'paid'
-             WHEN record ->> 'state' = 'draft' THEN 'draft'
-             WHEN (record ->> 'entryDate')::date < current_date - 365 THEN 'old'
-             ELSE 'open' END
-    WHEN resource IN ('contacts', 'products') THEN
-        CASE WHEN (record ->> 'isArchived')::boolean THEN 'archived' ELSE 'active' END
-    WHEN resource = 'bankPayments' THEN
-        CASE WHEN (record ->> 'isVoided')::boolean THEN 'voided' ELSE 'booked' END
-END;
+LANGUAGE C STABLE
+AS 'MODULE_PATHNAME', 'billy_cache_state';
 COMMENT ON FUNCTION billy.cache_state(text, jsonb) IS
-'The state of a record that its TTL depends on, from its JSON: invoices and bills draft, open (approved, unpaid), paid, voided, or old (approved, unpaid, entered more than a year ago); contacts and products active or archived; bank payments booked or voided. billy.ttl_rules may have rules per state.';
+'The class of a record that its freshness window depends on, from its JSON: invoices and bills draft, open (approved, unpaid), paid, voided, or old (approved, unpaid, entered more than a year ago); contacts and products active or archived; bank payments booked or voided. billy.ttl_rules has a window per class. The read path computes the same in C from the row it reads.';
 
 ------------------------------------------------------------------------------
--- TTL rules and billy.optimal_ttl
+-- Freshness windows: billy.ttl_rules and billy.freshness_window
 ------------------------------------------------------------------------------
 
 CREATE TABLE billy.ttl_rules (
-    state                 text NOT NULL DEFAULT '*',
-    min_accesses_per_hour double precision NOT NULL
-                          CHECK (min_accesses_per_hour OPERATOR(pg_catalog.>=) 0),
-    ttl                   interval NOT NULL CHECK (ttl OPERATOR(pg_catalog.>) '0'::pg_catalog.interval),
-    note                  text,
-    PRIMARY KEY (state, min_accesses_per_hour)
+    state text PRIMARY KEY,
+    ttl   interval NOT NULL CHECK (ttl OPERATOR(pg_catalog.>) '0'::pg_catalog.interval),
+    note  text
 );
 COMMENT ON TABLE billy.ttl_rules IS
-'How long a mirror row counts as fresh, by how often it is read: for a row read a times per hour, the rule of its state (see billy.cache_state; ''*'' when its state has no rules) with the largest min_accesses_per_hour <= a gives the TTL. billy.optimal_ttl then shortens it for rows that change often and keeps it within billy.cache_min_ttl and billy.cache_max_ttl. Administrators may change the rules; the worker applies them at its next recomputation.';
-INSERT INTO billy.ttl_rules (state, min_accesses_per_hour, ttl, note) VALUES
-    ('*', 10, '60 minutes', 'read 10 or more times an hour'),
-    ('*', 2, '15 minutes', 'read 2 to 10 times an hour'),
-    ('*', 0.5, '5 minutes', 'read every 2 hours to twice an hour'),
-    ('*', 0, '2 minutes', 'read rarely'),
-    ('paid', 0, '6 hours', 'paid documents barely change'),
-    ('voided', 0, '24 hours', 'voided documents and payments do not change'),
-    ('old', 0, '6 hours', 'approved documents more than a year old barely change'),
-    ('archived', 0, '6 hours', 'archived contacts and products barely change'),
-    ('booked', 0, '6 hours', 'a booked bank payment changes only when voided');
+'How long a mirror row counts as fresh after Billy last confirmed it (its freshness window), by how likely it is to change: the rule of its class (see billy.cache_state; ''*'' for a class without a rule), shortened to the ''recent'' rule when billy saw the record change within the last hour. Read by billy.freshness_window, which every read uses; backends keep a copy that a change here refreshes at commit. Administrators may change the rules.';
+INSERT INTO billy.ttl_rules (state, ttl, note) VALUES
+    ('draft', '15 seconds', 'drafts get approved, edited or deleted at any moment'),
+    ('open', '15 seconds', 'approved unpaid invoices and bills get paid, credited or voided at any moment'),
+    ('recent', '60 seconds', 'any record billy saw change within the last hour: it may change again'),
+    ('active', '10 minutes', 'contacts and products in use change now and then'),
+    ('paid', '6 hours', 'paid documents barely change'),
+    ('old', '6 hours', 'approved unpaid documents more than a year old barely change'),
+    ('archived', '6 hours', 'archived contacts and products barely change'),
+    ('booked', '6 hours', 'a booked bank payment changes only when voided'),
+    ('voided', '24 hours', 'voided documents and payments do not change'),
+    ('*', '2 minutes', 'anything else');
 GRANT SELECT ON billy.ttl_rules TO billy_reader;
 GRANT INSERT, UPDATE, DELETE ON billy.ttl_rules TO billy_admin;
+CREATE TRIGGER invalidate_cached AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON billy.ttl_rules
+    FOR EACH STATEMENT EXECUTE FUNCTION billy._invalidate_cached();
 
-CREATE FUNCTION billy.optimal_ttl(accesses_per_hour double precision, changes_per_day double precision,
-                                  state text DEFAULT NULL)
-RETURNS interval
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    a double precision := coalesce(accesses_per_hour, 0);
-    rule_state text;
-    ttl interval;
-    lo interval := current_setting('billy.cache_min_ttl')::interval;
-    hi interval := current_setting('billy.cache_max_ttl')::interval;
-BEGIN
-    IF a < 0 OR a = 'NaN'::double precision THEN
-        RAISE EXCEPTION 'accesses_per_hour must be a number >= 0, not %', accesses_per_hour
-            USING ERRCODE = '22023';
-    END IF;
-    IF changes_per_day < 0 OR changes_per_day = 'NaN'::double precision THEN
-        RAISE EXCEPTION 'changes_per_day must be a number >= 0 or NULL, not %', changes_per_day
-            USING ERRCODE = '22023';
-    END IF;
-    rule_state := CASE WHEN EXISTS (SELECT 1 FROM billy.ttl_rules r WHERE r.state = optimal_ttl.state)
-                       THEN optimal_ttl.state ELSE '*' END;
-    SELECT r.ttl INTO ttl FROM billy.ttl_rules r
-    WHERE r.state = rule_state AND r.min_accesses_per_hour <= a
-    ORDER BY r.min_accesses_per_hour DESC LIMIT 1;
-    IF ttl IS NULL THEN
-        ttl := lo;      -- no rule matches: the shortest allowed
-    END IF;
-    -- a row that changes c times a day keeps at most 0.04/c days (about an
-    -- hour / c): fewer than 2% of the reads within its TTL can then see a
-    -- change it has missed
-    IF changes_per_day > 0 THEN
-        ttl := least(ttl, make_interval(secs => 0.04 / changes_per_day * 86400));
-    END IF;
-    RETURN least(greatest(ttl, lo), hi);
-END
-$$;
-COMMENT ON FUNCTION billy.optimal_ttl(double precision, double precision, text) IS
-'The TTL billy gives a mirror row read accesses_per_hour times an hour that changes changes_per_day times a day (NULL: unknown) in the given state (see billy.cache_state): the billy.ttl_rules rule of the state (else of ''*'') for that access rate, at most 0.04 / changes_per_day days (so that under 2% of reads within it could miss a change), within billy.cache_min_ttl and billy.cache_max_ttl. E.g. optimal_ttl(12, NULL, ''open'') is 60 minutes, optimal_ttl(12, 4, ''open'') 14.4 minutes.';
-
+CREATE FUNCTION billy.freshness_window(state text, changed_at timestamptz DEFAULT NULL,
+                                       first_seen_at timestamptz DEFAULT NULL) RETURNS interval
+LANGUAGE C STABLE
+AS 'MODULE_PATHNAME', 'billy_freshness_window';
+COMMENT ON FUNCTION billy.freshness_window(text, timestamptz, timestamptz) IS
+'The freshness window of a mirror row of the given class (billy.cache_state) that billy last saw change at changed_at (pass the row''s changed_at and first_seen_at: the insert that first stored it is no change): the billy.ttl_rules rule of the class (else ''*''), at most the ''recent'' rule when the change is less than an hour old. A read answers fresh: true only when the row was confirmed by Billy within this window (or within the max_age the caller passed instead); e.g. an unpaid invoice 15 seconds, a paid one 6 hours, a product 10 minutes, one changed 5 minutes ago 60 seconds.';
 ------------------------------------------------------------------------------
 -- Access statistics and per-row policy (written by the worker)
 ------------------------------------------------------------------------------
@@ -143,7 +96,7 @@ CREATE TABLE billy.cache_stats (
 );
 CREATE INDEX cache_stats_hour ON billy.cache_stats (hour);
 COMMENT ON TABLE billy.cache_stats IS
-'Reads of the mirror per record and hour, flushed from shared memory by the worker every billy.cache_flush_interval_ms (counts not yet flushed are lost in a crash): reads, answered fresh, answered stale, misses (not in the mirror: Billy asked), refetches (older than the caller''s max_age: Billy asked), the API calls the reads made and, on the row with record_id '''' (the resource as a whole: list reads too), the calls the worker''s refreshes made. Kept 7 days.';
+'Reads of the mirror per record and hour, flushed from shared memory by the worker every billy.cache_flush_interval_ms (counts not yet flushed are lost in a crash): reads, answered fresh, answered stale, misses (not in the mirror: Billy asked), refetches (older than their window and confirmed for a reader that asked: max_age or billy.read_confirm), the API calls the reads made and, on the row with record_id '''' (the resource as a whole: list reads too), the calls the worker''s refreshes made. Kept 7 days.';
 
 CREATE TABLE billy.cache_policy (
     organization_id   text NOT NULL REFERENCES billy.organizations (id) ON DELETE CASCADE,
@@ -160,7 +113,7 @@ CREATE TABLE billy.cache_policy (
     PRIMARY KEY (organization_id, resource, record_id)
 );
 COMMENT ON TABLE billy.cache_policy IS
-'Per mirror row that has been read: its reads per hour (over the last 24 hours, at least one hour), its changes per day (updates and deletions in billy.changes over the last 7 days), its state, and the TTL billy.optimal_ttl gives it; refresh_wanted when a read found it stale and the worker has not refreshed it yet. Recomputed by the worker; forgotten 7 days after the last read.';
+'Per mirror row that has been read: its reads per hour (over the last 24 hours, at least one hour), its changes per day (updates and deletions in billy.changes over the last 7 days), its class (billy.cache_state) and its freshness window when recomputed (billy.freshness_window; reads compute it themselves, so a row never read has the same window); refresh_wanted when a read found it stale and the worker has not refreshed it yet. The access rate decides which rows the worker refreshes ahead of reads. Recomputed by the worker; forgotten 7 days after the last read.';
 
 CREATE TABLE billy._cache_budget (
     organization_id text PRIMARY KEY REFERENCES billy.organizations (id) ON DELETE CASCADE,
@@ -236,7 +189,7 @@ BEGIN
                  AND s.hour > $5 - interval '24 hours'
                 GROUP BY w.o, w.i
             ), computed AS (
-                SELECT w.o, w.i, m.raw,
+                SELECT w.o, w.i, m.raw, m.changed_at, m.first_seen_at,
                        coalesce(rd.reads, 0)::double precision
                          / greatest(1, least(24, extract(epoch FROM $5 - rd.since) / 3600)) AS aph,
                        (SELECT count(*) FROM billy.changes c
@@ -250,7 +203,7 @@ BEGIN
             INSERT INTO billy.cache_policy AS p (organization_id, resource, record_id, state,
                 accesses_per_hour, changes_per_day, ttl, computed_at)
             SELECT c.o, $4, c.i, billy.cache_state($4, c.raw), c.aph, c.cpd,
-                   billy.optimal_ttl(c.aph, c.cpd, billy.cache_state($4, c.raw)), now()
+                   billy.freshness_window(billy.cache_state($4, c.raw), c.changed_at, c.first_seen_at), now()
             FROM computed c
             ON CONFLICT (organization_id, resource, record_id) DO UPDATE SET
                 state = EXCLUDED.state, accesses_per_hour = EXCLUDED.accesses_per_hour,
@@ -358,9 +311,12 @@ BEGIN
             WHERE p.organization_id = $1 AND p.resource = $2 AND m.deleted_at IS NULL
               AND (p.refresh_queued_at IS NULL OR billy._cache_age(p.refresh_queued_at) > interval '1 minute')
               AND billy._cache_age(billy.effective_confirmed_at(p.resource, m.confirmed_at, %s,
-                      s.last_complete_scan_at, s.last_hot_scan_at)) + $3 >= p.ttl
+                      s.last_complete_scan_at, s.last_hot_scan_at)) + $3
+                  >= billy.freshness_window(billy.cache_state(p.resource, m.raw), m.changed_at, m.first_seen_at)
               AND (p.refresh_wanted
-                   OR p.accesses_per_hour * extract(epoch FROM p.ttl) / 3600 >= 0.5)$q$,
+                   OR p.accesses_per_hour
+                      * extract(epoch FROM billy.freshness_window(billy.cache_state(p.resource, m.raw), m.changed_at, m.first_seen_at))
+                      / 3600 >= 0.5)$q$,
             CASE WHEN res IN ('invoices', 'bills') THEN 'm.is_paid IS NOT TRUE' ELSE 'false' END,
             CASE WHEN res IN ('invoices', 'bills', 'bankPayments') THEN 'm.contact_id' ELSE 'NULL::text' END,
             billy._resource_table(res),
@@ -387,6 +343,34 @@ $$;
 COMMENT ON FUNCTION billy._contact_page_fits(text, text, text, integer) IS
 'Whether a contact''s invoices (or bills) fit on one page of a list request. Internal.';
 
+CREATE FUNCTION billy._cache_scan_instead(org text, res text, scan_mode text, due bigint, tokens double precision)
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    pages integer;
+BEGIN
+    EXECUTE format('SELECT ceil(count(*)::numeric / $2)::integer FROM billy.%I '
+                   'WHERE organization_id = $1 AND deleted_at IS NULL%s', billy._resource_table(res),
+                   CASE WHEN scan_mode = 'hot' THEN ' AND is_paid IS NOT TRUE' ELSE '' END)
+        INTO pages USING org, current_setting('billy.sync_page_size')::integer;
+    pages := greatest(pages, 1);
+    IF due <= pages OR tokens < pages THEN
+        RETURN NULL;
+    END IF;
+    IF EXISTS (SELECT 1 FROM billy.jobs j
+               WHERE j.kind = 'sync' AND j.organization_id = org
+                 AND j.state IN ('queued', 'running') AND j.args ->> 'resource' = res) THEN
+        RETURN 0;
+    END IF;
+    PERFORM billy._enqueue('sync', org, jsonb_build_object('resource', res, 'mode', scan_mode, 'reason', 'cache'), NULL, 40);
+    RETURN pages;
+END
+$$;
+COMMENT ON FUNCTION billy._cache_scan_instead(text, text, text, bigint, double precision) IS
+'Whether one scan of a resource (hot: its unpaid list; full: all of it), a request per page, refreshes due rows in fewer requests than looking them up one by one, within tokens: then it is queued (reason: cache) unless a sync of the resource is queued or running. Returns the pages it costs (0: one was queued already), or NULL to look the rows up instead. Internal.';
+
 CREATE FUNCTION billy._cache_plan(budget_per_minute integer) RETURNS integer
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -398,7 +382,7 @@ DECLARE
     jobs integer := 0;
     lookahead interval := 2 * current_setting('billy.cache_flush_interval_ms')::interval;
     page_size integer := current_setting('billy.sync_page_size')::integer;
-    hot_pages integer;
+    spent integer;
     picked text[];
     n integer;
     by_contact jsonb;
@@ -428,20 +412,10 @@ BEGIN
         -- unpaid invoices and bills: one hot scan (a filtered list, isPaid=false)
         -- instead of many single GETs, when it costs fewer requests
         FOR g IN SELECT d.resource, count(*) AS n FROM cache_due d WHERE d.in_hot_set GROUP BY d.resource LOOP
-            EXECUTE format('SELECT ceil(count(*)::numeric / $2)::integer FROM billy.%I '
-                           'WHERE organization_id = $1 AND deleted_at IS NULL AND is_paid IS NOT TRUE',
-                           billy._resource_table(g.resource))
-                INTO hot_pages USING o.id, page_size;
-            hot_pages := greatest(hot_pages, 1);
-            IF g.n > hot_pages AND tokens >= hot_pages THEN
-                IF NOT EXISTS (SELECT 1 FROM billy.jobs j
-                               WHERE j.kind = 'sync' AND j.organization_id = o.id
-                                 AND j.state IN ('queued', 'running') AND j.args ->> 'resource' = g.resource) THEN
-                    PERFORM billy._enqueue('sync', o.id,
-                        jsonb_build_object('resource', g.resource, 'mode', 'hot', 'reason', 'cache'), NULL, 40);
-                    jobs := jobs + 1;
-                    tokens := tokens - hot_pages;
-                END IF;
+            spent := billy._cache_scan_instead(o.id, g.resource, 'hot', g.n, tokens);
+            IF spent IS NOT NULL THEN
+                jobs := jobs + sign(spent)::integer;
+                tokens := tokens - spent;
                 UPDATE billy.cache_policy p SET refresh_wanted = false, refresh_queued_at = now()
                 FROM cache_due d
                 WHERE d.in_hot_set AND d.resource = g.resource
@@ -454,9 +428,21 @@ BEGIN
         -- list request (contactId=..., when the contact's fit on a page),
         -- the others one by one; asked-for first, then the hottest, as the
         -- budget allows
-        FOR g IN SELECT d.resource FROM cache_due d GROUP BY d.resource ORDER BY max(d.aph) DESC LOOP
+        FOR g IN SELECT d.resource, count(*) AS due FROM cache_due d GROUP BY d.resource ORDER BY max(d.aph) DESC LOOP
             n := floor(tokens)::integer;
             EXIT WHEN n <= 0;
+            -- more rows due than the whole list has pages: one full scan
+            -- (a request per page) confirms them all
+            spent := billy._cache_scan_instead(o.id, g.resource, 'full', g.due, n);
+            IF spent IS NOT NULL THEN
+                jobs := jobs + sign(spent)::integer;
+                tokens := tokens - spent;
+                UPDATE billy.cache_policy p SET refresh_wanted = false, refresh_queued_at = now()
+                FROM cache_due d
+                WHERE d.resource = g.resource
+                  AND p.organization_id = o.id AND p.resource = d.resource AND p.record_id = d.record_id;
+                CONTINUE;
+            END IF;
             SELECT array_agg(record_id) INTO picked FROM (
                 SELECT d.record_id FROM cache_due d WHERE d.resource = g.resource
                 ORDER BY d.wanted DESC, d.aph DESC, d.record_id) t;
@@ -490,43 +476,90 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION billy._cache_plan(integer) IS
-'The worker''s refresh planning, after each flush: per organization whose breaker is closed, the rows due a refresh (billy._cache_candidates) within a token bucket of budget_per_minute API calls; unpaid invoices and bills due together are refreshed by one hot scan (a list filtered on isPaid=false) when that takes fewer requests than looking them up one by one; the others are queued as one cache_refresh job per resource: invoices and bills of one contact due together by one list request filtered on contactId (when they fit on a page), the rest one by one; the rows reads asked for first, then the hottest. Returns the number of jobs queued. Internal.';
+'The worker''s refresh planning, after each flush: per organization whose breaker is closed, the rows due a refresh (billy._cache_candidates) within a token bucket of budget_per_minute API calls; unpaid invoices and bills due together are refreshed by one hot scan (a list filtered on isPaid=false) when that takes fewer requests than looking them up one by one; when more rows of a resource are due than its whole list has pages, one full scan (a request per page) refreshes them; the others are queued as one cache_refresh job per resource: invoices and bills of one contact due together by one list request filtered on contactId (when they fit on a page), the rest one by one; the rows reads asked for first, then the hottest. Returns the number of jobs queued. Internal.';
 
 ------------------------------------------------------------------------------
 -- Lists
 ------------------------------------------------------------------------------
 
+-- Confirming on demand (src/cache.c): what a read that wants a fresher
+-- answer than the mirror holds does, with the fewest requests, shared by
+-- concurrent reads
+CREATE FUNCTION billy._cache_confirming(max_age interval) RETURNS boolean
+LANGUAGE C STABLE
+AS 'MODULE_PATHNAME', 'billy_cache_confirming';
+COMMENT ON FUNCTION billy._cache_confirming(interval) IS
+'Whether a read confirms stale rows before answering: the caller passed max_age, or billy.read_confirm is on (billy.mcp turns it on for its tool calls). Internal.';
+
+CREATE FUNCTION billy._cache_confirm_hot(org text, res text, max_age interval) RETURNS text
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'billy_cache_confirm_hot';
+COMMENT ON FUNCTION billy._cache_confirm_hot(text, text, interval) IS
+'When the read wants confirmed answers (billy._cache_confirming) and the unpaid invoices (or bills) of org were last confirmed longer ago than max_age (else the window of open documents), confirms them all now: one hot scan (isPaid=false, a request per page; the unpaid ones it no longer lists are looked up). Concurrent reads wait for one scan and share it. Returns NULL, or why they could not be confirmed. Internal.';
+
+CREATE FUNCTION billy._cache_confirm_rows(org text, res text, ids text[]) RETURNS text
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'billy_cache_confirm_rows';
+COMMENT ON FUNCTION billy._cache_confirm_rows(text, text, text[]) IS
+'Confirms these rows now in the fewest requests: unpaid invoices and bills by one hot scan; the others by a full scan of the resource when it has fewer pages than rows to confirm, else one GET each. Returns NULL, or why they could not be confirmed. Internal.';
+
+-- the max_age argument of the MCP read tools (extension/0.2.0/90-mcp.sql)
+CREATE FUNCTION billy._mcp_max_age_arg() RETURNS jsonb
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+RETURN jsonb_build_object('max_age', jsonb_build_object(
+    'type', 'number', 'minimum', 0, 'maximum', 604800,
+    'description', 'Seconds since Billy confirmed it; older is asked first (0: always). Default: 15 for unpaid, hours for paid.'));
+COMMENT ON FUNCTION billy._mcp_max_age_arg() IS
+'The max_age property of the MCP read tools'' input schemas: seconds, passed to the read functions'' max_age interval (a number of seconds is an interval). Internal.';
+
 -- _cache_list_answer: the answer of a list function for a page of ids (in order)
 CREATE FUNCTION billy._cache_list_answer(org text, res text, ids text[], total bigint,
-                                         page_limit integer, page_offset integer)
+                                         page_limit integer, page_offset integer, max_age interval)
 RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     rows jsonb;
-    oldest timestamptz;
+    t_eff timestamptz;
+    t_age interval;
+    t_win interval;
     n_stale integer;
     stale_ids text[];
     complete_at timestamptz;
+    reason text;
 BEGIN
-    EXECUTE format($q$
-        WITH page AS (
-            SELECT m.raw, u.n,
-                   billy.effective_confirmed_at($2, m.confirmed_at, %s, s.last_complete_scan_at, s.last_hot_scan_at) AS eff,
-                   coalesce(p.ttl, billy.optimal_ttl(0, NULL, billy.cache_state($2, m.raw))) AS ttl, m.id
-            FROM unnest($3) WITH ORDINALITY AS u(id, n)
-            JOIN billy.%I m ON m.organization_id = $1 AND m.id = u.id
-            LEFT JOIN billy.sync_state s ON s.organization_id = $1 AND s.resource = $2
-            LEFT JOIN billy.cache_policy p ON p.organization_id = $1 AND p.resource = $2 AND p.record_id = m.id
-        )
-        SELECT coalesce(jsonb_agg(raw ORDER BY n), '[]'), min(eff),
-               count(*) FILTER (WHERE billy._cache_age(eff) >= ttl OR eff IS NULL),
-               array_agg(id) FILTER (WHERE billy._cache_age(eff) >= ttl OR eff IS NULL)
-        FROM page$q$,
-        CASE WHEN res IN ('invoices', 'bills') THEN 'm.is_paid' ELSE 'NULL::boolean' END,
-        billy._resource_table(res))
-        INTO rows, oldest, n_stale, stale_ids USING org, res, ids;
+    FOR attempt IN 1..2 LOOP
+        -- every row's confirmation and window; the row with the least time
+        -- left in its window speaks for the page
+        EXECUTE format($q$
+            WITH page AS (
+                SELECT m.raw, u.n, m.id,
+                       billy.effective_confirmed_at($2, m.confirmed_at, %s, s.last_complete_scan_at, s.last_hot_scan_at) AS eff,
+                       coalesce($4, billy.freshness_window(billy.cache_state($2, m.raw), m.changed_at, m.first_seen_at)) AS win
+                FROM unnest($3) WITH ORDINALITY AS u(id, n)
+                JOIN billy.%I m ON m.organization_id = $1 AND m.id = u.id
+                LEFT JOIN billy.sync_state s ON s.organization_id = $1 AND s.resource = $2
+            ), aged AS (
+                SELECT p.*, coalesce(billy._cache_age(p.eff), interval '1000 years') AS age FROM page p
+            )
+            SELECT coalesce(jsonb_agg(raw ORDER BY n), '[]'),
+                   count(*) FILTER (WHERE age >= win),
+                   array_agg(id) FILTER (WHERE age >= win),
+                   (array_agg(eff ORDER BY win - age, n))[1], (array_agg(age ORDER BY win - age, n))[1],
+                   (array_agg(win ORDER BY win - age, n))[1]
+            FROM aged$q$,
+            CASE WHEN res IN ('invoices', 'bills') THEN 'm.is_paid' ELSE 'NULL::boolean' END,
+            billy._resource_table(res))
+            INTO rows, n_stale, stale_ids, t_eff, t_age, t_win USING org, res, ids, max_age;
+        -- a caller that wants it confirmed (max_age, or billy.read_confirm,
+        -- which MCP turns on): refresh the stale rows now, in the fewest
+        -- requests, and look again
+        EXIT WHEN n_stale = 0 OR attempt = 2 OR NOT billy._cache_confirming(max_age);
+        reason := billy._cache_confirm_rows(org, res, stale_ids);
+        EXIT WHEN reason IS NOT NULL;
+    END LOOP;
     SELECT s.last_complete_scan_at INTO complete_at FROM billy.sync_state s
     WHERE s.organization_id = org AND s.resource = res;
     PERFORM billy._cache_count_list(org, res, stale_ids);
@@ -535,16 +568,18 @@ BEGIN
         'freshness', jsonb_strip_nulls(jsonb_build_object(
             'source', 'mirror',
             'fresh', n_stale = 0 AND complete_at IS NOT NULL,
-            'confirmed_at', coalesce(oldest, complete_at),
-            'age_seconds', round(extract(epoch FROM billy._cache_age(coalesce(oldest, complete_at)))::numeric, 3),
+            'confirmed_at', coalesce(t_eff, complete_at),
+            'age_seconds', round(extract(epoch FROM coalesce(t_age, billy._cache_age(complete_at)))::numeric, 3),
+            'max_age_seconds', round(extract(epoch FROM t_win)::numeric, 3),
             'complete_scan_at', complete_at,
             'stale_rows', n_stale,
             'refresh', CASE WHEN n_stale > 0 THEN 'queued' END,
+            'stale_reason', reason,
             'note', CASE WHEN complete_at IS NULL THEN 'no complete sync of ' || res || ' yet: the list may be incomplete' END)));
 END
 $$;
-COMMENT ON FUNCTION billy._cache_list_answer(text, text, text[], bigint, integer, integer) IS
-'Builds a list function''s answer for a page of record ids: the records, the total, and the page''s freshness (the oldest confirmation among its rows, the last complete scan that decides which rows exist, how many rows are stale; those are refreshed by the worker). Counts the read. Internal.';
+COMMENT ON FUNCTION billy._cache_list_answer(text, text, text[], bigint, integer, integer, interval) IS
+'Builds a list function''s answer for a page of record ids: the records, the total, and the page''s freshness: fresh when every row was confirmed within its window (max_age when given, else billy.freshness_window of its class); confirmed_at, age_seconds and max_age_seconds of the row with the least time left in its window; stale_rows. When the caller wants confirmed answers (billy._cache_confirming) the stale rows are refreshed first, in the fewest requests (billy._cache_confirm_rows); otherwise the worker refreshes them. Counts the read. Internal.';
 
 CREATE FUNCTION billy._check_page(page_limit integer, page_offset integer) RETURNS void
 LANGUAGE plpgsql IMMUTABLE
@@ -599,7 +634,7 @@ CREATE FUNCTION billy.list_invoices(org text DEFAULT NULL, state text DEFAULT NU
                                     overdue boolean DEFAULT NULL, contact text DEFAULT NULL,
                                     from_date date DEFAULT NULL, to_date date DEFAULT NULL,
                                     search text DEFAULT NULL, "limit" integer DEFAULT 50,
-                                    "offset" integer DEFAULT 0)
+                                    "offset" integer DEFAULT 0, max_age interval DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -613,6 +648,8 @@ BEGIN
     PERFORM billy._check_page("limit", "offset");
     PERFORM billy._check_dates(from_date, to_date);
     PERFORM billy._check_doc_state(state, 'invoices');
+    -- unpaid ones may have been paid since: confirmed first when asked
+    PERFORM billy._cache_confirm_hot(o, 'invoices', max_age);
     WITH matching AS (
         SELECT i.id, i.entry_date, i.invoice_no FROM billy.invoices i
         WHERE i.organization_id = o AND i.deleted_at IS NULL
@@ -632,17 +669,17 @@ BEGIN
            ARRAY(SELECT m.id FROM matching m ORDER BY m.entry_date DESC, m.invoice_no DESC, m.id
                  LIMIT "limit" OFFSET "offset")
     INTO total, ids;
-    RETURN billy._cache_list_answer(o, 'invoices', ids, total, "limit", "offset");
+    RETURN billy._cache_list_answer(o, 'invoices', ids, total, "limit", "offset", max_age);
 END
 $$;
-COMMENT ON FUNCTION billy.list_invoices(text, text, boolean, boolean, text, date, date, text, integer, integer) IS
-'Invoices and credit notes of an organization from the mirror, newest first, as {"invoices": [Billy''s JSON, lines and balance modifiers embedded], "total", "limit", "offset", "freshness": {"source", "fresh", "confirmed_at", "age_seconds", "complete_scan_at", "stale_rows", "refresh"}}. Filters: state (draft, approved, voided), paid, overdue (approved, unpaid, past due), contact (id or exact name), from_date/to_date (entry date), search (invoice number, order number, line text, external id or contact name, case-insensitive). Never calls Billy: stale rows are refreshed by the worker.';
+COMMENT ON FUNCTION billy.list_invoices(text, text, boolean, boolean, text, date, date, text, integer, integer, interval) IS
+'Invoices and credit notes of an organization from the mirror, newest first, as {"invoices": [Billy''s JSON, lines and balance modifiers embedded], "total", "limit", "offset", "freshness": {"source", "fresh", "confirmed_at", "age_seconds", "max_age_seconds", "complete_scan_at", "stale_rows", "refresh"}}. Filters: state (draft, approved, voided), paid, overdue (approved, unpaid, past due), contact (id or exact name), from_date/to_date (entry date), search (invoice number, order number, line text, external id or contact name, case-insensitive). fresh is true only when every row was confirmed by Billy within its window (billy.freshness_window, or max_age); the other fields are those of the row with the least time left. By default it never calls Billy: stale rows are answered, flagged, and refreshed by the worker. With max_age (or billy.read_confirm on, as in MCP tool calls) it confirms first, in the fewest requests: one list of unpaid invoices (isPaid=false, a request per page) confirms every unpaid one, and stale rows are looked up one by one or by a scan of the whole list, whichever takes fewer requests; concurrent reads share them.';
 
 CREATE FUNCTION billy.list_bills(org text DEFAULT NULL, state text DEFAULT NULL, paid boolean DEFAULT NULL,
                                  overdue boolean DEFAULT NULL, contact text DEFAULT NULL,
                                  from_date date DEFAULT NULL, to_date date DEFAULT NULL,
                                  search text DEFAULT NULL, "limit" integer DEFAULT 50,
-                                 "offset" integer DEFAULT 0)
+                                 "offset" integer DEFAULT 0, max_age interval DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -656,6 +693,8 @@ BEGIN
     PERFORM billy._check_page("limit", "offset");
     PERFORM billy._check_dates(from_date, to_date);
     PERFORM billy._check_doc_state(state, 'bills');
+    -- unpaid ones may have been paid since: confirmed first when asked
+    PERFORM billy._cache_confirm_hot(o, 'bills', max_age);
     WITH matching AS (
         SELECT b.id, b.entry_date, b.voucher_no FROM billy.bills b
         WHERE b.organization_id = o AND b.deleted_at IS NULL
@@ -672,16 +711,16 @@ BEGIN
            ARRAY(SELECT m.id FROM matching m ORDER BY m.entry_date DESC, m.voucher_no DESC, m.id
                  LIMIT "limit" OFFSET "offset")
     INTO total, ids;
-    RETURN billy._cache_list_answer(o, 'bills', ids, total, "limit", "offset");
+    RETURN billy._cache_list_answer(o, 'bills', ids, total, "limit", "offset", max_age);
 END
 $$;
-COMMENT ON FUNCTION billy.list_bills(text, text, boolean, boolean, text, date, date, text, integer, integer) IS
+COMMENT ON FUNCTION billy.list_bills(text, text, boolean, boolean, text, date, date, text, integer, integer, interval) IS
 'Bills (purchases) of an organization from the mirror, newest first, as {"bills": [...], "total", "limit", "offset", "freshness": {...}} (see billy.list_invoices). Filters: state, paid, overdue, contact (id or supplier name), from_date/to_date, search (supplier''s invoice number, voucher number, line text, supplier name).';
 
 CREATE FUNCTION billy.list_contacts(org text DEFAULT NULL, search text DEFAULT NULL,
                                     customer boolean DEFAULT NULL, supplier boolean DEFAULT NULL,
                                     archived boolean DEFAULT false, "limit" integer DEFAULT 50,
-                                    "offset" integer DEFAULT 0)
+                                    "offset" integer DEFAULT 0, max_age interval DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -707,15 +746,15 @@ BEGIN
     SELECT (SELECT count(*) FROM matching),
            ARRAY(SELECT m.id FROM matching m ORDER BY lower(m.name), m.id LIMIT "limit" OFFSET "offset")
     INTO total, ids;
-    RETURN billy._cache_list_answer(o, 'contacts', ids, total, "limit", "offset");
+    RETURN billy._cache_list_answer(o, 'contacts', ids, total, "limit", "offset", max_age);
 END
 $$;
-COMMENT ON FUNCTION billy.list_contacts(text, text, boolean, boolean, boolean, integer, integer) IS
+COMMENT ON FUNCTION billy.list_contacts(text, text, boolean, boolean, boolean, integer, integer, interval) IS
 'Contacts of an organization from the mirror, by name, as {"contacts": [Billy''s JSON, contact persons embedded], "total", "limit", "offset", "freshness": {...}} (see billy.list_invoices). Filters: search (name, contact number, CVR/VAT number, city, a person''s name or e-mail), customer, supplier, archived (default false; NULL for all).';
 
 CREATE FUNCTION billy.list_products(org text DEFAULT NULL, search text DEFAULT NULL,
                                     archived boolean DEFAULT false, "limit" integer DEFAULT 50,
-                                    "offset" integer DEFAULT 0)
+                                    "offset" integer DEFAULT 0, max_age interval DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -737,16 +776,17 @@ BEGIN
     SELECT (SELECT count(*) FROM matching),
            ARRAY(SELECT m.id FROM matching m ORDER BY lower(m.name), m.id LIMIT "limit" OFFSET "offset")
     INTO total, ids;
-    RETURN billy._cache_list_answer(o, 'products', ids, total, "limit", "offset");
+    RETURN billy._cache_list_answer(o, 'products', ids, total, "limit", "offset", max_age);
 END
 $$;
-COMMENT ON FUNCTION billy.list_products(text, text, boolean, integer, integer) IS
+COMMENT ON FUNCTION billy.list_products(text, text, boolean, integer, integer, interval) IS
 'Products of an organization from the mirror, by name, as {"products": [Billy''s JSON, prices embedded], "total", "limit", "offset", "freshness": {...}} (see billy.list_invoices). Filters: search (name, product number, description), archived (default false; NULL for all).';
 
 CREATE FUNCTION billy.list_bank_payments(org text DEFAULT NULL, contact text DEFAULT NULL,
                                          from_date date DEFAULT NULL, to_date date DEFAULT NULL,
                                          side text DEFAULT NULL, voided boolean DEFAULT false,
-                                         "limit" integer DEFAULT 50, "offset" integer DEFAULT 0)
+                                         "limit" integer DEFAULT 50, "offset" integer DEFAULT 0,
+                                         max_age interval DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -774,10 +814,10 @@ BEGIN
     SELECT (SELECT count(*) FROM matching),
            ARRAY(SELECT m.id FROM matching m ORDER BY m.entry_date DESC, m.id LIMIT "limit" OFFSET "offset")
     INTO total, ids;
-    RETURN billy._cache_list_answer(o, 'bankPayments', ids, total, "limit", "offset");
+    RETURN billy._cache_list_answer(o, 'bankPayments', ids, total, "limit", "offset", max_age);
 END
 $$;
-COMMENT ON FUNCTION billy.list_bank_payments(text, text, date, date, text, boolean, integer, integer) IS
+COMMENT ON FUNCTION billy.list_bank_payments(text, text, date, date, text, boolean, integer, integer, interval) IS
 'Bank payments of an organization from the mirror, newest first, as {"bankPayments": [Billy''s JSON, associations embedded], "total", "limit", "offset", "freshness": {...}} (see billy.list_invoices). Filters: contact (id or exact name), from_date/to_date, side (debit: money in; credit: money out), voided (default false; NULL for all).';
 
 ------------------------------------------------------------------------------
@@ -813,11 +853,14 @@ BEGIN
         EXECUTE pg_catalog.format('COMMENT ON FUNCTION billy.%I(text, text, interval) IS %L', f.fn,
             'One ' || f.what || ' (org: id or name, NULL when only one is connected; id: Billy''s id) as {"' || f.root
             || '": Billy''s JSON (' || f.embeds || '), "freshness": {"source": "mirror" or "api", "fresh", "confirmed_at", '
-            || '"age_seconds", "ttl_seconds", "refresh": "queued" when a stale copy was answered, "stale_reason" and "error" '
-            || 'when Billy could not be asked}}. Never waits on Billy for a row the mirror has: fresh rows are answered, stale '
-            || 'ones too while the worker refreshes them. Billy is asked (one GET, at most billy.read_through_timeout_ms) only '
-            || 'when the mirror does not have it, or when it is older than max_age; if Billy cannot answer then, the mirror''s '
-            || 'copy is answered with the reason, and an error is raised only when there is no copy. A deleted one raises no_data_found.');
+            || '"age_seconds", "max_age_seconds", "refresh": "queued" when a stale copy was answered, "stale_reason" and "error" '
+            || 'when Billy could not be asked}}. fresh is true only when Billy confirmed the record within max_age_seconds: the '
+            || 'max_age passed, else the window of its class (billy.freshness_window: seconds for unpaid and draft documents, '
+            || 'hours for paid ones). By default it never waits on Billy for a row the mirror has: a stale one is answered, '
+            || 'flagged, while the worker refreshes it. With max_age (or billy.read_confirm on, as in MCP tool calls) a stale '
+            || 'row is confirmed first in the fewest requests (unpaid documents: one list of every unpaid one; others: one GET), '
+            || 'shared by concurrent reads; if Billy cannot answer then, the copy is answered with the reason. A row the mirror '
+            || 'does not have costs one GET; an error is raised only when there is no copy. A deleted one raises no_data_found.');
     END LOOP;
 END
 $c$;
@@ -875,7 +918,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION billy.cache_performance(text, interval) IS
-'How the mirror served reads (billy.get_* and billy.list_*) of an organization (NULL: every one you see) over the last since (to the hour): overall (''all'', the first row) and per resource, reads, fresh hits (answered fresh), stale hits (answered stale while the worker refreshed), misses (not in the mirror: Billy asked), refetches (older than the caller''s max_age: Billy asked), hit_rate ((fresh + stale) / reads), fresh_hit_rate, api_calls (made by reads, by the worker''s refreshes and by hot scans it queued for them; syncs are not counted) and api_calls_saved (reads - api_calls: what a client calling Billy for every read would have spent more).';
+'How the mirror served reads (billy.get_* and billy.list_*) of an organization (NULL: every one you see) over the last since (to the hour): overall (''all'', the first row) and per resource, reads, fresh hits (answered fresh), stale hits (answered stale while the worker refreshed), misses (not in the mirror: Billy asked), refetches (older than their window and confirmed for a reader that asked: max_age or billy.read_confirm), hit_rate ((fresh + stale) / reads), fresh_hit_rate, api_calls (made by reads, by the worker''s refreshes and by hot scans it queued for them; syncs are not counted) and api_calls_saved (reads - api_calls: what a client calling Billy for every read would have spent more).';
 
 CREATE FUNCTION billy._cache_hottest(org text, top_n integer)
 RETURNS TABLE (resource text, record_id text)
@@ -897,12 +940,15 @@ COMMENT ON FUNCTION billy.warm_cache(text, integer) IS
 
 GRANT EXECUTE ON FUNCTION billy.effective_confirmed_at(text, timestamptz, boolean, timestamptz, timestamptz) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy.cache_state(text, jsonb) TO billy_reader;
-GRANT EXECUTE ON FUNCTION billy.optimal_ttl(double precision, double precision, text) TO billy_reader;
+GRANT EXECUTE ON FUNCTION billy.freshness_window(text, timestamptz, timestamptz) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy._cache_now() TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy._cache_age(timestamptz) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy._cache_counters() TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy._cache_count_list(text, text, text[]) TO billy_reader;
-GRANT EXECUTE ON FUNCTION billy._cache_list_answer(text, text, text[], bigint, integer, integer) TO billy_reader;
+GRANT EXECUTE ON FUNCTION billy._cache_confirming(interval) TO billy_reader;
+GRANT EXECUTE ON FUNCTION billy._cache_confirm_hot(text, text, interval) TO billy_reader;
+GRANT EXECUTE ON FUNCTION billy._cache_confirm_rows(text, text, text[]) TO billy_reader;
+GRANT EXECUTE ON FUNCTION billy._cache_list_answer(text, text, text[], bigint, integer, integer, interval) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy._cache_hot_scan_jobs() TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy._check_page(integer, integer) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy._resource_table(text) TO billy_reader;
@@ -914,10 +960,10 @@ GRANT EXECUTE ON FUNCTION billy.get_bill(text, text, interval) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy.get_contact(text, text, interval) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy.get_product(text, text, interval) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy.get_bank_payment(text, text, interval) TO billy_reader;
-GRANT EXECUTE ON FUNCTION billy.list_invoices(text, text, boolean, boolean, text, date, date, text, integer, integer) TO billy_reader;
-GRANT EXECUTE ON FUNCTION billy.list_bills(text, text, boolean, boolean, text, date, date, text, integer, integer) TO billy_reader;
-GRANT EXECUTE ON FUNCTION billy.list_contacts(text, text, boolean, boolean, boolean, integer, integer) TO billy_reader;
-GRANT EXECUTE ON FUNCTION billy.list_products(text, text, boolean, integer, integer) TO billy_reader;
-GRANT EXECUTE ON FUNCTION billy.list_bank_payments(text, text, date, date, text, boolean, integer, integer) TO billy_reader;
+GRANT EXECUTE ON FUNCTION billy.list_invoices(text, text, boolean, boolean, text, date, date, text, integer, integer, interval) TO billy_reader;
+GRANT EXECUTE ON FUNCTION billy.list_bills(text, text, boolean, boolean, text, date, date, text, integer, integer, interval) TO billy_reader;
+GRANT EXECUTE ON FUNCTION billy.list_contacts(text, text, boolean, boolean, boolean, integer, integer, interval) TO billy_reader;
+GRANT EXECUTE ON FUNCTION billy.list_products(text, text, boolean, integer, integer, interval) TO billy_reader;
+GRANT EXECUTE ON FUNCTION billy.list_bank_payments(text, text, date, date, text, boolean, integer, integer, interval) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy.cache_performance(text, interval) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy.warm_cache(text, integer), billy._cache_hottest(text, integer) TO billy_admin;

@@ -864,14 +864,15 @@ COMMENT ON FUNCTION billy._mcp_project(text, jsonb, jsonb) IS
 -- on request, and how many the filter hides
 CREATE FUNCTION billy._mcp_list_contacts(org text DEFAULT NULL, search text DEFAULT NULL, suppliers boolean DEFAULT false,
                                          include_archived boolean DEFAULT false, "limit" integer DEFAULT 50,
-                                         "offset" integer DEFAULT 0) RETURNS jsonb
+                                         "offset" integer DEFAULT 0, max_age interval DEFAULT NULL) RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     cust boolean := CASE WHEN coalesce(suppliers, false) THEN NULL ELSE true END;
     supp boolean := CASE WHEN coalesce(suppliers, false) THEN true END;
-    answer jsonb := billy.list_contacts(org, search, cust, supp, CASE WHEN include_archived THEN NULL ELSE false END, "limit", "offset");
+    answer jsonb := billy.list_contacts(org, search, cust, supp, CASE WHEN include_archived THEN NULL ELSE false END,
+                                        "limit", "offset", max_age);
     hidden bigint;
 BEGIN
     IF NOT coalesce(include_archived, false) THEN
@@ -885,16 +886,18 @@ BEGIN
     RETURN answer;
 END
 $$;
-COMMENT ON FUNCTION billy._mcp_list_contacts(text, text, boolean, boolean, integer, integer) IS
+COMMENT ON FUNCTION billy._mcp_list_contacts(text, text, boolean, boolean, integer, integer, interval) IS
 'The list_customers tool: billy.list_contacts of customers (or suppliers), archived ones only when asked, and how many archived ones the filter hid. Internal.';
 
 CREATE FUNCTION billy._mcp_list_products(org text DEFAULT NULL, search text DEFAULT NULL, include_archived boolean DEFAULT false,
-                                         "limit" integer DEFAULT 50, "offset" integer DEFAULT 0) RETURNS jsonb
+                                         "limit" integer DEFAULT 50, "offset" integer DEFAULT 0,
+                                         max_age interval DEFAULT NULL) RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    answer jsonb := billy.list_products(org, search, CASE WHEN include_archived THEN NULL ELSE false END, "limit", "offset");
+    answer jsonb := billy.list_products(org, search, CASE WHEN include_archived THEN NULL ELSE false END,
+                                        "limit", "offset", max_age);
     hidden bigint;
 BEGIN
     IF NOT coalesce(include_archived, false) THEN
@@ -907,7 +910,7 @@ BEGIN
     RETURN answer;
 END
 $$;
-COMMENT ON FUNCTION billy._mcp_list_products(text, text, boolean, integer, integer) IS
+COMMENT ON FUNCTION billy._mcp_list_products(text, text, boolean, integer, integer, interval) IS
 'The list_products tool: billy.list_products, archived ones only when asked, and how many archived ones the filter hid. Internal.';
 
 -- list_accounts and list_tax_rates: what create_bill and create_product
@@ -1413,8 +1416,8 @@ SELECT v.name, v.title, v.sort_order, v.function,
                   'limit', '{"type": "integer", "minimum": 1, "maximum": 500, "description": "Default 25."}'::jsonb,
                   'offset', '{"type": "integer", "minimum": 0}'::jsonb)
               ELSE jsonb_build_object(
-                  'detail', '{"enum": ["summary", "raw"]}'::jsonb,
-                  'max_age', '{"type": "string", "maxLength": 50, "description": "e.g. ''5 minutes''."}'::jsonb) END,
+                  'detail', '{"enum": ["summary", "raw"]}'::jsonb) END
+           || billy._mcp_max_age_arg(),
            v.required),
        v.description, true
 FROM (VALUES
@@ -1544,8 +1547,8 @@ REVOKE ALL ON FUNCTION billy.mcp(jsonb), billy.mcp_tool_status(), billy.mcp_inst
     billy._mcp_import_record(text, text, text, jsonb, bigint), billy._mcp_import_take(text, text, text, text, jsonb),
     billy._mcp_import(text, jsonb, text), billy._mcp_doc(text, jsonb, text, boolean), billy._mcp_row(text, jsonb, boolean),
     billy._mcp_record(text, jsonb), billy._mcp_project(text, jsonb, jsonb),
-    billy._mcp_list_contacts(text, text, boolean, boolean, integer, integer),
-    billy._mcp_list_products(text, text, boolean, integer, integer), billy._mcp_accounts(text, text, text, boolean),
+    billy._mcp_list_contacts(text, text, boolean, boolean, integer, integer, interval),
+    billy._mcp_list_products(text, text, boolean, integer, integer, interval), billy._mcp_accounts(text, text, text, boolean),
     billy._mcp_tax_rates(text, boolean) FROM PUBLIC;
 REVOKE ALL ON billy.mcp_import_previews FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION billy.mcp(jsonb), billy.mcp_tool_status(), billy.mcp_instructions(), billy.metrics(),
@@ -1559,8 +1562,8 @@ GRANT EXECUTE ON FUNCTION billy.mcp(jsonb), billy.mcp_tool_status(), billy.mcp_i
     billy._mcp_write_problem(billy.mcp_tools), billy._mcp_field(text, jsonb),
     billy._mcp_doc(text, jsonb, text, boolean), billy._mcp_row(text, jsonb, boolean),
     billy._mcp_record(text, jsonb), billy._mcp_project(text, jsonb, jsonb),
-    billy._mcp_list_contacts(text, text, boolean, boolean, integer, integer),
-    billy._mcp_list_products(text, text, boolean, integer, integer), billy._mcp_accounts(text, text, text, boolean),
+    billy._mcp_list_contacts(text, text, boolean, boolean, integer, integer, interval),
+    billy._mcp_list_products(text, text, boolean, integer, integer, interval), billy._mcp_accounts(text, text, text, boolean),
     billy._mcp_tax_rates(text, boolean)
     TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy._mcp_import_record(text, text, text, jsonb, bigint),

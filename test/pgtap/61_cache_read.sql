@@ -12,7 +12,7 @@ SELECT billy.connect(billy_test.token(1), billy_test.setting('api_url'));
 BEGIN;
 SELECT billy.connect(billy_test.token(2), billy_test.setting('api_url'));
 CREATE EXTENSION IF NOT EXISTS pgtap;
-SELECT plan(51);
+SELECT plan(54);
 SET LOCAL client_min_messages = warning;
 SELECT count(*) FROM billy.sync_now(billy_test.org(1), ARRAY['contacts', 'invoices', 'bills', 'bankPayments', 'products']);
 SELECT billy_test.org(1) AS org \gset
@@ -57,8 +57,8 @@ SELECT is((:'a'::jsonb) -> 'freshness' ->> 'fresh', 'true', 'fresh');
 SELECT is(((:'a'::jsonb) -> 'freshness' ->> 'confirmed_at')::timestamptz,
           (SELECT last_complete_scan_at FROM billy.sync_state WHERE organization_id = :'org' AND resource = 'invoices'),
           'confirmed by the complete scan');
-SELECT is(((:'a'::jsonb) -> 'freshness' ->> 'ttl_seconds')::numeric, 21600::numeric,
-          'a paid invoice never read before gets its state''s TTL at no reads: 6 hours');
+SELECT is(((:'a'::jsonb) -> 'freshness' ->> 'max_age_seconds')::numeric, 21600::numeric,
+          'a paid invoice never read before gets its class''s window: 6 hours');
 SELECT cmp_ok(((:'a'::jsonb) -> 'freshness' ->> 'age_seconds')::numeric, '<', 60::numeric, 'its age is seconds');
 SELECT ok(billy_test.wait_for(format($$SELECT pg_temp.grown(%L) = %L$$, :'paid', '(1,1,0,0,0,0)'), '10 s'), 'the read is counted in shared memory: one read, fresh');
 SELECT count(*) FROM (SELECT billy.get_invoice(:'org', :'paid') FROM generate_series(1, 20)) x;
@@ -146,6 +146,18 @@ UPDATE billy.sync_state SET last_complete_scan_at = now() - interval '2 days', l
 WHERE organization_id = :'org' AND resource = 'invoices';
 SELECT is((billy.get_invoice(:'org', :'unpaid')) -> 'freshness' ->> 'stale_reason', 'breaker_open',
           'a stale read says so too');
+SET LOCAL billy.read_confirm = on;
+SELECT billy.get_invoice(:'org', :'unpaid') AS c \gset
+SELECT ok((:'c'::jsonb) -> 'freshness' ->> 'fresh' = 'false'
+          AND ((:'c'::jsonb) -> 'freshness' ->> 'age_seconds')::numeric > ((:'c'::jsonb) -> 'freshness' ->> 'max_age_seconds')::numeric
+          AND (:'c'::jsonb) -> 'freshness' ->> 'stale_reason' = 'breaker_open',
+          'a read that wants it confirmed gets the copy too: fresh false, its age beyond its window, breaker_open');
+UPDATE billy.invoices SET confirmed_at = now() - interval '2 days' WHERE organization_id = :'org' AND NOT is_paid;
+SELECT billy.list_invoices(:'org', paid => false, "limit" => 5) -> 'freshness' AS l \gset
+SELECT ok((:'l'::jsonb) ->> 'fresh' = 'false' AND (:'l'::jsonb) ->> 'stale_reason' = 'breaker_open',
+          'and a list: fresh false, breaker_open');
+SELECT is(pg_temp.api_calls(), :calls3::bigint, 'still without calling Billy');
+SET LOCAL billy.read_confirm = off;
 SELECT throws_ok(format($$SELECT billy.get_invoice(%L, %L)$$, :'org', :'other'), '08006',
                  format('invoice "%s" is not in the mirror and Billy is not being called', :'other'),
                  'no copy and the breaker open: a clear error');
