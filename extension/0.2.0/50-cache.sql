@@ -507,11 +507,9 @@ COMMENT ON FUNCTION billy._cache_confirm_rows(text, text, text[]) IS
 CREATE FUNCTION billy._mcp_max_age_arg() RETURNS jsonb
 LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
-RETURN jsonb_build_object('max_age', jsonb_build_object(
-    'type', 'number', 'minimum', 0, 'maximum', 604800,
-    'description', 'Seconds since Billy confirmed it; older is asked first (0: always). Default: 15 for unpaid, hours for paid.'));
+RETURN jsonb_build_object('max_age', jsonb_build_object('type', 'number', 'minimum', 0, 'maximum', 604800));
 COMMENT ON FUNCTION billy._mcp_max_age_arg() IS
-'The max_age property of the MCP read tools'' input schemas: seconds, passed to the read functions'' max_age interval (a number of seconds is an interval). Internal.';
+'The max_age property of the MCP read tools'' input schemas: seconds, passed to the read functions'' max_age interval (a number of seconds is an interval). It carries no description: billy.mcp_instructions says once what it means, which keeps tools/list within its budget. Internal.';
 
 -- _cache_list_answer: the answer of a list function for a page of ids (in order)
 CREATE FUNCTION billy._cache_list_answer(org text, res text, ids text[], total bigint,

@@ -524,6 +524,7 @@ BEGIN
         || 'Reads and analytics answer from the mirror in milliseconds and say how fresh they are'
         || CASE WHEN can_sync THEN '; call sync_billy_data when the user needs the latest state'
                 WHEN can_status THEN '; get_sync_status says when each kind of record was last synced' ELSE '' END || '. '
+        || 'Read tools take max_age in seconds: billy asks Billy first when its copy is older (0: always); left out, unpaid and draft documents are confirmed within 15 s, paid ones within hours. '
         || 'Amounts are exact decimals in the document''s currency (net: before VAT, vat, gross: with VAT, balance: still unpaid); Danish VAT (moms) is 25%. '
         || CASE WHEN can_write THEN 'Writes to Billy take two calls: without confirmation a tool returns a preview and a confirmation and writes nothing; '
                                  || 'show the preview to the user and call the same tool again with the same arguments and that confirmation only when they agree. '
