@@ -632,7 +632,8 @@ CREATE FUNCTION billy.list_invoices(org text DEFAULT NULL, state text DEFAULT NU
                                     overdue boolean DEFAULT NULL, contact text DEFAULT NULL,
                                     from_date date DEFAULT NULL, to_date date DEFAULT NULL,
                                     search text DEFAULT NULL, "limit" integer DEFAULT 50,
-                                    "offset" integer DEFAULT 0, max_age interval DEFAULT NULL)
+                                    "offset" integer DEFAULT 0, max_age interval DEFAULT NULL,
+                                    min_amount numeric DEFAULT NULL, max_amount numeric DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -646,6 +647,10 @@ BEGIN
     PERFORM billy._check_page("limit", "offset");
     PERFORM billy._check_dates(from_date, to_date);
     PERFORM billy._check_doc_state(state, 'invoices');
+    IF min_amount > max_amount THEN
+        RAISE EXCEPTION 'min_amount % is above max_amount %', min_amount, max_amount USING ERRCODE = '22023',
+            HINT = 'Give the smaller amount as min_amount, or leave one of them out.';
+    END IF;
     -- unpaid ones may have been paid since: confirmed first when asked
     PERFORM billy._cache_confirm_hot(o, 'invoices', max_age);
     WITH matching AS (
@@ -658,6 +663,8 @@ BEGIN
                 SELECT c.id FROM billy.contacts c WHERE c.organization_id = o AND lower(c.name) = lower(contact)))
           AND (from_date IS NULL OR i.entry_date >= from_date)
           AND (to_date IS NULL OR i.entry_date <= to_date)
+          AND (min_amount IS NULL OR i.gross_amount >= min_amount)
+          AND (max_amount IS NULL OR i.gross_amount <= max_amount)
           AND (search IS NULL OR i.invoice_no ILIKE pattern OR i.order_no ILIKE pattern
                OR i.line_description ILIKE pattern OR i.external_id ILIKE pattern
                OR EXISTS (SELECT 1 FROM billy.contacts c WHERE c.organization_id = o
@@ -670,8 +677,8 @@ BEGIN
     RETURN billy._cache_list_answer(o, 'invoices', ids, total, "limit", "offset", max_age);
 END
 $$;
-COMMENT ON FUNCTION billy.list_invoices(text, text, boolean, boolean, text, date, date, text, integer, integer, interval) IS
-'Invoices and credit notes of an organization from the mirror, newest first, as {"invoices": [Billy''s JSON, lines and balance modifiers embedded], "total", "limit", "offset", "freshness": {"source", "fresh", "confirmed_at", "age_seconds", "max_age_seconds", "complete_scan_at", "stale_rows", "refresh"}}. Filters: state (draft, approved, voided), paid, overdue (approved, unpaid, past due), contact (id or exact name), from_date/to_date (entry date), search (invoice number, order number, line text, external id or contact name, case-insensitive). fresh is true only when every row was confirmed by Billy within its window (billy.freshness_window, or max_age); the other fields are those of the row with the least time left. By default it never calls Billy: stale rows are answered, flagged, and refreshed by the worker. With max_age (or billy.read_confirm on, as in MCP tool calls) it confirms first, in the fewest requests: one list of unpaid invoices (isPaid=false, a request per page) confirms every unpaid one, and stale rows are looked up one by one or by a scan of the whole list, whichever takes fewer requests; concurrent reads share them.';
+COMMENT ON FUNCTION billy.list_invoices(text, text, boolean, boolean, text, date, date, text, integer, integer, interval, numeric, numeric) IS
+'Invoices and credit notes of an organization from the mirror, newest first, as {"invoices": [Billy''s JSON, lines and balance modifiers embedded], "total", "limit", "offset", "freshness": {"source", "fresh", "confirmed_at", "age_seconds", "max_age_seconds", "complete_scan_at", "stale_rows", "refresh"}}. Filters: state (draft, approved, voided), paid, overdue (approved, unpaid, past due), contact (id or exact name), from_date/to_date (entry date), min_amount/max_amount (gross amount, with VAT, in the invoice''s currency), search (invoice number, order number, line text, external id or contact name, case-insensitive). fresh is true only when every row was confirmed by Billy within its window (billy.freshness_window, or max_age); the other fields are those of the row with the least time left. By default it never calls Billy: stale rows are answered, flagged, and refreshed by the worker. With max_age (or billy.read_confirm on, as in MCP tool calls) it confirms first, in the fewest requests: one list of unpaid invoices (isPaid=false, a request per page) confirms every unpaid one, and stale rows are looked up one by one or by a scan of the whole list, whichever takes fewer requests; concurrent reads share them.';
 
 CREATE FUNCTION billy.list_bills(org text DEFAULT NULL, state text DEFAULT NULL, paid boolean DEFAULT NULL,
                                  overdue boolean DEFAULT NULL, contact text DEFAULT NULL,
@@ -958,7 +965,7 @@ GRANT EXECUTE ON FUNCTION billy.get_bill(text, text, interval) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy.get_contact(text, text, interval) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy.get_product(text, text, interval) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy.get_bank_payment(text, text, interval) TO billy_reader;
-GRANT EXECUTE ON FUNCTION billy.list_invoices(text, text, boolean, boolean, text, date, date, text, integer, integer, interval) TO billy_reader;
+GRANT EXECUTE ON FUNCTION billy.list_invoices(text, text, boolean, boolean, text, date, date, text, integer, integer, interval, numeric, numeric) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy.list_bills(text, text, boolean, boolean, text, date, date, text, integer, integer, interval) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy.list_contacts(text, text, boolean, boolean, boolean, integer, integer, interval) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy.list_products(text, text, boolean, integer, integer, interval) TO billy_reader;

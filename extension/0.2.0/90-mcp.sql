@@ -1429,6 +1429,8 @@ FROM (VALUES
         "customer": {"type": "string", "maxLength": 200, "description": "Id or exact name."},
         "from_date": {"type": "string", "format": "date", "description": "Entry date."},
         "to_date": {"type": "string", "format": "date"},
+        "min_amount": {"type": "number", "description": "Gross."},
+        "max_amount": {"type": "number"},
         "search": {"type": "string", "maxLength": 200, "description": "Number, text, customer."}}$j$, '{}'::text[],
      'Invoices and credit notes, newest first: number, dates, customer, currency, net, vat, gross, balance (unpaid), paid, overdue.'),
     ('get_invoice', 'Get an invoice', 110, 'billy.get_invoice', 'invoices', '{"invoice_id": "id"}', $j${
@@ -1521,10 +1523,10 @@ SELECT v.name, v.title, v.sort_order, 'billy.import_csv(text,text,text,jsonb)',
 FROM (VALUES
     ('import_customers_csv', 'Import customers from CSV', 800, 'contacts',
      'CSV text: a header (navn/name, cvr/registrationNo, email, ...), one customer per line.',
-     'Imports customers from CSV in the background. The preview is a dry run: rows to create, update or skip (same CVR or name) and invalid lines.'),
+     'Imports customers from CSV in the background. Preview: a dry run (rows to create, update or skip by CVR or name; invalid lines).'),
     ('import_products_csv', 'Import products from CSV', 810, 'products',
      'CSV text: a header (name, varenr/productNo, pris/unitPrice, ...), one product per line.',
-     'Imports products from CSV in the background. The preview is a dry run: rows to create, update or skip (same number or name) and invalid lines.')
+     'Imports products from CSV in the background. Preview: a dry run (rows to create, update or skip by number or name; invalid lines).')
 ) v(name, title, sort_order, resource, csv_text, description);
 
 SELECT pg_catalog.pg_extension_config_dump('billy.mcp_tools', 'WHERE NOT builtin');

@@ -251,7 +251,7 @@ VALUES
      "properties": {"organization_id": {"type": "string"}, "organization": {"type": ["string", "null"]},
                     "month": {"type": "string"}, "resource_uri": {"type": "string"}, "note": {"type": "string"}},
      "required": ["organization_id", "month", "resource_uri"]}$j$,
- 'Shows the user an interactive dashboard of the books (an MCP App, where supported): revenue, VAT, receivables, top customers, costs. Use it for an overview.',
+ 'An interactive dashboard of the books for the user (an MCP App, where supported): revenue, VAT, receivables, top customers, costs.',
  '{"ui": {"resourceUri": "ui://billy/dashboard"}, "ui/resourceUri": "ui://billy/dashboard"}',
  true);
 

@@ -5,7 +5,7 @@
 SELECT billy.connect(billy_test.token(1), billy_test.setting('api_url'));
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
-SELECT plan(30);
+SELECT plan(33);
 SET LOCAL client_min_messages = warning;
 SELECT count(*) FROM billy.sync_now(billy_test.org(1), ARRAY['contacts', 'products', 'invoices', 'bills', 'bankPayments']);
 SELECT billy_test.org(1) AS org \gset
@@ -27,6 +27,14 @@ SELECT is(billy.list_invoices(:'org', "limit" => 1) -> 'invoices' -> 0,
 SELECT is(jsonb_array_length(billy.list_invoices(:'org') -> 'invoices'), 50, 'the default page is 50');
 
 -- filters, each against the mirror asked directly
+SELECT is((billy.list_invoices(:'org', min_amount => 1000, max_amount => 5000) ->> 'total')::bigint,
+          (SELECT count(*) FROM billy.invoices WHERE organization_id = :'org' AND deleted_at IS NULL
+             AND gross_amount BETWEEN 1000 AND 5000),
+          'min_amount and max_amount: the gross amount, both ends included');
+SELECT cmp_ok((billy.list_invoices(:'org', min_amount => 1000, max_amount => 5000) ->> 'total')::bigint, '>', 0::bigint,
+          'the amount range matches some invoices (the case above is not vacuous)');
+SELECT throws_ok($$SELECT billy.list_invoices(billy_test.org(1), min_amount => 5000, max_amount => 1000)$$, '22023',
+          'min_amount 5000 is above max_amount 1000', 'min_amount above max_amount: an error naming both');
 SELECT is((billy.list_invoices(:'org', paid => false) ->> 'total')::bigint,
           (SELECT count(*) FROM billy.invoices WHERE organization_id = :'org' AND is_paid IS NOT TRUE), 'paid => false');
 SELECT is((billy.list_invoices(:'org', state => 'draft') ->> 'total')::bigint,

@@ -6,7 +6,7 @@
 \set ON_ERROR_STOP 1
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
-SELECT plan(126);
+SELECT plan(127);
 
 SELECT billy.connect(billy_test.token(1), billy_test.setting('api_url'));
 SET LOCAL client_min_messages = warning;
@@ -25,6 +25,10 @@ LANGUAGE sql AS $$
     SELECT CASE WHEN (r ->> 'isError')::boolean THEN r -> 'content' -> 0 ->> 'text' ELSE 'not an error' END
     FROM pg_temp.call(tool, args) r
 $$;
+SELECT is((pg_temp.call('list_invoices', '{"min_amount": 1000, "max_amount": 5000}') -> 'structuredContent' ->> 'total')::bigint,
+          (SELECT count(*) FROM billy.invoices WHERE organization_id = billy_test.org(1) AND deleted_at IS NULL
+             AND gross_amount BETWEEN 1000 AND 5000),
+          'list_invoices: min_amount and max_amount filter the gross amount');
 CREATE FUNCTION pg_temp.listed() RETURNS text[]
 LANGUAGE sql AS $$
     SELECT ARRAY(SELECT t ->> 'name' FROM jsonb_array_elements(
