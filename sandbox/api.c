@@ -821,6 +821,18 @@ filter_parse(Org *o, RK rk, const Request *rq, Filter *f, Response *rs)
 		} \
 		f->active = true; \
 	}
+#define STATE_FILTER() \
+	if ((v = req_arg(rq, "state")) != NULL) \
+	{ \
+		f->state = strcmp(v, "draft") == 0 ? ST_DRAFT : strcmp(v, "approved") == 0 ? ST_APPROVED \
+			: strcmp(v, "voided") == 0 ? ST_VOIDED : -1; \
+		if (f->state < 0) \
+		{ \
+			resp_unprocessable(rs, key, "state", "Must be draft, approved or voided."); \
+			return false; \
+		} \
+		f->active = true; \
+	}
 #define DATE_FILTER(name, field) \
 	if ((v = req_arg(rq, name)) != NULL) \
 	{ \
@@ -844,17 +856,7 @@ filter_parse(Org *o, RK rk, const Request *rq, Filter *f, Response *rs)
 		case RK_BILL:
 			if ((v = req_arg(rq, "contactId")) != NULL)
 				f->contact = find_ref(o, RK_CONTACT, v, f);
-			if ((v = req_arg(rq, "state")) != NULL)
-			{
-				f->state = strcmp(v, "draft") == 0 ? ST_DRAFT : strcmp(v, "approved") == 0 ? ST_APPROVED
-					: strcmp(v, "voided") == 0 ? ST_VOIDED : -1;
-				if (f->state < 0)
-				{
-					resp_unprocessable(rs, key, "state", "Must be draft, approved or voided.");
-					return false;
-				}
-				f->active = true;
-			}
+			STATE_FILTER();
 			BOOL_FILTER("isPaid", is_paid);
 			DATE_FILTER("minEntryDate", min_entry);
 			DATE_FILTER("maxEntryDate", max_entry);
@@ -1013,17 +1015,7 @@ filter_parse(Org *o, RK rk, const Request *rq, Filter *f, Response *rs)
 		case RK_DAYBOOK_TXN:
 			if ((v = req_arg(rq, "daybookId")) != NULL)
 				f->daybook = find_ref(o, RK_DAYBOOK, v, f);
-			if ((v = req_arg(rq, "state")) != NULL)
-			{
-				f->state = strcmp(v, "draft") == 0 ? ST_DRAFT : strcmp(v, "approved") == 0 ? ST_APPROVED
-					: strcmp(v, "voided") == 0 ? ST_VOIDED : -1;
-				if (f->state < 0)
-				{
-					resp_unprocessable(rs, key, "state", "Must be draft, approved or voided.");
-					return false;
-				}
-				f->active = true;
-			}
+			STATE_FILTER();
 			DATE_FILTER("minEntryDate", min_entry);
 			DATE_FILTER("maxEntryDate", max_entry);
 			break;
@@ -1081,6 +1073,7 @@ filter_parse(Org *o, RK rk, const Request *rq, Filter *f, Response *rs)
 	return true;
 #undef BOOL_FILTER
 #undef DATE_FILTER
+#undef STATE_FILTER
 #undef STR_FILTER
 }
 
