@@ -162,6 +162,12 @@ export async function everyTool(client, label) {
       return inv?.state === 'draft' && inv.contactId === made.customer && Number(inv.amount) === 500
         && sql(`SELECT state || ' ' || amount FROM billy.invoices WHERE organization_id = '${env.ORG_ID}' AND id = '${r.record_id}'`) === 'draft 500';
     },
+    update_draft_invoice: async () => {
+      const msg = `Tak for handlen ${tag}`;
+      await write(client, 'update_draft_invoice', { invoice_id: made.invoice, changes: { contactMessage: msg } });
+      return (await dump('invoices')).find((i) => i.id === made.invoice)?.contactMessage === msg
+        && sql(`SELECT raw ->> 'contactMessage' FROM billy.invoices WHERE organization_id = '${env.ORG_ID}' AND id = '${made.invoice}'`) === msg;
+    },
     approve_invoice: async () => {
       await write(client, 'approve_invoice', { invoice_id: made.invoice },
         async () => (await dump('invoices')).find((i) => i.id === made.invoice)?.state === 'draft');
@@ -172,6 +178,24 @@ export async function everyTool(client, label) {
       await write(client, 'send_invoice', { invoice_id: made.invoice, email_subject: 'Faktura' });
       return (await dump('invoices')).find((i) => i.id === made.invoice)?.sentState !== 'unsent'
         && sql(`SELECT sent_state FROM billy.invoices WHERE organization_id = '${env.ORG_ID}' AND id = '${made.invoice}'`) !== 'unsent';
+    },
+    credit_invoice: async () => {
+      const line = sql(`SELECT min(id) FROM billy.invoice_lines WHERE organization_id = '${env.ORG_ID}' AND invoice_id = '${made.invoice}'`);
+      const r = await write(client, 'credit_invoice', { invoice_id: made.invoice, line_ids: [line], entry_date: '2026-06-18' });
+      made.creditNote = r.record_id;
+      const cn = (await dump('invoices')).find((i) => i.id === r.record_id);
+      return expect({
+        'a draft credit note of the invoice in the sandbox': cn?.type === 'creditNote' && cn.state === 'draft' && cn.creditedInvoiceId === made.invoice
+          && Number(cn.amount) === 500,
+        'and in the mirror': sql(`SELECT type || ' ' || credited_invoice_id || ' ' || amount FROM billy.invoices
+          WHERE organization_id = '${env.ORG_ID}' AND id = '${r.record_id}'`) === `creditNote ${made.invoice} 500`,
+      }, cn);
+    },
+    delete_draft_invoice: async () => {
+      await write(client, 'delete_draft_invoice', { invoice_id: made.creditNote },
+        async () => (await dump('invoices')).some((i) => i.id === made.creditNote));
+      return !(await dump('invoices')).some((i) => i.id === made.creditNote)
+        && sql(`SELECT deleted_at IS NOT NULL FROM billy.invoices WHERE organization_id = '${env.ORG_ID}' AND id = '${made.creditNote}'`) === 't';
     },
     create_bank_payment: async () => {
       const gross = Number(sql(`SELECT gross_amount FROM billy.invoices WHERE organization_id = '${env.ORG_ID}' AND id = '${made.invoice}'`));
@@ -191,8 +215,42 @@ export async function everyTool(client, label) {
         bill: { contactId: env.SUPPLIER_ID, entryDate: '2026-06-16', suppliersInvoiceNo: no,
           lines: [{ accountId: env.ACCOUNT_ID, taxRateId: env.TAX_RATE_ID, description: 'Kontorartikler', amount: 125 }] },
       });
+      made.bill = r.record_id;
       return (await dump('bills')).some((b) => b.id === r.record_id && b.suppliersInvoiceNo === no)
         && sql(`SELECT suppliers_invoice_no FROM billy.bills WHERE organization_id = '${env.ORG_ID}' AND id = '${r.record_id}'`) === no;
+    },
+    update_draft_bill: async () => {
+      await write(client, 'update_draft_bill', { bill_id: made.bill, changes: { taxMode: 'excl', lines: [
+        { accountId: env.ACCOUNT_ID, taxRateId: env.TAX_RATE_ID, description: 'Kontorartikler', amount: 100 },
+        { accountId: env.ACCOUNT_ID, taxRateId: env.TAX_RATE_ID, description: 'Kaffe', amount: 60 }] } });
+      const b = (await dump('bills')).find((x) => x.id === made.bill);
+      return expect({
+        'the new lines in the sandbox': Number(b?.amount) === 160,
+        'and in the mirror': sql(`SELECT amount || ' ' || (SELECT count(*) FROM billy.bill_lines l WHERE l.organization_id = b.organization_id
+          AND l.bill_id = b.id) FROM billy.bills b WHERE organization_id = '${env.ORG_ID}' AND id = '${made.bill}'`) === '160 2',
+      }, b);
+    },
+    approve_bill: async () => {
+      await write(client, 'approve_bill', { bill_id: made.bill },
+        async () => (await dump('bills')).find((b) => b.id === made.bill)?.state === 'draft');
+      return (await dump('bills')).find((b) => b.id === made.bill)?.state === 'approved'
+        && sql(`SELECT state FROM billy.bills WHERE organization_id = '${env.ORG_ID}' AND id = '${made.bill}'`) === 'approved';
+    },
+    credit_bill: async () => {
+      const r = await write(client, 'credit_bill', { bill_id: made.bill, entry_date: '2026-06-19' });
+      made.billCredit = r.record_id;
+      const cn = (await dump('bills')).find((b) => b.id === r.record_id);
+      return expect({
+        'a draft credit note of the whole bill in the sandbox': cn?.type === 'creditNote' && cn.creditedBillId === made.bill && Number(cn.amount) === 160,
+        'and in the mirror': sql(`SELECT type || ' ' || credited_bill_id || ' ' || amount FROM billy.bills
+          WHERE organization_id = '${env.ORG_ID}' AND id = '${r.record_id}'`) === `creditNote ${made.bill} 160`,
+      }, cn);
+    },
+    delete_draft_bill: async () => {
+      await write(client, 'delete_draft_bill', { bill_id: made.billCredit },
+        async () => (await dump('bills')).some((b) => b.id === made.billCredit));
+      return !(await dump('bills')).some((b) => b.id === made.billCredit)
+        && sql(`SELECT deleted_at IS NOT NULL FROM billy.bills WHERE organization_id = '${env.ORG_ID}' AND id = '${made.billCredit}'`) === 't';
     },
     update_organization_settings: async () => {
       const phone = `+45 ${String(Date.now()).slice(-8)}`;
@@ -226,7 +284,8 @@ export async function everyTool(client, label) {
     },
   };
   const order = ['sync_billy_data', 'warm_cache', 'create_customer', 'update_customer', 'create_product', 'update_product',
-    'create_invoice', 'approve_invoice', 'send_invoice', 'create_bank_payment', 'create_bill', 'update_organization_settings',
+    'create_invoice', 'update_draft_invoice', 'approve_invoice', 'send_invoice', 'credit_invoice', 'delete_draft_invoice',
+    'create_bank_payment', 'create_bill', 'update_draft_bill', 'approve_bill', 'credit_bill', 'delete_draft_bill', 'update_organization_settings',
     'import_customers_csv', 'import_products_csv', 'get_bulk_job_status', 'cancel_bulk_job'];
 
   const missing = listed.filter((n) => !(n in reads) && !(n in writes));
