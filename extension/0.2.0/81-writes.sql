@@ -787,13 +787,13 @@ COMMENT ON FUNCTION billy._write_unknown(bigint, text, integer, text) IS 'Marks 
 -- _write_affected: the records a write's answer says changed, as the
 -- mirror's parents (children point to their parent), and deletions
 CREATE FUNCTION billy._write_affected(response jsonb) RETURNS TABLE (resource text, record_id text, deleted boolean)
-LANGUAGE sql IMMUTABLE
+LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 SELECT DISTINCT ON (r, i) r, i, d FROM (
     SELECT k AS r, e ->> 'id' AS i, false AS d
     FROM jsonb_each(response) AS t(k, v), jsonb_array_elements(CASE WHEN jsonb_typeof(v) = 'array' THEN v ELSE '[]' END) e
-    WHERE k IN ('invoices', 'contacts', 'products', 'bills', 'bankPayments')
+    WHERE k IN (SELECT c.resource FROM billy.write_catalog c)
     UNION ALL
     SELECT split_part(e ->> 'subjectReference', ':', 1) || 's', split_part(e ->> 'subjectReference', ':', 2), false
     FROM jsonb_array_elements(CASE WHEN jsonb_typeof(response -> 'balanceModifiers') = 'array' THEN response -> 'balanceModifiers' ELSE '[]' END) e
@@ -807,13 +807,13 @@ SELECT DISTINCT ON (r, i) r, i, d FROM (
     SELECT k, x, true
     FROM jsonb_each(coalesce(response -> 'meta' -> 'deletedRecords', '{}')) AS t(k, v),
          jsonb_array_elements_text(CASE WHEN jsonb_typeof(v) = 'array' THEN v ELSE '[]' END) x
-    WHERE k IN ('invoices', 'contacts', 'products', 'bills', 'bankPayments')
+    WHERE k IN (SELECT c.resource FROM billy.write_catalog c)
 ) a(r, i, d)
 WHERE i IS NOT NULL AND i <> ''
 ORDER BY r, i, d DESC
 $$;
 COMMENT ON FUNCTION billy._write_affected(jsonb) IS
-'The mirrored records a write''s answer changed (plural roots, children mapped to their parents) or deleted (meta.deletedRecords). Internal.';
+'The mirrored records a write''s answer changed (plural roots that are resources of billy.write_catalog, children mapped to their parents) or deleted (meta.deletedRecords). Internal.';
 
 -- _write_matches: the records in a look-up's answer that are the write's
 CREATE FUNCTION billy._write_matches(lookup jsonb, response jsonb) RETURNS text[]

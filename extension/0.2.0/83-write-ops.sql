@@ -692,6 +692,97 @@ COMMENT ON FUNCTION billy._plan_credit_bill(text, jsonb) IS
 'Plans credit_bill: a draft credit note of an approved bill from the same supplier in its currency, crediting all its lines or those named (net amounts, as the mirror has them). Internal.';
 
 ------------------------------------------------------------------------------
+-- deleting contacts and products: only those no live document uses
+------------------------------------------------------------------------------
+
+CREATE FUNCTION billy._plan_delete_master(org text, args jsonb) RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    contact boolean := args ? 'contactId';
+    rid text := CASE WHEN contact THEN args ->> 'contactId' ELSE args ->> 'productId' END;
+    f text := CASE WHEN contact THEN 'contactId' ELSE 'productId' END;
+    name text;
+    uses text;
+BEGIN
+    IF contact THEN
+        SELECT c.name INTO name FROM billy.contacts c WHERE c.organization_id = org AND c.id = rid AND c.deleted_at IS NULL;
+        SELECT nullif(concat_ws(', ',
+                   (SELECT nullif(count(*), 0) || ' invoice(s)' FROM billy.invoices i WHERE i.organization_id = org AND i.contact_id = rid AND i.deleted_at IS NULL),
+                   (SELECT nullif(count(*), 0) || ' bill(s)' FROM billy.bills b WHERE b.organization_id = org AND b.contact_id = rid AND b.deleted_at IS NULL),
+                   (SELECT nullif(count(*), 0) || ' bank payment(s)' FROM billy.bank_payments p WHERE p.organization_id = org AND p.contact_id = rid AND p.deleted_at IS NULL)), '')
+        INTO uses;
+    ELSE
+        SELECT p.name INTO name FROM billy.products p WHERE p.organization_id = org AND p.id = rid AND p.deleted_at IS NULL;
+        SELECT nullif(count(*), 0) || ' invoice line(s)' INTO uses FROM billy.invoice_lines l JOIN billy.invoices i
+            ON i.organization_id = l.organization_id AND i.id = l.invoice_id AND i.deleted_at IS NULL
+        WHERE l.organization_id = org AND l.product_id = rid;
+    END IF;
+    IF name IS NULL THEN
+        RETURN jsonb_build_object('problems', billy._problem(f, billy._missing(CASE WHEN contact THEN 'contact' ELSE 'product' END, org, rid)));
+    END IF;
+    RETURN jsonb_build_object(
+        'problems', CASE WHEN uses IS NULL THEN '[]'::jsonb ELSE billy._problem(f, format(
+            '%s "%s" is in use (%s): Billy refuses to delete it; archive it instead (isArchived true)',
+            CASE WHEN contact THEN 'contact' ELSE 'product' END, name, uses)) END,
+        'touches', jsonb_build_array(billy._touch(CASE WHEN contact THEN 'contacts' ELSE 'products' END, org, rid)),
+        'record_id', rid, 'summary', format('delete %s "%s" (%s)', CASE WHEN contact THEN 'contact' ELSE 'product' END, name, rid));
+END
+$$;
+COMMENT ON FUNCTION billy._plan_delete_master(text, jsonb) IS
+'Plans delete_contact and delete_product: the record must be in the mirror and used by no live invoice, bill or bank payment (a contact) or invoice line (a product): Billy refuses those, and the problem says so and how to archive instead. Internal.';
+
+------------------------------------------------------------------------------
+-- contact persons: a contact's persons are replaced as a whole (Billy's
+-- contact.contactPersons is has-many, replace-on-set), so adding, changing
+-- or removing one sends the contact's new list
+------------------------------------------------------------------------------
+
+CREATE FUNCTION billy._plan_contact_person(org text, args jsonb) RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    pid text := args ->> 'contactPersonId';
+    cid text := coalesce(args ->> 'contactId',
+                         (SELECT p.contact_id FROM billy.contact_persons p WHERE p.organization_id = org AND p.id = pid));
+    cname text;
+    field text := CASE WHEN args ? 'person' THEN 'person' ELSE 'changes' END;
+    person jsonb;               -- the person added or changed, as it will be
+    persons jsonb;              -- the others, as the mirror has them
+BEGIN
+    SELECT c.name INTO cname FROM billy.contacts c WHERE c.organization_id = org AND c.id = cid AND c.deleted_at IS NULL;
+    IF cname IS NULL THEN
+        RETURN jsonb_build_object('problems', CASE WHEN pid IS NOT NULL THEN billy._problem('contactPersonId', billy._missing('contact person', org, pid))
+                                                   ELSE billy._problem('contactId', billy._missing('contact', org, cid)) END);
+    END IF;
+    SELECT coalesce(jsonb_agg(jsonb_strip_nulls(jsonb_build_object('name', p.name, 'email', p.email, 'phone', p.raw ->> 'phone', 'isPrimary', p.is_primary)) ORDER BY p.id), '[]')
+    INTO persons FROM billy.contact_persons p WHERE p.organization_id = org AND p.contact_id = cid AND p.id IS DISTINCT FROM pid;
+    SELECT jsonb_strip_nulls(jsonb_build_object('name', p.name, 'email', p.email, 'phone', p.raw ->> 'phone', 'isPrimary', p.is_primary)) || (args -> 'changes')
+    INTO person FROM billy.contact_persons p WHERE p.organization_id = org AND p.id = pid AND args ? 'changes';
+    person := coalesce(person, args -> 'person');
+    IF (person ->> 'isPrimary')::boolean THEN
+        -- one primary person: the one given
+        persons := (SELECT jsonb_agg(e || '{"isPrimary": false}' ORDER BY n) FROM jsonb_array_elements(persons) WITH ORDINALITY x(e, n));
+    END IF;
+    RETURN jsonb_build_object(
+        'problems', CASE WHEN person IS NOT NULL AND coalesce(person ->> 'name', '') = '' AND coalesce(person ->> 'email', '') = ''
+                         THEN billy._problem(field, 'needs a name or an e-mail address')
+                         WHEN pid IS NOT NULL AND NOT EXISTS (SELECT 1 FROM billy.contact_persons p WHERE p.organization_id = org AND p.id = pid)
+                         THEN billy._problem('contactPersonId', billy._missing('contact person', org, pid))
+                         ELSE '[]'::jsonb END,
+        'touches', jsonb_build_array(billy._touch('contacts', org, cid)), 'record_id', cid, 'params', jsonb_build_object('contactId', cid),
+        'body', jsonb_build_object('contact', jsonb_build_object('contactPersons', coalesce(persons, '[]') || CASE WHEN person IS NULL THEN '[]' ELSE jsonb_build_array(person) END)),
+        'summary', format('%s contact "%s" (its persons are sent anew)',
+                          CASE WHEN args ? 'person' THEN 'add a contact person to' WHEN args ? 'changes' THEN 'change a contact person of'
+                               ELSE 'remove a contact person from' END, cname));
+END
+$$;
+COMMENT ON FUNCTION billy._plan_contact_person(text, jsonb) IS
+'Plans add_contact_person (person), update_contact_person (changes) and delete_contact_person: the contact''s persons as the mirror has them, with the one added, changed or removed, sent as its new list (Billy replaces them; isPrimary on one clears it on the others). Internal.';
+
+------------------------------------------------------------------------------
 -- the rows
 ------------------------------------------------------------------------------
 
@@ -892,9 +983,9 @@ SELECT v.*, true FROM (VALUES
 INSERT INTO billy.write_catalog (operation, resource, method, path, lookup, input_schema, plan_function, description,
                                  wrapper, wrapper_args, wrapper_comment, mcp_tool, mcp_title, mcp_description, mcp_renames,
                                  mcp_sort, destructive, idempotent, builtin)
-SELECT v.operation, v.resource, v.method, v.path, v.lookup::jsonb, billy._args_schema(v.props, r.required), v.plan_function::regproc,
+SELECT v.operation, v.resource, v.method, v.path, v.lookup::jsonb, billy._args_schema(v.props, v.required), v.plan_function::regproc,
        v.description, 'billy.' || v.operation, v.wrapper_args, v.wrapper_comment, v.mcp_tool, v.mcp_title, v.mcp_description,
-       '{}', v.mcp_sort, v.destructive, v.idempotent, true
+       v.renames::jsonb, v.mcp_sort, v.destructive, v.idempotent, true
 FROM (SELECT w.input_schema #> '{properties,invoice}' AS invoice, b.input_schema #> '{properties,bill}' AS bill
       FROM billy.write_catalog w, billy.write_catalog b WHERE w.operation = 'create_invoice' AND b.operation = 'create_bill') c,
 LATERAL (VALUES
@@ -904,43 +995,69 @@ LATERAL (VALUES
             'description', 'The fields to change; lines, when given, replace the old ones.',
             'properties', jsonb_build_object('lines', c.invoice #> '{properties,lines}') || (SELECT jsonb_object_agg(k, c.invoice #> ARRAY['properties', k])
                 FROM unnest(ARRAY['currencyId', 'exchangeRate', 'paymentTermsDays', 'taxMode', 'invoiceNo', 'orderNo', 'contactMessage', 'attContactPersonId']) k))),
-     ARRAY['invoiceId', 'changes'], 'billy._plan_update_draft_invoice', 'change a draft invoice',
+     ARRAY['invoiceId', 'changes'], ARRAY['invoiceId', 'changes'], 'billy._plan_update_draft_invoice', 'change a draft invoice',
      'Changes the given fields of a draft invoice in Billy and in the mirror (contact, type and date never change; lines, when given, replace the old ones, checked as in billy.create_invoice). Returns what billy.commit_write returns.',
-     'update_draft_invoice', 'Update a draft invoice', 'Changes a draft invoice: terms, currency, numbers, message or its lines (replaced).', 125, true, true),
+     'update_draft_invoice', 'Update a draft invoice', 'Changes a draft invoice: terms, currency, numbers, message or its lines (replaced).', '{}', 125, true, true),
     ('update_draft_bill', 'bills', 'PUT', '/bills/{billId}', '{"kind": "record", "path": "/bills/{billId}", "root": "bill"}',
      jsonb_build_object('billId', '{"type": "string", "minLength": 1, "maxLength": 64}'::jsonb,
         'changes', jsonb_build_object('type', 'object', 'minProperties', 1, 'additionalProperties', false,
             'description', 'The fields to change; lines, when given, replace the old ones.',
             'properties', (SELECT jsonb_object_agg(k, c.bill #> ARRAY['properties', k])
                 FROM unnest(ARRAY['entryDate', 'dueDate', 'currencyId', 'exchangeRate', 'taxMode', 'suppliersInvoiceNo', 'voucherNo', 'lines']) k))),
-     ARRAY['billId', 'changes'], 'billy._plan_update_draft_bill', 'change a draft bill',
+     ARRAY['billId', 'changes'], ARRAY['billId', 'changes'], 'billy._plan_update_draft_bill', 'change a draft bill',
      'Changes the given fields of a draft bill in Billy and in the mirror (the supplier never changes; lines, when given, replace the old ones, checked as in billy.create_bill). Returns what billy.commit_write returns.',
-     'update_draft_bill', 'Update a draft bill', 'Changes a draft bill: dates, numbers, currency or its lines (replaced).', 412, true, true),
+     'update_draft_bill', 'Update a draft bill', 'Changes a draft bill: dates, numbers, currency or its lines (replaced).', '{}', 412, true, true),
     ('delete_draft_bill', 'bills', 'DELETE', '/bills/{billId}', '{"kind": "gone", "path": "/bills/{billId}"}',
      jsonb_build_object('billId', '{"type": "string", "minLength": 1, "maxLength": 64}'::jsonb),
-     ARRAY['billId'], 'billy._plan_delete_draft', 'delete a draft bill',
+     ARRAY['billId'], ARRAY['billId'], 'billy._plan_delete_draft', 'delete a draft bill',
      'Deletes a draft bill in Billy (approved bills cannot be deleted: credit them) and marks it deleted in the mirror. Returns what billy.commit_write returns.',
-     'delete_draft_bill', 'Delete a draft bill', 'Deletes a draft bill in Billy (an approved one needs credit_bill).', 414, true, true),
+     'delete_draft_bill', 'Delete a draft bill', 'Deletes a draft bill in Billy (an approved one needs credit_bill).', '{}', 414, true, true),
     ('credit_invoice', 'invoices', 'POST', '/invoices', NULL,
      jsonb_build_object('invoiceId', '{"type": "string", "minLength": 1, "maxLength": 64, "description": "The approved invoice."}'::jsonb,
         'lineIds', '{"type": "array", "minItems": 1, "uniqueItems": true, "items": {"type": "string"}, "description": "Only these lines (get_invoice); default all."}'::jsonb,
         'entryDate', '{"type": "string", "format": "date", "description": "Default today."}'::jsonb,
         'contactMessage', c.invoice #> '{properties,contactMessage}'),
-     ARRAY['invoiceId', 'lineIds', 'entryDate', 'contactMessage'], 'billy._plan_credit_invoice', 'credit an approved invoice, whole or some lines',
+     ARRAY['invoiceId', 'lineIds', 'entryDate', 'contactMessage'], ARRAY['invoiceId'], 'billy._plan_credit_invoice', 'credit an approved invoice, whole or some lines',
      'Creates a draft credit note in Billy for an approved invoice: the same customer and currency, all its lines or those of line_ids (as the mirror has them); billy.approve_invoice books it, settling it against the invoice. Returns what billy.commit_write returns.',
-     'credit_invoice', 'Credit an invoice', 'Drafts a credit note for an approved invoice, whole or some lines; approve_invoice books it.', 135, false, false),
+     'credit_invoice', 'Credit an invoice', 'Drafts a credit note for an approved invoice, whole or some lines; approve_invoice books it.', '{}', 135, false, false),
+    ('delete_contact', 'contacts', 'DELETE', '/contacts/{contactId}', '{"kind": "gone", "path": "/contacts/{contactId}"}',
+     jsonb_build_object('contactId', '{"type": "string", "minLength": 1, "maxLength": 64}'::jsonb),
+     ARRAY['contactId'], ARRAY['contactId'], 'billy._plan_delete_master', 'delete a contact no document uses',
+     'Deletes a contact (and its contact persons) in Billy and marks it deleted in the mirror. Billy refuses a contact that invoices, bills or payments use, and so does billy before sending: archive it instead (billy.update_contact with isArchived true). Returns what billy.commit_write returns.',
+     'delete_customer', 'Delete a customer', 'Deletes a customer or supplier no invoice, bill or payment uses (else: archive it).', '{"contactId": "customer_id"}', 235, true, true),
+    ('add_contact_person', 'contacts', 'PUT', '/contacts/{contactId}', '{"kind": "record", "path": "/contacts/{contactId}", "root": "contact"}',
+     jsonb_build_object('contactId', '{"type": "string", "minLength": 1, "maxLength": 64}'::jsonb, 'person', '{"type": "object", "minProperties": 1, "additionalProperties": false,
+         "properties": {"name": {"type": "string", "maxLength": 255}, "email": {"type": "string", "format": "email", "maxLength": 255},
+                        "phone": {"type": "string", "maxLength": 64}, "isPrimary": {"type": "boolean", "description": "Invoices go to the primary person."}}}'::jsonb),
+     ARRAY['contactId', 'person'], ARRAY['contactId', 'person'], 'billy._plan_contact_person', 'add a person to a contact',
+     'Adds a contact person (name and/or e-mail, phone, isPrimary) to a contact in Billy and in the mirror; the contact''s persons are sent anew (Billy replaces them, with new ids). Returns what billy.commit_write returns.',
+     'add_contact_person', 'Add a contact person', 'Adds a person (name, e-mail) to a customer; invoices are e-mailed to persons.', '{"contactId": "customer_id"}', 236, false, false),
+    ('update_contact_person', 'contacts', 'PUT', '/contacts/{contactId}', '{"kind": "record", "path": "/contacts/{contactId}", "root": "contact"}',
+     jsonb_build_object('contactPersonId', '{"type": "string", "minLength": 1, "maxLength": 64}'::jsonb, 'changes', '{"type": "object", "minProperties": 1, "additionalProperties": false,
+         "properties": {"name": {"type": "string", "maxLength": 255}, "email": {"type": "string", "format": "email", "maxLength": 255},
+                        "phone": {"type": "string", "maxLength": 64}, "isPrimary": {"type": "boolean", "description": "Invoices go to the primary person."}}}'::jsonb),
+     ARRAY['contactPersonId', 'changes'], ARRAY['contactPersonId', 'changes'], 'billy._plan_contact_person', 'change a contact person',
+     'Changes a contact person''s name, e-mail or isPrimary in Billy and in the mirror; the contact''s persons are sent anew (Billy replaces them, with new ids). Returns what billy.commit_write returns.',
+     'update_contact_person', 'Update a contact person', 'Changes a customer''s contact person (get_customer lists them).', '{}', 237, true, true),
+    ('delete_contact_person', 'contacts', 'PUT', '/contacts/{contactId}', '{"kind": "record", "path": "/contacts/{contactId}", "root": "contact"}',
+     jsonb_build_object('contactPersonId', '{"type": "string", "minLength": 1, "maxLength": 64}'::jsonb),
+     ARRAY['contactPersonId'], ARRAY['contactPersonId'], 'billy._plan_contact_person', 'remove a contact person',
+     'Removes a contact person from its contact in Billy and in the mirror; the other persons are sent anew (Billy replaces them, with new ids). Returns what billy.commit_write returns.',
+     'delete_contact_person', 'Delete a contact person', 'Removes a contact person from a customer.', '{}', 238, true, true),
+    ('delete_product', 'products', 'DELETE', '/products/{productId}', '{"kind": "gone", "path": "/products/{productId}"}',
+     jsonb_build_object('productId', '{"type": "string", "minLength": 1, "maxLength": 64}'::jsonb),
+     ARRAY['productId'], ARRAY['productId'], 'billy._plan_delete_master', 'delete a product no invoice uses',
+     'Deletes a product (and its prices) in Billy and marks it deleted in the mirror. Billy refuses a product on an invoice line, and so does billy before sending: archive it instead (billy.update_product with isArchived true). Returns what billy.commit_write returns.',
+     'delete_product', 'Delete a product', 'Deletes a product no invoice uses (else: archive it).', '{}', 335, true, true),
     ('credit_bill', 'bills', 'POST', '/bills', NULL,
      jsonb_build_object('billId', '{"type": "string", "minLength": 1, "maxLength": 64, "description": "The approved bill."}'::jsonb,
         'lineIds', '{"type": "array", "minItems": 1, "uniqueItems": true, "items": {"type": "string"}, "description": "Only these lines (get_bill); default all."}'::jsonb,
         'entryDate', '{"type": "string", "format": "date", "description": "Default today."}'::jsonb),
-     ARRAY['billId', 'lineIds', 'entryDate'], 'billy._plan_credit_bill', 'credit an approved bill, whole or some lines',
+     ARRAY['billId', 'lineIds', 'entryDate'], ARRAY['billId'], 'billy._plan_credit_bill', 'credit an approved bill, whole or some lines',
      'Creates a draft credit note in Billy for an approved bill: the same supplier and currency, all its lines or those of line_ids (net amounts, as the mirror has them); billy.approve_bill books it. Returns what billy.commit_write returns.',
-     'credit_bill', 'Credit a bill', 'Drafts a credit note for an approved bill, whole or some lines; approve_bill books it.', 425, false, false)
-) v(operation, resource, method, path, lookup, props, wrapper_args, plan_function, description, wrapper_comment,
-    mcp_tool, mcp_title, mcp_description, mcp_sort, destructive, idempotent),
-LATERAL (SELECT ARRAY(SELECT jsonb_array_elements_text(CASE v.operation
-    WHEN 'update_draft_invoice' THEN '["invoiceId", "changes"]' WHEN 'update_draft_bill' THEN '["billId", "changes"]'
-    WHEN 'delete_draft_bill' THEN '["billId"]' WHEN 'credit_invoice' THEN '["invoiceId"]' ELSE '["billId"]' END::jsonb)) AS required) r;
+     'credit_bill', 'Credit a bill', 'Drafts a credit note for an approved bill, whole or some lines; approve_bill books it.', '{}', 425, false, false)
+) v(operation, resource, method, path, lookup, props, wrapper_args, required, plan_function, description, wrapper_comment,
+    mcp_tool, mcp_title, mcp_description, renames, mcp_sort, destructive, idempotent);
 
 -- the one-call SQL functions and their grants, generated from the rows
 DO $gen$

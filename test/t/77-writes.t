@@ -6,7 +6,7 @@
 # duplicate, the mirror equal to the sandbox after the writes (a sync writes
 # nothing), and every write in the audit trail.
 source "$(dirname "$0")/tap.sh"
-plan 56
+plan 59
 
 # a fresh organization with generated books, for this test alone
 neworg=$(q "SELECT billy_test.sandbox('POST', '/organizations', '{\"name\":\"Skrivebord ApS\"}')")
@@ -107,6 +107,15 @@ bill=$(w "SELECT billy.create_bill('$org', '{\"contactId\":\"$supplier\",\"entry
 # incl: 1250 gross at 25% is 1000 net + 250 VAT
 is "$(q "SELECT amount || ' ' || tax FROM billy.bills WHERE organization_id = '$org' AND id = '$bill'")" "1000 250" "create_bill: 1250 incl. 25% VAT is 1000 + 250"
 is "$(w "SELECT billy.approve_bill('$org', '$bill') -> 'record' ->> 'state'")" approved "approve_bill"
+# the lifecycle's checks against the mirror, before anything is sent
+is "$(tw "SELECT billy.delete_draft_bill('$org', '$bill')" | head -1)" \
+   "22023: delete draft bill: billId bill $bill is approved, not a draft" "an approved bill is not deleted (credit it)"
+draft2=$(w "SELECT billy.create_invoice('$org', '$invoice_json') ->> 'record_id'")
+is "$(tw "SELECT billy.credit_invoice('$org', '$draft2')" | head -1)" \
+   "22023: credit invoice: invoiceId invoice $draft2 is draft: only approved invoices can be credited" "a draft is not credited (change or delete it)"
+is "$(tw "SELECT billy.delete_contact('$org', '$customer')" | head -1 | sed 's/in use ([^:]*):/in use (...):/')" \
+   "22023: delete contact: contactId contact \"$(q "SELECT name FROM billy.contacts WHERE organization_id = '$org' AND id = '$customer'")\" is in use (...): Billy refuses to delete it; archive it instead (isArchived true)" \
+   "a contact that invoices use is not deleted, and the error says so"
 w "SELECT billy.update_organization('$org', '{\"phone\":\"+45 70 20 30 40\"}')" >/dev/null
 is "$(q "SELECT raw ->> 'phone' FROM billy.organizations WHERE id = '$org'")" "+45 70 20 30 40" "update_organization refreshes billy.organizations"
 
