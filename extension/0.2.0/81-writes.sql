@@ -347,7 +347,7 @@ BEGIN
     lookup := CASE WHEN part ? 'lookup' THEN part -> 'lookup' ELSE c.lookup END;
     IF jsonb_typeof(lookup) = 'object' THEN
         lookup := lookup || jsonb_build_object('path', billy._fill_path(lookup ->> 'path', vars))
-                         || coalesce(jsonb_build_object('expect', part -> 'expect'), '{}');
+                         || CASE WHEN part ? 'expect' THEN jsonb_build_object('expect', part -> 'expect') ELSE '{}' END;
     ELSE
         lookup := NULL;
     END IF;

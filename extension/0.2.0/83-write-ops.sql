@@ -783,6 +783,87 @@ COMMENT ON FUNCTION billy._plan_contact_person(text, jsonb) IS
 'Plans add_contact_person (person), update_contact_person (changes) and delete_contact_person: the contact''s persons as the mirror has them, with the one added, changed or removed, sent as its new list (Billy replaces them; isPrimary on one clears it on the others). Internal.';
 
 ------------------------------------------------------------------------------
+-- journal entries (daybook transactions): balanced before they are sent,
+-- VAT per line (a line with a tax rate is gross: Billy splits the VAT off)
+------------------------------------------------------------------------------
+
+CREATE FUNCTION billy._plan_create_journal_entry(org text, args jsonb) RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    p jsonb := '[]';
+    x jsonb;
+    i integer;
+    f text;
+    rate numeric;
+    debit numeric := 0;
+    credit numeric := 0;
+    vat numeric := 0;
+    body jsonb := args - 'approve';
+BEGIN
+    FOR x, i IN SELECT e, n - 1 FROM jsonb_array_elements(args -> 'lines') WITH ORDINALITY t(e, n) LOOP
+        f := format('lines[%s]', i);
+        IF NOT billy._live('accounts', org, x ->> 'accountId') THEN
+            p := p || billy._problem(f || '.accountId', billy._missing('account', org, x ->> 'accountId'));
+        END IF;
+        IF x ? 'contraAccountId' AND NOT billy._live('accounts', org, x ->> 'contraAccountId') THEN
+            p := p || billy._problem(f || '.contraAccountId', billy._missing('account', org, x ->> 'contraAccountId'));
+        END IF;
+        IF x ? 'contraAccountId' AND x ->> 'contraAccountId' = x ->> 'accountId' THEN
+            p := p || billy._problem(f || '.contraAccountId', 'is the line''s own account');
+        END IF;
+        rate := NULL;
+        IF x ? 'taxRateId' THEN
+            SELECT t.rate INTO rate FROM billy.tax_rates t WHERE t.organization_id = org AND t.id = x ->> 'taxRateId' AND t.deleted_at IS NULL;
+            IF rate IS NULL THEN
+                p := p || billy._problem(f || '.taxRateId', billy._missing('tax rate', org, x ->> 'taxRateId'));
+            END IF;
+        END IF;
+        -- VAT per line: the gross amount's share at the line's rate
+        vat := vat + round((x ->> 'amount')::numeric * coalesce(rate, 0) / (1 + coalesce(rate, 0)), 2);
+        -- a line with a contra account balances itself; the others must balance together
+        IF NOT x ? 'contraAccountId' THEN
+            IF x ->> 'side' = 'debit' THEN
+                debit := debit + (x ->> 'amount')::numeric;
+            ELSE
+                credit := credit + (x ->> 'amount')::numeric;
+            END IF;
+        END IF;
+    END LOOP;
+    IF debit <> credit THEN
+        p := p || billy._problem('lines', format('do not balance: debits %s, credits %s (lines without a contraAccountId must balance each other; off by %s)',
+                                                  debit, credit, abs(debit - credit)));
+    END IF;
+    RETURN jsonb_build_object('problems', p,
+        'body', jsonb_build_object('daybookTransaction', body || jsonb_build_object('state',
+            CASE WHEN (args ->> 'approve')::boolean THEN 'approved' ELSE 'draft' END)),
+        'lookup', jsonb_build_object('kind', 'list',
+            'path', format('/daybookTransactions?minEntryDate=%s&maxEntryDate=%s', args ->> 'entryDate', args ->> 'entryDate'),
+            'root', 'daybookTransactions',
+            'match', jsonb_strip_nulls(jsonb_build_object('entryDate', args ->> 'entryDate', 'description', args ->> 'description',
+                                                          'voucherNo', args ->> 'voucherNo'))),
+        'summary', format('%s a journal entry dated %s with %s line(s)%s%s',
+                          CASE WHEN (args ->> 'approve')::boolean THEN 'book' ELSE 'draft' END, args ->> 'entryDate',
+                          jsonb_array_length(args -> 'lines'), CASE WHEN debit > 0 THEN format(', %s on each side', debit) ELSE '' END,
+                          CASE WHEN vat <> 0 THEN format(', VAT %s split off by the lines'' tax rates', vat) ELSE '' END));
+END
+$$;
+COMMENT ON FUNCTION billy._plan_create_journal_entry(text, jsonb) IS
+'Plans create_journal_entry: every account, contra account and tax rate in the mirror; the lines without a contra account balancing (debits = credits), checked before anything is sent; the VAT each taxed (gross) line splits off, in the summary. Internal.';
+
+-- approving and voiding a journal entry: Billy refuses one that does not
+-- balance, or is not a draft (approve) or approved (void)
+CREATE FUNCTION billy._plan_journal_entry_state(org text, args jsonb) RETURNS jsonb
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+RETURN jsonb_build_object('record_id', args ->> 'journalEntryId',
+    'body', jsonb_build_object('daybookTransaction', jsonb_build_object('state', args ->> 'state')),
+    'expect', jsonb_build_object('state', args ->> 'state'),
+    'summary', format('%s journal entry %s', CASE args ->> 'state' WHEN 'approved' THEN 'book (approve)' ELSE 'void' END, args ->> 'journalEntryId'));
+COMMENT ON FUNCTION billy._plan_journal_entry_state(text, jsonb) IS 'Plans set_journal_entry_state: approve (book) a draft journal entry or void an approved one. Internal.';
+
+------------------------------------------------------------------------------
 -- the rows
 ------------------------------------------------------------------------------
 
@@ -1044,6 +1125,32 @@ LATERAL (VALUES
      ARRAY['contactPersonId'], ARRAY['contactPersonId'], 'billy._plan_contact_person', 'remove a contact person',
      'Removes a contact person from its contact in Billy and in the mirror; the other persons are sent anew (Billy replaces them, with new ids). Returns what billy.commit_write returns.',
      'delete_contact_person', 'Delete a contact person', 'Removes a contact person from a customer.', '{}', 238, true, true),
+    ('create_journal_entry', 'daybookTransactions', 'POST', '/daybookTransactions', NULL,
+     jsonb_build_object('entryDate', '{"type": "string", "format": "date"}'::jsonb,
+        'description', '{"type": "string", "maxLength": 255}'::jsonb, 'voucherNo', '{"type": "string", "maxLength": 64}'::jsonb,
+        'daybookId', '{"type": "string", "maxLength": 64}'::jsonb,
+        'approve', '{"type": "boolean", "description": "true: book it at once (default: a draft)."}'::jsonb,
+        'lines', '{"type": "array", "minItems": 1, "maxItems": 200, "items": {"type": "object", "additionalProperties": false,
+         "required": ["accountId", "side", "amount"],
+         "properties": {"accountId": {"type": "string", "description": "The account (list_accounts)."},
+                        "side": {"enum": ["debit", "credit"]},
+                        "amount": {"type": "number", "exclusiveMinimum": 0, "multipleOf": 0.01, "description": "Gross when taxRateId is given."},
+                        "text": {"type": "string", "maxLength": 255},
+                        "taxRateId": {"type": "string", "description": "VAT is split off this line at its rate."},
+                        "contraAccountId": {"type": "string", "description": "Books the opposite side here."},
+                        "currencyId": {"type": "string", "pattern": "^[A-Z]{3}$"},
+                        "priority": {"type": "integer"}}}}'::jsonb),
+     ARRAY['entryDate', 'lines', 'description', 'voucherNo', 'daybookId', 'approve'], ARRAY['entryDate', 'lines'],
+     'billy._plan_create_journal_entry', 'make a journal entry (daybook transaction)',
+     'Makes a journal entry (a daybook transaction) in Billy: lines with an account, side and amount (gross when a taxRateId splits VAT off; a contraAccountId books the opposite side); the lines without a contra account must balance, checked before anything is sent. A draft unless approve is true. Returns what billy.commit_write returns.',
+     NULL, NULL, NULL, '{}', 1000, false, false),
+    ('set_journal_entry_state', 'daybookTransactions', 'PUT', '/daybookTransactions/{journalEntryId}',
+     '{"kind": "record", "path": "/daybookTransactions/{journalEntryId}", "root": "daybookTransaction"}',
+     jsonb_build_object('journalEntryId', '{"type": "string", "minLength": 1, "maxLength": 64}'::jsonb,
+        'state', '{"type": "string", "enum": ["approved", "voided"], "description": "approved: book a draft; voided: void a booked one."}'::jsonb),
+     ARRAY['journalEntryId', 'state'], ARRAY['journalEntryId', 'state'], 'billy._plan_journal_entry_state', 'approve or void a journal entry',
+     'Books (state approved) a draft journal entry, or voids (state voided) a booked one, in Billy. Returns what billy.commit_write returns.',
+     NULL, NULL, NULL, '{}', 1000, true, true),
     ('delete_product', 'products', 'DELETE', '/products/{productId}', '{"kind": "gone", "path": "/products/{productId}"}',
      jsonb_build_object('productId', '{"type": "string", "minLength": 1, "maxLength": 64}'::jsonb),
      ARRAY['productId'], ARRAY['productId'], 'billy._plan_delete_master', 'delete a product no invoice uses',

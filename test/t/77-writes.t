@@ -6,7 +6,7 @@
 # duplicate, the mirror equal to the sandbox after the writes (a sync writes
 # nothing), and every write in the audit trail.
 source "$(dirname "$0")/tap.sh"
-plan 59
+plan 63
 
 # a fresh organization with generated books, for this test alone
 neworg=$(q "SELECT billy_test.sandbox('POST', '/organizations', '{\"name\":\"Skrivebord ApS\"}')")
@@ -116,6 +116,25 @@ is "$(tw "SELECT billy.credit_invoice('$org', '$draft2')" | head -1)" \
 is "$(tw "SELECT billy.delete_contact('$org', '$customer')" | head -1 | sed 's/in use ([^:]*):/in use (...):/')" \
    "22023: delete contact: contactId contact \"$(q "SELECT name FROM billy.contacts WHERE organization_id = '$org' AND id = '$customer'")\" is in use (...): Billy refuses to delete it; archive it instead (isArchived true)" \
    "a contact that invoices use is not deleted, and the error says so"
+# journal entries: balanced before sending, VAT per line, booked and voided
+salary=$(q "SELECT id FROM billy.accounts WHERE organization_id = '$org' AND account_no = 2210")
+bank=$(q "SELECT id FROM billy.accounts WHERE organization_id = '$org' AND is_payment_enabled AND currency_id = 'DKK' ORDER BY account_no LIMIT 1")
+is "$(tw "SELECT billy.create_journal_entry('$org', '2026-06-12', '[{\"accountId\":\"$salary\",\"side\":\"debit\",\"amount\":1000},{\"accountId\":\"$bank\",\"side\":\"credit\",\"amount\":900}]')" | head -1)" \
+   "22023: create journal entry: lines do not balance: debits 1000, credits 900 (lines without a contraAccountId must balance each other; off by 100)" \
+   "a journal entry that does not balance is refused before anything is sent"
+r=$(w "SELECT billy.create_journal_entry('$org', '2026-06-12', '[{\"accountId\":\"$account\",\"side\":\"debit\",\"amount\":1250,\"taxRateId\":\"$rate\",\"text\":\"Frokost\"},{\"accountId\":\"$bank\",\"side\":\"credit\",\"amount\":1250}]', description => 'Frokostmøde')")
+je=$(echo "$r" | python3 -c 'import json,sys; print(json.load(sys.stdin)["record_id"])')
+is "$(dump daybookTransactions | python3 -c "import json,sys; print([t['state'] + ' ' + t['description'] for t in json.load(sys.stdin)['daybookTransactions'] if t['id'] == '$je'])")" \
+   "['draft Frokostmøde']" "create_journal_entry: a draft in the sandbox, found by the id the write returned"
+w "SELECT billy.set_journal_entry_state('$org', '$je', 'approved')" >/dev/null
+# booked: 1250 gross at 25% is 1000 on the expense account and 250 deductible VAT, against 1250 from the bank
+is "$(q "SELECT billy_test.sandbox('GET', '/dump?org=$org&resource=postings')" | python3 -c "
+import json,sys
+ps=[p for p in json.load(sys.stdin)['postings'] if p.get('transactionId') and p['accountId'] in ('$account', '$bank') and abs(float(p['amount'])) in (1000.0, 1250.0) and p['entryDate'] == '2026-06-12']
+print(sorted(float(p['amount']) for p in ps))")" "[1000.0, 1250.0]" "set_journal_entry_state approved: booked with the VAT split off its line"
+w "SELECT billy.set_journal_entry_state('$org', '$je', 'voided')" >/dev/null
+is "$(dump daybookTransactions | python3 -c "import json,sys; print([t['state'] for t in json.load(sys.stdin)['daybookTransactions'] if t['id'] == '$je'])")" \
+   "['voided']" "and voided"
 w "SELECT billy.update_organization('$org', '{\"phone\":\"+45 70 20 30 40\"}')" >/dev/null
 is "$(q "SELECT raw ->> 'phone' FROM billy.organizations WHERE id = '$org'")" "+45 70 20 30 40" "update_organization refreshes billy.organizations"
 
