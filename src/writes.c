@@ -41,7 +41,6 @@
 #include "billy.h"
 
 #include "access/xact.h"
-#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -53,11 +52,8 @@
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
-#include "utils/hsearch.h"
-#include "utils/inval.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
-#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
@@ -70,6 +66,7 @@
 #include "sqlexec.h"
 #include "sync.h"
 #include "worker.h"
+#include "write_catalog.h"
 #include "writes.h"
 
 PG_FUNCTION_INFO_V1(billy_commit_write);
@@ -192,93 +189,6 @@ field(const char *json, const char *name)
 	values[0] = CStringGetTextDatum(json);
 	values[1] = CStringGetTextDatum(name);
 	return billy_sql_value("SELECT $1::pg_catalog.jsonb ->> $2", 2, types, values, NULL);
-}
-
-/* ------------------------------------------------------------ the catalog */
-
-/*
- * The write operations are rows of billy.write_catalog; what C needs of a
- * row (the resource it writes, where the documents it pays are in its body)
- * is kept per backend, loaded on first use and forgotten when the table
- * changes (its billy._invalidate_cached trigger sends a relcache
- * invalidation, as for the MCP registry).
- */
-typedef struct WriteCatalogEntry
-{
-	char		operation[NAMEDATALEN];	/* the key */
-	char	   *resource;		/* Billy's plural, NULL: the organization */
-	char	   *subjects;		/* a jsonb path {a,b} in the body, or NULL */
-} WriteCatalogEntry;
-
-static HTAB *catalog_cache = NULL;
-static MemoryContext catalog_cxt = NULL;
-static bool catalog_valid = false;
-static bool catalog_callback = false;
-static Oid	catalog_relid = InvalidOid;
-
-static void
-catalog_relcache_cb(Datum arg, Oid relid)
-{
-	if (relid == InvalidOid || relid == catalog_relid)
-		catalog_valid = false;
-}
-
-static void
-catalog_load(void)
-{
-	HASHCTL		ctl = {0};
-	char	   *rows;
-	char	   *save = NULL;
-	MemoryContext old;
-
-	if (!catalog_callback)
-	{
-		CacheRegisterRelcacheCallback(catalog_relcache_cb, (Datum) 0);
-		catalog_callback = true;
-	}
-	if (catalog_cxt != NULL)
-		MemoryContextDelete(catalog_cxt);
-	catalog_cxt = AllocSetContextCreate(CacheMemoryContext, "billy write catalog", ALLOCSET_SMALL_SIZES);
-	ctl.keysize = NAMEDATALEN;
-	ctl.entrysize = sizeof(WriteCatalogEntry);
-	ctl.hcxt = catalog_cxt;
-	catalog_cache = hash_create("billy write catalog", 32, &ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
-	catalog_valid = true;		/* before reading: a change meanwhile empties it again */
-	catalog_relid = get_relname_relid("write_catalog", get_namespace_oid("billy", false));
-	rows = sql_text("SELECT pg_catalog.string_agg(operation OPERATOR(pg_catalog.||) E'\\t' OPERATOR(pg_catalog.||) "
-					"COALESCE(resource, '') OPERATOR(pg_catalog.||) E'\\t' OPERATOR(pg_catalog.||) "
-					"COALESCE(subjects::pg_catalog.text, ''), E'\\n') FROM billy.write_catalog",
-					0, NULL, NULL, NULL);
-	old = MemoryContextSwitchTo(catalog_cxt);
-	for (char *line = rows ? strtok_r(rows, "\n", &save) : NULL; line; line = strtok_r(NULL, "\n", &save))
-	{
-		char	   *tab1 = strchr(line, '\t');
-		char	   *tab2 = tab1 ? strchr(tab1 + 1, '\t') : NULL;
-		WriteCatalogEntry *e;
-		bool		found;
-
-		if (tab2 == NULL || tab1 - line >= NAMEDATALEN)
-			continue;
-		*tab1 = *tab2 = '\0';
-		e = hash_search(catalog_cache, line, HASH_ENTER, &found);
-		e->resource = tab1[1] ? pstrdup(tab1 + 1) : NULL;
-		e->subjects = tab2[1] ? pstrdup(tab2 + 1) : NULL;
-	}
-	MemoryContextSwitchTo(old);
-}
-
-/* catalog_entry: the catalog's row of an operation, NULL when it has none */
-static WriteCatalogEntry *
-catalog_entry(const char *operation)
-{
-	char		key[NAMEDATALEN] = {0};
-
-	if (operation == NULL)
-		return NULL;
-	if (!catalog_valid)
-		catalog_load();
-	strlcpy(key, operation, NAMEDATALEN);
-	return hash_search(catalog_cache, key, HASH_FIND, NULL);
 }
 
 /* ------------------------------------------------------------ the mirror */
@@ -1100,7 +1010,7 @@ mirror_ids(WriteOp *op, const char *org, const char *base_url, const char *token
 	char	   *copy = pstrdup(ids ? ids : "");
 	char	   *save = NULL;
 	bool		first = true;
-	WriteCatalogEntry *entry;
+	BillyWriteOp *entry;
 
 	initStringInfo(&fake);
 	appendStringInfo(&fake, "{\"%s\":[", op->resource ? op->resource : "organizations");
@@ -1117,7 +1027,7 @@ mirror_ids(WriteOp *op, const char *org, const char *base_url, const char *token
 	}
 	appendStringInfoChar(&fake, ']');
 	/* the documents it pays: their balances changed too */
-	entry = catalog_entry(op->operation);
+	entry = billy_write_op(op->operation);
 	if (entry && entry->subjects && request)
 		appendStringInfo(&fake, ",\"balanceModifiers\":%s",
 						 billy_sql_value("SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object("
@@ -1188,7 +1098,7 @@ reconcile(BillyJob *job)
 	lookup = field(row, "lookup");
 	attempts = pg_strtoint32(field(row, "attempts"));
 	op.operation = field(row, "operation");
-	op.resource = catalog_entry(op.operation) ? catalog_entry(op.operation)->resource : NULL;
+	op.resource = billy_write_op(op.operation) ? billy_write_op(op.operation)->resource : NULL;
 	op.record_id = field(row, "record_id");
 	/* Billy may still be working on the last send: not before the delay */
 	wait_ms = pg_strtoint32(field(row, "wait_ms"));
