@@ -60,15 +60,16 @@ catalog_load(void)
 	ctl.entrysize = sizeof(BillyWriteOp);
 	ctl.hcxt = catalog_cxt;
 	catalog_cache = hash_create("billy write catalog", 32, &ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
-	catalog_valid = true;		/* before reading: a change meanwhile empties it again */
+	catalog_valid = true;		/* before reading: a change meanwhile empties
+								 * it again */
 	catalog_relid = get_relname_relid("write_catalog", get_namespace_oid("billy", false));
 	billy_become_owner(&owner);
 	PG_TRY();
 	{
 		rows = billy_sql_value("SELECT pg_catalog.string_agg(operation OPERATOR(pg_catalog.||) E'\\t' OPERATOR(pg_catalog.||) "
-						"COALESCE(resource, '') OPERATOR(pg_catalog.||) E'\\t' OPERATOR(pg_catalog.||) "
-						"COALESCE(subjects::pg_catalog.text, ''), E'\\n') FROM billy.write_catalog",
-						0, NULL, NULL, NULL);
+							   "COALESCE(resource, '') OPERATOR(pg_catalog.||) E'\\t' OPERATOR(pg_catalog.||) "
+							   "COALESCE(subjects::pg_catalog.text, ''), E'\\n') FROM billy.write_catalog",
+							   0, NULL, NULL, NULL);
 	}
 	PG_CATCH();
 	{

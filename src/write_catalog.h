@@ -12,7 +12,7 @@
 
 typedef struct BillyWriteOp
 {
-	char		operation[NAMEDATALEN];	/* the key */
+	char		operation[NAMEDATALEN]; /* the key */
 	char	   *resource;		/* Billy's plural, NULL: the organization */
 	char	   *subjects;		/* a jsonb path {a,b} in the body, or NULL */
 } BillyWriteOp;

@@ -1029,12 +1029,16 @@ mirror_ids(WriteOp *op, const char *org, const char *base_url, const char *token
 	/* the documents it pays: their balances changed too */
 	entry = billy_write_op(op->operation);
 	if (entry && entry->subjects && request)
+	{
+		Oid			types[2] = {TEXTOID, TEXTOID};
+		Datum		values[2] = {CStringGetTextDatum(request), CStringGetTextDatum(entry->subjects)};
+
 		appendStringInfo(&fake, ",\"balanceModifiers\":%s",
 						 billy_sql_value("SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object("
 										 "'subjectReference', a ->> 'subjectReference')), '[]')::pg_catalog.text "
 										 "FROM pg_catalog.jsonb_array_elements($1::pg_catalog.jsonb -> 'body' #> $2::pg_catalog.text[]) a",
-										 2, (Oid[]) {TEXTOID, TEXTOID},
-										 (Datum[]) {CStringGetTextDatum(request), CStringGetTextDatum(entry->subjects)}, NULL));
+										 2, types, values, NULL));
+	}
 	appendStringInfoChar(&fake, '}');
 	return refresh_mirror(org, base_url, token, fake.data);
 }
@@ -1150,7 +1154,10 @@ reconcile(BillyJob *job)
 	}
 	if (nfound > 1)
 	{
-		/* the duplicates go into the mirror too, where billy.write_checks sees them */
+		/*
+		 * the duplicates go into the mirror too, where billy.write_checks
+		 * sees them
+		 */
 		mirror_ids(&op, org, base_url, token, found, field(row, "request"));
 		record_unknown(&op, psprintf("%d records in Billy match this write (%s)", nfound, found), -1,
 					   verify ?
