@@ -866,11 +866,80 @@ acc_no(Org *o, int no)
 	return -1;
 }
 
-/* books_setup: the books' generator, well-known accounts and the default daybook */
+/*
+ * The account groups: the headings Billy's statements group accounts under,
+ * each for a range of account numbers, in statement order.
+ */
+typedef struct GroupDef
+{
+	int			first_no;
+	int			last_no;
+	Nature		nature;
+	const char *name;
+	const char *description;
+} GroupDef;
+
+static const GroupDef group_defs[] = {
+	{1000, 1299, NAT_REVENUE, "Omsætning", "Salg af varer og ydelser"},
+	{1300, 1999, NAT_EXPENSE, "Vareforbrug", "Varekøb, fremmed arbejde, fragt"},
+	{2000, 2699, NAT_EXPENSE, "Personaleomkostninger", NULL},
+	{2700, 2999, NAT_EXPENSE, "Salgs- og rejseomkostninger", NULL},
+	{3000, 3699, NAT_EXPENSE, "Lokaleomkostninger", NULL},
+	{3700, 4299, NAT_EXPENSE, "Administrationsomkostninger", NULL},
+	{4400, 4419, NAT_REVENUE, "Finansielle indtægter", NULL},
+	{4300, 4499, NAT_EXPENSE, "Finansielle omkostninger", "Bankgebyrer, kursdifferencer, renter"},
+	{5000, 5699, NAT_ASSET, "Anlægsaktiver", NULL},
+	{5700, 5799, NAT_ASSET, "Tilgodehavender", NULL},
+	{5800, 5899, NAT_ASSET, "Likvide beholdninger", NULL},
+	{6000, 6899, NAT_LIABILITY, "Kortfristet gæld", NULL},
+	{6900, 6999, NAT_LIABILITY, "Moms", "Skyldig moms"},
+	{7000, 7999, NAT_EQUITY, "Egenkapital", NULL},
+};
+
+/*
+ * setup_account_groups makes the account groups and gives every account its
+ * group (the first whose range holds its number).  Their ids come from a
+ * generator of their own, so nothing else an organization's seed produces
+ * changes.
+ */
+static void
+setup_account_groups(Org *o)
+{
+	Rng			r;
+	int32_t		first = o->tab[RK_ACCOUNT_GROUP].n;
+
+	rng_seed(&r, o->gp.seed, 0xA6C0B000ULL + (uint64_t) o->gp.org_index);
+	for (int k = 0; k < (int) lengthof(group_defs); k++)
+	{
+		int32_t		g = rec_new_from(o, RK_ACCOUNT_GROUP, &r);
+
+		ACCGROUP(o, g)->nature = (uint8_t) group_defs[k].nature;
+		ACCGROUP(o, g)->priority = k + 1;
+		ACCGROUP(o, g)->name = group_defs[k].name;
+		ACCGROUP(o, g)->description = group_defs[k].description;
+	}
+	for (int32_t i = 0; i < o->tab[RK_ACCOUNT].n; i++)
+	{
+		Account    *a = ACCOUNT(o, i);
+
+		a->group = -1;
+		for (int k = 0; k < (int) lengthof(group_defs); k++)
+			if (a->account_no >= group_defs[k].first_no && a->account_no <= group_defs[k].last_no &&
+				a->nature == group_defs[k].nature)
+			{
+				a->group = first + k;
+				break;
+			}
+	}
+}
+
+/* books_setup: the books' generator, well-known accounts, account groups and the default daybook */
 void
 books_setup(Org *o)
 {
 	int32_t		d;
+
+	setup_account_groups(o);
 
 	rng_seed(&o->books_rng, o->gp.seed, 0xB00C5000ULL + (uint64_t) o->gp.org_index);
 	o->acc_vat_out = acc_no(o, 6900);

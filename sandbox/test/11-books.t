@@ -94,6 +94,16 @@ def body(t):
          "the generated books use reverse charge and have currency differences",
          (got[6920], got[6930], got[4350]))
 
+    # account groups: every account has one, of its own nature, and the groups are ordered
+    groups = {g["id"]: g for g in s.list_all("accountGroups")}
+    accounts = s.list_all("accounts")
+    bad = [a["accountNo"] for a in accounts
+           if a["groupId"] not in groups or groups[a["groupId"]]["natureId"] != a["natureId"]]
+    t.ok(len(groups) == 14 and not bad, "every account has an account group of its nature", bad[:5])
+    t.is_(sorted(g["priority"] for g in groups.values()), list(range(1, 15)), "account groups are ordered by priority")
+    one = next(iter(groups.values()))
+    t.is_(s.api("GET", "/accountGroups/" + one["id"])["accountGroup"], one, "GET /accountGroups/:id = its list entry")
+
     # every approved document and live payment is the originator of one live transaction
     txns = s.list_all("transactions")
     live = defaultdict(int)
