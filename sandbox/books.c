@@ -301,10 +301,13 @@ invoice_entries(Org *o, int32_t inv, Entries *e)
  * deductible, else each line's tax times its rate's deductible share
  * (rounded per line); the rest is cost on the line's account.
  * Reverse-charge lines: 25% of the net is owed (6920 goods, 6930 services)
- * and deducted (6910) by the rate's share.
+ * and deducted (6910) by the rate's share, computed in the base currency
+ * as the VAT return does (25% of the line's net converted and rounded to
+ * øre, then the deductible share rounded): those entries go to dkk_e, in
+ * DKK already.
  */
 static int32_t
-bill_entries(Org *o, int32_t bill, Entries *e)
+bill_entries(Org *o, int32_t bill, Entries *e, Entries *dkk_e)
 {
 	Bill	   *b = BILL(o, bill);
 	int64_t		s = b->type == DOC_INVOICE ? 1 : -1;
@@ -333,12 +336,13 @@ bill_entries(Org *o, int32_t bill, Entries *e)
 			plug = ln->account;
 		if (tr && tr->reverse_charge)
 		{
-			int64_t		acq = round_div(ln->amount * tr->rate6, RATE_SCALE);
+			int64_t		acq = round_div(dkk(ln->amount, b->rate6) * tr->rate6, RATE_SCALE);
 			int64_t		ded = tr->deduct_account >= 0 ? round_div(acq * tr->deduct_share6, RATE_SCALE) : 0;
 
-			ent_add(e, ln->account, s * (ln->amount + acq - ded));
-			ent_add(e, o->acc_vat_in, s * ded);
-			ent_add(e, tr->kind == TR_UV25 ? o->acc_vat_goods : o->acc_vat_services, -s * acq);
+			ent_add(e, ln->account, s * ln->amount);
+			ent_add(dkk_e, ln->account, s * (acq - ded));
+			ent_add(dkk_e, o->acc_vat_in, s * ded);
+			ent_add(dkk_e, tr->kind == TR_UV25 ? o->acc_vat_goods : o->acc_vat_services, -s * acq);
 			continue;
 		}
 		{
@@ -364,7 +368,8 @@ bill_entries(Org *o, int32_t bill, Entries *e)
 static void
 doc_book(Org *o, RK kind, int32_t idx, Time now, ChangeSet *cs)
 {
-	Entries		e = {0};
+	Entries		e = {0},
+				dkk_e = {0};
 	int32_t		plug;
 	const char *name;
 	const char *voucher;
@@ -385,7 +390,7 @@ doc_book(Org *o, RK kind, int32_t idx, Time now, ChangeSet *cs)
 	{
 		Bill	   *b = BILL(o, idx);
 
-		plug = bill_entries(o, idx, &e);
+		plug = bill_entries(o, idx, &e, &dkk_e);
 		b = BILL(o, idx);
 		name = arena_printf(&o->arena, "%s %s from %s", b->type == DOC_INVOICE ? "Bill" : "Bill credit note",
 							b->voucher_no ? b->voucher_no : "", contact_name(o, b->contact));
@@ -393,8 +398,11 @@ doc_book(Org *o, RK kind, int32_t idx, Time now, ChangeSet *cs)
 		entry = b->entry_date;
 	}
 	ent_to_dkk(&e, doc_rate(o, kind, idx), plug);
+	for (int i = 0; i < dkk_e.n; i++)
+		ent_add(&e, dkk_e.v[i].account, dkk_e.v[i].amt);
 	*txn_slot(o, kind, idx) = txn_book(o, &e, kind, idx, entry, now, voucher, name, false, cs) + 1;
 	free(e.v);
+	free(dkk_e.v);
 }
 
 /* books_doc_approved: hook of invoice_approve and bill_approve */

@@ -55,19 +55,20 @@ def implied(s):
         full = all(rates[ln["taxRateId"]][2] == 1 for ln in plain if money(ln["tax"]) != 0)
         ded = money(b["tax"]) if full else sum((round2(money(ln["tax"]) * rates[ln["taxRateId"]][2])
                                                 for ln in plain), Decimal(0))
-        goods = services = Decimal(0)
+        # reverse charge: 25% of the line's net in DKK, as the VAT return computes it
+        goods = services = rc_ded = Decimal(0)
         for ln in b["lines"]:
             abbr, rate, share = rates[ln["taxRateId"]]
             if abbr in RC:
-                acq = round2(money(ln["amount"]) * rate)
-                ded += round2(acq * share)
+                acq = round2(dkk(money(ln["amount"]), b["exchangeRate"]) * rate)
+                rc_ded += round2(acq * share)
                 if RC[abbr] == "goods":
                     goods += acq
                 else:
                     services += acq
-        want[6910] += sg * dkk(ded, b["exchangeRate"])
-        want[6920] -= sg * dkk(goods, b["exchangeRate"])
-        want[6930] -= sg * dkk(services, b["exchangeRate"])
+        want[6910] += sg * (dkk(ded, b["exchangeRate"]) + rc_ded)
+        want[6920] -= sg * goods
+        want[6930] -= sg * services
     return want
 
 
