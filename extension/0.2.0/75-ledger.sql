@@ -19,34 +19,36 @@
 -- earlier years) in equity, so a trial balance's opening balances still add
 -- up to 0 and the balance sheet balances without closing entries.
 --
--- The rollup billy.ledger_days (per organization, account and day: debits,
--- credits, postings) is kept current by statement triggers on
--- billy.postings and billy.transactions, so a statement reads a few
--- thousand rollup rows instead of scanning the postings.
+-- The rollup billy.ledger_sums (per organization, account and month, and
+-- per day: debits, credits, postings) is kept current by statement triggers
+-- on billy.postings and billy.transactions, so a statement reads the months
+-- its dates cover whole and the days of the months they cut (a few thousand
+-- rows at most) instead of scanning the postings.
 ------------------------------------------------------------------------------
 
-CREATE TABLE billy.ledger_days (
+CREATE TABLE billy.ledger_sums (
     organization_id text NOT NULL,
-    account_id      text NOT NULL,
+    grain           text NOT NULL CHECK (grain OPERATOR(pg_catalog.=) ANY (ARRAY['day', 'month'])),
     day             date NOT NULL,
+    account_id      text NOT NULL,
     debit           numeric NOT NULL,
     credit          numeric NOT NULL,
     postings        integer NOT NULL,
-    PRIMARY KEY (organization_id, account_id, day)
+    PRIMARY KEY (organization_id, grain, day, account_id)
 );
-COMMENT ON TABLE billy.ledger_days IS
-'Rollup of the general ledger per organization, account and day: the sum of the debits, the sum of the credits (both positive) and the number of postings of the transactions not marked deleted. Kept current by triggers on billy.postings and billy.transactions; billy.ledger_rebuild recomputes it.';
+COMMENT ON TABLE billy.ledger_sums IS
+'Rollup of the general ledger per organization, account and day (grain day) and month (grain month, day its first day): the sum of the debits, the sum of the credits (both positive) and the number of postings of the transactions not marked deleted. Each grain alone holds every posting. Kept current by triggers on billy.postings and billy.transactions; billy.ledger_rebuild recomputes it.';
 
-ALTER TABLE billy.ledger_days ENABLE ROW LEVEL SECURITY;
-CREATE POLICY visible ON billy.ledger_days FOR SELECT USING ((SELECT billy._sees_all())
+ALTER TABLE billy.ledger_sums ENABLE ROW LEVEL SECURITY;
+CREATE POLICY visible ON billy.ledger_sums FOR SELECT USING ((SELECT billy._sees_all())
     OR organization_id OPERATOR(pg_catalog.=) ANY ((SELECT billy._visible_orgs())::pg_catalog.text[]));
-REVOKE ALL ON billy.ledger_days FROM PUBLIC;
-GRANT SELECT ON billy.ledger_days TO billy_reader;
+REVOKE ALL ON billy.ledger_sums FROM PUBLIC;
+GRANT SELECT ON billy.ledger_sums TO billy_reader;
 
 -- a posting's change to the rollup: its organization, account, day and
 -- signed amount, and +1 to add it or -1 to take it away
 CREATE TYPE billy._ledger_delta AS (o text, a text, d date, x numeric, s integer);
-COMMENT ON TYPE billy._ledger_delta IS 'A posting added to (s = 1) or taken from (s = -1) billy.ledger_days. Internal.';
+COMMENT ON TYPE billy._ledger_delta IS 'A posting added to (s = 1) or taken from (s = -1) billy.ledger_sums. Internal.';
 
 -- _ledger_add applies postings to the rollup, one upsert per statement;
 -- days that hold nothing any more are removed
@@ -55,45 +57,59 @@ RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    gone billy._ledger_delta[];
+    gone_grains text[];
 BEGIN
     IF coalesce(cardinality(deltas), 0) = 0 THEN
         RETURN;
     END IF;
     WITH d AS (
-        SELECT u.o, u.a, u.d,
+        SELECT u.o, g.grain, g.day, u.a,
                sum(CASE WHEN u.x > 0 THEN u.x ELSE 0 END * u.s) AS debit,
                sum(CASE WHEN u.x < 0 THEN -u.x ELSE 0 END * u.s) AS credit,
                sum(u.s)::integer AS n
         FROM unnest(deltas) AS u
+        CROSS JOIN LATERAL (VALUES ('day', u.d), ('month', date_trunc('month', u.d)::date)) g(grain, day)
         WHERE u.o IS NOT NULL AND u.a IS NOT NULL AND u.d IS NOT NULL
-        GROUP BY u.o, u.a, u.d
-        ORDER BY u.o, u.a, u.d
+        GROUP BY u.o, g.grain, g.day, u.a
+        ORDER BY u.o, g.grain, g.day, u.a
     ), up AS (
-        INSERT INTO billy.ledger_days AS t (organization_id, account_id, day, debit, credit, postings)
-        SELECT d.o, d.a, d.d, d.debit, d.credit, d.n FROM d
-        ON CONFLICT (organization_id, account_id, day) DO UPDATE SET
+        INSERT INTO billy.ledger_sums AS t (organization_id, grain, day, account_id, debit, credit, postings)
+        SELECT d.o, d.grain, d.day, d.a, d.debit, d.credit, d.n FROM d
+        ON CONFLICT (organization_id, grain, day, account_id) DO UPDATE SET
             debit = t.debit + EXCLUDED.debit, credit = t.credit + EXCLUDED.credit,
             postings = t.postings + EXCLUDED.postings
-        RETURNING t.organization_id, t.account_id, t.day, t.postings
+        RETURNING t.organization_id, t.grain, t.day, t.account_id, t.postings
     )
-    DELETE FROM billy.ledger_days t USING up
-    WHERE up.postings = 0 AND t.organization_id = up.organization_id AND t.account_id = up.account_id
-      AND t.day = up.day;
+    SELECT array_agg(ROW(up.organization_id, up.account_id, up.day, 0, 0)::billy._ledger_delta ORDER BY up.grain)
+           FILTER (WHERE up.postings = 0),
+           array_agg(up.grain ORDER BY up.grain) FILTER (WHERE up.postings = 0)
+    INTO gone, gone_grains FROM up;
+    -- (a separate statement: the upsert's new row versions are not visible
+    -- to another part of the same statement)
+    IF gone IS NOT NULL THEN
+        DELETE FROM billy.ledger_sums t
+        USING unnest(gone, gone_grains) AS g(o, a, d, x, s, grain)
+        WHERE t.organization_id = g.o AND t.grain = g.grain AND t.day = g.d AND t.account_id = g.a AND t.postings = 0;
+    END IF;
 END
 $$;
 COMMENT ON FUNCTION billy._ledger_add(billy._ledger_delta[]) IS
-'Adds (sign +1) or takes away (-1) signed posting amounts in billy.ledger_days. Internal.';
+'Adds (sign +1) or takes away (-1) signed posting amounts in billy.ledger_sums. Internal.';
 
 -- the postings of a statement count when their transaction is not marked
 -- deleted; a posting whose transaction is gone went with it (a foreign-key
--- cascade), and counted until then unless its organization went too
+-- cascade, which no longer sees the transaction), and counted until then
+-- unless its organization went too (billy._ledger_transaction_deleted puts
+-- back first the postings of a transaction that was marked deleted)
 CREATE FUNCTION billy._ledger_postings_changed() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     IF TG_OP = 'TRUNCATE' THEN
-        DELETE FROM billy.ledger_days;
+        DELETE FROM billy.ledger_sums;
         RETURN NULL;
     END IF;
     IF TG_OP IN ('UPDATE', 'DELETE') THEN
@@ -115,7 +131,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION billy._ledger_postings_changed() IS
-'Statement trigger on billy.postings: keeps billy.ledger_days current. Internal.';
+'Statement trigger on billy.postings: keeps billy.ledger_sums current. Internal.';
 CREATE TRIGGER ledger_insert AFTER INSERT ON billy.postings
     REFERENCING NEW TABLE AS ledger_new FOR EACH STATEMENT EXECUTE FUNCTION billy._ledger_postings_changed();
 CREATE TRIGGER ledger_update AFTER UPDATE ON billy.postings
@@ -134,7 +150,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     IF TG_OP = 'TRUNCATE' THEN
-        DELETE FROM billy.ledger_days;
+        DELETE FROM billy.ledger_sums;
         RETURN NULL;
     END IF;
     PERFORM billy._ledger_add(ARRAY(
@@ -148,7 +164,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION billy._ledger_transactions_changed() IS
-'Statement trigger on billy.transactions: a transaction marked deleted (or found again) takes its postings out of (puts them back into) billy.ledger_days. Internal.';
+'Statement trigger on billy.transactions: a transaction marked deleted (or found again) takes its postings out of (puts them back into) billy.ledger_sums. Internal.';
 CREATE TRIGGER ledger_update AFTER UPDATE ON billy.transactions
     REFERENCING OLD TABLE AS ledger_old NEW TABLE AS ledger_new
     FOR EACH STATEMENT EXECUTE FUNCTION billy._ledger_transactions_changed();
@@ -156,22 +172,20 @@ CREATE TRIGGER ledger_truncate AFTER TRUNCATE ON billy.transactions
     FOR EACH STATEMENT EXECUTE FUNCTION billy._ledger_transactions_changed();
 
 -- a transaction marked deleted and then deleted outright: its postings go
--- by cascade and are taken away as if it counted, so they are put back first
+-- by cascade and are taken away as if they counted, so they are put back first
 CREATE FUNCTION billy._ledger_transaction_deleted() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF OLD.deleted_at IS NOT NULL THEN
-        PERFORM billy._ledger_add(ARRAY(
-            SELECT ROW(p.organization_id, p.account_id, p.entry_date, p.signed_amount, 1)::billy._ledger_delta
-            FROM billy.postings p WHERE p.organization_id = OLD.organization_id AND p.transaction_id = OLD.id));
-    END IF;
+    PERFORM billy._ledger_add(ARRAY(
+        SELECT ROW(p.organization_id, p.account_id, p.entry_date, p.signed_amount, 1)::billy._ledger_delta
+        FROM billy.postings p WHERE p.organization_id = OLD.organization_id AND p.transaction_id = OLD.id));
     RETURN OLD;
 END
 $$;
 COMMENT ON FUNCTION billy._ledger_transaction_deleted() IS
-'Row trigger before a deletion from billy.transactions: keeps billy.ledger_days right when a transaction already marked deleted is deleted outright. Internal.';
+'Row trigger before a deletion from billy.transactions of a transaction marked deleted: puts its postings back into billy.ledger_sums, which the cascade to its postings then takes away. Internal.';
 CREATE TRIGGER ledger_delete BEFORE DELETE ON billy.transactions
     FOR EACH ROW WHEN (OLD.deleted_at IS NOT NULL) EXECUTE FUNCTION billy._ledger_transaction_deleted();
 
@@ -180,7 +194,7 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    DELETE FROM billy.ledger_days t USING ledger_old o WHERE t.organization_id = o.id;
+    DELETE FROM billy.ledger_sums t USING ledger_old o WHERE t.organization_id = o.id;
     RETURN NULL;
 END
 $$;
@@ -198,22 +212,23 @@ DECLARE
     target text := CASE WHEN org IS NULL THEN NULL ELSE billy._resolve_org(org) END;
     n bigint;
 BEGIN
-    DELETE FROM billy.ledger_days WHERE target IS NULL OR organization_id = target;
-    INSERT INTO billy.ledger_days (organization_id, account_id, day, debit, credit, postings)
-    SELECT p.organization_id, p.account_id, p.entry_date,
+    DELETE FROM billy.ledger_sums WHERE target IS NULL OR organization_id = target;
+    INSERT INTO billy.ledger_sums (organization_id, grain, day, account_id, debit, credit, postings)
+    SELECT p.organization_id, g.grain, g.day, p.account_id,
            sum(CASE WHEN p.signed_amount > 0 THEN p.signed_amount ELSE 0 END),
            sum(CASE WHEN p.signed_amount < 0 THEN -p.signed_amount ELSE 0 END), count(*)
     FROM billy.postings p
     JOIN billy.transactions t ON t.organization_id = p.organization_id AND t.id = p.transaction_id
+    CROSS JOIN LATERAL (VALUES ('day', p.entry_date), ('month', date_trunc('month', p.entry_date)::date)) g(grain, day)
     WHERE t.deleted_at IS NULL AND (target IS NULL OR p.organization_id = target)
       AND p.account_id IS NOT NULL AND p.entry_date IS NOT NULL
-    GROUP BY p.organization_id, p.account_id, p.entry_date;
+    GROUP BY p.organization_id, g.grain, g.day, p.account_id;
     GET DIAGNOSTICS n = ROW_COUNT;
     RETURN n;
 END
 $$;
 COMMENT ON FUNCTION billy.ledger_rebuild(text) IS
-'Recomputes the ledger rollup (billy.ledger_days) of one organization (id or name; NULL: every organization) from the mirror''s postings and returns the rows written. The triggers keep it current by themselves; use this after loading the mirror with triggers off (pg_restore --disable-triggers, session_replication_role = replica, a first sync that fills the tables in bulk).';
+'Recomputes the ledger rollup (billy.ledger_sums) of one organization (id or name; NULL: every organization) from the mirror''s postings and returns the rows written. The triggers keep it current by themselves; use this after loading the mirror with triggers off (pg_restore --disable-triggers, session_replication_role = replica, a first sync that fills the tables in bulk).';
 
 ------------------------------------------------------------------------------
 -- Fiscal years and periods
@@ -327,17 +342,39 @@ RETURNS TABLE (account_id text, account_no integer, account_name text, nature te
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
+    -- a range [lo, hi] reads the month rows of the months it holds whole
+    -- (ml <= day < mh) and the day rows of the others: the edges fy, from
+    -- and to + 1 cut at most three months
     WITH fy AS (
         SELECT f.start_date FROM billy._fiscal_year(org_id, from_date) f
+    ), e AS (
+        SELECT fy.start_date AS fy, from_date AS lo, to_date + 1 AS hi,
+               (date_trunc('month', fy.start_date - 1) + interval '1 month')::date AS fy_ml,
+               date_trunc('month', from_date)::date AS lo_mf,
+               (date_trunc('month', from_date - 1) + interval '1 month')::date AS lo_ml,
+               date_trunc('month', to_date + 1)::date AS hi_mf
+        FROM fy
+    ), r AS (
+        SELECT d.account_id, d.debit - d.credit AS net, d.debit, d.credit,
+               CASE WHEN d.grain = 'month' THEN d.day < e.lo_mf ELSE d.day < e.lo AND d.day >= e.lo_mf END AS before_all,
+               CASE WHEN d.grain = 'month' THEN d.day >= e.fy_ml AND d.day < e.lo_mf
+                    ELSE d.day >= e.fy AND d.day < e.lo AND (d.day < e.fy_ml OR d.day >= e.lo_mf) END AS before_fy,
+               CASE WHEN d.grain = 'month' THEN d.day >= e.lo_ml AND d.day < e.hi_mf
+                    ELSE d.day >= e.lo AND d.day < e.hi AND (d.day < e.lo_ml OR d.day >= e.hi_mf) END AS inside
+        FROM billy.ledger_sums d, e
+        WHERE d.organization_id = org_id
+          AND ((d.grain = 'month' AND d.day < e.hi_mf)
+               OR (d.grain = 'day' AND ((d.day >= date_trunc('month', e.fy) AND d.day < e.fy_ml)
+                                        OR (d.day >= e.lo_mf AND d.day < e.lo_ml)
+                                        OR (d.day >= e.hi_mf AND d.day < e.hi))))
     ), s AS (
-        SELECT d.account_id,
-               coalesce(sum(d.debit - d.credit) FILTER (WHERE d.day < from_date), 0) AS before_all,
-               coalesce(sum(d.debit - d.credit) FILTER (WHERE d.day >= fy.start_date AND d.day < from_date), 0) AS before_fy,
-               coalesce(sum(d.debit) FILTER (WHERE d.day >= from_date), 0) AS debit,
-               coalesce(sum(d.credit) FILTER (WHERE d.day >= from_date), 0) AS credit
-        FROM billy.ledger_days d, fy
-        WHERE d.organization_id = org_id AND d.day <= to_date
-        GROUP BY d.account_id
+        SELECT r.account_id,
+               coalesce(sum(r.net) FILTER (WHERE r.before_all), 0) AS before_all,
+               coalesce(sum(r.net) FILTER (WHERE r.before_fy), 0) AS before_fy,
+               coalesce(sum(r.debit) FILTER (WHERE r.inside), 0) AS debit,
+               coalesce(sum(r.credit) FILTER (WHERE r.inside), 0) AS credit
+        FROM r
+        GROUP BY r.account_id
     ), a AS (
         SELECT s.*, ac.account_no, ac.name, ac.group_id, g.name AS group_name, g.priority,
                coalesce(ac.nature_id, g.nature_id) AS nature,
@@ -714,7 +751,7 @@ BEGIN
     WITH ctl AS (
         SELECT a.system_role, coalesce(sum(d.debit - d.credit), 0) AS booked
         FROM billy.accounts a
-        LEFT JOIN billy.ledger_days d ON d.organization_id = a.organization_id AND d.account_id = a.id
+        LEFT JOIN billy.ledger_sums d ON d.organization_id = a.organization_id AND d.grain = 'month' AND d.account_id = a.id
         WHERE a.organization_id = org_id AND a.system_role IN ('accountsReceivable', 'accountsPayable') AND a.deleted_at IS NULL
         GROUP BY a.system_role
     ), docs AS (
@@ -746,8 +783,8 @@ BEGIN
         WHERE a.organization_id = org_id AND a.is_bank_account AND a.deleted_at IS NULL
     ), x AS (
         SELECT acc.*,
-               (SELECT coalesce(sum(d.debit - d.credit), 0) FROM billy.ledger_days d
-                WHERE d.organization_id = org_id AND d.account_id = acc.id) AS book,
+               (SELECT coalesce(sum(d.debit - d.credit), 0) FROM billy.ledger_sums d
+                WHERE d.organization_id = org_id AND d.grain = 'month' AND d.account_id = acc.id) AS book,
                (SELECT coalesce(sum(q.signed_amount), 0) FROM billy.postings q
                 JOIN billy.transactions t ON t.organization_id = q.organization_id AND t.id = q.transaction_id
                 WHERE q.organization_id = org_id AND q.account_id = acc.id AND t.deleted_at IS NULL
