@@ -450,7 +450,7 @@ BEGIN
         FROM acc a WHERE a.amount <> 0 OR a.previous <> 0
         UNION ALL
         SELECT 'group', g.nature, g.group_name, NULL, g.group_name || ' i alt', g.amount, g.previous, g.prio, 2
-        FROM grp g
+        FROM grp g WHERE g.amount <> 0 OR g.previous <> 0
         UNION ALL
         SELECT 'result', NULL, NULL, NULL, 'Resultat', coalesce(sum(a.amount), 0), coalesce(sum(a.previous), 0),
                2147483647, 3
@@ -520,7 +520,7 @@ BEGIN
         UNION ALL
         SELECT 'group', g.nature, g.group_name, NULL, g.group_name || ' i alt', g.amount, g.previous,
                CASE g.nature WHEN 'asset' THEN 1 ELSE 2 END, g.prio, 2
-        FROM grp g
+        FROM grp g WHERE g.amount <> 0 OR g.previous <> 0
         UNION ALL
         SELECT 'total', 'asset', NULL, NULL, 'Aktiver i alt',
                coalesce(sum(a.amount) FILTER (WHERE a.nature = 'asset'), 0),
@@ -539,7 +539,7 @@ BEGIN
     )
     SELECT r.line, r.nature, r.group_name, r.account_no, r.account_name, r.amount, r.previous
     FROM rows r
-    ORDER BY r.side, r.prio, r.group_name, r.k, r.account_no NULLS LAST, r.account_name;
+    ORDER BY r.side, r.prio, r.group_name, r.k, r.account_no NULLS LAST, r.account_name = 'Årets resultat', r.account_name;
 END
 $$;
 COMMENT ON FUNCTION billy.balance_sheet(text, text, date) IS
