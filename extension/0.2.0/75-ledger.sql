@@ -106,6 +106,9 @@ COMMENT ON FUNCTION billy._ledger_add(billy._ledger_delta[]) IS
 CREATE FUNCTION billy._ledger_postings_changed() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+-- look the transactions up by key even while a first sync fills the tables
+-- (empty tables' statistics would make every page scan them whole)
+SET enable_seqscan = off
 AS $$
 BEGIN
     IF TG_OP = 'TRUNCATE' THEN
@@ -147,6 +150,9 @@ CREATE TRIGGER ledger_truncate AFTER TRUNCATE ON billy.postings
 CREATE FUNCTION billy._ledger_transactions_changed() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+-- look the transactions up by key even while a first sync fills the tables
+-- (empty tables' statistics would make every page scan them whole)
+SET enable_seqscan = off
 AS $$
 BEGIN
     IF TG_OP = 'TRUNCATE' THEN
@@ -569,7 +575,7 @@ BEGIN
     IF found_id IS NULL THEN
         RAISE EXCEPTION 'unknown account "%"', account
             USING ERRCODE = '22023', DETAIL = 'No account of the organization has that id, number or name.',
-                  HINT = 'Give an account number (5810), id or name from the chart of accounts (list_accounts, billy.accounts).';
+                  HINT = 'Give an account number (5810), id or name from the chart of accounts (list_accounts).';
     END IF;
     RETURN found_id;
 END
