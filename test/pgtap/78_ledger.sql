@@ -11,7 +11,7 @@
 \set ON_ERROR_STOP 1
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
-SELECT plan(42);
+SELECT plan(46);
 SET LOCAL client_min_messages = warning;
 
 \ir ledger_books.psql
@@ -156,6 +156,16 @@ SELECT is((SELECT opening FROM tb WHERE org = :'org3' AND period = 'fy2025' AND 
 SELECT is((SELECT previous FROM pl WHERE org = :'org3' AND period = 'fy2025' AND line = 'result'),
           (SELECT amount FROM pl WHERE org = :'org3' AND period = 'fy2024' AND line = 'result'),
           'the P&L of organization 3''s fy2025 compares with its fy2024');
+
+-- analytics' year and quarter follow the fiscal year
+SELECT is((SELECT row(period_start, period_end, previous_start, previous_end)::text FROM billy.analytics_summary(:'org3', 'year', '2025-03-15')),
+          '(2024-07-01,2025-03-15,2023-07-01,2024-03-15)', 'analytics'' year to date is organization 3''s fiscal year to date');
+SELECT is((SELECT row(period_start, period_end)::text FROM billy.analytics_summary(:'org3', 'quarter', '2025-03-15')),
+          '(2025-01-01,2025-03-15)', 'analytics'' quarter is the fiscal quarter (the third of July-June: January-March)');
+SELECT is((SELECT row(period_start, period_end, previous_start, previous_end)::text FROM billy.analytics_summary(:'org3', 'fy2025', '2026-06-30')),
+          '(2024-07-01,2025-06-30,2023-07-01,2024-06-30)', 'analytics'' fy2025 is the fiscal year ending in 2025');
+SELECT is((SELECT row(period_start, period_end)::text FROM billy.analytics_summary(:'org1', 'year', '2025-03-15')),
+          '(2025-01-01,2025-03-15)', 'a calendar fiscal year keeps the calendar year to date');
 
 -- the cross-checks find nothing on the sandbox's books
 CREATE TEMP TABLE checks AS
