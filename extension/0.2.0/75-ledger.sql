@@ -802,10 +802,13 @@ BEGIN
                   AND l.match_id IS NULL) AS unmatched_lines,
                (SELECT count(*) FROM billy.bank_lines l
                 WHERE l.organization_id = org_id AND l.account_id = acc.id AND l.deleted_at IS NULL
-                  AND l.match_id IS NULL) AS n_lines
+                  AND l.match_id IS NULL) AS n_lines,
+               EXISTS (SELECT 1 FROM billy.bank_lines l
+                       WHERE l.organization_id = org_id AND l.account_id = acc.id AND l.deleted_at IS NULL) AS has_lines
         FROM acc
     )
-    SELECT 'bank', CASE WHEN x.currency = x.base AND (x.book - x.unmatched_postings) <> (x.statement - x.unmatched_lines)
+    SELECT 'bank', CASE WHEN x.has_lines AND x.currency = x.base
+                             AND (x.book - x.unmatched_postings) <> (x.statement - x.unmatched_lines)
                         THEN 'error' ELSE 'info' END,
            'account:' || x.id,
            CASE WHEN x.currency = x.base THEN x.statement - x.unmatched_lines END,
@@ -814,7 +817,8 @@ BEGIN
            format('%s %s: books %s %s, statement %s %s; %s statement lines (%s) not matched yet, postings of %s not on the statement%s',
                   x.account_no, x.name, x.book, x.base, x.statement, x.currency, x.n_lines, x.unmatched_lines,
                   x.unmatched_postings,
-                  CASE WHEN x.currency <> x.base THEN ' (foreign currency: compared by matching only)'
+                  CASE WHEN NOT x.has_lines THEN ' (no statement lines in the mirror: nothing to compare)'
+                       WHEN x.currency <> x.base THEN ' (foreign currency: compared by matching only)'
                        WHEN (x.book - x.unmatched_postings) <> (x.statement - x.unmatched_lines)
                        THEN format('; %s is not explained by them', (x.book - x.unmatched_postings) - (x.statement - x.unmatched_lines))
                        ELSE '' END)
@@ -823,7 +827,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION billy.ledger_check(text, text, date) IS
-'Cross-checks of an organization''s books, each row saying where they disagree (check_name, severity, subject, expected, booked, difference, message): transaction_balance, a transaction of the period whose postings do not add up to 0; vat, the VAT return of the period (billy.vat_return) against the postings on the VAT accounts (billy.vat_accounts) per field, per document (invoice:ID, bill:ID) and per other originator (a journal entry booking VAT the return does not see): the return sums each line''s VAT rounded to øre, the books hold the document''s, so a difference of at most an øre per line in the document''s currency plus an øre per line for converting is info (rounding), and a field whose whole difference is such rounding too; receivables and payables, the control accounts (systemRole accountsReceivable, accountsPayable) against the open approved documents as the mirror holds them now (sign x round(balance x exchange rate)); bank, each bank account (info: its balance, its statement lines not matched yet, its postings not on the statement; error when those do not explain the difference; accounts in the base currency). No rows of severity error or warning: the books agree.';
+'Cross-checks of an organization''s books, each row saying where they disagree (check_name, severity, subject, expected, booked, difference, message): transaction_balance, a transaction of the period whose postings do not add up to 0; vat, the VAT return of the period (billy.vat_return) against the postings on the VAT accounts (billy.vat_accounts) per field, per document (invoice:ID, bill:ID) and per other originator (a journal entry booking VAT the return does not see): the return sums each line''s VAT rounded to øre, the books hold the document''s, so a difference of at most an øre per line in the document''s currency plus an øre per line for converting is info (rounding), and a field whose whole difference is such rounding too; receivables and payables, the control accounts (systemRole accountsReceivable, accountsPayable) against the open approved documents as the mirror holds them now (sign x round(balance x exchange rate)); bank, each bank account (info: its balance, its statement lines not matched yet, its postings not on the statement; error when those do not explain the difference; accounts in the base currency with statement lines in the mirror). No rows of severity error or warning: the books agree.';
 
 ------------------------------------------------------------------------------
 -- Privileges

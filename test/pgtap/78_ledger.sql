@@ -11,7 +11,7 @@
 \set ON_ERROR_STOP 1
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
-SELECT plan(46);
+SELECT plan(48);
 SET LOCAL client_min_messages = warning;
 
 \ir ledger_books.psql
@@ -22,7 +22,7 @@ SELECT billy_test.sandbox('POST', '/organizations', '{"name":"Kystlys Studio I/S
 SELECT billy.connect(:'o3'::jsonb ->> 'token', billy_test.setting('api_url')) AS org3 \gset
 SELECT count(*) AS synced FROM billy.sync_now() \gset
 CREATE TEMP TABLE orgs AS SELECT unnest(ARRAY[:'org1', :'org2', :'org3']) AS id;
-SELECT pg_temp.load_books(id) FROM orgs;
+SELECT pg_temp.load_bank_lines(id) FROM orgs;
 
 -- the books are there, and every transaction balances
 SELECT ok((SELECT count(*) FROM billy.transactions WHERE organization_id = :'org1') > 500
@@ -37,6 +37,15 @@ SELECT is((SELECT count(*) FROM billy.transactions t
 SELECT is((SELECT count(*) FROM billy.postings WHERE signed_amount <> CASE side WHEN 'debit' THEN amount ELSE -amount END),
           0::bigint, 'signed_amount is debit + and credit -');
 SELECT is((SELECT count(*) FROM billy.files WHERE raw ? 'downloadUrl'), 0::bigint, 'no file keeps its downloadUrl');
+SELECT is((SELECT count(*) FROM billy.postings WHERE organization_id = :'org1'),
+          (SELECT jsonb_array_length(billy_test.sandbox('GET', '/dump?org=' || :'org1' || '&resource=postings')::jsonb -> 'postings'))::bigint,
+          'the sync brought every posting of the sandbox''s books');
+SELECT max(id) AS last_run FROM billy.sync_runs \gset
+SELECT count(*) AS resynced FROM billy.sync_now() \gset
+SELECT is((SELECT sum(rows_inserted + rows_updated + rows_deleted) FROM billy.sync_runs
+           WHERE id > :last_run AND resource IN ('currencies', 'accountGroups', 'daybooks', 'transactions',
+                                                 'daybookTransactions', 'bankLineMatches', 'files', 'attachments')),
+          0::numeric, 'a sync that finds nothing changed writes no row of the books');
 
 -- the rollup equals a GROUP BY over the postings, at both grains
 CREATE FUNCTION pg_temp.rollup_diff() RETURNS bigint LANGUAGE sql AS $$
