@@ -403,6 +403,40 @@ $$;
 COMMENT ON FUNCTION billy._ledger_balances(text, date, date) IS
 'Per account: opening balance, debits, credits and closing balance of a period (debit +), revenue and expense accounts from the start of the fiscal year; the earlier years'' result as an equity line without an account. Internal.';
 
+-- _ledger_movements: per account, the movement (debits - credits) of two
+-- periods, for the profit and loss, in one read of the rollup (the months
+-- the periods hold whole, the days of the months they cut)
+CREATE FUNCTION billy._ledger_movements(org_id text, a1 date, b1 date, a2 date, b2 date)
+RETURNS TABLE (account_id text, movement numeric, previous numeric)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH e AS (
+        SELECT a1 AS lo1, b1 + 1 AS hi1, (date_trunc('month', a1 - 1) + interval '1 month')::date AS ml1,
+               date_trunc('month', b1 + 1)::date AS mh1,
+               a2 AS lo2, b2 + 1 AS hi2, (date_trunc('month', a2 - 1) + interval '1 month')::date AS ml2,
+               date_trunc('month', b2 + 1)::date AS mh2
+    ), r AS (
+        SELECT d.account_id, d.debit - d.credit AS net,
+               CASE WHEN d.grain = 'month' THEN d.day >= e.ml1 AND d.day < e.mh1
+                    ELSE d.day >= e.lo1 AND d.day < e.hi1 AND (d.day < e.ml1 OR d.day >= e.mh1) END AS in1,
+               CASE WHEN d.grain = 'month' THEN d.day >= e.ml2 AND d.day < e.mh2
+                    ELSE d.day >= e.lo2 AND d.day < e.hi2 AND (d.day < e.ml2 OR d.day >= e.mh2) END AS in2
+        FROM billy.ledger_sums d, e
+        WHERE d.organization_id = org_id
+          AND ((d.grain = 'month' AND ((d.day >= e.ml1 AND d.day < e.mh1) OR (d.day >= e.ml2 AND d.day < e.mh2)))
+               OR (d.grain = 'day' AND ((d.day >= date_trunc('month', e.lo1) AND d.day < e.ml1)
+                                        OR (d.day >= e.mh1 AND d.day < e.hi1)
+                                        OR (d.day >= date_trunc('month', e.lo2) AND d.day < e.ml2)
+                                        OR (d.day >= e.mh2 AND d.day < e.hi2))))
+    )
+    SELECT r.account_id, coalesce(sum(r.net) FILTER (WHERE r.in1), 0), coalesce(sum(r.net) FILTER (WHERE r.in2), 0)
+    FROM r
+    GROUP BY r.account_id
+$$;
+COMMENT ON FUNCTION billy._ledger_movements(text, date, date, date, date) IS
+'Per account: the movement (debits - credits) of a1..b1 and of a2..b2, from the rollup. Internal.';
+
 CREATE FUNCTION billy.trial_balance(org text DEFAULT NULL, period text DEFAULT 'fy', as_of date DEFAULT CURRENT_DATE)
 RETURNS TABLE (account_no integer, account_id text, account_name text, nature text, group_name text,
                opening numeric, debit numeric, credit numeric, movement numeric, closing numeric)
@@ -434,19 +468,16 @@ DECLARE
     p record := billy._ledger_period(org_id, period, as_of);
 BEGIN
     RETURN QUERY
-    WITH cur AS (
-        SELECT * FROM billy._ledger_balances(org_id, p.start_date, p.end_date) b WHERE b.nature IN ('revenue', 'expense')
-    ), prev AS (
-        SELECT * FROM billy._ledger_balances(org_id, p.previous_start, p.previous_end) b WHERE b.nature IN ('revenue', 'expense')
-    ), acc AS (
+    WITH acc AS (
         -- income +, costs -: the movement of the period, credit positive
-        SELECT coalesce(c.account_id, q.account_id) AS account_id,
-               coalesce(c.account_no, q.account_no) AS account_no, coalesce(c.account_name, q.account_name) AS account_name,
-               coalesce(c.nature, q.nature) AS nature,
-               coalesce(c.group_name, q.group_name, CASE coalesce(c.nature, q.nature) WHEN 'revenue' THEN 'Indtægter' ELSE 'Omkostninger' END) AS group_name,
-               coalesce(c.group_priority, q.group_priority, CASE coalesce(c.nature, q.nature) WHEN 'revenue' THEN 1000 ELSE 2000 END) AS prio,
-               coalesce(c.credit - c.debit, 0) AS amount, coalesce(q.credit - q.debit, 0) AS previous
-        FROM cur c FULL JOIN prev q ON q.account_id = c.account_id
+        SELECT m.account_id, ac.account_no, ac.name AS account_name, coalesce(ac.nature_id, g.nature_id) AS nature,
+               coalesce(g.name, CASE coalesce(ac.nature_id, g.nature_id) WHEN 'revenue' THEN 'Indtægter' ELSE 'Omkostninger' END) AS group_name,
+               coalesce(g.priority, CASE coalesce(ac.nature_id, g.nature_id) WHEN 'revenue' THEN 1000 ELSE 2000 END) AS prio,
+               round(-m.movement, 2) AS amount, round(-m.previous, 2) AS previous
+        FROM billy._ledger_movements(org_id, p.start_date, p.end_date, p.previous_start, p.previous_end) m
+        LEFT JOIN billy.accounts ac ON ac.organization_id = org_id AND ac.id = m.account_id
+        LEFT JOIN billy.account_groups g ON g.organization_id = org_id AND g.id = ac.group_id
+        WHERE coalesce(ac.nature_id, g.nature_id) IN ('revenue', 'expense')
     ), grp AS (
         SELECT a.group_name, a.prio, min(a.nature) AS nature, sum(a.amount) AS amount, sum(a.previous) AS previous
         FROM acc a GROUP BY a.group_name, a.prio
@@ -838,5 +869,5 @@ GRANT EXECUTE ON FUNCTION billy.fiscal_year(text, date), billy.trial_balance(tex
     billy.account_statement(text, text, text, date), billy.ledger_check(text, text, date) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy._fiscal_year(text, date), billy._ledger_period(text, text, date),
     billy._ledger_balances(text, date, date), billy._ledger_account(text, text), billy._ledger_find_account(text, text),
-    billy._ledger_vat_accounts(text) TO billy_reader;
+    billy._ledger_vat_accounts(text), billy._ledger_movements(text, date, date, date, date) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy.ledger_rebuild(text) TO billy_admin;
