@@ -98,6 +98,10 @@ const reads = {
     (r) => r.result.split('\n').length > 2 && r.result.includes(';')],
   get_cache_performance: [{}, (r) => typeof r === 'object'],
   show_dashboard: [{}, (r) => r.resource_uri === 'ui://billy/dashboard' && r.organization_id === env.ORG_ID],
+  // the invoice's gross amount written the Danish way finds it, and says why
+  search: [() => ({ query: sql(`SELECT to_char(gross_amount, 'FM999,999,990.00') FROM billy.invoices WHERE id = '${q(env.INVOICE_ID)}'`)
+    .replace(/,/g, '#').replace(/\./g, ',').replace(/#/g, '.'), kinds: ['invoice'] }),
+  (r) => r.hits.some((h) => h.id === env.INVOICE_ID && h.kind === 'invoice' && /amount/.test(h.why))],
 };
 
 // readingTools runs the case of every reading tool listed
@@ -106,7 +110,7 @@ export async function readingTools(client, label, listed) {
   for (const name of listed.filter((n) => n in reads)) {
     const [args, check] = reads[name];
     try {
-      const r = await call(client, name, args);
+      const r = await call(client, name, typeof args === 'function' ? args() : args);
       ok(check(r), `${label}: ${name} answers through the bridge`, r);
     } catch (e) {
       ok(false, `${label}: ${name} answers through the bridge`, String(e?.stack ?? e));

@@ -1,0 +1,326 @@
+------------------------------------------------------------------------------
+-- Search: one question across the mirror (invoices, bills, contacts,
+-- products, postings, bank lines) by number, name, text and amount, ranked,
+-- with the reason each hit matched.
+--
+-- A query is read three ways at once:
+--   a number   equal to a document's number (invoice_no, a bill's voucher or
+--              supplier's invoice number, a contact's number or CVR, a
+--              product number, a transaction's voucher);
+--   an amount  when it reads as one ("1.250,00", "1250", "1,250.00", "1250 kr"):
+--              equal to a document's gross amount or balance, a posting's or a
+--              bank line's amount;
+--   words      full-text (PostgreSQL's 'simple' configuration: no stemming,
+--              lower case, so names and numbers stay as written; the last
+--              word matches as a prefix) over names and texts, and, for names,
+--              a case-insensitive substring as the last resort.
+-- Full-text goes through GIN indexes on the texts that grow with the books
+-- (invoice, bill, posting and bank line texts); names of contacts and
+-- products are few per organization and read directly.  pg_trgm is not
+-- used: it would make a contrib extension a requirement of CREATE EXTENSION
+-- billy and of every upgrade, and the substring fallback over an
+-- organization's names costs well under a millisecond at the sizes billy
+-- mirrors (docs/search.md).
+------------------------------------------------------------------------------
+
+-- _search_vector: the words of a text as search sees them; the indexes
+-- below and the queries of billy.search use the same expression.
+CREATE FUNCTION billy._search_vector(t text) RETURNS tsvector
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN to_tsvector('simple', coalesce(t, ''));
+COMMENT ON FUNCTION billy._search_vector(text) IS
+'The words of a text for billy.search: full-text with the simple configuration (lower case, no stemming). Internal.';
+
+-- _search_query: every word of the query, the last one as a prefix
+CREATE FUNCTION billy._search_query(q text) RETURNS tsquery
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN (SELECT CASE WHEN count(*) > 0 THEN
+               to_tsquery('simple', string_agg(quote_literal(w.lexeme) || CASE WHEN w.last AND w.lexeme !~ '^[0-9]+$' THEN ':*' ELSE '' END, ' & '))
+               END
+        FROM (SELECT l.lexeme, l.n = max(l.n) OVER () AS last
+              FROM (SELECT t.token AS lexeme, row_number() OVER () AS n
+                    FROM ts_parse('default', q) t
+                    WHERE t.tokid NOT IN (12, 13)   -- blanks and spaces
+                      AND length(to_tsvector('simple', t.token)) > 0) l) w);
+COMMENT ON FUNCTION billy._search_query(text) IS
+'The full-text query of a search: every word of q must match, the last as a prefix (type-ahead) unless it is a number. NULL when q has no words. Internal.';
+
+-- _search_amount: the amount a query reads as, if any
+CREATE FUNCTION billy._search_amount(q text) RETURNS numeric
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    s text := regexp_replace(lower(btrim(q)), '\s*(kr\.?|dkk|eur|usd|sek|nok|gbp)$', '');
+BEGIN
+    s := regexp_replace(s, '^-', '');
+    IF s ~ '^\d{1,3}(\.\d{3})+(,\d{1,2})?$' THEN          -- 1.250,00  1.250
+        RETURN replace(replace(s, '.', ''), ',', '.')::numeric;
+    ELSIF s ~ '^\d{1,3}(,\d{3})+(\.\d{1,2})?$' THEN       -- 1,250.00
+        RETURN replace(s, ',', '')::numeric;
+    ELSIF s ~ '^\d{1,12}(,\d{1,2})?$' THEN                -- 1250  1250,5
+        RETURN replace(s, ',', '.')::numeric;
+    ELSIF s ~ '^\d{1,12}\.\d{1,2}$' THEN                  -- 1250.00
+        RETURN s::numeric;
+    END IF;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION billy._search_amount(text) IS
+'The amount a search query reads as: Danish (1.250,00; 1.250 is one thousand two hundred and fifty), English (1,250.00), plain (1250, 1250,50, 1250.50), a currency or kr after it allowed, a minus sign ignored; NULL when it is no amount. Internal.';
+
+-- Indexes where they pay: the texts that grow with the books.  (Postings and
+-- bank lines get theirs in billy._search_ledger_indexes once their tables
+-- exist.)
+CREATE INDEX invoices_search ON billy.invoices USING gin (billy._search_vector(
+    COALESCE(invoice_no, '') OPERATOR(pg_catalog.||) ' ' OPERATOR(pg_catalog.||) COALESCE(order_no, '')
+    OPERATOR(pg_catalog.||) ' ' OPERATOR(pg_catalog.||) COALESCE(line_description, '')))
+    WHERE deleted_at IS NULL;
+CREATE INDEX invoices_gross_amount ON billy.invoices (organization_id, gross_amount) WHERE deleted_at IS NULL;
+CREATE INDEX bills_search ON billy.bills USING gin (billy._search_vector(
+    COALESCE(contact_name, '') OPERATOR(pg_catalog.||) ' ' OPERATOR(pg_catalog.||) COALESCE(suppliers_invoice_no, '')
+    OPERATOR(pg_catalog.||) ' ' OPERATOR(pg_catalog.||) COALESCE(line_description, '')))
+    WHERE deleted_at IS NULL;
+CREATE INDEX bills_gross_amount ON billy.bills (organization_id, gross_amount) WHERE deleted_at IS NULL;
+CREATE INDEX bills_numbers ON billy.bills (organization_id, voucher_no);
+
+CREATE FUNCTION billy._search_kinds() RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN ARRAY['invoice', 'bill', 'contact', 'product', 'posting', 'bank_line']::text[];
+COMMENT ON FUNCTION billy._search_kinds() IS 'What billy.search finds: the values of its kinds argument. Internal.';
+
+-- _search_ledger: the postings and bank lines a search finds.  The ledger's
+-- tables come with the books (issue 14); until they are mirrored this finds
+-- nothing.
+CREATE FUNCTION billy._search_ledger(o text, q text, amt numeric, tsq tsquery, want text[], lim integer)
+RETURNS TABLE (kind text, id text, score numeric, reason text, label text, contact text,
+               date date, amount numeric, currency text)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+    IF 'posting' = ANY (want) AND to_regclass('billy.postings') IS NOT NULL AND to_regclass('billy.transactions') IS NOT NULL THEN
+        RETURN QUERY
+        SELECT 'posting'::text, p.id,
+               CASE WHEN lower(t.voucher_no) = lower(q) THEN 0.95
+                    WHEN amt IS NOT NULL AND p.amount = amt THEN 0.8
+                    ELSE 0.45 + 0.2 * coalesce(ts_rank_cd(billy._search_vector(p.text), tsq, 32), 0) END::numeric,
+               CASE WHEN lower(t.voucher_no) = lower(q) THEN 'voucher number of its transaction'
+                    WHEN amt IS NOT NULL AND p.amount = amt THEN 'amount'
+                    ELSE 'words of the text' END,
+               concat_ws(' ', 'posting', coalesce(t.voucher_no, '#' || t.transaction_no::text), p.text),
+               t.originator_name, p.entry_date,
+               CASE p.side WHEN 'credit' THEN -p.amount ELSE p.amount END, p.currency_id
+        FROM billy.postings p
+        JOIN billy.transactions t ON t.organization_id = p.organization_id AND t.id = p.transaction_id
+        WHERE p.organization_id = o AND t.deleted_at IS NULL
+          AND (lower(t.voucher_no) = lower(q)
+               OR (amt IS NOT NULL AND p.amount = amt)
+               OR p.id IN (SELECT p2.id FROM billy.postings p2
+                           WHERE tsq IS NOT NULL AND p2.organization_id = o AND billy._search_vector(p2.text) @@ tsq))
+        ORDER BY 3 DESC, p.entry_date DESC
+        LIMIT lim;
+    END IF;
+    IF 'bank_line' = ANY (want) AND to_regclass('billy.bank_lines') IS NOT NULL THEN
+        RETURN QUERY
+        SELECT 'bank_line'::text, l.id,
+               CASE WHEN amt IS NOT NULL AND l.amount = amt THEN 0.8
+                    ELSE 0.45 + 0.2 * coalesce(ts_rank_cd(billy._search_vector(l.description), tsq, 32), 0) END::numeric,
+               CASE WHEN amt IS NOT NULL AND l.amount = amt THEN 'amount'
+                    ELSE 'words of the text' END,
+               concat_ws(' ', 'bank line', l.description, CASE WHEN l.match_id IS NULL THEN '(unmatched)' END),
+               NULL::text, l.entry_date,
+               CASE l.side WHEN 'credit' THEN -l.amount ELSE l.amount END,
+               coalesce(a.currency_id, g.base_currency)
+        FROM billy.bank_lines l
+        JOIN billy.organizations g ON g.id = l.organization_id
+        LEFT JOIN billy.accounts a ON a.organization_id = l.organization_id AND a.id = l.account_id
+        WHERE l.organization_id = o AND l.deleted_at IS NULL
+          AND ((amt IS NOT NULL AND l.amount = amt)
+               OR l.id IN (SELECT l2.id FROM billy.bank_lines l2
+                           WHERE tsq IS NOT NULL AND l2.organization_id = o AND l2.deleted_at IS NULL
+                             AND billy._search_vector(l2.description) @@ tsq))
+        ORDER BY 3 DESC, l.entry_date DESC
+        LIMIT lim;
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION billy._search_ledger(text, text, numeric, tsquery, text[], integer) IS
+'The postings (by their transaction''s voucher number, amount, text) and bank lines (by amount, text) billy.search finds, at most lim of each; nothing until the ledger''s tables exist. Internal.';
+
+CREATE FUNCTION billy.search(org text, query text, kinds text[] DEFAULT NULL, "limit" integer DEFAULT 20)
+RETURNS TABLE (kind text, id text, score numeric, reason text, label text, contact text,
+               date date, amount numeric, currency text)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    o text := billy._resolve_org(org);
+    q text := btrim(query);
+    amt numeric := billy._search_amount(query);
+    tsq tsquery;
+    pat text;
+    pre text;
+    bad text;
+    want text[] := coalesce(kinds, billy._search_kinds());
+BEGIN
+    IF q IS NULL OR q = '' THEN
+        RAISE EXCEPTION 'query must not be empty'
+            USING ERRCODE = '22023', HINT = 'Pass a number, a name, words of a text or an amount such as 1.250,00.';
+    END IF;
+    IF length(q) > 200 THEN
+        RAISE EXCEPTION 'query is % characters long; at most 200', length(q) USING ERRCODE = '22023';
+    END IF;
+    SELECT k INTO bad FROM unnest(kinds) k WHERE k IS NULL OR NOT k = ANY (billy._search_kinds()) LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'unknown kind "%"', coalesce(bad, 'NULL')
+            USING ERRCODE = '22023', HINT = 'kinds are ' || array_to_string(billy._search_kinds(), ', ') || '.';
+    END IF;
+    IF "limit" IS NULL OR "limit" < 1 OR "limit" > 200 THEN
+        RAISE EXCEPTION 'limit must be between 1 and 200, not %', coalesce("limit"::text, 'NULL') USING ERRCODE = '22023';
+    END IF;
+    tsq := billy._search_query(q);
+    pat := billy._contains_pattern(q);
+    pre := substr(pat, 2);
+
+    RETURN QUERY
+    WITH hits AS (
+        -- invoices: number, amount, text, and their customer's name
+        SELECT 'invoice'::text AS kind, i.id,
+               CASE WHEN lower(i.invoice_no) = lower(q) THEN 1.0
+                    WHEN amt IS NOT NULL AND i.gross_amount = amt THEN 0.9
+                    WHEN amt IS NOT NULL AND i.balance = amt THEN 0.85
+                    WHEN lower(c.name) = lower(q) THEN 0.8
+                    WHEN tsq IS NOT NULL AND billy._search_vector(c.name) @@ tsq THEN 0.7
+                    ELSE 0.5 + 0.2 * coalesce(ts_rank_cd(billy._search_vector(coalesce(i.invoice_no, '') || ' ' || coalesce(i.order_no, '') || ' ' || coalesce(i.line_description, '')), tsq, 32), 0)
+               END::numeric AS score,
+               CASE WHEN lower(i.invoice_no) = lower(q) THEN 'invoice number'
+                    WHEN amt IS NOT NULL AND i.gross_amount = amt THEN 'gross amount'
+                    WHEN amt IS NOT NULL AND i.balance = amt THEN 'balance (unpaid)'
+                    WHEN lower(c.name) = lower(q) THEN 'customer name'
+                    WHEN tsq IS NOT NULL AND billy._search_vector(c.name) @@ tsq THEN 'words of the customer''s name'
+                    ELSE 'words of the number, order number or text' END AS reason,
+               CASE i.type WHEN 'creditNote' THEN 'credit note ' ELSE 'invoice ' END || coalesce(i.invoice_no, '(draft)') AS label,
+               c.name AS contact, i.entry_date AS date, i.gross_amount AS amount, i.currency_id AS currency
+        FROM billy.invoices i
+        LEFT JOIN billy.contacts c ON c.organization_id = i.organization_id AND c.id = i.contact_id
+        WHERE 'invoice' = ANY (want) AND i.organization_id = o AND i.deleted_at IS NULL
+          AND (lower(i.invoice_no) = lower(q)
+               OR (amt IS NOT NULL AND (i.gross_amount = amt OR i.balance = amt))
+               OR i.id IN (SELECT i2.id FROM billy.invoices i2
+                           WHERE tsq IS NOT NULL AND i2.organization_id = o AND i2.deleted_at IS NULL
+                             AND billy._search_vector(coalesce(i2.invoice_no, '') || ' ' || coalesce(i2.order_no, '') || ' ' || coalesce(i2.line_description, '')) @@ tsq)
+               OR i.contact_id IN (SELECT c2.id FROM billy.contacts c2
+                                   WHERE c2.organization_id = o AND c2.deleted_at IS NULL
+                                     AND (lower(c2.name) = lower(q) OR (tsq IS NOT NULL AND billy._search_vector(c2.name) @@ tsq))))
+        UNION ALL
+        -- bills: voucher and supplier's numbers, amount, supplier and text
+        SELECT 'bill', b.id,
+               CASE WHEN lower(b.voucher_no) = lower(q) OR lower(b.suppliers_invoice_no) = lower(q) THEN 1.0
+                    WHEN amt IS NOT NULL AND b.gross_amount = amt THEN 0.9
+                    WHEN amt IS NOT NULL AND b.balance = amt THEN 0.85
+                    WHEN lower(b.contact_name) = lower(q) THEN 0.8
+                    ELSE 0.5 + 0.3 * coalesce(ts_rank_cd(billy._search_vector(coalesce(b.contact_name, '') || ' ' || coalesce(b.suppliers_invoice_no, '') || ' ' || coalesce(b.line_description, '')), tsq, 32), 0)
+               END::numeric,
+               CASE WHEN lower(b.voucher_no) = lower(q) THEN 'voucher number'
+                    WHEN lower(b.suppliers_invoice_no) = lower(q) THEN 'supplier''s invoice number'
+                    WHEN amt IS NOT NULL AND b.gross_amount = amt THEN 'gross amount'
+                    WHEN amt IS NOT NULL AND b.balance = amt THEN 'balance (unpaid)'
+                    WHEN lower(b.contact_name) = lower(q) THEN 'supplier name'
+                    ELSE 'words of the supplier, supplier''s number or text' END,
+               CASE b.type WHEN 'creditNote' THEN 'bill credit note ' ELSE 'bill ' END || coalesce(b.voucher_no, '(draft)'),
+               b.contact_name, b.entry_date, b.gross_amount, b.currency_id
+        FROM billy.bills b
+        WHERE 'bill' = ANY (want) AND b.organization_id = o AND b.deleted_at IS NULL
+          AND (lower(b.voucher_no) = lower(q) OR lower(b.suppliers_invoice_no) = lower(q)
+               OR (amt IS NOT NULL AND (b.gross_amount = amt OR b.balance = amt))
+               OR b.id IN (SELECT b2.id FROM billy.bills b2
+                           WHERE tsq IS NOT NULL AND b2.organization_id = o AND b2.deleted_at IS NULL
+                             AND billy._search_vector(coalesce(b2.contact_name, '') || ' ' || coalesce(b2.suppliers_invoice_no, '') || ' ' || coalesce(b2.line_description, '')) @@ tsq))
+        UNION ALL
+        -- contacts: number, CVR, name (exact, words, then any part of it)
+        SELECT 'contact', c.id,
+               CASE WHEN lower(c.contact_no) = lower(q) OR c.registration_no = q THEN 1.0
+                    WHEN lower(c.name) = lower(q) THEN 0.95
+                    WHEN c.name ILIKE pre THEN 0.85
+                    WHEN tsq IS NOT NULL AND billy._search_vector(c.name) @@ tsq THEN 0.6 + 0.2 * ts_rank_cd(billy._search_vector(c.name), tsq, 32)
+                    ELSE 0.4 END::numeric,
+               CASE WHEN lower(c.contact_no) = lower(q) THEN 'contact number'
+                    WHEN c.registration_no = q THEN 'CVR number'
+                    WHEN lower(c.name) = lower(q) THEN 'name'
+                    WHEN c.name ILIKE pre THEN 'name starts so'
+                    WHEN tsq IS NOT NULL AND billy._search_vector(c.name) @@ tsq THEN 'words of the name'
+                    ELSE 'part of the name' END,
+               CASE WHEN c.is_customer AND c.is_supplier THEN 'customer and supplier '
+                    WHEN c.is_supplier THEN 'supplier ' ELSE 'customer ' END || coalesce(c.name, c.id),
+               c.name, NULL::date, NULL::numeric, c.currency_id
+        FROM billy.contacts c
+        WHERE 'contact' = ANY (want) AND c.organization_id = o AND c.deleted_at IS NULL
+          AND (lower(c.contact_no) = lower(q) OR c.registration_no = q OR c.name ILIKE pat
+               OR (tsq IS NOT NULL AND billy._search_vector(c.name) @@ tsq))
+        UNION ALL
+        -- products: number, name and description
+        SELECT 'product', p.id,
+               CASE WHEN lower(p.product_no) = lower(q) THEN 1.0
+                    WHEN lower(p.name) = lower(q) THEN 0.95
+                    WHEN tsq IS NOT NULL AND billy._search_vector(p.name) @@ tsq THEN 0.6 + 0.2 * ts_rank_cd(billy._search_vector(p.name), tsq, 32)
+                    WHEN tsq IS NOT NULL AND billy._search_vector(p.description) @@ tsq THEN 0.5
+                    ELSE 0.4 END::numeric,
+               CASE WHEN lower(p.product_no) = lower(q) THEN 'product number'
+                    WHEN lower(p.name) = lower(q) THEN 'name'
+                    WHEN tsq IS NOT NULL AND billy._search_vector(p.name) @@ tsq THEN 'words of the name'
+                    WHEN tsq IS NOT NULL AND billy._search_vector(p.description) @@ tsq THEN 'words of the description'
+                    ELSE 'part of the name' END,
+               'product ' || coalesce(p.name, p.id), NULL, NULL::date, NULL::numeric, NULL
+        FROM billy.products p
+        WHERE 'product' = ANY (want) AND p.organization_id = o AND p.deleted_at IS NULL
+          AND (lower(p.product_no) = lower(q) OR p.name ILIKE pat
+               OR (tsq IS NOT NULL AND (billy._search_vector(p.name) @@ tsq OR billy._search_vector(p.description) @@ tsq)))
+        UNION ALL
+        -- postings and bank lines, once the ledger is mirrored
+        SELECT x.* FROM billy._search_ledger(o, q, amt, tsq, want, "limit") x
+    )
+    SELECT h.kind, h.id, round(h.score, 3), h.reason, h.label, h.contact, h.date, h.amount, h.currency
+    FROM hits h
+    ORDER BY h.score DESC, h.date DESC NULLS LAST, h.kind, h.id
+    LIMIT "limit";
+END
+$$;
+COMMENT ON FUNCTION billy.search(text, text, text[], integer) IS
+'Searches an organization''s mirror for query, best hits first: invoices (number, gross amount or balance, the customer''s name, order number and text), bills (voucher or supplier''s invoice number, amounts, supplier, text), contacts (number, CVR, name: exact, starting so, its words, any part), products (number, name, description), postings (their transaction''s voucher, amount, text) and bank lines (amount, text). An amount query reads Danish (1.250,00) and English (1,250.00) forms and plain numbers (1250), which are also tried as numbers. Words match with full-text search (simple configuration, the last word as a prefix). kinds limits the search to some of invoice, bill, contact, product, posting, bank_line; limit is 1..200. Each hit has a score (1 for an exact number, then amounts, names, words, parts of names) and the reason it matched, a label, its counterparty, date, amount (postings and bank lines signed: money out negative) and currency. Reads the mirror only; row-level security applies as to every read.';
+
+GRANT EXECUTE ON FUNCTION billy.search(text, text, text[], integer), billy._search_ledger(text, text, numeric, tsquery, text[], integer),
+    billy._search_vector(text), billy._search_query(text), billy._search_amount(text), billy._search_kinds() TO billy_reader;
+
+-- The MCP tool: the hits, compact
+CREATE FUNCTION billy._mcp_search(org text, query text, kinds text[] DEFAULT NULL, "limit" integer DEFAULT 10) RETURNS jsonb
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT jsonb_build_object(
+        'hits', coalesce(jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
+                    'kind', s.kind, 'id', s.id, 'label', s.label,
+                    'contact', CASE WHEN s.kind NOT IN ('contact', 'product') THEN s.contact END,
+                    'date', s.date, 'amount', s.amount, 'currency', CASE WHEN s.amount IS NOT NULL THEN s.currency END,
+                    'score', s.score, 'why', s.reason))), '[]'::jsonb),
+        'returned', count(*))
+    FROM billy.search(org, query, kinds, coalesce("limit", 10)) s
+$$;
+COMMENT ON FUNCTION billy._mcp_search(text, text, text[], integer) IS
+'The search tool: billy.search''s hits (10 unless limit says otherwise), each with kind, id, label, counterparty, date, amount, currency, score and why it matched. Internal.';
+GRANT EXECUTE ON FUNCTION billy._mcp_search(text, text, text[], integer) TO billy_reader;
+
+INSERT INTO billy.mcp_tools (name, title, sort_order, function, arguments, kind, annotations, input_schema, description, builtin)
+VALUES ('search', 'Search', 45, 'billy._mcp_search', '{"organization": "org"}', 'call',
+        '{"readOnlyHint": true, "openWorldHint": false}',
+        billy._mcp_input(jsonb_build_object(
+            'query', '{"type": "string", "minLength": 1, "maxLength": 200, "description": "E.g. 1042, Jensen, 1.250,00."}'::jsonb,
+            'kinds', jsonb_build_object('type', 'array', 'uniqueItems', true, 'items', jsonb_build_object('enum', to_jsonb(billy._search_kinds()))),
+            'limit', '{"type": "integer", "minimum": 1, "maximum": 50}'::jsonb), ARRAY['query']),
+        'Finds any record by number, name, words or amount, best first, with why it matched.',
+        true);
