@@ -71,9 +71,7 @@ $$;
 COMMENT ON FUNCTION billy._search_amount(text) IS
 'The amount a search query reads as: Danish (1.250,00; 1.250 is one thousand two hundred and fifty), English (1,250.00), plain (1250, 1250,50, 1250.50), a currency or kr after it allowed, a minus sign ignored; NULL when it is no amount. Internal.';
 
--- Indexes where they pay: the texts that grow with the books.  (Postings and
--- bank lines get theirs in billy._search_ledger_indexes once their tables
--- exist.)
+-- Indexes where they pay: the texts and amounts that grow with the books.
 CREATE INDEX invoices_search ON billy.invoices USING gin (billy._search_vector(
     COALESCE(invoice_no, '') OPERATOR(pg_catalog.||) ' ' OPERATOR(pg_catalog.||) COALESCE(order_no, '')
     OPERATOR(pg_catalog.||) ' ' OPERATOR(pg_catalog.||) COALESCE(line_description, '')))
@@ -85,72 +83,17 @@ CREATE INDEX bills_search ON billy.bills USING gin (billy._search_vector(
     WHERE deleted_at IS NULL;
 CREATE INDEX bills_gross_amount ON billy.bills (organization_id, gross_amount) WHERE deleted_at IS NULL;
 CREATE INDEX bills_numbers ON billy.bills (organization_id, voucher_no);
+CREATE INDEX postings_search ON billy.postings USING gin (billy._search_vector(text));
+CREATE INDEX postings_amount ON billy.postings (organization_id, amount);
+CREATE INDEX transactions_voucher_no ON billy.transactions (organization_id, pg_catalog.lower(voucher_no));
+CREATE INDEX bank_lines_search ON billy.bank_lines USING gin (billy._search_vector(description)) WHERE deleted_at IS NULL;
+CREATE INDEX bank_lines_amount ON billy.bank_lines (organization_id, amount) WHERE deleted_at IS NULL;
 
 CREATE FUNCTION billy._search_kinds() RETURNS text[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 RETURN ARRAY['invoice', 'bill', 'contact', 'product', 'posting', 'bank_line']::text[];
 COMMENT ON FUNCTION billy._search_kinds() IS 'What billy.search finds: the values of its kinds argument. Internal.';
-
--- _search_ledger: the postings and bank lines a search finds.  The ledger's
--- tables come with the books (issue 14); until they are mirrored this finds
--- nothing.
-CREATE FUNCTION billy._search_ledger(o text, q text, amt numeric, tsq tsquery, want text[], lim integer)
-RETURNS TABLE (kind text, id text, score numeric, reason text, label text, contact text,
-               date date, amount numeric, currency text)
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-#variable_conflict use_column
-BEGIN
-    IF 'posting' = ANY (want) AND to_regclass('billy.postings') IS NOT NULL AND to_regclass('billy.transactions') IS NOT NULL THEN
-        RETURN QUERY
-        SELECT 'posting'::text, p.id,
-               CASE WHEN lower(t.voucher_no) = lower(q) THEN 0.95
-                    WHEN amt IS NOT NULL AND p.amount = amt THEN 0.8
-                    ELSE 0.45 + 0.2 * coalesce(ts_rank_cd(billy._search_vector(p.text), tsq, 32), 0) END::numeric,
-               CASE WHEN lower(t.voucher_no) = lower(q) THEN 'voucher number of its transaction'
-                    WHEN amt IS NOT NULL AND p.amount = amt THEN 'amount'
-                    ELSE 'words of the text' END,
-               concat_ws(' ', 'posting', coalesce(t.voucher_no, '#' || t.transaction_no::text), p.text),
-               t.originator_name, p.entry_date,
-               CASE p.side WHEN 'credit' THEN -p.amount ELSE p.amount END, p.currency_id
-        FROM billy.postings p
-        JOIN billy.transactions t ON t.organization_id = p.organization_id AND t.id = p.transaction_id
-        WHERE p.organization_id = o AND t.deleted_at IS NULL
-          AND (lower(t.voucher_no) = lower(q)
-               OR (amt IS NOT NULL AND p.amount = amt)
-               OR p.id IN (SELECT p2.id FROM billy.postings p2
-                           WHERE tsq IS NOT NULL AND p2.organization_id = o AND billy._search_vector(p2.text) @@ tsq))
-        ORDER BY 3 DESC, p.entry_date DESC
-        LIMIT lim;
-    END IF;
-    IF 'bank_line' = ANY (want) AND to_regclass('billy.bank_lines') IS NOT NULL THEN
-        RETURN QUERY
-        SELECT 'bank_line'::text, l.id,
-               CASE WHEN amt IS NOT NULL AND l.amount = amt THEN 0.8
-                    ELSE 0.45 + 0.2 * coalesce(ts_rank_cd(billy._search_vector(l.description), tsq, 32), 0) END::numeric,
-               CASE WHEN amt IS NOT NULL AND l.amount = amt THEN 'amount'
-                    ELSE 'words of the text' END,
-               concat_ws(' ', 'bank line', l.description, CASE WHEN l.match_id IS NULL THEN '(unmatched)' END),
-               NULL::text, l.entry_date,
-               CASE l.side WHEN 'credit' THEN -l.amount ELSE l.amount END,
-               coalesce(a.currency_id, g.base_currency)
-        FROM billy.bank_lines l
-        JOIN billy.organizations g ON g.id = l.organization_id
-        LEFT JOIN billy.accounts a ON a.organization_id = l.organization_id AND a.id = l.account_id
-        WHERE l.organization_id = o AND l.deleted_at IS NULL
-          AND ((amt IS NOT NULL AND l.amount = amt)
-               OR l.id IN (SELECT l2.id FROM billy.bank_lines l2
-                           WHERE tsq IS NOT NULL AND l2.organization_id = o AND l2.deleted_at IS NULL
-                             AND billy._search_vector(l2.description) @@ tsq))
-        ORDER BY 3 DESC, l.entry_date DESC
-        LIMIT lim;
-    END IF;
-END
-$$;
-COMMENT ON FUNCTION billy._search_ledger(text, text, numeric, tsquery, text[], integer) IS
-'The postings (by their transaction''s voucher number, amount, text) and bank lines (by amount, text) billy.search finds, at most lim of each; nothing until the ledger''s tables exist. Internal.';
 
 CREATE FUNCTION billy.search(org text, query text, kinds text[] DEFAULT NULL, "limit" integer DEFAULT 20)
 RETURNS TABLE (kind text, id text, score numeric, reason text, label text, contact text,
@@ -282,8 +225,42 @@ BEGIN
           AND (lower(p.product_no) = lower(q) OR p.name ILIKE pat
                OR (tsq IS NOT NULL AND (billy._search_vector(p.name) @@ tsq OR billy._search_vector(p.description) @@ tsq)))
         UNION ALL
-        -- postings and bank lines, once the ledger is mirrored
-        SELECT x.* FROM billy._search_ledger(o, q, amt, tsq, want, "limit") x
+        -- postings: their transaction's voucher number, amount, text
+        SELECT 'posting', p.id,
+               CASE WHEN lower(t.voucher_no) = lower(q) THEN 0.95
+                    WHEN amt IS NOT NULL AND p.amount = amt THEN 0.8
+                    ELSE 0.45 + 0.2 * coalesce(ts_rank_cd(billy._search_vector(p.text), tsq, 32), 0) END::numeric,
+               CASE WHEN lower(t.voucher_no) = lower(q) THEN 'voucher number of its transaction'
+                    WHEN amt IS NOT NULL AND p.amount = amt THEN 'amount'
+                    ELSE 'words of the text' END,
+               concat_ws(' ', 'posting', coalesce(t.voucher_no, '#' || t.transaction_no::text), p.text),
+               t.originator_name, p.entry_date, p.signed_amount, p.currency_id
+        FROM billy.postings p
+        JOIN billy.transactions t ON t.organization_id = p.organization_id AND t.id = p.transaction_id
+        WHERE 'posting' = ANY (want) AND p.organization_id = o AND t.deleted_at IS NULL
+          AND (p.transaction_id IN (SELECT t2.id FROM billy.transactions t2
+                                    WHERE t2.organization_id = o AND lower(t2.voucher_no) = lower(q))
+               OR (amt IS NOT NULL AND p.amount = amt)
+               OR p.id IN (SELECT p2.id FROM billy.postings p2
+                           WHERE tsq IS NOT NULL AND p2.organization_id = o AND billy._search_vector(p2.text) @@ tsq))
+        UNION ALL
+        -- bank lines: amount, text
+        SELECT 'bank_line', l.id,
+               CASE WHEN amt IS NOT NULL AND l.amount = amt THEN 0.8
+                    ELSE 0.45 + 0.2 * coalesce(ts_rank_cd(billy._search_vector(l.description), tsq, 32), 0) END::numeric,
+               CASE WHEN amt IS NOT NULL AND l.amount = amt THEN 'amount' ELSE 'words of the text' END,
+               concat_ws(' ', 'bank line', l.description, CASE WHEN l.match_id IS NULL THEN '(unmatched)' END),
+               NULL::text, l.entry_date,
+               CASE l.side WHEN 'credit' THEN -l.amount ELSE l.amount END,
+               coalesce(a.currency_id, g.base_currency)
+        FROM billy.bank_lines l
+        JOIN billy.organizations g ON g.id = l.organization_id
+        LEFT JOIN billy.accounts a ON a.organization_id = l.organization_id AND a.id = l.account_id
+        WHERE 'bank_line' = ANY (want) AND l.organization_id = o AND l.deleted_at IS NULL
+          AND ((amt IS NOT NULL AND l.amount = amt)
+               OR l.id IN (SELECT l2.id FROM billy.bank_lines l2
+                           WHERE tsq IS NOT NULL AND l2.organization_id = o AND l2.deleted_at IS NULL
+                             AND billy._search_vector(l2.description) @@ tsq))
     )
     SELECT h.kind, h.id, round(h.score, 3), h.reason, h.label, h.contact, h.date, h.amount, h.currency
     FROM hits h
@@ -294,8 +271,7 @@ $$;
 COMMENT ON FUNCTION billy.search(text, text, text[], integer) IS
 'Searches an organization''s mirror for query, best hits first: invoices (number, gross amount or balance, the customer''s name, order number and text), bills (voucher or supplier''s invoice number, amounts, supplier, text), contacts (number, CVR, name: exact, starting so, its words, any part), products (number, name, description), postings (their transaction''s voucher, amount, text) and bank lines (amount, text). An amount query reads Danish (1.250,00) and English (1,250.00) forms and plain numbers (1250), which are also tried as numbers. Words match with full-text search (simple configuration, the last word as a prefix). kinds limits the search to some of invoice, bill, contact, product, posting, bank_line; limit is 1..200. Each hit has a score (1 for an exact number, then amounts, names, words, parts of names) and the reason it matched, a label, its counterparty, date, amount (postings and bank lines signed: money out negative) and currency. Reads the mirror only; row-level security applies as to every read.';
 
-GRANT EXECUTE ON FUNCTION billy.search(text, text, text[], integer), billy._search_ledger(text, text, numeric, tsquery, text[], integer),
-    billy._search_vector(text), billy._search_query(text), billy._search_amount(text), billy._search_kinds() TO billy_reader;
+GRANT EXECUTE ON FUNCTION billy.search(text, text, text[], integer), billy._search_vector(text), billy._search_query(text), billy._search_amount(text), billy._search_kinds() TO billy_reader;
 
 -- The MCP tool: the hits, compact
 CREATE FUNCTION billy._mcp_search(org text, query text, kinds text[] DEFAULT NULL, "limit" integer DEFAULT 10) RETURNS jsonb
