@@ -23,14 +23,13 @@
 -- mirrors (docs/search.md).
 ------------------------------------------------------------------------------
 
--- _search_vector: the words of a text as search sees them; the indexes
--- below and the queries of billy.search use the same expression.
+-- _search_vector: the words of a text as search sees them (src/search.c);
+-- the indexes below and the queries of billy.search use the same expression.
 CREATE FUNCTION billy._search_vector(t text) RETURNS tsvector
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-RETURN to_tsvector('simple', coalesce(t, ''));
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'billy_search_vector';
 COMMENT ON FUNCTION billy._search_vector(text) IS
-'The words of a text for billy.search: full-text with the simple configuration (lower case, no stemming). Internal.';
+'The words of a text for billy.search: to_tsvector with the simple configuration (lower case, no stemming); NULL for NULL. Internal.';
 
 -- _search_query: every word of the query, the last one as a prefix
 CREATE FUNCTION billy._search_query(q text) RETURNS tsquery
