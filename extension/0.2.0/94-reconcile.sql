@@ -240,11 +240,11 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION billy._mcp_bank_matches(text, text, text, integer, integer) IS
-'The suggest_bank_matches tool: a page of billy.unmatched_bank_lines (20 unless limit says otherwise), each with up to 3 of billy.bank_match_suggestions (ref, number, counterparty, due date, balance, score, why), the number unmatched and where the next page starts. Internal.';
+'The list_unmatched_bank_lines tool: a page of billy.unmatched_bank_lines (20 unless limit says otherwise), each with up to 3 of billy.bank_match_suggestions (ref, number, counterparty, due date, balance, score, why), the number unmatched and where the next page starts. Internal.';
 GRANT EXECUTE ON FUNCTION billy._mcp_bank_matches(text, text, text, integer, integer) TO billy_reader;
 
 INSERT INTO billy.mcp_tools (name, title, sort_order, function, arguments, kind, annotations, input_schema, description, builtin)
-VALUES ('suggest_bank_matches', 'Unmatched bank lines', 530, 'billy._mcp_bank_matches', '{"organization": "org", "line_id": "line"}', 'call',
+VALUES ('list_unmatched_bank_lines', 'Unmatched bank lines', 530, 'billy._mcp_bank_matches', '{"organization": "org", "line_id": "line"}', 'call',
         '{"readOnlyHint": true, "openWorldHint": false}',
         billy._mcp_input(jsonb_build_object(
             'account', '{"type": "string", "maxLength": 200, "description": "Id, number or name."}'::jsonb,

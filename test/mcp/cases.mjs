@@ -103,7 +103,7 @@ const reads = {
     .replace(/,/g, '#').replace(/\./g, ',').replace(/#/g, '.'), kinds: ['invoice'] }),
   (r) => r.hits.some((h) => h.id === env.INVOICE_ID && h.kind === 'invoice' && /amount/.test(h.why))],
   // every unmatched line of the mirror is counted; a line's suggestions are open documents
-  suggest_bank_matches: [{ limit: 5 }, (r) => r.unmatched === Number(sql(
+  list_unmatched_bank_lines: [{ limit: 5 }, (r) => r.unmatched === Number(sql(
     `SELECT count(*) FROM billy.bank_lines WHERE organization_id = '${env.ORG_ID}' AND match_id IS NULL AND deleted_at IS NULL`))
     && r.lines.length === Math.min(5, r.unmatched)
     && r.lines.every((l) => (l.suggestions ?? []).every((s) => /^(invoice|bill):/.test(s.ref) && s.score > 0 && s.score <= 1))],

@@ -92,10 +92,10 @@ q "CREATE ROLE reconcile_mcp IN ROLE billy_mcp; SELECT billy.grant_organization(
 line=$(q "SELECT t.line_id FROM billy_test.bank_truth t WHERE t.org = '$A' ORDER BY t.line_id LIMIT 1")
 pays=$(q "SELECT pays FROM billy_test.bank_truth WHERE line_id = '$line'")
 mcp() { q "SET ROLE reconcile_mcp; SELECT billy.mcp(\$j\$$1\$j\$) -> 'result'"; }
-r=$(mcp "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"suggest_bank_matches\",\"arguments\":{\"organization\":\"$A\",\"line_id\":\"$line\"}}}")
+r=$(mcp "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"list_unmatched_bank_lines\",\"arguments\":{\"organization\":\"$A\",\"line_id\":\"$line\"}}}")
 is "$(python3 -c 'import json,sys; print(json.loads(sys.stdin.read())["structuredContent"]["lines"][0]["suggestions"][0]["ref"])' <<<"$r" 2>&1)" \
-   "$pays" "suggest_bank_matches through billy.mcp: the line's first suggestion is what it pays"
-r=$(mcp "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":\"suggest_bank_matches\",\"arguments\":{\"organization\":\"$B\"}}}")
+   "$pays" "list_unmatched_bank_lines through billy.mcp: the line's first suggestion is what it pays"
+r=$(mcp "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":\"list_unmatched_bank_lines\",\"arguments\":{\"organization\":\"$B\"}}}")
 ok $(grep -q '"isError": true' <<<"$r"; echo $?) "the role cannot read another organization's bank lines"
 is "$(q "SET ROLE reconcile_mcp; SELECT count(*) FROM billy.unmatched_bank_lines('$A')")" \
    "$(q "SELECT count(*) FROM billy.unmatched_bank_lines('$A')")" "and sees all of its own"
