@@ -81,10 +81,13 @@ CREATE INDEX bills_search ON billy.bills USING gin (billy._search_vector(
     OPERATOR(pg_catalog.||) ' ' OPERATOR(pg_catalog.||) COALESCE(line_description, '')))
     WHERE deleted_at IS NULL;
 CREATE INDEX bills_gross_amount ON billy.bills (organization_id, gross_amount) WHERE deleted_at IS NULL;
-CREATE INDEX bills_numbers ON billy.bills (organization_id, voucher_no);
+CREATE INDEX invoices_balance ON billy.invoices (organization_id, balance) WHERE deleted_at IS NULL;
+CREATE INDEX bills_balance ON billy.bills (organization_id, balance) WHERE deleted_at IS NULL;
+CREATE INDEX bills_voucher_no ON billy.bills (organization_id, voucher_no);
+CREATE INDEX bills_suppliers_invoice_no ON billy.bills (organization_id, suppliers_invoice_no);
 CREATE INDEX postings_search ON billy.postings USING gin (billy._search_vector(text));
 CREATE INDEX postings_amount ON billy.postings (organization_id, amount);
-CREATE INDEX transactions_voucher_no ON billy.transactions (organization_id, pg_catalog.lower(voucher_no));
+CREATE INDEX transactions_voucher_no ON billy.transactions (organization_id, voucher_no);
 CREATE INDEX bank_lines_search ON billy.bank_lines USING gin (billy._search_vector(description)) WHERE deleted_at IS NULL;
 CREATE INDEX bank_lines_amount ON billy.bank_lines (organization_id, amount) WHERE deleted_at IS NULL;
 
@@ -93,6 +96,203 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 RETURN ARRAY['invoice', 'bill', 'contact', 'product', 'posting', 'bank_line']::text[];
 COMMENT ON FUNCTION billy._search_kinds() IS 'What billy.search finds: the values of its kinds argument. Internal.';
+
+-- _search_hits: the best hits of each kind wanted (at most lim each, so that
+-- the best lim of all are among them).  One statement per kind, each
+-- finding its candidates through indexes (a number, an amount, the words)
+-- and scoring only those; plpgsql keeps each statement's plan for the
+-- session.
+CREATE FUNCTION billy._search_hits(o text, q text, amt numeric, tsq tsquery, want text[], lim integer)
+RETURNS TABLE (kind text, id text, score numeric, reason text, label text, contact text,
+               date date, amount numeric, currency text)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    pat text := billy._contains_pattern(q);
+    pre text := substr(billy._contains_pattern(q), 2);
+BEGIN
+    IF 'invoice' = ANY (want) THEN
+        -- invoices: number, amounts, words of their texts, their customer
+        RETURN QUERY
+        WITH who AS MATERIALIZED (
+            SELECT c.id FROM billy.contacts c
+            WHERE c.organization_id = o AND c.deleted_at IS NULL
+              AND (lower(c.name) = lower(q) OR billy._search_vector(c.name) @@ tsq)
+        ), found AS (
+            SELECT i.id FROM billy.invoices i WHERE i.organization_id = o AND i.invoice_no = q
+            UNION
+            SELECT i.id FROM billy.invoices i WHERE i.organization_id = o AND i.deleted_at IS NULL AND i.gross_amount = amt
+            UNION
+            SELECT i.id FROM billy.invoices i WHERE i.organization_id = o AND i.deleted_at IS NULL AND i.balance = amt
+            UNION
+            SELECT i.id FROM billy.invoices i WHERE i.organization_id = o AND i.deleted_at IS NULL
+               AND billy._search_vector(coalesce(i.invoice_no, '') || ' ' || coalesce(i.order_no, '') || ' ' || coalesce(i.line_description, '')) @@ tsq
+            UNION
+            SELECT i.id FROM billy.invoices i WHERE i.organization_id = o AND i.contact_id IN (SELECT w.id FROM who w)
+        )
+        SELECT 'invoice'::text, i.id,
+               CASE WHEN i.invoice_no = q THEN 1.0
+                    WHEN i.gross_amount = amt THEN 0.9
+                    WHEN i.balance = amt THEN 0.85
+                    WHEN lower(c.name) = lower(q) THEN 0.8
+                    WHEN c.id IN (SELECT w.id FROM who w) THEN 0.7
+                    ELSE 0.5 END::numeric,
+               CASE WHEN i.invoice_no = q THEN 'invoice number'
+                    WHEN i.gross_amount = amt THEN 'gross amount'
+                    WHEN i.balance = amt THEN 'balance (unpaid)'
+                    WHEN lower(c.name) = lower(q) THEN 'customer name'
+                    WHEN c.id IN (SELECT w.id FROM who w) THEN 'words of the customer''s name'
+                    ELSE 'words of the number, order number or text' END,
+               CASE i.type WHEN 'creditNote' THEN 'credit note ' ELSE 'invoice ' END || coalesce(i.invoice_no, '(draft)'),
+               c.name, i.entry_date, i.gross_amount, i.currency_id
+        FROM found f
+        JOIN billy.invoices i ON i.organization_id = o AND i.id = f.id
+        LEFT JOIN billy.contacts c ON c.organization_id = o AND c.id = i.contact_id
+        WHERE i.deleted_at IS NULL
+        ORDER BY 3 DESC, 7 DESC, 2
+        LIMIT lim;
+    END IF;
+
+    IF 'bill' = ANY (want) THEN
+        -- bills: voucher and supplier's numbers, amounts, words of supplier and text
+        RETURN QUERY
+        WITH found AS (
+            SELECT b.id FROM billy.bills b WHERE b.organization_id = o AND (b.voucher_no = q OR b.suppliers_invoice_no = q)
+            UNION
+            SELECT b.id FROM billy.bills b WHERE b.organization_id = o AND b.deleted_at IS NULL AND (b.gross_amount = amt OR b.balance = amt)
+            UNION
+            SELECT b.id FROM billy.bills b WHERE b.organization_id = o AND b.deleted_at IS NULL
+               AND billy._search_vector(coalesce(b.contact_name, '') || ' ' || coalesce(b.suppliers_invoice_no, '') || ' ' || coalesce(b.line_description, '')) @@ tsq
+        )
+        SELECT 'bill'::text, b.id,
+               CASE WHEN b.voucher_no = q OR b.suppliers_invoice_no = q THEN 1.0
+                    WHEN b.gross_amount = amt THEN 0.9
+                    WHEN b.balance = amt THEN 0.85
+                    WHEN lower(b.contact_name) = lower(q) THEN 0.8
+                    ELSE 0.5 END::numeric,
+               CASE WHEN b.voucher_no = q THEN 'voucher number'
+                    WHEN b.suppliers_invoice_no = q THEN 'supplier''s invoice number'
+                    WHEN b.gross_amount = amt THEN 'gross amount'
+                    WHEN b.balance = amt THEN 'balance (unpaid)'
+                    WHEN lower(b.contact_name) = lower(q) THEN 'supplier name'
+                    ELSE 'words of the supplier, supplier''s number or text' END,
+               CASE b.type WHEN 'creditNote' THEN 'bill credit note ' ELSE 'bill ' END || coalesce(b.voucher_no, '(draft)'),
+               b.contact_name, b.entry_date, b.gross_amount, b.currency_id
+        FROM found f
+        JOIN billy.bills b ON b.organization_id = o AND b.id = f.id
+        WHERE b.deleted_at IS NULL
+        ORDER BY 3 DESC, 7 DESC, 2
+        LIMIT lim;
+    END IF;
+
+    IF 'contact' = ANY (want) THEN
+        -- contacts (few per organization: read directly): number, CVR, name
+        -- (exact, its start, its words, then any part of it)
+        RETURN QUERY
+        SELECT 'contact'::text, c.id,
+               CASE WHEN c.contact_no = q OR c.registration_no = q THEN 1.0
+                    WHEN lower(c.name) = lower(q) THEN 0.95
+                    WHEN c.name ILIKE pre THEN 0.85
+                    WHEN billy._search_vector(c.name) @@ tsq THEN 0.6 + 0.2 * ts_rank_cd(billy._search_vector(c.name), tsq, 32)
+                    ELSE 0.4 END::numeric,
+               CASE WHEN c.contact_no = q THEN 'contact number'
+                    WHEN c.registration_no = q THEN 'CVR number'
+                    WHEN lower(c.name) = lower(q) THEN 'name'
+                    WHEN c.name ILIKE pre THEN 'name starts so'
+                    WHEN billy._search_vector(c.name) @@ tsq THEN 'words of the name'
+                    ELSE 'part of the name' END,
+               CASE WHEN c.is_customer AND c.is_supplier THEN 'customer and supplier '
+                    WHEN c.is_supplier THEN 'supplier ' ELSE 'customer ' END || coalesce(c.name, c.id),
+               c.name, NULL::date, NULL::numeric, c.currency_id
+        FROM billy.contacts c
+        WHERE c.organization_id = o AND c.deleted_at IS NULL
+          AND (c.contact_no = q OR c.registration_no = q OR c.name ILIKE pat OR billy._search_vector(c.name) @@ tsq)
+        ORDER BY 3 DESC, 2
+        LIMIT lim;
+    END IF;
+
+    IF 'product' = ANY (want) THEN
+        -- products (few): number, name, description
+        RETURN QUERY
+        SELECT 'product'::text, p.id,
+               CASE WHEN p.product_no = q THEN 1.0
+                    WHEN lower(p.name) = lower(q) THEN 0.95
+                    WHEN billy._search_vector(p.name) @@ tsq THEN 0.6 + 0.2 * ts_rank_cd(billy._search_vector(p.name), tsq, 32)
+                    WHEN billy._search_vector(p.description) @@ tsq THEN 0.5
+                    ELSE 0.4 END::numeric,
+               CASE WHEN p.product_no = q THEN 'product number'
+                    WHEN lower(p.name) = lower(q) THEN 'name'
+                    WHEN billy._search_vector(p.name) @@ tsq THEN 'words of the name'
+                    WHEN billy._search_vector(p.description) @@ tsq THEN 'words of the description'
+                    ELSE 'part of the name' END,
+               'product ' || coalesce(p.name, p.id), NULL::text, NULL::date, NULL::numeric, NULL::text
+        FROM billy.products p
+        WHERE p.organization_id = o AND p.deleted_at IS NULL
+          AND (p.product_no = q OR p.name ILIKE pat
+               OR billy._search_vector(p.name) @@ tsq OR billy._search_vector(p.description) @@ tsq)
+        ORDER BY 3 DESC, 2
+        LIMIT lim;
+    END IF;
+
+    IF 'posting' = ANY (want) THEN
+        -- postings: their transaction's voucher number, amount, words of the text
+        RETURN QUERY
+        WITH found AS (
+            SELECT p.id FROM billy.transactions t
+            JOIN billy.postings p ON p.organization_id = o AND p.transaction_id = t.id
+            WHERE t.organization_id = o AND t.deleted_at IS NULL AND t.voucher_no = q
+            UNION
+            SELECT p.id FROM billy.postings p WHERE p.organization_id = o AND p.amount = amt
+            UNION
+            SELECT p.id FROM billy.postings p WHERE p.organization_id = o AND billy._search_vector(p.text) @@ tsq
+        )
+        SELECT 'posting'::text, p.id,
+               CASE WHEN t.voucher_no = q THEN 0.95
+                    WHEN p.amount = amt THEN 0.8
+                    ELSE 0.45 END::numeric,
+               CASE WHEN t.voucher_no = q THEN 'voucher number of its transaction'
+                    WHEN p.amount = amt THEN 'amount'
+                    ELSE 'words of the text' END,
+               concat_ws(' ', 'posting', coalesce(t.voucher_no, '#' || t.transaction_no::text), p.text),
+               t.originator_name, p.entry_date, p.signed_amount, p.currency_id
+        FROM found f
+        JOIN billy.postings p ON p.organization_id = o AND p.id = f.id
+        JOIN billy.transactions t ON t.organization_id = o AND t.id = p.transaction_id
+        WHERE t.deleted_at IS NULL
+        ORDER BY 3 DESC, 7 DESC, 2
+        LIMIT lim;
+    END IF;
+
+    IF 'bank_line' = ANY (want) THEN
+        -- bank lines: amount, words of the text
+        RETURN QUERY
+        WITH found AS (
+            SELECT l.id FROM billy.bank_lines l WHERE l.organization_id = o AND l.deleted_at IS NULL AND l.amount = amt
+            UNION
+            SELECT l.id FROM billy.bank_lines l WHERE l.organization_id = o AND l.deleted_at IS NULL
+               AND billy._search_vector(l.description) @@ tsq
+        )
+        SELECT 'bank_line'::text, l.id,
+               CASE WHEN l.amount = amt THEN 0.8
+                    ELSE 0.45 END::numeric,
+               CASE WHEN l.amount = amt THEN 'amount' ELSE 'words of the text' END,
+               concat_ws(' ', 'bank line', l.description, CASE WHEN l.match_id IS NULL THEN '(unmatched)' END),
+               NULL::text, l.entry_date,
+               CASE l.side WHEN 'credit' THEN -l.amount ELSE l.amount END,
+               coalesce(a.currency_id, g.base_currency)
+        FROM found f
+        JOIN billy.bank_lines l ON l.organization_id = o AND l.id = f.id
+        JOIN billy.organizations g ON g.id = o
+        LEFT JOIN billy.accounts a ON a.organization_id = o AND a.id = l.account_id
+        ORDER BY 3 DESC, 7 DESC, 2
+        LIMIT lim;
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION billy._search_hits(text, text, numeric, tsquery, text[], integer) IS
+'The hits of billy.search, at most lim of each kind wanted, each kind found through its indexes (numbers, amounts, full-text) and scored. amt and tsq may be NULL (the query is no amount, has no words). Internal.';
 
 CREATE FUNCTION billy.search(org text, query text, kinds text[] DEFAULT NULL, "limit" integer DEFAULT 20)
 RETURNS TABLE (kind text, id text, score numeric, reason text, label text, contact text,
@@ -104,12 +304,7 @@ AS $$
 DECLARE
     o text := billy._resolve_org(org);
     q text := btrim(query);
-    amt numeric := billy._search_amount(query);
-    tsq tsquery;
-    pat text;
-    pre text;
     bad text;
-    want text[] := coalesce(kinds, billy._search_kinds());
 BEGIN
     IF q IS NULL OR q = '' THEN
         RAISE EXCEPTION 'query must not be empty'
@@ -126,143 +321,10 @@ BEGIN
     IF "limit" IS NULL OR "limit" < 1 OR "limit" > 200 THEN
         RAISE EXCEPTION 'limit must be between 1 and 200, not %', coalesce("limit"::text, 'NULL') USING ERRCODE = '22023';
     END IF;
-    tsq := billy._search_query(q);
-    pat := billy._contains_pattern(q);
-    pre := substr(pat, 2);
-
     RETURN QUERY
-    WITH hits AS (
-        -- invoices: number, amount, text, and their customer's name
-        SELECT 'invoice'::text AS kind, i.id,
-               CASE WHEN lower(i.invoice_no) = lower(q) THEN 1.0
-                    WHEN amt IS NOT NULL AND i.gross_amount = amt THEN 0.9
-                    WHEN amt IS NOT NULL AND i.balance = amt THEN 0.85
-                    WHEN lower(c.name) = lower(q) THEN 0.8
-                    WHEN tsq IS NOT NULL AND billy._search_vector(c.name) @@ tsq THEN 0.7
-                    ELSE 0.5 + 0.2 * coalesce(ts_rank_cd(billy._search_vector(coalesce(i.invoice_no, '') || ' ' || coalesce(i.order_no, '') || ' ' || coalesce(i.line_description, '')), tsq, 32), 0)
-               END::numeric AS score,
-               CASE WHEN lower(i.invoice_no) = lower(q) THEN 'invoice number'
-                    WHEN amt IS NOT NULL AND i.gross_amount = amt THEN 'gross amount'
-                    WHEN amt IS NOT NULL AND i.balance = amt THEN 'balance (unpaid)'
-                    WHEN lower(c.name) = lower(q) THEN 'customer name'
-                    WHEN tsq IS NOT NULL AND billy._search_vector(c.name) @@ tsq THEN 'words of the customer''s name'
-                    ELSE 'words of the number, order number or text' END AS reason,
-               CASE i.type WHEN 'creditNote' THEN 'credit note ' ELSE 'invoice ' END || coalesce(i.invoice_no, '(draft)') AS label,
-               c.name AS contact, i.entry_date AS date, i.gross_amount AS amount, i.currency_id AS currency
-        FROM billy.invoices i
-        LEFT JOIN billy.contacts c ON c.organization_id = i.organization_id AND c.id = i.contact_id
-        WHERE 'invoice' = ANY (want) AND i.organization_id = o AND i.deleted_at IS NULL
-          AND (lower(i.invoice_no) = lower(q)
-               OR (amt IS NOT NULL AND (i.gross_amount = amt OR i.balance = amt))
-               OR i.id IN (SELECT i2.id FROM billy.invoices i2
-                           WHERE tsq IS NOT NULL AND i2.organization_id = o AND i2.deleted_at IS NULL
-                             AND billy._search_vector(coalesce(i2.invoice_no, '') || ' ' || coalesce(i2.order_no, '') || ' ' || coalesce(i2.line_description, '')) @@ tsq)
-               OR i.contact_id IN (SELECT c2.id FROM billy.contacts c2
-                                   WHERE c2.organization_id = o AND c2.deleted_at IS NULL
-                                     AND (lower(c2.name) = lower(q) OR (tsq IS NOT NULL AND billy._search_vector(c2.name) @@ tsq))))
-        UNION ALL
-        -- bills: voucher and supplier's numbers, amount, supplier and text
-        SELECT 'bill', b.id,
-               CASE WHEN lower(b.voucher_no) = lower(q) OR lower(b.suppliers_invoice_no) = lower(q) THEN 1.0
-                    WHEN amt IS NOT NULL AND b.gross_amount = amt THEN 0.9
-                    WHEN amt IS NOT NULL AND b.balance = amt THEN 0.85
-                    WHEN lower(b.contact_name) = lower(q) THEN 0.8
-                    ELSE 0.5 + 0.3 * coalesce(ts_rank_cd(billy._search_vector(coalesce(b.contact_name, '') || ' ' || coalesce(b.suppliers_invoice_no, '') || ' ' || coalesce(b.line_description, '')), tsq, 32), 0)
-               END::numeric,
-               CASE WHEN lower(b.voucher_no) = lower(q) THEN 'voucher number'
-                    WHEN lower(b.suppliers_invoice_no) = lower(q) THEN 'supplier''s invoice number'
-                    WHEN amt IS NOT NULL AND b.gross_amount = amt THEN 'gross amount'
-                    WHEN amt IS NOT NULL AND b.balance = amt THEN 'balance (unpaid)'
-                    WHEN lower(b.contact_name) = lower(q) THEN 'supplier name'
-                    ELSE 'words of the supplier, supplier''s number or text' END,
-               CASE b.type WHEN 'creditNote' THEN 'bill credit note ' ELSE 'bill ' END || coalesce(b.voucher_no, '(draft)'),
-               b.contact_name, b.entry_date, b.gross_amount, b.currency_id
-        FROM billy.bills b
-        WHERE 'bill' = ANY (want) AND b.organization_id = o AND b.deleted_at IS NULL
-          AND (lower(b.voucher_no) = lower(q) OR lower(b.suppliers_invoice_no) = lower(q)
-               OR (amt IS NOT NULL AND (b.gross_amount = amt OR b.balance = amt))
-               OR b.id IN (SELECT b2.id FROM billy.bills b2
-                           WHERE tsq IS NOT NULL AND b2.organization_id = o AND b2.deleted_at IS NULL
-                             AND billy._search_vector(coalesce(b2.contact_name, '') || ' ' || coalesce(b2.suppliers_invoice_no, '') || ' ' || coalesce(b2.line_description, '')) @@ tsq))
-        UNION ALL
-        -- contacts: number, CVR, name (exact, words, then any part of it)
-        SELECT 'contact', c.id,
-               CASE WHEN lower(c.contact_no) = lower(q) OR c.registration_no = q THEN 1.0
-                    WHEN lower(c.name) = lower(q) THEN 0.95
-                    WHEN c.name ILIKE pre THEN 0.85
-                    WHEN tsq IS NOT NULL AND billy._search_vector(c.name) @@ tsq THEN 0.6 + 0.2 * ts_rank_cd(billy._search_vector(c.name), tsq, 32)
-                    ELSE 0.4 END::numeric,
-               CASE WHEN lower(c.contact_no) = lower(q) THEN 'contact number'
-                    WHEN c.registration_no = q THEN 'CVR number'
-                    WHEN lower(c.name) = lower(q) THEN 'name'
-                    WHEN c.name ILIKE pre THEN 'name starts so'
-                    WHEN tsq IS NOT NULL AND billy._search_vector(c.name) @@ tsq THEN 'words of the name'
-                    ELSE 'part of the name' END,
-               CASE WHEN c.is_customer AND c.is_supplier THEN 'customer and supplier '
-                    WHEN c.is_supplier THEN 'supplier ' ELSE 'customer ' END || coalesce(c.name, c.id),
-               c.name, NULL::date, NULL::numeric, c.currency_id
-        FROM billy.contacts c
-        WHERE 'contact' = ANY (want) AND c.organization_id = o AND c.deleted_at IS NULL
-          AND (lower(c.contact_no) = lower(q) OR c.registration_no = q OR c.name ILIKE pat
-               OR (tsq IS NOT NULL AND billy._search_vector(c.name) @@ tsq))
-        UNION ALL
-        -- products: number, name and description
-        SELECT 'product', p.id,
-               CASE WHEN lower(p.product_no) = lower(q) THEN 1.0
-                    WHEN lower(p.name) = lower(q) THEN 0.95
-                    WHEN tsq IS NOT NULL AND billy._search_vector(p.name) @@ tsq THEN 0.6 + 0.2 * ts_rank_cd(billy._search_vector(p.name), tsq, 32)
-                    WHEN tsq IS NOT NULL AND billy._search_vector(p.description) @@ tsq THEN 0.5
-                    ELSE 0.4 END::numeric,
-               CASE WHEN lower(p.product_no) = lower(q) THEN 'product number'
-                    WHEN lower(p.name) = lower(q) THEN 'name'
-                    WHEN tsq IS NOT NULL AND billy._search_vector(p.name) @@ tsq THEN 'words of the name'
-                    WHEN tsq IS NOT NULL AND billy._search_vector(p.description) @@ tsq THEN 'words of the description'
-                    ELSE 'part of the name' END,
-               'product ' || coalesce(p.name, p.id), NULL, NULL::date, NULL::numeric, NULL
-        FROM billy.products p
-        WHERE 'product' = ANY (want) AND p.organization_id = o AND p.deleted_at IS NULL
-          AND (lower(p.product_no) = lower(q) OR p.name ILIKE pat
-               OR (tsq IS NOT NULL AND (billy._search_vector(p.name) @@ tsq OR billy._search_vector(p.description) @@ tsq)))
-        UNION ALL
-        -- postings: their transaction's voucher number, amount, text
-        SELECT 'posting', p.id,
-               CASE WHEN lower(t.voucher_no) = lower(q) THEN 0.95
-                    WHEN amt IS NOT NULL AND p.amount = amt THEN 0.8
-                    ELSE 0.45 + 0.2 * coalesce(ts_rank_cd(billy._search_vector(p.text), tsq, 32), 0) END::numeric,
-               CASE WHEN lower(t.voucher_no) = lower(q) THEN 'voucher number of its transaction'
-                    WHEN amt IS NOT NULL AND p.amount = amt THEN 'amount'
-                    ELSE 'words of the text' END,
-               concat_ws(' ', 'posting', coalesce(t.voucher_no, '#' || t.transaction_no::text), p.text),
-               t.originator_name, p.entry_date, p.signed_amount, p.currency_id
-        FROM billy.postings p
-        JOIN billy.transactions t ON t.organization_id = p.organization_id AND t.id = p.transaction_id
-        WHERE 'posting' = ANY (want) AND p.organization_id = o AND t.deleted_at IS NULL
-          AND (p.transaction_id IN (SELECT t2.id FROM billy.transactions t2
-                                    WHERE t2.organization_id = o AND lower(t2.voucher_no) = lower(q))
-               OR (amt IS NOT NULL AND p.amount = amt)
-               OR p.id IN (SELECT p2.id FROM billy.postings p2
-                           WHERE tsq IS NOT NULL AND p2.organization_id = o AND billy._search_vector(p2.text) @@ tsq))
-        UNION ALL
-        -- bank lines: amount, text
-        SELECT 'bank_line', l.id,
-               CASE WHEN amt IS NOT NULL AND l.amount = amt THEN 0.8
-                    ELSE 0.45 + 0.2 * coalesce(ts_rank_cd(billy._search_vector(l.description), tsq, 32), 0) END::numeric,
-               CASE WHEN amt IS NOT NULL AND l.amount = amt THEN 'amount' ELSE 'words of the text' END,
-               concat_ws(' ', 'bank line', l.description, CASE WHEN l.match_id IS NULL THEN '(unmatched)' END),
-               NULL::text, l.entry_date,
-               CASE l.side WHEN 'credit' THEN -l.amount ELSE l.amount END,
-               coalesce(a.currency_id, g.base_currency)
-        FROM billy.bank_lines l
-        JOIN billy.organizations g ON g.id = l.organization_id
-        LEFT JOIN billy.accounts a ON a.organization_id = l.organization_id AND a.id = l.account_id
-        WHERE 'bank_line' = ANY (want) AND l.organization_id = o AND l.deleted_at IS NULL
-          AND ((amt IS NOT NULL AND l.amount = amt)
-               OR l.id IN (SELECT l2.id FROM billy.bank_lines l2
-                           WHERE tsq IS NOT NULL AND l2.organization_id = o AND l2.deleted_at IS NULL
-                             AND billy._search_vector(l2.description) @@ tsq))
-    )
     SELECT h.kind, h.id, round(h.score, 3), h.reason, h.label, h.contact, h.date, h.amount, h.currency
-    FROM hits h
+    FROM billy._search_hits(o, q, billy._search_amount(q), billy._search_query(q),
+                            coalesce(kinds, billy._search_kinds()), "limit") h
     ORDER BY h.score DESC, h.date DESC NULLS LAST, h.kind, h.id
     LIMIT "limit";
 END
@@ -270,7 +332,8 @@ $$;
 COMMENT ON FUNCTION billy.search(text, text, text[], integer) IS
 'Searches an organization''s mirror for query, best hits first: invoices (number, gross amount or balance, the customer''s name, order number and text), bills (voucher or supplier''s invoice number, amounts, supplier, text), contacts (number, CVR, name: exact, starting so, its words, any part), products (number, name, description), postings (their transaction''s voucher, amount, text) and bank lines (amount, text). An amount query reads Danish (1.250,00) and English (1,250.00) forms and plain numbers (1250), which are also tried as numbers. Words match with full-text search (simple configuration, the last word as a prefix). kinds limits the search to some of invoice, bill, contact, product, posting, bank_line; limit is 1..200. Each hit has a score (1 for an exact number, then amounts, names, words, parts of names) and the reason it matched, a label, its counterparty, date, amount (postings and bank lines signed: money out negative) and currency. Reads the mirror only; row-level security applies as to every read.';
 
-GRANT EXECUTE ON FUNCTION billy.search(text, text, text[], integer), billy._search_vector(text), billy._search_query(text), billy._search_amount(text), billy._search_kinds() TO billy_reader;
+GRANT EXECUTE ON FUNCTION billy.search(text, text, text[], integer), billy._search_hits(text, text, numeric, tsquery, text[], integer),
+    billy._search_vector(text), billy._search_query(text), billy._search_amount(text), billy._search_kinds() TO billy_reader;
 
 -- The MCP tool: the hits, compact
 CREATE FUNCTION billy._mcp_search(org text, query text, kinds text[] DEFAULT NULL, "limit" integer DEFAULT 10) RETURNS jsonb
