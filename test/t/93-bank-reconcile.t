@@ -8,7 +8,7 @@
 # side and currency; the MCP tool answers the same through billy.mcp as a
 # billy_mcp role, which cannot see another organization's lines.
 source "$(dirname "$0")/tap.sh"
-plan 14
+plan 17
 
 work=$(mktemp -d "$BILLY_WORK/reconcile.XXXXXX")
 "$BILLY_SANDBOX" --listen 127.0.0.1:0 --seed 4242 --orgs 2 --today 2026-06-30 \
@@ -51,6 +51,18 @@ for o in "$A" "$B"; do
            SELECT '$o', l ->> 'id', l ->> 'accountId', l ->> 'matchId', (l ->> 'entryDate')::date, l ->> 'description',
                   (l ->> 'amount')::numeric, l ->> 'side', (l ->> 'isReconciled')::boolean, l, sha256(convert_to(l::text, 'UTF8'))
            FROM jsonb_array_elements(billy_test.sandbox('GET', '/dump?org=$o&resource=bankLines', NULL, '$control')::jsonb -> 'bankLines') l" >/dev/null
+    fi
+done
+for o in "$A"; do
+    if [ "$(q "SELECT count(*) FROM billy.transactions WHERE organization_id = '$o'")" = 0 ]; then
+        diag "transactions and postings of $o read from the sandbox's dump (not synced by billy yet)"
+        q "CREATE TEMP TABLE d AS SELECT t FROM jsonb_array_elements(billy_test.sandbox('GET', '/dump?org=$o&resource=transactions', NULL, '$control')::jsonb -> 'transactions') t;
+           INSERT INTO billy.transactions (organization_id, id, transaction_no, voucher_no, entry_date, originator_reference, originator_name, is_voided, is_void, raw, content_hash)
+           SELECT '$o', t ->> 'id', (t ->> 'transactionNo')::integer, t ->> 'voucherNo', (t ->> 'entryDate')::date, t ->> 'originatorReference',
+                  t ->> 'originatorName', (t ->> 'isVoided')::boolean, (t ->> 'isVoid')::boolean, t, sha256(convert_to(t::text, 'UTF8')) FROM d;
+           INSERT INTO billy.postings (organization_id, id, transaction_id, entry_date, text, account_id, amount, side, currency_id, is_voided, raw)
+           SELECT '$o', p ->> 'id', p ->> 'transactionId', (p ->> 'entryDate')::date, p ->> 'text', p ->> 'accountId', (p ->> 'amount')::numeric,
+                  p ->> 'side', p ->> 'currencyId', (p ->> 'isVoided')::boolean, p FROM d, jsonb_array_elements(t -> 'postings') p" >/dev/null
     fi
 done
 q "CREATE TABLE billy_test.bank_truth AS
@@ -99,6 +111,23 @@ r=$(mcp "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"n
 ok $(grep -q '"isError": true' <<<"$r"; echo $?) "the role cannot read another organization's bank lines"
 is "$(q "SET ROLE reconcile_mcp; SELECT count(*) FROM billy.unmatched_bank_lines('$A')")" \
    "$(q "SELECT count(*) FROM billy.unmatched_bank_lines('$A')")" "and sees all of its own"
+
+# search reaches the statement and the ledger
+line_amount=$(q "SELECT replace(replace(replace(to_char(l.amount, 'FM999,999,990.00'), ',', '#'), '.', ','), '#', '.')
+                 FROM billy.bank_lines l WHERE l.organization_id = '$A' AND l.id = '$line'")
+ok $(q "SELECT count(*) FROM billy.search('$A', '$line_amount', ARRAY['bank_line'], 200) WHERE id = '$line' AND reason = 'amount'" | grep -qx 1; echo $?) \
+   "search finds a bank line by its amount written the Danish way ($line_amount)"
+voucher=$(q "SELECT t.voucher_no FROM billy.transactions t WHERE t.organization_id = '$A' AND t.originator_type = 'invoice'
+               AND (SELECT count(*) FROM billy.transactions u WHERE u.organization_id = '$A' AND u.voucher_no = t.voucher_no) = 1
+             ORDER BY t.transaction_no DESC LIMIT 1")
+is "$(q "SELECT array_agg(id ORDER BY id) FROM billy.search('$A', '$voucher', ARRAY['posting'], 200)")" \
+   "$(q "SELECT array_agg(p.id ORDER BY p.id) FROM billy.postings p JOIN billy.transactions t ON t.organization_id = p.organization_id AND t.id = p.transaction_id
+         WHERE p.organization_id = '$A' AND t.voucher_no = '$voucher'")" \
+   "search finds exactly the postings of the transaction with voucher $voucher"
+got=$(q "SELECT count(*) FROM billy.search('$A', 'løn', ARRAY['posting'], 200)")
+want=$(q "SELECT count(*) FROM billy.postings WHERE organization_id = '$A' AND lower(text) ~ '(^|[^[:alnum:]])løn'")
+ok $([ "$got" = "$want" ] && [ "$want" -gt 0 ]; echo $?) \
+   "search finds by a word every posting whose text has a word starting so (løn: $got of $want), and no other"
 
 # bad input
 ok $(q "SELECT * FROM billy.bank_match_suggestions('$A', account => 'no such account')" 2>&1 | grep -q 'unknown bank account "no such account"'; echo $?) \
