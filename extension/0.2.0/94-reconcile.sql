@@ -201,10 +201,15 @@ GRANT EXECUTE ON FUNCTION billy.unmatched_bank_lines(text, text, date, date),
     billy._bank_account(text, text),
     billy._bank_match_score(text, numeric, date, text, text, numeric, numeric, date) TO billy_reader;
 
--- The MCP tool: unmatched lines, newest first, each with its suggestions
+-- The MCP tool: unmatched lines, newest first, each with its suggestions.
+-- An assistant acts on what it reads: the open invoices and bills are
+-- confirmed first, as list_invoices does (one isPaid=false scan each when
+-- they are older than their window, or max_age), so that a document paid
+-- since is not suggested.
 CREATE FUNCTION billy._mcp_bank_matches(org text DEFAULT NULL, account text DEFAULT NULL, line text DEFAULT NULL,
-                                        "limit" integer DEFAULT 20, "offset" integer DEFAULT 0) RETURNS jsonb
-LANGUAGE plpgsql STABLE
+                                        "limit" integer DEFAULT 20, "offset" integer DEFAULT 0,
+                                        max_age interval DEFAULT NULL) RETURNS jsonb
+LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -213,6 +218,7 @@ DECLARE
     off integer := coalesce("offset", 0);
     total bigint;
     page jsonb;
+    stale text := concat_ws('; ', billy._cache_confirm_hot(o, 'invoices', max_age), billy._cache_confirm_hot(o, 'bills', max_age));
 BEGIN
     PERFORM billy._check_page(lim, off);
     SELECT count(*) INTO total FROM billy.unmatched_bank_lines(o, account) u WHERE line IS NULL OR u.id = line;
@@ -236,20 +242,26 @@ BEGIN
     FROM lines l LEFT JOIN sugg g ON g.line_id = l.id;
     RETURN jsonb_strip_nulls(jsonb_build_object(
         'lines', page, 'unmatched', total, 'offset', off, 'returned', jsonb_array_length(page),
-        'next_offset', CASE WHEN off + jsonb_array_length(page) < total THEN off + jsonb_array_length(page) END));
+        'next_offset', CASE WHEN off + jsonb_array_length(page) < total THEN off + jsonb_array_length(page) END,
+        'freshness', jsonb_strip_nulls(jsonb_build_object(
+            'open_documents_confirmed_at', (SELECT min(greatest(s.last_complete_scan_at, s.last_hot_scan_at)) FROM billy.sync_state s
+                                            WHERE s.organization_id = o AND s.resource IN ('invoices', 'bills')),
+            'bank_lines_synced_at', (SELECT s.last_complete_scan_at FROM billy.sync_state s
+                                     WHERE s.organization_id = o AND s.resource = 'bankLines'),
+            'stale_reason', nullif(stale, '')))));
 END
 $$;
-COMMENT ON FUNCTION billy._mcp_bank_matches(text, text, text, integer, integer) IS
-'The list_unmatched_bank_lines tool: a page of billy.unmatched_bank_lines (20 unless limit says otherwise), each with up to 3 of billy.bank_match_suggestions (ref, number, counterparty, due date, balance, score, why), the number unmatched and where the next page starts. Internal.';
-GRANT EXECUTE ON FUNCTION billy._mcp_bank_matches(text, text, text, integer, integer) TO billy_reader;
+COMMENT ON FUNCTION billy._mcp_bank_matches(text, text, text, integer, integer, interval) IS
+'The list_unmatched_bank_lines tool: the open invoices and bills confirmed first when the call wants it (billy._cache_confirm_hot, as list_invoices), then a page of billy.unmatched_bank_lines (20 unless limit says otherwise), each with up to 3 of billy.bank_match_suggestions (ref, number, counterparty, due date, balance, score, why), the number unmatched, where the next page starts, and when the open documents were confirmed and the bank lines synced. Internal.';
+GRANT EXECUTE ON FUNCTION billy._mcp_bank_matches(text, text, text, integer, integer, interval) TO billy_reader;
 
 INSERT INTO billy.mcp_tools (name, title, sort_order, function, arguments, kind, annotations, input_schema, description, builtin)
 VALUES ('list_unmatched_bank_lines', 'Unmatched bank lines', 530, 'billy._mcp_bank_matches', '{"organization": "org", "line_id": "line"}', 'call',
-        '{"readOnlyHint": true, "openWorldHint": false}',
+        '{"readOnlyHint": true, "openWorldHint": true}',
         billy._mcp_input(jsonb_build_object(
             'account', '{"type": "string", "maxLength": 200, "description": "Id, number or name."}'::jsonb,
             'line_id', '{"type": "string", "maxLength": 100}'::jsonb,
             'limit', '{"type": "integer", "minimum": 1, "maximum": 500}'::jsonb,
-            'offset', '{"type": "integer", "minimum": 0}'::jsonb)),
+            'offset', '{"type": "integer", "minimum": 0}'::jsonb) || billy._mcp_max_age_arg()),
         'Unmatched bank lines, newest first, each with the open invoices or bills it likely pays and why.',
         true);
