@@ -32,7 +32,7 @@ DECLARE
     n integer;
 BEGIN
     SELECT count(*), min(a.id) INTO n, found_id FROM billy.accounts a
-    WHERE a.organization_id = o AND a.deleted_at IS NULL
+    WHERE a.organization_id = o AND a.deleted_at IS NULL AND a.is_bank_account
       AND (a.id = account OR a.account_no::text = btrim(account) OR lower(a.name) = lower(btrim(account)));
     IF n = 1 THEN
         RETURN found_id;
@@ -43,7 +43,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION billy._bank_account(text, text) IS
-'A bank account of the organization by id, account number or name (case-insensitive); an error naming it when there is none or several. Internal.';
+'A bank account (is_bank_account) of the organization by id, account number or name (case-insensitive); an error naming it when there is none or several. Internal.';
 
 -- _bank_match_score: the points a document scores for a line, and why
 CREATE FUNCTION billy._bank_match_score(line_text text, line_amount numeric, line_date date,

@@ -8,7 +8,7 @@
 # side and currency; the MCP tool answers the same through billy.mcp as a
 # billy_mcp role, which cannot see another organization's lines.
 source "$(dirname "$0")/tap.sh"
-plan 17
+plan 20
 
 work=$(mktemp -d "$BILLY_WORK/reconcile.XXXXXX")
 "$BILLY_SANDBOX" --listen 127.0.0.1:0 --seed 4242 --orgs 2 --today 2026-06-30 \
@@ -57,9 +57,10 @@ for o in "$A"; do
     if [ "$(q "SELECT count(*) FROM billy.transactions WHERE organization_id = '$o'")" = 0 ]; then
         diag "transactions and postings of $o read from the sandbox's dump (not synced by billy yet)"
         q "CREATE TEMP TABLE d AS SELECT t FROM jsonb_array_elements(billy_test.sandbox('GET', '/dump?org=$o&resource=transactions', NULL, '$control')::jsonb -> 'transactions') t;
-           INSERT INTO billy.transactions (organization_id, id, transaction_no, voucher_no, entry_date, originator_reference, originator_name, is_voided, is_void, raw, content_hash)
+           INSERT INTO billy.transactions (organization_id, id, transaction_no, voucher_no, entry_date, originator_reference, originator_type,
+                                           originator_id, originator_name, is_voided, is_void, raw, content_hash)
            SELECT '$o', t ->> 'id', (t ->> 'transactionNo')::integer, t ->> 'voucherNo', (t ->> 'entryDate')::date, t ->> 'originatorReference',
-                  t ->> 'originatorName', (t ->> 'isVoided')::boolean, (t ->> 'isVoid')::boolean, t, sha256(convert_to(t::text, 'UTF8')) FROM d;
+                  split_part(t ->> 'originatorReference', ':', 1), split_part(t ->> 'originatorReference', ':', 2), t ->> 'originatorName', (t ->> 'isVoided')::boolean, (t ->> 'isVoid')::boolean, t, sha256(convert_to(t::text, 'UTF8')) FROM d;
            INSERT INTO billy.postings (organization_id, id, transaction_id, entry_date, text, account_id, amount, side, currency_id, is_voided, raw)
            SELECT '$o', p ->> 'id', p ->> 'transactionId', (p ->> 'entryDate')::date, p ->> 'text', p ->> 'accountId', (p ->> 'amount')::numeric,
                   p ->> 'side', p ->> 'currencyId', (p ->> 'isVoided')::boolean, p FROM d, jsonb_array_elements(t -> 'postings') p" >/dev/null
@@ -120,17 +121,30 @@ ok $(q "SELECT count(*) FROM billy.search('$A', '$line_amount', ARRAY['bank_line
 voucher=$(q "SELECT t.voucher_no FROM billy.transactions t WHERE t.organization_id = '$A' AND t.originator_type = 'invoice'
                AND (SELECT count(*) FROM billy.transactions u WHERE u.organization_id = '$A' AND u.voucher_no = t.voucher_no) = 1
              ORDER BY t.transaction_no DESC LIMIT 1")
-is "$(q "SELECT array_agg(id ORDER BY id) FROM billy.search('$A', '$voucher', ARRAY['posting'], 200)")" \
-   "$(q "SELECT array_agg(p.id ORDER BY p.id) FROM billy.postings p JOIN billy.transactions t ON t.organization_id = p.organization_id AND t.id = p.transaction_id
-         WHERE p.organization_id = '$A' AND t.voucher_no = '$voucher'")" \
+got=$(q "SELECT array_agg(id ORDER BY id) FROM billy.search('$A', '$voucher', ARRAY['posting'], 200)")
+want=$(q "SELECT array_agg(p.id ORDER BY p.id) FROM billy.postings p JOIN billy.transactions t ON t.organization_id = p.organization_id AND t.id = p.transaction_id
+          WHERE p.organization_id = '$A' AND t.voucher_no = '$voucher'")
+ok $([ -n "$voucher" ] && [ -n "$want" ] && [ "$got" = "$want" ]; echo $?) \
    "search finds exactly the postings of the transaction with voucher $voucher"
 got=$(q "SELECT count(*) FROM billy.search('$A', 'løn', ARRAY['posting'], 200)")
 want=$(q "SELECT count(*) FROM billy.postings WHERE organization_id = '$A' AND lower(text) ~ '(^|[^[:alnum:]])løn'")
 ok $([ "$got" = "$want" ] && [ "$want" -gt 0 ]; echo $?) \
    "search finds by a word every posting whose text has a word starting so (løn: $got of $want), and no other"
 
+# one bank account: the EUR account by its number
+eur=$(q "SELECT account_no FROM billy.accounts WHERE organization_id = '$A' AND is_bank_account AND currency_id = 'EUR' LIMIT 1")
+is "$(q "SELECT count(*) FILTER (WHERE currency <> 'EUR' OR account_no::text <> '$eur') || ' of ' || count(*) FROM billy.unmatched_bank_lines('$A', '$eur')")" \
+   "0 of $(q "SELECT count(*) FROM billy.bank_lines l JOIN billy.accounts a ON a.organization_id = l.organization_id AND a.id = l.account_id
+             WHERE l.organization_id = '$A' AND l.match_id IS NULL AND a.account_no::text = '$eur'")" \
+   "account by number ($eur, EUR): only its lines, all of them"
+is "$(q "SELECT count(*) FROM billy.bank_match_suggestions('$A', '$eur') s JOIN billy.invoices i ON i.organization_id = '$A' AND i.id = s.subject_id
+         WHERE i.currency_id <> 'EUR'")" 0 "its lines are suggested EUR documents only"
+
 # bad input
 ok $(q "SELECT * FROM billy.bank_match_suggestions('$A', account => 'no such account')" 2>&1 | grep -q 'unknown bank account "no such account"'; echo $?) \
    "an unknown bank account is an error naming it"
+sales=$(q "SELECT account_no FROM billy.accounts WHERE organization_id = '$A' AND NOT is_bank_account AND account_no IS NOT NULL ORDER BY account_no LIMIT 1")
+ok $(q "SELECT * FROM billy.unmatched_bank_lines('$A', '$sales')" 2>&1 | grep -q "unknown bank account \"$sales\""; echo $?) \
+   "an account that is not a bank account ($sales) is refused"
 
 exit $((TAP_FAILED > 0))
