@@ -39,7 +39,7 @@ BEGIN
     END IF;
     RAISE EXCEPTION '% bank account "%"', CASE WHEN n = 0 THEN 'unknown' ELSE 'ambiguous' END, account
         USING ERRCODE = '22023',
-              HINT = 'Pass the id, number or name of a bank account (list_accounts, or billy.accounts where is_bank_account), or leave it out for every bank account.';
+              HINT = 'Pass the id, number or name of a bank account (list_accounts marks them bank), or leave it out for every bank account.';
 END
 $$;
 COMMENT ON FUNCTION billy._bank_account(text, text) IS
@@ -142,7 +142,7 @@ BEGIN
     END IF;
     IF line IS NOT NULL AND NOT EXISTS (SELECT 1 FROM billy.bank_lines l WHERE l.organization_id = o AND l.id = line AND l.deleted_at IS NULL) THEN
         RAISE EXCEPTION 'unknown bank line "%"', line
-            USING ERRCODE = '22023', HINT = 'Pass the id of a bank line of this organization (billy.unmatched_bank_lines lists the unmatched ones).';
+            USING ERRCODE = '22023', HINT = 'Pass the id of a bank line of this organization (list_unmatched_bank_lines lists the unmatched ones).';
     END IF;
     RETURN QUERY
     WITH lines AS (
