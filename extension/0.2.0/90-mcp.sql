@@ -516,6 +516,7 @@ DECLARE
     can_sync boolean := EXISTS (SELECT 1 FROM billy.mcp_tools t WHERE t.name = 'sync_billy_data' AND billy._mcp_tool_problem(t) IS NULL);
     can_status boolean := EXISTS (SELECT 1 FROM billy.mcp_tools t WHERE t.name = 'get_sync_status' AND billy._mcp_tool_problem(t) IS NULL);
     can_write boolean := EXISTS (SELECT 1 FROM billy.mcp_tools t WHERE t.kind IN ('write', 'import') AND billy._mcp_tool_problem(t) IS NULL);
+    can_statement boolean := EXISTS (SELECT 1 FROM billy.mcp_tools t WHERE t.name = 'get_statement' AND billy._mcp_tool_problem(t) IS NULL);
 BEGIN
     SELECT count(*), string_agg(format('%s (id %s, %s)', o.name, o.id, coalesce(o.base_currency, 'DKK')), '; ' ORDER BY o.name)
     INTO n, orgs
@@ -529,6 +530,7 @@ BEGIN
         || CASE WHEN can_write THEN 'Writes to Billy take two calls: without confirmation a tool returns a preview and a confirmation and writes nothing; '
                                  || 'show the preview to the user and call the same tool again with the same arguments and that confirmation only when they agree. '
                 ELSE '' END
+        || CASE WHEN can_statement THEN 'get_statement''s period: fy (the fiscal year of today, the default), fy2025 (the fiscal year ending in 2025), 2025, 2025-Q1, 2025-03 or 2025-01-01..2025-03-31. ' ELSE '' END
         || 'Lists give a page (25 rows unless limit says otherwise) with total and next_offset: call again with offset set to next_offset for more; detail "full" or fields give more per row, detail "raw" Billy''s own JSON. '
         || CASE WHEN n = 0 THEN 'No organization is visible to this connection yet.'
                 WHEN n = 1 THEN 'One organization is connected: ' || orgs || '; the organization argument can be left out.'
@@ -536,7 +538,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION billy.mcp_instructions() IS
-'The instructions billy.mcp gives AI clients in its initialize and server/discover answers: what billy is, how fresh reads are, what the amounts mean, how writes are confirmed (when the caller can write), how lists page, and which organizations the caller sees. Names only tools the caller can use.';
+'The instructions billy.mcp gives AI clients in its initialize and server/discover answers: what billy is, how fresh reads are, what the amounts mean, how writes are confirmed (when the caller can write), the periods get_statement takes (when the caller can use it), how lists page, and which organizations the caller sees. Names only tools the caller can use.';
 
 ------------------------------------------------------------------------------
 -- The audit trail of MCP calls: recorded through billy.audit when installed

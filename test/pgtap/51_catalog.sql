@@ -20,7 +20,9 @@ SELECT is(billy._resource_include('invoices'), 'invoice.lines:embed,invoice.bala
           'the include parameter is derived from the children');
 SELECT is(billy._sync_resources(),
           ARRAY['organization', 'accounts', 'taxRates', 'salesTaxRulesets', 'salesTaxReturns',
-                'contacts', 'products', 'invoices', 'bills', 'bankPayments'],
+                'contacts', 'products', 'invoices', 'bills', 'bankPayments',
+                'currencies', 'accountGroups', 'daybooks', 'transactions', 'daybookTransactions',
+                'bankLineMatches', 'files', 'attachments'],
           'a full sync takes the catalog''s resources in sync_order, after the organization');
 
 ------------------------------------------------------------------------------
