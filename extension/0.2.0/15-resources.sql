@@ -332,6 +332,10 @@ LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 RETURN EXISTS (SELECT 1 FROM billy.resource_columns c WHERE c.resource = res AND c.child = '' AND c.column_name = col);
 COMMENT ON FUNCTION billy._resource_has_column(text, text) IS 'Whether a resource''s mirror table has the catalog column col. Internal.';
+-- the read path (list functions run as the caller) and src/resources.c (as
+-- whoever first needs the catalog in a backend) read the catalog
+GRANT EXECUTE ON FUNCTION billy._resource_table(text), billy._resource_include(text),
+    billy._resource_has_column(text, text) TO billy_reader;
 
 CREATE FUNCTION billy._mirror_tables() RETURNS SETOF text
 LANGUAGE sql STABLE
