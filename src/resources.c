@@ -70,7 +70,10 @@ load_catalog(void)
 	resources_relid = get_relname_relid("resources", nsp);
 	children_relid = get_relname_relid("resource_children", nsp);
 
-	/* valid from here: an invalidation during the read makes the next one read again */
+	/*
+	 * valid from here: an invalidation during the read makes the next one
+	 * read again
+	 */
 	catalog_valid = true;
 	cxt = AllocSetContextCreate(TopMemoryContext, "billy resource catalog", ALLOCSET_SMALL_SIZES);
 	PG_TRY();
