@@ -45,7 +45,7 @@ GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA pg_temp TO PUBLIC;
 ------------------------------------------------------------------------------
 -- the registry
 ------------------------------------------------------------------------------
-SELECT is((SELECT count(*) FROM billy.mcp_tools WHERE builtin), 54::bigint, 'the 54 tools are registered');
+SELECT is((SELECT count(*) FROM billy.mcp_tools WHERE builtin), 57::bigint, 'the 57 tools are registered');
 SELECT set_eq($$SELECT name FROM billy.mcp_tools WHERE builtin$$,
     ARRAY['list_invoices', 'get_invoice', 'create_invoice', 'approve_invoice', 'send_invoice', 'list_customers',
           'get_customer', 'create_customer', 'update_customer', 'list_products', 'get_product', 'create_product',
@@ -55,7 +55,8 @@ SELECT set_eq($$SELECT name FROM billy.mcp_tools WHERE builtin$$,
           'get_receivables_aging', 'forecast_revenue', 'get_vat_return', 'get_vat_deadlines', 'check_vat',
           'import_customers_csv', 'import_products_csv', 'export_invoices_csv', 'get_bulk_job_status',
           'cancel_bulk_job', 'get_cache_performance', 'warm_cache', 'check_connection', 'get_bill', 'list_accounts', 'list_tax_rates',
-          'show_dashboard', 'update_draft_invoice', 'delete_draft_invoice', 'credit_invoice', 'update_draft_bill',
+          'show_dashboard', 'search', 'list_unmatched_bank_lines', 'get_statement',
+          'update_draft_invoice', 'delete_draft_invoice', 'credit_invoice', 'update_draft_bill',
           'delete_draft_bill', 'approve_bill', 'credit_bill', 'delete_customer', 'delete_product', 'add_contact_person',
           'update_contact_person', 'delete_contact_person'],
     'every tool the issues name, and no other');
