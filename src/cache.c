@@ -50,8 +50,8 @@
  * stale_reason "budget_spent"; only a miss raises SQLSTATE 53400.
  *
  * For the module table: settings billy_cache_define_settings.  The
- * resource table below (CacheResource) is to be replaced by the resource
- * catalog (src/resources.c).
+ * resources it serves are those of the catalog (src/resources.c) with a
+ * read function.
  *
  *-------------------------------------------------------------------------
  */
@@ -77,6 +77,7 @@
 #include "cache.h"
 #include "freshness.h"
 #include "organizations.h"
+#include "resources.h"
 #include "sqlexec.h"
 #include "sync.h"
 #include "testclock.h"
@@ -90,21 +91,8 @@ PG_FUNCTION_INFO_V1(billy_cache_confirm_hot);
 PG_FUNCTION_INFO_V1(billy_cache_confirm_rows);
 PG_FUNCTION_INFO_V1(billy_cache_page);
 
-/* the resources the read path serves */
-typedef struct CacheResource
-{
-	const char *name;			/* Billy's plural */
-	const char *what;			/* in messages */
-	const char *function;		/* the SQL function that reads it */
-} CacheResource;
-
-static const CacheResource cache_resources[] = {
-	{"invoices", "invoice", "get_invoice"},
-	{"bills", "bill", "get_bill"},
-	{"contacts", "contact", "get_contact"},
-	{"products", "product", "get_product"},
-	{"bankPayments", "bank payment", "get_bank_payment"},
-};
+/* the resources the read path serves: those of billy.resources with a read function */
+typedef BillyResource CacheResource;
 
 /* settings (billy_cache_define_settings) */
 bool		billy_read_confirm = false;
@@ -183,9 +171,10 @@ billy_cache_confirming(PG_FUNCTION_ARGS)
 static const CacheResource *
 resource_by_name(const char *name)
 {
-	for (int i = 0; i < lengthof(cache_resources); i++)
-		if (strcmp(cache_resources[i].name, name) == 0)
-			return &cache_resources[i];
+	const CacheResource *cr = billy_resource(name);
+
+	if (cr != NULL && cr->read_function != NULL)
+		return cr;
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("unknown resource \"%s\"", name),
@@ -573,7 +562,7 @@ cache_get(FunctionCallInfo fcinfo, const CacheResource *cr)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("id must not be null"),
-				 errhint("Pass the %s's Billy id.", cr->what)));
+				 errhint("Pass the %s's Billy id.", cr->noun)));
 	id = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	if (id[0] == '\0' || strlen(id) >= BILLY_MAX_ID)
 		ereport(ERROR,
@@ -611,7 +600,7 @@ cache_get(FunctionCallInfo fcinfo, const CacheResource *cr)
 		billy_cache_count(org, cr->name, id, &counts, false);
 		ereport(ERROR,
 				(errcode(ERRCODE_NO_DATA_FOUND),
-				 errmsg("%s \"%s\" was deleted in Billy", cr->what, id),
+				 errmsg("%s \"%s\" was deleted in Billy", cr->noun, id),
 				 errdetail("billy found it gone at %s.",
 						   JsonEncodeDateTime(buf, TimestampTzGetDatum(row.deleted_at), TIMESTAMPTZOID, NULL))));
 	}
@@ -669,7 +658,7 @@ cache_get(FunctionCallInfo fcinfo, const CacheResource *cr)
 				billy_cache_count(org, cr->name, id, &counts, false);
 				ereport(ERROR,
 						(errcode(ERRCODE_NO_DATA_FOUND),
-						 errmsg("%s \"%s\" was deleted in Billy", cr->what, id),
+						 errmsg("%s \"%s\" was deleted in Billy", cr->noun, id),
 						 errdetail("billy found it gone just now.")));
 			}
 			if (age < window)
@@ -706,7 +695,7 @@ cache_get(FunctionCallInfo fcinfo, const CacheResource *cr)
 					billy_cache_count(org, cr->name, id, &counts, false);
 					ereport(ERROR,
 							(errcode(ERRCODE_NO_DATA_FOUND),
-							 errmsg("%s \"%s\" was deleted in Billy", cr->what, id),
+							 errmsg("%s \"%s\" was deleted in Billy", cr->noun, id),
 							 errdetail("Billy answered 404 just now%s.",
 									   f.stored ? "; the mirror marks it deleted" : "")));
 				}
@@ -748,25 +737,25 @@ cache_get(FunctionCallInfo fcinfo, const CacheResource *cr)
 		if (f.outcome == BILLY_RECORD_GONE)
 			ereport(ERROR,
 					(errcode(ERRCODE_NO_DATA_FOUND),
-					 errmsg("%s \"%s\" does not exist in Billy", cr->what, id),
+					 errmsg("%s \"%s\" does not exist in Billy", cr->noun, id),
 					 errdetail("It is not in the mirror, and Billy answered 404.")));
 		if (f.outcome == BILLY_RECORD_FAILED)
 		{
 			if (f.reason && strcmp(f.reason, "breaker_open") == 0)
 				ereport(ERROR,
 						(errcode(ERRCODE_CONNECTION_FAILURE),
-						 errmsg("%s \"%s\" is not in the mirror and Billy is not being called", cr->what, id),
+						 errmsg("%s \"%s\" is not in the mirror and Billy is not being called", cr->noun, id),
 						 errdetail("The circuit breaker of organization \"%s\" is open after repeated failures.", org),
 						 errhint("billy.breaker_status() says when it tries again.")));
 			if (f.reason && strcmp(f.reason, "not_connected") == 0)
 				ereport(ERROR,
 						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-						 errmsg("%s \"%s\" is not in the mirror and organization \"%s\" is not connected", cr->what, id, org),
+						 errmsg("%s \"%s\" is not in the mirror and organization \"%s\" is not connected", cr->noun, id, org),
 						 errhint("Call billy.connect() with an access token for it.")));
 			ereport(ERROR,
 					(errcode(f.error.sqlerrcode),
 					 errmsg("%s \"%s\" is not in the mirror and Billy could not be asked: %s",
-							cr->what, id, f.error.message),
+							cr->noun, id, f.error.message),
 					 f.error.detail ? errdetail("%s", f.error.detail) : 0,
 					 errhint("billy.read_through_timeout_ms bounds the wait; the next sync brings the record if it exists."),
 					 errhidestmt(true)));
@@ -794,11 +783,11 @@ billy_get(PG_FUNCTION_ARGS)
 	{
 		char	   *name = get_func_name(fcinfo->flinfo->fn_oid);
 
-		for (int i = 0; i < lengthof(cache_resources) && cr == NULL; i++)
-			if (name && strcmp(name, cache_resources[i].function) == 0)
-				cr = &cache_resources[i];
+		cr = name ? billy_resource_read_by(name) : NULL;
 		if (cr == NULL)
 			elog(ERROR, "billy: no resource is read by function %s", name ? name : "?");
+		/* a copy as long-lived as the call site (the catalog may change) */
+		cr = billy_resource_copy(cr, fcinfo->flinfo->fn_mcxt);
 		fcinfo->flinfo->fn_extra = (void *) cr;
 	}
 	return cache_get(fcinfo, cr);
@@ -834,9 +823,11 @@ billy_cache_count_list(PG_FUNCTION_ARGS)
 		PG_RETURN_VOID();
 	org = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	resource = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	for (int i = 0; i < lengthof(cache_resources); i++)
-		if (strcmp(resource, cache_resources[i].name) == 0)
-			known = true;
+	{
+		const CacheResource *cr = billy_resource(resource);
+
+		known = cr != NULL && cr->read_function != NULL;
+	}
 	if (!known || strlen(org) >= BILLY_MAX_ID || !billy_org_visible(org))
 		PG_RETURN_VOID();
 	counts.reads = 1;

@@ -21,7 +21,8 @@
 #include "sync.h"
 #include "worker.h"
 
-#define BILLY_CACHE_RESOURCE_LEN 16
+/* Billy's plural names are at most 31 characters (billy.resources) */
+#define BILLY_CACHE_RESOURCE_LEN 32
 
 /* what the counters count, per (organization, resource, record) */
 typedef struct BillyCacheCounts

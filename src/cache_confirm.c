@@ -74,6 +74,7 @@
 #include "cache.h"
 #include "freshness.h"
 #include "organizations.h"
+#include "resources.h"
 #include "sqlexec.h"
 #include "sync.h"
 #include "testclock.h"
@@ -212,7 +213,9 @@ billy_cache_read_row(const char *resource, const char *org, const char *id, Bill
 	static const char *const scan_cols[] = {"last_complete_scan_at", "last_hot_scan_at"};
 	Oid			nsp = get_namespace_oid("billy", false);
 	const char *table = billy_sync_table(resource);
-	bool		has_paid = strcmp(resource, "invoices") == 0 || strcmp(resource, "bills") == 0;
+	const BillyResource *res = billy_resource(resource);
+	/* a resource with hot scans has is_paid: its hot_where reads it */
+	bool		has_paid = res != NULL && res->hot_where != NULL;
 	const char *keys[2] = {org, id};
 	Datum		v[6];
 	bool		n[6];
