@@ -712,11 +712,13 @@ COMMENT ON FUNCTION billy._mcp_import(text, jsonb, text) IS
 
 -- _mcp_rows: the records of a list for reading, in one query (a function
 -- call per row cost a query start per row: 20 invoices took 7 ms), in
--- PL/pgSQL so that the query's plan is kept for the session (a SQL
--- function's is made again for every statement that calls it)
+-- PL/pgSQL with a generic plan so that the query is planned once a session
+-- (a SQL function's plan is made again for every statement that calls it,
+-- and PL/pgSQL's custom plans were too: the planning was most of the cost)
 CREATE FUNCTION billy._mcp_rows(resource text, rs jsonb, full_detail boolean) RETURNS jsonb
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_generic_plan
 AS $$
 BEGIN
 RETURN (SELECT coalesce(jsonb_agg(CASE resource
@@ -800,11 +802,15 @@ COMMENT ON FUNCTION billy._mcp_row(text, jsonb, boolean) IS
 'One record for reading: billy._mcp_rows of that record alone. Internal.';
 
 -- _mcp_record: one record of a get tool, curated: the list row in full,
--- with lines and payments for invoices and bills
+-- with lines and payments for invoices and bills (PL/pgSQL, as _mcp_rows:
+-- as a SQL function it was planned again on every call, 1 ms of a get)
 CREATE FUNCTION billy._mcp_record(resource text, r jsonb) RETURNS jsonb
-LANGUAGE sql STABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-RETURN (billy._mcp_row(resource, r, true) - 'text')
+SET plan_cache_mode = force_generic_plan
+AS $$
+BEGIN
+RETURN ((billy._mcp_rows(resource, jsonb_build_array(r), true) -> 0) - 'text')
     || CASE WHEN resource IN ('invoices', 'bills') THEN jsonb_strip_nulls(jsonb_build_object(
         'lines', (SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
                       'product_id', l ->> 'productId', 'account_id', l ->> 'accountId', 'text', l ->> 'description',
@@ -817,12 +823,15 @@ RETURN (billy._mcp_row(resource, r, true) - 'text')
                          'voided', CASE WHEN (m ->> 'isVoided')::boolean THEN true END)) ORDER BY m ->> 'entryDate')
                      FROM jsonb_array_elements(coalesce(r -> 'balanceModifiers', '[]')) m)))
       ELSE '{}'::jsonb END;
+END
+$$;
 COMMENT ON FUNCTION billy._mcp_record(text, jsonb) IS
 'One record of a get tool, curated: its list row in full detail and, for invoices and bills, the lines (text, quantity, unit price, discount, net, vat) and the payments and credit notes against it (date, amount, by what). Internal.';
 
 CREATE FUNCTION billy._mcp_project(project text, answer jsonb, args jsonb) RETURNS jsonb
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
     detail text := coalesce(args ->> 'detail', 'summary');
