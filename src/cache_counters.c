@@ -414,4 +414,3 @@ billy_cache_counters(PG_FUNCTION_ARGS)
 	LWLockRelease(cache_shared->lock);
 	return (Datum) 0;
 }
-
