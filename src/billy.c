@@ -36,6 +36,7 @@
 #include "breaker.h"
 #include "budget.h"
 #include "cache.h"
+#include "testclock.h"
 #include "mcp.h"
 
 PG_MODULE_MAGIC;
@@ -264,6 +265,8 @@ _PG_init(void)
 
 	billy_mcp_define_settings();
 	billy_cache_define_settings();
+	billy_cache_confirm_define_settings();
+	billy_cache_counters_define_settings();
 	billy_budget_define_settings();
 
 	DefineCustomBoolVariable("billy.enable_writes",
@@ -398,7 +401,8 @@ billy_shmem_request(void)
 	RequestAddinShmemSpace(MAXALIGN(sizeof(BillyWorkerState)));
 	RequestAddinShmemSpace(billy_breaker_shmem_size());
 	RequestAddinShmemSpace(billy_budget_shmem_size());
-	billy_cache_shmem_request();
+	RequestAddinShmemSpace(billy_testclock_shmem_size());
+	billy_cache_counters_shmem_request();
 	RequestNamedLWLockTranche("billy", 3);
 }
 
@@ -435,7 +439,8 @@ billy_shmem_startup(void)
 	}
 	billy_breaker_shmem_init();
 	billy_budget_shmem_init();
-	billy_cache_shmem_init();
+	billy_testclock_shmem_init();
+	billy_cache_counters_shmem_init();
 	LWLockRelease(AddinShmemInitLock);
 	/* the postmaster logs after detaching: hooks must not read it then */
 	on_shmem_exit(billy_shmem_forget, (Datum) 0);

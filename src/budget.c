@@ -50,7 +50,7 @@
 #include <math.h>
 
 #include "budget.h"
-#include "cache.h"
+#include "testclock.h"
 #include "pagescan.h"
 
 typedef struct BudgetBucket
@@ -76,6 +76,7 @@ typedef struct KnownToken
 
 #define KNOWN_TOKENS 32
 
+int			billy_api_budget_per_minute = 60;
 int			billy_admin_api_budget_per_minute = 600;
 
 static LWLock *budget_lock = NULL;
@@ -90,10 +91,18 @@ static bool xact_callback_registered = false;
 
 static const char *const share_names[BILLY_SHARE__COUNT] = {"exempt", "reader", "admin"};
 
-/* billy_budget_define_settings defines the admins' share; _PG_init calls it */
+/* billy_budget_define_settings defines both shares' settings; _PG_init calls it */
 void
 billy_budget_define_settings(void)
 {
+	DefineCustomIntVariable("billy.api_budget_per_minute",
+							"API calls per minute and organization that roles outside billy_admin may make billy spend: reads with max_age or misses, billy.check_connection, and the worker's refreshes ahead of reads.",
+							"Charged where every GET is issued (budget.c). Once it is spent nothing is sent: a read answers the mirror's copy (fresh: false, stale_reason budget_spent); a miss, billy.check_connection and billy.api_get raise SQLSTATE 53400. 0 refuses them all and turns background refreshes off. Syncs and writes are not counted.",
+							&billy_api_budget_per_minute,
+							60, 0, 100000,
+							PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
+
 	DefineCustomIntVariable("billy.admin_api_budget_per_minute",
 							"API calls per minute and organization that billy_admin members may make billy spend on reads, checks and billy.api_get.",
 							"Their own share, apart from the readers' (billy.api_budget_per_minute); the sync and writes are not charged. 0 refuses them.",
@@ -209,7 +218,7 @@ billy_budget_exempt_this_transaction(void)
 
 /*
  * billy_budget_charge_scans: while on, a scan run for a reader (a read's
- * confirmation, cache.c) is charged like the read's own GETs: the scan's
+ * confirmation, cache_confirm.c) is charged like the read's own GETs: the scan's
  * billy_budget_exempt_this_transaction does nothing.  Returns the previous
  * value; commit and abort turn it off.
  */
@@ -311,9 +320,9 @@ billy_budget_charge(const char *org)
 						   share_names[share], per_minute,
 						   share == BILLY_SHARE_ADMIN ? "billy.admin_api_budget_per_minute" : "billy.api_budget_per_minute"),
 				 per_minute > 0 ?
-				 errhint("Read from the mirror (leave out max_age) or try again in %.0f s; the sync keeps the mirror current either way.",
+				 errhint("Try again in %.0f s. Meanwhile reads answer the mirror's copy (fresh: false when it is older than asked), and the sync keeps it current.",
 						 ceil(wait_s)) :
-				 errhint("Read from the mirror (leave out max_age); an administrator can raise %s.",
+				 errhint("Reads answer the mirror's copy (fresh: false when it is older than asked); an administrator can raise %s.",
 						 share == BILLY_SHARE_ADMIN ? "billy.admin_api_budget_per_minute" : "billy.api_budget_per_minute")));
 }
 

@@ -1,8 +1,10 @@
 /*-------------------------------------------------------------------------
  *
  * cache.h
- *	  The read path, its access counters in shared memory, the worker's
- *	  cache work (flush, refresh jobs), and the test clock.
+ *	  The cache: the read path (cache.c), confirming on demand
+ *	  (cache_confirm.c), the read counters in shared memory
+ *	  (cache_counters.c), the worker's flush and refresh jobs
+ *	  (cache_refresh.c).  cache.c's header says how they fit.
  *
  *-------------------------------------------------------------------------
  */
@@ -12,9 +14,15 @@
 #include "postgres.h"
 
 #include "datatype/timestamp.h"
+#include "utils/jsonb.h"
 
+#include "http.h"
 #include "pagescan.h"
+#include "sync.h"
 #include "worker.h"
+
+/* Billy's plural names are at most 31 characters (billy.resources) */
+#define BILLY_CACHE_RESOURCE_LEN 32
 
 /* what the counters count, per (organization, resource, record) */
 typedef struct BillyCacheCounts
@@ -32,29 +40,71 @@ typedef struct BillyCacheCounts
 typedef struct BillyCacheDrained
 {
 	char		org[BILLY_MAX_ID];
-	char		resource[32];	/* RESOURCE_LEN of cache.c */
+	char		resource[BILLY_CACHE_RESOURCE_LEN];
 	char		id[BILLY_MAX_ID];
 	BillyCacheCounts counts;
 	TimestampTz last_access;
 	bool		refresh_wanted;
 } BillyCacheDrained;
 
+/* cache.c: the read path */
 extern void billy_cache_define_settings(void);
-extern void billy_cache_shmem_request(void);
-extern void billy_cache_shmem_init(void);
 
+/* cache_confirm.c: a mirror row, and confirming on demand */
+/* what the mirror holds for one record */
+typedef struct BillyMirrorRow
+{
+	bool		found;
+	Jsonb	   *raw;
+	TimestampTz effective;		/* effective confirmation */
+	bool		deleted;
+	TimestampTz deleted_at;
+	TimestampTz changed_at;		/* when billy last saw it change */
+	bool		hot;			/* in the hot set: a hot scan confirms it */
+} BillyMirrorRow;
+
+
+/* what a GET of the read path came back with */
+typedef struct BillyFetched
+{
+	BillyRecordOutcome outcome;
+	Jsonb	   *record;
+	bool		stored;
+	bool		called;			/* Billy was called */
+	const char *reason;			/* why Billy was not asked or failed */
+	BillyHttpError error;
+} BillyFetched;
+
+extern void billy_cache_confirm_define_settings(void);
+extern TimestampTz billy_cache_effective_confirmed(const char *resource, TimestampTz row_confirmed,
+												   bool is_paid_known, bool is_paid,
+												   TimestampTz complete_scan, TimestampTz hot_scan);
+extern void billy_cache_read_row(const char *resource, const char *org, const char *id,
+								 BillyMirrorRow *row, bool latest);
+extern void billy_cache_org_access(const char *org, bool *connected);
+extern void billy_cache_fetch_one(const char *resource, const char *org, const char *id,
+								  BillyFetched *f, bool budget_raises);
+extern void billy_cache_refresh_ids(BillyRefresh *r, const char *org, const char *resource,
+									char **ids, int n, int timeout_ms);
+extern bool billy_cache_singleflight(const char *org, const char *resource, const char *what,
+									 bool *waited);
+extern const char *billy_cache_confirm_unpaid(const char *org, const char *resource, int64 window_us,
+											  int64 *requests, char **error);
+extern int64 billy_cache_hot_window_us(void);
+extern const char *billy_cache_confirm_ids(const char *org, const char *resource, char **ids, int n,
+										   int64 *api_calls);
+
+/* cache_counters.c: the read counters in shared memory */
+extern void billy_cache_counters_define_settings(void);
+extern void billy_cache_counters_shmem_request(void);
+extern void billy_cache_counters_shmem_init(void);
 extern bool billy_cache_count(const char *org, const char *resource, const char *id,
 							  const BillyCacheCounts *counts, bool want_refresh);
 extern BillyCacheDrained *billy_cache_drain(int *n);
 extern bool billy_cache_flush_wanted(void);
+extern uint64 billy_cache_dropped_counts(void);
 
-extern TimestampTz billy_cache_clock_now(void);
-extern int64 billy_cache_age_us(TimestampTz ts);
-extern double billy_cache_rate(void);
-extern TimestampTz billy_cache_effective_confirmed(const char *resource, TimestampTz row_confirmed,
-												   bool is_paid_known, bool is_paid,
-												   TimestampTz complete_scan, TimestampTz hot_scan);
-
+/* cache_refresh.c: the worker's side */
 extern void billy_cache_tick(bool flush);
 extern void billy_cache_refresh_job(BillyJob *job);
 

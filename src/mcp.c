@@ -1655,7 +1655,7 @@ mcp_tools_call(McpRequest *req)
 
 	/*
 	 * An assistant acts on what it reads: reads confirm a stale row with
-	 * Billy before answering (billy.read_confirm; src/cache.c).
+	 * Billy before answering (billy.read_confirm; src/cache_confirm.c).
 	 */
 	{
 		bool		confirm = billy_read_confirm;

@@ -757,24 +757,50 @@ load_hashes(const BillyResource *res, const char *org, Datum ids, long nids, Mem
 
 /*
  * confirm_records sets confirmed_at of records found unchanged upstream
- * (looked up on their own, or in a filtered list), as the owner.
+ * (looked up on their own, or in a filtered list) to when the requests
+ * were sent (at), as the owner.  The time the confirmation was made, not
+ * the transaction's start: a read that confirms inside a long transaction
+ * must not make its confirmation look older than it is.
  */
 static void
-confirm_records(const BillyResource *res, const char *org, Datum ids)
+confirm_records(const BillyResource *res, const char *org, Datum ids, TimestampTz at)
 {
-	Oid			types[2] = {TEXTOID, TEXTARRAYOID};
-	Datum		values[2];
+	Oid			types[3] = {TEXTOID, TEXTARRAYOID, TIMESTAMPTZOID};
+	Datum		values[3];
 	BillyOwner	owner;
 
 	values[0] = CStringGetTextDatum(org);
 	values[1] = ids;
+	values[2] = TimestampTzGetDatum(at);
 	billy_become_owner(&owner);
-	billy_sql_exec(psprintf("UPDATE billy.%s SET confirmed_at = pg_catalog.now() "
+	billy_sql_exec(psprintf("UPDATE billy.%s SET confirmed_at = $3 "
 							"WHERE organization_id OPERATOR(pg_catalog.=) $1 "
-							"AND id OPERATOR(pg_catalog.=) ANY ($2) AND deleted_at IS NULL",
+							"AND id OPERATOR(pg_catalog.=) ANY ($2) AND deleted_at IS NULL "
+							"AND confirmed_at OPERATOR(pg_catalog.<) $3",
 							res->table),
-				   2, types, values, NULL);
+				   3, types, values, NULL);
 	billy_end_owner(&owner);
+}
+
+/*
+ * confirm_changed: the apply functions stamp what they store with now(),
+ * the transaction's start; in a transaction that began more than a second
+ * before the requests were sent (at), the stored records are confirmed at
+ * at instead (confirm_records), so that they do not look older than they
+ * are.  In a short transaction the two are the same moment, and nothing is
+ * written twice.
+ */
+static void
+confirm_changed(const BillyResource *res, const char *org, BillyRecord **changed, int n, TimestampTz at)
+{
+	char	  **ids;
+
+	if (n == 0 || at - GetCurrentTransactionStartTimestamp() < USECS_PER_SEC)
+		return;
+	ids = palloc(sizeof(char *) * n);
+	for (int i = 0; i < n; i++)
+		ids[i] = changed[i]->id;
+	confirm_records(res, org, ids_array(ids, n), at);
 }
 
 /*
@@ -800,6 +826,7 @@ billy_sync_refresh_records(BillyRefresh *r)
 	const char *base_url = r->base_url;
 	BillyOwner	owner;
 	int			n = r->nids;
+	TimestampTz sent;
 
 	if (res == NULL)
 		ereport(ERROR,
@@ -835,6 +862,7 @@ billy_sync_refresh_records(BillyRefresh *r)
 		reqs[i]->retryable = r->retry;
 		reqs[i]->timeout_ms = r->timeout_ms;
 	}
+	sent = GetCurrentTimestamp();
 	PG_TRY();
 	{
 		billy_http_run(reqs, n, billy_sync_concurrency, refresh_done, &rs);
@@ -855,6 +883,8 @@ billy_sync_refresh_records(BillyRefresh *r)
 
 		apply_records(res, r->org, r->run_id, rs.changed, rs.nchanged, &r->inserted, &r->updated);
 		notify_changes(res, r->org, r->run_id, r->inserted - before_ins, r->updated - before_upd, 0);
+		if (r->confirm)
+			confirm_changed(res, r->org, rs.changed, rs.nchanged, sent);
 	}
 	if (rs.ngone > 0)
 	{
@@ -878,7 +908,7 @@ billy_sync_refresh_records(BillyRefresh *r)
 		}
 	}
 	if (r->confirm && rs.nunchanged > 0)
-		confirm_records(res, r->org, ids_array(rs.unchanged, rs.nunchanged));
+		confirm_records(res, r->org, ids_array(rs.unchanged, rs.nunchanged), sent);
 }
 
 /* what billy_sync_refresh_list keeps while its pages arrive */
@@ -890,6 +920,7 @@ typedef struct ListRefreshState
 	List	   *seen;			/* ids the list held */
 	MemoryContext cxt;			/* the caller's: seen lives there */
 	MemoryContext page_cxt;		/* reset for every page */
+	TimestampTz sent;			/* when the pages in flight were asked for */
 } ListRefreshState;
 
 /*
@@ -961,9 +992,10 @@ list_refresh_page(BillyHttpRequest *req, void *arg)
 
 			apply_records(ls->res, r->org, r->run_id, changed, nchanged, &r->inserted, &r->updated);
 			notify_changes(ls->res, r->org, r->run_id, r->inserted - before_ins, r->updated - before_upd, 0);
+			confirm_changed(ls->res, r->org, changed, nchanged, ls->sent);
 		}
 		if (nunchanged > 0)
-			confirm_records(ls->res, r->org, ids_array(unchanged, nunchanged));
+			confirm_records(ls->res, r->org, ids_array(unchanged, nunchanged), ls->sent);
 	}
 	pfree(req->response.data);
 	req->response.data = NULL;
@@ -996,6 +1028,7 @@ list_fetch_pages(ListRefreshState *ls, const char *base_url, const char *token, 
 			reqs[i]->retryable = r->retry;
 			reqs[i]->timeout_ms = r->timeout_ms;
 		}
+		ls->sent = GetCurrentTimestamp();
 		billy_http_run(reqs, n, billy_sync_concurrency, list_refresh_page, ls);
 		fetched = last + 1;
 		if (r->failed > 0)

@@ -55,6 +55,7 @@
 #include "budget.h"
 #include "bulk.h"
 #include "cache.h"
+#include "testclock.h"
 #include "organizations.h"
 #include "sync.h"
 #include "sqlexec.h"
@@ -747,7 +748,7 @@ cache_interval_ms(void)
 static TimestampTz last_cache_work = 0;
 
 /*
- * step_cache flushes the read counters and plans refreshes (cache.c) when
+ * step_cache flushes the read counters and plans refreshes (cache_refresh.c) when
  * billy.cache_flush_interval_ms has passed, or sooner when a read asked for
  * a refresh.  The counts it held are lost if it fails.
  */

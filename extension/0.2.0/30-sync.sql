@@ -192,8 +192,10 @@ BEGIN
         error = 'interrupted: the process running this scan stopped (crash, restart or cancel)',
         error_cause = 'interrupted'
     WHERE organization_id = org AND resource = res AND state = 'running';
-    INSERT INTO billy.sync_runs (organization_id, resource, mode, job_id)
-    VALUES (org, res, scan_mode, job) RETURNING id INTO run;
+    -- started_at: this moment, not the transaction's start (a scan a read
+    -- runs inside a long transaction confirms as of when it starts)
+    INSERT INTO billy.sync_runs (organization_id, resource, mode, job_id, started_at)
+    VALUES (org, res, scan_mode, job, clock_timestamp()) RETURNING id INTO run;
     INSERT INTO billy.sync_state AS s (organization_id, resource, last_started_at, last_run_id)
     VALUES (org, res, now(), run)
     ON CONFLICT (organization_id, resource) DO UPDATE SET last_started_at = now(), last_run_id = run;

@@ -2,15 +2,15 @@
 -- Reads that never wait: billy.get_* and billy.list_* answer from the mirror
 -- with their freshness; adaptive TTLs per row; access counts flushed from
 -- shared memory; refresh-ahead within an API budget; cache performance.
--- The C side is src/cache.c (its header says how the pieces fit).
+-- The C side is src/cache*.c (cache.c's header says how the pieces fit).
 ------------------------------------------------------------------------------
 
--- The test clock (src/cache.c): ages the cache computes, and its "now".
+-- The test clock (src/testclock.c): ages the cache computes, and its "now".
 CREATE FUNCTION billy._cache_now() RETURNS timestamptz
 LANGUAGE C STABLE
 AS 'MODULE_PATHNAME', 'billy_cache_now';
 COMMENT ON FUNCTION billy._cache_now() IS
-'The cache''s now: the statement''s start, on the test clock when billy._set_clock_rate() made it run faster. Internal.';
+'The cache''s now: the current time (a confirmation made during the statement is not in the future), on the test clock when billy._set_clock_rate() made it run faster. Internal.';
 
 CREATE FUNCTION billy._cache_age(ts timestamptz) RETURNS interval
 LANGUAGE C STABLE STRICT
@@ -482,7 +482,7 @@ COMMENT ON FUNCTION billy._cache_plan(integer) IS
 -- Lists
 ------------------------------------------------------------------------------
 
--- Confirming on demand (src/cache.c): what a read that wants a fresher
+-- Confirming on demand (src/cache_confirm.c): what a read that wants a fresher
 -- answer than the mirror holds does, with the fewest requests, shared by
 -- concurrent reads
 CREATE FUNCTION billy._cache_confirming(max_age interval) RETURNS boolean
@@ -511,6 +511,16 @@ RETURN jsonb_build_object('max_age', jsonb_build_object('type', 'number', 'minim
 COMMENT ON FUNCTION billy._mcp_max_age_arg() IS
 'The max_age property of the MCP read tools'' input schemas: seconds, passed to the read functions'' max_age interval (a number of seconds is an interval). It carries no description: billy.mcp_instructions says once what it means, which keeps tools/list within its budget. Internal.';
 
+-- _cache_page: a list page's rows and their freshness (src/cache.c)
+CREATE FUNCTION billy._cache_page(org text, res text, ids text[], max_age interval,
+                                  OUT rows jsonb, OUT n_stale integer, OUT stale_ids text[],
+                                  OUT confirmed_at timestamptz, OUT age interval, OUT win interval)
+RETURNS record
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'billy_cache_page';
+COMMENT ON FUNCTION billy._cache_page(text, text, text[], interval) IS
+'A list page''s rows from the mirror, in the order of ids (those the caller may read), as a JSON array of Billy''s records, with their freshness: how many and which are older than their window (max_age when given, else billy.freshness_window of their class), and the effective confirmation, age and window of the row with the least time left in its window. By index look-ups as the caller, no query planned. Internal.';
+
 -- _cache_list_answer: the answer of a list function for a page of ids (in order)
 CREATE FUNCTION billy._cache_list_answer(org text, res text, ids text[], total bigint,
                                          page_limit integer, page_offset integer, max_age interval)
@@ -519,59 +529,35 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    rows jsonb;
-    t_eff timestamptz;
-    t_age interval;
-    t_win interval;
-    n_stale integer;
-    stale_ids text[];
+    p record;
     complete_at timestamptz;
     reason text;
 BEGIN
     FOR attempt IN 1..2 LOOP
         -- every row's confirmation and window; the row with the least time
         -- left in its window speaks for the page
-        EXECUTE format($q$
-            WITH page AS (
-                SELECT m.raw, u.n, m.id,
-                       billy.effective_confirmed_at($2, m.confirmed_at, %s, s.last_complete_scan_at, s.last_hot_scan_at) AS eff,
-                       coalesce($4, billy.freshness_window(billy.cache_state($2, m.raw), m.changed_at, m.first_seen_at)) AS win
-                FROM unnest($3) WITH ORDINALITY AS u(id, n)
-                JOIN billy.%I m ON m.organization_id = $1 AND m.id = u.id
-                LEFT JOIN billy.sync_state s ON s.organization_id = $1 AND s.resource = $2
-            ), aged AS (
-                SELECT p.*, coalesce(billy._cache_age(p.eff), interval '1000 years') AS age FROM page p
-            )
-            SELECT coalesce(jsonb_agg(raw ORDER BY n), '[]'),
-                   count(*) FILTER (WHERE age >= win),
-                   array_agg(id) FILTER (WHERE age >= win),
-                   (array_agg(eff ORDER BY win - age, n))[1], (array_agg(age ORDER BY win - age, n))[1],
-                   (array_agg(win ORDER BY win - age, n))[1]
-            FROM aged$q$,
-            CASE WHEN billy._resource_has_column(res, 'is_paid') THEN 'm.is_paid' ELSE 'NULL::boolean' END,
-            billy._resource_table(res))
-            INTO rows, n_stale, stale_ids, t_eff, t_age, t_win USING org, res, ids, max_age;
+        p := billy._cache_page(org, res, ids, max_age);
         -- a caller that wants it confirmed (max_age, or billy.read_confirm,
         -- which MCP turns on): refresh the stale rows now, in the fewest
         -- requests, and look again
-        EXIT WHEN n_stale = 0 OR attempt = 2 OR NOT billy._cache_confirming(max_age);
-        reason := billy._cache_confirm_rows(org, res, stale_ids);
+        EXIT WHEN p.n_stale = 0 OR attempt = 2 OR NOT billy._cache_confirming(max_age);
+        reason := billy._cache_confirm_rows(org, res, p.stale_ids);
         EXIT WHEN reason IS NOT NULL;
     END LOOP;
     SELECT s.last_complete_scan_at INTO complete_at FROM billy.sync_state s
     WHERE s.organization_id = org AND s.resource = res;
-    PERFORM billy._cache_count_list(org, res, stale_ids);
+    PERFORM billy._cache_count_list(org, res, p.stale_ids);
     RETURN jsonb_build_object(
-        res, rows, 'total', total, 'limit', page_limit, 'offset', page_offset,
+        res, p.rows, 'total', total, 'limit', page_limit, 'offset', page_offset,
         'freshness', jsonb_strip_nulls(jsonb_build_object(
             'source', 'mirror',
-            'fresh', n_stale = 0 AND complete_at IS NOT NULL,
-            'confirmed_at', coalesce(t_eff, complete_at),
-            'age_seconds', round(extract(epoch FROM coalesce(t_age, billy._cache_age(complete_at)))::numeric, 3),
-            'max_age_seconds', round(extract(epoch FROM t_win)::numeric, 3),
+            'fresh', p.n_stale = 0 AND complete_at IS NOT NULL,
+            'confirmed_at', coalesce(p.confirmed_at, complete_at),
+            'age_seconds', round(extract(epoch FROM coalesce(p.age, billy._cache_age(complete_at)))::numeric, 3),
+            'max_age_seconds', round(extract(epoch FROM p.win)::numeric, 3),
             'complete_scan_at', complete_at,
-            'stale_rows', n_stale,
-            'refresh', CASE WHEN n_stale > 0 THEN 'queued' END,
+            'stale_rows', p.n_stale,
+            'refresh', CASE WHEN p.n_stale > 0 THEN 'queued' END,
             'stale_reason', reason,
             'note', CASE WHEN complete_at IS NULL THEN 'no complete sync of ' || res || ' yet: the list may be incomplete' END)));
 END
@@ -653,12 +639,17 @@ BEGIN
     END IF;
     -- unpaid ones may have been paid since: confirmed first when asked
     PERFORM billy._cache_confirm_hot(o, 'invoices', max_age);
-    WITH matching AS (
+    -- not materialized: the count and the page are each planned with the
+    -- filters, so indexes serve both (written so that a filter left NULL
+    -- folds away and a given one matches the partial indexes)
+    WITH matching AS NOT MATERIALIZED (
         SELECT i.id, i.entry_date, i.invoice_no FROM billy.invoices i
         WHERE i.organization_id = o AND i.deleted_at IS NULL
           AND (list_invoices.state IS NULL OR i.state = list_invoices.state)
-          AND (paid IS NULL OR coalesce(i.is_paid, false) = paid)
-          AND (overdue IS NULL OR (i.state = 'approved' AND i.is_paid IS NOT TRUE AND i.due_date < current_date) = overdue)
+          AND (paid IS NULL OR (paid AND i.is_paid IS TRUE) OR (NOT paid AND i.is_paid IS NOT TRUE))
+          AND (overdue IS NULL
+               OR (overdue AND i.state = 'approved' AND i.is_paid IS NOT TRUE AND i.due_date < current_date)
+               OR (NOT overdue AND NOT (i.state = 'approved' AND i.is_paid IS NOT TRUE AND i.due_date < current_date)))
           AND (contact IS NULL OR i.contact_id = contact OR i.contact_id IN (
                 SELECT c.id FROM billy.contacts c WHERE c.organization_id = o AND lower(c.name) = lower(contact)))
           AND (from_date IS NULL OR i.entry_date >= from_date)
@@ -700,12 +691,15 @@ BEGIN
     PERFORM billy._check_doc_state(state, 'bills');
     -- unpaid ones may have been paid since: confirmed first when asked
     PERFORM billy._cache_confirm_hot(o, 'bills', max_age);
-    WITH matching AS (
+    -- not materialized, as in list_invoices
+    WITH matching AS NOT MATERIALIZED (
         SELECT b.id, b.entry_date, b.voucher_no FROM billy.bills b
         WHERE b.organization_id = o AND b.deleted_at IS NULL
           AND (list_bills.state IS NULL OR b.state = list_bills.state)
-          AND (paid IS NULL OR coalesce(b.is_paid, false) = paid)
-          AND (overdue IS NULL OR (b.state = 'approved' AND b.is_paid IS NOT TRUE AND b.due_date < current_date) = overdue)
+          AND (paid IS NULL OR (paid AND b.is_paid IS TRUE) OR (NOT paid AND b.is_paid IS NOT TRUE))
+          AND (overdue IS NULL
+               OR (overdue AND b.state = 'approved' AND b.is_paid IS NOT TRUE AND b.due_date < current_date)
+               OR (NOT overdue AND NOT (b.state = 'approved' AND b.is_paid IS NOT TRUE AND b.due_date < current_date)))
           AND (contact IS NULL OR b.contact_id = contact OR lower(b.contact_name) = lower(contact))
           AND (from_date IS NULL OR b.entry_date >= from_date)
           AND (to_date IS NULL OR b.entry_date <= to_date)
@@ -737,7 +731,8 @@ DECLARE
     pattern text := billy._contains_pattern(search);
 BEGIN
     PERFORM billy._check_page("limit", "offset");
-    WITH matching AS (
+    -- not materialized, as in list_invoices
+    WITH matching AS NOT MATERIALIZED (
         SELECT c.id, c.name FROM billy.contacts c
         WHERE c.organization_id = o AND c.deleted_at IS NULL
           AND (customer IS NULL OR coalesce(c.is_customer, false) = customer)
@@ -771,7 +766,8 @@ DECLARE
     pattern text := billy._contains_pattern(search);
 BEGIN
     PERFORM billy._check_page("limit", "offset");
-    WITH matching AS (
+    -- not materialized, as in list_invoices
+    WITH matching AS NOT MATERIALIZED (
         SELECT p.id, p.name FROM billy.products p
         WHERE p.organization_id = o AND p.deleted_at IS NULL
           AND (archived IS NULL OR coalesce(p.is_archived, false) = archived)
@@ -806,7 +802,8 @@ BEGIN
     IF side IS NOT NULL AND side NOT IN ('debit', 'credit') THEN
         RAISE EXCEPTION 'side must be debit (money in) or credit (money out), not "%"', side USING ERRCODE = '22023';
     END IF;
-    WITH matching AS (
+    -- not materialized, as in list_invoices
+    WITH matching AS NOT MATERIALIZED (
         SELECT b.id, b.entry_date FROM billy.bank_payments b
         WHERE b.organization_id = o AND b.deleted_at IS NULL
           AND (contact IS NULL OR b.contact_id = contact OR b.contact_id IN (
@@ -954,6 +951,7 @@ GRANT EXECUTE ON FUNCTION billy._cache_confirming(interval) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy._cache_confirm_hot(text, text, interval) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy._cache_confirm_rows(text, text, text[]) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy._cache_list_answer(text, text, text[], bigint, integer, integer, interval) TO billy_reader;
+GRANT EXECUTE ON FUNCTION billy._cache_page(text, text, text[], interval) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy._cache_hot_scan_jobs() TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy._check_page(integer, integer) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy._resource_table(text) TO billy_reader;

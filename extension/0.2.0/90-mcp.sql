@@ -712,84 +712,107 @@ COMMENT ON FUNCTION billy._mcp_import(text, jsonb, text) IS
 -- total, offset and where the next page starts.
 ------------------------------------------------------------------------------
 
--- _mcp_doc: an invoice or a bill (kind), its counterparty's name given
-CREATE FUNCTION billy._mcp_doc(kind text, r jsonb, who text, full_detail boolean) RETURNS jsonb
-LANGUAGE sql STABLE PARALLEL SAFE
+-- _mcp_rows: the records of a list for reading, in one query (a function
+-- call per row cost a query start per row: 20 invoices took 7 ms), in
+-- PL/pgSQL with a generic plan so that the query is planned once a session
+-- (a SQL function's plan is made again for every statement that calls it,
+-- and PL/pgSQL's custom plans were too: the planning was most of the cost)
+CREATE FUNCTION billy._mcp_rows(resource text, rs jsonb, full_detail boolean) RETURNS jsonb
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-RETURN jsonb_strip_nulls(jsonb_build_object(
-    'id', r ->> 'id',
-    'no', CASE kind WHEN 'invoice' THEN r ->> 'invoiceNo' ELSE r ->> 'voucherNo' END,
-    'type', nullif(r ->> 'type', kind),
-    'state', r ->> 'state',
-    'date', r ->> 'entryDate',
-    'due', r ->> 'dueDate',
-    CASE kind WHEN 'invoice' THEN 'customer' ELSE 'supplier' END, coalesce(who, r ->> 'contactName'),
-    'currency', r ->> 'currencyId',
-    'net', r -> 'amount', 'vat', r -> 'tax', 'gross', r -> 'grossAmount', 'balance', r -> 'balance',
-    'paid', r -> 'isPaid',
-    'overdue', CASE WHEN r ->> 'state' = 'approved' AND NOT coalesce((r ->> 'isPaid')::boolean, false)
-                         AND (r ->> 'dueDate')::date < current_date THEN true END)
-    || CASE WHEN full_detail THEN jsonb_strip_nulls(jsonb_build_object(
-        'contact_id', r ->> 'contactId',
-        'sent', r ->> 'sentState',
-        'supplier_invoice_no', r ->> 'suppliersInvoiceNo',
-        'order_no', r ->> 'orderNo',
-        'text', r ->> 'lineDescription',
-        'tax_mode', r ->> 'taxMode',
-        'exchange_rate', r -> 'exchangeRate',
-        'credited_id', coalesce(r ->> 'creditedInvoiceId', r ->> 'creditedBillId'),
-        'approved_at', r ->> 'approvedTime')) ELSE '{}'::jsonb END);
-COMMENT ON FUNCTION billy._mcp_doc(text, jsonb, text, boolean) IS
-'An invoice or bill for reading: number, state, dates, the customer''s or supplier''s name, currency, net, vat, gross and balance (unpaid), paid, overdue; with full_detail its contact id, sent state, order and supplier''s numbers, line text, tax mode, exchange rate. Internal.';
+SET plan_cache_mode = force_generic_plan
+AS $$
+BEGIN
+RETURN (SELECT coalesce(jsonb_agg(CASE resource
+    -- an invoice or bill: number, state, dates, the customer's or
+    -- supplier's name, currency, net, vat, gross and balance (unpaid), paid,
+    -- overdue; in full its contact id, sent state, order and supplier's
+    -- numbers, line text, tax mode, exchange rate, credited document
+    WHEN 'invoices' THEN jsonb_strip_nulls(jsonb_build_object(
+        'id', x.r ->> 'id', 'no', x.r ->> 'invoiceNo', 'type', nullif(x.r ->> 'type', 'invoice'), 'state', x.r ->> 'state',
+        'date', x.r ->> 'entryDate', 'due', x.r ->> 'dueDate', 'customer', coalesce(c.name, x.r ->> 'contactName')) || d.doc)
+    WHEN 'bills' THEN jsonb_strip_nulls(jsonb_build_object(
+        'id', x.r ->> 'id', 'no', x.r ->> 'voucherNo', 'type', nullif(x.r ->> 'type', 'bill'), 'state', x.r ->> 'state',
+        'date', x.r ->> 'entryDate', 'due', x.r ->> 'dueDate', 'supplier', x.r ->> 'contactName') || d.doc)
+    WHEN 'contacts' THEN jsonb_strip_nulls(jsonb_build_object(
+        'id', x.r ->> 'id', 'name', x.r ->> 'name', 'no', x.r ->> 'contactNo', 'cvr', x.r ->> 'registrationNo',
+        'customer', x.r -> 'isCustomer', 'supplier', x.r -> 'isSupplier',
+        'archived', CASE WHEN (x.r ->> 'isArchived')::boolean THEN true END,
+        'country', x.r ->> 'countryId', 'city', x.r ->> 'cityText',
+        'email', (SELECT p ->> 'email' FROM jsonb_array_elements(coalesce(x.r -> 'contactPersons', '[]')) p
+                  WHERE coalesce(p ->> 'email', '') <> '' ORDER BY (p ->> 'isPrimary')::boolean DESC NULLS LAST LIMIT 1))
+        || CASE WHEN full_detail THEN jsonb_strip_nulls(jsonb_build_object(
+            'type', x.r ->> 'type', 'street', x.r ->> 'street', 'zipcode', x.r ->> 'zipcodeText', 'phone', x.r ->> 'phone',
+            'ean', x.r ->> 'ean', 'currency', x.r ->> 'currencyId', 'payment_terms_days', x.r -> 'paymentTermsDays',
+            'persons', (SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object('id', p ->> 'id', 'name', p ->> 'name',
+                                                                             'email', p ->> 'email', 'phone', p ->> 'phone')))
+                        FROM jsonb_array_elements(coalesce(x.r -> 'contactPersons', '[]')) p))) ELSE '{}'::jsonb END)
+    WHEN 'products' THEN jsonb_strip_nulls(jsonb_build_object(
+        'id', x.r ->> 'id', 'name', x.r ->> 'name', 'no', x.r ->> 'productNo',
+        'prices', (SELECT jsonb_object_agg(p ->> 'currencyId', p -> 'unitPrice') FROM jsonb_array_elements(coalesce(x.r -> 'prices', '[]')) p),
+        'archived', CASE WHEN (x.r ->> 'isArchived')::boolean THEN true END)
+        || CASE WHEN full_detail THEN jsonb_strip_nulls(jsonb_build_object(
+            'description', x.r ->> 'description', 'account_id', x.r ->> 'accountId',
+            'sales_tax_ruleset_id', x.r ->> 'salesTaxRulesetId', 'suppliers_no', x.r ->> 'suppliersProductNo')) ELSE '{}'::jsonb END)
+    WHEN 'bankPayments' THEN jsonb_strip_nulls(jsonb_build_object(
+        'id', x.r ->> 'id', 'date', x.r ->> 'entryDate',
+        'direction', CASE x.r ->> 'cashSide' WHEN 'debit' THEN 'in' WHEN 'credit' THEN 'out' END,
+        'amount', x.r -> 'cashAmount', 'currency', x.r ->> 'subjectCurrencyId',
+        'contact', c.name,
+        'settles', (SELECT jsonb_agg(a ->> 'subjectReference') FROM jsonb_array_elements(coalesce(x.r -> 'associations', '[]')) a),
+        'voided', CASE WHEN (x.r ->> 'isVoided')::boolean THEN true END)
+        || CASE WHEN full_detail THEN jsonb_strip_nulls(jsonb_build_object(
+            'contact_id', x.r ->> 'contactId', 'fee', x.r -> 'feeAmount', 'cash_account_id', x.r ->> 'cashAccountId',
+            'exchange_rate', x.r -> 'cashExchangeRate')) ELSE '{}'::jsonb END)
+    END ORDER BY x.i), '[]')
+    FROM jsonb_array_elements(rs) WITH ORDINALITY x(r, i)
+    -- the contact's name, looked up by its key row by row (LIMIT keeps it
+    -- from being planned as a join: that scanned every contact)
+    LEFT JOIN LATERAL (SELECT k.name FROM billy.contacts k
+                       WHERE resource IN ('invoices', 'bankPayments')
+                         AND k.organization_id = x.r ->> 'organizationId' AND k.id = x.r ->> 'contactId'
+                       LIMIT 1) c ON true
+    -- what invoices and bills have in common
+    LEFT JOIN LATERAL (SELECT jsonb_strip_nulls(jsonb_build_object(
+        'currency', x.r ->> 'currencyId',
+        'net', x.r -> 'amount', 'vat', x.r -> 'tax', 'gross', x.r -> 'grossAmount', 'balance', x.r -> 'balance',
+        'paid', x.r -> 'isPaid',
+        'overdue', CASE WHEN x.r ->> 'state' = 'approved' AND NOT coalesce((x.r ->> 'isPaid')::boolean, false)
+                             AND (x.r ->> 'dueDate')::date < current_date THEN true END)
+        || CASE WHEN full_detail THEN jsonb_strip_nulls(jsonb_build_object(
+            'contact_id', x.r ->> 'contactId',
+            'sent', x.r ->> 'sentState',
+            'supplier_invoice_no', x.r ->> 'suppliersInvoiceNo',
+            'order_no', x.r ->> 'orderNo',
+            'text', x.r ->> 'lineDescription',
+            'tax_mode', x.r ->> 'taxMode',
+            'exchange_rate', x.r -> 'exchangeRate',
+            'credited_id', coalesce(x.r ->> 'creditedInvoiceId', x.r ->> 'creditedBillId'),
+            'approved_at', x.r ->> 'approvedTime')) ELSE '{}'::jsonb END) AS doc
+        WHERE resource IN ('invoices', 'bills')) d ON true);
+END
+$$;
+COMMENT ON FUNCTION billy._mcp_rows(text, jsonb, boolean) IS
+'The records of a list tool''s answer (a JSON array of Billy''s records, kept in order), for reading: invoices and bills with number, state, dates, the customer''s or supplier''s name, currency, net, vat, gross and balance (unpaid), paid, overdue (in full also contact id, sent state, order and supplier''s numbers, line text, tax mode, exchange rate); contacts with name, number, CVR, customer/supplier, country, city, e-mail; products with number and prices per currency; bank payments with date, direction (in/out), amount, contact and what they settle. One query for the whole page. Internal.';
 
--- _mcp_row: one record of a list for reading
+-- _mcp_row: one record for reading
 CREATE FUNCTION billy._mcp_row(resource text, r jsonb, full_detail boolean) RETURNS jsonb
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-RETURN CASE resource
-    WHEN 'invoices' THEN billy._mcp_doc('invoice', r,
-        (SELECT c.name FROM billy.contacts c WHERE c.organization_id = r ->> 'organizationId' AND c.id = r ->> 'contactId'), full_detail)
-    WHEN 'bills' THEN billy._mcp_doc('bill', r, r ->> 'contactName', full_detail)
-    WHEN 'contacts' THEN jsonb_strip_nulls(jsonb_build_object(
-        'id', r ->> 'id', 'name', r ->> 'name', 'no', r ->> 'contactNo', 'cvr', r ->> 'registrationNo',
-        'customer', r -> 'isCustomer', 'supplier', r -> 'isSupplier',
-        'archived', CASE WHEN (r ->> 'isArchived')::boolean THEN true END,
-        'country', r ->> 'countryId', 'city', r ->> 'cityText',
-        'email', (SELECT p ->> 'email' FROM jsonb_array_elements(coalesce(r -> 'contactPersons', '[]')) p
-                  WHERE coalesce(p ->> 'email', '') <> '' ORDER BY (p ->> 'isPrimary')::boolean DESC NULLS LAST LIMIT 1))
-        || CASE WHEN full_detail THEN jsonb_strip_nulls(jsonb_build_object(
-            'type', r ->> 'type', 'street', r ->> 'street', 'zipcode', r ->> 'zipcodeText', 'phone', r ->> 'phone',
-            'ean', r ->> 'ean', 'currency', r ->> 'currencyId', 'payment_terms_days', r -> 'paymentTermsDays',
-            'persons', (SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object('id', p ->> 'id', 'name', p ->> 'name',
-                                                                             'email', p ->> 'email', 'phone', p ->> 'phone')))
-                        FROM jsonb_array_elements(coalesce(r -> 'contactPersons', '[]')) p))) ELSE '{}'::jsonb END)
-    WHEN 'products' THEN jsonb_strip_nulls(jsonb_build_object(
-        'id', r ->> 'id', 'name', r ->> 'name', 'no', r ->> 'productNo',
-        'prices', (SELECT jsonb_object_agg(p ->> 'currencyId', p -> 'unitPrice') FROM jsonb_array_elements(coalesce(r -> 'prices', '[]')) p),
-        'archived', CASE WHEN (r ->> 'isArchived')::boolean THEN true END)
-        || CASE WHEN full_detail THEN jsonb_strip_nulls(jsonb_build_object(
-            'description', r ->> 'description', 'account_id', r ->> 'accountId',
-            'sales_tax_ruleset_id', r ->> 'salesTaxRulesetId', 'suppliers_no', r ->> 'suppliersProductNo')) ELSE '{}'::jsonb END)
-    WHEN 'bankPayments' THEN jsonb_strip_nulls(jsonb_build_object(
-        'id', r ->> 'id', 'date', r ->> 'entryDate',
-        'direction', CASE r ->> 'cashSide' WHEN 'debit' THEN 'in' WHEN 'credit' THEN 'out' END,
-        'amount', r -> 'cashAmount', 'currency', r ->> 'subjectCurrencyId',
-        'contact', (SELECT c.name FROM billy.contacts c WHERE c.organization_id = r ->> 'organizationId' AND c.id = r ->> 'contactId'),
-        'settles', (SELECT jsonb_agg(a ->> 'subjectReference') FROM jsonb_array_elements(coalesce(r -> 'associations', '[]')) a),
-        'voided', CASE WHEN (r ->> 'isVoided')::boolean THEN true END)
-        || CASE WHEN full_detail THEN jsonb_strip_nulls(jsonb_build_object(
-            'contact_id', r ->> 'contactId', 'fee', r -> 'feeAmount', 'cash_account_id', r ->> 'cashAccountId',
-            'exchange_rate', r -> 'cashExchangeRate')) ELSE '{}'::jsonb END)
-    END;
+RETURN billy._mcp_rows(resource, jsonb_build_array(r), full_detail) -> 0;
 COMMENT ON FUNCTION billy._mcp_row(text, jsonb, boolean) IS
-'One record of a list tool''s answer, for reading (see billy._mcp_doc for invoices and bills): contacts with name, number, CVR, customer/supplier, country, city, e-mail; products with number and prices per currency; bank payments with date, direction (in/out), amount, contact and what they settle. Internal.';
+'One record for reading: billy._mcp_rows of that record alone. Internal.';
 
 -- _mcp_record: one record of a get tool, curated: the list row in full,
--- with lines and payments for invoices and bills
+-- with lines and payments for invoices and bills (PL/pgSQL, as _mcp_rows:
+-- as a SQL function it was planned again on every call, 1 ms of a get)
 CREATE FUNCTION billy._mcp_record(resource text, r jsonb) RETURNS jsonb
-LANGUAGE sql STABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-RETURN (billy._mcp_row(resource, r, true) - 'text')
+SET plan_cache_mode = force_generic_plan
+AS $$
+BEGIN
+RETURN ((billy._mcp_rows(resource, jsonb_build_array(r), true) -> 0) - 'text')
     || CASE WHEN resource IN ('invoices', 'bills') THEN jsonb_strip_nulls(jsonb_build_object(
         'lines', (SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
                       'product_id', l ->> 'productId', 'account_id', l ->> 'accountId', 'text', l ->> 'description',
@@ -802,18 +825,23 @@ RETURN (billy._mcp_row(resource, r, true) - 'text')
                          'voided', CASE WHEN (m ->> 'isVoided')::boolean THEN true END)) ORDER BY m ->> 'entryDate')
                      FROM jsonb_array_elements(coalesce(r -> 'balanceModifiers', '[]')) m)))
       ELSE '{}'::jsonb END;
+END
+$$;
 COMMENT ON FUNCTION billy._mcp_record(text, jsonb) IS
 'One record of a get tool, curated: its list row in full detail and, for invoices and bills, the lines (text, quantity, unit price, discount, net, vat) and the payments and credit notes against it (date, amount, by what). Internal.';
 
 CREATE FUNCTION billy._mcp_project(project text, answer jsonb, args jsonb) RETURNS jsonb
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
     detail text := coalesce(args ->> 'detail', 'summary');
     fields jsonb := args -> 'fields';
     singular text := (SELECT r.singular FROM billy.resources r WHERE r.name = project);
-    budget integer := coalesce((SELECT g.setting::integer FROM pg_settings g WHERE g.name = 'billy.mcp_max_bytes'), 100000) - 2000;
+    -- the setting as bytes (SHOW gives "100000B" or "1MB"; pg_settings costs 2 ms a call)
+    budget integer := coalesce(pg_size_bytes(regexp_replace(current_setting('billy.mcp_max_bytes', true), '^([0-9]+)B$', '\1 bytes'))::integer,
+                               100000) - 2000;
     rows jsonb;
     n_all integer;
     n integer;
@@ -838,11 +866,12 @@ BEGIN
     INTO n_all, rows, n
     FROM (SELECT p.row, p.i, sum(length(p.row::text) + 2) OVER (ORDER BY p.i) AS running
           FROM (SELECT e.i,
-                       CASE WHEN detail = 'raw' THEN e.r
-                            WHEN fields IS NOT NULL THEN (SELECT jsonb_object_agg(k, v) FROM jsonb_each(billy._mcp_row(project, e.r, true)) f(k, v)
-                                                          WHERE k = 'id' OR fields ? k)
-                            ELSE billy._mcp_row(project, e.r, detail = 'full') END AS row
-                FROM jsonb_array_elements(answer -> project) WITH ORDINALITY e(r, i)) p) x;
+                       CASE WHEN fields IS NOT NULL AND detail <> 'raw'
+                            THEN (SELECT jsonb_object_agg(k, v) FROM jsonb_each(e.r) f(k, v) WHERE k = 'id' OR fields ? k)
+                            ELSE e.r END AS row
+                FROM jsonb_array_elements(CASE WHEN detail = 'raw' THEN answer -> project
+                                               ELSE billy._mcp_rows(project, answer -> project, detail = 'full' OR fields IS NOT NULL) END)
+                     WITH ORDINALITY e(r, i)) p) x;
     next_off := CASE WHEN off + n < coalesce(total, off + n) THEN off + n END;
     IF n < n_all AND n = page THEN
         note := format('%s of %s shown (the default page): call again with offset %s for the next, or pass limit (at most 500).',
@@ -860,7 +889,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION billy._mcp_project(text, jsonb, jsonb) IS
-'What a read tool answers, made for reading (the registry''s project names the resource): a list''s rows projected by billy._mcp_row (args.detail summary or full, or raw for Billy''s JSON; args.fields picks members of the full row), cut at a row boundary to fit billy.mcp_max_bytes, with total, offset, returned, next_offset when more rows follow, truncated and a note saying where to continue, and the freshness; a single record curated by billy._mcp_record (raw: as it was). Internal.';
+'What a read tool answers, made for reading (the registry''s project names the resource): a list''s rows projected by billy._mcp_rows (args.detail summary or full, or raw for Billy''s JSON; args.fields picks members of the full row), cut at a row boundary to fit billy.mcp_max_bytes, with total, offset, returned, next_offset when more rows follow, truncated and a note saying where to continue, and the freshness; a single record curated by billy._mcp_record (raw: as it was). Internal.';
 
 -- list_customers and list_products: customers or suppliers, archived ones
 -- on request, and how many the filter hides
@@ -1560,7 +1589,7 @@ REVOKE ALL ON FUNCTION billy.mcp(jsonb), billy.mcp_tool_status(), billy.mcp_inst
     billy._mcp_validate(jsonb, jsonb), billy._mcp_snake(text), billy._mcp_write_arguments(text, jsonb),
     billy._mcp_write_input(text, jsonb), billy._mcp_write_problem(billy.mcp_tools), billy._mcp_field(text, jsonb),
     billy._mcp_import_record(text, text, text, jsonb, bigint), billy._mcp_import_take(text, text, text, text, jsonb),
-    billy._mcp_import(text, jsonb, text), billy._mcp_doc(text, jsonb, text, boolean), billy._mcp_row(text, jsonb, boolean),
+    billy._mcp_import(text, jsonb, text), billy._mcp_rows(text, jsonb, boolean), billy._mcp_row(text, jsonb, boolean),
     billy._mcp_record(text, jsonb), billy._mcp_project(text, jsonb, jsonb),
     billy._mcp_list_contacts(text, text, boolean, boolean, integer, integer, interval),
     billy._mcp_list_products(text, text, boolean, integer, integer, interval), billy._mcp_accounts(text, text, text, boolean),
@@ -1575,7 +1604,7 @@ GRANT EXECUTE ON FUNCTION billy.mcp(jsonb), billy.mcp_tool_status(), billy.mcp_i
     billy._mcp_revenue(text, date, date), billy._prom_label(text), billy._mcp_validate(jsonb, jsonb),
     billy._mcp_snake(text), billy._mcp_write_arguments(text, jsonb), billy._mcp_write_input(text, jsonb),
     billy._mcp_write_problem(billy.mcp_tools), billy._mcp_field(text, jsonb),
-    billy._mcp_doc(text, jsonb, text, boolean), billy._mcp_row(text, jsonb, boolean),
+    billy._mcp_rows(text, jsonb, boolean), billy._mcp_row(text, jsonb, boolean),
     billy._mcp_record(text, jsonb), billy._mcp_project(text, jsonb, jsonb),
     billy._mcp_list_contacts(text, text, boolean, boolean, integer, integer, interval),
     billy._mcp_list_products(text, text, boolean, integer, integer, interval), billy._mcp_accounts(text, text, text, boolean),

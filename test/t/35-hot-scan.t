@@ -5,14 +5,7 @@
 source "$(dirname "$0")/tap.sh"
 plan 7
 
-q "SELECT billy_test.clear_faults()" >/dev/null
-org=$(q "SELECT billy_test.org(1)")
-q "SELECT billy.connect(billy_test.token(1))" >/dev/null
-q "ALTER SYSTEM SET billy.hot_sync_interval = 0" >/dev/null
-q "SELECT pg_reload_conf()" >/dev/null
-sleep 0.3
-quiet_queue
-psql -X -q -c "SET client_min_messages = warning" -c "SELECT count(*) FROM billy.sync_now('$org', ARRAY['invoices'])" >/dev/null
+org=$(org1_synced invoices)
 t0=$(q "SELECT now()")
 
 paid=$(q "SELECT c ->> 'id' FROM jsonb_array_elements(billy_test.sandbox('POST', '/mutate', '{\"org\":\"$org\",\"n\":1,\"kinds\":[\"pay\"]}')::jsonb -> 'changes') c WHERE c ->> 'resource' = 'invoices' LIMIT 1")

@@ -51,6 +51,22 @@ quiet_queue() {
     wait_until 60 q_is "SELECT count(*) FROM billy.jobs WHERE state = 'running'" 0
 }
 
+# org1_synced RESOURCE...: organization 1 connected, hot scans off, the
+# queue quiet, and the resources synced now; prints the organization's id
+org1_synced() {
+    local list
+    q "SELECT billy_test.clear_faults()" >/dev/null
+    q "SELECT billy.connect(billy_test.token(1))" >/dev/null
+    q "ALTER SYSTEM SET billy.hot_sync_interval = 0" >/dev/null
+    q "SELECT pg_reload_conf()" >/dev/null
+    sleep 0.3
+    quiet_queue
+    list=$(printf "'%s'," "$@")
+    psql -X -q -c "SET client_min_messages = warning" \
+        -c "SELECT count(*) FROM billy.sync_now(billy_test.org(1), ARRAY[${list%,}])" >/dev/null
+    q "SELECT billy_test.org(1)"
+}
+
 # as_server runs a command as the user the server runs as
 as_server() { if [ "$(id -u)" = 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi; }
 
