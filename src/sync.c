@@ -61,44 +61,12 @@
 #include "json.h"
 #include "organizations.h"
 #include "pagescan.h"
+#include "resources.h"
 #include "sqlexec.h"
 #include "sync.h"
 #include "worker.h"
 
 PG_FUNCTION_INFO_V1(billy_sync_now);
-
-typedef struct SyncResource
-{
-	const char *name;			/* Billy's plural: list root and path */
-	const char *singular;		/* root of a single-record answer */
-	const char *table;			/* billy.<table> */
-	const char *apply;			/* billy._apply_<...> */
-	const char *include;		/* embedded children, or NULL */
-	const char *sort;			/* sortProperty, or NULL for Billy's order */
-	const char *hot_filter;		/* query of a hot scan, or NULL: no hot scans */
-	const char *hot_where;		/* the mirror's rows a hot scan covers */
-} SyncResource;
-
-static const SyncResource resources[] = {
-	{"accounts", "account", "accounts", "billy._apply_accounts", NULL, NULL, NULL, NULL},
-	{"taxRates", "taxRate", "tax_rates", "billy._apply_tax_rates", NULL, NULL, NULL, NULL},
-	{"salesTaxRulesets", "salesTaxRuleset", "sales_tax_rulesets", "billy._apply_sales_tax_rulesets",
-	"salesTaxRuleset.rules:embed", NULL, NULL, NULL},
-	{"salesTaxReturns", "salesTaxReturn", "sales_tax_returns", "billy._apply_sales_tax_returns",
-	NULL, NULL, NULL, NULL},
-	{"contacts", "contact", "contacts", "billy._apply_contacts",
-	"contact.contactPersons:embed", NULL, NULL, NULL},
-	{"products", "product", "products", "billy._apply_products",
-	"product.prices:embed", NULL, NULL, NULL},
-	{"invoices", "invoice", "invoices", "billy._apply_invoices",
-		"invoice.lines:embed,invoice.balanceModifiers:embed", "createdTime",
-	"isPaid=false", "is_paid IS NOT TRUE"},
-	{"bills", "bill", "bills", "billy._apply_bills",
-		"bill.lines:embed,bill.balanceModifiers:embed", "createdTime",
-	"isPaid=false", "is_paid IS NOT TRUE"},
-	{"bankPayments", "bankPayment", "bank_payments", "billy._apply_bank_payments",
-	"bankPayment.associations:embed", NULL, NULL, NULL},
-};
 
 /* what the mirror holds for one record of the resource being scanned */
 typedef struct KnownEntry
@@ -113,7 +81,7 @@ typedef struct KnownEntry
 
 typedef struct SyncScan
 {
-	const SyncResource *res;
+	const BillyResource *res;
 	const char *org;
 	const char *resource;		/* the name asked for ("organization" too) */
 	const char *base_url;
@@ -149,25 +117,16 @@ typedef struct SyncScan
 	int64		analyze_after;
 } SyncScan;
 
-static const SyncResource *
-find_resource(const char *name)
-{
-	for (int i = 0; i < lengthof(resources); i++)
-		if (strcmp(resources[i].name, name) == 0)
-			return &resources[i];
-	return NULL;
-}
-
 /*
  * billy_sync_resource tells other concerns (writes) how the sync reads and
- * stores a resource: its singular root, its apply function and includes.
- * Returns false for a name the sync does not mirror.
+ * stores a resource (billy.resources): its singular root, its apply
+ * function and includes.  Returns false for a name the sync does not mirror.
  */
 bool
 billy_sync_resource(const char *name, const char **singular, const char **apply,
 					const char **include)
 {
-	const SyncResource *res = find_resource(name);
+	const BillyResource *res = billy_resource(name);
 
 	if (res == NULL)
 		return false;
@@ -279,7 +238,7 @@ list_path(SyncScan *scan, int page)
 
 /* record_path is the path of one record, its children embedded */
 static char *
-record_path(const SyncResource *res, const char *id)
+record_path(const BillyResource *res, const char *id)
 {
 	StringInfoData p;
 
@@ -318,7 +277,7 @@ fail_request(SyncScan *scan, BillyHttpRequest *req)
  * extension owner.  run_id 0 stores them outside any sync run.
  */
 static void
-apply_records(const SyncResource *res, const char *org, int64 run_id,
+apply_records(const BillyResource *res, const char *org, int64 run_id,
 			  BillyRecord **recs, int n, int64 *inserted, int64 *updated)
 {
 	StringInfoData text;
@@ -383,7 +342,7 @@ apply_records(const SyncResource *res, const char *org, int64 run_id,
 
 /* notify tells listeners (LISTEN billy_changes) what a commit changed */
 static void
-notify_changes(const SyncResource *res, const char *org, int64 run_id,
+notify_changes(const BillyResource *res, const char *org, int64 run_id,
 			   int64 inserted, int64 updated, int64 deleted)
 {
 	StringInfoData payload;
@@ -728,7 +687,7 @@ verify_missing(SyncScan *scan)
 typedef struct RefreshState
 {
 	BillyRefresh *r;
-	const SyncResource *res;
+	const BillyResource *res;
 	HTAB	   *known;			/* id -> KnownEntry: the mirror's hashes */
 	BillyRecord **changed;		/* found records to store, copied */
 	int			nchanged;
@@ -835,7 +794,7 @@ ids_array(char **ids, int n)
  * text[] of ids) into a hash table of KnownEntry in mcxt, as the owner.
  */
 static HTAB *
-load_hashes(const SyncResource *res, const char *org, Datum ids, long nids, MemoryContext mcxt)
+load_hashes(const BillyResource *res, const char *org, Datum ids, long nids, MemoryContext mcxt)
 {
 	HASHCTL		ctl;
 	HTAB	   *known;
@@ -882,7 +841,7 @@ load_hashes(const SyncResource *res, const char *org, Datum ids, long nids, Memo
  * (looked up on their own, or in a filtered list), as the owner.
  */
 static void
-confirm_records(const SyncResource *res, const char *org, Datum ids)
+confirm_records(const BillyResource *res, const char *org, Datum ids)
 {
 	Oid			types[2] = {TEXTOID, TEXTARRAYOID};
 	Datum		values[2];
@@ -914,7 +873,7 @@ confirm_records(const SyncResource *res, const char *org, Datum ids)
 void
 billy_sync_refresh_records(BillyRefresh *r)
 {
-	const SyncResource *res = find_resource(r->resource);
+	const BillyResource *res = billy_resource(r->resource);
 	RefreshState rs = {0};
 	BillyHttpRequest **reqs;
 	char	   *api_url = NULL;
@@ -1007,7 +966,7 @@ billy_sync_refresh_records(BillyRefresh *r)
 typedef struct ListRefreshState
 {
 	BillyRefresh *r;
-	const SyncResource *res;
+	const BillyResource *res;
 	int			page_count;
 	List	   *seen;			/* ids the list held */
 	MemoryContext cxt;			/* the caller's: seen lives there */
@@ -1138,7 +1097,7 @@ list_fetch_pages(ListRefreshState *ls, const char *base_url, const char *token, 
 List *
 billy_sync_refresh_list(BillyRefresh *r, const char *name, const char *value)
 {
-	const SyncResource *res = find_resource(r->resource);
+	const BillyResource *res = billy_resource(r->resource);
 	ListRefreshState ls = {0};
 	StringInfoData filter;
 	char	   *api_url = NULL;
@@ -1189,7 +1148,7 @@ billy_sync_refresh_list(BillyRefresh *r, const char *name, const char *value)
 bool
 billy_sync_in_hot_set(const char *resource, bool is_paid_known, bool is_paid)
 {
-	const SyncResource *res = find_resource(resource);
+	const BillyResource *res = billy_resource(resource);
 
 	if (res == NULL || res->hot_where == NULL)
 		return false;
@@ -1200,7 +1159,7 @@ billy_sync_in_hot_set(const char *resource, bool is_paid_known, bool is_paid)
 const char *
 billy_sync_table(const char *resource)
 {
-	const SyncResource *res = find_resource(resource);
+	const BillyResource *res = billy_resource(resource);
 
 	return res ? res->table : NULL;
 }
@@ -1209,7 +1168,7 @@ billy_sync_table(const char *resource)
 const char *
 billy_sync_singular(const char *resource)
 {
-	const SyncResource *res = find_resource(resource);
+	const BillyResource *res = billy_resource(resource);
 
 	return res ? res->singular : NULL;
 }
@@ -1419,12 +1378,12 @@ billy_sync_one(const char *org, const char *resource, bool hot,
 	MemoryContext cxt;
 	MemoryContext caller = CurrentMemoryContext;
 	char	   *api_url = NULL;
-	const SyncResource *res = NULL;
+	const BillyResource *res = NULL;
 
 	/* bad arguments before the scan's memory exists, which they would leak */
 	if (strcmp(resource, "organization") != 0)
 	{
-		res = find_resource(resource);
+		res = billy_resource(resource);
 		if (res == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -1450,7 +1409,8 @@ billy_sync_one(const char *org, const char *resource, bool hot,
 	scan->commit = commit;
 	scan->job_id = job_id;
 	scan->progress = -1;
-	scan->res = res;
+	/* the scan outlives the transaction that looked its resource up */
+	scan->res = res ? billy_resource_copy(res, cxt) : NULL;
 
 	PG_TRY();
 	{
@@ -1686,7 +1646,7 @@ Datum
 billy_sync_floor(PG_FUNCTION_ARGS)
 {
 	char	   *org;
-	const SyncResource *res;
+	const BillyResource *res;
 	char	   *api_url = NULL;
 	char	   *token;
 	SyncScan	scan = {0};
@@ -1701,7 +1661,7 @@ billy_sync_floor(PG_FUNCTION_ARGS)
 
 	billy_require_preload();
 	org = billy_resolve_organization(PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0)));
-	res = find_resource(text_to_cstring(PG_GETARG_TEXT_PP(1)));
+	res = billy_resource(text_to_cstring(PG_GETARG_TEXT_PP(1)));
 	if (res == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
