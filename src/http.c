@@ -447,6 +447,38 @@ charge(BillyHttpRequest *req)
 }
 
 /*
+ * fill_slots starts requests while fewer than concurrency are in flight:
+ * retries that are due first, then requests never started.  gets_only
+ * starts GETs only (a write is never sent before the outcome of the one
+ * before it has been handled).
+ */
+static void
+fill_slots(BillyHttpRequest **reqs, int nreqs, int concurrency, int *active, int *next,
+		   int *waiting, bool gets_only)
+{
+	TimestampTz now = GetCurrentTimestamp();
+
+	for (int i = 0; *waiting > 0 && *active < concurrency && i < nreqs; i++)
+	{
+		if (reqs[i]->state == REQ_WAITING && reqs[i]->next_attempt_at <= now &&
+			(!gets_only || reqs[i]->method == BILLY_GET))
+		{
+			(*waiting)--;
+			charge(reqs[i]);
+			start_attempt(reqs[i]);
+			(*active)++;
+		}
+	}
+	while (*active < concurrency && *next < nreqs &&
+		   (!gets_only || reqs[*next]->method == BILLY_GET))
+	{
+		charge(reqs[*next]);
+		start_attempt(reqs[(*next)++]);
+		(*active)++;
+	}
+}
+
+/*
  * run_loop drives the transfers until every request has its final outcome;
  * billy_http_run wraps it so that every curl resource is released whatever
  * happens.
@@ -460,32 +492,19 @@ run_loop(BillyHttpRequest **reqs, int nreqs, int concurrency,
 	int			next = 0;
 	int			waiting = 0;
 
+	/* where the requests live: a done that commits keeps it */
+	BillyHttpRequest **finished = MemoryContextAlloc(GetMemoryChunkContext(reqs[0]),
+													 sizeof(BillyHttpRequest *) * nreqs);
+
 	while (ndone < nreqs)
 	{
-		TimestampTz now = GetCurrentTimestamp();
 		long		poll_ms = POLL_INTERVAL_MS;
 		int			running;
 		int			queued;
+		int			nfinished = 0;
 		CURLMsg    *msg;
 
-		/* retries that are due first, then requests never started */
-		for (int i = 0; waiting > 0 && active < concurrency && i < nreqs; i++)
-		{
-			if (reqs[i]->state == REQ_WAITING && reqs[i]->next_attempt_at <= now)
-			{
-				waiting--;
-				charge(reqs[i]);
-				start_attempt(reqs[i]);
-				active++;
-			}
-		}
-		while (active < concurrency && next < nreqs)
-		{
-			charge(reqs[next]);
-			start_attempt(reqs[next++]);
-			active++;
-		}
-
+		fill_slots(reqs, nreqs, concurrency, &active, &next, &waiting, false);
 		if (curl_multi_perform(billy_multi, &running) != CURLM_OK)
 			elog(ERROR, "billy: curl_multi_perform failed");
 
@@ -525,8 +544,23 @@ run_loop(BillyHttpRequest **reqs, int nreqs, int concurrency,
 			req->state = REQ_DONE;
 			ndone++;
 			log_attempt(req);
-			if (done)
-				done(req, arg);
+			finished[nfinished++] = req;
+		}
+
+		/*
+		 * The slots the finished requests freed are filled and the new
+		 * requests sent before the finished ones are handed to done: what
+		 * done does (parse, compare, store a page) overlaps the next
+		 * requests' round trips instead of delaying them.  GETs only: a write
+		 * is never sent before the one before it was handled.
+		 */
+		if (nfinished > 0 && done)
+		{
+			fill_slots(reqs, nreqs, concurrency, &active, &next, &waiting, true);
+			if (curl_multi_perform(billy_multi, &running) != CURLM_OK)
+				elog(ERROR, "billy: curl_multi_perform failed");
+			for (int i = 0; i < nfinished; i++)
+				done(finished[i], arg);
 		}
 
 		CHECK_FOR_INTERRUPTS();
@@ -554,6 +588,7 @@ run_loop(BillyHttpRequest **reqs, int nreqs, int concurrency,
 		if (curl_multi_poll(billy_multi, NULL, 0, (int) poll_ms, NULL) != CURLM_OK)
 			elog(ERROR, "billy: curl_multi_poll failed");
 	}
+	pfree(finished);
 }
 
 /*

@@ -52,6 +52,7 @@
 #include "utils/jsonb.h"
 #include "utils/json.h"
 #include "utils/memutils.h"
+#include "utils/resowner.h"
 #include "utils/timestamp.h"
 
 #include "breaker.h"
@@ -104,6 +105,7 @@ typedef struct SyncScan
 	int64		deleted;
 	int64		verified;
 	int64		leftover;		/* deletion candidates not verified */
+	int64		failed;			/* records the mirror refused (record_failed) */
 	bool		complete;
 	bool		api_failure;	/* the failure, if any, was Billy's */
 	const char *cause;			/* its short cause, when known */
@@ -389,6 +391,86 @@ refresh_statistics(SyncScan *scan)
 }
 
 /*
+ * record_failed notes a record the mirror refused (a value it cannot store,
+ * a constraint) in the scan's run, where billy.sync_status shows it, and
+ * forgets its hash so that the next scan tries it again.
+ */
+static void
+record_failed(SyncScan *scan, BillyRecord *rec, ErrorData *edata)
+{
+	Oid			types[4] = {INT8OID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
+	KnownEntry *e = hash_search(scan->known, rec->id, HASH_FIND, NULL);
+	BillyOwner	owner;
+
+	if (e != NULL)
+		memset(e->hash, 0, BILLY_HASH_BYTES);
+	scan->failed++;
+	values[0] = Int64GetDatum(scan->run_id);
+	values[1] = CStringGetTextDatum(rec->id);
+	values[2] = CStringGetTextDatum(edata->message ? edata->message : "unknown error");
+	values[3] = CStringGetTextDatum(unpack_sql_state(edata->sqlerrcode));
+	if (scan->run_id == 0)
+		return;
+	billy_become_owner(&owner);
+	billy_sql_exec("SELECT billy._sync_record_failed($1, $2, $3, $4)", 4, types, values, nulls);
+	billy_end_owner(&owner);
+	ereport(WARNING,
+			(errmsg("billy: %s %s of organization \"%s\" was not stored: %s",
+					scan->res->singular, rec->id, scan->org, edata->message ? edata->message : "unknown error"),
+			 errhint("The rest of the page was; billy.sync_runs.failed_records lists it, and the next sync tries it again."),
+			 errhidestmt(true)));
+}
+
+/*
+ * apply_isolating stores changed records in a subtransaction; when the
+ * mirror refuses them for their data (SQLSTATE classes 22 and 23: a value
+ * it cannot store, a constraint), it retries them in halves, down to the
+ * record that fails, which is noted (record_failed) and skipped: one bad
+ * record no longer fails its page and every later sync of the resource.
+ * Any other error fails the scan as before.
+ */
+static void
+apply_isolating(SyncScan *scan, BillyRecord **recs, int n)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	ErrorData  *volatile edata = NULL;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		apply_records(scan->res, scan->org, scan->run_id, recs, n, &scan->inserted, &scan->updated);
+		ReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = owner;
+	if (edata == NULL)
+		return;
+	if (ERRCODE_TO_CATEGORY(edata->sqlerrcode) != ERRCODE_DATA_EXCEPTION &&
+		ERRCODE_TO_CATEGORY(edata->sqlerrcode) != ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION)
+		ReThrowError(edata);
+	if (n == 1)
+	{
+		if (recs[0] != NULL)
+			record_failed(scan, recs[0], edata);
+		return;
+	}
+	apply_isolating(scan, recs, n / 2);
+	apply_isolating(scan, recs + n / 2, n - n / 2);
+}
+
+/*
  * process_records compares a page's records with the mirror and stores the
  * changed ones.  A record seen twice on one page is stored once (its last
  * copy); one seen again on a later page is compared with what was stored.
@@ -432,8 +514,7 @@ process_records(SyncScan *scan, BillyPage *page, int page_no)
 	}
 	if (nchanged > 0)
 	{
-		apply_records(scan->res, scan->org, scan->run_id, changed, nchanged,
-					  &scan->inserted, &scan->updated);
+		apply_isolating(scan, changed, nchanged);
 		notify_changes(scan->res, scan->org, scan->run_id,
 					   scan->inserted - before_ins, scan->updated - before_upd, 0);
 		scan->written_since_analyze += nchanged;
@@ -1239,6 +1320,27 @@ error_cause(SyncScan *scan, ErrorData *edata)
 }
 
 /*
+ * derived_step calls billy._derived_begin or billy._derived_finish for the
+ * scan (75-derived.sql): a first sync fills the tables derived from its
+ * records in one pass at its end instead of page by page.
+ */
+static void
+derived_step(SyncScan *scan, bool begin)
+{
+	Oid			types[3] = {TEXTOID, TEXTOID, INT8OID};
+	Datum		values[3];
+	BillyOwner	owner;
+
+	values[0] = CStringGetTextDatum(scan->org);
+	values[1] = CStringGetTextDatum(scan->res->name);
+	values[2] = Int64GetDatum(scan->run_id);
+	billy_become_owner(&owner);
+	billy_sql_exec(begin ? "SELECT billy._derived_begin($1, $2, $3)" : "SELECT billy._derived_finish($1, $2)",
+				   begin ? 3 : 2, types, values, NULL);
+	billy_end_owner(&owner);
+}
+
+/*
  * run_scan reads every page of the resource, then decides deletions when
  * the scan was complete.
  */
@@ -1252,15 +1354,19 @@ run_scan(SyncScan *scan)
 	progress(scan, "loading");
 	load_known(scan);
 	scan->analyze_after = Max(SYNC_ANALYZE_MIN, (int64) hash_get_num_entries(scan->known));
+	if (!scan->hot && hash_get_num_entries(scan->known) == 0)
+		derived_step(scan, true);
 
 	/*
 	 * Page 1 tells how many pages there are.  When the mirror already holds
-	 * the resource, its size predicts that, and the first pages are fetched
-	 * together: a resync saves a round trip, a first sync asks page 1 alone.
+	 * the resource, its size predicts that, and the predicted pages are
+	 * fetched in one go (a page past the end is empty): a resync keeps
+	 * billy.sync_concurrency requests in flight from its first page to its
+	 * last.  A first sync asks page 1 alone.
 	 */
 	predicted = (int) Min((hash_get_num_entries(scan->known) + billy_sync_page_size - 1) /
 						  billy_sync_page_size, INT_MAX);
-	first_batch = Max(1, Min(billy_sync_concurrency, predicted));
+	first_batch = Max(1, predicted);
 	fetch_pages(scan, 1, first_batch);
 	fetched = first_batch;
 
@@ -1277,6 +1383,7 @@ run_scan(SyncScan *scan)
 	/* what the mirror has and the scan did not see: gone, or moved */
 	verify_missing(scan);
 	progress(scan, "finishing");
+	derived_step(scan, false);
 }
 
 /* sync_organization is the "organization" resource: GET /organization */

@@ -22,6 +22,8 @@ CREATE TABLE billy.sync_runs (
     rows_updated    bigint NOT NULL DEFAULT 0,
     rows_deleted    bigint NOT NULL DEFAULT 0,
     rows_verified   bigint NOT NULL DEFAULT 0,
+    rows_failed     bigint NOT NULL DEFAULT 0,
+    failed_records  jsonb,
     complete        boolean NOT NULL DEFAULT false,
     error           text,
     error_cause     text,
@@ -30,7 +32,7 @@ CREATE TABLE billy.sync_runs (
 );
 CREATE INDEX sync_runs_org ON billy.sync_runs (organization_id, resource, id);
 COMMENT ON TABLE billy.sync_runs IS
-'One row per scan of one resource of one organization. Recorded as running before the scan starts (a crash leaves it running, and the next scan of that resource marks it failed). complete: every page was read, so deletions were decided. rows_verified: records missing from the scan that were looked up one by one before being marked deleted. On failure, error_cause is short and stable (connect, timeout, transfer, http_401, http_429, http_5xx, invalid_json, too_large, ...). Kept as long as billy.changes.';
+'One row per scan of one resource of one organization. Recorded as running before the scan starts (a crash leaves it running, and the next scan of that resource marks it failed). complete: every page was read, so deletions were decided. rows_verified: records missing from the scan that were looked up one by one before being marked deleted. rows_failed: records the mirror refused (a value it cannot store, a constraint): the rest of their page was stored, the next scan tries them again; failed_records lists the first 20 as {id, error, sqlstate}. On failure, error_cause is short and stable (connect, timeout, transfer, http_401, http_429, http_5xx, invalid_json, too_large, ...). Kept as long as billy.changes.';
 
 CREATE TABLE billy.sync_state (
     organization_id         text NOT NULL REFERENCES billy.organizations (id) ON DELETE CASCADE,
@@ -65,11 +67,28 @@ CREATE INDEX changes_time ON billy.changes (changed_at);
 COMMENT ON TABLE billy.changes IS
 'Every insert, update and deletion billy saw upstream: organization, resource, record id, operation, when, and the sync run. Kept billy.changes_retention_days days.';
 
+-- A first sync of invoices or bills fills the tables derived from them
+-- (analytics rollups, VAT lines) in one set-based pass at the end of its
+-- scan instead of page by page: while an organization's row is here, the
+-- triggers that keep those tables current skip its rows of that resource,
+-- and the next scan of the resource that finishes rebuilds them from the
+-- mirror (billy._derived_finish) and removes the row.  A crash in the
+-- middle leaves the row, so the state is always either complete or marked.
+CREATE TABLE billy.derived_pending (
+    organization_id text NOT NULL REFERENCES billy.organizations (id) ON DELETE CASCADE,
+    resource        text NOT NULL CHECK (resource OPERATOR(pg_catalog.=) ANY (ARRAY['invoices', 'bills'])),
+    since           timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    sync_run_id     bigint,
+    PRIMARY KEY (organization_id, resource)
+);
+COMMENT ON TABLE billy.derived_pending IS
+'Organizations and resources (invoices, bills) whose derived tables (the analytics rollups and VAT lines of those documents) are being built in one pass at the end of a first sync, or were left to rebuild by a first sync cut short: until the row goes, they are incomplete for that organization. The next scan of the resource that finishes rebuilds them from the mirror and removes the row. sync_run_id: the run that started it.';
+
 DO $rls$
 DECLARE
     t text;
 BEGIN
-    FOREACH t IN ARRAY ARRAY['sync_runs', 'sync_state', 'changes']
+    FOREACH t IN ARRAY ARRAY['sync_runs', 'sync_state', 'changes', 'derived_pending']
     LOOP
         EXECUTE pg_catalog.format('ALTER TABLE billy.%I ENABLE ROW LEVEL SECURITY', t);
         EXECUTE pg_catalog.format(
@@ -243,6 +262,22 @@ END
 $$;
 COMMENT ON FUNCTION billy._end_sync_run(bigint, boolean, integer, integer, integer, bigint, bigint, bigint, bigint, bigint, bigint, boolean, text, text) IS
 'Records a scan''s counts and outcome. Internal.';
+
+CREATE FUNCTION billy._sync_record_failed(run bigint, record_id text, msg text, sqlstate text)
+RETURNS void
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+    UPDATE billy.sync_runs SET
+        rows_failed = rows_failed + 1,
+        failed_records = CASE WHEN rows_failed < 20
+            THEN COALESCE(failed_records, '[]'::jsonb)
+                 || jsonb_build_array(jsonb_build_object('id', record_id, 'error', left(msg, 500), 'sqlstate', sqlstate))
+            ELSE failed_records END
+    WHERE id = run;
+END;
+COMMENT ON FUNCTION billy._sync_record_failed(bigint, text, text, text) IS
+'Notes in a run a record the mirror refused (its id, the error and its SQLSTATE; the first 20 kept). Internal.';
 
 CREATE FUNCTION billy._fail_sync_run(run bigint, msg text, cause text, detail text, sqlstate text)
 RETURNS void

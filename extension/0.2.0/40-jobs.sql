@@ -134,13 +134,17 @@ SELECT s.organization_id, o.name AS organization, s.resource,
        r.pages, r.bytes, r.finished_at OPERATOR(pg_catalog.-) r.started_at AS duration,
        s.last_error, s.last_error_cause, s.last_error_at, s.consecutive_failures, s.backoff_until,
        COALESCE(billy._queued_sync_at(s.organization_id, s.resource), s.backoff_until) AS next_due,
-       COALESCE(b.state, 'closed') AS breaker
+       COALESCE(b.state, 'closed') AS breaker,
+       r.rows_failed, r.failed_records,
+       EXISTS (SELECT 1 FROM billy.derived_pending p
+               WHERE p.organization_id OPERATOR(pg_catalog.=) s.organization_id
+                 AND p.resource OPERATOR(pg_catalog.=) s.resource) AS derived_pending
 FROM billy.sync_state s
 JOIN billy.organizations o ON o.id OPERATOR(pg_catalog.=) s.organization_id
 LEFT JOIN billy.sync_runs r ON r.id OPERATOR(pg_catalog.=) s.last_run_id
 LEFT JOIN billy.breaker_status() b ON b.organization_id OPERATOR(pg_catalog.=) s.organization_id;
 COMMENT ON VIEW billy.sync_status IS
-'Per organization and resource: state (ok, running, failing, backoff, never), the last start, finish and success, the last complete scan (every unchanged record was confirmed then), the last run''s rows seen, inserted, updated and deleted, pages, bytes and duration, the last error with its cause, the failure streak and backoff, when the next queued sync may start, and the organization''s circuit breaker.';
+'Per organization and resource: state (ok, running, failing, backoff, never), the last start, finish and success, the last complete scan (every unchanged record was confirmed then), the last run''s rows seen, inserted, updated and deleted, pages, bytes and duration, the last error with its cause, the failure streak and backoff, when the next queued sync may start, the organization''s circuit breaker, the records the last run could not store (rows_failed, failed_records: id, error, SQLSTATE; the rest was stored and the next run tries them again), and derived_pending: the analytics rollups and VAT lines of these invoices or bills are being built by a first sync, or left to rebuild by one cut short (billy.derived_pending).';
 
 CREATE FUNCTION billy._sync_progress(
     OUT pid integer, OUT organization_id text, OUT resource text, OUT mode text, OUT phase text,

@@ -620,6 +620,8 @@ DECLARE
     family text := CASE TG_TABLE_NAME WHEN 'bills' THEN 'bill' ELSE 'invoice' END;
     olds billy._analytics_document[] := '{}';
     news billy._analytics_document[] := '{}';
+    -- organizations whose rollups of this family a first sync builds at its end
+    skip text[];
 BEGIN
     IF TG_OP = 'TRUNCATE' THEN
         DELETE FROM billy.analytics_daily
@@ -635,13 +637,18 @@ BEGIN
         END IF;
         RETURN NULL;
     END IF;
+    IF TG_OP = 'INSERT' THEN
+        skip := billy._derived_skipped(TG_TABLE_NAME, ARRAY(SELECT DISTINCT r.organization_id FROM analytics_new r));
+    ELSE
+        skip := billy._derived_skipped(TG_TABLE_NAME, ARRAY(SELECT DISTINCT r.organization_id FROM analytics_old r));
+    END IF;
     -- invoices and bills have the same columns for what counts
     IF TG_OP IN ('UPDATE', 'DELETE') THEN
         olds := ARRAY(SELECT x.d FROM (
             SELECT billy._document_fact(r.organization_id, r.id, family = 'bill', r.type, r.state, r.deleted_at,
                        r.entry_date, r.due_date, r.contact_id, r.currency_id, r.exchange_rate, r.amount,
                        r.tax, r.balance, -1) AS d
-            FROM analytics_old r) x
+            FROM analytics_old r WHERE r.organization_id <> ALL (skip)) x
             WHERE (x.d).id IS NOT NULL
               -- rows deleted with their organization take its rollups along
               AND (TG_OP = 'UPDATE' OR EXISTS (SELECT 1 FROM billy.organizations o WHERE o.id = (x.d).organization_id)));
@@ -651,7 +658,7 @@ BEGIN
             SELECT billy._document_fact(r.organization_id, r.id, family = 'bill', r.type, r.state, r.deleted_at,
                        r.entry_date, r.due_date, r.contact_id, r.currency_id, r.exchange_rate, r.amount,
                        r.tax, r.balance, 1) AS d
-            FROM analytics_new r) x
+            FROM analytics_new r WHERE r.organization_id <> ALL (skip)) x
             WHERE (x.d).id IS NOT NULL);
     END IF;
     PERFORM billy._analytics_documents(olds, news, family);
@@ -668,12 +675,22 @@ SET enable_seqscan = off
 AS $$
 DECLARE
     facts billy._analytics_payment[] := '{}';
+    -- organizations whose invoices' or bills' rollups a first sync builds at its end
+    skip_invoices text[];
+    skip_bills text[];
 BEGIN
     IF TG_OP = 'TRUNCATE' THEN
         UPDATE billy.analytics_daily SET payments = 0, paid = 0, paid_base = 0 WHERE payments <> 0 OR paid <> 0 OR paid_base <> 0;
         DELETE FROM billy.analytics_daily WHERE documents = 0 AND net = 0 AND tax = 0 AND net_base = 0 AND tax_base = 0;
         RETURN NULL;
     END IF;
+    IF TG_OP = 'INSERT' THEN
+        skip_invoices := ARRAY(SELECT DISTINCT m.organization_id FROM analytics_new m);
+    ELSE
+        skip_invoices := ARRAY(SELECT DISTINCT m.organization_id FROM analytics_old m);
+    END IF;
+    skip_bills := billy._derived_skipped('bills', skip_invoices);
+    skip_invoices := billy._derived_skipped('invoices', skip_invoices);
     -- a payment counts at its document's current kind, currency and rate
     IF TG_OP IN ('UPDATE', 'DELETE') THEN
         facts := ARRAY(
@@ -697,6 +714,7 @@ BEGIN
                 WHERE m.subject_type = 'bill' AND b.organization_id = m.organization_id AND b.id = m.subject_id
                  ORDER BY b.organization_id, b.id LIMIT 1)) s
             WHERE m.modifier_type = 'bankPayment' AND m.is_voided IS NOT TRUE AND m.entry_date IS NOT NULL
+              AND m.organization_id <> ALL (CASE m.subject_type WHEN 'bill' THEN skip_bills ELSE skip_invoices END)
               AND (s.d).id IS NOT NULL);
     END IF;
     IF TG_OP IN ('INSERT', 'UPDATE') THEN
@@ -721,6 +739,7 @@ BEGIN
                 WHERE m.subject_type = 'bill' AND b.organization_id = m.organization_id AND b.id = m.subject_id
                  ORDER BY b.organization_id, b.id LIMIT 1)) s
             WHERE m.modifier_type = 'bankPayment' AND m.is_voided IS NOT TRUE AND m.entry_date IS NOT NULL
+              AND m.organization_id <> ALL (CASE m.subject_type WHEN 'bill' THEN skip_bills ELSE skip_invoices END)
               AND (s.d).id IS NOT NULL);
     END IF;
     PERFORM billy._analytics_payments(facts);

@@ -731,6 +731,8 @@ DECLARE
     orgs text[];
     ids text[];
     o text;
+    -- organizations whose VAT lines of this kind a first sync builds at its end
+    skip text[];
 BEGIN
     -- TRUNCATE of documents or of their lines: no fact of that kind is left
     -- (the lines reference the documents, so both go together or the lines alone)
@@ -738,28 +740,35 @@ BEGIN
         DELETE FROM billy._vat_facts f WHERE f.document_type = kind;
         RETURN NULL;
     END IF;
+    IF TG_OP = 'INSERT' THEN
+        skip := billy._derived_skipped(kind || 's', ARRAY(SELECT DISTINCT n.organization_id FROM new_rows n));
+    ELSE
+        skip := billy._derived_skipped(kind || 's', ARRAY(SELECT DISTINCT p.organization_id FROM old_rows p));
+    END IF;
     IF col = 'id' THEN
         IF TG_OP = 'UPDATE' THEN
             SELECT array_agg(n.organization_id), array_agg(n.id) INTO orgs, ids
             FROM new_rows n JOIN old_rows p ON p.organization_id = n.organization_id AND p.id = n.id
             WHERE (n.state, n.deleted_at, n.entry_date, n.type, n.contact_id, n.currency_id, n.exchange_rate)
-                  IS DISTINCT FROM (p.state, p.deleted_at, p.entry_date, p.type, p.contact_id, p.currency_id, p.exchange_rate);
+                  IS DISTINCT FROM (p.state, p.deleted_at, p.entry_date, p.type, p.contact_id, p.currency_id, p.exchange_rate)
+              AND n.organization_id <> ALL (skip);
         ELSE
             -- a deleted document's facts go: it is no longer there to be found
-            SELECT array_agg(p.organization_id), array_agg(p.id) INTO orgs, ids FROM old_rows p;
+            SELECT array_agg(p.organization_id), array_agg(p.id) INTO orgs, ids FROM old_rows p
+            WHERE p.organization_id <> ALL (skip);
         END IF;
         PERFORM billy._vat_refresh_facts(kind, orgs, ids);
         RETURN NULL;
     END IF;
     IF TG_OP IN ('DELETE', 'UPDATE') THEN
-        FOR o IN SELECT DISTINCT p.organization_id FROM old_rows p LOOP
+        FOR o IN SELECT DISTINCT p.organization_id FROM old_rows p WHERE p.organization_id <> ALL (skip) LOOP
             DELETE FROM billy._vat_facts f
             WHERE f.organization_id = o AND f.document_type = kind
               AND f.line_id = ANY (ARRAY(SELECT p.id FROM old_rows p WHERE p.organization_id = o));
         END LOOP;
     END IF;
     IF TG_OP IN ('INSERT', 'UPDATE') THEN
-        FOR o IN SELECT DISTINCT n.organization_id FROM new_rows n LOOP
+        FOR o IN SELECT DISTINCT n.organization_id FROM new_rows n WHERE n.organization_id <> ALL (skip) LOOP
             INSERT INTO billy._vat_facts
             SELECT * FROM billy._vat_fact_rows(kind, o, NULL, ARRAY(SELECT n.id FROM new_rows n WHERE n.organization_id = o));
         END LOOP;
