@@ -65,12 +65,7 @@
  * flushed when the server stops or crashes are lost; at most
  * billy.cache_flush_interval_ms of them, which only nudges refresh-ahead.
  *
- * The test clock.  For benchmarks that replay a day in minutes,
- * billy._set_clock_rate(r) (superusers only) makes the cache's clock run r
- * times faster than the wall clock from the moment it is called: every age
- * the cache computes is multiplied by r, and "now" for its hourly buckets
- * is epoch + r * (now - epoch).  Stored timestamps stay real.  It is
- * test-only: rate 1 (the default) is the identity.
+ * The cache's clock (its "now" and ages, faster for benchmarks) is clock.c.
  *
  *-------------------------------------------------------------------------
  */
@@ -124,22 +119,20 @@
 #include "cache.h"
 #include "freshness.h"
 #include "http.h"
+#include "jobs.h"
 #include "json.h"
+#include "module.h"
 #include "organizations.h"
 #include "pagescan.h"
 #include "sqlexec.h"
 #include "sync.h"
-#include "worker.h"
+#include "visibility.h"
 
 PG_FUNCTION_INFO_V1(billy_get);
 PG_FUNCTION_INFO_V1(billy_effective_confirmed_at);
-PG_FUNCTION_INFO_V1(billy_cache_age);
-PG_FUNCTION_INFO_V1(billy_cache_now);
-PG_FUNCTION_INFO_V1(billy_set_clock_rate);
 PG_FUNCTION_INFO_V1(billy_cache_counters);
 PG_FUNCTION_INFO_V1(billy_cache_count_list);
 PG_FUNCTION_INFO_V1(billy_cache_request_refresh);
-PG_FUNCTION_INFO_V1(billy_cache_flush_now);
 PG_FUNCTION_INFO_V1(billy_warm_cache);
 PG_FUNCTION_INFO_V1(billy_cache_confirming);
 PG_FUNCTION_INFO_V1(billy_cache_confirm_hot);
@@ -183,9 +176,6 @@ typedef struct CacheEntry
 typedef struct CacheShared
 {
 	LWLock	   *lock;
-	slock_t		clock_mutex;	/* guards the test clock */
-	double		clock_rate;
-	TimestampTz clock_epoch;
 	pg_atomic_uint64 dropped;	/* counts lost: the table was full */
 	pg_atomic_uint32 flush_wanted;
 } CacheShared;
@@ -196,17 +186,15 @@ static HTAB *cache_hash = NULL;
 /* settings (billy_cache_define_settings) */
 int			billy_read_through_timeout_ms = 3000;
 bool		billy_read_confirm = false;
-int			billy_api_budget_per_minute = 60;
 int			billy_cache_flush_interval_ms = 10000;
 int			billy_cache_max_entries = 10000;
 
 /*
- * billy_cache_define_settings defines the cache's settings; _PG_init calls
- * it.  The size of the counters' table is fixed at server start, so it
+ * cache_define_settings defines the cache's settings.  The size of the counters' table is fixed at server start, so it
  * exists only when billy is preloaded.
  */
-void
-billy_cache_define_settings(void)
+static void
+cache_define_settings(void)
 {
 	DefineCustomIntVariable("billy.read_through_timeout_ms",
 							"Longest a read (billy.get_*) waits for Billy when it must ask: a miss, or max_age.",
@@ -223,14 +211,6 @@ billy_cache_define_settings(void)
 							 false,
 							 PGC_USERSET, 0,
 							 NULL, NULL, NULL);
-
-	DefineCustomIntVariable("billy.api_budget_per_minute",
-							"API calls per minute and organization that roles outside billy_admin may make billy spend: reads with max_age or misses, billy.check_connection, and the worker's refreshes ahead of reads.",
-							"Charged where every GET is issued (budget.c); a spent budget raises SQLSTATE 53400. 0 refuses them all and turns background refreshes off. Syncs and writes are not counted.",
-							&billy_api_budget_per_minute,
-							60, 0, 100000,
-							PGC_SIGHUP, 0,
-							NULL, NULL, NULL);
 
 	DefineCustomIntVariable("billy.cache_flush_interval_ms",
 							"How often the worker flushes the read counters from shared memory and plans refreshes.",
@@ -255,18 +235,17 @@ billy_cache_define_settings(void)
  * ------------------------------------------------------------------------
  */
 
-/* billy_cache_shmem_request reserves the counters' table and lock */
-void
-billy_cache_shmem_request(void)
+/* cache_shmem_size: the counters' table */
+static Size
+cache_shmem_size(void)
 {
-	RequestAddinShmemSpace(add_size(MAXALIGN(sizeof(CacheShared)),
-									hash_estimate_size(billy_cache_max_entries, sizeof(CacheEntry))));
-	RequestNamedLWLockTranche("billy cache", 1);
+	return add_size(MAXALIGN(sizeof(CacheShared)),
+					hash_estimate_size(billy_cache_max_entries, sizeof(CacheEntry)));
 }
 
-/* billy_cache_shmem_init runs in shmem_startup_hook, under AddinShmemInitLock */
-void
-billy_cache_shmem_init(void)
+/* cache_shmem_init runs in shmem_startup_hook, under AddinShmemInitLock */
+static void
+cache_shmem_init(LWLockPadded *locks)
 {
 	bool		found;
 	HASHCTL		ctl;
@@ -275,9 +254,7 @@ billy_cache_shmem_init(void)
 	if (!found)
 	{
 		memset(cache_shared, 0, sizeof(CacheShared));
-		cache_shared->lock = &(GetNamedLWLockTranche("billy cache"))->lock;
-		SpinLockInit(&cache_shared->clock_mutex);
-		cache_shared->clock_rate = 1.0;
+		cache_shared->lock = &locks[0].lock;
 		pg_atomic_init_u64(&cache_shared->dropped, 0);
 		pg_atomic_init_u32(&cache_shared->flush_wanted, 0);
 	}
@@ -287,6 +264,49 @@ billy_cache_shmem_init(void)
 	cache_hash = ShmemInitHash("billy cache counters", billy_cache_max_entries,
 							   billy_cache_max_entries, &ctl, HASH_ELEM | HASH_BLOBS);
 }
+
+/* how often the cache's counters are flushed, on the cache's (test) clock */
+static long
+cache_interval_ms(void)
+{
+	return Max(10L, (long) (billy_cache_flush_interval_ms / billy_cache_rate()));
+}
+
+/*
+ * cache_step flushes the read counters and plans refreshes when
+ * billy.cache_flush_interval_ms has passed, or sooner when a read asked for
+ * a refresh: a periodic step of the worker.  The counts it held are lost if
+ * it fails.
+ */
+static bool
+cache_step(void)
+{
+	if (billy_have_function("billy._cache_plan(integer)"))
+		billy_cache_tick(true);
+	return false;
+}
+
+static const BillyJobKind cache_jobs[] = {
+	/* refreshes of what reads found stale: the readers' share */
+	{"cache_refresh", billy_cache_refresh_job, BILLY_SHARE_READER},
+	{NULL}
+};
+
+static const BillyPeriodic cache_periodic[] = {
+	{"cache flush and refresh planning", cache_interval_ms, 200, true, true,
+	billy_cache_flush_wanted, cache_step},
+	{NULL}
+};
+
+const BillyModule billy_cache_module = {
+	.name = "cache",
+	.define_settings = cache_define_settings,
+	.shmem_size = cache_shmem_size,
+	.lwlocks = 1,
+	.shmem_init = cache_shmem_init,
+	.jobs = cache_jobs,
+	.periodic = cache_periodic,
+};
 
 static void
 make_key(CacheKey *key, const char *org, const char *resource, const char *id)
@@ -423,104 +443,6 @@ bool
 billy_cache_flush_wanted(void)
 {
 	return cache_shared != NULL && pg_atomic_read_u32(&cache_shared->flush_wanted) != 0;
-}
-
-/* ------------------------------------------------------------------------
- * The clock
- * ------------------------------------------------------------------------
- */
-
-static double
-clock_rate(TimestampTz *epoch)
-{
-	double		rate = 1.0;
-
-	if (epoch)
-		*epoch = 0;
-	if (cache_shared == NULL)
-		return rate;
-	SpinLockAcquire(&cache_shared->clock_mutex);
-	rate = cache_shared->clock_rate;
-	if (epoch)
-		*epoch = cache_shared->clock_epoch;
-	SpinLockRelease(&cache_shared->clock_mutex);
-	return rate;
-}
-
-/* billy_cache_clock_now is the cache's "now": the statement's, on the test clock */
-TimestampTz
-billy_cache_clock_now(void)
-{
-	TimestampTz epoch;
-	double		rate = clock_rate(&epoch);
-	TimestampTz now = GetCurrentStatementStartTimestamp();
-
-	if (rate == 1.0)
-		return now;
-	return epoch + (TimestampTz) ((double) (now - epoch) * rate);
-}
-
-/* billy_cache_age_us is how old a timestamp is to the cache, in microseconds */
-int64
-billy_cache_age_us(TimestampTz ts)
-{
-	double		rate = clock_rate(NULL);
-	int64		real = GetCurrentStatementStartTimestamp() - ts;
-
-	if (rate == 1.0)
-		return real;
-	return (int64) ((double) real * rate);
-}
-
-/* billy_cache_rate is the test clock's rate (1: the wall clock) */
-double
-billy_cache_rate(void)
-{
-	return clock_rate(NULL);
-}
-
-/* billy_cache_now: billy._cache_now() RETURNS timestamptz */
-Datum
-billy_cache_now(PG_FUNCTION_ARGS)
-{
-	PG_RETURN_TIMESTAMPTZ(billy_cache_clock_now());
-}
-
-/* billy_cache_age: billy._cache_age(ts timestamptz) RETURNS interval */
-Datum
-billy_cache_age(PG_FUNCTION_ARGS)
-{
-	Interval   *result = palloc0(sizeof(Interval));
-
-	result->time = billy_cache_age_us(PG_GETARG_TIMESTAMPTZ(0));
-	PG_RETURN_INTERVAL_P(result);
-}
-
-/*
- * billy_set_clock_rate: billy._set_clock_rate(rate float8) RETURNS
- * timestamptz.  Test-only: from now on the cache's clock runs rate times
- * faster than the wall clock.  Returns the cache's now.  Superusers only.
- */
-Datum
-billy_set_clock_rate(PG_FUNCTION_ARGS)
-{
-	double		rate = PG_GETARG_FLOAT8(0);
-
-	billy_require_preload();
-	if (!superuser())
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("only superusers may set billy's test clock")));
-	if (isnan(rate) || rate < 1.0 || rate > 100000.0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("rate must be between 1 and 100000"),
-				 errhint("1 is the wall clock; the test clock only runs faster.")));
-	SpinLockAcquire(&cache_shared->clock_mutex);
-	cache_shared->clock_rate = rate;
-	cache_shared->clock_epoch = GetCurrentTimestamp();
-	SpinLockRelease(&cache_shared->clock_mutex);
-	PG_RETURN_TIMESTAMPTZ(billy_cache_clock_now());
 }
 
 /* ------------------------------------------------------------------------
@@ -1768,16 +1690,15 @@ billy_cache_request_refresh(PG_FUNCTION_ARGS)
 }
 
 /*
- * billy_cache_flush_now: billy._cache_flush_now() RETURNS void: asks the
- * worker for a flush at once (tests, benchmarks).
+ * billy_cache_want_flush asks the worker for a flush at once (testing.c's
+ * billy._cache_flush_now, for tests and benchmarks).
  */
-Datum
-billy_cache_flush_now(PG_FUNCTION_ARGS)
+void
+billy_cache_want_flush(void)
 {
 	billy_require_preload();
 	pg_atomic_write_u32(&cache_shared->flush_wanted, 1);
 	billy_wake_worker();
-	PG_RETURN_VOID();
 }
 
 /*

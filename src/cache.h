@@ -2,7 +2,7 @@
  *
  * cache.h
  *	  The read path, its access counters in shared memory, the worker's
- *	  cache work (flush, refresh jobs), and the test clock.
+ *	  cache work (flush, refresh jobs).  Its clock is clock.h.
  *
  *-------------------------------------------------------------------------
  */
@@ -13,8 +13,9 @@
 
 #include "datatype/timestamp.h"
 
+#include "clock.h"
 #include "pagescan.h"
-#include "worker.h"
+#include "jobs.h"
 
 /* what the counters count, per (organization, resource, record) */
 typedef struct BillyCacheCounts
@@ -39,18 +40,20 @@ typedef struct BillyCacheDrained
 	bool		refresh_wanted;
 } BillyCacheDrained;
 
-extern void billy_cache_define_settings(void);
-extern void billy_cache_shmem_request(void);
-extern void billy_cache_shmem_init(void);
+/* settings (cache.c) */
+extern int	billy_read_through_timeout_ms;
+extern bool billy_read_confirm;
+extern int	billy_cache_flush_interval_ms;
+extern int	billy_cache_max_entries;
+
+extern const struct BillyModule billy_cache_module;
 
 extern bool billy_cache_count(const char *org, const char *resource, const char *id,
 							  const BillyCacheCounts *counts, bool want_refresh);
 extern BillyCacheDrained *billy_cache_drain(int *n);
 extern bool billy_cache_flush_wanted(void);
+extern void billy_cache_want_flush(void);
 
-extern TimestampTz billy_cache_clock_now(void);
-extern int64 billy_cache_age_us(TimestampTz ts);
-extern double billy_cache_rate(void);
 extern TimestampTz billy_cache_effective_confirmed(const char *resource, TimestampTz row_confirmed,
 												   bool is_paid_known, bool is_paid,
 												   TimestampTz complete_scan, TimestampTz hot_scan);

@@ -48,6 +48,7 @@
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/jsonb.h"
 #include "utils/json.h"
@@ -57,14 +58,140 @@
 #include "breaker.h"
 #include "budget.h"
 #include "http.h"
+#include "jobs.h"
 #include "json.h"
+#include "module.h"
 #include "organizations.h"
 #include "pagescan.h"
 #include "sqlexec.h"
 #include "sync.h"
-#include "worker.h"
 
 PG_FUNCTION_INFO_V1(billy_sync_now);
+
+#define HOT_CHECK_INTERVAL_MS (30 * 1000)
+#define FORGET_INTERVAL_MS (60 * 60 * 1000)
+
+/* settings (sync_define_settings) */
+int			billy_sync_concurrency = 4;
+int			billy_sync_page_size = 1000;
+int			billy_sync_verify_limit = 1000;
+int			billy_hot_sync_interval = 300;
+int			billy_changes_retention_days = 90;
+
+static long hot_check_interval_ms(void);
+static bool queue_hot_scans(void);
+static long forget_interval_ms(void);
+static bool forget_old_changes(void);
+
+/* sync_define_settings: how a scan runs, how often hot scans do, what is kept */
+static void
+sync_define_settings(void)
+{
+	DefineCustomIntVariable("billy.sync_concurrency",
+							"Pages a sync downloads at once.",
+							"Page 1 tells the page count; the rest are fetched this many at a time.",
+							&billy_sync_concurrency,
+							4, 1, 32,
+							PGC_USERSET, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("billy.sync_page_size",
+							"Records per page a sync asks Billy for (Billy's maximum is 1000).",
+							NULL,
+							&billy_sync_page_size,
+							1000, 1, 1000,
+							PGC_USERSET, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("billy.sync_verify_limit",
+							"Records missing from a complete scan that are looked up one by one before being marked deleted.",
+							"More missing records than this wait for the next scan.",
+							&billy_sync_verify_limit,
+							1000, 0, 1000000,
+							PGC_USERSET, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("billy.hot_sync_interval",
+							"How often unpaid and draft invoices and bills are scanned between full syncs.",
+							"0 turns hot scans off.",
+							&billy_hot_sync_interval,
+							300, 0, 86400,
+							PGC_SIGHUP, GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("billy.changes_retention_days",
+							"Days billy.changes and finished sync runs are kept.",
+							NULL,
+							&billy_changes_retention_days,
+							90, 1, 36500,
+							PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
+}
+
+static const BillyJobKind sync_jobs[] = {
+	{"sync", billy_sync_job, BILLY_SHARE_EXEMPT},
+	{NULL}
+};
+
+static const BillyPeriodic sync_periodic[] = {
+	{"queuing hot scans", hot_check_interval_ms, 0, true, false, NULL, queue_hot_scans},
+	{"forgetting old changes and runs", forget_interval_ms, 0, false, false, NULL, forget_old_changes},
+	{NULL}
+};
+
+const BillyModule billy_sync_module = {
+	.name = "sync",
+	.define_settings = sync_define_settings,
+	.jobs = sync_jobs,
+	.periodic = sync_periodic,
+};
+
+/* how often the worker looks for organizations due a hot scan (0: never) */
+static long
+hot_check_interval_ms(void)
+{
+	if (billy_hot_sync_interval <= 0)
+		return 0;
+	return Min(HOT_CHECK_INTERVAL_MS, (long) billy_hot_sync_interval * 1000);
+}
+
+/*
+ * queue_hot_scans asks for hot scans of the organizations due one
+ * (billy.hot_sync_interval); they run like any queued job.  A periodic step
+ * of the worker.
+ */
+static bool
+queue_hot_scans(void)
+{
+	Oid			types[1] = {INT4OID};
+	Datum		values[1] = {Int32GetDatum(billy_hot_sync_interval)};
+
+	if (billy_have_function("billy._queue_hot_scans(interval)"))
+		billy_sql_exec("SELECT billy._queue_hot_scans(pg_catalog.make_interval(secs => $1))",
+					   1, types, values, NULL);
+	return false;
+}
+
+static long
+forget_interval_ms(void)
+{
+	return FORGET_INTERVAL_MS;
+}
+
+/*
+ * forget_old_changes forgets changes and sync runs after
+ * billy.changes_retention_days; hourly, in the worker.
+ */
+static bool
+forget_old_changes(void)
+{
+	Oid			types[1] = {INT4OID};
+	Datum		values[1] = {Int32GetDatum(billy_changes_retention_days)};
+
+	if (billy_have_function("billy._forget_old_changes(integer)"))
+		billy_sql_exec("SELECT billy._forget_old_changes($1)", 1, types, values, NULL);
+	return false;
+}
 
 typedef struct SyncResource
 {
@@ -273,6 +400,22 @@ list_path(SyncScan *scan, int page)
 	if (scan->hot && scan->res->hot_filter)
 		appendStringInfo(&p, "&%s", scan->res->hot_filter);
 	return p.data;
+}
+
+/*
+ * billy_sync_page_path is the path of page n of a full scan of a resource,
+ * as the sync asks for it (testing.c's floor fetches the same pages), or
+ * NULL for a resource the sync does not mirror.
+ */
+char *
+billy_sync_page_path(const char *resource, int page)
+{
+	SyncScan	scan = {0};
+
+	scan.res = find_resource(resource);
+	if (scan.res == NULL)
+		return NULL;
+	return list_path(&scan, page);
 }
 
 /* record_path is the path of one record, its children embedded */
@@ -1531,101 +1674,4 @@ billy_sync_now(PG_FUNCTION_ARGS)
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, out, outnulls);
 	}
 	return (Datum) 0;
-}
-
-typedef struct FloorState
-{
-	bool		parse;
-	int			pages;
-	int			page_count;
-	int64		bytes;
-	int64		records;
-	MemoryContext page_cxt;
-} FloorState;
-
-/* floor_done: one page of the floor measurement */
-static void
-floor_done(BillyHttpRequest *req, void *arg)
-{
-	FloorState *fs = arg;
-	MemoryContext old = MemoryContextSwitchTo(fs->page_cxt);
-	const char *pc;
-
-	if (req->failure != BILLY_HTTP_OK)
-		billy_http_raise(req);
-	fs->pages++;
-	fs->bytes += req->response.len;
-	if (fs->parse)
-		(void) billy_jsonb_parse(req->response.data, req->response.len, "a page");
-	/* the page count, the cheapest way there is: this is a measurement */
-	pc = strstr(req->response.data, "\"pageCount\":");
-	if (pc)
-		fs->page_count = Max(fs->page_count, atoi(pc + 12));
-	pfree(req->response.data);
-	req->response.data = NULL;
-	MemoryContextSwitchTo(old);
-	MemoryContextReset(fs->page_cxt);
-}
-
-PG_FUNCTION_INFO_V1(billy_sync_floor);
-
-/*
- * billy_sync_floor: billy._sync_floor(org, resource, parse) RETURNS record.
- * Downloads every page of a resource exactly as a full sync does (same
- * paths, page size and concurrency) and, with parse, parses each page into
- * jsonb, storing nothing: the floor a sync's time is measured against.
- */
-Datum
-billy_sync_floor(PG_FUNCTION_ARGS)
-{
-	char	   *org;
-	const SyncResource *res;
-	char	   *api_url = NULL;
-	char	   *token;
-	SyncScan	scan = {0};
-	FloorState fs = {0};
-	BillyHttpRequest *first;
-	BillyHttpRequest **reqs;
-	int			fetched = 1;
-	TupleDesc	tupdesc;
-	Datum		values[4];
-	bool		nulls[4] = {0};
-	TimestampTz t0 = GetCurrentTimestamp();
-
-	billy_require_preload();
-	org = billy_resolve_organization(PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0)));
-	res = find_resource(text_to_cstring(PG_GETARG_TEXT_PP(1)));
-	if (res == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("unknown resource \"%s\"", text_to_cstring(PG_GETARG_TEXT_PP(1)))));
-	token = billy_load_token(org, &api_url);
-	scan.res = res;
-	scan.org = org;
-	fs.parse = PG_GETARG_BOOL(2);
-	fs.page_cxt = AllocSetContextCreate(CurrentMemoryContext, "billy floor page", ALLOCSET_DEFAULT_SIZES);
-
-	first = billy_http_request_new(BILLY_GET, billy_effective_api_url(api_url), list_path(&scan, 1), token);
-	billy_http_run(&first, 1, 1, floor_done, &fs);
-	while (fetched < fs.page_count)
-	{
-		int			n = fs.page_count - fetched;
-
-		reqs = palloc(sizeof(BillyHttpRequest *) * n);
-		for (int i = 0; i < n; i++)
-			reqs[i] = billy_http_request_new(BILLY_GET, billy_effective_api_url(api_url),
-											 list_path(&scan, fetched + 1 + i), token);
-		billy_http_run(reqs, n, billy_sync_concurrency, floor_done, &fs);
-		fetched += n;
-	}
-	explicit_bzero(token, strlen(token));
-
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "billy: _sync_floor must return a composite");
-	tupdesc = BlessTupleDesc(tupdesc);
-	values[0] = Int32GetDatum(fs.pages);
-	values[1] = Int64GetDatum(fs.bytes);
-	values[2] = Int32GetDatum(fs.page_count);
-	values[3] = Float8GetDatum((double) (GetCurrentTimestamp() - t0) / 1000.0);
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }

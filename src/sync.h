@@ -13,7 +13,7 @@
 #include "http.h"
 #include "nodes/pg_list.h"
 #include "utils/jsonb.h"
-#include "worker.h"
+#include "jobs.h"
 
 /* who commits a scan's pages */
 typedef enum BillyCommitMode
@@ -82,5 +82,16 @@ extern void billy_sync_one(const char *org, const char *resource, bool hot,
 extern void billy_sync_job(BillyJob *job);
 extern bool billy_sync_resource(const char *name, const char **singular,
 								const char **apply, const char **include);
+
+/* settings (sync.c) */
+extern int	billy_sync_concurrency;
+extern int	billy_sync_page_size;
+extern int	billy_sync_verify_limit;
+extern int	billy_hot_sync_interval;
+extern int	billy_changes_retention_days;
+
+extern const struct BillyModule billy_sync_module;
+
+extern char *billy_sync_page_path(const char *resource, int page);
 
 #endif							/* BILLY_SYNC_H */
