@@ -1569,7 +1569,15 @@ billy_sync_one(const char *org, const char *resource, bool hot,
 	}
 	if (scan->token)
 		explicit_bzero((char *) scan->token, strlen(scan->token));
-	MemoryContextSwitchTo(caller);
+
+	/*
+	 * Back to a context that is alive: in the worker the first page commit
+	 * ended the transaction the caller's context belonged to (PostgreSQL 15
+	 * deletes it; that its memory usually comes back as the next
+	 * transaction's context is luck, not a promise), so the current
+	 * transaction's; inline nothing was committed and the caller's is alive.
+	 */
+	MemoryContextSwitchTo(commit == BILLY_COMMIT_WORKER ? CurTransactionContext : caller);
 	MemoryContextDelete(cxt);
 }
 

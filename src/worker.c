@@ -326,6 +326,30 @@ find_handler(const char *kind)
 }
 
 /*
+ * check_handler_memory makes sure a handler returned in memory of the
+ * current transaction (its context or one under it), as the job's own
+ * statements after it need.  A handler that commits as it goes
+ * (billy_job_commit_and_continue) and then switches back to the context it
+ * started in would leave a deleted context current: PostgreSQL detaches a
+ * deleted context from its parent (and keeps its memory for the next one),
+ * so that shows here as a context outside the transaction.  Logged as a bug
+ * and repaired; the job goes on.
+ */
+static void
+check_handler_memory(BillyJob *job)
+{
+	for (MemoryContext c = CurrentMemoryContext; c != NULL; c = c->parent)
+		if (c == TopTransactionContext)
+			return;
+	ereport(WARNING,
+			(errcode(ERRCODE_INTERNAL_ERROR),
+			 errmsg("billy job %lld (%s) returned outside its transaction's memory",
+					(long long) job->id, job->kind),
+			 errdetail("This is a bug in the job's handler; the worker switched back to the transaction's memory.")));
+	MemoryContextSwitchTo(CurTransactionContext);
+}
+
+/*
  * run_job runs one claimed job.  An ERROR is caught here: the job's
  * transaction is rolled back, the error recorded on the job, and the worker
  * carries on.  This is the isolation pg_net lacks.
@@ -345,6 +369,7 @@ run_job(BillyJob *job, MemoryContext job_cxt)
 	{
 		billy_job_begin_xact();
 		find_handler(job->kind) (job);
+		check_handler_memory(job);
 		if (job->postpone_until != 0)
 			billy_jobs_postpone(job);
 		else
