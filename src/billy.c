@@ -39,6 +39,7 @@
 #include "http.h"
 #include "jobs.h"
 #include "mcp/mcp.h"
+#include "mirror/mirror.h"
 #include "module.h"
 #include "organizations.h"
 #include "sync.h"
@@ -59,6 +60,7 @@ const BillyModule *const billy_modules[] = {
 	&billy_jobs_module,
 	&billy_organizations_module,
 	&billy_breaker_module,
+	&billy_mirror_module,
 	&billy_sync_module,
 	&billy_cache_module,
 	&billy_writes_module,

@@ -125,7 +125,7 @@
 #include "organizations.h"
 #include "pagescan.h"
 #include "sqlexec.h"
-#include "sync.h"
+#include "mirror/mirror.h"
 #include "visibility.h"
 
 PG_FUNCTION_INFO_V1(billy_get);

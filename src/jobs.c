@@ -189,6 +189,10 @@ billy_warn_if_unserved_sql(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
+/*
+ * billy_job_begin_xact opens one of the worker's transactions, with an
+ * active snapshot as handlers and periodic steps expect
+ */
 void
 billy_job_begin_xact(void)
 {
@@ -197,6 +201,7 @@ billy_job_begin_xact(void)
 	PushActiveSnapshot(GetTransactionSnapshot());
 }
 
+/* billy_job_commit_xact commits it */
 void
 billy_job_commit_xact(void)
 {
@@ -234,8 +239,8 @@ billy_job_abort_and_continue(void)
 }
 
 /*
- * billy_have_function says whether the installed version of billy's SQL has a
- * function, so the worker runs with an older version installed too.
+ * billy_have_function says whether the installed version of billy's SQL has
+ * a function, so the worker runs with an older version installed too.
  */
 bool
 billy_have_function(const char *signature)
@@ -249,8 +254,8 @@ billy_have_function(const char *signature)
 }
 
 /*
- * billy_jobs_extension_ready says whether billy is installed in the worker's database,
- * with the job table this library needs.
+ * billy_jobs_extension_ready says whether billy is installed in the
+ * worker's database, with the job table this library needs.
  */
 bool
 billy_jobs_extension_ready(void)
@@ -271,8 +276,8 @@ billy_jobs_extension_ready(void)
 }
 
 /*
- * billy_jobs_recover_crashed finds jobs left "running" by a worker that died and
- * queues them again with a backoff, or fails them after MAX_CRASHES.
+ * billy_jobs_recover_crashed finds jobs left "running" by a worker that died
+ * and queues them again with a backoff, or fails them after three crashes.
  */
 void
 billy_jobs_recover_crashed(void)
@@ -300,8 +305,8 @@ billy_jobs_recover_crashed(void)
 }
 
 /*
- * billy_jobs_claim marks the next due job running (committed) and returns it, or
- * NULL when none is due.
+ * billy_jobs_claim marks the next due job running (committed) and returns
+ * it, or NULL when none is due.
  */
 BillyJob *
 billy_jobs_claim(MemoryContext mcxt)
@@ -345,6 +350,7 @@ billy_jobs_claim(MemoryContext mcxt)
 	return job;
 }
 
+/* billy_jobs_finish marks a job done, with the result its handler set */
 void
 billy_jobs_finish(BillyJob *job)
 {
@@ -364,8 +370,8 @@ billy_jobs_finish(BillyJob *job)
 }
 
 /*
- * billy_jobs_postpone puts a job back in the queue, uncounted: a handler found it
- * should not run yet (an open circuit breaker).
+ * billy_jobs_postpone puts a job back in the queue, uncounted: a handler
+ * found it should not run yet (an open circuit breaker).
  */
 void
 billy_jobs_postpone(BillyJob *job)
@@ -403,6 +409,10 @@ transient(int sqlerrcode)
 			 category == ERRCODE_INTERNAL_ERROR);
 }
 
+/*
+ * billy_jobs_record_failure records a job's error on it: queued again with
+ * a backoff when the error is transient and attempts are left, else failed
+ */
 void
 billy_jobs_record_failure(BillyJob *job, ErrorData *edata)
 {

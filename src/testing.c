@@ -27,7 +27,7 @@
 #include "http.h"
 #include "json.h"
 #include "organizations.h"
-#include "sync.h"
+#include "mirror/mirror.h"
 
 PG_FUNCTION_INFO_V1(billy_set_clock_rate);
 PG_FUNCTION_INFO_V1(billy_cache_flush_now);

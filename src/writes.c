@@ -66,7 +66,7 @@
 #include "organizations.h"
 #include "pagescan.h"
 #include "sqlexec.h"
-#include "sync.h"
+#include "mirror/mirror.h"
 #include "writes.h"
 
 PG_FUNCTION_INFO_V1(billy_commit_write);
