@@ -9,7 +9,8 @@
 #   make install-sandbox install billy-sandbox, the fake Billy API for trying
 #                        billy, into SANDBOX_BINDIR (/usr/local/bin), never
 #                        into PostgreSQL's directories
-#   make installcheck    pg_regress against a running server (see test/run)
+#   make installcheck    pg_regress on a temporary instance of its own, with
+#                        billy-sandbox (scripts/installcheck); make install first
 #   make fuzz-csv        libFuzzer on the CSV reader (FUZZ_SECONDS, default 600);
 #                        not part of the tests; installs clang-14 when missing
 
@@ -21,8 +22,11 @@ OBJS        = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c src/*/*.c)))
 # runs billy--0.1.0.sql and then each upgrade script in turn.
 DATA        = extension/billy--0.1.0.sql
 DATA_built  = extension/billy--0.1.0--0.2.0.sql
+# make installcheck: the pg_regress suite (sql/, expected/) on a temporary
+# instance with billy and pg_cron preloaded and billy-sandbox running
+# (scripts/installcheck), not PGXS's run against an existing server
 REGRESS     = $(basename $(notdir $(sort $(wildcard sql/*.sql))))
-REGRESS_OPTS = --use-existing --dbname=billy_test
+NO_INSTALLCHECK = 1
 
 PG_CONFIG  ?= pg_config
 PG_CPPFLAGS = -I$(srcdir)/src
@@ -44,7 +48,7 @@ clean-deps:
 extension/billy--0.1.0--0.2.0.sql: $(sort $(wildcard $(srcdir)/extension/0.2.0/*.sql))
 	cat $^ > $@
 
-.PHONY: sandbox install-sandbox clean-sandbox mcp-bridge install-mcp-bridge clean-mcp-bridge fuzz-csv deb pgxn
+.PHONY: installcheck sandbox install-sandbox clean-sandbox mcp-bridge install-mcp-bridge clean-mcp-bridge fuzz-csv deb pgxn
 
 deb:
 	$(srcdir)/scripts/package deb
@@ -56,6 +60,9 @@ fuzz-csv:
 	$(srcdir)/scripts/fuzz-csv $(FUZZ_SECONDS)
 
 all: sandbox mcp-bridge
+
+installcheck: sandbox
+	PG_CONFIG='$(PG_CONFIG)' $(srcdir)/scripts/installcheck
 
 # the sandbox and the bridge are plain programs with flags of their own: not
 # PGXS's, which a build environment that exports CFLAGS (dpkg-buildpackage)

@@ -124,6 +124,7 @@
 #include "module.h"
 #include "organizations.h"
 #include "pagescan.h"
+#include "resources.h"
 #include "sqlexec.h"
 #include "mirror/mirror.h"
 #include "visibility.h"
@@ -138,23 +139,11 @@ PG_FUNCTION_INFO_V1(billy_cache_confirming);
 PG_FUNCTION_INFO_V1(billy_cache_confirm_hot);
 PG_FUNCTION_INFO_V1(billy_cache_confirm_rows);
 
-#define RESOURCE_LEN 16
+/* Billy's plural names are at most 31 characters (billy.resources) */
+#define RESOURCE_LEN 32
 
-/* the resources the read path serves */
-typedef struct CacheResource
-{
-	const char *name;			/* Billy's plural */
-	const char *what;			/* in messages */
-	const char *function;		/* the SQL function that reads it */
-} CacheResource;
-
-static const CacheResource cache_resources[] = {
-	{"invoices", "invoice", "get_invoice"},
-	{"bills", "bill", "get_bill"},
-	{"contacts", "contact", "get_contact"},
-	{"products", "product", "get_product"},
-	{"bankPayments", "bank payment", "get_bank_payment"},
-};
+/* the resources the read path serves: those of billy.resources with a read function */
+typedef BillyResource CacheResource;
 
 typedef struct CacheKey
 {
@@ -625,7 +614,8 @@ read_row(const CacheResource *cr, const char *org, const char *id, MirrorRow *ro
 	static const char *const scan_cols[] = {"last_complete_scan_at", "last_hot_scan_at"};
 	Oid			nsp = get_namespace_oid("billy", false);
 	const char *table = billy_sync_table(cr->name);
-	bool		has_paid = strcmp(cr->name, "invoices") == 0 || strcmp(cr->name, "bills") == 0;
+	/* a resource with hot scans has is_paid: its hot_where reads it */
+	bool		has_paid = cr->hot_where != NULL;
 	const char *keys[2] = {org, id};
 	Datum		v[6];
 	bool		n[6];
@@ -1036,9 +1026,10 @@ billy_cache_confirming(PG_FUNCTION_ARGS)
 static const CacheResource *
 resource_by_name(const char *name)
 {
-	for (int i = 0; i < lengthof(cache_resources); i++)
-		if (strcmp(cache_resources[i].name, name) == 0)
-			return &cache_resources[i];
+	const CacheResource *cr = billy_resource(name);
+
+	if (cr != NULL && cr->read_function != NULL)
+		return cr;
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("unknown resource \"%s\"", name),
@@ -1357,7 +1348,7 @@ cache_get(FunctionCallInfo fcinfo, const CacheResource *cr)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("id must not be null"),
-				 errhint("Pass the %s's Billy id.", cr->what)));
+				 errhint("Pass the %s's Billy id.", cr->noun)));
 	id = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	if (id[0] == '\0' || strlen(id) >= BILLY_MAX_ID)
 		ereport(ERROR,
@@ -1395,7 +1386,7 @@ cache_get(FunctionCallInfo fcinfo, const CacheResource *cr)
 		billy_cache_count(org, cr->name, id, &counts, false);
 		ereport(ERROR,
 				(errcode(ERRCODE_NO_DATA_FOUND),
-				 errmsg("%s \"%s\" was deleted in Billy", cr->what, id),
+				 errmsg("%s \"%s\" was deleted in Billy", cr->noun, id),
 				 errdetail("billy found it gone at %s.",
 						   JsonEncodeDateTime(buf, TimestampTzGetDatum(row.deleted_at), TIMESTAMPTZOID, NULL))));
 	}
@@ -1453,7 +1444,7 @@ cache_get(FunctionCallInfo fcinfo, const CacheResource *cr)
 				billy_cache_count(org, cr->name, id, &counts, false);
 				ereport(ERROR,
 						(errcode(ERRCODE_NO_DATA_FOUND),
-						 errmsg("%s \"%s\" was deleted in Billy", cr->what, id),
+						 errmsg("%s \"%s\" was deleted in Billy", cr->noun, id),
 						 errdetail("billy found it gone just now.")));
 			}
 			if (age < window)
@@ -1489,7 +1480,7 @@ cache_get(FunctionCallInfo fcinfo, const CacheResource *cr)
 					billy_cache_count(org, cr->name, id, &counts, false);
 					ereport(ERROR,
 							(errcode(ERRCODE_NO_DATA_FOUND),
-							 errmsg("%s \"%s\" was deleted in Billy", cr->what, id),
+							 errmsg("%s \"%s\" was deleted in Billy", cr->noun, id),
 							 errdetail("Billy answered 404 just now%s.",
 									   f.stored ? "; the mirror marks it deleted" : "")));
 				}
@@ -1531,25 +1522,25 @@ cache_get(FunctionCallInfo fcinfo, const CacheResource *cr)
 		if (f.outcome == BILLY_RECORD_GONE)
 			ereport(ERROR,
 					(errcode(ERRCODE_NO_DATA_FOUND),
-					 errmsg("%s \"%s\" does not exist in Billy", cr->what, id),
+					 errmsg("%s \"%s\" does not exist in Billy", cr->noun, id),
 					 errdetail("It is not in the mirror, and Billy answered 404.")));
 		if (f.outcome == BILLY_RECORD_FAILED)
 		{
 			if (f.reason && strcmp(f.reason, "breaker_open") == 0)
 				ereport(ERROR,
 						(errcode(ERRCODE_CONNECTION_FAILURE),
-						 errmsg("%s \"%s\" is not in the mirror and Billy is not being called", cr->what, id),
+						 errmsg("%s \"%s\" is not in the mirror and Billy is not being called", cr->noun, id),
 						 errdetail("The circuit breaker of organization \"%s\" is open after repeated failures.", org),
 						 errhint("billy.breaker_status() says when it tries again.")));
 			if (f.reason && strcmp(f.reason, "not_connected") == 0)
 				ereport(ERROR,
 						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-						 errmsg("%s \"%s\" is not in the mirror and organization \"%s\" is not connected", cr->what, id, org),
+						 errmsg("%s \"%s\" is not in the mirror and organization \"%s\" is not connected", cr->noun, id, org),
 						 errhint("Call billy.connect() with an access token for it.")));
 			ereport(ERROR,
 					(errcode(f.error.sqlerrcode),
 					 errmsg("%s \"%s\" is not in the mirror and Billy could not be asked: %s",
-							cr->what, id, f.error.message),
+							cr->noun, id, f.error.message),
 					 f.error.detail ? errdetail("%s", f.error.detail) : 0,
 					 errhint("billy.read_through_timeout_ms bounds the wait; the next sync brings the record if it exists."),
 					 errhidestmt(true)));
@@ -1577,11 +1568,11 @@ billy_get(PG_FUNCTION_ARGS)
 	{
 		char	   *name = get_func_name(fcinfo->flinfo->fn_oid);
 
-		for (int i = 0; i < lengthof(cache_resources) && cr == NULL; i++)
-			if (name && strcmp(name, cache_resources[i].function) == 0)
-				cr = &cache_resources[i];
+		cr = name ? billy_resource_read_by(name) : NULL;
 		if (cr == NULL)
 			elog(ERROR, "billy: no resource is read by function %s", name ? name : "?");
+		/* a copy as long-lived as the call site (the catalog may change) */
+		cr = billy_resource_copy(cr, fcinfo->flinfo->fn_mcxt);
 		fcinfo->flinfo->fn_extra = (void *) cr;
 	}
 	return cache_get(fcinfo, cr);
@@ -1617,9 +1608,11 @@ billy_cache_count_list(PG_FUNCTION_ARGS)
 		PG_RETURN_VOID();
 	org = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	resource = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	for (int i = 0; i < lengthof(cache_resources); i++)
-		if (strcmp(resource, cache_resources[i].name) == 0)
-			known = true;
+	{
+		const CacheResource *cr = billy_resource(resource);
+
+		known = cr != NULL && cr->read_function != NULL;
+	}
 	if (!known || strlen(org) >= BILLY_MAX_ID || !billy_org_visible(org))
 		PG_RETURN_VOID();
 	counts.reads = 1;

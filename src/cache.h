@@ -33,7 +33,7 @@ typedef struct BillyCacheCounts
 typedef struct BillyCacheDrained
 {
 	char		org[BILLY_MAX_ID];
-	char		resource[16];
+	char		resource[32];	/* RESOURCE_LEN of cache.c */
 	char		id[BILLY_MAX_ID];
 	BillyCacheCounts counts;
 	TimestampTz last_access;

@@ -39,6 +39,7 @@
 #include "module.h"
 #include "organizations.h"
 #include "pagescan.h"
+#include "resources.h"
 #include "sqlexec.h"
 #include "mirror/mirror.h"
 #include "sync.h"

@@ -3,16 +3,15 @@
 ------------------------------------------------------------------------------
 
 CREATE FUNCTION billy._sync_resources() RETURNS text[]
-LANGUAGE sql IMMUTABLE
+LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
-RETURN ARRAY['organization', 'accounts', 'taxRates', 'salesTaxRulesets', 'salesTaxReturns',
-             'contacts', 'products', 'invoices', 'bills', 'bankPayments'];
-COMMENT ON FUNCTION billy._sync_resources() IS 'The resources a sync covers, in the order a full sync takes them. Internal.';
+RETURN ARRAY['organization'] || ARRAY(SELECT r.name FROM billy.resources r ORDER BY r.sync_order);
+COMMENT ON FUNCTION billy._sync_resources() IS 'The resources a sync covers, in the order a full sync takes them: the organization, then billy.resources by sync_order. Internal.';
 
 -- _sync_resource_list checks and normalizes a user's resource list:
 -- Billy's names (bankPayments) and billy's table names (bank_payments) both work.
 CREATE FUNCTION billy._sync_resource_list(resources text[]) RETURNS text[]
-LANGUAGE plpgsql IMMUTABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -261,7 +260,7 @@ DECLARE
     r text;
 BEGIN
     FOR o IN SELECT id FROM billy.organizations WHERE disconnected_at IS NULL LOOP
-        FOREACH r IN ARRAY ARRAY['invoices', 'bills'] LOOP
+        FOR r IN SELECT x.name FROM billy.resources x WHERE x.hot_filter IS NOT NULL ORDER BY x.sync_order LOOP
             IF EXISTS (SELECT 1 FROM billy.sync_state s
                        WHERE s.organization_id = o.id AND s.resource = r
                          AND s.last_complete_scan_at IS NOT NULL
@@ -279,7 +278,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION billy._queue_hot_scans(interval) IS
-'Queues a hot scan (unpaid and draft documents only) of invoices and bills for each organization whose last scan is older than every. The worker calls it. Internal.';
+'Queues a hot scan (unpaid and draft documents only) of each resource that has one (billy.resources.hot_filter: invoices and bills) for each organization whose last scan is older than every. The worker calls it. Internal.';
 
 -- maintenance: the change log and run history are kept for a while
 CREATE FUNCTION billy._forget_old_changes(days integer) RETURNS void

@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * mirror/mirror_internal.h
- *	  What store.c, refresh.c and scan.c share: a resource as the mirror
- *	  stores it, the mirror's hashes, a scan in progress.
+ *	  What store.c, refresh.c and scan.c share: the mirror's hashes, a scan
+ *	  in progress.
  *
  *-------------------------------------------------------------------------
  */
@@ -15,19 +15,7 @@
 
 #include "mirror/mirror.h"
 #include "pagescan.h"
-
-typedef struct SyncResource
-{
-	const char *name;			/* Billy's plural: list root and path */
-	const char *singular;		/* root of a single-record answer */
-	const char *table;			/* billy.<table> */
-	const char *apply;			/* billy._apply_<...> */
-	const char *include;		/* embedded children, or NULL */
-	const char *sort;			/* sortProperty, or NULL for Billy's order */
-	const char *hot_filter;		/* query of a hot scan, or NULL: no hot scans */
-	const char *hot_where;		/* the mirror's rows a hot scan covers */
-} SyncResource;
-
+#include "resources.h"
 
 /* what the mirror holds for one record of the resource being scanned */
 typedef struct KnownEntry
@@ -42,7 +30,7 @@ typedef struct KnownEntry
 
 typedef struct SyncScan
 {
-	const SyncResource *res;
+	const BillyResource *res;
 	const char *org;
 	const char *resource;		/* the name asked for ("organization" too) */
 	const char *base_url;
@@ -81,15 +69,14 @@ typedef struct SyncScan
 #define SYNC_ANALYZE_MIN 1000
 
 /* store.c */
-extern const SyncResource *mirror_find_resource(const char *name);
 extern void mirror_load_known(SyncScan *scan);
-extern void mirror_apply_records(const SyncResource *res, const char *org, int64 run_id, BillyRecord **recs, int n, int64 *inserted, int64 *updated);
-extern void mirror_notify_changes(const SyncResource *res, const char *org, int64 run_id, int64 inserted, int64 updated, int64 deleted);
+extern void mirror_apply_records(const BillyResource *res, const char *org, int64 run_id, BillyRecord **recs, int n, int64 *inserted, int64 *updated);
+extern void mirror_notify_changes(const BillyResource *res, const char *org, int64 run_id, int64 inserted, int64 updated, int64 deleted);
 extern void mirror_refresh_statistics(SyncScan *scan);
 extern void mirror_process_records(SyncScan *scan, BillyPage *page, int page_no);
 extern Datum mirror_ids_array(char **ids, int n);
-extern HTAB *mirror_load_hashes(const SyncResource *res, const char *org, Datum ids, long nids, MemoryContext mcxt);
-extern void mirror_confirm_records(const SyncResource *res, const char *org, Datum ids);
+extern HTAB *mirror_load_hashes(const BillyResource *res, const char *org, Datum ids, long nids, MemoryContext mcxt);
+extern void mirror_confirm_records(const BillyResource *res, const char *org, Datum ids);
 
 /* refresh.c */
 extern void mirror_fail_request(SyncScan *scan, BillyHttpRequest *req);

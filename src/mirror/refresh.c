@@ -40,6 +40,7 @@
 #include "module.h"
 #include "organizations.h"
 #include "pagescan.h"
+#include "resources.h"
 #include "sqlexec.h"
 
 /* settings (mirror_define_settings) */
@@ -83,7 +84,7 @@ const BillyModule billy_mirror_module = {
 
 /* record_path is the path of one record, its children embedded */
 static char *
-record_path(const SyncResource *res, const char *id)
+record_path(const BillyResource *res, const char *id)
 {
 	StringInfoData p;
 
@@ -120,7 +121,7 @@ mirror_fail_request(SyncScan *scan, BillyHttpRequest *req)
 typedef struct RefreshState
 {
 	BillyRefresh *r;
-	const SyncResource *res;
+	const BillyResource *res;
 	HTAB	   *known;			/* id -> KnownEntry: the mirror's hashes */
 	BillyRecord **changed;		/* found records to store, copied */
 	int			nchanged;
@@ -226,7 +227,7 @@ refresh_done(BillyHttpRequest *req, void *arg)
 void
 billy_sync_refresh_records(BillyRefresh *r)
 {
-	const SyncResource *res = mirror_find_resource(r->resource);
+	const BillyResource *res = billy_resource(r->resource);
 	RefreshState rs = {0};
 	BillyHttpRequest **reqs;
 	char	   *api_url = NULL;
@@ -319,7 +320,7 @@ billy_sync_refresh_records(BillyRefresh *r)
 typedef struct ListRefreshState
 {
 	BillyRefresh *r;
-	const SyncResource *res;
+	const BillyResource *res;
 	int			page_count;
 	List	   *seen;			/* ids the list held */
 	MemoryContext cxt;			/* the caller's: seen lives there */
@@ -450,7 +451,7 @@ list_fetch_pages(ListRefreshState *ls, const char *base_url, const char *token, 
 List *
 billy_sync_refresh_list(BillyRefresh *r, const char *name, const char *value)
 {
-	const SyncResource *res = mirror_find_resource(r->resource);
+	const BillyResource *res = billy_resource(r->resource);
 	ListRefreshState ls = {0};
 	StringInfoData filter;
 	char	   *api_url = NULL;
@@ -501,7 +502,7 @@ billy_sync_refresh_list(BillyRefresh *r, const char *name, const char *value)
 bool
 billy_sync_in_hot_set(const char *resource, bool is_paid_known, bool is_paid)
 {
-	const SyncResource *res = mirror_find_resource(resource);
+	const BillyResource *res = billy_resource(resource);
 
 	if (res == NULL || res->hot_where == NULL)
 		return false;
@@ -512,7 +513,7 @@ billy_sync_in_hot_set(const char *resource, bool is_paid_known, bool is_paid)
 const char *
 billy_sync_table(const char *resource)
 {
-	const SyncResource *res = mirror_find_resource(resource);
+	const BillyResource *res = billy_resource(resource);
 
 	return res ? res->table : NULL;
 }
@@ -521,21 +522,21 @@ billy_sync_table(const char *resource)
 const char *
 billy_sync_singular(const char *resource)
 {
-	const SyncResource *res = mirror_find_resource(resource);
+	const BillyResource *res = billy_resource(resource);
 
 	return res ? res->singular : NULL;
 }
 
 /*
  * billy_sync_resource tells other concerns (writes) how the sync reads and
- * stores a resource: its singular root, its apply function and includes.
- * Returns false for a name the sync does not mirror.
+ * stores a resource (billy.resources): its singular root, its apply
+ * function and includes.  Returns false for a name the sync does not mirror.
  */
 bool
 billy_sync_resource(const char *name, const char **singular, const char **apply,
 					const char **include)
 {
-	const SyncResource *res = mirror_find_resource(name);
+	const BillyResource *res = billy_resource(name);
 
 	if (res == NULL)
 		return false;

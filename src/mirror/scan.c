@@ -75,6 +75,7 @@
 #include "module.h"
 #include "organizations.h"
 #include "pagescan.h"
+#include "resources.h"
 #include "sqlexec.h"
 
 /*
@@ -123,7 +124,7 @@ billy_sync_page_path(const char *resource, int page)
 {
 	SyncScan	scan = {0};
 
-	scan.res = mirror_find_resource(resource);
+	scan.res = billy_resource(resource);
 	if (scan.res == NULL)
 		return NULL;
 	return list_path(&scan, page);
@@ -468,12 +469,12 @@ billy_sync_one(const char *org, const char *resource, bool hot,
 	MemoryContext cxt;
 	MemoryContext caller = CurrentMemoryContext;
 	char	   *api_url = NULL;
-	const SyncResource *res = NULL;
+	const BillyResource *res = NULL;
 
 	/* bad arguments before the scan's memory exists, which they would leak */
 	if (strcmp(resource, "organization") != 0)
 	{
-		res = mirror_find_resource(resource);
+		res = billy_resource(resource);
 		if (res == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -499,7 +500,8 @@ billy_sync_one(const char *org, const char *resource, bool hot,
 	scan->commit = commit;
 	scan->job_id = job_id;
 	scan->progress = -1;
-	scan->res = res;
+	/* the scan outlives the transaction that looked its resource up */
+	scan->res = res ? billy_resource_copy(res, cxt) : NULL;
 
 	PG_TRY();
 	{

@@ -43,38 +43,8 @@
 #include "module.h"
 #include "organizations.h"
 #include "pagescan.h"
+#include "resources.h"
 #include "sqlexec.h"
-
-static const SyncResource resources[] = {
-	{"accounts", "account", "accounts", "billy._apply_accounts", NULL, NULL, NULL, NULL},
-	{"taxRates", "taxRate", "tax_rates", "billy._apply_tax_rates", NULL, NULL, NULL, NULL},
-	{"salesTaxRulesets", "salesTaxRuleset", "sales_tax_rulesets", "billy._apply_sales_tax_rulesets",
-	"salesTaxRuleset.rules:embed", NULL, NULL, NULL},
-	{"salesTaxReturns", "salesTaxReturn", "sales_tax_returns", "billy._apply_sales_tax_returns",
-	NULL, NULL, NULL, NULL},
-	{"contacts", "contact", "contacts", "billy._apply_contacts",
-	"contact.contactPersons:embed", NULL, NULL, NULL},
-	{"products", "product", "products", "billy._apply_products",
-	"product.prices:embed", NULL, NULL, NULL},
-	{"invoices", "invoice", "invoices", "billy._apply_invoices",
-		"invoice.lines:embed,invoice.balanceModifiers:embed", "createdTime",
-	"isPaid=false", "is_paid IS NOT TRUE"},
-	{"bills", "bill", "bills", "billy._apply_bills",
-		"bill.lines:embed,bill.balanceModifiers:embed", "createdTime",
-	"isPaid=false", "is_paid IS NOT TRUE"},
-	{"bankPayments", "bankPayment", "bank_payments", "billy._apply_bank_payments",
-	"bankPayment.associations:embed", NULL, NULL, NULL},
-};
-
-/* mirror_find_resource: the resource named, or NULL */
-const SyncResource *
-mirror_find_resource(const char *name)
-{
-	for (int i = 0; i < lengthof(resources); i++)
-		if (strcmp(resources[i].name, name) == 0)
-			return &resources[i];
-	return NULL;
-}
 
 /* mirror_load_known reads the mirror's ids and hashes of the resource */
 void
@@ -146,7 +116,7 @@ mirror_load_known(SyncScan *scan)
  * extension owner.  run_id 0 stores them outside any sync run.
  */
 void
-mirror_apply_records(const SyncResource *res, const char *org, int64 run_id,
+mirror_apply_records(const BillyResource *res, const char *org, int64 run_id,
 			  BillyRecord **recs, int n, int64 *inserted, int64 *updated)
 {
 	StringInfoData text;
@@ -211,7 +181,7 @@ mirror_apply_records(const SyncResource *res, const char *org, int64 run_id,
 
 /* notify tells listeners (LISTEN billy_changes) what a commit changed */
 void
-mirror_notify_changes(const SyncResource *res, const char *org, int64 run_id,
+mirror_notify_changes(const BillyResource *res, const char *org, int64 run_id,
 			   int64 inserted, int64 updated, int64 deleted)
 {
 	StringInfoData payload;
@@ -328,7 +298,7 @@ mirror_ids_array(char **ids, int n)
  * text[] of ids) into a hash table of KnownEntry in mcxt, as the owner.
  */
 HTAB *
-mirror_load_hashes(const SyncResource *res, const char *org, Datum ids, long nids, MemoryContext mcxt)
+mirror_load_hashes(const BillyResource *res, const char *org, Datum ids, long nids, MemoryContext mcxt)
 {
 	HASHCTL		ctl;
 	HTAB	   *known;
@@ -375,7 +345,7 @@ mirror_load_hashes(const SyncResource *res, const char *org, Datum ids, long nid
  * (looked up on their own, or in a filtered list), as the owner.
  */
 void
-mirror_confirm_records(const SyncResource *res, const char *org, Datum ids)
+mirror_confirm_records(const BillyResource *res, const char *org, Datum ids)
 {
 	Oid			types[2] = {TEXTOID, TEXTARRAYOID};
 	Datum		values[2];
