@@ -983,6 +983,8 @@ typedef struct LineSpec
 	uint8_t		subj_kind;		/* RK_BANK_PAYMENT, RK_DAYBOOK_TXN, or RK__COUNT: unmatched */
 	int32_t		account;
 	int32_t		subj_idx;
+	uint8_t		pays_kind;		/* unmatched: RK_INVOICE or RK_BILL it pays, else RK__COUNT */
+	int32_t		pays_idx;
 	int64_t		amount;
 	const char *text;
 } LineSpec;
@@ -1018,7 +1020,7 @@ lv_add(LineVec *lv, Date d, int side, int subj_kind, int32_t account, int32_t su
 	}
 	lv->v[lv->n] = (LineSpec) {
 		.date = d,.seq = (int32_t) lv->n,.side = (uint8_t) side,.subj_kind = (uint8_t) subj_kind,
-			.account = account,.subj_idx = subj,.amount = amount,.text = text
+			.account = account,.subj_idx = subj,.pays_kind = RK__COUNT,.pays_idx = -1,.amount = amount,.text = text
 	};
 	lv->n++;
 }
@@ -1063,6 +1065,8 @@ make_statement(Org *o, LineVec *lv, Time horizon)
 		bl->description = s->text;
 		bl->match = -1;
 		bl->next = -1;
+		bl->pays_kind = s->pays_kind;
+		bl->pays_idx = s->pays_idx;
 		if (s->subj_kind == RK_BANK_PAYMENT || s->subj_kind == RK_DAYBOOK_TXN)
 		{
 			int32_t		m = rec_new_from(o, RK_BANK_MATCH, &o->books_rng);
@@ -1285,6 +1289,8 @@ books_generate(Org *o, Date start, Date today)
 										 v->invoice_no ? v->invoice_no : "")
 			   : style == 1 ? arena_printf(&o->arena, "Overførsel fra %s", upper_name(o, v->contact, 24))
 			   : arena_printf(&o->arena, "FI-indbetaling %s", v->invoice_no ? v->invoice_no : ""));
+		lv.v[lv.n - 1].pays_kind = RK_INVOICE;
+		lv.v[lv.n - 1].pays_idx = i;
 	}
 	for (int32_t i = 0; i < o->tab[RK_BILL].n; i++)
 	{
@@ -1295,6 +1301,8 @@ books_generate(Org *o, Date start, Date today)
 			continue;
 		lv_add(&lv, b->due_date, SIDE_CREDIT, RK__COUNT, o->acc_bank, -1, b->balance,
 			   arena_printf(&o->arena, "Betalingsservice %s", upper_name(o, b->contact, 24)));
+		lv.v[lv.n - 1].pays_kind = RK_BILL;
+		lv.v[lv.n - 1].pays_idx = i;
 	}
 	/* noise: fees, card purchases and interest */
 	{

@@ -274,6 +274,54 @@ c_dump(const Request *rq, Response *rs)
 	ok_json(rs, &b);
 }
 
+/*
+ * c_bank_truth answers GET /_sandbox/bankTruth?org=ID: which open invoice or
+ * bill each generated unmatched bank line pays (the answer a reconciliation
+ * should find), {"bankLines":[{"id","pays":"invoice:ID"}]}, for the live
+ * lines still unmatched.
+ */
+static void
+c_bank_truth(const Request *rq, Response *rs)
+{
+	Org		   *o;
+	Buf			b = {0};
+	bool		first = true;
+
+	if (strcmp(rq->method, "GET") != 0)
+	{
+		resp_error(rs, 405, "METHOD_NOT_ALLOWED", "The method is not allowed for this resource.");
+		return;
+	}
+	o = org_arg(rq, NULL, rs);
+	if (o == NULL)
+	{
+		if (rs->status == 0)
+			resp_unprocessable(rs, "sandbox", "org", "There is no organization.");
+		return;
+	}
+	pthread_rwlock_rdlock(&o->lock);
+	buf_lit(&b, "{\"bankLines\":[");
+	for (int32_t i = 0; i < o->tab[RK_BANK_LINE].n; i++)
+	{
+		BankLine   *bl = BANKLINE(o, i);
+		RK			k = (RK) bl->pays_kind;
+
+		if (bl->h.dead || bl->match >= 0 || (k != RK_INVOICE && k != RK_BILL))
+			continue;
+		if (!first)
+			buf_putc(&b, ',');
+		first = false;
+		buf_lit(&b, "{\"id\":\"");
+		buf_puts(&b, bl->h.id);
+		buf_puts(&b, k == RK_INVOICE ? "\",\"pays\":\"invoice:" : "\",\"pays\":\"bill:");
+		buf_puts(&b, rec_head(&o->tab[k], bl->pays_idx)->id);
+		buf_lit(&b, "\"}");
+	}
+	buf_lit(&b, "]}");
+	pthread_rwlock_unlock(&o->lock);
+	ok_json(rs, &b);
+}
+
 /* c_mutate handles POST /_sandbox/mutate and reports every touched record */
 static void
 c_mutate(const Request *rq, Response *rs)
@@ -544,7 +592,8 @@ control_handle(const Request *rq, Response *rs)
 		c_faults(rq, rs);
 	else if (strcmp(p, "stats") == 0)
 		c_stats(rq, rs);
-	else if (strcmp(p, "mutate") == 0 || strcmp(p, "dump") == 0 || strcmp(p, "organizations") == 0)
+	else if (strcmp(p, "mutate") == 0 || strcmp(p, "dump") == 0 || strcmp(p, "bankTruth") == 0 ||
+			 strcmp(p, "organizations") == 0)
 	{
 		/* these read the org list: hold it for reading (reset takes it for writing) */
 		if (strcmp(p, "organizations") == 0 && strcmp(rq->method, "POST") == 0)
@@ -556,6 +605,8 @@ control_handle(const Request *rq, Response *rs)
 				c_mutate(rq, rs);
 			else if (strcmp(p, "dump") == 0)
 				c_dump(rq, rs);
+			else if (strcmp(p, "bankTruth") == 0)
+				c_bank_truth(rq, rs);
 			else
 				c_organizations(rq, rs);
 			pthread_rwlock_unlock(&sb.lock);

@@ -550,6 +550,10 @@ typedef struct BankLine
 	Time		created;
 	int64_t		amount;			/* positive, in the account's currency */
 	const char *description;
+	uint8_t		pays_kind;		/* RK_INVOICE or RK_BILL: the open document a
+								 * generated unmatched line pays (pays_idx);
+								 * any other kind: none. /_sandbox/bankTruth */
+	int32_t		pays_idx;
 } BankLine;
 
 typedef struct BankMatch

@@ -98,6 +98,15 @@ const reads = {
     (r) => r.result.split('\n').length > 2 && r.result.includes(';')],
   get_cache_performance: [{}, (r) => typeof r === 'object'],
   show_dashboard: [{}, (r) => r.resource_uri === 'ui://billy/dashboard' && r.organization_id === env.ORG_ID],
+  // the invoice's gross amount written the Danish way finds it, and says why
+  search: [() => ({ query: sql(`SELECT to_char(gross_amount, 'FM999,999,990.00') FROM billy.invoices WHERE id = '${q(env.INVOICE_ID)}'`)
+    .replace(/,/g, '#').replace(/\./g, ',').replace(/#/g, '.'), kinds: ['invoice'] }),
+  (r) => r.hits.some((h) => h.id === env.INVOICE_ID && h.kind === 'invoice' && /amount/.test(h.why))],
+  // every unmatched line of the mirror is counted; a line's suggestions are open documents
+  list_unmatched_bank_lines: [{ limit: 5 }, (r) => r.unmatched === Number(sql(
+    `SELECT count(*) FROM billy.bank_lines WHERE organization_id = '${env.ORG_ID}' AND match_id IS NULL AND deleted_at IS NULL`))
+    && r.lines.length === Math.min(5, r.unmatched)
+    && r.lines.every((l) => (l.suggestions ?? []).every((s) => /^(invoice|bill):/.test(s.ref) && s.score > 0 && s.score <= 1))],
 };
 
 // readingTools runs the case of every reading tool listed
@@ -106,7 +115,7 @@ export async function readingTools(client, label, listed) {
   for (const name of listed.filter((n) => n in reads)) {
     const [args, check] = reads[name];
     try {
-      const r = await call(client, name, args);
+      const r = await call(client, name, typeof args === 'function' ? args() : args);
       ok(check(r), `${label}: ${name} answers through the bridge`, r);
     } catch (e) {
       ok(false, `${label}: ${name} answers through the bridge`, String(e?.stack ?? e));

@@ -40,7 +40,7 @@ async function session(label, transport, expectedTools, { admin = false } = {}) 
   // compact: no output schemas (billy.mcp_output_schemas), hints only where
   // they differ from the protocol's defaults, a read-only tool says so
   const bad = tools.filter((t) => !(t.description?.length > 40 && t.inputSchema?.type === 'object' && t.outputSchema === undefined
-    && (t.name.match(/^(list|get|check|export|forecast|show)_/) ? t.annotations?.readOnlyHint === true : t.annotations?.readOnlyHint === undefined)
+    && (t.name.match(/^((list|get|check|export|forecast|show)_|search$)/) ? t.annotations?.readOnlyHint === true : t.annotations?.readOnlyHint === undefined)
     && /^[A-Za-z0-9_]{1,64}$/.test(t.name)));
   ok(bad.length === 0, `${label}: every tool has a description, an input schema and its hints`, bad.map((t) => t.name));
 

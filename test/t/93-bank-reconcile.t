@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# Bank reconciliation on the sandbox's generated books: a sandbox of its own
+# with two larger organizations (about 30 bank lines that pay an open
+# invoice or bill nobody has registered yet); billy's suggestions put the
+# document the sandbox says each line pays (GET /_sandbox/bankTruth) first
+# for at least 90% of them; noise (fees, card purchases, interest) gets no
+# confident suggestion; every suggestion is an open document on the line's
+# side and currency; the MCP tool answers the same through billy.mcp as a
+# billy_mcp role, which cannot see another organization's lines.
+source "$(dirname "$0")/tap.sh"
+plan 20
+
+work=$(mktemp -d "$BILLY_WORK/reconcile.XXXXXX")
+"$BILLY_SANDBOX" --listen 127.0.0.1:0 --seed 4242 --orgs 2 --today 2026-06-30 \
+    --invoices 3000 --contacts 250 --products 30 --bills 600 >"$work/sb.out" 2>"$work/sb.err" &
+sb=$!
+A= B=
+cleanup() {
+    kill $sb 2>/dev/null
+    q "DROP TABLE IF EXISTS billy_test.bank_truth, billy_test.bank_suggested; DROP ROLE IF EXISTS reconcile_mcp;
+       DELETE FROM billy.organization_grants WHERE role = 'reconcile_mcp';
+       DELETE FROM billy.organizations WHERE id IN ('$A', '$B')" >/dev/null 2>&1
+}
+trap cleanup EXIT
+wait_until 60 grep -q '^ready' "$work/sb.out"
+ok $(grep -q '^ready' "$work/sb.out"; echo $?) "a sandbox of its own runs (seed 4242, two organizations of 3,000 invoices)"
+
+quiet_queue
+orgs=()
+while IFS=$'\t' read -r kind id token url name; do
+    [ "$kind" = organization ] || continue
+    q "SELECT billy.connect('$token', '$url')" >/dev/null
+    orgs+=("$id")
+    control=${url%/v2}/_sandbox
+done <"$work/sb.out"
+A=${orgs[0]} B=${orgs[1]}
+quiet_queue
+for o in "$A" "$B"; do
+    q "SET client_min_messages = warning; SELECT count(*) FROM billy.sync_now('$o')" >/dev/null
+done
+is "$(q "SELECT count(*) FROM (SELECT organization_id FROM billy.invoices WHERE organization_id IN ('$A', '$B')
+                               GROUP BY 1 HAVING count(*) >= 2000) x")" 2 \
+    "both organizations are synced"
+
+# The statement: synced when bank lines are a resource of the catalog; until
+# then read from the sandbox's dump as Billy would send them.
+for o in "$A" "$B"; do
+    if [ "$(q "SELECT count(*) FROM billy.bank_lines WHERE organization_id = '$o'")" = 0 ]; then
+        diag "bank lines of $o read from the sandbox's dump (not synced by billy yet)"
+        q "INSERT INTO billy.bank_lines (organization_id, id, account_id, match_id, entry_date, description, amount, side, is_reconciled, raw, content_hash)
+           SELECT '$o', l ->> 'id', l ->> 'accountId', l ->> 'matchId', (l ->> 'entryDate')::date, l ->> 'description',
+                  (l ->> 'amount')::numeric, l ->> 'side', (l ->> 'isReconciled')::boolean, l, sha256(convert_to(l::text, 'UTF8'))
+           FROM jsonb_array_elements(billy_test.sandbox('GET', '/dump?org=$o&resource=bankLines', NULL, '$control')::jsonb -> 'bankLines') l" >/dev/null
+    fi
+done
+for o in "$A"; do
+    if [ "$(q "SELECT count(*) FROM billy.transactions WHERE organization_id = '$o'")" = 0 ]; then
+        diag "transactions and postings of $o read from the sandbox's dump (not synced by billy yet)"
+        q "CREATE TEMP TABLE d AS SELECT t FROM jsonb_array_elements(billy_test.sandbox('GET', '/dump?org=$o&resource=transactions', NULL, '$control')::jsonb -> 'transactions') t;
+           INSERT INTO billy.transactions (organization_id, id, transaction_no, voucher_no, entry_date, originator_reference, originator_type,
+                                           originator_id, originator_name, is_voided, is_void, raw, content_hash)
+           SELECT '$o', t ->> 'id', (t ->> 'transactionNo')::integer, t ->> 'voucherNo', (t ->> 'entryDate')::date, t ->> 'originatorReference',
+                  split_part(t ->> 'originatorReference', ':', 1), split_part(t ->> 'originatorReference', ':', 2), t ->> 'originatorName', (t ->> 'isVoided')::boolean, (t ->> 'isVoid')::boolean, t, sha256(convert_to(t::text, 'UTF8')) FROM d;
+           INSERT INTO billy.postings (organization_id, id, transaction_id, entry_date, text, account_id, amount, side, currency_id, is_voided, raw)
+           SELECT '$o', p ->> 'id', p ->> 'transactionId', (p ->> 'entryDate')::date, p ->> 'text', p ->> 'accountId', (p ->> 'amount')::numeric,
+                  p ->> 'side', p ->> 'currencyId', (p ->> 'isVoided')::boolean, p FROM d, jsonb_array_elements(t -> 'postings') p" >/dev/null
+    fi
+done
+q "CREATE TABLE billy_test.bank_truth AS
+   SELECT o.id AS org, t ->> 'id' AS line_id, t ->> 'pays' AS pays
+   FROM (VALUES ('$A'), ('$B')) o(id),
+        jsonb_array_elements(billy_test.sandbox('GET', '/bankTruth?org=' || o.id, NULL, '$control')::jsonb -> 'bankLines') t" >/dev/null
+q "CREATE TABLE billy_test.bank_suggested AS
+   SELECT o.id AS org, s.* FROM (VALUES ('$A'), ('$B')) o(id), billy.bank_match_suggestions(o.id) s" >/dev/null
+
+is "$(q "SELECT count(*) FROM billy.unmatched_bank_lines('$A')")" \
+   "$(q "SELECT count(*) FROM jsonb_array_elements(billy_test.sandbox('GET', '/dump?org=$A&resource=bankLines', NULL, '$control')::jsonb -> 'bankLines') l
+         WHERE l ->> 'matchId' IS NULL")" \
+   "unmatched_bank_lines: every line of the sandbox's statement without a match"
+n=$(q "SELECT count(*) FROM billy_test.bank_truth")
+ok $([ "$n" -ge 20 ]; echo $?) "the generated books have lines that pay an open document ($n)"
+right=$(q "SELECT count(*) FROM billy_test.bank_truth t JOIN billy_test.bank_suggested s ON s.org = t.org AND s.line_id = t.line_id AND s.rank = 1 WHERE s.subject_reference = t.pays")
+diag "the right document first for $right of $n lines ($((100 * right / (n > 0 ? n : 1)))%)"
+ok $([ "$n" -gt 0 ] && [ $((100 * right)) -ge $((90 * n)) ]; echo $?) "suggestions put the right document first for at least 90% of them ($right of $n)"
+is "$(q "SELECT count(*) FROM billy_test.bank_truth t WHERE NOT EXISTS (SELECT 1 FROM billy_test.bank_suggested s WHERE s.org = t.org AND s.line_id = t.line_id AND s.subject_reference = t.pays)")" 0 \
+   "the right document is among the suggestions of every such line"
+is "$(q "SELECT count(*) FROM billy_test.bank_suggested s JOIN billy.bank_lines l ON l.organization_id = s.org AND l.id = s.line_id
+         WHERE (l.description LIKE 'Gebyr%' OR l.description LIKE 'Dankort-køb%' OR l.description LIKE 'Rente%') AND s.score >= 0.5")" 0 \
+   "no fee, card purchase or interest line gets a suggestion scoring 0.5 or more"
+is "$(q "SELECT count(*) FROM billy_test.bank_suggested s
+         LEFT JOIN billy.invoices i ON s.subject_type = 'invoice' AND i.organization_id = s.org AND i.id = s.subject_id
+         LEFT JOIN billy.bills b ON s.subject_type = 'bill' AND b.organization_id = s.org AND b.id = s.subject_id
+         WHERE NOT (coalesce(i.state, b.state) = 'approved' AND NOT coalesce(i.is_paid, b.is_paid) AND coalesce(i.balance, b.balance) > 0
+                    AND coalesce(i.currency_id, b.currency_id) = s.currency
+                    AND (s.line_amount > 0) = CASE s.subject_type WHEN 'invoice' THEN i.type = 'invoice' ELSE b.type = 'creditNote' END)")" 0 \
+   "every suggestion is an open document in the line's currency, on its side (in: invoices, out: bills)"
+is "$(q "SELECT count(*) FROM (SELECT org, line_id FROM billy_test.bank_suggested GROUP BY 1, 2
+                             HAVING count(*) > 3 OR min(rank) <> 1 OR max(rank) <> count(*) OR count(DISTINCT rank) <> count(*)) x")" 0 \
+   "at most 3 suggestions a line, ranked 1, 2, 3"
+ok $(q "SELECT bool_and(score BETWEEN 0 AND 1 AND reason <> '') FROM billy_test.bank_suggested" | grep -qx t; echo $?) \
+   "each suggestion has a score between 0 and 1 and a reason"
+
+# through MCP, as a role that sees organization A only
+q "CREATE ROLE reconcile_mcp IN ROLE billy_mcp; SELECT billy.grant_organization('reconcile_mcp', '$A')" >/dev/null
+line=$(q "SELECT t.line_id FROM billy_test.bank_truth t WHERE t.org = '$A' ORDER BY t.line_id LIMIT 1")
+pays=$(q "SELECT pays FROM billy_test.bank_truth WHERE line_id = '$line'")
+mcp() { q "SET ROLE reconcile_mcp; SELECT billy.mcp(\$j\$$1\$j\$) -> 'result'"; }
+r=$(mcp "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"list_unmatched_bank_lines\",\"arguments\":{\"organization\":\"$A\",\"line_id\":\"$line\"}}}")
+is "$(python3 -c 'import json,sys; print(json.loads(sys.stdin.read())["structuredContent"]["lines"][0]["suggestions"][0]["ref"])' <<<"$r" 2>&1)" \
+   "$pays" "list_unmatched_bank_lines through billy.mcp: the line's first suggestion is what it pays"
+r=$(mcp "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":\"list_unmatched_bank_lines\",\"arguments\":{\"organization\":\"$B\"}}}")
+ok $(grep -q '"isError": true' <<<"$r"; echo $?) "the role cannot read another organization's bank lines"
+is "$(q "SET ROLE reconcile_mcp; SELECT count(*) FROM billy.unmatched_bank_lines('$A')")" \
+   "$(q "SELECT count(*) FROM billy.unmatched_bank_lines('$A')")" "and sees all of its own"
+
+# search reaches the statement and the ledger
+line_amount=$(q "SELECT replace(replace(replace(to_char(l.amount, 'FM999,999,990.00'), ',', '#'), '.', ','), '#', '.')
+                 FROM billy.bank_lines l WHERE l.organization_id = '$A' AND l.id = '$line'")
+ok $(q "SELECT count(*) FROM billy.search('$A', '$line_amount', ARRAY['bank_line'], 200) WHERE id = '$line' AND reason = 'amount'" | grep -qx 1; echo $?) \
+   "search finds a bank line by its amount written the Danish way ($line_amount)"
+voucher=$(q "SELECT t.voucher_no FROM billy.transactions t WHERE t.organization_id = '$A' AND t.originator_type = 'invoice'
+               AND (SELECT count(*) FROM billy.transactions u WHERE u.organization_id = '$A' AND u.voucher_no = t.voucher_no) = 1
+             ORDER BY t.transaction_no DESC LIMIT 1")
+got=$(q "SELECT array_agg(id ORDER BY id) FROM billy.search('$A', '$voucher', ARRAY['posting'], 200)")
+want=$(q "SELECT array_agg(p.id ORDER BY p.id) FROM billy.postings p JOIN billy.transactions t ON t.organization_id = p.organization_id AND t.id = p.transaction_id
+          WHERE p.organization_id = '$A' AND t.voucher_no = '$voucher'")
+ok $([ -n "$voucher" ] && [ -n "$want" ] && [ "$got" = "$want" ]; echo $?) \
+   "search finds exactly the postings of the transaction with voucher $voucher"
+got=$(q "SELECT count(*) FROM billy.search('$A', 'løn', ARRAY['posting'], 200)")
+want=$(q "SELECT count(*) FROM billy.postings WHERE organization_id = '$A' AND lower(text) ~ '(^|[^[:alnum:]])løn'")
+ok $([ "$got" = "$want" ] && [ "$want" -gt 0 ]; echo $?) \
+   "search finds by a word every posting whose text has a word starting so (løn: $got of $want), and no other"
+
+# one bank account: the EUR account by its number
+eur=$(q "SELECT account_no FROM billy.accounts WHERE organization_id = '$A' AND is_bank_account AND currency_id = 'EUR' LIMIT 1")
+is "$(q "SELECT count(*) FILTER (WHERE currency <> 'EUR' OR account_no::text <> '$eur') || ' of ' || count(*) FROM billy.unmatched_bank_lines('$A', '$eur')")" \
+   "0 of $(q "SELECT count(*) FROM billy.bank_lines l JOIN billy.accounts a ON a.organization_id = l.organization_id AND a.id = l.account_id
+             WHERE l.organization_id = '$A' AND l.match_id IS NULL AND a.account_no::text = '$eur'")" \
+   "account by number ($eur, EUR): only its lines, all of them"
+is "$(q "SELECT count(*) FROM billy.bank_match_suggestions('$A', '$eur') s JOIN billy.invoices i ON i.organization_id = '$A' AND i.id = s.subject_id
+         WHERE i.currency_id <> 'EUR'")" 0 "its lines are suggested EUR documents only"
+
+# bad input
+ok $(q "SELECT * FROM billy.bank_match_suggestions('$A', account => 'no such account')" 2>&1 | grep -q 'unknown bank account "no such account"'; echo $?) \
+   "an unknown bank account is an error naming it"
+sales=$(q "SELECT account_no FROM billy.accounts WHERE organization_id = '$A' AND NOT is_bank_account AND account_no IS NOT NULL ORDER BY account_no LIMIT 1")
+ok $(q "SELECT * FROM billy.unmatched_bank_lines('$A', '$sales')" 2>&1 | grep -q "unknown bank account \"$sales\""; echo $?) \
+   "an account that is not a bank account ($sales) is refused"
+
+exit $((TAP_FAILED > 0))
