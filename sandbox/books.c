@@ -301,10 +301,13 @@ invoice_entries(Org *o, int32_t inv, Entries *e)
  * deductible, else each line's tax times its rate's deductible share
  * (rounded per line); the rest is cost on the line's account.
  * Reverse-charge lines: 25% of the net is owed (6920 goods, 6930 services)
- * and deducted (6910) by the rate's share.
+ * and deducted (6910) by the rate's share, computed in the base currency
+ * as the VAT return does (25% of the line's net converted and rounded to
+ * øre, then the deductible share rounded): those entries go to dkk_e, in
+ * DKK already.
  */
 static int32_t
-bill_entries(Org *o, int32_t bill, Entries *e)
+bill_entries(Org *o, int32_t bill, Entries *e, Entries *dkk_e)
 {
 	Bill	   *b = BILL(o, bill);
 	int64_t		s = b->type == DOC_INVOICE ? 1 : -1;
@@ -333,12 +336,13 @@ bill_entries(Org *o, int32_t bill, Entries *e)
 			plug = ln->account;
 		if (tr && tr->reverse_charge)
 		{
-			int64_t		acq = round_div(ln->amount * tr->rate6, RATE_SCALE);
+			int64_t		acq = round_div(dkk(ln->amount, b->rate6) * tr->rate6, RATE_SCALE);
 			int64_t		ded = tr->deduct_account >= 0 ? round_div(acq * tr->deduct_share6, RATE_SCALE) : 0;
 
-			ent_add(e, ln->account, s * (ln->amount + acq - ded));
-			ent_add(e, o->acc_vat_in, s * ded);
-			ent_add(e, tr->kind == TR_UV25 ? o->acc_vat_goods : o->acc_vat_services, -s * acq);
+			ent_add(e, ln->account, s * ln->amount);
+			ent_add(dkk_e, ln->account, s * (acq - ded));
+			ent_add(dkk_e, o->acc_vat_in, s * ded);
+			ent_add(dkk_e, tr->kind == TR_UV25 ? o->acc_vat_goods : o->acc_vat_services, -s * acq);
 			continue;
 		}
 		{
@@ -364,7 +368,8 @@ bill_entries(Org *o, int32_t bill, Entries *e)
 static void
 doc_book(Org *o, RK kind, int32_t idx, Time now, ChangeSet *cs)
 {
-	Entries		e = {0};
+	Entries		e = {0},
+				dkk_e = {0};
 	int32_t		plug;
 	const char *name;
 	const char *voucher;
@@ -385,7 +390,7 @@ doc_book(Org *o, RK kind, int32_t idx, Time now, ChangeSet *cs)
 	{
 		Bill	   *b = BILL(o, idx);
 
-		plug = bill_entries(o, idx, &e);
+		plug = bill_entries(o, idx, &e, &dkk_e);
 		b = BILL(o, idx);
 		name = arena_printf(&o->arena, "%s %s from %s", b->type == DOC_INVOICE ? "Bill" : "Bill credit note",
 							b->voucher_no ? b->voucher_no : "", contact_name(o, b->contact));
@@ -393,8 +398,11 @@ doc_book(Org *o, RK kind, int32_t idx, Time now, ChangeSet *cs)
 		entry = b->entry_date;
 	}
 	ent_to_dkk(&e, doc_rate(o, kind, idx), plug);
+	for (int i = 0; i < dkk_e.n; i++)
+		ent_add(&e, dkk_e.v[i].account, dkk_e.v[i].amt);
 	*txn_slot(o, kind, idx) = txn_book(o, &e, kind, idx, entry, now, voucher, name, false, cs) + 1;
 	free(e.v);
+	free(dkk_e.v);
 }
 
 /* books_doc_approved: hook of invoice_approve and bill_approve */
@@ -866,11 +874,80 @@ acc_no(Org *o, int no)
 	return -1;
 }
 
-/* books_setup: the books' generator, well-known accounts and the default daybook */
+/*
+ * The account groups: the headings Billy's statements group accounts under,
+ * each for a range of account numbers, in statement order.
+ */
+typedef struct GroupDef
+{
+	int			first_no;
+	int			last_no;
+	Nature		nature;
+	const char *name;
+	const char *description;
+} GroupDef;
+
+static const GroupDef group_defs[] = {
+	{1000, 1299, NAT_REVENUE, "Omsætning", "Salg af varer og ydelser"},
+	{1300, 1999, NAT_EXPENSE, "Vareforbrug", "Varekøb, fremmed arbejde, fragt"},
+	{2000, 2699, NAT_EXPENSE, "Personaleomkostninger", NULL},
+	{2700, 2999, NAT_EXPENSE, "Salgs- og rejseomkostninger", NULL},
+	{3000, 3699, NAT_EXPENSE, "Lokaleomkostninger", NULL},
+	{3700, 4299, NAT_EXPENSE, "Administrationsomkostninger", NULL},
+	{4400, 4419, NAT_REVENUE, "Finansielle indtægter", NULL},
+	{4300, 4499, NAT_EXPENSE, "Finansielle omkostninger", "Bankgebyrer, kursdifferencer, renter"},
+	{5000, 5699, NAT_ASSET, "Anlægsaktiver", NULL},
+	{5700, 5799, NAT_ASSET, "Tilgodehavender", NULL},
+	{5800, 5899, NAT_ASSET, "Likvide beholdninger", NULL},
+	{6000, 6899, NAT_LIABILITY, "Kortfristet gæld", NULL},
+	{6900, 6999, NAT_LIABILITY, "Moms", "Skyldig moms"},
+	{7000, 7999, NAT_EQUITY, "Egenkapital", NULL},
+};
+
+/*
+ * setup_account_groups makes the account groups and gives every account its
+ * group (the first whose range holds its number).  Their ids come from a
+ * generator of their own, so nothing else an organization's seed produces
+ * changes.
+ */
+static void
+setup_account_groups(Org *o)
+{
+	Rng			r;
+	int32_t		first = o->tab[RK_ACCOUNT_GROUP].n;
+
+	rng_seed(&r, o->gp.seed, 0xA6C0B000ULL + (uint64_t) o->gp.org_index);
+	for (int k = 0; k < (int) lengthof(group_defs); k++)
+	{
+		int32_t		g = rec_new_from(o, RK_ACCOUNT_GROUP, &r);
+
+		ACCGROUP(o, g)->nature = (uint8_t) group_defs[k].nature;
+		ACCGROUP(o, g)->priority = k + 1;
+		ACCGROUP(o, g)->name = group_defs[k].name;
+		ACCGROUP(o, g)->description = group_defs[k].description;
+	}
+	for (int32_t i = 0; i < o->tab[RK_ACCOUNT].n; i++)
+	{
+		Account    *a = ACCOUNT(o, i);
+
+		a->group = -1;
+		for (int k = 0; k < (int) lengthof(group_defs); k++)
+			if (a->account_no >= group_defs[k].first_no && a->account_no <= group_defs[k].last_no &&
+				a->nature == group_defs[k].nature)
+			{
+				a->group = first + k;
+				break;
+			}
+	}
+}
+
+/* books_setup: the books' generator, well-known accounts, account groups and the default daybook */
 void
 books_setup(Org *o)
 {
 	int32_t		d;
+
+	setup_account_groups(o);
 
 	rng_seed(&o->books_rng, o->gp.seed, 0xB00C5000ULL + (uint64_t) o->gp.org_index);
 	o->acc_vat_out = acc_no(o, 6900);

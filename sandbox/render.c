@@ -64,6 +64,7 @@ const ResDef res_defs[RK__COUNT] = {
 	[RK_BANK_SUBJECT] = {RK_BANK_SUBJECT, "bankLineSubjectAssociations", "bankLineSubjectAssociation"},
 	[RK_FILE] = {RK_FILE, "files", "file"},
 	[RK_ATTACHMENT] = {RK_ATTACHMENT, "attachments", "attachment"},
+	[RK_ACCOUNT_GROUP] = {RK_ACCOUNT_GROUP, "accountGroups", "accountGroup"},
 	[RK_CURRENCY] = {RK_CURRENCY, "currencies", "currency"},
 	[RK_ORGANIZATION] = {RK_ORGANIZATION, "organizations", "organization"},
 };
@@ -187,7 +188,7 @@ render_account(Buf *b, Org *o, int32_t i)
 	K(b, "description");
 	json_str(b, a->description);
 	K(b, "groupId");
-	buf_lit(b, "null");
+	json_ref(b, o, RK_ACCOUNT_GROUP, a->group);
 	K(b, "natureId");
 	json_str(b, nature_names[a->nature]);
 	K(b, "systemRole");
@@ -212,6 +213,26 @@ render_account(Buf *b, Org *o, int32_t i)
 	json_str(b, a->bank_swift);
 	K(b, "bankIban");
 	json_str(b, a->bank_iban);
+	buf_putc(b, '}');
+}
+
+/* render_account_group writes an account group (a heading of the chart and the statements) */
+static void
+render_account_group(Buf *b, Org *o, int32_t i)
+{
+	AccountGroup *g = ACCGROUP(o, i);
+
+	K0(b, "id");
+	json_id(b, g->h.id);
+	org_field(b, o);
+	K(b, "natureId");
+	json_str(b, nature_names[g->nature]);
+	K(b, "name");
+	json_str(b, g->name);
+	K(b, "description");
+	json_str(b, g->description);
+	K(b, "priority");
+	json_int(b, g->priority);
 	buf_putc(b, '}');
 }
 
@@ -1316,6 +1337,9 @@ render_fields(Buf *b, Org *o, RK rk, int32_t i, bool download_url)
 			return true;
 		case RK_ATTACHMENT:
 			render_attachment(b, o, i);
+			return true;
+		case RK_ACCOUNT_GROUP:
+			render_account_group(b, o, i);
 			return true;
 		default:
 			buf_lit(b, "{}");

@@ -50,6 +50,7 @@ static const uint32_t rec_sizes[RK__TABLES] = {
 	[RK_BANK_SUBJECT] = sizeof(BankSubject),
 	[RK_FILE] = sizeof(File),
 	[RK_ATTACHMENT] = sizeof(Attachment),
+	[RK_ACCOUNT_GROUP] = sizeof(AccountGroup),
 };
 
 /* org_init_tables prepares an empty org: locks, tables and id index */

@@ -63,6 +63,7 @@ typedef enum RK
 	RK_BANK_SUBJECT,
 	RK_FILE,
 	RK_ATTACHMENT,
+	RK_ACCOUNT_GROUP,		/* the chart's headings (books.c) */
 	RK__TABLES,
 	/* not tables */
 	RK_CURRENCY = RK__TABLES,
@@ -204,6 +205,7 @@ typedef struct Account
 	bool		archived;
 	int32_t		account_no;
 	int32_t		tax_rate;		/* default tax rate, -1 none */
+	int32_t		group;			/* its account group, -1 none */
 	const char *name;
 	const char *description;
 	const char *bank_name;
@@ -602,6 +604,15 @@ typedef struct Attachment
 	Time		created;
 } Attachment;
 
+typedef struct AccountGroup
+{
+	RecHead		h;
+	uint8_t		nature;
+	int32_t		priority;
+	const char *name;
+	const char *description;
+} AccountGroup;
+
 typedef struct Table
 {
 	char	   *v;
@@ -638,6 +649,7 @@ typedef struct Table
 #define BANKSUBJ(o, i) REC(o, BankSubject, RK_BANK_SUBJECT, i)
 #define FILEREC(o, i) REC(o, File, RK_FILE, i)
 #define ATTACH(o, i) REC(o, Attachment, RK_ATTACHMENT, i)
+#define ACCGROUP(o, i) REC(o, AccountGroup, RK_ACCOUNT_GROUP, i)
 
 static inline RecHead *
 rec_head(const Table *t, int32_t i)

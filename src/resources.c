@@ -6,8 +6,9 @@
  *	  sync engine, the read path and the writes find a resource's table,
  *	  root names, includes, hot scan and read function here.
  *
- * The catalog is copied into each backend on first use, as the extension
- * owner, and dropped by a relcache invalidation of either table (their
+ * The catalog is copied into each backend on first use (as the caller:
+ * billy_reader, which every role that reaches billy's functions holds, may
+ * read it) and dropped by a relcache invalidation of either table (their
  * statement triggers, billy._invalidate_cached), so a change reaches every
  * backend at commit and the changing backend at once.  A copy dropped
  * while a transaction may still hold pointers into it is freed with that
@@ -15,7 +16,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "billy.h"
+#include "postgres.h"
 
 #include "access/xact.h"
 #include "catalog/namespace.h"
@@ -60,7 +61,6 @@ load_catalog(void)
 	MemoryContext cxt;
 	BillyResource *rows;
 	int			n;
-	BillyOwner	owner;
 
 	if (!callback_registered)
 	{
@@ -70,12 +70,14 @@ load_catalog(void)
 	resources_relid = get_relname_relid("resources", nsp);
 	children_relid = get_relname_relid("resource_children", nsp);
 
-	/* valid from here: an invalidation during the read makes the next one read again */
+	/*
+	 * valid from here: an invalidation during the read makes the next one
+	 * read again
+	 */
 	catalog_valid = true;
 	cxt = AllocSetContextCreate(TopMemoryContext, "billy resource catalog", ALLOCSET_SMALL_SIZES);
 	PG_TRY();
 	{
-		billy_become_owner(&owner);
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "billy: SPI_connect failed");
 		if (SPI_execute("SELECT r.name, r.singular, r.table_name, 'billy._apply_' OPERATOR(pg_catalog.||) r.table_name, "
@@ -100,7 +102,6 @@ load_catalog(void)
 			r->read_function = copy_value(cxt, i, 10);
 		}
 		SPI_finish();
-		billy_end_owner(&owner);
 	}
 	PG_CATCH();
 	{

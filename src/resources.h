@@ -25,7 +25,8 @@ typedef struct BillyResource
 	const char *hot_filter;		/* query of a hot scan, or NULL: no hot scans */
 	const char *hot_where;		/* the mirror's rows a hot scan covers */
 	const char *noun;			/* the resource in messages */
-	const char *read_function;	/* billy.<read_function>(org, id, max_age), or NULL */
+	const char *read_function;	/* billy.<read_function>(org, id, max_age), or
+								 * NULL */
 } BillyResource;
 
 /*

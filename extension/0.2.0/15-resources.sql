@@ -327,6 +327,28 @@ RETURN (SELECT string_agg(r.singular || '.' || c.key || ':embed', ',' ORDER BY c
         WHERE r.name = res);
 COMMENT ON FUNCTION billy._resource_include(text) IS 'The include parameter that embeds a resource''s children (billy.resource_children), or NULL. Internal.';
 
+CREATE FUNCTION billy._resource_has_column(res text, col text) RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+RETURN EXISTS (SELECT 1 FROM billy.resource_columns c WHERE c.resource = res AND c.child = '' AND c.column_name = col);
+COMMENT ON FUNCTION billy._resource_has_column(text, text) IS 'Whether a resource''s mirror table has the catalog column col. Internal.';
+-- the read path (list functions run as the caller) and src/resources.c (as
+-- whoever first needs the catalog in a backend) read the catalog
+GRANT EXECUTE ON FUNCTION billy._resource_table(text), billy._resource_include(text),
+    billy._resource_has_column(text, text) TO billy_reader;
+
+CREATE FUNCTION billy._mirror_tables() RETURNS SETOF text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT t FROM (SELECT r.table_name, r.sync_order, 0 FROM billy.resources r
+                   UNION
+                   SELECT c.table_name, r.sync_order, c.position FROM billy.resource_children c
+                   JOIN billy.resources r ON r.name = c.resource WHERE c.table_name IS NOT NULL) x(t, o, p)
+    GROUP BY t ORDER BY min(o), min(p), t
+$$;
+COMMENT ON FUNCTION billy._mirror_tables() IS 'The mirror tables of the catalog''s resources and their children, in sync order. Internal.';
+
 -- _resource_column_sql: the SQL of one catalog column's value over r
 CREATE FUNCTION billy._resource_column_sql(col billy.resource_columns) RETURNS text
 LANGUAGE sql STABLE
@@ -473,9 +495,33 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     r billy.resources;
+    bad record;
     n integer := 0;
 BEGIN
     FOR r IN SELECT * FROM billy.resources WHERE res IS NULL OR name = res ORDER BY sync_order LOOP
+        -- a column the catalog names that its table lacks (the tables are
+        -- created after the catalog at install, so only those that exist)
+        SELECT t.tbl, t.col INTO bad
+        FROM (SELECT r.table_name AS tbl, c.column_name AS col FROM billy.resource_columns c
+              WHERE c.resource = r.name AND c.child = ''
+              UNION ALL
+              SELECT ch.table_name, c.column_name FROM billy.resource_columns c
+              JOIN billy.resource_children ch ON ch.resource = c.resource AND ch.key = c.child
+              WHERE c.resource = r.name AND ch.table_name IS NOT NULL
+              UNION ALL
+              SELECT ch.table_name, x.col FROM billy.resource_children ch, unnest(ARRAY[ch.parent_column, ch.kind_column]) x(col)
+              WHERE ch.resource = r.name AND ch.table_name IS NOT NULL AND x.col IS NOT NULL) t
+        WHERE to_regclass(format('billy.%I', t.tbl)) IS NOT NULL
+          AND NOT EXISTS (SELECT 1 FROM pg_attribute a
+                          WHERE a.attrelid = to_regclass(format('billy.%I', t.tbl)) AND a.attname = t.col
+                            AND a.attnum > 0 AND NOT a.attisdropped)
+        LIMIT 1;
+        IF FOUND THEN
+            RAISE EXCEPTION 'column "%" of billy.% does not exist', bad.col, bad.tbl
+                USING ERRCODE = '42703',
+                      DETAIL = format('Resource %s names it in the catalog (billy.resource_columns or billy.resource_children).', r.name),
+                      HINT = 'Add the column to the table, or correct the catalog row.';
+        END IF;
         EXECUTE billy._apply_source(r.name);
         EXECUTE format('COMMENT ON FUNCTION billy.%I(text, bigint, jsonb, bytea[]) IS %L',
                        '_apply_' || r.table_name,

@@ -11,8 +11,8 @@
 --   changed_at     when billy last saw it change
 --   deleted_at     when a complete scan no longer found it (never hard-deleted)
 --   sync_run_id    the billy.sync_runs row that last wrote it
--- Child tables (lines, prices, persons, rules, balance modifiers) are replaced
--- whenever their parent changes.
+-- Child tables (lines, prices, persons, rules, balance modifiers) follow their
+-- parent: stored with it, by id (see billy._apply_source).
 ------------------------------------------------------------------------------
 
 ALTER TABLE billy.organizations RENAME COLUMN refreshed_at TO confirmed_at;
@@ -120,7 +120,7 @@ CREATE TABLE billy.contact_persons (
     FOREIGN KEY (organization_id, contact_id) REFERENCES billy.contacts (organization_id, id) ON DELETE CASCADE
 );
 CREATE INDEX contact_persons_contact ON billy.contact_persons (organization_id, contact_id);
-COMMENT ON TABLE billy.contact_persons IS 'Billy contact persons, replaced whenever their contact changes.';
+COMMENT ON TABLE billy.contact_persons IS 'Billy contact persons, stored with their contact whenever it changes (by id: one Billy lists under another contact moves to it; those no longer listed are deleted).';
 
 CREATE TABLE billy.products (
     organization_id      text NOT NULL REFERENCES billy.organizations (id) ON DELETE CASCADE,
@@ -155,7 +155,7 @@ CREATE TABLE billy.product_prices (
     FOREIGN KEY (organization_id, product_id) REFERENCES billy.products (organization_id, id) ON DELETE CASCADE
 );
 CREATE INDEX product_prices_product ON billy.product_prices (organization_id, product_id);
-COMMENT ON TABLE billy.product_prices IS 'Billy product prices, one per currency, replaced whenever their product changes.';
+COMMENT ON TABLE billy.product_prices IS 'Billy product prices, one per currency, stored with their product whenever it changes (by id: one Billy lists under another product moves to it; those no longer listed are deleted).';
 
 CREATE TABLE billy.invoices (
     organization_id     text NOT NULL REFERENCES billy.organizations (id) ON DELETE CASCADE,
@@ -223,7 +223,7 @@ CREATE TABLE billy.invoice_lines (
 );
 CREATE INDEX invoice_lines_invoice ON billy.invoice_lines (organization_id, invoice_id);
 CREATE INDEX invoice_lines_product ON billy.invoice_lines (organization_id, product_id);
-COMMENT ON TABLE billy.invoice_lines IS 'Billy invoice lines (amount net, tax the line''s VAT), replaced whenever their invoice changes.';
+COMMENT ON TABLE billy.invoice_lines IS 'Billy invoice lines (amount net, tax the line''s VAT), stored with their invoice whenever it changes (by id: one Billy lists under another invoice moves to it; those no longer listed are deleted).';
 
 CREATE TABLE billy.bills (
     organization_id     text NOT NULL REFERENCES billy.organizations (id) ON DELETE CASCADE,
@@ -281,7 +281,7 @@ CREATE TABLE billy.bill_lines (
     FOREIGN KEY (organization_id, bill_id) REFERENCES billy.bills (organization_id, id) ON DELETE CASCADE
 );
 CREATE INDEX bill_lines_bill ON billy.bill_lines (organization_id, bill_id);
-COMMENT ON TABLE billy.bill_lines IS 'Billy bill lines (amount net, tax the line''s VAT), replaced whenever their bill changes.';
+COMMENT ON TABLE billy.bill_lines IS 'Billy bill lines (amount net, tax the line''s VAT), stored with their bill whenever it changes (by id: one Billy lists under another bill moves to it; those no longer listed are deleted).';
 
 CREATE TABLE billy.bank_payments (
     organization_id     text NOT NULL REFERENCES billy.organizations (id) ON DELETE CASCADE,
@@ -327,7 +327,7 @@ CREATE TABLE billy.balance_modifiers (
 CREATE INDEX balance_modifiers_subject ON billy.balance_modifiers (organization_id, subject_type, subject_id);
 CREATE INDEX balance_modifiers_modifier ON billy.balance_modifiers (organization_id, modifier_type, modifier_id);
 COMMENT ON TABLE billy.balance_modifiers IS
-'What changed an invoice''s or a bill''s balance (payments, credit notes), from the invoice''s or bill''s embedded balanceModifiers, replaced whenever it changes. amount is negative when it lowers the balance. modifier_type and modifier_id split Billy''s modifierReference (e.g. bankPayment:ID).';
+'What changed an invoice''s or a bill''s balance (payments, credit notes), from the invoice''s or bill''s embedded balanceModifiers, stored with it whenever it changes (by id: one Billy lists under another document moves to it; those no longer listed are deleted). amount is negative when it lowers the balance. modifier_type and modifier_id split Billy''s modifierReference (e.g. bankPayment:ID).';
 
 -- Balance modifiers point at an invoice or a bill (subject_type), so no
 -- foreign key can take them along when their document goes: these triggers
@@ -348,7 +348,7 @@ BEGIN
         DELETE FROM billy.balance_modifiers m WHERE m.subject_type = kind;
         RETURN NULL;
     END IF;
-    -- one probe of the subject index per document (see _apply_balance_modifiers)
+    -- one probe of the subject index per document (as the apply functions do)
     DELETE FROM billy.balance_modifiers
     WHERE ctid = ANY (ARRAY(
         SELECT x.ctid FROM gone d
@@ -449,7 +449,7 @@ CREATE TABLE billy.sales_tax_rules (
     FOREIGN KEY (organization_id, ruleset_id) REFERENCES billy.sales_tax_rulesets (organization_id, id) ON DELETE CASCADE
 );
 CREATE INDEX sales_tax_rules_ruleset ON billy.sales_tax_rules (organization_id, ruleset_id);
-COMMENT ON TABLE billy.sales_tax_rules IS 'The rules of Billy sales tax rulesets, replaced whenever their ruleset changes.';
+COMMENT ON TABLE billy.sales_tax_rules IS 'The rules of Billy sales tax rulesets, stored with their ruleset whenever it changes (by id: one Billy lists under another ruleset moves to it; those no longer listed are deleted).';
 
 CREATE TABLE billy.sales_tax_returns (
     organization_id text NOT NULL REFERENCES billy.organizations (id) ON DELETE CASCADE,
@@ -475,15 +475,13 @@ CREATE TABLE billy.sales_tax_returns (
 );
 COMMENT ON TABLE billy.sales_tax_returns IS 'Billy''s own sales tax returns (VAT periods), mirrored.';
 
--- Row-level security: a role sees the rows of the organizations it may see.
+-- Row-level security: a role sees the rows of the organizations it may see
+-- (every table of the resource catalog, 15-resources.sql).
 DO $rls$
 DECLARE
     t text;
 BEGIN
-    FOREACH t IN ARRAY ARRAY['contacts', 'contact_persons', 'products', 'product_prices',
-                             'invoices', 'invoice_lines', 'bills', 'bill_lines', 'bank_payments',
-                             'balance_modifiers', 'accounts', 'tax_rates', 'sales_tax_rulesets',
-                             'sales_tax_rules', 'sales_tax_returns']
+    FOR t IN SELECT billy._mirror_tables()
     LOOP
         EXECUTE pg_catalog.format('ALTER TABLE billy.%I ENABLE ROW LEVEL SECURITY', t);
         EXECUTE pg_catalog.format(

@@ -249,3 +249,110 @@ ALTER TABLE billy.files ADD CONSTRAINT files_no_download_url CHECK (NOT raw OPER
 -- reconciliation reads the lines not matched yet
 CREATE INDEX bank_lines_unmatched ON billy.bank_lines (organization_id, account_id, entry_date)
     WHERE match_id IS NULL AND deleted_at IS NULL;
+
+------------------------------------------------------------------------------
+-- The books in the resource catalog: the sync scans them and the generated
+-- billy._apply_* store them (15-resources.sql).  Bank lines are not here:
+-- Billy lists them only per bank account (accountId is required), which the
+-- sync engine cannot scan yet; matched lines come in their match's raw.
+------------------------------------------------------------------------------
+
+INSERT INTO billy.resources (name, singular, table_name, noun, sync_order, sort, hot_filter, hot_where,
+                             read_function, raw_drop, statistics, builtin) VALUES
+    ('currencies', 'currency', 'currencies', 'currency', 95, NULL, NULL, NULL, NULL, '{}', NULL, true),
+    ('accountGroups', 'accountGroup', 'account_groups', 'account group', 100, NULL, NULL, NULL, NULL, '{}', NULL, true),
+    ('daybooks', 'daybook', 'daybooks', 'daybook', 110, NULL, NULL, NULL, NULL, '{}', NULL, true),
+    ('transactions', 'transaction', 'transactions', 'transaction', 120, NULL, NULL, NULL, NULL, '{}', NULL, true),
+    ('daybookTransactions', 'daybookTransaction', 'daybook_transactions', 'journal entry', 130, NULL, NULL, NULL,
+     NULL, '{}', NULL, true),
+    ('bankLineMatches', 'bankLineMatch', 'bank_line_matches', 'bank line match', 140, NULL, NULL, NULL, NULL, '{}',
+     NULL, true),
+    ('files', 'file', 'files', 'file', 150, NULL, NULL, NULL, NULL, ARRAY['downloadUrl'], NULL, true),
+    ('attachments', 'attachment', 'attachments', 'attachment', 160, NULL, NULL, NULL, NULL, '{}', NULL, true);
+
+INSERT INTO billy.resource_children (resource, key, position, table_name, parent_column, kind_column, kind, builtin) VALUES
+    ('transactions', 'postings', 1, 'postings', 'transaction_id', NULL, NULL, true),
+    ('daybookTransactions', 'lines', 1, 'daybook_transaction_lines', 'daybook_transaction_id', NULL, NULL, true),
+    ('bankLineMatches', 'lines', 1, NULL, NULL, NULL, NULL, true),
+    ('bankLineMatches', 'subjectAssociations', 2, 'bank_line_subject_associations', 'match_id', NULL, NULL, true);
+
+-- the columns: (resource, child, column, JSON key or expression, type)
+INSERT INTO billy.resource_columns (resource, child, position, column_name, json_key, type, expression, builtin)
+SELECT c.resource, c.child, c.position, c.column_name, c.json_key, c.type::pg_catalog.regtype, c.expression, true
+FROM (VALUES
+    ('currencies', '', 1, 'name', 'name', 'text', NULL),
+    ('currencies', '', 2, 'exchange_rate', 'exchangeRate', 'numeric', NULL),
+
+    ('accountGroups', '', 1, 'nature_id', 'natureId', 'text', NULL),
+    ('accountGroups', '', 2, 'name', 'name', 'text', NULL),
+    ('accountGroups', '', 3, 'description', 'description', 'text', NULL),
+    ('accountGroups', '', 4, 'priority', 'priority', 'integer', NULL),
+
+    ('daybooks', '', 1, 'name', 'name', 'text', NULL),
+    ('daybooks', '', 2, 'default_contra_account_id', 'defaultContraAccountId', 'text', NULL),
+    ('daybooks', '', 3, 'is_transaction_summary_enabled', 'isTransactionSummaryEnabled', 'boolean', NULL),
+
+    ('transactions', '', 1, 'transaction_no', 'transactionNo', 'integer', NULL),
+    ('transactions', '', 2, 'voucher_no', 'voucherNo', 'text', NULL),
+    ('transactions', '', 3, 'created_time', 'createdTime', 'timestamptz', NULL),
+    ('transactions', '', 4, 'entry_date', 'entryDate', 'date', NULL),
+    ('transactions', '', 5, 'originator_reference', 'originatorReference', 'text', NULL),
+    ('transactions', '', 6, 'originator_type', NULL, 'text', $e$nullif(split_part(r ->> 'originatorReference', ':', 1), '')$e$),
+    ('transactions', '', 7, 'originator_id', NULL, 'text', $e$nullif(split_part(r ->> 'originatorReference', ':', 2), '')$e$),
+    ('transactions', '', 8, 'originator_name', 'originatorName', 'text', NULL),
+    ('transactions', '', 9, 'is_voided', 'isVoided', 'boolean', NULL),
+    ('transactions', '', 10, 'is_void', 'isVoid', 'boolean', NULL),
+    ('transactions', 'postings', 1, 'entry_date', 'entryDate', 'date', NULL),
+    ('transactions', 'postings', 2, 'text', 'text', 'text', NULL),
+    ('transactions', 'postings', 3, 'account_id', 'accountId', 'text', NULL),
+    ('transactions', 'postings', 4, 'amount', 'amount', 'numeric', NULL),
+    ('transactions', 'postings', 5, 'side', 'side', 'text', NULL),
+    ('transactions', 'postings', 6, 'currency_id', 'currencyId', 'text', NULL),
+    ('transactions', 'postings', 7, 'sales_tax_return_id', 'salesTaxReturnId', 'text', NULL),
+    ('transactions', 'postings', 8, 'is_voided', 'isVoided', 'boolean', NULL),
+    ('transactions', 'postings', 9, 'is_bank_matched', 'isBankMatched', 'boolean', NULL),
+    ('transactions', 'postings', 10, 'priority', 'priority', 'integer', NULL),
+
+    ('daybookTransactions', '', 1, 'daybook_id', 'daybookId', 'text', NULL),
+    ('daybookTransactions', '', 2, 'created_time', 'createdTime', 'timestamptz', NULL),
+    ('daybookTransactions', '', 3, 'entry_date', 'entryDate', 'date', NULL),
+    ('daybookTransactions', '', 4, 'voucher_no', 'voucherNo', 'text', NULL),
+    ('daybookTransactions', '', 5, 'description', 'description', 'text', NULL),
+    ('daybookTransactions', '', 6, 'extended_description', 'extendedDescription', 'text', NULL),
+    ('daybookTransactions', '', 7, 'api_type', 'apiType', 'text', NULL),
+    ('daybookTransactions', '', 8, 'state', 'state', 'text', NULL),
+    ('daybookTransactions', '', 9, 'priority', 'priority', 'integer', NULL),
+    ('daybookTransactions', 'lines', 1, 'text', 'text', 'text', NULL),
+    ('daybookTransactions', 'lines', 2, 'account_id', 'accountId', 'text', NULL),
+    ('daybookTransactions', 'lines', 3, 'tax_rate_id', 'taxRateId', 'text', NULL),
+    ('daybookTransactions', 'lines', 4, 'contra_account_id', 'contraAccountId', 'text', NULL),
+    ('daybookTransactions', 'lines', 5, 'amount', 'amount', 'numeric', NULL),
+    ('daybookTransactions', 'lines', 6, 'side', 'side', 'text', NULL),
+    ('daybookTransactions', 'lines', 7, 'currency_id', 'currencyId', 'text', NULL),
+    ('daybookTransactions', 'lines', 8, 'priority', 'priority', 'integer', NULL),
+
+    ('bankLineMatches', '', 1, 'account_id', 'accountId', 'text', NULL),
+    ('bankLineMatches', '', 2, 'created_time', 'createdTime', 'timestamptz', NULL),
+    ('bankLineMatches', '', 3, 'entry_date', 'entryDate', 'date', NULL),
+    ('bankLineMatches', '', 4, 'amount', 'amount', 'numeric', NULL),
+    ('bankLineMatches', '', 5, 'side', 'side', 'text', NULL),
+    ('bankLineMatches', '', 6, 'is_approved', 'isApproved', 'boolean', NULL),
+    ('bankLineMatches', '', 7, 'approved_time', 'approvedTime', 'timestamptz', NULL),
+    ('bankLineMatches', 'subjectAssociations', 1, 'subject_reference', 'subjectReference', 'text', NULL),
+    ('bankLineMatches', 'subjectAssociations', 2, 'subject_type', NULL, 'text', $e$nullif(split_part(r ->> 'subjectReference', ':', 1), '')$e$),
+    ('bankLineMatches', 'subjectAssociations', 3, 'subject_id', NULL, 'text', $e$nullif(split_part(r ->> 'subjectReference', ':', 2), '')$e$),
+
+    ('files', '', 1, 'created_time', 'createdTime', 'timestamptz', NULL),
+    ('files', '', 2, 'file_name', 'fileName', 'text', NULL),
+    ('files', '', 3, 'file_size', 'fileSize', 'bigint', NULL),
+    ('files', '', 4, 'file_type', 'fileType', 'text', NULL),
+    ('files', '', 5, 'is_image', 'isImage', 'boolean', NULL),
+    ('files', '', 6, 'is_pdf', 'isPdf', 'boolean', NULL),
+
+    ('attachments', '', 1, 'created_time', 'createdTime', 'timestamptz', NULL),
+    ('attachments', '', 2, 'owner_reference', 'ownerReference', 'text', NULL),
+    ('attachments', '', 3, 'owner_type', NULL, 'text', $e$nullif(split_part(r ->> 'ownerReference', ':', 1), '')$e$),
+    ('attachments', '', 4, 'owner_id', NULL, 'text', $e$nullif(split_part(r ->> 'ownerReference', ':', 2), '')$e$),
+    ('attachments', '', 5, 'file_id', 'fileId', 'text', NULL),
+    ('attachments', '', 6, 'priority', 'priority', 'integer', NULL)
+) AS c(resource, child, position, column_name, json_key, type, expression);

@@ -233,10 +233,8 @@ BEGIN
             EXECUTE 'CREATE PUBLICATION billy_realtime';
         END IF;
     END IF;
-    FOREACH t IN ARRAY ARRAY['organizations', 'contacts', 'contact_persons', 'products', 'product_prices',
-                             'invoices', 'invoice_lines', 'bills', 'bill_lines', 'bank_payments',
-                             'balance_modifiers', 'accounts', 'tax_rates', 'sales_tax_rulesets',
-                             'sales_tax_rules', 'sales_tax_returns', 'sync_state', 'changes']
+    FOR t IN SELECT 'organizations' UNION ALL SELECT billy._mirror_tables()
+             UNION ALL SELECT unnest(ARRAY['sync_state', 'changes'])
     LOOP
         IF NOT EXISTS (SELECT 1 FROM pg_publication_tables
                        WHERE pubname = pub AND schemaname = 'billy' AND tablename = t) THEN

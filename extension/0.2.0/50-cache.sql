@@ -168,7 +168,7 @@ DECLARE
     k integer;
     cnow timestamptz := billy._cache_now();
 BEGIN
-    FOREACH res IN ARRAY ARRAY['invoices', 'bills', 'contacts', 'products', 'bankPayments'] LOOP
+    FOR res IN SELECT r.name FROM billy.resources r WHERE r.read_function IS NOT NULL ORDER BY r.sync_order LOOP
         EXECUTE format($q$
             WITH wanted AS (
                 SELECT DISTINCT u.o, u.i FROM unnest($1, $2, $3) AS u(o, r, i) WHERE u.r = $4
@@ -291,7 +291,7 @@ AS $$
 DECLARE
     res text;
 BEGIN
-    FOREACH res IN ARRAY ARRAY['invoices', 'bills', 'contacts', 'products', 'bankPayments'] LOOP
+    FOR res IN SELECT r.name FROM billy.resources r WHERE r.read_function IS NOT NULL ORDER BY r.sync_order LOOP
         RETURN QUERY EXECUTE format($q$
             SELECT p.resource, p.record_id,
                    %s AS in_hot_set, p.refresh_wanted, p.accesses_per_hour, %s
@@ -307,10 +307,10 @@ BEGIN
                    OR p.accesses_per_hour
                       * extract(epoch FROM billy.freshness_window(billy.cache_state(p.resource, m.raw), m.changed_at, m.first_seen_at))
                       / 3600 >= 0.5)$q$,
-            CASE WHEN res IN ('invoices', 'bills') THEN 'm.is_paid IS NOT TRUE' ELSE 'false' END,
-            CASE WHEN res IN ('invoices', 'bills', 'bankPayments') THEN 'm.contact_id' ELSE 'NULL::text' END,
+            coalesce((SELECT '(' || r.hot_where || ')' FROM billy.resources r WHERE r.name = res), 'false'),
+            CASE WHEN billy._resource_has_column(res, 'contact_id') THEN 'm.contact_id' ELSE 'NULL::text' END,
             billy._resource_table(res),
-            CASE WHEN res IN ('invoices', 'bills') THEN 'm.is_paid' ELSE 'NULL::boolean' END)
+            CASE WHEN billy._resource_has_column(res, 'is_paid') THEN 'm.is_paid' ELSE 'NULL::boolean' END)
             USING org, res, lookahead;
     END LOOP;
 END
@@ -343,7 +343,7 @@ DECLARE
 BEGIN
     EXECUTE format('SELECT ceil(count(*)::numeric / $2)::integer FROM billy.%I '
                    'WHERE organization_id = $1 AND deleted_at IS NULL%s', billy._resource_table(res),
-                   CASE WHEN scan_mode = 'hot' THEN ' AND is_paid IS NOT TRUE' ELSE '' END)
+                   CASE WHEN scan_mode = 'hot' THEN ' AND ' || (SELECT r.hot_where FROM billy.resources r WHERE r.name = res) ELSE '' END)
         INTO pages USING org, current_setting('billy.sync_page_size')::integer;
     pages := greatest(pages, 1);
     IF due <= pages OR tokens < pages THEN
@@ -538,7 +538,7 @@ BEGIN
                    (array_agg(eff ORDER BY win - age, n))[1], (array_agg(age ORDER BY win - age, n))[1],
                    (array_agg(win ORDER BY win - age, n))[1]
             FROM aged$q$,
-            CASE WHEN res IN ('invoices', 'bills') THEN 'm.is_paid' ELSE 'NULL::boolean' END,
+            CASE WHEN billy._resource_has_column(res, 'is_paid') THEN 'm.is_paid' ELSE 'NULL::boolean' END,
             billy._resource_table(res))
             INTO rows, n_stale, stale_ids, t_eff, t_age, t_win USING org, res, ids, max_age;
         -- a caller that wants it confirmed (max_age, or billy.read_confirm,

@@ -815,7 +815,7 @@ COMMENT ON FUNCTION billy.analytics_rebuild(text) IS
 -- The questions: summary, trends, customers, receivables, forecast
 ------------------------------------------------------------------------------
 
-CREATE FUNCTION billy._analytics_period(period text, as_of date,
+CREATE FUNCTION billy._analytics_period(period text, as_of date, fiscal_year_end_month integer DEFAULT 12,
     OUT period_start date, OUT period_end date, OUT previous_start date, OUT previous_end date)
 LANGUAGE plpgsql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
@@ -824,12 +824,39 @@ DECLARE
     p text := lower(btrim(period));
     m text[];
     back interval;
+    -- months since the fiscal year began (0 for the fiscal year's first month)
+    into_fy integer := (extract(month FROM as_of)::integer - coalesce(fiscal_year_end_month, 12) + 11) % 12;
 BEGIN
     IF p IS NULL OR as_of IS NULL THEN
         RAISE EXCEPTION 'period and as_of must not be NULL'
             USING ERRCODE = '22004', HINT = 'Pass a period such as ''month'' and a date.';
     END IF;
-    IF p IN ('today', 'day', 'week', 'month', 'quarter', 'year') THEN
+    IF coalesce(fiscal_year_end_month, 12) NOT BETWEEN 1 AND 12 THEN
+        into_fy := extract(month FROM as_of)::integer - 1;
+    END IF;
+    IF p IN ('quarter', 'year') THEN
+        -- the fiscal quarter or fiscal year to date (calendar ones when the
+        -- fiscal year ends in December), and the same span a year or a quarter before
+        period_start := (date_trunc('month', as_of)
+                         - make_interval(months => CASE p WHEN 'year' THEN into_fy ELSE into_fy % 3 END))::date;
+        period_end := as_of;
+        back := CASE p WHEN 'quarter' THEN interval '3 months' ELSE interval '1 year' END;
+        previous_start := (period_start - back)::date;
+        previous_end := least((as_of - back)::date, period_start - 1);
+        RETURN;
+    END IF;
+    m := regexp_match(p, '^fy(\d{4})$');
+    IF m IS NOT NULL THEN
+        -- the fiscal year ending in that year
+        period_end := (make_date(m[1]::integer, CASE WHEN coalesce(fiscal_year_end_month, 12) BETWEEN 1 AND 12
+                                                     THEN coalesce(fiscal_year_end_month, 12) ELSE 12 END, 1)
+                       + interval '1 month')::date - 1;
+        period_start := (period_end + 1 - interval '1 year')::date;
+        previous_start := (period_start - interval '1 year')::date;
+        previous_end := period_start - 1;
+        RETURN;
+    END IF;
+    IF p IN ('today', 'day', 'week', 'month') THEN
         -- the period to date, and the same span of the period before
         period_start := CASE p WHEN 'today' THEN as_of WHEN 'day' THEN as_of
                         ELSE date_trunc(p, as_of)::date END;
@@ -865,7 +892,7 @@ BEGIN
     ELSE
         RAISE EXCEPTION 'unknown period "%"', period
             USING ERRCODE = '22023',
-                  HINT = 'Use today, week, month, quarter or year (to date, against the same span of the period before), a month (2026-05), a quarter (2026-Q2), a year (2026), or a range of dates (2026-01-01..2026-03-31).';
+                  HINT = 'Use today, week, month, quarter or year (to date, against the same span of the period before; quarter and year follow the fiscal year), a month (2026-05), a quarter (2026-Q2), a year (2026), a fiscal year (fy2026: the one ending in 2026), or a range of dates (2026-01-01..2026-03-31).';
     END IF;
     period_end := (period_start + back - interval '1 day')::date;
     previous_start := (period_start - back)::date;
@@ -876,8 +903,8 @@ EXCEPTION
             USING ERRCODE = '22023', HINT = 'Dates are written YYYY-MM-DD, months YYYY-MM.';
 END
 $$;
-COMMENT ON FUNCTION billy._analytics_period(text, date) IS
-'The dates of a period relative to as_of, and of the period it is compared with. Internal.';
+COMMENT ON FUNCTION billy._analytics_period(text, date, integer) IS
+'The dates of a period relative to as_of, and of the period it is compared with; quarter, year and fyYYYY follow the fiscal year that ends in fiscal_year_end_month. Internal.';
 
 -- _analytics_org resolves an organization the caller may see, with its base currency
 CREATE FUNCTION billy._analytics_org(org text, OUT id text, OUT base_currency text)
@@ -906,7 +933,8 @@ AS $$
 #variable_conflict use_column
 DECLARE
     o record := billy._analytics_org(org);
-    p record := billy._analytics_period(period, as_of);
+    p record := billy._analytics_period(period, as_of,
+                    (SELECT x.fiscal_year_end_month FROM billy.organizations x WHERE x.id = o.id));
     invoice_net numeric;
 BEGIN
     organization_id := o.id;
@@ -974,7 +1002,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION billy.analytics_summary(text, text, date) IS
-'How a period is going, in one row, from the rollups (milliseconds, whatever the number of invoices). period: today, week, month, quarter or year to date at as_of (default today), compared with the same span of the period before (e.g. 1-15 June against 1-15 May); or a month (2026-05), a quarter (2026-Q2), a year (2026) or a range (2026-01-01..2026-03-31), compared with the period before it. Returns, in the base currency (each document converted at its exchange rate), net revenue (invoices minus credit notes; approved, not deleted), VAT, gross revenue, invoice and credit note counts, customers invoiced, average invoice (net), the previous period''s net and gross revenue and the change, what is outstanding and overdue now (amounts and invoice counts; overdue: due before as_of; a customer''s open credit notes pay off that customer''s invoices, earliest due first, never below zero), paid in the period (payments received minus refunds), costs (bills, net) and the margin.';
+'How a period is going, in one row, from the rollups (milliseconds, whatever the number of invoices). period: today, week, month, quarter or year to date at as_of (default today), compared with the same span of the period before (e.g. 1-15 June against 1-15 May), quarter and year being the organization''s fiscal quarter and fiscal year (they follow its fiscal_year_end_month; calendar ones when it is 12); or a month (2026-05), a quarter (2026-Q2), a year (2026), a fiscal year (fy2026: the one ending in 2026) or a range (2026-01-01..2026-03-31), compared with the period before it. Returns, in the base currency (each document converted at its exchange rate), net revenue (invoices minus credit notes; approved, not deleted), VAT, gross revenue, invoice and credit note counts, customers invoiced, average invoice (net), the previous period''s net and gross revenue and the change, what is outstanding and overdue now (amounts and invoice counts; overdue: due before as_of; a customer''s open credit notes pay off that customer''s invoices, earliest due first, never below zero), paid in the period (payments received minus refunds), costs (bills, net) and the margin.';
 
 CREATE FUNCTION billy.revenue_trends(org text, "from" date, "to" date, grain text DEFAULT 'month')
 RETURNS TABLE (period_start date, period_end date, net numeric, vat numeric, gross numeric,
@@ -1524,7 +1552,7 @@ GRANT EXECUTE ON FUNCTION billy.receivables_aging(text, date) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy.forecast_revenue(text, integer, text, date) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy.analytics_rebuild(text) TO billy_admin;
 GRANT EXECUTE ON FUNCTION billy.enable_dashboard_realtime() TO billy_admin;
-GRANT EXECUTE ON FUNCTION billy._analytics_period(text, date) TO billy_reader;
+GRANT EXECUTE ON FUNCTION billy._analytics_period(text, date, integer) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy._analytics_org(text) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy._customer_sales(text, date, date) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy._bitmap_count(bytea) TO billy_reader;

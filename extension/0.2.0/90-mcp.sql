@@ -32,7 +32,7 @@ CREATE TABLE billy.mcp_tools (
     kind          text NOT NULL DEFAULT 'call'
                   CHECK (kind OPERATOR(pg_catalog.=) ANY (ARRAY['call', 'write', 'import'])),
     operation     text CHECK ((kind OPERATOR(pg_catalog.=) 'write') OPERATOR(pg_catalog.=) (operation IS NOT NULL)),
-    project       text CHECK (project OPERATOR(pg_catalog.=) ANY (ARRAY['invoices', 'bills', 'contacts', 'products', 'bankPayments'])),
+    project       text REFERENCES billy.resources (name) ON UPDATE CASCADE,
     sort_order    integer NOT NULL DEFAULT 1000,
     builtin       boolean NOT NULL DEFAULT false,
     issue         text,
@@ -40,7 +40,7 @@ CREATE TABLE billy.mcp_tools (
                   CHECK (meta IS NULL OR jsonb_typeof(meta) OPERATOR(pg_catalog.=) 'object')
 );
 COMMENT ON TABLE billy.mcp_tools IS
-'The MCP tools billy.mcp serves. name: letters, digits and underscores, at most 64 (what every client accepts). description: for the model (what it does, when to use it, what comes back). input_schema: JSON Schema of the arguments, checked before the call (types, required, enum, format, bounds). output_schema: JSON Schema of structuredContent; NULL derives it from the function (set-returning functions give {rows, row_count, truncated}). annotations: readOnlyHint, destructiveHint, idempotentHint, openWorldHint. function: the SQL function that runs (schema.name, or schema.name(argtypes) when the name is overloaded). requires: other functions the tool needs. arguments: maps an argument name to the function''s parameter name when they differ (null: not passed). fixed_args: parameters always passed. kind: call runs the function; write runs the write operation named by operation (a row of billy.write_operations(), whose input_schema the tool''s arguments are derived from by billy._mcp_write_input and checked against): a preview with billy.preview_write, then billy.commit_write with the confirmation; import previews a CSV import as a dry run of the function (billy.import_csv) and starts it with the confirmation. project: the resource whose JSON answers billy._mcp_project makes compact for reading (lists: rows projected, cut at a row boundary, paged; get: a curated record). A tool is listed only when every function exists and the caller may execute it. issue: what the tool waits for while a function is missing.';
+'The MCP tools billy.mcp serves. name: letters, digits and underscores, at most 64 (what every client accepts). description: for the model (what it does, when to use it, what comes back). input_schema: JSON Schema of the arguments, checked before the call (types, required, enum, format, bounds). output_schema: JSON Schema of structuredContent; NULL derives it from the function (set-returning functions give {rows, row_count, truncated}). annotations: readOnlyHint, destructiveHint, idempotentHint, openWorldHint. function: the SQL function that runs (schema.name, or schema.name(argtypes) when the name is overloaded). requires: other functions the tool needs. arguments: maps an argument name to the function''s parameter name when they differ (null: not passed). fixed_args: parameters always passed. kind: call runs the function; write runs the write operation named by operation (a row of billy.write_operations(), whose input_schema the tool''s arguments are derived from by billy._mcp_write_input and checked against): a preview with billy.preview_write, then billy.commit_write with the confirmation; import previews a CSV import as a dry run of the function (billy.import_csv) and starts it with the confirmation. project: the resource (a row of billy.resources) whose JSON answers billy._mcp_project makes compact for reading (lists: rows projected, cut at a row boundary, paged; get: a curated record). A tool is listed only when every function exists and the caller may execute it. issue: what the tool waits for while a function is missing.';
 COMMENT ON COLUMN billy.mcp_tools.builtin IS 'Installed by billy; rows added by users have false and are kept by pg_dump.';
 
 -- A changed registry tells stdio bridges to send notifications/tools/list_changed.
@@ -516,6 +516,7 @@ DECLARE
     can_sync boolean := EXISTS (SELECT 1 FROM billy.mcp_tools t WHERE t.name = 'sync_billy_data' AND billy._mcp_tool_problem(t) IS NULL);
     can_status boolean := EXISTS (SELECT 1 FROM billy.mcp_tools t WHERE t.name = 'get_sync_status' AND billy._mcp_tool_problem(t) IS NULL);
     can_write boolean := EXISTS (SELECT 1 FROM billy.mcp_tools t WHERE t.kind IN ('write', 'import') AND billy._mcp_tool_problem(t) IS NULL);
+    can_statement boolean := EXISTS (SELECT 1 FROM billy.mcp_tools t WHERE t.name = 'get_statement' AND billy._mcp_tool_problem(t) IS NULL);
 BEGIN
     SELECT count(*), string_agg(format('%s (id %s, %s)', o.name, o.id, coalesce(o.base_currency, 'DKK')), '; ' ORDER BY o.name)
     INTO n, orgs
@@ -529,6 +530,7 @@ BEGIN
         || CASE WHEN can_write THEN 'Writes to Billy take two calls: without confirmation a tool returns a preview and a confirmation and writes nothing; '
                                  || 'show the preview to the user and call the same tool again with the same arguments and that confirmation only when they agree. '
                 ELSE '' END
+        || CASE WHEN can_statement THEN 'get_statement''s period: fy (the fiscal year of today, the default), fy2025 (the fiscal year ending in 2025), 2025, 2025-Q1, 2025-03 or 2025-01-01..2025-03-31. ' ELSE '' END
         || 'Lists give a page (25 rows unless limit says otherwise) with total and next_offset: call again with offset set to next_offset for more; detail "full" or fields give more per row, detail "raw" Billy''s own JSON. '
         || CASE WHEN n = 0 THEN 'No organization is visible to this connection yet.'
                 WHEN n = 1 THEN 'One organization is connected: ' || orgs || '; the organization argument can be left out.'
@@ -536,7 +538,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION billy.mcp_instructions() IS
-'The instructions billy.mcp gives AI clients in its initialize and server/discover answers: what billy is, how fresh reads are, what the amounts mean, how writes are confirmed (when the caller can write), how lists page, and which organizations the caller sees. Names only tools the caller can use.';
+'The instructions billy.mcp gives AI clients in its initialize and server/discover answers: what billy is, how fresh reads are, what the amounts mean, how writes are confirmed (when the caller can write), the periods get_statement takes (when the caller can use it), how lists page, and which organizations the caller sees. Names only tools the caller can use.';
 
 ------------------------------------------------------------------------------
 -- The audit trail of MCP calls: recorded through billy.audit when installed
@@ -810,8 +812,7 @@ AS $$
 DECLARE
     detail text := coalesce(args ->> 'detail', 'summary');
     fields jsonb := args -> 'fields';
-    singular text := CASE project WHEN 'invoices' THEN 'invoice' WHEN 'bills' THEN 'bill' WHEN 'contacts' THEN 'contact'
-                                  WHEN 'products' THEN 'product' WHEN 'bankPayments' THEN 'bankPayment' END;
+    singular text := (SELECT r.singular FROM billy.resources r WHERE r.name = project);
     budget integer := coalesce((SELECT g.setting::integer FROM pg_settings g WHERE g.name = 'billy.mcp_max_bytes'), 100000) - 2000;
     rows jsonb;
     n_all integer;

@@ -16,7 +16,7 @@ TABLES = ["accounts", "taxRates", "salesTaxRulesets", "salesTaxRules", "contacts
           "salesTaxReturns", "currencies",
           # the books
           "transactions", "postings", "daybooks", "daybookTransactions", "daybookTransactionLines", "bankLines",
-          "bankLineMatches", "bankLineSubjectAssociations", "files", "attachments"]
+          "bankLineMatches", "bankLineSubjectAssociations", "files", "attachments", "accountGroups"]
 EMBED = {"transactions": "transaction.postings:embed", "daybookTransactions": "daybookTransaction.lines:embed",
          "bankLineMatches": "bankLineMatch.lines:embed,bankLineMatch.subjectAssociations:embed",
 "invoices": "invoice.lines:embed,invoice.balanceModifiers:embed",

@@ -55,19 +55,20 @@ def implied(s):
         full = all(rates[ln["taxRateId"]][2] == 1 for ln in plain if money(ln["tax"]) != 0)
         ded = money(b["tax"]) if full else sum((round2(money(ln["tax"]) * rates[ln["taxRateId"]][2])
                                                 for ln in plain), Decimal(0))
-        goods = services = Decimal(0)
+        # reverse charge: 25% of the line's net in DKK, as the VAT return computes it
+        goods = services = rc_ded = Decimal(0)
         for ln in b["lines"]:
             abbr, rate, share = rates[ln["taxRateId"]]
             if abbr in RC:
-                acq = round2(money(ln["amount"]) * rate)
-                ded += round2(acq * share)
+                acq = round2(dkk(money(ln["amount"]), b["exchangeRate"]) * rate)
+                rc_ded += round2(acq * share)
                 if RC[abbr] == "goods":
                     goods += acq
                 else:
                     services += acq
-        want[6910] += sg * dkk(ded, b["exchangeRate"])
-        want[6920] -= sg * dkk(goods, b["exchangeRate"])
-        want[6930] -= sg * dkk(services, b["exchangeRate"])
+        want[6910] += sg * (dkk(ded, b["exchangeRate"]) + rc_ded)
+        want[6920] -= sg * goods
+        want[6930] -= sg * services
     return want
 
 
@@ -93,6 +94,16 @@ def body(t):
     t.ok(got[6920] != 0 and got[6930] != 0 and got[4350] != 0,
          "the generated books use reverse charge and have currency differences",
          (got[6920], got[6930], got[4350]))
+
+    # account groups: every account has one, of its own nature, and the groups are ordered
+    groups = {g["id"]: g for g in s.list_all("accountGroups")}
+    accounts = s.list_all("accounts")
+    bad = [a["accountNo"] for a in accounts
+           if a["groupId"] not in groups or groups[a["groupId"]]["natureId"] != a["natureId"]]
+    t.ok(len(groups) == 14 and not bad, "every account has an account group of its nature", bad[:5])
+    t.is_(sorted(g["priority"] for g in groups.values()), list(range(1, 15)), "account groups are ordered by priority")
+    one = next(iter(groups.values()))
+    t.is_(s.api("GET", "/accountGroups/" + one["id"])["accountGroup"], one, "GET /accountGroups/:id = its list entry")
 
     # every approved document and live payment is the originator of one live transaction
     txns = s.list_all("transactions")

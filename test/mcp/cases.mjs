@@ -94,6 +94,9 @@ const reads = {
   get_vat_return: [{ period: '2026-Q1' }, (r) => r.rows[0].period === '2026-Q1' && r.rows[0].salgsmoms_exact > 0],
   get_vat_deadlines: [{ year: 2026 }, (r) => r.rows.length >= 4],
   check_vat: [{ period: '2026-Q1' }, (r) => typeof r === 'object'],
+  // the organization's fiscal year 2026 (calendar), and a trial balance whose closings add up to 0
+  get_statement: [{ statement: 'trial_balance', period: 'fy2026' }, (r) => r.from === '2026-01-01' && r.to === '2026-12-31'
+    && r.currency === 'DKK' && r.rows.length > 5 && Math.round(r.rows.reduce((s, x) => s + (x.closing ?? 0) * 100, 0)) === 0],
   export_invoices_csv: [{ filters: { is_paid: false, from: '2026-01-01' }, options: { format: 'danish' } },
     (r) => r.result.split('\n').length > 2 && r.result.includes(';')],
   get_cache_performance: [{}, (r) => typeof r === 'object'],

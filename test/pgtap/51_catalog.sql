@@ -5,7 +5,7 @@
 \set ON_ERROR_STOP 1
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
-SELECT plan(24);
+SELECT plan(28);
 
 SELECT billy_test.clear_faults();
 SELECT billy.connect(billy_test.token(1));
@@ -18,10 +18,25 @@ SELECT is((SELECT count(*)::int FROM billy.resources r
           (SELECT count(*)::int FROM billy.resources), 'every resource of the catalog has its apply function');
 SELECT is(billy._resource_include('invoices'), 'invoice.lines:embed,invoice.balanceModifiers:embed',
           'the include parameter is derived from the children');
-SELECT is(billy._sync_resources(),
+SELECT is(ARRAY(SELECT x FROM unnest(billy._sync_resources()) x
+                WHERE x = ANY (ARRAY['organization', 'accounts', 'taxRates', 'salesTaxRulesets', 'salesTaxReturns',
+                                     'contacts', 'products', 'invoices', 'bills', 'bankPayments'])),
           ARRAY['organization', 'accounts', 'taxRates', 'salesTaxRulesets', 'salesTaxReturns',
-                'contacts', 'products', 'invoices', 'bills', 'bankPayments'],
+                'contacts', 'products', 'invoices', 'bills', 'bankPayments',
+                'currencies', 'accountGroups', 'daybooks', 'transactions', 'daybookTransactions',
+                'bankLineMatches', 'files', 'attachments'],
           'a full sync takes the catalog''s resources in sync_order, after the organization');
+
+-- the lists of resources and tables elsewhere are queries over the catalog
+SELECT ok(ARRAY['accounts', 'tax_rates', 'sales_tax_rulesets', 'sales_tax_rules', 'sales_tax_returns',
+                'contacts', 'contact_persons', 'products', 'product_prices', 'invoices', 'invoice_lines',
+                'balance_modifiers', 'bills', 'bill_lines', 'bank_payments'] <@ ARRAY(SELECT billy._mirror_tables()),
+          'the mirror tables are the catalog''s resources and children');
+SELECT ok((SELECT bool_and(c.relrowsecurity) FROM billy._mirror_tables() t JOIN pg_class c ON c.oid = ('billy.' || t)::regclass),
+          'each has row-level security');
+SELECT throws_ok($$INSERT INTO billy.mcp_tools (name, title, description, input_schema, function, project)
+                   VALUES ('x', 'x', 'x', '{"type": "object"}', 'billy.get_invoice', 'invoicez')$$,
+                 '23503', NULL, 'an MCP tool projects only a resource of the catalog');
 
 ------------------------------------------------------------------------------
 -- A child follows its parent: a line id that turns up under another invoice
@@ -132,6 +147,9 @@ INSERT INTO billy.resource_columns (resource, position, column_name, json_key, t
     ('contactPersons', 1, 'contact_id', 'contactId', 'text'),
     ('contactPersons', 2, 'name', 'name', 'text'),
     ('contactPersons', 3, 'is_primary', 'isPrimary', 'boolean');
+SELECT throws_ok($$INSERT INTO billy.resource_columns (resource, position, column_name, json_key) VALUES ('contactPersons', 4, 'emial', 'email')$$,
+                 '42703', 'column "emial" of billy.dummy_persons does not exist',
+                 'a catalog column its table lacks is refused, named');
 DO $$
 BEGIN
     EXECUTE format('CREATE FUNCTION billy.get_contact_person(org text, id text, max_age interval DEFAULT NULL) RETURNS jsonb '

@@ -45,7 +45,7 @@ GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA pg_temp TO PUBLIC;
 ------------------------------------------------------------------------------
 -- the registry
 ------------------------------------------------------------------------------
-SELECT is((SELECT count(*) FROM billy.mcp_tools WHERE builtin), 44::bigint, 'the 44 tools are registered');
+SELECT is((SELECT count(*) FROM billy.mcp_tools WHERE builtin), 45::bigint, 'the 45 tools are registered');
 SELECT set_eq($$SELECT name FROM billy.mcp_tools WHERE builtin$$,
     ARRAY['list_invoices', 'get_invoice', 'create_invoice', 'approve_invoice', 'send_invoice', 'list_customers',
           'get_customer', 'create_customer', 'update_customer', 'list_products', 'get_product', 'create_product',
@@ -55,7 +55,7 @@ SELECT set_eq($$SELECT name FROM billy.mcp_tools WHERE builtin$$,
           'get_receivables_aging', 'forecast_revenue', 'get_vat_return', 'get_vat_deadlines', 'check_vat',
           'import_customers_csv', 'import_products_csv', 'export_invoices_csv', 'get_bulk_job_status',
           'cancel_bulk_job', 'get_cache_performance', 'warm_cache', 'check_connection', 'get_bill', 'list_accounts', 'list_tax_rates',
-          'show_dashboard', 'search', 'list_unmatched_bank_lines'],
+          'show_dashboard', 'search', 'list_unmatched_bank_lines', 'get_statement'],
     'every tool the issues name, and no other');
 SELECT is_empty($$SELECT name FROM billy.mcp_tools WHERE name !~ '^[a-z0-9_]{1,64}$'$$,
     'tool names are letters, digits and underscores, at most 64 (what Claude Desktop, Codex and Copilot accept)');
