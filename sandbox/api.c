@@ -1563,12 +1563,12 @@ can_update(int rk)
 		rk == RK_DAYBOOK_TXN;
 }
 
-/* can_delete: which records take DELETE (drafts, unmatched lines, matches, attachments) */
+/* can_delete: which records take DELETE (drafts, unmatched lines, matches, attachments, unused contacts and products) */
 static bool
 can_delete(int rk)
 {
 	return rk == RK_INVOICE || rk == RK_BILL || rk == RK_DAYBOOK_TXN || rk == RK_BANK_LINE ||
-		rk == RK_BANK_MATCH || rk == RK_ATTACHMENT;
+		rk == RK_BANK_MATCH || rk == RK_ATTACHMENT || rk == RK_CONTACT || rk == RK_PRODUCT;
 }
 
 /* can_delete_many: collection DELETE with ids[] */

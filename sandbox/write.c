@@ -1746,6 +1746,75 @@ write_update(WriteCtx *w)
  * deleted: DELETE is idempotent.  A collection DELETE takes ids[]=... and
  * is all-or-nothing.
  */
+/*
+ * delete_master deletes a contact (with its persons) or a product (with its
+ * prices), as Billy does, only when no live record uses it: else a 422 that
+ * says what uses it (archive it instead).
+ */
+static void
+delete_master(WriteCtx *w)
+{
+	Org		   *o = w->o;
+	int32_t		i = id_find(o, w->rk, w->id);
+	ChangeSet	cs = {0};
+	VErr		v = {0};
+	int			invoices = 0,
+				bills = 0,
+				payments = 0,
+				lines = 0;
+	bool		contact = w->rk == RK_CONTACT;
+	int32_t		start,
+				count;
+	RK			child = contact ? RK_CONTACT_PERSON : RK_PRODUCT_PRICE;
+
+	if (i < 0)
+	{
+		/* a missing or deleted id: nothing to do (idempotent) */
+		resp_json_begin(w->rs, 200);
+		buf_printf(&w->rs->body, ",\"deletedRecords\":{\"%s\":[]}}}", res_defs[w->rk].plural);
+		w->rs->wrote = true;
+		return;
+	}
+	if (contact)
+	{
+		for (int32_t k = 0; k < o->tab[RK_INVOICE].n; k++)
+			invoices += !INVOICE(o, k)->h.dead && INVOICE(o, k)->contact == i;
+		for (int32_t k = 0; k < o->tab[RK_BILL].n; k++)
+			bills += !BILL(o, k)->h.dead && BILL(o, k)->contact == i;
+		for (int32_t k = 0; k < o->tab[RK_BANK_PAYMENT].n; k++)
+			payments += !PAYMENT(o, k)->h.dead && PAYMENT(o, k)->contact == i;
+		if (invoices + bills + payments > 0)
+			verr_add(&v, "contact", "id", "The contact is in use (%d invoices, %d bills, %d bank payments) and cannot be deleted; archive it instead.",
+					 invoices, bills, payments);
+	}
+	else
+	{
+		for (int32_t k = 0; k < o->tab[RK_INVOICE_LINE].n; k++)
+			lines += !ILINE(o, k)->h.dead && ILINE(o, k)->product == i;
+		if (lines > 0)
+			verr_add(&v, "product", "id", "The product is in use (%d invoice lines) and cannot be deleted; archive it instead.", lines);
+	}
+	if (v.n)
+	{
+		resp_validation(w->rs, &v);
+		return;
+	}
+	start = contact ? CONTACT(o, i)->person_start : PRODUCT(o, i)->price_start;
+	count = contact ? CONTACT(o, i)->person_count : PRODUCT(o, i)->price_count;
+	rec_kill(o, w->rk, i);
+	cs_add(&cs, w->rk, i, OP_DELETED);
+	for (int32_t k = start; k < start + count; k++)
+		if (!rec_head(&o->tab[child], k)->dead)
+		{
+			rec_kill(o, child, k);
+			cs_add(&cs, child, k, OP_DELETED);
+		}
+	clock_tick();
+	write_respond(w->rs, o, &cs, w->rk);
+	w->rs->wrote = true;
+	cs_free(&cs);
+}
+
 void
 write_delete(WriteCtx *w, bool collection)
 {
@@ -1769,6 +1838,13 @@ write_delete(WriteCtx *w, bool collection)
 	else
 		ids[nids++] = w->id;
 
+	if (w->rk == RK_CONTACT || w->rk == RK_PRODUCT)
+	{
+		pthread_rwlock_wrlock(&o->lock);
+		delete_master(w);
+		pthread_rwlock_unlock(&o->lock);
+		return;
+	}
 	if (w->rk != RK_INVOICE && w->rk != RK_BILL)
 	{
 		pthread_rwlock_wrlock(&o->lock);

@@ -11,8 +11,13 @@
  * a schema), minProperties, maxProperties, items, minItems, maxItems,
  * uniqueItems, minLength, maxLength (characters), pattern (PostgreSQL's ARE),
  * format (date, date-time, time, email, uuid), minimum, maximum,
- * exclusiveMinimum, exclusiveMaximum, anyOf, oneOf, allOf.  Unknown
- * keywords are ignored, as the standard asks.
+ * exclusiveMinimum, exclusiveMaximum, multipleOf, anyOf, oneOf, allOf.
+ * Unknown keywords are ignored, as the standard asks.
+ *
+ * It is also the one validator of write arguments: billy._check_args
+ * checks a write operation's args against its input_schema
+ * (billy.write_catalog) and returns every problem, not only the first, each
+ * as {"field", "message"}, so that billy.preview_write names them all.
  *
  *-------------------------------------------------------------------------
  */
@@ -29,9 +34,57 @@
 #include "utils/jsonb.h"
 #include "utils/numeric.h"
 
+#include "jsonformats.h"
 #include "jsonschema.h"
 
 static char *check_value(JsonbContainer *schema, JsonbValue *v, StringInfo path);
+
+/*
+ * Collecting every problem (billy._check_args) instead of stopping at the
+ * first: containers record what their members return and go on.  NULL when
+ * stopping at the first (tools/call).
+ */
+static JsonbParseState *collect_state = NULL;
+static bool collecting = false;
+static int	collected = 0;
+
+#define MAX_COLLECTED 50
+
+/*
+ * collect records a problem of the value at field: the message without
+ * the leading "field" that check_value's sentences start with.
+ */
+static void
+collect(const char *field, const char *err)
+{
+	JsonbValue	k,
+				v;
+	size_t		flen = strlen(field);
+	const char *msg = err;
+
+	if (collected >= MAX_COLLECTED)
+		return;
+	collected++;
+	if (flen > 0 && err[0] == '"' && strncmp(err + 1, field, flen) == 0 &&
+		err[flen + 1] == '"' && err[flen + 2] == ' ')
+		msg = err + flen + 3;
+	pushJsonbValue(&collect_state, WJB_BEGIN_OBJECT, NULL);
+	k.type = jbvString;
+	k.val.string.val = "field";
+	k.val.string.len = 5;
+	pushJsonbValue(&collect_state, WJB_KEY, &k);
+	v.type = jbvString;
+	v.val.string.val = pstrdup(field);
+	v.val.string.len = flen;
+	pushJsonbValue(&collect_state, WJB_VALUE, &v);
+	k.val.string.val = "message";
+	k.val.string.len = 7;
+	pushJsonbValue(&collect_state, WJB_KEY, &k);
+	v.val.string.val = pstrdup(msg);
+	v.val.string.len = strlen(msg);
+	pushJsonbValue(&collect_state, WJB_VALUE, &v);
+	pushJsonbValue(&collect_state, WJB_END_OBJECT, NULL);
+}
 
 /*
  * billy_json_key finds a member of an object container by name.
@@ -254,130 +307,6 @@ numeric_compare(Numeric a, Numeric b)
 	return DatumGetInt32(DirectFunctionCall2(numeric_cmp, NumericGetDatum(a), NumericGetDatum(b)));
 }
 
-static bool
-digits(const char *s, int n)
-{
-	for (int i = 0; i < n; i++)
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-	return true;
-}
-
-static int
-num(const char *s, int n)
-{
-	int			r = 0;
-
-	for (int i = 0; i < n; i++)
-		r = r * 10 + (s[i] - '0');
-	return r;
-}
-
-/* valid_date: YYYY-MM-DD, a day that exists */
-static bool
-valid_date(const char *s, int len)
-{
-	static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-	int			y,
-				m,
-				d;
-
-	if (len != 10 || s[4] != '-' || s[7] != '-' || !digits(s, 4) || !digits(s + 5, 2) || !digits(s + 8, 2))
-		return false;
-	y = num(s, 4);
-	m = num(s + 5, 2);
-	d = num(s + 8, 2);
-	if (m < 1 || m > 12 || d < 1 || d > mdays[m - 1])
-		return false;
-	if (m == 2 && d == 29 && !((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
-		return false;
-	return true;
-}
-
-/* valid_time: HH:MM:SS[.frac](Z|+HH:MM|-HH:MM), as RFC 3339 */
-static bool
-valid_time(const char *s, int len, bool need_zone)
-{
-	int			i = 8;
-
-	if (len < 8 || s[2] != ':' || s[5] != ':' || !digits(s, 2) || !digits(s + 3, 2) || !digits(s + 6, 2))
-		return false;
-	if (num(s, 2) > 23 || num(s + 3, 2) > 59 || num(s + 6, 2) > 60)
-		return false;
-	if (i < len && s[i] == '.')
-	{
-		i++;
-		if (i >= len || s[i] < '0' || s[i] > '9')
-			return false;
-		while (i < len && s[i] >= '0' && s[i] <= '9')
-			i++;
-	}
-	if (i == len)
-		return !need_zone;
-	if ((s[i] == 'Z' || s[i] == 'z') && i + 1 == len)
-		return true;
-	if ((s[i] == '+' || s[i] == '-') && len - i == 6 && s[i + 3] == ':' &&
-		digits(s + i + 1, 2) && digits(s + i + 4, 2))
-		return num(s + i + 1, 2) <= 23 && num(s + i + 4, 2) <= 59;
-	return false;
-}
-
-static bool
-valid_format(const char *format, const char *s, int len)
-{
-	if (strcmp(format, "date") == 0)
-		return valid_date(s, len);
-	if (strcmp(format, "date-time") == 0)
-		return len > 11 && (s[10] == 'T' || s[10] == 't' || s[10] == ' ') &&
-			valid_date(s, 10) && valid_time(s + 11, len - 11, true);
-	if (strcmp(format, "time") == 0)
-		return valid_time(s, len, true);
-	if (strcmp(format, "uuid") == 0)
-	{
-		if (len != 36)
-			return false;
-		for (int i = 0; i < 36; i++)
-		{
-			if (i == 8 || i == 13 || i == 18 || i == 23)
-			{
-				if (s[i] != '-')
-					return false;
-			}
-			else if (!isxdigit((unsigned char) s[i]))
-				return false;
-		}
-		return true;
-	}
-	if (strcmp(format, "email") == 0)
-	{
-		const char *at = memchr(s, '@', len);
-
-		if (at == NULL || at == s || memchr(at + 1, '@', len - (at + 1 - s)))
-			return false;
-		for (int i = 0; i < len; i++)
-			if ((unsigned char) s[i] <= ' ')
-				return false;
-		return memchr(at + 1, '.', len - (at + 1 - s)) != NULL && s[len - 1] != '.';
-	}
-	return true;				/* formats we do not know pass */
-}
-
-static const char *
-format_words(const char *format)
-{
-	if (strcmp(format, "date") == 0)
-		return "a date (YYYY-MM-DD)";
-	if (strcmp(format, "date-time") == 0)
-		return "a date and time with a zone (YYYY-MM-DDTHH:MM:SSZ)";
-	if (strcmp(format, "time") == 0)
-		return "a time with a zone (HH:MM:SSZ)";
-	if (strcmp(format, "uuid") == 0)
-		return "a UUID";
-	if (strcmp(format, "email") == 0)
-		return "an e-mail address";
-	return format;
-}
-
 static char *
 schema_string(JsonbContainer *schema, const char *key)
 {
@@ -486,6 +415,22 @@ check_number(JsonbContainer *schema, JsonbValue *v, StringInfo path)
 	if ((b = billy_json_key(schema, "exclusiveMaximum")) && b->type == jbvNumeric &&
 		numeric_compare(v->val.numeric, b->val.numeric) >= 0)
 		return psprintf("%s must be less than %s", path_name(path), value_text(b));
+	if ((b = billy_json_key(schema, "multipleOf")) && b->type == jbvNumeric &&
+		numeric_compare(b->val.numeric, int64_to_numeric(0)) > 0)
+	{
+		Numeric		rest = DatumGetNumeric(DirectFunctionCall2(numeric_mod, NumericGetDatum(v->val.numeric),
+															   NumericGetDatum(b->val.numeric)));
+		char	   *step = value_text(b);
+
+		if (numeric_compare(rest, int64_to_numeric(0)) == 0)
+			return NULL;
+		/* 0.01: at most 2 decimals, as amounts are */
+		if (strncmp(step, "0.", 2) == 0 && strspn(step + 2, "0") == strlen(step + 2) - 1 &&
+			step[strlen(step) - 1] == '1')
+			return psprintf("%s must have at most %d decimal%s, not %s", path_name(path),
+							(int) strlen(step + 2), strlen(step + 2) == 1 ? "" : "s", value_text(v));
+		return psprintf("%s must be a multiple of %s, not %s", path_name(path), step, value_text(v));
+	}
 	return NULL;
 }
 
@@ -514,8 +459,8 @@ check_string(JsonbContainer *schema, JsonbValue *v, StringInfo path)
 	if ((b = int_keyword(schema, "maxLength")) >= 0 && chars > b)
 		return psprintf("%s must be at most %d characters long, not %d", path_name(path), b, chars);
 	if ((format = schema_string(schema, "format")) != NULL &&
-		!valid_format(format, v->val.string.val, len))
-		return psprintf("%s must be %s, not %s", path_name(path), format_words(format), value_text(v));
+		!billy_valid_format(format, v->val.string.val, len))
+		return psprintf("%s must be %s, not %s", path_name(path), billy_format_words(format), value_text(v));
 	if ((pattern = schema_string(schema, "pattern")) != NULL &&
 		!RE_compile_and_execute(cstring_to_text(pattern), v->val.string.val, len,
 								REG_ADVANCED, C_COLLATION_OID, 0, NULL))
@@ -552,12 +497,35 @@ check_array(JsonbContainer *schema, JsonbContainer *arr, StringInfo path)
 
 			appendStringInfo(path, "[%d]", i);
 			err = check_value(items->val.binary.data, getIthJsonbValueFromContainer(arr, i), path);
-			if (err)
+			if (err && collecting)
+				collect(path->data, err);
+			else if (err)
 				return err;
 			pop(path, saved);
 		}
 	}
 	return NULL;
+}
+
+/* member_names: the members a properties object names, "a, b, c"; NULL: none */
+static char *
+member_names(JsonbContainer *propc)
+{
+	StringInfoData known;
+
+	initStringInfo(&known);
+	if (propc)
+	{
+		JsonbIterator *pit = JsonbIteratorInit(propc);
+		JsonbValue	ptok;
+		JsonbIteratorToken pr;
+
+		while ((pr = JsonbIteratorNext(&pit, &ptok, true)) != WJB_DONE)
+			if (pr == WJB_KEY)
+				appendStringInfo(&known, "%s%.*s", known.len ? ", " : "",
+								 ptok.val.string.len, ptok.val.string.val);
+	}
+	return known.len ? known.data : NULL;
 }
 
 static char *
@@ -585,6 +553,11 @@ check_object(JsonbContainer *schema, JsonbContainer *obj, StringInfo path)
 			name = pnstrdup(r->val.string.val, r->val.string.len);
 			if (billy_json_key(obj, name) == NULL)
 			{
+				if (collecting)
+				{
+					collect(path->len ? psprintf("%s.%s", path->data, name) : name, "is required");
+					continue;
+				}
 				if (path->len == 0)
 					return psprintf("the argument \"%s\" is required", name);
 				return psprintf("\"%s.%s\" is required", path->data, name);
@@ -626,35 +599,35 @@ check_object(JsonbContainer *schema, JsonbContainer *obj, StringInfo path)
 					err = check_value(ps->val.binary.data, &val, path);
 				else if (ps == NULL && additional)
 				{
+					if (additional->type == jbvBool && !additional->val.boolean && collecting)
+					{
+						char	   *known = member_names(propc);
+
+						collect(path->data, saved > 0
+								? psprintf("is not a member of %.*s (its members: %s)", saved, path->data, known ? known : "none")
+								: psprintf("is not an argument of this operation (its arguments: %s)", known ? known : "none"));
+						pop(path, saved);
+						continue;
+					}
 					if (additional->type == jbvBool && !additional->val.boolean)
 					{
 						pop(path, saved);
 						if (path->len == 0)
 						{
-							StringInfoData known;
+							char	   *known = member_names(propc);
 
-							initStringInfo(&known);
-							if (propc)
-							{
-								JsonbIterator *pit = JsonbIteratorInit(propc);
-								JsonbValue	ptok;
-								JsonbIteratorToken pr;
-
-								while ((pr = JsonbIteratorNext(&pit, &ptok, true)) != WJB_DONE)
-									if (pr == WJB_KEY)
-										appendStringInfo(&known, "%s%.*s", known.len ? ", " : "",
-														 ptok.val.string.len, ptok.val.string.val);
-							}
 							return psprintf("unknown argument \"%s\"%s%s", keyz,
-											known.len ? "; the arguments are: " : "; this tool takes no arguments",
-											known.data);
+											known ? "; the arguments are: " : "; this tool takes no arguments",
+											known ? known : "");
 						}
 						return psprintf("%s has no member \"%s\"", path_name(path), keyz);
 					}
 					if (additional->type == jbvBinary && JsonContainerIsObject(additional->val.binary.data))
 						err = check_value(additional->val.binary.data, &val, path);
 				}
-				if (err)
+				if (err && collecting)
+					collect(path->data, err);
+				else if (err)
 					return err;
 				pop(path, saved);
 			}
@@ -772,6 +745,60 @@ billy_schema_check(JsonbContainer *schema, JsonbValue *value)
 
 	initStringInfo(&path);
 	return check_value(schema, value, &path);
+}
+
+/*
+ * billy_schema_problems checks value against schema and returns every
+ * problem as a jsonb array of {"field", "message"} (empty when it conforms).
+ */
+Jsonb *
+billy_schema_problems(JsonbContainer *schema, JsonbValue *value)
+{
+	StringInfoData path;
+	JsonbValue *arr;
+	char	   *err;
+
+	initStringInfo(&path);
+	collect_state = NULL;
+	collected = 0;
+	pushJsonbValue(&collect_state, WJB_BEGIN_ARRAY, NULL);
+	collecting = true;
+	PG_TRY();
+	{
+		err = check_value(schema, value, &path);
+		if (err)
+			collect("", err);
+	}
+	PG_FINALLY();
+	{
+		collecting = false;
+	}
+	PG_END_TRY();
+	arr = pushJsonbValue(&collect_state, WJB_END_ARRAY, NULL);
+	collect_state = NULL;
+	return JsonbValueToJsonb(arr);
+}
+
+PG_FUNCTION_INFO_V1(billy_check_args);
+
+/*
+ * billy_check_args: billy._check_args(schema jsonb, args jsonb) RETURNS
+ * jsonb.  Every way args fails schema, each {"field", "message"}: how
+ * billy._plan_write checks a write operation's arguments.
+ */
+Datum
+billy_check_args(PG_FUNCTION_ARGS)
+{
+	Jsonb	   *schema = PG_GETARG_JSONB_P(0);
+	Jsonb	   *value = PG_GETARG_JSONB_P(1);
+	JsonbValue	v;
+
+	if (!JB_ROOT_IS_OBJECT(schema))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a JSON Schema must be an object")));
+	billy_jsonb_root_value(value, &v);
+	PG_RETURN_JSONB_P(billy_schema_problems(&schema->root, &v));
 }
 
 PG_FUNCTION_INFO_V1(billy_mcp_validate);

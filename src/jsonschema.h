@@ -20,6 +20,12 @@
  */
 extern char *billy_schema_check(JsonbContainer *schema, JsonbValue *value);
 
+/*
+ * billy_schema_problems returns every problem of value against schema as a
+ * jsonb array of {"field", "message"}; empty when it conforms.
+ */
+extern Jsonb *billy_schema_problems(JsonbContainer *schema, JsonbValue *value);
+
 /* billy_jsonb_root_value sets v to a Jsonb's root: a scalar or a container */
 extern void billy_jsonb_root_value(Jsonb *jb, JsonbValue *v);
 

@@ -67,6 +67,7 @@
 #include "pagescan.h"
 #include "sqlexec.h"
 #include "mirror/mirror.h"
+#include "write_catalog.h"
 #include "writes.h"
 
 PG_FUNCTION_INFO_V1(billy_commit_write);
@@ -1073,6 +1074,7 @@ mirror_ids(WriteOp *op, const char *org, const char *base_url, const char *token
 	char	   *copy = pstrdup(ids ? ids : "");
 	char	   *save = NULL;
 	bool		first = true;
+	BillyWriteOp *entry;
 
 	initStringInfo(&fake);
 	appendStringInfo(&fake, "{\"%s\":[", op->resource ? op->resource : "organizations");
@@ -1088,12 +1090,19 @@ mirror_ids(WriteOp *op, const char *org, const char *base_url, const char *token
 			break;
 	}
 	appendStringInfoChar(&fake, ']');
-	if (strcmp(op->operation, "create_bank_payment") == 0 && request)
+	/* the documents it pays: their balances changed too */
+	entry = billy_write_op(op->operation);
+	if (entry && entry->subjects && request)
+	{
+		Oid			types[2] = {TEXTOID, TEXTOID};
+		Datum		values[2] = {CStringGetTextDatum(request), CStringGetTextDatum(entry->subjects)};
+
 		appendStringInfo(&fake, ",\"balanceModifiers\":%s",
 						 billy_sql_value("SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object("
 										 "'subjectReference', a ->> 'subjectReference')), '[]')::pg_catalog.text "
-										 "FROM pg_catalog.jsonb_array_elements($1::pg_catalog.jsonb -> 'body' -> 'bankPayment' -> 'associations') a",
-										 1, (Oid[]) {TEXTOID}, (Datum[]) {CStringGetTextDatum(request)}, NULL));
+										 "FROM pg_catalog.jsonb_array_elements($1::pg_catalog.jsonb -> 'body' #> $2::pg_catalog.text[]) a",
+										 2, types, values, NULL));
+	}
 	appendStringInfoChar(&fake, '}');
 	return refresh_mirror(org, base_url, token, fake.data);
 }
@@ -1145,9 +1154,7 @@ reconcile(BillyJob *job)
 				   "'wait_ms', GREATEST(0, pg_catalog.ceil(pg_catalog.date_part('epoch', COALESCE(sent_at, created_at) "
 				   "OPERATOR(pg_catalog.+) pg_catalog.make_interval(secs => $2 OPERATOR(pg_catalog./) 1000.0) "
 				   "OPERATOR(pg_catalog.-) pg_catalog.clock_timestamp()) OPERATOR(pg_catalog.*) 1000))::integer, "
-				   "'record_id', record_id, 'resource', CASE WHEN operation LIKE '%invoice' THEN 'invoices' "
-				   "WHEN operation LIKE '%contact' THEN 'contacts' WHEN operation LIKE '%product' THEN 'products' "
-				   "WHEN operation LIKE '%bill' THEN 'bills' WHEN operation LIKE '%payment' THEN 'bankPayments' END)::pg_catalog.text "
+				   "'record_id', record_id)::pg_catalog.text "
 				   "FROM billy.write_ops WHERE id OPERATOR(pg_catalog.=) $1 FOR UPDATE",
 				   2, types, values, NULL);
 	if (row == NULL)
@@ -1159,7 +1166,7 @@ reconcile(BillyJob *job)
 	lookup = field(row, "lookup");
 	attempts = pg_strtoint32(field(row, "attempts"));
 	op.operation = field(row, "operation");
-	op.resource = field(row, "resource");
+	op.resource = billy_write_op(op.operation) ? billy_write_op(op.operation)->resource : NULL;
 	op.record_id = field(row, "record_id");
 	/* Billy may still be working on the last send: not before the delay */
 	wait_ms = pg_strtoint32(field(row, "wait_ms"));
@@ -1211,7 +1218,10 @@ reconcile(BillyJob *job)
 	}
 	if (nfound > 1)
 	{
-		/* the duplicates go into the mirror too, where billy.write_checks sees them */
+		/*
+		 * the duplicates go into the mirror too, where billy.write_checks
+		 * sees them
+		 */
 		mirror_ids(&op, org, base_url, token, found, field(row, "request"));
 		record_unknown(&op, psprintf("%d records in Billy match this write (%s)", nfound, found), -1,
 					   verify ?

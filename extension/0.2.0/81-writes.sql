@@ -154,92 +154,6 @@ COMMENT ON FUNCTION billy._set_read_only(text, boolean) IS 'Sets organizations.r
 -- field (invoice.lines[1].productId).
 ------------------------------------------------------------------------------
 
--- _check_fields checks obj against a spec {field: {type, required, max, values}}:
--- types text, id, date, int, numeric, money, rate, bool, enum, currency,
--- country, email, array, object.  Unknown fields are problems too.
-CREATE FUNCTION billy._check_fields(obj jsonb, path text, spec jsonb) RETURNS jsonb
-LANGUAGE plpgsql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    problems jsonb := '[]';
-    k text;
-    v jsonb;
-    s jsonb;
-    t text;
-    txt text;
-    known text;
-    suggestion text;
-BEGIN
-    IF obj IS NULL OR jsonb_typeof(obj) <> 'object' THEN
-        RETURN jsonb_build_array(jsonb_build_object('field', path, 'message', 'must be a JSON object'));
-    END IF;
-    FOR k, s IN SELECT * FROM jsonb_each(spec) LOOP
-        IF (s ->> 'required')::boolean AND (NOT obj ? k OR obj -> k = 'null' OR obj ->> k = '') THEN
-            problems := problems || jsonb_build_object('field', path || '.' || k, 'message', 'is required');
-        END IF;
-    END LOOP;
-    FOR k, v IN SELECT * FROM jsonb_each(obj) LOOP
-        s := spec -> k;
-        IF s IS NULL THEN
-            known := (SELECT string_agg(x, ', ' ORDER BY x) FROM jsonb_object_keys(spec) x);
-            suggestion := (SELECT x FROM jsonb_object_keys(spec) x WHERE lower(x) = lower(k) LIMIT 1);
-            problems := problems || jsonb_build_object('field', path || '.' || k, 'message',
-                'is not a field billy sends' || CASE WHEN suggestion IS NOT NULL THEN format(' (did you mean %s?)', suggestion)
-                                                     ELSE format(' (known: %s)', known) END);
-            CONTINUE;
-        END IF;
-        IF v = 'null' THEN
-            CONTINUE;
-        END IF;
-        t := s ->> 'type';
-        txt := CASE WHEN jsonb_typeof(v) IN ('string', 'number', 'boolean') THEN v #>> '{}' END;
-        IF t IN ('array', 'object') THEN
-            IF jsonb_typeof(v) <> t THEN
-                problems := problems || jsonb_build_object('field', path || '.' || k, 'message', 'must be a JSON ' || t);
-            END IF;
-            CONTINUE;
-        END IF;
-        IF txt IS NULL THEN
-            problems := problems || jsonb_build_object('field', path || '.' || k, 'message', 'must be a single value, not ' || jsonb_typeof(v));
-            CONTINUE;
-        END IF;
-        IF t IN ('text', 'id', 'email') AND jsonb_typeof(v) = 'string' AND length(txt) > coalesce((s ->> 'max')::int, 1000) THEN
-            problems := problems || jsonb_build_object('field', path || '.' || k, 'message',
-                format('is longer than %s characters', coalesce((s ->> 'max')::int, 1000)));
-        ELSIF t = 'id' AND (txt = '' OR txt !~ '^[A-Za-z0-9_-]{1,64}$') THEN
-            problems := problems || jsonb_build_object('field', path || '.' || k, 'message', format('"%s" is not a Billy id', txt));
-        ELSIF t = 'date' AND (txt !~ '^\d{4}-\d{2}-\d{2}$' OR NOT billy._is_date(txt)) THEN
-            problems := problems || jsonb_build_object('field', path || '.' || k, 'message', format('"%s" is not a date (YYYY-MM-DD)', txt));
-        ELSIF t = 'int' AND (txt !~ '^-?\d{1,9}$' OR txt::int < coalesce((s ->> 'min')::int, -999999999)
-                             OR txt::int > coalesce((s ->> 'max')::int, 999999999)) THEN
-            problems := problems || jsonb_build_object('field', path || '.' || k, 'message',
-                format('"%s" is not a whole number from %s to %s', txt, coalesce(s ->> 'min', '-999999999'), coalesce(s ->> 'max', '999999999')));
-        ELSIF t IN ('numeric', 'money', 'rate') AND txt !~ '^-?\d{1,15}(\.\d+)?$' THEN
-            problems := problems || jsonb_build_object('field', path || '.' || k, 'message', format('"%s" is not a number', txt));
-        ELSIF t = 'money' AND txt::numeric <> round(txt::numeric, 2) THEN
-            problems := problems || jsonb_build_object('field', path || '.' || k, 'message', format('%s has more than 2 decimals', txt));
-        ELSIF t IN ('numeric', 'money', 'rate') AND s ? 'min' AND txt::numeric < (s ->> 'min')::numeric THEN
-            problems := problems || jsonb_build_object('field', path || '.' || k, 'message', format('%s is less than %s', txt, s ->> 'min'));
-        ELSIF t = 'bool' AND jsonb_typeof(v) <> 'boolean' THEN
-            problems := problems || jsonb_build_object('field', path || '.' || k, 'message', 'must be true or false');
-        ELSIF t = 'enum' AND NOT (s -> 'values') ? txt THEN
-            problems := problems || jsonb_build_object('field', path || '.' || k, 'message',
-                format('"%s" is not one of %s', txt, (SELECT string_agg(x, ', ') FROM jsonb_array_elements_text(s -> 'values') x)));
-        ELSIF t = 'currency' AND txt !~ '^[A-Z]{3}$' THEN
-            problems := problems || jsonb_build_object('field', path || '.' || k, 'message', format('"%s" is not a currency code (DKK, EUR...)', txt));
-        ELSIF t = 'country' AND txt !~ '^[A-Z]{2}$' THEN
-            problems := problems || jsonb_build_object('field', path || '.' || k, 'message', format('"%s" is not a two-letter country code (DK, SE...)', txt));
-        ELSIF t = 'email' AND txt !~ '^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>.]+$' THEN
-            problems := problems || jsonb_build_object('field', path || '.' || k, 'message', format('"%s" is not an e-mail address', txt));
-        END IF;
-    END LOOP;
-    RETURN problems;
-END
-$$;
-COMMENT ON FUNCTION billy._check_fields(jsonb, text, jsonb) IS
-'Checks a JSON object against a field spec and returns the problems, each {"field", "message"}; unknown fields are problems. Internal.';
-
 CREATE FUNCTION billy._is_date(t text) RETURNS boolean
 LANGUAGE plpgsql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
@@ -325,549 +239,213 @@ SET search_path = pg_catalog, pg_temp
 RETURN format('no %s "%s" in the mirror of organization %s (sync it, or check the id)', what, rid, org);
 COMMENT ON FUNCTION billy._missing(text, text, text) IS 'The message for a referenced record the mirror does not have. Internal.';
 
--- _plan_write validates an operation's arguments and plans its request
+------------------------------------------------------------------------------
+-- The catalog of write operations: each is one row (83-write-ops.sql holds
+-- billy's) plus one plan function.  Everything else is derived from the row:
+-- the check of the arguments (billy._check_args, src/jsonschema.c, against
+-- input_schema), the request's method and path, the look-up that finds its
+-- result after an unknown outcome, the one-call SQL function and its grants
+-- (billy._write_wrapper_sql), the MCP tool (90-mcp.sql), and what C needs
+-- (src/writes.c reads it, cached per backend).
+------------------------------------------------------------------------------
+
+CREATE TABLE billy.write_catalog (
+    operation       text PRIMARY KEY
+                    CHECK (operation OPERATOR(pg_catalog.~) '^[a-z][a-z0-9_]{0,62}$'),
+    resource        text,
+    method          text NOT NULL
+                    CHECK (method OPERATOR(pg_catalog.=) ANY (ARRAY['POST', 'PUT', 'DELETE'])),
+    path            text NOT NULL
+                    CHECK (path OPERATOR(pg_catalog.~) '^/[A-Za-z0-9_/{}.-]*$'),
+    lookup          jsonb
+                    CHECK (lookup IS NULL OR lookup OPERATOR(pg_catalog.->>) 'kind' OPERATOR(pg_catalog.=) ANY (ARRAY['record', 'list', 'gone'])),
+    input_schema    jsonb NOT NULL
+                    CHECK (input_schema OPERATOR(pg_catalog.->>) 'type' OPERATOR(pg_catalog.=) 'object'),
+    plan_function   regproc NOT NULL,
+    description     text NOT NULL,
+    wrapper         text
+                    CHECK (wrapper OPERATOR(pg_catalog.~) '^billy\.[a-z][a-z0-9_]*$'),
+    wrapper_args    text[] NOT NULL DEFAULT '{}',
+    wrapper_comment text,
+    roles           name[] NOT NULL DEFAULT '{billy_admin,billy_writer}',
+    subjects        text[],
+    mcp_tool        text UNIQUE
+                    CHECK (mcp_tool OPERATOR(pg_catalog.~) '^[A-Za-z0-9_]{1,64}$'),
+    mcp_title       text,
+    mcp_description text,
+    mcp_renames     jsonb NOT NULL DEFAULT '{}',
+    mcp_sort        integer NOT NULL DEFAULT 1000,
+    destructive     boolean NOT NULL DEFAULT false,
+    idempotent      boolean NOT NULL DEFAULT false,
+    builtin         boolean NOT NULL DEFAULT false,
+    CHECK ((mcp_tool IS NULL) OPERATOR(pg_catalog.=) (mcp_description IS NULL))
+);
+COMMENT ON TABLE billy.write_catalog IS
+'The write operations billy.preview_write accepts, one row each. resource: Billy''s plural of the record written (NULL: the organization). method and path: the request; {member} in path (and in lookup''s path) is filled from the args or the plan function''s params ({org}: the organization''s id). lookup: how to find the result in Billy when the outcome is unknown ({"kind": "record", "path", "root", "expect"?} the record as expected, "list" a search, "gone" a 404 after a delete); a plan function may give its own. input_schema: JSON Schema of the args without org, the one check of their shape (billy._check_args, in C). plan_function: billy._plan_x(org text, args jsonb) returns {"problems"?, "body"?, "params"?, "touches"?, "lookup"?, "expect"?, "record_id"?, "summary"}: the checks against the mirror and the body. wrapper: the one-call SQL function generated from the row (wrapper_args: its parameters in order, members of the args; *name: a jsonb merged into them), granted to roles. subjects: where in the request body the documents it pays or matches are (their balances are refreshed). mcp_*: the MCP tool derived from the row (name, title, description, argument renames, place in tools/list); destructive, idempotent: its annotations.';
+
+CREATE TRIGGER write_catalog_invalidate AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON billy.write_catalog
+    FOR EACH STATEMENT EXECUTE FUNCTION billy._invalidate_cached();
+
+CREATE FUNCTION billy._check_args(schema jsonb, args jsonb) RETURNS jsonb
+LANGUAGE C IMMUTABLE STRICT
+AS 'MODULE_PATHNAME', 'billy_check_args';
+COMMENT ON FUNCTION billy._check_args(jsonb, jsonb) IS
+'Every way args fails a JSON Schema, each {"field", "message"} (empty: none), from the validator MCP tools use too (src/jsonschema.c). Internal.';
+
+-- _fill_path fills {member} in a path template (URL-encoded)
+CREATE FUNCTION billy._fill_path(template text, vars jsonb) RETURNS text
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    out text := template;
+    m text;
+BEGIN
+    FOR m IN SELECT x[1] FROM regexp_matches(template, '\{([A-Za-z0-9_]+)\}', 'g') x LOOP
+        out := replace(out, '{' || m || '}', billy._urlencode(vars ->> m));
+    END LOOP;
+    RETURN out;
+END
+$$;
+COMMENT ON FUNCTION billy._fill_path(text, jsonb) IS 'A catalog path with each {member} replaced by its value, URL-encoded. Internal.';
+
+-- _plan_write checks an operation's arguments against its input_schema and
+-- hands well-formed ones to the operation's plan function
 CREATE FUNCTION billy._plan_write(operation text, args jsonb) RETURNS jsonb
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+    c billy.write_catalog;
     org text;
-    o billy.organizations;
-    p jsonb := '[]';            -- problems
-    touches jsonb := '[]';
-    body jsonb;
-    req jsonb;
+    a jsonb;
+    problems jsonb;
+    part jsonb := '{}';
+    vars jsonb;
     lookup jsonb;
-    summary text;
-    rec jsonb;
-    rid text;
-    x jsonb;
-    i integer;
-    cur text;
-    ext text;
-    inv billy.invoices;
-    bil billy.bills;
-    ct billy.contacts;
-    price numeric;
-    subj_kind text;
-    subj_ids text[] := '{}';
-    subj_cur text;
-    open_balance numeric := 0;
-    main_resource text;
-    known_ops text[] := ARRAY['create_invoice', 'approve_invoice', 'send_invoice', 'delete_draft_invoice',
-                              'create_contact', 'update_contact', 'create_product', 'update_product',
-                              'create_bill', 'approve_bill', 'create_bank_payment', 'update_organization'];
-    contact_spec jsonb := '{
-        "name": {"type": "text", "max": 255}, "type": {"type": "enum", "values": ["company", "person"]},
-        "countryId": {"type": "country"}, "street": {"type": "text", "max": 255},
-        "cityText": {"type": "text", "max": 255}, "zipcodeText": {"type": "text", "max": 32},
-        "stateText": {"type": "text", "max": 255}, "contactNo": {"type": "text", "max": 64},
-        "phone": {"type": "text", "max": 64}, "fax": {"type": "text", "max": 64},
-        "registrationNo": {"type": "text", "max": 32}, "ean": {"type": "text", "max": 13},
-        "localeId": {"type": "enum", "values": ["da_DK", "en_US", "de_DE", "fr_FR", "nl_NL"]},
-        "currencyId": {"type": "currency"}, "isCustomer": {"type": "bool"}, "isSupplier": {"type": "bool"},
-        "isArchived": {"type": "bool"}, "isSalesTaxExempt": {"type": "bool"},
-        "paymentTermsMode": {"type": "enum", "values": ["net"]},
-        "paymentTermsDays": {"type": "int", "min": 0, "max": 3650}, "contactPersons": {"type": "array"}}';
-    product_spec jsonb := '{
-        "name": {"type": "text", "max": 255}, "description": {"type": "text", "max": 1000},
-        "productNo": {"type": "text", "max": 64}, "suppliersProductNo": {"type": "text", "max": 64},
-        "accountId": {"type": "id"}, "salesTaxRulesetId": {"type": "id"}, "isArchived": {"type": "bool"},
-        "prices": {"type": "array"}}';
+    touches jsonb;
 BEGIN
-    IF operation IS NULL OR NOT operation = ANY (known_ops) THEN
+    SELECT * INTO c FROM billy.write_catalog w WHERE w.operation = _plan_write.operation;
+    IF NOT FOUND THEN
         RAISE EXCEPTION 'unknown write operation "%"', operation
-            USING ERRCODE = '22023', HINT = 'Known operations: ' || array_to_string(known_ops, ', ') || '.';
+            USING ERRCODE = '22023',
+                  HINT = 'Known operations: ' || (SELECT string_agg(w.operation, ', ' ORDER BY w.operation) FROM billy.write_catalog w) || '.';
     END IF;
     IF args IS NULL OR jsonb_typeof(args) <> 'object' THEN
         RAISE EXCEPTION 'args must be a JSON object' USING ERRCODE = '22023',
             HINT = 'For example {"org": "<organization>", "invoice": {...}}; billy.write_operations() lists each operation''s arguments.';
     END IF;
     org := billy._resolve_org(args ->> 'org');
-    SELECT * INTO o FROM billy.organizations WHERE id = org;
-    touches := touches || jsonb_build_array(billy._touch('organizations', org, org));
-
-    IF operation = 'create_invoice' THEN
-        main_resource := 'invoices';
-        rec := args -> 'invoice';
-        p := p || billy._check_fields(args - 'org', 'args', '{"invoice": {"type": "object", "required": true}}');
-        p := p || billy._check_fields(rec, 'invoice', '{
-            "contactId": {"type": "id", "required": true}, "entryDate": {"type": "date", "required": true},
-            "currencyId": {"type": "currency"}, "exchangeRate": {"type": "rate", "min": 0},
-            "paymentTermsMode": {"type": "enum", "values": ["net"]},
-            "paymentTermsDays": {"type": "int", "min": 0, "max": 3650},
-            "taxMode": {"type": "enum", "values": ["incl", "excl"]}, "invoiceNo": {"type": "text", "max": 64},
-            "externalId": {"type": "text", "max": 255}, "orderNo": {"type": "text", "max": 255},
-            "contactMessage": {"type": "text", "max": 5000}, "attContactPersonId": {"type": "id"},
-            "type": {"type": "enum", "values": ["invoice", "creditNote"]}, "creditedInvoiceId": {"type": "id"},
-            "state": {"type": "enum", "values": ["draft"]}, "lines": {"type": "array", "required": true}}');
-        IF jsonb_typeof(rec) = 'object' THEN
-            SELECT * INTO ct FROM billy.contacts WHERE organization_id = org AND id = rec ->> 'contactId' AND deleted_at IS NULL;
-            IF rec ? 'contactId' AND NOT FOUND AND rec ->> 'contactId' ~ '^[A-Za-z0-9_-]{1,64}$' THEN
-                p := p || billy._problem('invoice.contactId', billy._missing('contact', org, rec ->> 'contactId'));
-            ELSIF FOUND THEN
-                touches := touches || jsonb_build_array(billy._touch('contacts', org, ct.id));
-            END IF;
-            cur := coalesce(rec ->> 'currencyId', ct.currency_id, o.base_currency, 'DKK');
-            IF rec ? 'invoiceNo' AND EXISTS (SELECT 1 FROM billy.invoices WHERE organization_id = org
-                                             AND invoice_no = rec ->> 'invoiceNo' AND deleted_at IS NULL) THEN
-                p := p || billy._problem('invoice.invoiceNo', format('%s is already the number of another invoice', rec ->> 'invoiceNo'));
-            END IF;
-            ext := coalesce(rec ->> 'externalId', 'billy-' || gen_random_uuid()::text);
-            IF rec ? 'externalId' AND EXISTS (SELECT 1 FROM billy.invoices WHERE organization_id = org
-                                              AND external_id = rec ->> 'externalId' AND deleted_at IS NULL) THEN
-                p := p || billy._problem('invoice.externalId', format('"%s" is already the externalId of another invoice', rec ->> 'externalId'));
-            END IF;
-            IF rec ? 'creditedInvoiceId' AND NOT billy._live('invoices', org, rec ->> 'creditedInvoiceId') THEN
-                p := p || billy._problem('invoice.creditedInvoiceId', billy._missing('invoice', org, rec ->> 'creditedInvoiceId'));
-            END IF;
-            IF rec ? 'attContactPersonId' AND NOT EXISTS (SELECT 1 FROM billy.contact_persons WHERE organization_id = org
-                    AND id = rec ->> 'attContactPersonId' AND contact_id = rec ->> 'contactId') THEN
-                p := p || billy._problem('invoice.attContactPersonId', 'is not a contact person of the invoice''s contact');
-            END IF;
-            body := (rec - 'lines') || jsonb_build_object('currencyId', cur, 'state', 'draft', 'externalId', ext);
-            IF jsonb_typeof(rec -> 'lines') = 'array' THEN
-                IF jsonb_array_length(rec -> 'lines') = 0 THEN
-                    p := p || billy._problem('invoice.lines', 'needs at least one line');
-                END IF;
-                body := body || '{"lines": []}';
-                FOR x, i IN SELECT e, n - 1 FROM jsonb_array_elements(rec -> 'lines') WITH ORDINALITY t(e, n) LOOP
-                    p := p || billy._check_fields(x, format('invoice.lines[%s]', i), '{
-                        "productId": {"type": "id", "required": true}, "description": {"type": "text", "max": 1000},
-                        "quantity": {"type": "numeric"}, "unitPrice": {"type": "money"},
-                        "discountMode": {"type": "enum", "values": ["cash", "percent"]},
-                        "discountValue": {"type": "numeric", "min": 0}, "discountText": {"type": "text", "max": 255},
-                        "priority": {"type": "int"}}');
-                    IF jsonb_typeof(x) <> 'object' THEN
-                        CONTINUE;
-                    END IF;
-                    IF x ? 'productId' AND NOT billy._live('products', org, x ->> 'productId') THEN
-                        p := p || billy._problem(format('invoice.lines[%s].productId', i), billy._missing('product', org, x ->> 'productId'));
-                    ELSIF x ? 'productId' THEN
-                        touches := touches || jsonb_build_array(billy._touch('products', org, x ->> 'productId'));
-                    END IF;
-                    IF x ->> 'discountMode' = 'percent' AND (x ->> 'discountValue') ~ '^\d+(\.\d+)?$' AND (x ->> 'discountValue')::numeric > 100 THEN
-                        p := p || billy._problem(format('invoice.lines[%s].discountValue', i), 'a percent discount is at most 100');
-                    END IF;
-                    IF x ? 'discountValue' AND NOT x ? 'discountMode' THEN
-                        p := p || billy._problem(format('invoice.lines[%s].discountMode', i), 'is required with discountValue (cash or percent)');
-                    END IF;
-                    IF NOT x ? 'unitPrice' THEN
-                        SELECT pp.unit_price INTO price FROM billy.product_prices pp
-                        WHERE pp.organization_id = org AND pp.product_id = x ->> 'productId' AND pp.currency_id = cur;
-                        IF price IS NULL AND x ? 'productId' THEN
-                            p := p || billy._problem(format('invoice.lines[%s].unitPrice', i),
-                                format('is required: product "%s" has no %s price', x ->> 'productId', cur));
-                        END IF;
-                        x := x || jsonb_build_object('unitPrice', price);
-                    ELSE
-                        x := jsonb_set(x, '{unitPrice}', to_jsonb((x ->> 'unitPrice')::numeric));
-                    END IF;
-                    IF x ? 'quantity' THEN
-                        x := jsonb_set(x, '{quantity}', to_jsonb((x ->> 'quantity')::numeric));
-                    END IF;
-                    body := jsonb_set(body, '{lines}', (body -> 'lines') || jsonb_build_array(x));
-                END LOOP;
-            END IF;
-            req := jsonb_build_object('method', 'POST', 'path', '/invoices', 'body', jsonb_build_object('invoice', body));
-            lookup := jsonb_build_object('kind', 'list', 'path', '/invoices?externalId=' || billy._urlencode(ext),
-                                         'root', 'invoices', 'match', jsonb_build_object('externalId', ext));
-            summary := format('create a draft invoice for %s dated %s in %s with %s line(s)',
-                              coalesce(ct.name, rec ->> 'contactId'), rec ->> 'entryDate', cur,
-                              coalesce(jsonb_array_length(CASE WHEN jsonb_typeof(rec -> 'lines') = 'array' THEN rec -> 'lines' END), 0));
-        END IF;
-
-    ELSIF operation IN ('approve_invoice', 'send_invoice', 'delete_draft_invoice') THEN
-        main_resource := 'invoices';
-        p := p || billy._check_fields(args - 'org', 'args', CASE operation
-            WHEN 'send_invoice' THEN '{"invoiceId": {"type": "id", "required": true}, "contactPersonId": {"type": "id"},
-                                      "emailSubject": {"type": "text", "max": 255}, "emailBody": {"type": "text", "max": 20000}}'
-            ELSE '{"invoiceId": {"type": "id", "required": true}}' END::jsonb);
-        rid := args ->> 'invoiceId';
-        SELECT * INTO inv FROM billy.invoices WHERE organization_id = org AND id = rid AND deleted_at IS NULL;
-        IF rid IS NOT NULL AND NOT FOUND THEN
-            p := p || billy._problem('invoiceId', billy._missing('invoice', org, rid));
-        ELSIF FOUND THEN
-            touches := touches || jsonb_build_array(billy._touch('invoices', org, rid));
-            IF operation IN ('approve_invoice', 'delete_draft_invoice') AND inv.state <> 'draft' THEN
-                p := p || billy._problem('invoiceId', format('invoice %s is %s, not a draft', coalesce(inv.invoice_no, rid), inv.state));
-            ELSIF operation = 'send_invoice' AND inv.state <> 'approved' THEN
-                p := p || billy._problem('invoiceId', format('invoice %s is %s: only approved invoices can be sent', coalesce(inv.invoice_no, rid), inv.state));
-            END IF;
-        END IF;
-        IF operation = 'approve_invoice' THEN
-            req := jsonb_build_object('method', 'PUT', 'path', '/invoices/' || rid,
-                                      'body', jsonb_build_object('invoice', jsonb_build_object('state', 'approved')));
-            lookup := jsonb_build_object('kind', 'record', 'path', '/invoices/' || rid, 'root', 'invoice',
-                                         'expect', jsonb_build_object('state', 'approved'));
-            summary := format('approve draft invoice %s (books it; cannot be undone)', rid);
-        ELSIF operation = 'delete_draft_invoice' THEN
-            req := jsonb_build_object('method', 'DELETE', 'path', '/invoices/' || rid);
-            lookup := jsonb_build_object('kind', 'gone', 'path', '/invoices/' || rid);
-            summary := format('delete draft invoice %s', rid);
-        ELSE
-            IF args ? 'contactPersonId' AND NOT EXISTS (SELECT 1 FROM billy.contact_persons cp WHERE cp.organization_id = org
-                    AND cp.id = args ->> 'contactPersonId' AND cp.contact_id = inv.contact_id) THEN
-                p := p || billy._problem('contactPersonId', 'is not a contact person of the invoice''s contact');
-            ELSIF NOT args ? 'contactPersonId' AND inv.id IS NOT NULL AND NOT EXISTS (
-                    SELECT 1 FROM billy.contact_persons cp WHERE cp.organization_id = org
-                    AND cp.contact_id = inv.contact_id AND coalesce(cp.email, '') <> '') THEN
-                p := p || billy._problem('contactPersonId', 'is required: the invoice''s contact has no contact person with an e-mail address');
-            END IF;
-            req := jsonb_build_object('method', 'POST', 'path', '/invoices/' || rid || '/emails',
-                                      'body', jsonb_build_object('email', jsonb_strip_nulls(jsonb_build_object(
-                                          'contactPersonId', args ->> 'contactPersonId',
-                                          'emailSubject', args ->> 'emailSubject', 'emailBody', args ->> 'emailBody'))));
-            -- whether it went out can be seen only when it was never sent before
-            lookup := CASE WHEN inv.sent_state IN ('unsent', 'printed') THEN
-                jsonb_build_object('kind', 'record', 'path', '/invoices/' || rid, 'root', 'invoice',
-                                   'expect_in', jsonb_build_object('sentState', jsonb_build_array('sent', 'opened', 'viewed'))) END;
-            summary := format('e-mail invoice %s to its contact', coalesce(inv.invoice_no, rid));
-        END IF;
-
-    ELSIF operation IN ('create_contact', 'update_contact') THEN
-        main_resource := 'contacts';
-        rec := args -> 'contact';
-        p := p || billy._check_fields(args - 'org', 'args', CASE operation
-            WHEN 'create_contact' THEN '{"contact": {"type": "object", "required": true}}'
-            ELSE '{"contactId": {"type": "id", "required": true}, "contact": {"type": "object", "required": true}}' END::jsonb);
-        p := p || billy._check_fields(rec, 'contact', CASE operation
-            WHEN 'create_contact' THEN jsonb_set(contact_spec, '{name,required}', 'true') ELSE contact_spec END);
-        IF operation = 'update_contact' THEN
-            rid := args ->> 'contactId';
-            SELECT * INTO ct FROM billy.contacts WHERE organization_id = org AND id = rid AND deleted_at IS NULL;
-            IF rid IS NOT NULL AND NOT FOUND THEN
-                p := p || billy._problem('contactId', billy._missing('contact', org, rid));
-            ELSIF FOUND THEN
-                touches := touches || jsonb_build_array(billy._touch('contacts', org, rid));
-            END IF;
-        END IF;
-        IF jsonb_typeof(rec) = 'object' THEN
-            body := rec;
-            IF operation = 'create_contact' AND NOT rec ? 'countryId' THEN
-                body := body || jsonb_build_object('countryId', coalesce(o.country_id, 'DK'));
-            END IF;
-            IF body ? 'name' AND btrim(body ->> 'name') = '' THEN
-                p := p || billy._problem('contact.name', 'must not be blank');
-            END IF;
-            IF coalesce(body ->> 'registrationNo', '') <> '' THEN
-                IF coalesce(body ->> 'countryId', ct.country_id) = 'DK' AND NOT billy._cvr_valid(body ->> 'registrationNo') THEN
-                    p := p || billy._problem('contact.registrationNo', format('"%s" is not a valid CVR number (8 digits passing the modulus 11 check)', body ->> 'registrationNo'));
-                ELSIF EXISTS (SELECT 1 FROM billy.contacts c WHERE c.organization_id = org AND c.deleted_at IS NULL
-                              AND c.registration_no = body ->> 'registrationNo' AND c.id IS DISTINCT FROM rid) THEN
-                    p := p || billy._problem('contact.registrationNo', format('contact "%s" already has registrationNo %s',
-                        (SELECT c.name FROM billy.contacts c WHERE c.organization_id = org AND c.deleted_at IS NULL
-                           AND c.registration_no = body ->> 'registrationNo' LIMIT 1), body ->> 'registrationNo'));
-                END IF;
-            END IF;
-            IF coalesce(body ->> 'ean', '') <> '' AND body ->> 'ean' !~ '^\d{13}$' THEN
-                p := p || billy._problem('contact.ean', format('"%s" is not an EAN number (13 digits)', body ->> 'ean'));
-            END IF;
-            IF coalesce(body ->> 'contactNo', '') <> '' AND EXISTS (SELECT 1 FROM billy.contacts c WHERE c.organization_id = org
-                    AND c.deleted_at IS NULL AND c.contact_no = body ->> 'contactNo' AND c.id IS DISTINCT FROM rid) THEN
-                p := p || billy._problem('contact.contactNo', format('%s is already the number of another contact', body ->> 'contactNo'));
-            END IF;
-            IF jsonb_typeof(rec -> 'contactPersons') = 'array' THEN
-                FOR x, i IN SELECT e, n - 1 FROM jsonb_array_elements(rec -> 'contactPersons') WITH ORDINALITY t(e, n) LOOP
-                    p := p || billy._check_fields(x, format('contact.contactPersons[%s]', i),
-                        '{"name": {"type": "text", "max": 255}, "email": {"type": "email", "max": 255}, "isPrimary": {"type": "bool"}}');
-                    IF jsonb_typeof(x) = 'object' AND coalesce(x ->> 'name', '') = '' AND coalesce(x ->> 'email', '') = '' THEN
-                        p := p || billy._problem(format('contact.contactPersons[%s]', i), 'needs a name or an e-mail address');
-                    END IF;
-                END LOOP;
-            END IF;
-        END IF;
-        IF operation = 'create_contact' THEN
-            req := jsonb_build_object('method', 'POST', 'path', '/contacts', 'body', jsonb_build_object('contact', body));
-            IF coalesce(body ->> 'registrationNo', '') <> '' THEN
-                lookup := jsonb_build_object('kind', 'list', 'path', '/contacts?registrationNo=' || billy._urlencode(body ->> 'registrationNo'),
-                    'root', 'contacts', 'match', jsonb_build_object('registrationNo', body ->> 'registrationNo', 'name', body ->> 'name'),
-                    'exclude', billy._ids('contacts', org, 'registration_no = $2', body ->> 'registrationNo'));
-            ELSE
-                lookup := jsonb_build_object('kind', 'list', 'path', '/contacts?q=' || billy._urlencode(body ->> 'name'),
-                    'root', 'contacts', 'match', jsonb_build_object('name', body ->> 'name'),
-                    'exclude', billy._ids('contacts', org, 'name = $2', body ->> 'name'));
-            END IF;
-            summary := format('create contact "%s" (%s)', body ->> 'name', body ->> 'countryId');
-        ELSE
-            req := jsonb_build_object('method', 'PUT', 'path', '/contacts/' || rid, 'body', jsonb_build_object('contact', body));
-            lookup := jsonb_build_object('kind', 'record', 'path', '/contacts/' || rid, 'root', 'contact',
-                                         'expect', (SELECT coalesce(jsonb_object_agg(k, v), '{}') FROM jsonb_each(body) e(k, v)
-                                                    WHERE jsonb_typeof(v) NOT IN ('array', 'object')));
-            summary := format('update contact "%s": %s', coalesce(ct.name, rid),
-                              (SELECT string_agg(k, ', ' ORDER BY k) FROM jsonb_object_keys(body) k));
-        END IF;
-
-    ELSIF operation IN ('create_product', 'update_product') THEN
-        main_resource := 'products';
-        rec := args -> 'product';
-        p := p || billy._check_fields(args - 'org', 'args', CASE operation
-            WHEN 'create_product' THEN '{"product": {"type": "object", "required": true}}'
-            ELSE '{"productId": {"type": "id", "required": true}, "product": {"type": "object", "required": true}}' END::jsonb);
-        p := p || billy._check_fields(rec, 'product', CASE operation
-            WHEN 'create_product' THEN jsonb_set(product_spec, '{name,required}', 'true') ELSE product_spec END);
-        IF operation = 'update_product' THEN
-            rid := args ->> 'productId';
-            IF rid IS NOT NULL AND NOT billy._live('products', org, rid) THEN
-                p := p || billy._problem('productId', billy._missing('product', org, rid));
-            ELSIF rid IS NOT NULL THEN
-                touches := touches || jsonb_build_array(billy._touch('products', org, rid));
-            END IF;
-        END IF;
-        IF jsonb_typeof(rec) = 'object' THEN
-            body := rec;
-            IF body ? 'name' AND btrim(body ->> 'name') = '' THEN
-                p := p || billy._problem('product.name', 'must not be blank');
-            END IF;
-            IF coalesce(body ->> 'productNo', '') <> '' AND EXISTS (SELECT 1 FROM billy.products x WHERE x.organization_id = org
-                    AND x.deleted_at IS NULL AND x.product_no = body ->> 'productNo' AND x.id IS DISTINCT FROM rid) THEN
-                p := p || billy._problem('product.productNo', format('%s is already the number of another product', body ->> 'productNo'));
-            END IF;
-            IF body ? 'accountId' AND NOT billy._live('accounts', org, body ->> 'accountId') THEN
-                p := p || billy._problem('product.accountId', billy._missing('account', org, body ->> 'accountId'));
-            END IF;
-            IF body ? 'salesTaxRulesetId' AND NOT billy._live('sales_tax_rulesets', org, body ->> 'salesTaxRulesetId') THEN
-                p := p || billy._problem('product.salesTaxRulesetId', billy._missing('sales tax ruleset', org, body ->> 'salesTaxRulesetId'));
-            END IF;
-            IF jsonb_typeof(rec -> 'prices') = 'array' THEN
-                FOR x, i IN SELECT e, n - 1 FROM jsonb_array_elements(rec -> 'prices') WITH ORDINALITY t(e, n) LOOP
-                    p := p || billy._check_fields(x, format('product.prices[%s]', i),
-                        '{"unitPrice": {"type": "money", "required": true}, "currencyId": {"type": "currency", "required": true}}');
-                END LOOP;
-                IF (SELECT count(*) <> count(DISTINCT e ->> 'currencyId') FROM jsonb_array_elements(rec -> 'prices') e) THEN
-                    p := p || billy._problem('product.prices', 'has more than one price in a currency');
-                END IF;
-                body := jsonb_set(body, '{prices}', (SELECT coalesce(jsonb_agg(CASE WHEN (e ->> 'unitPrice') ~ '^-?\d+(\.\d+)?$'
-                    THEN jsonb_set(e, '{unitPrice}', to_jsonb((e ->> 'unitPrice')::numeric)) ELSE e END), '[]')
-                    FROM jsonb_array_elements(rec -> 'prices') e));
-            END IF;
-        END IF;
-        IF operation = 'create_product' THEN
-            req := jsonb_build_object('method', 'POST', 'path', '/products', 'body', jsonb_build_object('product', body));
-            IF coalesce(body ->> 'productNo', '') <> '' THEN
-                lookup := jsonb_build_object('kind', 'list', 'path', '/products?productNo=' || billy._urlencode(body ->> 'productNo'),
-                    'root', 'products', 'match', jsonb_build_object('productNo', body ->> 'productNo', 'name', body ->> 'name'),
-                    'exclude', billy._ids('products', org, 'product_no = $2', body ->> 'productNo'));
-            ELSE
-                lookup := jsonb_build_object('kind', 'list', 'path', '/products?q=' || billy._urlencode(body ->> 'name'),
-                    'root', 'products', 'match', jsonb_build_object('name', body ->> 'name'),
-                    'exclude', billy._ids('products', org, 'name = $2', body ->> 'name'));
-            END IF;
-            summary := format('create product "%s"', body ->> 'name');
-        ELSE
-            req := jsonb_build_object('method', 'PUT', 'path', '/products/' || rid, 'body', jsonb_build_object('product', body));
-            lookup := jsonb_build_object('kind', 'record', 'path', '/products/' || rid, 'root', 'product',
-                                         'expect', (SELECT coalesce(jsonb_object_agg(k, v), '{}') FROM jsonb_each(body) e(k, v)
-                                                    WHERE jsonb_typeof(v) NOT IN ('array', 'object')));
-            summary := format('update product %s: %s', rid, (SELECT string_agg(k, ', ' ORDER BY k) FROM jsonb_object_keys(body) k));
-        END IF;
-
-    ELSIF operation = 'create_bill' THEN
-        main_resource := 'bills';
-        rec := args -> 'bill';
-        p := p || billy._check_fields(args - 'org', 'args', '{"bill": {"type": "object", "required": true}}');
-        p := p || billy._check_fields(rec, 'bill', '{
-            "contactId": {"type": "id", "required": true}, "entryDate": {"type": "date", "required": true},
-            "dueDate": {"type": "date"}, "currencyId": {"type": "currency"}, "exchangeRate": {"type": "rate", "min": 0},
-            "taxMode": {"type": "enum", "values": ["incl", "excl"]}, "suppliersInvoiceNo": {"type": "text", "max": 255},
-            "voucherNo": {"type": "text", "max": 64}, "state": {"type": "enum", "values": ["draft"]},
-            "type": {"type": "enum", "values": ["bill", "creditNote"]}, "creditedBillId": {"type": "id"},
-            "lines": {"type": "array", "required": true}}');
-        IF jsonb_typeof(rec) = 'object' THEN
-            IF rec ? 'contactId' AND NOT billy._live('contacts', org, rec ->> 'contactId') THEN
-                p := p || billy._problem('bill.contactId', billy._missing('contact', org, rec ->> 'contactId'));
-            ELSIF rec ? 'contactId' THEN
-                touches := touches || jsonb_build_array(billy._touch('contacts', org, rec ->> 'contactId'));
-            END IF;
-            IF rec ? 'dueDate' AND rec ? 'entryDate' AND billy._is_date(rec ->> 'dueDate') AND billy._is_date(rec ->> 'entryDate')
-               AND (rec ->> 'dueDate')::date < (rec ->> 'entryDate')::date THEN
-                p := p || billy._problem('bill.dueDate', 'is before entryDate');
-            END IF;
-            body := (rec - 'lines') || jsonb_build_object('state', 'draft');
-            IF jsonb_typeof(rec -> 'lines') = 'array' THEN
-                IF jsonb_array_length(rec -> 'lines') = 0 THEN
-                    p := p || billy._problem('bill.lines', 'needs at least one line');
-                END IF;
-                body := body || '{"lines": []}';
-                FOR x, i IN SELECT e, n - 1 FROM jsonb_array_elements(rec -> 'lines') WITH ORDINALITY t(e, n) LOOP
-                    p := p || billy._check_fields(x, format('bill.lines[%s]', i), '{
-                        "accountId": {"type": "id", "required": true}, "taxRateId": {"type": "id", "required": true},
-                        "description": {"type": "text", "required": true, "max": 1000},
-                        "amount": {"type": "money", "required": true}, "priority": {"type": "int"}}');
-                    IF jsonb_typeof(x) <> 'object' THEN
-                        CONTINUE;
-                    END IF;
-                    IF x ? 'accountId' AND NOT billy._live('accounts', org, x ->> 'accountId') THEN
-                        p := p || billy._problem(format('bill.lines[%s].accountId', i), billy._missing('account', org, x ->> 'accountId'));
-                    END IF;
-                    IF x ? 'taxRateId' AND NOT EXISTS (SELECT 1 FROM billy.tax_rates t WHERE t.organization_id = org
-                            AND t.id = x ->> 'taxRateId' AND t.deleted_at IS NULL) THEN
-                        p := p || billy._problem(format('bill.lines[%s].taxRateId', i), billy._missing('tax rate', org, x ->> 'taxRateId'));
-                    ELSIF x ? 'taxRateId' AND EXISTS (SELECT 1 FROM billy.tax_rates t WHERE t.organization_id = org
-                            AND t.id = x ->> 'taxRateId' AND t.applies_to_purchases IS FALSE) THEN
-                        p := p || billy._problem(format('bill.lines[%s].taxRateId', i), 'is a sales tax rate; a bill line needs a purchase rate');
-                    END IF;
-                    IF (x ->> 'amount') ~ '^-?\d+(\.\d+)?$' THEN
-                        x := jsonb_set(x, '{amount}', to_jsonb((x ->> 'amount')::numeric));
-                    END IF;
-                    body := jsonb_set(body, '{lines}', (body -> 'lines') || jsonb_build_array(x));
-                END LOOP;
-            END IF;
-            req := jsonb_build_object('method', 'POST', 'path', '/bills', 'body', jsonb_build_object('bill', body));
-            lookup := jsonb_build_object('kind', 'list',
-                'path', format('/bills?contactId=%s&minEntryDate=%s&maxEntryDate=%s', billy._urlencode(rec ->> 'contactId'),
-                               billy._urlencode(rec ->> 'entryDate'), billy._urlencode(rec ->> 'entryDate')),
-                'root', 'bills', 'match', jsonb_build_object('contactId', rec ->> 'contactId', 'entryDate', rec ->> 'entryDate'),
-                'exclude', billy._ids('bills', org, 'contact_id = $2', rec ->> 'contactId'));
-            summary := format('create a draft bill from %s dated %s', rec ->> 'contactId', rec ->> 'entryDate');
-        END IF;
-
-    ELSIF operation = 'approve_bill' THEN
-        main_resource := 'bills';
-        p := p || billy._check_fields(args - 'org', 'args', '{"billId": {"type": "id", "required": true}}');
-        rid := args ->> 'billId';
-        SELECT * INTO bil FROM billy.bills WHERE organization_id = org AND id = rid AND deleted_at IS NULL;
-        IF rid IS NOT NULL AND NOT FOUND THEN
-            p := p || billy._problem('billId', billy._missing('bill', org, rid));
-        ELSIF FOUND THEN
-            touches := touches || jsonb_build_array(billy._touch('bills', org, rid));
-            IF bil.state <> 'draft' THEN
-                p := p || billy._problem('billId', format('bill %s is %s, not a draft', rid, bil.state));
-            END IF;
-        END IF;
-        req := jsonb_build_object('method', 'PUT', 'path', '/bills/' || rid,
-                                  'body', jsonb_build_object('bill', jsonb_build_object('state', 'approved')));
-        lookup := jsonb_build_object('kind', 'record', 'path', '/bills/' || rid, 'root', 'bill',
-                                     'expect', jsonb_build_object('state', 'approved'));
-        summary := format('approve draft bill %s (books it; cannot be undone)', rid);
-
-    ELSIF operation = 'create_bank_payment' THEN
-        main_resource := 'bankPayments';
-        rec := args -> 'payment';
-        p := p || billy._check_fields(args - 'org', 'args', '{"payment": {"type": "object", "required": true}}');
-        p := p || billy._check_fields(rec, 'payment', '{
-            "entryDate": {"type": "date", "required": true}, "cashAmount": {"type": "money", "required": true, "min": 0.01},
-            "cashAccountId": {"type": "id"}, "cashSide": {"type": "enum", "values": ["debit", "credit"]},
-            "cashExchangeRate": {"type": "rate", "min": 0}, "feeAmount": {"type": "money", "min": 0},
-            "feeAccountId": {"type": "id"}, "contactId": {"type": "id"},
-            "associations": {"type": "array", "required": true}}');
-        IF jsonb_typeof(rec) = 'object' AND jsonb_typeof(rec -> 'associations') = 'array' THEN
-            IF jsonb_array_length(rec -> 'associations') NOT BETWEEN 1 AND 16 THEN
-                p := p || billy._problem('payment.associations', 'needs 1 to 16 invoices or bills');
-            END IF;
-            FOR x, i IN SELECT e, n - 1 FROM jsonb_array_elements(rec -> 'associations') WITH ORDINALITY t(e, n) LOOP
-                p := p || billy._check_fields(x, format('payment.associations[%s]', i),
-                    '{"subjectReference": {"type": "text", "required": true, "max": 100}}');
-                IF jsonb_typeof(x) <> 'object' OR NOT x ? 'subjectReference' THEN
-                    CONTINUE;
-                END IF;
-                IF (x ->> 'subjectReference') !~ '^(invoice|bill):[A-Za-z0-9_-]+$' THEN
-                    p := p || billy._problem(format('payment.associations[%s].subjectReference', i), 'must be invoice:<id> or bill:<id>');
-                    CONTINUE;
-                END IF;
-                IF subj_kind IS NOT NULL AND subj_kind <> split_part(x ->> 'subjectReference', ':', 1) THEN
-                    p := p || billy._problem(format('payment.associations[%s].subjectReference', i), 'one payment pays either invoices or bills');
-                END IF;
-                subj_kind := split_part(x ->> 'subjectReference', ':', 1);
-                rid := split_part(x ->> 'subjectReference', ':', 2);
-                IF subj_kind = 'invoice' THEN
-                    SELECT state, balance, currency_id, id INTO inv.state, inv.balance, inv.currency_id, inv.id
-                    FROM billy.invoices WHERE organization_id = org AND id = rid AND deleted_at IS NULL;
-                ELSE
-                    SELECT state, balance, currency_id, id INTO inv.state, inv.balance, inv.currency_id, inv.id
-                    FROM billy.bills WHERE organization_id = org AND id = rid AND deleted_at IS NULL;
-                END IF;
-                IF inv.id IS NULL THEN
-                    p := p || billy._problem(format('payment.associations[%s].subjectReference', i), billy._missing(subj_kind, org, rid));
-                    CONTINUE;
-                END IF;
-                touches := touches || jsonb_build_array(billy._touch(subj_kind || 's', org, rid));
-                subj_ids := subj_ids || rid;
-                IF inv.state <> 'approved' THEN
-                    p := p || billy._problem(format('payment.associations[%s].subjectReference', i), format('%s %s is %s, not approved', subj_kind, rid, inv.state));
-                ELSIF inv.balance = 0 THEN
-                    p := p || billy._problem(format('payment.associations[%s].subjectReference', i), format('%s %s is paid already', subj_kind, rid));
-                END IF;
-                IF subj_cur IS NOT NULL AND subj_cur <> inv.currency_id THEN
-                    p := p || billy._problem(format('payment.associations[%s].subjectReference', i), 'all invoices or bills of one payment must be in one currency');
-                END IF;
-                subj_cur := inv.currency_id;
-                open_balance := open_balance + abs(coalesce(inv.balance, 0));
-                inv.id := NULL;
-            END LOOP;
-            body := rec || jsonb_build_object('cashSide', coalesce(rec ->> 'cashSide', CASE WHEN subj_kind = 'bill' THEN 'credit' ELSE 'debit' END));
-            IF NOT rec ? 'cashAccountId' THEN
-                body := body || jsonb_build_object('cashAccountId', (
-                    SELECT a.id FROM billy.accounts a WHERE a.organization_id = org AND a.is_payment_enabled AND a.deleted_at IS NULL
-                    ORDER BY (a.currency_id IS NOT DISTINCT FROM subj_cur) DESC, a.account_no LIMIT 1));
-                IF body ->> 'cashAccountId' IS NULL THEN
-                    p := p || billy._problem('payment.cashAccountId', 'is required: the organization has no payment-enabled account in the mirror');
-                END IF;
-            ELSIF NOT EXISTS (SELECT 1 FROM billy.accounts a WHERE a.organization_id = org AND a.id = rec ->> 'cashAccountId'
-                              AND a.deleted_at IS NULL) THEN
-                p := p || billy._problem('payment.cashAccountId', billy._missing('account', org, rec ->> 'cashAccountId'));
-            ELSIF NOT EXISTS (SELECT 1 FROM billy.accounts a WHERE a.organization_id = org AND a.id = rec ->> 'cashAccountId'
-                              AND a.is_payment_enabled) THEN
-                p := p || billy._problem('payment.cashAccountId', 'is not a payment-enabled (bank) account');
-            END IF;
-            IF (rec ->> 'cashAmount') ~ '^\d+(\.\d+)?$' AND subj_cur IS NOT NULL
-               AND (SELECT a.currency_id FROM billy.accounts a WHERE a.organization_id = org AND a.id = body ->> 'cashAccountId') IS NOT DISTINCT FROM subj_cur
-               AND (rec ->> 'cashAmount')::numeric + coalesce((rec ->> 'feeAmount')::numeric, 0) > open_balance THEN
-                p := p || billy._problem('payment.cashAmount', format('%s is more than the open balance %s %s', rec ->> 'cashAmount', open_balance, subj_cur));
-            END IF;
-            body := jsonb_set(body, '{cashAmount}', to_jsonb(CASE WHEN (rec ->> 'cashAmount') ~ '^-?\d+(\.\d+)?$' THEN (rec ->> 'cashAmount')::numeric END));
-            req := jsonb_build_object('method', 'POST', 'path', '/bankPayments', 'body', jsonb_build_object('bankPayment', body));
-            IF array_length(subj_ids, 1) > 0 THEN
-                lookup := jsonb_build_object('kind', 'list',
-                    'path', '/balanceModifiers?subjectReference=' || billy._urlencode(subj_kind || ':' || subj_ids[1]),
-                    'root', 'balanceModifiers', 'match_prefix', jsonb_build_object('modifierReference', 'bankPayment:'),
-                    'id_from', 'modifierReference',
-                    'exclude', (SELECT coalesce(jsonb_agg(m.id), '[]') FROM billy.balance_modifiers m
-                                WHERE m.organization_id = org AND m.subject_id = subj_ids[1]));
-            END IF;
-            summary := format('register a payment of %s %s on %s for %s %s(s)', rec ->> 'cashAmount', coalesce(subj_cur, ''),
-                              rec ->> 'entryDate', coalesce(array_length(subj_ids, 1), 0), coalesce(subj_kind, 'document'));
-        END IF;
-        rid := NULL;            -- the loop's subject, not the record written: Billy's answer names the payment
-
-    ELSIF operation = 'update_organization' THEN
-        main_resource := 'organization';
-        rec := args -> 'organization';
-        p := p || billy._check_fields(args - 'org', 'args', '{"organization": {"type": "object", "required": true}}');
-        p := p || billy._check_fields(rec, 'organization', '{
-            "name": {"type": "text", "max": 255}, "street": {"type": "text", "max": 255},
-            "zipcode": {"type": "text", "max": 32}, "city": {"type": "text", "max": 255},
-            "phone": {"type": "text", "max": 64}, "email": {"type": "email", "max": 255},
-            "registrationNo": {"type": "text", "max": 32},
-            "paymentTermsDays": {"type": "int", "min": 0, "max": 3650},
-            "defaultTaxMode": {"type": "enum", "values": ["incl", "excl"]}}');
-        IF jsonb_typeof(rec) = 'object' THEN
-            IF rec = '{}' THEN
-                p := p || billy._problem('organization', 'names no field to change');
-            END IF;
-            IF rec ? 'name' AND btrim(rec ->> 'name') = '' THEN
-                p := p || billy._problem('organization.name', 'must not be blank');
-            END IF;
-            IF coalesce(rec ->> 'registrationNo', '') <> '' AND coalesce(o.country_id, 'DK') = 'DK' AND NOT billy._cvr_valid(rec ->> 'registrationNo') THEN
-                p := p || billy._problem('organization.registrationNo', format('"%s" is not a valid CVR number (8 digits passing the modulus 11 check)', rec ->> 'registrationNo'));
-            END IF;
-        END IF;
-        req := jsonb_build_object('method', 'PUT', 'path', '/organizations/' || org, 'body', jsonb_build_object('organization', rec));
-        lookup := jsonb_build_object('kind', 'record', 'path', '/organization', 'root', 'organization',
-                                     'expect', (SELECT coalesce(jsonb_object_agg(k, v), '{}') FROM jsonb_each(CASE WHEN jsonb_typeof(rec) = 'object' THEN rec END) e(k, v)));
-        summary := format('update the organization''s settings: %s',
-                          (SELECT string_agg(k, ', ' ORDER BY k) FROM jsonb_object_keys(CASE WHEN jsonb_typeof(rec) = 'object' THEN rec END) k));
+    a := args - 'org';
+    -- the shape first (the one validator, in C), then the mirror
+    problems := billy._check_args(c.input_schema, a);
+    IF problems = '[]' THEN
+        EXECUTE format('SELECT %s($1, $2)', c.plan_function) INTO part USING org, a;
+        problems := coalesce(part -> 'problems', '[]');
     END IF;
-
+    vars := a || coalesce(part -> 'params', '{}') || jsonb_build_object('org', org);
+    lookup := CASE WHEN part ? 'lookup' THEN part -> 'lookup' ELSE c.lookup END;
+    IF jsonb_typeof(lookup) = 'object' THEN
+        lookup := lookup || jsonb_build_object('path', billy._fill_path(lookup ->> 'path', vars))
+                         || CASE WHEN part ? 'expect' THEN jsonb_build_object('expect', part -> 'expect') ELSE '{}' END;
+    ELSE
+        lookup := NULL;
+    END IF;
+    touches := jsonb_build_array(billy._touch('organizations', org, org)) || coalesce(part -> 'touches', '[]');
     RETURN jsonb_build_object(
-        'operation', operation, 'organization_id', org, 'organization', o.name,
-        'problems', p, 'resource', main_resource, 'record_id', rid,
-        'request', req, 'lookup', lookup, 'touches', touches, 'summary', summary,
-        'fingerprint', encode(sha256(convert_to(operation || (args - 'org')::text || touches::text, 'UTF8')), 'hex'));
+        'operation', operation, 'organization_id', org,
+        'organization', (SELECT o.name FROM billy.organizations o WHERE o.id = org),
+        'problems', problems, 'resource', c.resource, 'record_id', part ->> 'record_id',
+        'request', jsonb_strip_nulls(jsonb_build_object('method', c.method, 'path', billy._fill_path(c.path, vars),
+                                                        'body', part -> 'body')),
+        'lookup', lookup, 'touches', touches, 'summary', part ->> 'summary',
+        'fingerprint', encode(sha256(convert_to(operation || a::text || touches::text, 'UTF8')), 'hex'));
 END
 $$;
 COMMENT ON FUNCTION billy._plan_write(text, jsonb) IS
-'Validates a write operation''s arguments against field rules and the mirror and plans it: the request, the records it touches with their content hashes, the fingerprint binding both, how to look its result up, a summary, and the problems found (each naming its field). Internal.';
+'Plans a write operation of billy.write_catalog: checks its args against the row''s input_schema (billy._check_args), then, when they are well formed, runs the row''s plan function (the checks against the mirror, the body); returns the request (the row''s method and path), the records it touches with their content hashes, the fingerprint binding both, how to look its result up, a summary, and the problems found (each naming its field). Internal.';
+
+-- write_operations: the catalog as billy.preview_write's callers read it
+CREATE FUNCTION billy.write_operations()
+RETURNS TABLE (operation text, function_name text, args text, description text, input_schema jsonb)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+SELECT c.operation, c.wrapper, billy._schema_outline(s.schema), c.description, s.schema
+FROM billy.write_catalog c,
+LATERAL (SELECT c.input_schema || jsonb_build_object('properties',
+            jsonb_build_object('org', '{"type": "string", "description": "The organization: id or name; may be left out when only one is connected."}'::jsonb)
+            || coalesce(c.input_schema -> 'properties', '{}')) AS schema) s
+ORDER BY c.operation
+$$;
+COMMENT ON FUNCTION billy.write_operations() IS
+'The write operations billy.preview_write accepts (rows of billy.write_catalog): the function that runs each in one call, an outline of its args, what it does, and input_schema, the JSON Schema of its args with org (what billy._plan_write checks; the MCP write tools derive their arguments from it). The names are stable.';
+
+-- _schema_outline: an object schema's members in one line, {"a", "b"?}
+CREATE FUNCTION billy._schema_outline(schema jsonb) RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+RETURN '{' || (SELECT string_agg(format('"%s"%s', k, CASE WHEN coalesce(schema -> 'required', '[]') ? k THEN '' ELSE '?' END), ', ' ORDER BY n)
+               FROM jsonb_object_keys(schema -> 'properties') WITH ORDINALITY AS x(k, n)) || '}';
+COMMENT ON FUNCTION billy._schema_outline(jsonb) IS 'The members of an object schema in one line, optional ones marked with ?. Internal.';
+
+-- _write_wrapper_sql: the one-call function of a catalog row, its comment
+-- and its grants, as SQL (run for billy's rows at install)
+CREATE FUNCTION billy._write_wrapper_sql(op text) RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    c billy.write_catalog;
+    params text[] := ARRAY['org text'];
+    types text[] := ARRAY['text'];
+    build text := '''org'', org';
+    merged text := '';
+    m text;
+    pname text;
+    ptype text;
+    s jsonb;
+    optional boolean;
+BEGIN
+    SELECT * INTO c FROM billy.write_catalog w WHERE w.operation = op;
+    IF NOT FOUND OR c.wrapper IS NULL THEN
+        RETURN NULL;
+    END IF;
+    FOREACH m IN ARRAY c.wrapper_args LOOP
+        IF left(m, 1) = '*' THEN
+            pname := substr(m, 2);
+            params := params || format('%I jsonb DEFAULT ''{}''', pname);
+            types := types || 'jsonb'::text;
+            merged := merged || format(' || coalesce(%I, ''{}'')', pname);
+            CONTINUE;
+        END IF;
+        s := c.input_schema -> 'properties' -> m;
+        IF s IS NULL THEN
+            RAISE EXCEPTION 'wrapper argument % of write operation % is no member of its input_schema', m, op USING ERRCODE = '22023';
+        END IF;
+        pname := lower(regexp_replace(m, '([a-z0-9])([A-Z])', '\1_\2', 'g'));
+        ptype := CASE s ->> 'type' WHEN 'string' THEN 'text' WHEN 'integer' THEN 'integer' WHEN 'number' THEN 'numeric'
+                                   WHEN 'boolean' THEN 'boolean' ELSE 'jsonb' END;
+        optional := NOT coalesce(c.input_schema -> 'required', '[]') ? m;
+        params := params || format('%I %s%s', pname, ptype, CASE WHEN optional THEN ' DEFAULT NULL' ELSE '' END);
+        types := types || ptype;
+        build := build || format(', %L, %I', m, pname);
+    END LOOP;
+    RETURN format(E'CREATE FUNCTION %s(%s) RETURNS jsonb\nLANGUAGE sql\nSET search_path = pg_catalog, pg_temp\n'
+                  'RETURN billy._write_now(%L, jsonb_strip_nulls(jsonb_build_object(%s))%s);\n'
+                  'COMMENT ON FUNCTION %s(%s) IS %L;\n'
+                  'REVOKE ALL ON FUNCTION %s(%s) FROM PUBLIC;\n'
+                  'GRANT EXECUTE ON FUNCTION %s(%s) TO %s;',
+                  c.wrapper, array_to_string(params, ', '), op, build, merged,
+                  c.wrapper, array_to_string(types, ', '),
+                  coalesce(c.wrapper_comment, initcap(left(c.description, 1)) || substr(c.description, 2) || '. Returns what billy.commit_write returns.'),
+                  c.wrapper, array_to_string(types, ', '),
+                  c.wrapper, array_to_string(types, ', '),
+                  (SELECT string_agg(quote_ident(r), ', ') FROM unnest(c.roles) r));
+END
+$$;
+COMMENT ON FUNCTION billy._write_wrapper_sql(text) IS
+'The SQL that creates a write operation''s one-call function (billy.create_invoice(org, invoice) and the like: its parameters are the org and the members named by wrapper_args, typed from input_schema), its comment and its grants to the row''s roles. Internal.';
 
 CREATE FUNCTION billy._urlencode(t text) RETURNS text
 LANGUAGE sql IMMUTABLE
@@ -919,7 +497,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION billy.preview_write(text, jsonb) IS
-'Previews a write to Billy without sending anything: validates args locally (every problem names its field), checks that writes are allowed, refuses while an identical write (same organization, operation and args) is pending, sent or unknown (sending it again could make a duplicate), and returns {"operation_hash", "operation", "organization_id", "summary", "request": {"method", "path", "body"} exactly as it would be sent, "touches": the mirror records it depends on with their content hashes, "expires_at"}. billy.commit_write(operation_hash) then sends it, once, if those records are unchanged. Operations: create_invoice {org, invoice}, approve_invoice {org, invoiceId}, send_invoice {org, invoiceId, contactPersonId?, emailSubject?, emailBody?}, delete_draft_invoice {org, invoiceId}, create_contact {org, contact}, update_contact {org, contactId, contact}, create_product {org, product}, update_product {org, productId, product}, create_bill {org, bill}, approve_bill {org, billId}, create_bank_payment {org, payment}, update_organization {org, organization}; see billy.write_operations().';
+'Previews a write to Billy without sending anything: validates args locally (every problem names its field), checks that writes are allowed, refuses while an identical write (same organization, operation and args) is pending, sent or unknown (sending it again could make a duplicate), and returns {"operation_hash", "operation", "organization_id", "summary", "request": {"method", "path", "body"} exactly as it would be sent, "touches": the mirror records it depends on with their content hashes, "expires_at"}. billy.commit_write(operation_hash) then sends it, once, if those records are unchanged. Operations: the rows of billy.write_catalog (billy.write_operations() lists them with their args).';
 
 -- _refuse_if_unsettled: a write identical to one whose outcome is not known
 -- yet (same organization, operation and arguments) could make a duplicate
@@ -1036,253 +614,6 @@ SET search_path = pg_catalog, pg_temp
 RETURN billy.commit_write(billy.preview_write(operation, args) ->> 'operation_hash');
 COMMENT ON FUNCTION billy._write_now(text, jsonb) IS 'Previews and commits a write in one call. Internal.';
 
-CREATE FUNCTION billy.create_invoice(org text, invoice jsonb) RETURNS jsonb
-LANGUAGE sql
-SET search_path = pg_catalog, pg_temp
-RETURN billy._write_now('create_invoice', jsonb_build_object('org', org, 'invoice', invoice));
-COMMENT ON FUNCTION billy.create_invoice(text, jsonb) IS
-'Creates a draft invoice in Billy and in the mirror. invoice: {"contactId", "entryDate", "currencyId" (default the contact''s, else the base currency), "lines": [{"productId", "unitPrice" (default the product''s price in that currency), "quantity", "description", "discountMode": cash|percent, "discountValue"}], optional "paymentTermsDays", "taxMode": incl|excl, "invoiceNo", "externalId" (default a generated billy-<uuid>, used to find it again), "orderNo", "contactMessage", "attContactPersonId"}. Checked locally first (every problem names its field); needs billy.enable_writes and billy_admin. Returns what billy.commit_write returns. For a two-step confirmation use billy.preview_write(''create_invoice'', {"org", "invoice"}) and billy.commit_write.';
-
-CREATE FUNCTION billy.approve_invoice(org text, invoice_id text) RETURNS jsonb
-LANGUAGE sql
-SET search_path = pg_catalog, pg_temp
-RETURN billy._write_now('approve_invoice', jsonb_build_object('org', org, 'invoiceId', invoice_id));
-COMMENT ON FUNCTION billy.approve_invoice(text, text) IS
-'Approves a draft invoice in Billy (it gets its number and is booked; this cannot be undone) and updates the mirror. Returns what billy.commit_write returns.';
-
-CREATE FUNCTION billy.send_invoice(org text, invoice_id text, email jsonb DEFAULT '{}') RETURNS jsonb
-LANGUAGE sql
-SET search_path = pg_catalog, pg_temp
-RETURN billy._write_now('send_invoice', jsonb_build_object('org', org, 'invoiceId', invoice_id) || coalesce(email, '{}'));
-COMMENT ON FUNCTION billy.send_invoice(text, text, jsonb) IS
-'E-mails an approved invoice through Billy. email: optional {"contactPersonId" (default: the contact''s first person with an e-mail), "emailSubject", "emailBody"}. Its sentState becomes sent. Returns what billy.commit_write returns.';
-
-CREATE FUNCTION billy.delete_draft_invoice(org text, invoice_id text) RETURNS jsonb
-LANGUAGE sql
-SET search_path = pg_catalog, pg_temp
-RETURN billy._write_now('delete_draft_invoice', jsonb_build_object('org', org, 'invoiceId', invoice_id));
-COMMENT ON FUNCTION billy.delete_draft_invoice(text, text) IS
-'Deletes a draft invoice in Billy (approved invoices cannot be deleted) and marks it deleted in the mirror. Returns what billy.commit_write returns.';
-
-CREATE FUNCTION billy.create_contact(org text, contact jsonb) RETURNS jsonb
-LANGUAGE sql
-SET search_path = pg_catalog, pg_temp
-RETURN billy._write_now('create_contact', jsonb_build_object('org', org, 'contact', contact));
-COMMENT ON FUNCTION billy.create_contact(text, jsonb) IS
-'Creates a contact (customer or supplier) in Billy and in the mirror. contact: {"name", "countryId" (default the organization''s), "type": company|person, "street", "zipcodeText", "cityText", "registrationNo" (a Danish CVR number is checked; one already used by another contact is refused), "ean", "phone", "contactNo", "isCustomer", "isSupplier", "paymentTermsDays", "currencyId", "localeId", "contactPersons": [{"name", "email", "isPrimary"}]}. Returns what billy.commit_write returns.';
-
-CREATE FUNCTION billy.update_contact(org text, contact_id text, contact jsonb) RETURNS jsonb
-LANGUAGE sql
-SET search_path = pg_catalog, pg_temp
-RETURN billy._write_now('update_contact', jsonb_build_object('org', org, 'contactId', contact_id, 'contact', contact));
-COMMENT ON FUNCTION billy.update_contact(text, text, jsonb) IS
-'Changes the given fields of a contact in Billy and in the mirror (fields as in billy.create_contact; contactPersons, when given, replace the old ones). Returns what billy.commit_write returns.';
-
-CREATE FUNCTION billy.create_product(org text, product jsonb) RETURNS jsonb
-LANGUAGE sql
-SET search_path = pg_catalog, pg_temp
-RETURN billy._write_now('create_product', jsonb_build_object('org', org, 'product', product));
-COMMENT ON FUNCTION billy.create_product(text, jsonb) IS
-'Creates a product in Billy and in the mirror. product: {"name", "productNo" (unique), "description", "accountId" (revenue account), "salesTaxRulesetId", "suppliersProductNo", "prices": [{"unitPrice", "currencyId"}]}. Returns what billy.commit_write returns.';
-
-CREATE FUNCTION billy.update_product(org text, product_id text, product jsonb) RETURNS jsonb
-LANGUAGE sql
-SET search_path = pg_catalog, pg_temp
-RETURN billy._write_now('update_product', jsonb_build_object('org', org, 'productId', product_id, 'product', product));
-COMMENT ON FUNCTION billy.update_product(text, text, jsonb) IS
-'Changes the given fields of a product in Billy and in the mirror (prices, when given, replace the old ones). Returns what billy.commit_write returns.';
-
-CREATE FUNCTION billy.create_bill(org text, bill jsonb) RETURNS jsonb
-LANGUAGE sql
-SET search_path = pg_catalog, pg_temp
-RETURN billy._write_now('create_bill', jsonb_build_object('org', org, 'bill', bill));
-COMMENT ON FUNCTION billy.create_bill(text, jsonb) IS
-'Creates a draft bill (a purchase) in Billy and in the mirror. bill: {"contactId" (the supplier), "entryDate", "lines": [{"accountId", "taxRateId" (a purchase rate), "description", "amount" (gross when taxMode is incl)}], optional "dueDate", "currencyId", "taxMode", "suppliersInvoiceNo"}. Returns what billy.commit_write returns.';
-
-CREATE FUNCTION billy.approve_bill(org text, bill_id text) RETURNS jsonb
-LANGUAGE sql
-SET search_path = pg_catalog, pg_temp
-RETURN billy._write_now('approve_bill', jsonb_build_object('org', org, 'billId', bill_id));
-COMMENT ON FUNCTION billy.approve_bill(text, text) IS
-'Approves a draft bill in Billy (it is booked; this cannot be undone) and updates the mirror. Returns what billy.commit_write returns.';
-
-CREATE FUNCTION billy.create_bank_payment(org text, payment jsonb) RETURNS jsonb
-LANGUAGE sql
-SET search_path = pg_catalog, pg_temp
-RETURN billy._write_now('create_bank_payment', jsonb_build_object('org', org, 'payment', payment));
-COMMENT ON FUNCTION billy.create_bank_payment(text, jsonb) IS
-'Registers a payment against approved invoices or bills in Billy, and updates their balances in the mirror. payment: {"entryDate", "cashAmount", "associations": [{"subjectReference": "invoice:<id>" or "bill:<id>"}], optional "cashAccountId" (default: a payment-enabled account in the documents'' currency), "cashSide" (default debit for invoices, credit for bills), "cashExchangeRate", "feeAmount", "feeAccountId"}. More than the open balance is refused. Returns what billy.commit_write returns.';
-
-CREATE FUNCTION billy.update_organization(org text, organization jsonb) RETURNS jsonb
-LANGUAGE sql
-SET search_path = pg_catalog, pg_temp
-RETURN billy._write_now('update_organization', jsonb_build_object('org', org, 'organization', organization));
-COMMENT ON FUNCTION billy.update_organization(text, jsonb) IS
-'Changes the organization''s settings in Billy: {"name", "street", "zipcode", "city", "phone", "email", "registrationNo", "paymentTermsDays", "defaultTaxMode"}, any of them; billy.organizations is refreshed. Returns what billy.commit_write returns.';
-
--- the contact and product schemas: the same fields for create and update
-CREATE FUNCTION billy._contact_schema(creating boolean) RETURNS jsonb
-LANGUAGE sql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
-RETURN jsonb_build_object('type', 'object',
-    'description', CASE WHEN creating THEN 'The contact.' ELSE 'The fields to change; contactPersons, when given, replace the old ones.' END,
-    'properties', $j${
-        "name": {"type": "string", "minLength": 1, "maxLength": 255, "description": "Name."}, "type": {"enum": ["company", "person"]},
-        "countryId": {"type": "string", "pattern": "^[A-Z]{2}$", "description": "Default: the organization's."},
-        "street": {"type": "string", "maxLength": 255, "description": "Street address."}, "zipcodeText": {"type": "string", "maxLength": 32, "description": "Postal code."},
-        "cityText": {"type": "string", "maxLength": 255, "description": "City."}, "stateText": {"type": "string", "maxLength": 255},
-        "contactNo": {"type": "string", "maxLength": 64}, "phone": {"type": "string", "maxLength": 64, "description": "Phone."},
-        "fax": {"type": "string", "maxLength": 64},
-        "registrationNo": {"type": "string", "maxLength": 32, "description": "CVR number (checked for DK)."},
-        "ean": {"type": "string", "pattern": "^[0-9]{13}$"},
-        "localeId": {"enum": ["da_DK", "en_US", "de_DE", "fr_FR", "nl_NL"]},
-        "currencyId": {"type": "string", "pattern": "^[A-Z]{3}$"},
-        "isCustomer": {"type": "boolean", "description": "Default true."}, "isSupplier": {"type": "boolean", "description": "A supplier."}, "isArchived": {"type": "boolean"},
-        "isSalesTaxExempt": {"type": "boolean"}, "paymentTermsMode": {"enum": ["net"]},
-        "paymentTermsDays": {"type": "integer", "minimum": 0, "maximum": 3650, "description": "Days to pay."},
-        "contactPersons": {"type": "array", "description": "People with e-mails (invoices are sent to them).", "items": {"type": "object",
-            "properties": {"name": {"type": "string", "maxLength": 255, "description": "Name."}, "email": {"type": "string", "format": "email", "description": "E-mail."},
-                           "isPrimary": {"type": "boolean"}}, "additionalProperties": false}}}$j$::jsonb,
-    'required', CASE WHEN creating THEN '["name"]'::jsonb ELSE '[]'::jsonb END,
-    'minProperties', 1,
-    'additionalProperties', false);
-COMMENT ON FUNCTION billy._contact_schema(boolean) IS 'The JSON Schema of a contact in create_contact (name required) and update_contact. Internal.';
-
-CREATE FUNCTION billy._product_schema(creating boolean) RETURNS jsonb
-LANGUAGE sql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
-RETURN jsonb_build_object('type', 'object',
-    'description', CASE WHEN creating THEN 'The product.' ELSE 'The fields to change; prices, when given, replace the old ones.' END,
-    'properties', $j${
-        "name": {"type": "string", "minLength": 1, "maxLength": 255, "description": "Name."}, "description": {"type": "string", "maxLength": 1000, "description": "Description."},
-        "productNo": {"type": "string", "maxLength": 64, "description": "Product number."}, "suppliersProductNo": {"type": "string", "maxLength": 64},
-        "accountId": {"type": "string", "description": "Its revenue account (list_accounts)."},
-        "salesTaxRulesetId": {"type": "string"}, "isArchived": {"type": "boolean"},
-        "prices": {"type": "array", "description": "One price per currency.", "items": {"type": "object",
-            "properties": {"unitPrice": {"type": "number", "minimum": 0}, "currencyId": {"type": "string", "pattern": "^[A-Z]{3}$"}},
-            "required": ["unitPrice", "currencyId"], "additionalProperties": false}}}$j$::jsonb,
-    'required', CASE WHEN creating THEN '["name"]'::jsonb ELSE '[]'::jsonb END,
-    'minProperties', 1,
-    'additionalProperties', false);
-COMMENT ON FUNCTION billy._product_schema(boolean) IS 'The JSON Schema of a product in create_product (name required) and update_product. Internal.';
-
--- _schema_outline: an object schema's members in one line, {"a", "b"?}
-CREATE FUNCTION billy._schema_outline(schema jsonb) RETURNS text
-LANGUAGE sql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
-RETURN '{' || (SELECT string_agg(format('"%s"%s', k, CASE WHEN coalesce(schema -> 'required', '[]') ? k THEN '' ELSE '?' END), ', ' ORDER BY n)
-               FROM jsonb_object_keys(schema -> 'properties') WITH ORDINALITY AS x(k, n)) || '}';
-COMMENT ON FUNCTION billy._schema_outline(jsonb) IS 'The members of an object schema in one line, optional ones marked with ?. Internal.';
-
--- write_operations is the catalog of write operations: each one's name, the
--- function that runs it in one call, what it does, and the JSON Schema of
--- the args billy.preview_write takes for it.  The MCP write tools derive
--- their arguments from input_schema (90-mcp.sql), and a test checks that
--- billy._plan_write accepts exactly its members.
-CREATE FUNCTION billy.write_operations()
-RETURNS TABLE (operation text, function_name text, args text, description text, input_schema jsonb)
-LANGUAGE sql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-SELECT v0.operation, v0.function_name, billy._schema_outline(s.schema), v0.description, s.schema
-FROM (VALUES
-    ('create_invoice', 'billy.create_invoice', 'create a draft invoice', jsonb_build_object(
-        'invoice', $j${"type": "object", "description": "The draft invoice: customer, date, lines.",
-            "properties": {
-                "contactId": {"type": "string", "description": "The customer (a contact id)."},
-                "entryDate": {"type": "string", "format": "date"},
-                "currencyId": {"type": "string", "pattern": "^[A-Z]{3}$", "description": "Default: the customer's, else the base currency."},
-                "exchangeRate": {"type": "number", "minimum": 0},
-                "paymentTermsMode": {"enum": ["net"]},
-                "paymentTermsDays": {"type": "integer", "minimum": 0, "maximum": 3650, "description": "Days to pay."},
-                "taxMode": {"enum": ["incl", "excl"], "description": "Whether prices include VAT (default excl)."},
-                "invoiceNo": {"type": "string", "maxLength": 64},
-                "externalId": {"type": "string", "maxLength": 255},
-                "orderNo": {"type": "string", "maxLength": 255},
-                "contactMessage": {"type": "string", "maxLength": 5000},
-                "attContactPersonId": {"type": "string"},
-                "type": {"enum": ["invoice", "creditNote"]},
-                "creditedInvoiceId": {"type": "string"},
-                "state": {"enum": ["draft"]},
-                "lines": {"type": "array", "minItems": 1, "maxItems": 500, "items": {"type": "object",
-                    "properties": {"productId": {"type": "string"}, "description": {"type": "string", "maxLength": 1000, "description": "Line text."},
-                                   "quantity": {"type": "number", "description": "Default 1."}, "unitPrice": {"type": "number", "description": "Default: the product's price."},
-                                   "discountMode": {"enum": ["cash", "percent"]}, "discountValue": {"type": "number", "minimum": 0},
-                                   "discountText": {"type": "string", "maxLength": 255}, "priority": {"type": "integer"}},
-                    "required": ["productId"], "additionalProperties": false}}},
-            "required": ["contactId", "entryDate", "lines"], "additionalProperties": false}$j$::jsonb), ARRAY['invoice']),
-    ('approve_invoice', 'billy.approve_invoice', 'approve (book) a draft invoice', jsonb_build_object(
-        'invoiceId', '{"type": "string", "minLength": 1, "maxLength": 64}'::jsonb), ARRAY['invoiceId']),
-    ('send_invoice', 'billy.send_invoice', 'e-mail an approved invoice', jsonb_build_object(
-        'invoiceId', '{"type": "string", "minLength": 1, "maxLength": 64}'::jsonb,
-        'contactPersonId', '{"type": "string", "maxLength": 64, "description": "Default: the customer''s first person with an e-mail."}'::jsonb,
-        'emailSubject', '{"type": "string", "maxLength": 255}'::jsonb,
-        'emailBody', '{"type": "string", "maxLength": 20000}'::jsonb), ARRAY['invoiceId']),
-    ('delete_draft_invoice', 'billy.delete_draft_invoice', 'delete a draft invoice', jsonb_build_object(
-        'invoiceId', '{"type": "string", "minLength": 1, "maxLength": 64}'::jsonb), ARRAY['invoiceId']),
-    ('create_contact', 'billy.create_contact', 'create a customer or supplier', jsonb_build_object(
-        'contact', billy._contact_schema(true)), ARRAY['contact']),
-    ('update_contact', 'billy.update_contact', 'change a contact', jsonb_build_object(
-        'contactId', '{"type": "string", "minLength": 1, "maxLength": 64}'::jsonb,
-        'contact', billy._contact_schema(false)), ARRAY['contactId', 'contact']),
-    ('create_product', 'billy.create_product', 'create a product', jsonb_build_object(
-        'product', billy._product_schema(true)), ARRAY['product']),
-    ('update_product', 'billy.update_product', 'change a product', jsonb_build_object(
-        'productId', '{"type": "string", "minLength": 1, "maxLength": 64}'::jsonb,
-        'product', billy._product_schema(false)), ARRAY['productId', 'product']),
-    ('create_bill', 'billy.create_bill', 'create a draft bill', jsonb_build_object(
-        'bill', $j${"type": "object", "description": "The draft bill: supplier, date, lines.",
-            "properties": {
-                "contactId": {"type": "string", "description": "The supplier (a contact id)."},
-                "entryDate": {"type": "string", "format": "date"}, "dueDate": {"type": "string", "format": "date", "description": "Default: by the terms."},
-                "currencyId": {"type": "string", "pattern": "^[A-Z]{3}$"}, "exchangeRate": {"type": "number", "minimum": 0},
-                "taxMode": {"enum": ["incl", "excl"], "description": "Whether amounts include VAT."}, "suppliersInvoiceNo": {"type": "string", "maxLength": 255, "description": "The suppliers invoice number."},
-                "voucherNo": {"type": "string", "maxLength": 64}, "state": {"enum": ["draft"]},
-                "type": {"enum": ["bill", "creditNote"]}, "creditedBillId": {"type": "string"},
-                "lines": {"type": "array", "minItems": 1, "items": {"type": "object",
-                    "properties": {"accountId": {"type": "string", "description": "An expense account (list_accounts)."},
-                                   "taxRateId": {"type": "string", "description": "A purchase tax rate (list_tax_rates)."},
-                                   "description": {"type": "string", "maxLength": 1000},
-                                   "amount": {"type": "number", "description": "Gross when taxMode is incl."},
-                                   "priority": {"type": "integer"}},
-                    "required": ["accountId", "taxRateId", "description", "amount"], "additionalProperties": false}}},
-            "required": ["contactId", "entryDate", "lines"], "additionalProperties": false}$j$::jsonb), ARRAY['bill']),
-    ('approve_bill', 'billy.approve_bill', 'approve (book) a draft bill', jsonb_build_object(
-        'billId', '{"type": "string", "minLength": 1, "maxLength": 64}'::jsonb), ARRAY['billId']),
-    ('create_bank_payment', 'billy.create_bank_payment', 'register a payment of invoices or bills', jsonb_build_object(
-        'payment', $j${"type": "object", "description": "The payment and the invoices or bills it settles.",
-            "properties": {
-                "entryDate": {"type": "string", "format": "date"},
-                "cashAmount": {"type": "number", "minimum": 0.01},
-                "cashAccountId": {"type": "string", "description": "Default: a bank account in the documents' currency."},
-                "cashSide": {"enum": ["debit", "credit"], "description": "debit: money in (invoices, the default); credit: money out (bills)."},
-                "cashExchangeRate": {"type": "number", "minimum": 0},
-                "feeAmount": {"type": "number", "minimum": 0}, "feeAccountId": {"type": "string"},
-                "contactId": {"type": "string"},
-                "associations": {"type": "array", "minItems": 1, "maxItems": 16, "items": {"type": "object",
-                    "properties": {"subjectReference": {"type": "string", "pattern": "^(invoice|bill):[A-Za-z0-9_-]+$", "description": "invoice:ID or bill:ID"}},
-                    "required": ["subjectReference"], "additionalProperties": false}}},
-            "required": ["entryDate", "cashAmount", "associations"], "additionalProperties": false}$j$::jsonb), ARRAY['payment']),
-    ('update_organization', 'billy.update_organization', 'change the organization''s settings', jsonb_build_object(
-        'organization', $j${"type": "object", "description": "The settings to change.",
-            "properties": {
-                "name": {"type": "string", "maxLength": 255}, "street": {"type": "string", "maxLength": 255},
-                "zipcode": {"type": "string", "maxLength": 32}, "city": {"type": "string", "maxLength": 255},
-                "phone": {"type": "string", "maxLength": 64, "description": "Phone."}, "email": {"type": "string", "format": "email", "description": "E-mail."},
-                "registrationNo": {"type": "string", "maxLength": 32},
-                "paymentTermsDays": {"type": "integer", "minimum": 0, "maximum": 3650, "description": "Default days to pay."},
-                "defaultTaxMode": {"enum": ["incl", "excl"], "description": "Whether prices include VAT by default."}},
-            "additionalProperties": false}$j$::jsonb), ARRAY['organization'])
-) v0(operation, function_name, description, props, required),
-LATERAL (SELECT jsonb_build_object(
-    'type', 'object',
-    'properties', jsonb_build_object('org', '{"type": "string", "description": "The organization: id or name; may be left out when only one is connected."}'::jsonb) || v0.props,
-    'required', to_jsonb(v0.required),
-    'additionalProperties', false) AS schema) s
-$$;
-COMMENT ON FUNCTION billy.write_operations() IS
-'The write operations billy.preview_write accepts: the function that runs each in one call, an outline of its args, what it does, and input_schema, the JSON Schema of its args (what billy._plan_write checks; the MCP write tools derive their arguments from it). The names are stable.';
-
 CREATE FUNCTION billy._forget_previews() RETURNS integer
 LANGUAGE sql
 SET search_path = pg_catalog, pg_temp
@@ -1384,19 +715,16 @@ AS $$
 DECLARE
     w billy.write_ops;
     tbl text;
+    is_org boolean;
     rec jsonb;
 BEGIN
     SELECT * INTO w FROM billy.write_ops WHERE id = op;
-    tbl := billy._resource_table(CASE w.operation
-        WHEN 'create_contact' THEN 'contacts' WHEN 'update_contact' THEN 'contacts'
-        WHEN 'create_product' THEN 'products' WHEN 'update_product' THEN 'products'
-        WHEN 'create_bill' THEN 'bills' WHEN 'approve_bill' THEN 'bills'
-        WHEN 'create_bank_payment' THEN 'bankPayments' WHEN 'update_organization' THEN NULL
-        ELSE 'invoices' END);
+    SELECT billy._resource_table(c.resource), c.resource IS NULL INTO tbl, is_org
+    FROM billy.write_catalog c WHERE c.operation = w.operation;
     IF tbl IS NOT NULL AND rid IS NOT NULL THEN
         EXECUTE format('SELECT raw FROM billy.%I WHERE organization_id = $1 AND id = $2', tbl)
             INTO rec USING w.organization_id, rid;
-    ELSIF w.operation = 'update_organization' THEN
+    ELSIF is_org THEN
         SELECT raw INTO rec FROM billy.organizations WHERE id = w.organization_id;
     END IF;
     UPDATE billy.write_ops SET state = 'done', finished_at = now(), http_status = status, needs_decision = false,
@@ -1459,13 +787,13 @@ COMMENT ON FUNCTION billy._write_unknown(bigint, text, integer, text) IS 'Marks 
 -- _write_affected: the records a write's answer says changed, as the
 -- mirror's parents (children point to their parent), and deletions
 CREATE FUNCTION billy._write_affected(response jsonb) RETURNS TABLE (resource text, record_id text, deleted boolean)
-LANGUAGE sql IMMUTABLE
+LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 SELECT DISTINCT ON (r, i) r, i, d FROM (
     SELECT k AS r, e ->> 'id' AS i, false AS d
     FROM jsonb_each(response) AS t(k, v), jsonb_array_elements(CASE WHEN jsonb_typeof(v) = 'array' THEN v ELSE '[]' END) e
-    WHERE k IN ('invoices', 'contacts', 'products', 'bills', 'bankPayments')
+    WHERE k IN (SELECT c.resource FROM billy.write_catalog c)
     UNION ALL
     SELECT split_part(e ->> 'subjectReference', ':', 1) || 's', split_part(e ->> 'subjectReference', ':', 2), false
     FROM jsonb_array_elements(CASE WHEN jsonb_typeof(response -> 'balanceModifiers') = 'array' THEN response -> 'balanceModifiers' ELSE '[]' END) e
@@ -1479,13 +807,13 @@ SELECT DISTINCT ON (r, i) r, i, d FROM (
     SELECT k, x, true
     FROM jsonb_each(coalesce(response -> 'meta' -> 'deletedRecords', '{}')) AS t(k, v),
          jsonb_array_elements_text(CASE WHEN jsonb_typeof(v) = 'array' THEN v ELSE '[]' END) x
-    WHERE k IN ('invoices', 'contacts', 'products', 'bills', 'bankPayments')
+    WHERE k IN (SELECT c.resource FROM billy.write_catalog c)
 ) a(r, i, d)
 WHERE i IS NOT NULL AND i <> ''
 ORDER BY r, i, d DESC
 $$;
 COMMENT ON FUNCTION billy._write_affected(jsonb) IS
-'The mirrored records a write''s answer changed (plural roots, children mapped to their parents) or deleted (meta.deletedRecords). Internal.';
+'The mirrored records a write''s answer changed (plural roots that are resources of billy.write_catalog, children mapped to their parents) or deleted (meta.deletedRecords). Internal.';
 
 -- _write_matches: the records in a look-up's answer that are the write's
 CREATE FUNCTION billy._write_matches(lookup jsonb, response jsonb) RETURNS text[]
@@ -1620,24 +948,21 @@ GRANT EXECUTE ON FUNCTION billy.resolve_write(bigint, text, text, text) TO billy
 GRANT EXECUTE ON FUNCTION billy.preview_write(text, jsonb) TO billy_admin, billy_writer;
 GRANT EXECUTE ON FUNCTION billy.commit_write(text) TO billy_admin, billy_writer;
 GRANT EXECUTE ON FUNCTION billy.set_read_only(text, boolean) TO billy_admin;
-GRANT EXECUTE ON FUNCTION billy.write_operations(), billy._contact_schema(boolean), billy._product_schema(boolean),
-    billy._schema_outline(jsonb) TO billy_reader;
-GRANT EXECUTE ON FUNCTION billy.create_invoice(text, jsonb), billy.approve_invoice(text, text),
-    billy.send_invoice(text, text, jsonb), billy.delete_draft_invoice(text, text),
-    billy.create_contact(text, jsonb), billy.update_contact(text, text, jsonb),
-    billy.create_product(text, jsonb), billy.update_product(text, text, jsonb),
-    billy.create_bill(text, jsonb), billy.approve_bill(text, text),
-    billy.create_bank_payment(text, jsonb), billy.update_organization(text, jsonb) TO billy_admin, billy_writer;
--- what the public functions above call as their invoker
+GRANT SELECT ON billy.write_catalog TO billy_reader;
+GRANT EXECUTE ON FUNCTION billy.write_operations(), billy._schema_outline(jsonb) TO billy_reader;
+-- what the public functions above call as their invoker (the plan
+-- functions: 83-write-ops.sql)
 GRANT EXECUTE ON FUNCTION billy._plan_write(text, jsonb), billy._require_writable(text),
     billy._raise_problems(jsonb), billy._commit_plan(text), billy._write_now(text, jsonb),
     billy._store_preview(text, jsonb), billy._write_resolve(bigint, text, text, text, name),
-    billy._refuse_if_unsettled(text, text, jsonb), billy._check_fields(jsonb, text, jsonb), billy._is_date(text),
-    billy._cvr_valid(text), billy._problem(text, text), billy._touch(text, text, text),
+    billy._refuse_if_unsettled(text, text, jsonb), billy._check_args(jsonb, jsonb), billy._fill_path(text, jsonb),
+    billy._is_date(text), billy._cvr_valid(text), billy._problem(text, text), billy._touch(text, text, text),
     billy._ids(text, text, text, text), billy._live(text, text, text), billy._missing(text, text, text),
     billy._urlencode(text) TO billy_admin, billy_writer;
 GRANT EXECUTE ON FUNCTION billy._set_read_only(text, boolean) TO billy_admin;
 GRANT EXECUTE ON FUNCTION billy._is_date(text) TO billy_reader;
+
+SELECT pg_catalog.pg_extension_config_dump('billy.write_catalog', 'WHERE NOT builtin');
 
 REVOKE ALL ON ALL TABLES IN SCHEMA billy FROM PUBLIC;
 REVOKE ALL ON ALL ROUTINES IN SCHEMA billy FROM PUBLIC;

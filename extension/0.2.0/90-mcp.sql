@@ -212,7 +212,7 @@ BEGIN
     IF NOT FOUND THEN
         RETURN format('%s is not a write operation (billy.write_operations() lists them)', t.operation);
     END IF;
-    IF billy._mcp_function(w.function_name) IS DISTINCT FROM billy._mcp_function(t.function) THEN
+    IF billy._mcp_function(coalesce(w.function_name, 'billy.preview_write(text,jsonb)')) IS DISTINCT FROM billy._mcp_function(t.function) THEN
         RETURN format('the write operation %s runs %s, not %s (the registry and billy.write_operations() disagree)',
                       t.operation, w.function_name, t.function);
     END IF;
@@ -1471,38 +1471,49 @@ FROM (VALUES
      'Payments in and out: date, amount, contact, the invoices or bills they settle.')
 ) v(name, title, sort_order, function, project, arguments, properties, required, description);
 
--- The write tools: each runs a write operation of billy.write_operations(),
--- and its arguments, their schema and its function are derived from it
-INSERT INTO billy.mcp_tools (name, title, sort_order, operation, function, requires, arguments, kind, issue,
-                             annotations, input_schema, description, builtin)
-SELECT v.name, v.title, v.sort_order, v.operation, w.function_name,
-       ARRAY['billy.preview_write(text,jsonb)', 'billy.commit_write(text)'],
-       billy._mcp_write_arguments(v.operation, v.renames::jsonb), 'write', 'issue 8: safe writes',
-       jsonb_build_object('readOnlyHint', false, 'destructiveHint', v.destructive, 'idempotentHint', v.idempotent, 'openWorldHint', true),
-       billy._mcp_write_input(v.operation, v.renames::jsonb), v.description, true
-FROM (VALUES
-    ('create_invoice', 'Create a draft invoice', 120, 'create_invoice', '{}', false, false,
-     'Creates a draft invoice for a customer with product lines; approve_invoice books it.'),
-    ('approve_invoice', 'Approve an invoice', 130, 'approve_invoice', '{}', true, true,
-     'Approves (books) a draft invoice: it gets its number; only a credit note undoes it.'),
-    ('send_invoice', 'E-mail an invoice', 140, 'send_invoice', '{}', true, false,
-     'E-mails an approved invoice to the customer through Billy; it cannot be recalled.'),
-    ('create_customer', 'Create a customer', 220, 'create_contact', '{"contact": "customer"}', false, false,
-     'Creates a customer (contact) in Billy; a CVR number already used is refused.'),
-    ('update_customer', 'Update a customer', 230, 'update_contact', '{"contactId": "customer_id", "contact": "changes"}', true, true,
-     'Changes fields of a customer in Billy; the old values are overwritten.'),
-    ('create_product', 'Create a product', 320, 'create_product', '{}', false, false,
-     'Creates a product with its prices in Billy.'),
-    ('update_product', 'Update a product', 330, 'update_product', '{"product": "changes"}', true, true,
-     'Changes fields of a product in Billy; the old values are overwritten.'),
-    ('create_bill', 'Create a draft bill', 410, 'create_bill', '{}', false, false,
-     'Records a supplier''s bill as a draft (expense accounts: list_accounts; purchase tax rates: list_tax_rates).'),
-    ('create_bank_payment', 'Register a payment', 510, 'create_bank_payment', '{}', false, false,
-     'Registers a payment of approved invoices or bills, lowering their balance.'),
-    ('update_organization_settings', 'Update organization settings', 520, 'update_organization', '{"organization": "settings"}', true, true,
-     'Changes the organization''s settings in Billy; the old values are overwritten.')
-) v(name, title, sort_order, operation, renames, destructive, idempotent, description)
-JOIN billy.write_operations() w ON w.operation = v.operation;
+-- The write tools: derived from the rows of billy.write_catalog that name a
+-- tool (their arguments, schema, function and annotations), kept so by a
+-- trigger: adding an operation's row adds its tool
+CREATE FUNCTION billy._mcp_write_tools_derive(op text) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    DELETE FROM billy.mcp_tools t WHERE t.kind = 'write' AND (op IS NULL OR t.operation = op);
+    INSERT INTO billy.mcp_tools (name, title, sort_order, operation, function, requires, arguments, kind, issue,
+                                 annotations, input_schema, description, builtin)
+    SELECT c.mcp_tool, c.mcp_title, c.mcp_sort, c.operation, coalesce(c.wrapper, 'billy.preview_write(text,jsonb)'),
+           ARRAY['billy.preview_write(text,jsonb)', 'billy.commit_write(text)'],
+           billy._mcp_write_arguments(c.operation, c.mcp_renames), 'write', 'issue 8: safe writes',
+           jsonb_build_object('readOnlyHint', false, 'destructiveHint', c.destructive, 'idempotentHint', c.idempotent, 'openWorldHint', true),
+           billy._mcp_write_input(c.operation, c.mcp_renames), c.mcp_description, true
+    FROM billy.write_catalog c
+    WHERE c.mcp_tool IS NOT NULL AND (op IS NULL OR c.operation = op);
+END
+$$;
+COMMENT ON FUNCTION billy._mcp_write_tools_derive(text) IS
+'Derives the MCP tool of a write operation (NULL: of all) from its row of billy.write_catalog: name, title, description, place and annotations from the row, arguments and input schema from its input_schema (billy._mcp_write_arguments, billy._mcp_write_input). Internal.';
+
+CREATE FUNCTION billy._mcp_write_catalog_changed() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        PERFORM billy._mcp_write_tools_derive(OLD.operation);
+    END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        PERFORM billy._mcp_write_tools_derive(NEW.operation);
+    END IF;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION billy._mcp_write_catalog_changed() IS 'Trigger: a changed row of billy.write_catalog changes its MCP tool. Internal.';
+
+CREATE TRIGGER write_tools AFTER INSERT OR UPDATE OR DELETE ON billy.write_catalog
+    FOR EACH ROW EXECUTE FUNCTION billy._mcp_write_catalog_changed();
+
+SELECT billy._mcp_write_tools_derive(NULL);
 
 -- The import tools: a dry run as the preview, the job with the confirmation
 INSERT INTO billy.mcp_tools (name, title, sort_order, function, requires, arguments, fixed_args, kind, issue,
@@ -1553,7 +1564,7 @@ REVOKE ALL ON FUNCTION billy.mcp(jsonb), billy.mcp_tool_status(), billy.mcp_inst
     billy._mcp_record(text, jsonb), billy._mcp_project(text, jsonb, jsonb),
     billy._mcp_list_contacts(text, text, boolean, boolean, integer, integer, interval),
     billy._mcp_list_products(text, text, boolean, integer, integer, interval), billy._mcp_accounts(text, text, text, boolean),
-    billy._mcp_tax_rates(text, boolean) FROM PUBLIC;
+    billy._mcp_tax_rates(text, boolean), billy._mcp_write_tools_derive(text), billy._mcp_write_catalog_changed() FROM PUBLIC;
 REVOKE ALL ON billy.mcp_import_previews FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION billy.mcp(jsonb), billy.mcp_tool_status(), billy.mcp_instructions(), billy.metrics(),
     billy._mcp_function(text), billy._mcp_in_params(regprocedure), billy._mcp_tool_problem(billy.mcp_tools),

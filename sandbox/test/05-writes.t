@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # Writes: invoices (create, update, approve, void, delete draft, e-mail),
-# credit notes, contacts, products, bills, bank payments, the organization.
+# credit notes, contacts, products (deleting unused ones), bills, bank payments, the organization.
 import os
 import re
 import sys
@@ -213,6 +213,23 @@ def body(t):
     # organizationId in a body is accepted when it matches
     d = s.api("POST", "/contacts", {"contact": {"organizationId": s.org_id, "name": "Match", "countryId": "SE"}})
     t.is_(d["contacts"][0]["localeId"], "en_US", "organizationId matching the token is accepted")
+
+    # deleting contacts and products: only unused ones
+    c = s.api("POST", "/contacts", {"contact": {"name": "Slettes ApS", "countryId": "DK", "contactPersons": [{"name": "A"}, {"name": "B"}]}})["contacts"][0]
+    d = s.api("DELETE", "/contacts/" + c["id"])
+    t.ok(d["meta"]["deletedRecords"]["contacts"] == [c["id"]] and len(d["meta"]["deletedRecords"]["contactPersons"]) == 2 and
+         s.get("/v2/contacts/" + c["id"]).status == 404, "DELETE an unused contact: it and its persons are gone")
+    used = s.api("GET", "/invoices?pageSize=1")["invoices"][0]
+    r = s.request("DELETE", "/v2/contacts/" + used["contactId"])
+    t.ok(r.status == 422 and "in use" in r.json()["errorMessage"] and
+         s.get("/v2/contacts/" + used["contactId"]).status == 200, "DELETE a contact in use: 422 saying so, nothing deleted")
+    line = s.api("GET", "/invoiceLines?invoiceId=" + used["id"])["invoiceLines"][0]
+    r = s.request("DELETE", "/v2/products/" + line["productId"])
+    t.ok(r.status == 422 and "in use" in r.json()["errorMessage"], "DELETE a product on an invoice line: 422 saying so")
+    p = s.api("POST", "/products", {"product": {"name": "Ubrugt", "prices": [{"unitPrice": 10, "currencyId": "DKK"}]}})["products"][0]
+    d = s.api("DELETE", "/products/" + p["id"])
+    t.ok(d["meta"]["deletedRecords"]["products"] == [p["id"]] and len(d["meta"]["deletedRecords"]["productPrices"]) == 1,
+         "DELETE an unused product: it and its prices are gone")
 
 
 main(body)

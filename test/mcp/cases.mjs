@@ -46,6 +46,13 @@ async function call(client, name, args) {
   return r.structuredContent;
 }
 
+// refused: a tools/call that must fail; returns its error text
+async function refused(client, name, args) {
+  const r = await client.callTool({ name, arguments: { ...(takesOrganization.has(name) ? { organization: env.ORG_ID } : {}), ...args } });
+  if (!r.isError) throw new Error(`${name}: not refused: ${JSON.stringify(r.structuredContent)}`);
+  return r.content?.[0]?.text ?? '';
+}
+
 // write: preview, check it wrote nothing, commit with the confirmation
 async function write(client, name, args, notYet) {
   const preview = await call(client, name, args);
@@ -174,6 +181,12 @@ export async function everyTool(client, label) {
       return inv?.state === 'draft' && inv.contactId === made.customer && Number(inv.amount) === 500
         && sql(`SELECT state || ' ' || amount FROM billy.invoices WHERE organization_id = '${env.ORG_ID}' AND id = '${r.record_id}'`) === 'draft 500';
     },
+    update_draft_invoice: async () => {
+      const msg = `Tak for handlen ${tag}`;
+      await write(client, 'update_draft_invoice', { invoice_id: made.invoice, changes: { contactMessage: msg } });
+      return (await dump('invoices')).find((i) => i.id === made.invoice)?.contactMessage === msg
+        && sql(`SELECT raw ->> 'contactMessage' FROM billy.invoices WHERE organization_id = '${env.ORG_ID}' AND id = '${made.invoice}'`) === msg;
+    },
     approve_invoice: async () => {
       await write(client, 'approve_invoice', { invoice_id: made.invoice },
         async () => (await dump('invoices')).find((i) => i.id === made.invoice)?.state === 'draft');
@@ -184,6 +197,24 @@ export async function everyTool(client, label) {
       await write(client, 'send_invoice', { invoice_id: made.invoice, email_subject: 'Faktura' });
       return (await dump('invoices')).find((i) => i.id === made.invoice)?.sentState !== 'unsent'
         && sql(`SELECT sent_state FROM billy.invoices WHERE organization_id = '${env.ORG_ID}' AND id = '${made.invoice}'`) !== 'unsent';
+    },
+    credit_invoice: async () => {
+      const line = sql(`SELECT min(id) FROM billy.invoice_lines WHERE organization_id = '${env.ORG_ID}' AND invoice_id = '${made.invoice}'`);
+      const r = await write(client, 'credit_invoice', { invoice_id: made.invoice, line_ids: [line], entry_date: '2026-06-18' });
+      made.creditNote = r.record_id;
+      const cn = (await dump('invoices')).find((i) => i.id === r.record_id);
+      return expect({
+        'a draft credit note of the invoice in the sandbox': cn?.type === 'creditNote' && cn.state === 'draft' && cn.creditedInvoiceId === made.invoice
+          && Number(cn.amount) === 500,
+        'and in the mirror': sql(`SELECT type || ' ' || credited_invoice_id || ' ' || amount FROM billy.invoices
+          WHERE organization_id = '${env.ORG_ID}' AND id = '${r.record_id}'`) === `creditNote ${made.invoice} 500`,
+      }, cn);
+    },
+    delete_draft_invoice: async () => {
+      await write(client, 'delete_draft_invoice', { invoice_id: made.creditNote },
+        async () => (await dump('invoices')).some((i) => i.id === made.creditNote));
+      return !(await dump('invoices')).some((i) => i.id === made.creditNote)
+        && sql(`SELECT deleted_at IS NOT NULL FROM billy.invoices WHERE organization_id = '${env.ORG_ID}' AND id = '${made.creditNote}'`) === 't';
     },
     create_bank_payment: async () => {
       const gross = Number(sql(`SELECT gross_amount FROM billy.invoices WHERE organization_id = '${env.ORG_ID}' AND id = '${made.invoice}'`));
@@ -203,8 +234,97 @@ export async function everyTool(client, label) {
         bill: { contactId: env.SUPPLIER_ID, entryDate: '2026-06-16', suppliersInvoiceNo: no,
           lines: [{ accountId: env.ACCOUNT_ID, taxRateId: env.TAX_RATE_ID, description: 'Kontorartikler', amount: 125 }] },
       });
+      made.bill = r.record_id;
       return (await dump('bills')).some((b) => b.id === r.record_id && b.suppliersInvoiceNo === no)
         && sql(`SELECT suppliers_invoice_no FROM billy.bills WHERE organization_id = '${env.ORG_ID}' AND id = '${r.record_id}'`) === no;
+    },
+    update_draft_bill: async () => {
+      await write(client, 'update_draft_bill', { bill_id: made.bill, changes: { taxMode: 'excl', lines: [
+        { accountId: env.ACCOUNT_ID, taxRateId: env.TAX_RATE_ID, description: 'Kontorartikler', amount: 100 },
+        { accountId: env.ACCOUNT_ID, taxRateId: env.TAX_RATE_ID, description: 'Kaffe', amount: 60 }] } });
+      const b = (await dump('bills')).find((x) => x.id === made.bill);
+      return expect({
+        'the new lines in the sandbox': Number(b?.amount) === 160,
+        'and in the mirror': sql(`SELECT amount || ' ' || (SELECT count(*) FROM billy.bill_lines l WHERE l.organization_id = b.organization_id
+          AND l.bill_id = b.id) FROM billy.bills b WHERE organization_id = '${env.ORG_ID}' AND id = '${made.bill}'`) === '160 2',
+      }, b);
+    },
+    approve_bill: async () => {
+      await write(client, 'approve_bill', { bill_id: made.bill },
+        async () => (await dump('bills')).find((b) => b.id === made.bill)?.state === 'draft');
+      return (await dump('bills')).find((b) => b.id === made.bill)?.state === 'approved'
+        && sql(`SELECT state FROM billy.bills WHERE organization_id = '${env.ORG_ID}' AND id = '${made.bill}'`) === 'approved';
+    },
+    credit_bill: async () => {
+      const r = await write(client, 'credit_bill', { bill_id: made.bill, entry_date: '2026-06-19' });
+      made.billCredit = r.record_id;
+      const cn = (await dump('bills')).find((b) => b.id === r.record_id);
+      return expect({
+        'a draft credit note of the whole bill in the sandbox': cn?.type === 'creditNote' && cn.creditedBillId === made.bill && Number(cn.amount) === 160,
+        'and in the mirror': sql(`SELECT type || ' ' || credited_bill_id || ' ' || amount FROM billy.bills
+          WHERE organization_id = '${env.ORG_ID}' AND id = '${r.record_id}'`) === `creditNote ${made.bill} 160`,
+      }, cn);
+    },
+    delete_draft_bill: async () => {
+      await write(client, 'delete_draft_bill', { bill_id: made.billCredit },
+        async () => (await dump('bills')).some((b) => b.id === made.billCredit));
+      return !(await dump('bills')).some((b) => b.id === made.billCredit)
+        && sql(`SELECT deleted_at IS NOT NULL FROM billy.bills WHERE organization_id = '${env.ORG_ID}' AND id = '${made.billCredit}'`) === 't';
+    },
+    add_contact_person: async () => {
+      const email = `lene.${Date.now()}@example.dk`;
+      await write(client, 'add_contact_person', { customer_id: made.customer, person: { name: 'Lene', email } });
+      made.personEmail = email;
+      return (await dump('contactPersons')).some((p) => p.contactId === made.customer && p.email === email)
+        && sql(`SELECT count(*) FROM billy.contact_persons WHERE organization_id = '${env.ORG_ID}' AND contact_id = '${made.customer}'
+                AND email = '${q(email)}'`) === '1';
+    },
+    update_contact_person: async () => {
+      const id = sql(`SELECT id FROM billy.contact_persons WHERE organization_id = '${env.ORG_ID}' AND contact_id = '${made.customer}'
+                      AND email = '${q(made.personEmail)}'`);
+      await write(client, 'update_contact_person', { contact_person_id: id, changes: { name: 'Lene Holm', isPrimary: true } });
+      const persons = (await dump('contactPersons')).filter((p) => p.contactId === made.customer);
+      return expect({
+        'renamed and primary in the sandbox': persons.some((p) => p.email === made.personEmail && p.name === 'Lene Holm' && p.isPrimary),
+        'the only primary one': persons.filter((p) => p.isPrimary).length === 1,
+        'and in the mirror': sql(`SELECT name || ' ' || is_primary FROM billy.contact_persons WHERE organization_id = '${env.ORG_ID}'
+          AND contact_id = '${made.customer}' AND email = '${q(made.personEmail)}'`) === 'Lene Holm true',
+      }, persons);
+    },
+    delete_contact_person: async () => {
+      const id = sql(`SELECT id FROM billy.contact_persons WHERE organization_id = '${env.ORG_ID}' AND contact_id = '${made.customer}'
+                      AND email = '${q(made.personEmail)}'`);
+      const others = Number(sql(`SELECT count(*) FROM billy.contact_persons WHERE organization_id = '${env.ORG_ID}' AND contact_id = '${made.customer}'`)) - 1;
+      await write(client, 'delete_contact_person', { contact_person_id: id });
+      const persons = (await dump('contactPersons')).filter((p) => p.contactId === made.customer);
+      return expect({
+        'gone from the sandbox, the others kept': !persons.some((p) => p.email === made.personEmail) && persons.length === others,
+        'and from the mirror': sql(`SELECT count(*) FROM billy.contact_persons WHERE organization_id = '${env.ORG_ID}'
+          AND contact_id = '${made.customer}' AND email = '${q(made.personEmail)}'`) === '0',
+      }, persons);
+    },
+    delete_customer: async () => {
+      const inUse = await refused(client, 'delete_customer', { customer_id: made.customer });
+      const r = await write(client, 'create_customer', { customer: { name: `Slettes ${tag}`, countryId: 'DK' } });
+      await write(client, 'delete_customer', { customer_id: r.record_id },
+        async () => (await dump('contacts')).some((c) => c.id === r.record_id));
+      return expect({
+        'a customer in use is refused, saying so': /in use \(.*invoice.*\).*archive/.test(inUse),
+        'the unused one is gone from the sandbox': !(await dump('contacts')).some((c) => c.id === r.record_id),
+        'and deleted in the mirror': sql(`SELECT deleted_at IS NOT NULL FROM billy.contacts WHERE organization_id = '${env.ORG_ID}' AND id = '${r.record_id}'`) === 't',
+        'the one in use is still there': (await dump('contacts')).some((c) => c.id === made.customer),
+      }, inUse);
+    },
+    delete_product: async () => {
+      const inUse = await refused(client, 'delete_product', { product_id: made.product });
+      const r = await write(client, 'create_product', { product: { name: `Slettes ${tag}` } });
+      await write(client, 'delete_product', { product_id: r.record_id },
+        async () => (await dump('products')).some((p) => p.id === r.record_id));
+      return expect({
+        'a product in use is refused, saying so': /in use \(.*invoice line.*\).*archive/.test(inUse),
+        'the unused one is gone from the sandbox': !(await dump('products')).some((p) => p.id === r.record_id),
+        'and deleted in the mirror': sql(`SELECT deleted_at IS NOT NULL FROM billy.products WHERE organization_id = '${env.ORG_ID}' AND id = '${r.record_id}'`) === 't',
+      }, inUse);
     },
     update_organization_settings: async () => {
       const phone = `+45 ${String(Date.now()).slice(-8)}`;
@@ -238,7 +358,9 @@ export async function everyTool(client, label) {
     },
   };
   const order = ['sync_billy_data', 'warm_cache', 'create_customer', 'update_customer', 'create_product', 'update_product',
-    'create_invoice', 'approve_invoice', 'send_invoice', 'create_bank_payment', 'create_bill', 'update_organization_settings',
+    'create_invoice', 'update_draft_invoice', 'approve_invoice', 'send_invoice', 'credit_invoice', 'delete_draft_invoice',
+    'create_bank_payment', 'create_bill', 'update_draft_bill', 'approve_bill', 'credit_bill', 'delete_draft_bill',
+    'add_contact_person', 'update_contact_person', 'delete_contact_person', 'delete_customer', 'delete_product', 'update_organization_settings',
     'import_customers_csv', 'import_products_csv', 'get_bulk_job_status', 'cancel_bulk_job'];
 
   const missing = listed.filter((n) => !(n in reads) && !(n in writes));

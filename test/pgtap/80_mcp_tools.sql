@@ -6,7 +6,7 @@
 \set ON_ERROR_STOP 1
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
-SELECT plan(127);
+SELECT plan(139);
 
 SELECT billy.connect(billy_test.token(1), billy_test.setting('api_url'));
 SET LOCAL client_min_messages = warning;
@@ -45,7 +45,7 @@ GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA pg_temp TO PUBLIC;
 ------------------------------------------------------------------------------
 -- the registry
 ------------------------------------------------------------------------------
-SELECT is((SELECT count(*) FROM billy.mcp_tools WHERE builtin), 45::bigint, 'the 45 tools are registered');
+SELECT is((SELECT count(*) FROM billy.mcp_tools WHERE builtin), 57::bigint, 'the 57 tools are registered');
 SELECT set_eq($$SELECT name FROM billy.mcp_tools WHERE builtin$$,
     ARRAY['list_invoices', 'get_invoice', 'create_invoice', 'approve_invoice', 'send_invoice', 'list_customers',
           'get_customer', 'create_customer', 'update_customer', 'list_products', 'get_product', 'create_product',
@@ -55,7 +55,10 @@ SELECT set_eq($$SELECT name FROM billy.mcp_tools WHERE builtin$$,
           'get_receivables_aging', 'forecast_revenue', 'get_vat_return', 'get_vat_deadlines', 'check_vat',
           'import_customers_csv', 'import_products_csv', 'export_invoices_csv', 'get_bulk_job_status',
           'cancel_bulk_job', 'get_cache_performance', 'warm_cache', 'check_connection', 'get_bill', 'list_accounts', 'list_tax_rates',
-          'show_dashboard', 'search', 'list_unmatched_bank_lines', 'get_statement'],
+          'show_dashboard', 'search', 'list_unmatched_bank_lines', 'get_statement',
+          'update_draft_invoice', 'delete_draft_invoice', 'credit_invoice', 'update_draft_bill',
+          'delete_draft_bill', 'approve_bill', 'credit_bill', 'delete_customer', 'delete_product', 'add_contact_person',
+          'update_contact_person', 'delete_contact_person'],
     'every tool the issues name, and no other');
 SELECT is_empty($$SELECT name FROM billy.mcp_tools WHERE name !~ '^[a-z0-9_]{1,64}$'$$,
     'tool names are letters, digits and underscores, at most 64 (what Claude Desktop, Codex and Copilot accept)');
@@ -375,22 +378,24 @@ GRANT USAGE ON SCHEMA mcp_t TO PUBLIC;
 
 ------------------------------------------------------------------------------
 -- writes: every write tool's arguments come from its write operation's
--- input_schema (billy.write_operations()), which billy._plan_write accepts
--- member by member; a preview through MCP runs the real billy.preview_write
--- (the commit, against the sandbox, is tested end to end in 85-mcp-clients.t)
+-- input_schema (a row of billy.write_catalog), the one check of their shape
+-- (billy._check_args, in C); the plan functions accept every member of it.
+-- A preview through MCP runs the real billy.preview_write (the commit,
+-- against the sandbox, is tested end to end in 85-mcp-clients.t)
 ------------------------------------------------------------------------------
 SELECT is_empty($$SELECT name, billy._mcp_write_problem(t) FROM billy.mcp_tools t WHERE kind = 'write' AND billy._mcp_write_problem(t) IS NOT NULL$$,
     'every write tool''s arguments fill members of its write operation''s args, and it requires what the operation requires');
 SELECT is_empty($$SELECT w.operation FROM billy.write_operations() w
                   WHERE NOT EXISTS (SELECT 1 FROM billy.mcp_tools t WHERE t.operation = w.operation)
-                    AND w.operation NOT IN ('delete_draft_invoice', 'approve_bill')$$,
-    'every write operation but two has its MCP tool');
--- _plan_write agrees with each operation's schema: every member (and each
--- member of an object member) is accepted; a made-up one is not
+                    -- their tools wait for the ledger's mirror, where an end-to-end case checks their effect
+                    AND w.operation NOT IN ('create_journal_entry', 'set_journal_entry_state')$$,
+    'every write operation but the journal entries'' has its MCP tool');
+SELECT is(billy._plan_write('approve_invoice', jsonb_build_object('org', billy_test.org(1), 'invoiceId', :'draft_or_any')) -> 'lookup' -> 'expect',
+    '{"state": "approved"}', 'a look-up keeps what its catalog row expects when the plan function adds nothing');
 CREATE FUNCTION pg_temp.refused(op text, args jsonb) RETURNS text[]
 LANGUAGE sql AS $$
     SELECT ARRAY(SELECT e ->> 'field' FROM jsonb_array_elements(billy._plan_write(op, args) -> 'problems') e
-                 WHERE e ->> 'message' LIKE 'is not a field billy sends%' ORDER BY 1)
+                 WHERE e ->> 'message' LIKE 'is not a%' ORDER BY 1)
 $$;
 SELECT is_empty(format($$
     SELECT w.operation, k FROM billy.write_operations() w, jsonb_object_keys(w.input_schema -> 'properties') k
@@ -401,13 +406,31 @@ SELECT is_empty(format($$
            jsonb_object_keys(s -> 'properties') n
     WHERE cardinality(pg_temp.refused(w.operation, jsonb_build_object('org', %L, k, jsonb_build_object(n, 'x')))) > 0$$, billy_test.org(1)),
     'and every member of their object members');
-SELECT is(pg_temp.refused('approve_invoice', jsonb_build_object('org', billy_test.org(1), 'invoice_id', 'x')), ARRAY['args.invoice_id'],
+SELECT is(pg_temp.refused('approve_invoice', jsonb_build_object('org', billy_test.org(1), 'invoice_id', 'x')), ARRAY['invoice_id'],
     'a member the schema does not name is refused by the planner (what the six broken tools sent)');
 SELECT is_empty(format($$
     SELECT w.operation, r FROM billy.write_operations() w, jsonb_array_elements_text(w.input_schema -> 'required') r
     WHERE NOT EXISTS (SELECT 1 FROM jsonb_array_elements(billy._plan_write(w.operation, jsonb_build_object('org', %L)) -> 'problems') e
-                      WHERE e ->> 'field' = 'args.' || r AND e ->> 'message' = 'is required')$$, billy_test.org(1)),
+                      WHERE e ->> 'field' = r AND e ->> 'message' = 'is required')$$, billy_test.org(1)),
     'every member the schema requires is one the planner requires');
+SELECT is(billy._plan_write('create_invoice', jsonb_build_object('org', billy_test.org(1), 'invoice',
+        '{"contactId": "c", "entryDate": "2026-02-30", "lines": [{"productId": "p", "unitPrice": 1.234}]}'::jsonb)) -> 'problems',
+    '[{"field": "invoice.lines[0].unitPrice", "message": "must have at most 2 decimals, not 1.234"},
+      {"field": "invoice.entryDate", "message": "must be a date (YYYY-MM-DD), not \"2026-02-30\""}]'::jsonb,
+    'the shape''s problems are all named, each with its field, by the validator the tools use (src/jsonschema.c)');
+SELECT is_empty($$SELECT c.operation FROM billy.write_catalog c WHERE c.wrapper IS NOT NULL AND NOT EXISTS (
+                      SELECT 1 FROM pg_proc p WHERE p.oid = to_regproc(c.wrapper)
+                        AND pg_get_functiondef(p.oid) LIKE '%billy._write_now(' || quote_literal(c.operation) || '%'
+                        AND (SELECT bool_and(has_function_privilege(r, p.oid, 'EXECUTE')) FROM unnest(c.roles) r)
+                        AND NOT has_function_privilege('billy_reader', p.oid, 'EXECUTE'))$$,
+    'every operation''s one-call SQL function is the one generated from its row, granted to its roles and no others');
+SELECT is_empty($$SELECT p.oid::regprocedure FROM pg_proc p WHERE p.pronamespace = 'billy'::regnamespace AND p.prokind = 'f' AND p.proname NOT IN ('_write_now', '_write_wrapper_sql')
+                    AND pg_get_functiondef(p.oid) ~ 'billy\._write_now\('
+                    AND NOT EXISTS (SELECT 1 FROM billy.write_catalog c WHERE to_regproc(c.wrapper) = p.oid)$$,
+    'and there is no other: no write function outside the catalog');
+SELECT is_empty($$SELECT p.oid::regprocedure FROM pg_proc p WHERE p.pronamespace = 'billy'::regnamespace
+                    AND p.proname IN ('_check_fields', '_mcp_check_args')$$,
+    'and there is no second validator of write arguments in SQL');
 SELECT is((SELECT arguments FROM billy.mcp_tools WHERE name = 'update_customer'),
     '{"organization": "org", "customer_id": "contactId", "changes": "contact"}'::jsonb, 'update_customer''s arguments, derived: customer_id fills contactId');
 SELECT is((SELECT input_schema -> 'required' FROM billy.mcp_tools WHERE name = 'approve_invoice'), '["invoice_id"]'::jsonb,
@@ -519,6 +542,52 @@ SET LOCAL ROLE mcp_t_reader;
 SELECT is(pg_temp.audited_org(NULL), billy_test.org(1),
     'for a role that sees one of them, a call that names none records that one');
 SELECT is(pg_temp.audited_org(billy_test.org(2)), '(none)', 'and an organization it may not see is not recorded');
+RESET ROLE;
+
+------------------------------------------------------------------------------
+-- a write operation is one row and one plan function: added in this
+-- transaction, it is planned and previewed, and listed as an MCP tool,
+-- with nothing else changed
+------------------------------------------------------------------------------
+CREATE FUNCTION mcp_t.plan_set_order_no(org text, args jsonb) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object(
+        'problems', CASE WHEN billy._live('invoices', org, args ->> 'invoiceId') THEN '[]'::jsonb
+                         ELSE billy._problem('invoiceId', billy._missing('invoice', org, args ->> 'invoiceId')) END,
+        'touches', jsonb_build_array(billy._touch('invoices', org, args ->> 'invoiceId')),
+        'record_id', args ->> 'invoiceId',
+        'body', jsonb_build_object('invoice', jsonb_build_object('orderNo', args ->> 'orderNo')),
+        'summary', format('set the order number of invoice %s to %s', args ->> 'invoiceId', args ->> 'orderNo'))
+$$;
+GRANT USAGE ON SCHEMA mcp_t TO PUBLIC;
+GRANT EXECUTE ON FUNCTION mcp_t.plan_set_order_no(text, jsonb) TO PUBLIC;
+INSERT INTO billy.write_catalog (operation, resource, method, path, lookup, input_schema, plan_function, description,
+                                 mcp_tool, mcp_title, mcp_description, mcp_renames, mcp_sort, destructive, idempotent)
+VALUES ('set_order_no', 'invoices', 'PUT', '/invoices/{invoiceId}',
+        '{"kind": "record", "path": "/invoices/{invoiceId}", "root": "invoice"}',
+        '{"type": "object", "properties": {"invoiceId": {"type": "string"}, "orderNo": {"type": "string", "minLength": 1, "maxLength": 255}},
+          "required": ["invoiceId", "orderNo"], "additionalProperties": false}',
+        'mcp_t.plan_set_order_no', 'set an invoice''s order number', 't_set_order_no', 'Set an order number',
+        'Sets an invoice''s order number, for the tests.', '{"orderNo": "order_number"}', 5100, true, true);
+SELECT is(billy._plan_write('set_order_no', jsonb_build_object('org', billy_test.org(1), 'invoiceId', :'draft_id', 'orderNo', 'PO-7')) -> 'request',
+    jsonb_build_object('method', 'PUT', 'path', '/invoices/' || :'draft_id', 'body', '{"invoice": {"orderNo": "PO-7"}}'::jsonb),
+    'a dummy operation added as a row is planned: the catalog''s method and path, its plan function''s body');
+SELECT is(billy._plan_write('set_order_no', jsonb_build_object('org', billy_test.org(1), 'invoiceId', :'draft_id', 'orderNo', '')) -> 'problems',
+    '[{"field": "orderNo", "message": "must not be empty"}]', 'its arguments are checked against its row''s input_schema');
+SELECT is(billy.preview_write('set_order_no', jsonb_build_object('org', billy_test.org(1), 'invoiceId', :'draft_id', 'orderNo', 'PO-7')) ->> 'summary',
+    'set the order number of invoice ' || :'draft_id' || ' to PO-7', 'and previewed by billy.preview_write');
+SET LOCAL ROLE mcp_t_admin;
+SELECT ok('t_set_order_no' = ANY (pg_temp.listed()), 'its MCP tool is in tools/list through billy.mcp');
+SELECT is((SELECT t -> 'inputSchema' -> 'required' FROM jsonb_array_elements(
+        billy.mcp('{"jsonrpc": "2.0", "id": 1, "method": "tools/list"}') -> 'result' -> 'tools') t WHERE t ->> 'name' = 't_set_order_no'),
+    '["order_number", "invoice_id"]', 'with its arguments derived from the row: invoice_id, and orderNo renamed order_number');
+SELECT is(pg_temp.call('t_set_order_no', jsonb_build_object('organization', billy_test.org(1), 'invoice_id', :'draft_id', 'order_number', 'PO-7'))
+          -> 'structuredContent' -> 'preview' -> 'request' ->> 'path',
+    '/invoices/' || :'draft_id', 'and calling it previews the write');
+RESET ROLE;
+DELETE FROM billy.write_catalog WHERE operation = 'set_order_no';
+SET LOCAL ROLE mcp_t_admin;
+SELECT ok(NOT 't_set_order_no' = ANY (pg_temp.listed()), 'its row deleted, the tool is gone');
 RESET ROLE;
 
 SELECT * FROM finish();

@@ -6,7 +6,7 @@
 # duplicate, the mirror equal to the sandbox after the writes (a sync writes
 # nothing), and every write in the audit trail.
 source "$(dirname "$0")/tap.sh"
-plan 56
+plan 63
 
 # a fresh organization with generated books, for this test alone
 neworg=$(q "SELECT billy_test.sandbox('POST', '/organizations', '{\"name\":\"Skrivebord ApS\"}')")
@@ -54,13 +54,16 @@ q "SELECT billy_test.sandbox('DELETE', '/stats')" >/dev/null
 is "$(psql -X -q -A -t -c "$W" -c "SELECT billy_test.try('SELECT billy.create_invoice(''$org'', ''{\"entryDate\":\"2026-02-30\",\"lines\":[{\"productId\":\"nope\",\"unitPrice\":1.234}]}'')')" | head -1)" \
    "22023: create invoice: invoice.contactId is required" "a missing contactId is named"
 out=$(psql -X -q -A -t -c "$W" -c "SELECT billy_test.try('SELECT billy.create_invoice(''$org'', ''{\"entryDate\":\"2026-02-30\",\"lines\":[{\"productId\":\"nope\",\"unitPrice\":1.234}]}'')')")
-echo "$out" | grep -q 'invoice.entryDate "2026-02-30" is not a date'; ok $? "an impossible date is named"
+echo "$out" | grep -q 'invoice.entryDate must be a date (YYYY-MM-DD), not "2026-02-30"'; ok $? "an impossible date is named"
+echo "$out" | grep -q 'invoice.lines\[0\].unitPrice must have at most 2 decimals, not 1.234'; ok $? "an amount with 3 decimals is named"
+# well formed, then checked against the mirror
+out=$(psql -X -q -A -t -c "$W" -c "SELECT billy_test.try('SELECT billy.create_invoice(''$org'', ''{\"contactId\":\"$customer\",\"entryDate\":\"2026-02-28\",\"lines\":[{\"productId\":\"nope\",\"unitPrice\":1.23}]}'')')")
 echo "$out" | grep -q 'invoice.lines\[0\].productId no product "nope" in the mirror'; ok $? "an unknown product is named with its line"
-echo "$out" | grep -q 'invoice.lines\[0\].unitPrice 1.234 has more than 2 decimals'; ok $? "an amount with 3 decimals is named"
-out=$(psql -X -q -A -t -c "$W" -c "SELECT billy_test.try('SELECT billy.create_contact(''$org'', ''{\"name\":\"X\",\"registrationNo\":\"12345678\",\"contactPersons\":[{\"email\":\"not-mail\"}],\"fax2\":1}'')')")
+out=$(psql -X -q -A -t -c "$W" -c "SELECT billy_test.try('SELECT billy.create_contact(''$org'', ''{\"name\":\"X\",\"contactPersons\":[{\"email\":\"not-mail\"}],\"fax2\":1}'')')")
+echo "$out" | grep -q 'contact.contactPersons\[0\].email must be an e-mail address, not "not-mail"'; ok $? "a bad e-mail is named"
+echo "$out" | grep -q 'contact.fax2 is not a member of contact'; ok $? "an unknown field is named"
+out=$(psql -X -q -A -t -c "$W" -c "SELECT billy_test.try('SELECT billy.create_contact(''$org'', ''{\"name\":\"X\",\"registrationNo\":\"12345678\"}'')')")
 echo "$out" | grep -q 'contact.registrationNo "12345678" is not a valid CVR number'; ok $? "a CVR number failing modulus 11 is named (1*2+2*7+3*6+4*5+5*4+6*3+7*2+8*1 = 114, not divisible by 11)"
-echo "$out" | grep -q 'contact.contactPersons\[0\].email "not-mail" is not an e-mail address'; ok $? "a bad e-mail is named"
-echo "$out" | grep -q 'contact.fax2 is not a field billy sends'; ok $? "an unknown field is named"
 is "$(q "SELECT coalesce((billy_test.sandbox('GET', '/stats')::jsonb -> 'total' ->> 'count'), '0')")" 0 "nothing was sent to Billy"
 
 # --- each operation
@@ -72,7 +75,7 @@ is "$(echo "$r" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["
 is "$(q "SELECT name || ' ' || city FROM billy.contacts WHERE organization_id = '$org' AND id = '$contact'")" "Skriveprøve ApS Aarhus C" "and it is in the mirror at once"
 w "SELECT billy.update_contact('$org', '$contact', '{\"phone\":\"+45 86 12 34 56\"}')" >/dev/null
 is "$(q "SELECT phone FROM billy.contacts WHERE organization_id = '$org' AND id = '$contact'")" "+45 86 12 34 56" "update_contact changes the mirror"
-r=$(w "SELECT billy.create_product('$org', '{\"name\":\"Skrivebordslampe\",\"productNo\":\"SK-1\",\"prices\":[{\"unitPrice\":\"499.50\",\"currencyId\":\"DKK\"}]}')")
+r=$(w "SELECT billy.create_product('$org', '{\"name\":\"Skrivebordslampe\",\"productNo\":\"SK-1\",\"prices\":[{\"unitPrice\":499.50,\"currencyId\":\"DKK\"}]}')")
 newproduct=$(echo "$r" | python3 -c 'import json,sys; print(json.load(sys.stdin)["record_id"])')
 is "$(q "SELECT unit_price = 499.50 FROM billy.product_prices WHERE organization_id = '$org' AND product_id = '$newproduct'")" t "create_product: its price is in the mirror"
 w "SELECT billy.update_product('$org', '$newproduct', '{\"description\":\"LED, dæmpbar\"}')" >/dev/null
@@ -104,6 +107,34 @@ bill=$(w "SELECT billy.create_bill('$org', '{\"contactId\":\"$supplier\",\"entry
 # incl: 1250 gross at 25% is 1000 net + 250 VAT
 is "$(q "SELECT amount || ' ' || tax FROM billy.bills WHERE organization_id = '$org' AND id = '$bill'")" "1000 250" "create_bill: 1250 incl. 25% VAT is 1000 + 250"
 is "$(w "SELECT billy.approve_bill('$org', '$bill') -> 'record' ->> 'state'")" approved "approve_bill"
+# the lifecycle's checks against the mirror, before anything is sent
+is "$(tw "SELECT billy.delete_draft_bill('$org', '$bill')" | head -1)" \
+   "22023: delete draft bill: billId bill $bill is approved, not a draft" "an approved bill is not deleted (credit it)"
+draft2=$(w "SELECT billy.create_invoice('$org', '$invoice_json') ->> 'record_id'")
+is "$(tw "SELECT billy.credit_invoice('$org', '$draft2')" | head -1)" \
+   "22023: credit invoice: invoiceId invoice $draft2 is draft: only approved invoices can be credited" "a draft is not credited (change or delete it)"
+is "$(tw "SELECT billy.delete_contact('$org', '$customer')" | head -1 | sed 's/in use ([^:]*):/in use (...):/')" \
+   "22023: delete contact: contactId contact \"$(q "SELECT name FROM billy.contacts WHERE organization_id = '$org' AND id = '$customer'")\" is in use (...): Billy refuses to delete it; archive it instead (isArchived true)" \
+   "a contact that invoices use is not deleted, and the error says so"
+# journal entries: balanced before sending, VAT per line, booked and voided
+salary=$(q "SELECT id FROM billy.accounts WHERE organization_id = '$org' AND account_no = 2210")
+bank=$(q "SELECT id FROM billy.accounts WHERE organization_id = '$org' AND is_payment_enabled AND currency_id = 'DKK' ORDER BY account_no LIMIT 1")
+is "$(tw "SELECT billy.create_journal_entry('$org', '2026-06-12', '[{\"accountId\":\"$salary\",\"side\":\"debit\",\"amount\":1000},{\"accountId\":\"$bank\",\"side\":\"credit\",\"amount\":900}]')" | head -1)" \
+   "22023: create journal entry: lines do not balance: debits 1000, credits 900 (lines without a contraAccountId must balance each other; off by 100)" \
+   "a journal entry that does not balance is refused before anything is sent"
+r=$(w "SELECT billy.create_journal_entry('$org', '2026-06-12', '[{\"accountId\":\"$account\",\"side\":\"debit\",\"amount\":1250,\"taxRateId\":\"$rate\",\"text\":\"Frokost\"},{\"accountId\":\"$bank\",\"side\":\"credit\",\"amount\":1250}]', description => 'Frokostmøde')")
+je=$(echo "$r" | python3 -c 'import json,sys; print(json.load(sys.stdin)["record_id"])')
+is "$(dump daybookTransactions | python3 -c "import json,sys; print([t['state'] + ' ' + t['description'] for t in json.load(sys.stdin)['daybookTransactions'] if t['id'] == '$je'])")" \
+   "['draft Frokostmøde']" "create_journal_entry: a draft in the sandbox, found by the id the write returned"
+w "SELECT billy.set_journal_entry_state('$org', '$je', 'approved')" >/dev/null
+# booked: 1250 gross at 25% is 1000 on the expense account and 250 deductible VAT, against 1250 from the bank
+is "$(q "SELECT billy_test.sandbox('GET', '/dump?org=$org&resource=postings')" | python3 -c "
+import json,sys
+ps=[p for p in json.load(sys.stdin)['postings'] if p.get('transactionId') and p['accountId'] in ('$account', '$bank') and abs(float(p['amount'])) in (1000.0, 1250.0) and p['entryDate'] == '2026-06-12']
+print(sorted(float(p['amount']) for p in ps))")" "[1000.0, 1250.0]" "set_journal_entry_state approved: booked with the VAT split off its line"
+w "SELECT billy.set_journal_entry_state('$org', '$je', 'voided')" >/dev/null
+is "$(dump daybookTransactions | python3 -c "import json,sys; print([t['state'] for t in json.load(sys.stdin)['daybookTransactions'] if t['id'] == '$je'])")" \
+   "['voided']" "and voided"
 w "SELECT billy.update_organization('$org', '{\"phone\":\"+45 70 20 30 40\"}')" >/dev/null
 is "$(q "SELECT raw ->> 'phone' FROM billy.organizations WHERE id = '$org'")" "+45 70 20 30 40" "update_organization refreshes billy.organizations"
 
