@@ -16,7 +16,7 @@
 
 EXTENSION   = billy
 MODULE_big  = billy
-OBJS        = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
+OBJS        = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c src/*/*.c)))
 # Released versions are frozen files; the version under work is assembled from
 # one file per concern (extension/<version>/NN-concern.sql).  CREATE EXTENSION
 # runs billy--0.1.0.sql and then each upgrade script in turn.

@@ -21,6 +21,7 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "storage/shmem.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
@@ -34,10 +35,84 @@
 #include "crypto.h"
 
 #include "audit.h"
+#include "jobs.h"
+#include "module.h"
 #include "organizations.h"
 #include "sqlexec.h"
 
 PG_FUNCTION_INFO_V1(billy_audit);
+
+#define AUDIT_CHAIN_INTERVAL_MS 1000
+
+/*
+ * Set when an entry is queued and no chaining has been asked for since the
+ * worker last chained (shared memory; NULL when not preloaded)
+ */
+static pg_atomic_uint32 *audit_queued = NULL;
+
+static Size
+audit_shmem_size(void)
+{
+	return MAXALIGN(sizeof(pg_atomic_uint32));
+}
+
+static void
+audit_shmem_init(LWLockPadded *locks)
+{
+	bool		found;
+
+	audit_queued = ShmemInitStruct("billy audit queued", sizeof(pg_atomic_uint32), &found);
+	if (!found)
+		pg_atomic_init_u32(audit_queued, 0);
+}
+
+static long
+chain_interval_ms(void)
+{
+	return AUDIT_CHAIN_INTERVAL_MS;
+}
+
+static bool
+chain_wanted(void)
+{
+	return audit_queued != NULL && pg_atomic_read_u32(audit_queued) != 0;
+}
+
+/*
+ * chain_audit moves audit entries queued by hot paths (MCP tool calls) into
+ * their hash chains; returns whether some were (then it comes back soon).
+ * A periodic step of the worker: at most one chaining a second, in batches,
+ * because under a stream of MCP calls every commit could wake the worker,
+ * and chaining a handful of entries per wake cost more than the calls.
+ */
+static bool
+chain_audit(void)
+{
+	bool		isnull;
+	Datum		d = (Datum) 0;
+
+	/* entries queued from now on wake the worker again */
+	pg_atomic_write_u32(audit_queued, 0);
+	if (billy_have_function("billy._audit_chain_pending(integer)"))
+		d = billy_sql_datum("SELECT billy._audit_chain_pending(5000)", 0, NULL, NULL, NULL, &isnull);
+	else
+		isnull = true;
+	return !isnull && DatumGetInt32(d) > 0;
+}
+
+static const BillyPeriodic audit_periodic[] = {
+	{"chaining queued audit entries", chain_interval_ms, AUDIT_CHAIN_INTERVAL_MS, false, false,
+	chain_wanted, chain_audit},
+	{NULL}
+};
+
+const BillyModule billy_audit_module = {
+	.name = "audit",
+	.shmem_size = audit_shmem_size,
+	.shmem_init = audit_shmem_init,
+	.periodic = audit_periodic,
+};
+
 
 static const char *const append_sql =
 "SELECT billy._audit_append($1, $2, COALESCE($3, "
@@ -324,8 +399,8 @@ static void
 queue_xact_callback(XactEvent event, void *arg)
 {
 	if ((event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT) &&
-		queued_here && billy_worker_state != NULL)
-		pg_atomic_write_u32(&billy_worker_state->audit_queued, 0);
+		queued_here && audit_queued != NULL)
+		pg_atomic_write_u32(audit_queued, 0);
 	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT ||
 		event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
 		queued_here = false;
@@ -376,8 +451,8 @@ billy_audit_queue(const char *action, const char *org, const char *target,
 	billy_end_owner(&owner);
 
 	/* the first entry since the worker last chained wakes it at commit */
-	if (billy_worker_state != NULL &&
-		pg_atomic_exchange_u32(&billy_worker_state->audit_queued, 1) == 0)
+	if (audit_queued != NULL &&
+		pg_atomic_exchange_u32(audit_queued, 1) == 0)
 	{
 		if (!queue_callback_registered)
 		{

@@ -45,4 +45,6 @@ extern void billy_audit_queue(const char *action, const char *org, const char *t
 							  Jsonb *request, const char *outcome, const char *client,
 							  bool aggregate);
 
+extern const struct BillyModule billy_audit_module;
+
 #endif							/* BILLY_AUDIT_H */

@@ -19,7 +19,7 @@
  * Progress slots are what billy.sync_progress shows: one per running scan,
  * in any process (the worker, or a session running billy.sync_now).
  *
- * Locking: one LWLock ("billy" tranche, second lock) guards both; holders
+ * Locking: one LWLock (tranche "billy breaker") guards both; holders
  * only copy a few fields.  Breaker state is not persisted: a restart closes
  * every breaker, which is the right thing after an outage of our own.
  *
@@ -34,10 +34,13 @@
 #include "miscadmin.h"
 #include "storage/shmem.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/timestamp.h"
 
 #include "breaker.h"
+#include "budget.h"
+#include "module.h"
 #include "pagescan.h"
 
 PG_FUNCTION_INFO_V1(billy_breaker_status);
@@ -86,16 +89,41 @@ typedef struct BillyBreakerShared
 static BillyBreakerShared *shared = NULL;
 static HTAB *breakers = NULL;
 
-Size
-billy_breaker_shmem_size(void)
+/* settings (breaker_define_settings) */
+int			billy_breaker_failures = 5;
+int			billy_breaker_cooldown_ms = 60000;
+
+/* breaker_define_settings: when a breaker opens, how long it stays open */
+static void
+breaker_define_settings(void)
+{
+	DefineCustomIntVariable("billy.breaker_failures",
+							"Consecutive failed scans of an organization that open its circuit breaker.",
+							NULL,
+							&billy_breaker_failures,
+							5, 1, 1000,
+							PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("billy.breaker_cooldown_ms",
+							"How long an open circuit breaker waits before one trial scan.",
+							NULL,
+							&billy_breaker_cooldown_ms,
+							60000, 1000, 86400000,
+							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+}
+
+static Size
+breaker_shmem_size(void)
 {
 	return add_size(MAXALIGN(sizeof(BillyBreakerShared)),
 					hash_estimate_size(billy_max_organizations, sizeof(BillyBreaker)));
 }
 
-/* billy_breaker_shmem_init runs in shmem_startup_hook, under AddinShmemInitLock */
-void
-billy_breaker_shmem_init(void)
+/* breaker_shmem_init runs in shmem_startup_hook, under AddinShmemInitLock */
+static void
+breaker_shmem_init(LWLockPadded *locks)
 {
 	bool		found;
 	HASHCTL		ctl;
@@ -104,7 +132,7 @@ billy_breaker_shmem_init(void)
 	if (!found)
 	{
 		memset(shared, 0, sizeof(BillyBreakerShared));
-		shared->lock = &(GetNamedLWLockTranche("billy"))[1].lock;
+		shared->lock = &locks[0].lock;
 	}
 	memset(&ctl, 0, sizeof(ctl));
 	ctl.keysize = BILLY_MAX_ID;
@@ -113,6 +141,14 @@ billy_breaker_shmem_init(void)
 							 billy_max_organizations, &ctl,
 							 HASH_ELEM | HASH_STRINGS);
 }
+
+const BillyModule billy_breaker_module = {
+	.name = "breaker",
+	.define_settings = breaker_define_settings,
+	.shmem_size = breaker_shmem_size,
+	.lwlocks = 1,
+	.shmem_init = breaker_shmem_init,
+};
 
 /* retry_time: when an open or half open breaker lets the next trial through */
 static TimestampTz

@@ -12,8 +12,11 @@
 
 #include "datatype/timestamp.h"
 
-extern Size billy_breaker_shmem_size(void);
-extern void billy_breaker_shmem_init(void);
+/* settings (breaker.c) */
+extern int	billy_breaker_failures;
+extern int	billy_breaker_cooldown_ms;
+
+extern const struct BillyModule billy_breaker_module;
 
 extern bool billy_breaker_allows(const char *org, TimestampTz *retry_at);
 extern void billy_breaker_record(const char *org, bool success);

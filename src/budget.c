@@ -50,7 +50,8 @@
 #include <math.h>
 
 #include "budget.h"
-#include "testclock.h"
+#include "module.h"
+#include "clock.h"
 #include "pagescan.h"
 
 typedef struct BudgetBucket
@@ -78,6 +79,7 @@ typedef struct KnownToken
 
 int			billy_api_budget_per_minute = 60;
 int			billy_admin_api_budget_per_minute = 600;
+int			billy_max_organizations = 1000;
 
 static LWLock *budget_lock = NULL;
 static HTAB *budgets = NULL;
@@ -91,9 +93,13 @@ static bool xact_callback_registered = false;
 
 static const char *const share_names[BILLY_SHARE__COUNT] = {"exempt", "reader", "admin"};
 
-/* billy_budget_define_settings defines both shares' settings; _PG_init calls it */
-void
-billy_budget_define_settings(void)
+/*
+ * budget_define_settings: the readers' and the admins' shares, and how many
+ * organizations fit in shared memory (their budgets and their breakers,
+ * breaker.c), read only at server start
+ */
+static void
+budget_define_settings(void)
 {
 	DefineCustomIntVariable("billy.api_budget_per_minute",
 							"API calls per minute and organization that roles outside billy_admin may make billy spend: reads with max_age or misses, billy.check_connection, and the worker's refreshes ahead of reads.",
@@ -110,21 +116,30 @@ billy_budget_define_settings(void)
 							600, 0, 1000000,
 							PGC_SIGHUP, 0,
 							NULL, NULL, NULL);
+
+	if (process_shared_preload_libraries_in_progress)
+		DefineCustomIntVariable("billy.max_organizations",
+								"Organizations whose circuit breakers fit in shared memory.",
+								NULL,
+								&billy_max_organizations,
+								1000, 1, 100000,
+								PGC_POSTMASTER, 0,
+								NULL, NULL, NULL);
 }
 
-Size
-billy_budget_shmem_size(void)
+static Size
+budget_shmem_size(void)
 {
 	return hash_estimate_size(billy_max_organizations, sizeof(BudgetEntry));
 }
 
-/* billy_budget_shmem_init runs in shmem_startup_hook, under AddinShmemInitLock */
-void
-billy_budget_shmem_init(void)
+/* budget_shmem_init: the budgets' table, under the tranche "billy budget" */
+static void
+budget_shmem_init(LWLockPadded *locks)
 {
 	HASHCTL		ctl;
 
-	budget_lock = &(GetNamedLWLockTranche("billy"))[2].lock;
+	budget_lock = &locks[0].lock;
 	memset(&ctl, 0, sizeof(ctl));
 	ctl.keysize = BILLY_MAX_ID;
 	ctl.entrysize = sizeof(BudgetEntry);
@@ -132,6 +147,14 @@ billy_budget_shmem_init(void)
 							billy_max_organizations, &ctl,
 							HASH_ELEM | HASH_STRINGS);
 }
+
+const BillyModule billy_budget_module = {
+	.name = "budget",
+	.define_settings = budget_define_settings,
+	.shmem_size = budget_shmem_size,
+	.lwlocks = 1,
+	.shmem_init = budget_shmem_init,
+};
 
 static uint64
 token_hash(const char *token)

@@ -21,11 +21,12 @@ typedef enum BillyShare
 	BILLY_SHARE__COUNT
 } BillyShare;
 
+/* settings (budget.c) */
+extern int	billy_api_budget_per_minute;
 extern int	billy_admin_api_budget_per_minute;
+extern int	billy_max_organizations;
 
-extern void billy_budget_define_settings(void);
-extern Size billy_budget_shmem_size(void);
-extern void billy_budget_shmem_init(void);
+extern const struct BillyModule billy_budget_module;
 
 extern void billy_budget_note_token(const char *org, const char *token);
 extern const char *billy_budget_org_for_token(const char *token);

@@ -26,6 +26,7 @@
 #include "miscadmin.h"
 #include "storage/latch.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
@@ -34,14 +35,51 @@
 
 #include "bulk.h"
 #include "csv.h"
+#include "jobs.h"
 #include "json.h"
+#include "module.h"
 #include "sqlexec.h"
-#include "worker.h"
 #include "writes.h"
 
 PG_FUNCTION_INFO_V1(billy_parse_csv);
 PG_FUNCTION_INFO_V1(billy_csv_records);
 PG_FUNCTION_INFO_V1(billy_check_csv);
+
+/* settings (bulk_define_settings) */
+int			billy_import_rate = 5;
+int			billy_import_concurrency = 2;
+
+/* bulk_define_settings: how fast and how wide a CSV import writes */
+static void
+bulk_define_settings(void)
+{
+	DefineCustomIntVariable("billy.import_rate",
+							"Most records per second a CSV import writes to Billy.",
+							NULL,
+							&billy_import_rate,
+							5, 1, 1000,
+							PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("billy.import_concurrency",
+							"Most requests a CSV import has in flight at once.",
+							NULL,
+							&billy_import_concurrency,
+							2, 1, 16,
+							PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
+}
+
+static const BillyJobKind bulk_jobs[] = {
+	{"bulk_import", billy_bulk_import_job, BILLY_SHARE_EXEMPT},
+	{NULL}
+};
+
+const BillyModule billy_bulk_module = {
+	.name = "bulk",
+	.define_settings = bulk_define_settings,
+	.jobs = bulk_jobs,
+};
 
 #define SLICE_MS 10000
 

@@ -16,8 +16,8 @@
  *	  cache_refresh.c ... the worker's side: flush, refresh planning,
  *						  cache_refresh jobs, billy.warm_cache
  *
- * and beside them freshness.c (windows) and testclock.c (the clock ages
- * are measured by, which only a test speeds up).
+ * and beside them freshness.c (windows) and clock.c (the clock ages are
+ * measured by, which only a test speeds up).
  *
  * The mirror is the cache.  A row is fresh while its age is below its
  * window, and an answer says fresh only then:
@@ -49,8 +49,10 @@
  * reason among others, whoever asked: the copy answers, fresh: false,
  * stale_reason "budget_spent"; only a miss raises SQLSTATE 53400.
  *
- * For the module table: settings billy_cache_define_settings.  The
- * resources it serves are those of the catalog (src/resources.c) with a
+ * The cache's module (billy_cache_module, module.h) is defined in
+ * cache_refresh.c for all four files: their settings, the counters' shared
+ * memory (tranche "billy cache"), the job kind cache_refresh and the
+ * periodic flush.  The resources it serves are those of the catalog (src/resources.c) with a
  * read function.
  *
  *-------------------------------------------------------------------------
@@ -79,9 +81,10 @@
 #include "organizations.h"
 #include "resources.h"
 #include "sqlexec.h"
-#include "sync.h"
-#include "testclock.h"
-#include "worker.h"
+#include "visibility.h"
+#include "mirror/mirror.h"
+#include "clock.h"
+#include "jobs.h"
 
 PG_FUNCTION_INFO_V1(billy_get);
 PG_FUNCTION_INFO_V1(billy_effective_confirmed_at);
@@ -97,7 +100,7 @@ typedef BillyResource CacheResource;
 /* settings (billy_cache_define_settings) */
 bool		billy_read_confirm = false;
 
-/* billy_cache_define_settings defines the read path's settings */
+/* billy_cache_define_settings defines the read path's settings (cache_refresh.c's module calls it) */
 void
 billy_cache_define_settings(void)
 {
@@ -109,6 +112,7 @@ billy_cache_define_settings(void)
 							 PGC_USERSET, 0,
 							 NULL, NULL, NULL);
 }
+
 
 /*
  * billy_effective_confirmed_at: billy.effective_confirmed_at(resource text,

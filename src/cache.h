@@ -4,7 +4,8 @@
  *	  The cache: the read path (cache.c), confirming on demand
  *	  (cache_confirm.c), the read counters in shared memory
  *	  (cache_counters.c), the worker's flush and refresh jobs
- *	  (cache_refresh.c).  cache.c's header says how they fit.
+ *	  (cache_refresh.c).  cache.c's header says how they fit.  Its clock
+ *	  is clock.h.
  *
  *-------------------------------------------------------------------------
  */
@@ -14,12 +15,14 @@
 #include "postgres.h"
 
 #include "datatype/timestamp.h"
+#include "storage/lwlock.h"
 #include "utils/jsonb.h"
 
+#include "clock.h"
 #include "http.h"
+#include "jobs.h"
 #include "pagescan.h"
-#include "sync.h"
-#include "worker.h"
+#include "mirror/mirror.h"
 
 /* Billy's plural names are at most 31 characters (billy.resources) */
 #define BILLY_CACHE_RESOURCE_LEN 32
@@ -47,7 +50,14 @@ typedef struct BillyCacheDrained
 	bool		refresh_wanted;
 } BillyCacheDrained;
 
-/* cache.c: the read path */
+/* cache.c: the read path, and the cache's module (module.h) */
+extern int	billy_read_through_timeout_ms;
+extern bool billy_read_confirm;
+extern int	billy_cache_flush_interval_ms;
+extern int	billy_cache_max_entries;
+
+extern const struct BillyModule billy_cache_module;
+
 extern void billy_cache_define_settings(void);
 
 /* cache_confirm.c: a mirror row, and confirming on demand */
@@ -96,12 +106,13 @@ extern const char *billy_cache_confirm_ids(const char *org, const char *resource
 
 /* cache_counters.c: the read counters in shared memory */
 extern void billy_cache_counters_define_settings(void);
-extern void billy_cache_counters_shmem_request(void);
-extern void billy_cache_counters_shmem_init(void);
+extern Size billy_cache_counters_shmem_size(void);
+extern void billy_cache_counters_shmem_init(LWLockPadded *locks);
 extern bool billy_cache_count(const char *org, const char *resource, const char *id,
 							  const BillyCacheCounts *counts, bool want_refresh);
 extern BillyCacheDrained *billy_cache_drain(int *n);
 extern bool billy_cache_flush_wanted(void);
+extern void billy_cache_want_flush(void);
 extern uint64 billy_cache_dropped_counts(void);
 
 /* cache_refresh.c: the worker's side */

@@ -37,7 +37,8 @@
  * reason.  Only a miss (no copy) raises (billy_cache_fetch_one's
  * budget_raises).
  *
- * For the module table: settings billy_cache_confirm_define_settings.
+ * For the cache module (cache_refresh.c): settings
+ * billy_cache_confirm_define_settings.
  *
  *-------------------------------------------------------------------------
  */
@@ -76,8 +77,9 @@
 #include "organizations.h"
 #include "resources.h"
 #include "sqlexec.h"
-#include "sync.h"
-#include "testclock.h"
+#include "visibility.h"
+#include "mirror/mirror.h"
+#include "clock.h"
 
 /* settings (billy_cache_confirm_define_settings) */
 int			billy_read_through_timeout_ms = 3000;

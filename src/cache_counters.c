@@ -26,8 +26,8 @@
  * flushed when the server stops or crashes are lost; at most
  * billy.cache_flush_interval_ms of them, which only nudges refresh-ahead.
  *
- * For the module table: settings billy_cache_counters_define_settings;
- * shared memory billy_cache_counters_shmem_request (size and tranche) and
+ * For the cache module (cache_refresh.c): settings billy_cache_counters_define_settings;
+ * shared memory billy_cache_counters_shmem_size (its tranche: "billy cache") and
  * billy_cache_counters_shmem_init.
  *
  *-------------------------------------------------------------------------
@@ -50,11 +50,11 @@
 
 #include "cache.h"
 #include "sqlexec.h"
-#include "worker.h"
+#include "visibility.h"
+#include "jobs.h"
 
 PG_FUNCTION_INFO_V1(billy_cache_counters);
 PG_FUNCTION_INFO_V1(billy_cache_request_refresh);
-PG_FUNCTION_INFO_V1(billy_cache_flush_now);
 
 typedef struct CacheKey
 {
@@ -113,18 +113,20 @@ billy_cache_counters_define_settings(void)
 								NULL, NULL, NULL);
 }
 
-/* billy_cache_counters_shmem_request reserves the counters' table and lock */
-void
-billy_cache_counters_shmem_request(void)
+/* billy_cache_counters_shmem_size: the counters' table (the cache module's memory) */
+Size
+billy_cache_counters_shmem_size(void)
 {
-	RequestAddinShmemSpace(add_size(MAXALIGN(sizeof(CacheShared)),
-									hash_estimate_size(billy_cache_max_entries, sizeof(CacheEntry))));
-	RequestNamedLWLockTranche("billy cache", 1);
+	return add_size(MAXALIGN(sizeof(CacheShared)),
+					hash_estimate_size(billy_cache_max_entries, sizeof(CacheEntry)));
 }
 
-/* billy_cache_counters_shmem_init runs in shmem_startup_hook, under AddinShmemInitLock */
+/*
+ * billy_cache_counters_shmem_init runs in shmem_startup_hook, under
+ * AddinShmemInitLock; locks is the cache module's tranche ("billy cache")
+ */
 void
-billy_cache_counters_shmem_init(void)
+billy_cache_counters_shmem_init(LWLockPadded *locks)
 {
 	bool		found;
 	HASHCTL		ctl;
@@ -133,7 +135,7 @@ billy_cache_counters_shmem_init(void)
 	if (!found)
 	{
 		memset(cache_shared, 0, sizeof(CacheShared));
-		cache_shared->lock = &(GetNamedLWLockTranche("billy cache"))->lock;
+		cache_shared->lock = &locks[0].lock;
 		pg_atomic_init_u64(&cache_shared->dropped, 0);
 		pg_atomic_init_u32(&cache_shared->flush_wanted, 0);
 	}
@@ -324,16 +326,15 @@ billy_cache_request_refresh(PG_FUNCTION_ARGS)
 
 
 /*
- * billy_cache_flush_now: billy._cache_flush_now() RETURNS void: asks the
- * worker for a flush at once (tests, benchmarks).
+ * billy_cache_want_flush asks the worker for a flush at once (testing.c's
+ * billy._cache_flush_now, for tests and benchmarks).
  */
-Datum
-billy_cache_flush_now(PG_FUNCTION_ARGS)
+void
+billy_cache_want_flush(void)
 {
 	billy_require_preload();
 	pg_atomic_write_u32(&cache_shared->flush_wanted, 1);
 	billy_wake_worker();
-	PG_RETURN_VOID();
 }
 
 /*

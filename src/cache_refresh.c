@@ -37,10 +37,12 @@
 #include "breaker.h"
 #include "cache.h"
 #include "json.h"
+#include "module.h"
 #include "organizations.h"
 #include "sqlexec.h"
-#include "sync.h"
-#include "worker.h"
+#include "visibility.h"
+#include "mirror/mirror.h"
+#include "jobs.h"
 
 PG_FUNCTION_INFO_V1(billy_warm_cache);
 
@@ -360,3 +362,61 @@ billy_warm_cache(PG_FUNCTION_ARGS)
 					 (long long) ((GetCurrentTimestamp() - t0) / 1000));
 	PG_RETURN_JSONB_P(billy_jsonb_parse(report.data, report.len, "warm_cache's report"));
 }
+
+/* ------------------------------------------------------------------------
+ * The cache's module: all four files' settings, the counters' memory, the
+ * cache_refresh jobs and the periodic flush (module.h)
+ * ------------------------------------------------------------------------
+ */
+
+/* cache_define_settings: the settings of the cache's four files */
+static void
+cache_define_settings(void)
+{
+	billy_cache_define_settings();
+	billy_cache_confirm_define_settings();
+	billy_cache_counters_define_settings();
+}
+
+/* how often the cache's counters are flushed, on the cache's (test) clock */
+static long
+cache_interval_ms(void)
+{
+	return Max(10L, (long) (billy_cache_flush_interval_ms / billy_cache_rate()));
+}
+
+/*
+ * cache_step flushes the read counters and plans refreshes
+ * (cache_refresh.c) when billy.cache_flush_interval_ms has passed, or
+ * sooner when a read asked for a refresh: a periodic step of the worker.
+ * The counts it held are lost if it fails.
+ */
+static bool
+cache_step(void)
+{
+	if (billy_have_function("billy._cache_plan(integer)"))
+		billy_cache_tick(true);
+	return false;
+}
+
+static const BillyJobKind cache_jobs[] = {
+	/* refreshes of what reads found stale: the readers' share */
+	{"cache_refresh", billy_cache_refresh_job, BILLY_SHARE_READER},
+	{NULL}
+};
+
+static const BillyPeriodic cache_periodic[] = {
+	{"cache flush and refresh planning", cache_interval_ms, 200, true, true,
+	billy_cache_flush_wanted, cache_step},
+	{NULL}
+};
+
+const BillyModule billy_cache_module = {
+	.name = "cache",
+	.define_settings = cache_define_settings,
+	.shmem_size = billy_cache_counters_shmem_size,
+	.lwlocks = 1,
+	.shmem_init = billy_cache_counters_shmem_init,
+	.jobs = cache_jobs,
+	.periodic = cache_periodic,
+};

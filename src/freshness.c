@@ -30,7 +30,7 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
-#include "testclock.h"
+#include "clock.h"
 #include "freshness.h"
 
 PG_FUNCTION_INFO_V1(billy_cache_state);

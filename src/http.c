@@ -24,6 +24,8 @@
  *	- curl handles and header lists are released on every path, errors
  *	  included (PG_FINALLY).
  *
+ * Its settings (timeouts, size cap, retries) and module are http_settings.c.
+ *
  * The access token travels only in the X-Access-Token header.  Nothing here
  * logs headers, and URLs carry no secrets (billy.api_url refuses user info).
  *
@@ -40,6 +42,7 @@
 #include "postmaster/postmaster.h"
 #include "storage/ipc.h"
 #include "storage/pmsignal.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 

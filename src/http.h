@@ -92,4 +92,13 @@ extern bool billy_http_json_problem(BillyHttpRequest *req, BillyHttpError *err);
 extern void billy_http_require_json(BillyHttpRequest *req);
 extern const char *billy_http_method_name(BillyHttpMethod method);
 
+/* settings (http.c) */
+extern int	billy_http_timeout_ms;
+extern int	billy_connect_timeout_ms;
+extern int	billy_max_response_bytes;
+extern int	billy_max_retries;
+extern int	billy_max_retry_wait_ms;
+
+extern const struct BillyModule billy_http_module;
+
 #endif							/* BILLY_HTTP_H */

@@ -34,17 +34,152 @@
 #include "utils/json.h"
 #include "utils/jsonb.h"
 
+#include "budget.h"
 #include "crypto.h"
 #include "http.h"
+#include "jobs.h"
 #include "json.h"
-#include "budget.h"
+#include "module.h"
 #include "organizations.h"
 #include "sqlexec.h"
+#include "visibility.h"
 
 PG_FUNCTION_INFO_V1(billy_connect);
 PG_FUNCTION_INFO_V1(billy_disconnect);
 PG_FUNCTION_INFO_V1(billy_check_connection);
 PG_FUNCTION_INFO_V1(billy_rotate_key);
+
+/* settings (organizations_define_settings) */
+char	   *billy_api_url = NULL;
+char	   *billy_key_file = NULL;
+char	   *billy_old_key_file = NULL;
+char	   *billy_token_store = NULL;
+
+static bool check_api_url(char **newval, void **extra, GucSource source);
+static bool check_token_store(char **newval, void **extra, GucSource source);
+static void run_refresh_organization(BillyJob *job);
+
+/*
+ * organizations_define_settings: where Billy is by default, and how tokens
+ * are kept
+ */
+static void
+organizations_define_settings(void)
+{
+	DefineCustomStringVariable("billy.api_url",
+							   "Base URL of Billy's API v2.",
+							   "Used when an organization has no URL of its own. "
+							   "Only http and https are accepted.",
+							   &billy_api_url,
+							   "https://api.billysbilling.com/v2",
+							   PGC_SUSET, 0,
+							   check_api_url, NULL, NULL);
+
+	DefineCustomStringVariable("billy.key_file",
+							   "File holding the 256-bit key that encrypts access tokens.",
+							   "32 raw bytes or 64 hexadecimal characters, readable "
+							   "by the server and by nobody else.  Set it in "
+							   "postgresql.conf or with ALTER SYSTEM.",
+							   &billy_key_file,
+							   "",
+							   PGC_SIGHUP, GUC_SUPERUSER_ONLY,
+							   NULL, NULL, NULL);
+
+	DefineCustomStringVariable("billy.old_key_file",
+							   "Previous token key, read only to decrypt during billy.rotate_key().",
+							   NULL,
+							   &billy_old_key_file,
+							   "",
+							   PGC_SIGHUP, GUC_SUPERUSER_ONLY,
+							   NULL, NULL, NULL);
+
+	DefineCustomStringVariable("billy.token_store",
+							   "Where access tokens are stored: auto, key_file or vault.",
+							   "auto uses Supabase Vault when the database has it, "
+							   "else the key file.",
+							   &billy_token_store,
+							   "auto",
+							   PGC_SIGHUP, GUC_SUPERUSER_ONLY,
+							   check_token_store, NULL, NULL);
+}
+
+static const BillyJobKind organizations_jobs[] = {
+	{"refresh_organization", run_refresh_organization, BILLY_SHARE_EXEMPT},
+	{NULL}
+};
+
+const BillyModule billy_organizations_module = {
+	.name = "organizations",
+	.define_settings = organizations_define_settings,
+	.jobs = organizations_jobs,
+};
+
+/*
+ * check_api_url accepts only absolute http or https URLs: the token is sent
+ * to whatever this names, so nothing else (file:, ftp:, ...) may sneak in.
+ */
+static bool
+check_api_url(char **newval, void **extra, GucSource source)
+{
+	const char *url = *newval;
+
+	if (url == NULL)
+		return true;
+	if (strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0)
+	{
+		GUC_check_errdetail("The URL must start with https:// or http://.");
+		return false;
+	}
+	for (const char *p = url; *p; p++)
+	{
+		if ((unsigned char) *p <= ' ' || *p == '?' || *p == '#' || *p == '@')
+		{
+			GUC_check_errdetail("The URL must not contain spaces, control characters, user information, a query or a fragment.");
+			return false;
+		}
+	}
+	if (strlen(url) > 1024)
+	{
+		GUC_check_errdetail("The URL is longer than 1024 characters.");
+		return false;
+	}
+	return true;
+}
+
+static bool
+check_token_store(char **newval, void **extra, GucSource source)
+{
+	if (*newval != NULL &&
+		strcmp(*newval, "auto") != 0 && strcmp(*newval, "key_file") != 0 &&
+		strcmp(*newval, "vault") != 0)
+	{
+		GUC_check_errdetail("billy.token_store is one of auto, key_file and vault.");
+		return false;
+	}
+	return true;
+}
+
+/*
+ * billy_effective_api_url picks an organization's own URL, else the setting.
+ */
+const char *
+billy_effective_api_url(const char *url)
+{
+	if (url != NULL && url[0] != '\0')
+		return url;
+	return billy_api_url;
+}
+
+/* the refresh_organization job: fetch the organization's settings again */
+static void
+run_refresh_organization(BillyJob *job)
+{
+	if (job->organization_id == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a refresh_organization job needs an organization")));
+	billy_refresh_organization(job->organization_id);
+}
 
 /*
  * use_vault decides where a new credential goes: Supabase Vault when

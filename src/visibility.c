@@ -34,6 +34,7 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "port/atomics.h"
+#include "storage/shmem.h"
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -45,6 +46,8 @@
 #include "utils/varlena.h"
 
 #include "json.h"
+#include "module.h"
+#include "visibility.h"
 
 PG_FUNCTION_INFO_V1(billy_sees_all);
 PG_FUNCTION_INFO_V1(billy_visible_orgs);
@@ -61,6 +64,48 @@ typedef struct VisibilityCache
 	ArrayType  *orgs;			/* text[], in TopMemoryContext */
 } VisibilityCache;
 
+/* settings (visibility_define_settings) */
+char	   *billy_jwt_roles = NULL;
+
+/* the grants' generation, in shared memory (NULL: not preloaded) */
+static pg_atomic_uint64 *grants_generation = NULL;
+
+static void
+visibility_define_settings(void)
+{
+	DefineCustomStringVariable("billy.jwt_roles",
+							   "Roles whose Supabase JWT claim billy_organizations decides which organizations they see.",
+							   "Comma-separated role names; only roles a request runs as under PostgREST belong here.",
+							   &billy_jwt_roles,
+							   "authenticated",
+							   PGC_SIGHUP, 0,
+							   NULL, NULL, NULL);
+}
+
+static Size
+visibility_shmem_size(void)
+{
+	return MAXALIGN(sizeof(pg_atomic_uint64));
+}
+
+static void
+visibility_shmem_init(LWLockPadded *locks)
+{
+	bool		found;
+
+	grants_generation = ShmemInitStruct("billy grants generation",
+										sizeof(pg_atomic_uint64), &found);
+	if (!found)
+		pg_atomic_init_u64(grants_generation, 0);
+}
+
+const BillyModule billy_visibility_module = {
+	.name = "visibility",
+	.define_settings = visibility_define_settings,
+	.shmem_size = visibility_shmem_size,
+	.shmem_init = visibility_shmem_init,
+};
+
 static VisibilityCache cache;
 static bool callbacks_registered = false;
 static bool bump_at_commit = false;
@@ -76,8 +121,8 @@ visibility_xact_callback(XactEvent event, void *arg)
 {
 	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT)
 	{
-		if (bump_at_commit && billy_worker_state != NULL)
-			pg_atomic_fetch_add_u64(&billy_worker_state->grants_generation, 1);
+		if (bump_at_commit && grants_generation != NULL)
+			pg_atomic_fetch_add_u64(grants_generation, 1);
 		bump_at_commit = false;
 	}
 	else if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
@@ -103,7 +148,7 @@ register_callbacks(void)
 static uint64
 current_generation(void)
 {
-	return billy_worker_state ? pg_atomic_read_u64(&billy_worker_state->grants_generation) : 0;
+	return grants_generation ? pg_atomic_read_u64(grants_generation) : 0;
 }
 
 static bool
@@ -249,7 +294,7 @@ ensure_cache(void)
 	generation = current_generation();
 	if (cache.valid && cache.userid == userid && cache.generation == generation &&
 		same_string(cache.claims, claims) && same_string(cache.jwt_roles, billy_jwt_roles) &&
-		billy_worker_state != NULL)
+		grants_generation != NULL)
 		return;
 	cache.valid = false;
 	compute(userid, claims);

@@ -60,16 +60,80 @@
 
 #include "budget.h"
 #include "http.h"
+#include "jobs.h"
 #include "json.h"
+#include "module.h"
 #include "organizations.h"
 #include "pagescan.h"
 #include "sqlexec.h"
-#include "sync.h"
-#include "worker.h"
+#include "mirror/mirror.h"
 #include "write_catalog.h"
 #include "writes.h"
 
 PG_FUNCTION_INFO_V1(billy_commit_write);
+
+#define WRITE_CHECK_INTERVAL_MS (10 * 1000)
+
+/* settings (writes_define_settings) */
+bool		billy_enable_writes = false;
+int			billy_reconcile_delay_ms = 5000;
+
+static long housekeeping_interval_ms(void);
+static bool housekeeping(void);
+
+/* writes_define_settings: whether writes are allowed, when to reconcile */
+static void
+writes_define_settings(void)
+{
+	DefineCustomBoolVariable("billy.enable_writes",
+							 "Allows writes to Billy (invoices, contacts, payments, imports...).",
+							 "Off by default.  Only a superuser or the server configuration "
+							 "turns it on; background imports and resends need it in the "
+							 "configuration, not just in a session.",
+							 &billy_enable_writes,
+							 false,
+							 PGC_SUSET, 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("billy.reconcile_delay_ms",
+							"How long after a write was sent the worker waits before it looks the record up in Billy when the outcome is unknown, and before it looks again after sending it again.",
+							"Set it above the longest time Billy may take to process a write. Doubles with each further unknown outcome of the same write.",
+							&billy_reconcile_delay_ms,
+							5000, 0, 3600000,
+							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+}
+
+static const BillyJobKind writes_jobs[] = {
+	{"reconcile_write", billy_reconcile_write_job, BILLY_SHARE_EXEMPT},
+	{NULL}
+};
+
+static const BillyPeriodic writes_periodic[] = {
+	{"write housekeeping", housekeeping_interval_ms, 0, false, false, NULL, housekeeping},
+	{NULL}
+};
+
+const BillyModule billy_writes_module = {
+	.name = "writes",
+	.define_settings = writes_define_settings,
+	.jobs = writes_jobs,
+	.periodic = writes_periodic,
+};
+
+static long
+housekeeping_interval_ms(void)
+{
+	return WRITE_CHECK_INTERVAL_MS;
+}
+
+/* housekeeping: billy_writes_housekeeping as the worker's periodic step */
+static bool
+housekeeping(void)
+{
+	billy_writes_housekeeping();
+	return false;
+}
 PGDLLEXPORT void billy_write_executor_main(Datum main_arg);
 
 #define RECONCILE_MAX_SENDS 4

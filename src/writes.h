@@ -10,7 +10,7 @@
 
 #include "postgres.h"
 
-#include "worker.h"
+#include "jobs.h"
 
 /* one planned write of a batch (imports) */
 typedef struct BillyWriteItem
@@ -26,5 +26,11 @@ extern void billy_writes_send_batch(const char *org, BillyWriteItem *items, int 
 									const char *client);
 extern void billy_reconcile_write_job(BillyJob *job);
 extern void billy_writes_housekeeping(void);
+
+/* settings (writes.c) */
+extern bool billy_enable_writes;
+extern int	billy_reconcile_delay_ms;
+
+extern const struct BillyModule billy_writes_module;
 
 #endif							/* BILLY_WRITES_H */

@@ -315,11 +315,3 @@ GRANT EXECUTE ON FUNCTION billy.unschedule_sync() TO billy_admin;
 GRANT EXECUTE ON FUNCTION billy.enable_realtime() TO billy_admin;
 GRANT INSERT, UPDATE, DELETE ON billy.organization_grants TO billy_admin;
 
-CREATE FUNCTION billy._sync_floor(org text, res text, parse boolean DEFAULT true,
-                                  OUT pages integer, OUT bytes bigint, OUT page_count integer,
-                                  OUT ms double precision)
-RETURNS record
-LANGUAGE C
-AS 'MODULE_PATHNAME', 'billy_sync_floor';
-COMMENT ON FUNCTION billy._sync_floor(text, text, boolean) IS
-'Downloads every page of a resource as a full sync does (same paths, page size and concurrency) and, with parse, parses each into jsonb, storing nothing: the floor bench/sync measures the sync against. Superusers only. Internal.';

@@ -5,7 +5,8 @@
 -- The C side is src/cache*.c (cache.c's header says how the pieces fit).
 ------------------------------------------------------------------------------
 
--- The test clock (src/testclock.c): ages the cache computes, and its "now".
+-- The cache's clock (src/clock.c): ages the cache computes, and its "now";
+-- billy._set_clock_rate (95-testing.sql) makes it run faster for benchmarks.
 CREATE FUNCTION billy._cache_now() RETURNS timestamptz
 LANGUAGE C STABLE
 AS 'MODULE_PATHNAME', 'billy_cache_now';
@@ -17,12 +18,6 @@ LANGUAGE C STABLE STRICT
 AS 'MODULE_PATHNAME', 'billy_cache_age';
 COMMENT ON FUNCTION billy._cache_age(timestamptz) IS
 'How old a timestamp is to the cache (now - ts, times the test clock''s rate). Internal.';
-
-CREATE FUNCTION billy._set_clock_rate(rate double precision) RETURNS timestamptz
-LANGUAGE C STRICT
-AS 'MODULE_PATHNAME', 'billy_set_clock_rate';
-COMMENT ON FUNCTION billy._set_clock_rate(double precision) IS
-'TEST ONLY. From now on the cache''s clock runs rate times faster than the wall clock (1 restores it): TTLs, access and change rates, the API budget and the flush interval all follow it, so a benchmark can replay a day in minutes. Stored timestamps stay real. Superusers only; returns the cache''s now. Internal.';
 
 ------------------------------------------------------------------------------
 -- Freshness: the one formula, and a row's state for its TTL
@@ -149,11 +144,6 @@ LANGUAGE C
 AS 'MODULE_PATHNAME', 'billy_cache_counters';
 COMMENT ON FUNCTION billy._cache_counters() IS
 'The read counters in shared memory that the worker has not flushed into billy.cache_stats yet, like pg_stat_statements. Internal.';
-
-CREATE FUNCTION billy._cache_flush_now() RETURNS void
-LANGUAGE C
-AS 'MODULE_PATHNAME', 'billy_cache_flush_now';
-COMMENT ON FUNCTION billy._cache_flush_now() IS 'Asks the worker to flush the read counters now. Internal.';
 
 CREATE FUNCTION billy._cache_count_list(org text, res text, stale_ids text[]) RETURNS void
 LANGUAGE C

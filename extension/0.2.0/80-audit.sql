@@ -235,7 +235,7 @@ COMMENT ON FUNCTION billy.verify_audit_log(text) IS
 
 GRANT SELECT ON billy.audit_log, billy.audit_heads, billy.audit_pending, billy.audit_trail TO billy_reader;
 -- Not billy_mcp, not readers: the MCP layer records its own calls as the
--- owner (mcp.c), and a role AI clients connect as must not write entries of
+-- owner (src/mcp/tools.c), and a role AI clients connect as must not write entries of
 -- its choosing into a log nobody can delete from.
 GRANT EXECUTE ON FUNCTION billy.audit(text, text, text, jsonb, text, text) TO billy_admin;
 GRANT EXECUTE ON FUNCTION billy.verify_audit_log(text) TO billy_reader;

@@ -1,7 +1,7 @@
 ------------------------------------------------------------------------------
 -- MCP: the Model Context Protocol inside PostgreSQL
 --
--- billy.mcp(request jsonb) answers one JSON-RPC message (src/mcp.c) in either
+-- billy.mcp(request jsonb) answers one JSON-RPC message (src/mcp/) in either
 -- era of the protocol: 2026-07-28 requests (stateless, _meta on each:
 -- server/discover, tools/list, tools/call) and the legacy lifecycle
 -- (initialize, ping, tools/list, tools/call).  Tools are rows of
@@ -59,7 +59,7 @@ COMMENT ON FUNCTION billy._mcp_notify_tools_changed() IS
 CREATE TRIGGER tools_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON billy.mcp_tools
     FOR EACH STATEMENT EXECUTE FUNCTION billy._mcp_notify_tools_changed();
 
--- A changed registry empties every backend's cached copy of it (mcp.c).
+-- A changed registry empties every backend's cached copy of it (src/mcp/tools.c).
 CREATE TRIGGER tools_invalidate AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON billy.mcp_tools
     FOR EACH STATEMENT EXECUTE FUNCTION billy._invalidate_cached();
 
@@ -1187,7 +1187,7 @@ RETURN replace(replace(replace(coalesce(value, ''), E'\\', E'\\\\'), '"', E'\\"'
 COMMENT ON FUNCTION billy._prom_label(text) IS 'A Prometheus label value, escaped. Internal.';
 
 ------------------------------------------------------------------------------
--- billy.mcp itself (src/mcp.c)
+-- billy.mcp itself (src/mcp/)
 ------------------------------------------------------------------------------
 
 CREATE FUNCTION billy.mcp(request jsonb) RETURNS jsonb

@@ -67,7 +67,7 @@ COMMENT ON FUNCTION billy._mcp_method_error(text, text) IS
 'What a method function answers for a bad request: kind not_found (-32002, or -32602 in the modern era) or invalid (-32602), and the message. Internal.';
 
 ------------------------------------------------------------------------------
--- The methods (src/mcp.c calls them with the request's params; each answers
+-- The methods (src/mcp/protocol.c calls them with the request's params; each answers
 -- {"result": ...} or {"error": {"kind", "message"}})
 ------------------------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * mcp.h
- *	  The Model Context Protocol inside PostgreSQL (mcp.c).
+ *	  The Model Context Protocol inside PostgreSQL (src/mcp/, README.md there).
  *
  *-------------------------------------------------------------------------
  */
@@ -11,7 +11,7 @@
 #include "postgres.h"
 
 /* defines billy.mcp_* settings; called by _PG_init */
-extern void billy_mcp_define_settings(void);
+extern const struct BillyModule billy_mcp_module;
 
 /* first value of a query without arguments, in the current SPI connection */
 extern char *billy_sql_value_spi(const char *sql);

@@ -1,23 +1,22 @@
 /*-------------------------------------------------------------------------
  *
- * testclock.h
- *	  The clock ages and rates are measured by: the wall clock, unless a
- *	  test made it run faster (billy._set_clock_rate, superusers only).
+ * clock.h
+ *	  The cache's clock: the wall clock, or for benchmarks a faster one.
  *
  *-------------------------------------------------------------------------
  */
-#ifndef BILLY_TESTCLOCK_H
-#define BILLY_TESTCLOCK_H
+#ifndef BILLY_CLOCK_H
+#define BILLY_CLOCK_H
 
 #include "postgres.h"
 
 #include "datatype/timestamp.h"
 
-extern Size billy_testclock_shmem_size(void);
-extern void billy_testclock_shmem_init(void);
-
 extern TimestampTz billy_cache_clock_now(void);
 extern int64 billy_cache_age_us(TimestampTz ts);
 extern double billy_cache_rate(void);
+extern void billy_clock_set_rate(double rate);
 
-#endif							/* BILLY_TESTCLOCK_H */
+extern const struct BillyModule billy_clock_module;
+
+#endif							/* BILLY_CLOCK_H */

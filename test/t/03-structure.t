@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The shape of the C code (issue 16): the files below the top layer (the
+# composition root billy.c, the worker's loop, src/mcp/) form no dependency
+# cycle, read from the built objects' symbol tables (scripts/layers --check);
+# no C file is over 900 lines but those still waiting to be split, and no SQL
+# function over 150 lines but those (scripts/sizes --check).
+source "$(dirname "$0")/tap.sh"
+plan 4
+cd "$BILLY_ROOT"
+
+# the objects the suite runs: the tree's, or the sanitized build's copy
+build=$BILLY_ROOT
+[ -n "${BILLY_SANITIZE:-}" ] && [ "$BILLY_SANITIZE" != 0 ] && build=$BILLY_ROOT/.build-sanitize
+
+out=$(scripts/layers --check --objects "$build/src" 2>&1); rc=$?
+ok $rc "no cycle among the C files below billy.c, worker.c and src/mcp/ (scripts/layers --check)"
+[ $rc = 0 ] || diag "$out"
+levels=$(scripts/layers --levels --objects "$build/src" 2>&1)
+echo "$levels" | grep -q "^ 0 .*extension\.c" && echo "$levels" | tail -1 | grep -q "worker\.c"; rc=$?
+ok $rc "scripts/layers --levels puts extension.c at the bottom and worker.c on top"
+[ $rc = 0 ] || diag "$levels"
+
+out=$(scripts/sizes --check 2>&1); rc=$?
+ok $rc "no C file over 900 lines, no SQL function over 150 lines, but the known ones (scripts/sizes --check)"
+[ $rc = 0 ] || diag "$out"
+
+# the check can fail: a C file of 901 lines that nobody listed
+tmp=$(mktemp -d)
+mkdir -p "$tmp/src" "$tmp/extension/0.2.0" "$tmp/scripts"
+cp scripts/sizes "$tmp/scripts/"
+seq 1 901 | sed 's/^/\/\/ /' >"$tmp/src/huge.c"
+"$tmp/scripts/sizes" --check >/dev/null 2>&1
+is "$?" 1 "a new C file over 900 lines fails the check"
+rm -rf "$tmp"
+done_testing
