@@ -38,8 +38,11 @@ include $(PGXS)
 
 # Header dependencies: PGXS tracks them only when PostgreSQL itself was
 # configured with --enable-depend, which Debian's is not; without them a
-# changed struct in a header left stale objects behind.
-override CPPFLAGS += -MMD -MP
+# changed struct in a header left stale objects behind.  In CFLAGS, not
+# CPPFLAGS: the bitcode rule (clang -emit-llvm) uses CPPFLAGS too, and its .d
+# files, written over the compiler's, named the .bc as the target, so objects
+# did not follow their headers after all.
+override CFLAGS += -MMD -MP
 -include $(OBJS:.o=.d)
 clean: clean-deps
 clean-deps:
