@@ -49,8 +49,15 @@ recover() {
         first=$(q "SELECT coalesce(max(id), 0) + 1 FROM billy.jobs")
         q "SELECT billy.sync('$org', ARRAY['invoices', 'bills', 'contacts'])" >/dev/null
     fi
+    # job_outcome calls a queued job that has attempts "retrying": wait until
+    # the worker has taken up what was queued (or run it) before asking
+    local before outcome
+    before=$(q "SELECT coalesce(sum(attempts), 0) FROM billy.jobs WHERE id >= $first AND kind = 'sync'")
     q "UPDATE billy.jobs SET run_after = now() WHERE kind = 'sync' AND state = 'queued'; SELECT billy._wake_worker_at_commit()" >/dev/null
-    [ "$(q "SELECT billy_test.job_outcome($first, '60 s')")" = done ] || { echo failed; return; }
+    q "DO \$\$ BEGIN FOR i IN 1..600 LOOP EXIT WHEN NOT EXISTS (SELECT 1 FROM billy.jobs WHERE id >= $first AND kind = 'sync' AND state = 'queued') OR (SELECT sum(attempts) FROM billy.jobs WHERE id >= $first AND kind = 'sync') > $before; PERFORM pg_sleep(0.1); END LOOP; END \$\$" >/dev/null
+    outcome=$(q "SELECT billy_test.job_outcome($first, '60 s')")
+    [ "$outcome" = done ] ||
+        { echo "$outcome: $(q "SELECT string_agg(format('%s %s %s attempts %s: %s', j.id, j.args ->> 'resource', j.state, j.attempts, left(j.last_error, 160)), '; ' ORDER BY j.id) FROM billy.jobs j WHERE j.id >= $first")"; return; }
     # and a full sync of everything
     first=$(q "SELECT coalesce(max(id), 0) + 1 FROM billy.jobs")
     q "SELECT billy.sync('$org')" >/dev/null
