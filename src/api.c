@@ -88,6 +88,27 @@ billy_check_api_path(const char *path)
 }
 
 /*
+ * billy_api_fetch is one GET relative to an organization's API URL with its
+ * stored token (charged to its budget like every GET); any failure raises.
+ * The body may be anything (a file's bytes); the token is wiped after.
+ */
+BillyHttpRequest *
+billy_api_fetch(const char *org_id, const char *path)
+{
+	char	   *api_url = NULL;
+	char	   *token = billy_load_token(org_id, &api_url);
+	BillyHttpRequest *req;
+
+	req = billy_http_request_new(BILLY_GET, billy_effective_api_url(api_url), path, token);
+	billy_http_perform(req);
+	explicit_bzero(token, strlen(token));
+	req->token = NULL;
+	if (req->failure != BILLY_HTTP_OK)
+		billy_http_raise(req);
+	return req;
+}
+
+/*
  * billy_api_get: billy.api_get(org text, path text) RETURNS jsonb.  One GET
  * relative to the organization's API URL with its stored token, answered
  * as Billy answered (the whole envelope).  Retries like every GET; errors
@@ -99,8 +120,6 @@ billy_api_get(PG_FUNCTION_ARGS)
 {
 	char	   *org_id;
 	char	   *path;
-	char	   *api_url = NULL;
-	char	   *token;
 	BillyHttpRequest *req;
 	Jsonb	   *result;
 
@@ -113,13 +132,7 @@ billy_api_get(PG_FUNCTION_ARGS)
 	billy_check_api_path(path);
 	org_id = billy_resolve_organization(PG_ARGISNULL(0) ? NULL :
 										text_to_cstring(PG_GETARG_TEXT_PP(0)));
-	token = billy_load_token(org_id, &api_url);
-
-	req = billy_http_request_new(BILLY_GET, billy_effective_api_url(api_url), path, token);
-	billy_http_perform(req);
-	explicit_bzero(token, strlen(token));
-	if (req->failure != BILLY_HTTP_OK)
-		billy_http_raise(req);
+	req = billy_api_fetch(org_id, path);
 	billy_http_require_json(req);
 	result = billy_jsonb_parse(req->response.data, req->response.len,
 							   "Billy's answer to an api_get request");

@@ -12,4 +12,7 @@
 
 extern void billy_check_api_path(const char *path);
 
+struct BillyHttpRequest;
+extern struct BillyHttpRequest *billy_api_fetch(const char *org_id, const char *path);
+
 #endif							/* BILLY_API_H */

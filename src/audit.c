@@ -247,6 +247,22 @@ secret_key(const char *key, int len)
 	return false;
 }
 
+/*
+ * bytes_key says whether a JSON key names a file's bytes (content_base64):
+ * its text is kept as its length and SHA-256, however short.
+ */
+static bool
+bytes_key(const char *key, int len)
+{
+	char		lower[128];
+	int			n = Min(len, (int) sizeof(lower) - 1);
+
+	for (int i = 0; i < n; i++)
+		lower[i] = pg_tolower((unsigned char) key[i]);
+	lower[n] = '\0';
+	return strstr(lower, "base64") != NULL;
+}
+
 static void
 push_string(JsonbParseState **state, JsonbIteratorToken tok, const char *s)
 {
@@ -286,7 +302,8 @@ push_summary(JsonbParseState **state, JsonbIteratorToken tok, JsonbValue *text)
 /*
  * billy_redact_jsonb copies a JSON value as the audit trail keeps it: values
  * of keys that name secrets become "[redacted]", texts longer than 500
- * characters (a CSV file) become their length and SHA-256, at any depth.
+ * characters (a CSV file) and the values of keys naming base64 (a file's
+ * bytes) become their length and SHA-256, at any depth.
  */
 Jsonb *
 billy_redact_jsonb(Jsonb *in)
@@ -297,6 +314,7 @@ billy_redact_jsonb(Jsonb *in)
 	JsonbValue *res = NULL;
 	JsonbIteratorToken tok;
 	bool		secret = false;
+	bool		bytes = false;
 
 	while ((tok = JsonbIteratorNext(&it, &v, false)) != WJB_DONE)
 	{
@@ -304,6 +322,7 @@ billy_redact_jsonb(Jsonb *in)
 		{
 			case WJB_KEY:
 				secret = secret_key(v.val.string.val, v.val.string.len);
+				bytes = bytes_key(v.val.string.val, v.val.string.len);
 				res = pushJsonbValue(&state, tok, &v);
 				break;
 			case WJB_BEGIN_OBJECT:
@@ -333,11 +352,13 @@ billy_redact_jsonb(Jsonb *in)
 				if (tok == WJB_VALUE && secret)
 					push_string(&state, tok, "[redacted]");
 				else if (v.type == jbvString &&
-						 pg_mbstrlen_with_len(v.val.string.val, v.val.string.len) > REDACT_LONG_TEXT)
+						 ((tok == WJB_VALUE && bytes) ||
+						  pg_mbstrlen_with_len(v.val.string.val, v.val.string.len) > REDACT_LONG_TEXT))
 					push_summary(&state, tok, &v);
 				else
 					res = pushJsonbValue(&state, tok, &v);
 				secret = false;
+				bytes = false;
 				break;
 			case WJB_DONE:
 				break;

@@ -276,10 +276,19 @@ start_attempt(BillyHttpRequest *req)
 	}
 	if (req->body != NULL)
 	{
-		h = curl_slist_append(req->headers, "Content-Type: application/json");
+		char	   *ct = psprintf("Content-Type: %s", req->content_type ? req->content_type : "application/json");
+
+		h = curl_slist_append(req->headers, ct);
+		pfree(ct);
 		if (h == NULL)
 			elog(ERROR, "billy: out of memory building HTTP headers");
 		h = curl_slist_append(req->headers, "Expect:");
+		if (h == NULL)
+			elog(ERROR, "billy: out of memory building HTTP headers");
+	}
+	if (req->extra_header != NULL)
+	{
+		h = curl_slist_append(req->headers, req->extra_header);
 		if (h == NULL)
 			elog(ERROR, "billy: out of memory building HTTP headers");
 	}
@@ -304,7 +313,7 @@ start_attempt(BillyHttpRequest *req)
 	{
 		const char *body = req->body ? req->body : "";
 
-		SETOPT(easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) strlen(body));
+		SETOPT(easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) (req->body_len > 0 ? req->body_len : strlen(body)));
 		SETOPT(easy, CURLOPT_POSTFIELDS, body);
 	}
 

@@ -42,6 +42,9 @@ typedef struct BillyHttpRequest
 	char	   *path;			/* e.g. /invoices?page=2; shown in errors */
 	const char *token;			/* X-Access-Token: never logged, never shown */
 	char	   *body;			/* JSON body for POST and PUT, or NULL */
+	size_t		body_len;		/* its length when binary (0: strlen(body)) */
+	const char *content_type;	/* the body's type (NULL: application/json) */
+	const char *extra_header;	/* one more header line, e.g. X-Filename (files.c) */
 	bool		retryable;		/* retry transient failures (GET by default) */
 	int			timeout_ms;		/* total time of one attempt; 0: billy.http_timeout_ms */
 	void	   *arg;			/* the caller's, for the completion callback */

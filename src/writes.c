@@ -59,6 +59,7 @@
 #include "utils/timestamp.h"
 
 #include "budget.h"
+#include "files.h"
 #include "http.h"
 #include "jobs.h"
 #include "json.h"
@@ -593,7 +594,7 @@ finish_op(WriteOp *op, const char *org, const char *base_url, const char *token,
 
 /*
  * build_request makes the HTTP request of a plan ({"request": {"method",
- * "path", "body"}}).
+ * "path", "body"}}, or a file's upload: {"request": {"file"}, "args"}).
  */
 static BillyHttpRequest *
 build_request(const char *plan, const char *base_url, const char *token)
@@ -618,6 +619,7 @@ build_request(const char *plan, const char *base_url, const char *token)
 	req = billy_http_request_new(m, base_url, path, token);
 	req->body = body;
 	req->retryable = false;		/* never: Billy has no idempotency key */
+	billy_file_request_body(req, plan);	/* an upload: its raw bytes (files.c) */
 	return req;
 }
 
@@ -711,6 +713,55 @@ billy_writes_send_batch(const char *org, BillyWriteItem *items, int n, int concu
 	PG_END_TRY();
 }
 
+/*
+ * send_follow_up sends the write a done write names in its request's
+ * "then" (an upload's attachment; billy._write_follow_up plans and claims
+ * it, once), as the first write's requester.  Returns its id, or 0.
+ */
+static int64
+send_follow_up(int64 first, const char *org, const char *base_url, const char *token)
+{
+	Oid			types[4] = {JSONBOID, NAMEOID, NAMEOID, TEXTOID};
+	Datum		values[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
+	char	   *plan;
+	char	   *client;
+	WriteOp		op = {0};
+	WriteOp    *ops[1] = {&op};
+
+	values[0] = Int64GetDatum(first);
+	types[0] = INT8OID;
+	plan = sql_text("SELECT billy._write_follow_up($1)::pg_catalog.text", 1, types, values, NULL);
+	if (plan == NULL)
+	{
+		step_commit();
+		return 0;
+	}
+	types[0] = JSONBOID;
+	values[0] = PointerGetDatum(billy_jsonb_parse(plan, strlen(plan), "a write plan"));
+	values[1] = DirectFunctionCall1(namein, CStringGetDatum(field(plan, "actor")));
+	values[2] = DirectFunctionCall1(namein, CStringGetDatum(field(plan, "session")));
+	client = field(plan, "client");
+	if (client)
+		values[3] = CStringGetTextDatum(client);
+	else
+		nulls[3] = 'n';
+	op.id = pg_strtoint64(sql_text("SELECT billy._write_begin($1, $2, $3, $4)", 4, types, values, nulls));
+	{
+		Oid			t2[2] = {INT8OID, INT8OID};
+		Datum		v2[2] = {Int64GetDatum(first), Int64GetDatum(op.id)};
+
+		sql_owner("SELECT billy._write_follow_up_begun($1, $2)", 2, t2, v2, NULL);
+	}
+	step_commit();
+	op.resource = (char *) plan_resource(plan);
+	op.record_id = field(plan, "record_id");
+	op.operation = field(plan, "operation");
+	op.req = build_request(plan, base_url, token);
+	send_ops(ops, 1, 1, org, base_url, token, 0, NULL);
+	return op.id;
+}
+
 /* ------------------------------------------------------------ the executor */
 
 static void
@@ -775,6 +826,13 @@ run_task(WriteTask *task)
 	op.operation = field(plan, "operation");
 	op.req = build_request(plan, base_url, token);
 	send_ops(ops, 1, 1, org, base_url, token, 0, NULL);
+	/* an upload's attachment: the caller hears how that ended */
+	{
+		int64		next = send_follow_up(op.id, org, base_url, token);
+
+		if (next != 0)
+			task->op_id = next;
+	}
 	explicit_bzero(token, strlen(token));
 }
 
@@ -1154,12 +1212,23 @@ reconcile(BillyJob *job)
 				   "'wait_ms', GREATEST(0, pg_catalog.ceil(pg_catalog.date_part('epoch', COALESCE(sent_at, created_at) "
 				   "OPERATOR(pg_catalog.+) pg_catalog.make_interval(secs => $2 OPERATOR(pg_catalog./) 1000.0) "
 				   "OPERATOR(pg_catalog.-) pg_catalog.clock_timestamp()) OPERATOR(pg_catalog.*) 1000))::integer, "
-				   "'record_id', record_id)::pg_catalog.text "
+				   "'record_id', record_id, 'args', args)::pg_catalog.text "
 				   "FROM billy.write_ops WHERE id OPERATOR(pg_catalog.=) $1 FOR UPDATE",
 				   2, types, values, NULL);
 	if (row == NULL)
 		return;
 	state = field(row, "state");
+	if (field(job->args, "follow_up") != NULL)
+	{
+		/* a done write whose follow-up was never sent (housekeeping) */
+		org = field(row, "org");
+		if (strcmp(state, "done") != 0 || !writes_allowed_here(org, &why))
+			return;
+		token = billy_load_token(org, &api_url);
+		send_follow_up(op.id, org, billy_effective_api_url(api_url), token);
+		explicit_bzero(token, strlen(token));
+		return;
+	}
 	if (strcmp(state, verify ? "done" : "unknown") != 0)
 		return;
 	org = field(row, "org");
@@ -1265,7 +1334,8 @@ reconcile(BillyJob *job)
 		explicit_bzero(token, strlen(token));
 		return;
 	}
-	op.req = build_request(psprintf("{\"request\":%s}", field(row, "request")), base_url, token);
+	op.req = build_request(psprintf("{\"request\":%s,\"args\":%s}", field(row, "request"), field(row, "args")),
+						   base_url, token);
 	send_ops(ops, 1, 1, org, base_url, token, attempts,
 			 "reconciled: not found in Billy after the unknown outcome, so sent again");
 	explicit_bzero(token, strlen(token));
@@ -1295,6 +1365,7 @@ billy_writes_housekeeping(void)
 									  0, NULL, NULL, NULL, &isnull)))
 		return;
 	billy_sql_exec("SELECT billy._orphaned_writes()", 0, NULL, NULL, NULL);
+	billy_sql_exec("SELECT billy._write_follow_ups_left()", 0, NULL, NULL, NULL);
 	billy_sql_exec("SELECT billy._forget_previews()", 0, NULL, NULL, NULL);
 	billy_sql_exec("SELECT billy._forget_bulk_jobs()", 0, NULL, NULL, NULL);
 }

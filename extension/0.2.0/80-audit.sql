@@ -67,7 +67,7 @@ CREATE FUNCTION billy._redact(j jsonb) RETURNS jsonb
 LANGUAGE C IMMUTABLE STRICT
 AS 'MODULE_PATHNAME', 'billy_redact';
 COMMENT ON FUNCTION billy._redact(jsonb) IS
-'A copy of a JSON value as the audit trail keeps it: the values of keys that name secrets (token, password, secret, api_key, authorization, credential, cookie, private_key) replaced by "[redacted]", and texts longer than 500 characters (a CSV file) by {"length", "sha256"}, at any depth. Internal.';
+'A copy of a JSON value as the audit trail keeps it: the values of keys that name secrets (token, password, secret, api_key, authorization, credential, cookie, private_key) replaced by "[redacted]", and texts longer than 500 characters (a CSV file) or under a key naming base64 (a file''s bytes, content_base64) by {"length", "sha256"}, at any depth. Internal.';
 
 CREATE TABLE billy.audit_heads (
     chain text PRIMARY KEY,

@@ -281,7 +281,7 @@ CREATE TABLE billy.write_catalog (
     CHECK ((mcp_tool IS NULL) OPERATOR(pg_catalog.=) (mcp_description IS NULL))
 );
 COMMENT ON TABLE billy.write_catalog IS
-'The write operations billy.preview_write accepts, one row each. resource: Billy''s plural of the record written (NULL: the organization). method and path: the request; {member} in path (and in lookup''s path) is filled from the args or the plan function''s params ({org}: the organization''s id). lookup: how to find the result in Billy when the outcome is unknown ({"kind": "record", "path", "root", "expect"?} the record as expected, "list" a search, "gone" a 404 after a delete); a plan function may give its own. input_schema: JSON Schema of the args without org, the one check of their shape (billy._check_args, in C). plan_function: billy._plan_x(org text, args jsonb) returns {"problems"?, "body"?, "params"?, "touches"?, "lookup"?, "expect"?, "record_id"?, "summary"}: the checks against the mirror and the body. wrapper: the one-call SQL function generated from the row (wrapper_args: its parameters in order, members of the args; *name: a jsonb merged into them), granted to roles. subjects: where in the request body the documents it pays or matches are (their balances are refreshed). mcp_*: the MCP tool derived from the row (name, title, description, argument renames, place in tools/list); destructive, idempotent: its annotations.';
+'The write operations billy.preview_write accepts, one row each. resource: Billy''s plural of the record written (NULL: the organization). method and path: the request; {member} in path (and in lookup''s path) is filled from the args or the plan function''s params ({org}: the organization''s id). lookup: how to find the result in Billy when the outcome is unknown ({"kind": "record", "path", "root", "expect"?} the record as expected, "list" a search, "gone" a 404 after a delete); a plan function may give its own. input_schema: JSON Schema of the args without org, the one check of their shape (billy._check_args, in C). plan_function: billy._plan_x(org text, args jsonb) returns {"problems"?, "body"?, "params"?, "touches"?, "lookup"?, "expect"?, "record_id"?, "file"?, "then"?, "summary"}: the checks against the mirror and the body; file: a raw upload instead of a JSON body (its name, type, size and SHA-256; the bytes are args.contentBase64, 84-files.sql); then: the write to send once this one is done ({"operation", "args"}, filled with its record as fileId). wrapper: the one-call SQL function generated from the row (wrapper_args: its parameters in order, members of the args; *name: a jsonb merged into them), granted to roles. subjects: where in the request body the documents it pays or matches are (their balances are refreshed). mcp_*: the MCP tool derived from the row (name, title, description, argument renames, place in tools/list); destructive, idempotent: its annotations.';
 
 CREATE TRIGGER write_catalog_invalidate AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON billy.write_catalog
     FOR EACH STATEMENT EXECUTE FUNCTION billy._invalidate_cached();
@@ -357,7 +357,7 @@ BEGIN
         'organization', (SELECT o.name FROM billy.organizations o WHERE o.id = org),
         'problems', problems, 'resource', c.resource, 'record_id', part ->> 'record_id',
         'request', jsonb_strip_nulls(jsonb_build_object('method', c.method, 'path', billy._fill_path(c.path, vars),
-                                                        'body', part -> 'body')),
+                                                        'body', part -> 'body', 'file', part -> 'file', 'then', part -> 'then')),
         'lookup', lookup, 'touches', touches, 'summary', part ->> 'summary',
         'fingerprint', encode(sha256(convert_to(operation || a::text || touches::text, 'UTF8')), 'hex'));
 END
@@ -702,7 +702,8 @@ BEGIN ATOMIC
         w.organization_id, coalesce(split_part(w.request ->> 'path', '?', 1), w.operation)
             || CASE WHEN w.record_id IS NOT NULL AND position(w.record_id IN coalesce(w.request ->> 'path', '')) = 0
                     THEN ' -> ' || w.record_id ELSE '' END,
-        jsonb_build_object('write_op_id', w.id, 'method', w.request ->> 'method', 'body', w.request -> 'body')
+        jsonb_strip_nulls(jsonb_build_object('write_op_id', w.id, 'method', w.request ->> 'method', 'body', w.request -> 'body',
+                                             'file', w.request -> 'file'))
             || CASE WHEN w.bulk_job_id IS NOT NULL THEN jsonb_build_object('bulk_job_id', w.bulk_job_id, 'line', w.bulk_line) ELSE '{}' END,
         result);
 END;
