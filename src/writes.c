@@ -1222,8 +1222,16 @@ reconcile(BillyJob *job)
 	{
 		/* a done write whose follow-up was never sent (housekeeping) */
 		org = field(row, "org");
-		if (strcmp(state, "done") != 0 || !writes_allowed_here(org, &why))
+		if (strcmp(state, "done") != 0)
 			return;
+		if (!writes_allowed_here(org, &why))
+		{
+			Oid			t2[2] = {INT8OID, TEXTOID};
+			Datum		v2[2] = {Int64GetDatum(op.id), CStringGetTextDatum(why)};
+
+			sql_owner("SELECT billy._write_follow_up_skip($1, $2)", 2, t2, v2, NULL);
+			return;
+		}
 		token = billy_load_token(org, &api_url);
 		send_follow_up(op.id, org, billy_effective_api_url(api_url), token);
 		explicit_bzero(token, strlen(token));

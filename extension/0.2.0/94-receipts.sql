@@ -316,6 +316,17 @@ BEGIN ATOMIC
 END;
 COMMENT ON FUNCTION billy._write_follow_up_begun(bigint, bigint) IS 'Records the write that follows a write (committed with it). Internal.';
 
+CREATE FUNCTION billy._write_follow_up_skip(op bigint, why text) RETURNS void
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+    INSERT INTO billy.write_follow_ups (write_op_id, organization_id, note)
+    SELECT w.id, w.organization_id, 'not sent: ' || why FROM billy.write_ops w WHERE w.id = op
+    ON CONFLICT (write_op_id) DO NOTHING;
+END;
+COMMENT ON FUNCTION billy._write_follow_up_skip(bigint, text) IS
+'Records that the worker did not send a write''s follow-up, and why (writes turned off, the organization read-only): it is not tried again; attach_file does it by hand. Internal.';
+
 -- the worker: follow-ups a crash or an unknown outcome left unsent
 CREATE FUNCTION billy._write_follow_ups_left() RETURNS integer
 LANGUAGE plpgsql
@@ -467,7 +478,7 @@ VALUES
  true);
 
 REVOKE ALL ON FUNCTION billy._file_type(bytea), billy._base64_bytes(text), billy._file_max_bytes(), billy._file_mcp_cap(),
-    billy._file_owner(text, jsonb), billy._write_follow_up(bigint), billy._write_follow_up_begun(bigint, bigint),
+    billy._file_owner(text, jsonb), billy._write_follow_up(bigint), billy._write_follow_up_begun(bigint, bigint), billy._write_follow_up_skip(bigint, text),
     billy._write_follow_ups_left(), billy._write_drop_bytes() FROM PUBLIC;
 -- the plan functions run as the caller of billy.preview_write
 GRANT EXECUTE ON FUNCTION billy._plan_upload_file(text, jsonb), billy._plan_attach_file(text, jsonb),

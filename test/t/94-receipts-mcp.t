@@ -21,7 +21,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from mcp_tap import Stdio, bridge_env, done, is_, ok, plan, psql  # noqa: E402
 
-plan(27)
+plan(29)
 ROLE = "mcp_receipts_t"
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 PDF64 = base64.b64encode(PDF).decode()
@@ -137,6 +137,25 @@ ok(res.get("isError") is True and "used already" in text, "the same confirmation
 res, text = call(25, "upload_file", args)
 ok(res.get("isError") is True and "already" in text, "uploading the same file to the bill again is refused", text)
 is_(sent(), after, "and neither sent anything")
+
+# attach_file: a file already in Billy, to an invoice
+invoice = psql(f"""SELECT id FROM billy.invoices WHERE organization_id = '{org}' AND state = 'approved' AND deleted_at IS NULL
+                  AND NOT EXISTS (SELECT 1 FROM billy.attachments a WHERE a.organization_id = '{org}'
+                                  AND a.owner_reference = 'invoice:' || invoices.id) ORDER BY id LIMIT 1""")
+res, text = call(26, "attach_file", {"file_id": fid, "invoice_id": invoice})
+conf3 = res.get("structuredContent", {}).get("confirmation")
+res, text = call(27, "attach_file", {"file_id": fid, "invoice_id": invoice, "confirmation": conf3})
+ok(not res.get("isError") and [a["fileId"] for a in dump("attachments") if a["ownerReference"] == f"invoice:{invoice}"] == [fid],
+   "attach_file attaches a file already in Billy to an invoice", text)
+
+# SQL: the bytes as bytea, one call
+third = psql(f"SELECT bill_id FROM billy.bills_without_receipt('{org}') WHERE bill_id <> '{other}' ORDER BY entry_date DESC, bill_id LIMIT 1")
+png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 24
+out = json.loads(psql(f"""SET billy.enable_writes = on; SET client_min_messages = error;
+                          SELECT billy.upload_file('{org}', 'scan.png', decode('{png.hex()}', 'hex'), bill_id => '{third}')"""))
+ok(out.get("state") == "done" and any(f["fileName"] == "scan.png" and f["fileType"] == "image/png" for f in dump("files"))
+   and any(a["ownerReference"] == f"bill:{third}" for a in dump("attachments")),
+   "billy.upload_file takes the bytes as bytea: a PNG, attached to a bill", out)
 
 # the answer to the upload is lost: the worker finds the file and attaches it, once
 psql("""SELECT billy_test.fault('{"kind":"drop_after_write","path":"/v2/files","method":"POST","count":1}')""")
