@@ -203,6 +203,7 @@ billy_file_content(PG_FUNCTION_ARGS)
 	char	   *org;
 	char	   *id;
 	char	   *known;
+	char	   *path;
 	Oid			types[2] = {TEXTOID, TEXTOID};
 	Datum		values[2];
 	BillyHttpRequest *req;
@@ -226,7 +227,9 @@ billy_file_content(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NO_DATA_FOUND),
 				 errmsg("file_id %s is no file of this organization in the mirror", id),
 				 errhint("billy.list_attachments(org, 'bill:<id>') names a bill's or invoice's files; sync first if it is new.")));
-	req = billy_api_fetch(org, psprintf("/files/%s/download", known));
+	path = psprintf("/files/%s/download", known);
+	billy_check_api_path(path);
+	req = billy_api_fetch(org, path);
 	out = palloc(VARHDRSZ + req->response.len);
 	SET_VARSIZE(out, VARHDRSZ + req->response.len);
 	memcpy(VARDATA(out), req->response.data, req->response.len);

@@ -420,7 +420,7 @@ REVOKE ALL ON FUNCTION billy.bills_without_receipt(text, date, date) FROM PUBLIC
 GRANT EXECUTE ON FUNCTION billy.bills_without_receipt(text, date, date) TO billy_reader;
 
 -- the MCP tool: a document's files, or the bills of a period without one
-CREATE FUNCTION billy._mcp_attachments(org text, bill_id text, invoice_id text, missing boolean, period text) RETURNS jsonb
+CREATE FUNCTION billy._mcp_attachments(org text, bill_id text, invoice_id text, period text) RETURNS jsonb
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -430,24 +430,25 @@ DECLARE
     n bigint;
     cap integer := 200;
 BEGIN
-    IF coalesce(missing, false) THEN
-        IF bill_id IS NOT NULL OR invoice_id IS NOT NULL THEN
-            RAISE EXCEPTION 'missing lists the bills of a period without a receipt; leave bill_id and invoice_id out'
-                USING ERRCODE = '22023', HINT = 'Call list_attachments with missing: true and a period, or with bill_id or invoice_id alone.';
-        END IF;
+    IF bill_id IS NOT NULL AND invoice_id IS NOT NULL THEN
+        RAISE EXCEPTION 'give bill_id or invoice_id, not both'
+            USING ERRCODE = '22023', HINT = 'Call list_attachments once for the bill and once for the invoice.';
+    END IF;
+    IF bill_id IS NULL AND invoice_id IS NULL THEN
         p := billy._ledger_period(org_id, coalesce(period, 'fy'), NULL);
         SELECT count(*) INTO n FROM billy.bills_without_receipt(org_id, p.start_date, p.end_date);
         RETURN jsonb_build_object('period', p.label, 'bills_without_receipt', n,
             'rows', coalesce((SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object('bill_id', b.bill_id, 'date', b.entry_date,
                         'supplier', b.supplier, 'no', b.suppliers_invoice_no, 'type', nullif(b.type, 'bill'),
                         'amount', b.gross_amount, 'currency', b.currency_id)))
-                    FROM (SELECT * FROM billy.bills_without_receipt(org_id, p.start_date, p.end_date) LIMIT cap) b), '[]'))
+                    FROM (SELECT * FROM billy.bills_without_receipt(org_id, p.start_date, p.end_date) LIMIT cap) b), '[]'),
+            'next_step', 'upload_file with a bill_id attaches its receipt.')
             || CASE WHEN n > cap THEN jsonb_build_object('truncated', true,
                    'hint', format('Showing %s of %s; ask for a shorter period for the rest.', cap, n)) ELSE '{}' END;
     END IF;
-    IF (bill_id IS NULL) = (invoice_id IS NULL) THEN
-        RAISE EXCEPTION 'give bill_id or invoice_id (one), or missing: true'
-            USING ERRCODE = '22023', HINT = 'list_attachments with bill_id lists that bill''s files; with missing: true and a period, the bills without any.';
+    IF period IS NOT NULL THEN
+        RAISE EXCEPTION 'period goes with neither bill_id nor invoice_id'
+            USING ERRCODE = '22023', HINT = 'Leave period out to list a document''s files, or bill_id and invoice_id out to list the bills of a period without a receipt.';
     END IF;
     RETURN jsonb_build_object('owner', CASE WHEN bill_id IS NOT NULL THEN 'bill:' || bill_id ELSE 'invoice:' || invoice_id END,
         'rows', coalesce((SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object('attachment_id', a.attachment_id, 'file_id', a.file_id,
@@ -455,26 +456,25 @@ BEGIN
                 FROM billy.list_attachments(org_id, CASE WHEN bill_id IS NOT NULL THEN 'bill:' || bill_id ELSE 'invoice:' || invoice_id END) a), '[]'));
 END
 $$;
-COMMENT ON FUNCTION billy._mcp_attachments(text, text, text, boolean, text) IS
-'The list_attachments tool: a bill''s or invoice''s files (metadata, from the mirror), or with missing the approved bills of a period (default the fiscal year) without any (at most 200, then truncated with a hint). Internal.';
-REVOKE ALL ON FUNCTION billy._mcp_attachments(text, text, text, boolean, text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION billy._mcp_attachments(text, text, text, boolean, text) TO billy_reader;
+COMMENT ON FUNCTION billy._mcp_attachments(text, text, text, text) IS
+'The list_attachments tool: a bill''s or invoice''s files (metadata, from the mirror), or without either the approved bills of a period (default the fiscal year) without any (at most 200, then truncated with a hint). Internal.';
+REVOKE ALL ON FUNCTION billy._mcp_attachments(text, text, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION billy._mcp_attachments(text, text, text, text) TO billy_reader;
 
 INSERT INTO billy.mcp_tools (name, title, sort_order, function, requires, arguments, fixed_args, kind, issue,
                              annotations, input_schema, output_schema, description, builtin)
 VALUES
-('list_attachments', 'Attachments and missing receipts', 432,
+('list_attachments', 'Receipts', 432,
  'billy._mcp_attachments', ARRAY['billy.list_attachments', 'billy.bills_without_receipt'], '{"organization": "org"}', '{}', 'call',
  'issue 14: receipts',
  '{"readOnlyHint": true, "openWorldHint": false}',
  billy._mcp_input($j${
     "bill_id": {"type": "string", "maxLength": 64},
     "invoice_id": {"type": "string", "maxLength": 64},
-    "missing": {"type": "boolean", "description": "Bills lacking one instead"},
     "period": {"type": "string", "maxLength": 40, "description": "Default fy"}}$j$,
     ARRAY[]::text[]),
  NULL,
- 'Files attached to a bill or invoice (receipts).',
+ 'A bill''s or invoice''s files; without one, approved bills with no receipt in period.',
  true);
 
 REVOKE ALL ON FUNCTION billy._file_type(bytea), billy._base64_bytes(text), billy._file_max_bytes(), billy._file_mcp_cap(),

@@ -113,6 +113,10 @@ const reads = {
     .replace(/,/g, '#').replace(/\./g, ',').replace(/#/g, '.'), kinds: ['invoice'] }),
   (r) => r.hits.some((h) => h.id === env.INVOICE_ID && h.kind === 'invoice' && /amount/.test(h.why))],
   // every unmatched line of the mirror is counted; a line's suggestions are open documents
+  // without a document: the approved bills of the fiscal year with no file attached, counted as the mirror has them
+  list_attachments: [{ period: 'fy2026' }, (r) => /^FY2026/.test(r.period) && r.bills_without_receipt === Number(sql(
+    `SELECT count(*) FROM billy.bills_without_receipt('${env.ORG_ID}', '2026-01-01', '2026-12-31')`))
+    && r.rows.length === Math.min(200, r.bills_without_receipt)],
   list_unmatched_bank_lines: [{ limit: 5 }, (r) => r.unmatched === Number(sql(
     `SELECT count(*) FROM billy.bank_lines WHERE organization_id = '${env.ORG_ID}' AND match_id IS NULL AND deleted_at IS NULL`))
     && r.lines.length === Math.min(5, r.unmatched)
@@ -255,6 +259,31 @@ export async function everyTool(client, label) {
       return (await dump('bills')).find((b) => b.id === made.bill)?.state === 'approved'
         && sql(`SELECT state FROM billy.bills WHERE organization_id = '${env.ORG_ID}' AND id = '${made.bill}'`) === 'approved';
     },
+    // a receipt: a small PDF (its bytes unique to this run) uploaded and attached to the bill
+    upload_file: async () => {
+      const name = `kvittering-${tag}.pdf`;
+      const pdf = Buffer.from(`%PDF-1.4\n% ${tag}\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n`);
+      const r = await write(client, 'upload_file', { file_name: name, content_base64: pdf.toString('base64'), bill_id: made.bill },
+        async () => !(await dump('files')).some((f) => f.fileName === name));
+      const file = (await dump('files')).find((f) => f.fileName === name);
+      made.file = file?.id;
+      return expect({
+        'the file in the sandbox, once': (await dump('files')).filter((f) => f.fileName === name).length === 1 && file.fileSize === pdf.length,
+        'attached to the bill in the sandbox': (await dump('attachments')).some((a) => a.ownerReference === `bill:${made.bill}` && a.fileId === file?.id),
+        'and in the mirror': sql(`SELECT count(*) FROM billy.attachments a JOIN billy.files f ON f.organization_id = a.organization_id
+          AND f.id = a.file_id WHERE a.organization_id = '${env.ORG_ID}' AND a.owner_reference = 'bill:${made.bill}' AND f.file_name = '${q(name)}'`) === '1',
+        'the commit answers with the attachment': r.operation === 'attach_file' && r.record_id != null,
+      }, r);
+    },
+    attach_file: async () => {
+      await write(client, 'attach_file', { file_id: made.file, invoice_id: made.invoice },
+        async () => !(await dump('attachments')).some((a) => a.ownerReference === `invoice:${made.invoice}`));
+      const files = await call(client, 'list_attachments', { invoice_id: made.invoice });
+      return expect({
+        'attached to the invoice in the sandbox': (await dump('attachments')).some((a) => a.ownerReference === `invoice:${made.invoice}` && a.fileId === made.file),
+        'list_attachments shows it': files.rows.some((x) => x.file_id === made.file),
+      }, files);
+    },
     credit_bill: async () => {
       const r = await write(client, 'credit_bill', { bill_id: made.bill, entry_date: '2026-06-19' });
       made.billCredit = r.record_id;
@@ -359,7 +388,7 @@ export async function everyTool(client, label) {
   };
   const order = ['sync_billy_data', 'warm_cache', 'create_customer', 'update_customer', 'create_product', 'update_product',
     'create_invoice', 'update_draft_invoice', 'approve_invoice', 'send_invoice', 'credit_invoice', 'delete_draft_invoice',
-    'create_bank_payment', 'create_bill', 'update_draft_bill', 'approve_bill', 'credit_bill', 'delete_draft_bill',
+    'create_bank_payment', 'create_bill', 'update_draft_bill', 'approve_bill', 'upload_file', 'attach_file', 'credit_bill', 'delete_draft_bill',
     'add_contact_person', 'update_contact_person', 'delete_contact_person', 'delete_customer', 'delete_product', 'update_organization_settings',
     'import_customers_csv', 'import_products_csv', 'get_bulk_job_status', 'cancel_bulk_job'];
 

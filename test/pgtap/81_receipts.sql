@@ -96,7 +96,7 @@ SELECT ok((SELECT count(*) FROM billy.bills_without_receipt(:'org')) > 0
 SELECT is((SELECT input_schema #>> '{properties,content_base64,maxLength}' FROM billy.mcp_tools WHERE name = 'upload_file'),
           ((2 * 1024 * 1024 + 2) / 3 * 4)::text, 'upload_file takes at most 2 MiB of file as base64 through MCP');
 SELECT is((SELECT string_agg(k, ',' ORDER BY k) FROM billy.mcp_tools, jsonb_object_keys(input_schema -> 'properties') k WHERE name = 'list_attachments'),
-          'bill_id,invoice_id,missing,organization,period', 'list_attachments takes a bill or invoice, or missing with a period');
+          'bill_id,invoice_id,organization,period', 'list_attachments takes a bill or invoice, or a period');
 
 SELECT * FROM finish();
 ROLLBACK;
