@@ -9,7 +9,7 @@
 
 #include "bridge.h"
 
-/* what a sync or a write NOTIFYs (src/sync.c, src/writes.c) */
+/* what a sync or a write NOTIFYs (src/sync.c, src/writes/readback.c) */
 #define WEB_CHANNEL "billy_changes"
 
 extern bool web_start(const BridgeConfig *cfg);

@@ -45,7 +45,7 @@
 #include "sync.h"
 #include "visibility.h"
 #include "worker.h"
-#include "writes.h"
+#include "writes/writes.h"
 
 PG_MODULE_MAGIC;
 

@@ -11,7 +11,7 @@
  * An import job (billy.bulk_jobs, its rows in billy.bulk_job_items) is run
  * by "bulk_import" worker jobs, each a slice of about ten seconds, so syncs
  * queued meanwhile get their turn: a slice sends batches of
- * billy.import_concurrency rows through the outbox (writes.c), records
+ * billy.import_concurrency rows through the outbox (writes/outbox.c), records
  * each row's outcome, waits as billy.import_rate asks, and stops at once
  * when the import is cancelled, writes are turned off or the organization
  * is made read-only.
@@ -39,7 +39,7 @@
 #include "json.h"
 #include "module.h"
 #include "sqlexec.h"
-#include "writes.h"
+#include "writes/writes.h"
 
 PG_FUNCTION_INFO_V1(billy_parse_csv);
 PG_FUNCTION_INFO_V1(billy_csv_records);

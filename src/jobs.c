@@ -6,7 +6,7 @@
  *	  COMMIT; the worker's shared state.
  *
  * This is the lower half of the worker: what the concerns that queue or run
- * jobs (sync.c, cache.c, writes.c, bulk.c, audit.c) need, without the loop
+ * jobs (sync.c, cache.c, writes/, bulk.c, audit.c) need, without the loop
  * that dispatches to them (worker.c).  A job's life (the state column of
  * billy.jobs):
  *

@@ -27,7 +27,7 @@ extern void billy_writes_send_batch(const char *org, BillyWriteItem *items, int 
 extern void billy_reconcile_write_job(BillyJob *job);
 extern void billy_writes_housekeeping(void);
 
-/* settings (writes.c) */
+/* settings (writes/outbox.c) */
 extern bool billy_enable_writes;
 extern int	billy_reconcile_delay_ms;
 
