@@ -21,7 +21,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from mcp_tap import Stdio, bridge_env, done, is_, ok, plan, psql  # noqa: E402
 
-plan(29)
+plan(31)
 ROLE = "mcp_receipts_t"
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 PDF64 = base64.b64encode(PDF).decode()
@@ -176,6 +176,29 @@ ok(len(files2) == 1 and len(att2) == 1 and att2[0]["fileId"] == files2[0]["id"],
 is_(psql(f"""SELECT string_agg(operation || ':' || state, ',' ORDER BY id) FROM billy.write_ops
              WHERE organization_id = '{org}' AND (args ->> 'billId' = '{other}')"""),
     "upload_file:done,attach_file:done", "the upload reconciled as done, its attachment sent once")
+
+# the same, while the worker may not write: the upload is found, the attachment not sent, and why is noted
+b = Stdio(bridge_env(ROLE))
+b.call(0, "initialize", {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "tap", "version": "0"}})
+b.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+fourth = psql(f"""SELECT bill_id FROM billy.bills_without_receipt('{org}') WHERE bill_id NOT IN ('{other}', '{third}')
+                 ORDER BY entry_date DESC, bill_id LIMIT 1""")
+psql("""SELECT billy_test.fault('{"kind":"drop_after_write","path":"/v2/files","method":"POST","count":1}')""")
+args3 = {"file_name": "kvittering-3-tap.pdf", "content_base64": base64.b64encode(PDF + b"% 3\n").decode(), "bill_id": fourth}
+res, text = call(40, "upload_file", args3)
+res, text = call(41, "upload_file", {**args3, "confirmation": res.get("structuredContent", {}).get("confirmation")})
+b.close()
+settings(enable_writes=None)
+psql("SELECT billy_test.clear_faults()")
+up = psql(f"SELECT id FROM billy.write_ops WHERE organization_id = '{org}' AND operation = 'upload_file' AND args ->> 'billId' = '{fourth}'")
+deadline = time.time() + 60
+while time.time() < deadline and psql(f"SELECT count(*) FROM billy.write_follow_ups WHERE write_op_id = {up or 0}") != "1":
+    time.sleep(1)
+is_(psql(f"""SELECT w.state || ' / ' || coalesce(f.note, '-') FROM billy.write_ops w
+             LEFT JOIN billy.write_follow_ups f ON f.write_op_id = w.id WHERE w.id = {up or 0}"""),
+    "done / not sent: billy.enable_writes is off for the worker",
+    "writes off for the worker: the upload is found, its attachment not sent, and why is noted")
+ok(not any(a["ownerReference"] == f"bill:{fourth}" for a in dump("attachments")), "nothing attached in the sandbox")
 
 # the bytes: out of the outbox once settled, never in the audit trail
 is_(psql(f"SELECT count(*) FROM billy.write_ops WHERE organization_id = '{org}' AND args ? 'contentBase64'"), "0",
