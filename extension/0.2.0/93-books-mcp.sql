@@ -203,11 +203,11 @@ VALUES
  '{"readOnlyHint": true, "openWorldHint": false}',
  billy._mcp_input($j${
     "period": {"type": "string", "maxLength": 40},
-    "account": {"type": "string", "maxLength": 200, "description": "Number or name."},
+    "account": {"type": "string", "maxLength": 200},
     "transaction": {"type": "string", "maxLength": 100, "description": "Id, number, voucher or invoice:ID."},
     "limit": {"type": "integer", "minimum": 1, "maximum": 500},
     "offset": {"type": "integer", "minimum": 0}}$j$),
- 'General ledger transactions (bilag), newest first, with their postings; by period, account or one.',
+ 'Ledger transactions (bilag), newest first, with their postings: of a period, an account, or one.',
  true),
 ('list_journal_entries', 'Journal entries', 736,
  'billy._mcp_journal_entries', '{}', '{"organization": "org"}', 'call', 'issue 14: the books',
