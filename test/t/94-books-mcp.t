@@ -15,7 +15,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from mcp_tap import Stdio, bridge_env, done, is_, login_role, ok, plan, psql  # noqa: E402
 
-plan(17)
+plan(16)
 
 ROLE = "mcp_books_t"
 drop = login_role(ROLE)
