@@ -6,7 +6,7 @@
 \set ON_ERROR_STOP 1
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
-SELECT plan(139);
+SELECT plan(140);
 
 SELECT billy.connect(billy_test.token(1), billy_test.setting('api_url'));
 SET LOCAL client_min_messages = warning;
@@ -354,6 +354,9 @@ SELECT is(billy._mcp_validate(pg_temp.output_schema('sync_billy_data'), pg_temp.
     'sync_billy_data queues and matches its output schema');
 SELECT is((SELECT count(*) FROM billy.jobs WHERE kind = 'sync' AND state = 'queued' AND organization_id = billy_test.org(1) AND args ->> 'resource' = 'contacts'),
     1::bigint, 'the sync job is queued once');
+SELECT is(pg_temp.call('sync_billy_data', jsonb_build_object('organization', billy_test.org(1), 'resources', '["transactions", "daybookTransactions"]'::jsonb))
+          -> 'structuredContent' -> 'resources', '["transactions", "daybookTransactions"]'::jsonb,
+    'sync_billy_data takes every resource of the catalog (its enum is derived from it): the ledger''s too');
 RESET ROLE;
 
 -- each backend caches the registry: it follows the registry, the catalog and grants
