@@ -793,7 +793,7 @@ AS $$
 SELECT DISTINCT ON (r, i) r, i, d FROM (
     SELECT k AS r, e ->> 'id' AS i, false AS d
     FROM jsonb_each(response) AS t(k, v), jsonb_array_elements(CASE WHEN jsonb_typeof(v) = 'array' THEN v ELSE '[]' END) e
-    WHERE k IN (SELECT c.resource FROM billy.write_catalog c)
+    WHERE k IN (SELECT c.resource FROM billy.write_catalog c UNION SELECT r.name FROM billy.resources r)
     UNION ALL
     SELECT split_part(e ->> 'subjectReference', ':', 1) || 's', split_part(e ->> 'subjectReference', ':', 2), false
     FROM jsonb_array_elements(CASE WHEN jsonb_typeof(response -> 'balanceModifiers') = 'array' THEN response -> 'balanceModifiers' ELSE '[]' END) e
@@ -807,13 +807,13 @@ SELECT DISTINCT ON (r, i) r, i, d FROM (
     SELECT k, x, true
     FROM jsonb_each(coalesce(response -> 'meta' -> 'deletedRecords', '{}')) AS t(k, v),
          jsonb_array_elements_text(CASE WHEN jsonb_typeof(v) = 'array' THEN v ELSE '[]' END) x
-    WHERE k IN (SELECT c.resource FROM billy.write_catalog c)
+    WHERE k IN (SELECT c.resource FROM billy.write_catalog c UNION SELECT r.name FROM billy.resources r)
 ) a(r, i, d)
 WHERE i IS NOT NULL AND i <> ''
 ORDER BY r, i, d DESC
 $$;
 COMMENT ON FUNCTION billy._write_affected(jsonb) IS
-'The mirrored records a write''s answer changed (plural roots that are resources of billy.write_catalog, children mapped to their parents) or deleted (meta.deletedRecords). Internal.';
+'The mirrored records a write''s answer changed (plural roots that are resources of billy.write_catalog or billy.resources: a match''s bank lines, a payment''s transaction; children mapped to their parents) or deleted (meta.deletedRecords). Internal.';
 
 -- _write_matches: the records in a look-up's answer that are the write's
 CREATE FUNCTION billy._write_matches(lookup jsonb, response jsonb) RETURNS text[]
@@ -838,7 +838,8 @@ BEGIN
         END IF;
         RETURN ARRAY[coalesce(rec ->> 'id', '')];
     END IF;
-    SELECT array_agg(CASE WHEN lookup ? 'id_from' THEN split_part(e ->> (lookup ->> 'id_from'), ':', 2) ELSE e ->> 'id' END ORDER BY n)
+    SELECT array_agg(CASE WHEN lookup ? 'id_from' THEN split_part(e ->> (lookup ->> 'id_from'), ':', 2)
+                          WHEN lookup ? 'id_key' THEN e ->> (lookup ->> 'id_key') ELSE e ->> 'id' END ORDER BY n)
     INTO ids
     FROM jsonb_array_elements(CASE WHEN jsonb_typeof(response -> (lookup ->> 'root')) = 'array' THEN response -> (lookup ->> 'root') ELSE '[]' END)
          WITH ORDINALITY AS t(e, n)
@@ -849,7 +850,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION billy._write_matches(jsonb, jsonb) IS
-'The ids of the records in Billy''s answer to a reconciliation look-up that match the write (none, one, or several: a duplicate or an ambiguity). Internal.';
+'The ids of the records in Billy''s answer to a reconciliation look-up that match the write (none, one, or several: a duplicate or an ambiguity): a record (kind record) as expected; of a list (root), those not excluded whose members equal match and start with match_prefix, by their id, the id in the reference id_from names, or the value of id_key (a bank line''s matchId). Internal.';
 
 ------------------------------------------------------------------------------
 -- What a person does about writes billy could not settle

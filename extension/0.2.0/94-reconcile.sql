@@ -265,3 +265,186 @@ VALUES ('list_unmatched_bank_lines', 'Unmatched bank lines', 530, 'billy._mcp_ba
             'offset', '{"type": "integer", "minimum": 0}'::jsonb) || billy._mcp_max_age_arg()),
         'Unmatched bank lines, newest first, each with the open invoices or bills it likely pays and why.',
         true);
+
+------------------------------------------------------------------------------
+-- Matching and unmatching as gated writes (rows of billy.write_catalog, so
+-- preview -> commit, the outbox, the audit trail, the look-up that keeps a
+-- retry from matching twice, a one-call SQL function and an MCP tool each):
+--   match_bank_line    POST /bankLineMatches: bank lines of one account with
+--                      the open invoices or bills they pay (Billy registers
+--                      the payment: the documents' balances drop)
+--   unmatch_bank_line  DELETE /bankLineMatches/<the line's match>: the lines
+--                      are unmatched again, a payment the match made is voided
+------------------------------------------------------------------------------
+
+CREATE FUNCTION billy._plan_match_bank_line(org text, args jsonb) RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    p jsonb := '[]';
+    t jsonb := '[]';
+    x text;
+    i integer;
+    f text;
+    l billy.bank_lines;
+    d record;
+    acc billy.accounts;
+    acc_id text;
+    acc_cur text;
+    first_line billy.bank_lines;
+    net numeric := 0;
+    open_sum numeric := 0;
+    cur text;
+    kind text;
+    rid text;
+    pays text;
+BEGIN
+    FOR x, i IN SELECT e, n - 1 FROM jsonb_array_elements_text(args -> 'lineIds') WITH ORDINALITY y(e, n) LOOP
+        f := format('lineIds[%s]', i);
+        SELECT * INTO l FROM billy.bank_lines b WHERE b.organization_id = org AND b.id = x AND b.deleted_at IS NULL;
+        IF NOT FOUND THEN
+            p := p || billy._problem(f, billy._missing('bank line', org, x) || '; list_unmatched_bank_lines lists the lines to match');
+            CONTINUE;
+        END IF;
+        t := t || jsonb_build_array(billy._touch('bank_lines', org, x));
+        IF l.match_id IS NOT NULL THEN
+            p := p || billy._problem(f, format('bank line %s is already matched (match %s): leave it out, or unmatch it first (unmatch_bank_line)', x, l.match_id));
+        END IF;
+        IF acc_id IS NOT NULL AND l.account_id IS DISTINCT FROM acc_id THEN
+            p := p || billy._problem(f, format('bank line %s is on another bank account than %s: match the lines of one account together', x, first_line.id));
+        END IF;
+        IF acc_id IS NULL THEN
+            acc_id := l.account_id;
+            first_line := l;
+        END IF;
+        net := net + CASE l.side WHEN 'credit' THEN -l.amount ELSE l.amount END;
+    END LOOP;
+    SELECT * INTO acc FROM billy.accounts a WHERE a.organization_id = org AND a.id = acc_id;
+    acc_cur := coalesce(acc.currency_id, (SELECT o.base_currency FROM billy.organizations o WHERE o.id = org), 'DKK');
+    IF acc_id IS NOT NULL AND acc.is_payment_enabled IS NOT TRUE THEN
+        p := p || billy._problem('lineIds', format('bank account %s %s is not enabled for payments in Billy, so its lines cannot pay invoices or bills',
+                                                    coalesce(acc.account_no::text, ''), coalesce(acc.name, acc_id)));
+    END IF;
+    IF first_line.id IS NOT NULL AND net = 0 THEN
+        p := p || billy._problem('lineIds', 'the lines add up to 0: there is nothing to pay');
+    END IF;
+
+    FOR x, i IN SELECT e, n - 1 FROM jsonb_array_elements_text(args -> 'documents') WITH ORDINALITY y(e, n) LOOP
+        f := format('documents[%s]', i);
+        kind := split_part(x, ':', 1);
+        rid := split_part(x, ':', 2);
+        EXECUTE format('SELECT state, balance, currency_id, type FROM billy.%I WHERE organization_id = $1 AND id = $2 AND deleted_at IS NULL', kind || 's')
+            INTO d USING org, rid;
+        IF d.state IS NULL THEN
+            p := p || billy._problem(f, billy._missing(kind, org, rid) || '; pass a suggestion''s ref from list_unmatched_bank_lines');
+            CONTINUE;
+        END IF;
+        t := t || jsonb_build_array(billy._touch(kind || 's', org, rid));
+        IF d.state <> 'approved' THEN
+            p := p || billy._problem(f, format('%s %s is %s: only approved invoices and bills with an open balance can be matched', kind, rid, d.state));
+        ELSIF coalesce(d.balance, 0) <= 0 THEN
+            p := p || billy._problem(f, format('%s %s has nothing open (paid already): match the lines with what they pay', kind, rid));
+        END IF;
+        IF net <> 0 AND (net > 0) <> ((kind = 'invoice') = (d.type IS DISTINCT FROM 'creditNote')) THEN
+            p := p || billy._problem(f, format('%s %s is %s, but the lines are money %s: money in pays invoices (and supplier credit notes), money out bills (and customer credit notes)',
+                                                kind, rid, CASE WHEN d.type = 'creditNote' THEN 'a credit note' ELSE 'an ' || kind END,
+                                                CASE WHEN net > 0 THEN 'in' ELSE 'out' END));
+        END IF;
+        IF cur IS NOT NULL AND cur <> d.currency_id THEN
+            p := p || billy._problem(f, format('%s %s is in %s, the documents before it in %s: the documents of one match share one currency', kind, rid, d.currency_id, cur));
+        END IF;
+        cur := coalesce(cur, d.currency_id);
+        open_sum := open_sum + greatest(coalesce(d.balance, 0), 0);
+    END LOOP;
+    -- the amount: no more than the documents have open (less pays them in part)
+    IF p = '[]' AND cur = acc_cur AND abs(net) > open_sum THEN
+        p := p || billy._problem('lineIds', format('amount differs: the lines come to %s %s, the documents have %s %s open; add the other documents the lines pay, or match fewer lines',
+                                                    abs(net), cur, open_sum, cur));
+    END IF;
+    SELECT string_agg(e, ', ') INTO pays FROM jsonb_array_elements_text(args -> 'documents') e;
+    RETURN jsonb_build_object('problems', p, 'touches', t,
+        'body', jsonb_build_object('bankLineMatch', jsonb_build_object('accountId', acc_id, 'lineIds', args -> 'lineIds',
+            'subjectAssociations', (SELECT jsonb_agg(jsonb_build_object('subjectReference', e)) FROM jsonb_array_elements_text(args -> 'documents') e))),
+        -- found again by the first line: matched, its matchId is the match
+        'lookup', jsonb_build_object('kind', 'list', 'root', 'bankLines',
+            'path', format('/bankLines?accountId=%s&minEntryDate=%s&maxEntryDate=%s', billy._urlencode(acc_id), first_line.entry_date, first_line.entry_date),
+            'match', jsonb_build_object('id', first_line.id), 'match_prefix', jsonb_build_object('matchId', ''), 'id_key', 'matchId'),
+        'summary', format('match %s bank line(s) of %s %s on account %s with %s%s', jsonb_array_length(args -> 'lineIds'), abs(net), acc_cur,
+                          coalesce(acc.account_no::text, acc_id), pays,
+                          CASE WHEN cur = acc_cur AND abs(net) < open_sum THEN format(' (pays %s of the %s open; the rest stays open)', abs(net), open_sum)
+                               WHEN cur IS DISTINCT FROM acc_cur THEN format(' (documents in %s: Billy converts at their rate)', cur) ELSE '' END));
+END
+$$;
+COMMENT ON FUNCTION billy._plan_match_bank_line(text, jsonb) IS
+'Plans match_bank_line: every line in the mirror, unmatched, on one payment-enabled bank account, adding up to something; every document an approved invoice or bill with a balance open, on the lines'' side (money in: invoices and supplier credit notes; out: bills and customer credit notes), in one currency; the lines no more than the documents have open (in the account''s currency). Found again through the first line''s matchId. Internal.';
+
+CREATE FUNCTION billy._plan_unmatch_bank_line(org text, args jsonb) RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    l billy.bank_lines;
+    refs text;
+    n bigint;
+BEGIN
+    SELECT * INTO l FROM billy.bank_lines b WHERE b.organization_id = org AND b.id = args ->> 'lineId' AND b.deleted_at IS NULL;
+    IF NOT FOUND THEN
+        RETURN jsonb_build_object('problems', billy._problem('lineId', billy._missing('bank line', org, args ->> 'lineId')));
+    END IF;
+    IF l.match_id IS NULL THEN
+        RETURN jsonb_build_object('problems', billy._problem('lineId',
+            format('bank line %s is not matched: there is nothing to unmatch (list_unmatched_bank_lines lists it)', l.id)));
+    END IF;
+    SELECT string_agg(s.subject_reference, ', ' ORDER BY s.subject_reference) INTO refs
+    FROM billy.bank_line_subject_associations s WHERE s.organization_id = org AND s.match_id = l.match_id;
+    SELECT count(*) INTO n FROM billy.bank_lines b WHERE b.organization_id = org AND b.match_id = l.match_id AND b.deleted_at IS NULL;
+    RETURN jsonb_build_object('params', jsonb_build_object('matchId', l.match_id), 'record_id', l.match_id,
+        'touches', jsonb_build_array(billy._touch('bank_lines', org, l.id), billy._touch('bank_line_matches', org, l.match_id)),
+        'summary', format('unmatch bank line %s (%s %s on %s)%s from match %s%s; a payment the match made is voided, its documents open again',
+                          l.id, CASE l.side WHEN 'credit' THEN -l.amount ELSE l.amount END, coalesce(l.description, ''), l.entry_date,
+                          CASE WHEN n > 1 THEN format(' and the %s other line(s) of its match', n - 1) ELSE '' END,
+                          l.match_id, coalesce(' with ' || refs, '')));
+END
+$$;
+COMMENT ON FUNCTION billy._plan_unmatch_bank_line(text, jsonb) IS
+'Plans unmatch_bank_line: the line in the mirror and matched; deletes its match (every line of it becomes unmatched; Billy voids a payment the match made). Internal.';
+
+INSERT INTO billy.write_catalog (operation, resource, method, path, lookup, input_schema, plan_function, description,
+                                 wrapper, wrapper_args, wrapper_comment, mcp_tool, mcp_title, mcp_description, mcp_renames,
+                                 mcp_sort, destructive, idempotent, subjects, builtin)
+VALUES
+    ('match_bank_line', 'bankLineMatches', 'POST', '/bankLineMatches', NULL,
+     billy._args_schema(jsonb_build_object(
+        'lineIds', '{"type": "array", "minItems": 1, "maxItems": 64, "uniqueItems": true, "items": {"type": "string", "minLength": 1, "maxLength": 64}, "description": "Bank lines of one account."}'::jsonb,
+        'documents', '{"type": "array", "minItems": 1, "maxItems": 16, "uniqueItems": true, "items": {"type": "string", "pattern": "^(invoice|bill):[A-Za-z0-9_-]+$"}, "description": "What they pay: a suggestion''s ref."}'::jsonb),
+        ARRAY['lineIds', 'documents']),
+     'billy._plan_match_bank_line', 'match bank lines with the open invoices or bills they pay',
+     'billy.match_bank_line', ARRAY['lineIds', 'documents'],
+     'Matches bank lines (line_ids, of one bank account) with the open invoices or bills they pay (documents: invoice:ID or bill:ID, as billy.bank_match_suggestions names them) in Billy: Billy registers the payment, so the documents'' balances drop, and the mirror gets the match, the lines and the documents. Checked first: lines unmatched, documents approved and open, on the lines'' side and in one currency, the lines no more than the documents have open. Returns what billy.commit_write returns.',
+     'match_bank_line', 'Match a bank line', 'Matches bank lines with the invoices or bills they pay (a suggestion''s ref); Billy registers the payment.',
+     '{}'::jsonb, 531, false, false, ARRAY['bankLineMatch', 'subjectAssociations'], true),
+    ('unmatch_bank_line', 'bankLineMatches', 'DELETE', '/bankLineMatches/{matchId}', '{"kind": "gone", "path": "/bankLineMatches/{matchId}"}'::jsonb,
+     billy._args_schema(jsonb_build_object(
+        'lineId', '{"type": "string", "minLength": 1, "maxLength": 64, "description": "A matched bank line."}'::jsonb),
+        ARRAY['lineId']),
+     'billy._plan_unmatch_bank_line', 'unmatch a bank line',
+     'billy.unmatch_bank_line', ARRAY['lineId'],
+     'Unmatches a bank line in Billy: deletes its match, so the match''s lines are unmatched again and a payment the match made is voided (its invoices or bills open again); the mirror follows. Returns what billy.commit_write returns.',
+     'unmatch_bank_line', 'Unmatch a bank line', 'Undoes a bank line''s match; a payment the match made is voided.',
+     '{}'::jsonb, 532, true, true, NULL, true);
+
+DO $gen$
+DECLARE
+    c record;
+BEGIN
+    FOR c IN SELECT w.operation, w.plan_function, w.roles FROM billy.write_catalog w
+             WHERE w.operation IN ('match_bank_line', 'unmatch_bank_line') LOOP
+        EXECUTE billy._write_wrapper_sql(c.operation);
+        -- the plan functions run as the caller of billy.preview_write
+        EXECUTE format('REVOKE ALL ON FUNCTION %s(text, jsonb) FROM PUBLIC', c.plan_function);
+        EXECUTE format('GRANT EXECUTE ON FUNCTION %s(text, jsonb) TO %s', c.plan_function,
+                       (SELECT string_agg(quote_ident(r), ', ') FROM unnest(c.roles) r));
+    END LOOP;
+END
+$gen$;

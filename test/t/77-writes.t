@@ -93,8 +93,8 @@ is "$(q "SELECT state || ' ' || (invoice_no IS NOT NULL) || ' ' || (balance = gr
 is "$(w "SELECT billy.send_invoice('$org', '$inv') -> 'record' ->> 'sentState'")" sent "send_invoice: sentState sent"
 gross=$(q "SELECT gross_amount FROM billy.invoices WHERE organization_id = '$org' AND id = '$inv'")
 r=$(w "SELECT billy.create_bank_payment('$org', '{\"entryDate\":\"2026-06-20\",\"cashAmount\":$gross,\"associations\":[{\"subjectReference\":\"invoice:$inv\"}]}')")
-is "$(echo "$r" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["state"], sorted(d["changed"].keys()))')" "done ['bankPayments', 'invoices']" \
-   "create_bank_payment: the payment and the invoice it paid changed"
+is "$(echo "$r" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["state"], sorted(d["changed"].keys()))')" "done ['bankPayments', 'invoices', 'transactions']" \
+   "create_bank_payment: the payment, the invoice it paid and the payment's transaction (the books) changed"
 is "$(q "SELECT balance || ' ' || is_paid FROM billy.invoices WHERE organization_id = '$org' AND id = '$inv'")" "0 true" "the invoice is paid in the mirror at once"
 is "$(tw "SELECT billy.create_bank_payment('$org', '{\"entryDate\":\"2026-06-20\",\"cashAmount\":1,\"associations\":[{\"subjectReference\":\"invoice:$inv\"}]}')" | head -1)" \
    "22023: create bank payment: payment.associations[0].subjectReference invoice $inv is paid already" "paying a paid invoice is refused locally"
