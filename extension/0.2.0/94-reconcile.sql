@@ -1,6 +1,8 @@
 ------------------------------------------------------------------------------
--- Bank reconciliation: the bank lines not matched yet, and for each the open
--- invoices or bills it most likely pays, ranked, with the reason.
+-- Bank reconciliation: the bank lines not matched yet (synced per bank
+-- account, 25-ledger.sql), and for each the open invoices or bills it most
+-- likely pays, ranked, with the reason; matching and unmatching as gated
+-- writes (at the end).
 --
 -- A line is unmatched while its match_id is NULL.  Its candidates are the
 -- open documents (approved, not paid, balance above 0, not deleted) in the
@@ -194,7 +196,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION billy.bank_match_suggestions(text, text, text, integer, date, date) IS
-'What the unmatched bank lines (billy.unmatched_bank_lines; account, from_date, to_date as there; line: one line by id) most likely pay: for each line up to per_line (1..20, default 3) open invoices or bills, best first (rank 1), with subject_reference (invoice:ID or bill:ID, as a bank line match takes it), number, counterparty, due date, balance, a score (0..1) and the reason. Candidates: open documents in the line''s currency, on its side (money in: invoices; money out: bills; credit notes the other way), dated on or before the line; points for the amount (= balance 45, = gross 20), the document''s number in the text (35), the counterparty''s name in the text (25, or 10 for its first word) and the date (up to 10 at the due date, 0 at 30 days); at least amount, number or name must agree. Lines without a candidate are left out. From the mirror; matching itself is a write.';
+'What the unmatched bank lines (billy.unmatched_bank_lines; account, from_date, to_date as there; line: one line by id) most likely pay: for each line up to per_line (1..20, default 3) open invoices or bills, best first (rank 1), with subject_reference (invoice:ID or bill:ID, as a bank line match takes it), number, counterparty, due date, balance, a score (0..1) and the reason. Candidates: open documents in the line''s currency, on its side (money in: invoices; money out: bills; credit notes the other way), dated on or before the line; points for the amount (= balance 45, = gross 20), the document''s number in the text (35), the counterparty''s name in the text (25, or 10 for its first word) and the date (up to 10 at the due date, 0 at 30 days); at least amount, number or name must agree. Lines without a candidate are left out. From the mirror; matching itself is a write (billy.match_bank_line takes subject_reference).';
 
 GRANT EXECUTE ON FUNCTION billy.unmatched_bank_lines(text, text, date, date),
     billy.bank_match_suggestions(text, text, text, integer, date, date),

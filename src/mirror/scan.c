@@ -35,6 +35,13 @@
  *	  that the next scan of the resource closes;
  *	- one scan per organization and resource at a time (advisory lock).
  *
+ * A resource Billy lists only per parent (bank lines: accountId is
+ * required) names the query parameter and the mirror query of its values in
+ * the catalog (billy.resources.scope_param, scope_source): its scan is one
+ * scan per value, page 1 first each time, with page numbers unique across
+ * them; the mirror's hashes are those of the scanned values' rows, so only
+ * those can be found missing and looked up for deletion.
+ *
  * A hot scan reads only unpaid and draft documents (isPaid=false) between
  * full sweeps; mirror rows that were unpaid and are missing from it (paid
  * since, or deleted) are looked up on their own.
