@@ -20,8 +20,12 @@
 --       word alone (4 characters or more);
 --   10  the line is dated at the document's due date, falling linearly to 0
 --       at 30 days away;
--- and counts only with at least one of amount, number or name.  The score
--- is the points over 115 (3 decimals); ties go to the nearer due date.
+-- and counts only with at least one of amount, number or name.  A payment
+-- of several documents of one counterparty: when two or three of a line's
+-- ten best candidates with the same counterparty have balances that add up
+-- to the line's amount, each of them takes the amount's 45 points and names
+-- the others (together).  The score is the points over 115 (3 decimals);
+-- ties go to the nearer due date.
 ------------------------------------------------------------------------------
 
 -- _bank_account: a bank account of the organization by id, number or name
@@ -131,7 +135,7 @@ CREATE FUNCTION billy.bank_match_suggestions(org text DEFAULT NULL, account text
                                              per_line integer DEFAULT 3, from_date date DEFAULT NULL, to_date date DEFAULT NULL)
 RETURNS TABLE (line_id text, line_date date, line_text text, line_amount numeric, currency text, rank integer,
                subject_reference text, subject_type text, subject_id text, subject_no text, contact text,
-               due_date date, balance numeric, score numeric, reason text)
+               due_date date, balance numeric, score numeric, reason text, together text[])
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -169,8 +173,9 @@ BEGIN
         WHERE b.organization_id = o AND b.deleted_at IS NULL AND b.state = 'approved'
           AND b.is_paid IS NOT TRUE AND b.balance > 0
     ), scored AS (
-        SELECT l.id AS line_id, l.entry_date AS line_date, l.description AS line_text, l.signed, l.currency,
-               d.kind, d.id AS doc_id, d.no, d.name, d.due_date, d.balance, s.points, s.reason
+        SELECT l.id AS line_id, l.entry_date AS line_date, l.description AS line_text, l.signed, l.amount, l.currency,
+               d.kind, d.id AS doc_id, d.kind || ':' || d.id AS ref, d.no, d.name, d.due_date, d.balance, d.gross_amount AS gross, s.points, s.reason,
+               row_number() OVER (PARTITION BY l.id ORDER BY s.points DESC, d.id) AS pre
         FROM lines l
         JOIN docs d ON d.currency_id = l.currency AND d.side = CASE WHEN l.signed >= 0 THEN 'debit' ELSE 'credit' END
                    AND d.entry_date <= l.entry_date
@@ -182,21 +187,41 @@ BEGIN
                OR position(lower(d.no) IN l.t) > 0
                OR position(lower(substring(btrim(d.name) FROM '^[[:alnum:]]+')) IN l.t) > 0)
           AND s.points > 0
+    ), combos AS (
+        -- a payment of several documents of one counterparty: two or three
+        -- of a line's ten best candidates whose balances add up to its amount
+        SELECT a.line_id, ARRAY[a.ref, b.ref] AS refs
+        FROM scored a JOIN scored b ON b.line_id = a.line_id AND b.ref > a.ref AND b.name = a.name AND b.pre <= 10
+        WHERE a.pre <= 10 AND a.balance + b.balance = a.amount
+        UNION ALL
+        SELECT a.line_id, ARRAY[a.ref, b.ref, c.ref]
+        FROM scored a JOIN scored b ON b.line_id = a.line_id AND b.ref > a.ref AND b.name = a.name AND b.pre <= 10
+        JOIN scored c ON c.line_id = a.line_id AND c.ref > b.ref AND c.name = a.name AND c.pre <= 10
+        WHERE a.pre <= 10 AND a.balance + b.balance + c.balance = a.amount
+    ), together AS (
+        SELECT DISTINCT ON (c.line_id) c.line_id, c.refs FROM combos c ORDER BY c.line_id, cardinality(c.refs), c.refs
+    ), rescored AS (
+        -- the documents paid together take the amount's points
+        SELECT x.*, g.refs AS together_refs,
+               x.points + CASE WHEN g.refs IS NOT NULL AND x.amount NOT IN (x.balance, x.gross) THEN 45 ELSE 0 END AS total,
+               CASE WHEN g.refs IS NOT NULL THEN format('amount = balances of %s documents together; ', cardinality(g.refs)) ELSE '' END
+               || x.reason AS why
+        FROM scored x LEFT JOIN together g ON g.line_id = x.line_id AND x.ref = ANY (g.refs)
     ), ranked AS (
         SELECT x.*, row_number() OVER (PARTITION BY x.line_id
-                                       ORDER BY x.points DESC, abs(x.line_date - coalesce(x.due_date, x.line_date)), x.doc_id) AS r
-        FROM scored x
+                                       ORDER BY x.total DESC, abs(x.line_date - coalesce(x.due_date, x.line_date)), x.doc_id) AS r
+        FROM rescored x
     )
     SELECT r.line_id, r.line_date, r.line_text, r.signed, r.currency, r.r::integer,
-           r.kind || ':' || r.doc_id, r.kind, r.doc_id, r.no, r.name, r.due_date, r.balance,
-           round(r.points / 115.0, 3), r.reason
+           r.ref, r.kind, r.doc_id, r.no, r.name, r.due_date, r.balance,
+           round(r.total / 115.0, 3), r.why, array_remove(r.together_refs, r.ref)
     FROM ranked r
     WHERE r.r <= per_line
     ORDER BY r.line_date DESC, r.line_id, r.r;
 END
 $$;
 COMMENT ON FUNCTION billy.bank_match_suggestions(text, text, text, integer, date, date) IS
-'What the unmatched bank lines (billy.unmatched_bank_lines; account, from_date, to_date as there; line: one line by id) most likely pay: for each line up to per_line (1..20, default 3) open invoices or bills, best first (rank 1), with subject_reference (invoice:ID or bill:ID, as a bank line match takes it), number, counterparty, due date, balance, a score (0..1) and the reason. Candidates: open documents in the line''s currency, on its side (money in: invoices; money out: bills; credit notes the other way), dated on or before the line; points for the amount (= balance 45, = gross 20), the document''s number in the text (35), the counterparty''s name in the text (25, or 10 for its first word) and the date (up to 10 at the due date, 0 at 30 days); at least amount, number or name must agree. Lines without a candidate are left out. From the mirror; matching itself is a write (billy.match_bank_line takes subject_reference).';
+'What the unmatched bank lines (billy.unmatched_bank_lines; account, from_date, to_date as there; line: one line by id) most likely pay: for each line up to per_line (1..20, default 3) open invoices or bills, best first (rank 1), with subject_reference (invoice:ID or bill:ID, as a bank line match takes it), number, counterparty, due date, balance, a score (0..1), the reason, and together: the other documents the line pays with this one (NULL: none). Candidates: open documents in the line''s currency, on its side (money in: invoices; money out: bills; credit notes the other way), dated on or before the line; points for the amount (= balance 45, = gross 20), the document''s number in the text (35), the counterparty''s name in the text (25, or 10 for its first word) and the date (up to 10 at the due date, 0 at 30 days); at least amount, number or name must agree; two or three of a line''s ten best candidates of one counterparty whose balances add up to the line''s amount are paid together: each takes the amount''s 45 points and names the others in together. Lines without a candidate are left out. From the mirror; matching itself is a write (billy.match_bank_line takes subject_reference).';
 
 GRANT EXECUTE ON FUNCTION billy.unmatched_bank_lines(text, text, date, date),
     billy.bank_match_suggestions(text, text, text, integer, date, date),
@@ -232,7 +257,7 @@ BEGIN
     ), sugg AS (
         SELECT s.line_id, jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
                    'ref', s.subject_reference, 'no', s.subject_no, 'contact', s.contact, 'due', s.due_date,
-                   'balance', s.balance, 'score', s.score, 'why', s.reason)) ORDER BY s.rank) AS list
+                   'balance', s.balance, 'score', s.score, 'why', s.reason, 'with', s.together)) ORDER BY s.rank) AS list
         FROM billy.bank_match_suggestions(o, account, line, 3) s
         WHERE s.line_id IN (SELECT l.id FROM lines l)
         GROUP BY s.line_id
@@ -254,7 +279,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION billy._mcp_bank_matches(text, text, text, integer, integer, interval) IS
-'The list_unmatched_bank_lines tool: the open invoices and bills confirmed first when the call wants it (billy._cache_confirm_hot, as list_invoices), then a page of billy.unmatched_bank_lines (20 unless limit says otherwise), each with up to 3 of billy.bank_match_suggestions (ref, number, counterparty, due date, balance, score, why), the number unmatched, where the next page starts, and when the open documents were confirmed and the bank lines synced. Internal.';
+'The list_unmatched_bank_lines tool: the open invoices and bills confirmed first when the call wants it (billy._cache_confirm_hot, as list_invoices), then a page of billy.unmatched_bank_lines (20 unless limit says otherwise), each with up to 3 of billy.bank_match_suggestions (ref, number, counterparty, due date, balance, score, why, with: the documents it is paid together with), the number unmatched, where the next page starts, and when the open documents were confirmed and the bank lines synced. Internal.';
 GRANT EXECUTE ON FUNCTION billy._mcp_bank_matches(text, text, text, integer, integer, interval) TO billy_reader;
 
 INSERT INTO billy.mcp_tools (name, title, sort_order, function, arguments, kind, annotations, input_schema, description, builtin)
