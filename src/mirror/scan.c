@@ -152,8 +152,12 @@ billy_sync_scopes(const char *org, const BillyResource *res, MemoryContext cxt, 
 	billy_become_owner(&owner);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "billy: SPI_connect failed");
-	/* not read-only: a new snapshot sees the parents billy.sync_now stored earlier in its statement */
-	if (SPI_execute_with_args(res->scope_source, 1, types, args, NULL, false, 0) != SPI_OK_SELECT)
+	/*
+	 * Not read-only: a new snapshot sees the parents billy.sync_now stored
+	 * earlier in its statement.  As a subquery, it can only be a query.
+	 */
+	if (SPI_execute_with_args(psprintf("SELECT s.v::pg_catalog.text FROM (%s) s(v)", res->scope_source),
+							  1, types, args, NULL, false, 0) != SPI_OK_SELECT)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("scope_source of resource %s is not a query", res->name)));

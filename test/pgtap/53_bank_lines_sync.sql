@@ -9,7 +9,7 @@
 \set ON_ERROR_STOP 1
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
-SELECT plan(15);
+SELECT plan(17);
 SET LOCAL client_min_messages = warning;
 
 -- the catalog
@@ -91,6 +91,16 @@ SELECT is((SELECT row(rows_inserted, rows_updated, rows_deleted)::text FROM bill
           '(0,1,2)', 'the scan wrote the matched line and the two deletions, nothing else');
 SELECT is((SELECT count(*) FROM billy.bank_lines WHERE organization_id = :'org3' AND deleted_at IS NULL AND match_id IS NULL
            AND id IN (:'lines'::jsonb ->> 2, :'lines'::jsonb ->> 3)), 2::bigint, 'the other new lines are there, unmatched');
+
+-- scope_source is only ever a query: a statement that writes is refused
+SELECT count(*) AS accounts_before FROM billy.accounts WHERE organization_id = :'org3' \gset
+SELECT scope_source AS saved_source FROM billy.resources WHERE name = 'bankLines' \gset
+UPDATE billy.resources SET scope_source = 'DELETE FROM billy.accounts RETURNING id' WHERE name = 'bankLines';
+SELECT throws_ok(format('SELECT * FROM billy.sync_now(%L, ARRAY[''bankLines''])', :'org3'), '42601', NULL,
+                 'a scope_source that is not a query fails the scan');
+SELECT is((SELECT count(*) FROM billy.accounts WHERE organization_id = :'org3'), :'accounts_before'::bigint,
+          'and changes nothing');
+UPDATE billy.resources SET scope_source = :'saved_source' WHERE name = 'bankLines';
 
 -- the floor a sync is measured against reads the same pages: one scope each
 SELECT is((SELECT pages FROM billy._sync_floor(:'org3', 'bankLines', false)),
