@@ -562,9 +562,9 @@ scan_records(Scanner *s, BillyPage *page, int *capacity)
 }
 
 char *
-billy_scan_page(const char *text, int len, const char *root_key, BillyPage *page)
+billy_scan_page(const char *body, int len, const char *root_key, BillyPage *page)
 {
-	Scanner		s = {text, text + len, text, NULL, 0};
+	Scanner		s = {body, body + len, body, NULL, 0};
 	int			rootlen = strlen(root_key);
 	int			capacity = 0;
 	int			more = 0;
@@ -609,6 +609,6 @@ billy_scan_page(const char *text, int len, const char *root_key, BillyPage *page
 			return psprintf("the answer has no \"%s\" member", root_key);
 	}
 	if (s.error)
-		return psprintf("%s (at byte %d of %d)", s.error, (int) (s.p - text), len);
+		return psprintf("%s (at byte %d of %d)", s.error, (int) (s.p - body), len);
 	return NULL;
 }
