@@ -17,6 +17,7 @@
 #include "utils/jsonb.h"
 
 #include "http.h"
+#include "resources.h"
 
 /* who commits a scan's pages */
 typedef enum BillyCommitMode
@@ -86,6 +87,7 @@ extern bool billy_sync_resource(const char *name, const char **singular,
 								const char **apply, const char **include);
 
 extern char *billy_sync_page_path(const char *resource, int page);
+extern char *billy_record_path(const BillyResource *res, const char *id);
 
 /* settings (refresh.c) */
 extern int	billy_sync_concurrency;

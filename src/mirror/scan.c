@@ -69,7 +69,6 @@
 #include "budget.h"
 #include "http.h"
 #include "jobs.h"
-#include "json.h"
 #include "mirror/mirror.h"
 #include "mirror/mirror_internal.h"
 #include "module.h"

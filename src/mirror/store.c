@@ -34,15 +34,12 @@
 #include "utils/timestamp.h"
 
 
-#include "breaker.h"
-#include "budget.h"
 #include "http.h"
 #include "jobs.h"
 #include "json.h"
 #include "mirror/mirror.h"
 #include "mirror/mirror_internal.h"
 #include "module.h"
-#include "organizations.h"
 #include "pagescan.h"
 #include "resources.h"
 #include "sqlexec.h"

@@ -18,33 +18,13 @@
 #include "executor/spi.h"
 #include "nodes/pg_list.h"
 #include "utils/array.h"
-#include "utils/jsonb.h"
 
 #include "json.h"
 #include "organizations.h"
 #include "pagescan.h"
+#include "resources.h"
 #include "mirror/mirror.h"
 #include "writes/writes_internal.h"
-
-/* record_path: GET /<resource>/<id> with the includes the sync uses */
-static char *
-record_path(const char *resource, const char *id, const char *include)
-{
-	StringInfoData p;
-
-	initStringInfo(&p);
-	appendStringInfo(&p, "/%s/", resource);
-	for (const char *c = id; *c; c++)
-	{
-		if (isalnum((unsigned char) *c) || *c == '-' || *c == '_' || *c == '.' || *c == '~')
-			appendStringInfoChar(&p, *c);
-		else
-			appendStringInfo(&p, "%%%02X", (unsigned char) *c);
-	}
-	if (include)
-		appendStringInfo(&p, "?include=%s", include);
-	return p.data;
-}
 
 /*
  * apply_record stores one record read with GET /<resource>/<id> exactly as
@@ -134,13 +114,11 @@ writes_refresh_mirror(const char *org, const char *base_url, const char *token, 
 	reqs = palloc(sizeof(BillyHttpRequest *) * Max(list_length(ids), 1));
 	forboth(a, resources, b, ids)
 	{
-		const char *singular;
-		const char *apply;
-		const char *include;
+		const BillyResource *res = billy_resource(lfirst(a));
 
-		if (!billy_sync_resource(lfirst(a), &singular, &apply, &include))
+		if (res == NULL)
 			continue;
-		reqs[n] = billy_http_request_new(BILLY_GET, base_url, record_path(lfirst(a), lfirst(b), include), token);
+		reqs[n] = billy_http_request_new(BILLY_GET, base_url, billy_record_path(res, lfirst(b)), token);
 		reqs[n]->arg = lfirst(a);
 		n++;
 	}
