@@ -4,9 +4,10 @@
 # cycle, read from the built objects' symbol tables (scripts/layers --check);
 # no C file is over 900 lines but those still waiting to be split, and no SQL
 # function over 150 lines but those (scripts/sizes --check); the C is laid
-# out as pg_bsd_indent lays it out (scripts/indent --check).
+# out as pg_bsd_indent lays it out (scripts/indent --check); each SQL file
+# of the version under work has a number of its own.
 source "$(dirname "$0")/tap.sh"
-plan 6
+plan 7
 cd "$BILLY_ROOT"
 
 # the objects the suite runs: the tree's, or the sanitized build's copy
@@ -33,6 +34,11 @@ seq 1 901 | sed 's/^/\/\/ /' >"$tmp/src/huge.c"
 "$tmp/scripts/sizes" --check >/dev/null 2>&1
 is "$?" 1 "a new C file over 900 lines fails the check"
 rm -rf "$tmp"
+
+# each SQL file of the version under work has a number of its own (the
+# upgrade script is their concatenation in name order)
+dups=$(ls "$(ls -d extension/*/ | sort -V | tail -1)" | grep -oE '^[0-9]+-' | sort | uniq -d)
+is "$dups" "" "each extension/<version>/NN-*.sql has a number of its own"
 
 out=$(scripts/indent --check 2>&1); rc=$?
 ok $rc "the C of src/, sandbox/, mcp-bridge/, bench/, fuzz/ is laid out as pg_bsd_indent would (scripts/indent --check)"
