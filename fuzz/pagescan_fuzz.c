@@ -54,8 +54,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		{
 			BillyRecord *r = &page.records[i];
 
-			if (r->text < body || r->text + r->len > body + size || r->len < 2 ||
-				r->text[0] != '{' || r->text[r->len - 1] != '}' || r->id[0] == '\0')
+			if (r->json < body || r->json + r->len > body + size || r->len < 2 ||
+				r->json[0] != '{' || r->json[r->len - 1] != '}' || r->id[0] == '\0')
 				abort();
 		}
 	}

@@ -349,7 +349,7 @@ key_is(const char *ks, const char *ke, const char *name, int namelen)
 static void
 hash_record(BillyRecord *rec, const char *skip_from, const char *skip_to)
 {
-	const unsigned char *a = (const unsigned char *) rec->text;
+	const unsigned char *a = (const unsigned char *) rec->json;
 	int			alen = rec->len;
 	const unsigned char *b = NULL;
 	int			blen = 0;
@@ -358,9 +358,9 @@ hash_record(BillyRecord *rec, const char *skip_from, const char *skip_to)
 
 	if (skip_from != NULL)
 	{
-		alen = skip_from - rec->text;
+		alen = skip_from - rec->json;
 		b = (const unsigned char *) skip_to;
-		blen = (rec->text + rec->len) - skip_to;
+		blen = (rec->json + rec->len) - skip_to;
 	}
 	h1 = hash_bytes_extended(a, alen, UINT64CONST(0x62696c6c792d6131));
 	h2 = hash_bytes_extended(a, alen, UINT64CONST(0x62696c6c792d6232));
@@ -385,7 +385,7 @@ scan_record(Scanner *s, BillyRecord *rec)
 	bool		have_id = false;
 	int			more = 0;
 
-	rec->text = s->p;
+	rec->json = s->p;
 	rec->id[0] = '\0';
 	if (open_container(s, '}'))
 	{
@@ -431,7 +431,7 @@ scan_record(Scanner *s, BillyRecord *rec)
 		return false;
 	if (!have_id)
 		return fail(s, "a record has no string id");
-	rec->len = s->p - rec->text;
+	rec->len = s->p - rec->json;
 	hash_record(rec, skip_from, skip_to);
 	return true;
 }

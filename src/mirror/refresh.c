@@ -187,9 +187,9 @@ refresh_done(BillyHttpRequest *req, void *arg)
 
 			/* the record's text outlives the response */
 			*rec = page.records[0];
-			rec->text = pnstrdup(rec->text, rec->len);
+			rec->json = pnstrdup(rec->json, rec->len);
 			if (r->keep_json)
-				r->records[i] = billy_jsonb_parse(rec->text, rec->len, "a record Billy returned");
+				r->records[i] = billy_jsonb_parse(rec->json, rec->len, "a record Billy returned");
 			if (e != NULL && memcmp(e->hash, rec->hash, BILLY_HASH_BYTES) == 0)
 			{
 				r->outcomes[i] = BILLY_RECORD_UNCHANGED;

@@ -54,7 +54,7 @@ apply_record(const char *org, const char *resource, BillyHttpRequest *req)
 	memcpy(VARDATA(h), page.records[0].hash, BILLY_HASH_BYTES);
 	hashes[0] = PointerGetDatum(h);
 	values[0] = CStringGetTextDatum(org);
-	values[1] = PointerGetDatum(billy_jsonb_parse(psprintf("[%.*s]", page.records[0].len, page.records[0].text),
+	values[1] = PointerGetDatum(billy_jsonb_parse(psprintf("[%.*s]", page.records[0].len, page.records[0].json),
 												  page.records[0].len + 2, "a record Billy returned"));
 	values[2] = PointerGetDatum(construct_array(hashes, 1, BYTEAOID, -1, false, TYPALIGN_INT));
 	sql_owner(psprintf("SELECT %s($1, NULL, $2, $3)", apply), 3, types, values, NULL);
