@@ -787,7 +787,7 @@ COMMENT ON FUNCTION billy._write_unknown(bigint, text, integer, text) IS 'Marks 
 -- _write_affected: the records a write's answer says changed, as the
 -- mirror's parents (children point to their parent), and deletions.  Which
 -- roots name what comes from the catalogs: roots that are resources of
--- billy.write_catalog; the children of billy.resource_children as Billy
+-- billy.resources; the children of billy.resource_children as Billy
 -- sideloads them (<singular><Key>, e.g. invoiceLines, each with its
 -- <singular>Id); children of several kinds (balanceModifiers) by their
 -- <x>Reference ("invoice:<id>"), <x> from the kind column <x>_type.
@@ -807,7 +807,7 @@ WITH sideload AS (
 SELECT DISTINCT ON (r, i) r, i, d FROM (
     SELECT k AS r, e ->> 'id' AS i, false AS d
     FROM jsonb_each(response) AS t(k, v), jsonb_array_elements(CASE WHEN jsonb_typeof(v) = 'array' THEN v ELSE '[]' END) e
-    WHERE k IN (SELECT c.resource FROM billy.write_catalog c)
+    WHERE k IN (SELECT r.name FROM billy.resources r)
     UNION ALL
     SELECT s.resource, CASE WHEN s.kind IS NULL THEN e ->> s.id_key
                             WHEN split_part(e ->> s.id_key, ':', 1) = s.kind THEN split_part(e ->> s.id_key, ':', 2) END,
@@ -818,13 +818,13 @@ SELECT DISTINCT ON (r, i) r, i, d FROM (
     SELECT k, x, true
     FROM jsonb_each(coalesce(response -> 'meta' -> 'deletedRecords', '{}')) AS t(k, v),
          jsonb_array_elements_text(CASE WHEN jsonb_typeof(v) = 'array' THEN v ELSE '[]' END) x
-    WHERE k IN (SELECT c.resource FROM billy.write_catalog c)
+    WHERE k IN (SELECT r.name FROM billy.resources r)
 ) a(r, i, d)
 WHERE i IS NOT NULL AND i <> ''
 ORDER BY r, i, d DESC
 $$;
 COMMENT ON FUNCTION billy._write_affected(jsonb) IS
-'The mirrored records a write''s answer changed (plural roots that are resources of billy.write_catalog; the children of billy.resource_children that Billy sideloads, mapped to their parents) or deleted (meta.deletedRecords). Internal.';
+'The mirrored records a write''s answer changed (plural roots that are resources of billy.resources, such as the transactions an approval booked; the children of billy.resource_children that Billy sideloads, mapped to their parents) or deleted (meta.deletedRecords). Internal.';
 
 -- _write_matches: the records in a look-up's answer that are the write's
 CREATE FUNCTION billy._write_matches(lookup jsonb, response jsonb) RETURNS text[]
