@@ -88,6 +88,8 @@ extern bool billy_sync_resource(const char *name, const char **singular,
 
 extern char *billy_sync_page_path(const char *resource, int page);
 extern char *billy_record_path(const BillyResource *res, const char *id);
+extern char *billy_sync_scoped_path(const char *resource, const char *scope, int page);
+extern bool billy_sync_scopes(const char *org, const BillyResource *res, MemoryContext cxt, List **values);
 
 /* settings (refresh.c) */
 extern int	billy_sync_concurrency;

@@ -59,6 +59,13 @@ typedef struct SyncScan
 	bool		api_failure;	/* the failure, if any, was Billy's */
 	const char *cause;			/* its short cause, when known */
 	bool		locked;
+	/* a resource listed per parent (res->scope_param): its values, the one
+	 * being scanned, and the pages before it (page numbers stay unique) */
+	char	  **scopes;
+	int			nscopes;
+	const char *scope;
+	int			page_base;
+	int			scope_pages;
 	/* the page being processed */
 	int			batch_page;
 	/* rows written since the statistics were refreshed, and when to again */

@@ -35,6 +35,13 @@
  *	  that the next scan of the resource closes;
  *	- one scan per organization and resource at a time (advisory lock).
  *
+ * A resource Billy lists only per parent (bank lines: accountId is
+ * required) names the query parameter and the mirror query of its values in
+ * the catalog (billy.resources.scope_param, scope_source): its scan is one
+ * scan per value, page 1 first each time, with page numbers unique across
+ * them; the mirror's hashes are those of the scanned values' rows, so only
+ * those can be found missing and looked up for deletion.
+ *
  * A hot scan reads only unpaid and draft documents (isPaid=false) between
  * full sweeps; mirror rows that were unpaid and are missing from it (paid
  * since, or deleted) are looked up on their own.
@@ -110,7 +117,80 @@ list_path(SyncScan *scan, int page)
 		appendStringInfo(&p, "&sortProperty=%s&sortDirection=ASC", scan->res->sort);
 	if (scan->hot && scan->res->hot_filter)
 		appendStringInfo(&p, "&%s", scan->res->hot_filter);
+	if (scan->scope != NULL)
+	{
+		appendStringInfo(&p, "&%s=", scan->res->scope_param);
+		for (const char *c = scan->scope; *c; c++)
+		{
+			if (isalnum((unsigned char) *c) || *c == '-' || *c == '_' || *c == '.' || *c == '~')
+				appendStringInfoChar(&p, *c);
+			else
+				appendStringInfo(&p, "%%%02X", (unsigned char) *c);
+		}
+	}
 	return p.data;
+}
+
+/*
+ * billy_sync_scopes: the values a resource listed only per parent is
+ * scanned with (its scope_source over the mirror, as the extension owner),
+ * in cxt; NIL for an organization without any.  False for a resource
+ * listed whole.
+ */
+bool
+billy_sync_scopes(const char *org, const BillyResource *res, MemoryContext cxt, List **values)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		args[1];
+	BillyOwner	owner;
+
+	*values = NIL;
+	if (res->scope_param == NULL)
+		return false;
+	args[0] = CStringGetTextDatum(org);
+	billy_become_owner(&owner);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "billy: SPI_connect failed");
+	/*
+	 * Not read-only: a new snapshot sees the parents billy.sync_now stored
+	 * earlier in its statement.  As a subquery, it can only be a query.
+	 */
+	if (SPI_execute_with_args(psprintf("SELECT s.v::pg_catalog.text FROM (%s) s(v)", res->scope_source),
+							  1, types, args, NULL, false, 0) != SPI_OK_SELECT)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("scope_source of resource %s is not a query", res->name)));
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		char	   *v = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+
+		if (v != NULL)
+		{
+			MemoryContext old = MemoryContextSwitchTo(cxt);
+
+			*values = lappend(*values, pstrdup(v));
+			MemoryContextSwitchTo(old);
+		}
+	}
+	SPI_finish();
+	billy_end_owner(&owner);
+	return true;
+}
+
+/*
+ * billy_sync_scoped_path is the path of page n of a full scan of a resource
+ * for one value of its scope (NULL: a resource listed whole).
+ */
+char *
+billy_sync_scoped_path(const char *resource, const char *scope, int page)
+{
+	SyncScan	scan = {0};
+
+	scan.res = billy_resource(resource);
+	if (scan.res == NULL)
+		return NULL;
+	scan.scope = scope;
+	return list_path(&scan, page);
 }
 
 /*
@@ -176,8 +256,10 @@ page_done(BillyHttpRequest *req, void *arg)
 	checked_page(scan, req, scan->res->name, &page);
 	mirror_process_records(scan, &page, page_no);
 
-	if (page.page_count > scan->page_count)
-		scan->page_count = page.page_count;
+	if (page.page_count > scan->scope_pages)
+		scan->scope_pages = page.page_count;
+	if (scan->page_base + page.page_count > scan->page_count)
+		scan->page_count = scan->page_base + page.page_count;
 	scan->pages_done++;
 
 	/* the body is done with; the page's own memory goes with the reset */
@@ -198,7 +280,8 @@ page_done(BillyHttpRequest *req, void *arg)
 }
 
 /*
- * fetch_pages fetches pages first..last, sync_concurrency at a time.
+ * fetch_pages fetches pages first..last (of the scope being scanned),
+ * sync_concurrency at a time.
  */
 static void
 fetch_pages(SyncScan *scan, int first, int last)
@@ -215,7 +298,7 @@ fetch_pages(SyncScan *scan, int first, int last)
 	{
 		reqs[i] = billy_http_request_new(BILLY_GET, scan->base_url,
 										 list_path(scan, first + i), scan->token);
-		reqs[i]->arg = (void *) (intptr_t) (first + i);
+		reqs[i]->arg = (void *) (intptr_t) (scan->page_base + first + i);
 	}
 	MemoryContextSwitchTo(old);
 	billy_http_run(reqs, n, billy_sync_concurrency, page_done, scan);
@@ -424,6 +507,39 @@ derived_step(SyncScan *scan, bool begin)
 }
 
 /*
+ * run_scoped_scans: a resource Billy lists only per parent (bank lines per
+ * bank account) is read as one scan per value of its scope, each page 1
+ * first, then the rest; the deletions are decided once every value's scan
+ * is complete, among the rows of those values only (mirror_load_known).
+ * The derived tables of a first sync are not built from such a resource.
+ */
+static void
+run_scoped_scans(SyncScan *scan)
+{
+	for (int i = 0; i < scan->nscopes; i++)
+	{
+		int			fetched;
+
+		scan->scope = scan->scopes[i];
+		scan->page_base = scan->pages_done;
+		scan->scope_pages = 0;
+		fetch_pages(scan, 1, 1);
+		fetched = 1;
+		while (fetched < scan->scope_pages)
+		{
+			int			target = scan->scope_pages;
+
+			fetch_pages(scan, fetched + 1, target);
+			fetched = target;
+		}
+	}
+	scan->scope = NULL;
+	scan->complete = true;
+	verify_missing(scan);
+	progress(scan, "finishing");
+}
+
+/*
  * run_scan reads every page of the resource, then decides deletions when
  * the scan was complete.
  */
@@ -435,8 +551,28 @@ run_scan(SyncScan *scan)
 	int			first_batch;
 
 	progress(scan, "loading");
+	if (!scan->hot)
+	{
+		MemoryContext old = MemoryContextSwitchTo(scan->cxt);
+		List	   *values;
+
+		if (billy_sync_scopes(scan->org, scan->res, scan->cxt, &values))
+		{
+			ListCell   *lc;
+
+			scan->scopes = palloc(sizeof(char *) * Max(list_length(values), 1));
+			foreach(lc, values)
+				scan->scopes[scan->nscopes++] = lfirst(lc);
+		}
+		MemoryContextSwitchTo(old);
+	}
 	mirror_load_known(scan);
 	scan->analyze_after = Max(SYNC_ANALYZE_MIN, (int64) hash_get_num_entries(scan->known));
+	if (scan->res->scope_param != NULL)
+	{
+		run_scoped_scans(scan);
+		return;
+	}
 	if (!scan->hot && hash_get_num_entries(scan->known) == 0)
 		derived_step(scan, true);
 
