@@ -76,13 +76,13 @@ COMMENT ON TABLE billy.changes IS
 -- middle leaves the row, so the state is always either complete or marked.
 CREATE TABLE billy.derived_pending (
     organization_id text NOT NULL REFERENCES billy.organizations (id) ON DELETE CASCADE,
-    resource        text NOT NULL CHECK (resource OPERATOR(pg_catalog.=) ANY (ARRAY['invoices', 'bills'])),
+    resource        text NOT NULL CHECK (resource OPERATOR(pg_catalog.=) ANY (ARRAY['invoices', 'bills', 'daybookTransactions'])),
     since           timestamptz NOT NULL DEFAULT pg_catalog.now(),
     sync_run_id     bigint,
     PRIMARY KEY (organization_id, resource)
 );
 COMMENT ON TABLE billy.derived_pending IS
-'Organizations and resources (invoices, bills) whose derived tables (the analytics rollups and VAT lines of those documents) are being built in one pass at the end of a first sync, or were left to rebuild by a first sync cut short: until the row goes, they are incomplete for that organization. The next scan of the resource that finishes rebuilds them from the mirror and removes the row. sync_run_id: the run that started it.';
+'Organizations and resources (invoices, bills, daybookTransactions) whose derived tables (the analytics rollups and VAT lines of those documents; the VAT lines of journal entries) are being built in one pass at the end of a first sync, or were left to rebuild by a first sync cut short: until the row goes, they are incomplete for that organization. The next scan of the resource that finishes rebuilds them from the mirror and removes the row. sync_run_id: the run that started it.';
 
 DO $rls$
 DECLARE

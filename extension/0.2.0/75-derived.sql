@@ -43,10 +43,10 @@ AS $$
 DECLARE
     empty boolean;
 BEGIN
-    IF res NOT IN ('invoices', 'bills') THEN
+    IF res NOT IN ('invoices', 'bills', 'daybookTransactions') THEN
         RETURN false;
     END IF;
-    EXECUTE format('SELECT NOT EXISTS (SELECT 1 FROM billy.%I WHERE organization_id = $1)', res)
+    EXECUTE format('SELECT NOT EXISTS (SELECT 1 FROM billy.%I WHERE organization_id = $1)', billy._resource_table(res))
         INTO empty USING org;
     IF NOT empty THEN
         RETURN false;
@@ -57,7 +57,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION billy._derived_begin(text, text, bigint) IS
-'Called by the sync engine before the first page of a full scan: when the mirror holds none of the organization''s records of the resource (invoices or bills), marks its derived tables to be built at the end of the scan (billy.derived_pending). Returns whether it did. Internal.';
+'Called by the sync engine before the first page of a full scan: when the mirror holds none of the organization''s records of the resource (invoices, bills or daybookTransactions), marks its derived tables to be built at the end of the scan (billy.derived_pending). Returns whether it did. Internal.';
 
 -- _analytics_rebuild_family recomputes one family's part of an
 -- organization's rollups (invoice: invoices and credit notes, the customer
@@ -117,19 +117,20 @@ AS $$
 BEGIN
     DELETE FROM billy._vat_facts f WHERE f.organization_id = org AND f.document_type = kind;
     EXECUTE format('INSERT INTO billy._vat_facts SELECT * FROM billy._vat_fact_rows($1, $2, '
-                   'ARRAY(SELECT d.id FROM billy.%I d WHERE d.organization_id = $2), NULL)', kind || 's')
+                   'ARRAY(SELECT d.id FROM billy.%I d WHERE d.organization_id = $2), NULL)',
+                   CASE kind WHEN 'daybookTransaction' THEN 'daybook_transactions' ELSE kind || 's' END)
         USING kind, org;
 END
 $$;
 COMMENT ON FUNCTION billy._vat_rebuild_kind(text, text) IS
-'Recomputes an organization''s rows of billy._vat_facts for its invoices or bills (kind) from the mirror. Internal.';
+'Recomputes an organization''s rows of billy._vat_facts for its invoices, bills or journal entries (kind invoice, bill, daybookTransaction) from the mirror. Internal.';
 
 CREATE FUNCTION billy._derived_finish(org text, res text) RETURNS boolean
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    family text := CASE res WHEN 'invoices' THEN 'invoice' WHEN 'bills' THEN 'bill' END;
+    family text := CASE res WHEN 'invoices' THEN 'invoice' WHEN 'bills' THEN 'bill' WHEN 'daybookTransactions' THEN 'daybookTransaction' END;
 BEGIN
     IF family IS NULL THEN
         RETURN false;
@@ -139,10 +140,13 @@ BEGIN
     IF NOT FOUND THEN
         RETURN false;
     END IF;
-    PERFORM billy._analytics_rebuild_family(org, family);
+    IF family <> 'daybookTransaction' THEN
+        -- journal entries have no analytics rollups, only VAT lines
+        PERFORM billy._analytics_rebuild_family(org, family);
+    END IF;
     PERFORM billy._vat_rebuild_kind(org, family);
     RETURN true;
 END
 $$;
 COMMENT ON FUNCTION billy._derived_finish(text, text) IS
-'Called by the sync engine at the end of a scan of invoices or bills: when the organization''s derived tables of the resource are marked (billy.derived_pending), rebuilds its analytics rollups and VAT lines from the mirror and removes the mark. Returns whether it did. Internal.';
+'Called by the sync engine at the end of a scan of invoices, bills or journal entries: when the organization''s derived tables of the resource are marked (billy.derived_pending), rebuilds its analytics rollups (not for journal entries) and VAT lines from the mirror and removes the mark. Returns whether it did. Internal.';
