@@ -28,7 +28,7 @@ int			LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char	   *text;
+	char	   *body;
 	BillyPage	page;
 	char	   *problem;
 	JsonLexContext *lex;
@@ -37,12 +37,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size > 1 << 20)
 		return 0;
 	/* an exact-size copy, so ASan sees any read past the end */
-	text = malloc(size ? size : 1);
-	memcpy(text, data, size);
+	body = malloc(size ? size : 1);
+	memcpy(body, data, size);
 
-	problem = billy_scan_page(text, (int) size, "invoices", &page);
+	problem = billy_scan_page(body, (int) size, "invoices", &page);
 
-	lex = makeJsonLexContextCstringLen(text, (int) size, PG_UTF8, true);
+	lex = makeJsonLexContextCstringLen(body, (int) size, PG_UTF8, true);
 	err = pg_parse_json(lex, &nullSemAction);
 
 	if (problem == NULL)
@@ -54,8 +54,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		{
 			BillyRecord *r = &page.records[i];
 
-			if (r->text < text || r->text + r->len > text + size || r->len < 2 ||
-				r->text[0] != '{' || r->text[r->len - 1] != '}' || r->id[0] == '\0')
+			if (r->json < body || r->json + r->len > body + size || r->len < 2 ||
+				r->json[0] != '{' || r->json[r->len - 1] != '}' || r->id[0] == '\0')
 				abort();
 		}
 	}
@@ -70,6 +70,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	free(lex);
 	if (page.records)
 		free(page.records);
-	free(text);
+	free(body);
 	return 0;
 }

@@ -68,14 +68,14 @@ on_signal(int sig)
 
 /* write_line writes one protocol line, all of it; a closed stdout ends the bridge */
 static void
-write_line(const char *text)
+write_line(const char *line)
 {
-	size_t		len = strlen(text);
-	struct iovec
+	size_t		len = strlen(line);
+	struct piece
 	{
 		const char *p;
 		size_t		n;
-	}			parts[2] = {{text, len}, {"\n", 1}};
+	}			parts[2] = {{line, len}, {"\n", 1}};
 
 	for (int i = 0; i < 2; i++)
 	{

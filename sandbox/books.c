@@ -1102,15 +1102,17 @@ static void
 lv_add(LineVec *lv, Date d, int side, int subj_kind, int32_t account, int32_t subj, int64_t amount,
 	   const char *text)
 {
+	LineSpec	ls = {
+		.date = d,.seq = (int32_t) lv->n,.side = (uint8_t) side,.subj_kind = (uint8_t) subj_kind,
+		.account = account,.subj_idx = subj,.pays_kind = RK__COUNT,.pays_idx = -1,.amount = amount,.text = text
+	};
+
 	if (lv->n == lv->cap)
 	{
 		lv->cap = lv->cap ? lv->cap * 2 : 1024;
 		lv->v = xrealloc(lv->v, sizeof(LineSpec) * (size_t) lv->cap);
 	}
-	lv->v[lv->n] = (LineSpec) {
-		.date = d,.seq = (int32_t) lv->n,.side = (uint8_t) side,.subj_kind = (uint8_t) subj_kind,
-			.account = account,.subj_idx = subj,.pays_kind = RK__COUNT,.pays_idx = -1,.amount = amount,.text = text
-	};
+	lv->v[lv->n] = ls;
 	lv->n++;
 }
 

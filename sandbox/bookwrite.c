@@ -130,12 +130,7 @@ store_db_lines(Org *o, int32_t dbt, const DbLineIn *in, int n, ChangeSet *cs)
 {
 	DaybookTxn *d = DBTXN(o, dbt);
 
-	for (int32_t l = d->line_start; l < d->line_start + d->line_count; l++)
-		if (!DBLINE(o, l)->h.dead)
-		{
-			rec_kill(o, RK_DAYBOOK_LINE, l);
-			cs_add(cs, RK_DAYBOOK_LINE, l, OP_DELETED);
-		}
+	rec_kill_block(o, RK_DAYBOOK_LINE, d->line_start, d->line_count, cs);
 	d->line_start = o->tab[RK_DAYBOOK_LINE].n;
 	d->line_count = n;
 	for (int i = 0; i < n; i++)
@@ -841,12 +836,7 @@ books_write_delete(WriteCtx *w)
 				{
 					DaybookTxn *d = DBTXN(o, i);
 
-					for (int32_t l = d->line_start; l < d->line_start + d->line_count; l++)
-						if (!DBLINE(o, l)->h.dead)
-						{
-							rec_kill(o, RK_DAYBOOK_LINE, l);
-							cs_add(&cs, RK_DAYBOOK_LINE, l, OP_DELETED);
-						}
+					rec_kill_block(o, RK_DAYBOOK_LINE, d->line_start, d->line_count, &cs);
 					rec_kill(o, RK_DAYBOOK_TXN, i);
 					cs_add(&cs, RK_DAYBOOK_TXN, i, OP_DELETED);
 					break;

@@ -1143,8 +1143,10 @@ gen_invoices(Gen *g, int *n_specs_out)
 				int32_t		ln = rec_new(o, RK_INVOICE_LINE);
 				InvoiceLine *src = ILINE(o, INVOICE(o, oi)->line_start + first + j);
 				InvoiceLine *dst = ILINE(o, ln);
+				RecHead		h = dst->h;
 
-				*dst = (InvoiceLine) {.h = dst->h};
+				memset(dst, 0, sizeof(*dst));
+				dst->h = h;
 				dst->invoice = inv;
 				dst->product = src->product;
 				dst->tax_rate = src->tax_rate;
@@ -1416,15 +1418,17 @@ typedef struct Events
 static void
 ev_add(Events *e, Date date, int kind, int32_t doc, int32_t contact, int cur, int permille)
 {
+	Event		ev = {
+		.date = date,.kind = (uint8_t) kind,.doc = doc,.contact = contact,
+		.currency = (uint8_t) cur,.permille = (int16_t) permille,.group = -1
+	};
+
 	if (e->n == e->cap)
 	{
 		e->cap = e->cap ? e->cap * 2 : 1024;
 		e->v = xrealloc(e->v, sizeof(Event) * (size_t) e->cap);
 	}
-	e->v[e->n++] = (Event) {
-		.date = date,.kind = (uint8_t) kind,.doc = doc,.contact = contact,
-			.currency = (uint8_t) cur,.permille = (int16_t) permille,.group = -1
-	};
+	e->v[e->n++] = ev;
 }
 
 /*

@@ -209,12 +209,7 @@ m_delete_draft(Org *o, Rng *r, Time now, ChangeSet *cs)
 	v = INVOICE(o, i);
 	rec_kill(o, RK_INVOICE, i);
 	cs_add(cs, RK_INVOICE, i, OP_DELETED);
-	for (int32_t k = v->line_start; k < v->line_start + v->line_count; k++)
-		if (!ILINE(o, k)->h.dead)
-		{
-			rec_kill(o, RK_INVOICE_LINE, k);
-			cs_add(cs, RK_INVOICE_LINE, k, OP_DELETED);
-		}
+	rec_kill_block(o, RK_INVOICE_LINE, v->line_start, v->line_count, cs);
 	return true;
 }
 

@@ -270,6 +270,22 @@ rec_kill(Org *o, RK rk, int32_t i)
 	}
 }
 
+/*
+ * rec_kill_block marks dead the live records of a block [start, start +
+ * count) of a table (a document's lines, a contact's persons) and notes
+ * each in the change set
+ */
+void
+rec_kill_block(Org *o, RK rk, int32_t start, int32_t count, ChangeSet *cs)
+{
+	for (int32_t i = start; i < start + count; i++)
+		if (!rec_head(&o->tab[rk], i)->dead)
+		{
+			rec_kill(o, rk, i);
+			cs_add(cs, rk, i, OP_DELETED);
+		}
+}
+
 /* touch bumps a table's version after a change */
 void
 touch(Org *o, RK rk)

@@ -845,6 +845,7 @@ typedef struct ChangeSet
 } ChangeSet;
 
 void		cs_add(ChangeSet *cs, RK rk, int32_t idx, int op);
+void		rec_kill_block(Org *o, RK rk, int32_t start, int32_t count, ChangeSet *cs);	/* store.c */
 void		cs_free(ChangeSet *cs);
 
 #endif

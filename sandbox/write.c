@@ -492,12 +492,7 @@ store_invoice_lines(Org *o, int32_t inv, const LineIn *in, int n, ChangeSet *cs)
 {
 	Invoice    *v = INVOICE(o, inv);
 
-	for (int32_t k = v->line_start; k < v->line_start + v->line_count; k++)
-		if (!ILINE(o, k)->h.dead)
-		{
-			rec_kill(o, RK_INVOICE_LINE, k);
-			cs_add(cs, RK_INVOICE_LINE, k, OP_DELETED);
-		}
+	rec_kill_block(o, RK_INVOICE_LINE, v->line_start, v->line_count, cs);
 	INVOICE(o, inv)->line_start = o->tab[RK_INVOICE_LINE].n;
 	for (int i = 0; i < n; i++)
 	{
@@ -915,12 +910,7 @@ store_persons(Org *o, int32_t c, const PersonIn *in, int n, ChangeSet *cs)
 {
 	Contact    *ct = CONTACT(o, c);
 
-	for (int32_t k = ct->person_start; k < ct->person_start + ct->person_count; k++)
-		if (!PERSON(o, k)->h.dead)
-		{
-			rec_kill(o, RK_CONTACT_PERSON, k);
-			cs_add(cs, RK_CONTACT_PERSON, k, OP_DELETED);
-		}
+	rec_kill_block(o, RK_CONTACT_PERSON, ct->person_start, ct->person_count, cs);
 	CONTACT(o, c)->person_start = o->tab[RK_CONTACT_PERSON].n;
 	for (int i = 0; i < n; i++)
 	{
@@ -1212,12 +1202,7 @@ product_write(WriteCtx *w, int32_t p)
 	{
 		Product    *pr = PRODUCT(o, p);
 
-		for (int32_t k = pr->price_start; k < pr->price_start + pr->price_count; k++)
-			if (!PRICE(o, k)->h.dead)
-			{
-				rec_kill(o, RK_PRODUCT_PRICE, k);
-				cs_add(&cs, RK_PRODUCT_PRICE, k, OP_DELETED);
-			}
+		rec_kill_block(o, RK_PRODUCT_PRICE, pr->price_start, pr->price_count, &cs);
 		PRODUCT(o, p)->price_start = o->tab[RK_PRODUCT_PRICE].n;
 		for (int i = 0; i < nprices; i++)
 		{
@@ -1298,12 +1283,7 @@ store_bill_lines(Org *o, int32_t b, const BillLineIn *in, int n, ChangeSet *cs)
 {
 	Bill	   *bl = BILL(o, b);
 
-	for (int32_t k = bl->line_start; k < bl->line_start + bl->line_count; k++)
-		if (!BLINE(o, k)->h.dead)
-		{
-			rec_kill(o, RK_BILL_LINE, k);
-			cs_add(cs, RK_BILL_LINE, k, OP_DELETED);
-		}
+	rec_kill_block(o, RK_BILL_LINE, bl->line_start, bl->line_count, cs);
 	BILL(o, b)->line_start = o->tab[RK_BILL_LINE].n;
 	for (int i = 0; i < n; i++)
 	{
@@ -1803,12 +1783,7 @@ delete_master(WriteCtx *w)
 	count = contact ? CONTACT(o, i)->person_count : PRODUCT(o, i)->price_count;
 	rec_kill(o, w->rk, i);
 	cs_add(&cs, w->rk, i, OP_DELETED);
-	for (int32_t k = start; k < start + count; k++)
-		if (!rec_head(&o->tab[child], k)->dead)
-		{
-			rec_kill(o, child, k);
-			cs_add(&cs, child, k, OP_DELETED);
-		}
+	rec_kill_block(o, child, start, count, &cs);
 	clock_tick();
 	write_respond(w->rs, o, &cs, w->rk);
 	w->rs->wrote = true;
@@ -1884,12 +1859,7 @@ write_delete(WriteCtx *w, bool collection)
 		lc = w->rk == RK_INVOICE ? INVOICE(o, i)->line_count : BILL(o, i)->line_count;
 		rec_kill(o, w->rk, i);
 		cs_add(&cs, w->rk, i, OP_DELETED);
-		for (int32_t l = ls; l < ls + lc; l++)
-			if (!rec_head(&o->tab[line_rk], l)->dead)
-			{
-				rec_kill(o, line_rk, l);
-				cs_add(&cs, line_rk, l, OP_DELETED);
-			}
+		rec_kill_block(o, line_rk, ls, lc, &cs);
 	}
 	if (cs.n)
 	{

@@ -843,6 +843,8 @@ billy_cache_count_list(PG_FUNCTION_ARGS)
 		int			n = 0;
 		bool		isnull = true;
 		Datum		found = (Datum) 0;
+		Oid			types[2] = {TEXTOID, TEXTARRAYOID};
+		Datum		values[2] = {PG_GETARG_DATUM(0), PG_GETARG_DATUM(2)};
 
 		/* only the ids that are rows of this organization's mirror */
 		if (ArrayGetNItems(ARR_NDIM(arr), ARR_DIMS(arr)) > 0)
@@ -850,9 +852,7 @@ billy_cache_count_list(PG_FUNCTION_ARGS)
 														  "WHERE m.organization_id OPERATOR(pg_catalog.=) $1 "
 														  "AND m.id OPERATOR(pg_catalog.=) ANY ($2)",
 														  quote_identifier(billy_sync_table(resource))),
-												 2, (Oid[]) {TEXTOID, TEXTARRAYOID},
-												 (Datum[]) {PG_GETARG_DATUM(0), PG_GETARG_DATUM(2)},
-												 NULL, &isnull);
+												 2, types, values, NULL, &isnull);
 		if (!isnull)
 			deconstruct_array(DatumGetArrayTypeP(found), TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
 		counts.stale = n > 0 ? 1 : 0;

@@ -548,10 +548,12 @@ run_scan_here(const char *org, const char *resource, bool hot, int64 *requests, 
 		BillyOwner	owner;
 		bool		isnull;
 		Datum		d;
+		Oid			types[1] = {INT8OID};
+		Datum		values[1] = {Int64GetDatum(sh.res.run_id)};
 
 		billy_become_owner(&owner);
 		d = billy_sql_datum("SELECT requests::pg_catalog.int8 FROM billy.sync_runs WHERE id OPERATOR(pg_catalog.=) $1",
-							1, (Oid[]) {INT8OID}, (Datum[]) {Int64GetDatum(sh.res.run_id)}, NULL, &isnull);
+							1, types, values, NULL, &isnull);
 		billy_end_owner(&owner);
 		*requests += isnull ? sh.res.pages : DatumGetInt64(d);
 	}
@@ -642,12 +644,14 @@ billy_cache_confirm_ids(const char *org, const char *resource, char **given, int
 		bool		isnull;
 		Datum		pages;
 		bool		waited;
+		Oid			types[1] = {TEXTOID};
+		Datum		values[1] = {CStringGetTextDatum(org)};
 
 		pages = billy_sql_datum(psprintf("SELECT pg_catalog.ceil(pg_catalog.count(*)::pg_catalog.numeric "
 										 "OPERATOR(pg_catalog./) %d)::pg_catalog.int8 FROM billy.%s "
 										 "WHERE organization_id OPERATOR(pg_catalog.=) $1 AND deleted_at IS NULL",
 										 billy_sync_page_size, billy_sync_table(resource)),
-								1, (Oid[]) {TEXTOID}, (Datum[]) {CStringGetTextDatum(org)}, NULL, &isnull);
+								1, types, values, NULL, &isnull);
 		if (!isnull && Max(DatumGetInt64(pages), 1) < nids)
 		{
 			/* fewer pages than rows: one scan of the whole list, shared */

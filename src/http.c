@@ -72,6 +72,23 @@ typedef struct BodyWriter
 	char		errbuf[CURL_ERROR_SIZE];
 } BodyWriter;
 
+/*
+ * billy_http_append_escaped appends s to buf percent-encoded for a path
+ * segment or a query value: RFC 3986's unreserved characters as they are,
+ * every other byte as %XX
+ */
+void
+billy_http_append_escaped(StringInfo buf, const char *s)
+{
+	for (const char *c = s; *c; c++)
+	{
+		if (isalnum((unsigned char) *c) || *c == '-' || *c == '_' || *c == '.' || *c == '~')
+			appendStringInfoChar(buf, *c);
+		else
+			appendStringInfo(buf, "%%%02X", (unsigned char) *c);
+	}
+}
+
 const char *
 billy_http_method_name(BillyHttpMethod method)
 {

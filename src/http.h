@@ -94,6 +94,7 @@ extern void billy_http_raise(BillyHttpRequest *req) pg_attribute_noreturn();
 extern bool billy_http_json_problem(BillyHttpRequest *req, BillyHttpError *err);
 extern void billy_http_require_json(BillyHttpRequest *req);
 extern const char *billy_http_method_name(BillyHttpMethod method);
+extern void billy_http_append_escaped(StringInfo buf, const char *s);
 
 /* settings (http.c) */
 extern int	billy_http_timeout_ms;

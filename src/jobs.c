@@ -530,20 +530,24 @@ billy_queued_sync_at(PG_FUNCTION_ARGS)
 	Datum		d;
 	bool		isnull;
 	BillyOwner	owner;
+	Oid			types[2];
+	Datum		values[2];
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		PG_RETURN_NULL();
 	org = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	if (!billy_org_visible(org))
 		PG_RETURN_NULL();
+	types[0] = types[1] = TEXTOID;
+	values[0] = PG_GETARG_DATUM(0);
+	values[1] = PG_GETARG_DATUM(1);
 	billy_become_owner(&owner);
 	d = billy_sql_datum_cached("SELECT pg_catalog.min(j.run_after) FROM billy.jobs j "
 							   "WHERE j.kind OPERATOR(pg_catalog.=) 'sync' "
 							   "AND j.organization_id OPERATOR(pg_catalog.=) $1 "
 							   "AND j.args OPERATOR(pg_catalog.->>) 'resource' OPERATOR(pg_catalog.=) $2 "
 							   "AND j.state OPERATOR(pg_catalog.=) 'queued'",
-							   2, (Oid[]) {TEXTOID, TEXTOID},
-							   (Datum[]) {PG_GETARG_DATUM(0), PG_GETARG_DATUM(1)}, NULL, &isnull);
+							   2, types, values, NULL, &isnull);
 	billy_end_owner(&owner);
 	if (isnull)
 		PG_RETURN_NULL();

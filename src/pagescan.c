@@ -349,7 +349,7 @@ key_is(const char *ks, const char *ke, const char *name, int namelen)
 static void
 hash_record(BillyRecord *rec, const char *skip_from, const char *skip_to)
 {
-	const unsigned char *a = (const unsigned char *) rec->text;
+	const unsigned char *a = (const unsigned char *) rec->json;
 	int			alen = rec->len;
 	const unsigned char *b = NULL;
 	int			blen = 0;
@@ -358,9 +358,9 @@ hash_record(BillyRecord *rec, const char *skip_from, const char *skip_to)
 
 	if (skip_from != NULL)
 	{
-		alen = skip_from - rec->text;
+		alen = skip_from - rec->json;
 		b = (const unsigned char *) skip_to;
-		blen = (rec->text + rec->len) - skip_to;
+		blen = (rec->json + rec->len) - skip_to;
 	}
 	h1 = hash_bytes_extended(a, alen, UINT64CONST(0x62696c6c792d6131));
 	h2 = hash_bytes_extended(a, alen, UINT64CONST(0x62696c6c792d6232));
@@ -385,7 +385,7 @@ scan_record(Scanner *s, BillyRecord *rec)
 	bool		have_id = false;
 	int			more = 0;
 
-	rec->text = s->p;
+	rec->json = s->p;
 	rec->id[0] = '\0';
 	if (open_container(s, '}'))
 	{
@@ -431,7 +431,7 @@ scan_record(Scanner *s, BillyRecord *rec)
 		return false;
 	if (!have_id)
 		return fail(s, "a record has no string id");
-	rec->len = s->p - rec->text;
+	rec->len = s->p - rec->json;
 	hash_record(rec, skip_from, skip_to);
 	return true;
 }
@@ -562,9 +562,9 @@ scan_records(Scanner *s, BillyPage *page, int *capacity)
 }
 
 char *
-billy_scan_page(const char *text, int len, const char *root_key, BillyPage *page)
+billy_scan_page(const char *body, int len, const char *root_key, BillyPage *page)
 {
-	Scanner		s = {text, text + len, text, NULL, 0};
+	Scanner		s = {body, body + len, body, NULL, 0};
 	int			rootlen = strlen(root_key);
 	int			capacity = 0;
 	int			more = 0;
@@ -609,6 +609,6 @@ billy_scan_page(const char *text, int len, const char *root_key, BillyPage *page
 			return psprintf("the answer has no \"%s\" member", root_key);
 	}
 	if (s.error)
-		return psprintf("%s (at byte %d of %d)", s.error, (int) (s.p - text), len);
+		return psprintf("%s (at byte %d of %d)", s.error, (int) (s.p - body), len);
 	return NULL;
 }

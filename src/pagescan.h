@@ -16,7 +16,7 @@
 
 typedef struct BillyRecord
 {
-	const char *text;			/* the record's JSON object, in the page */
+	const char *json;			/* the record's JSON object, in the page */
 	int			len;
 	char		id[BILLY_MAX_ID];	/* its "id" */
 	uint8		hash[BILLY_HASH_BYTES]; /* of text without downloadUrl's value */

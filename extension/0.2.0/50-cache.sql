@@ -365,10 +365,12 @@ BEGIN
                       s.last_complete_scan_at, s.last_hot_scan_at)) + $3 >= win.w
               AND (p.refresh_wanted OR p.accesses_per_hour * extract(epoch FROM win.w) / 3600 >= 0.5)$q$,
             coalesce((SELECT '(' || r.hot_where || ')' FROM billy.resources r WHERE r.name = res), 'false'),
-            CASE WHEN billy._resource_has_column(res, 'contact_id') THEN 'm.contact_id' ELSE 'NULL::text' END,
+            coalesce((SELECT 'm.' || quote_ident(c.column_name) FROM billy.resource_columns c
+                      WHERE c.resource = res AND c.child = '' AND c.json_key = 'contactId'), 'NULL::text'),
             billy._resource_table(res),
             billy._cache_state_sql(res, 'm'),
-            CASE WHEN billy._resource_has_column(res, 'is_paid') THEN 'm.is_paid' ELSE 'NULL::boolean' END)
+            -- effective_confirmed_at's is_paid: true when the row is out of the hot set
+            coalesce((SELECT '(NOT (' || r.hot_where || '))' FROM billy.resources r WHERE r.name = res), 'NULL::boolean'))
             USING org, res, lookahead;
     END LOOP;
 END

@@ -842,6 +842,7 @@ AS $$
 DECLARE
     p text := lower(btrim(period));
     m text[];
+    v record;
     back interval;
     -- months since the fiscal year began (0 for the fiscal year's first month)
     into_fy integer := (extract(month FROM as_of)::integer - coalesce(fiscal_year_end_month, 12) + 11) % 12;
@@ -887,33 +888,29 @@ BEGIN
         previous_end := least((as_of - back)::date, period_start - 1);
         RETURN;
     END IF;
-    m := regexp_match(p, '^(\d{4}-\d{2}-\d{2})\s*\.\.\s*(\d{4}-\d{2}-\d{2})$');
-    IF m IS NOT NULL THEN
-        period_start := m[1]::date;
-        period_end := m[2]::date;
-        IF period_end < period_start THEN
-            RAISE EXCEPTION 'period "%" ends before it starts', period
-                USING ERRCODE = '22023', HINT = 'Write the earlier date first: 2026-01-01..2026-03-31.';
-        END IF;
+    -- a fixed period (billy._period): compared with the one before it, a
+    -- range of dates with as many days just before it
+    v := billy._period(p);
+    IF v.period_type = 'reversed' THEN
+        RAISE EXCEPTION 'period "%" ends before it starts', period
+            USING ERRCODE = '22023', HINT = 'Write the earlier date first: 2026-01-01..2026-03-31.';
+    ELSIF v.key IS NULL AND p ~ '^\d{4}-\d{2}(-\d{2}\s*(\.\.|/)\s*\d{4}-\d{2}-\d{2})?$' THEN
+        RAISE EXCEPTION 'period "%" is not a valid date or range', period
+            USING ERRCODE = '22023', HINT = 'Dates are written YYYY-MM-DD, months YYYY-MM.';
+    ELSIF v.key IS NULL THEN
+        RAISE EXCEPTION 'unknown period "%"', period
+            USING ERRCODE = '22023',
+                  HINT = 'Use today, week, month, quarter or year (to date, against the same span of the period before; quarter and year follow the fiscal year), a month (2026-05), a quarter (2026-Q2), a half-year (2026-H1), a year (2026), a fiscal year (fy2026: the one ending in 2026), or a range of dates (2026-01-01..2026-03-31).';
+    END IF;
+    period_start := v.start_date;
+    period_end := v.end_date;
+    IF v.ranged THEN
         previous_end := period_start - 1;
         previous_start := previous_end - (period_end - period_start);
         RETURN;
     END IF;
-    IF p ~ '^\d{4}-\d{2}$' THEN
-        period_start := (p || '-01')::date;
-        back := interval '1 month';
-    ELSIF p ~ '^\d{4}-q[1-4]$' THEN
-        period_start := make_date(substr(p, 1, 4)::integer, (substr(p, 7, 1)::integer - 1) * 3 + 1, 1);
-        back := interval '3 months';
-    ELSIF p ~ '^\d{4}$' THEN
-        period_start := make_date(p::integer, 1, 1);
-        back := interval '1 year';
-    ELSE
-        RAISE EXCEPTION 'unknown period "%"', period
-            USING ERRCODE = '22023',
-                  HINT = 'Use today, week, month, quarter or year (to date, against the same span of the period before; quarter and year follow the fiscal year), a month (2026-05), a quarter (2026-Q2), a year (2026), a fiscal year (fy2026: the one ending in 2026), or a range of dates (2026-01-01..2026-03-31).';
-    END IF;
-    period_end := (period_start + back - interval '1 day')::date;
+    back := CASE v.period_type WHEN 'month' THEN interval '1 month' WHEN 'quarter' THEN interval '3 months'
+                               WHEN 'half-year' THEN interval '6 months' ELSE interval '1 year' END;
     previous_start := (period_start - back)::date;
     previous_end := period_start - 1;
 EXCEPTION
@@ -1021,7 +1018,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION billy.analytics_summary(text, text, date) IS
-'How a period is going, in one row, from the rollups (milliseconds, whatever the number of invoices). period: today, week, month, quarter or year to date at as_of (default today), compared with the same span of the period before (e.g. 1-15 June against 1-15 May), quarter and year being the organization''s fiscal quarter and fiscal year (they follow its fiscal_year_end_month; calendar ones when it is 12); or a month (2026-05), a quarter (2026-Q2), a year (2026), a fiscal year (fy2026: the one ending in 2026) or a range (2026-01-01..2026-03-31), compared with the period before it. Returns, in the base currency (each document converted at its exchange rate), net revenue (invoices minus credit notes; approved, not deleted), VAT, gross revenue, invoice and credit note counts, customers invoiced, average invoice (net), the previous period''s net and gross revenue and the change, what is outstanding and overdue now (amounts and invoice counts; overdue: due before as_of; a customer''s open credit notes pay off that customer''s invoices, earliest due first, never below zero), paid in the period (payments received minus refunds), costs (bills, net) and the margin.';
+'How a period is going, in one row, from the rollups (milliseconds, whatever the number of invoices). period: today, week, month, quarter or year to date at as_of (default today), compared with the same span of the period before (e.g. 1-15 June against 1-15 May), quarter and year being the organization''s fiscal quarter and fiscal year (they follow its fiscal_year_end_month; calendar ones when it is 12); or a month (2026-05), a quarter (2026-Q2), a half-year (2026-H1), a year (2026), a fiscal year (fy2026: the one ending in 2026) or a range (2026-01-01..2026-03-31), compared with the period before it. Returns, in the base currency (each document converted at its exchange rate), net revenue (invoices minus credit notes; approved, not deleted), VAT, gross revenue, invoice and credit note counts, customers invoiced, average invoice (net), the previous period''s net and gross revenue and the change, what is outstanding and overdue now (amounts and invoice counts; overdue: due before as_of; a customer''s open credit notes pay off that customer''s invoices, earliest due first, never below zero), paid in the period (payments received minus refunds), costs (bills, net) and the margin.';
 
 CREATE FUNCTION billy.revenue_trends(org text, "from" date, "to" date, grain text DEFAULT 'month')
 RETURNS TABLE (period_start date, period_end date, net numeric, vat numeric, gross numeric,

@@ -296,68 +296,15 @@ END
 $$;
 COMMENT ON FUNCTION billy._next_business_day(date) IS 'The day itself when it is a Danish weekday and not a holiday or bank closing day, else the next such day. Internal.';
 
--- _vat_period parses a period: 2025-Q1, 2025-H2, 2025-03, 2025, Billy's
--- quarter:2025-1 / halfYear:2025-2 / month:2025-03, or 2025-01-01..2025-03-31.
+-- _vat_period: a VAT period (billy._period), or the error that names it
 CREATE FUNCTION billy._vat_period(period text, OUT key text, OUT period_type text,
                                   OUT start_date date, OUT end_date date)
 LANGUAGE plpgsql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    p text := lower(btrim(coalesce(period, '')));
-    m text[];
-    y integer;
-    n integer;
 BEGIN
-    -- Billy's spellings first: quarter:2025-1, halfYear:2025-2, month:2025-03, year:2025
-    p := regexp_replace(p, '^quarter:(\d{4})-([1-4])$', '\1-q\2');
-    p := regexp_replace(p, '^halfyear:(\d{4})-([12])$', '\1-h\2');
-    p := regexp_replace(p, '^(month|year):', '');
-    m := regexp_match(p, '^(\d{4})-?q([1-4])$');
-    IF m IS NOT NULL THEN
-        y := m[1]::integer; n := m[2]::integer;
-        period_type := 'quarter';
-        start_date := make_date(y, 3 * n - 2, 1);
-        end_date := (start_date + interval '3 months')::date - 1;
-        key := format('%s-Q%s', y, n);
-    END IF;
-    m := regexp_match(p, '^(\d{4})-?h([12])$');
-    IF m IS NOT NULL THEN
-        y := m[1]::integer; n := m[2]::integer;
-        period_type := 'half-year';
-        start_date := make_date(y, 6 * n - 5, 1);
-        end_date := (start_date + interval '6 months')::date - 1;
-        key := format('%s-H%s', y, n);
-    END IF;
-    m := regexp_match(p, '^(\d{4})-(\d{2})$');
-    IF m IS NOT NULL AND m[2]::integer BETWEEN 1 AND 12 THEN
-        y := m[1]::integer; n := m[2]::integer;
-        period_type := 'month';
-        start_date := make_date(y, n, 1);
-        end_date := (start_date + interval '1 month')::date - 1;
-        key := to_char(start_date, 'YYYY-MM');
-    END IF;
-    m := regexp_match(p, '^(\d{4})$');
-    IF m IS NOT NULL THEN
-        y := m[1]::integer;
-        period_type := 'year';
-        start_date := make_date(y, 1, 1);
-        end_date := make_date(y, 12, 31);
-        key := y::text;
-    END IF;
-    m := regexp_match(p, '^(\d{4}-\d{2}-\d{2})\s*(?:\.\.|/)\s*(\d{4}-\d{2}-\d{2})$');
-    IF m IS NOT NULL THEN
-        BEGIN
-            start_date := m[1]::date;
-            end_date := m[2]::date;
-        EXCEPTION WHEN datetime_field_overflow OR invalid_datetime_format THEN
-            start_date := NULL;
-        END;
-        IF start_date IS NOT NULL AND end_date >= start_date THEN
-            SELECT r.key, r.period_type INTO key, period_type
-            FROM billy._vat_period_of(start_date, end_date) r;
-        END IF;
-    END IF;
+    SELECT p.key, p.period_type, p.start_date, p.end_date INTO key, period_type, start_date, end_date
+    FROM billy._period(period) p;
     IF key IS NULL OR start_date < '1700-01-01' THEN
         RAISE EXCEPTION 'invalid VAT period "%"', period
             USING ERRCODE = '22023',
@@ -366,42 +313,7 @@ BEGIN
     END IF;
 END
 $$;
-COMMENT ON FUNCTION billy._vat_period(text) IS 'Parses a VAT period into its canonical key, type (month, quarter, half-year, year, custom) and dates; raises 22023 naming the bad period. Internal.';
-
--- _vat_period_of names the period a date range is, when it is a standard one
-CREATE FUNCTION billy._vat_period_of(from_date date, to_date date, OUT key text, OUT period_type text)
-LANGUAGE sql IMMUTABLE STRICT
-SET search_path = pg_catalog, pg_temp
-AS $$
-SELECT CASE
-           WHEN extract(day FROM from_date) <> 1 OR to_date <> (from_date + s.len)::date - 1 THEN
-               to_char(from_date, 'YYYY-MM-DD') || '..' || to_char(to_date, 'YYYY-MM-DD')
-           WHEN s.t = 'month' THEN to_char(from_date, 'YYYY-MM')
-           WHEN s.t = 'quarter' THEN to_char(from_date, 'YYYY') || '-Q' || ((extract(month FROM from_date)::integer + 2) / 3)
-           WHEN s.t = 'half-year' THEN to_char(from_date, 'YYYY') || '-H' || ((extract(month FROM from_date)::integer + 5) / 6)
-           ELSE to_char(from_date, 'YYYY') END,
-       CASE WHEN extract(day FROM from_date) <> 1 OR to_date <> (from_date + s.len)::date - 1 THEN 'custom'
-            ELSE s.t END
-FROM (SELECT CASE
-                 WHEN to_date = (from_date + interval '1 month')::date - 1 THEN 'month'
-                 WHEN to_date = (from_date + interval '3 months')::date - 1
-                      AND extract(month FROM from_date)::integer % 3 = 1 THEN 'quarter'
-                 WHEN to_date = (from_date + interval '6 months')::date - 1
-                      AND extract(month FROM from_date)::integer % 6 = 1 THEN 'half-year'
-                 WHEN to_date = (from_date + interval '1 year')::date - 1
-                      AND extract(month FROM from_date) = 1 THEN 'year'
-                 ELSE 'custom' END AS t,
-             CASE
-                 WHEN to_date = (from_date + interval '1 month')::date - 1 THEN interval '1 month'
-                 WHEN to_date = (from_date + interval '3 months')::date - 1
-                      AND extract(month FROM from_date)::integer % 3 = 1 THEN interval '3 months'
-                 WHEN to_date = (from_date + interval '6 months')::date - 1
-                      AND extract(month FROM from_date)::integer % 6 = 1 THEN interval '6 months'
-                 WHEN to_date = (from_date + interval '1 year')::date - 1
-                      AND extract(month FROM from_date) = 1 THEN interval '1 year'
-                 ELSE interval '0' END AS len) s
-$$;
-COMMENT ON FUNCTION billy._vat_period_of(date, date) IS 'The canonical key and type of a date range: a month, quarter, half-year or year when it is exactly one, else custom. Internal.';
+COMMENT ON FUNCTION billy._vat_period(text) IS 'Parses a VAT period (billy._period) into its canonical key, type (month, quarter, half-year, year, custom) and dates; raises 22023 naming the bad period. Internal.';
 
 CREATE FUNCTION billy._vat_statutory_deadline(period_type text, end_date date) RETURNS date
 LANGUAGE sql IMMUTABLE STRICT
@@ -1835,7 +1747,6 @@ GRANT EXECUTE ON FUNCTION billy._easter_sunday(integer) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy._next_business_day(date) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy._vat_period(text) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy._vat_region(text) TO billy_reader;
-GRANT EXECUTE ON FUNCTION billy._vat_period_of(date, date) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy._vat_statutory_deadline(text, date) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy._vat_return(text, text, text, date, date) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy._vat_lines_digest(jsonb) TO billy_reader;

@@ -6,7 +6,7 @@
 --                                          return a one-time operation hash
 --   billy.commit_write(hash)               send it, if the mirror state it was
 --                                          planned on is unchanged and the
---                                          hash unused (C: src/writes.c)
+--                                          hash unused (C: src/writes/)
 --   billy.create_invoice(...) and friends  preview + commit in one call
 --
 -- An operation's plan (billy._plan_write) is a JSON object: the request
@@ -246,7 +246,7 @@ COMMENT ON FUNCTION billy._missing(text, text, text) IS 'The message for a refer
 -- input_schema), the request's method and path, the look-up that finds its
 -- result after an unknown outcome, the one-call SQL function and its grants
 -- (billy._write_wrapper_sql), the MCP tool (90-mcp.sql), and what C needs
--- (src/writes.c reads it, cached per backend).
+-- (src/write_catalog.c reads it, cached per backend).
 ------------------------------------------------------------------------------
 
 CREATE TABLE billy.write_catalog (
@@ -786,24 +786,35 @@ $$;
 COMMENT ON FUNCTION billy._write_unknown(bigint, text, integer, text) IS 'Marks a write''s outcome unknown, audits it and queues its reconciliation (after delay_ms); without delay_ms billy gives up and the write needs a person''s decision. Internal.';
 
 -- _write_affected: the records a write's answer says changed, as the
--- mirror's parents (children point to their parent), and deletions
+-- mirror's parents (children point to their parent), and deletions.  Which
+-- roots name what comes from the catalogs: roots that are resources of
+-- billy.resources; the children of billy.resource_children as Billy
+-- sideloads them (<singular><Key>, e.g. invoiceLines, each with its
+-- <singular>Id); children of several kinds (balanceModifiers) by their
+-- <x>Reference ("invoice:<id>"), <x> from the kind column <x>_type.
 CREATE FUNCTION billy._write_affected(response jsonb) RETURNS TABLE (resource text, record_id text, deleted boolean)
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
+WITH sideload AS (
+    SELECT ch.resource, ch.kind,
+           CASE WHEN ch.kind IS NOT NULL OR ch.key LIKE r.singular || '%' THEN ch.key
+                ELSE r.singular || upper(left(ch.key, 1)) || substr(ch.key, 2) END AS root,
+           CASE WHEN ch.kind IS NULL THEN r.singular || 'Id'
+                ELSE lower(left(x.camel, 1)) || substr(x.camel, 2) || 'Reference' END AS id_key
+    FROM billy.resource_children ch JOIN billy.resources r ON r.name = ch.resource,
+         LATERAL (SELECT replace(initcap(replace(regexp_replace(ch.kind_column, '_type$', ''), '_', ' ')), ' ', '')) x(camel)
+)
 SELECT DISTINCT ON (r, i) r, i, d FROM (
     SELECT k AS r, e ->> 'id' AS i, false AS d
     FROM jsonb_each(response) AS t(k, v), jsonb_array_elements(CASE WHEN jsonb_typeof(v) = 'array' THEN v ELSE '[]' END) e
     WHERE k IN (SELECT r.name FROM billy.resources r)
     UNION ALL
-    SELECT split_part(e ->> 'subjectReference', ':', 1) || 's', split_part(e ->> 'subjectReference', ':', 2), false
-    FROM jsonb_array_elements(CASE WHEN jsonb_typeof(response -> 'balanceModifiers') = 'array' THEN response -> 'balanceModifiers' ELSE '[]' END) e
-    WHERE e ->> 'subjectReference' ~ '^(invoice|bill):'
-    UNION ALL
-    SELECT p.r, e ->> p.f, false
-    FROM (VALUES ('invoiceLines', 'invoices', 'invoiceId'), ('billLines', 'bills', 'billId'),
-                 ('contactPersons', 'contacts', 'contactId'), ('productPrices', 'products', 'productId')) p(k, r, f),
-         jsonb_array_elements(CASE WHEN jsonb_typeof(response -> p.k) = 'array' THEN response -> p.k ELSE '[]' END) e
+    SELECT s.resource, CASE WHEN s.kind IS NULL THEN e ->> s.id_key
+                            WHEN split_part(e ->> s.id_key, ':', 1) = s.kind THEN split_part(e ->> s.id_key, ':', 2) END,
+           false
+    FROM sideload s,
+         jsonb_array_elements(CASE WHEN jsonb_typeof(response -> s.root) = 'array' THEN response -> s.root ELSE '[]' END) e
     UNION ALL
     SELECT k, x, true
     FROM jsonb_each(coalesce(response -> 'meta' -> 'deletedRecords', '{}')) AS t(k, v),
@@ -814,7 +825,7 @@ WHERE i IS NOT NULL AND i <> ''
 ORDER BY r, i, d DESC
 $$;
 COMMENT ON FUNCTION billy._write_affected(jsonb) IS
-'The mirrored records a write''s answer changed (plural roots that are resources of billy.resources, such as the transactions an approval booked; children mapped to their parents) or deleted (meta.deletedRecords). Internal.';
+'The mirrored records a write''s answer changed (plural roots that are resources of billy.resources, such as the transactions an approval booked; the children of billy.resource_children that Billy sideloads, mapped to their parents) or deleted (meta.deletedRecords). Internal.';
 
 -- _write_matches: the records in a look-up's answer that are the write's
 CREATE FUNCTION billy._write_matches(lookup jsonb, response jsonb) RETURNS text[]

@@ -54,6 +54,51 @@ SET search_path = pg_catalog, pg_temp
 RETURN (SELECT string_agg(k, ', ' ORDER BY k) FROM jsonb_object_keys(body) k);
 COMMENT ON FUNCTION billy._plan_keys(jsonb) IS 'The members of an update''s body, in order, for its summary. Internal.';
 
+-- the look-ups of a new invoice (by the externalId billy gives it) and of a
+-- new bill (by its supplier and date, the bills there before excluded): the
+-- planners of invoices and of bills, credit notes among them, share them
+CREATE FUNCTION billy._plan_invoice_lookup(ext text) RETURNS jsonb
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+RETURN jsonb_build_object('kind', 'list', 'path', '/invoices?externalId=' || billy._urlencode(ext),
+                          'root', 'invoices', 'match', jsonb_build_object('externalId', ext));
+COMMENT ON FUNCTION billy._plan_invoice_lookup(text) IS 'The look-up that finds a new invoice by the externalId billy gave it. Internal.';
+
+CREATE FUNCTION billy._plan_bill_lookup(org text, contact text, day text, match jsonb DEFAULT '{}') RETURNS jsonb
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+RETURN jsonb_build_object('kind', 'list',
+    'path', format('/bills?contactId=%s&minEntryDate=%s&maxEntryDate=%s', billy._urlencode(contact),
+                   billy._urlencode(day), billy._urlencode(day)),
+    'root', 'bills', 'match', jsonb_build_object('contactId', contact, 'entryDate', day) || match,
+    'exclude', billy._ids('bills', org, 'contact_id = $2', contact));
+COMMENT ON FUNCTION billy._plan_bill_lookup(text, text, text, jsonb) IS
+'The look-up that finds a new bill: the supplier''s bills of its date (and the other members of match) that were not there when it was planned. Internal.';
+
+-- _plan_credited: what crediting an invoice or a bill starts with
+CREATE FUNCTION billy._plan_credited(tbl text, org text, rid text, field text, line_ids jsonb) RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    d jsonb := billy._plan_draft(tbl, org, rid, field, 'approved');
+    doc jsonb;
+    cl jsonb;
+BEGIN
+    EXECUTE format('SELECT to_jsonb(x) FROM billy.%I x WHERE x.organization_id = $1 AND x.id = $2', tbl) INTO doc USING org, rid;
+    IF d -> 'problems' = '[]' AND doc ->> 'type' = 'creditNote' THEN
+        d := d || jsonb_build_object('problems', billy._problem(field, format('%s is a credit note itself', d ->> 'label')));
+    END IF;
+    IF d -> 'problems' <> '[]' THEN
+        RETURN d;
+    END IF;
+    cl := billy._plan_credited_lines(rtrim(tbl, 's') || '_lines', org, rid, line_ids, 'lineIds');
+    RETURN d || jsonb_build_object('problems', cl -> 'problems', 'document', doc, 'lines', cl -> 'lines');
+END
+$$;
+COMMENT ON FUNCTION billy._plan_credited(text, text, text, text, jsonb) IS
+'What a credit note of an invoice or bill starts from: the document must be approved and not a credit note itself; its row (document) and the lines credited (all, or line_ids), with their problems. Internal.';
+
 ------------------------------------------------------------------------------
 -- invoices
 ------------------------------------------------------------------------------
@@ -140,8 +185,7 @@ BEGIN
         'problems', p || (lines -> 'problems'), 'touches', t || (lines -> 'touches'),
         'body', jsonb_build_object('invoice', (rec - 'lines') || jsonb_build_object(
             'currencyId', cur, 'state', 'draft', 'externalId', ext, 'lines', lines -> 'lines')),
-        'lookup', jsonb_build_object('kind', 'list', 'path', '/invoices?externalId=' || billy._urlencode(ext),
-                                     'root', 'invoices', 'match', jsonb_build_object('externalId', ext)),
+        'lookup', billy._plan_invoice_lookup(ext),
         'summary', format('create a draft %s for %s dated %s in %s with %s line(s)',
                           CASE WHEN rec ->> 'type' = 'creditNote' THEN 'credit note' ELSE 'invoice' END,
                           coalesce(ct.name, rec ->> 'contactId'), rec ->> 'entryDate', cur, jsonb_array_length(rec -> 'lines')));
@@ -432,11 +476,7 @@ BEGIN
     END IF;
     RETURN jsonb_build_object('problems', p || billy._plan_bill_lines(org, rec -> 'lines', 'bill.lines'), 'touches', t,
         'body', jsonb_build_object('bill', rec || '{"state": "draft"}'),
-        'lookup', jsonb_build_object('kind', 'list',
-            'path', format('/bills?contactId=%s&minEntryDate=%s&maxEntryDate=%s', billy._urlencode(rec ->> 'contactId'),
-                           billy._urlencode(rec ->> 'entryDate'), billy._urlencode(rec ->> 'entryDate')),
-            'root', 'bills', 'match', jsonb_build_object('contactId', rec ->> 'contactId', 'entryDate', rec ->> 'entryDate'),
-            'exclude', billy._ids('bills', org, 'contact_id = $2', rec ->> 'contactId')),
+        'lookup', billy._plan_bill_lookup(org, rec ->> 'contactId', rec ->> 'entryDate'),
         'summary', format('create a draft %s from %s dated %s', CASE WHEN rec ->> 'type' = 'creditNote' THEN 'credit note' ELSE 'bill' END,
                           rec ->> 'contactId', rec ->> 'entryDate'));
 END
@@ -550,6 +590,16 @@ COMMENT ON FUNCTION billy._plan_update_organization(text, jsonb) IS 'Plans updat
 -- the documents' lifecycle: drafts changed and deleted, credit notes
 ------------------------------------------------------------------------------
 
+-- _plan_draft_change: the plan of a change to a draft invoice or bill, from
+-- its _plan_draft (with the lines' problems and touches added) and the body
+CREATE FUNCTION billy._plan_draft_change(d jsonb, noun text, rid text, body jsonb, note text DEFAULT '') RETURNS jsonb
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+RETURN d || jsonb_build_object('record_id', rid, 'body', jsonb_build_object(noun, body), 'expect', billy._plan_expect(body),
+                               'summary', format('change draft %s %s: %s%s', noun, rid, billy._plan_keys(body), note));
+COMMENT ON FUNCTION billy._plan_draft_change(jsonb, text, text, jsonb, text) IS
+'The plan of a change to a draft invoice or bill: its _plan_draft (problems, touches), the record, the body, the fields a done change shows and the summary. Internal.';
+
 CREATE FUNCTION billy._plan_update_draft_invoice(org text, args jsonb) RETURNS jsonb
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -561,14 +611,13 @@ DECLARE
     lines jsonb;
 BEGIN
     IF d -> 'problems' <> '[]' OR NOT body ? 'lines' THEN
-        RETURN d || jsonb_build_object('record_id', rid, 'body', jsonb_build_object('invoice', body), 'expect', billy._plan_expect(body),
-            'summary', format('change draft invoice %s: %s', rid, billy._plan_keys(body)));
+        RETURN billy._plan_draft_change(d, 'invoice', rid, body);
     END IF;
     lines := billy._plan_invoice_lines(org, body -> 'lines',
         coalesce(body ->> 'currencyId', (SELECT i.currency_id FROM billy.invoices i WHERE i.organization_id = org AND i.id = rid)), 'changes.lines');
-    RETURN jsonb_build_object('problems', lines -> 'problems', 'touches', (d -> 'touches') || (lines -> 'touches'), 'record_id', rid,
-        'body', jsonb_build_object('invoice', body || jsonb_build_object('lines', lines -> 'lines')), 'expect', billy._plan_expect(body),
-        'summary', format('change draft invoice %s: %s (its lines replaced)', rid, billy._plan_keys(body)));
+    RETURN billy._plan_draft_change(
+        jsonb_build_object('problems', lines -> 'problems', 'touches', (d -> 'touches') || (lines -> 'touches')),
+        'invoice', rid, body || jsonb_build_object('lines', lines -> 'lines'), ' (its lines replaced)');
 END
 $$;
 COMMENT ON FUNCTION billy._plan_update_draft_invoice(text, jsonb) IS 'Plans update_draft_invoice: the invoice must be a draft; lines, when given, are checked as on create and replace the old ones. Internal.';
@@ -582,11 +631,10 @@ DECLARE
     body jsonb := args -> 'changes';
     d jsonb := billy._plan_draft('bills', org, rid, 'billId');
 BEGIN
-    RETURN d || jsonb_build_object(
+    RETURN billy._plan_draft_change(d || jsonb_build_object(
         'problems', (d -> 'problems') || CASE WHEN d -> 'problems' = '[]' AND body ? 'lines'
-                                              THEN billy._plan_bill_lines(org, body -> 'lines', 'changes.lines') ELSE '[]' END,
-        'record_id', rid, 'body', jsonb_build_object('bill', body), 'expect', billy._plan_expect(body),
-        'summary', format('change draft bill %s: %s', rid, billy._plan_keys(body)));
+                                              THEN billy._plan_bill_lines(org, body -> 'lines', 'changes.lines') ELSE '[]' END),
+        'bill', rid, body);
 END
 $$;
 COMMENT ON FUNCTION billy._plan_update_draft_bill(text, jsonb) IS 'Plans update_draft_bill: the bill must be a draft; lines, when given, are checked as on create and replace the old ones. Internal.';
@@ -622,32 +670,25 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     rid text := args ->> 'invoiceId';
-    d jsonb := billy._plan_draft('invoices', org, rid, 'invoiceId', 'approved');
-    inv billy.invoices;
-    cl jsonb;
+    cl jsonb := billy._plan_credited('invoices', org, rid, 'invoiceId', args -> 'lineIds');
+    inv jsonb := cl -> 'document';
     ext text := 'billy-' || gen_random_uuid()::text;
 BEGIN
-    SELECT * INTO inv FROM billy.invoices i WHERE i.organization_id = org AND i.id = rid;
-    IF d -> 'problems' = '[]' AND inv.type = 'creditNote' THEN
-        d := d || jsonb_build_object('problems', billy._problem('invoiceId', format('%s is a credit note itself', d ->> 'label')));
+    IF NOT cl ? 'lines' THEN
+        RETURN cl;
     END IF;
-    IF d -> 'problems' <> '[]' THEN
-        RETURN d;
-    END IF;
-    cl := billy._plan_credited_lines('invoice_lines', org, rid, args -> 'lineIds', 'lineIds');
-    RETURN d || jsonb_build_object('problems', cl -> 'problems',
+    RETURN (cl - 'document' - 'lines') || jsonb_build_object(
         'body', jsonb_build_object('invoice', jsonb_strip_nulls(jsonb_build_object(
-            'type', 'creditNote', 'creditedInvoiceId', rid, 'contactId', inv.contact_id, 'currencyId', inv.currency_id,
-            'taxMode', inv.tax_mode, 'entryDate', coalesce(args ->> 'entryDate', current_date::text), 'state', 'draft',
+            'type', 'creditNote', 'creditedInvoiceId', rid, 'contactId', inv ->> 'contact_id', 'currencyId', inv ->> 'currency_id',
+            'taxMode', inv ->> 'tax_mode', 'entryDate', coalesce(args ->> 'entryDate', current_date::text), 'state', 'draft',
             'externalId', ext, 'contactMessage', args ->> 'contactMessage',
             'lines', (SELECT coalesce(jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
                           'productId', l ->> 'product_id', 'description', l ->> 'description',
                           'quantity', (l ->> 'quantity')::numeric, 'unitPrice', (l ->> 'unit_price')::numeric,
                           'discountMode', l ->> 'discount_mode', 'discountValue', (l ->> 'discount_value')::numeric))), '[]')
                       FROM jsonb_array_elements(cl -> 'lines') l)))),
-        'lookup', jsonb_build_object('kind', 'list', 'path', '/invoices?externalId=' || billy._urlencode(ext),
-                                     'root', 'invoices', 'match', jsonb_build_object('externalId', ext)),
-        'summary', format('create a draft credit note for invoice %s (%s of its %s lines); approve_invoice books it', d ->> 'label',
+        'lookup', billy._plan_invoice_lookup(ext),
+        'summary', format('create a draft credit note for invoice %s (%s of its %s lines); approve_invoice books it', cl ->> 'label',
                           jsonb_array_length(cl -> 'lines'),
                           (SELECT count(*) FROM billy.invoice_lines l WHERE l.organization_id = org AND l.invoice_id = rid)));
 END
@@ -661,30 +702,21 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     rid text := args ->> 'billId';
-    d jsonb := billy._plan_draft('bills', org, rid, 'billId', 'approved');
-    b billy.bills;
-    cl jsonb;
+    cl jsonb := billy._plan_credited('bills', org, rid, 'billId', args -> 'lineIds');
+    b jsonb := cl -> 'document';
     day text := coalesce(args ->> 'entryDate', current_date::text);
 BEGIN
-    SELECT * INTO b FROM billy.bills x WHERE x.organization_id = org AND x.id = rid;
-    IF d -> 'problems' = '[]' AND b.type = 'creditNote' THEN
-        d := d || jsonb_build_object('problems', billy._problem('billId', format('%s is a credit note itself', rid)));
+    IF NOT cl ? 'lines' THEN
+        RETURN cl;
     END IF;
-    IF d -> 'problems' <> '[]' THEN
-        RETURN d;
-    END IF;
-    cl := billy._plan_credited_lines('bill_lines', org, rid, args -> 'lineIds', 'lineIds');
-    RETURN d || jsonb_build_object('problems', cl -> 'problems',
+    RETURN (cl - 'document' - 'lines') || jsonb_build_object(
         'body', jsonb_build_object('bill', jsonb_build_object(
-            'type', 'creditNote', 'creditedBillId', rid, 'contactId', b.contact_id, 'currencyId', b.currency_id,
+            'type', 'creditNote', 'creditedBillId', rid, 'contactId', b ->> 'contact_id', 'currencyId', b ->> 'currency_id',
             'taxMode', 'excl', 'entryDate', day, 'state', 'draft',
             'lines', (SELECT coalesce(jsonb_agg(jsonb_build_object('accountId', l ->> 'account_id', 'taxRateId', l ->> 'tax_rate_id',
                           'description', coalesce(l ->> 'description', ''), 'amount', (l ->> 'amount')::numeric)), '[]')
                       FROM jsonb_array_elements(cl -> 'lines') l))),
-        'lookup', jsonb_build_object('kind', 'list',
-            'path', format('/bills?contactId=%s&minEntryDate=%s&maxEntryDate=%s', billy._urlencode(b.contact_id), day, day),
-            'root', 'bills', 'match', jsonb_build_object('contactId', b.contact_id, 'entryDate', day, 'creditedBillId', rid),
-            'exclude', billy._ids('bills', org, 'contact_id = $2', b.contact_id)),
+        'lookup', billy._plan_bill_lookup(org, b ->> 'contact_id', day, jsonb_build_object('creditedBillId', rid)),
         'summary', format('create a draft credit note for bill %s (%s of its lines, net); approve_bill books it', rid, jsonb_array_length(cl -> 'lines')));
 END
 $$;
@@ -1193,4 +1225,6 @@ $grant$;
 GRANT EXECUTE ON FUNCTION billy._plan_draft(text, text, text, text, text), billy._plan_expect(jsonb), billy._plan_keys(jsonb),
     billy._plan_invoice_lines(text, jsonb, text, text), billy._plan_contact(text, jsonb, text, text),
     billy._plan_product(text, jsonb, text), billy._plan_bill_lines(text, jsonb, text),
-    billy._plan_credited_lines(text, text, text, jsonb, text) TO billy_admin, billy_writer;
+    billy._plan_credited_lines(text, text, text, jsonb, text), billy._plan_credited(text, text, text, text, jsonb),
+    billy._plan_invoice_lookup(text), billy._plan_bill_lookup(text, text, text, jsonb),
+    billy._plan_draft_change(jsonb, text, text, jsonb, text) TO billy_admin, billy_writer;

@@ -75,14 +75,11 @@
 
 #include "billy.h"
 
-#include "audit.h"
 #include "cache.h"
 #include "jsonschema.h"
 #include "mcp/mcp.h"
 #include "mcp/mcp_internal.h"
 #include "module.h"
-#include "organizations.h"
-#include "sqlexec.h"
 
 
 /* ------------------------------------------------------------ initialize */

@@ -39,14 +39,10 @@
 
 #include "billy.h"
 
-#include "audit.h"
 #include "cache.h"
 #include "jsonschema.h"
-#include "mcp/mcp.h"
 #include "mcp/mcp_internal.h"
 #include "module.h"
-#include "organizations.h"
-#include "sqlexec.h"
 
 
 /* ------------------------------------------------------------ plans */

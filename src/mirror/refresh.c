@@ -30,8 +30,6 @@
 #include "utils/timestamp.h"
 
 
-#include "breaker.h"
-#include "budget.h"
 #include "http.h"
 #include "jobs.h"
 #include "json.h"
@@ -82,21 +80,18 @@ const BillyModule billy_mirror_module = {
 	.define_settings = mirror_define_settings,
 };
 
-/* record_path is the path of one record, its children embedded */
-static char *
-record_path(const BillyResource *res, const char *id)
+/*
+ * billy_record_path is the path of one record (GET /<resource>/<id>), its
+ * children embedded as the sync reads them
+ */
+char *
+billy_record_path(const BillyResource *res, const char *id)
 {
 	StringInfoData p;
 
 	initStringInfo(&p);
 	appendStringInfo(&p, "/%s/", res->name);
-	for (const char *c = id; *c; c++)
-	{
-		if (isalnum((unsigned char) *c) || *c == '-' || *c == '_' || *c == '.' || *c == '~')
-			appendStringInfoChar(&p, *c);
-		else
-			appendStringInfo(&p, "%%%02X", (unsigned char) *c);
-	}
+	billy_http_append_escaped(&p, id);
 	if (res->include)
 		appendStringInfo(&p, "?include=%s", res->include);
 	return p.data;
@@ -192,9 +187,9 @@ refresh_done(BillyHttpRequest *req, void *arg)
 
 			/* the record's text outlives the response */
 			*rec = page.records[0];
-			rec->text = pnstrdup(rec->text, rec->len);
+			rec->json = pnstrdup(rec->json, rec->len);
 			if (r->keep_json)
-				r->records[i] = billy_jsonb_parse(rec->text, rec->len, "a record Billy returned");
+				r->records[i] = billy_jsonb_parse(rec->json, rec->len, "a record Billy returned");
 			if (e != NULL && memcmp(e->hash, rec->hash, BILLY_HASH_BYTES) == 0)
 			{
 				r->outcomes[i] = BILLY_RECORD_UNCHANGED;
@@ -265,7 +260,7 @@ billy_sync_refresh_records(BillyRefresh *r)
 	reqs = palloc(sizeof(BillyHttpRequest *) * n);
 	for (int i = 0; i < n; i++)
 	{
-		reqs[i] = billy_http_request_new(BILLY_GET, base_url, record_path(res, r->ids[i]),
+		reqs[i] = billy_http_request_new(BILLY_GET, base_url, billy_record_path(res, r->ids[i]),
 										 token ? token : r->token);
 		reqs[i]->arg = (void *) (intptr_t) i;
 		reqs[i]->retryable = r->retry;
@@ -471,13 +466,7 @@ billy_sync_refresh_list(BillyRefresh *r, const char *name, const char *value)
 				 errmsg("unknown resource \"%s\"", r->resource)));
 	initStringInfo(&filter);
 	appendStringInfo(&filter, "%s=", name);
-	for (const char *c = value; *c; c++)
-	{
-		if (isalnum((unsigned char) *c) || *c == '-' || *c == '_' || *c == '.' || *c == '~')
-			appendStringInfoChar(&filter, *c);
-		else
-			appendStringInfo(&filter, "%%%02X", (unsigned char) *c);
-	}
+	billy_http_append_escaped(&filter, value);
 	ls.r = r;
 	ls.res = res;
 	ls.cxt = CurrentMemoryContext;

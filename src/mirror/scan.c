@@ -76,7 +76,6 @@
 #include "budget.h"
 #include "http.h"
 #include "jobs.h"
-#include "json.h"
 #include "mirror/mirror.h"
 #include "mirror/mirror_internal.h"
 #include "module.h"
@@ -617,6 +616,16 @@ sync_organization(SyncScan *scan)
 	scan->complete = true;
 }
 
+/* release_sync_lock releases the lock a scan of (org, resource) held */
+static void
+release_sync_lock(const char *org, const char *resource)
+{
+	Oid			types[2] = {TEXTOID, TEXTOID};
+	Datum		values[2] = {CStringGetTextDatum(org), CStringGetTextDatum(resource)};
+
+	billy_sql_exec("SELECT billy._release_sync_lock($1, $2)", 2, types, values, NULL);
+}
+
 /*
  * billy_sync_one scans one resource of one organization; see the file
  * header.  Returns normally on success; a failure is recorded (in the
@@ -682,10 +691,7 @@ billy_sync_one(const char *org, const char *resource, bool hot,
 			run_scan(scan);
 		end_run(scan, NULL, NULL);
 		if (scan->locked)
-			billy_sql_exec("SELECT billy._release_sync_lock($1, $2)", 2,
-						   (Oid[]) {TEXTOID, TEXTOID},
-						   (Datum[]) {CStringGetTextDatum(scan->org), CStringGetTextDatum(resource)},
-						   NULL);
+			release_sync_lock(scan->org, resource);
 		scan_commit(scan);
 		billy_breaker_record(scan->org, true);
 		if (scan->leftover > 0)
@@ -715,10 +721,7 @@ billy_sync_one(const char *org, const char *resource, bool hot,
 		{
 			billy_job_abort_and_continue();
 			end_run(scan, edata, cause);
-			billy_sql_exec("SELECT billy._release_sync_lock($1, $2)", 2,
-						   (Oid[]) {TEXTOID, TEXTOID},
-						   (Datum[]) {CStringGetTextDatum(scan->org), CStringGetTextDatum(resource)},
-						   NULL);
+			release_sync_lock(scan->org, resource);
 			billy_job_commit_and_continue();
 		}
 		/*

@@ -34,15 +34,12 @@
 #include "utils/timestamp.h"
 
 
-#include "breaker.h"
-#include "budget.h"
 #include "http.h"
 #include "jobs.h"
 #include "json.h"
 #include "mirror/mirror.h"
 #include "mirror/mirror_internal.h"
 #include "module.h"
-#include "organizations.h"
 #include "pagescan.h"
 #include "resources.h"
 #include "sqlexec.h"
@@ -136,7 +133,7 @@ void
 mirror_apply_records(const BillyResource *res, const char *org, int64 run_id,
 			  BillyRecord **recs, int n, int64 *inserted, int64 *updated)
 {
-	StringInfoData text;
+	StringInfoData arr;
 	Datum	   *hashes;
 	ArrayType  *harr;
 	Oid			types[4] = {TEXTOID, INT8OID, JSONBOID, BYTEAARRAYOID};
@@ -147,8 +144,8 @@ mirror_apply_records(const BillyResource *res, const char *org, int64 run_id,
 	char	   *sql;
 	int			kept = 0;
 
-	initStringInfo(&text);
-	appendStringInfoChar(&text, '[');
+	initStringInfo(&arr);
+	appendStringInfoChar(&arr, '[');
 	hashes = palloc(sizeof(Datum) * n);
 	for (int i = 0; i < n; i++)
 	{
@@ -157,21 +154,21 @@ mirror_apply_records(const BillyResource *res, const char *org, int64 run_id,
 		if (recs[i] == NULL)
 			continue;			/* superseded by a later copy on the page */
 		if (kept > 0)
-			appendStringInfoChar(&text, ',');
-		appendBinaryStringInfo(&text, recs[i]->text, recs[i]->len);
+			appendStringInfoChar(&arr, ',');
+		appendBinaryStringInfo(&arr, recs[i]->json, recs[i]->len);
 		h = palloc(VARHDRSZ + BILLY_HASH_BYTES);
 		SET_VARSIZE(h, VARHDRSZ + BILLY_HASH_BYTES);
 		memcpy(VARDATA(h), recs[i]->hash, BILLY_HASH_BYTES);
 		hashes[kept++] = PointerGetDatum(h);
 	}
-	appendStringInfoChar(&text, ']');
+	appendStringInfoChar(&arr, ']');
 	if (kept == 0)
 		return;
 
 	harr = construct_array(hashes, kept, BYTEAOID, -1, false, TYPALIGN_INT);
 	values[0] = CStringGetTextDatum(org);
 	values[1] = Int64GetDatum(run_id);
-	values[2] = PointerGetDatum(billy_jsonb_parse(text.data, text.len,
+	values[2] = PointerGetDatum(billy_jsonb_parse(arr.data, arr.len,
 												  psprintf("the changed %s of a page", res->name)));
 	values[3] = PointerGetDatum(harr);
 	sql = psprintf("SELECT %s($1, $2, $3, $4)", res->apply);

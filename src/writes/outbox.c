@@ -385,6 +385,7 @@ billy_writes_send_batch(const char *org, BillyWriteItem *items, int n, int concu
 	}
 	PG_END_TRY();
 }
+
 /*
  * writes_send_follow_up sends the write a done write names in its
  * request's "then" (an upload's attachment; billy._write_follow_up plans

@@ -18,33 +18,13 @@
 #include "executor/spi.h"
 #include "nodes/pg_list.h"
 #include "utils/array.h"
-#include "utils/jsonb.h"
 
 #include "json.h"
 #include "organizations.h"
 #include "pagescan.h"
+#include "resources.h"
 #include "mirror/mirror.h"
 #include "writes/writes_internal.h"
-
-/* record_path: GET /<resource>/<id> with the includes the sync uses */
-static char *
-record_path(const char *resource, const char *id, const char *include)
-{
-	StringInfoData p;
-
-	initStringInfo(&p);
-	appendStringInfo(&p, "/%s/", resource);
-	for (const char *c = id; *c; c++)
-	{
-		if (isalnum((unsigned char) *c) || *c == '-' || *c == '_' || *c == '.' || *c == '~')
-			appendStringInfoChar(&p, *c);
-		else
-			appendStringInfo(&p, "%%%02X", (unsigned char) *c);
-	}
-	if (include)
-		appendStringInfo(&p, "?include=%s", include);
-	return p.data;
-}
 
 /*
  * apply_record stores one record read with GET /<resource>/<id> exactly as
@@ -74,7 +54,7 @@ apply_record(const char *org, const char *resource, BillyHttpRequest *req)
 	memcpy(VARDATA(h), page.records[0].hash, BILLY_HASH_BYTES);
 	hashes[0] = PointerGetDatum(h);
 	values[0] = CStringGetTextDatum(org);
-	values[1] = PointerGetDatum(billy_jsonb_parse(psprintf("[%.*s]", page.records[0].len, page.records[0].text),
+	values[1] = PointerGetDatum(billy_jsonb_parse(psprintf("[%.*s]", page.records[0].len, page.records[0].json),
 												  page.records[0].len + 2, "a record Billy returned"));
 	values[2] = PointerGetDatum(construct_array(hashes, 1, BYTEAOID, -1, false, TYPALIGN_INT));
 	sql_owner(psprintf("SELECT %s($1, NULL, $2, $3)", apply), 3, types, values, NULL);
@@ -134,13 +114,11 @@ writes_refresh_mirror(const char *org, const char *base_url, const char *token, 
 	reqs = palloc(sizeof(BillyHttpRequest *) * Max(list_length(ids), 1));
 	forboth(a, resources, b, ids)
 	{
-		const char *singular;
-		const char *apply;
-		const char *include;
+		const BillyResource *res = billy_resource(lfirst(a));
 
-		if (!billy_sync_resource(lfirst(a), &singular, &apply, &include))
+		if (res == NULL)
 			continue;
-		reqs[n] = billy_http_request_new(BILLY_GET, base_url, record_path(lfirst(a), lfirst(b), include), token);
+		reqs[n] = billy_http_request_new(BILLY_GET, base_url, billy_record_path(res, lfirst(b)), token);
 		reqs[n]->arg = lfirst(a);
 		n++;
 	}

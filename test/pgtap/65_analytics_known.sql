@@ -263,7 +263,7 @@ SELECT is((SELECT count(*) FROM billy.dashboard_summary WHERE organization_id = 
 
 -- bad input says what is wrong
 SELECT is(billy_test.try(format('SELECT * FROM billy.analytics_summary(%L, %L)', :'org', 'fortnight')),
-          '22023: unknown period "fortnight"' || E'\nHINT: ' || 'Use today, week, month, quarter or year (to date, against the same span of the period before; quarter and year follow the fiscal year), a month (2026-05), a quarter (2026-Q2), a year (2026), a fiscal year (fy2026: the one ending in 2026), or a range of dates (2026-01-01..2026-03-31).',
+          '22023: unknown period "fortnight"' || E'\nHINT: ' || 'Use today, week, month, quarter or year (to date, against the same span of the period before; quarter and year follow the fiscal year), a month (2026-05), a quarter (2026-Q2), a half-year (2026-H1), a year (2026), a fiscal year (fy2026: the one ending in 2026), or a range of dates (2026-01-01..2026-03-31).',
           'an unknown period is refused with the forms that work');
 SELECT is(billy_test.try(format('SELECT * FROM billy.analytics_summary(%L, %L)', :'org', '2026-03-31..2026-01-01')),
           '22023: period "2026-03-31..2026-01-01" ends before it starts' || E'\nHINT: Write the earlier date first: 2026-01-01..2026-03-31.',

@@ -3,9 +3,11 @@
 # composition root billy.c, the worker's loop, src/mcp/) form no dependency
 # cycle, read from the built objects' symbol tables (scripts/layers --check);
 # no C file is over 900 lines but those still waiting to be split, and no SQL
-# function over 150 lines but those (scripts/sizes --check).
+# function over 150 lines but those (scripts/sizes --check); the C is laid
+# out as pg_bsd_indent lays it out (scripts/indent --check); each SQL file
+# of the version under work has a number of its own.
 source "$(dirname "$0")/tap.sh"
-plan 4
+plan 7
 cd "$BILLY_ROOT"
 
 # the objects the suite runs: the tree's, or the sanitized build's copy
@@ -31,5 +33,21 @@ cp scripts/sizes "$tmp/scripts/"
 seq 1 901 | sed 's/^/\/\/ /' >"$tmp/src/huge.c"
 "$tmp/scripts/sizes" --check >/dev/null 2>&1
 is "$?" 1 "a new C file over 900 lines fails the check"
+rm -rf "$tmp"
+
+# each SQL file of the version under work has a number of its own (the
+# upgrade script is their concatenation in name order)
+dups=$(ls "$(ls -d extension/*/ | sort -V | tail -1)" | grep -oE '^[0-9]+-' | sort | uniq -d)
+is "$dups" "" "each extension/<version>/NN-*.sql has a number of its own"
+
+out=$(scripts/indent --check 2>&1); rc=$?
+ok $rc "the C of src/, sandbox/, mcp-bridge/, bench/, fuzz/ is laid out as pg_bsd_indent would (scripts/indent --check)"
+[ $rc = 0 ] || diag "$(echo "$out" | head -60)"
+
+# the check can fail: a function whose body is not indented
+tmp=$(mktemp -d)
+printf 'int\nf(void)\n{\nreturn 0;\n}\n' >"$tmp/flat.c"
+scripts/indent --check "$tmp/flat.c" >/dev/null 2>&1
+is "$?" 1 "a C file not laid out as pg_bsd_indent would fails the check"
 rm -rf "$tmp"
 done_testing

@@ -315,14 +315,13 @@ BEGIN
         previous_start := prev.start_date; previous_end := prev.end_date;
         RETURN;
     END IF;
-    BEGIN
-        v := billy._vat_period(period);
-    EXCEPTION WHEN invalid_parameter_value THEN
+    v := billy._period(period);
+    IF v.key IS NULL OR v.start_date < '1700-01-01' THEN
         RAISE EXCEPTION 'invalid period "%"', period
             USING ERRCODE = '22023',
                   DETAIL = 'A period is a fiscal year, a calendar year, a half-year, a quarter, a month or a range of dates.',
                   HINT = 'Write fy (the fiscal year of as_of), fy2025 (the fiscal year ending in 2025), 2025, 2025-H1, 2025-Q1, 2025-03 or 2025-01-01..2025-03-31.';
-    END;
+    END IF;
     label := v.key;
     start_date := v.start_date; end_date := v.end_date;
     previous_start := (start_date - interval '1 year')::date;
