@@ -463,9 +463,11 @@ typedef struct HttpRun
 	void	   *next_arg;
 	BillyHttpRequest *held;		/* taken from next, not started yet (a write) */
 	BillyHttpRequest **live;	/* active or waiting */
-	BillyHttpRequest **finished;	/* done this round, for done */
+	BillyHttpRequest **finished;	/* final, waiting for done, in order */
 	int			nlive;
 	int			cap;
+	int			npending;
+	int			fcap;
 	int			active;
 	int			waiting;
 } HttpRun;
@@ -478,7 +480,6 @@ take_request(HttpRun *run, BillyHttpRequest *req)
 	{
 		run->cap *= 2;
 		run->live = repalloc(run->live, sizeof(BillyHttpRequest *) * run->cap);
-		run->finished = repalloc(run->finished, sizeof(BillyHttpRequest *) * run->cap);
 	}
 	req->state = REQ_PENDING;
 	req->attempts = 0;
@@ -540,10 +541,31 @@ no_longer_live(HttpRun *run, BillyHttpRequest *req)
 		}
 }
 
+/* pend keeps a request with its final outcome until done has it */
+static void
+pend(HttpRun *run, BillyHttpRequest *req)
+{
+	if (run->npending == run->fcap)
+	{
+		run->fcap *= 2;
+		run->finished = repalloc(run->finished, sizeof(BillyHttpRequest *) * run->fcap);
+	}
+	run->finished[run->npending++] = req;
+}
+
 /*
  * run_loop drives the transfers until next has nothing more and every
- * request has its final outcome; billy_http_run_fed wraps it so that every
- * curl resource is released whatever happens.
+ * request has its final outcome and was handed to done; billy_http_run_fed
+ * wraps it so that every curl resource is released whatever happens.
+ *
+ * Finished requests are handed to done one at a time, each after the slots
+ * freed so far are filled and the new requests sent: what done does (parse,
+ * compare, store a page) overlaps the next requests' round trips instead of
+ * delaying them, and a request that finishes meanwhile frees its slot
+ * before the next one is handled.  While one waits for done only GETs start
+ * (a write is never sent before the one before it was handled), and no new
+ * request starts while more than concurrency of them wait (their bodies are
+ * memory).
  */
 static void
 run_loop(HttpRun *run, BillyHttpDoneCallback done, void *arg)
@@ -556,8 +578,9 @@ run_loop(HttpRun *run, BillyHttpDoneCallback done, void *arg)
 		int			nfinished = 0;
 		CURLMsg    *msg;
 
-		fill_slots(run, false);
-		if (run->active == 0 && run->waiting == 0)
+		if (run->npending <= run->concurrency)
+			fill_slots(run, run->npending > 0);
+		if (run->active == 0 && run->waiting == 0 && run->npending == 0)
 			break;
 		if (curl_multi_perform(billy_multi, &running) != CURLM_OK)
 			elog(ERROR, "billy: curl_multi_perform failed");
@@ -598,31 +621,31 @@ run_loop(HttpRun *run, BillyHttpDoneCallback done, void *arg)
 			req->state = REQ_DONE;
 			log_attempt(req);
 			no_longer_live(run, req);
-			run->finished[nfinished++] = req;
+			nfinished++;
+			if (done)
+				pend(run, req);
 		}
 
-		/*
-		 * The slots the finished requests freed are filled and the new
-		 * requests sent before the finished ones are handed to done: what
-		 * done does (parse, compare, store a page) overlaps the next
-		 * requests' round trips instead of delaying them.  GETs only: a write
-		 * is never sent before the one before it was handled.
-		 */
-		if (nfinished > 0 && done)
+		if (run->npending > 0)
 		{
-			fill_slots(run, true);
-			if (curl_multi_perform(billy_multi, &running) != CURLM_OK)
-				elog(ERROR, "billy: curl_multi_perform failed");
-			for (int i = 0; i < nfinished; i++)
-				done(run->finished[i], arg);
+			BillyHttpRequest *req = run->finished[0];
+
+			if (nfinished > 0 && run->npending <= run->concurrency)
+			{
+				fill_slots(run, true);
+				if (curl_multi_perform(billy_multi, &running) != CURLM_OK)
+					elog(ERROR, "billy: curl_multi_perform failed");
+			}
+			memmove(run->finished, run->finished + 1, sizeof(BillyHttpRequest *) * --run->npending);
+			done(req, arg);
 		}
 
 		CHECK_FOR_INTERRUPTS();
 		if (IsBackgroundWorker && !PostmasterIsAlive())
 			proc_exit(1);
 
-		/* slots came free (and done may have given next more): fill them */
-		if (nfinished > 0)
+		/* slots came free, or a request waits for done: go round again */
+		if (nfinished > 0 || run->npending > 0)
 			continue;
 
 		/* with nothing in flight, sleep only until the next retry is due */
@@ -676,9 +699,9 @@ billy_http_run_fed(int concurrency, BillyHttpNextCallback next, void *next_arg,
 	run->concurrency = Max(1, concurrency);
 	run->next = next;
 	run->next_arg = next_arg;
-	run->cap = 16;
+	run->cap = run->fcap = 16;
 	run->live = MemoryContextAlloc(run->cxt, sizeof(BillyHttpRequest *) * run->cap);
-	run->finished = MemoryContextAlloc(run->cxt, sizeof(BillyHttpRequest *) * run->cap);
+	run->finished = MemoryContextAlloc(run->cxt, sizeof(BillyHttpRequest *) * run->fcap);
 
 	PG_TRY();
 	{

@@ -28,7 +28,7 @@
  *	  postponed;
  *	- look-ups: a scan that has records to look up one by one (missing from
  *	  its pages) is closed after the run, which cannot run requests inside
- *	  its own callbacks; the organization (one GET) is read before the run.
+ *	  its own callbacks.
  *
  * The caller hears of each scan as it ends (done): the worker finishes that
  * scan's job there (sync.c).
@@ -244,11 +244,6 @@ billy_sync_group(const char *org, BillySyncTarget *targets, int n, bool hot,
 	billy_budget_exempt_this_transaction();
 	PG_TRY();
 	{
-		/* the organization is one GET of its own, before the run */
-		for (int i = 0; i < n; i++)
-			if (strcmp(targets[i].resource, "organization") == 0 &&
-				open_member(g, &g->members[i]))
-				close_member(g, &g->members[i]);
 		billy_http_run_fed(billy_sync_concurrency, group_next, g, group_page_done, g);
 		/* those with records to look up one by one */
 		for (int i = 0; i < n; i++)

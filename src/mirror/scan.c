@@ -178,11 +178,20 @@ mirror_scan_page_done(BillyHttpRequest *req, void *arg)
 	scan->bytes += req->response.len;
 	if (req->failure != BILLY_HTTP_OK)
 		mirror_fail_request(scan, req);
-	checked_page(scan, req, scan->res->name, &page);
-	mirror_process_records(scan, &page, page_no);
-
-	if (page.page_count > scan->page_count)
-		scan->page_count = page.page_count;
+	if (scan->res == NULL)
+	{
+		/* the organization: GET /organization, one record */
+		billy_store_organization_answer(scan->org, req);
+		scan->page_count = 1;
+		scan->rows_seen = 1;
+	}
+	else
+	{
+		checked_page(scan, req, scan->res->name, &page);
+		mirror_process_records(scan, &page, page_no);
+		if (page.page_count > scan->page_count)
+			scan->page_count = page.page_count;
+	}
 	scan->pages_done++;
 
 	/* the request is done with; the page's own memory goes with the reset */
@@ -195,7 +204,7 @@ mirror_scan_page_done(BillyHttpRequest *req, void *arg)
 	if (scan->verbose)
 		ereport(NOTICE,
 				(errmsg("billy: %s of %s: page %d of %d, %lld records seen, %lld written",
-						scan->res->name, scan->org, scan->pages_done, Max(scan->page_count, 1),
+						scan->resource, scan->org, scan->pages_done, Max(scan->page_count, 1),
 						(long long) scan->rows_seen,
 						(long long) (scan->inserted + scan->updated)),
 				 errhidestmt(true)));
@@ -217,13 +226,14 @@ mirror_scan_next(SyncScan *scan)
 	BillyHttpRequest *req;
 	ScanPage   *sp;
 
-	if (scan->res == NULL || scan->next_page > Max(scan->first_batch, scan->page_count))
+	if (scan->next_page > Max(scan->first_batch, scan->page_count))
 		return NULL;
 	old = MemoryContextSwitchTo(scan->cxt);
 	sp = palloc(sizeof(ScanPage));
 	sp->scan = scan;
 	sp->page = scan->next_page++;
-	req = billy_http_request_new(BILLY_GET, scan->base_url, list_path(scan, sp->page), scan->token);
+	req = billy_http_request_new(BILLY_GET, scan->base_url,
+								 scan->res ? list_path(scan, sp->page) : "/organization", scan->token);
 	req->arg = sp;
 	MemoryContextSwitchTo(old);
 	scan->in_flight++;
@@ -248,8 +258,7 @@ mirror_scan_free_request(BillyHttpRequest *req)
 bool
 mirror_scan_listed(SyncScan *scan)
 {
-	return scan->res != NULL && scan->in_flight == 0 &&
-		scan->next_page > Max(scan->first_batch, scan->page_count);
+	return scan->in_flight == 0 && scan->next_page > Max(scan->first_batch, scan->page_count);
 }
 
 /*
@@ -463,17 +472,6 @@ derived_step(SyncScan *scan, bool begin)
 	billy_end_owner(&owner);
 }
 
-/* sync_organization is the "organization" resource: GET /organization */
-static void
-sync_organization(SyncScan *scan)
-{
-	billy_refresh_organization(scan->org);
-	scan->pages_done = scan->page_count = 1;
-	scan->requests = 1;
-	scan->rows_seen = 1;
-	scan->complete = true;
-}
-
 /*
  * mirror_scan_new sets up a scan of one resource of one organization
  * ("organization": GET /organization); nothing is asked or recorded yet.
@@ -520,8 +518,8 @@ mirror_scan_new(const char *org, const char *resource, bool hot,
 
 /*
  * mirror_scan_open records the scan as running and gets it ready to ask
- * its pages (mirror_scan_next); the organization, which is one GET, is
- * read here.
+ * its pages (mirror_scan_next; the organization's one page is GET
+ * /organization).
  */
 void
 mirror_scan_open(SyncScan *scan)
@@ -536,11 +534,10 @@ mirror_scan_open(SyncScan *scan)
 
 	begin_run(scan);
 	scan->progress = billy_progress_begin(scan->org, scan->resource, scan->hot ? "hot" : "full");
+	scan->next_page = 1;
+	scan->first_batch = 1;
 	if (scan->res == NULL)
-	{
-		sync_organization(scan);
 		return;
-	}
 	progress(scan, "loading");
 	mirror_load_known(scan);
 	known = hash_get_num_entries(scan->known);
@@ -549,7 +546,6 @@ mirror_scan_open(SyncScan *scan)
 		derived_step(scan, true);
 	scan->first_batch = (int) Max(1, Min((known + billy_sync_page_size - 1) / billy_sync_page_size,
 										 INT_MAX));
-	scan->next_page = 1;
 }
 
 /*
@@ -561,9 +557,9 @@ mirror_scan_open(SyncScan *scan)
 void
 mirror_scan_close(SyncScan *scan)
 {
+	scan->complete = true;
 	if (scan->res != NULL)
 	{
-		scan->complete = true;
 		/* what the mirror has and the scan did not see: gone, or moved */
 		verify_missing(scan);
 		progress(scan, "finishing");
@@ -664,8 +660,7 @@ billy_sync_one(const char *org, const char *resource, bool hot,
 	PG_TRY();
 	{
 		mirror_scan_open(scan);
-		if (scan->res != NULL)
-			billy_http_run_fed(billy_sync_concurrency, one_next, scan, mirror_scan_page_done, NULL);
+		billy_http_run_fed(billy_sync_concurrency, one_next, scan, mirror_scan_page_done, NULL);
 		mirror_scan_close(scan);
 	}
 	PG_CATCH();
