@@ -793,7 +793,7 @@ AS $$
 SELECT DISTINCT ON (r, i) r, i, d FROM (
     SELECT k AS r, e ->> 'id' AS i, false AS d
     FROM jsonb_each(response) AS t(k, v), jsonb_array_elements(CASE WHEN jsonb_typeof(v) = 'array' THEN v ELSE '[]' END) e
-    WHERE k IN (SELECT c.resource FROM billy.write_catalog c)
+    WHERE k IN (SELECT r.name FROM billy.resources r)
     UNION ALL
     SELECT split_part(e ->> 'subjectReference', ':', 1) || 's', split_part(e ->> 'subjectReference', ':', 2), false
     FROM jsonb_array_elements(CASE WHEN jsonb_typeof(response -> 'balanceModifiers') = 'array' THEN response -> 'balanceModifiers' ELSE '[]' END) e
@@ -807,13 +807,13 @@ SELECT DISTINCT ON (r, i) r, i, d FROM (
     SELECT k, x, true
     FROM jsonb_each(coalesce(response -> 'meta' -> 'deletedRecords', '{}')) AS t(k, v),
          jsonb_array_elements_text(CASE WHEN jsonb_typeof(v) = 'array' THEN v ELSE '[]' END) x
-    WHERE k IN (SELECT c.resource FROM billy.write_catalog c)
+    WHERE k IN (SELECT r.name FROM billy.resources r)
 ) a(r, i, d)
 WHERE i IS NOT NULL AND i <> ''
 ORDER BY r, i, d DESC
 $$;
 COMMENT ON FUNCTION billy._write_affected(jsonb) IS
-'The mirrored records a write''s answer changed (plural roots that are resources of billy.write_catalog, children mapped to their parents) or deleted (meta.deletedRecords). Internal.';
+'The mirrored records a write''s answer changed (plural roots that are resources of billy.resources, such as the transactions an approval booked; children mapped to their parents) or deleted (meta.deletedRecords). Internal.';
 
 -- _write_matches: the records in a look-up's answer that are the write's
 CREATE FUNCTION billy._write_matches(lookup jsonb, response jsonb) RETURNS text[]

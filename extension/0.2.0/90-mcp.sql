@@ -530,7 +530,7 @@ BEGIN
         || CASE WHEN can_write THEN 'Writes to Billy take two calls: without confirmation a tool returns a preview and a confirmation and writes nothing; '
                                  || 'show the preview to the user and call the same tool again with the same arguments and that confirmation only when they agree. '
                 ELSE '' END
-        || CASE WHEN can_statement THEN 'get_statement''s period: fy (the fiscal year of today, the default), fy2025 (the fiscal year ending in 2025), 2025, 2025-Q1, 2025-03 or 2025-01-01..2025-03-31. ' ELSE '' END
+        || CASE WHEN can_statement THEN 'The period of get_statement and list_transactions: fy (the fiscal year of today, the default), fy2025 (the fiscal year ending in 2025), 2025, 2025-Q1, 2025-03 or 2025-01-01..2025-03-31; accounts by number or name. ' ELSE '' END
         || 'Lists give a page (25 rows unless limit says otherwise) with total and next_offset: call again with offset set to next_offset for more; detail "full" or fields give more per row, detail "raw" Billy''s own JSON. '
         || CASE WHEN n = 0 THEN 'No organization is visible to this connection yet.'
                 WHEN n = 1 THEN 'One organization is connected: ' || orgs || '; the organization argument can be left out.'
@@ -538,7 +538,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION billy.mcp_instructions() IS
-'The instructions billy.mcp gives AI clients in its initialize and server/discover answers: what billy is, how fresh reads are, what the amounts mean, how writes are confirmed (when the caller can write), the periods get_statement takes (when the caller can use it), how lists page, and which organizations the caller sees. Names only tools the caller can use.';
+'The instructions billy.mcp gives AI clients in its initialize and server/discover answers: what billy is, how fresh reads are, what the amounts mean, how writes are confirmed (when the caller can write), the periods get_statement and list_transactions take (when the caller can use them), how lists page, and which organizations the caller sees. Names only tools the caller can use.';
 
 ------------------------------------------------------------------------------
 -- The audit trail of MCP calls: recorded through billy.audit when installed
@@ -1245,10 +1245,11 @@ VALUES
 ('sync_billy_data', 'Sync from Billy', 30,
  'billy._mcp_sync', ARRAY['billy.sync(text,text[])'], '{"organization": "org"}', '{}', 'call', NULL,
  '{"readOnlyHint": false, "destructiveHint": false, "idempotentHint": true, "openWorldHint": true}',
- billy._mcp_input($j${"resources": {"type": "array", "uniqueItems": true, "maxItems": 12,
-     "items": {"type": "string", "enum": ["organization", "accounts", "taxRates", "salesTaxRulesets", "contacts", "products",
-                                          "invoices", "bills", "bankPayments", "salesTaxReturns"]},
-     "description": "Default: all."}}$j$),
+ -- the resources a sync covers, from the resource catalog (billy._sync_resources)
+ billy._mcp_input(jsonb_build_object('resources', jsonb_build_object('type', 'array', 'uniqueItems', true,
+     'maxItems', cardinality(billy._sync_resources()),
+     'items', jsonb_build_object('type', 'string', 'enum', to_jsonb(billy._sync_resources())),
+     'description', 'Default: all.'))),
  $j${"type": "object",
      "properties": {"jobs_queued": {"type": "integer"}, "organizations": {"type": "array", "items": {"type": "string"}},
                     "resources": {"type": "array", "items": {"type": "string"}}, "note": {"type": "string"}},

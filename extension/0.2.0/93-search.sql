@@ -14,9 +14,12 @@
 --              lower case, so names and numbers stay as written; the last
 --              word matches as a prefix) over names and texts, and, for names,
 --              a case-insensitive substring as the last resort.
--- Full-text goes through GIN indexes on the texts that grow with the books
--- (invoice, bill, posting and bank line texts); names of contacts and
--- products are few per organization and read directly.  pg_trgm is not
+-- Full-text goes through GIN indexes on every text it reads (invoice, bill,
+-- posting and bank line texts, contact and product names): computing the
+-- words of a few thousand names on every search cost more than all the
+-- rest of a search that finds nothing (bench/search).  The substring
+-- fallback over names is a plain ILIKE over the organization's contacts and
+-- products (no words computed).  pg_trgm is not
 -- used: it would make a contrib extension a requirement of CREATE EXTENSION
 -- billy and of every upgrade, and the substring fallback over an
 -- organization's names costs well under a millisecond at the sizes billy
@@ -26,8 +29,10 @@
 -- _search_vector: the words of a text as search sees them (src/search.c);
 -- the indexes below and the queries of billy.search use the same expression.
 CREATE FUNCTION billy._search_vector(t text) RETURNS tsvector
-LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE COST 100
 AS 'MODULE_PATHNAME', 'billy_search_vector';
+-- COST 100: to_tsvector is dear; at the default cost of 1 the planner
+-- would rather compute it for every row than use the GIN indexes below.
 COMMENT ON FUNCTION billy._search_vector(text) IS
 'The words of a text for billy.search: to_tsvector with the simple configuration (lower case, no stemming); NULL for NULL. Internal.';
 
@@ -90,6 +95,10 @@ CREATE INDEX postings_amount ON billy.postings (organization_id, amount);
 CREATE INDEX transactions_voucher_no ON billy.transactions (organization_id, voucher_no);
 CREATE INDEX bank_lines_search ON billy.bank_lines USING gin (billy._search_vector(description)) WHERE deleted_at IS NULL;
 CREATE INDEX bank_lines_amount ON billy.bank_lines (organization_id, amount) WHERE deleted_at IS NULL;
+CREATE INDEX contacts_search ON billy.contacts USING gin (billy._search_vector(name)) WHERE deleted_at IS NULL;
+CREATE INDEX products_search ON billy.products USING gin (billy._search_vector(name)) WHERE deleted_at IS NULL;
+CREATE INDEX products_search_description ON billy.products USING gin (billy._search_vector(description))
+    WHERE deleted_at IS NULL;
 
 CREATE FUNCTION billy._search_kinds() RETURNS text[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -98,10 +107,17 @@ RETURN ARRAY['invoice', 'bill', 'contact', 'product', 'posting', 'bank_line']::t
 COMMENT ON FUNCTION billy._search_kinds() IS 'What billy.search finds: the values of its kinds argument. Internal.';
 
 -- _search_hits: the best hits of each kind wanted (at most lim each, so that
--- the best lim of all are among them).  One statement per kind, each
--- finding its candidates through indexes (a number, an amount, the words)
--- and scoring only those; plpgsql keeps each statement's plan for the
--- session.
+-- the best lim of all are among them).  One statement per kind; within it
+-- each way of matching (a number, an amount, a name, the words) finds its
+-- candidates through an index and keeps only its best lim (its score is
+-- one value, or two for names, so its best are its newest): a record in
+-- the final lim is among the best lim of the way that scored it highest.
+-- Only those few rows are then read whole and labelled, so a common word
+-- costs the index scan of its matches, not a join over all of them.  Each
+-- way's candidates come from a subquery fenced with OFFSET 0: without it
+-- the planner may walk a date index backwards hoping to meet lim matches
+-- soon, which reads every row when a query matches nothing.
+-- plpgsql keeps each statement's plan for the session.
 CREATE FUNCTION billy._search_hits(o text, q text, amt numeric, tsq tsquery, want text[], lim integer)
 RETURNS TABLE (kind text, id text, score numeric, reason text, label text, contact text,
                date date, amount numeric, currency text)
@@ -114,43 +130,51 @@ DECLARE
     pre text := substr(billy._contains_pattern(q), 2);
 BEGIN
     IF 'invoice' = ANY (want) THEN
-        -- invoices: number, amounts, words of their texts, their customer
+        -- invoices: number, amounts, their customer, words of their texts
         RETURN QUERY
         WITH who AS MATERIALIZED (
-            SELECT c.id FROM billy.contacts c
-            WHERE c.organization_id = o AND c.deleted_at IS NULL
-              AND (lower(c.name) = lower(q) OR billy._search_vector(c.name) @@ tsq)
+            SELECT c.id, lower(c.name) = lower(q) AS exact FROM billy.contacts c
+            WHERE c.organization_id = o AND c.deleted_at IS NULL AND billy._search_vector(c.name) @@ tsq
+            UNION
+            SELECT c.id, true FROM billy.contacts c
+            WHERE c.organization_id = o AND c.deleted_at IS NULL AND lower(c.name) = lower(q)
         ), found AS (
-            SELECT i.id FROM billy.invoices i WHERE i.organization_id = o AND i.invoice_no = q
-            UNION
-            SELECT i.id FROM billy.invoices i WHERE i.organization_id = o AND i.deleted_at IS NULL AND i.gross_amount = amt
-            UNION
-            SELECT i.id FROM billy.invoices i WHERE i.organization_id = o AND i.deleted_at IS NULL AND i.balance = amt
-            UNION
-            SELECT i.id FROM billy.invoices i WHERE i.organization_id = o AND i.deleted_at IS NULL
+            (SELECT * FROM (SELECT i.id, 1.0 AS s, 'invoice number' AS why, i.entry_date AS d FROM billy.invoices i
+             WHERE i.organization_id = o AND i.deleted_at IS NULL AND i.invoice_no = q
+             OFFSET 0) f
+             ORDER BY 4 DESC, 1 LIMIT lim)
+            UNION ALL
+            (SELECT * FROM (SELECT i.id, 0.9, 'gross amount', i.entry_date FROM billy.invoices i
+             WHERE i.organization_id = o AND i.deleted_at IS NULL AND i.gross_amount = amt
+             OFFSET 0) f
+             ORDER BY 4 DESC, 1 LIMIT lim)
+            UNION ALL
+            (SELECT * FROM (SELECT i.id, 0.85, 'balance (unpaid)', i.entry_date FROM billy.invoices i
+             WHERE i.organization_id = o AND i.deleted_at IS NULL AND i.balance = amt
+             OFFSET 0) f
+             ORDER BY 4 DESC, 1 LIMIT lim)
+            UNION ALL
+            (SELECT * FROM (SELECT i.id, CASE WHEN w.exact THEN 0.8 ELSE 0.7 END,
+                    CASE WHEN w.exact THEN 'customer name' ELSE 'words of the customer''s name' END, i.entry_date
+             FROM who w JOIN billy.invoices i ON i.organization_id = o AND i.contact_id = w.id
+             WHERE i.deleted_at IS NULL
+             OFFSET 0) f
+             ORDER BY 2 DESC, 4 DESC, 1 LIMIT lim)
+            UNION ALL
+            (SELECT * FROM (SELECT i.id, 0.5, 'words of the number, order number or text', i.entry_date FROM billy.invoices i
+             WHERE i.organization_id = o AND i.deleted_at IS NULL
                AND billy._search_vector(coalesce(i.invoice_no, '') || ' ' || coalesce(i.order_no, '') || ' ' || coalesce(i.line_description, '')) @@ tsq
-            UNION
-            SELECT i.id FROM billy.invoices i WHERE i.organization_id = o AND i.contact_id IN (SELECT w.id FROM who w)
+             OFFSET 0) f
+             ORDER BY 4 DESC, 1 LIMIT lim)
+        ), best AS (
+            SELECT DISTINCT ON (f.id) f.id, f.s, f.why FROM found f ORDER BY f.id, f.s DESC
         )
-        SELECT 'invoice'::text, i.id,
-               CASE WHEN i.invoice_no = q THEN 1.0
-                    WHEN i.gross_amount = amt THEN 0.9
-                    WHEN i.balance = amt THEN 0.85
-                    WHEN lower(c.name) = lower(q) THEN 0.8
-                    WHEN c.id IN (SELECT w.id FROM who w) THEN 0.7
-                    ELSE 0.5 END::numeric,
-               CASE WHEN i.invoice_no = q THEN 'invoice number'
-                    WHEN i.gross_amount = amt THEN 'gross amount'
-                    WHEN i.balance = amt THEN 'balance (unpaid)'
-                    WHEN lower(c.name) = lower(q) THEN 'customer name'
-                    WHEN c.id IN (SELECT w.id FROM who w) THEN 'words of the customer''s name'
-                    ELSE 'words of the number, order number or text' END,
+        SELECT 'invoice'::text, i.id, b.s::numeric, b.why,
                CASE i.type WHEN 'creditNote' THEN 'credit note ' ELSE 'invoice ' END || coalesce(i.invoice_no, '(draft)'),
                c.name, i.entry_date, i.gross_amount, i.currency_id
-        FROM found f
-        JOIN billy.invoices i ON i.organization_id = o AND i.id = f.id
+        FROM best b
+        JOIN billy.invoices i ON i.organization_id = o AND i.id = b.id
         LEFT JOIN billy.contacts c ON c.organization_id = o AND c.id = i.contact_id
-        WHERE i.deleted_at IS NULL
         ORDER BY 3 DESC, 7 DESC, 2
         LIMIT lim;
     END IF;
@@ -159,30 +183,40 @@ BEGIN
         -- bills: voucher and supplier's numbers, amounts, words of supplier and text
         RETURN QUERY
         WITH found AS (
-            SELECT b.id FROM billy.bills b WHERE b.organization_id = o AND (b.voucher_no = q OR b.suppliers_invoice_no = q)
-            UNION
-            SELECT b.id FROM billy.bills b WHERE b.organization_id = o AND b.deleted_at IS NULL AND (b.gross_amount = amt OR b.balance = amt)
-            UNION
-            SELECT b.id FROM billy.bills b WHERE b.organization_id = o AND b.deleted_at IS NULL
+            (SELECT * FROM (SELECT b.id, 1.0 AS s,
+                    CASE WHEN b.voucher_no = q THEN 'voucher number' ELSE 'supplier''s invoice number' END AS why,
+                    b.entry_date AS d
+             FROM billy.bills b
+             WHERE b.organization_id = o AND b.deleted_at IS NULL AND (b.voucher_no = q OR b.suppliers_invoice_no = q)
+             OFFSET 0) f
+             ORDER BY 4 DESC, 1 LIMIT lim)
+            UNION ALL
+            (SELECT * FROM (SELECT b.id, 0.9, 'gross amount', b.entry_date FROM billy.bills b
+             WHERE b.organization_id = o AND b.deleted_at IS NULL AND b.gross_amount = amt
+             OFFSET 0) f
+             ORDER BY 4 DESC, 1 LIMIT lim)
+            UNION ALL
+            (SELECT * FROM (SELECT b.id, 0.85, 'balance (unpaid)', b.entry_date FROM billy.bills b
+             WHERE b.organization_id = o AND b.deleted_at IS NULL AND b.balance = amt
+             OFFSET 0) f
+             ORDER BY 4 DESC, 1 LIMIT lim)
+            UNION ALL
+            (SELECT * FROM (SELECT b.id, CASE WHEN lower(b.contact_name) = lower(q) THEN 0.8 ELSE 0.5 END,
+                    CASE WHEN lower(b.contact_name) = lower(q) THEN 'supplier name'
+                         ELSE 'words of the supplier, supplier''s number or text' END, b.entry_date
+             FROM billy.bills b
+             WHERE b.organization_id = o AND b.deleted_at IS NULL
                AND billy._search_vector(coalesce(b.contact_name, '') || ' ' || coalesce(b.suppliers_invoice_no, '') || ' ' || coalesce(b.line_description, '')) @@ tsq
+             OFFSET 0) f
+             ORDER BY 2 DESC, 4 DESC, 1 LIMIT lim)
+        ), best AS (
+            SELECT DISTINCT ON (f.id) f.id, f.s, f.why FROM found f ORDER BY f.id, f.s DESC
         )
-        SELECT 'bill'::text, b.id,
-               CASE WHEN b.voucher_no = q OR b.suppliers_invoice_no = q THEN 1.0
-                    WHEN b.gross_amount = amt THEN 0.9
-                    WHEN b.balance = amt THEN 0.85
-                    WHEN lower(b.contact_name) = lower(q) THEN 0.8
-                    ELSE 0.5 END::numeric,
-               CASE WHEN b.voucher_no = q THEN 'voucher number'
-                    WHEN b.suppliers_invoice_no = q THEN 'supplier''s invoice number'
-                    WHEN b.gross_amount = amt THEN 'gross amount'
-                    WHEN b.balance = amt THEN 'balance (unpaid)'
-                    WHEN lower(b.contact_name) = lower(q) THEN 'supplier name'
-                    ELSE 'words of the supplier, supplier''s number or text' END,
+        SELECT 'bill'::text, b.id, f.s::numeric, f.why,
                CASE b.type WHEN 'creditNote' THEN 'bill credit note ' ELSE 'bill ' END || coalesce(b.voucher_no, '(draft)'),
                b.contact_name, b.entry_date, b.gross_amount, b.currency_id
-        FROM found f
+        FROM best f
         JOIN billy.bills b ON b.organization_id = o AND b.id = f.id
-        WHERE b.deleted_at IS NULL
         ORDER BY 3 DESC, 7 DESC, 2
         LIMIT lim;
     END IF;
@@ -208,7 +242,12 @@ BEGIN
                c.name, NULL::date, NULL::numeric, c.currency_id
         FROM billy.contacts c
         WHERE c.organization_id = o AND c.deleted_at IS NULL
-          AND (c.contact_no = q OR c.registration_no = q OR c.name ILIKE pat OR billy._search_vector(c.name) @@ tsq)
+          AND c.id IN (SELECT x.id FROM billy.contacts x
+                       WHERE x.organization_id = o AND x.deleted_at IS NULL
+                         AND (x.contact_no = q OR x.registration_no = q OR x.name ILIKE pat)
+                       UNION ALL
+                       SELECT x.id FROM billy.contacts x
+                       WHERE x.organization_id = o AND x.deleted_at IS NULL AND billy._search_vector(x.name) @@ tsq)
         ORDER BY 3 DESC, 2
         LIMIT lim;
     END IF;
@@ -230,8 +269,14 @@ BEGIN
                'product ' || coalesce(p.name, p.id), NULL::text, NULL::date, NULL::numeric, NULL::text
         FROM billy.products p
         WHERE p.organization_id = o AND p.deleted_at IS NULL
-          AND (p.product_no = q OR p.name ILIKE pat
-               OR billy._search_vector(p.name) @@ tsq OR billy._search_vector(p.description) @@ tsq)
+          AND p.id IN (SELECT x.id FROM billy.products x
+                       WHERE x.organization_id = o AND x.deleted_at IS NULL AND (x.product_no = q OR x.name ILIKE pat)
+                       UNION ALL
+                       SELECT x.id FROM billy.products x
+                       WHERE x.organization_id = o AND x.deleted_at IS NULL AND billy._search_vector(x.name) @@ tsq
+                       UNION ALL
+                       SELECT x.id FROM billy.products x
+                       WHERE x.organization_id = o AND x.deleted_at IS NULL AND billy._search_vector(x.description) @@ tsq)
         ORDER BY 3 DESC, 2
         LIMIT lim;
     END IF;
@@ -240,24 +285,29 @@ BEGIN
         -- postings: their transaction's voucher number, amount, words of the text
         RETURN QUERY
         WITH found AS (
-            SELECT p.id FROM billy.transactions t
-            JOIN billy.postings p ON p.organization_id = o AND p.transaction_id = t.id
-            WHERE t.organization_id = o AND t.deleted_at IS NULL AND t.voucher_no = q
-            UNION
-            SELECT p.id FROM billy.postings p WHERE p.organization_id = o AND p.amount = amt
-            UNION
-            SELECT p.id FROM billy.postings p WHERE p.organization_id = o AND billy._search_vector(p.text) @@ tsq
+            (SELECT * FROM (SELECT p.id, 0.95 AS s, 'voucher number of its transaction' AS why, p.entry_date AS d
+             FROM billy.transactions t
+             JOIN billy.postings p ON p.organization_id = o AND p.transaction_id = t.id
+             WHERE t.organization_id = o AND t.deleted_at IS NULL AND t.voucher_no = q
+             OFFSET 0) f
+             ORDER BY 4 DESC, 1 LIMIT lim)
+            UNION ALL
+            (SELECT * FROM (SELECT p.id, 0.8, 'amount', p.entry_date FROM billy.postings p
+             WHERE p.organization_id = o AND p.amount = amt
+             OFFSET 0) f
+             ORDER BY 4 DESC, 1 LIMIT lim)
+            UNION ALL
+            (SELECT * FROM (SELECT p.id, 0.45, 'words of the text', p.entry_date FROM billy.postings p
+             WHERE p.organization_id = o AND billy._search_vector(p.text) @@ tsq
+             OFFSET 0) f
+             ORDER BY 4 DESC, 1 LIMIT lim)
+        ), best AS (
+            SELECT DISTINCT ON (f.id) f.id, f.s, f.why FROM found f ORDER BY f.id, f.s DESC
         )
-        SELECT 'posting'::text, p.id,
-               CASE WHEN t.voucher_no = q THEN 0.95
-                    WHEN p.amount = amt THEN 0.8
-                    ELSE 0.45 END::numeric,
-               CASE WHEN t.voucher_no = q THEN 'voucher number of its transaction'
-                    WHEN p.amount = amt THEN 'amount'
-                    ELSE 'words of the text' END,
+        SELECT 'posting'::text, p.id, f.s::numeric, f.why,
                concat_ws(' ', 'posting', coalesce(t.voucher_no, '#' || t.transaction_no::text), p.text),
                t.originator_name, p.entry_date, p.signed_amount, p.currency_id
-        FROM found f
+        FROM best f
         JOIN billy.postings p ON p.organization_id = o AND p.id = f.id
         JOIN billy.transactions t ON t.organization_id = o AND t.id = p.transaction_id
         WHERE t.deleted_at IS NULL
@@ -269,20 +319,24 @@ BEGIN
         -- bank lines: amount, words of the text
         RETURN QUERY
         WITH found AS (
-            SELECT l.id FROM billy.bank_lines l WHERE l.organization_id = o AND l.deleted_at IS NULL AND l.amount = amt
-            UNION
-            SELECT l.id FROM billy.bank_lines l WHERE l.organization_id = o AND l.deleted_at IS NULL
-               AND billy._search_vector(l.description) @@ tsq
+            (SELECT * FROM (SELECT l.id, 0.8 AS s, 'amount' AS why, l.entry_date AS d FROM billy.bank_lines l
+             WHERE l.organization_id = o AND l.deleted_at IS NULL AND l.amount = amt
+             OFFSET 0) f
+             ORDER BY 4 DESC, 1 LIMIT lim)
+            UNION ALL
+            (SELECT * FROM (SELECT l.id, 0.45, 'words of the text', l.entry_date FROM billy.bank_lines l
+             WHERE l.organization_id = o AND l.deleted_at IS NULL AND billy._search_vector(l.description) @@ tsq
+             OFFSET 0) f
+             ORDER BY 4 DESC, 1 LIMIT lim)
+        ), best AS (
+            SELECT DISTINCT ON (f.id) f.id, f.s, f.why FROM found f ORDER BY f.id, f.s DESC
         )
-        SELECT 'bank_line'::text, l.id,
-               CASE WHEN l.amount = amt THEN 0.8
-                    ELSE 0.45 END::numeric,
-               CASE WHEN l.amount = amt THEN 'amount' ELSE 'words of the text' END,
+        SELECT 'bank_line'::text, l.id, f.s::numeric, f.why,
                concat_ws(' ', 'bank line', l.description, CASE WHEN l.match_id IS NULL THEN '(unmatched)' END),
                NULL::text, l.entry_date,
                CASE l.side WHEN 'credit' THEN -l.amount ELSE l.amount END,
                coalesce(a.currency_id, g.base_currency)
-        FROM found f
+        FROM best f
         JOIN billy.bank_lines l ON l.organization_id = o AND l.id = f.id
         JOIN billy.organizations g ON g.id = o
         LEFT JOIN billy.accounts a ON a.organization_id = o AND a.id = l.account_id

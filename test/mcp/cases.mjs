@@ -117,6 +117,29 @@ const reads = {
     `SELECT count(*) FROM billy.bank_lines WHERE organization_id = '${env.ORG_ID}' AND match_id IS NULL AND deleted_at IS NULL`))
     && r.lines.length === Math.min(5, r.unmatched)
     && r.lines.every((l) => (l.suggestions ?? []).every((s) => /^(invoice|bill):/.test(s.ref) && s.score > 0 && s.score <= 1))],
+  // the books' reference records: every ruleset of the mirror, each with its rules
+  list_reference: [{ kind: 'salesTaxRulesets' }, (r) => r.kind === 'salesTaxRulesets' && r.total === Number(sql(
+    `SELECT count(*) FROM billy.sales_tax_rulesets WHERE organization_id = '${env.ORG_ID}' AND deleted_at IS NULL`)) && r.total > 0
+    && r.rows.every((x) => x.rules.length === Number(sql(`SELECT count(*) FROM billy.sales_tax_rules WHERE organization_id = '${env.ORG_ID}'
+      AND ruleset_id = '${q(x.id)}'`)) && x.rules.every((u) => u.tax_rate_id))],
+  // the bank account's transactions of 2026-Q1: as many as the mirror has, each with all its postings, balanced, one on the account
+  list_transactions: [{ period: '2026-Q1', account: '5810', limit: 5 }, (r) => r.total === Number(sql(
+    `SELECT count(*) FROM billy.transactions t WHERE t.organization_id = '${env.ORG_ID}' AND t.deleted_at IS NULL
+       AND t.entry_date BETWEEN '2026-01-01' AND '2026-03-31' AND EXISTS (SELECT 1 FROM billy.postings p JOIN billy.accounts a
+       ON a.organization_id = p.organization_id AND a.id = p.account_id WHERE p.organization_id = t.organization_id
+       AND p.transaction_id = t.id AND a.account_no = 5810)`)) && r.total > 5 && r.transactions.length === 5 && r.next_offset === 5
+    && r.transactions.every((t) => t.date >= '2026-01-01' && t.date <= '2026-03-31'
+      && Math.round(t.postings.reduce((s, p) => s + p.amount * 100, 0)) === 0
+      && t.postings.some((p) => p.account.startsWith('5810 '))
+      && t.postings.length === Number(sql(`SELECT count(*) FROM billy.postings WHERE organization_id = '${env.ORG_ID}' AND transaction_id = '${q(t.id)}'`)))],
+  // booked journal entries: as many as the mirror has, each with its lines and the number of the transaction it booked
+  list_journal_entries: [{ state: 'approved', limit: 3 }, (r) => r.total === Number(sql(
+    `SELECT count(*) FROM billy.daybook_transactions WHERE organization_id = '${env.ORG_ID}' AND deleted_at IS NULL AND state = 'approved'`))
+    && r.journal_entries.length === 3 && r.journal_entries.every((e) => e.state === 'approved'
+      && e.lines.length === Number(sql(`SELECT count(*) FROM billy.daybook_transaction_lines WHERE organization_id = '${env.ORG_ID}'
+        AND daybook_transaction_id = '${q(e.id)}'`))
+      && e.transaction_no === Number(sql(`SELECT transaction_no FROM billy.transactions WHERE organization_id = '${env.ORG_ID}'
+        AND originator_reference = 'daybookTransaction:${q(e.id)}' AND NOT coalesce(is_void, false)`)))],
 };
 
 // readingTools runs the case of every reading tool listed
@@ -326,6 +349,50 @@ export async function everyTool(client, label) {
         'and deleted in the mirror': sql(`SELECT deleted_at IS NOT NULL FROM billy.products WHERE organization_id = '${env.ORG_ID}' AND id = '${r.record_id}'`) === 't',
       }, inUse);
     },
+    // a journal entry with VAT on one line, made as a draft, booked, then voided
+    create_journal_entry: async () => {
+      const text = `E2E bilag ${tag}`;
+      const bank = sql(`SELECT id FROM billy.accounts WHERE organization_id = '${env.ORG_ID}' AND account_no = 5810`);
+      const r = await write(client, 'create_journal_entry', { entry_date: '2026-06-22', description: text, lines: [
+        { accountId: env.ACCOUNT_ID, side: 'debit', amount: 1250, taxRateId: env.TAX_RATE_ID },
+        { accountId: bank, side: 'credit', amount: 1250 }] },
+      async () => !(await dump('daybookTransactions')).some((d) => d.description === text));
+      made.journalEntry = r.record_id;
+      const d = (await dump('daybookTransactions')).find((x) => x.id === r.record_id);
+      const listed = await call(client, 'list_journal_entries', { journal_entry: r.record_id });
+      return expect({
+        'a draft with its two lines in the sandbox': d?.state === 'draft' && d.description === text && d.lines?.length === 2,
+        'and in the mirror': sql(`SELECT state || ' ' || (SELECT count(*) FROM billy.daybook_transaction_lines l WHERE l.organization_id = d.organization_id
+          AND l.daybook_transaction_id = d.id) FROM billy.daybook_transactions d WHERE organization_id = '${env.ORG_ID}' AND id = '${q(r.record_id)}'`) === 'draft 2',
+        'list_journal_entries shows it, with K25 on its first line': listed.total === 1 && listed.journal_entries[0].text === text
+          && listed.journal_entries[0].lines[0].tax === 'K25' && listed.journal_entries[0].transaction_no === undefined,
+      }, { d, listed });
+    },
+    set_journal_entry_state: async () => {
+      const ref = `daybookTransaction:${made.journalEntry}`;
+      await write(client, 'set_journal_entry_state', { journal_entry_id: made.journalEntry, state: 'approved' },
+        async () => (await dump('daybookTransactions')).find((d) => d.id === made.journalEntry)?.state === 'draft');
+      const booked = (await dump('transactions')).filter((t) => t.originatorReference === ref);
+      const inMirror = sql(`SELECT string_agg(p.signed_amount::text, ',' ORDER BY p.signed_amount) FROM billy.postings p
+        JOIN billy.transactions t ON t.organization_id = p.organization_id AND t.id = p.transaction_id
+        WHERE t.organization_id = '${env.ORG_ID}' AND t.originator_reference = '${q(ref)}'`);
+      const tx = await call(client, 'list_transactions', { transaction: ref });
+      const approved = expect({
+        'approved in the sandbox': (await dump('daybookTransactions')).find((d) => d.id === made.journalEntry)?.state === 'approved',
+        'booked in the sandbox: 1000 on the expense, 250 VAT, -1250 on the bank':
+          booked.length === 1 && booked[0].postings.map((p) => (p.side === 'debit' ? 1 : -1) * Number(p.amount)).sort((a, b) => a - b).join(',') === '-1250,250,1000',
+        'approved in the mirror': sql(`SELECT state FROM billy.daybook_transactions WHERE organization_id = '${env.ORG_ID}' AND id = '${q(made.journalEntry)}'`) === 'approved',
+        'its postings in the mirror, as in the sandbox': inMirror === '-1250,250,1000',
+        'list_transactions shows them': tx.total === 1 && tx.transactions[0].id === booked[0]?.id
+          && tx.transactions[0].postings.map((p) => p.amount).sort((a, b) => a - b).join(',') === '-1250,250,1000',
+      }, { booked, inMirror, tx });
+      if (approved !== true) return approved;
+      await write(client, 'set_journal_entry_state', { journal_entry_id: made.journalEntry, state: 'voided' });
+      return expect({
+        'voided in the sandbox': (await dump('daybookTransactions')).find((d) => d.id === made.journalEntry)?.state === 'voided',
+        'and in the mirror': sql(`SELECT state FROM billy.daybook_transactions WHERE organization_id = '${env.ORG_ID}' AND id = '${q(made.journalEntry)}'`) === 'voided',
+      });
+    },
     update_organization_settings: async () => {
       const phone = `+45 ${String(Date.now()).slice(-8)}`;
       await write(client, 'update_organization_settings', { settings: { phone } });
@@ -360,7 +427,8 @@ export async function everyTool(client, label) {
   const order = ['sync_billy_data', 'warm_cache', 'create_customer', 'update_customer', 'create_product', 'update_product',
     'create_invoice', 'update_draft_invoice', 'approve_invoice', 'send_invoice', 'credit_invoice', 'delete_draft_invoice',
     'create_bank_payment', 'create_bill', 'update_draft_bill', 'approve_bill', 'credit_bill', 'delete_draft_bill',
-    'add_contact_person', 'update_contact_person', 'delete_contact_person', 'delete_customer', 'delete_product', 'update_organization_settings',
+    'add_contact_person', 'update_contact_person', 'delete_contact_person', 'delete_customer', 'delete_product',
+    'create_journal_entry', 'set_journal_entry_state', 'update_organization_settings',
     'import_customers_csv', 'import_products_csv', 'get_bulk_job_status', 'cancel_bulk_job'];
 
   const missing = listed.filter((n) => !(n in reads) && !(n in writes));

@@ -7,7 +7,7 @@ SELECT billy.connect(billy_test.token(1), billy_test.setting('api_url'));
 SELECT billy.connect(billy_test.token(2), billy_test.setting('api_url'));
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
-SELECT plan(27);
+SELECT plan(29);
 SET LOCAL client_min_messages = warning;
 SELECT count(*) FROM billy.sync_now(billy_test.org(1), ARRAY['contacts', 'products', 'invoices', 'bills']);
 SELECT count(*) FROM billy.sync_now(billy_test.org(2), ARRAY['contacts', 'invoices']);
@@ -79,6 +79,25 @@ SELECT is((SELECT count(*) FROM billy.search(:'org', :'btext', ARRAY['bill'], 20
            WHERE billy._search_vector(coalesce(b.contact_name, '') || ' ' || coalesce(b.suppliers_invoice_no, '') || ' ' || coalesce(b.line_description, ''))
                  @@ billy._search_query(:'btext') IS NOT TRUE AND s.reason LIKE 'words%'),
           0::bigint, 'every bill found by words has those words');
+
+-- a common word: many invoices have it; a small limit gives the newest of
+-- them in order (each way of matching keeps only its best before the rest
+-- is read), asked of the mirror directly with a query written by hand
+SELECT w.word AS cword, w.ndoc AS cndoc
+FROM ts_stat(format($q$SELECT billy._search_vector(coalesce(invoice_no, '') || ' ' || coalesce(order_no, '') || ' ' || coalesce(line_description, ''))
+                      FROM billy.invoices WHERE organization_id = %L AND deleted_at IS NULL$q$, :'org')) w
+WHERE w.word ~ '^[a-zæøå]{4,}$'
+  AND NOT EXISTS (SELECT 1 FROM billy.contacts c WHERE c.organization_id = :'org'
+                  AND billy._search_vector(c.name) @@ to_tsquery('simple', w.word || ':*'))
+ORDER BY w.ndoc DESC, w.word LIMIT 1 \gset
+SELECT ok(:cndoc > 10, format('the books have a common word (%s, in %s invoices)', :'cword', :cndoc));
+SELECT is(ARRAY(SELECT s.id FROM billy.search(:'org', :'cword', ARRAY['invoice'], 5) s),
+          ARRAY(SELECT i.id FROM billy.invoices i
+                WHERE i.organization_id = :'org' AND i.deleted_at IS NULL
+                  AND to_tsvector('simple', coalesce(i.invoice_no, '') || ' ' || coalesce(i.order_no, '') || ' ' || coalesce(i.line_description, ''))
+                      @@ to_tsquery('simple', :'cword' || ':*')
+                ORDER BY i.entry_date DESC, i.id LIMIT 5),
+          'a common word gives the newest five of its matches, newest first');
 
 -- misses
 SELECT is(pg_temp.hits('zqxwv'), '{}'::text[], 'a word found nowhere finds nothing');

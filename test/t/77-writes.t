@@ -6,7 +6,7 @@
 # duplicate, the mirror equal to the sandbox after the writes (a sync writes
 # nothing), and every write in the audit trail.
 source "$(dirname "$0")/tap.sh"
-plan 63
+plan 64
 
 # a fresh organization with generated books, for this test alone
 neworg=$(q "SELECT billy_test.sandbox('POST', '/organizations', '{\"name\":\"Skrivebord ApS\"}')")
@@ -93,8 +93,13 @@ is "$(q "SELECT state || ' ' || (invoice_no IS NOT NULL) || ' ' || (balance = gr
 is "$(w "SELECT billy.send_invoice('$org', '$inv') -> 'record' ->> 'sentState'")" sent "send_invoice: sentState sent"
 gross=$(q "SELECT gross_amount FROM billy.invoices WHERE organization_id = '$org' AND id = '$inv'")
 r=$(w "SELECT billy.create_bank_payment('$org', '{\"entryDate\":\"2026-06-20\",\"cashAmount\":$gross,\"associations\":[{\"subjectReference\":\"invoice:$inv\"}]}')")
-is "$(echo "$r" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["state"], sorted(d["changed"].keys()))')" "done ['bankPayments', 'invoices']" \
-   "create_bank_payment: the payment and the invoice it paid changed"
+is "$(echo "$r" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["state"], sorted(d["changed"].keys()))')" "done ['bankPayments', 'invoices', 'transactions']" \
+   "create_bank_payment: the payment, the invoice it paid and the transaction it booked changed"
+pay=$(echo "$r" | python3 -c 'import json,sys; print(json.load(sys.stdin)["record_id"])')
+is "$(q "SELECT (sum(p.signed_amount) = 0) || ' ' || count(*) FILTER (WHERE p.signed_amount = $gross) FROM billy.transactions t
+        JOIN billy.postings p ON p.organization_id = t.organization_id AND p.transaction_id = t.id
+        WHERE t.organization_id = '$org' AND t.originator_reference = 'bankPayment:$pay'")" "true 1" \
+   "the transaction it booked is in the mirror at once, balanced, with the amount paid on one side"
 is "$(q "SELECT balance || ' ' || is_paid FROM billy.invoices WHERE organization_id = '$org' AND id = '$inv'")" "0 true" "the invoice is paid in the mirror at once"
 is "$(tw "SELECT billy.create_bank_payment('$org', '{\"entryDate\":\"2026-06-20\",\"cashAmount\":1,\"associations\":[{\"subjectReference\":\"invoice:$inv\"}]}')" | head -1)" \
    "22023: create bank payment: payment.associations[0].subjectReference invoice $inv is paid already" "paying a paid invoice is refused locally"
