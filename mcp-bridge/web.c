@@ -11,8 +11,10 @@
  *   GET /events    Server-Sent Events (token required): one "ready" event,
  *                  then a "change" event for every NOTIFY on billy_changes
  *                  (what a sync or a write changed: organization, resource,
- *                  counts), and a comment every 15 s so a closed page is
- *                  noticed.  The page re-reads what changed.
+ *                  counts) of an organization the bridge's role may see
+ *                  (NOTIFY itself knows no row-level security), and a
+ *                  comment every 15 s so a closed page is noticed.  The
+ *                  page re-reads what changed.
  *
  * One thread LISTENs on its own PostgreSQL connection and keeps the last
  * EVENT_RING notifications; a stream that has nothing to send is suspended
@@ -246,6 +248,32 @@ listen_connect(void)
 	return conn;
 }
 
+/*
+ * event_visible says whether the bridge's role may see the organization a
+ * notification names.  NOTIFY knows no row-level security: every role that
+ * LISTENs gets every organization's changes (ids, resources, counts), so the
+ * stream forwards only those of organizations the role sees (the same
+ * billy.organizations its /mcp calls read), and those naming none.  A
+ * payload that is not JSON, or a check that fails, is not forwarded.
+ */
+static bool
+event_visible(PGconn *conn, const char *payload)
+{
+	const char *values[1] = {payload};
+	PGresult   *res = PQexecParams(conn,
+								   "SELECT ($1::pg_catalog.jsonb ->> 'organization_id') IS NULL "
+								   "OR EXISTS (SELECT 1 FROM billy.organizations o "
+								   "WHERE o.id OPERATOR(pg_catalog.=) ($1::pg_catalog.jsonb ->> 'organization_id'))",
+								   1, NULL, values, NULL, NULL, 0);
+	bool		visible = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
+		strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		bridge_log("events: a notification was not forwarded: %s", PQresultErrorMessage(res));
+	PQclear(res);
+	return visible;
+}
+
 static void *
 listen_main(void *arg)
 {
@@ -299,7 +327,10 @@ listen_main(void *arg)
 		}
 		while ((n = PQnotifies(conn)) != NULL)
 		{
-			add_event(n->extra && *n->extra ? n->extra : "{}");
+			const char *payload = n->extra && *n->extra ? n->extra : "{}";
+
+			if (event_visible(conn, payload))
+				add_event(payload);
 			PQfreemem(n);
 		}
 	}

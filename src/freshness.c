@@ -19,8 +19,10 @@
 #include "billy.h"
 
 #include "catalog/namespace.h"
+#include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
 #include "utils/datetime.h"
@@ -35,6 +37,7 @@
 
 PG_FUNCTION_INFO_V1(billy_cache_state);
 PG_FUNCTION_INFO_V1(billy_freshness_window);
+PG_FUNCTION_INFO_V1(billy_cache_state_keys);
 
 typedef struct WindowRule
 {
@@ -207,6 +210,45 @@ billy_cache_record_state(const char *resource, Jsonb *raw)
 	if (strcmp(resource, "bankPayments") == 0)
 		return json_true(raw, "isVoided") ? "voided" : "booked";
 	return NULL;
+}
+
+/*
+ * record_state_keys are the keys of a record billy_cache_record_state
+ * reads, NULL-terminated (none: a resource without classes).  Keep them
+ * with the function above: billy._cache_state_sql builds the class of a
+ * mirror row from the typed columns of these keys, not from raw.
+ */
+static const char *const *
+record_state_keys(const char *resource)
+{
+	static const char *const documents[] = {"state", "isPaid", "entryDate", NULL};
+	static const char *const archivable[] = {"isArchived", NULL};
+	static const char *const voidable[] = {"isVoided", NULL};
+	static const char *const none[] = {NULL};
+
+	if (strcmp(resource, "invoices") == 0 || strcmp(resource, "bills") == 0)
+		return documents;
+	if (strcmp(resource, "contacts") == 0 || strcmp(resource, "products") == 0)
+		return archivable;
+	if (strcmp(resource, "bankPayments") == 0)
+		return voidable;
+	return none;
+}
+
+/* billy_cache_state_keys: billy._cache_state_keys(resource text) RETURNS text[] */
+Datum
+billy_cache_state_keys(PG_FUNCTION_ARGS)
+{
+	const char *const *keys = record_state_keys(text_to_cstring(PG_GETARG_TEXT_PP(0)));
+	Datum		elems[8];
+	int			n = 0;
+
+	while (keys[n] != NULL && n < (int) lengthof(elems))
+	{
+		elems[n] = CStringGetTextDatum(keys[n]);
+		n++;
+	}
+	PG_RETURN_ARRAYTYPE_P(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
 }
 
 /* billy_cache_state: billy.cache_state(resource text, record jsonb) RETURNS text */

@@ -447,7 +447,10 @@ billy_disconnect(PG_FUNCTION_ARGS)
 
 /*
  * billy_resolve_organization turns what a user typed (an id or a name,
- * or NULL for "the only one") into an organization id, or explains.
+ * or NULL for "the only one") into an organization id, or explains.  The
+ * answer comes from this backend's copy of the organizations (no SQL: a
+ * billy.get_* call without org asked SQL every time); only what it cannot
+ * resolve goes to billy._resolve_org, for the error that says why.
  */
 char *
 billy_resolve_organization(const char *org)
@@ -455,7 +458,10 @@ billy_resolve_organization(const char *org)
 	Oid			types[1] = {TEXTOID};
 	Datum		values[1];
 	char		nulls[1] = {' '};
+	char	   *found = billy_resolve_organization_quietly(org);
 
+	if (found)
+		return found;
 	if (org)
 		values[0] = CStringGetTextDatum(org);
 	else

@@ -4,7 +4,8 @@
  *	  Billy's resources as billy mirrors them, read from the catalog
  *	  (billy.resources and billy.resource_children, 15-resources.sql): the
  *	  sync engine, the read path and the writes find a resource's table,
- *	  root names, includes, hot scan and read function here.
+ *	  root names, includes, hot scan, read function and, for a resource
+ *	  Billy lists only per parent, its scope here.
  *
  * The catalog is copied into each backend on first use (as the caller:
  * billy_reader, which every role that reaches billy's functions holds, may
@@ -81,7 +82,8 @@ load_catalog(void)
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "billy: SPI_connect failed");
 		if (SPI_execute("SELECT r.name, r.singular, r.table_name, 'billy._apply_' OPERATOR(pg_catalog.||) r.table_name, "
-						"billy._resource_include(r.name), r.sort, r.hot_filter, r.hot_where, r.noun, r.read_function "
+						"billy._resource_include(r.name), r.sort, r.hot_filter, r.hot_where, r.noun, r.read_function, "
+						"r.scope_param, r.scope_source, billy._resource_scope_column(r.name) "
 						"FROM billy.resources r ORDER BY r.sync_order", true, 0) != SPI_OK_SELECT)
 			elog(ERROR, "billy: could not read billy.resources");
 		n = (int) SPI_processed;
@@ -100,6 +102,9 @@ load_catalog(void)
 			r->hot_where = copy_value(cxt, i, 8);
 			r->noun = copy_value(cxt, i, 9);
 			r->read_function = copy_value(cxt, i, 10);
+			r->scope_param = copy_value(cxt, i, 11);
+			r->scope_source = copy_value(cxt, i, 12);
+			r->scope_column = copy_value(cxt, i, 13);
 		}
 		SPI_finish();
 	}
@@ -191,5 +196,8 @@ billy_resource_copy(const BillyResource *res, MemoryContext cxt)
 	c->hot_where = copy_or_null(cxt, res->hot_where);
 	c->noun = copy_or_null(cxt, res->noun);
 	c->read_function = copy_or_null(cxt, res->read_function);
+	c->scope_param = copy_or_null(cxt, res->scope_param);
+	c->scope_source = copy_or_null(cxt, res->scope_source);
+	c->scope_column = copy_or_null(cxt, res->scope_column);
 	return c;
 }

@@ -27,6 +27,10 @@ typedef struct BillyResource
 	const char *noun;			/* the resource in messages */
 	const char *read_function;	/* billy.<read_function>(org, id, max_age), or
 								 * NULL */
+	const char *scope_param;	/* listed per parent: the query parameter
+								 * (accountId), or NULL */
+	const char *scope_source;	/* the query of its values ($1: org) */
+	const char *scope_column;	/* the mirror column holding the parent */
 } BillyResource;
 
 /*

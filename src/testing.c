@@ -28,6 +28,7 @@
 #include "json.h"
 #include "organizations.h"
 #include "mirror/mirror.h"
+#include "resources.h"
 
 PG_FUNCTION_INFO_V1(billy_set_clock_rate);
 PG_FUNCTION_INFO_V1(billy_cache_flush_now);
@@ -131,6 +132,9 @@ billy_sync_floor(PG_FUNCTION_ARGS)
 	BillyHttpRequest *first;
 	BillyHttpRequest **reqs;
 	int			fetched = 1;
+	int			total = 0;
+	List	   *scopes;
+	ListCell   *lc;
 	TupleDesc	tupdesc;
 	Datum		values[4];
 	bool		nulls[4] = {0};
@@ -148,19 +152,32 @@ billy_sync_floor(PG_FUNCTION_ARGS)
 	fs.parse = PG_GETARG_BOOL(2);
 	fs.page_cxt = AllocSetContextCreate(CurrentMemoryContext, "billy floor page", ALLOCSET_DEFAULT_SIZES);
 
-	first = billy_http_request_new(BILLY_GET, billy_effective_api_url(api_url), billy_sync_page_path(resource, 1), token);
-	billy_http_run(&first, 1, 1, floor_done, &fs);
-	while (fetched < fs.page_count)
+	/* a resource listed per parent: every value's pages, as the sync */
+	if (!billy_sync_scopes(org, billy_resource(resource), CurrentMemoryContext, &scopes))
+		scopes = list_make1(NULL);
+	foreach(lc, scopes)
 	{
-		int			n = fs.page_count - fetched;
+		const char *scope = lfirst(lc);
 
-		reqs = palloc(sizeof(BillyHttpRequest *) * n);
-		for (int i = 0; i < n; i++)
-			reqs[i] = billy_http_request_new(BILLY_GET, billy_effective_api_url(api_url),
-											 billy_sync_page_path(resource, fetched + 1 + i), token);
-		billy_http_run(reqs, n, billy_sync_concurrency, floor_done, &fs);
-		fetched += n;
+		fs.page_count = 0;
+		fetched = 1;
+		first = billy_http_request_new(BILLY_GET, billy_effective_api_url(api_url),
+									   billy_sync_scoped_path(resource, scope, 1), token);
+		billy_http_run(&first, 1, 1, floor_done, &fs);
+		total += Max(fs.page_count, 1);
+		while (fetched < fs.page_count)
+		{
+			int			n = fs.page_count - fetched;
+
+			reqs = palloc(sizeof(BillyHttpRequest *) * n);
+			for (int i = 0; i < n; i++)
+				reqs[i] = billy_http_request_new(BILLY_GET, billy_effective_api_url(api_url),
+												 billy_sync_scoped_path(resource, scope, fetched + 1 + i), token);
+			billy_http_run(reqs, n, billy_sync_concurrency, floor_done, &fs);
+			fetched += n;
+		}
 	}
+	fs.page_count = total;
 	explicit_bzero(token, strlen(token));
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)

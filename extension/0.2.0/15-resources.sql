@@ -33,11 +33,14 @@ CREATE TABLE billy.resources (
     read_function text UNIQUE CHECK (read_function OPERATOR(pg_catalog.~) '^[a-z][a-z0-9_]*$'),
     raw_drop      text[] NOT NULL DEFAULT '{}'::text[],
     statistics    text[],
+    scope_param   text CHECK (scope_param OPERATOR(pg_catalog.~) '^[a-z][A-Za-z]{1,40}$'),
+    scope_source  text,
     builtin       boolean NOT NULL DEFAULT false,
-    CHECK ((hot_filter IS NULL) OPERATOR(pg_catalog.=) (hot_where IS NULL))
+    CHECK ((hot_filter IS NULL) OPERATOR(pg_catalog.=) (hot_where IS NULL)),
+    CHECK ((scope_param IS NULL) OPERATOR(pg_catalog.=) (scope_source IS NULL))
 );
 COMMENT ON TABLE billy.resources IS
-'Billy''s resources that billy mirrors, one row each; the sync engine, the read path and the generated apply functions follow these rows. name: Billy''s plural (the list''s path and root, e.g. bankPayments); singular: the root of a single record''s answer; table_name: the mirror table in schema billy (columns organization_id, id, those of billy.resource_columns, raw, content_hash, first_seen_at, confirmed_at, changed_at, deleted_at, sync_run_id); noun: the resource in messages; sync_order: the order of a full sync; sort: sortProperty of a scan (NULL: Billy''s order); hot_filter: the query of a hot scan and hot_where the mirror rows it covers (NULL: no hot scans; the read path''s C form of hot_where is "not known to be paid"); read_function: billy.<read_function>(org, id, max_age) reads one record through the read path (NULL: none); raw_drop: keys never stored in raw; statistics: "table (columns)" whose statistics a long sync refreshes (NULL: the table and its children by their keys). Changing a row regenerates billy._apply_<table_name>.';
+'Billy''s resources that billy mirrors, one row each; the sync engine, the read path and the generated apply functions follow these rows. name: Billy''s plural (the list''s path and root, e.g. bankPayments); singular: the root of a single record''s answer; table_name: the mirror table in schema billy (columns organization_id, id, those of billy.resource_columns, raw, content_hash, first_seen_at, confirmed_at, changed_at, deleted_at, sync_run_id); noun: the resource in messages; sync_order: the order of a full sync; sort: sortProperty of a scan (NULL: Billy''s order); hot_filter: the query of a hot scan and hot_where the mirror rows it covers (NULL: no hot scans; the read path''s C form of hot_where is "not known to be paid"); read_function: billy.<read_function>(org, id, max_age) reads one record through the read path (NULL: none); raw_drop: keys never stored in raw; statistics: "table (columns)" whose statistics a long sync refreshes (NULL: the table and its children by their keys); scope_param and scope_source: a resource Billy lists only per parent (bankLines: accountId is required) is scanned once per value of scope_source (a query over the mirror, $1 the organization, e.g. its bank accounts), passed as the query parameter scope_param; the mirror column of the catalog column whose JSON key is scope_param says which rows each value''s scan covers: a row missing from its own value''s complete scan is looked up and marked deleted, rows of other values are left alone (NULL: one scan of the whole list). Changing a row regenerates billy._apply_<table_name>.';
 COMMENT ON COLUMN billy.resources.builtin IS 'Installed by billy; rows added by users have false and are kept by pg_dump.';
 
 CREATE TABLE billy.resource_children (
@@ -332,10 +335,17 @@ LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 RETURN EXISTS (SELECT 1 FROM billy.resource_columns c WHERE c.resource = res AND c.child = '' AND c.column_name = col);
 COMMENT ON FUNCTION billy._resource_has_column(text, text) IS 'Whether a resource''s mirror table has the catalog column col. Internal.';
+CREATE FUNCTION billy._resource_scope_column(res text) RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+RETURN (SELECT c.column_name FROM billy.resources r
+        JOIN billy.resource_columns c ON c.resource = r.name AND c.child = '' AND c.json_key = r.scope_param
+        WHERE r.name = res ORDER BY c.position LIMIT 1);
+COMMENT ON FUNCTION billy._resource_scope_column(text) IS 'The mirror column of a resource scanned per parent (billy.resources.scope_param) that holds the parent: the rows one scan covers. NULL for other resources. Internal.';
 -- the read path (list functions run as the caller) and src/resources.c (as
 -- whoever first needs the catalog in a backend) read the catalog
 GRANT EXECUTE ON FUNCTION billy._resource_table(text), billy._resource_include(text),
-    billy._resource_has_column(text, text) TO billy_reader;
+    billy._resource_has_column(text, text), billy._resource_scope_column(text) TO billy_reader;
 
 CREATE FUNCTION billy._mirror_tables() RETURNS SETOF text
 LANGUAGE sql STABLE
@@ -521,6 +531,13 @@ BEGIN
                 USING ERRCODE = '42703',
                       DETAIL = format('Resource %s names it in the catalog (billy.resource_columns or billy.resource_children).', r.name),
                       HINT = 'Add the column to the table, or correct the catalog row.';
+        END IF;
+        IF r.scope_param IS NOT NULL AND NOT EXISTS (
+                SELECT 1 FROM billy.resource_columns c WHERE c.resource = r.name AND c.child = '' AND c.json_key = r.scope_param) THEN
+            RAISE EXCEPTION 'resource % is scanned per %, but no catalog column holds that key', r.name, r.scope_param
+                USING ERRCODE = '42703',
+                      DETAIL = 'The scan of one value marks deleted only the rows whose column of that key holds the value.',
+                      HINT = format('Add a billy.resource_columns row of %s with json_key %L.', r.name, r.scope_param);
         END IF;
         EXECUTE billy._apply_source(r.name);
         EXECUTE format('COMMENT ON FUNCTION billy.%I(text, bigint, jsonb, bytea[]) IS %L',

@@ -141,7 +141,7 @@ CREATE TABLE billy.bank_lines (
 CREATE INDEX bank_lines_account_date ON billy.bank_lines (organization_id, account_id, entry_date);
 CREATE INDEX bank_lines_match ON billy.bank_lines (organization_id, match_id);
 COMMENT ON TABLE billy.bank_lines IS
-'Billy''s bank lines: the bank statement of each bank account (account_id), mirrored. amount is positive in the account''s currency; side debit is money in, credit money out. match_id is the bank line match that reconciled it (NULL: not matched yet).';
+'Billy''s bank lines: the bank statement of each bank account (account_id), mirrored (the sync scans them per bank account: billy.resources.scope_param). amount is positive in the account''s currency; side debit is money in, credit money out. match_id is the bank line match that reconciled it (NULL: not matched yet).';
 
 CREATE TABLE billy.bank_line_matches (
     organization_id text NOT NULL REFERENCES billy.organizations (id) ON DELETE CASCADE,
@@ -252,9 +252,9 @@ CREATE INDEX bank_lines_unmatched ON billy.bank_lines (organization_id, account_
 
 ------------------------------------------------------------------------------
 -- The books in the resource catalog: the sync scans them and the generated
--- billy._apply_* store them (15-resources.sql).  Bank lines are not here:
--- Billy lists them only per bank account (accountId is required), which the
--- sync engine cannot scan yet; matched lines come in their match's raw.
+-- billy._apply_* store them (15-resources.sql).  Billy lists bank lines only
+-- per bank account (accountId is required): their row's scope (at the end)
+-- scans them once per bank account of the mirror.
 ------------------------------------------------------------------------------
 
 INSERT INTO billy.resources (name, singular, table_name, noun, sync_order, sort, hot_filter, hot_where,
@@ -268,7 +268,8 @@ INSERT INTO billy.resources (name, singular, table_name, noun, sync_order, sort,
     ('bankLineMatches', 'bankLineMatch', 'bank_line_matches', 'bank line match', 140, NULL, NULL, NULL, NULL, '{}',
      NULL, true),
     ('files', 'file', 'files', 'file', 150, NULL, NULL, NULL, NULL, ARRAY['downloadUrl'], NULL, true),
-    ('attachments', 'attachment', 'attachments', 'attachment', 160, NULL, NULL, NULL, NULL, '{}', NULL, true);
+    ('attachments', 'attachment', 'attachments', 'attachment', 160, NULL, NULL, NULL, NULL, '{}', NULL, true),
+    ('bankLines', 'bankLine', 'bank_lines', 'bank line', 145, NULL, NULL, NULL, NULL, '{}', NULL, true);
 
 INSERT INTO billy.resource_children (resource, key, position, table_name, parent_column, kind_column, kind, builtin) VALUES
     ('transactions', 'postings', 1, 'postings', 'transaction_id', NULL, NULL, true),
@@ -331,6 +332,14 @@ FROM (VALUES
     ('daybookTransactions', 'lines', 7, 'currency_id', 'currencyId', 'text', NULL),
     ('daybookTransactions', 'lines', 8, 'priority', 'priority', 'integer', NULL),
 
+    ('bankLines', '', 1, 'account_id', 'accountId', 'text', NULL),
+    ('bankLines', '', 2, 'match_id', 'matchId', 'text', NULL),
+    ('bankLines', '', 3, 'entry_date', 'entryDate', 'date', NULL),
+    ('bankLines', '', 4, 'description', 'description', 'text', NULL),
+    ('bankLines', '', 5, 'amount', 'amount', 'numeric', NULL),
+    ('bankLines', '', 6, 'side', 'side', 'text', NULL),
+    ('bankLines', '', 7, 'is_reconciled', 'isReconciled', 'boolean', NULL),
+
     ('bankLineMatches', '', 1, 'account_id', 'accountId', 'text', NULL),
     ('bankLineMatches', '', 2, 'created_time', 'createdTime', 'timestamptz', NULL),
     ('bankLineMatches', '', 3, 'entry_date', 'entryDate', 'date', NULL),
@@ -356,3 +365,10 @@ FROM (VALUES
     ('attachments', '', 5, 'file_id', 'fileId', 'text', NULL),
     ('attachments', '', 6, 'priority', 'priority', 'integer', NULL)
 ) AS c(resource, child, position, column_name, json_key, type, expression);
+
+-- bank lines: one scan per bank account of the mirror (its accounts are
+-- synced first, sync_order 10), accountId=<id>; each scan decides the
+-- deletions of its own account's lines
+UPDATE billy.resources SET scope_param = 'accountId',
+    scope_source = 'SELECT a.id FROM billy.accounts a WHERE a.organization_id OPERATOR(pg_catalog.=) $1 AND a.is_bank_account AND a.deleted_at IS NULL ORDER BY a.account_no, a.id'
+WHERE name = 'bankLines';

@@ -1091,8 +1091,9 @@ LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    org_id text := billy._resolve_org(org);
+    -- the period first: a bad one is the caller's to fix whatever is connected
     p record := billy._vat_period(period);
+    org_id text := billy._resolve_org(org);
 BEGIN
     RETURN NEXT billy._vat_return(org_id, p.key, p.period_type, p.start_date, p.end_date);
 END

@@ -838,7 +838,8 @@ BEGIN
         END IF;
         RETURN ARRAY[coalesce(rec ->> 'id', '')];
     END IF;
-    SELECT array_agg(CASE WHEN lookup ? 'id_from' THEN split_part(e ->> (lookup ->> 'id_from'), ':', 2) ELSE e ->> 'id' END ORDER BY n)
+    SELECT array_agg(CASE WHEN lookup ? 'id_from' THEN split_part(e ->> (lookup ->> 'id_from'), ':', 2)
+                          WHEN lookup ? 'id_key' THEN e ->> (lookup ->> 'id_key') ELSE e ->> 'id' END ORDER BY n)
     INTO ids
     FROM jsonb_array_elements(CASE WHEN jsonb_typeof(response -> (lookup ->> 'root')) = 'array' THEN response -> (lookup ->> 'root') ELSE '[]' END)
          WITH ORDINALITY AS t(e, n)
@@ -849,7 +850,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION billy._write_matches(jsonb, jsonb) IS
-'The ids of the records in Billy''s answer to a reconciliation look-up that match the write (none, one, or several: a duplicate or an ambiguity). Internal.';
+'The ids of the records in Billy''s answer to a reconciliation look-up that match the write (none, one, or several: a duplicate or an ambiguity): a record (kind record) as expected; of a list (root), those not excluded whose members equal match and start with match_prefix, by their id, the id in the reference id_from names, or the value of id_key (a bank line''s matchId). Internal.';
 
 ------------------------------------------------------------------------------
 -- What a person does about writes billy could not settle

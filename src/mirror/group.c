@@ -19,7 +19,9 @@
  *	  the next resource starts while the one before waits for its page 1 or
  *	  finishes its last pages.  No resource's rows refer to another's (the
  *	  foreign keys join a record to its own children), so the order is one
- *	  of priority, not of correctness;
+ *	  of priority, not of correctness, but for a resource Billy lists only
+ *	  per parent (bank lines per bank account): it reads its parents from
+ *	  the mirror, so it opens when the scans before it have ended;
  *	- isolation: a scan that fails is rolled back to its last committed
  *	  page and recorded as failed; the others go on.  An error outside any
  *	  scan (an interrupt) fails those not finished;
@@ -47,6 +49,7 @@
 #include "jobs.h"
 #include "mirror/mirror.h"
 #include "mirror/mirror_internal.h"
+#include "resources.h"
 
 enum
 {
@@ -159,6 +162,20 @@ close_member(SyncGroup *g, Member *m)
 	ended(g, m);
 }
 
+/* waits_for_parents: member i is scoped and a member before it has not ended */
+static bool
+waits_for_parents(SyncGroup *g, int i)
+{
+	const BillyResource *res = billy_resource(g->members[i].target->resource);
+
+	if (res == NULL || res->scope_param == NULL)
+		return false;
+	for (int j = 0; j < i; j++)
+		if (g->members[j].state != MEMBER_ENDED)
+			return true;
+	return false;
+}
+
 /* group_next: the next page to ask for, by the members' order */
 static BillyHttpRequest *
 group_next(void *arg)
@@ -170,6 +187,13 @@ group_next(void *arg)
 		Member	   *m = &g->members[i];
 		BillyHttpRequest *req;
 
+		/*
+		 * a resource listed per parent reads its parents from the mirror
+		 * (scope_source: bank lines, the bank accounts): it waits for the
+		 * scans before it to end
+		 */
+		if (m->state == MEMBER_NEW && waits_for_parents(g, i))
+			continue;
 		if (m->state == MEMBER_NEW && !open_member(g, m))
 			continue;
 		if (m->state != MEMBER_OPEN)
@@ -244,11 +268,21 @@ billy_sync_group(const char *org, BillySyncTarget *targets, int n, bool hot,
 	billy_budget_exempt_this_transaction();
 	PG_TRY();
 	{
-		billy_http_run_fed(billy_sync_concurrency, group_next, g, group_page_done, g);
-		/* those with records to look up one by one */
-		for (int i = 0; i < n; i++)
-			if (g->members[i].state == MEMBER_OPEN)
-				close_member(g, &g->members[i]);
+		for (;;)
+		{
+			bool		waiting = false;
+
+			billy_http_run_fed(billy_sync_concurrency, group_next, g, group_page_done, g);
+			/* those with records to look up one by one */
+			for (int i = 0; i < n; i++)
+				if (g->members[i].state == MEMBER_OPEN)
+					close_member(g, &g->members[i]);
+			/* and those that waited for them (waits_for_parents) */
+			for (int i = 0; i < n; i++)
+				waiting |= (g->members[i].state == MEMBER_NEW);
+			if (!waiting)
+				break;
+		}
 	}
 	PG_CATCH();
 	{

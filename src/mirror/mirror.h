@@ -103,6 +103,9 @@ extern bool billy_sync_resource(const char *name, const char **singular,
 								const char **apply, const char **include);
 
 extern char *billy_sync_page_path(const char *resource, int page);
+struct BillyResource;
+extern char *billy_sync_scoped_path(const char *resource, const char *scope, int page);
+extern bool billy_sync_scopes(const char *org, const struct BillyResource *res, MemoryContext cxt, List **values);
 
 /* settings (refresh.c) */
 extern int	billy_sync_concurrency;

@@ -63,6 +63,16 @@ typedef struct SyncScan
 	int			next_page;
 	int			first_batch;
 	int			in_flight;
+	/* a resource listed per parent (res->scope_param): its values, the one
+	 * being scanned, and the pages before it (page numbers stay unique); the
+	 * next value's index, the scope's next page to ask */
+	char	  **scopes;
+	int			nscopes;
+	const char *scope;
+	int			page_base;
+	int			scope_pages;
+	int			scope_i;
+	int			scope_next;
 	/* the page being processed */
 	int			batch_page;
 	/* rows written since the statistics were refreshed, and when to again */

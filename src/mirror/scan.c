@@ -35,6 +35,13 @@
  *	  that the next scan of the resource closes;
  *	- one scan per organization and resource at a time (advisory lock).
  *
+ * A resource Billy lists only per parent (bank lines: accountId is
+ * required) names the query parameter and the mirror query of its values in
+ * the catalog (billy.resources.scope_param, scope_source): its scan is one
+ * scan per value, page 1 first each time, with page numbers unique across
+ * them; the mirror's hashes are those of the scanned values' rows, so only
+ * those can be found missing and looked up for deletion.
+ *
  * A hot scan reads only unpaid and draft documents (isPaid=false) between
  * full sweeps; mirror rows that were unpaid and are missing from it (paid
  * since, or deleted) are looked up on their own.
@@ -111,7 +118,80 @@ list_path(SyncScan *scan, int page)
 		appendStringInfo(&p, "&sortProperty=%s&sortDirection=ASC", scan->res->sort);
 	if (scan->hot && scan->res->hot_filter)
 		appendStringInfo(&p, "&%s", scan->res->hot_filter);
+	if (scan->scope != NULL)
+	{
+		appendStringInfo(&p, "&%s=", scan->res->scope_param);
+		for (const char *c = scan->scope; *c; c++)
+		{
+			if (isalnum((unsigned char) *c) || *c == '-' || *c == '_' || *c == '.' || *c == '~')
+				appendStringInfoChar(&p, *c);
+			else
+				appendStringInfo(&p, "%%%02X", (unsigned char) *c);
+		}
+	}
 	return p.data;
+}
+
+/*
+ * billy_sync_scopes: the values a resource listed only per parent is
+ * scanned with (its scope_source over the mirror, as the extension owner),
+ * in cxt; NIL for an organization without any.  False for a resource
+ * listed whole.
+ */
+bool
+billy_sync_scopes(const char *org, const BillyResource *res, MemoryContext cxt, List **values)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		args[1];
+	BillyOwner	owner;
+
+	*values = NIL;
+	if (res->scope_param == NULL)
+		return false;
+	args[0] = CStringGetTextDatum(org);
+	billy_become_owner(&owner);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "billy: SPI_connect failed");
+	/*
+	 * Not read-only: a new snapshot sees the parents billy.sync_now stored
+	 * earlier in its statement.  As a subquery, it can only be a query.
+	 */
+	if (SPI_execute_with_args(psprintf("SELECT s.v::pg_catalog.text FROM (%s) s(v)", res->scope_source),
+							  1, types, args, NULL, false, 0) != SPI_OK_SELECT)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("scope_source of resource %s is not a query", res->name)));
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		char	   *v = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+
+		if (v != NULL)
+		{
+			MemoryContext old = MemoryContextSwitchTo(cxt);
+
+			*values = lappend(*values, pstrdup(v));
+			MemoryContextSwitchTo(old);
+		}
+	}
+	SPI_finish();
+	billy_end_owner(&owner);
+	return true;
+}
+
+/*
+ * billy_sync_scoped_path is the path of page n of a full scan of a resource
+ * for one value of its scope (NULL: a resource listed whole).
+ */
+char *
+billy_sync_scoped_path(const char *resource, const char *scope, int page)
+{
+	SyncScan	scan = {0};
+
+	scan.res = billy_resource(resource);
+	if (scan.res == NULL)
+		return NULL;
+	scan.scope = scope;
+	return list_path(&scan, page);
 }
 
 /*
@@ -189,8 +269,11 @@ mirror_scan_page_done(BillyHttpRequest *req, void *arg)
 	{
 		checked_page(scan, req, scan->res->name, &page);
 		mirror_process_records(scan, &page, page_no);
-		if (page.page_count > scan->page_count)
-			scan->page_count = page.page_count;
+		/* (a scoped scan asks the next scope only when this one is done) */
+		if (page.page_count > scan->scope_pages)
+			scan->scope_pages = page.page_count;
+		if (scan->page_base + page.page_count > scan->page_count)
+			scan->page_count = scan->page_base + page.page_count;
 	}
 	scan->pages_done++;
 
@@ -211,13 +294,41 @@ mirror_scan_page_done(BillyHttpRequest *req, void *arg)
 }
 
 /*
+ * next_scope: whether a scoped scan has a page to ask now (scan->scope,
+ * scan->scope_next), moving to the next value of its scope when the pages
+ * of the one before are all done (their page counts are the scope's own)
+ */
+static bool
+next_scope(SyncScan *scan)
+{
+	for (;;)
+	{
+		if (scan->scope == NULL)
+		{
+			if (scan->in_flight > 0 || scan->scope_i >= scan->nscopes)
+				return false;
+			scan->scope = scan->scopes[scan->scope_i++];
+			scan->page_base = scan->pages_done;
+			scan->scope_pages = 0;
+			scan->scope_next = 1;
+		}
+		if (scan->scope_next == 1 || scan->scope_next <= scan->scope_pages)
+			return true;
+		if (scan->in_flight > 0)
+			return false;
+		scan->scope = NULL;
+	}
+}
+
+/*
  * mirror_scan_next is the request of the scan's next page, or NULL when it
  * has none to ask now.  Page 1 tells how many pages there are; until then a
  * first sync asks page 1 alone.  When the mirror already holds the
  * resource, its size predicts the count, and the predicted pages are asked
  * from the start (a page past the end is empty): a resync keeps every slot
  * busy from its first page to its last.  New records upstream may add pages
- * as the scan goes.
+ * as the scan goes.  A scoped resource asks each value's page 1, then its
+ * other pages, and the next value once they are all done.
  */
 BillyHttpRequest *
 mirror_scan_next(SyncScan *scan)
@@ -226,15 +337,25 @@ mirror_scan_next(SyncScan *scan)
 	BillyHttpRequest *req;
 	ScanPage   *sp;
 
-	if (scan->next_page > Max(scan->first_batch, scan->page_count))
+	if (scan->res != NULL && scan->res->scope_param != NULL)
+	{
+		if (!next_scope(scan))
+			return NULL;
+	}
+	else if (scan->next_page > Max(scan->first_batch, scan->page_count))
 		return NULL;
 	old = MemoryContextSwitchTo(scan->cxt);
 	sp = palloc(sizeof(ScanPage));
 	sp->scan = scan;
-	sp->page = scan->next_page++;
+	sp->page = scan->scope ? scan->page_base + scan->scope_next : scan->next_page;
 	req = billy_http_request_new(BILLY_GET, scan->base_url,
-								 scan->res ? list_path(scan, sp->page) : "/organization", scan->token);
+								 scan->res ? list_path(scan, scan->scope ? scan->scope_next : sp->page)
+								 : "/organization", scan->token);
 	req->arg = sp;
+	if (scan->scope)
+		scan->scope_next++;
+	else
+		scan->next_page++;
 	MemoryContextSwitchTo(old);
 	scan->in_flight++;
 	return req;
@@ -258,7 +379,11 @@ mirror_scan_free_request(BillyHttpRequest *req)
 bool
 mirror_scan_listed(SyncScan *scan)
 {
-	return scan->in_flight == 0 && scan->next_page > Max(scan->first_batch, scan->page_count);
+	if (scan->in_flight > 0)
+		return false;
+	if (scan->res != NULL && scan->res->scope_param != NULL)
+		return scan->scope == NULL && scan->scope_i >= scan->nscopes;
+	return scan->next_page > Max(scan->first_batch, scan->page_count);
 }
 
 /*
@@ -539,6 +664,25 @@ mirror_scan_open(SyncScan *scan)
 	if (scan->res == NULL)
 		return;
 	progress(scan, "loading");
+	/*
+	 * A resource Billy lists only per parent: the values of its scope, one
+	 * scan each (next_scope); the mirror's hashes are those of their rows.
+	 */
+	if (!scan->hot)
+	{
+		MemoryContext old = MemoryContextSwitchTo(scan->cxt);
+		List	   *values;
+
+		if (billy_sync_scopes(scan->org, scan->res, scan->cxt, &values))
+		{
+			ListCell   *lc;
+
+			scan->scopes = palloc(sizeof(char *) * Max(list_length(values), 1));
+			foreach(lc, values)
+				scan->scopes[scan->nscopes++] = lfirst(lc);
+		}
+		MemoryContextSwitchTo(old);
+	}
 	mirror_load_known(scan);
 	known = hash_get_num_entries(scan->known);
 	scan->analyze_after = Max(SYNC_ANALYZE_MIN, known);

@@ -47,14 +47,19 @@
 #include "resources.h"
 #include "sqlexec.h"
 
-/* mirror_load_known reads the mirror's ids and hashes of the resource */
+/*
+ * mirror_load_known reads the mirror's ids and hashes of the resource; of a
+ * resource listed per parent, those of the parents the scan lists
+ * (scan->scopes): the rows its deletions may touch.
+ */
 void
 mirror_load_known(SyncScan *scan)
 {
 	HASHCTL		ctl;
 	Portal		portal;
-	Oid			types[1] = {TEXTOID};
-	Datum		values[1] = {CStringGetTextDatum(scan->org)};
+	Oid			types[2] = {TEXTOID, TEXTARRAYOID};
+	Datum		values[2] = {CStringGetTextDatum(scan->org), (Datum) 0};
+	bool		scoped = scan->res->scope_param != NULL;
 	char	   *sql;
 	MemoryContext old;
 
@@ -65,14 +70,25 @@ mirror_load_known(SyncScan *scan)
 	scan->known = hash_create("billy sync known records", 4096, &ctl,
 							  HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
 
+	if (scoped && scan->res->scope_column == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("resource %s is scanned per %s, but no catalog column holds that key",
+						scan->res->name, scan->res->scope_param),
+				 errhint("Add a billy.resource_columns row of %s with json_key %s.",
+						 scan->res->name, scan->res->scope_param)));
 	sql = psprintf("SELECT id, content_hash FROM billy.%s "
-				   "WHERE organization_id OPERATOR(pg_catalog.=) $1 AND deleted_at IS NULL%s%s",
+				   "WHERE organization_id OPERATOR(pg_catalog.=) $1 AND deleted_at IS NULL%s%s%s%s%s",
 				   scan->res->table,
-				   scan->hot ? " AND " : "", scan->hot ? scan->res->hot_where : "");
+				   scan->hot ? " AND " : "", scan->hot ? scan->res->hot_where : "",
+				   scoped ? " AND " : "", scoped ? quote_identifier(scan->res->scope_column) : "",
+				   scoped ? " OPERATOR(pg_catalog.=) ANY ($2)" : "");
+	if (scoped)
+		values[1] = mirror_ids_array(scan->scopes, scan->nscopes);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "billy: SPI_connect failed");
-	portal = SPI_cursor_open_with_args(NULL, sql, 1, types, values, NULL, true, 0);
+	portal = SPI_cursor_open_with_args(NULL, sql, scoped ? 2 : 1, types, values, NULL, true, 0);
 	for (;;)
 	{
 		SPI_cursor_fetch(portal, true, 10000);

@@ -251,6 +251,51 @@ export async function everyTool(client, label) {
         'the invoice paid in the mirror': sql(`SELECT is_paid FROM billy.invoices WHERE organization_id = '${env.ORG_ID}' AND id = '${made.invoice}'`) === 't',
       }, r);
     },
+    // the user's path through bank reconciliation: a line the bank feed
+    // brings (in Billy: the sandbox) for an open invoice, synced; its top
+    // suggestion from list_unmatched_bank_lines matched, then unmatched
+    match_bank_line: async () => {
+      const [inv, no, bal, name, day] = sql(`SELECT concat_ws('|', i.id, i.invoice_no, i.balance, upper(c.name), i.entry_date)
+        FROM billy.invoices i JOIN billy.contacts c ON c.organization_id = i.organization_id AND c.id = i.contact_id
+        WHERE i.organization_id = '${env.ORG_ID}' AND i.state = 'approved' AND i.type = 'invoice' AND i.currency_id = 'DKK'
+          AND i.balance > 0 AND i.deleted_at IS NULL ORDER BY i.entry_date, i.id LIMIT 1`).split('|');
+      const account = sql(`SELECT id FROM billy.accounts WHERE organization_id = '${env.ORG_ID}' AND is_bank_account AND currency_id = 'DKK'`);
+      const line = sql(`SELECT billy_test.api(o.token, 'POST', '/bankLines', jsonb_build_object('bankLine', jsonb_build_object(
+        'accountId', '${account}', 'entryDate', '${day}', 'amount', ${bal}, 'side', 'debit', 'description', 'FAKTURA ${no} ${q(name)}')))
+        -> 'bankLines' -> 0 ->> 'id' FROM billy_test.orgs o WHERE o.id = '${env.ORG_ID}'`);
+      for (let i = 0; ; i += 1) {  // a sync the worker runs meanwhile holds the resource's lock
+        try { sql(`SELECT count(*) FROM billy.sync_now('${env.ORG_ID}', ARRAY['bankLines'])`); break; } catch (e) { if (i > 50) throw e; await sleep(200); }
+      }
+      const list = await call(client, 'list_unmatched_bank_lines', { line_id: line });
+      const ref = list.lines[0]?.suggestions?.[0]?.ref;
+      const r = await write(client, 'match_bank_line', { line_ids: [line], documents: [ref] },
+        async () => (await dump('bankLines')).find((l) => l.id === line)?.matchId == null);
+      Object.assign(made, { bankLine: line, bankInvoice: inv, bankBalance: Number(bal) });
+      const again = await refused(client, 'match_bank_line', { line_ids: [line], documents: [ref] });
+      return expect({
+        'the top suggestion is the invoice the line pays': ref === `invoice:${inv}`,
+        'the line matched in the sandbox': !!r.record_id && (await dump('bankLines')).find((l) => l.id === line)?.matchId === r.record_id,
+        'the invoice paid in the sandbox': (await dump('invoices')).find((i) => i.id === inv)?.isPaid === true,
+        'the line matched in the mirror': sql(`SELECT match_id FROM billy.bank_lines WHERE organization_id = '${env.ORG_ID}' AND id = '${line}'`) === r.record_id,
+        'the match and what it pays in the mirror': sql(`SELECT string_agg(subject_reference, ',') FROM billy.bank_line_subject_associations
+          WHERE organization_id = '${env.ORG_ID}' AND match_id = '${r.record_id}'`) === ref,
+        'no longer among the unmatched': sql(`SELECT count(*) FROM billy.unmatched_bank_lines('${env.ORG_ID}') WHERE id = '${line}'`) === '0',
+        'matching it again is refused, saying what to do': /already matched.*unmatch_bank_line/.test(again),
+      }, { list, r, again });
+    },
+    unmatch_bank_line: async () => {
+      const r = await write(client, 'unmatch_bank_line', { line_id: made.bankLine },
+        async () => (await dump('bankLines')).find((l) => l.id === made.bankLine)?.matchId != null);
+      return expect({
+        'the line unmatched in the sandbox': (await dump('bankLines')).find((l) => l.id === made.bankLine)?.matchId == null,
+        'the invoice open again in the sandbox': Number((await dump('invoices')).find((i) => i.id === made.bankInvoice)?.balance) === made.bankBalance,
+        'the line unmatched in the mirror, listed again': sql(`SELECT count(*) FROM billy.unmatched_bank_lines('${env.ORG_ID}') WHERE id = '${made.bankLine}'`) === '1',
+        'the match deleted in the mirror': sql(`SELECT deleted_at IS NOT NULL FROM billy.bank_line_matches
+          WHERE organization_id = '${env.ORG_ID}' AND id = '${r.record_id}'`) === 't',
+        'the invoice open again in the mirror': Number(sql(`SELECT balance FROM billy.invoices WHERE organization_id = '${env.ORG_ID}'
+          AND id = '${made.bankInvoice}'`)) === made.bankBalance,
+      }, r);
+    },
     create_bill: async () => {
       const no = `E2E-${tag}`;
       const r = await write(client, 'create_bill', {
@@ -426,7 +471,7 @@ export async function everyTool(client, label) {
   };
   const order = ['sync_billy_data', 'warm_cache', 'create_customer', 'update_customer', 'create_product', 'update_product',
     'create_invoice', 'update_draft_invoice', 'approve_invoice', 'send_invoice', 'credit_invoice', 'delete_draft_invoice',
-    'create_bank_payment', 'create_bill', 'update_draft_bill', 'approve_bill', 'credit_bill', 'delete_draft_bill',
+    'create_bank_payment', 'match_bank_line', 'unmatch_bank_line', 'create_bill', 'update_draft_bill', 'approve_bill', 'credit_bill', 'delete_draft_bill',
     'add_contact_person', 'update_contact_person', 'delete_contact_person', 'delete_customer', 'delete_product',
     'create_journal_entry', 'set_journal_entry_state', 'update_organization_settings',
     'import_customers_csv', 'import_products_csv', 'get_bulk_job_status', 'cancel_bulk_job'];

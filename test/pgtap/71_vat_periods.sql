@@ -7,7 +7,7 @@
 \set ON_ERROR_STOP 1
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
-SELECT plan(53);
+SELECT plan(54);
 
 -- the spec's deadline examples
 SELECT is(billy.vat_deadline('2025-Q1'), '2025-06-02'::date, 'Q1-2025: 1 June is a Sunday, due Monday 2 June');
@@ -69,6 +69,8 @@ SELECT is(ARRAY(SELECT (p).key || ' ' || (p).period_type || ' ' || (p).start_dat
                 '2025-Q2 quarter 2025-04-01 2025-06-30', '2025-02-03..2025-02-20 custom 2025-02-03 2025-02-20'],
           'periods in every accepted spelling');
 SELECT throws_ok($$SELECT billy.vat_return(NULL, '2025-Q5')$$, '22023', 'invalid VAT period "2025-Q5"', 'quarter 5 is refused');
+SELECT throws_ok($$SELECT billy.vat_return('no such org', '2025-Q5')$$, '22023', 'invalid VAT period "2025-Q5"',
+                 'a bad period is named first, whatever the organization (this file alone connects none before)');
 SELECT throws_ok($$SELECT billy.vat_deadline('2025-13')$$, '22023', 'invalid VAT period "2025-13"', 'month 13 is refused');
 SELECT throws_ok($$SELECT billy.vat_deadline('2025-03-31..2025-01-01')$$, '22023', 'invalid VAT period "2025-03-31..2025-01-01"',
                  'a range that ends before it starts is refused');

@@ -11,10 +11,8 @@
 \set ON_ERROR_STOP 1
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
-SELECT plan(53);
+SELECT plan(55);
 SET LOCAL client_min_messages = warning;
-
-\ir ledger_books.psql
 
 SELECT billy.connect(billy_test.token(1), billy_test.setting('api_url')) AS org1 \gset
 SELECT billy.connect(billy_test.token(2), billy_test.setting('api_url')) AS org2 \gset
@@ -22,7 +20,6 @@ SELECT billy_test.sandbox('POST', '/organizations', '{"name":"Kystlys Studio I/S
 SELECT billy.connect(:'o3'::jsonb ->> 'token', billy_test.setting('api_url')) AS org3 \gset
 SELECT count(*) AS synced FROM billy.sync_now() \gset
 CREATE TEMP TABLE orgs AS SELECT unnest(ARRAY[:'org1', :'org2', :'org3']) AS id;
-SELECT pg_temp.load_bank_lines(id) FROM orgs;
 
 -- the books are there, and every transaction balances
 SELECT ok((SELECT count(*) FROM billy.transactions WHERE organization_id = :'org1') > 500
@@ -44,7 +41,7 @@ SELECT max(id) AS last_run FROM billy.sync_runs \gset
 SELECT count(*) AS resynced FROM billy.sync_now() \gset
 SELECT is((SELECT sum(rows_inserted + rows_updated + rows_deleted) FROM billy.sync_runs
            WHERE id > :last_run AND resource IN ('currencies', 'accountGroups', 'daybooks', 'transactions',
-                                                 'daybookTransactions', 'bankLineMatches', 'files', 'attachments')),
+                                                 'daybookTransactions', 'bankLineMatches', 'bankLines', 'files', 'attachments')),
           0::numeric, 'a sync that finds nothing changed writes no row of the books');
 
 -- the rollup equals a GROUP BY over the postings, at both grains
@@ -187,6 +184,22 @@ SELECT is((SELECT count(*) FROM checks WHERE severity <> 'info'), 0::bigint,
 SELECT ok((SELECT count(*) FROM checks WHERE check_name = 'bank') >= 12
           AND (SELECT bool_and(difference = 0) FROM checks WHERE check_name = 'bank' AND difference IS NOT NULL),
           'each bank account is explained by its unmatched statement lines and postings');
+SELECT is((SELECT count(*) FROM billy.bank_lines l WHERE l.organization_id = :'org1' AND l.deleted_at IS NULL),
+          (SELECT jsonb_array_length(billy_test.sandbox('GET', '/dump?org=' || :'org1' || '&resource=bankLines')::jsonb -> 'bankLines'))::bigint,
+          'the statement lines checked are the synced ones, every line of the sandbox''s');
+
+-- a deliberately broken statement line: a matched line on the DKK bank
+-- account 1.00 higher than what it was matched with
+SELECT l.id AS broken_line, l.account_id AS broken_account
+FROM billy.bank_lines l JOIN billy.accounts a ON a.organization_id = l.organization_id AND a.id = l.account_id AND a.account_no = 5810
+WHERE l.organization_id = :'org1' AND l.match_id IS NOT NULL AND l.side = 'debit' AND l.deleted_at IS NULL
+ORDER BY l.entry_date DESC, l.id LIMIT 1 \gset
+UPDATE billy.bank_lines SET amount = amount + 1 WHERE organization_id = :'org1' AND id = :'broken_line';
+SELECT results_eq($$SELECT check_name, severity, subject, difference FROM billy.ledger_check('$$ || :'org1' || $$', 'fy2025')
+                    WHERE severity <> 'info'$$,
+                  $$VALUES ('bank', 'error', 'account:$$ || :'broken_account' || $$', -1.00::numeric)$$,
+                  'the bank cross-check finds the broken statement line: its account, off by 1.00');
+UPDATE billy.bank_lines SET amount = amount - 1 WHERE organization_id = :'org1' AND id = :'broken_line';
 
 -- a deliberately broken posting: one invoice's VAT posting 1.00 too high
 -- (its receivables posting too, so the transaction still balances)

@@ -45,7 +45,7 @@ GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA pg_temp TO PUBLIC;
 ------------------------------------------------------------------------------
 -- the registry
 ------------------------------------------------------------------------------
-SELECT is((SELECT count(*) FROM billy.mcp_tools WHERE builtin), 62::bigint, 'the 62 tools are registered');
+SELECT is((SELECT count(*) FROM billy.mcp_tools WHERE builtin), 64::bigint, 'the 64 tools are registered');
 SELECT set_eq($$SELECT name FROM billy.mcp_tools WHERE builtin$$,
     ARRAY['list_invoices', 'get_invoice', 'create_invoice', 'approve_invoice', 'send_invoice', 'list_customers',
           'get_customer', 'create_customer', 'update_customer', 'list_products', 'get_product', 'create_product',
@@ -59,7 +59,7 @@ SELECT set_eq($$SELECT name FROM billy.mcp_tools WHERE builtin$$,
           'update_draft_invoice', 'delete_draft_invoice', 'credit_invoice', 'update_draft_bill',
           'delete_draft_bill', 'approve_bill', 'credit_bill', 'delete_customer', 'delete_product', 'add_contact_person',
           'update_contact_person', 'delete_contact_person', 'list_reference', 'list_transactions', 'list_journal_entries',
-          'create_journal_entry', 'set_journal_entry_state'],
+          'create_journal_entry', 'set_journal_entry_state', 'match_bank_line', 'unmatch_bank_line'],
     'every tool the issues name, and no other');
 SELECT is_empty($$SELECT name FROM billy.mcp_tools WHERE name !~ '^[a-z0-9_]{1,64}$'$$,
     'tool names are letters, digits and underscores, at most 64 (what Claude Desktop, Codex and Copilot accept)');

@@ -149,6 +149,9 @@ case "$headers" in *"Content-Security-Policy: default-src 'none'"*"connect-src '
 curl -s -N -m 4 -H "Authorization: Bearer $TOKEN" "$BASE/events" >"$BILLY_WORK/dashboard-events.out" &
 CURL_PID=$!
 wait_until 3 grep -q '^event: ready' "$BILLY_WORK/dashboard-events.out"
+# first one of an organization the bridge's role ($READER) may not see: NOTIFY
+# knows no row-level security, the stream must not pass it on
+q "SELECT pg_notify('billy_changes', '{\"organization_id\":\"org-not-granted\",\"resource\":\"invoices\",\"inserted\":7}')" >/dev/null
 q "SELECT pg_notify('billy_changes', '{\"organization_id\":\"$ORG_ID\",\"resource\":\"invoices\",\"inserted\":1}')" >/dev/null
 wait_until 3 grep -q '^event: change' "$BILLY_WORK/dashboard-events.out"
 kill "$CURL_PID" 2>/dev/null; wait "$CURL_PID" 2>/dev/null
@@ -156,6 +159,8 @@ case "$(cat "$BILLY_WORK/dashboard-events.out")" in
     *'event: ready'*'event: change'*"\"organization_id\":\"$ORG_ID\""*) ok 0 "GET /events with the token: ready, then each billy_changes notification" ;;
     *) ok 1 "GET /events with the token: ready, then each billy_changes notification"; diag "$(head -c 400 "$BILLY_WORK/dashboard-events.out")" ;;
 esac
+is "$(grep -c 'org-not-granted' "$BILLY_WORK/dashboard-events.out")" 0 \
+   "GET /events: no change of an organization the bridge's role may not see"
 
 # --- the browser (its TAP becomes ours, renumbered) -------------------------
 mkdir -p "$BILLY_WORK/dashboard"
