@@ -211,14 +211,11 @@ use_vault(void)
 
 /*
  * fetch_organization asks Billy which organization a token opens (base_url
- * NULL: req was asked already) and returns the response; any failure is
- * raised with its cause.
+ * NULL: req was asked) and returns the answer; a failure raises its cause.
  */
 static Jsonb *
 fetch_organization(const char *base_url, const char *token, BillyHttpRequest *req)
 {
-	Jsonb	   *jb;
-
 	if (base_url != NULL)
 	{
 		req = billy_http_request_new(BILLY_GET, base_url, "/organization", token);
@@ -227,9 +224,8 @@ fetch_organization(const char *base_url, const char *token, BillyHttpRequest *re
 	if (req->failure != BILLY_HTTP_OK)
 		billy_http_raise(req);
 	billy_http_require_json(req);
-	jb = billy_jsonb_parse(req->response.data, req->response.len,
-						   "Billy's answer to GET /organization");
-	return jb;
+	return billy_jsonb_parse(req->response.data, req->response.len,
+							 "Billy's answer to GET /organization");
 }
 
 /*
@@ -706,9 +702,8 @@ billy_load_token(const char *org_id, char **api_url)
 
 /*
  * billy_refresh_organization fetches an organization's settings again and
- * stores them; the worker runs it for 'refresh_organization' jobs.
- * billy_store_organization_answer stores an answer to GET /organization
- * asked with org_id's token (a sync's, one of a run of requests).
+ * stores them ('refresh_organization' jobs); billy_store_organization_answer
+ * stores an answer to GET /organization asked with org_id's token (a sync's).
  */
 void
 billy_refresh_organization(const char *org_id)
