@@ -560,8 +560,9 @@ dbline_signed(const DaybookLine *l)
  * lines_entries: each journal entry line on its account (and the opposite
  * on its contra account).  A line with a VAT rate holds the gross amount:
  * sales rates split off output VAT (6900), purchase rates the deductible
- * input VAT (the rest stays on the account).  Reverse-charge rates book no
- * VAT here.
+ * input VAT (the rest stays on the account).  On a reverse-charge purchase
+ * rate the amount is the net: the rate of it is owed (6920 goods, 6930
+ * services) and its deductible share deducted, as on a bill.
  */
 static void
 lines_entries(Org *o, const DaybookLine *ls, int n, Entries *e)
@@ -592,6 +593,17 @@ lines_entries(Org *o, const DaybookLine *ls, int n, Entries *e)
 				ent_add(e, l->account, g - vat);
 				ent_add(e, o->acc_vat_out, vat);
 			}
+		}
+		else if (tr && tr->reverse_charge && tr->purchases)
+		{
+			/* the buyer owes the VAT on the amount (the net) and deducts its share */
+			int64_t		acq = round_div(g * (tr->rate6 > 0 ? tr->rate6 : 250000), RATE_SCALE);
+			int64_t		ded = tr->deduct_account >= 0 ? round_div(acq * tr->deduct_share6, RATE_SCALE) : 0;
+
+			ent_add(e, l->account, g + acq - ded);
+			if (ded)
+				ent_add(e, tr->deduct_account, ded);
+			ent_add(e, tr->kind == TR_UV25 ? o->acc_vat_goods : o->acc_vat_services, -acq);
 		}
 		else
 			ent_add(e, l->account, g);

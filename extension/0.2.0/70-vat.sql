@@ -592,26 +592,36 @@ SELECT m.organization_id, m.tax_rate_id, m.abbreviation, m.treatment, m.reverse_
                         WHEN 'purchase_eu_goods' THEN 'moms_varekoeb_udland'
                         WHEN 'purchase_eu_services' THEN 'moms_ydelseskoeb_udland'
                         WHEN 'purchase_non_eu_services' THEN 'moms_ydelseskoeb_udland' END AS computed_field,
-       CASE WHEN m.rate OPERATOR(pg_catalog.>) 0 THEN m.rate ELSE 0.25 END AS computed_rate
+       CASE WHEN m.rate OPERATOR(pg_catalog.>) 0 THEN m.rate ELSE 0.25 END AS computed_rate,
+       m.rate, m.side
 FROM billy.vat_rate_map m;
-COMMENT ON VIEW billy._vat_rates IS 'Per tax rate: its treatment''s status on sales and purchase lines and the fields its amounts go to, by the contact''s region. Internal (billy.vat_lines).';
+COMMENT ON VIEW billy._vat_rates IS 'Per tax rate: its treatment''s status on sales and purchase lines and the fields its amounts go to, by the contact''s region; its rate and its treatment''s side. Internal (billy.vat_lines).';
 
 CREATE VIEW billy._vat_routes WITH (security_invoker = true) AS
 SELECT m.organization_id, m.tax_rate_id, d.document_type, g.region, m.abbreviation, m.treatment,
-       CASE WHEN d.document_type OPERATOR(pg_catalog.=) 'invoice' THEN m.sale_status ELSE m.purchase_status END AS status,
-       CASE WHEN d.document_type OPERATOR(pg_catalog.=) 'invoice' THEN
+       CASE d.document_type WHEN 'invoice' THEN m.sale_status WHEN 'bill' THEN m.purchase_status
+            ELSE CASE WHEN m.treatment IS NULL THEN 'unmapped' ELSE 'ok' END END AS status,
+       CASE WHEN k.sale THEN
                  CASE WHEN g.region OPERATOR(pg_catalog.=) 'non-EU' THEN m.sale_field_non_eu ELSE m.sale_field END
+            WHEN NOT k.purchase THEN NULL
             WHEN g.region OPERATOR(pg_catalog.=) 'EU' THEN m.purchase_field_eu
             WHEN g.region OPERATOR(pg_catalog.=) 'unknown' THEN m.purchase_field_unknown END AS net_field,
-       CASE WHEN d.document_type OPERATOR(pg_catalog.=) 'bill' AND m.purchase_status OPERATOR(pg_catalog.=) 'ok'
+       CASE WHEN k.purchase AND m.purchase_status OPERATOR(pg_catalog.=) 'ok'
             THEN m.computed_field END AS computed_field,
        m.computed_rate,
-       CASE WHEN d.document_type OPERATOR(pg_catalog.=) 'bill' THEN m.deduction END AS deduction,
-       d.document_type OPERATOR(pg_catalog.=) 'bill' AND m.purchase_status OPERATOR(pg_catalog.=) 'ok' AS deductible
+       CASE WHEN k.purchase THEN m.deduction END AS deduction,
+       k.purchase AND m.purchase_status OPERATOR(pg_catalog.=) 'ok' AS deductible,
+       k.sale, m.rate, COALESCE(m.reverse_charge, false) AS reverse_charge
 FROM billy._vat_rates m
-CROSS JOIN (VALUES ('invoice'), ('bill')) d(document_type)
-CROSS JOIN (VALUES ('DK'), ('EU'), ('non-EU'), ('unknown')) g(region);
-COMMENT ON VIEW billy._vat_routes IS 'Where the amounts of a line go, per tax rate, document type (invoice, bill) and contact region (DK, EU, non-EU, unknown): its status and the fields of its net (net_field), the VAT a buyer computes (computed_field, at computed_rate) and whether its VAT is deductible (at deduction). The one place the return''s placement rules live: billy.vat_lines and billy.vat_return both read it. Internal.';
+CROSS JOIN (VALUES ('invoice'), ('bill'), ('daybookTransaction')) d(document_type)
+CROSS JOIN (VALUES ('DK'), ('EU'), ('non-EU'), ('unknown')) g(region)
+-- a journal entry line is a sale or a purchase by its rate's treatment
+CROSS JOIN LATERAL (SELECT
+    d.document_type OPERATOR(pg_catalog.=) 'invoice'
+        OR (d.document_type OPERATOR(pg_catalog.=) 'daybookTransaction' AND m.side IS NOT DISTINCT FROM 'sales') AS sale,
+    d.document_type OPERATOR(pg_catalog.=) 'bill'
+        OR (d.document_type OPERATOR(pg_catalog.=) 'daybookTransaction' AND m.side IS NOT DISTINCT FROM 'purchases') AS purchase) k;
+COMMENT ON VIEW billy._vat_routes IS 'Where the amounts of a line go, per tax rate, document type (invoice, bill, daybookTransaction: a journal entry, a sale when its rate''s treatment is for sales, a purchase when it is for purchases) and contact region (DK, EU, non-EU, unknown; a journal entry line has no contact: unknown): its status, whether it is a sale (sale: its VAT is salgsmoms), the fields of its net (net_field), the VAT a buyer computes (computed_field, at computed_rate) and whether its VAT is deductible (at deduction); the rate and whether its treatment is reverse charge (a journal entry line''s VAT is split off its gross amount by the rate unless it is). The one place the return''s placement rules live: billy.vat_lines and billy.vat_return both read it. Internal.';
 
 -- The lines of approved documents, in the base currency, by date: kept
 -- current by triggers on the mirror (any write: the sync, write-back, a
@@ -619,7 +629,7 @@ COMMENT ON VIEW billy._vat_routes IS 'Where the amounts of a line go, per tax ra
 -- instead of a join over every line of the organization.
 CREATE TABLE billy._vat_facts (
     organization_id text NOT NULL,
-    document_type   text NOT NULL CHECK (document_type OPERATOR(pg_catalog.=) ANY (ARRAY['invoice', 'bill'])),
+    document_type   text NOT NULL CHECK (document_type OPERATOR(pg_catalog.=) ANY (ARRAY['invoice', 'bill', 'daybookTransaction'])),
     document_id     text NOT NULL,
     line_id         text NOT NULL,
     entry_date      date,
@@ -637,10 +647,11 @@ CREATE TABLE billy._vat_facts (
 CREATE INDEX _vat_facts_entry_date ON billy._vat_facts (organization_id, entry_date);
 CREATE INDEX _vat_facts_document ON billy._vat_facts (organization_id, document_type, document_id);
 COMMENT ON TABLE billy._vat_facts IS
-'One row per line of every approved, not deleted invoice, credit note and bill: its date, contact, tax rate, stored net and VAT, and both in the base currency (times the document''s exchange rate, rounded to øre, negative on credit notes). Derived from the mirror and kept current by triggers on billy.invoices, invoice_lines, bills and bill_lines (no foreign key: an organization''s deletion reaches it through those tables); billy.vat_rebuild_lines recomputes it. Internal (billy.vat_lines).';
+'One row per line of every approved, not deleted invoice, credit note and bill, and per line with a tax rate of every approved journal entry (document_type daybookTransaction, not voided, not deleted): its date, contact, tax rate, stored net and VAT, and both in the base currency (times the document''s exchange rate, rounded to øre, negative on credit notes). A journal entry line has no contact and no stored VAT: net and net_base hold its gross amount, positive on the debit side and negative on the credit side, tax NULL and tax_base 0 (billy.vat_lines splits the VAT off by the rate''s treatment). Derived from the mirror and kept current by triggers on billy.invoices, invoice_lines, bills, bill_lines, daybook_transactions and daybook_transaction_lines (no foreign key: an organization''s deletion reaches it through those tables); billy.vat_rebuild_lines recomputes it. Internal (billy.vat_lines).';
 
--- Invoices and bills, and their lines, as one kind of document for the line
--- table below.
+-- Invoices, bills and journal entries, and their lines, as one kind of
+-- document for the line table below.  A journal entry line's amount is
+-- gross, on its side (debit positive); only lines with a tax rate count.
 CREATE VIEW billy._vat_documents WITH (security_invoker = true) AS
 SELECT 'invoice'::text AS kind, i.organization_id, i.id, i.type, i.state, i.deleted_at, i.entry_date,
        i.contact_id, i.currency_id, i.exchange_rate
@@ -648,16 +659,25 @@ FROM billy.invoices i
 UNION ALL
 SELECT 'bill', b.organization_id, b.id, b.type, b.state, b.deleted_at, b.entry_date,
        b.contact_id, b.currency_id, b.exchange_rate
-FROM billy.bills b;
-COMMENT ON VIEW billy._vat_documents IS 'Invoices and bills with what the VAT line table needs of them. Internal.';
+FROM billy.bills b
+UNION ALL
+SELECT 'daybookTransaction', j.organization_id, j.id, 'journalEntry', j.state, j.deleted_at, j.entry_date,
+       NULL, NULL, NULL
+FROM billy.daybook_transactions j;
+COMMENT ON VIEW billy._vat_documents IS 'Invoices, bills and journal entries (kind daybookTransaction, type journalEntry) with what the VAT line table needs of them. Internal.';
 
 CREATE VIEW billy._vat_document_lines WITH (security_invoker = true) AS
 SELECT 'invoice'::text AS kind, l.organization_id, l.id, l.invoice_id AS document_id, l.amount, l.tax, l.tax_rate_id
 FROM billy.invoice_lines l
 UNION ALL
 SELECT 'bill', l.organization_id, l.id, l.bill_id, l.amount, l.tax, l.tax_rate_id
-FROM billy.bill_lines l;
-COMMENT ON VIEW billy._vat_document_lines IS 'Invoice and bill lines with what the VAT line table needs of them. Internal.';
+FROM billy.bill_lines l
+UNION ALL
+SELECT 'daybookTransaction', l.organization_id, l.id, l.daybook_transaction_id,
+       CASE WHEN l.side = 'credit' THEN -l.amount ELSE l.amount END, NULL, l.tax_rate_id
+FROM billy.daybook_transaction_lines l
+WHERE l.tax_rate_id IS NOT NULL;
+COMMENT ON VIEW billy._vat_document_lines IS 'Invoice and bill lines, and the journal entry lines with a tax rate (kind daybookTransaction: amount the gross, negative on the credit side; no stored VAT), with what the VAT line table needs of them. Internal.';
 
 -- _vat_fact_rows computes the facts of some documents (docs) or some lines
 -- (lines) of one organization from the mirror.  Every lookup goes by primary
@@ -692,7 +712,7 @@ SELECT p.organization_id, kind, p.id, p.line_id, p.entry_date, p.type, p.contact
 FROM pairs p
 WHERE p.state = 'approved' AND p.deleted_at IS NULL
 $$;
-COMMENT ON FUNCTION billy._vat_fact_rows(text, text, text[], text[]) IS 'The rows of billy._vat_facts for some invoices or bills (kind) of an organization, given by document ids or by line ids, computed from the mirror. Internal.';
+COMMENT ON FUNCTION billy._vat_fact_rows(text, text, text[], text[]) IS 'The rows of billy._vat_facts for some invoices, bills or journal entries (kind invoice, bill, daybookTransaction) of an organization, given by document ids or by line ids, computed from the mirror. Internal.';
 
 -- _vat_refresh_facts recomputes the facts of some documents
 CREATE FUNCTION billy._vat_refresh_facts(kind text, orgs text[], ids text[]) RETURNS void
@@ -712,11 +732,12 @@ BEGIN
     END LOOP;
 END
 $$;
-COMMENT ON FUNCTION billy._vat_refresh_facts(text, text[], text[]) IS 'Recomputes billy._vat_facts for the given invoices or bills (kind invoice or bill; parallel arrays of organization ids and document ids). Internal.';
+COMMENT ON FUNCTION billy._vat_refresh_facts(text, text[], text[]) IS 'Recomputes billy._vat_facts for the given invoices, bills or journal entries (kind invoice, bill or daybookTransaction; parallel arrays of organization ids and document ids). Internal.';
 
 -- _vat_facts_trigger: after a statement changed documents or lines, bring
--- the facts up to date.  TG_ARGV: the kind (invoice or bill) and the column
--- holding the document id (id on documents, invoice_id or bill_id on lines).
+-- the facts up to date.  TG_ARGV: the kind (invoice, bill or
+-- daybookTransaction) and the column holding the document id (id on
+-- documents, invoice_id, bill_id or daybook_transaction_id on lines).
 -- Lines: the facts of exactly the lines deleted or inserted (a sync replaces
 -- a changed document's lines).  Documents: a refresh of the documents whose
 -- VAT-relevant columns changed (a payment changes only the balance) or that
@@ -746,7 +767,13 @@ BEGIN
         skip := billy._derived_skipped(kind || 's', ARRAY(SELECT DISTINCT p.organization_id FROM old_rows p));
     END IF;
     IF col = 'id' THEN
-        IF TG_OP = 'UPDATE' THEN
+        IF TG_OP = 'UPDATE' AND kind = 'daybookTransaction' THEN
+            -- a journal entry has no contact, type or currency of its own
+            SELECT array_agg(n.organization_id), array_agg(n.id) INTO orgs, ids
+            FROM new_rows n JOIN old_rows p ON p.organization_id = n.organization_id AND p.id = n.id
+            WHERE (n.state, n.deleted_at, n.entry_date) IS DISTINCT FROM (p.state, p.deleted_at, p.entry_date)
+              AND n.organization_id <> ALL (skip);
+        ELSIF TG_OP = 'UPDATE' THEN
             SELECT array_agg(n.organization_id), array_agg(n.id) INTO orgs, ids
             FROM new_rows n JOIN old_rows p ON p.organization_id = n.organization_id AND p.id = n.id
             WHERE (n.state, n.deleted_at, n.entry_date, n.type, n.contact_id, n.currency_id, n.exchange_rate)
@@ -776,7 +803,7 @@ BEGIN
     RETURN NULL;
 END
 $$;
-COMMENT ON FUNCTION billy._vat_facts_trigger() IS 'Trigger function on billy.invoices, invoice_lines, bills and bill_lines (insert, update, delete, truncate): keeps billy._vat_facts current. Internal.';
+COMMENT ON FUNCTION billy._vat_facts_trigger() IS 'Trigger function on billy.invoices, invoice_lines, bills, bill_lines, daybook_transactions and daybook_transaction_lines (insert, update, delete, truncate): keeps billy._vat_facts current. Internal.';
 
 DO $trg$
 DECLARE
@@ -784,7 +811,9 @@ DECLARE
     op text;
 BEGIN
     FOR t IN SELECT * FROM (VALUES ('invoices', 'invoice', 'id'), ('invoice_lines', 'invoice', 'invoice_id'),
-                                   ('bills', 'bill', 'id'), ('bill_lines', 'bill', 'bill_id')) v(tbl, kind, col)
+                                   ('bills', 'bill', 'id'), ('bill_lines', 'bill', 'bill_id'),
+                                   ('daybook_transactions', 'daybookTransaction', 'id'),
+                                   ('daybook_transaction_lines', 'daybookTransaction', 'daybook_transaction_id')) v(tbl, kind, col)
     LOOP
         EXECUTE pg_catalog.format(
             'CREATE TRIGGER vat_facts_truncate AFTER TRUNCATE ON billy.%I FOR EACH STATEMENT '
@@ -820,15 +849,21 @@ BEGIN
         -- is rebuilt here, its rollups too: the mark goes first, waiting for
         -- the writers that skipped (75-derived.sql)
         FOR marked IN DELETE FROM billy.derived_pending
-                      WHERE organization_id = o.id AND resource IN ('invoices', 'bills') RETURNING resource
+                      WHERE organization_id = o.id AND resource IN ('invoices', 'bills', 'daybookTransactions')
+                      RETURNING resource
         LOOP
-            PERFORM billy._analytics_rebuild_family(o.id, rtrim(marked, 's'));
+            IF marked <> 'daybookTransactions' THEN
+                PERFORM billy._analytics_rebuild_family(o.id, rtrim(marked, 's'));
+            END IF;
         END LOOP;
         DELETE FROM billy._vat_facts f WHERE f.organization_id = o.id;
         INSERT INTO billy._vat_facts
         SELECT * FROM billy._vat_fact_rows('invoice', o.id, ARRAY(SELECT i.id FROM billy.invoices i WHERE i.organization_id = o.id), NULL);
         INSERT INTO billy._vat_facts
         SELECT * FROM billy._vat_fact_rows('bill', o.id, ARRAY(SELECT b.id FROM billy.bills b WHERE b.organization_id = o.id), NULL);
+        INSERT INTO billy._vat_facts
+        SELECT * FROM billy._vat_fact_rows('daybookTransaction', o.id,
+                                           ARRAY(SELECT j.id FROM billy.daybook_transactions j WHERE j.organization_id = o.id), NULL);
     END LOOP;
     SELECT count(*) INTO n FROM billy._vat_facts f WHERE org_id IS NULL OR f.organization_id = org_id;
     RETURN n;
@@ -839,26 +874,26 @@ COMMENT ON FUNCTION billy.vat_rebuild_lines(text) IS
 
 CREATE VIEW billy.vat_lines WITH (security_invoker = true) AS
 SELECT f.organization_id, f.document_type, f.document_id,
-       COALESCE(i.invoice_no, b.voucher_no) AS document_no, f.document_kind, f.entry_date, f.contact_id,
+       COALESCE(i.invoice_no, b.voucher_no, j.voucher_no) AS document_no, f.document_kind, f.entry_date, f.contact_id,
        COALESCE(c.name, b.contact_name) AS contact_name,
        CASE WHEN bk.document_id IS NOT NULL THEN bk.country_id ELSE c.country_id END AS contact_country,
        CASE WHEN bk.document_id IS NOT NULL THEN bk.region ELSE c.region END AS contact_region,
        f.currency_id, f.exchange_rate, f.line_id,
-       COALESCE(il.description, bl.description) AS description, f.tax_rate_id,
+       COALESCE(il.description, bl.description, jl.text, j.description) AS description, f.tax_rate_id,
        m.abbreviation AS tax_rate, m.treatment, x.deduction, x.status, f.net, f.tax,
-       f.net_base, f.tax_base, x.computed_vat, x.deductible_vat,
+       y.net_base, y.tax_base, x.computed_vat, x.deductible_vat,
        x.net_field, x.tax_field, x.computed_field,
-       CASE WHEN x.tax_field OPERATOR(pg_catalog.=) 'salgsmoms' THEN f.tax_base ELSE 0 END
+       CASE WHEN x.tax_field OPERATOR(pg_catalog.=) 'salgsmoms' THEN y.tax_base ELSE 0 END
            OPERATOR(pg_catalog.+) CASE WHEN x.computed_field OPERATOR(pg_catalog.=) 'salgsmoms' THEN x.computed_vat ELSE 0 END AS salgsmoms,
        CASE WHEN x.computed_field OPERATOR(pg_catalog.=) 'moms_varekoeb_udland' THEN x.computed_vat ELSE 0 END AS moms_varekoeb_udland,
        CASE WHEN x.computed_field OPERATOR(pg_catalog.=) 'moms_ydelseskoeb_udland' THEN x.computed_vat ELSE 0 END AS moms_ydelseskoeb_udland,
        x.deductible_vat AS koebsmoms,
-       CASE WHEN x.net_field OPERATOR(pg_catalog.=) 'rubrik_a_varer' THEN f.net_base ELSE 0 END AS rubrik_a_varer,
-       CASE WHEN x.net_field OPERATOR(pg_catalog.=) 'rubrik_a_ydelser' THEN f.net_base ELSE 0 END AS rubrik_a_ydelser,
-       CASE WHEN x.net_field OPERATOR(pg_catalog.=) 'rubrik_b_varer_eu_salg' THEN f.net_base ELSE 0 END AS rubrik_b_varer_eu_salg,
-       CASE WHEN x.net_field OPERATOR(pg_catalog.=) 'rubrik_b_varer_ikke_eu_salg' THEN f.net_base ELSE 0 END AS rubrik_b_varer_ikke_eu_salg,
-       CASE WHEN x.net_field OPERATOR(pg_catalog.=) 'rubrik_b_ydelser' THEN f.net_base ELSE 0 END AS rubrik_b_ydelser,
-       CASE WHEN x.net_field OPERATOR(pg_catalog.=) 'rubrik_c' THEN f.net_base ELSE 0 END AS rubrik_c
+       CASE WHEN x.net_field OPERATOR(pg_catalog.=) 'rubrik_a_varer' THEN y.net_base ELSE 0 END AS rubrik_a_varer,
+       CASE WHEN x.net_field OPERATOR(pg_catalog.=) 'rubrik_a_ydelser' THEN y.net_base ELSE 0 END AS rubrik_a_ydelser,
+       CASE WHEN x.net_field OPERATOR(pg_catalog.=) 'rubrik_b_varer_eu_salg' THEN y.net_base ELSE 0 END AS rubrik_b_varer_eu_salg,
+       CASE WHEN x.net_field OPERATOR(pg_catalog.=) 'rubrik_b_varer_ikke_eu_salg' THEN y.net_base ELSE 0 END AS rubrik_b_varer_ikke_eu_salg,
+       CASE WHEN x.net_field OPERATOR(pg_catalog.=) 'rubrik_b_ydelser' THEN y.net_base ELSE 0 END AS rubrik_b_ydelser,
+       CASE WHEN x.net_field OPERATOR(pg_catalog.=) 'rubrik_c' THEN y.net_base ELSE 0 END AS rubrik_c
 FROM billy._vat_facts f
 LEFT JOIN billy._vat_contacts c
        ON c.organization_id OPERATOR(pg_catalog.=) f.organization_id AND c.id OPERATOR(pg_catalog.=) f.contact_id
@@ -881,24 +916,44 @@ LEFT JOIN billy.bills b
 LEFT JOIN billy.bill_lines bl
        ON f.document_type OPERATOR(pg_catalog.=) 'bill'
       AND bl.organization_id OPERATOR(pg_catalog.=) f.organization_id AND bl.id OPERATOR(pg_catalog.=) f.line_id
+LEFT JOIN billy.daybook_transactions j
+       ON f.document_type OPERATOR(pg_catalog.=) 'daybookTransaction'
+      AND j.organization_id OPERATOR(pg_catalog.=) f.organization_id AND j.id OPERATOR(pg_catalog.=) f.document_id
+LEFT JOIN billy.daybook_transaction_lines jl
+       ON f.document_type OPERATOR(pg_catalog.=) 'daybookTransaction'
+      AND jl.organization_id OPERATOR(pg_catalog.=) f.organization_id AND jl.id OPERATOR(pg_catalog.=) f.line_id
+-- a journal entry line holds its gross amount, debit positive: its VAT is
+-- split off by the rate (gross x rate / (1 + rate), rounded to øre; none
+-- under reverse charge, where the buyer computes it from the amount as the
+-- net), and a sale counts with the credit side positive
+CROSS JOIN LATERAL (SELECT
+    CASE WHEN f.document_type OPERATOR(pg_catalog.<>) 'daybookTransaction' THEN f.net_base
+         ELSE jv.sign OPERATOR(pg_catalog.*) (f.net_base OPERATOR(pg_catalog.-) jv.vat) END AS net_base,
+    CASE WHEN f.document_type OPERATOR(pg_catalog.<>) 'daybookTransaction' THEN f.tax_base
+         ELSE jv.sign OPERATOR(pg_catalog.*) jv.vat END AS tax_base
+    FROM (SELECT CASE WHEN m.sale THEN -1 ELSE 1 END AS sign,
+                 CASE WHEN m.treatment IS NULL OR m.reverse_charge OR COALESCE(m.rate, 0) OPERATOR(pg_catalog.<=) 0 THEN 0
+                      ELSE pg_catalog.round(f.net_base OPERATOR(pg_catalog.*) m.rate
+                                            OPERATOR(pg_catalog./) (1 OPERATOR(pg_catalog.+) m.rate), 2) END AS vat) jv) y
 CROSS JOIN LATERAL (SELECT
     -- the placement comes from billy._vat_routes (rate, document type, the
     -- contact's region); what is left per line is the arithmetic: on every
-    -- invoice line the stored VAT is salgsmoms, whatever the rate; a bill's
+    -- invoice line the stored VAT is salgsmoms, whatever the rate, and so is
+    -- a journal entry sale's; a bill's or journal entry purchase's
     -- reverse-charge VAT and its deductible share are rounded per line
     m.deduction,
     COALESCE(m.status, 'unmapped') AS status,
     CASE WHEN m.computed_field IS NOT NULL
-         THEN pg_catalog.round(f.net_base OPERATOR(pg_catalog.*) m.computed_rate, 2) ELSE 0 END AS computed_vat,
+         THEN pg_catalog.round(y.net_base OPERATOR(pg_catalog.*) m.computed_rate, 2) ELSE 0 END AS computed_vat,
     CASE WHEN NOT COALESCE(m.deductible, false) THEN 0
          WHEN m.computed_field IS NOT NULL
-         THEN pg_catalog.round(pg_catalog.round(f.net_base OPERATOR(pg_catalog.*) m.computed_rate, 2) OPERATOR(pg_catalog.*) m.deduction, 2)
-         ELSE pg_catalog.round(f.tax_base OPERATOR(pg_catalog.*) m.deduction, 2) END AS deductible_vat,
+         THEN pg_catalog.round(pg_catalog.round(y.net_base OPERATOR(pg_catalog.*) m.computed_rate, 2) OPERATOR(pg_catalog.*) m.deduction, 2)
+         ELSE pg_catalog.round(y.tax_base OPERATOR(pg_catalog.*) m.deduction, 2) END AS deductible_vat,
     m.net_field,
-    CASE WHEN f.document_type OPERATOR(pg_catalog.=) 'invoice' THEN 'salgsmoms' END AS tax_field,
+    CASE WHEN f.document_type OPERATOR(pg_catalog.=) 'invoice' OR m.sale THEN 'salgsmoms' END AS tax_field,
     m.computed_field) x;
 COMMENT ON VIEW billy.vat_lines IS
-'Every line of every approved, not deleted invoice, credit note and bill, with its VAT treatment (billy.vat_rate_map) and what it puts on the VAT return, in the base currency: net_base and tax_base are the line''s stored net and VAT times the document''s exchange rate, rounded to øre, negative on credit notes; computed_vat is the reverse-charge VAT a buyer computes (the rate, 25% when it is 0, times net_base, rounded to øre); deductible_vat the deductible share of the VAT (købsmoms, rounded to øre). net_field, tax_field and computed_field name the field (billy.vat_fields) that net_base, tax_base and computed_vat go to; the columns salgsmoms to rubrik_c spell that out per field. status: ok, unmapped (the rate has no treatment) or wrong_side (a sales treatment on a bill or the reverse). contact_country and contact_region (DK, EU, non-EU, or NULL when the contact has no country) are the contact''s as the document was booked: billy.vat_booked_countries when the contact moved since, else the contact''s now. billy.vat_return sums these per period; billy.vat_return_lines lists them.';
+'Every line of every approved, not deleted invoice, credit note and bill, and every line with a tax rate of every approved journal entry (document_type daybookTransaction; a voided one is out), with its VAT treatment (billy.vat_rate_map) and what it puts on the VAT return, in the base currency: net_base and tax_base are the line''s stored net and VAT times the document''s exchange rate, rounded to øre, negative on credit notes; a journal entry line''s amount is gross, so its VAT is split off by the rate (gross x rate / (1 + rate), rounded to øre; nothing under reverse charge), and it counts as a sale (VAT to salgsmoms, net to the rubrik its treatment names, the credit side positive) when its rate''s treatment is for sales, as a purchase (the deductible share of the VAT to købsmoms, reverse charge as on a bill, the debit side positive) when it is for purchases; it has no contact (region unknown); computed_vat is the reverse-charge VAT a buyer computes (the rate, 25% when it is 0, times net_base, rounded to øre); deductible_vat the deductible share of the VAT (købsmoms, rounded to øre). net_field, tax_field and computed_field name the field (billy.vat_fields) that net_base, tax_base and computed_vat go to; the columns salgsmoms to rubrik_c spell that out per field. status: ok, unmapped (the rate has no treatment) or wrong_side (a sales treatment on a bill or the reverse; never on a journal entry, whose side follows the treatment). contact_country and contact_region (DK, EU, non-EU, or NULL when the contact has no country) are the contact''s as the document was booked: billy.vat_booked_countries when the contact moved since, else the contact''s now. billy.vat_return sums these per period; billy.vat_return_lines lists them.';
 
 ------------------------------------------------------------------------------
 -- The return
@@ -968,8 +1023,9 @@ BEGIN
     -- Invoice lines go to fields by rate and the customer's region (as the
     -- invoice was booked: billy.vat_booked_countries) only (their
     -- amounts are summed exactly), so they are summed per rate and region
-    -- first and placed by billy._vat_routes; bill lines are taken one by one
-    -- from billy.vat_lines (reverse charge and deductions round per line).
+    -- first and placed by billy._vat_routes; bill and journal entry lines are
+    -- taken one by one from billy.vat_lines (reverse charge, deductions and a
+    -- journal entry line's VAT split off its gross amount round per line).
     WITH inv AS (
         SELECT f.tax_rate_id,
                COALESCE(CASE WHEN bk.document_id IS NOT NULL THEN bk.region ELSE c.region END, 'unknown') AS region,
@@ -994,7 +1050,7 @@ BEGIN
                sum(v.net_base), sum(v.tax_base), sum(v.computed_vat), sum(v.deductible_vat),
                count(*), count(*) FILTER (WHERE v.status <> 'ok')
         FROM billy.vat_lines v
-        WHERE v.organization_id = org_id AND v.document_type = 'bill' AND v.entry_date BETWEEN from_date AND to_date
+        WHERE v.organization_id = org_id AND v.document_type <> 'invoice' AND v.entry_date BETWEEN from_date AND to_date
         GROUP BY 1, 2, 3
     )
     SELECT coalesce(sum(g.tax) FILTER (WHERE g.tax_field = 'salgsmoms'), 0)
@@ -1099,7 +1155,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION billy.vat_return(text, text) IS
-'The Danish VAT return (momsangivelse) of an organization (id or name; NULL when one is connected) for a period: 2025-Q1, 2025-H2, 2025-03, 2025, or any range of entry dates 2025-01-01..2025-03-31 (also Billy''s quarter:2025-1, halfYear:2025-2, month:2025-03). One row: each field of the form (billy.vat_fields) exact to the øre (<field>_exact) and as reported, whole kroner truncated toward zero (<field>_reported): salgsmoms, moms af varekøb and ydelseskøb i udlandet, købsmoms, the six energy duties (from billy.vat_adjustments), rubrik A varer/ydelser, rubrik B varer (EU-salg and ikke EU-salg) and ydelser, rubrik C; tilsvar_exact and tilsvar_reported (the arithmetic of the reported fields; positive: pay, negative: refund); the period''s start, end and deadline (for a month, quarter or half-year, also when given as a range); lines counted and unmapped_lines (lines whose tax rate has no treatment: complete is false, see billy.vat_check). Computed from the mirror: approved documents by entry date, credit notes subtracting, amounts in the base currency. billy.vat_return_lines shows where every amount comes from.';
+'The Danish VAT return (momsangivelse) of an organization (id or name; NULL when one is connected) for a period: 2025-Q1, 2025-H2, 2025-03, 2025, or any range of entry dates 2025-01-01..2025-03-31 (also Billy''s quarter:2025-1, halfYear:2025-2, month:2025-03). One row: each field of the form (billy.vat_fields) exact to the øre (<field>_exact) and as reported, whole kroner truncated toward zero (<field>_reported): salgsmoms, moms af varekøb and ydelseskøb i udlandet, købsmoms, the six energy duties (from billy.vat_adjustments), rubrik A varer/ydelser, rubrik B varer (EU-salg and ikke EU-salg) and ydelser, rubrik C; tilsvar_exact and tilsvar_reported (the arithmetic of the reported fields; positive: pay, negative: refund); the period''s start, end and deadline (for a month, quarter or half-year, also when given as a range); lines counted and unmapped_lines (lines whose tax rate has no treatment: complete is false, see billy.vat_check). Computed from the mirror: approved invoices, credit notes and bills, and the lines with a tax rate of approved journal entries (their VAT split off the gross amount by the rate), by entry date, credit notes subtracting, amounts in the base currency. billy.vat_return_lines shows where every amount comes from.';
 
 CREATE FUNCTION billy.vat_return_form(org text, period text)
 RETURNS TABLE (field_no integer, field text, label text, exact numeric, reported numeric)
@@ -1137,11 +1193,14 @@ BEGIN
     CROSS JOIN LATERAL (
         SELECT u.field, u.amount, u.explanation
         FROM (VALUES
-            (v.tax_field, v.tax_base, format('the line''s VAT %s', v.tax_base)),
+            (v.tax_field, v.tax_base,
+             CASE WHEN v.document_type = 'daybookTransaction'
+                  THEN format('the VAT %s in the journal entry line''s gross amount %s', v.tax_base, abs(v.net))
+                  ELSE format('the line''s VAT %s', v.tax_base) END),
             (v.computed_field, v.computed_vat,
              format('%s%% of %s (%s)', trim_scale(round(v.computed_vat / nullif(v.net_base, 0) * 100, 2)), v.net_base,
                     CASE v.computed_field WHEN 'salgsmoms' THEN 'domestic reverse charge' ELSE 'reverse charge' END)),
-            (CASE WHEN v.document_type = 'bill' THEN 'koebsmoms' END, v.deductible_vat,
+            (CASE WHEN v.document_type <> 'invoice' THEN 'koebsmoms' END, v.deductible_vat,
              format('%s%% of the VAT %s', trim_scale(round(v.deduction * 100, 2)),
                     CASE WHEN v.computed_field IS NOT NULL THEN v.computed_vat ELSE v.tax_base END)),
             (v.net_field, v.net_base,
@@ -1171,7 +1230,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION billy.vat_return_lines(text, text) IS
-'Where every amount of billy.vat_return(org, period) comes from: one row per document line and field it contributes to (a reverse-charge bill line gives three: moms af ydelseskøb i udlandet, købsmoms and rubrik A), with the amount in base-currency kroner (negative for credit notes), the invoice or bill (id, number, kind, date, contact and country), the line (description, tax rate, treatment, currency, exchange rate, stored net and VAT) and how the amount was computed. Lines that reach no field appear once as field none, lines whose rate has no treatment as unmapped; billy.vat_adjustments rows appear as document_type adjustment. The amounts of each field add up to its _exact value.';
+'Where every amount of billy.vat_return(org, period) comes from: one row per document line and field it contributes to (a reverse-charge bill line gives three: moms af ydelseskøb i udlandet, købsmoms and rubrik A; a journal entry line with a tax rate is a line of document_type daybookTransaction, numbered by its voucher), with the amount in base-currency kroner (negative for credit notes), the invoice or bill (id, number, kind, date, contact and country), the line (description, tax rate, treatment, currency, exchange rate, stored net and VAT) and how the amount was computed. Lines that reach no field appear once as field none, lines whose rate has no treatment as unmapped; billy.vat_adjustments rows appear as document_type adjustment. The amounts of each field add up to its _exact value.';
 
 CREATE FUNCTION billy.vat_eu_sales(org text, period text)
 RETURNS TABLE (contact_id text, contact_name text, country_id text, vat_number text, goods numeric,

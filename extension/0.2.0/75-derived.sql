@@ -45,10 +45,10 @@ AS $$
 DECLARE
     empty boolean;
 BEGIN
-    IF res NOT IN ('invoices', 'bills', 'transactions') THEN
+    IF res NOT IN ('invoices', 'bills', 'daybookTransactions', 'transactions') THEN
         RETURN false;
     END IF;
-    EXECUTE format('SELECT NOT EXISTS (SELECT 1 FROM billy.%I WHERE organization_id = $1)', res)
+    EXECUTE format('SELECT NOT EXISTS (SELECT 1 FROM billy.%I WHERE organization_id = $1)', billy._resource_table(res))
         INTO empty USING org;
     IF NOT empty THEN
         RETURN false;
@@ -59,7 +59,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION billy._derived_begin(text, text, bigint) IS
-'Called by the sync engine before the first page of a full scan: when the mirror holds none of the organization''s records of the resource (invoices, bills or transactions), marks its derived tables to be built at the end of the scan (billy.derived_pending). Returns whether it did. Internal.';
+'Called by the sync engine before the first page of a full scan: when the mirror holds none of the organization''s records of the resource (invoices, bills, daybookTransactions or transactions), marks its derived tables to be built at the end of the scan (billy.derived_pending). Returns whether it did. Internal.';
 
 -- _analytics_rebuild_family recomputes one family's part of an
 -- organization's rollups (invoice: invoices and credit notes, the customer
@@ -119,19 +119,20 @@ AS $$
 BEGIN
     DELETE FROM billy._vat_facts f WHERE f.organization_id = org AND f.document_type = kind;
     EXECUTE format('INSERT INTO billy._vat_facts SELECT * FROM billy._vat_fact_rows($1, $2, '
-                   'ARRAY(SELECT d.id FROM billy.%I d WHERE d.organization_id = $2), NULL)', kind || 's')
+                   'ARRAY(SELECT d.id FROM billy.%I d WHERE d.organization_id = $2), NULL)',
+                   CASE kind WHEN 'daybookTransaction' THEN 'daybook_transactions' ELSE kind || 's' END)
         USING kind, org;
 END
 $$;
 COMMENT ON FUNCTION billy._vat_rebuild_kind(text, text) IS
-'Recomputes an organization''s rows of billy._vat_facts for its invoices or bills (kind) from the mirror. Internal.';
+'Recomputes an organization''s rows of billy._vat_facts for its invoices, bills or journal entries (kind invoice, bill, daybookTransaction) from the mirror. Internal.';
 
 CREATE FUNCTION billy._derived_finish(org text, res text) RETURNS boolean
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    family text := CASE res WHEN 'invoices' THEN 'invoice' WHEN 'bills' THEN 'bill' END;
+    family text := CASE res WHEN 'invoices' THEN 'invoice' WHEN 'bills' THEN 'bill' WHEN 'daybookTransactions' THEN 'daybookTransaction' END;
 BEGIN
     IF family IS NULL AND res IS DISTINCT FROM 'transactions' THEN
         RETURN false;
@@ -146,10 +147,13 @@ BEGIN
         PERFORM billy._ledger_rebuild_sums(org);
         RETURN true;
     END IF;
-    PERFORM billy._analytics_rebuild_family(org, family);
+    IF family <> 'daybookTransaction' THEN
+        -- journal entries have no analytics rollups, only VAT lines
+        PERFORM billy._analytics_rebuild_family(org, family);
+    END IF;
     PERFORM billy._vat_rebuild_kind(org, family);
     RETURN true;
 END
 $$;
 COMMENT ON FUNCTION billy._derived_finish(text, text) IS
-'Called by the sync engine at the end of a scan: when the organization''s derived tables of the resource are marked (billy.derived_pending), removes the mark and rebuilds them from the mirror (invoices, bills: their analytics rollups and VAT lines; transactions: the ledger rollup). Returns whether it did. Internal.';
+'Called by the sync engine at the end of a scan: when the organization''s derived tables of the resource are marked (billy.derived_pending), removes the mark and rebuilds them from the mirror (invoices, bills: their analytics rollups and VAT lines; journal entries: their VAT lines; transactions: the ledger rollup). Returns whether it did. Internal.';

@@ -4,11 +4,14 @@
 -- billy.vat_return computes for every quarter of the quarterly organization
 -- and every half-year of the half-yearly one equals an independent SQL
 -- formulation written here from the mirror's tables and the rates'
--- abbreviations, to the øre; the drill-down adds up to every field.
+-- abbreviations, to the øre; the drill-down adds up to every field.  So
+-- does a fresh organization's with approved, voided and draft journal
+-- entries carrying every kind of VAT code, where billy.ledger_check's VAT
+-- cross-check finds nothing either.
 \set ON_ERROR_STOP 1
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
-SELECT plan(38);
+SELECT plan(43);
 
 SELECT billy.connect(billy_test.token(1), billy_test.setting('api_url')) AS org1 \gset
 SELECT billy.connect(billy_test.token(2), billy_test.setting('api_url')) AS org2 \gset
@@ -21,6 +24,10 @@ SELECT ok(billy_test.mirror_equal(:'org1') AND billy_test.mirror_equal(:'org2'),
 -- country (its own list of the other EU countries).  Per line: amounts
 -- times the document's exchange rate, rounded to øre; credit notes negative;
 -- reverse charge 25% of the net; restaurant 25% of the VAT deductible.
+-- Journal entries: approved ones' lines with a tax rate; the amount is
+-- gross (a fifth of it is the VAT at 25%), sales count credit positive,
+-- purchases debit positive; no contact, so reverse-charge EU purchases
+-- count in rubrik A, non-EU ones do not.
 CREATE FUNCTION pg_temp.indep(org text, d0 date, d1 date,
     OUT salgsmoms numeric, OUT varekoeb numeric, OUT ydelseskoeb numeric, OUT koebsmoms numeric,
     OUT a_varer numeric, OUT a_ydelser numeric, OUT b_varer numeric, OUT b_ydelser numeric, OUT c numeric,
@@ -50,19 +57,41 @@ WITH other_eu(cc) AS (
     JOIN billy.contacts c ON c.organization_id = b.organization_id AND c.id = b.contact_id
     WHERE b.organization_id = org AND b.state = 'approved' AND b.deleted_at IS NULL
       AND b.entry_date >= d0 AND b.entry_date <= d1
+), journal AS (
+    SELECT t.abbreviation AS abbr, CASE l.side WHEN 'credit' THEN -l.amount ELSE l.amount END AS debit
+    FROM billy.daybook_transactions d
+    JOIN billy.daybook_transaction_lines l ON l.organization_id = d.organization_id AND l.daybook_transaction_id = d.id
+    JOIN billy.tax_rates t ON t.organization_id = l.organization_id AND t.id = l.tax_rate_id
+    WHERE d.organization_id = org AND d.state = 'approved' AND d.deleted_at IS NULL
+      AND d.entry_date >= d0 AND d.entry_date <= d1
+), j AS (
+    SELECT
+        coalesce(sum(round(-debit / 5, 2)) FILTER (WHERE abbr = 'S25'), 0) AS salgsmoms,
+        coalesce(sum(round(debit * 0.25, 2)) FILTER (WHERE abbr = 'UV25'), 0) AS varekoeb,
+        coalesce(sum(round(debit * 0.25, 2)) FILTER (WHERE abbr IN ('UY25', 'UYX25')), 0) AS ydelseskoeb,
+        coalesce(sum(CASE abbr WHEN 'K25' THEN round(debit / 5, 2) WHEN 'REP25' THEN round(round(debit / 5, 2) * 0.25, 2)
+                               WHEN 'UV25' THEN round(debit * 0.25, 2) WHEN 'UY25' THEN round(debit * 0.25, 2)
+                               WHEN 'UYX25' THEN round(debit * 0.25, 2) ELSE 0 END), 0) AS koebsmoms,
+        coalesce(sum(debit) FILTER (WHERE abbr = 'UV25'), 0) AS a_varer,
+        coalesce(sum(debit) FILTER (WHERE abbr = 'UY25'), 0) AS a_ydelser,
+        coalesce(sum(-debit) FILTER (WHERE abbr = 'EUV'), 0) AS b_varer,
+        coalesce(sum(-debit) FILTER (WHERE abbr = 'EUY'), 0) AS b_ydelser,
+        coalesce(sum(-debit) FILTER (WHERE abbr = 'EKS'), 0) AS c
+    FROM journal
 ), f AS (
     SELECT
-        (SELECT coalesce(sum(s * vat), 0) FROM sales) AS salgsmoms,
-        (SELECT coalesce(sum(s * rc), 0) FROM purchases WHERE abbr = 'UV25') AS varekoeb,
-        (SELECT coalesce(sum(s * rc), 0) FROM purchases WHERE abbr IN ('UY25', 'UYX25')) AS ydelseskoeb,
+        (SELECT coalesce(sum(s * vat), 0) FROM sales) + j.salgsmoms AS salgsmoms,
+        (SELECT coalesce(sum(s * rc), 0) FROM purchases WHERE abbr = 'UV25') + j.varekoeb AS varekoeb,
+        (SELECT coalesce(sum(s * rc), 0) FROM purchases WHERE abbr IN ('UY25', 'UYX25')) + j.ydelseskoeb AS ydelseskoeb,
         (SELECT coalesce(sum(s * CASE abbr WHEN 'K25' THEN vat WHEN 'REP25' THEN round(vat * 0.25, 2)
                                            WHEN 'UV25' THEN rc WHEN 'UY25' THEN rc WHEN 'UYX25' THEN rc ELSE 0 END), 0)
-         FROM purchases) AS koebsmoms,
-        (SELECT coalesce(sum(s * net), 0) FROM purchases WHERE abbr = 'UV25' AND other_eu) AS a_varer,
-        (SELECT coalesce(sum(s * net), 0) FROM purchases WHERE abbr IN ('UY25', 'UYX25') AND other_eu) AS a_ydelser,
-        (SELECT coalesce(sum(s * net), 0) FROM sales WHERE abbr = 'EUV' AND in_eu) AS b_varer,
-        (SELECT coalesce(sum(s * net), 0) FROM sales WHERE abbr = 'EUY' AND in_eu) AS b_ydelser,
-        (SELECT coalesce(sum(s * net), 0) FROM sales WHERE abbr = 'EKS' OR (abbr IN ('EUV', 'EUY') AND NOT in_eu)) AS c
+         FROM purchases) + j.koebsmoms AS koebsmoms,
+        (SELECT coalesce(sum(s * net), 0) FROM purchases WHERE abbr = 'UV25' AND other_eu) + j.a_varer AS a_varer,
+        (SELECT coalesce(sum(s * net), 0) FROM purchases WHERE abbr IN ('UY25', 'UYX25') AND other_eu) + j.a_ydelser AS a_ydelser,
+        (SELECT coalesce(sum(s * net), 0) FROM sales WHERE abbr = 'EUV' AND in_eu) + j.b_varer AS b_varer,
+        (SELECT coalesce(sum(s * net), 0) FROM sales WHERE abbr = 'EUY' AND in_eu) + j.b_ydelser AS b_ydelser,
+        (SELECT coalesce(sum(s * net), 0) FROM sales WHERE abbr = 'EKS' OR (abbr IN ('EUV', 'EUY') AND NOT in_eu)) + j.c AS c
+    FROM j
 )
 SELECT salgsmoms, varekoeb, ydelseskoeb, koebsmoms, a_varer, a_ydelser, b_varer, b_ydelser, c,
        salgsmoms + varekoeb + ydelseskoeb - koebsmoms,
@@ -154,6 +183,69 @@ SELECT is((SELECT count(*) FROM periods p, billy.vat_check(p.org, p.period) c WH
 SELECT is((SELECT count(*) FROM periods p, billy.vat_check(p.org, p.period) c WHERE c.code = 'billy_deadline_differs'), 0::bigint,
           'and no period whose deadline differs from Billy''s');
 
+-- journal entries with VAT codes, on a fresh organization's generated books
+-- (written through the sandbox's API: billy's write path has its own test,
+-- t/76-vat-journal-entries.t): every code on both sides, odd øre, one
+-- voided and one draft entry (neither counts)
+SELECT billy_test.sandbox('POST', '/organizations', '{"name":"Kladde og Moms ApS"}')::jsonb ->> 'token' AS jtoken \gset
+SELECT billy.connect(:'jtoken', billy_test.setting('api_url')) AS orgj \gset
+SELECT count(*) AS synced FROM billy.sync_now(:'orgj') \gset
+CREATE FUNCTION pg_temp.jline(org text, account_no integer, side text, amount numeric, abbr text) RETURNS jsonb
+LANGUAGE sql AS $$
+    SELECT jsonb_strip_nulls(jsonb_build_object('accountId', (SELECT a.id FROM billy.accounts a WHERE a.organization_id = org AND a.account_no = jline.account_no),
+        'side', side, 'amount', amount,
+        'taxRateId', (SELECT t.id FROM billy.tax_rates t WHERE t.organization_id = org AND t.abbreviation = abbr)))
+$$;
+CREATE FUNCTION pg_temp.jentry(org text, token text, entry date, state text, lines jsonb) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+    id text := billy_test.api(token, 'POST', '/daybookTransactions', jsonb_build_object('daybookTransaction',
+        jsonb_build_object('entryDate', entry, 'description', 'moms ' || entry,
+                           'state', CASE state WHEN 'voided' THEN 'approved' ELSE state END, 'lines', lines)))
+        -> 'daybookTransactions' -> 0 ->> 'id';
+BEGIN
+    IF id IS NULL THEN
+        RAISE EXCEPTION 'journal entry of % not made', entry;
+    END IF;
+    IF state = 'voided' THEN
+        PERFORM billy_test.api(token, 'PUT', '/daybookTransactions/' || id,
+                               jsonb_build_object('daybookTransaction', jsonb_build_object('state', 'voided')));
+    END IF;
+    RETURN id;
+END
+$$;
+SELECT pg_temp.jentry(:'orgj', :'jtoken', e.d::date, e.st, (SELECT jsonb_agg(pg_temp.jline(:'orgj', x.no, x.side, x.amount, x.abbr))
+                                                  FROM jsonb_to_recordset(e.lines::jsonb) x(no integer, side text, amount numeric, abbr text)))
+FROM (VALUES
+    ('2026-01-20', 'approved', '[{"no":2750,"side":"debit","amount":1234.56,"abbr":"K25"},{"no":2750,"side":"debit","amount":99.99,"abbr":"REP25"},{"no":5810,"side":"credit","amount":1334.55}]'),
+    ('2026-02-03', 'approved', '[{"no":1110,"side":"credit","amount":3333.33,"abbr":"S25"},{"no":1110,"side":"debit","amount":0.03,"abbr":"S25"},{"no":5810,"side":"debit","amount":3333.30}]'),
+    ('2026-02-17', 'approved', '[{"no":1110,"side":"credit","amount":5000,"abbr":"EUV"},{"no":1110,"side":"credit","amount":700,"abbr":"EUY"},{"no":1110,"side":"credit","amount":450.5,"abbr":"EKS"},{"no":1110,"side":"credit","amount":120,"abbr":"FRI"},{"no":5810,"side":"debit","amount":6270.5}]'),
+    ('2026-04-08', 'approved', '[{"no":2750,"side":"debit","amount":8000.01,"abbr":"UV25"},{"no":2750,"side":"debit","amount":1999.99,"abbr":"UY25"},{"no":2750,"side":"debit","amount":333.33,"abbr":"UYX25"},{"no":2750,"side":"debit","amount":10,"abbr":"INGEN"},{"no":5810,"side":"credit","amount":10343.33}]'),
+    ('2026-05-12', 'approved', '[{"no":2750,"side":"credit","amount":250.05,"abbr":"K25"},{"no":5810,"side":"debit","amount":250.05}]'),
+    ('2026-05-20', 'voided', '[{"no":1110,"side":"credit","amount":10000,"abbr":"S25"},{"no":5810,"side":"debit","amount":10000}]'),
+    ('2026-05-21', 'draft', '[{"no":2750,"side":"debit","amount":4000,"abbr":"K25"},{"no":5810,"side":"credit","amount":4000}]')
+) e(d, st, lines);
+SELECT count(*) AS synced FROM billy.sync_now(:'orgj') \gset
+SELECT is((SELECT string_agg(state, ' ' ORDER BY entry_date) FROM billy.daybook_transactions
+           WHERE organization_id = :'orgj' AND description LIKE 'moms %'),
+          'approved approved approved approved approved voided draft', 'seven journal entries with VAT codes in the mirror');
+SELECT results_eq(
+    format($$SELECT q, r.salgsmoms_exact, r.moms_varekoeb_udland_exact, r.moms_ydelseskoeb_udland_exact, r.koebsmoms_exact,
+                    r.rubrik_a_varer_exact, r.rubrik_a_ydelser_exact, r.rubrik_b_varer_eu_salg_exact, r.rubrik_b_ydelser_exact,
+                    r.rubrik_c_exact, r.tilsvar_exact, r.tilsvar_reported
+             FROM unnest(ARRAY['2026-Q1', '2026-Q2']) q, billy.vat_return(%L, q) r ORDER BY 1$$, :'orgj'),
+    format($$SELECT q, i.salgsmoms, i.varekoeb, i.ydelseskoeb, i.koebsmoms, i.a_varer, i.a_ydelser, i.b_varer, i.b_ydelser,
+                    i.c, i.tilsvar, i.tilsvar_kr
+             FROM unnest(ARRAY['2026-Q1', '2026-Q2']) q, billy._vat_period(q) p, pg_temp.indep(%L, p.start_date, p.end_date) i
+             ORDER BY 1$$, :'orgj'),
+    'with journal entries: every field of 2026-Q1 and Q2 equals the independent formulation');
+SELECT is((SELECT count(*) FROM billy.vat_return_lines(:'orgj', '2026-H1') WHERE document_type = 'daybookTransaction'
+                                                                          AND field NOT IN ('none', 'unmapped')),
+          16::bigint, 'the drill-down has the journal entry lines'' 16 contributions (11 of the 13 taxed lines reach a field, reverse charge on two or three)');
+SELECT is((SELECT count(*) FROM unnest(ARRAY['2026-Q1', '2026-Q2']) q, billy.ledger_check(:'orgj', q) c
+           WHERE c.check_name = 'vat' AND c.severity IN ('error', 'warning')),
+          0::bigint, 'billy.ledger_check: the VAT accounts'' postings agree with the return, journal entries included');
+
 -- upstream changes (payments, voids, credit notes, new and approved invoices,
 -- new bills), then a sync: the VAT line table the triggers keep equals a
 -- rebuild from the mirror, and every return still equals the independent
@@ -184,7 +276,8 @@ SELECT ok((SELECT count(*) FROM billy.vat_return(:'org1', '2023-01-01..2026-06-3
 -- a TRUNCATE of the mirror takes the VAT lines and the rollups along, and the
 -- next sync fills them again (it failed on a duplicate VAT line before)
 TRUNCATE billy.invoices, billy.invoice_lines, billy.bills, billy.bill_lines, billy.balance_modifiers;
-SELECT is((SELECT count(*) FROM billy._vat_facts), 0::bigint, 'a TRUNCATE of the documents leaves no VAT line');
+SELECT is((SELECT count(*) FROM billy._vat_facts WHERE document_type IN ('invoice', 'bill')), 0::bigint,
+          'a TRUNCATE of the documents leaves no VAT line of a document (journal entries keep theirs)');
 SELECT is((SELECT sum(rows) FROM billy_test.analytics_differences()), 0::numeric, 'and the rollups follow it');
 SELECT count(*) AS resynced FROM billy.sync_now(:'org1', ARRAY['invoices', 'bills']) \gset
 SELECT ok(billy_test.mirror_equal(:'org1'), 'a sync after the TRUNCATE brings back every invoice and bill');
@@ -195,6 +288,9 @@ SELECT is((SELECT count(*) FROM (SELECT * FROM facts_kept EXCEPT SELECT * FROM b
           + (SELECT count(*) FROM (SELECT * FROM billy._vat_facts EXCEPT SELECT * FROM facts_kept) y),
           0::bigint, 'and its VAT lines equal a rebuild from the mirror');
 SELECT is((SELECT sum(rows) FROM billy_test.analytics_differences()), 0::numeric, 'and its rollups a recomputation');
+TRUNCATE billy.daybook_transaction_lines, billy.daybook_transactions;
+SELECT is((SELECT count(*) FROM billy._vat_facts WHERE document_type = 'daybookTransaction'), 0::bigint,
+          'a TRUNCATE of the journal entries leaves none of their VAT lines');
 
 -- a first sync cut short leaves its mark (billy.derived_pending): the
 -- triggers skip the organization's rows, and a rebuild by hand finishes the
