@@ -13,7 +13,7 @@
  * never in a log line, an error or the audit trail, which record the
  * file's name, type, size and SHA-256 instead (the plan's request.file).
  * When the write is done or failed its args keep only that description
- * (94-receipts.sql).  billy_file_request_body decodes them into the request
+ * (97-receipts.sql).  billy_file_request_body decodes them into the request
  * and checks them against the description the preview showed.
  *
  * Downloads are read through the API layer (api.c, charged to the

@@ -24,7 +24,8 @@
  *	- curl handles and header lists are released on every path, errors
  *	  included (PG_FINALLY).
  *
- * Its settings (timeouts, size cap, retries) and module are http_settings.c.
+ * Its settings (timeouts, size cap, retries) and module are http_settings.c;
+ * what a failed request means to a person, http_errors.c.
  *
  * The access token travels only in the X-Access-Token header.  Nothing here
  * logs headers, and URLs carry no secrets (billy.api_url refuses user info).
@@ -216,9 +217,9 @@ release_easy(BillyHttpRequest *req)
 	}
 }
 
-/* request_timeout_ms is the time one attempt of req may take */
-static int
-request_timeout_ms(BillyHttpRequest *req)
+/* billy_http_attempt_timeout_ms is the time one attempt of req may take */
+int
+billy_http_attempt_timeout_ms(BillyHttpRequest *req)
 {
 	return req->timeout_ms > 0 ? req->timeout_ms : billy_http_timeout_ms;
 }
@@ -266,8 +267,8 @@ start_attempt(BillyHttpRequest *req)
 	SETOPT(easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
 	SETOPT(easy, CURLOPT_FOLLOWLOCATION, 0L);
 	SETOPT(easy, CURLOPT_NOSIGNAL, 1L);
-	SETOPT(easy, CURLOPT_TIMEOUT_MS, (long) request_timeout_ms(req));
-	SETOPT(easy, CURLOPT_CONNECTTIMEOUT_MS, (long) Min(billy_connect_timeout_ms, request_timeout_ms(req)));
+	SETOPT(easy, CURLOPT_TIMEOUT_MS, (long) billy_http_attempt_timeout_ms(req));
+	SETOPT(easy, CURLOPT_CONNECTTIMEOUT_MS, (long) Min(billy_connect_timeout_ms, billy_http_attempt_timeout_ms(req)));
 	SETOPT(easy, CURLOPT_USERAGENT, BILLY_USER_AGENT);
 	SETOPT(easy, CURLOPT_ACCEPT_ENCODING, "");
 	SETOPT(easy, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t) billy_max_response_bytes);
@@ -476,56 +477,126 @@ charge(BillyHttpRequest *req)
 }
 
 /*
- * fill_slots starts requests while fewer than concurrency are in flight:
- * retries that are due first, then requests never started.  gets_only
- * starts GETs only (a write is never sent before the outcome of the one
- * before it has been handled).
+ * A run: the requests it has started and not yet handed to done (active or
+ * waiting for a retry), and where the next ones come from.  Its memory is
+ * its own, under TopMemoryContext: a done that commits keeps it.
  */
-static void
-fill_slots(BillyHttpRequest **reqs, int nreqs, int concurrency, int *active, int *next,
-		   int *waiting, bool gets_only)
+typedef struct HttpRun
 {
-	TimestampTz now = GetCurrentTimestamp();
+	MemoryContext cxt;
+	int			concurrency;
+	BillyHttpNextCallback next;
+	void	   *next_arg;
+	BillyHttpRequest *held;		/* taken from next, not started yet (a write) */
+	BillyHttpRequest **live;	/* active or waiting */
+	BillyHttpRequest **finished;	/* final, waiting for done, in order */
+	int			nlive;
+	int			cap;
+	int			npending;
+	int			fcap;
+	int			active;
+	int			waiting;
+} HttpRun;
 
-	for (int i = 0; *waiting > 0 && *active < concurrency && i < nreqs; i++)
+/* take_request starts a request taken from next: it becomes live */
+static void
+take_request(HttpRun *run, BillyHttpRequest *req)
+{
+	if (run->nlive == run->cap)
 	{
-		if (reqs[i]->state == REQ_WAITING && reqs[i]->next_attempt_at <= now &&
-			(!gets_only || reqs[i]->method == BILLY_GET))
-		{
-			(*waiting)--;
-			charge(reqs[i]);
-			start_attempt(reqs[i]);
-			(*active)++;
-		}
+		run->cap *= 2;
+		run->live = repalloc(run->live, sizeof(BillyHttpRequest *) * run->cap);
 	}
-	while (*active < concurrency && *next < nreqs &&
-		   (!gets_only || reqs[*next]->method == BILLY_GET))
-	{
-		charge(reqs[*next]);
-		start_attempt(reqs[(*next)++]);
-		(*active)++;
-	}
+	req->state = REQ_PENDING;
+	req->attempts = 0;
+	req->maybe_sent = false;
+	req->started_at = GetCurrentTimestamp();
+	run->live[run->nlive++] = req;
+	charge(req);
+	start_attempt(req);
+	run->active++;
 }
 
 /*
- * run_loop drives the transfers until every request has its final outcome;
- * billy_http_run wraps it so that every curl resource is released whatever
- * happens.
+ * fill_slots starts requests while fewer than concurrency are in flight:
+ * retries that are due first, then new ones from next.  gets_only starts
+ * GETs only (a write is never sent before the outcome of the one before it
+ * has been handled).
  */
 static void
-run_loop(BillyHttpRequest **reqs, int nreqs, int concurrency,
-		 BillyHttpDoneCallback done, void *arg)
+fill_slots(HttpRun *run, bool gets_only)
 {
-	int			ndone = 0;
-	int			active = 0;
-	int			next = 0;
-	int			waiting = 0;
+	TimestampTz now = GetCurrentTimestamp();
 
-	/* where the requests live: a done that commits keeps it */
-	BillyHttpRequest **finished = MemoryContextAlloc(GetMemoryChunkContext(reqs[0]),
-													 sizeof(BillyHttpRequest *) * nreqs);
+	for (int i = 0; run->waiting > 0 && run->active < run->concurrency && i < run->nlive; i++)
+	{
+		BillyHttpRequest *req = run->live[i];
 
-	while (ndone < nreqs)
+		if (req->state == REQ_WAITING && req->next_attempt_at <= now &&
+			(!gets_only || req->method == BILLY_GET))
+		{
+			run->waiting--;
+			charge(req);
+			start_attempt(req);
+			run->active++;
+		}
+	}
+	while (run->active < run->concurrency)
+	{
+		BillyHttpRequest *req;
+
+		if (run->held == NULL)
+			run->held = run->next(run->next_arg);
+		req = run->held;
+		if (req == NULL || (gets_only && req->method != BILLY_GET))
+			break;
+		run->held = NULL;
+		take_request(run, req);
+	}
+}
+
+/* no_longer_live: a request has its final outcome */
+static void
+no_longer_live(HttpRun *run, BillyHttpRequest *req)
+{
+	for (int i = 0; i < run->nlive; i++)
+		if (run->live[i] == req)
+		{
+			run->live[i] = run->live[--run->nlive];
+			return;
+		}
+}
+
+/* pend keeps a request with its final outcome until done has it */
+static void
+pend(HttpRun *run, BillyHttpRequest *req)
+{
+	if (run->npending == run->fcap)
+	{
+		run->fcap *= 2;
+		run->finished = repalloc(run->finished, sizeof(BillyHttpRequest *) * run->fcap);
+	}
+	run->finished[run->npending++] = req;
+}
+
+/*
+ * run_loop drives the transfers until next has nothing more and every
+ * request has its final outcome and was handed to done; billy_http_run_fed
+ * wraps it so that every curl resource is released whatever happens.
+ *
+ * Finished requests are handed to done one at a time, each after the slots
+ * freed so far are filled and the new requests sent: what done does (parse,
+ * compare, store a page) overlaps the next requests' round trips instead of
+ * delaying them, and a request that finishes meanwhile frees its slot
+ * before the next one is handled.  While one waits for done only GETs start
+ * (a write is never sent before the one before it was handled), and no new
+ * request starts while more than concurrency of them wait (their bodies are
+ * memory).
+ */
+static void
+run_loop(HttpRun *run, BillyHttpDoneCallback done, void *arg)
+{
+	for (;;)
 	{
 		long		poll_ms = POLL_INTERVAL_MS;
 		int			running;
@@ -533,7 +604,10 @@ run_loop(BillyHttpRequest **reqs, int nreqs, int concurrency,
 		int			nfinished = 0;
 		CURLMsg    *msg;
 
-		fill_slots(reqs, nreqs, concurrency, &active, &next, &waiting, false);
+		if (run->npending <= run->concurrency)
+			fill_slots(run, run->npending > 0);
+		if (run->active == 0 && run->waiting == 0 && run->npending == 0)
+			break;
 		if (curl_multi_perform(billy_multi, &running) != CURLM_OK)
 			elog(ERROR, "billy: curl_multi_perform failed");
 
@@ -550,7 +624,7 @@ run_loop(BillyHttpRequest **reqs, int nreqs, int concurrency,
 			finish_attempt(req, result);
 			release_easy(req);
 			pfree(bw);
-			active--;
+			run->active--;
 
 			if (result == CURLE_ABORTED_BY_CALLBACK)
 			{
@@ -567,73 +641,73 @@ run_loop(BillyHttpRequest **reqs, int nreqs, int concurrency,
 				log_attempt(req);
 				req->next_attempt_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), delay);
 				req->state = REQ_WAITING;
-				waiting++;
+				run->waiting++;
 				continue;
 			}
 			req->state = REQ_DONE;
-			ndone++;
 			log_attempt(req);
-			finished[nfinished++] = req;
+			no_longer_live(run, req);
+			nfinished++;
+			if (done)
+				pend(run, req);
 		}
 
-		/*
-		 * The slots the finished requests freed are filled and the new
-		 * requests sent before the finished ones are handed to done: what
-		 * done does (parse, compare, store a page) overlaps the next
-		 * requests' round trips instead of delaying them.  GETs only: a write
-		 * is never sent before the one before it was handled.
-		 */
-		if (nfinished > 0 && done)
+		if (run->npending > 0)
 		{
-			fill_slots(reqs, nreqs, concurrency, &active, &next, &waiting, true);
-			if (curl_multi_perform(billy_multi, &running) != CURLM_OK)
-				elog(ERROR, "billy: curl_multi_perform failed");
-			for (int i = 0; i < nfinished; i++)
-				done(finished[i], arg);
+			BillyHttpRequest *req = run->finished[0];
+
+			if (nfinished > 0 && run->npending <= run->concurrency)
+			{
+				fill_slots(run, true);
+				if (curl_multi_perform(billy_multi, &running) != CURLM_OK)
+					elog(ERROR, "billy: curl_multi_perform failed");
+			}
+			memmove(run->finished, run->finished + 1, sizeof(BillyHttpRequest *) * --run->npending);
+			done(req, arg);
 		}
 
 		CHECK_FOR_INTERRUPTS();
 		if (IsBackgroundWorker && !PostmasterIsAlive())
 			proc_exit(1);
-		if (ndone >= nreqs)
-			break;
 
-		/* a slot came free and a request waits for it: start it, don't poll */
-		if (active < concurrency && next < nreqs)
+		/* slots came free, or a request waits for done: go round again */
+		if (nfinished > 0 || run->npending > 0)
 			continue;
 
 		/* with nothing in flight, sleep only until the next retry is due */
-		if (active == 0 && waiting > 0)
+		if (run->active == 0 && run->waiting > 0)
 		{
 			TimestampTz soonest = 0;
 
-			for (int i = 0; i < nreqs; i++)
-				if (reqs[i]->state == REQ_WAITING &&
-					(soonest == 0 || reqs[i]->next_attempt_at < soonest))
-					soonest = reqs[i]->next_attempt_at;
+			for (int i = 0; i < run->nlive; i++)
+				if (run->live[i]->state == REQ_WAITING &&
+					(soonest == 0 || run->live[i]->next_attempt_at < soonest))
+					soonest = run->live[i]->next_attempt_at;
 			poll_ms = Max(0, Min(POLL_INTERVAL_MS,
 								 (soonest - GetCurrentTimestamp()) / 1000));
 		}
 		if (curl_multi_poll(billy_multi, NULL, 0, (int) poll_ms, NULL) != CURLM_OK)
 			elog(ERROR, "billy: curl_multi_poll failed");
 	}
-	pfree(finished);
 }
 
 /*
- * billy_http_run performs reqs, at most concurrency at a time, and calls
- * done (if given) for each as soon as it has its final outcome.  done may
- * do anything, SPI included; an error there or an interrupt releases every
- * curl resource before it propagates.
+ * billy_http_run_fed performs the requests next gives, at most concurrency
+ * at a time, and calls done (if given) for each as soon as it has its final
+ * outcome.  next returns NULL when it has nothing to start now; the run
+ * ends when it has nothing and nothing is in flight, so done may give next
+ * more (the pages a first page announced).  next and done may do anything,
+ * SPI and commits included, but not run requests themselves (one multi
+ * handle); an error there or an interrupt releases every curl resource
+ * before it propagates.  The caller owns the requests; a request handed to
+ * done is the run's no more.
  */
 void
-billy_http_run(BillyHttpRequest **reqs, int nreqs, int concurrency,
-			   BillyHttpDoneCallback done, void *arg)
+billy_http_run_fed(int concurrency, BillyHttpNextCallback next, void *next_arg,
+				   BillyHttpDoneCallback done, void *arg)
 {
-	if (nreqs <= 0)
-		return;
-	if (concurrency < 1)
-		concurrency = 1;
+	HttpRun    *run;
+	MemoryContext cxt;
 
 	if (billy_multi == NULL)
 	{
@@ -645,36 +719,73 @@ billy_http_run(BillyHttpRequest **reqs, int nreqs, int concurrency,
 		curl_multi_setopt(billy_multi, CURLMOPT_MAX_HOST_CONNECTIONS, 16L);
 	}
 
-	for (int i = 0; i < nreqs; i++)
-	{
-		reqs[i]->state = REQ_PENDING;
-		reqs[i]->attempts = 0;
-		reqs[i]->maybe_sent = false;
-		reqs[i]->started_at = GetCurrentTimestamp();
-	}
+	cxt = AllocSetContextCreate(TopMemoryContext, "billy http run", ALLOCSET_SMALL_SIZES);
+	run = MemoryContextAllocZero(cxt, sizeof(HttpRun));
+	run->cxt = cxt;
+	run->concurrency = Max(1, concurrency);
+	run->next = next;
+	run->next_arg = next_arg;
+	run->cap = run->fcap = 16;
+	run->live = MemoryContextAlloc(run->cxt, sizeof(BillyHttpRequest *) * run->cap);
+	run->finished = MemoryContextAlloc(run->cxt, sizeof(BillyHttpRequest *) * run->fcap);
 
 	PG_TRY();
 	{
-		run_loop(reqs, nreqs, concurrency, done, arg);
+		run_loop(run, done, arg);
 	}
 	PG_FINALLY();
 	{
-		for (int i = 0; i < nreqs; i++)
+		for (int i = 0; i < run->nlive; i++)
 		{
-			if (reqs[i]->easy != NULL)
+			BillyHttpRequest *req = run->live[i];
+
+			if (req->easy != NULL)
 			{
 				BodyWriter *bw = NULL;
 
-				curl_easy_getinfo(reqs[i]->easy, CURLINFO_PRIVATE, (char **) &bw);
-				release_easy(reqs[i]);
+				curl_easy_getinfo(req->easy, CURLINFO_PRIVATE, (char **) &bw);
+				release_easy(req);
 				if (bw)
 					pfree(bw);
 			}
-			else if (reqs[i]->headers != NULL)
-				release_easy(reqs[i]);
+			else if (req->headers != NULL)
+				release_easy(req);
 		}
+		MemoryContextDelete(cxt);
 	}
 	PG_END_TRY();
+}
+
+/* the requests of billy_http_run, one after another */
+typedef struct ArrayFeed
+{
+	BillyHttpRequest **reqs;
+	int			n;
+	int			next;
+} ArrayFeed;
+
+static BillyHttpRequest *
+array_next(void *arg)
+{
+	ArrayFeed  *feed = arg;
+
+	return feed->next < feed->n ? feed->reqs[feed->next++] : NULL;
+}
+
+/*
+ * billy_http_run performs reqs, at most concurrency at a time, in their
+ * order, and calls done (if given) for each as soon as it has its final
+ * outcome (billy_http_run_fed).
+ */
+void
+billy_http_run(BillyHttpRequest **reqs, int nreqs, int concurrency,
+			   BillyHttpDoneCallback done, void *arg)
+{
+	ArrayFeed	feed = {reqs, nreqs, 0};
+
+	if (nreqs <= 0)
+		return;
+	billy_http_run_fed(concurrency, array_next, &feed, done, arg);
 }
 
 /* billy_http_perform runs one request to its final outcome */
@@ -682,204 +793,4 @@ void
 billy_http_perform(BillyHttpRequest *req)
 {
 	billy_http_run(&req, 1, 1, NULL, NULL);
-}
-
-/*
- * billy_http_describe turns a failed request into an error a person can act
- * on: what failed, Billy's own errorCode and message, and what to do.
- */
-void
-billy_http_describe(BillyHttpRequest *req, BillyHttpError *err)
-{
-	const char *method = billy_http_method_name(req->method);
-	char	   *where = psprintf("%s %s%s", method, req->base_url, req->path);
-	char	   *attempts = req->attempts > 1 ? psprintf(" after %d attempts", req->attempts) : pstrdup("");
-
-	memset(err, 0, sizeof(*err));
-
-	switch (req->failure)
-	{
-		case BILLY_HTTP_OK:
-			err->sqlerrcode = ERRCODE_SUCCESSFUL_COMPLETION;
-			err->message = pstrdup("request succeeded");
-			err->cause = "ok";
-			return;
-
-		case BILLY_HTTP_CONNECT:
-			err->sqlerrcode = ERRCODE_CONNECTION_FAILURE;
-			err->message = pstrdup("could not connect to Billy");
-			err->detail = psprintf("%s failed%s: %s.", where, attempts, req->curl_error);
-			err->hint = pstrdup("Check the API URL (billy.api_url or the organization's own) and the network.");
-			err->cause = "connect";
-			return;
-
-		case BILLY_HTTP_TIMEOUT:
-			err->sqlerrcode = ERRCODE_CONNECTION_FAILURE;
-			err->message = pstrdup("request to Billy timed out");
-			err->detail = psprintf("%s got no complete answer within %d ms%s: %s.",
-								   where, request_timeout_ms(req), attempts, req->curl_error);
-			err->hint = pstrdup("Billy may be slow or unreachable; billy.http_timeout_ms and billy.connect_timeout_ms bound the wait.");
-			err->cause = "timeout";
-			return;
-
-		case BILLY_HTTP_TRANSFER:
-			err->sqlerrcode = ERRCODE_CONNECTION_FAILURE;
-			err->message = pstrdup("connection to Billy broke during the request");
-			err->detail = psprintf("%s failed%s: %s.", where, attempts, req->curl_error);
-			err->hint = req->maybe_sent ?
-				pstrdup("The request may have reached Billy; its outcome is unknown.") :
-				pstrdup("Try again; reads are retried automatically up to billy.max_retries times.");
-			err->cause = "transfer";
-			return;
-
-		case BILLY_HTTP_TOO_LARGE:
-			err->sqlerrcode = ERRCODE_PROGRAM_LIMIT_EXCEEDED;
-			err->message = pstrdup("response from Billy is larger than billy.max_response_bytes");
-			err->detail = psprintf("%s returned more than %d bytes.", where, billy_max_response_bytes);
-			err->hint = pstrdup("A superuser can raise billy.max_response_bytes if responses this large are expected.");
-			err->cause = "too_large";
-			return;
-
-		case BILLY_HTTP_BAD_URL:
-			err->sqlerrcode = ERRCODE_INVALID_PARAMETER_VALUE;
-			err->message = pstrdup("invalid Billy API URL");
-			err->detail = psprintf("%s: %s.", where, req->curl_error);
-			err->hint = pstrdup("The URL must be an absolute http:// or https:// URL.");
-			err->cause = "bad_url";
-			return;
-
-		case BILLY_HTTP_OTHER:
-			err->sqlerrcode = ERRCODE_EXTERNAL_ROUTINE_EXCEPTION;
-			err->message = pstrdup("request to Billy failed");
-			err->detail = psprintf("%s failed%s: %s.", where, attempts,
-								   req->curl_error ? req->curl_error : "interrupted");
-			err->cause = "curl";
-			return;
-
-		case BILLY_HTTP_STATUS:
-			break;
-	}
-
-	/* an HTTP error status: read Billy's error envelope when there is one */
-	{
-		static const char *const names[] = {"errorCode", "errorMessage", "validationErrors"};
-		char	   *values[3];
-		StringInfoData d;
-
-		billy_json_top_fields(req->response.data, req->response.len, names, 3, values);
-		err->billy_error_code = values[0];
-
-		initStringInfo(&d);
-		appendStringInfo(&d, "%s answered HTTP %ld%s", where, req->status, attempts);
-		if (values[0] || values[1])
-			appendStringInfo(&d, ": %s%s%s", values[0] ? values[0] : "",
-							 values[0] && values[1] ? ": " : "",
-							 values[1] ? values[1] : "");
-		if (d.len > 0 && d.data[d.len - 1] != '.')
-			appendStringInfoChar(&d, '.');
-		if (values[2])
-			appendStringInfo(&d, " Validation errors: %s", values[2]);
-		if (req->status == 429 && req->last_retry_after_ms >= 0)
-			appendStringInfo(&d, " Retry-After: %d s.", req->last_retry_after_ms / 1000);
-		err->detail = d.data;
-
-		if (req->status == 401 || req->status == 403)
-		{
-			err->sqlerrcode = ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION;
-			err->message = pstrdup("Billy refused the access token");
-			err->hint = pstrdup("Create an access token in Billy (Settings, Access tokens) and call billy.connect() with it.");
-			err->cause = req->status == 401 ? "http_401" : "http_403";
-		}
-		else if (req->status == 429)
-		{
-			err->sqlerrcode = ERRCODE_CONFIGURATION_LIMIT_EXCEEDED;
-			err->message = pstrdup("Billy's rate limit is still exceeded");
-			err->hint = pstrdup("Try again later; billy.max_retries and billy.max_retry_wait_ms control how long billy keeps trying.");
-			err->cause = "http_429";
-		}
-		else if (req->status == 404)
-		{
-			err->sqlerrcode = ERRCODE_EXTERNAL_ROUTINE_EXCEPTION;
-			err->message = pstrdup("Billy does not know the requested resource");
-			err->cause = "http_404";
-		}
-		else if (req->status == 422 || req->status == 400)
-		{
-			err->sqlerrcode = ERRCODE_INVALID_PARAMETER_VALUE;
-			err->message = pstrdup("Billy rejected the request");
-			err->hint = pstrdup("The detail has Billy's reason; correct the named fields and try again.");
-			err->cause = req->status == 422 ? "http_422" : "http_400";
-		}
-		else if (req->status >= 500)
-		{
-			err->sqlerrcode = ERRCODE_EXTERNAL_ROUTINE_EXCEPTION;
-			err->message = psprintf("Billy's API failed with HTTP %ld", req->status);
-			err->hint = pstrdup("Billy may be having trouble; try again later.");
-			err->cause = "http_5xx";
-		}
-		else
-		{
-			err->sqlerrcode = ERRCODE_EXTERNAL_ROUTINE_EXCEPTION;
-			err->message = psprintf("Billy answered HTTP %ld", req->status);
-			err->cause = "http_other";
-		}
-	}
-}
-
-/*
- * billy_http_raise reports a failed request as an ERROR.  The statement is
- * kept out of the server log (errhidestmt): the statement that failed may be
- * billy.connect() with a token in its text.
- */
-void
-billy_http_raise(BillyHttpRequest *req)
-{
-	BillyHttpError err;
-
-	billy_http_describe(req, &err);
-	ereport(ERROR,
-			(errcode(err.sqlerrcode),
-			 errmsg("%s", err.message),
-			 err.detail ? errdetail("%s", err.detail) : 0,
-			 err.hint ? errhint("%s", err.hint) : 0,
-			 errhidestmt(true)));
-	pg_unreachable();
-}
-
-/*
- * billy_http_json_problem fills err and returns true when a successful
- * response's body is not JSON that billy can store.
- */
-bool
-billy_http_json_problem(BillyHttpRequest *req, BillyHttpError *err)
-{
-	char	   *problem = billy_json_check(req->response.data, req->response.len);
-
-	if (problem == NULL)
-		return false;
-	memset(err, 0, sizeof(*err));
-	err->sqlerrcode = ERRCODE_EXTERNAL_ROUTINE_EXCEPTION;
-	err->message = pstrdup("Billy returned invalid JSON");
-	err->detail = psprintf("%s %s%s answered HTTP %ld with a body that is not valid JSON: %s",
-						   billy_http_method_name(req->method), req->base_url,
-						   req->path, req->status, problem);
-	err->hint = pstrdup("Billy or a proxy in between may be failing; try again later.");
-	err->cause = "invalid_json";
-	return true;
-}
-
-/* billy_http_require_json raises the error billy_http_json_problem finds */
-void
-billy_http_require_json(BillyHttpRequest *req)
-{
-	BillyHttpError err;
-
-	if (!billy_http_json_problem(req, &err))
-		return;
-	ereport(ERROR,
-			(errcode(err.sqlerrcode),
-			 errmsg("%s", err.message),
-			 errdetail("%s", err.detail),
-			 errhint("%s", err.hint),
-			 errhidestmt(true)));
 }

@@ -81,6 +81,7 @@ typedef struct BillyHttpError
 } BillyHttpError;
 
 typedef void (*BillyHttpDoneCallback) (BillyHttpRequest *req, void *arg);
+typedef BillyHttpRequest *(*BillyHttpNextCallback) (void *arg);
 
 extern BillyHttpRequest *billy_http_request_new(BillyHttpMethod method,
 												const char *base_url,
@@ -88,7 +89,10 @@ extern BillyHttpRequest *billy_http_request_new(BillyHttpMethod method,
 												const char *token);
 extern void billy_http_run(BillyHttpRequest **reqs, int nreqs, int concurrency,
 						   BillyHttpDoneCallback done, void *arg);
+extern void billy_http_run_fed(int concurrency, BillyHttpNextCallback next, void *next_arg,
+							   BillyHttpDoneCallback done, void *arg);
 extern void billy_http_perform(BillyHttpRequest *req);
+extern int	billy_http_attempt_timeout_ms(BillyHttpRequest *req);
 extern void billy_http_describe(BillyHttpRequest *req, BillyHttpError *err);
 extern void billy_http_raise(BillyHttpRequest *req) pg_attribute_noreturn();
 extern bool billy_http_json_problem(BillyHttpRequest *req, BillyHttpError *err);

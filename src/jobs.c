@@ -416,6 +416,18 @@ transient(int sqlerrcode)
 void
 billy_jobs_record_failure(BillyJob *job, ErrorData *edata)
 {
+	billy_job_begin_xact();
+	billy_jobs_fail(job, edata);
+	billy_job_commit_xact();
+}
+
+/*
+ * billy_jobs_fail is billy_jobs_record_failure in the current transaction
+ * (a handler finishing jobs it took up besides its own, sync.c)
+ */
+void
+billy_jobs_fail(BillyJob *job, ErrorData *edata)
+{
 	Oid			types[5] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, BOOLOID};
 	Datum		values[5];
 	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
@@ -430,7 +442,6 @@ billy_jobs_record_failure(BillyJob *job, ErrorData *edata)
 	values[3] = CStringGetTextDatum(unpack_sql_state(edata->sqlerrcode));
 	values[4] = BoolGetDatum(retry);
 
-	billy_job_begin_xact();
 	billy_sql_exec("UPDATE billy.jobs SET last_error = $2, last_error_detail = $3, "
 				   "last_sqlstate = $4, "
 				   "state = CASE WHEN $5 THEN 'queued' ELSE 'failed' END, "
@@ -441,7 +452,6 @@ billy_jobs_record_failure(BillyJob *job, ErrorData *edata)
 				   "  ELSE run_after END "
 				   "WHERE id OPERATOR(pg_catalog.=) $1",
 				   5, types, values, nulls);
-	billy_job_commit_xact();
 
 	ereport(LOG,
 			(errmsg("billy job %lld (%s) failed%s: %s",

@@ -94,6 +94,7 @@ extern BillyJob *billy_jobs_claim(MemoryContext mcxt);
 extern void billy_jobs_finish(BillyJob *job);
 extern void billy_jobs_postpone(BillyJob *job);
 extern void billy_jobs_record_failure(BillyJob *job, ErrorData *edata);
+extern void billy_jobs_fail(BillyJob *job, ErrorData *edata);
 extern long billy_jobs_next_due_ms(long wait);
 
 extern const struct BillyModule billy_jobs_module;

@@ -210,24 +210,22 @@ use_vault(void)
 }
 
 /*
- * fetch_organization asks Billy which organization a token opens and
- * returns the response; any failure is raised with its cause.
+ * fetch_organization asks Billy which organization a token opens (base_url
+ * NULL: req was asked) and returns the answer; a failure raises its cause.
  */
 static Jsonb *
-fetch_organization(const char *base_url, const char *token)
+fetch_organization(const char *base_url, const char *token, BillyHttpRequest *req)
 {
-	BillyHttpRequest *req;
-	Jsonb	   *jb;
-
-	req = billy_http_request_new(BILLY_GET, base_url, "/organization", token);
-	billy_http_perform(req);
+	if (base_url != NULL)
+	{
+		req = billy_http_request_new(BILLY_GET, base_url, "/organization", token);
+		billy_http_perform(req);
+	}
 	if (req->failure != BILLY_HTTP_OK)
 		billy_http_raise(req);
 	billy_http_require_json(req);
-	jb = billy_jsonb_parse(req->response.data, req->response.len,
-						   "Billy's answer to GET /organization");
-	pfree(req->response.data);
-	return jb;
+	return billy_jsonb_parse(req->response.data, req->response.len,
+							 "Billy's answer to GET /organization");
 }
 
 /*
@@ -364,7 +362,7 @@ connect_organization(FunctionCallInfo fcinfo)
 	}
 	billy_end_owner(&owner);
 
-	response = fetch_organization(billy_effective_api_url(api_url), token);
+	response = fetch_organization(billy_effective_api_url(api_url), token, NULL);
 
 	/*
 	 * The organization is bound to the API it was connected with: the
@@ -704,18 +702,26 @@ billy_load_token(const char *org_id, char **api_url)
 
 /*
  * billy_refresh_organization fetches an organization's settings again and
- * stores them; the worker runs it for 'refresh_organization' jobs.
+ * stores them ('refresh_organization' jobs); billy_store_organization_answer
+ * stores an answer to GET /organization asked with org_id's token (a sync's).
  */
 void
 billy_refresh_organization(const char *org_id)
 {
+	billy_store_organization_answer(org_id, NULL);
+}
+
+void
+billy_store_organization_answer(const char *org_id, BillyHttpRequest *req)
+{
 	char	   *api_url = NULL;
-	char	   *token = billy_load_token(org_id, &api_url);
-	Jsonb	   *response = fetch_organization(billy_effective_api_url(api_url), token);
+	char	   *token = req ? NULL : billy_load_token(org_id, &api_url);
+	Jsonb	   *response = fetch_organization(req ? NULL : billy_effective_api_url(api_url), token, req);
 	char	   *stored;
 	BillyOwner	owner;
 
-	explicit_bzero(token, strlen(token));
+	if (token)
+		explicit_bzero(token, strlen(token));
 	billy_become_owner(&owner);
 	stored = store_organization(response);
 	billy_end_owner(&owner);

@@ -10,10 +10,13 @@
 
 #include "postgres.h"
 
+#include "http.h"
+
 extern char *billy_resolve_organization(const char *org);
 extern char *billy_resolve_organization_quietly(const char *org);
 extern char *billy_load_token(const char *org_id, char **api_url);
 extern void billy_refresh_organization(const char *org_id);
+extern void billy_store_organization_answer(const char *org_id, BillyHttpRequest *req);
 
 /* settings (organizations.c) */
 extern char *billy_api_url;

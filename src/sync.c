@@ -145,9 +145,121 @@ forget_old_changes(void)
 }
 
 
+/* a job whose resource a sync job scans, its own or one it took up */
+typedef struct JobTarget
+{
+	BillyJob   *job;
+	bool		own;
+	int			order;			/* in billy._sync_resources() */
+} JobTarget;
+
+/*
+ * take_siblings claims the organization's other sync jobs of the same mode
+ * that are due now (running, committed, as billy_jobs_claim would), to be
+ * scanned with the job's own resource (billy_sync_group): a target each,
+ * in the catalog's sync order.  Returns how many targets (1: none taken).
+ */
+static int
+take_siblings(BillyJob *job, const char *resource, bool hot, BillySyncTarget **out)
+{
+	MemoryContext mcxt = GetMemoryChunkContext(job);
+	Oid			types[4] = {TEXTOID, INT8OID, TEXTOID, TEXTOID};
+	Datum		values[4];
+	BillySyncTarget *t;
+	int			n;
+
+	values[0] = CStringGetTextDatum(job->organization_id);
+	values[1] = Int64GetDatum(job->id);
+	values[2] = CStringGetTextDatum(hot ? "hot" : "full");
+	values[3] = CStringGetTextDatum(resource);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "billy: SPI_connect failed");
+	if (SPI_execute_with_args("WITH taken AS (UPDATE billy.jobs j SET state = 'running', "
+							  "  started_at = pg_catalog.now(), finished_at = NULL, "
+							  "  attempts = j.attempts OPERATOR(pg_catalog.+) 1 "
+							  "  WHERE j.id OPERATOR(pg_catalog.=) ANY (ARRAY("
+							  "    SELECT q.id FROM billy.jobs q "
+							  "    WHERE q.kind OPERATOR(pg_catalog.=) 'sync' "
+							  "    AND q.state OPERATOR(pg_catalog.=) 'queued' "
+							  "    AND q.organization_id OPERATOR(pg_catalog.=) $1 "
+							  "    AND q.id OPERATOR(pg_catalog.<>) $2 "
+							  "    AND q.run_after OPERATOR(pg_catalog.<=) pg_catalog.now() "
+							  "    AND COALESCE(q.args OPERATOR(pg_catalog.->>) 'mode', 'full') OPERATOR(pg_catalog.=) $3 "
+							  "    AND q.args OPERATOR(pg_catalog.->>) 'resource' OPERATOR(pg_catalog.<>) $4 "
+							  "    FOR UPDATE SKIP LOCKED)) "
+							  "  RETURNING j.id, j.args OPERATOR(pg_catalog.->>) 'resource' AS resource, "
+							  "  j.attempts, j.max_attempts) "
+							  "SELECT x.id, x.resource, x.attempts, x.max_attempts, "
+							  "  COALESCE(pg_catalog.array_position(billy._sync_resources(), x.resource), 0) "
+							  "FROM (SELECT $2 AS id, $4 AS resource, 0 AS attempts, 0 AS max_attempts "
+							  "      UNION ALL SELECT * FROM taken) x ORDER BY 5, 1",
+							  4, types, values, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "billy: could not take up an organization's sync jobs");
+	n = (int) SPI_processed;
+	t = MemoryContextAllocZero(mcxt, sizeof(BillySyncTarget) * n);
+	for (int i = 0; i < n; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		JobTarget  *jt = MemoryContextAllocZero(mcxt, sizeof(JobTarget));
+
+		t[i].job_id = pg_strtoint64(SPI_getvalue(tup, desc, 1));
+		t[i].resource = MemoryContextStrdup(mcxt, SPI_getvalue(tup, desc, 2));
+		t[i].caller = jt;
+		jt->own = (t[i].job_id == job->id);
+		if (jt->own)
+		{
+			jt->job = job;
+			t[i].allowed = true;	/* billy_sync_job asked the breaker */
+		}
+		else
+		{
+			jt->job = MemoryContextAllocZero(mcxt, sizeof(BillyJob));
+			jt->job->id = t[i].job_id;
+			jt->job->kind = job->kind;
+			jt->job->organization_id = job->organization_id;
+			jt->job->attempts = pg_strtoint32(SPI_getvalue(tup, desc, 3));
+			jt->job->max_attempts = pg_strtoint32(SPI_getvalue(tup, desc, 4));
+		}
+	}
+	SPI_finish();
+	/* the jobs taken up are seen running, as a crash would leave them */
+	billy_job_commit_and_continue();
+	*out = t;
+	return n;
+}
+
+/*
+ * sibling_done finishes, as its scan ends, a job taken up by another's
+ * (done, failed or retried, or postponed by the breaker) and commits; the
+ * handler's own job is finished by the worker.
+ */
+static void
+sibling_done(BillySyncTarget *t, void *arg)
+{
+	JobTarget  *jt = t->caller;
+
+	if (jt->own)
+		return;
+	if (t->postpone_until != 0)
+	{
+		jt->job->postpone_until = t->postpone_until;
+		billy_jobs_postpone(jt->job);
+	}
+	else if (t->error != NULL)
+		billy_jobs_fail(jt->job, t->error);
+	else
+		billy_jobs_finish(jt->job);
+	billy_job_commit_and_continue();
+}
+
 /*
  * billy_sync_job is the handler of "sync" jobs: {"resource": ..., "mode":
- * "full"|"hot"}.  An open circuit breaker postpones the job instead.
+ * "full"|"hot"}.  An open circuit breaker postpones the job instead.  The
+ * organization's other sync jobs of the same mode that are due are taken
+ * up and their resources scanned together with this one (billy_sync_group:
+ * several resources' pages in flight at once), each job finished as its
+ * scan ends.
  */
 void
 billy_sync_job(BillyJob *job)
@@ -155,6 +267,9 @@ billy_sync_job(BillyJob *job)
 	static const char *const names[] = {"resource", "mode"};
 	char	   *values[2];
 	TimestampTz retry_at = 0;
+	bool		hot;
+	BillySyncTarget *targets;
+	int			n;
 
 	if (job->organization_id == NULL)
 		ereport(ERROR,
@@ -169,9 +284,27 @@ billy_sync_job(BillyJob *job)
 		job->postpone_until = retry_at;
 		return;
 	}
-	billy_sync_one(job->organization_id, values[0],
-				   values[1] != NULL && strcmp(values[1], "hot") == 0,
-				   BILLY_COMMIT_WORKER, job->id, false, NULL);
+	hot = values[1] != NULL && strcmp(values[1], "hot") == 0;
+
+	/* a trial of a half-open breaker goes alone */
+	if (billy_breaker_is_open(job->organization_id, &retry_at) ||
+		(n = take_siblings(job, values[0], hot, &targets)) == 1)
+	{
+		billy_sync_one(job->organization_id, values[0], hot,
+					   BILLY_COMMIT_WORKER, job->id, false, NULL);
+		return;
+	}
+	billy_sync_group(job->organization_id, targets, n, hot, sibling_done, NULL);
+	for (int i = 0; i < n; i++)
+	{
+		JobTarget  *jt = targets[i].caller;
+
+		if (!jt->own)
+			continue;
+		if (targets[i].error != NULL)
+			ReThrowError(targets[i].error);
+		job->postpone_until = targets[i].postpone_until;
+	}
 }
 
 /*

@@ -382,6 +382,25 @@ LANGUAGE sql AS $$
     SELECT (SELECT count(*) FROM (SELECT * FROM billy._vat_facts EXCEPT ALL SELECT * FROM want) x)
          + (SELECT count(*) FROM (SELECT * FROM want EXCEPT ALL SELECT * FROM billy._vat_facts) y)
 $$;
+-- ledger_differences: rows of billy.ledger_sums that differ from a GROUP BY
+-- over the postings of the transactions not marked deleted (both grains)
+CREATE FUNCTION billy_test.ledger_differences() RETURNS bigint
+LANGUAGE sql AS $$
+    WITH want AS (
+        SELECT p.organization_id, g.grain, g.day, p.account_id,
+               sum(greatest(p.signed_amount, 0)) AS debit, sum(greatest(-p.signed_amount, 0)) AS credit,
+               count(*)::integer AS postings
+        FROM billy.postings p
+        JOIN billy.transactions t ON t.organization_id = p.organization_id AND t.id = p.transaction_id
+        CROSS JOIN LATERAL (VALUES ('day', p.entry_date), ('month', date_trunc('month', p.entry_date)::date)) g(grain, day)
+        WHERE t.deleted_at IS NULL AND p.account_id IS NOT NULL AND p.entry_date IS NOT NULL
+        GROUP BY 1, 2, 3, 4
+    )
+    SELECT count(*) FROM want w FULL JOIN billy.ledger_sums s
+        ON (s.organization_id, s.grain, s.day, s.account_id) = (w.organization_id, w.grain, w.day, w.account_id)
+    WHERE (s.debit, s.credit, s.postings) IS DISTINCT FROM (w.debit, w.credit, w.postings)
+$$;
 RESET check_function_bodies;
+GRANT EXECUTE ON FUNCTION billy_test.ledger_differences() TO PUBLIC;
 GRANT EXECUTE ON FUNCTION billy_test.analytics_differences() TO PUBLIC;
 GRANT EXECUTE ON FUNCTION billy_test.vat_fact_differences() TO PUBLIC;

@@ -67,8 +67,9 @@ CREATE INDEX changes_time ON billy.changes (changed_at);
 COMMENT ON TABLE billy.changes IS
 'Every insert, update and deletion billy saw upstream: organization, resource, record id, operation, when, and the sync run. Kept billy.changes_retention_days days.';
 
--- A first sync of invoices or bills fills the tables derived from them
--- (analytics rollups, VAT lines) in one set-based pass at the end of its
+-- A first sync of invoices, bills or transactions fills the tables derived
+-- from them (analytics rollups, VAT lines; the ledger's rollup) in one
+-- set-based pass at the end of its
 -- scan instead of page by page: while an organization's row is here, the
 -- triggers that keep those tables current skip its rows of that resource,
 -- and the next scan of the resource that finishes rebuilds them from the
@@ -76,13 +77,13 @@ COMMENT ON TABLE billy.changes IS
 -- middle leaves the row, so the state is always either complete or marked.
 CREATE TABLE billy.derived_pending (
     organization_id text NOT NULL REFERENCES billy.organizations (id) ON DELETE CASCADE,
-    resource        text NOT NULL CHECK (resource OPERATOR(pg_catalog.=) ANY (ARRAY['invoices', 'bills', 'daybookTransactions'])),
+    resource        text NOT NULL CHECK (resource OPERATOR(pg_catalog.=) ANY (ARRAY['invoices', 'bills', 'daybookTransactions', 'transactions'])),
     since           timestamptz NOT NULL DEFAULT pg_catalog.now(),
     sync_run_id     bigint,
     PRIMARY KEY (organization_id, resource)
 );
 COMMENT ON TABLE billy.derived_pending IS
-'Organizations and resources (invoices, bills, daybookTransactions) whose derived tables (the analytics rollups and VAT lines of those documents; the VAT lines of journal entries) are being built in one pass at the end of a first sync, or were left to rebuild by a first sync cut short: until the row goes, they are incomplete for that organization. The next scan of the resource that finishes rebuilds them from the mirror and removes the row. sync_run_id: the run that started it.';
+'Organizations and resources (invoices, bills, daybookTransactions, transactions) whose derived tables (the analytics rollups and VAT lines of those documents; the VAT lines of journal entries; the ledger rollup billy.ledger_sums of the transactions'' postings) are being built in one pass at the end of a first sync, or were left to rebuild by a first sync cut short: until the row goes, they are incomplete for that organization. The next scan of the resource that finishes rebuilds them from the mirror and removes the row, and so do billy.analytics_rebuild, billy.vat_rebuild_lines and billy.ledger_rebuild. sync_run_id: the run that started it.';
 
 DO $rls$
 DECLARE

@@ -795,10 +795,19 @@ DECLARE
     after_id text;
     family text;
     docs billy._analytics_document[];
+    marked text;
 BEGIN
     FOR o IN SELECT id FROM billy.organizations
              WHERE (org IS NULL OR id = billy._resolve_org(org)) ORDER BY id
     LOOP
+        -- what a first sync cut short left to rebuild (billy.derived_pending)
+        -- is rebuilt here, its VAT lines too: the mark goes first, waiting
+        -- for the writers that skipped (75-derived.sql)
+        FOR marked IN DELETE FROM billy.derived_pending
+                      WHERE organization_id = o AND resource IN ('invoices', 'bills') RETURNING resource
+        LOOP
+            PERFORM billy._vat_rebuild_kind(o, rtrim(marked, 's'));
+        END LOOP;
         PERFORM billy._analytics_lock(ARRAY[o]);
         DELETE FROM billy.analytics_daily WHERE organization_id = o;
         DELETE FROM billy.analytics_open WHERE organization_id = o;
@@ -828,7 +837,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION billy.analytics_rebuild(text) IS
-'Recomputes the analytics rollups of one organization (id or name; NULL: every organization) from the mirror, and returns how many organizations were rebuilt. The sync keeps the rollups current by itself; use this after restoring the mirror tables without triggers (pg_restore --disable-triggers, session_replication_role = replica).';
+'Recomputes the analytics rollups of one organization (id or name; NULL: every organization) from the mirror, and returns how many organizations were rebuilt. The sync keeps the rollups current by itself; use this after restoring the mirror tables without triggers (pg_restore --disable-triggers, session_replication_role = replica). It also finishes what a first sync cut short left to rebuild (billy.derived_pending: those VAT lines too).';
 
 ------------------------------------------------------------------------------
 -- The questions: summary, trends, customers, receivables, forecast

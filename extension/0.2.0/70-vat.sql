@@ -754,8 +754,20 @@ DECLARE
     org_id text := CASE WHEN org IS NULL THEN NULL ELSE billy._resolve_org(org) END;
     o record;
     n bigint;
+    marked text;
 BEGIN
     FOR o IN SELECT x.id FROM billy.organizations x WHERE org_id IS NULL OR x.id = org_id LOOP
+        -- what a first sync cut short left to rebuild (billy.derived_pending)
+        -- is rebuilt here, its rollups too: the mark goes first, waiting for
+        -- the writers that skipped (75-derived.sql)
+        FOR marked IN DELETE FROM billy.derived_pending
+                      WHERE organization_id = o.id AND resource IN ('invoices', 'bills', 'daybookTransactions')
+                      RETURNING resource
+        LOOP
+            IF marked <> 'daybookTransactions' THEN
+                PERFORM billy._analytics_rebuild_family(o.id, rtrim(marked, 's'));
+            END IF;
+        END LOOP;
         DELETE FROM billy._vat_facts f WHERE f.organization_id = o.id;
         INSERT INTO billy._vat_facts
         SELECT * FROM billy._vat_fact_rows('invoice', o.id, ARRAY(SELECT i.id FROM billy.invoices i WHERE i.organization_id = o.id), NULL);
@@ -770,7 +782,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION billy.vat_rebuild_lines(text) IS
-'Recomputes the VAT line table (billy._vat_facts, behind billy.vat_lines and billy.vat_return) of an organization (every organization when NULL) from the mirror. Triggers keep it current on every write; this repairs it after the triggers were bypassed (session_replication_role = replica, triggers disabled). Returns the number of lines.';
+'Recomputes the VAT line table (billy._vat_facts, behind billy.vat_lines and billy.vat_return) of an organization (every organization when NULL) from the mirror. Triggers keep it current on every write; this repairs it after the triggers were bypassed (session_replication_role = replica, triggers disabled), and finishes what a first sync cut short left to rebuild (billy.derived_pending: those rollups too). Returns the number of lines.';
 
 CREATE VIEW billy.vat_lines WITH (security_invoker = true) AS
 SELECT f.organization_id, f.document_type, f.document_id,

@@ -2,7 +2,9 @@
 -- Derived tables of a first sync, built in one pass at the end of its scan
 --
 -- The analytics rollups and the VAT lines follow every write of invoices,
--- bills, their lines and balance modifiers through statement triggers.  A
+-- bills, their lines and balance modifiers through statement triggers, the
+-- ledger's rollup (billy.ledger_sums, 75-ledger.sql) every write of
+-- transactions and their postings.  A
 -- first sync of a resource (a full scan while the mirror holds none of the
 -- organization's records of it) would run those triggers once per page,
 -- each adding to rollup rows the page before also wrote; instead it marks
@@ -34,7 +36,7 @@ AS $$
         FOR KEY SHARE) x
 $$;
 COMMENT ON FUNCTION billy._derived_skipped(text, text[]) IS
-'Of the given organizations, those whose tables derived from the resource (invoices or bills) a first sync builds at its end (billy.derived_pending), locked FOR KEY SHARE until the caller''s transaction ends: the triggers skip their rows. Internal.';
+'Of the given organizations, those whose tables derived from the resource (invoices, bills or transactions) a first sync builds at its end (billy.derived_pending), locked FOR KEY SHARE until the caller''s transaction ends: the triggers skip their rows. Internal.';
 
 CREATE FUNCTION billy._derived_begin(org text, res text, run bigint) RETURNS boolean
 LANGUAGE plpgsql
@@ -43,7 +45,7 @@ AS $$
 DECLARE
     empty boolean;
 BEGIN
-    IF res NOT IN ('invoices', 'bills', 'daybookTransactions') THEN
+    IF res NOT IN ('invoices', 'bills', 'daybookTransactions', 'transactions') THEN
         RETURN false;
     END IF;
     EXECUTE format('SELECT NOT EXISTS (SELECT 1 FROM billy.%I WHERE organization_id = $1)', billy._resource_table(res))
@@ -57,7 +59,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION billy._derived_begin(text, text, bigint) IS
-'Called by the sync engine before the first page of a full scan: when the mirror holds none of the organization''s records of the resource (invoices, bills or daybookTransactions), marks its derived tables to be built at the end of the scan (billy.derived_pending). Returns whether it did. Internal.';
+'Called by the sync engine before the first page of a full scan: when the mirror holds none of the organization''s records of the resource (invoices, bills, daybookTransactions or transactions), marks its derived tables to be built at the end of the scan (billy.derived_pending). Returns whether it did. Internal.';
 
 -- _analytics_rebuild_family recomputes one family's part of an
 -- organization's rollups (invoice: invoices and credit notes, the customer
@@ -132,13 +134,18 @@ AS $$
 DECLARE
     family text := CASE res WHEN 'invoices' THEN 'invoice' WHEN 'bills' THEN 'bill' WHEN 'daybookTransactions' THEN 'daybookTransaction' END;
 BEGIN
-    IF family IS NULL THEN
+    IF family IS NULL AND res IS DISTINCT FROM 'transactions' THEN
         RETURN false;
     END IF;
     -- waits for the writers that skipped the organization (see above)
     DELETE FROM billy.derived_pending WHERE organization_id = org AND resource = res;
     IF NOT FOUND THEN
         RETURN false;
+    END IF;
+    IF res = 'transactions' THEN
+        -- the ledger's rollup (75-ledger.sql), from the postings
+        PERFORM billy._ledger_rebuild_sums(org);
+        RETURN true;
     END IF;
     IF family <> 'daybookTransaction' THEN
         -- journal entries have no analytics rollups, only VAT lines
@@ -149,4 +156,4 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION billy._derived_finish(text, text) IS
-'Called by the sync engine at the end of a scan of invoices, bills or journal entries: when the organization''s derived tables of the resource are marked (billy.derived_pending), rebuilds its analytics rollups (not for journal entries) and VAT lines from the mirror and removes the mark. Returns whether it did. Internal.';
+'Called by the sync engine at the end of a scan: when the organization''s derived tables of the resource are marked (billy.derived_pending), removes the mark and rebuilds them from the mirror (invoices, bills: their analytics rollups and VAT lines; journal entries: their VAT lines; transactions: the ledger rollup). Returns whether it did. Internal.';

@@ -110,25 +110,32 @@ SET search_path = pg_catalog, pg_temp
 -- (empty tables' statistics would make every page scan them whole)
 SET enable_seqscan = off
 AS $$
+DECLARE
+    -- organizations whose rollup a first sync of their transactions builds
+    -- at its end (billy.derived_pending, 75-derived.sql)
+    skip text[];
 BEGIN
     IF TG_OP = 'TRUNCATE' THEN
         DELETE FROM billy.ledger_sums;
         RETURN NULL;
     END IF;
     IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        skip := billy._derived_skipped('transactions', ARRAY(SELECT DISTINCT p.organization_id FROM ledger_old p));
         PERFORM billy._ledger_add(ARRAY(
             SELECT ROW(p.organization_id, p.account_id, p.entry_date, p.signed_amount, -1)::billy._ledger_delta
             FROM ledger_old p
             LEFT JOIN billy.transactions t ON t.organization_id = p.organization_id AND t.id = p.transaction_id
-            WHERE CASE WHEN t.id IS NOT NULL THEN t.deleted_at IS NULL
+            WHERE p.organization_id <> ALL (skip)
+              AND CASE WHEN t.id IS NOT NULL THEN t.deleted_at IS NULL
                        ELSE EXISTS (SELECT 1 FROM billy.organizations g WHERE g.id = p.organization_id) END));
     END IF;
     IF TG_OP IN ('UPDATE', 'INSERT') THEN
+        skip := billy._derived_skipped('transactions', ARRAY(SELECT DISTINCT p.organization_id FROM ledger_new p));
         PERFORM billy._ledger_add(ARRAY(
             SELECT ROW(p.organization_id, p.account_id, p.entry_date, p.signed_amount, 1)::billy._ledger_delta
             FROM ledger_new p
             JOIN billy.transactions t ON t.organization_id = p.organization_id AND t.id = p.transaction_id
-            WHERE t.deleted_at IS NULL));
+            WHERE t.deleted_at IS NULL AND p.organization_id <> ALL (skip)));
     END IF;
     RETURN NULL;
 END
@@ -154,18 +161,21 @@ SET search_path = pg_catalog, pg_temp
 -- (empty tables' statistics would make every page scan them whole)
 SET enable_seqscan = off
 AS $$
+DECLARE
+    skip text[];
 BEGIN
     IF TG_OP = 'TRUNCATE' THEN
         DELETE FROM billy.ledger_sums;
         RETURN NULL;
     END IF;
+    skip := billy._derived_skipped('transactions', ARRAY(SELECT DISTINCT n.organization_id FROM ledger_new n));
     PERFORM billy._ledger_add(ARRAY(
         SELECT ROW(p.organization_id, p.account_id, p.entry_date, p.signed_amount,
                    CASE WHEN n.deleted_at IS NULL THEN 1 ELSE -1 END)::billy._ledger_delta
         FROM ledger_new n
         JOIN ledger_old f ON f.organization_id = n.organization_id AND f.id = n.id
         JOIN billy.postings p ON p.organization_id = n.organization_id AND p.transaction_id = n.id
-        WHERE (n.deleted_at IS NULL) <> (f.deleted_at IS NULL)));
+        WHERE (n.deleted_at IS NULL) <> (f.deleted_at IS NULL) AND n.organization_id <> ALL (skip)));
     RETURN NULL;
 END
 $$;
@@ -184,6 +194,10 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+    -- (a first sync that builds the rollup at its end: the cascade skips too)
+    IF cardinality(billy._derived_skipped('transactions', ARRAY[OLD.organization_id])) > 0 THEN
+        RETURN OLD;
+    END IF;
     PERFORM billy._ledger_add(ARRAY(
         SELECT ROW(p.organization_id, p.account_id, p.entry_date, p.signed_amount, 1)::billy._ledger_delta
         FROM billy.postings p WHERE p.organization_id = OLD.organization_id AND p.transaction_id = OLD.id));
@@ -210,12 +224,13 @@ CREATE TRIGGER ledger_delete AFTER DELETE ON billy.organizations
     REFERENCING OLD TABLE AS ledger_old
     FOR EACH STATEMENT EXECUTE FUNCTION billy._ledger_organizations_deleted();
 
-CREATE FUNCTION billy.ledger_rebuild(org text DEFAULT NULL) RETURNS bigint
-LANGUAGE plpgsql SECURITY DEFINER
+-- _ledger_rebuild_sums recomputes the rollup of one organization (NULL:
+-- every one) from the mirror in one statement
+CREATE FUNCTION billy._ledger_rebuild_sums(target text) RETURNS bigint
+LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    target text := CASE WHEN org IS NULL THEN NULL ELSE billy._resolve_org(org) END;
     n bigint;
 BEGIN
     DELETE FROM billy.ledger_sums WHERE target IS NULL OR organization_id = target;
@@ -233,8 +248,24 @@ BEGIN
     RETURN n;
 END
 $$;
+COMMENT ON FUNCTION billy._ledger_rebuild_sums(text) IS
+'Recomputes billy.ledger_sums of one organization (by id; NULL: every organization) from the mirror''s postings; returns the rows written. Internal: billy.ledger_rebuild and the end of a first sync of transactions (billy._derived_finish) call it.';
+
+CREATE FUNCTION billy.ledger_rebuild(org text DEFAULT NULL) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    target text := CASE WHEN org IS NULL THEN NULL ELSE billy._resolve_org(org) END;
+BEGIN
+    -- what a first sync cut short left to rebuild is rebuilt here: its mark
+    -- goes first (waiting for the writers that skipped, 75-derived.sql)
+    DELETE FROM billy.derived_pending WHERE resource = 'transactions' AND (target IS NULL OR organization_id = target);
+    RETURN billy._ledger_rebuild_sums(target);
+END
+$$;
 COMMENT ON FUNCTION billy.ledger_rebuild(text) IS
-'Recomputes the ledger rollup (billy.ledger_sums) of one organization (id or name; NULL: every organization) from the mirror''s postings and returns the rows written. The triggers keep it current by themselves; use this after loading the mirror with triggers off (pg_restore --disable-triggers, session_replication_role = replica, a first sync that fills the tables in bulk).';
+'Recomputes the ledger rollup (billy.ledger_sums) of one organization (id or name; NULL: every organization) from the mirror''s postings and returns the rows written. The triggers keep it current by themselves, and a first sync of transactions builds it at its end; use this after loading the mirror with triggers off (pg_restore --disable-triggers, session_replication_role = replica). It also finishes what a first sync cut short left to rebuild (billy.derived_pending).';
 
 ------------------------------------------------------------------------------
 -- Fiscal years and periods

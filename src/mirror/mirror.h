@@ -80,6 +80,23 @@ extern List *billy_sync_refresh_list(BillyRefresh *r, const char *name, const ch
 extern bool billy_sync_in_hot_set(const char *resource, bool is_paid_known, bool is_paid);
 extern const char *billy_sync_table(const char *resource);
 extern const char *billy_sync_singular(const char *resource);
+/* one resource of a group scanned together, and its outcome */
+typedef struct BillySyncTarget
+{
+	const char *resource;
+	int64		job_id;
+	bool		allowed;		/* the breaker already let it through */
+	void	   *caller;			/* the caller's */
+	/* set as its scan ends */
+	ErrorData  *error;			/* NULL: synced */
+	TimestampTz postpone_until; /* not 0: the breaker held it back */
+	BillySyncResult result;
+} BillySyncTarget;
+
+typedef void (*BillySyncTargetDone) (BillySyncTarget *target, void *arg);
+
+extern void billy_sync_group(const char *org, BillySyncTarget *targets, int n, bool hot,
+							 BillySyncTargetDone done, void *arg);
 extern void billy_sync_one(const char *org, const char *resource, bool hot,
 						   BillyCommitMode commit, int64 job_id, bool verbose,
 						   BillySyncResult *result);

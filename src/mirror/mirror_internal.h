@@ -59,19 +59,33 @@ typedef struct SyncScan
 	bool		api_failure;	/* the failure, if any, was Billy's */
 	const char *cause;			/* its short cause, when known */
 	bool		locked;
+	/* pages asked (mirror_scan_next): the next, the first count, in flight */
+	int			next_page;
+	int			first_batch;
+	int			in_flight;
 	/* a resource listed per parent (res->scope_param): its values, the one
-	 * being scanned, and the pages before it (page numbers stay unique) */
+	 * being scanned, and the pages before it (page numbers stay unique); the
+	 * next value's index, the scope's next page to ask */
 	char	  **scopes;
 	int			nscopes;
 	const char *scope;
 	int			page_base;
 	int			scope_pages;
+	int			scope_i;
+	int			scope_next;
 	/* the page being processed */
 	int			batch_page;
 	/* rows written since the statistics were refreshed, and when to again */
 	int64		written_since_analyze;
 	int64		analyze_after;
 } SyncScan;
+
+/* what a page's request carries (req->arg) */
+typedef struct ScanPage
+{
+	SyncScan   *scan;
+	int			page;
+} ScanPage;
 
 /* rows a scan writes before the statistics are refreshed, at least (store.c) */
 #define SYNC_ANALYZE_MIN 1000
@@ -86,6 +100,18 @@ extern Datum mirror_ids_array(char **ids, int n);
 extern HTAB *mirror_load_hashes(const BillyResource *res, const char *org, Datum ids, long nids, MemoryContext mcxt);
 extern void mirror_confirm_records(const BillyResource *res, const char *org, Datum ids, TimestampTz at);
 extern void mirror_confirm_changed(const BillyResource *res, const char *org, BillyRecord **changed, int n, TimestampTz at);
+
+/* scan.c: a scan's steps, for billy_sync_one and group.c */
+extern SyncScan *mirror_scan_new(const char *org, const char *resource, bool hot, BillyCommitMode commit, int64 job_id, bool verbose);
+extern void mirror_scan_open(SyncScan *scan);
+extern BillyHttpRequest *mirror_scan_next(SyncScan *scan);
+extern void mirror_scan_page_done(BillyHttpRequest *req, void *arg);
+extern void mirror_scan_free_request(BillyHttpRequest *req);
+extern bool mirror_scan_listed(SyncScan *scan);
+extern int	mirror_scan_missing(SyncScan *scan);
+extern void mirror_scan_close(SyncScan *scan);
+extern void mirror_scan_fail(SyncScan *scan, ErrorData *edata);
+extern void mirror_scan_end(SyncScan *scan, BillySyncResult *result);
 
 /* refresh.c */
 extern void mirror_fail_request(SyncScan *scan, BillyHttpRequest *req);

@@ -76,6 +76,7 @@
 #include "budget.h"
 #include "http.h"
 #include "jobs.h"
+#include "json.h"
 #include "mirror/mirror.h"
 #include "mirror/mirror_internal.h"
 #include "module.h"
@@ -238,34 +239,47 @@ checked_page(SyncScan *scan, BillyHttpRequest *req, const char *root, BillyPage 
 }
 
 /*
- * page_done handles one page as soon as it arrives: check, compare, store,
- * commit.  It runs inside billy_http_run's loop.
+ * mirror_scan_page_done handles one page as soon as it arrives: check,
+ * compare, store, commit.  It runs inside billy_http_run_fed's loop; the
+ * request (mirror_scan_next's) is freed.
  */
-static void
-page_done(BillyHttpRequest *req, void *arg)
+void
+mirror_scan_page_done(BillyHttpRequest *req, void *arg)
 {
-	SyncScan   *scan = arg;
-	MemoryContext old = MemoryContextSwitchTo(scan->page_cxt);
+	ScanPage   *sp = req->arg;
+	SyncScan   *scan = sp->scan;
+	int			page_no = sp->page;
+	MemoryContext old;
 	BillyPage	page;
-	int			page_no = (int) (intptr_t) req->arg;
 
+	scan->in_flight--;
+	old = MemoryContextSwitchTo(scan->page_cxt);
 	scan->requests += req->attempts;
 	scan->bytes += req->response.len;
 	if (req->failure != BILLY_HTTP_OK)
 		mirror_fail_request(scan, req);
-	checked_page(scan, req, scan->res->name, &page);
-	mirror_process_records(scan, &page, page_no);
-
-	if (page.page_count > scan->scope_pages)
-		scan->scope_pages = page.page_count;
-	if (scan->page_base + page.page_count > scan->page_count)
-		scan->page_count = scan->page_base + page.page_count;
+	if (scan->res == NULL)
+	{
+		/* the organization: GET /organization, one record */
+		billy_store_organization_answer(scan->org, req);
+		scan->page_count = 1;
+		scan->rows_seen = 1;
+	}
+	else
+	{
+		checked_page(scan, req, scan->res->name, &page);
+		mirror_process_records(scan, &page, page_no);
+		/* (a scoped scan asks the next scope only when this one is done) */
+		if (page.page_count > scan->scope_pages)
+			scan->scope_pages = page.page_count;
+		if (scan->page_base + page.page_count > scan->page_count)
+			scan->page_count = scan->page_base + page.page_count;
+	}
 	scan->pages_done++;
 
-	/* the body is done with; the page's own memory goes with the reset */
-	pfree(req->response.data);
-	req->response.data = NULL;
+	/* the request is done with; the page's own memory goes with the reset */
 	MemoryContextSwitchTo(old);
+	mirror_scan_free_request(req);
 	MemoryContextReset(scan->page_cxt);
 
 	progress(scan, "listing");
@@ -273,42 +287,123 @@ page_done(BillyHttpRequest *req, void *arg)
 	if (scan->verbose)
 		ereport(NOTICE,
 				(errmsg("billy: %s of %s: page %d of %d, %lld records seen, %lld written",
-						scan->res->name, scan->org, scan->pages_done, Max(scan->page_count, 1),
+						scan->resource, scan->org, scan->pages_done, Max(scan->page_count, 1),
 						(long long) scan->rows_seen,
 						(long long) (scan->inserted + scan->updated)),
 				 errhidestmt(true)));
 }
 
 /*
- * fetch_pages fetches pages first..last (of the scope being scanned),
- * sync_concurrency at a time.
+ * next_scope: whether a scoped scan has a page to ask now (scan->scope,
+ * scan->scope_next), moving to the next value of its scope when the pages
+ * of the one before are all done (their page counts are the scope's own)
  */
-static void
-fetch_pages(SyncScan *scan, int first, int last)
+static bool
+next_scope(SyncScan *scan)
 {
-	int			n = last - first + 1;
-	BillyHttpRequest **reqs;
-	MemoryContext old;
+	for (;;)
+	{
+		if (scan->scope == NULL)
+		{
+			if (scan->in_flight > 0 || scan->scope_i >= scan->nscopes)
+				return false;
+			scan->scope = scan->scopes[scan->scope_i++];
+			scan->page_base = scan->pages_done;
+			scan->scope_pages = 0;
+			scan->scope_next = 1;
+		}
+		if (scan->scope_next == 1 || scan->scope_next <= scan->scope_pages)
+			return true;
+		if (scan->in_flight > 0)
+			return false;
+		scan->scope = NULL;
+	}
+}
 
-	if (n <= 0)
-		return;
+/*
+ * mirror_scan_next is the request of the scan's next page, or NULL when it
+ * has none to ask now.  Page 1 tells how many pages there are; until then a
+ * first sync asks page 1 alone.  When the mirror already holds the
+ * resource, its size predicts the count, and the predicted pages are asked
+ * from the start (a page past the end is empty): a resync keeps every slot
+ * busy from its first page to its last.  New records upstream may add pages
+ * as the scan goes.  A scoped resource asks each value's page 1, then its
+ * other pages, and the next value once they are all done.
+ */
+BillyHttpRequest *
+mirror_scan_next(SyncScan *scan)
+{
+	MemoryContext old;
+	BillyHttpRequest *req;
+	ScanPage   *sp;
+
+	if (scan->res != NULL && scan->res->scope_param != NULL)
+	{
+		if (!next_scope(scan))
+			return NULL;
+	}
+	else if (scan->next_page > Max(scan->first_batch, scan->page_count))
+		return NULL;
 	old = MemoryContextSwitchTo(scan->cxt);
-	reqs = palloc(sizeof(BillyHttpRequest *) * n);
-	for (int i = 0; i < n; i++)
-	{
-		reqs[i] = billy_http_request_new(BILLY_GET, scan->base_url,
-										 list_path(scan, first + i), scan->token);
-		reqs[i]->arg = (void *) (intptr_t) (scan->page_base + first + i);
-	}
+	sp = palloc(sizeof(ScanPage));
+	sp->scan = scan;
+	sp->page = scan->scope ? scan->page_base + scan->scope_next : scan->next_page;
+	req = billy_http_request_new(BILLY_GET, scan->base_url,
+								 scan->res ? list_path(scan, scan->scope ? scan->scope_next : sp->page)
+								 : "/organization", scan->token);
+	req->arg = sp;
+	if (scan->scope)
+		scan->scope_next++;
+	else
+		scan->next_page++;
 	MemoryContextSwitchTo(old);
-	billy_http_run(reqs, n, billy_sync_concurrency, page_done, scan);
-	for (int i = 0; i < n; i++)
-	{
-		if (reqs[i]->response.data)
-			pfree(reqs[i]->response.data);
-		pfree(reqs[i]);
-	}
-	pfree(reqs);
+	scan->in_flight++;
+	return req;
+}
+
+/* mirror_scan_free_request frees a request of mirror_scan_next */
+void
+mirror_scan_free_request(BillyHttpRequest *req)
+{
+	if (req->response.data)
+		pfree(req->response.data);
+	if (req->curl_error)
+		pfree(req->curl_error);
+	pfree(req->arg);
+	pfree(req->base_url);
+	pfree(req->path);
+	pfree(req);
+}
+
+/* mirror_scan_listed says whether every page of the scan has been read */
+bool
+mirror_scan_listed(SyncScan *scan)
+{
+	if (scan->in_flight > 0)
+		return false;
+	if (scan->res != NULL && scan->res->scope_param != NULL)
+		return scan->scope == NULL && scan->scope_i >= scan->nscopes;
+	return scan->next_page > Max(scan->first_batch, scan->page_count);
+}
+
+/*
+ * mirror_scan_missing counts the records the mirror holds and the scan did
+ * not see: closing the scan looks them up (HTTP).
+ */
+int
+mirror_scan_missing(SyncScan *scan)
+{
+	HASH_SEQ_STATUS seq;
+	KnownEntry *e;
+	int			missing = 0;
+
+	if (scan->known == NULL)
+		return 0;
+	hash_seq_init(&seq, scan->known);
+	while ((e = hash_seq_search(&seq)) != NULL)
+		if (e->stored && !e->seen)
+			missing++;
+	return missing;
 }
 
 /*
@@ -324,12 +419,8 @@ verify_missing(SyncScan *scan)
 	KnownEntry *e;
 	BillyRefresh r = {0};
 	int			n = 0;
-	int			missing = 0;
+	int			missing = mirror_scan_missing(scan);
 
-	hash_seq_init(&seq, scan->known);
-	while ((e = hash_seq_search(&seq)) != NULL)
-		if (e->stored && !e->seen)
-			missing++;
 	if (missing == 0)
 		return;
 	if (missing > billy_sync_verify_limit)
@@ -507,139 +598,16 @@ derived_step(SyncScan *scan, bool begin)
 }
 
 /*
- * run_scoped_scans: a resource Billy lists only per parent (bank lines per
- * bank account) is read as one scan per value of its scope, each page 1
- * first, then the rest; the deletions are decided once every value's scan
- * is complete, among the rows of those values only (mirror_load_known).
- * The derived tables of a first sync are not built from such a resource.
+ * mirror_scan_new sets up a scan of one resource of one organization
+ * ("organization": GET /organization); nothing is asked or recorded yet.
+ * Bad arguments raise.
  */
-static void
-run_scoped_scans(SyncScan *scan)
-{
-	for (int i = 0; i < scan->nscopes; i++)
-	{
-		int			fetched;
-
-		scan->scope = scan->scopes[i];
-		scan->page_base = scan->pages_done;
-		scan->scope_pages = 0;
-		fetch_pages(scan, 1, 1);
-		fetched = 1;
-		while (fetched < scan->scope_pages)
-		{
-			int			target = scan->scope_pages;
-
-			fetch_pages(scan, fetched + 1, target);
-			fetched = target;
-		}
-	}
-	scan->scope = NULL;
-	scan->complete = true;
-	verify_missing(scan);
-	progress(scan, "finishing");
-}
-
-/*
- * run_scan reads every page of the resource, then decides deletions when
- * the scan was complete.
- */
-static void
-run_scan(SyncScan *scan)
-{
-	int			fetched;
-	int			predicted;
-	int			first_batch;
-
-	progress(scan, "loading");
-	if (!scan->hot)
-	{
-		MemoryContext old = MemoryContextSwitchTo(scan->cxt);
-		List	   *values;
-
-		if (billy_sync_scopes(scan->org, scan->res, scan->cxt, &values))
-		{
-			ListCell   *lc;
-
-			scan->scopes = palloc(sizeof(char *) * Max(list_length(values), 1));
-			foreach(lc, values)
-				scan->scopes[scan->nscopes++] = lfirst(lc);
-		}
-		MemoryContextSwitchTo(old);
-	}
-	mirror_load_known(scan);
-	scan->analyze_after = Max(SYNC_ANALYZE_MIN, (int64) hash_get_num_entries(scan->known));
-	if (scan->res->scope_param != NULL)
-	{
-		run_scoped_scans(scan);
-		return;
-	}
-	if (!scan->hot && hash_get_num_entries(scan->known) == 0)
-		derived_step(scan, true);
-
-	/*
-	 * Page 1 tells how many pages there are.  When the mirror already holds
-	 * the resource, its size predicts that, and the predicted pages are
-	 * fetched in one go (a page past the end is empty): a resync keeps
-	 * billy.sync_concurrency requests in flight from its first page to its
-	 * last.  A first sync asks page 1 alone.
-	 */
-	predicted = (int) Min((hash_get_num_entries(scan->known) + billy_sync_page_size - 1) /
-						  billy_sync_page_size, INT_MAX);
-	first_batch = Max(1, predicted);
-	fetch_pages(scan, 1, first_batch);
-	fetched = first_batch;
-
-	/* the rest, concurrently; new records upstream may add pages as we go */
-	while (fetched < scan->page_count)
-	{
-		int			target = scan->page_count;
-
-		fetch_pages(scan, fetched + 1, target);
-		fetched = target;
-	}
-	scan->complete = true;
-
-	/* what the mirror has and the scan did not see: gone, or moved */
-	verify_missing(scan);
-	progress(scan, "finishing");
-	derived_step(scan, false);
-}
-
-/* sync_organization is the "organization" resource: GET /organization */
-static void
-sync_organization(SyncScan *scan)
-{
-	billy_refresh_organization(scan->org);
-	scan->pages_done = scan->page_count = 1;
-	scan->requests = 1;
-	scan->rows_seen = 1;
-	scan->complete = true;
-}
-
-/* release_sync_lock releases the lock a scan of (org, resource) held */
-static void
-release_sync_lock(const char *org, const char *resource)
-{
-	Oid			types[2] = {TEXTOID, TEXTOID};
-	Datum		values[2] = {CStringGetTextDatum(org), CStringGetTextDatum(resource)};
-
-	billy_sql_exec("SELECT billy._release_sync_lock($1, $2)", 2, types, values, NULL);
-}
-
-/*
- * billy_sync_one scans one resource of one organization; see the file
- * header.  Returns normally on success; a failure is recorded (in the
- * worker) and re-raised.
- */
-void
-billy_sync_one(const char *org, const char *resource, bool hot,
-			   BillyCommitMode commit, int64 job_id, bool verbose,
-			   BillySyncResult *result)
+SyncScan *
+mirror_scan_new(const char *org, const char *resource, bool hot,
+				BillyCommitMode commit, int64 job_id, bool verbose)
 {
 	SyncScan   *scan;
 	MemoryContext cxt;
-	MemoryContext caller = CurrentMemoryContext;
-	char	   *api_url = NULL;
 	const BillyResource *res = NULL;
 
 	/* bad arguments before the scan's memory exists, which they would leak */
@@ -656,8 +624,6 @@ billy_sync_one(const char *org, const char *resource, bool hot,
 					 errmsg("%s have no hot scan", resource)));
 	}
 
-	/* a sync keeps its own share: not charged to the API budget */
-	billy_budget_exempt_this_transaction();
 	cxt = AllocSetContextCreate(TopMemoryContext, "billy sync", ALLOCSET_DEFAULT_SIZES);
 	scan = MemoryContextAllocZero(cxt, sizeof(SyncScan));
 	scan->cxt = cxt;
@@ -665,7 +631,6 @@ billy_sync_one(const char *org, const char *resource, bool hot,
 	/* the caller's strings may live in a transaction a page commit ends */
 	scan->org = MemoryContextStrdup(cxt, org);
 	scan->resource = MemoryContextStrdup(cxt, resource);
-	resource = scan->resource;
 	scan->hot = hot;
 	scan->verbose = verbose;
 	scan->commit = commit;
@@ -673,69 +638,133 @@ billy_sync_one(const char *org, const char *resource, bool hot,
 	scan->progress = -1;
 	/* the scan outlives the transaction that looked its resource up */
 	scan->res = res ? billy_resource_copy(res, cxt) : NULL;
+	return scan;
+}
 
-	PG_TRY();
+/*
+ * mirror_scan_open records the scan as running and gets it ready to ask
+ * its pages (mirror_scan_next; the organization's one page is GET
+ * /organization).
+ */
+void
+mirror_scan_open(SyncScan *scan)
+{
+	MemoryContext old = MemoryContextSwitchTo(scan->cxt);
+	char	   *api_url = NULL;
+	int64		known;
+
+	scan->token = billy_load_token(scan->org, &api_url);
+	scan->base_url = pstrdup(billy_effective_api_url(api_url));
+	MemoryContextSwitchTo(old);
+
+	begin_run(scan);
+	scan->progress = billy_progress_begin(scan->org, scan->resource, scan->hot ? "hot" : "full");
+	scan->next_page = 1;
+	scan->first_batch = 1;
+	if (scan->res == NULL)
+		return;
+	progress(scan, "loading");
+	/*
+	 * A resource Billy lists only per parent: the values of its scope, one
+	 * scan each (next_scope); the mirror's hashes are those of their rows.
+	 */
+	if (!scan->hot)
 	{
-		MemoryContext old = MemoryContextSwitchTo(cxt);
-		char	   *token = billy_load_token(scan->org, &api_url);
+		MemoryContext old = MemoryContextSwitchTo(scan->cxt);
+		List	   *values;
 
-		scan->token = token;
-		scan->base_url = pstrdup(billy_effective_api_url(api_url));
-		MemoryContextSwitchTo(old);
-
-		begin_run(scan);
-		scan->progress = billy_progress_begin(scan->org, resource, hot ? "hot" : "full");
-		if (scan->res == NULL)
-			sync_organization(scan);
-		else
-			run_scan(scan);
-		end_run(scan, NULL, NULL);
-		if (scan->locked)
-			release_sync_lock(scan->org, resource);
-		scan_commit(scan);
-		billy_breaker_record(scan->org, true);
-		if (scan->leftover > 0)
-			ereport(WARNING,
-					(errmsg("billy: %lld %s of organization \"%s\" missing from the scan were not looked up yet",
-							(long long) scan->leftover, resource, scan->org),
-					 errhint("billy.sync_verify_limit bounds the look-ups per scan; the next scan goes on.")));
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-		const char *cause;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		cause = error_cause(scan, edata);
-		billy_progress_end(scan->progress);
-		scan->progress = -1;
-		if (scan->api_failure || ERRCODE_TO_CATEGORY(edata->sqlerrcode) == ERRCODE_CONNECTION_EXCEPTION)
-			billy_breaker_record(scan->org, false);
-		if (scan->token)
-			explicit_bzero((char *) scan->token, strlen(scan->token));
-
-		/* in the worker, record the failure before the job's error handling */
-		if (commit == BILLY_COMMIT_WORKER && scan->run_id != 0)
+		if (billy_sync_scopes(scan->org, scan->res, scan->cxt, &values))
 		{
-			billy_job_abort_and_continue();
-			end_run(scan, edata, cause);
-			release_sync_lock(scan->org, resource);
-			billy_job_commit_and_continue();
-		}
-		/*
-		 * The scan's memory (edata among it) goes with the transaction the
-		 * error aborts: the worker's current one (a page commit replaced the
-		 * one the job began in), or billy.sync_now's (sub)transaction.
-		 * ReThrowError copies edata before that.
-		 */
-		MemoryContextSwitchTo(commit == BILLY_COMMIT_WORKER ? CurTransactionContext : caller);
-		MemoryContextSetParent(cxt, CurTransactionContext);
-		ReThrowError(edata);
-	}
-	PG_END_TRY();
+			ListCell   *lc;
 
+			scan->scopes = palloc(sizeof(char *) * Max(list_length(values), 1));
+			foreach(lc, values)
+				scan->scopes[scan->nscopes++] = lfirst(lc);
+		}
+		MemoryContextSwitchTo(old);
+	}
+	mirror_load_known(scan);
+	known = hash_get_num_entries(scan->known);
+	scan->analyze_after = Max(SYNC_ANALYZE_MIN, known);
+	if (!scan->hot && known == 0)
+		derived_step(scan, true);
+	scan->first_batch = (int) Max(1, Min((known + billy_sync_page_size - 1) / billy_sync_page_size,
+										 INT_MAX));
+}
+
+/* release_sync_lock releases the lock a scan of (org, resource) held */
+static void
+release_sync_lock(const char *org, const char *resource)
+{
+	Oid			types[2] = {TEXTOID, TEXTOID};
+	Datum		values[2] = {CStringGetTextDatum(org), CStringGetTextDatum(resource)};
+
+	billy_sql_exec("SELECT billy._release_sync_lock($1, $2)", 2, types, values, NULL);
+}
+
+/*
+ * mirror_scan_close ends a scan whose pages are all read: the records it
+ * did not see looked up (HTTP: never inside a run's callbacks unless
+ * mirror_scan_missing is 0), the derived tables of a first sync built, the
+ * outcome recorded and committed.
+ */
+void
+mirror_scan_close(SyncScan *scan)
+{
+	scan->complete = true;
+	if (scan->res != NULL)
+	{
+		/* what the mirror has and the scan did not see: gone, or moved */
+		verify_missing(scan);
+		progress(scan, "finishing");
+		derived_step(scan, false);
+	}
+	end_run(scan, NULL, NULL);
+	if (scan->locked)
+		release_sync_lock(scan->org, scan->resource);
+	scan_commit(scan);
+	billy_breaker_record(scan->org, true);
+	if (scan->leftover > 0)
+		ereport(WARNING,
+				(errmsg("billy: %lld %s of organization \"%s\" missing from the scan were not looked up yet",
+						(long long) scan->leftover, scan->resource, scan->org),
+				 errhint("billy.sync_verify_limit bounds the look-ups per scan; the next scan goes on.")));
+}
+
+/*
+ * mirror_scan_fail records a scan's failure (edata, copied by the caller
+ * out of the error state): counted by the breaker, and in the worker rolled
+ * back and recorded in billy.sync_runs (committed).
+ */
+void
+mirror_scan_fail(SyncScan *scan, ErrorData *edata)
+{
+	const char *cause = error_cause(scan, edata);
+
+	billy_progress_end(scan->progress);
+	scan->progress = -1;
+	if (scan->api_failure || ERRCODE_TO_CATEGORY(edata->sqlerrcode) == ERRCODE_CONNECTION_EXCEPTION)
+		billy_breaker_record(scan->org, false);
+	if (scan->token)
+		explicit_bzero((char *) scan->token, strlen(scan->token));
+
+	/* in the worker, record the failure before the job's error handling */
+	if (scan->commit == BILLY_COMMIT_WORKER && scan->run_id != 0)
+	{
+		billy_job_abort_and_continue();
+		end_run(scan, edata, cause);
+		release_sync_lock(scan->org, scan->resource);
+		billy_job_commit_and_continue();
+	}
+}
+
+/*
+ * mirror_scan_end hands a finished scan's counts to result (if given) and
+ * frees it; the current memory context must not be the scan's.
+ */
+void
+mirror_scan_end(SyncScan *scan, BillySyncResult *result)
+{
 	billy_progress_end(scan->progress);
 	if (result)
 	{
@@ -749,6 +778,59 @@ billy_sync_one(const char *org, const char *resource, bool hot,
 	}
 	if (scan->token)
 		explicit_bzero((char *) scan->token, strlen(scan->token));
+	MemoryContextDelete(scan->cxt);
+}
+
+static BillyHttpRequest *
+one_next(void *arg)
+{
+	return mirror_scan_next((SyncScan *) arg);
+}
+
+/*
+ * billy_sync_one scans one resource of one organization; see the file
+ * header.  Returns normally on success; a failure is recorded (in the
+ * worker) and re-raised.  The worker's jobs scan an organization's
+ * resources together (billy_sync_group, group.c).
+ */
+void
+billy_sync_one(const char *org, const char *resource, bool hot,
+			   BillyCommitMode commit, int64 job_id, bool verbose,
+			   BillySyncResult *result)
+{
+	SyncScan   *scan;
+	MemoryContext caller = CurrentMemoryContext;
+
+	scan = mirror_scan_new(org, resource, hot, commit, job_id, verbose);
+	/* a sync keeps its own share: not charged to the API budget */
+	billy_budget_exempt_this_transaction();
+
+	PG_TRY();
+	{
+		mirror_scan_open(scan);
+		billy_http_run_fed(billy_sync_concurrency, one_next, scan, mirror_scan_page_done, NULL);
+		mirror_scan_close(scan);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(scan->cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		mirror_scan_fail(scan, edata);
+
+		/*
+		 * The scan's memory (edata among it) goes with the transaction the
+		 * error aborts: the worker's current one (a page commit replaced the
+		 * one the job began in), or billy.sync_now's (sub)transaction.
+		 * ReThrowError copies edata before that.
+		 */
+		MemoryContextSwitchTo(commit == BILLY_COMMIT_WORKER ? CurTransactionContext : caller);
+		MemoryContextSetParent(scan->cxt, CurTransactionContext);
+		ReThrowError(edata);
+	}
+	PG_END_TRY();
 
 	/*
 	 * Back to a context that is alive: in the worker the first page commit
@@ -758,6 +840,5 @@ billy_sync_one(const char *org, const char *resource, bool hot,
 	 * transaction's; inline nothing was committed and the caller's is alive.
 	 */
 	MemoryContextSwitchTo(commit == BILLY_COMMIT_WORKER ? CurTransactionContext : caller);
-	MemoryContextDelete(cxt);
+	mirror_scan_end(scan, result);
 }
-

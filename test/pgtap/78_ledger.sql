@@ -11,7 +11,7 @@
 \set ON_ERROR_STOP 1
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
-SELECT plan(50);
+SELECT plan(55);
 SET LOCAL client_min_messages = warning;
 
 SELECT billy.connect(billy_test.token(1), billy_test.setting('api_url')) AS org1 \gset
@@ -61,6 +61,8 @@ CREATE FUNCTION pg_temp.rollup_diff() RETURNS bigint LANGUAGE sql AS $$
     WHERE (s.debit, s.credit, s.postings) IS DISTINCT FROM (w.debit, w.credit, w.n)
 $$;
 SELECT is(pg_temp.rollup_diff(), 0::bigint, 'billy.ledger_sums equals a GROUP BY over the postings (days and months)');
+SELECT is((SELECT count(*) FROM billy.derived_pending), 0::bigint,
+          'the first sync built it at its end: nothing is left marked');
 
 -- trial balances: closing = opening + movements for every account, and the
 -- openings, movements and closings each add up to 0, for fiscal years,
@@ -256,6 +258,19 @@ DELETE FROM billy.transactions WHERE organization_id = :'org1'
     AND id = (SELECT id FROM billy.transactions WHERE organization_id = :'org1' ORDER BY transaction_no DESC LIMIT 1);
 SELECT is(pg_temp.rollup_diff(), 0::bigint, 'the rollup follows transactions deleted outright, marked deleted before or not');
 SELECT is(billy.ledger_rebuild(:'org1') > 0 AND pg_temp.rollup_diff() = 0, true, 'billy.ledger_rebuild recomputes the same rollup');
+
+-- a first sync of transactions cut short leaves its mark: the triggers skip
+-- the organization's postings, and billy.ledger_rebuild finishes the job
+INSERT INTO billy.derived_pending (organization_id, resource) VALUES (:'org1', 'transactions');
+DELETE FROM billy.transactions WHERE organization_id = :'org1'
+    AND id = (SELECT id FROM billy.transactions WHERE organization_id = :'org1' ORDER BY transaction_no DESC LIMIT 1);
+SELECT ok(pg_temp.rollup_diff() > 0, 'while marked, the triggers skip the organization: the rollup lags the postings');
+SELECT is(billy._derived_finish(:'org1', 'transactions'), true, 'the end of a scan of transactions finds the mark');
+SELECT is(pg_temp.rollup_diff(), 0::bigint, 'and rebuilds the rollup from the postings');
+INSERT INTO billy.derived_pending (organization_id, resource) VALUES (:'org1', 'transactions');
+SELECT billy.ledger_rebuild(:'org1') AS rebuilt \gset
+SELECT is((SELECT count(*) FROM billy.derived_pending WHERE resource = 'transactions'), 0::bigint,
+          'billy.ledger_rebuild removes the mark of what it rebuilds');
 
 -- bad input says what to write
 SELECT throws_ok($$SELECT * FROM billy.trial_balance('$$ || :'org1' || $$', 'last year')$$, '22023',
