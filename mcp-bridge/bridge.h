@@ -42,7 +42,8 @@ typedef struct BridgeConfig
 	int			n_allow_origins;
 	int			pool_size;
 	size_t		max_body;
-	size_t		max_buffered;	/* HTTP: all bodies being received; 0: 4 x max_body */
+	size_t		max_buffered;	/* HTTP: all bodies being received; 0: 4 x
+								 * max_body */
 	int			statement_timeout_ms;
 	bool		verbose;
 } BridgeConfig;

@@ -192,7 +192,8 @@ bridge_modern_header_problem(json_t *msg, const char *version_header,
 		field = "uri";
 	body_name = field ? json_string_value(json_object_get(params, field)) : NULL;
 	if (body_name == NULL)
-		return NULL;			/* nothing to mirror: billy.mcp says what is wrong */
+		return NULL;			/* nothing to mirror: billy.mcp says what is
+								 * wrong */
 	if (name_header == NULL)
 	{
 		if (asprintf(&problem, "header mismatch: a %s request needs the Mcp-Name header (params.%s)", method, field) < 0)

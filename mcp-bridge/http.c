@@ -482,9 +482,12 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
 				u->too_large = true;
 			else if (u->len + *upload_size + 1 > u->cap)
 			{
-				/* the declared length at once, else doubling, never past max_body */
+				/*
+				 * the declared length at once, else doubling, never past
+				 * max_body
+				 */
 				size_t		want = u->expected >= u->len + *upload_size ? u->expected + 1
-					: (u->len + *upload_size + 1) * 2;
+				: (u->len + *upload_size + 1) * 2;
 
 				want = want > config->max_body + 1 ? config->max_body + 1 : want;
 				/* the global cap: all bodies being received at once */
@@ -681,7 +684,10 @@ bridge_run_http(const BridgeConfig *cfg)
 	info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
 	bound_port = info ? info->port : cfg->listen_port;
 
-	/* the ready line: on stdout, which the HTTP transport does not otherwise use */
+	/*
+	 * the ready line: on stdout, which the HTTP transport does not otherwise
+	 * use
+	 */
 	printf("listening http://%s%s%s:%d/mcp\n", strchr(cfg->listen_host, ':') ? "[" : "",
 		   cfg->listen_host, strchr(cfg->listen_host, ':') ? "]" : "", bound_port);
 	fflush(stdout);

@@ -257,7 +257,10 @@ main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 
-	/* the names this server answers to: its own address, loopback names, --allow-host */
+	/*
+	 * the names this server answers to: its own address, loopback names,
+	 * --allow-host
+	 */
 	if (cfg.loopback)
 	{
 		cfg.allow_hosts[cfg.n_allow_hosts++] = "127.0.0.1";

@@ -174,7 +174,10 @@ bridge_failure_json(PGconn *conn, PGresult *res, json_t *id, bool *lost)
 	const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
 	char		text[1024];
 
-	/* the server ended the session (terminated, shut down) or the socket broke */
+	/*
+	 * the server ended the session (terminated, shut down) or the socket
+	 * broke
+	 */
 	*lost = PQstatus(conn) != CONNECTION_OK ||
 		(state && (strncmp(state, "57P", 3) == 0 || strncmp(state, "08", 2) == 0));
 	if (*lost)

@@ -266,7 +266,7 @@ event_visible(PGconn *conn, const char *payload)
 								   "WHERE o.id OPERATOR(pg_catalog.=) ($1::pg_catalog.jsonb ->> 'organization_id'))",
 								   1, NULL, values, NULL, NULL, 0);
 	bool		visible = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
-		strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	strcmp(PQgetvalue(res, 0, 0), "t") == 0;
 
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		bridge_log("events: a notification was not forwarded: %s", PQresultErrorMessage(res));
@@ -303,7 +303,10 @@ listen_main(void *arg)
 
 		if (conn == NULL || PQstatus(conn) != CONNECTION_OK)
 		{
-			/* notifications sent while away are lost: tell the pages to re-read */
+			/*
+			 * notifications sent while away are lost: tell the pages to
+			 * re-read
+			 */
 			PQfinish(conn);
 			conn = listen_connect();
 			if (conn == NULL)

@@ -578,9 +578,11 @@ get_order(Org *o, RK rk, SortKey key, bool desc)
 
 typedef struct Filter
 {
-	bool		none;			/* a filter names something that does not exist */
+	bool		none;			/* a filter names something that does not
+								 * exist */
 	int32_t		contact;
-	int32_t		parent;			/* invoiceId, billId, contactId, productId, rulesetId */
+	int32_t		parent;			/* invoiceId, billId, contactId, productId,
+								 * rulesetId */
 	Rel			parent_rel;
 	int32_t		credited;
 	int			state;

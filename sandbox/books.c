@@ -596,7 +596,10 @@ lines_entries(Org *o, const DaybookLine *ls, int n, Entries *e)
 		}
 		else if (tr && tr->reverse_charge && tr->purchases)
 		{
-			/* the buyer owes the VAT on the amount (the net) and deducts its share */
+			/*
+			 * the buyer owes the VAT on the amount (the net) and deducts its
+			 * share
+			 */
 			int64_t		acq = round_div(g * (tr->rate6 > 0 ? tr->rate6 : 250000), RATE_SCALE);
 			int64_t		ded = tr->deduct_account >= 0 ? round_div(acq * tr->deduct_share6, RATE_SCALE) : 0;
 
@@ -1069,10 +1072,12 @@ typedef struct LineSpec
 	Date		date;
 	int32_t		seq;
 	uint8_t		side;
-	uint8_t		subj_kind;		/* RK_BANK_PAYMENT, RK_DAYBOOK_TXN, or RK__COUNT: unmatched */
+	uint8_t		subj_kind;		/* RK_BANK_PAYMENT, RK_DAYBOOK_TXN, or
+								 * RK__COUNT: unmatched */
 	int32_t		account;
 	int32_t		subj_idx;
-	uint8_t		pays_kind;		/* unmatched: RK_INVOICE or RK_BILL it pays, else RK__COUNT */
+	uint8_t		pays_kind;		/* unmatched: RK_INVOICE or RK_BILL it pays,
+								 * else RK__COUNT */
 	int32_t		pays_idx;
 	int64_t		amount;
 	const char *text;
@@ -1204,7 +1209,10 @@ books_generate(Org *o, Date start, Date today)
 	int32_t		n_dbt0 = o->tab[RK_DAYBOOK_TXN].n;
 	Time		horizon = gen_horizon;
 
-	/* journal entries: opening capital, then salaries on the last weekday of each month */
+	/*
+	 * journal entries: opening capital, then salaries on the last weekday of
+	 * each month
+	 */
 	{
 		int64_t		capital = 1000000 * (int64_t) rng_range(r, 5, 20);
 		int64_t		salary = 100 * (int64_t) rng_range(r, 28000, 42000);
@@ -1256,7 +1264,10 @@ books_generate(Org *o, Date start, Date today)
 	{
 		BalanceModifier *m = MODIFIER(o, i);
 
-		/* a settlement is two modifiers in a row: (cn -> orig), then (orig -> cn) */
+		/*
+		 * a settlement is two modifiers in a row: (cn -> orig), then (orig ->
+		 * cn)
+		 */
 		if (m->mod_kind != RK_BANK_PAYMENT && i + 1 < o->tab[RK_BALANCE_MODIFIER].n &&
 			MODIFIER(o, i + 1)->mod_kind == m->mod_kind && MODIFIER(o, i + 1)->subj_idx == m->mod_idx &&
 			MODIFIER(o, i + 1)->mod_idx == m->subj_idx)
@@ -1328,7 +1339,10 @@ books_generate(Org *o, Date start, Date today)
 	free(rb_inv);
 	free(rb_bill);
 
-	/* the statement: every payment and bank journal entry, as the bank printed it */
+	/*
+	 * the statement: every payment and bank journal entry, as the bank
+	 * printed it
+	 */
 	for (int32_t i = 0; i < o->tab[RK_BANK_PAYMENT].n; i++)
 	{
 		BankPayment *bp = PAYMENT(o, i);
@@ -1362,7 +1376,11 @@ books_generate(Org *o, Date start, Date today)
 		lv_add(&lv, x->entry_date, in ? SIDE_DEBIT : SIDE_CREDIT, RK_DAYBOOK_TXN, o->acc_bank, i, ln->amount,
 			   ln->contra == o->acc_bank ? "Lønoverførsel" : "Indskud");
 	}
-	/* open invoices and bills the bank shows paid but nobody has registered yet */
+
+	/*
+	 * open invoices and bills the bank shows paid but nobody has registered
+	 * yet
+	 */
 	for (int32_t i = 0; i < o->tab[RK_INVOICE].n; i++)
 	{
 		Invoice    *v = INVOICE(o, i);

@@ -231,7 +231,10 @@ dbt_write(WriteCtx *w, int32_t dbt)
 		ferr(&f, "state", "Only an approved journal entry can be voided; delete a draft instead.");
 	if (v.n == 0 && state == ST_APPROVED && cur_state == ST_DRAFT)
 	{
-		/* an entry is approved only if its lines balance: checked before anything changes */
+		/*
+		 * an entry is approved only if its lines balance: checked before
+		 * anything changes
+		 */
 		int			n = lines ? nlines : DBTXN(o, dbt)->line_count;
 		DaybookLine *tmp = xcalloc((size_t) Max(n, 1), sizeof(DaybookLine));
 		int64_t		debit,
@@ -450,8 +453,8 @@ match_create(WriteCtx *w)
 		{
 			json_t	   *j = json_array_get(arr, i);
 			const char *id = json_is_string(j) ? json_string_value(j)
-				: json_is_object(j) && json_is_string(json_object_get(j, "id"))
-				? json_string_value(json_object_get(j, "id")) : NULL;
+			: json_is_object(j) && json_is_string(json_object_get(j, "id"))
+			? json_string_value(json_object_get(j, "id")) : NULL;
 			int32_t		l = id ? id_find(o, RK_BANK_LINE, id) : -1;
 			char		a[32];
 

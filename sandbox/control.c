@@ -595,7 +595,10 @@ control_handle(const Request *rq, Response *rs)
 	else if (strcmp(p, "mutate") == 0 || strcmp(p, "dump") == 0 || strcmp(p, "bankTruth") == 0 ||
 			 strcmp(p, "organizations") == 0)
 	{
-		/* these read the org list: hold it for reading (reset takes it for writing) */
+		/*
+		 * these read the org list: hold it for reading (reset takes it for
+		 * writing)
+		 */
 		if (strcmp(p, "organizations") == 0 && strcmp(rq->method, "POST") == 0)
 			c_organizations(rq, rs);
 		else

@@ -30,7 +30,8 @@ typedef enum FaultKind
 typedef struct FaultPlan
 {
 	int64_t		latency_ms;
-	int			shape;			/* FK_STATUS .. FK_DROP_AFTER_WRITE, or FK_NONE */
+	int			shape;			/* FK_STATUS .. FK_DROP_AFTER_WRITE, or
+								 * FK_NONE */
 	int			status;
 	int			retry_after;	/* -1: no Retry-After header */
 	int64_t		after_bytes;

@@ -72,7 +72,7 @@ rate_on(int currency, Date d)
 	int64_t		period = 173 + currency * 37;
 	int64_t		ph = ((int64_t) d + currency * 61) % period;
 	int64_t		tri;			/* -1000..1000 */
-	int64_t		amp = currency == CUR_EUR ? 2 : 40;	/* per mille */
+	int64_t		amp = currency == CUR_EUR ? 2 : 40; /* per mille */
 	int64_t		r;
 
 	if (ph < 0)
@@ -1486,7 +1486,11 @@ plan_invoice_payments(Gen *g, InvSpec *s, int n, Events *ev)
 			paid_on[inv] = pay;
 		}
 	}
-	/* a credit note for an invoice already paid is refunded (most of the time) */
+
+	/*
+	 * a credit note for an invoice already paid is refunded (most of the
+	 * time)
+	 */
 	for (int i = 0; i < n; i++)
 	{
 		int32_t		cn = s[i].rec;
@@ -1548,7 +1552,11 @@ process_events(Gen *g, Events *ev)
 		}
 		e->group = groups++;
 	}
-	/* with --bank-payments N, groups are chosen by selection sampling as they come */
+
+	/*
+	 * with --bank-payments N, groups are chosen by selection sampling as they
+	 * come
+	 */
 	limit = g->gp->bank_payments;
 	left = groups;
 	for (int i = 0; i < ev->n;)

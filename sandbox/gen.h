@@ -21,4 +21,3 @@ int32_t		gen_mut_invoice(Org *o, Rng *r, Time now, bool approve, ChangeSet *cs);
 int32_t		gen_mut_bill(Org *o, Rng *r, Time now, ChangeSet *cs);
 
 #endif
-

@@ -42,7 +42,8 @@ typedef struct Wire
 	struct MHD_Connection *conn;
 	char	   *data;
 	size_t		len;
-	int64_t		limit;			/* reset: drop the connection after this many bytes */
+	int64_t		limit;			/* reset: drop the connection after this many
+								 * bytes */
 	int64_t		bps;			/* slow_body: bytes per second */
 	double		t0;
 } Wire;
@@ -486,7 +487,7 @@ http_start(int listen_fd, int threads)
 {
 	pthread_condattr_t ca;
 	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
-		MHD_USE_ERROR_LOG | MHD_USE_TURBO;
+	MHD_USE_ERROR_LOG | MHD_USE_TURBO;
 
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);

@@ -541,7 +541,7 @@ payment_create(Org *o, const PaymentSpec *ps, Time now, ChangeSet *cs)
 		if (diff)
 		{
 			int64_t		rate = ps->subj[i].kind == RK_INVOICE
-				? INVOICE(o, ps->subj[i].idx)->rate6 : BILL(o, ps->subj[i].idx)->rate6;
+			? INVOICE(o, ps->subj[i].idx)->rate6 : BILL(o, ps->subj[i].idx)->rate6;
 			int64_t		dkk = round_div(diff * rate, RATE_SCALE);
 
 			MODIFIER(o, m)->realized_diff = dkk ? dkk : (diff > 0 ? 1 : -1);

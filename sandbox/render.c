@@ -1207,7 +1207,7 @@ rel_children(Org *o, Rel rel, int32_t parent, int32_t *buf, int cap, int32_t **o
 		case REL_BILL_MODIFIERS:
 			{
 				int32_t		m = rel == REL_MATCH_LINES ? BANKMATCH(o, parent)->line_head
-					: rel == REL_INVOICE_MODIFIERS ? INVOICE(o, parent)->bm_head : BILL(o, parent)->bm_head;
+				: rel == REL_INVOICE_MODIFIERS ? INVOICE(o, parent)->bm_head : BILL(o, parent)->bm_head;
 
 				for (; m >= 0; m = rel == REL_MATCH_LINES ? BANKLINE(o, m)->next : MODIFIER(o, m)->next)
 				{

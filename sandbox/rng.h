@@ -20,7 +20,7 @@ void		rng_seed(Rng *r, uint64_t seed, uint64_t stream);
 uint64_t	rng_next(Rng *r);
 uint64_t	rng_below(Rng *r, uint64_t n);	/* uniform in [0, n) */
 int64_t		rng_range(Rng *r, int64_t lo, int64_t hi);	/* inclusive */
-double		rng_double(Rng *r);	/* [0, 1) */
+double		rng_double(Rng *r); /* [0, 1) */
 int			rng_chance(Rng *r, double p);
 int			rng_weighted(Rng *r, const int *weights, int n);
 void		rng_id(Rng *r, char out[ID_LEN + 1]);

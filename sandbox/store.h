@@ -63,7 +63,7 @@ typedef enum RK
 	RK_BANK_SUBJECT,
 	RK_FILE,
 	RK_ATTACHMENT,
-	RK_ACCOUNT_GROUP,		/* the chart's headings (books.c) */
+	RK_ACCOUNT_GROUP,			/* the chart's headings (books.c) */
 	RK__TABLES,
 	/* not tables */
 	RK_CURRENCY = RK__TABLES,
@@ -576,7 +576,8 @@ typedef struct BankMatch
 typedef struct BankSubject
 {
 	RecHead		h;
-	uint8_t		subj_kind;		/* RK_BANK_PAYMENT, RK_DAYBOOK_TXN, RK_INVOICE, RK_BILL */
+	uint8_t		subj_kind;		/* RK_BANK_PAYMENT, RK_DAYBOOK_TXN,
+								 * RK_INVOICE, RK_BILL */
 	int32_t		match;
 	int32_t		subj_idx;
 } BankSubject;
@@ -588,7 +589,7 @@ typedef struct File
 	Time		created;
 	const char *name;
 	const char *content_type;
-	const unsigned char *bytes;	/* NULL when generated */
+	const unsigned char *bytes; /* NULL when generated */
 	int64_t		size;
 	int32_t		owner_kind;		/* generated receipts: RK_BILL, else -1 */
 	int32_t		owner_idx;
@@ -801,7 +802,7 @@ extern Sandbox sb;
 /* tables and ids */
 void		org_init_tables(Org *o);
 void		org_free(Org *o);
-int32_t		rec_new(Org *o, RK rk);	/* zeroed record with a fresh id */
+int32_t		rec_new(Org *o, RK rk); /* zeroed record with a fresh id */
 int32_t		rec_new_from(Org *o, RK rk, Rng *r);	/* same, ids from r */
 void		rec_kill(Org *o, RK rk, int32_t i);
 void		touch(Org *o, RK rk);
@@ -845,7 +846,7 @@ typedef struct ChangeSet
 } ChangeSet;
 
 void		cs_add(ChangeSet *cs, RK rk, int32_t idx, int op);
-void		rec_kill_block(Org *o, RK rk, int32_t start, int32_t count, ChangeSet *cs);	/* store.c */
+void		rec_kill_block(Org *o, RK rk, int32_t start, int32_t count, ChangeSet *cs); /* store.c */
 void		cs_free(ChangeSet *cs);
 
 #endif

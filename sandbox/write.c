@@ -79,7 +79,10 @@ get_str(Fields *f, const char *name, const char **out, bool required)
 	}
 	if (json_is_integer(j))
 	{
-		/* numbers are accepted where Billy has number-like strings (contactNo ...) */
+		/*
+		 * numbers are accepted where Billy has number-like strings (contactNo
+		 * ...)
+		 */
 		*out = arena_printf(&f->o->arena, "%lld", (long long) json_integer_value(j));
 		return true;
 	}
@@ -723,9 +726,9 @@ invoice_update(WriteCtx *w, int32_t inv)
 	if (!draft)
 	{
 		bool		changed = cur != iv->currency || rate != iv->rate6 || days != iv->terms_days ||
-			tax_mode != iv->tax_mode || att != iv->att_person || credited != iv->credited ||
-			lines != NULL || (have_no && (invoice_no == NULL || iv->invoice_no == NULL ||
-										  strcmp(invoice_no, iv->invoice_no) != 0));
+		tax_mode != iv->tax_mode || att != iv->att_person || credited != iv->credited ||
+		lines != NULL || (have_no && (invoice_no == NULL || iv->invoice_no == NULL ||
+									  strcmp(invoice_no, iv->invoice_no) != 0));
 
 		if (changed)
 			ferr(&f, "state", "Only draft invoices can change lines, amounts, terms or number.");

@@ -31,8 +31,10 @@ typedef struct Fields
 	Org		   *o;
 	VErr	   *v;
 	json_t	   *obj;
-	char		key[64];		/* validationErrors key: _clientId or resource name */
-	char		prefix[32];		/* attribute prefix for child records ("lines.0.") */
+	char		key[64];		/* validationErrors key: _clientId or resource
+								 * name */
+	char		prefix[32];		/* attribute prefix for child records
+								 * ("lines.0.") */
 } Fields;
 
 void		fields_init(Fields *f, Org *o, VErr *v, json_t *obj, const char *resource,

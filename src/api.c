@@ -40,6 +40,7 @@ billy_check_api_path(const char *path)
 					 errmsg("path must not contain spaces, control characters, \"#\" or \"\\\""),
 					 errhint("Percent-encode such characters.")));
 	}
+
 	/*
 	 * No segment of the path (before any query) may be "." or "..", also not
 	 * percent-encoded, nor hold an encoded "/" or "\": curl and servers

@@ -406,7 +406,7 @@ cut_request(Jsonb *redacted)
 		return redacted;
 	billy_sha256_hex(text, len, hex);
 	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(
-		psprintf("{\"truncated\": true, \"length\": %zu, \"sha256\": \"%s\"}", len, hex))));
+																		psprintf("{\"truncated\": true, \"length\": %zu, \"sha256\": \"%s\"}", len, hex))));
 }
 
 static bool queued_here = false;
@@ -580,11 +580,12 @@ billy_audit_chain_pending(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "billy: SPI_connect failed");
+
 	/*
-	 * Successful reads (aggregate) become one entry per minute, role,
-	 * action, organization, target and outcome, counting the calls and the
-	 * clients: the log records every read without growing by one permanent
-	 * entry per call.  Everything else is one entry per row.
+	 * Successful reads (aggregate) become one entry per minute, role, action,
+	 * organization, target and outcome, counting the calls and the clients:
+	 * the log records every read without growing by one permanent entry per
+	 * call.  Everything else is one entry per row.
 	 */
 	if (SPI_execute_with_args("WITH b AS (SELECT * FROM billy.audit_pending ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED) "
 							  "SELECT pg_catalog.array_agg(b.id ORDER BY b.id), pg_catalog.min(b.at), "
@@ -668,7 +669,7 @@ billy_audit_chain_pending(PG_FUNCTION_ARGS)
 
 		foreach(lc, seen)
 			if (strcmp((char *) lfirst(lc), chains[i]) == 0)
-				done = true;
+			done = true;
 		if (done)
 			continue;
 		seen = lappend(seen, chains[i]);
@@ -764,7 +765,11 @@ billy_audit_chain_pending(PG_FUNCTION_ARGS)
 						col[i] = PointerGetDatum(hashes[i]);
 						break;
 					default:
-						/* 3..10: actor, session, client, action, org, target, request, outcome */
+
+						/*
+						 * 3..10: actor, session, client, action, org, target,
+						 * request, outcome
+						 */
 						col[i] = rows[i][c - 3];
 						colnull[i] = rnulls[i][c - 3];
 						break;

@@ -36,12 +36,14 @@
 
 /* true when loaded through shared_preload_libraries (extension.c) */
 extern bool billy_preloaded;
+
 /* true once the shared memory of every module is set up (extension.c) */
 extern bool billy_shmem_ready;
 
 /* extension.c */
 extern void billy_require_preload(void);
 extern Oid	billy_extension_owner(void);
+
 /*
  * BillyOwner remembers what billy_become_owner changed: the user and
  * security context, and the GUC nesting level of the pinned search_path.

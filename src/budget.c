@@ -283,7 +283,7 @@ current_share(void)
 void
 billy_budget_charge(const char *org)
 {
-	BillyShare share;
+	BillyShare	share;
 	int			per_minute;
 	char		key[BILLY_MAX_ID];
 	BudgetEntry *e;
@@ -375,10 +375,10 @@ billy_api_budget(PG_FUNCTION_ARGS)
 		{
 			BudgetBucket *b = &e->share[s];
 			int			per_minute = s == BILLY_SHARE_ADMIN ? billy_admin_api_budget_per_minute
-				: billy_api_budget_per_minute;
+			: billy_api_budget_per_minute;
 			double		available = b->refilled_at == 0 ? per_minute :
-				Min((double) per_minute,
-					b->tokens + (double) (now - b->refilled_at) / 1000000.0 * billy_cache_rate() * per_minute / 60.0);
+			Min((double) per_minute,
+				b->tokens + (double) (now - b->refilled_at) / 1000000.0 * billy_cache_rate() * per_minute / 60.0);
 			Datum		values[6];
 			bool		nulls[6] = {0};
 

@@ -107,6 +107,7 @@ read_options(Jsonb *jb, CsvOptions *o)
 	if (jb == NULL)
 		return;
 	text = JsonbToCString(NULL, &jb->root, VARSIZE(jb));
+
 	if (!billy_json_top_fields(text, strlen(text), names, 5, v))
 		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("options must be a JSON object")));
 	if (v[0])

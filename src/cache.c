@@ -433,7 +433,11 @@ array_of(Jsonb **vals, int n)
 			elog(ERROR, "billy: a mirror row's JSON is not an object");
 		e = append_container(&buf, vals[i]);
 		total += JBE_OFFLENFLD(e);
-		/* every JB_OFFSET_STRIDE-th entry holds the end offset, as convertJsonbArray writes */
+
+		/*
+		 * every JB_OFFSET_STRIDE-th entry holds the end offset, as
+		 * convertJsonbArray writes
+		 */
 		entries[i] = i % JB_OFFSET_STRIDE == 0 ? (JENTRY_ISCONTAINER | JENTRY_HAS_OFF | total) : e;
 	}
 	if (n > 0)
@@ -555,7 +559,7 @@ cache_get(FunctionCallInfo fcinfo, const CacheResource *cr)
 	char	   *org;
 	char	   *id;
 	int64		max_age = -1;
-	BillyMirrorRow	row;
+	BillyMirrorRow row;
 	Freshness	fr = {0};
 	BillyCacheCounts counts = {0};
 	const char *singular = billy_sync_singular(cr->name);
@@ -626,10 +630,10 @@ cache_get(FunctionCallInfo fcinfo, const CacheResource *cr)
 			/*
 			 * The caller wants it confirmed: an unpaid document by the hot
 			 * scan that confirms every unpaid one (the next reads of unpaid
-			 * ones cost nothing); anything else, max_age 0 ("ask Billy
-			 * now"), or when the scan cannot run, by one GET.  Either is
-			 * shared: a read that finds the same confirmation under way
-			 * waits for it and reads what it stored.
+			 * ones cost nothing); anything else, max_age 0 ("ask Billy now"),
+			 * or when the scan cannot run, by one GET.  Either is shared: a
+			 * read that finds the same confirmation under way waits for it
+			 * and reads what it stored.
 			 */
 			const char *reason = NULL;
 			char	   *error = NULL;
@@ -640,7 +644,7 @@ cache_get(FunctionCallInfo fcinfo, const CacheResource *cr)
 				reason = billy_cache_confirm_unpaid(org, cr->name, window, &counts.api_calls, &error);
 				if (reason == NULL)
 				{
-					BillyMirrorRow	again;
+					BillyMirrorRow again;
 
 					billy_cache_read_row(cr->name, org, id, &again, true);
 					if (again.found)
@@ -650,7 +654,7 @@ cache_get(FunctionCallInfo fcinfo, const CacheResource *cr)
 			age = row.effective ? billy_cache_age_us(row.effective) : PG_INT64_MAX;
 			if (age >= window && !row.deleted && billy_cache_singleflight(org, cr->name, id, &waited) && waited)
 			{
-				BillyMirrorRow	again;
+				BillyMirrorRow again;
 
 				billy_cache_read_row(cr->name, org, id, &again, true);
 				if (again.found)
@@ -674,10 +678,16 @@ cache_get(FunctionCallInfo fcinfo, const CacheResource *cr)
 			}
 			else
 			{
-				/* the caller wants it younger than the cache has it: ask Billy */
-				BillyFetched		f;
+				/*
+				 * the caller wants it younger than the cache has it: ask
+				 * Billy
+				 */
+				BillyFetched f;
 
-				/* a spent budget: the copy, flagged (only a miss raises 53400) */
+				/*
+				 * a spent budget: the copy, flagged (only a miss raises
+				 * 53400)
+				 */
 				billy_cache_fetch_one(cr->name, org, id, &f, false);
 				if (f.called)
 					counts.api_calls += 1;
@@ -687,7 +697,11 @@ cache_get(FunctionCallInfo fcinfo, const CacheResource *cr)
 					billy_cache_count(org, cr->name, id, &counts, false);
 					fr.source = "api";
 					fr.fresh = true;
-					/* Billy's answer, as it arrived (the mirror keeps when it asked) */
+
+					/*
+					 * Billy's answer, as it arrived (the mirror keeps when it
+					 * asked)
+					 */
 					fr.confirmed_at = GetCurrentTimestamp();
 					fr.age_us = 0;
 					fr.not_stored = !f.stored;
@@ -732,7 +746,7 @@ cache_get(FunctionCallInfo fcinfo, const CacheResource *cr)
 
 	/* not in the mirror: one GET */
 	{
-		BillyFetched		f;
+		BillyFetched f;
 
 		billy_cache_fetch_one(cr->name, org, id, &f, true);
 		counts.misses = 1;
@@ -849,10 +863,10 @@ billy_cache_count_list(PG_FUNCTION_ARGS)
 		/* only the ids that are rows of this organization's mirror */
 		if (ArrayGetNItems(ARR_NDIM(arr), ARR_DIMS(arr)) > 0)
 			found = billy_sql_datum(psprintf("SELECT pg_catalog.array_agg(m.id) FROM billy.%s m "
-														  "WHERE m.organization_id OPERATOR(pg_catalog.=) $1 "
-														  "AND m.id OPERATOR(pg_catalog.=) ANY ($2)",
-														  quote_identifier(billy_sync_table(resource))),
-												 2, types, values, NULL, &isnull);
+											 "WHERE m.organization_id OPERATOR(pg_catalog.=) $1 "
+											 "AND m.id OPERATOR(pg_catalog.=) ANY ($2)",
+											 quote_identifier(billy_sync_table(resource))),
+									2, types, values, NULL, &isnull);
 		if (!isnull)
 			deconstruct_array(DatumGetArrayTypeP(found), TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
 		counts.stale = n > 0 ? 1 : 0;

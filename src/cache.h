@@ -30,11 +30,13 @@
 /* what the counters count, per (organization, resource, record) */
 typedef struct BillyCacheCounts
 {
-	int64		reads;			/* get_* calls (and list calls, on the resource) */
+	int64		reads;			/* get_* calls (and list calls, on the
+								 * resource) */
 	int64		fresh;			/* answered from the mirror, fresh */
 	int64		stale;			/* answered from the mirror, stale */
 	int64		misses;			/* not in the mirror: asked Billy */
-	int64		refetches;		/* older than the caller's max_age: asked Billy */
+	int64		refetches;		/* older than the caller's max_age: asked
+								 * Billy */
 	int64		api_calls;		/* GETs the reads made */
 	int64		refresh_calls;	/* GETs the worker's refreshes made */
 } BillyCacheCounts;

@@ -216,6 +216,7 @@ billy_cache_read_row(const char *resource, const char *org, const char *id, Bill
 	Oid			nsp = get_namespace_oid("billy", false);
 	const char *table = billy_sync_table(resource);
 	const BillyResource *res = billy_resource(resource);
+
 	/* a resource with hot scans has is_paid: its hot_where reads it */
 	bool		has_paid = res != NULL && res->hot_where != NULL;
 	const char *keys[2] = {org, id};
@@ -617,7 +618,7 @@ billy_cache_confirm_ids(const char *org, const char *resource, char **given, int
 	/* the unpaid ones by one hot scan; the rest below */
 	for (int i = 0; i < n; i++)
 	{
-		BillyMirrorRow	row;
+		BillyMirrorRow row;
 
 		billy_cache_read_row(resource, org, given[i], &row, false);
 		if (row.found && row.hot)

@@ -16,7 +16,7 @@
 typedef struct BillyKey
 {
 	uint8		bytes[BILLY_KEY_BYTES];
-	char		id[BILLY_KEY_ID_CHARS + 1];	/* public fingerprint */
+	char		id[BILLY_KEY_ID_CHARS + 1]; /* public fingerprint */
 	const char *setting;		/* "billy.key_file" or "billy.old_key_file" */
 } BillyKey;
 

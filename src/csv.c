@@ -499,6 +499,7 @@ billy_csv_check_value(const BillyCsvColumn *col, const char *s, int len, char de
 	int			n = 0;
 
 	trim(&s, &len);
+
 	/*
 	 * billy's exports write a cell that a spreadsheet would run as a formula
 	 * with a leading apostrophe (billy._csv_field): read it back as it was
@@ -550,7 +551,11 @@ billy_csv_check_value(const BillyCsvColumn *col, const char *s, int len, char de
 					if (!((ch >= '0' && ch <= '9') || (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
 						  ch == ' ' || ch == '-' || ch == '.' || ch == '/'))
 						return "holds characters a registration number cannot have";
-					/* a Danish CVR number loses its spaces and dashes; others stay as written */
+
+					/*
+					 * a Danish CVR number loses its spaces and dashes; others
+					 * stay as written
+					 */
 					if (danish && (ch == ' ' || ch == '-' || ch == '.' || ch == '/'))
 						continue;
 					out[n++] = (danish && ch >= 'a' && ch <= 'z') ? (char) (ch - 'a' + 'A') : ch;

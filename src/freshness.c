@@ -75,7 +75,11 @@ load_window_rules(void)
 		CacheRegisterRelcacheCallback(window_rules_cb, (Datum) 0);
 		window_callback_registered = true;
 	}
-	/* valid from here: an invalidation during the read makes the next one read again */
+
+	/*
+	 * valid from here: an invalidation during the read makes the next one
+	 * read again
+	 */
 	window_rules_valid = true;
 	window_rules_relid = get_relname_relid("ttl_rules", get_namespace_oid("billy", false));
 	billy_become_owner(&owner);

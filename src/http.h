@@ -44,9 +44,11 @@ typedef struct BillyHttpRequest
 	char	   *body;			/* JSON body for POST and PUT, or NULL */
 	size_t		body_len;		/* its length when binary (0: strlen(body)) */
 	const char *content_type;	/* the body's type (NULL: application/json) */
-	const char *extra_header;	/* one more header line, e.g. X-Filename (files.c) */
+	const char *extra_header;	/* one more header line, e.g. X-Filename
+								 * (files.c) */
 	bool		retryable;		/* retry transient failures (GET by default) */
-	int			timeout_ms;		/* total time of one attempt; 0: billy.http_timeout_ms */
+	int			timeout_ms;		/* total time of one attempt; 0:
+								 * billy.http_timeout_ms */
 	void	   *arg;			/* the caller's, for the completion callback */
 
 	/* results */
@@ -57,7 +59,8 @@ typedef struct BillyHttpRequest
 	int			attempts;
 	bool		maybe_sent;		/* a write may have reached Billy */
 	double		elapsed_ms;		/* all attempts, waits included */
-	int			last_retry_after_ms;	/* Retry-After of the last answer, or -1 */
+	int			last_retry_after_ms;	/* Retry-After of the last answer, or
+										 * -1 */
 
 	/* private to http.c */
 	void	   *easy;
@@ -66,7 +69,8 @@ typedef struct BillyHttpRequest
 	TimestampTz started_at;
 	TimestampTz next_attempt_at;
 	int			state;
-	const char *budget_org;		/* the organization GETs are charged to (budget.c) */
+	const char *budget_org;		/* the organization GETs are charged to
+								 * (budget.c) */
 } BillyHttpRequest;
 
 /* what billy_http_describe makes of a failed request */

@@ -67,7 +67,8 @@ typedef struct BillyWorkerState
 	int64		jobs_failed;
 	int64		current_job_id; /* 0 when idle */
 	char		state[64];		/* "idle", "running job", ... */
-	bool		missing_database_reported;	/* billy.database_name absent, said once */
+	bool		missing_database_reported;	/* billy.database_name absent,
+											 * said once */
 } BillyWorkerState;
 
 extern BillyWorkerState *billy_worker_state;

@@ -55,7 +55,8 @@ typedef struct TopFieldsState
 	int			nnames;
 	char	  **values;
 	int			depth;
-	int			current;		/* index of the wanted member being read, or -1 */
+	int			current;		/* index of the wanted member being read, or
+								 * -1 */
 	char	   *composite_start;	/* start of an object/array member's text */
 	bool		is_object;
 } TopFieldsState;

@@ -365,9 +365,9 @@ connect_organization(FunctionCallInfo fcinfo)
 	response = fetch_organization(billy_effective_api_url(api_url), token, NULL);
 
 	/*
-	 * The organization is bound to the API it was connected with: the
-	 * worker and every other session use that URL, whatever their own
-	 * billy.api_url says.
+	 * The organization is bound to the API it was connected with: the worker
+	 * and every other session use that URL, whatever their own billy.api_url
+	 * says.
 	 */
 	billy_become_owner(&owner);
 	org_id = store_organization(response);
@@ -586,8 +586,8 @@ billy_resolve_organization_quietly(const char *org)
 			return pstrdup(org_cache[i].id);
 
 	wanted = text_to_cstring(DatumGetTextPP(
-		DirectFunctionCall1Coll(lower, DEFAULT_COLLATION_OID,
-								DirectFunctionCall1(btrim1, CStringGetTextDatum(org)))));
+											DirectFunctionCall1Coll(lower, DEFAULT_COLLATION_OID,
+																	DirectFunctionCall1(btrim1, CStringGetTextDatum(org)))));
 	for (int i = 0; i < org_cache_n; i++)
 		if (strcmp(org_cache[i].lower_name, wanted) == 0 && billy_org_visible(org_cache[i].id))
 		{

@@ -176,7 +176,7 @@ is_jwt_role(Oid userid)
 		return false;
 	foreach(lc, names)
 		if (strcmp((char *) lfirst(lc), name) == 0)
-			found = true;
+		found = true;
 	return found;
 }
 

@@ -426,7 +426,8 @@ typedef struct PeriodicState
 	const BillyPeriodic *step;
 	TimestampTz last;
 	bool		again;			/* it asked to come back soon */
-	bool		failed;			/* its last run failed: retried after its interval */
+	bool		failed;			/* its last run failed: retried after its
+								 * interval */
 } PeriodicState;
 
 static PeriodicState periodic[MAX_PERIODIC];

@@ -83,7 +83,8 @@ typedef struct McpRequest
 typedef enum ResultShape
 {
 	SHAPE_JSON,					/* json or jsonb: objects as they are */
-	SHAPE_ROWS,					/* a set or a row: {rows, row_count, truncated} */
+	SHAPE_ROWS,					/* a set or a row: {rows, row_count,
+								 * truncated} */
 	SHAPE_ROW,					/* one composite row: the row itself */
 	SHAPE_SCALAR				/* anything else: {result} */
 } ResultShape;
@@ -97,8 +98,10 @@ typedef struct McpTool
 	Jsonb	   *fixed_args;
 	Oid			func;			/* InvalidOid when not installed */
 	char	   *problem;		/* why the caller may not use it, or NULL */
-	char	   *operation;		/* the write operation (billy.write_operations()) */
-	char	   *project;		/* what billy._mcp_project makes of the answer, or NULL */
+	char	   *operation;		/* the write operation
+								 * (billy.write_operations()) */
+	char	   *project;		/* what billy._mcp_project makes of the
+								 * answer, or NULL */
 	bool		read_only;		/* a call whose annotations say readOnlyHint */
 } McpTool;
 

@@ -96,9 +96,12 @@ mcp_initialize(McpRequest *req)
 
 	if (asked == NULL)
 		return mcp_rpc_error(req, RPC_INVALID_PARAMS, "params.protocolVersion must be a string",
-						 "{\"supported\":[" LEGACY_VERSIONS_JSON "]}");
+							 "{\"supported\":[" LEGACY_VERSIONS_JSON "]}");
 
-	/* echo a version billy speaks; otherwise offer the newest, the client decides */
+	/*
+	 * echo a version billy speaks; otherwise offer the newest, the client
+	 * decides
+	 */
 	for (int i = 0; i < lengthof(supported_versions); i++)
 		if (strcmp(asked, supported_versions[i]) == 0)
 			version = supported_versions[i];
@@ -332,12 +335,12 @@ mcp_sql_method(McpRequest *req, const SqlMethod *m)
 		JsonbValue *kind = billy_json_key(error->val.binary.data, "kind");
 		JsonbValue *message = billy_json_key(error->val.binary.data, "message");
 		bool		not_found = kind && kind->type == jbvString && kind->val.string.len == 9 &&
-			strncmp(kind->val.string.val, "not_found", 9) == 0;
+		strncmp(kind->val.string.val, "not_found", 9) == 0;
 
 		return mcp_rpc_error(req, not_found && !req->modern ? RPC_RESOURCE_NOT_FOUND : RPC_INVALID_PARAMS,
-						 message && message->type == jbvString ?
-						 pnstrdup(message->val.string.val, message->val.string.len) : "invalid params",
-						 NULL);
+							 message && message->type == jbvString ?
+							 pnstrdup(message->val.string.val, message->val.string.len) : "invalid params",
+							 NULL);
 	}
 	result = billy_json_key(&answer->root, "result");
 	if (result == NULL)
@@ -396,9 +399,9 @@ mcp_modern(McpRequest *req, JsonbContainer *meta)
 		escape_json(&d, version);
 		appendStringInfoChar(&d, '}');
 		return mcp_rpc_error(req, RPC_UNSUPPORTED_VERSION,
-						 psprintf("unsupported protocol version: %s (billy serves " MODERN_VERSION
-								  " per request, and " LEGACY_VERSIONS_TEXT " after initialize)",
-								  version), d.data);
+							 psprintf("unsupported protocol version: %s (billy serves " MODERN_VERSION
+									  " per request, and " LEGACY_VERSIONS_TEXT " after initialize)",
+									  version), d.data);
 	}
 
 	if (strcmp(req->method, "server/discover") == 0)
@@ -415,11 +418,11 @@ mcp_modern(McpRequest *req, JsonbContainer *meta)
 	escape_json(&d, req->method);
 	appendStringInfoChar(&d, '}');
 	return mcp_rpc_error(req, RPC_METHOD_NOT_FOUND,
-					 psprintf("method not found: %s (on " MODERN_VERSION " billy serves server/discover, tools/list, tools/call, resources/list, resources/templates/list, resources/read, prompts/list and prompts/get%s)",
-							  req->method,
-							  strcmp(req->method, "initialize") == 0 ? "; a request with _meta needs no initialize" :
-							  strcmp(req->method, "ping") == 0 ? "; " MODERN_VERSION " has no ping" : ""),
-					 d.data);
+						 psprintf("method not found: %s (on " MODERN_VERSION " billy serves server/discover, tools/list, tools/call, resources/list, resources/templates/list, resources/read, prompts/list and prompts/get%s)",
+								  req->method,
+								  strcmp(req->method, "initialize") == 0 ? "; a request with _meta needs no initialize" :
+								  strcmp(req->method, "ping") == 0 ? "; " MODERN_VERSION " has no ping" : ""),
+						 d.data);
 }
 
 /* ------------------------------------------------------------ dispatch */
@@ -449,7 +452,7 @@ billy_mcp(PG_FUNCTION_ARGS)
 
 	if (JB_ROOT_IS_ARRAY(msg) && !JB_ROOT_IS_SCALAR(msg))
 		PG_RETURN_DATUM(mcp_rpc_error(NULL, RPC_INVALID_REQUEST,
-								  "batches are not supported: send one JSON-RPC message at a time", NULL));
+									  "batches are not supported: send one JSON-RPC message at a time", NULL));
 	if (!JB_ROOT_IS_OBJECT(msg))
 		PG_RETURN_DATUM(mcp_rpc_error(NULL, RPC_INVALID_REQUEST, "a JSON-RPC message must be an object", NULL));
 
@@ -515,8 +518,8 @@ billy_mcp(PG_FUNCTION_ARGS)
 		escape_json(&data, req.method);
 		appendStringInfoChar(&data, '}');
 		answer = mcp_rpc_error(&req, RPC_METHOD_NOT_FOUND,
-						   psprintf("method not found: %s (billy serves initialize, ping, tools/list, tools/call, resources/list, resources/templates/list, resources/read, prompts/list and prompts/get)", req.method),
-						   data.data);
+							   psprintf("method not found: %s (billy serves initialize, ping, tools/list, tools/call, resources/list, resources/templates/list, resources/read, prompts/list and prompts/get)", req.method),
+							   data.data);
 	}
 
 	/* the answer was built in the SPI procedure context: copy it out */
@@ -529,4 +532,3 @@ billy_mcp(PG_FUNCTION_ARGS)
 		PG_RETURN_JSONB_P(copy);
 	}
 }
-

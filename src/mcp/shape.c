@@ -377,7 +377,11 @@ shape_object(StringInfo out, JsonbContainer *obj, Budget *b, int max_rows,
 		else
 			billy_append_json(out, &tok);
 	}
-	/* an existing "truncated" member keeps its value unless billy cut something */
+
+	/*
+	 * an existing "truncated" member keeps its value unless billy cut
+	 * something
+	 */
 	{
 		JsonbValue *t = billy_json_key(obj, "truncated");
 
@@ -589,4 +593,3 @@ mcp_rpc_tool_success(McpRequest *req, const char *structured)
 #undef PUSH_STRING
 	return JsonbPGetDatum(JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL)));
 }
-

@@ -120,7 +120,8 @@ tool_problem(McpTool *tool, const char *function, Oid *requires,
  */
 typedef struct CachedTool
 {
-	char		name[NAMEDATALEN * 2];	/* the hash key (names are <= 64 bytes) */
+	char		name[NAMEDATALEN * 2];	/* the hash key (names are <= 64
+										 * bytes) */
 	Oid			userid;			/* the role the row was read as */
 	McpTool		tool;			/* problem left NULL: worked out per call */
 	char	   *function;		/* the registry's spelling, for messages */
@@ -163,6 +164,7 @@ tool_cache_reset(void)
 		CacheRegisterSyscacheCallback(AUTHMEMROLEMEM, tool_cache_syscache_cb, (Datum) 0);
 		tool_callbacks_registered = true;
 	}
+
 	/*
 	 * The old rows go when the transaction ends, not now: a call in progress
 	 * may still hold them (a tool that calls billy.mcp).
@@ -188,21 +190,21 @@ static bool
 read_tool(const char *name, CachedTool *entry)
 {
 	static const char *sql =
-		"SELECT t.kind, t.input_schema, t.arguments, t.fixed_args, "
-		"(SELECT CASE WHEN pg_catalog.strpos(t.function, '(') OPERATOR(pg_catalog.>) 0 "
-		"THEN pg_catalog.to_regprocedure(t.function)::pg_catalog.oid "
-		"ELSE pg_catalog.to_regproc(t.function)::pg_catalog.oid END "
-		"FROM pg_catalog.pg_namespace n WHERE n.nspname OPERATOR(pg_catalog.=) pg_catalog.split_part(t.function, '.', 1) "
-		"AND pg_catalog.has_schema_privilege(n.oid, 'USAGE')), t.function, "
-		"ARRAY(SELECT (SELECT CASE WHEN pg_catalog.strpos(r, '(') OPERATOR(pg_catalog.>) 0 "
-		"THEN pg_catalog.to_regprocedure(r)::pg_catalog.oid "
-		"ELSE pg_catalog.to_regproc(r)::pg_catalog.oid END "
-		"FROM pg_catalog.pg_namespace n WHERE n.nspname OPERATOR(pg_catalog.=) pg_catalog.split_part(r, '.', 1) "
-		"AND pg_catalog.has_schema_privilege(n.oid, 'USAGE')) FROM pg_catalog.unnest(t.requires) r), "
-		"t.requires, t.issue, "
-		"COALESCE(t.annotations OPERATOR(pg_catalog.->>) 'readOnlyHint' OPERATOR(pg_catalog.=) 'true', false), "
-		"t.operation, t.project "
-		"FROM billy.mcp_tools t WHERE t.name OPERATOR(pg_catalog.=) $1";
+	"SELECT t.kind, t.input_schema, t.arguments, t.fixed_args, "
+	"(SELECT CASE WHEN pg_catalog.strpos(t.function, '(') OPERATOR(pg_catalog.>) 0 "
+	"THEN pg_catalog.to_regprocedure(t.function)::pg_catalog.oid "
+	"ELSE pg_catalog.to_regproc(t.function)::pg_catalog.oid END "
+	"FROM pg_catalog.pg_namespace n WHERE n.nspname OPERATOR(pg_catalog.=) pg_catalog.split_part(t.function, '.', 1) "
+	"AND pg_catalog.has_schema_privilege(n.oid, 'USAGE')), t.function, "
+	"ARRAY(SELECT (SELECT CASE WHEN pg_catalog.strpos(r, '(') OPERATOR(pg_catalog.>) 0 "
+	"THEN pg_catalog.to_regprocedure(r)::pg_catalog.oid "
+	"ELSE pg_catalog.to_regproc(r)::pg_catalog.oid END "
+	"FROM pg_catalog.pg_namespace n WHERE n.nspname OPERATOR(pg_catalog.=) pg_catalog.split_part(r, '.', 1) "
+	"AND pg_catalog.has_schema_privilege(n.oid, 'USAGE')) FROM pg_catalog.unnest(t.requires) r), "
+	"t.requires, t.issue, "
+	"COALESCE(t.annotations OPERATOR(pg_catalog.->>) 'readOnlyHint' OPERATOR(pg_catalog.=) 'true', false), "
+	"t.operation, t.project "
+	"FROM billy.mcp_tools t WHERE t.name OPERATOR(pg_catalog.=) $1";
 	Oid			types[1] = {TEXTOID};
 	Datum		values[1] = {CStringGetTextDatum(name)};
 	SPIPlanPtr	plan = mcp_get_plan(sql, 1, types);
@@ -302,7 +304,7 @@ map_arguments(McpTool *tool, JsonbContainer *args, char **confirmation)
 	JsonbValue	tok;
 	JsonbIteratorToken r;
 	char	   *name = NULL;
-	bool		is_write = strcmp(tool->kind, "call") != 0;	/* write, import */
+	bool		is_write = strcmp(tool->kind, "call") != 0; /* write, import */
 
 	*confirmation = NULL;
 	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
@@ -721,7 +723,7 @@ mcp_tools_call(McpRequest *req)
 	char	   *name = req->params ? mcp_string_member(req->params, "name", &present, &is_string) : NULL;
 	JsonbValue *argsv = req->params ? billy_json_key(req->params, "arguments") : NULL;
 	JsonbContainer *args = NULL;
-	JsonbValue *argv = NULL;		/* args as a value, for the audit */
+	JsonbValue *argv = NULL;	/* args as a value, for the audit */
 	McpTool		tool;
 	JsonbValue	argval;
 	char	   *err;
@@ -748,7 +750,7 @@ mcp_tools_call(McpRequest *req)
 		escape_json(&data, name);
 		appendStringInfoChar(&data, '}');
 		return mcp_rpc_error(req, RPC_INVALID_PARAMS,
-						 psprintf("unknown tool: %s (tools/list shows the tools)", name), data.data);
+							 psprintf("unknown tool: %s (tools/list shows the tools)", name), data.data);
 	}
 
 	if (argsv && argsv->type == jbvBinary && JsonContainerIsObject(argsv->val.binary.data))
@@ -846,7 +848,11 @@ mcp_tools_call(McpRequest *req)
 		values[1] = Int32GetDatum(billy_mcp_max_rows + 1);
 		values[2] = tool.project ? CStringGetTextDatum(tool.project) : (Datum) 0;
 		nulls[2] = tool.project ? ' ' : 'n';
-		/* the tool's own arguments, for the projection (detail, fields, offset) */
+
+		/*
+		 * the tool's own arguments, for the projection (detail, fields,
+		 * offset)
+		 */
 		values[3] = args ? DirectFunctionCall1(jsonb_in, CStringGetDatum(JsonbToCString(NULL, args, 0)))
 			: JsonbPGetDatum(mapped);
 	}
@@ -881,4 +887,3 @@ mcp_tools_call(McpRequest *req)
 	audit_done(&tool, argv);
 	return mcp_rpc_tool_success(req, structured);
 }
-

@@ -59,13 +59,15 @@ typedef struct BillyRefresh
 	const char *token;
 	int64		run_id;			/* the sync run the writes belong to, or 0 */
 	int			timeout_ms;		/* per request; 0: billy.http_timeout_ms */
-	bool		retry;			/* retry transient failures (billy.max_retries) */
+	bool		retry;			/* retry transient failures
+								 * (billy.max_retries) */
 	bool		store;			/* store what was found (false: look only) */
 	bool		confirm;		/* set confirmed_at of the unchanged ones */
 	bool		keep_json;		/* keep each found record as jsonb */
 	/* what happened */
 	BillyRecordOutcome *outcomes;	/* one per id */
-	Jsonb	  **records;		/* one per id, with keep_json (NULL if not found) */
+	Jsonb	  **records;		/* one per id, with keep_json (NULL if not
+								 * found) */
 	int			requests;		/* attempts, retries included */
 	int64		bytes;
 	int64		inserted;
@@ -80,6 +82,7 @@ extern List *billy_sync_refresh_list(BillyRefresh *r, const char *name, const ch
 extern bool billy_sync_in_hot_set(const char *resource, bool is_paid_known, bool is_paid);
 extern const char *billy_sync_table(const char *resource);
 extern const char *billy_sync_singular(const char *resource);
+
 /* one resource of a group scanned together, and its outcome */
 typedef struct BillySyncTarget
 {

@@ -63,9 +63,12 @@ typedef struct SyncScan
 	int			next_page;
 	int			first_batch;
 	int			in_flight;
-	/* a resource listed per parent (res->scope_param): its values, the one
+
+	/*
+	 * a resource listed per parent (res->scope_param): its values, the one
 	 * being scanned, and the pages before it (page numbers stay unique); the
-	 * next value's index, the scope's next page to ask */
+	 * next value's index, the scope's next page to ask
+	 */
 	char	  **scopes;
 	int			nscopes;
 	const char *scope;

@@ -376,8 +376,8 @@ list_refresh_page(BillyHttpRequest *req, void *arg)
 		for (int i = 0; i < page.nrecords; i++)
 			ids[i] = CStringGetTextDatum(page.records[i].id);
 		known = mirror_load_hashes(ls->res, r->org,
-							PointerGetDatum(construct_array(ids, page.nrecords, TEXTOID, -1, false, TYPALIGN_INT)),
-							page.nrecords, ls->page_cxt);
+								   PointerGetDatum(construct_array(ids, page.nrecords, TEXTOID, -1, false, TYPALIGN_INT)),
+								   page.nrecords, ls->page_cxt);
 
 		for (int i = 0; i < page.nrecords; i++)
 		{
@@ -541,4 +541,3 @@ billy_sync_resource(const char *name, const char **singular, const char **apply,
 	*include = res->include;
 	return true;
 }
-

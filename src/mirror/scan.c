@@ -152,6 +152,7 @@ billy_sync_scopes(const char *org, const BillyResource *res, MemoryContext cxt, 
 	billy_become_owner(&owner);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "billy: SPI_connect failed");
+
 	/*
 	 * Not read-only: a new snapshot sees the parents billy.sync_now stored
 	 * earlier in its statement.  As a subquery, it can only be a query.
@@ -510,7 +511,7 @@ static void
 end_run(SyncScan *scan, ErrorData *edata, const char *cause)
 {
 	Oid			types[14] = {INT8OID, BOOLOID, INT4OID, INT4OID, INT4OID, INT8OID, INT8OID,
-		INT8OID, INT8OID, INT8OID, INT8OID, BOOLOID, TEXTOID, TEXTOID};
+	INT8OID, INT8OID, INT8OID, INT8OID, BOOLOID, TEXTOID, TEXTOID};
 	Datum		values[14];
 	char		nulls[14];
 	Oid			etypes[4] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID};
@@ -664,6 +665,7 @@ mirror_scan_open(SyncScan *scan)
 	if (scan->res == NULL)
 		return;
 	progress(scan, "loading");
+
 	/*
 	 * A resource Billy lists only per parent: the values of its scope, one
 	 * scan each (next_scope); the mirror's hashes are those of their rows.

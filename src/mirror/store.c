@@ -131,7 +131,7 @@ mirror_load_known(SyncScan *scan)
  */
 void
 mirror_apply_records(const BillyResource *res, const char *org, int64 run_id,
-			  BillyRecord **recs, int n, int64 *inserted, int64 *updated)
+					 BillyRecord **recs, int n, int64 *inserted, int64 *updated)
 {
 	StringInfoData arr;
 	Datum	   *hashes;
@@ -196,7 +196,7 @@ mirror_apply_records(const BillyResource *res, const char *org, int64 run_id,
 /* notify tells listeners (LISTEN billy_changes) what a commit changed */
 void
 mirror_notify_changes(const BillyResource *res, const char *org, int64 run_id,
-			   int64 inserted, int64 updated, int64 deleted)
+					  int64 inserted, int64 updated, int64 deleted)
 {
 	StringInfoData payload;
 	Oid			types[1] = {TEXTOID};
@@ -368,7 +368,7 @@ mirror_process_records(SyncScan *scan, BillyPage *page, int page_no)
 	{
 		apply_isolating(scan, changed, nchanged);
 		mirror_notify_changes(scan->res, scan->org, scan->run_id,
-					   scan->inserted - before_ins, scan->updated - before_upd, 0);
+							  scan->inserted - before_ins, scan->updated - before_upd, 0);
 		scan->written_since_analyze += nchanged;
 		if (scan->written_since_analyze >= scan->analyze_after)
 			mirror_refresh_statistics(scan);

@@ -108,7 +108,7 @@ writes_step_commit(void)
 
 void
 writes_record_failed(WriteOp *op, int status, const char *code, const char *msg, const char *detail,
-			  const char *note)
+					 const char *note)
 {
 	Oid			types[6] = {INT8OID, INT4OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
 	Datum		values[6];
@@ -245,21 +245,21 @@ finish_op(WriteOp *op, const char *org, const char *base_url, const char *token,
 		(req->status == 500 || req->status == 502 || req->status == 504))
 	{
 		writes_record_unknown(op, psprintf("Billy answered HTTP %ld; the write may or may not have been done", req->status),
-					   delay, note);
+							  delay, note);
 		return;
 	}
 	if (req->failure == BILLY_HTTP_STATUS)
 	{
 		writes_record_failed(op, (int) req->status, err.billy_error_code,
-					  psprintf("Billy answered HTTP %ld: %s", req->status, billy_error_text(req)),
-					  err.detail, note);
+							 psprintf("Billy answered HTTP %ld: %s", req->status, billy_error_text(req)),
+							 err.detail, note);
 		return;
 	}
 	if (req->maybe_sent)
 	{
 		writes_record_unknown(op, psprintf("%s after the request was sent: %s", err.message,
-									req->curl_error ? req->curl_error : "no answer"),
-					   delay, note);
+										   req->curl_error ? req->curl_error : "no answer"),
+							  delay, note);
 		return;
 	}
 	writes_record_failed(op, 0, NULL, psprintf("%s; nothing was sent", err.message), err.detail, note);
@@ -292,7 +292,7 @@ writes_build_request(const char *plan, const char *base_url, const char *token)
 	req = billy_http_request_new(m, base_url, path, token);
 	req->body = body;
 	req->retryable = false;		/* never: Billy has no idempotency key */
-	billy_file_request_body(req, plan);	/* an upload: its raw bytes (files.c) */
+	billy_file_request_body(req, plan); /* an upload: its raw bytes (files.c) */
 	return req;
 }
 
@@ -302,7 +302,7 @@ writes_build_request(const char *plan, const char *base_url, const char *token)
  */
 void
 writes_send_ops(WriteOp **ops, int n, int concurrency, const char *org, const char *base_url,
-		 const char *token, int attempt, const char *note)
+				const char *token, int attempt, const char *note)
 {
 	BillyHttpRequest **reqs = palloc(sizeof(BillyHttpRequest *) * n);
 

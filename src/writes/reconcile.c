@@ -267,7 +267,7 @@ reconcile(BillyJob *job)
 	if (lookup == NULL)
 	{
 		writes_record_unknown(&op, "Billy cannot tell whether this write was done", -1,
-					   "not resent: its result cannot be looked up (e.g. an e-mail to an invoice sent before); a person must decide: check in Billy");
+							  "not resent: its result cannot be looked up (e.g. an e-mail to an invoice sent before); a person must decide: check in Billy");
 		return;
 	}
 	token = billy_load_token(org, &api_url);
@@ -286,7 +286,7 @@ reconcile(BillyJob *job)
 			escape_json(&fake, op.record_id);
 			appendStringInfoString(&fake, "]}}}");
 			writes_record_done(&op, 0, op.record_id, writes_refresh_mirror(org, base_url, token, fake.data),
-						"reconciled: Billy no longer has the record, the delete went through; not resent");
+							   "reconciled: Billy no longer has the record, the delete went through; not resent");
 			explicit_bzero(token, strlen(token));
 			return;
 		}
@@ -308,11 +308,11 @@ reconcile(BillyJob *job)
 		 */
 		mirror_ids(&op, org, base_url, token, found, field(row, "request"));
 		writes_record_unknown(&op, psprintf("%d records in Billy match this write (%s)", nfound, found), -1,
-					   verify ?
-					   "looked up again after it was sent again: the first send went through late, so Billy has it twice; "
-					   "a person must decide which to keep (delete the other in Billy, then billy.resolve_write)" :
-					   "not resent: several records in Billy match it; a person must decide which is this write's "
-					   "(billy.resolve_write)");
+							  verify ?
+							  "looked up again after it was sent again: the first send went through late, so Billy has it twice; "
+							  "a person must decide which to keep (delete the other in Billy, then billy.resolve_write)" :
+							  "not resent: several records in Billy match it; a person must decide which is this write's "
+							  "(billy.resolve_write)");
 		explicit_bzero(token, strlen(token));
 		return;
 	}
@@ -330,7 +330,7 @@ reconcile(BillyJob *job)
 
 		/* read it (and what it touched) back into the mirror */
 		writes_record_done(&op, 0, rid, mirror_ids(&op, org, base_url, token, rid, field(row, "request")),
-					"reconciled: found in Billy after the unknown outcome; not resent");
+						   "reconciled: found in Billy after the unknown outcome; not resent");
 		explicit_bzero(token, strlen(token));
 		return;
 	}
@@ -338,21 +338,21 @@ reconcile(BillyJob *job)
 	if (attempts >= RECONCILE_MAX_SENDS)
 	{
 		writes_record_failed(&op, 0, NULL, "not done: Billy does not have the record", NULL,
-					  psprintf("reconciled: not found in Billy; not resent after %d attempts", attempts));
+							 psprintf("reconciled: not found in Billy; not resent after %d attempts", attempts));
 		explicit_bzero(token, strlen(token));
 		return;
 	}
 	if (!writes_allowed_here(org, &why))
 	{
 		writes_record_failed(&op, 0, NULL, "not done: Billy does not have the record", NULL,
-					  psprintf("reconciled: not found in Billy; not resent because %s", why));
+							 psprintf("reconciled: not found in Billy; not resent because %s", why));
 		explicit_bzero(token, strlen(token));
 		return;
 	}
 	op.req = writes_build_request(psprintf("{\"request\":%s,\"args\":%s}", field(row, "request"), field(row, "args")),
 								  base_url, token);
 	writes_send_ops(ops, 1, 1, org, base_url, token, attempts,
-			 "reconciled: not found in Billy after the unknown outcome, so sent again");
+					"reconciled: not found in Billy after the unknown outcome, so sent again");
 	explicit_bzero(token, strlen(token));
 	/* look again once Billy has had the time a late first send would need */
 	if (strcmp(field(lookup, "kind"), "list") == 0)
