@@ -35,12 +35,13 @@ CREATE TABLE billy.resources (
     statistics    text[],
     scope_param   text CHECK (scope_param OPERATOR(pg_catalog.~) '^[a-z][A-Za-z]{1,40}$'),
     scope_source  text,
+    contact_filter boolean NOT NULL DEFAULT false,
     builtin       boolean NOT NULL DEFAULT false,
     CHECK ((hot_filter IS NULL) OPERATOR(pg_catalog.=) (hot_where IS NULL)),
     CHECK ((scope_param IS NULL) OPERATOR(pg_catalog.=) (scope_source IS NULL))
 );
 COMMENT ON TABLE billy.resources IS
-'Billy''s resources that billy mirrors, one row each; the sync engine, the read path and the generated apply functions follow these rows. name: Billy''s plural (the list''s path and root, e.g. bankPayments); singular: the root of a single record''s answer; table_name: the mirror table in schema billy (columns organization_id, id, those of billy.resource_columns, raw, content_hash, first_seen_at, confirmed_at, changed_at, deleted_at, sync_run_id); noun: the resource in messages; sync_order: the order of a full sync; sort: sortProperty of a scan (NULL: Billy''s order); hot_filter: the query of a hot scan and hot_where the mirror rows it covers (NULL: no hot scans; the read path''s C form of hot_where is "not known to be paid"); read_function: billy.<read_function>(org, id, max_age) reads one record through the read path (NULL: none); raw_drop: keys never stored in raw; statistics: "table (columns)" whose statistics a long sync refreshes (NULL: the table and its children by their keys); scope_param and scope_source: a resource Billy lists only per parent (bankLines: accountId is required) is scanned once per value of scope_source (a query over the mirror, $1 the organization, e.g. its bank accounts), passed as the query parameter scope_param; the mirror column of the catalog column whose JSON key is scope_param says which rows each value''s scan covers: a row missing from its own value''s complete scan is looked up and marked deleted, rows of other values are left alone (NULL: one scan of the whole list). Changing a row regenerates billy._apply_<table_name>.';
+'Billy''s resources that billy mirrors, one row each; the sync engine, the read path and the generated apply functions follow these rows. name: Billy''s plural (the list''s path and root, e.g. bankPayments); singular: the root of a single record''s answer; table_name: the mirror table in schema billy (columns organization_id, id, those of billy.resource_columns, raw, content_hash, first_seen_at, confirmed_at, changed_at, deleted_at, sync_run_id); noun: the resource in messages; sync_order: the order of a full sync; sort: sortProperty of a scan (NULL: Billy''s order); hot_filter: the query of a hot scan and hot_where the mirror rows it covers (NULL: no hot scans; the read path''s C form of hot_where is "not known to be paid"); read_function: billy.<read_function>(org, id, max_age) reads one record through the read path (NULL: none); raw_drop: keys never stored in raw; statistics: "table (columns)" whose statistics a long sync refreshes (NULL: the table and its children by their keys); scope_param and scope_source: a resource Billy lists only per parent (bankLines: accountId is required) is scanned once per value of scope_source (a query over the mirror, $1 the organization, e.g. its bank accounts), passed as the query parameter scope_param; the mirror column of the catalog column whose JSON key is scope_param says which rows each value''s scan covers: a row missing from its own value''s complete scan is looked up and marked deleted, rows of other values are left alone (NULL: one scan of the whole list); contact_filter: Billy''s list of the resource takes contactId (documented for invoices and bills), so the cache confirms several rows of one contact with one list request. Changing a row regenerates billy._apply_<table_name>.';
 COMMENT ON COLUMN billy.resources.builtin IS 'Installed by billy; rows added by users have false and are kept by pg_dump.';
 
 CREATE TABLE billy.resource_children (
@@ -123,6 +124,9 @@ INSERT INTO billy.resources (name, singular, table_name, noun, sync_order, sort,
         'billy.analytics_open_documents (organization_id, subject, id, contact_id)'], true),
     ('bankPayments', 'bankPayment', 'bank_payments', 'bank payment', 90, NULL, NULL, NULL,
      'get_bank_payment', ARRAY['billy.bank_payments (organization_id, id, contact_id, entry_date)'], true);
+
+-- the lists Billy filters by contact (billy-api.md: invoices and bills take contactId)
+UPDATE billy.resources SET contact_filter = true WHERE name IN ('invoices', 'bills');
 
 INSERT INTO billy.resource_children (resource, key, position, table_name, parent_column, kind_column, kind, builtin) VALUES
     ('salesTaxRulesets', 'rules', 1, 'sales_tax_rules', 'ruleset_id', NULL, NULL, true),

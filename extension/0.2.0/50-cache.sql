@@ -385,13 +385,15 @@ AS $$
 DECLARE
     n bigint;
 BEGIN
-    EXECUTE format('SELECT count(*) FROM billy.%I WHERE organization_id = $1 AND contact_id = $2', billy._resource_table(res))
+    EXECUTE format('SELECT count(*) FROM billy.%I WHERE organization_id = $1 AND %I = $2', billy._resource_table(res),
+                   (SELECT c.column_name FROM billy.resource_columns c
+                    WHERE c.resource = res AND c.child = '' AND c.json_key = 'contactId'))
         INTO n USING org, contact;
     RETURN n <= page_size;
 END
 $$;
 COMMENT ON FUNCTION billy._contact_page_fits(text, text, text, integer) IS
-'Whether a contact''s invoices (or bills) fit on one page of a list request. Internal.';
+'Whether a contact''s records of a resource (its column whose JSON key is contactId, from billy.resource_columns) fit on one page of a list request. Internal.';
 
 CREATE FUNCTION billy._cache_scan_instead(org text, res text, scan_mode text, due bigint, tokens double precision)
 RETURNS integer
@@ -500,7 +502,8 @@ BEGIN
             INTO by_contact, n_lists
             FROM (SELECT d.contact_id, jsonb_agg(d.record_id) AS ids
                   FROM cache_due d
-                  WHERE g.resource IN ('invoices', 'bills') AND d.resource = g.resource AND d.contact_id IS NOT NULL
+                  WHERE (SELECT r.contact_filter FROM billy.resources r WHERE r.name = g.resource)
+                    AND d.resource = g.resource AND d.contact_id IS NOT NULL
                   GROUP BY d.contact_id HAVING count(*) >= 2
                   ORDER BY max(d.aph) DESC LIMIT n) c
             WHERE billy._contact_page_fits(o.id, g.resource, c.contact_id, page_size);
@@ -526,7 +529,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION billy._cache_plan(integer) IS
-'The worker''s refresh planning, after each flush: per organization whose breaker is closed, the rows due a refresh (billy._cache_candidates) within a token bucket of budget_per_minute API calls; unpaid invoices and bills due together are refreshed by one hot scan (a list filtered on isPaid=false) when that takes fewer requests than looking them up one by one; when more rows of a resource are due than its whole list has pages, one full scan (a request per page) refreshes them; the others are queued as one cache_refresh job per resource: invoices and bills of one contact due together by one list request filtered on contactId (when they fit on a page), the rest one by one; the rows reads asked for first, then the hottest. Returns the number of jobs queued. Internal.';
+'The worker''s refresh planning, after each flush: per organization whose breaker is closed, the rows due a refresh (billy._cache_candidates) within a token bucket of budget_per_minute API calls; unpaid invoices and bills due together are refreshed by one hot scan (a list filtered on isPaid=false) when that takes fewer requests than looking them up one by one; when more rows of a resource are due than its whole list has pages, one full scan (a request per page) refreshes them; the others are queued as one cache_refresh job per resource: rows of one contact due together by one list request filtered on contactId (resources whose billy.resources.contact_filter says Billy filters them so; when they fit on a page), the rest one by one; the rows reads asked for first, then the hottest. Returns the number of jobs queued. Internal.';
 
 ------------------------------------------------------------------------------
 -- Lists

@@ -8,7 +8,7 @@
 \set ON_ERROR_STOP 1
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
-SELECT plan(11);
+SELECT plan(13);
 
 SELECT billy.connect(billy_test.token(1));
 SET LOCAL client_min_messages = warning;
@@ -73,6 +73,10 @@ SELECT is((SELECT in_hot_set FROM billy._cache_candidates(billy_test.org(1), '0'
           false, 'a paid gadget is out of its hot set (hot_where)');
 SELECT is((SELECT in_hot_set FROM billy._cache_candidates(billy_test.org(1), '0'::interval) WHERE resource = 'gadgets' AND record_id = 'g2'),
           true, 'an unpaid one is in it');
+-- a contact's rows counted in the column whose JSON key is contactId (holder)
+SELECT is(ARRAY[billy._contact_page_fits(billy_test.org(1), 'gadgets', 'c7', 1),
+                billy._contact_page_fits(billy_test.org(1), 'gadgets', 'c7', 0)],
+          ARRAY[true, false], 'billy._contact_page_fits counts a new resource''s rows of one contact');
 -- a hot scan after its last confirmation confirms the unpaid gadget, not the paid one
 INSERT INTO billy.sync_state (organization_id, resource, last_hot_scan_at)
 VALUES (billy_test.org(1), 'gadgets', billy._cache_now())
@@ -88,6 +92,8 @@ SELECT is(ARRAY(SELECT c.resource FROM billy.resource_columns c JOIN billy.resou
           ARRAY(SELECT r.name FROM billy.resources r
                 WHERE r.read_function IS NOT NULL AND r.name <> 'gadgets' AND billy._resource_has_column(r.name, 'contact_id') ORDER BY 1),
           'Billy''s resources grouped by contact are those with a contact_id column, as before');
+SELECT is(ARRAY(SELECT name FROM billy.resources WHERE contact_filter ORDER BY 1), ARRAY['bills', 'invoices'],
+          'the lists Billy filters by contactId: invoices and bills (billy.resources.contact_filter)');
 SELECT ok(NOT EXISTS (SELECT 1 FROM billy.resources r WHERE r.read_function IS NOT NULL
                       AND r.hot_where IS NOT NULL AND NOT billy._resource_has_column(r.name, 'is_paid')),
           'Billy''s hot sets are the rows not known to be paid (the read path''s C form of hot_where)');
