@@ -21,9 +21,7 @@
 -- fallback over names is a plain ILIKE over the organization's contacts and
 -- products (no words computed).  pg_trgm is not
 -- used: it would make a contrib extension a requirement of CREATE EXTENSION
--- billy and of every upgrade, and the substring fallback over an
--- organization's names costs well under a millisecond at the sizes billy
--- mirrors (docs/search.md).
+-- billy and of every upgrade (docs/search.md has bench/search's figures).
 ------------------------------------------------------------------------------
 
 -- _search_vector: the words of a text as search sees them (src/search.c);
