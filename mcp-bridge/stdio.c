@@ -33,6 +33,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/uio.h>
 
 #include "bridge.h"
 
@@ -66,35 +67,41 @@ on_signal(int sig)
 	stop_requested = 1;
 }
 
-/* write_line writes one protocol line, all of it; a closed stdout ends the bridge */
+/*
+ * write_line writes one protocol line, all of it, the text and its newline
+ * in one writev: a reader waiting for the end of the line wakes once, not
+ * once for the text and again for the newline.  A closed stdout ends the
+ * bridge.
+ */
 static void
 write_line(const char *line)
 {
-	size_t		len = strlen(line);
-	struct piece
-	{
-		const char *p;
-		size_t		n;
-	}			parts[2] = {{line, len}, {"\n", 1}};
+	struct iovec iov[2] = {{(void *) line, strlen(line)}, {"\n", 1}};
+	struct iovec *v = iov;
+	int			nv = 2;
 
-	for (int i = 0; i < 2; i++)
+	while (nv > 0)
 	{
-		const char *p = parts[i].p;
-		size_t		n = parts[i].n;
+		ssize_t		w = writev(proto_fd, v, nv);
 
-		while (n > 0)
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
 		{
-			ssize_t		w = write(proto_fd, p, n);
-
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w <= 0)
-			{
-				bridge_log("stdout is closed; exiting");
-				exit(EXIT_OK);
-			}
-			p += w;
-			n -= w;
+			bridge_log("stdout is closed; exiting");
+			exit(EXIT_OK);
+		}
+		/* a short write (a signal came): go on from where it stopped */
+		while (nv > 0 && (size_t) w >= v->iov_len)
+		{
+			w -= v->iov_len;
+			v++;
+			nv--;
+		}
+		if (nv > 0)
+		{
+			v->iov_base = (char *) v->iov_base + w;
+			v->iov_len -= w;
 		}
 	}
 }

@@ -18,13 +18,13 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from mcp_tap import BRIDGE, Stdio, bridge_env, done, is_, ok, plan, psql  # noqa: E402
 
-plan(40)
+plan(42)
 
 ROLE = "mcp_bridge_t"
 
 
 def cleanup():
-    psql("DELETE FROM billy.mcp_tools WHERE name IN ('t_noisy', 't_sleep', 't_added')")
+    psql("DELETE FROM billy.mcp_tools WHERE name IN ('t_noisy', 't_sleep', 't_added', 't_big')")
     psql(f"DELETE FROM billy.organization_grants WHERE role = '{ROLE}'")
     psql(f"""DO $$ BEGIN IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{ROLE}') THEN
                  EXECUTE 'DROP OWNED BY {ROLE}'; EXECUTE 'DROP ROLE {ROLE}'; END IF; END $$""")
@@ -40,12 +40,16 @@ psql("""CREATE OR REPLACE FUNCTION billy_test.mcp_noisy() RETURNS jsonb LANGUAGE
         BEGIN RAISE NOTICE 'a notice from the tool'; RAISE WARNING 'a warning too'; RETURN '{"said": "hello"}'; END $$""")
 psql("""CREATE OR REPLACE FUNCTION billy_test.mcp_sleep(seconds numeric) RETURNS jsonb LANGUAGE sql AS $$
         SELECT jsonb_build_object('slept', seconds) FROM pg_sleep(seconds) $$""")
-psql(f"GRANT EXECUTE ON FUNCTION billy_test.mcp_noisy(), billy_test.mcp_sleep(numeric) TO {ROLE}")
-psql("""DELETE FROM billy.mcp_tools WHERE name IN ('t_noisy', 't_sleep', 't_added')""")
+psql("""CREATE OR REPLACE FUNCTION billy_test.mcp_big(n integer) RETURNS jsonb LANGUAGE sql AS $$
+        SELECT jsonb_build_object('big', repeat('x', n)) $$""")
+psql(f"GRANT EXECUTE ON FUNCTION billy_test.mcp_noisy(), billy_test.mcp_sleep(numeric), billy_test.mcp_big(integer) TO {ROLE}")
+psql("""DELETE FROM billy.mcp_tools WHERE name IN ('t_noisy', 't_sleep', 't_added', 't_big')""")
 psql("""INSERT INTO billy.mcp_tools (name, title, description, input_schema, function, annotations, sort_order) VALUES
         ('t_noisy', 'Noisy', 'Raises notices.', '{"type": "object"}', 'billy_test.mcp_noisy', '{"readOnlyHint": true}', 9000),
         ('t_sleep', 'Sleep', 'Sleeps.', '{"type": "object", "properties": {"seconds": {"type": "number"}}}',
-         'billy_test.mcp_sleep', '{"readOnlyHint": true}', 9001)""")
+         'billy_test.mcp_sleep', '{"readOnlyHint": true}', 9001),
+        ('t_big', 'Big', 'Answers n characters.', '{"type": "object", "properties": {"n": {"type": "integer"}}}',
+         'billy_test.mcp_big', '{"readOnlyHint": true}', 9003)""")
 
 # --help, --version, exit codes
 r = subprocess.run([BRIDGE, "--help"], capture_output=True, text=True)
@@ -96,6 +100,20 @@ r = b.call(7, "tools/call", {"name": "t_noisy", "arguments": {}})
 ok(r and r["result"]["structuredContent"] == {"said": "hello"}, "a tool that raises notices answers", r)
 r = b.call(8, "tools/call", {"name": "get_sync_status", "arguments": {"organization": "no such organization"}})
 ok(r and r["result"]["isError"] is True and "42704" in r["result"]["content"][0]["text"], "a SQL error is an isError result", r)
+
+# an answer many times a pipe's buffer, read slowly: it arrives whole, one
+# line with its newline (the bridge writes a line and its newline at once),
+# and the next answer is a line of its own
+g = Stdio(bridge_env(ROLE, PGOPTIONS="-c billy.mcp_max_bytes=8000000"))
+g.send({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "t_big", "arguments": {"n": 3000000}}})
+g.send({"jsonrpc": "2.0", "id": 2, "method": "ping"})
+time.sleep(1)
+r1 = g.recv(30)
+r2 = g.recv(10)
+g.close()
+ok(r1 and r1.get("id") == 1 and len(r1["result"]["structuredContent"]["big"]) == 3000000,
+   "an answer of 6 MB arrives whole on one line", r1 if r1 is None or "not_json" in r1 else r1.get("id"))
+is_(r2, {"jsonrpc": "2.0", "id": 2, "result": {}}, "and the next answer is the next line")
 
 # the modern era in the same process: _meta makes a request stateless 2026-07-28
 META = {"io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {}}
