@@ -5,6 +5,8 @@
  *
  *   latency bridge N IDS TOOL ORG -- BRIDGE [ARGS]   tools/call TOOL, one at a time
  *   latency direct N IDS SQL ORG                     PQexecParams(SQL, ORG, id)
+ *   latency mcp N IDS TOOL ORG                       what the bridge sends, over libpq:
+ *                                                    BRIDGE_CALL_SQL with the same message, prepared
  *
  * IDS is a file of invoice ids, one a line, used in turn.  Prints
  * "p50_us p99_us mean_us errors" after 10% warm-up calls.
@@ -17,6 +19,12 @@
 #include <sys/wait.h>
 
 #include <libpq-fe.h>
+
+#include "../../mcp-bridge/bridge.h"
+
+/* the tools/call message, the same for the bridge and billy.mcp direct */
+#define CALL "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"tools/call\",\"params\":{\"name\":\"%s\"," \
+	"\"arguments\":{\"organization\":\"%s\",\"invoice_id\":\"%s\"}}}"
 
 static double
 now_us(void)
@@ -92,31 +100,48 @@ main(int argc, char **argv)
 
 	if (argc < 6)
 	{
-		fprintf(stderr, "usage: latency bridge|direct N IDS TOOL|SQL ORG [-- BRIDGE ARGS]\n");
+		fprintf(stderr, "usage: latency bridge|direct|mcp N IDS TOOL|SQL ORG [-- BRIDGE ARGS]\n");
 		return 1;
 	}
 	n = atoi(argv[2]);
 	ids = read_ids(argv[3], &nids);
 	t = calloc(n, sizeof(double));
 
-	if (strcmp(argv[1], "direct") == 0)
+	if (strcmp(argv[1], "direct") == 0 || strcmp(argv[1], "mcp") == 0)
 	{
+		bool		mcp = strcmp(argv[1], "mcp") == 0;
 		PGconn	   *conn = PQconnectdb("");
+		char		msg[1024];
 
 		if (PQstatus(conn) != CONNECTION_OK)
 		{
 			fprintf(stderr, "%s", PQerrorMessage(conn));
 			return 1;
 		}
+		if (mcp)
+			PQclear(PQprepare(conn, BRIDGE_STATEMENT, BRIDGE_CALL_SQL, 1, NULL));
 		for (int i = 0; i < n; i++)
 		{
 			const char *params[2] = {argv[5], ids[i % nids]};
-			double		t0 = now_us();
-			PGresult   *res = PQexecParams(conn, argv[4], 2, NULL, params, NULL, NULL, 0);
+			double		t0;
+			PGresult   *res;
 
+			if (mcp)
+			{
+				snprintf(msg, sizeof msg, CALL, i + 1, argv[4], argv[5], ids[i % nids]);
+				params[0] = msg;
+			}
+			t0 = now_us();
+			res = mcp ? PQexecPrepared(conn, BRIDGE_STATEMENT, 1, params, NULL, NULL, 0)
+				: PQexecParams(conn, argv[4], 2, NULL, params, NULL, NULL, 0);
 			t[i] = now_us() - t0;
-			if (PQresultStatus(res) != PGRES_TUPLES_OK || PQgetisnull(res, 0, 0))
-				errors++;
+			if (PQresultStatus(res) != PGRES_TUPLES_OK || PQgetisnull(res, 0, 0) ||
+				(mcp && strstr(PQgetvalue(res, 0, 0), "\"isError\": false") == NULL))
+			{
+				if (errors++ == 0)
+					fprintf(stderr, "first error: %.300s%s\n", PQresultErrorMessage(res),
+							PQntuples(res) ? PQgetvalue(res, 0, 0) : "");
+			}
 			PQclear(res);
 		}
 		PQfinish(conn);
@@ -166,9 +191,7 @@ main(int argc, char **argv)
 		{
 			double		t0 = now_us();
 
-			fprintf(w, "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"tools/call\",\"params\":{\"name\":\"%s\","
-					"\"arguments\":{\"organization\":\"%s\",\"invoice_id\":\"%s\"}}}\n",
-					i + 1, argv[4], argv[5], ids[i % nids]);
+			fprintf(w, CALL "\n", i + 1, argv[4], argv[5], ids[i % nids]);
 			fflush(w);
 			if (getline(&line, &cap, r) < 0)
 			{
