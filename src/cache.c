@@ -99,6 +99,7 @@ typedef BillyResource CacheResource;
 
 /* settings (billy_cache_define_settings) */
 bool		billy_read_confirm = false;
+int			billy_list_total_limit = 10000;
 
 /* billy_cache_define_settings defines the read path's settings (cache_refresh.c's module calls it) */
 void
@@ -111,6 +112,13 @@ billy_cache_define_settings(void)
 							 false,
 							 PGC_USERSET, 0,
 							 NULL, NULL, NULL);
+	DefineCustomIntVariable("billy.list_total_limit",
+							"How many matching rows past its page a list (billy.list_*) counts.",
+							"When more match, the answer gives total_at_least (offset + limit + this) instead of total: an exact count of a large organization's rows read them all.",
+							&billy_list_total_limit,
+							10000, 1, INT_MAX,
+							PGC_USERSET, 0,
+							NULL, NULL, NULL);
 }
 
 

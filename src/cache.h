@@ -55,6 +55,7 @@ typedef struct BillyCacheDrained
 /* cache.c: the read path, and the cache's module (module.h) */
 extern int	billy_read_through_timeout_ms;
 extern bool billy_read_confirm;
+extern int	billy_list_total_limit;
 extern int	billy_cache_flush_interval_ms;
 extern int	billy_cache_max_entries;
 

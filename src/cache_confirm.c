@@ -64,6 +64,7 @@
 #include "utils/datum.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/rls.h"
@@ -119,16 +120,146 @@ billy_cache_effective_confirmed(const char *resource, TimestampTz row_confirmed,
 }
 
 /*
- * lookup_row finds the row of billy.<table> with the given primary key
- * values by a direct index scan (a read is a handful of index probes, no
- * executor), and copies the named columns into the caller's memory.  The
- * caller checks privileges (read_row).  Returns false when there is none.
+ * The tables a read looks in, by name: their OIDs found once per backend
+ * and forgotten on any invalidation of their relcache entries (a table
+ * dropped with the extension, say), so that a read costs no catalog
+ * look-ups.
+ */
+#define TABLE_SPOTS 8
+typedef struct TableSpot
+{
+	char		name[NAMEDATALEN];
+	Oid			relid;
+} TableSpot;
+
+static TableSpot table_spots[TABLE_SPOTS];
+static bool table_spots_watched;
+
+static void
+forget_tables(Datum arg, Oid relid)
+{
+	for (int i = 0; i < TABLE_SPOTS; i++)
+		if (relid == InvalidOid || table_spots[i].relid == relid)
+			table_spots[i].relid = InvalidOid;
+}
+
+/* table_relid: the OID of billy.<table>, InvalidOid when there is none */
+static Oid
+table_relid(const char *table)
+{
+	Oid			relid;
+	int			free_spot = -1;
+
+	for (int i = 0; i < TABLE_SPOTS; i++)
+	{
+		if (table_spots[i].relid == InvalidOid)
+		{
+			if (free_spot < 0)
+				free_spot = i;
+		}
+		else if (strcmp(table_spots[i].name, table) == 0)
+			return table_spots[i].relid;
+	}
+	if (!table_spots_watched)
+	{
+		CacheRegisterRelcacheCallback(forget_tables, (Datum) 0);
+		table_spots_watched = true;
+	}
+	relid = get_relname_relid(table, get_namespace_oid("billy", false));
+	if (OidIsValid(relid) && free_spot >= 0 && strlen(table) < NAMEDATALEN)
+	{
+		strlcpy(table_spots[free_spot].name, table, NAMEDATALEN);
+		table_spots[free_spot].relid = relid;
+	}
+	return relid;
+}
+
+/*
+ * Where lookup_row's columns are in a table: found once per (table, column
+ * list) and checked by name on each use, so a table altered since (a
+ * column added or dropped by an upgrade) is looked up again.  The column
+ * lists are the callers' static arrays.
+ */
+#define COLUMN_SPOTS 4
+#define COLUMN_SPOT_MAX 8
+typedef struct ColumnSpot
+{
+	Oid			relid;
+	const char *const *cols;
+	int			ncols;
+	AttrNumber	atts[COLUMN_SPOT_MAX];
+	AttrNumber	last;			/* the highest of atts */
+} ColumnSpot;
+
+static ColumnSpot column_spots[COLUMN_SPOTS];
+static int	column_spot_next;
+
+/* spot_valid: whether spot still names the columns where desc has them */
+static bool
+spot_valid(const ColumnSpot *spot, TupleDesc desc)
+{
+	for (int c = 0; c < spot->ncols; c++)
+	{
+		Form_pg_attribute fa;
+
+		if (spot->atts[c] > desc->natts)
+			return false;
+		fa = TupleDescAttr(desc, spot->atts[c] - 1);
+		if (fa->attisdropped || strcmp(NameStr(fa->attname), spot->cols[c]) != 0)
+			return false;
+	}
+	return true;
+}
+
+/* column_spot: the attribute numbers of cols in rel */
+static const ColumnSpot *
+column_spot(Relation rel, const char *table, int ncols, const char *const *cols)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	ColumnSpot *spot;
+
+	Assert(ncols <= COLUMN_SPOT_MAX);
+	for (int i = 0; i < COLUMN_SPOTS; i++)
+	{
+		spot = &column_spots[i];
+		if (spot->relid == RelationGetRelid(rel) && spot->cols == cols && spot->ncols == ncols &&
+			spot_valid(spot, desc))
+			return spot;
+	}
+	spot = &column_spots[column_spot_next];
+	column_spot_next = (column_spot_next + 1) % COLUMN_SPOTS;
+	spot->relid = InvalidOid;
+	spot->last = 0;
+	for (int c = 0; c < ncols; c++)
+	{
+		AttrNumber	att = InvalidAttrNumber;
+
+		for (int a = 0; a < desc->natts; a++)
+			if (!TupleDescAttr(desc, a)->attisdropped &&
+				strcmp(NameStr(TupleDescAttr(desc, a)->attname), cols[c]) == 0)
+				att = a + 1;
+		if (att == InvalidAttrNumber)
+			elog(ERROR, "billy: column %s of billy.%s is missing", cols[c], table);
+		spot->atts[c] = att;
+		spot->last = Max(spot->last, att);
+	}
+	spot->cols = cols;
+	spot->ncols = ncols;
+	spot->relid = RelationGetRelid(rel);
+	return spot;
+}
+
+/*
+ * lookup_row finds the row of billy.<table> (relid) with the given primary
+ * key values by a direct index scan (a read is a handful of index probes,
+ * no executor), and copies the named columns into the caller's memory.
+ * The caller checks privileges (read_row).  Returns false when there is
+ * none.
  */
 static bool
-lookup_row(Oid nsp, const char *table, int nkeys, const char *const *keys,
+lookup_row(Oid relid, const char *table, int nkeys, const char *const *keys,
 		   int ncols, const char *const *cols, Datum *out, bool *isnull)
 {
-	Oid			relid = get_relname_relid(table, nsp);
 	Relation	rel;
 	Relation	idx;
 	IndexScanDesc scan;
@@ -150,28 +281,23 @@ lookup_row(Oid nsp, const char *table, int nkeys, const char *const *keys,
 	index_rescan(scan, skey, nkeys, NULL, 0);
 	if (index_getnext_slot(scan, ForwardScanDirection, slot))
 	{
-		TupleDesc	desc = RelationGetDescr(rel);
+		const ColumnSpot *spot = column_spot(rel, table, ncols, cols);
 
 		found = true;
-		slot_getallattrs(slot);
+		/* only as far as the last column wanted: a mirror row is wide */
+		slot_getsomeattrs(slot, spot->last);
 		for (int c = 0; c < ncols; c++)
 		{
-			AttrNumber	att = InvalidAttrNumber;
+			int			a = spot->atts[c] - 1;
 
-			for (int a = 0; a < desc->natts; a++)
-				if (!TupleDescAttr(desc, a)->attisdropped &&
-					strcmp(NameStr(TupleDescAttr(desc, a)->attname), cols[c]) == 0)
-					att = a + 1;
-			if (att == InvalidAttrNumber)
-				elog(ERROR, "billy: column %s of billy.%s is missing", cols[c], table);
-			isnull[c] = slot->tts_isnull[att - 1];
+			isnull[c] = slot->tts_isnull[a];
 			if (!isnull[c])
 			{
-				Form_pg_attribute fa = TupleDescAttr(desc, att - 1);
+				Form_pg_attribute fa = TupleDescAttr(RelationGetDescr(rel), a);
 
 				out[c] = fa->attlen == -1 ?
-					PointerGetDatum(PG_DETOAST_DATUM_COPY(slot->tts_values[att - 1])) :
-					datumCopy(slot->tts_values[att - 1], fa->attbyval, fa->attlen);
+					PointerGetDatum(PG_DETOAST_DATUM_COPY(slot->tts_values[a])) :
+					datumCopy(slot->tts_values[a], fa->attbyval, fa->attlen);
 			}
 		}
 	}
@@ -188,9 +314,8 @@ lookup_row(Oid nsp, const char *table, int nkeys, const char *const *keys,
  * the caller.
  */
 static bool
-may_read(Oid nsp, const char *table, const char *org)
+may_read(Oid relid, const char *table, const char *org)
 {
-	Oid			relid = get_relname_relid(table, nsp);
 	AclResult	acl = pg_class_aclcheck(relid, GetUserId(), ACL_SELECT);
 
 	if (acl != ACLCHECK_OK)
@@ -213,8 +338,8 @@ billy_cache_read_row(const char *resource, const char *org, const char *id, Bill
 {
 	static const char *const doc_cols[] = {"raw", "confirmed_at", "deleted_at", "changed_at", "first_seen_at", "is_paid"};
 	static const char *const scan_cols[] = {"last_complete_scan_at", "last_hot_scan_at"};
-	Oid			nsp = get_namespace_oid("billy", false);
 	const char *table = billy_sync_table(resource);
+	Oid			relid = table_relid(table);
 	const BillyResource *res = billy_resource(resource);
 
 	/* a resource with hot scans has is_paid: its hot_where reads it */
@@ -229,7 +354,9 @@ billy_cache_read_row(const char *resource, const char *org, const char *id, Bill
 	bool		is_paid;
 
 	memset(row, 0, sizeof(*row));
-	if (!may_read(nsp, table, org))
+	if (!OidIsValid(relid))
+		elog(ERROR, "billy: table billy.%s is missing", table);
+	if (!may_read(relid, table, org))
 		return;
 	if (latest)
 	{
@@ -238,7 +365,7 @@ billy_cache_read_row(const char *resource, const char *org, const char *id, Bill
 	}
 	PG_TRY();
 	{
-		if (lookup_row(nsp, table, 2, keys, has_paid ? 6 : 5, doc_cols, v, n))
+		if (lookup_row(relid, table, 2, keys, has_paid ? 6 : 5, doc_cols, v, n))
 		{
 			row->found = true;
 			row->raw = DatumGetJsonbP(v[0]);
@@ -250,7 +377,7 @@ billy_cache_read_row(const char *resource, const char *org, const char *id, Bill
 			is_paid = has_paid && !n[5] && DatumGetBool(v[5]);
 			row->hot = billy_sync_in_hot_set(resource, has_paid && !n[5], is_paid);
 			keys[1] = resource;
-			if (lookup_row(nsp, "sync_state", 2, keys, 2, scan_cols, sv, sn))
+			if (lookup_row(table_relid("sync_state"), "sync_state", 2, keys, 2, scan_cols, sv, sn))
 			{
 				complete = sn[0] ? 0 : DatumGetTimestampTz(sv[0]);
 				hot = sn[1] ? 0 : DatumGetTimestampTz(sv[1]);
@@ -486,7 +613,7 @@ hot_confirmed_at(const char *org, const char *resource)
 
 	CommandCounterIncrement();
 	PushActiveSnapshot(GetLatestSnapshot());
-	if (lookup_row(get_namespace_oid("billy", false), "sync_state", 2, keys, 2, scan_cols, sv, sn))
+	if (lookup_row(table_relid("sync_state"), "sync_state", 2, keys, 2, scan_cols, sv, sn))
 	{
 		if (!sn[0])
 			result = DatumGetTimestampTz(sv[0]);
