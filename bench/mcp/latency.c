@@ -1,15 +1,21 @@
 /*
  * bench/mcp/latency.c - round-trip latency of one MCP tool call through
- * billy-mcp-bridge on stdio, against the same SELECT sent directly over
- * libpq.  Built and run by bench/mcp/run.
+ * billy-mcp-bridge on stdio, against the same call sent to PostgreSQL
+ * without the bridge.  Built and run by bench/mcp/run.
  *
- *   latency bridge N IDS TOOL ORG -- BRIDGE [ARGS]   tools/call TOOL, one at a time
- *   latency direct N IDS SQL ORG                     PQexecParams(SQL, ORG, id)
- *   latency mcp N IDS TOOL ORG                       what the bridge sends, over libpq:
- *                                                    BRIDGE_CALL_SQL with the same message, prepared
+ *   latency N IDS TOOL ORG SQL -- BRIDGE [ARGS]
  *
- * IDS is a file of invoice ids, one a line, used in turn.  Prints
- * "p50_us p99_us mean_us errors" after 10% warm-up calls.
+ * Three measures, N calls each, one at a time:
+ *   direct  PQexecParams(SQL, ORG, id): the query the tool answers from
+ *   mcp     what the bridge sends, over libpq: BRIDGE_CALL_SQL with the
+ *           tools/call message, prepared (as the bridge prepares it)
+ *   bridge  the same message as a line on the stdin of BRIDGE (started
+ *           here, so it runs where this process may run), the answer's
+ *           line read back
+ * They take turns in blocks of BLOCK calls, so that the machine's other
+ * work, which comes and goes over seconds, falls on all three alike.  IDS
+ * is a file of invoice ids, one a line, used in turn.  Prints a line
+ * "NAME p50_us p99_us mean_us errors" for each, after 10% warm-up calls.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +31,13 @@
 /* the tools/call message, the same for the bridge and billy.mcp direct */
 #define CALL "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"tools/call\",\"params\":{\"name\":\"%s\"," \
 	"\"arguments\":{\"organization\":\"%s\",\"invoice_id\":\"%s\"}}}"
+#define BLOCK 50
+
+enum
+{
+	DIRECT, MCP, BRIDGE, NMEASURES
+};
+static const char *const names[NMEASURES] = {"direct", "mcp", "bridge"};
 
 static double
 now_us(void)
@@ -77,7 +90,7 @@ read_ids(const char *path, int *n)
 }
 
 static void
-report(double *t, int n, int errors)
+report(const char *name, double *t, int n, int errors)
 {
 	double		sum = 0;
 	int			skip = n / 10;
@@ -85,8 +98,15 @@ report(double *t, int n, int errors)
 	qsort(t + skip, n - skip, sizeof(double), cmp);
 	for (int i = skip; i < n; i++)
 		sum += t[i];
-	printf("%.1f %.1f %.1f %d\n", t[skip + (n - skip) / 2], t[skip + (int) ((n - skip) * 0.99)],
+	printf("%s %.1f %.1f %.1f %d\n", name, t[skip + (n - skip) / 2], t[skip + (int) ((n - skip) * 0.99)],
 		   sum / (n - skip), errors);
+}
+
+static void
+error_seen(int *errors, const char *name, const char *what)
+{
+	if ((*errors)++ == 0)
+		fprintf(stderr, "%s: first error: %.300s\n", name, what);
 }
 
 int
@@ -94,120 +114,122 @@ main(int argc, char **argv)
 {
 	int			n,
 				nids,
-				errors = 0;
+				errors[NMEASURES] = {0};
 	char	  **ids;
-	double	   *t;
+	double	   *t[NMEASURES];
+	const char *tool,
+			   *org,
+			   *sql;
+	PGconn	   *conn;
+	int			in[2],
+				out[2];
+	pid_t		pid;
+	FILE	   *w,
+			   *r;
+	char	   *line = NULL;
+	size_t		cap = 0;
+	char		msg[1024];
 
-	if (argc < 6)
+	if (argc < 8 || strcmp(argv[6], "--") != 0)
 	{
-		fprintf(stderr, "usage: latency bridge|direct|mcp N IDS TOOL|SQL ORG [-- BRIDGE ARGS]\n");
+		fprintf(stderr, "usage: latency N IDS TOOL ORG SQL -- BRIDGE [ARGS]\n");
 		return 1;
 	}
-	n = atoi(argv[2]);
-	ids = read_ids(argv[3], &nids);
-	t = calloc(n, sizeof(double));
+	n = atoi(argv[1]);
+	ids = read_ids(argv[2], &nids);
+	tool = argv[3];
+	org = argv[4];
+	sql = argv[5];
+	for (int m = 0; m < NMEASURES; m++)
+		t[m] = calloc(n, sizeof(double));
 
-	if (strcmp(argv[1], "direct") == 0 || strcmp(argv[1], "mcp") == 0)
+	conn = PQconnectdb("");
+	if (PQstatus(conn) != CONNECTION_OK)
 	{
-		bool		mcp = strcmp(argv[1], "mcp") == 0;
-		PGconn	   *conn = PQconnectdb("");
-		char		msg[1024];
-
-		if (PQstatus(conn) != CONNECTION_OK)
-		{
-			fprintf(stderr, "%s", PQerrorMessage(conn));
-			return 1;
-		}
-		if (mcp)
-			PQclear(PQprepare(conn, BRIDGE_STATEMENT, BRIDGE_CALL_SQL, 1, NULL));
-		for (int i = 0; i < n; i++)
-		{
-			const char *params[2] = {argv[5], ids[i % nids]};
-			double		t0;
-			PGresult   *res;
-
-			if (mcp)
-			{
-				snprintf(msg, sizeof msg, CALL, i + 1, argv[4], argv[5], ids[i % nids]);
-				params[0] = msg;
-			}
-			t0 = now_us();
-			res = mcp ? PQexecPrepared(conn, BRIDGE_STATEMENT, 1, params, NULL, NULL, 0)
-				: PQexecParams(conn, argv[4], 2, NULL, params, NULL, NULL, 0);
-			t[i] = now_us() - t0;
-			if (PQresultStatus(res) != PGRES_TUPLES_OK || PQgetisnull(res, 0, 0) ||
-				(mcp && strstr(PQgetvalue(res, 0, 0), "\"isError\": false") == NULL))
-			{
-				if (errors++ == 0)
-					fprintf(stderr, "first error: %.300s%s\n", PQresultErrorMessage(res),
-							PQntuples(res) ? PQgetvalue(res, 0, 0) : "");
-			}
-			PQclear(res);
-		}
-		PQfinish(conn);
+		fprintf(stderr, "%s", PQerrorMessage(conn));
+		return 1;
 	}
-	else
+	PQclear(PQprepare(conn, BRIDGE_STATEMENT, BRIDGE_CALL_SQL, 1, NULL));
+
+	if (pipe(in) || pipe(out))
+		return 1;
+	pid = fork();
+	if (pid == 0)
 	{
-		int			in[2],
-					out[2];
-		pid_t		pid;
-		FILE	   *w,
-				   *r;
-		char	   *line = NULL;
-		size_t		cap = 0;
-		int			dash = 6;
-
-		if (argc < 8 || strcmp(argv[6], "--") != 0)
-		{
-			fprintf(stderr, "latency bridge: -- BRIDGE [ARGS] expected\n");
-			return 1;
-		}
-		if (pipe(in) || pipe(out))
-			return 1;
-		pid = fork();
-		if (pid == 0)
-		{
-			dup2(in[0], 0);
-			dup2(out[1], 1);
-			close(in[1]);
-			close(out[0]);
-			execv(argv[dash + 1], argv + dash + 1);
-			perror("execv");
-			_exit(127);
-		}
-		close(in[0]);
-		close(out[1]);
-		w = fdopen(in[1], "w");
-		r = fdopen(out[0], "r");
-		fprintf(w, "{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"initialize\",\"params\":{\"protocolVersion\":\"2025-11-25\",\"capabilities\":{},\"clientInfo\":{\"name\":\"bench\",\"version\":\"0\"}}}\n"
-				"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}\n");
-		fflush(w);
-		if (getline(&line, &cap, r) < 0)
-		{
-			fprintf(stderr, "the bridge did not answer initialize\n");
-			return 1;
-		}
-		for (int i = 0; i < n; i++)
-		{
-			double		t0 = now_us();
-
-			fprintf(w, CALL "\n", i + 1, argv[4], argv[5], ids[i % nids]);
-			fflush(w);
-			if (getline(&line, &cap, r) < 0)
-			{
-				fprintf(stderr, "the bridge stopped answering\n");
-				return 1;
-			}
-			t[i] = now_us() - t0;
-			if (strstr(line, "\"isError\": false") == NULL)
-			{
-				if (errors++ == 0)
-					fprintf(stderr, "first error: %.300s\n", line);
-			}
-		}
-		fclose(w);
-		waitpid(pid, NULL, 0);
+		dup2(in[0], 0);
+		dup2(out[1], 1);
+		close(in[1]);
+		close(out[0]);
+		execv(argv[7], argv + 7);
+		perror("execv");
+		_exit(127);
 	}
-	report(t, n, errors);
+	close(in[0]);
+	close(out[1]);
+	w = fdopen(in[1], "w");
+	r = fdopen(out[0], "r");
+	fprintf(w, "{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"initialize\",\"params\":{\"protocolVersion\":\"2025-11-25\",\"capabilities\":{},\"clientInfo\":{\"name\":\"bench\",\"version\":\"0\"}}}\n"
+			"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}\n");
+	fflush(w);
+	if (getline(&line, &cap, r) < 0)
+	{
+		fprintf(stderr, "the bridge did not answer initialize\n");
+		return 1;
+	}
+
+	for (int start = 0; start < n; start += BLOCK)
+	{
+		for (int m = 0; m < NMEASURES; m++)
+		{
+			for (int i = start; i < n && i < start + BLOCK; i++)
+			{
+				const char *id = ids[i % nids];
+				const char *params[2] = {org, id};
+				double		t0;
+				PGresult   *res = NULL;
+
+				snprintf(msg, sizeof msg, CALL, i + 1, tool, org, id);
+				t0 = now_us();
+				if (m == DIRECT)
+					res = PQexecParams(conn, sql, 2, NULL, params, NULL, NULL, 0);
+				else if (m == MCP)
+				{
+					params[0] = msg;
+					res = PQexecPrepared(conn, BRIDGE_STATEMENT, 1, params, NULL, NULL, 0);
+				}
+				else
+				{
+					fputs(msg, w);
+					fputc('\n', w);
+					fflush(w);
+					if (getline(&line, &cap, r) < 0)
+					{
+						fprintf(stderr, "the bridge stopped answering\n");
+						return 1;
+					}
+				}
+				t[m][i] = now_us() - t0;
+
+				if (m == BRIDGE)
+				{
+					if (strstr(line, "\"isError\": false") == NULL)
+						error_seen(&errors[m], names[m], line);
+				}
+				else
+				{
+					if (PQresultStatus(res) != PGRES_TUPLES_OK || PQgetisnull(res, 0, 0))
+						error_seen(&errors[m], names[m], PQresultErrorMessage(res));
+					else if (m == MCP && strstr(PQgetvalue(res, 0, 0), "\"isError\": false") == NULL)
+						error_seen(&errors[m], names[m], PQgetvalue(res, 0, 0));
+					PQclear(res);
+				}
+			}
+		}
+	}
+	fclose(w);
+	waitpid(pid, NULL, 0);
+	PQfinish(conn);
+	for (int m = 0; m < NMEASURES; m++)
+		report(names[m], t[m], n, errors[m]);
 	return 0;
 }
