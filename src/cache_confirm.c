@@ -309,6 +309,113 @@ lookup_row(Oid relid, const char *table, int nkeys, const char *const *keys,
 }
 
 /*
+ * When a resource's last scans completed, kept between reads for as long as
+ * a read cannot see anything else: a snapshot with the same bounds and the
+ * same transactions in progress (those it cannot see) sees exactly what the
+ * one that looked them up saw, and a transaction that has written nothing
+ * has not changed them itself.  Otherwise, and for reads that want the
+ * latest data, they are looked up.  A read of one row is then one index
+ * probe where it was two.
+ */
+#define SCAN_SPOTS 16
+#define SCAN_SPOT_XIDS 16
+typedef struct ScanSpot
+{
+	char		org[BILLY_MAX_ID];
+	char		resource[NAMEDATALEN];
+	bool		used;
+	/* the snapshot they were looked up in */
+	TransactionId xmin;
+	TransactionId xmax;
+	int			nxids;
+	TransactionId xids[SCAN_SPOT_XIDS]; /* xip, then subxip */
+	int			nsubxids;
+	TimestampTz complete;
+	TimestampTz hot;
+} ScanSpot;
+
+static ScanSpot scan_spots[SCAN_SPOTS];
+static int	scan_spot_next;
+
+/* scans_snapshot: the active snapshot, NULL when what was kept may not be used or kept */
+static Snapshot
+scans_snapshot(bool latest)
+{
+	Snapshot	snap;
+
+	if (latest || !ActiveSnapshotSet() || TransactionIdIsValid(GetTopTransactionIdIfAny()))
+		return NULL;
+	snap = GetActiveSnapshot();
+	if (snap->snapshot_type != SNAPSHOT_MVCC || snap->suboverflowed || snap->takenDuringRecovery ||
+		snap->xcnt + snap->subxcnt > SCAN_SPOT_XIDS)
+		return NULL;
+	return snap;
+}
+
+/* same_snapshot: whether snap sees what spot's snapshot saw */
+static bool
+same_snapshot(const ScanSpot *spot, Snapshot snap)
+{
+	return spot->xmin == snap->xmin && spot->xmax == snap->xmax &&
+		spot->nxids == (int) snap->xcnt + snap->subxcnt && spot->nsubxids == snap->subxcnt &&
+		(snap->xcnt == 0 || memcmp(spot->xids, snap->xip, sizeof(TransactionId) * snap->xcnt) == 0) &&
+		(snap->subxcnt == 0 ||
+		 memcmp(spot->xids + snap->xcnt, snap->subxip, sizeof(TransactionId) * snap->subxcnt) == 0);
+}
+
+static bool
+scans_kept(const char *org, const char *resource, bool latest, TimestampTz *complete, TimestampTz *hot)
+{
+	Snapshot	snap = scans_snapshot(latest);
+
+	if (snap == NULL)
+		return false;
+	for (int i = 0; i < SCAN_SPOTS; i++)
+	{
+		ScanSpot   *spot = &scan_spots[i];
+
+		if (spot->used && strcmp(spot->org, org) == 0 && strcmp(spot->resource, resource) == 0 &&
+			same_snapshot(spot, snap))
+		{
+			*complete = spot->complete;
+			*hot = spot->hot;
+			return true;
+		}
+	}
+	return false;
+}
+
+static void
+keep_scans(const char *org, const char *resource, bool latest, TimestampTz complete, TimestampTz hot)
+{
+	Snapshot	snap = scans_snapshot(latest);
+	ScanSpot   *spot;
+
+	if (snap == NULL || strlen(org) >= BILLY_MAX_ID || strlen(resource) >= NAMEDATALEN)
+		return;
+	/* the same organization and resource's spot, else the next in turn */
+	spot = &scan_spots[scan_spot_next];
+	for (int i = 0; i < SCAN_SPOTS; i++)
+		if (scan_spots[i].used && strcmp(scan_spots[i].org, org) == 0 && strcmp(scan_spots[i].resource, resource) == 0)
+			spot = &scan_spots[i];
+	if (spot == &scan_spots[scan_spot_next])
+		scan_spot_next = (scan_spot_next + 1) % SCAN_SPOTS;
+	strlcpy(spot->org, org, BILLY_MAX_ID);
+	strlcpy(spot->resource, resource, NAMEDATALEN);
+	spot->xmin = snap->xmin;
+	spot->xmax = snap->xmax;
+	spot->nxids = snap->xcnt + snap->subxcnt;
+	spot->nsubxids = snap->subxcnt;
+	if (snap->xcnt > 0)
+		memcpy(spot->xids, snap->xip, sizeof(TransactionId) * snap->xcnt);
+	if (snap->subxcnt > 0)
+		memcpy(spot->xids + snap->xcnt, snap->subxip, sizeof(TransactionId) * snap->subxcnt);
+	spot->complete = complete;
+	spot->hot = hot;
+	spot->used = true;
+}
+
+/*
  * may_read says whether the caller may read billy.<table>'s rows of org:
  * SELECT on the table, and row-level security's rule when it applies to
  * the caller.
@@ -376,11 +483,15 @@ billy_cache_read_row(const char *resource, const char *org, const char *id, Bill
 				row->changed_at = DatumGetTimestampTz(v[3]);
 			is_paid = has_paid && !n[5] && DatumGetBool(v[5]);
 			row->hot = billy_sync_in_hot_set(resource, has_paid && !n[5], is_paid);
-			keys[1] = resource;
-			if (lookup_row(table_relid("sync_state"), "sync_state", 2, keys, 2, scan_cols, sv, sn))
+			if (!scans_kept(org, resource, latest, &complete, &hot))
 			{
-				complete = sn[0] ? 0 : DatumGetTimestampTz(sv[0]);
-				hot = sn[1] ? 0 : DatumGetTimestampTz(sv[1]);
+				keys[1] = resource;
+				if (lookup_row(table_relid("sync_state"), "sync_state", 2, keys, 2, scan_cols, sv, sn))
+				{
+					complete = sn[0] ? 0 : DatumGetTimestampTz(sv[0]);
+					hot = sn[1] ? 0 : DatumGetTimestampTz(sv[1]);
+				}
+				keep_scans(org, resource, latest, complete, hot);
 			}
 			row->effective = billy_cache_effective_confirmed(resource, n[1] ? 0 : DatumGetTimestampTz(v[1]),
 															 has_paid && !n[5], is_paid, complete, hot);
