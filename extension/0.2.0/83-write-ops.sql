@@ -829,9 +829,11 @@ DECLARE
     i integer;
     f text;
     rate numeric;
+    rc boolean;
     debit numeric := 0;
     credit numeric := 0;
     vat numeric := 0;
+    rc_vat numeric := 0;
     body jsonb := args - 'approve';
 BEGIN
     FOR x, i IN SELECT e, n - 1 FROM jsonb_array_elements(args -> 'lines') WITH ORDINALITY t(e, n) LOOP
@@ -846,14 +848,25 @@ BEGIN
             p := p || billy._problem(f || '.contraAccountId', 'is the line''s own account');
         END IF;
         rate := NULL;
+        rc := false;
         IF x ? 'taxRateId' THEN
-            SELECT t.rate INTO rate FROM billy.tax_rates t WHERE t.organization_id = org AND t.id = x ->> 'taxRateId' AND t.deleted_at IS NULL;
+            SELECT t.rate, COALESCE(m.reverse_charge, false) INTO rate, rc
+            FROM billy.tax_rates t
+            LEFT JOIN billy.vat_rate_map m ON m.organization_id = t.organization_id AND m.tax_rate_id = t.id
+            WHERE t.organization_id = org AND t.id = x ->> 'taxRateId' AND t.deleted_at IS NULL;
             IF rate IS NULL THEN
                 p := p || billy._problem(f || '.taxRateId', billy._missing('tax rate', org, x ->> 'taxRateId'));
             END IF;
         END IF;
-        -- VAT per line: the gross amount's share at the line's rate
-        vat := vat + round((x ->> 'amount')::numeric * coalesce(rate, 0) / (1 + coalesce(rate, 0)), 2);
+        IF rc THEN
+            -- reverse charge (billy.vat_rate_map): the amount is the net and
+            -- nothing is split off it; the buyer books the VAT on top (the
+            -- rate, 25% when it is 0, of the amount), owed and deducted
+            rc_vat := rc_vat + round((x ->> 'amount')::numeric * CASE WHEN rate > 0 THEN rate ELSE 0.25 END, 2);
+        ELSE
+            -- VAT per line: the gross amount's share at the line's rate
+            vat := vat + round((x ->> 'amount')::numeric * coalesce(rate, 0) / (1 + coalesce(rate, 0)), 2);
+        END IF;
         -- a line with a contra account balances itself; the others must balance together
         IF NOT x ? 'contraAccountId' THEN
             IF x ->> 'side' = 'debit' THEN
@@ -875,14 +888,15 @@ BEGIN
             'root', 'daybookTransactions',
             'match', jsonb_strip_nulls(jsonb_build_object('entryDate', args ->> 'entryDate', 'description', args ->> 'description',
                                                           'voucherNo', args ->> 'voucherNo'))),
-        'summary', format('%s a journal entry dated %s with %s line(s)%s%s',
+        'summary', format('%s a journal entry dated %s with %s line(s)%s%s%s',
                           CASE WHEN (args ->> 'approve')::boolean THEN 'book' ELSE 'draft' END, args ->> 'entryDate',
                           jsonb_array_length(args -> 'lines'), CASE WHEN debit > 0 THEN format(', %s on each side', debit) ELSE '' END,
-                          CASE WHEN vat <> 0 THEN format(', VAT %s split off by the lines'' tax rates', vat) ELSE '' END));
+                          CASE WHEN vat <> 0 THEN format(', VAT %s split off by the lines'' tax rates', vat) ELSE '' END,
+                          CASE WHEN rc_vat <> 0 THEN format(', reverse-charge VAT %s on top of the reverse-charge lines (owed and deducted, not split off)', rc_vat) ELSE '' END));
 END
 $$;
 COMMENT ON FUNCTION billy._plan_create_journal_entry(text, jsonb) IS
-'Plans create_journal_entry: every account, contra account and tax rate in the mirror; the lines without a contra account balancing (debits = credits), checked before anything is sent; the VAT each taxed (gross) line splits off, in the summary. Internal.';
+'Plans create_journal_entry: every account, contra account and tax rate in the mirror; the lines without a contra account balancing (debits = credits), checked before anything is sent; in the summary, the VAT each taxed (gross) line splits off, and apart from it the VAT a reverse-charge line (billy.vat_rate_map) adds on top of its amount, the net (owed and deducted, nothing split off). Internal.';
 
 -- approving and voiding a journal entry: Billy refuses one that does not
 -- balance, or is not a draft (approve) or approved (void)
