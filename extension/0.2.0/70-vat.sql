@@ -315,6 +315,22 @@ END
 $$;
 COMMENT ON FUNCTION billy._vat_period(text) IS 'Parses a VAT period (billy._period) into its canonical key, type (month, quarter, half-year, year, custom) and dates; raises 22023 naming the bad period. Internal.';
 
+-- _vat_args: the organization and period arguments of the vat_* functions,
+-- the period checked first: a bad one is the caller's to fix whatever is
+-- connected (an unknown organization is named only with a good period)
+CREATE FUNCTION billy._vat_args(org text, period text, OUT org_id text, OUT key text, OUT period_type text,
+                                OUT start_date date, OUT end_date date)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    SELECT p.key, p.period_type, p.start_date, p.end_date INTO key, period_type, start_date, end_date
+    FROM billy._vat_period(period) p;
+    org_id := billy._resolve_org(org);
+END
+$$;
+COMMENT ON FUNCTION billy._vat_args(text, text) IS 'The organization id and the parsed period (billy._vat_period) of the vat_* functions'' (org, period) arguments, checked in that order for every one of them: the period first (22023 naming it), then the organization. Internal.';
+
 CREATE FUNCTION billy._vat_statutory_deadline(period_type text, end_date date) RETURNS date
 LANGUAGE sql IMMUTABLE STRICT
 SET search_path = pg_catalog, pg_temp
@@ -1059,9 +1075,8 @@ LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    -- the period first: a bad one is the caller's to fix whatever is connected
-    p record := billy._vat_period(period);
-    org_id text := billy._resolve_org(org);
+    p record := billy._vat_args(org, period);
+    org_id text := p.org_id;
 BEGIN
     RETURN NEXT billy._vat_return(org_id, p.key, p.period_type, p.start_date, p.end_date);
 END
@@ -1094,8 +1109,8 @@ LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    org_id text := billy._resolve_org(org);
-    p record := billy._vat_period(period);
+    p record := billy._vat_args(org, period);
+    org_id text := p.org_id;
 BEGIN
     RETURN QUERY
     SELECT x.field, x.amount, v.document_type, v.document_id, v.document_no, v.document_kind,
@@ -1151,8 +1166,8 @@ LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    org_id text := billy._resolve_org(org);
-    p record := billy._vat_period(period);
+    p record := billy._vat_args(org, period);
+    org_id text := p.org_id;
 BEGIN
     RETURN QUERY
     SELECT v.contact_id, min(v.contact_name), min(v.contact_country), min(c.registration_no),
@@ -1224,8 +1239,8 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    org_id text := billy._resolve_org(org);
-    p record := billy._vat_period(period);
+    p record := billy._vat_args(org, period);
+    org_id text := p.org_id;
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM billy.vat_fields f WHERE f.field = vat_set_adjustment.field) THEN
         RAISE EXCEPTION 'unknown VAT return field "%"', field
@@ -1392,8 +1407,8 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    org_id text := billy._resolve_org(org);
-    p record := billy._vat_period(period);
+    p record := billy._vat_args(org, period);
+    org_id text := p.org_id;
     r billy.vat_return_result;
     fields jsonb;
     lines jsonb;
@@ -1570,28 +1585,20 @@ COMMENT ON FUNCTION billy.vat_verify_filings(text) IS
 -- Checks
 ------------------------------------------------------------------------------
 
-CREATE FUNCTION billy.vat_check(org text, period text)
+-- _vat_check_lines: what billy.vat_check finds on the lines of a period
+CREATE FUNCTION billy._vat_check_lines(org_id text, from_date date, to_date date)
 RETURNS TABLE (severity text, code text, document_type text, document_id text, document_no text,
                entry_date date, line_id text, message text)
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    org_id text := billy._resolve_org(org);
-    p record := billy._vat_period(period);
-    o record;
-    r billy.vat_return_result;
-    last_filing billy.vat_filings;
-    changed text;
 BEGIN
-    SELECT x.vat_period INTO o FROM billy.organizations x WHERE x.id = org_id;
-
     RETURN QUERY
     WITH l AS (
         SELECT v.*, c.registration_no, c.type AS contact_type
         FROM billy.vat_lines v
         LEFT JOIN billy.contacts c ON c.organization_id = v.organization_id AND c.id = v.contact_id
-        WHERE v.organization_id = org_id AND v.entry_date BETWEEN p.start_date AND p.end_date
+        WHERE v.organization_id = org_id AND v.entry_date BETWEEN from_date AND to_date
     ), found AS (
         SELECT 'error' AS severity, 'unmapped_rate' AS code, l.*,
                format('tax rate %s has no VAT treatment, so the line is on no field (net %s): map it with billy.vat_map_rate',
@@ -1652,20 +1659,62 @@ BEGIN
     FROM found f
     ORDER BY f.code, f.document_type, f.document_id, f.line_id;
 
-    -- drafts dated in the period are not on the return
-    RETURN QUERY
+END
+$$;
+COMMENT ON FUNCTION billy._vat_check_lines(text, date, date) IS 'The findings of billy.vat_check on the VAT lines of an organization''s date range (unmapped_rate to contact_without_country), one per code and document. Internal.';
+
+-- _vat_check_drafts: drafts dated in a period are not on its return
+CREATE FUNCTION billy._vat_check_drafts(org_id text, from_date date, to_date date)
+RETURNS TABLE (severity text, code text, document_type text, document_id text, document_no text,
+               entry_date date, line_id text, message text)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
     SELECT 'info', 'draft_in_period', 'invoice', i.id, i.invoice_no, i.entry_date, NULL::text,
            format('draft %s dated in the period: not on the return until approved', CASE i.type WHEN 'creditNote' THEN 'credit note' ELSE 'invoice' END)
     FROM billy.invoices i
     WHERE i.organization_id = org_id AND i.deleted_at IS NULL AND i.state = 'draft'
-      AND i.entry_date BETWEEN p.start_date AND p.end_date
+      AND i.entry_date BETWEEN from_date AND to_date
     UNION ALL
     SELECT 'info', 'draft_in_period', 'bill', b.id, b.voucher_no, b.entry_date, NULL,
            'draft bill dated in the period: not on the return until approved'
     FROM billy.bills b
     WHERE b.organization_id = org_id AND b.deleted_at IS NULL AND b.state = 'draft'
-      AND b.entry_date BETWEEN p.start_date AND p.end_date
-    ORDER BY 4;
+      AND b.entry_date BETWEEN from_date AND to_date
+    UNION ALL
+    -- a draft journal entry counts when a line has a tax rate (the others are no VAT lines when approved either)
+    SELECT 'info', 'draft_in_period', 'daybookTransaction', j.id, j.voucher_no, j.entry_date, NULL,
+           format('draft journal entry with %s line(s) with a tax rate dated in the period: not on the return until approved', n.lines)
+    FROM billy.daybook_transactions j
+    CROSS JOIN LATERAL (SELECT count(*) AS lines FROM billy.daybook_transaction_lines l
+                        WHERE l.organization_id = j.organization_id AND l.daybook_transaction_id = j.id
+                          AND l.tax_rate_id IS NOT NULL) n
+    WHERE j.organization_id = org_id AND j.deleted_at IS NULL AND j.state = 'draft'
+      AND j.entry_date BETWEEN from_date AND to_date AND n.lines > 0
+    ORDER BY 3, 4
+$$;
+COMMENT ON FUNCTION billy._vat_check_drafts(text, date, date) IS 'The draft_in_period findings of billy.vat_check: draft invoices, credit notes and bills, and draft journal entries with a line with a tax rate, dated in an organization''s date range. Internal.';
+
+CREATE FUNCTION billy.vat_check(org text, period text)
+RETURNS TABLE (severity text, code text, document_type text, document_id text, document_no text,
+               entry_date date, line_id text, message text)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    p record := billy._vat_args(org, period);
+    org_id text := p.org_id;
+    o record;
+    r billy.vat_return_result;
+    last_filing billy.vat_filings;
+    changed text;
+BEGIN
+    SELECT x.vat_period INTO o FROM billy.organizations x WHERE x.id = org_id;
+
+    RETURN QUERY SELECT * FROM billy._vat_check_lines(org_id, p.start_date, p.end_date);
+
+    -- drafts dated in the period are not on the return
+    RETURN QUERY SELECT * FROM billy._vat_check_drafts(org_id, p.start_date, p.end_date);
 
     -- the period itself: Billy's own return, the mirror, filings
     RETURN QUERY
@@ -1714,7 +1763,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION billy.vat_check(text, text) IS
-'What may make the VAT return of a period wrong, one row per finding (severity error, warning or info; a code; the document and line; a message): lines whose tax rate has no VAT treatment (unmapped_rate) or one for the other side (wrong_side); 0% sales to Danish customers (zero_rate_domestic_sale); VAT-free EU sales to buyers without a VAT number (eu_sale_without_vat_number) or outside the EU (eu_sale_outside_eu); Danish VAT on exports (vat_on_export) or on EU business sales (vat_on_eu_business_sale); foreign VAT on reverse-charge bills (foreign_vat_on_reverse_charge); reverse-charge rates that do not fit the supplier''s country (reverse_charge_region); contacts without a country (contact_without_country); drafts dated in the period (draft_in_period); differences against Billy''s own sales tax return for the period (billy_deadline_differs) and the organization''s VAT period type (period_type); an open period (period_open); resources never synced completely (not_synced); and a return that changed since it was filed (changed_since_filed).';
+'What may make the VAT return of a period wrong, one row per finding (severity error, warning or info; a code; the document and line; a message): lines whose tax rate has no VAT treatment (unmapped_rate) or one for the other side (wrong_side); 0% sales to Danish customers (zero_rate_domestic_sale); VAT-free EU sales to buyers without a VAT number (eu_sale_without_vat_number) or outside the EU (eu_sale_outside_eu); Danish VAT on exports (vat_on_export) or on EU business sales (vat_on_eu_business_sale); foreign VAT on reverse-charge bills (foreign_vat_on_reverse_charge); reverse-charge rates that do not fit the supplier''s country (reverse_charge_region); contacts without a country (contact_without_country); drafts dated in the period (draft_in_period: invoices, credit notes, bills, and journal entries with a line with a tax rate); differences against Billy''s own sales tax return for the period (billy_deadline_differs) and the organization''s VAT period type (period_type); an open period (period_open); resources never synced completely (not_synced); and a return that changed since it was filed (changed_since_filed).';
 
 ------------------------------------------------------------------------------
 -- Security: row-level security, dumps, grants
@@ -1758,6 +1807,7 @@ GRANT EXECUTE ON FUNCTION billy.danish_holidays(integer) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy._easter_sunday(integer) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy._next_business_day(date) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy._vat_period(text) TO billy_reader;
+GRANT EXECUTE ON FUNCTION billy._vat_args(text, text) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy._vat_region(text) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy._vat_statutory_deadline(text, date) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy._vat_return(text, text, text, date, date) TO billy_reader;
@@ -1773,6 +1823,8 @@ GRANT EXECUTE ON FUNCTION billy.vat_return_form(text, text) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy.vat_return_lines(text, text) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy.vat_periods(text, integer, text) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy.vat_check(text, text) TO billy_reader;
+GRANT EXECUTE ON FUNCTION billy._vat_check_lines(text, date, date) TO billy_reader;
+GRANT EXECUTE ON FUNCTION billy._vat_check_drafts(text, date, date) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy.vat_eu_sales(text, text) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy.vat_verify_filings(text) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy.vat_map_rate(text, text, text, numeric, text) TO billy_admin;
