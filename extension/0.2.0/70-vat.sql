@@ -320,15 +320,10 @@ COMMENT ON FUNCTION billy._vat_period(text) IS 'Parses a VAT period (billy._peri
 -- connected (an unknown organization is named only with a good period)
 CREATE FUNCTION billy._vat_args(org text, period text, OUT org_id text, OUT key text, OUT period_type text,
                                 OUT start_date date, OUT end_date date)
-LANGUAGE plpgsql STABLE
+LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    SELECT p.key, p.period_type, p.start_date, p.end_date INTO key, period_type, start_date, end_date
-    FROM billy._vat_period(period) p;
-    org_id := billy._resolve_org(org);
-END
-$$;
+-- the period is parsed (FROM) before the organization is resolved (the row)
+AS $$ SELECT billy._resolve_org(org), p.* FROM billy._vat_period(period) p $$;
 COMMENT ON FUNCTION billy._vat_args(text, text) IS 'The organization id and the parsed period (billy._vat_period) of the vat_* functions'' (org, period) arguments, checked in that order for every one of them: the period first (22023 naming it), then the organization. Internal.';
 
 CREATE FUNCTION billy._vat_statutory_deadline(period_type text, end_date date) RETURNS date
