@@ -1609,10 +1609,13 @@ COMMENT ON FUNCTION billy.vat_verify_filings(text) IS
 -- Checks
 ------------------------------------------------------------------------------
 
+-- a finding of billy.vat_check, as its parts below return them
+CREATE TYPE billy._vat_finding AS (severity text, code text, document_type text, document_id text, document_no text,
+                                   entry_date date, line_id text, message text);
+COMMENT ON TYPE billy._vat_finding IS 'A row of billy.vat_check, as its parts (billy._vat_check_lines, billy._vat_check_drafts) return it. Internal.';
+
 -- _vat_check_lines: what billy.vat_check finds on the lines of a period
-CREATE FUNCTION billy._vat_check_lines(org_id text, from_date date, to_date date)
-RETURNS TABLE (severity text, code text, document_type text, document_id text, document_no text,
-               entry_date date, line_id text, message text)
+CREATE FUNCTION billy._vat_check_lines(org_id text, from_date date, to_date date) RETURNS SETOF billy._vat_finding
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -1693,9 +1696,7 @@ $$;
 COMMENT ON FUNCTION billy._vat_check_lines(text, date, date) IS 'The findings of billy.vat_check on the VAT lines of an organization''s date range (unmapped_rate to contact_without_country, journal_line_not_booked), one per code and document. Internal.';
 
 -- _vat_check_drafts: drafts dated in a period are not on its return
-CREATE FUNCTION billy._vat_check_drafts(org_id text, from_date date, to_date date)
-RETURNS TABLE (severity text, code text, document_type text, document_id text, document_no text,
-               entry_date date, line_id text, message text)
+CREATE FUNCTION billy._vat_check_drafts(org_id text, from_date date, to_date date) RETURNS SETOF billy._vat_finding
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -1832,6 +1833,7 @@ GRANT INSERT, UPDATE, DELETE ON billy.vat_rate_overrides, billy.vat_adjustments 
 GRANT INSERT, UPDATE, DELETE ON billy.eu_countries, billy.vat_rate_seeds TO billy_admin;
 GRANT INSERT ON billy.vat_filings, billy.vat_filing_lines TO billy_admin;
 GRANT USAGE ON TYPE billy.vat_return_result TO billy_reader;
+GRANT USAGE ON TYPE billy._vat_finding TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy.danish_holidays(integer) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy._easter_sunday(integer) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy._next_business_day(date) TO billy_reader;
