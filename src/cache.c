@@ -7,11 +7,11 @@
  *	  every read in shared memory, and asks the worker to refresh what went
  *	  stale.  The list functions (50-cache.sql) call the helpers here.
  *
- * The cache in four files, top down:
+ * The cache in five files, top down:
  *
  *	  cache.c ........... the read path's SQL entry points and answers
- *	  cache_confirm.c ... a mirror row and its effective confirmation;
- *						  confirming on demand, shared (singleflight)
+ *	  cache_confirm.c ... confirming on demand, shared (singleflight)
+ *	  cache_row.c ....... a mirror row and its effective confirmation
  *	  cache_counters.c .. the read counters in shared memory
  *	  cache_refresh.c ... the worker's side: flush, refresh planning,
  *						  cache_refresh jobs, billy.warm_cache
@@ -22,7 +22,7 @@
  * The mirror is the cache.  A row is fresh while its age is below its
  * window, and an answer says fresh only then:
  *
- *	  age = now - effective confirmation (cache_confirm.c)
+ *	  age = now - effective confirmation (cache_row.c)
  *	  window = the caller's max_age, else billy.freshness_window(class, change)
  *
  * The window comes from the row itself: its class (billy_cache_record_state:
@@ -99,6 +99,7 @@ typedef BillyResource CacheResource;
 
 /* settings (billy_cache_define_settings) */
 bool		billy_read_confirm = false;
+int			billy_list_total_limit = 10000;
 
 /* billy_cache_define_settings defines the read path's settings (cache_refresh.c's module calls it) */
 void
@@ -111,6 +112,13 @@ billy_cache_define_settings(void)
 							 false,
 							 PGC_USERSET, 0,
 							 NULL, NULL, NULL);
+	DefineCustomIntVariable("billy.list_total_limit",
+							"How many matching rows past its page a list (billy.list_*) counts.",
+							"When more match, the answer gives total_at_least (offset + limit + this) instead of total: an exact count of a large organization's rows read them all.",
+							&billy_list_total_limit,
+							10000, 1, INT_MAX,
+							PGC_USERSET, 0,
+							NULL, NULL, NULL);
 }
 
 

@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * cache.h
- *	  The cache: the read path (cache.c), confirming on demand
+ *	  The cache: the read path (cache.c), a mirror row read with its
+ *	  confirmation (cache_row.c), confirming on demand
  *	  (cache_confirm.c), the read counters in shared memory
  *	  (cache_counters.c), the worker's flush and refresh jobs
  *	  (cache_refresh.c).  cache.c's header says how they fit.  Its clock
@@ -55,6 +56,7 @@ typedef struct BillyCacheDrained
 /* cache.c: the read path, and the cache's module (module.h) */
 extern int	billy_read_through_timeout_ms;
 extern bool billy_read_confirm;
+extern int	billy_list_total_limit;
 extern int	billy_cache_flush_interval_ms;
 extern int	billy_cache_max_entries;
 
@@ -62,7 +64,7 @@ extern const struct BillyModule billy_cache_module;
 
 extern void billy_cache_define_settings(void);
 
-/* cache_confirm.c: a mirror row, and confirming on demand */
+/* cache_row.c: a mirror row; cache_confirm.c: confirming on demand */
 /* what the mirror holds for one record */
 typedef struct BillyMirrorRow
 {
@@ -93,6 +95,8 @@ extern TimestampTz billy_cache_effective_confirmed(const char *resource, Timesta
 												   TimestampTz complete_scan, TimestampTz hot_scan);
 extern void billy_cache_read_row(const char *resource, const char *org, const char *id,
 								 BillyMirrorRow *row, bool latest);
+extern void billy_cache_scan_times(const char *org, const char *resource, bool latest,
+								   TimestampTz *complete, TimestampTz *hot);
 extern void billy_cache_org_access(const char *org, bool *connected);
 extern void billy_cache_fetch_one(const char *resource, const char *org, const char *id,
 								  BillyFetched *f, bool budget_raises);

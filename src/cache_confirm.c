@@ -1,16 +1,10 @@
 /*-------------------------------------------------------------------------
  *
  * cache_confirm.c
- *	  The read path's lower half: a mirror row read as the caller, with
- *	  its effective confirmation, and confirming rows with Billy on demand
- *	  in the fewest requests, shared by concurrent reads (singleflight).
+ *	  The read path's lower half: confirming rows with Billy on demand in
+ *	  the fewest requests, shared by concurrent reads (singleflight).
+ *	  cache_row.c reads a mirror row with its effective confirmation;
  *	  cache.c answers with what these find.
- *
- * A row's effective confirmation (billy.effective_confirmed_at, the one
- * place that formula is written):
- *
- *	  greatest(row.confirmed_at, the last complete scan of its resource,
- *			   the last hot scan, if the row is in the hot set)
  *
  * Confirming, when a read wants a fresher answer than the mirror holds:
  *
@@ -64,6 +58,7 @@
 #include "utils/datum.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/rls.h"
@@ -96,177 +91,6 @@ billy_cache_confirm_define_settings(void)
 							PGC_USERSET, GUC_UNIT_MS,
 							NULL, NULL, NULL);
 }
-
-/*
- * billy_cache_effective_confirmed is when a mirror row was last known to
- * equal Billy's record: its own confirmation (written or looked up), the
- * last complete scan of its resource (which confirms every unchanged
- * record without writing it), and the last hot scan when the row is in the
- * hot set.  0 when nothing is known.
- */
-TimestampTz
-billy_cache_effective_confirmed(const char *resource, TimestampTz row_confirmed,
-								bool is_paid_known, bool is_paid,
-								TimestampTz complete_scan, TimestampTz hot_scan)
-{
-	TimestampTz result = row_confirmed;
-
-	if (complete_scan > result)
-		result = complete_scan;
-	if (hot_scan > result && billy_sync_in_hot_set(resource, is_paid_known, is_paid))
-		result = hot_scan;
-	return result;
-}
-
-/*
- * lookup_row finds the row of billy.<table> with the given primary key
- * values by a direct index scan (a read is a handful of index probes, no
- * executor), and copies the named columns into the caller's memory.  The
- * caller checks privileges (read_row).  Returns false when there is none.
- */
-static bool
-lookup_row(Oid nsp, const char *table, int nkeys, const char *const *keys,
-		   int ncols, const char *const *cols, Datum *out, bool *isnull)
-{
-	Oid			relid = get_relname_relid(table, nsp);
-	Relation	rel;
-	Relation	idx;
-	IndexScanDesc scan;
-	ScanKeyData skey[3];
-	TupleTableSlot *slot;
-	bool		found = false;
-
-	if (!OidIsValid(relid))
-		elog(ERROR, "billy: table billy.%s is missing", table);
-	rel = table_open(relid, AccessShareLock);
-	idx = index_open(RelationGetPrimaryKeyIndex(rel), AccessShareLock);
-	for (int i = 0; i < nkeys; i++)
-	{
-		ScanKeyInit(&skey[i], i + 1, BTEqualStrategyNumber, F_TEXTEQ, CStringGetTextDatum(keys[i]));
-		skey[i].sk_collation = idx->rd_indcollation[i];
-	}
-	slot = table_slot_create(rel, NULL);
-	scan = index_beginscan(rel, idx, GetActiveSnapshot(), nkeys, 0);
-	index_rescan(scan, skey, nkeys, NULL, 0);
-	if (index_getnext_slot(scan, ForwardScanDirection, slot))
-	{
-		TupleDesc	desc = RelationGetDescr(rel);
-
-		found = true;
-		slot_getallattrs(slot);
-		for (int c = 0; c < ncols; c++)
-		{
-			AttrNumber	att = InvalidAttrNumber;
-
-			for (int a = 0; a < desc->natts; a++)
-				if (!TupleDescAttr(desc, a)->attisdropped &&
-					strcmp(NameStr(TupleDescAttr(desc, a)->attname), cols[c]) == 0)
-					att = a + 1;
-			if (att == InvalidAttrNumber)
-				elog(ERROR, "billy: column %s of billy.%s is missing", cols[c], table);
-			isnull[c] = slot->tts_isnull[att - 1];
-			if (!isnull[c])
-			{
-				Form_pg_attribute fa = TupleDescAttr(desc, att - 1);
-
-				out[c] = fa->attlen == -1 ?
-					PointerGetDatum(PG_DETOAST_DATUM_COPY(slot->tts_values[att - 1])) :
-					datumCopy(slot->tts_values[att - 1], fa->attbyval, fa->attlen);
-			}
-		}
-	}
-	index_endscan(scan);
-	ExecDropSingleTupleTableSlot(slot);
-	index_close(idx, AccessShareLock);
-	table_close(rel, AccessShareLock);
-	return found;
-}
-
-/*
- * may_read says whether the caller may read billy.<table>'s rows of org:
- * SELECT on the table, and row-level security's rule when it applies to
- * the caller.
- */
-static bool
-may_read(Oid nsp, const char *table, const char *org)
-{
-	Oid			relid = get_relname_relid(table, nsp);
-	AclResult	acl = pg_class_aclcheck(relid, GetUserId(), ACL_SELECT);
-
-	if (acl != ACLCHECK_OK)
-		aclcheck_error(acl, OBJECT_TABLE, table);
-	if (check_enable_rls(relid, InvalidOid, true) != RLS_ENABLED)
-		return true;
-	return billy_org_visible(org);
-}
-
-/*
- * billy_cache_read_row looks a record up in the mirror with what its freshness needs:
- * the row and its resource's sync state; its window comes from the row
- * itself (cache.c), so a row never read before costs what a warm one
- * does.  As the caller: privileges and row-level security's rule apply.
- * With latest, it sees what other transactions committed since the
- * statement began (after waiting for a confirmation someone else made).
- */
-void
-billy_cache_read_row(const char *resource, const char *org, const char *id, BillyMirrorRow *row, bool latest)
-{
-	static const char *const doc_cols[] = {"raw", "confirmed_at", "deleted_at", "changed_at", "first_seen_at", "is_paid"};
-	static const char *const scan_cols[] = {"last_complete_scan_at", "last_hot_scan_at"};
-	Oid			nsp = get_namespace_oid("billy", false);
-	const char *table = billy_sync_table(resource);
-	const BillyResource *res = billy_resource(resource);
-
-	/* a resource with hot scans has is_paid: its hot_where reads it */
-	bool		has_paid = res != NULL && res->hot_where != NULL;
-	const char *keys[2] = {org, id};
-	Datum		v[6];
-	bool		n[6];
-	Datum		sv[2];
-	bool		sn[2];
-	TimestampTz complete = 0;
-	TimestampTz hot = 0;
-	bool		is_paid;
-
-	memset(row, 0, sizeof(*row));
-	if (!may_read(nsp, table, org))
-		return;
-	if (latest)
-	{
-		CommandCounterIncrement();
-		PushActiveSnapshot(GetLatestSnapshot());
-	}
-	PG_TRY();
-	{
-		if (lookup_row(nsp, table, 2, keys, has_paid ? 6 : 5, doc_cols, v, n))
-		{
-			row->found = true;
-			row->raw = DatumGetJsonbP(v[0]);
-			row->deleted = !n[2];
-			row->deleted_at = n[2] ? 0 : DatumGetTimestampTz(v[2]);
-			/* a change, not the first sight (a sync's insert) */
-			if (!n[3] && (n[4] || DatumGetTimestampTz(v[3]) > DatumGetTimestampTz(v[4])))
-				row->changed_at = DatumGetTimestampTz(v[3]);
-			is_paid = has_paid && !n[5] && DatumGetBool(v[5]);
-			row->hot = billy_sync_in_hot_set(resource, has_paid && !n[5], is_paid);
-			keys[1] = resource;
-			if (lookup_row(nsp, "sync_state", 2, keys, 2, scan_cols, sv, sn))
-			{
-				complete = sn[0] ? 0 : DatumGetTimestampTz(sv[0]);
-				hot = sn[1] ? 0 : DatumGetTimestampTz(sv[1]);
-			}
-			row->effective = billy_cache_effective_confirmed(resource, n[1] ? 0 : DatumGetTimestampTz(v[1]),
-															 has_paid && !n[5], is_paid, complete, hot);
-		}
-	}
-	PG_FINALLY();
-	{
-		if (latest)
-			PopActiveSnapshot();
-	}
-	PG_END_TRY();
-}
-
 
 /* billy_cache_org_access checks, on the slow paths, that the caller may see org and it is connected */
 void
@@ -478,23 +302,14 @@ billy_cache_singleflight(const char *org, const char *resource, const char *what
 static TimestampTz
 hot_confirmed_at(const char *org, const char *resource)
 {
-	static const char *const scan_cols[] = {"last_complete_scan_at", "last_hot_scan_at"};
-	const char *keys[2] = {org, resource};
-	Datum		sv[2];
-	bool		sn[2];
-	TimestampTz result = 0;
+	TimestampTz complete;
+	TimestampTz hot;
 
 	CommandCounterIncrement();
 	PushActiveSnapshot(GetLatestSnapshot());
-	if (lookup_row(get_namespace_oid("billy", false), "sync_state", 2, keys, 2, scan_cols, sv, sn))
-	{
-		if (!sn[0])
-			result = DatumGetTimestampTz(sv[0]);
-		if (!sn[1] && DatumGetTimestampTz(sv[1]) > result)
-			result = DatumGetTimestampTz(sv[1]);
-	}
+	billy_cache_scan_times(org, resource, true, &complete, &hot);
 	PopActiveSnapshot();
-	return result;
+	return Max(complete, hot);
 }
 
 typedef struct ScanHere

@@ -61,12 +61,13 @@ typedef struct BillyHttpRequest
 	double		elapsed_ms;		/* all attempts, waits included */
 	int			last_retry_after_ms;	/* Retry-After of the last answer, or
 										 * -1 */
+	TimestampTz started_at;		/* when the first attempt was made: the answer
+								 * is at least this recent */
 
 	/* private to http.c */
 	void	   *easy;
 	void	   *headers;
 	bool		too_large;
-	TimestampTz started_at;
 	TimestampTz next_attempt_at;
 	int			state;
 	const char *budget_org;		/* the organization GETs are charged to

@@ -374,8 +374,9 @@ RETURN CASE
     ELSE format('(r ->> %L)::%s', col.json_key, col.type::text) END;
 COMMENT ON FUNCTION billy._resource_column_sql(billy.resource_columns) IS 'The SQL expression of a catalog column''s value over the record r. Internal.';
 
--- _apply_source: the text of billy._apply_<table>(org, run, records, hashes),
--- which stores the changed records of one page: one INSERT ... ON CONFLICT
+-- _apply_source: the text of billy._apply_<table>(org, run, records, hashes,
+-- asked), which stores the changed records of one page, confirmed as of
+-- asked (when the page was asked for: src/mirror): one INSERT ... ON CONFLICT
 -- for the page's records, then per child table the children of updated
 -- parents that are no longer listed deleted (found one index probe per
 -- parent: a lateral join, then by ctid; a plan that filtered the
@@ -415,7 +416,7 @@ BEGIN
         body := body || billy._apply_child_source(ch);
     END LOOP;
 
-    RETURN format($f$CREATE OR REPLACE FUNCTION billy.%1$I(org text, run bigint, records jsonb, hashes bytea[])
+    RETURN format($f$CREATE OR REPLACE FUNCTION billy.%1$I(org text, run bigint, records jsonb, hashes bytea[], asked timestamptz)
 RETURNS integer[]
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -427,11 +428,11 @@ BEGIN
     WITH incoming AS (
         SELECT r, hashes[i::integer] AS h FROM jsonb_array_elements(records) WITH ORDINALITY AS e(r, i)
     ), up AS (
-        INSERT INTO billy.%2$I AS t (organization_id, id, %3$sraw, content_hash, sync_run_id)
-        SELECT org, r ->> 'id', %4$s%5$s, h, run
+        INSERT INTO billy.%2$I AS t (organization_id, id, %3$sraw, content_hash, confirmed_at, sync_run_id)
+        SELECT org, r ->> 'id', %4$s%5$s, h, asked, run
         FROM incoming
         ON CONFLICT (organization_id, id) DO UPDATE SET
-            %6$sraw = EXCLUDED.raw, content_hash = EXCLUDED.content_hash, confirmed_at = now(),
+            %6$sraw = EXCLUDED.raw, content_hash = EXCLUDED.content_hash, confirmed_at = EXCLUDED.confirmed_at,
             changed_at = now(), deleted_at = NULL, sync_run_id = EXCLUDED.sync_run_id
         RETURNING t.id, t.xmax = 0 AS inserted
     )
@@ -544,11 +545,11 @@ BEGIN
                       HINT = format('Add a billy.resource_columns row of %s with json_key %L.', r.name, r.scope_param);
         END IF;
         EXECUTE billy._apply_source(r.name);
-        EXECUTE format('COMMENT ON FUNCTION billy.%I(text, bigint, jsonb, bytea[]) IS %L',
+        EXECUTE format('COMMENT ON FUNCTION billy.%I(text, bigint, jsonb, bytea[], timestamptz) IS %L',
                        '_apply_' || r.table_name,
                        'Stores the changed records of one page of ' || r.name
-                       || ': upserts them and their children (a child follows its parent), logs the changes; returns {inserted, updated}. Generated from billy.resources by billy._generate_apply; called by the sync engine. Internal.');
-        EXECUTE format('REVOKE ALL ON FUNCTION billy.%I(text, bigint, jsonb, bytea[]) FROM PUBLIC',
+                       || ' as confirmed at asked (when the page was asked for): upserts them and their children (a child follows its parent), logs the changes; returns {inserted, updated}. Generated from billy.resources by billy._generate_apply; called by the sync engine. Internal.');
+        EXECUTE format('REVOKE ALL ON FUNCTION billy.%I(text, bigint, jsonb, bytea[], timestamptz) FROM PUBLIC',
                        '_apply_' || r.table_name);
         n := n + 1;
     END LOOP;

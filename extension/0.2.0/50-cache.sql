@@ -600,8 +600,8 @@ BEGIN
     SELECT s.last_complete_scan_at INTO complete_at FROM billy.sync_state s
     WHERE s.organization_id = org AND s.resource = res;
     PERFORM billy._cache_count_list(org, res, p.stale_ids);
-    RETURN jsonb_build_object(
-        res, p.rows, 'total', total, 'limit', page_limit, 'offset', page_offset,
+    RETURN billy._list_total(total, page_limit, page_offset) || jsonb_build_object(
+        res, p.rows, 'limit', page_limit, 'offset', page_offset,
         'freshness', jsonb_strip_nulls(jsonb_build_object(
             'source', 'mirror',
             'fresh', p.n_stale = 0 AND complete_at IS NOT NULL,
@@ -616,7 +616,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION billy._cache_list_answer(text, text, text[], bigint, integer, integer, interval) IS
-'Builds a list function''s answer for a page of record ids: the records, the total, and the page''s freshness: fresh when every row was confirmed within its window (max_age when given, else billy.freshness_window of its class); confirmed_at, age_seconds and max_age_seconds of the row with the least time left in its window; stale_rows. When the caller wants confirmed answers (billy._cache_confirming) the stale rows are refreshed first, in the fewest requests (billy._cache_confirm_rows); otherwise the worker refreshes them. Counts the read. Internal.';
+'Builds a list function''s answer for a page of record ids: the records, the total (billy._list_total), and the page''s freshness: fresh when every row was confirmed within its window (max_age when given, else billy.freshness_window of its class); confirmed_at, age_seconds and max_age_seconds of the row with the least time left in its window; stale_rows. When the caller wants confirmed answers (billy._cache_confirming) the stale rows are refreshed first, in the fewest requests (billy._cache_confirm_rows); otherwise the worker refreshes them. Counts the read. Internal.';
 
 CREATE FUNCTION billy._check_page(page_limit integer, page_offset integer) RETURNS void
 LANGUAGE plpgsql IMMUTABLE
@@ -634,6 +634,24 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION billy._check_page(integer, integer) IS 'Checks a list function''s limit and offset. Internal.';
+
+-- a list counts its matches only so far past its page (billy.list_total_limit):
+-- an exact count of a large organization's invoices read every one of them
+CREATE FUNCTION billy._list_count_cap(page_limit integer, page_offset integer) RETURNS bigint
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+RETURN page_offset::bigint + page_limit + current_setting('billy.list_total_limit')::bigint;
+COMMENT ON FUNCTION billy._list_count_cap(integer, integer) IS
+'How many matching rows a list counts at most: its offset and limit and billy.list_total_limit more. Internal.';
+
+CREATE FUNCTION billy._list_total(counted bigint, page_limit integer, page_offset integer) RETURNS jsonb
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+RETURN CASE WHEN counted >= billy._list_count_cap(page_limit, page_offset)
+            THEN jsonb_build_object('total_at_least', counted)
+            ELSE jsonb_build_object('total', counted) END;
+COMMENT ON FUNCTION billy._list_total(bigint, integer, integer) IS
+'A list answer''s count of its matches, counted up to billy._list_count_cap: {"total": n} when the count stopped short of the cap, else {"total_at_least": cap}. Internal.';
 
 CREATE FUNCTION billy._check_dates(from_date date, to_date date) RETURNS void
 LANGUAGE plpgsql IMMUTABLE
@@ -714,7 +732,7 @@ BEGIN
                OR EXISTS (SELECT 1 FROM billy.contacts c WHERE c.organization_id = o
                           AND c.id = i.contact_id AND c.name ILIKE pattern))
     )
-    SELECT (SELECT count(*) FROM matching),
+    SELECT (SELECT count(*) FROM (SELECT FROM matching LIMIT billy._list_count_cap("limit", "offset")) capped),
            ARRAY(SELECT m.id FROM matching m ORDER BY m.entry_date DESC, m.invoice_no DESC, m.id
                  LIMIT "limit" OFFSET "offset")
     INTO total, ids;
@@ -722,7 +740,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION billy.list_invoices(text, text, boolean, boolean, text, date, date, text, integer, integer, interval, numeric, numeric) IS
-'Invoices and credit notes of an organization from the mirror, newest first, as {"invoices": [Billy''s JSON, lines and balance modifiers embedded], "total", "limit", "offset", "freshness": {"source", "fresh", "confirmed_at", "age_seconds", "max_age_seconds", "complete_scan_at", "stale_rows", "refresh"}}. Filters: state (draft, approved, voided), paid, overdue (approved, unpaid, past due), contact (id or exact name), from_date/to_date (entry date), min_amount/max_amount (gross amount, with VAT, in the invoice''s currency), search (invoice number, order number, line text, external id or contact name, case-insensitive). fresh is true only when every row was confirmed by Billy within its window (billy.freshness_window, or max_age); the other fields are those of the row with the least time left. By default it never calls Billy: stale rows are answered, flagged, and refreshed by the worker. With max_age (or billy.read_confirm on, as in MCP tool calls) it confirms first, in the fewest requests: one list of unpaid invoices (isPaid=false, a request per page) confirms every unpaid one, and stale rows are looked up one by one or by a scan of the whole list, whichever takes fewer requests; concurrent reads share them.';
+'Invoices and credit notes of an organization from the mirror, newest first, as {"invoices": [Billy''s JSON, lines and balance modifiers embedded], "total" (counted up to billy.list_total_limit rows past the page; beyond, "total_at_least" instead), "limit", "offset", "freshness": {"source", "fresh", "confirmed_at", "age_seconds", "max_age_seconds", "complete_scan_at", "stale_rows", "refresh"}}. Filters: state (draft, approved, voided), paid, overdue (approved, unpaid, past due), contact (id or exact name), from_date/to_date (entry date), min_amount/max_amount (gross amount, with VAT, in the invoice''s currency), search (invoice number, order number, line text, external id or contact name, case-insensitive). fresh is true only when every row was confirmed by Billy within its window (billy.freshness_window, or max_age); the other fields are those of the row with the least time left. By default it never calls Billy: stale rows are answered, flagged, and refreshed by the worker. With max_age (or billy.read_confirm on, as in MCP tool calls) it confirms first, in the fewest requests: one list of unpaid invoices (isPaid=false, a request per page) confirms every unpaid one, and stale rows are looked up one by one or by a scan of the whole list, whichever takes fewer requests; concurrent reads share them.';
 
 CREATE FUNCTION billy.list_bills(org text DEFAULT NULL, state text DEFAULT NULL, paid boolean DEFAULT NULL,
                                  overdue boolean DEFAULT NULL, contact text DEFAULT NULL,
@@ -759,7 +777,7 @@ BEGIN
           AND (search IS NULL OR b.suppliers_invoice_no ILIKE pattern OR b.voucher_no ILIKE pattern
                OR b.line_description ILIKE pattern OR b.contact_name ILIKE pattern)
     )
-    SELECT (SELECT count(*) FROM matching),
+    SELECT (SELECT count(*) FROM (SELECT FROM matching LIMIT billy._list_count_cap("limit", "offset")) capped),
            ARRAY(SELECT m.id FROM matching m ORDER BY m.entry_date DESC, m.voucher_no DESC, m.id
                  LIMIT "limit" OFFSET "offset")
     INTO total, ids;
@@ -796,7 +814,7 @@ BEGIN
                OR EXISTS (SELECT 1 FROM billy.contact_persons p WHERE p.organization_id = o
                           AND p.contact_id = c.id AND (p.email ILIKE pattern OR p.name ILIKE pattern)))
     )
-    SELECT (SELECT count(*) FROM matching),
+    SELECT (SELECT count(*) FROM (SELECT FROM matching LIMIT billy._list_count_cap("limit", "offset")) capped),
            ARRAY(SELECT m.id FROM matching m ORDER BY lower(m.name), m.id LIMIT "limit" OFFSET "offset")
     INTO total, ids;
     RETURN billy._cache_list_answer(o, 'contacts', ids, total, "limit", "offset", max_age);
@@ -827,7 +845,7 @@ BEGIN
           AND (search IS NULL OR p.name ILIKE pattern OR p.product_no ILIKE pattern
                OR p.description ILIKE pattern)
     )
-    SELECT (SELECT count(*) FROM matching),
+    SELECT (SELECT count(*) FROM (SELECT FROM matching LIMIT billy._list_count_cap("limit", "offset")) capped),
            ARRAY(SELECT m.id FROM matching m ORDER BY lower(m.name), m.id LIMIT "limit" OFFSET "offset")
     INTO total, ids;
     RETURN billy._cache_list_answer(o, 'products', ids, total, "limit", "offset", max_age);
@@ -866,7 +884,7 @@ BEGIN
           AND (side IS NULL OR b.cash_side = side)
           AND (voided IS NULL OR coalesce(b.is_voided, false) = voided)
     )
-    SELECT (SELECT count(*) FROM matching),
+    SELECT (SELECT count(*) FROM (SELECT FROM matching LIMIT billy._list_count_cap("limit", "offset")) capped),
            ARRAY(SELECT m.id FROM matching m ORDER BY m.entry_date DESC, m.id LIMIT "limit" OFFSET "offset")
     INTO total, ids;
     RETURN billy._cache_list_answer(o, 'bankPayments', ids, total, "limit", "offset", max_age);

@@ -924,36 +924,60 @@ COMMENT ON FUNCTION billy._write_resolve(bigint, text, text, text, name) IS 'Set
 
 CREATE FUNCTION billy.write_checks(org text DEFAULT NULL)
 RETURNS TABLE (check_name text, organization_id text, write_op_id bigint, record_ids text[], detail text)
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-SELECT 'write_needs_decision', w.organization_id, w.id, CASE WHEN w.record_id IS NOT NULL THEN ARRAY[w.record_id] END,
-       format('write %s (%s) has an unknown outcome billy could not settle: %s; %s. A person checks in Billy and calls billy.resolve_write.',
-              w.id, w.summary, coalesce(w.error, 'no answer'), coalesce(w.reconciliation, 'not reconciled'))
-FROM billy.write_ops w
-WHERE w.state = 'unknown' AND w.needs_decision AND (org IS NULL OR w.organization_id = billy._resolve_org(org))
-UNION ALL
-SELECT 'write_unknown_long', w.organization_id, w.id, NULL,
-       format('write %s (%s) has been unknown since %s; the worker should have settled it (is it running?).', w.id, w.summary, w.sent_at)
-FROM billy.write_ops w
-WHERE w.state = 'unknown' AND NOT w.needs_decision AND w.sent_at < now() - interval '1 hour'
-  AND (org IS NULL OR w.organization_id = billy._resolve_org(org))
-UNION ALL
-SELECT 'duplicate_external_id', d.organization_id,
-       (SELECT max(x.id) FROM billy.write_ops x WHERE x.organization_id = d.organization_id AND x.operation = 'create_invoice'
-          AND x.request -> 'body' -> 'invoice' ->> 'externalId' = d.external_id),
-       d.ids,
-       format('%s invoices in Billy share the externalId %s (%s): a write made one of them twice, or they were made so in Billy; delete the extra one in Billy.',
-              cardinality(d.ids), d.external_id, array_to_string(d.ids, ', '))
-FROM (SELECT i.organization_id, i.external_id, array_agg(i.id ORDER BY i.id) AS ids
-      FROM billy.invoices i
-      WHERE i.deleted_at IS NULL AND coalesce(i.external_id, '') <> ''
-        AND (org IS NULL OR i.organization_id = billy._resolve_org(org))
-      GROUP BY i.organization_id, i.external_id HAVING count(*) > 1) d
-ORDER BY 1, 2, 3
+#variable_conflict use_column
+DECLARE
+    o text := CASE WHEN org IS NOT NULL THEN billy._resolve_org(org) END;
+BEGIN
+    RETURN QUERY
+    SELECT 'write_needs_decision', w.organization_id, w.id, CASE WHEN w.record_id IS NOT NULL THEN ARRAY[w.record_id] END,
+           format('write %s (%s) has an unknown outcome billy could not settle: %s; %s. A person checks in Billy and calls billy.resolve_write.',
+                  w.id, w.summary, coalesce(w.error, 'no answer'), coalesce(w.reconciliation, 'not reconciled'))
+    FROM billy.write_ops w
+    WHERE w.state = 'unknown' AND w.needs_decision AND (o IS NULL OR w.organization_id = o)
+    UNION ALL
+    SELECT 'write_unknown_long', w.organization_id, w.id, NULL,
+           format('write %s (%s) has been unknown since %s; the worker should have settled it (is it running?).', w.id, w.summary, w.sent_at)
+    FROM billy.write_ops w
+    WHERE w.state = 'unknown' AND NOT w.needs_decision AND w.sent_at < now() - interval '1 hour'
+      AND (o IS NULL OR w.organization_id = o)
+    UNION ALL
+    SELECT 'duplicate_external_id', d.organization_id,
+           (SELECT max(x.id) FROM billy.write_ops x WHERE x.organization_id = d.organization_id AND x.operation = 'create_invoice'
+              AND x.request -> 'body' -> 'invoice' ->> 'externalId' = d.external_id),
+           d.ids,
+           format('%s invoices in Billy share the externalId %s (%s): a write made one of them twice, or they were made so in Billy; delete the extra one in Billy.',
+                  cardinality(d.ids), d.external_id, array_to_string(d.ids, ', '))
+    FROM (SELECT i.organization_id, i.external_id, array_agg(i.id ORDER BY i.id) AS ids
+          FROM billy.invoices i
+          WHERE i.deleted_at IS NULL AND coalesce(i.external_id, '') <> '' AND (o IS NULL OR i.organization_id = o)
+          GROUP BY i.organization_id, i.external_id HAVING count(*) > 1) d
+    UNION ALL
+    -- the write a done write named in "then" (an upload's attachment,
+    -- billy.write_follow_ups): not sent, failed, or never taken up
+    SELECT CASE WHEN f.write_op_id IS NULL THEN 'follow_up_unsent_long'
+                WHEN f.follow_up_id IS NULL THEN 'follow_up_not_sent' ELSE 'follow_up_failed' END,
+           w.organization_id, coalesce(fw.id, w.id), ARRAY[w.record_id],
+           format('write %s (%s) was to be followed by %s of %s: %s; send it by hand (%s with fileId %s).',
+                  w.id, w.summary, w.request #>> '{then,operation}', w.request #>> '{then,args}',
+                  CASE WHEN f.write_op_id IS NULL THEN format('not sent since %s (is the worker running?)', w.finished_at)
+                       WHEN f.follow_up_id IS NULL THEN coalesce(f.note, 'not sent')
+                       ELSE format('write %s failed: %s', fw.id, coalesce(fw.error, 'no reason given')) END,
+                  w.request #>> '{then,operation}', w.record_id)
+    FROM billy.write_ops w
+    LEFT JOIN billy.write_follow_ups f ON f.write_op_id = w.id
+    LEFT JOIN billy.write_ops fw ON fw.id = f.follow_up_id
+    WHERE w.request ? 'then' AND w.state = 'done' AND (o IS NULL OR w.organization_id = o)
+      AND CASE WHEN f.write_op_id IS NULL THEN w.finished_at < now() - interval '1 hour'
+               WHEN f.follow_up_id IS NULL THEN true
+               ELSE fw.state = 'failed' END
+    ORDER BY 1, 2, 3;
+END
 $$;
 COMMENT ON FUNCTION billy.write_checks(text) IS
-'What needs a person about writes, for one organization (id or name) or all the caller sees: write_needs_decision (an unknown outcome billy could not settle by looking in Billy, e.g. two records with the write''s externalId), write_unknown_long (unknown for over an hour: is the worker running?), duplicate_external_id (invoices in the mirror sharing an externalId, with the write that made them when billy did). No rows: nothing to do.';
+'What needs a person about writes, for one organization (id or name) or all the caller sees: write_needs_decision (an unknown outcome billy could not settle by looking in Billy, e.g. two records with the write''s externalId), write_unknown_long (unknown for over an hour: is the worker running?), duplicate_external_id (invoices in the mirror sharing an externalId, with the write that made them when billy did), and the writes a done write named to follow it (an upload''s attachment): follow_up_not_sent (billy did not send it, and why), follow_up_failed (sent, refused; write_op_id is the follow-up''s), follow_up_unsent_long (not taken up an hour after the first write: is the worker running?). Each says what to send by hand. No rows: nothing to do.';
 
 GRANT SELECT ON billy.write_ops, billy.write_previews TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy.write_checks(text) TO billy_reader;

@@ -531,7 +531,7 @@ BEGIN
                                  || 'show the preview to the user and call the same tool again with the same arguments and that confirmation only when they agree. '
                 ELSE '' END
         || CASE WHEN can_statement THEN 'The period of get_statement and list_transactions: fy (the fiscal year of today, the default), fy2025 (the fiscal year ending in 2025), 2025, 2025-Q1, 2025-03 or 2025-01-01..2025-03-31; accounts by number or name. ' ELSE '' END
-        || 'Lists give a page (25 rows unless limit says otherwise) with total and next_offset: call again with offset set to next_offset for more; detail "full" or fields give more per row, detail "raw" Billy''s own JSON. '
+        || 'Lists give a page (25 rows unless limit says otherwise) with total (total_at_least when very many match) and next_offset: call again with offset set to next_offset for more; detail "full" or fields give more per row, detail "raw" Billy''s own JSON. '
         || CASE WHEN n = 0 THEN 'No organization is visible to this connection yet.'
                 WHEN n = 1 THEN 'One organization is connected: ' || orgs || '; the organization argument can be left out.'
                 ELSE n || ' organizations are visible: ' || orgs || '. Pass organization (its id or name) to every tool.' END;
@@ -846,6 +846,8 @@ DECLARE
     n_all integer;
     n integer;
     total bigint := (answer ->> 'total')::bigint;
+    at_least bigint := (answer ->> 'total_at_least')::bigint;   -- more matched than the list counted
+    of_all text := coalesce(total::text, 'at least ' || at_least);
     off integer := coalesce((answer ->> 'offset')::integer, 0);
     next_off integer;
     note text;
@@ -872,24 +874,24 @@ BEGIN
                 FROM jsonb_array_elements(CASE WHEN detail = 'raw' THEN answer -> project
                                                ELSE billy._mcp_rows(project, answer -> project, detail = 'full' OR fields IS NOT NULL) END)
                      WITH ORDINALITY e(r, i)) p) x;
-    next_off := CASE WHEN off + n < coalesce(total, off + n) THEN off + n END;
+    next_off := CASE WHEN off + n < coalesce(total, at_least, off + n) THEN off + n END;
     IF n < n_all AND n = page THEN
         note := format('%s of %s shown (the default page): call again with offset %s for the next, or pass limit (at most 500).',
-                       off + n, total, next_off);
+                       off + n, of_all, next_off);
     ELSIF n < n_all THEN
         note := format('Cut to %s of the page''s %s rows to fit the answer size: call again with offset %s for the next rows (detail "summary" or fewer fields make rows smaller).',
                        n, n_all, next_off);
     ELSIF next_off IS NOT NULL THEN
-        note := format('%s of %s shown: call again with offset %s for the next page.', off + n, total, next_off);
+        note := format('%s of %s shown: call again with offset %s for the next page.', off + n, of_all, next_off);
     END IF;
     RETURN jsonb_strip_nulls(jsonb_build_object(
-        project, rows, 'total', total, 'offset', off, 'returned', n,
+        project, rows, 'total', total, 'total_at_least', at_least, 'offset', off, 'returned', n,
         'next_offset', next_off, 'truncated', n < least(n_all, page), 'note', note))
-        || (answer - project - 'total' - 'offset' - 'limit');
+        || (answer - project - 'total' - 'total_at_least' - 'offset' - 'limit');
 END
 $$;
 COMMENT ON FUNCTION billy._mcp_project(text, jsonb, jsonb) IS
-'What a read tool answers, made for reading (the registry''s project names the resource): a list''s rows projected by billy._mcp_rows (args.detail summary or full, or raw for Billy''s JSON; args.fields picks members of the full row), cut at a row boundary to fit billy.mcp_max_bytes, with total, offset, returned, next_offset when more rows follow, truncated and a note saying where to continue, and the freshness; a single record curated by billy._mcp_record (raw: as it was). Internal.';
+'What a read tool answers, made for reading (the registry''s project names the resource): a list''s rows projected by billy._mcp_rows (args.detail summary or full, or raw for Billy''s JSON; args.fields picks members of the full row), cut at a row boundary to fit billy.mcp_max_bytes, with total (or total_at_least, see billy.list_total_limit), offset, returned, next_offset when more rows follow, truncated and a note saying where to continue, and the freshness; a single record curated by billy._mcp_record (raw: as it was). Internal.';
 
 -- list_customers and list_products: customers or suppliers, archived ones
 -- on request, and how many the filter hides
@@ -905,12 +907,14 @@ DECLARE
     answer jsonb := billy.list_contacts(org, search, cust, supp, CASE WHEN include_archived THEN NULL ELSE false END,
                                         "limit", "offset", max_age);
     hidden bigint;
+    hidden_text text;   -- "at least n" when the count stopped (billy.list_total_limit)
 BEGIN
     IF NOT coalesce(include_archived, false) THEN
-        hidden := (billy.list_contacts(org, search, cust, supp, true, 1, 0) ->> 'total')::bigint;
+        SELECT coalesce(a ->> 'total', a ->> 'total_at_least')::bigint, coalesce('at least ' || (a ->> 'total_at_least'), a ->> 'total')
+        INTO hidden, hidden_text FROM billy.list_contacts(org, search, cust, supp, true, 1, 0) a;
         IF hidden > 0 THEN
             answer := answer || jsonb_build_object('archived_hidden', hidden,
-                'archived_note', format('%s archived %s match too; include_archived: true shows them.', hidden,
+                'archived_note', format('%s archived %s match too; include_archived: true shows them.', hidden_text,
                                         CASE WHEN supp THEN 'suppliers' ELSE 'customers' END));
         END IF;
     END IF;
@@ -930,12 +934,14 @@ DECLARE
     answer jsonb := billy.list_products(org, search, CASE WHEN include_archived THEN NULL ELSE false END,
                                         "limit", "offset", max_age);
     hidden bigint;
+    hidden_text text;   -- "at least n" when the count stopped (billy.list_total_limit)
 BEGIN
     IF NOT coalesce(include_archived, false) THEN
-        hidden := (billy.list_products(org, search, true, 1, 0) ->> 'total')::bigint;
+        SELECT coalesce(a ->> 'total', a ->> 'total_at_least')::bigint, coalesce('at least ' || (a ->> 'total_at_least'), a ->> 'total')
+        INTO hidden, hidden_text FROM billy.list_products(org, search, true, 1, 0) a;
         IF hidden > 0 THEN
             answer := answer || jsonb_build_object('archived_hidden', hidden,
-                'archived_note', format('%s archived products match too; include_archived: true shows them.', hidden));
+                'archived_note', format('%s archived products match too; include_archived: true shows them.', hidden_text));
         END IF;
     END IF;
     RETURN answer;

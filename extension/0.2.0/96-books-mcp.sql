@@ -49,7 +49,7 @@ BEGIN
     ), s AS (
         SELECT * FROM m ORDER BY m.entry_date DESC, m.transaction_no DESC NULLS LAST, m.id DESC LIMIT lim OFFSET off
     )
-    SELECT (SELECT count(*) FROM m), coalesce(jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
+    SELECT (SELECT count(*) FROM (SELECT FROM m LIMIT billy._list_count_cap(lim, off)) capped), coalesce(jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
                'id', t.id, 'no', t.transaction_no, 'date', t.entry_date, 'voucher', t.voucher_no,
                'ref', t.originator_reference, 'text', t.originator_name,
                'voided', CASE WHEN t.is_voided THEN true END, 'reverses', CASE WHEN t.is_void THEN true END,
@@ -67,10 +67,10 @@ BEGIN
             USING ERRCODE = '22023', DETAIL = 'No transaction of the organization has that id, number, voucher number or originator (invoice:ID, bill:ID, ...).',
                   HINT = 'Leave transaction out to list a period''s transactions, or pass account to see those of one account.';
     END IF;
-    RETURN jsonb_strip_nulls(jsonb_build_object(
+    RETURN billy._list_total(total, lim, off) || jsonb_strip_nulls(jsonb_build_object(
         'period', CASE WHEN dated THEN p.label END,
         'account', CASE WHEN acc IS NOT NULL THEN billy._mcp_account_label(org_id, acc) END,
-        'transactions', page, 'total', total, 'offset', off,
+        'transactions', page, 'offset', off,
         'next_offset', CASE WHEN off + jsonb_array_length(page) < total THEN off + jsonb_array_length(page) END,
         'note', 'amount: debit +, credit -, in the base currency; each transaction''s postings add up to 0.'));
 END
@@ -106,7 +106,7 @@ BEGIN
     ), s AS (
         SELECT * FROM m ORDER BY m.entry_date DESC, m.id DESC LIMIT lim OFFSET off
     )
-    SELECT (SELECT count(*) FROM m), coalesce(jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
+    SELECT (SELECT count(*) FROM (SELECT FROM m LIMIT billy._list_count_cap(lim, off)) capped), coalesce(jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
                'id', d.id, 'date', d.entry_date, 'voucher', d.voucher_no, 'text', d.description, 'state', d.state,
                'daybook', (SELECT b.name FROM billy.daybooks b WHERE b.organization_id = org_id AND b.id = d.daybook_id),
                'transaction_no', (SELECT min(t.transaction_no) FROM billy.transactions t WHERE t.organization_id = org_id
@@ -128,8 +128,8 @@ BEGIN
             USING ERRCODE = '22023', DETAIL = 'No journal entry of the organization has that id or voucher number (with the state and period given).',
                   HINT = 'Leave journal_entry out to list them; a new one reaches the mirror with its write.';
     END IF;
-    RETURN jsonb_strip_nulls(jsonb_build_object(
-        'period', label, 'journal_entries', page, 'total', total, 'offset', off,
+    RETURN billy._list_total(total, lim, off) || jsonb_strip_nulls(jsonb_build_object(
+        'period', label, 'journal_entries', page, 'offset', off,
         'next_offset', CASE WHEN off + jsonb_array_length(page) < total THEN off + jsonb_array_length(page) END));
 END
 $$;

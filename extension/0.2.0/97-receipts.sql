@@ -271,6 +271,8 @@ ALTER TABLE billy.write_follow_ups ENABLE ROW LEVEL SECURITY;
 CREATE POLICY visible ON billy.write_follow_ups FOR SELECT USING ((SELECT billy._sees_all())
     OR organization_id OPERATOR(pg_catalog.=) ANY ((SELECT billy._visible_orgs())::pg_catalog.text[]));
 CREATE INDEX write_ops_then ON billy.write_ops (finished_at) WHERE request OPERATOR(pg_catalog.?) 'then';
+-- readers see their organizations' follow-ups, as their writes (billy.write_checks lists the unsent)
+GRANT SELECT ON billy.write_follow_ups TO billy_reader;
 
 -- _write_follow_up: the plan of a done write's follow-up (claimed: the row
 -- of billy.write_follow_ups), with who asked for the first; NULL when there

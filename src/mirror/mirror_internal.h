@@ -95,14 +95,13 @@ typedef struct ScanPage
 
 /* store.c */
 extern void mirror_load_known(SyncScan *scan);
-extern void mirror_apply_records(const BillyResource *res, const char *org, int64 run_id, BillyRecord **recs, int n, int64 *inserted, int64 *updated);
+extern void mirror_apply_records(const BillyResource *res, const char *org, int64 run_id, BillyRecord **recs, int n, TimestampTz asked, int64 *inserted, int64 *updated);
 extern void mirror_notify_changes(const BillyResource *res, const char *org, int64 run_id, int64 inserted, int64 updated, int64 deleted);
 extern void mirror_refresh_statistics(SyncScan *scan);
-extern void mirror_process_records(SyncScan *scan, BillyPage *page, int page_no);
+extern void mirror_process_records(SyncScan *scan, BillyPage *page, int page_no, TimestampTz asked);
 extern Datum mirror_ids_array(char **ids, int n);
 extern HTAB *mirror_load_hashes(const BillyResource *res, const char *org, Datum ids, long nids, MemoryContext mcxt);
 extern void mirror_confirm_records(const BillyResource *res, const char *org, Datum ids, TimestampTz at);
-extern void mirror_confirm_changed(const BillyResource *res, const char *org, BillyRecord **changed, int n, TimestampTz at);
 
 /* scan.c: a scan's steps, for billy_sync_one and group.c */
 extern SyncScan *mirror_scan_new(const char *org, const char *resource, bool hot, BillyCommitMode commit, int64 job_id, bool verbose);

@@ -285,10 +285,8 @@ billy_sync_refresh_records(BillyRefresh *r)
 		int64		before_ins = r->inserted;
 		int64		before_upd = r->updated;
 
-		mirror_apply_records(res, r->org, r->run_id, rs.changed, rs.nchanged, &r->inserted, &r->updated);
+		mirror_apply_records(res, r->org, r->run_id, rs.changed, rs.nchanged, sent, &r->inserted, &r->updated);
 		mirror_notify_changes(res, r->org, r->run_id, r->inserted - before_ins, r->updated - before_upd, 0);
-		if (r->confirm)
-			mirror_confirm_changed(res, r->org, rs.changed, rs.nchanged, sent);
 	}
 	if (rs.ngone > 0)
 	{
@@ -324,13 +322,13 @@ typedef struct ListRefreshState
 	List	   *seen;			/* ids the list held */
 	MemoryContext cxt;			/* the caller's: seen lives there */
 	MemoryContext page_cxt;		/* reset for every page */
-	TimestampTz sent;			/* when the pages in flight were asked for */
 } ListRefreshState;
 
 /*
  * list_refresh_page compares one page of a filtered list with the mirror:
  * the changed records are stored (mirror_apply_records), the unchanged ones
- * confirmed.  Failures are recorded, not raised.
+ * confirmed, both as of when the page was asked for.  Failures are
+ * recorded, not raised.
  */
 static void
 list_refresh_page(BillyHttpRequest *req, void *arg)
@@ -394,12 +392,11 @@ list_refresh_page(BillyHttpRequest *req, void *arg)
 			int64		before_ins = r->inserted;
 			int64		before_upd = r->updated;
 
-			mirror_apply_records(ls->res, r->org, r->run_id, changed, nchanged, &r->inserted, &r->updated);
+			mirror_apply_records(ls->res, r->org, r->run_id, changed, nchanged, req->started_at, &r->inserted, &r->updated);
 			mirror_notify_changes(ls->res, r->org, r->run_id, r->inserted - before_ins, r->updated - before_upd, 0);
-			mirror_confirm_changed(ls->res, r->org, changed, nchanged, ls->sent);
 		}
 		if (nunchanged > 0)
-			mirror_confirm_records(ls->res, r->org, mirror_ids_array(unchanged, nunchanged), ls->sent);
+			mirror_confirm_records(ls->res, r->org, mirror_ids_array(unchanged, nunchanged), req->started_at);
 	}
 	pfree(req->response.data);
 	req->response.data = NULL;
@@ -432,7 +429,6 @@ list_fetch_pages(ListRefreshState *ls, const char *base_url, const char *token, 
 			reqs[i]->retryable = r->retry;
 			reqs[i]->timeout_ms = r->timeout_ms;
 		}
-		ls->sent = GetCurrentTimestamp();
 		billy_http_run(reqs, n, billy_sync_concurrency, list_refresh_page, ls);
 		fetched = last + 1;
 		if (r->failed > 0)

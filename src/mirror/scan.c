@@ -269,7 +269,7 @@ mirror_scan_page_done(BillyHttpRequest *req, void *arg)
 	else
 	{
 		checked_page(scan, req, scan->res->name, &page);
-		mirror_process_records(scan, &page, page_no);
+		mirror_process_records(scan, &page, page_no, req->started_at);
 		/* (a scoped scan asks the next scope only when this one is done) */
 		if (page.page_count > scan->scope_pages)
 			scan->scope_pages = page.page_count;

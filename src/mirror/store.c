@@ -127,17 +127,20 @@ mirror_load_known(SyncScan *scan)
 /*
  * mirror_apply_records stores changed records (of a page, or looked up one by one):
  * one jsonb array, one call of the resource's apply function, as the
- * extension owner.  run_id 0 stores them outside any sync run.
+ * extension owner.  run_id 0 stores them outside any sync run.  asked is
+ * when the requests that brought them were made: Billy held them then, so
+ * it is their confirmation (not the transaction's start, which may come
+ * before the request, or after it when pages are committed as they come).
  */
 void
 mirror_apply_records(const BillyResource *res, const char *org, int64 run_id,
-					 BillyRecord **recs, int n, int64 *inserted, int64 *updated)
+					 BillyRecord **recs, int n, TimestampTz asked, int64 *inserted, int64 *updated)
 {
 	StringInfoData arr;
 	Datum	   *hashes;
 	ArrayType  *harr;
-	Oid			types[4] = {TEXTOID, INT8OID, JSONBOID, BYTEAARRAYOID};
-	Datum		values[4];
+	Oid			types[5] = {TEXTOID, INT8OID, JSONBOID, BYTEAARRAYOID, TIMESTAMPTZOID};
+	Datum		values[5];
 	Datum		result;
 	bool		isnull;
 	BillyOwner	owner;
@@ -171,10 +174,11 @@ mirror_apply_records(const BillyResource *res, const char *org, int64 run_id,
 	values[2] = PointerGetDatum(billy_jsonb_parse(arr.data, arr.len,
 												  psprintf("the changed %s of a page", res->name)));
 	values[3] = PointerGetDatum(harr);
-	sql = psprintf("SELECT %s($1, $2, $3, $4)", res->apply);
+	values[4] = TimestampTzGetDatum(asked);
+	sql = psprintf("SELECT %s($1, $2, $3, $4, $5)", res->apply);
 
 	billy_become_owner(&owner);
-	result = billy_sql_datum(sql, 4, types, values, run_id ? NULL : " n  ", &isnull);
+	result = billy_sql_datum(sql, 5, types, values, run_id ? NULL : " n   ", &isnull);
 	billy_end_owner(&owner);
 
 	if (!isnull)
@@ -284,7 +288,7 @@ record_failed(SyncScan *scan, BillyRecord *rec, ErrorData *edata)
  * Any other error fails the scan as before.
  */
 static void
-apply_isolating(SyncScan *scan, BillyRecord **recs, int n)
+apply_isolating(SyncScan *scan, BillyRecord **recs, int n, TimestampTz asked)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
@@ -294,7 +298,7 @@ apply_isolating(SyncScan *scan, BillyRecord **recs, int n)
 	MemoryContextSwitchTo(cxt);
 	PG_TRY();
 	{
-		mirror_apply_records(scan->res, scan->org, scan->run_id, recs, n, &scan->inserted, &scan->updated);
+		mirror_apply_records(scan->res, scan->org, scan->run_id, recs, n, asked, &scan->inserted, &scan->updated);
 		ReleaseCurrentSubTransaction();
 	}
 	PG_CATCH();
@@ -318,17 +322,18 @@ apply_isolating(SyncScan *scan, BillyRecord **recs, int n)
 			record_failed(scan, recs[0], edata);
 		return;
 	}
-	apply_isolating(scan, recs, n / 2);
-	apply_isolating(scan, recs + n / 2, n - n / 2);
+	apply_isolating(scan, recs, n / 2, asked);
+	apply_isolating(scan, recs + n / 2, n - n / 2, asked);
 }
 
 /*
  * mirror_process_records compares a page's records with the mirror and stores the
  * changed ones.  A record seen twice on one page is stored once (its last
  * copy); one seen again on a later page is compared with what was stored.
+ * asked: when the page was asked for.
  */
 void
-mirror_process_records(SyncScan *scan, BillyPage *page, int page_no)
+mirror_process_records(SyncScan *scan, BillyPage *page, int page_no, TimestampTz asked)
 {
 	BillyRecord **changed = palloc(sizeof(BillyRecord *) * Max(page->nrecords, 1));
 	int			nchanged = 0;
@@ -366,7 +371,7 @@ mirror_process_records(SyncScan *scan, BillyPage *page, int page_no)
 	}
 	if (nchanged > 0)
 	{
-		apply_isolating(scan, changed, nchanged);
+		apply_isolating(scan, changed, nchanged, asked);
 		mirror_notify_changes(scan->res, scan->org, scan->run_id,
 							  scan->inserted - before_ins, scan->updated - before_upd, 0);
 		scan->written_since_analyze += nchanged;
@@ -458,25 +463,4 @@ mirror_confirm_records(const BillyResource *res, const char *org, Datum ids, Tim
 							res->table),
 				   3, types, values, NULL);
 	billy_end_owner(&owner);
-}
-
-/*
- * mirror_confirm_changed: the apply functions stamp what they store with
- * now(), the transaction's start; in a transaction that began more than a
- * second before the requests were sent (at), the stored records are
- * confirmed at at instead (mirror_confirm_records), so that they do not
- * look older than they are.  In a short transaction the two are the same
- * moment, and nothing is written twice.
- */
-void
-mirror_confirm_changed(const BillyResource *res, const char *org, BillyRecord **changed, int n, TimestampTz at)
-{
-	char	  **ids;
-
-	if (n == 0 || at - GetCurrentTransactionStartTimestamp() < USECS_PER_SEC)
-		return;
-	ids = palloc(sizeof(char *) * n);
-	for (int i = 0; i < n; i++)
-		ids[i] = changed[i]->id;
-	mirror_confirm_records(res, org, mirror_ids_array(ids, n), at);
 }

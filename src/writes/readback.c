@@ -18,6 +18,7 @@
 #include "executor/spi.h"
 #include "nodes/pg_list.h"
 #include "utils/array.h"
+#include "utils/timestamp.h"
 
 #include "json.h"
 #include "organizations.h"
@@ -29,7 +30,8 @@
 /*
  * apply_record stores one record read with GET /<resource>/<id> exactly as
  * the sync would: its text and hash from pagescan.c, through the sync's
- * apply function.  A sync that later reads it unchanged writes nothing.
+ * apply function, confirmed when it was asked for.  A sync that later reads
+ * it unchanged writes nothing.
  */
 static bool
 apply_record(const char *org, const char *resource, BillyHttpRequest *req)
@@ -41,8 +43,8 @@ apply_record(const char *org, const char *resource, BillyHttpRequest *req)
 	char	   *problem;
 	bytea	   *h;
 	Datum		hashes[1];
-	Oid			types[3] = {TEXTOID, JSONBOID, BYTEAARRAYOID};
-	Datum		values[3];
+	Oid			types[4] = {TEXTOID, JSONBOID, BYTEAARRAYOID, TIMESTAMPTZOID};
+	Datum		values[4];
 
 	if (!billy_sync_resource(resource, &singular, &apply, &include))
 		return false;
@@ -57,7 +59,9 @@ apply_record(const char *org, const char *resource, BillyHttpRequest *req)
 	values[1] = PointerGetDatum(billy_jsonb_parse(psprintf("[%.*s]", page.records[0].len, page.records[0].json),
 												  page.records[0].len + 2, "a record Billy returned"));
 	values[2] = PointerGetDatum(construct_array(hashes, 1, BYTEAOID, -1, false, TYPALIGN_INT));
-	sql_owner(psprintf("SELECT %s($1, NULL, $2, $3)", apply), 3, types, values, NULL);
+	/* confirmed when it was asked for */
+	values[3] = TimestampTzGetDatum(req->started_at);
+	sql_owner(psprintf("SELECT %s($1, NULL, $2, $3, $4)", apply), 4, types, values, NULL);
 	return true;
 }
 

@@ -14,7 +14,7 @@ SELECT count(*) FROM billy.sync_now(billy_test.org(1), ARRAY['contacts', 'invoic
 
 -- every resource's apply function is the one generated from its rows
 SELECT is((SELECT count(*)::int FROM billy.resources r
-           WHERE to_regprocedure(format('billy.%I(text, bigint, jsonb, bytea[])', '_apply_' || r.table_name)) IS NOT NULL),
+           WHERE to_regprocedure(format('billy.%I(text, bigint, jsonb, bytea[], timestamptz)', '_apply_' || r.table_name)) IS NOT NULL),
           (SELECT count(*)::int FROM billy.resources), 'every resource of the catalog has its apply function');
 SELECT is(billy._resource_include('invoices'), 'invoice.lines:embed,invoice.balanceModifiers:embed',
           'the include parameter is derived from the children');
@@ -55,7 +55,7 @@ SELECT (SELECT count(*) FROM billy.invoice_lines WHERE organization_id = billy_t
         WHERE organization_id = billy_test.org(1) AND id = :'inv_a' AND x ->> 'id' <> :'line') AS second_line
 \gset
 -- invoice B's page now lists A's first line too
-SELECT lives_ok(format($$SELECT billy._apply_invoices(%L, NULL, %L::jsonb, ARRAY['\x00'::bytea])$$, billy_test.org(1),
+SELECT lives_ok(format($$SELECT billy._apply_invoices(%L, NULL, %L::jsonb, ARRAY['\x00'::bytea], now())$$, billy_test.org(1),
                        (SELECT jsonb_build_array(b.raw || jsonb_build_object('lines', (b.raw -> 'lines') || jsonb_build_array(l.raw)))
                         FROM billy.invoices b, billy.invoice_lines l
                         WHERE b.organization_id = billy_test.org(1) AND b.id = :'inv_b'
@@ -67,7 +67,7 @@ SELECT is((SELECT count(*) FROM billy.invoice_lines WHERE organization_id = bill
           :a_lines::bigint - 1, 'and left the old one');
 -- invoice A's page (as the mirror had it: the moved line listed) without
 -- another of its lines: that line goes, the others stay
-SELECT lives_ok(format($$SELECT billy._apply_invoices(%L, NULL, %L::jsonb, ARRAY['\x00'::bytea])$$, billy_test.org(1),
+SELECT lives_ok(format($$SELECT billy._apply_invoices(%L, NULL, %L::jsonb, ARRAY['\x00'::bytea], now())$$, billy_test.org(1),
                        (SELECT jsonb_build_array(a.raw || jsonb_build_object('lines',
                                    (SELECT jsonb_agg(x ORDER BY n) FROM jsonb_array_elements(a.raw -> 'lines') WITH ORDINALITY e(x, n)
                                     WHERE x ->> 'id' <> :'second_line')))
@@ -85,7 +85,7 @@ WHERE m.organization_id = billy_test.org(1) AND m.subject_type = 'invoice'
   AND b.organization_id = m.organization_id
 ORDER BY m.id, b.id LIMIT 1
 \gset
-SELECT lives_ok(format($$SELECT billy._apply_bills(%L, NULL, %L::jsonb, ARRAY['\x00'::bytea])$$, billy_test.org(1),
+SELECT lives_ok(format($$SELECT billy._apply_bills(%L, NULL, %L::jsonb, ARRAY['\x00'::bytea], now())$$, billy_test.org(1),
                        (SELECT jsonb_build_array(b.raw || jsonb_build_object('balanceModifiers',
                                    coalesce(b.raw -> 'balanceModifiers', '[]') || jsonb_build_array(m.raw)))
                         FROM billy.bills b, billy.balance_modifiers m
@@ -155,7 +155,7 @@ BEGIN
 END
 $$;
 
-SELECT ok(to_regprocedure('billy._apply_dummy_persons(text, bigint, jsonb, bytea[])') IS NOT NULL,
+SELECT ok(to_regprocedure('billy._apply_dummy_persons(text, bigint, jsonb, bytea[], timestamptz)') IS NOT NULL,
           'its apply function was generated when its rows were added');
 SELECT ok('contactPersons' = ANY (billy._sync_resources()), 'a full sync covers it');
 SELECT lives_ok(format('SELECT count(*) FROM billy.sync_now(%L, ARRAY[''contact_persons''])', billy_test.org(1)),

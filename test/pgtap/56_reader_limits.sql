@@ -55,7 +55,7 @@ SELECT (SELECT contact_id FROM billy.contact_persons p WHERE p.organization_id =
           AND c.id <> (SELECT contact_id FROM billy.contact_persons p WHERE p.organization_id = billy_test.org(1) ORDER BY id LIMIT 1)
         ORDER BY c.id LIMIT 1) AS to_contact
 \gset
-SELECT lives_ok(format($$SELECT billy._apply_contacts(%L, (SELECT max(id) FROM billy.sync_runs), %L::jsonb, ARRAY['\x00'::bytea])$$,
+SELECT lives_ok(format($$SELECT billy._apply_contacts(%L, (SELECT max(id) FROM billy.sync_runs), %L::jsonb, ARRAY['\x00'::bytea], now())$$,
                        billy_test.org(1),
                        (SELECT jsonb_build_array(raw || jsonb_build_object('contactPersons', jsonb_build_array(
                                    jsonb_build_object('id', :'person', 'name', 'Moved', 'email', 'moved@example.dk'))))
@@ -63,7 +63,7 @@ SELECT lives_ok(format($$SELECT billy._apply_contacts(%L, (SELECT max(id) FROM b
                 'a page with a person the mirror has under another contact applies');
 SELECT is((SELECT contact_id || ' ' || name FROM billy.contact_persons WHERE organization_id = billy_test.org(1) AND id = :'person'),
           :'to_contact' || ' Moved', 'and the person now belongs to the contact that listed it last');
-SELECT lives_ok(format($$SELECT billy._apply_contacts(%L, (SELECT max(id) FROM billy.sync_runs), %L::jsonb, ARRAY['\x01'::bytea, '\x02'::bytea])$$,
+SELECT lives_ok(format($$SELECT billy._apply_contacts(%L, (SELECT max(id) FROM billy.sync_runs), %L::jsonb, ARRAY['\x01'::bytea, '\x02'::bytea], now())$$,
                        billy_test.org(1),
                        (SELECT jsonb_agg(raw || jsonb_build_object('contactPersons', jsonb_build_array(
                                    jsonb_build_object('id', :'person', 'name', 'Twice ' || id))) ORDER BY id)

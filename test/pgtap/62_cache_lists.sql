@@ -5,7 +5,7 @@
 SELECT billy.connect(billy_test.token(1), billy_test.setting('api_url'));
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
-SELECT plan(33);
+SELECT plan(40);
 SET LOCAL client_min_messages = warning;
 SELECT count(*) FROM billy.sync_now(billy_test.org(1), ARRAY['contacts', 'products', 'invoices', 'bills', 'bankPayments']);
 SELECT billy_test.org(1) AS org \gset
@@ -92,6 +92,30 @@ SELECT billy.list_invoices(:'org', paid => false, "limit" => 10) -> 'freshness' 
 SELECT is((:'s'::jsonb) ->> 'fresh', 'false', 'two days later the unpaid ones are stale');
 SELECT is(((:'s'::jsonb) ->> 'stale_rows')::integer, 10, 'all ten of the page');
 SELECT is((:'s'::jsonb) ->> 'refresh', 'queued', 'and a refresh is queued');
+
+-- the count stops billy.list_total_limit rows past the page: total_at_least
+SELECT count(*) AS n_inv FROM billy.invoices WHERE organization_id = :'org' AND deleted_at IS NULL \gset
+SET LOCAL billy.list_total_limit = 5;
+SELECT is(billy.list_invoices(:'org', "limit" => 10, "offset" => 20) - 'invoices' - 'freshness',
+          jsonb_build_object('total_at_least', 35, 'limit', 10, 'offset', 20),
+          'past the limit: total_at_least (offset 20 + limit 10 + 5), no total');
+SELECT is(pg_temp.ids(billy.list_invoices(:'org', "limit" => 10, "offset" => 20), 'invoices'),
+          ARRAY(SELECT id FROM billy.invoices WHERE organization_id = :'org'
+                ORDER BY entry_date DESC, invoice_no DESC, id LIMIT 10 OFFSET 20),
+          'the page itself is the same');
+SELECT is((billy.list_invoices(:'org', "limit" => 10, "offset" => :n_inv - 12) ->> 'total')::bigint, :'n_inv'::bigint,
+          'near the end the count is exact again: total');
+SELECT is((billy.list_invoices(:'org', paid => false, "limit" => 1000) ->> 'total')::bigint,
+          (SELECT count(*) FROM billy.invoices WHERE organization_id = :'org' AND is_paid IS NOT TRUE),
+          'a filter matching fewer than the page and the limit: total, exact');
+SELECT ok(billy.list_contacts(:'org', "limit" => 1) ? 'total_at_least' AND billy.list_bills(:'org', "limit" => 1) ? 'total_at_least'
+          AND billy.list_products(:'org', "limit" => 1) ? 'total_at_least',
+          'every list counts the same way (contacts, bills, products)');
+SET LOCAL billy.list_total_limit = 1000000;
+SELECT is((billy.list_invoices(:'org', "limit" => 10, "offset" => 20) ->> 'total')::bigint, :'n_inv'::bigint,
+          'with a higher limit the same page has its exact total');
+RESET billy.list_total_limit;
+SELECT throws_ok($$SET billy.list_total_limit = 0$$, '22023', NULL, 'billy.list_total_limit is at least 1');
 
 -- bad input
 SELECT throws_ok(format($$SELECT billy.list_invoices(%L, "limit" => 0)$$, :'org'), '22023',

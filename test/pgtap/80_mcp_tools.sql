@@ -6,7 +6,7 @@
 \set ON_ERROR_STOP 1
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
-SELECT plan(140);
+SELECT plan(143);
 
 SELECT billy.connect(billy_test.token(1), billy_test.setting('api_url'));
 SET LOCAL client_min_messages = warning;
@@ -278,6 +278,17 @@ SELECT is((SELECT array_agg(k ORDER BY k) FROM jsonb_object_keys(pg_temp.call('l
 SELECT is((SELECT array_agg(x ORDER BY x) FROM unnest(pg_temp.walk('list_invoices', '{"limit": 37}', 'invoices')) x),
     (SELECT array_agg(id ORDER BY id) FROM billy.invoices WHERE organization_id = billy_test.org(1) AND deleted_at IS NULL),
     'paging with next_offset gives every invoice once');
+SET LOCAL billy.list_total_limit = 5;
+SELECT is((pg_temp.call('list_invoices', '{"limit": 10}') -> 'structuredContent') - 'invoices' - 'freshness',
+    jsonb_build_object('total_at_least', 15, 'offset', 0, 'returned', 10, 'next_offset', 10, 'truncated', false,
+                       'note', '10 of at least 15 shown: call again with offset 10 for the next page.'),
+    'more matches than billy.list_total_limit past the page: total_at_least, next_offset, a note that says "at least"');
+SELECT is((SELECT array_agg(x ORDER BY x) FROM unnest(pg_temp.walk('list_invoices', '{"limit": 37}', 'invoices')) x),
+    (SELECT array_agg(id ORDER BY id) FROM billy.invoices WHERE organization_id = billy_test.org(1) AND deleted_at IS NULL),
+    'paging with next_offset still gives every invoice once when the count stops short');
+SELECT ok((pg_temp.call('list_customers', '{"limit": 1}') -> 'structuredContent' ->> 'archived_hidden')::integer > 0,
+    'list_customers still says it hid archived customers');
+RESET billy.list_total_limit;
 SET LOCAL billy.mcp_max_bytes = 5000;
 SELECT ok((pg_temp.call('list_invoices', '{"limit": 100}') -> 'structuredContent' ->> 'truncated')::boolean
           AND (pg_temp.call('list_invoices', '{"limit": 100}') -> 'structuredContent' ->> 'returned')::integer < 100,

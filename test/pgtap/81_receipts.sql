@@ -9,7 +9,7 @@
 \set ON_ERROR_STOP 1
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
-SELECT plan(32);
+SELECT plan(37);
 SET LOCAL client_min_messages = warning;
 
 SELECT billy.connect(billy_test.token(1), billy_test.setting('api_url')) AS org \gset
@@ -91,6 +91,37 @@ SELECT is((SELECT count(*) FROM billy.bills_without_receipt(:'org')),
 SELECT ok((SELECT count(*) FROM billy.bills_without_receipt(:'org')) > 0
           AND NOT EXISTS (SELECT 1 FROM billy.bills_without_receipt(:'org') WHERE bill_id = :'covered'),
           'some, and not a bill that has one');
+
+-- billy.write_checks: follow-ups billy did not send, that failed, or that were never taken up
+-- (the outbox rows as the executor leaves them; the sending itself is in 94-receipts-mcp.t)
+CREATE FUNCTION pg_temp.done_upload(finished interval) RETURNS bigint LANGUAGE sql AS $$
+    INSERT INTO billy.write_ops (organization_id, operation, args, request, summary, state, requested_by, session_role,
+                                 finished_at, record_id)
+    VALUES (billy_test.org(1), 'upload_file', '{}', jsonb_build_object('method', 'POST', 'path', '/files',
+            'then', jsonb_build_object('operation', 'attach_file', 'args', jsonb_build_object('billId', 'bill-x'))),
+            'upload a.pdf', 'done', current_user, current_user, now() - finished, 'file-' || finished::text)
+    RETURNING id
+$$;
+SELECT pg_temp.done_upload('2 hours') AS lost, pg_temp.done_upload('5 minutes') AS recent,
+       pg_temp.done_upload('1 minute') AS skipped, pg_temp.done_upload('30 seconds') AS refused \gset
+INSERT INTO billy.write_follow_ups (write_op_id, organization_id, note) VALUES (:skipped, :'org', 'not sent: the organization is read-only');
+INSERT INTO billy.write_ops (organization_id, operation, args, request, summary, state, requested_by, session_role, error)
+VALUES (:'org', 'attach_file', '{}', '{}', 'attach a.pdf to bill bill-x', 'failed', current_user, current_user, 'Billy: the bill is locked')
+RETURNING id AS attach \gset
+INSERT INTO billy.write_follow_ups (write_op_id, organization_id, follow_up_id) VALUES (:refused, :'org', :attach);
+SELECT is((SELECT array_agg(check_name || ' ' || write_op_id ORDER BY check_name) FROM billy.write_checks(:'org') WHERE check_name LIKE 'follow_up%'),
+          ARRAY['follow_up_failed ' || :attach, 'follow_up_not_sent ' || :skipped, 'follow_up_unsent_long ' || :lost],
+          'write_checks lists a follow-up not sent, one refused (by the follow-up''s write) and one not taken up in an hour; not one still due');
+SELECT alike((SELECT detail FROM billy.write_checks(:'org') WHERE check_name = 'follow_up_not_sent'),
+            '%attach_file of {"billId": "bill-x"}: not sent: the organization is read-only; send it by hand (attach_file with fileId file-00:01:00)%',
+            'it says what was to follow, why it was not sent, and what to send by hand');
+SELECT alike((SELECT detail FROM billy.write_checks(:'org') WHERE check_name = 'follow_up_failed'),
+            '%write ' || :attach || ' failed: Billy: the bill is locked%', 'a refused one says why');
+SELECT alike((SELECT detail FROM billy.write_checks(:'org') WHERE check_name = 'follow_up_unsent_long'),
+            '%not sent since%is the worker running?%', 'one never taken up asks whether the worker runs');
+SELECT billy.connect(billy_test.token(2), billy_test.setting('api_url')) AS org2 \gset
+SELECT is((SELECT count(*) FROM billy.write_checks(:'org2') WHERE check_name LIKE 'follow_up%'), 0::bigint,
+          'another organization''s checks do not list them');
 
 -- MCP: the upload tool's cap, and the tools' arguments
 SELECT is((SELECT input_schema #>> '{properties,content_base64,maxLength}' FROM billy.mcp_tools WHERE name = 'upload_file'),

@@ -1,21 +1,41 @@
 #!/usr/bin/env bash
 # A confirmation made inside a long transaction carries the time it was
-# made, not the transaction's start: a read 3 s into a transaction that
+# made, not the transaction's start: a sync 3 s into a transaction stamps
+# the records it stores with when their page was asked for; a read 3 s into a transaction that
 # wants an answer younger than 2 s confirms once, says fresh: true, and the
 # next read in the same transaction needs no request.  Before, the GET's
 # confirmation and the hot scan's were stamped with now() (the
 # transaction's start) and looked 3 s old at once: never fresh, Billy
 # asked again on every read.  Requests counted in the sandbox's statistics.
 source "$(dirname "$0")/tap.sh"
-plan 8
+plan 11
 
-org=$(org1_synced products invoices)
+org=$(org1_synced products invoices contacts)
 product=$(q "SELECT id FROM billy.products WHERE organization_id = '$org' AND deleted_at IS NULL ORDER BY id LIMIT 1")
 # requests PATH-PATTERN: requests Billy answered on paths like it since the last reset
 requests() {
     q "SELECT coalesce(sum((r ->> 'count')::int), 0) FROM jsonb_array_elements(billy_test.sandbox('GET', '/stats')::jsonb -> 'requests') r
        WHERE r ->> 'path' LIKE '$1'"
 }
+
+# a sync: the records a page changes are confirmed when the page was asked for
+changed=$(q "SELECT string_agg(c ->> 'id', ',') FROM jsonb_array_elements(billy_test.sandbox('POST', '/mutate', '{\"org\":\"$org\",\"n\":3,\"kinds\":[\"editContact\"]}')::jsonb -> 'changes') c
+             WHERE c ->> 'resource' = 'contacts'")
+[ -n "$changed" ]; ok $? "the sandbox changed contacts upstream ($changed)"
+out=$(psql -X -q -A -t -v ON_ERROR_STOP=1 <<SQL
+BEGIN;
+DO \$\$ BEGIN PERFORM pg_sleep(3); END \$\$;
+SELECT clock_timestamp() AS before \gset
+SELECT count(*) FROM billy.sync_now('$org', ARRAY['contacts']) \g /dev/null
+SELECT count(*), count(*) FILTER (WHERE confirmed_at >= :'before' AND confirmed_at <= clock_timestamp())
+FROM billy.contacts WHERE organization_id = '$org' AND id = ANY (string_to_array('$changed', ','));
+COMMIT;
+SQL
+)
+n=$(echo "$changed" | tr ',' '\n' | wc -l)
+is "$out" "$n|$n" "a sync 3 s into a transaction confirms the $n contacts it changed when their page was asked for, not at the transaction's start"
+is "$(q "SELECT count(*) FROM pg_proc WHERE proname = '_apply_contacts' AND pronamespace = 'billy'::regnamespace")" 1 \
+   "one apply function per resource (its confirmation time is an argument)"
 
 # one record: a GET 3 s into the transaction
 q "SELECT billy_test.sandbox('DELETE', '/stats')" >/dev/null
