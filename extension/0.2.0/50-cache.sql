@@ -1024,7 +1024,8 @@ GRANT EXECUTE ON FUNCTION billy._cache_confirm_rows(text, text, text[]) TO billy
 GRANT EXECUTE ON FUNCTION billy._cache_list_answer(text, text, text[], bigint, integer, integer, interval) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy._cache_page(text, text, text[], interval) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy._cache_hot_scan_jobs() TO billy_reader;
-GRANT EXECUTE ON FUNCTION billy._check_page(integer, integer) TO billy_reader;
+GRANT EXECUTE ON FUNCTION billy._check_page(integer, integer), billy._list_count_cap(integer, integer),
+    billy._list_total(bigint, integer, integer) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy._resource_table(text) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy._check_dates(date, date) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy._check_doc_state(text, text) TO billy_reader;
