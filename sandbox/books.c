@@ -33,6 +33,7 @@
 typedef struct Entry
 {
 	int32_t		account;
+	int32_t		prio;			/* the posting's priority; -1: in order */
 	int64_t		amt;			/* debit positive */
 } Entry;
 
@@ -43,14 +44,17 @@ typedef struct Entries
 	int			cap;
 } Entries;
 
-/* ent_add adds an amount to an account's entry (one entry per account) */
+/*
+ * ent_add_p adds an amount to an account's entry of a priority (one entry
+ * per account and priority)
+ */
 static void
-ent_add(Entries *e, int32_t account, int64_t amt)
+ent_add_p(Entries *e, int32_t account, int64_t amt, int32_t prio)
 {
 	if (account < 0)
 		return;
 	for (int i = 0; i < e->n; i++)
-		if (e->v[i].account == account)
+		if (e->v[i].account == account && e->v[i].prio == prio)
 		{
 			e->v[i].amt += amt;
 			return;
@@ -63,8 +67,16 @@ ent_add(Entries *e, int32_t account, int64_t amt)
 		e->v = xrealloc(e->v, sizeof(Entry) * (size_t) e->cap);
 	}
 	e->v[e->n].account = account;
+	e->v[e->n].prio = prio;
 	e->v[e->n].amt = amt;
 	e->n++;
+}
+
+/* ent_add adds an amount to an account's entry (one entry per account) */
+static void
+ent_add(Entries *e, int32_t account, int64_t amt)
+{
+	ent_add_p(e, account, amt, -1);
 }
 
 /* ent_sum: debits minus credits */
@@ -109,7 +121,7 @@ txn_book(Org *o, const Entries *e, RK okind, int32_t oidx, Date entry, Time crea
 	int			nz = 0;
 	int32_t		t;
 	Transaction *tx;
-	int16_t		prio = 0;
+	int32_t		prio = 0;
 
 	for (int i = 0; i < e->n; i++)
 		nz += e->v[i].amt != 0;
@@ -145,7 +157,7 @@ txn_book(Org *o, const Entries *e, RK okind, int32_t oidx, Date entry, Time crea
 		ps->entry_date = entry;
 		ps->amount = e->v[i].amt > 0 ? e->v[i].amt : -e->v[i].amt;
 		ps->side = e->v[i].amt > 0 ? SIDE_DEBIT : SIDE_CREDIT;
-		ps->priority = prio++;
+		ps->priority = e->v[i].prio >= 0 ? e->v[i].prio : prio++;
 		ps->voided = is_void;
 		ps->text = name;
 		if (cs)
@@ -210,6 +222,7 @@ txn_void(Org *o, int32_t t, Time now, ChangeSet *cs)
 			e.v = xrealloc(e.v, sizeof(Entry) * (size_t) e.cap);
 		}
 		e.v[e.n].account = ps->account;
+		e.v[e.n].prio = -1;
 		e.v[e.n].amt = ps->side == SIDE_DEBIT ? -ps->amount : ps->amount;
 		e.n++;
 		if (cs)
@@ -558,25 +571,38 @@ dbline_signed(const DaybookLine *l)
 
 /*
  * lines_entries: each journal entry line on its account (and the opposite
- * on its contra account).  A line with a VAT rate holds the gross amount:
- * sales rates split off output VAT (6900), purchase rates the deductible
- * input VAT (the rest stays on the account).  On a reverse-charge purchase
- * rate the amount is the net: the rate of it is owed (6920 goods, 6930
- * services) and its deductible share deducted, as on a bill.
+ * on its contra account).  A line in another currency converts at the
+ * currency's rate on the entry date (rate_on; Billy's API gives a line no
+ * rate of its own), rounded to øre, before anything is split off it.  A
+ * line with a VAT rate holds the gross amount: sales rates split off output
+ * VAT (6900), purchase rates the deductible input VAT (the rest stays on the
+ * account).  On a reverse-charge purchase rate the amount is the net: the
+ * rate of it is owed (6920 goods, 6930 services) and its deductible share
+ * deducted, as on a bill.  Booked (per_line), every line's entries carry its
+ * priority (its postings, apart from every other line's, add up to its
+ * amount in DKK on the line's side of its contra account) and what
+ * converting leaves goes to realized currency differences (4350) after the
+ * lines; else entries merge per account.
  */
 static void
-lines_entries(Org *o, const DaybookLine *ls, int n, Entries *e)
+lines_entries(Org *o, const DaybookLine *ls, int n, Date d, bool per_line, Entries *e)
 {
+	int32_t		top = -1;
+
 	for (int i = 0; i < n; i++)
 	{
 		const DaybookLine *l = &ls[i];
 		int64_t		g = dbline_signed(l);
 		const TaxRate *tr = l->tax_rate >= 0 ? TAXRATE(o, l->tax_rate) : NULL;
+		int32_t		p = per_line ? l->priority : -1;
 
 		if (l->h.dead)
 			continue;
+		top = Max(top, l->priority);
+		if (l->currency != CUR_DKK && l->currency != CUR_NONE)
+			g = dkk(g, rate_on(l->currency, d));
 		if (l->contra >= 0)
-			ent_add(e, l->contra, -g);
+			ent_add_p(e, l->contra, -g, p);
 		if (tr && tr->rate6 > 0 && !tr->reverse_charge)
 		{
 			int64_t		vat = (int64_t) round_div128((__int128) g * tr->rate6, RATE_SCALE + tr->rate6);
@@ -585,13 +611,13 @@ lines_entries(Org *o, const DaybookLine *ls, int n, Entries *e)
 			{
 				int64_t		ded = round_div(vat * tr->deduct_share6, RATE_SCALE);
 
-				ent_add(e, l->account, g - ded);
-				ent_add(e, tr->deduct_account, ded);
+				ent_add_p(e, l->account, g - ded, p);
+				ent_add_p(e, tr->deduct_account, ded, p);
 			}
 			else
 			{
-				ent_add(e, l->account, g - vat);
-				ent_add(e, o->acc_vat_out, vat);
+				ent_add_p(e, l->account, g - vat, p);
+				ent_add_p(e, o->acc_vat_out, vat, p);
 			}
 		}
 		else if (tr && tr->reverse_charge && tr->purchases)
@@ -603,43 +629,66 @@ lines_entries(Org *o, const DaybookLine *ls, int n, Entries *e)
 			int64_t		acq = round_div(g * (tr->rate6 > 0 ? tr->rate6 : 250000), RATE_SCALE);
 			int64_t		ded = tr->deduct_account >= 0 ? round_div(acq * tr->deduct_share6, RATE_SCALE) : 0;
 
-			ent_add(e, l->account, g + acq - ded);
+			ent_add_p(e, l->account, g + acq - ded, p);
 			if (ded)
-				ent_add(e, tr->deduct_account, ded);
-			ent_add(e, tr->kind == TR_UV25 ? o->acc_vat_goods : o->acc_vat_services, -acq);
+				ent_add_p(e, tr->deduct_account, ded, p);
+			ent_add_p(e, tr->kind == TR_UV25 ? o->acc_vat_goods : o->acc_vat_services, -acq, p);
 		}
 		else
-			ent_add(e, l->account, g);
+			ent_add_p(e, l->account, g, p);
 	}
+	if (per_line && ent_sum(e) != 0)
+		ent_add_p(e, o->acc_fx, -ent_sum(e), top + 1);
 }
 
-/* dbt_entries: a stored journal entry's entries (its lines are contiguous) */
+/* dbt_entries: a stored journal entry's entries, to book (its lines are contiguous) */
 static void
 dbt_entries(Org *o, int32_t dbt, Entries *e)
 {
 	DaybookTxn *d = DBTXN(o, dbt);
 
 	if (d->line_count > 0)
-		lines_entries(o, DBLINE(o, d->line_start), d->line_count, e);
+		lines_entries(o, DBLINE(o, d->line_start), d->line_count, d->entry_date, true, e);
 }
 
-/* dblines_balance: do these journal entry lines balance?  Also the totals */
+/*
+ * dblines_balance: do these journal entry lines, dated d, balance?  The
+ * lines without a contra account must, in each currency (Billy converts
+ * them apart); and something must be booked.  When they do not, *cur is the
+ * first currency that does not and *debit, *credit its totals.
+ */
 bool
-dblines_balance(Org *o, const DaybookLine *ls, int n, int64_t *debit, int64_t *credit)
+dblines_balance(Org *o, const DaybookLine *ls, int n, Date d, int *cur, int64_t *debit, int64_t *credit)
 {
 	Entries		e = {0};
-	bool		ok;
+	int64_t		booked = 0;
 
-	lines_entries(o, ls, n, &e);
-	*debit = *credit = 0;
+	lines_entries(o, ls, n, d, false, &e);
 	for (int i = 0; i < e.n; i++)
 		if (e.v[i].amt > 0)
-			*debit += e.v[i].amt;
-		else
-			*credit -= e.v[i].amt;
-	ok = *debit == *credit && *debit > 0;
+			booked += e.v[i].amt;
 	free(e.v);
-	return ok;
+	for (int c = 0; c < CUR__COUNT; c++)
+	{
+		*cur = c;
+		*debit = *credit = 0;
+		for (int i = 0; i < n; i++)
+		{
+			const DaybookLine *l = &ls[i];
+
+			if (l->h.dead || l->contra >= 0 || (l->currency == CUR_NONE ? CUR_DKK : l->currency) != c)
+				continue;
+			if (l->side == SIDE_DEBIT)
+				*debit += l->amount;
+			else
+				*credit += l->amount;
+		}
+		if (*debit != *credit)
+			return false;
+	}
+	*cur = CUR_DKK;
+	*debit = *credit = booked;
+	return booked > 0;
 }
 
 /* books_dbt_approve books a journal entry (callers checked that it balances) */
@@ -1063,6 +1112,7 @@ gen_journal(Org *o, Date d, const char *desc, const char *voucher, int32_t accou
 	ln->side = (uint8_t) side;
 	ln->amount = amount;
 	ln->currency = CUR_DKK;
+	ln->priority = 0;
 	ln->text = desc;
 	return t;
 }

@@ -26,7 +26,8 @@ void		books_payment_voided(Org *o, int32_t pay, Time now, ChangeSet *cs);
 
 /* journal entries */
 int64_t		dbline_signed(const DaybookLine *l);
-bool		dblines_balance(Org *o, const DaybookLine *ls, int n, int64_t *debit, int64_t *credit);
+bool		dblines_balance(Org *o, const DaybookLine *ls, int n, Date d, int *cur, int64_t *debit,
+							int64_t *credit);
 void		books_dbt_approve(Org *o, int32_t dbt, Time now, ChangeSet *cs);
 void		books_dbt_void(Org *o, int32_t dbt, Time now, ChangeSet *cs);
 

@@ -51,6 +51,7 @@ typedef struct DbLineIn
 	int32_t		contra;
 	int32_t		tax_rate;
 	int			side;
+	int			currency;
 	int64_t		amount;
 	int64_t		priority;
 	const char *text;
@@ -92,6 +93,7 @@ parse_db_lines(Fields *pf, int *n_out)
 		fields_init(&f, pf->o, pf->v, lo, "daybookTransaction", pf->key, prefix);
 		in[i].account = in[i].contra = in[i].tax_rate = -1;
 		in[i].side = -1;
+		in[i].currency = CUR_DKK;
 		in[i].priority = i;
 		if (has(&f, "accountId"))
 			get_ref(&f, "accountId", RK_ACCOUNT, &in[i].account, true);
@@ -113,8 +115,12 @@ parse_db_lines(Fields *pf, int *n_out)
 			get_enum(&f, "side", sides, 2, &in[i].side);
 		if (get_scaled(&f, "amount", 100, &in[i].amount, true) && in[i].amount <= 0)
 			ferr(&f, "amount", "amount must be positive; use side for the direction.");
-		if (get_str(&f, "currencyId", &cur, false) && cur && strcmp(cur, "DKK") != 0)
-			ferr(&f, "currencyId", "Journal entries are in the base currency (DKK).");
+		/* another currency converts at its rate on the entry date when booked */
+		if (get_str(&f, "currencyId", &cur, false) && cur && (in[i].currency = cur_by_code(cur)) < 0)
+		{
+			in[i].currency = CUR_DKK;
+			ferr(&f, "currencyId", "Unknown currency.");
+		}
 		get_int(&f, "priority", 0, 1000000, &in[i].priority);
 		get_str(&f, "text", &in[i].text, false);
 		if (in[i].account >= 0 && in[i].account == in[i].contra)
@@ -144,16 +150,16 @@ store_db_lines(Org *o, int32_t dbt, const DbLineIn *in, int n, ChangeSet *cs)
 		ln->tax_rate = in[i].tax_rate;
 		ln->side = (uint8_t) in[i].side;
 		ln->amount = in[i].amount;
-		ln->currency = CUR_DKK;
+		ln->currency = (uint8_t) in[i].currency;
 		ln->priority = (int32_t) in[i].priority;
 		ln->text = adup(o, in[i].text);
 		cs_add(cs, RK_DAYBOOK_LINE, l, OP_CREATED);
 	}
 }
 
-/* unbalanced_error: the 422 for a journal entry whose lines do not balance */
+/* unbalanced_error: the 422 for a journal entry whose lines do not balance in a currency */
 static void
-unbalanced_error(Fields *f, int64_t debit, int64_t credit)
+unbalanced_error(Fields *f, int cur, int64_t debit, int64_t credit)
 {
 	char		m[160],
 				d[32],
@@ -161,7 +167,8 @@ unbalanced_error(Fields *f, int64_t debit, int64_t credit)
 
 	fmt_scaled(d, debit, 2);
 	fmt_scaled(c, credit, 2);
-	snprintf(m, sizeof(m), "The journal entry does not balance: debits %s, credits %s.", d, c);
+	snprintf(m, sizeof(m), "The journal entry does not balance%s%s: debits %s, credits %s.",
+			 cur == CUR_DKK ? "" : " in ", cur == CUR_DKK ? "" : currencies[cur].id, d, c);
 	ferr(f, "lines", m);
 }
 
@@ -239,6 +246,7 @@ dbt_write(WriteCtx *w, int32_t dbt)
 		DaybookLine *tmp = xcalloc((size_t) Max(n, 1), sizeof(DaybookLine));
 		int64_t		debit,
 					credit;
+		int			cur;
 
 		for (int i = 0; i < n; i++)
 			if (lines)
@@ -247,12 +255,13 @@ dbt_write(WriteCtx *w, int32_t dbt)
 				tmp[i].contra = lines[i].contra;
 				tmp[i].tax_rate = lines[i].tax_rate;
 				tmp[i].side = (uint8_t) lines[i].side;
+				tmp[i].currency = (uint8_t) lines[i].currency;
 				tmp[i].amount = lines[i].amount;
 			}
 			else
 				tmp[i] = *DBLINE(o, DBTXN(o, dbt)->line_start + i);
-		if (!dblines_balance(o, tmp, n, &debit, &credit))
-			unbalanced_error(&f, debit, credit);
+		if (!dblines_balance(o, tmp, n, entry != DATE_NONE ? entry : DBTXN(o, dbt)->entry_date, &cur, &debit, &credit))
+			unbalanced_error(&f, cur, debit, credit);
 		free(tmp);
 	}
 	if (v.n)

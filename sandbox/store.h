@@ -495,7 +495,7 @@ typedef struct Posting
 	uint8_t		side;			/* CashSide: debit or credit */
 	bool		voided;
 	bool		bank_matched;
-	int16_t		priority;
+	int32_t		priority;		/* a journal entry's: its line's */
 	int32_t		txn;
 	int32_t		account;
 	Date		entry_date;

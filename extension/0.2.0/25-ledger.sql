@@ -124,7 +124,7 @@ CREATE TABLE billy.daybook_transaction_lines (
 );
 CREATE INDEX daybook_transaction_lines_parent ON billy.daybook_transaction_lines (organization_id, daybook_transaction_id);
 COMMENT ON TABLE billy.daybook_transaction_lines IS
-'The lines of Billy''s journal entries, replaced whenever their entry changes: amount on account_id (side), the opposite on contra_account_id when given; with a tax_rate_id the amount is gross and its VAT is split off.';
+'The lines of Billy''s journal entries, replaced whenever their entry changes: amount on account_id (side), the opposite on contra_account_id when given; with a tax_rate_id the amount is gross and its VAT is split off (on a reverse-charge rate it is the net, the VAT booked on top). amount is in currency_id; a line in another currency than the base currency has no exchange rate in Billy''s API: Billy converts it when it books the entry, and the entry''s postings (billy.postings, base currency) hold what it became.';
 
 CREATE TABLE billy.bank_lines (
     organization_id text NOT NULL REFERENCES billy.organizations (id) ON DELETE CASCADE,

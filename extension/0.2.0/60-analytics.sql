@@ -245,7 +245,7 @@ AS $$
     WHERE i.running - i.credit > 0
 $$;
 COMMENT ON FUNCTION billy._net_credit_notes(text[], text[], date[], numeric[]) IS
-'Nets open credit notes per customer: given open invoices (positive amounts) and credit notes (negative), by contact, id and due date, returns each invoice with what is still owed on it after the customer''s credit notes paid off that customer''s invoices, earliest due first (never below zero; a credit note never lowers another customer''s receivable and has no due date of its own). Internal.';
+'Nets open credit notes per contact: given open invoices (positive amounts) and credit notes (negative), by contact, id and due date, returns each invoice with what is still owed on it after the customer''s credit notes paid off that customer''s invoices, earliest due first (never below zero; a credit note never lowers another customer''s receivable and has no due date of its own). Bills and bill credit notes net per supplier the same way. Internal.';
 
 CREATE FUNCTION billy._forecast(history numeric[], season integer, horizon integer,
     OUT step integer, OUT forecast numeric, OUT lower_80 numeric, OUT upper_80 numeric,
@@ -1514,25 +1514,20 @@ SELECT x.organization_id,
        COALESCE(sum(x.documents) FILTER (WHERE x.kind OPERATOR(pg_catalog.=) ANY (ARRAY['invoice', 'bill'])), 0)::integer AS open_documents,
        COALESCE(sum(x.documents) FILTER (WHERE x.kind OPERATOR(pg_catalog.=) ANY (ARRAY['invoice', 'bill'])
                                          AND x.days OPERATOR(pg_catalog.>) 0), 0)::integer AS overdue_documents
-FROM (SELECT a.organization_id, a.kind, a.documents,
-             CURRENT_DATE OPERATOR(pg_catalog.-) a.due_date AS days,
-             CASE WHEN a.kind OPERATOR(pg_catalog.=) 'bill' THEN a.balance_base
-                  ELSE OPERATOR(pg_catalog.-) a.balance_base END AS amount
-      FROM billy.analytics_open a
-      WHERE a.kind OPERATOR(pg_catalog.=) ANY (ARRAY['bill', 'billCreditNote'])
-      UNION ALL
-      -- receivables: credit notes netted per customer (billy._net_credit_notes)
-      SELECT r.organization_id, 'invoice', 1, CURRENT_DATE OPERATOR(pg_catalog.-) n.due_date, n.amount
-      FROM (SELECT d.organization_id, array_agg(d.contact_id) AS c, array_agg(d.id) AS i, array_agg(d.due_date) AS du,
-                   array_agg(CASE WHEN d.kind OPERATOR(pg_catalog.=) 'creditNote'
+-- receivables and payables alike: a contact's open credit notes netted
+-- against that contact's open invoices or bills (billy._net_credit_notes)
+FROM (SELECT r.organization_id, r.subject AS kind, 1 AS documents,
+             CURRENT_DATE OPERATOR(pg_catalog.-) n.due_date AS days, n.amount
+      FROM (SELECT d.organization_id, d.subject, array_agg(d.contact_id) AS c, array_agg(d.id) AS i,
+                   array_agg(d.due_date) AS du,
+                   array_agg(CASE WHEN d.kind OPERATOR(pg_catalog.=) ANY (ARRAY['creditNote', 'billCreditNote'])
                                   THEN OPERATOR(pg_catalog.-) d.balance_base ELSE d.balance_base END) AS a
             FROM billy.analytics_open_documents d
-            WHERE d.subject OPERATOR(pg_catalog.=) 'invoice'
-            GROUP BY d.organization_id) r,
+            GROUP BY d.organization_id, d.subject) r,
            LATERAL billy._net_credit_notes(r.c, r.i, r.du, r.a) n) x
 GROUP BY 1, 2;
 COMMENT ON VIEW billy.dashboard_receivables IS
-'Per organization, receivables (invoices, each customer''s open credit notes netted against that customer''s invoices, never below zero) and payables (bills minus bill credit notes) open now, in the base currency, by days past due today: not due, 1-30, 31-60, 61-90, over 90; with the open and overdue document counts. billy.receivables_aging has them per customer and at any date.';
+'Per organization, receivables (invoices, each customer''s open credit notes netted against that customer''s invoices) and payables (bills, each supplier''s open bill credit notes netted against that supplier''s bills), never below zero, open now, in the base currency, by days past due today: not due, 1-30, 31-60, 61-90, over 90; with the open and overdue document counts (invoices or bills still open after the netting). billy.receivables_aging has the receivables per customer and at any date.';
 
 CREATE VIEW billy.dashboard_top_customers WITH (security_invoker = true) AS
 SELECT r.organization_id, r.rank, r.contact_id, c.name, r.net_revenue, r.invoices, r.share_pct

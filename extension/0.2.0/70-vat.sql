@@ -315,6 +315,17 @@ END
 $$;
 COMMENT ON FUNCTION billy._vat_period(text) IS 'Parses a VAT period (billy._period) into its canonical key, type (month, quarter, half-year, year, custom) and dates; raises 22023 naming the bad period. Internal.';
 
+-- _vat_args: the organization and period arguments of the vat_* functions,
+-- the period checked first: a bad one is the caller's to fix whatever is
+-- connected (an unknown organization is named only with a good period)
+CREATE FUNCTION billy._vat_args(org text, period text, OUT org_id text, OUT key text, OUT period_type text,
+                                OUT start_date date, OUT end_date date)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+-- the period is parsed (FROM) before the organization is resolved (the row)
+AS $$ SELECT billy._resolve_org(org), p.* FROM billy._vat_period(period) p $$;
+COMMENT ON FUNCTION billy._vat_args(text, text) IS 'The organization id and the parsed period (billy._vat_period) of the vat_* functions'' (org, period) arguments, checked in that order for every one of them: the period first (22023 naming it), then the organization. Internal.';
+
 CREATE FUNCTION billy._vat_statutory_deadline(period_type text, end_date date) RETURNS date
 LANGUAGE sql IMMUTABLE STRICT
 SET search_path = pg_catalog, pg_temp
@@ -552,14 +563,14 @@ CREATE TABLE billy._vat_facts (
     exchange_rate   numeric,
     net             numeric,
     tax             numeric,
-    net_base        numeric NOT NULL,
+    net_base        numeric,
     tax_base        numeric NOT NULL,
     PRIMARY KEY (organization_id, document_type, line_id)
 );
 CREATE INDEX _vat_facts_entry_date ON billy._vat_facts (organization_id, entry_date);
 CREATE INDEX _vat_facts_document ON billy._vat_facts (organization_id, document_type, document_id);
 COMMENT ON TABLE billy._vat_facts IS
-'One row per line of every approved, not deleted invoice, credit note and bill, and per line with a tax rate of every approved journal entry (document_type daybookTransaction, not voided, not deleted): its date, contact, tax rate, stored net and VAT, and both in the base currency (times the document''s exchange rate, rounded to øre, negative on credit notes). A journal entry line has no contact and no stored VAT: net and net_base hold its gross amount, positive on the debit side and negative on the credit side, tax NULL and tax_base 0 (billy.vat_lines splits the VAT off by the rate''s treatment). Derived from the mirror and kept current by triggers on billy.invoices, invoice_lines, bills, bill_lines, daybook_transactions and daybook_transaction_lines (no foreign key: an organization''s deletion reaches it through those tables); billy.vat_rebuild_lines recomputes it. Internal (billy.vat_lines).';
+'One row per line of every approved, not deleted invoice, credit note and bill, and per line with a tax rate of every approved journal entry (document_type daybookTransaction, not voided, not deleted): its date, contact, tax rate, stored net and VAT, and both in the base currency (times the document''s exchange rate, rounded to øre, negative on credit notes). A journal entry line has no contact and no stored VAT: net and net_base hold its gross amount, positive on the debit side and negative on the credit side, tax NULL and tax_base 0 (billy.vat_lines splits the VAT off by the rate''s treatment); currency_id is the line''s, and a line in another currency than the organization''s base currency has net_base NULL: Billy gives it no exchange rate, and what it is in the base currency is what Billy booked (billy.vat_lines reads it from the entry''s postings). Derived from the mirror and kept current by triggers on billy.invoices, invoice_lines, bills, bill_lines, daybook_transactions and daybook_transaction_lines (no foreign key: an organization''s deletion reaches it through those tables); billy.vat_rebuild_lines recomputes it. Internal (billy.vat_lines).';
 
 -- Invoices, bills and journal entries, and their lines, as one kind of
 -- document for the line table below.  A journal entry line's amount is
@@ -579,17 +590,18 @@ FROM billy.daybook_transactions j;
 COMMENT ON VIEW billy._vat_documents IS 'Invoices, bills and journal entries (kind daybookTransaction, type journalEntry) with what the VAT line table needs of them. Internal.';
 
 CREATE VIEW billy._vat_document_lines WITH (security_invoker = true) AS
-SELECT 'invoice'::text AS kind, l.organization_id, l.id, l.invoice_id AS document_id, l.amount, l.tax, l.tax_rate_id
+SELECT 'invoice'::text AS kind, l.organization_id, l.id, l.invoice_id AS document_id, l.amount, l.tax, l.tax_rate_id,
+       NULL::text AS currency_id
 FROM billy.invoice_lines l
 UNION ALL
-SELECT 'bill', l.organization_id, l.id, l.bill_id, l.amount, l.tax, l.tax_rate_id
+SELECT 'bill', l.organization_id, l.id, l.bill_id, l.amount, l.tax, l.tax_rate_id, NULL
 FROM billy.bill_lines l
 UNION ALL
 SELECT 'daybookTransaction', l.organization_id, l.id, l.daybook_transaction_id,
-       CASE WHEN l.side = 'credit' THEN -l.amount ELSE l.amount END, NULL, l.tax_rate_id
+       CASE WHEN l.side = 'credit' THEN -l.amount ELSE l.amount END, NULL, l.tax_rate_id, l.currency_id
 FROM billy.daybook_transaction_lines l
 WHERE l.tax_rate_id IS NOT NULL;
-COMMENT ON VIEW billy._vat_document_lines IS 'Invoice and bill lines, and the journal entry lines with a tax rate (kind daybookTransaction: amount the gross, negative on the credit side; no stored VAT), with what the VAT line table needs of them. Internal.';
+COMMENT ON VIEW billy._vat_document_lines IS 'Invoice and bill lines, and the journal entry lines with a tax rate (kind daybookTransaction: amount the gross, negative on the credit side; no stored VAT; currency_id the line''s own, NULL on invoice and bill lines, whose currency is their document''s), with what the VAT line table needs of them. Internal.';
 
 -- _vat_fact_rows computes the facts of some documents (docs) or some lines
 -- (lines) of one organization from the mirror.  Every lookup goes by primary
@@ -603,14 +615,14 @@ SET search_path = pg_catalog, pg_temp
 SET plan_cache_mode = force_custom_plan
 AS $$
 WITH pairs AS (
-    SELECT d.*, l.id AS line_id, l.amount, l.tax, l.tax_rate_id
+    SELECT d.*, l.id AS line_id, l.amount, l.tax, l.tax_rate_id, l.currency_id AS line_currency_id
     FROM unnest(docs) k(id)
     CROSS JOIN LATERAL (SELECT * FROM billy._vat_documents x
                         WHERE x.kind = _vat_fact_rows.kind AND x.organization_id = org AND x.id = k.id LIMIT 1) d
     CROSS JOIN LATERAL (SELECT * FROM billy._vat_document_lines x
                         WHERE x.kind = _vat_fact_rows.kind AND x.organization_id = org AND x.document_id = k.id OFFSET 0) l
     UNION ALL
-    SELECT d.*, l.id, l.amount, l.tax, l.tax_rate_id
+    SELECT d.*, l.id, l.amount, l.tax, l.tax_rate_id, l.currency_id
     FROM unnest(lines) k(id)
     CROSS JOIN LATERAL (SELECT * FROM billy._vat_document_lines x
                         WHERE x.kind = _vat_fact_rows.kind AND x.organization_id = org AND x.id = k.id LIMIT 1) l
@@ -618,10 +630,15 @@ WITH pairs AS (
                         WHERE x.kind = _vat_fact_rows.kind AND x.organization_id = org AND x.id = l.document_id LIMIT 1) d
 )
 SELECT p.organization_id, kind, p.id, p.line_id, p.entry_date, p.type, p.contact_id, p.tax_rate_id,
-       p.currency_id, p.exchange_rate, p.amount, p.tax,
-       CASE WHEN p.type = 'creditNote' THEN -1 ELSE 1 END * round(coalesce(p.amount, 0) * coalesce(p.exchange_rate, 1), 2),
+       COALESCE(p.line_currency_id, p.currency_id), p.exchange_rate, p.amount, p.tax,
+       -- a journal entry line in another currency than the base currency:
+       -- its base amount is in the ledger (billy.vat_lines), not here
+       CASE WHEN p.line_currency_id IS DISTINCT FROM COALESCE(o.base_currency, 'DKK') AND p.line_currency_id IS NOT NULL
+            THEN NULL
+            ELSE CASE WHEN p.type = 'creditNote' THEN -1 ELSE 1 END * round(coalesce(p.amount, 0) * coalesce(p.exchange_rate, 1), 2) END,
        CASE WHEN p.type = 'creditNote' THEN -1 ELSE 1 END * round(coalesce(p.tax, 0) * coalesce(p.exchange_rate, 1), 2)
 FROM pairs p
+LEFT JOIN billy.organizations o ON o.id = org
 WHERE p.state = 'approved' AND p.deleted_at IS NULL
 $$;
 COMMENT ON FUNCTION billy._vat_fact_rows(text, text, text[], text[]) IS 'The rows of billy._vat_facts for some invoices, bills or journal entries (kind invoice, bill, daybookTransaction) of an organization, given by document ids or by line ids, computed from the mirror. Internal.';
@@ -834,18 +851,37 @@ LEFT JOIN billy.daybook_transactions j
 LEFT JOIN billy.daybook_transaction_lines jl
        ON f.document_type OPERATOR(pg_catalog.=) 'daybookTransaction'
       AND jl.organization_id OPERATOR(pg_catalog.=) f.organization_id AND jl.id OPERATOR(pg_catalog.=) f.line_id
+-- a journal entry line in another currency than the base currency (its
+-- fact has no net_base): Billy gives the line no exchange rate; what it is
+-- in the base currency is what Billy booked, so it is read from the entry's
+-- transaction (not its voiding image): the postings of the line's priority,
+-- but for its contra account, add up to its gross amount in the base
+-- currency, debit positive (jg.gross; NULL while the mirror has no such
+-- postings: the line is then unbooked, on no field)
+CROSS JOIN LATERAL (SELECT CASE WHEN f.net_base IS NOT NULL THEN f.net_base
+              ELSE (SELECT pg_catalog.sum(p.signed_amount)
+                    FROM billy.transactions t
+                    JOIN billy.postings p
+                      ON p.organization_id OPERATOR(pg_catalog.=) t.organization_id
+                     AND p.transaction_id OPERATOR(pg_catalog.=) t.id
+                    WHERE t.organization_id OPERATOR(pg_catalog.=) f.organization_id
+                      AND t.originator_type OPERATOR(pg_catalog.=) 'daybookTransaction'
+                      AND t.originator_id OPERATOR(pg_catalog.=) f.document_id AND t.is_void IS NOT TRUE
+                      AND p.priority OPERATOR(pg_catalog.=) jl.priority
+                      AND p.account_id IS DISTINCT FROM jl.contra_account_id) END AS gross) jg
 -- a journal entry line holds its gross amount, debit positive: its VAT is
 -- split off by the rate (gross x rate / (1 + rate), rounded to øre; none
 -- under reverse charge, where the buyer computes it from the amount as the
 -- net), and a sale counts with the credit side positive
 CROSS JOIN LATERAL (SELECT
     CASE WHEN f.document_type OPERATOR(pg_catalog.<>) 'daybookTransaction' THEN f.net_base
-         ELSE jv.sign OPERATOR(pg_catalog.*) (f.net_base OPERATOR(pg_catalog.-) jv.vat) END AS net_base,
+         ELSE jv.sign OPERATOR(pg_catalog.*) (COALESCE(jg.gross, 0) OPERATOR(pg_catalog.-) jv.vat) END AS net_base,
     CASE WHEN f.document_type OPERATOR(pg_catalog.<>) 'daybookTransaction' THEN f.tax_base
          ELSE jv.sign OPERATOR(pg_catalog.*) jv.vat END AS tax_base
     FROM (SELECT CASE WHEN m.sale THEN -1 ELSE 1 END AS sign,
-                 CASE WHEN m.treatment IS NULL OR m.reverse_charge OR COALESCE(m.rate, 0) OPERATOR(pg_catalog.<=) 0 THEN 0
-                      ELSE pg_catalog.round(f.net_base OPERATOR(pg_catalog.*) m.rate
+                 CASE WHEN m.treatment IS NULL OR m.reverse_charge OR COALESCE(m.rate, 0) OPERATOR(pg_catalog.<=) 0
+                           OR jg.gross IS NULL THEN 0
+                      ELSE pg_catalog.round(jg.gross OPERATOR(pg_catalog.*) m.rate
                                             OPERATOR(pg_catalog./) (1 OPERATOR(pg_catalog.+) m.rate), 2) END AS vat) jv) y
 CROSS JOIN LATERAL (SELECT
     -- the placement comes from billy._vat_routes (rate, document type, the
@@ -854,7 +890,7 @@ CROSS JOIN LATERAL (SELECT
     -- a journal entry sale's; a bill's or journal entry purchase's
     -- reverse-charge VAT and its deductible share are rounded per line
     m.deduction,
-    COALESCE(m.status, 'unmapped') AS status,
+    CASE WHEN jg.gross IS NULL THEN 'unbooked' ELSE COALESCE(m.status, 'unmapped') END AS status,
     CASE WHEN m.computed_field IS NOT NULL
          THEN pg_catalog.round(y.net_base OPERATOR(pg_catalog.*) m.computed_rate, 2) ELSE 0 END AS computed_vat,
     CASE WHEN NOT COALESCE(m.deductible, false) THEN 0
@@ -865,7 +901,7 @@ CROSS JOIN LATERAL (SELECT
     CASE WHEN f.document_type OPERATOR(pg_catalog.=) 'invoice' OR m.sale THEN 'salgsmoms' END AS tax_field,
     m.computed_field) x;
 COMMENT ON VIEW billy.vat_lines IS
-'Every line of every approved, not deleted invoice, credit note and bill, and every line with a tax rate of every approved journal entry (document_type daybookTransaction; a voided one is out), with its VAT treatment (billy.vat_rate_map) and what it puts on the VAT return, in the base currency: net_base and tax_base are the line''s stored net and VAT times the document''s exchange rate, rounded to øre, negative on credit notes; a journal entry line''s amount is gross, so its VAT is split off by the rate (gross x rate / (1 + rate), rounded to øre; nothing under reverse charge), and it counts as a sale (VAT to salgsmoms, net to the rubrik its treatment names, the credit side positive) when its rate''s treatment is for sales, as a purchase (the deductible share of the VAT to købsmoms, reverse charge as on a bill, the debit side positive) when it is for purchases; it has no contact (region unknown); computed_vat is the reverse-charge VAT a buyer computes (the rate, 25% when it is 0, times net_base, rounded to øre); deductible_vat the deductible share of the VAT (købsmoms, rounded to øre). net_field, tax_field and computed_field name the field (billy.vat_fields) that net_base, tax_base and computed_vat go to; the columns salgsmoms to rubrik_c spell that out per field. status: ok, unmapped (the rate has no treatment) or wrong_side (a sales treatment on a bill or the reverse; never on a journal entry, whose side follows the treatment). contact_country and contact_region (DK, EU, non-EU, or NULL when the contact has no country) are the contact''s as the document was booked: billy.vat_booked_countries when the contact moved since, else the contact''s now. billy.vat_return sums these per period; billy.vat_return_lines lists them.';
+'Every line of every approved, not deleted invoice, credit note and bill, and every line with a tax rate of every approved journal entry (document_type daybookTransaction; a voided one is out), with its VAT treatment (billy.vat_rate_map) and what it puts on the VAT return, in the base currency: net_base and tax_base are the line''s stored net and VAT times the document''s exchange rate, rounded to øre, negative on credit notes; a journal entry line''s amount is gross, so its VAT is split off by the rate (gross x rate / (1 + rate), rounded to øre; nothing under reverse charge), and it counts as a sale (VAT to salgsmoms, net to the rubrik its treatment names, the credit side positive) when its rate''s treatment is for sales, as a purchase (the deductible share of the VAT to købsmoms, reverse charge as on a bill, the debit side positive) when it is for purchases; it has no contact (region unknown); a journal entry line in another currency than the base currency (currency_id; Billy gives it no exchange rate, so exchange_rate is NULL) counts as Billy booked it: the postings of its entry''s transaction with the line''s priority, but for its contra account, add up to its gross amount in the base currency, from which the VAT is split off as above; computed_vat is the reverse-charge VAT a buyer computes (the rate, 25% when it is 0, times net_base, rounded to øre); deductible_vat the deductible share of the VAT (købsmoms, rounded to øre). net_field, tax_field and computed_field name the field (billy.vat_fields) that net_base, tax_base and computed_vat go to; the columns salgsmoms to rubrik_c spell that out per field. status: ok, unmapped (the rate has no treatment), wrong_side (a sales treatment on a bill or the reverse; never on a journal entry, whose side follows the treatment) or unbooked (a journal entry line in another currency whose postings the mirror does not hold yet: on no field, amounts 0). contact_country and contact_region (DK, EU, non-EU, or NULL when the contact has no country) are the contact''s as the document was booked: billy.vat_booked_countries when the contact moved since, else the contact''s now. billy.vat_return sums these per period; billy.vat_return_lines lists them.';
 
 ------------------------------------------------------------------------------
 -- The return
@@ -1059,15 +1095,14 @@ LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    -- the period first: a bad one is the caller's to fix whatever is connected
-    p record := billy._vat_period(period);
-    org_id text := billy._resolve_org(org);
+    p record := billy._vat_args(org, period);
+    org_id text := p.org_id;
 BEGIN
     RETURN NEXT billy._vat_return(org_id, p.key, p.period_type, p.start_date, p.end_date);
 END
 $$;
 COMMENT ON FUNCTION billy.vat_return(text, text) IS
-'The Danish VAT return (momsangivelse) of an organization (id or name; NULL when one is connected) for a period: 2025-Q1, 2025-H2, 2025-03, 2025, or any range of entry dates 2025-01-01..2025-03-31 (also Billy''s quarter:2025-1, halfYear:2025-2, month:2025-03). One row: each field of the form (billy.vat_fields) exact to the øre (<field>_exact) and as reported, whole kroner truncated toward zero (<field>_reported): salgsmoms, moms af varekøb and ydelseskøb i udlandet, købsmoms, the six energy duties (from billy.vat_adjustments), rubrik A varer/ydelser, rubrik B varer (EU-salg and ikke EU-salg) and ydelser, rubrik C; tilsvar_exact and tilsvar_reported (the arithmetic of the reported fields; positive: pay, negative: refund); the period''s start, end and deadline (for a month, quarter or half-year, also when given as a range); lines counted and unmapped_lines (lines whose tax rate has no treatment: complete is false, see billy.vat_check). Computed from the mirror: approved invoices, credit notes and bills, and the lines with a tax rate of approved journal entries (their VAT split off the gross amount by the rate), by entry date, credit notes subtracting, amounts in the base currency. billy.vat_return_lines shows where every amount comes from.';
+'The Danish VAT return (momsangivelse) of an organization (id or name; NULL when one is connected) for a period: 2025-Q1, 2025-H2, 2025-03, 2025, or any range of entry dates 2025-01-01..2025-03-31 (also Billy''s quarter:2025-1, halfYear:2025-2, month:2025-03). One row: each field of the form (billy.vat_fields) exact to the øre (<field>_exact) and as reported, whole kroner truncated toward zero (<field>_reported): salgsmoms, moms af varekøb and ydelseskøb i udlandet, købsmoms, the six energy duties (from billy.vat_adjustments), rubrik A varer/ydelser, rubrik B varer (EU-salg and ikke EU-salg) and ydelser, rubrik C; tilsvar_exact and tilsvar_reported (the arithmetic of the reported fields; positive: pay, negative: refund); the period''s start, end and deadline (for a month, quarter or half-year, also when given as a range); lines counted and unmapped_lines (lines on no field because their tax rate has no treatment for them, or, a journal entry line in a foreign currency, because the mirror does not hold its booking yet: complete is false, see billy.vat_check). Computed from the mirror: approved invoices, credit notes and bills, and the lines with a tax rate of approved journal entries (their VAT split off the gross amount by the rate), by entry date, credit notes subtracting, amounts in the base currency (a journal entry line in another currency as Billy booked it: its postings). billy.vat_return_lines shows where every amount comes from.';
 
 CREATE FUNCTION billy.vat_return_form(org text, period text)
 RETURNS TABLE (field_no integer, field text, label text, exact numeric, reported numeric)
@@ -1094,8 +1129,9 @@ LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    org_id text := billy._resolve_org(org);
-    p record := billy._vat_period(period);
+    p record := billy._vat_args(org, period);
+    org_id text := p.org_id;
+    base_ccy text := COALESCE((SELECT o.base_currency FROM billy.organizations o WHERE o.id = p.org_id), 'DKK');
 BEGIN
     RETURN QUERY
     SELECT x.field, x.amount, v.document_type, v.document_id, v.document_no, v.document_kind,
@@ -1107,7 +1143,9 @@ BEGIN
         FROM (VALUES
             (v.tax_field, v.tax_base,
              CASE WHEN v.document_type = 'daybookTransaction'
-                  THEN format('the VAT %s in the journal entry line''s gross amount %s', v.tax_base, abs(v.net))
+                  THEN format('the VAT %s in the journal entry line''s gross amount %s%s', v.tax_base, abs(v.net_base + v.tax_base),
+                              CASE WHEN v.currency_id IS DISTINCT FROM base_ccy AND v.currency_id IS NOT NULL
+                                   THEN format(' (%s %s as Billy booked it)', v.currency_id, abs(v.net)) ELSE '' END)
                   ELSE format('the line''s VAT %s', v.tax_base) END),
             (v.computed_field, v.computed_vat,
              format('%s%% of %s (%s)', trim_scale(round(v.computed_vat / nullif(v.net_base, 0) * 100, 2)), v.net_base,
@@ -1126,6 +1164,7 @@ BEGIN
                CASE v.status
                    WHEN 'unmapped' THEN 'the tax rate has no VAT treatment (billy.vat_map_rate)'
                    WHEN 'wrong_side' THEN format('treatment %s does not apply to %s lines', v.treatment, v.document_type)
+                   WHEN 'unbooked' THEN format('a line in %s whose booking in the base currency is not in the mirror''s ledger yet (billy.sync)', v.currency_id)
                    ELSE format('treatment %s puts the line on no field', v.treatment) END
         WHERE v.status <> 'ok'
            OR ((v.tax_field IS NULL OR v.tax_base = 0) AND (v.computed_field IS NULL OR v.computed_vat = 0)
@@ -1151,8 +1190,8 @@ LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    org_id text := billy._resolve_org(org);
-    p record := billy._vat_period(period);
+    p record := billy._vat_args(org, period);
+    org_id text := p.org_id;
 BEGIN
     RETURN QUERY
     SELECT v.contact_id, min(v.contact_name), min(v.contact_country), min(c.registration_no),
@@ -1224,8 +1263,8 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    org_id text := billy._resolve_org(org);
-    p record := billy._vat_period(period);
+    p record := billy._vat_args(org, period);
+    org_id text := p.org_id;
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM billy.vat_fields f WHERE f.field = vat_set_adjustment.field) THEN
         RAISE EXCEPTION 'unknown VAT return field "%"', field
@@ -1392,8 +1431,8 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    org_id text := billy._resolve_org(org);
-    p record := billy._vat_period(period);
+    p record := billy._vat_args(org, period);
+    org_id text := p.org_id;
     r billy.vat_return_result;
     fields jsonb;
     lines jsonb;
@@ -1419,9 +1458,9 @@ BEGIN
 
     r := billy._vat_return(org_id, p.key, p.period_type, p.start_date, p.end_date);
     IF r.unmapped_lines > 0 AND NOT allow_incomplete THEN
-        RAISE EXCEPTION 'VAT period % has % line(s) whose tax rate has no VAT treatment', p.key, r.unmapped_lines
+        RAISE EXCEPTION 'VAT period % has % line(s) on no field', p.key, r.unmapped_lines
             USING ERRCODE = '55000',
-                  DETAIL = 'Those lines are on no field of the return, so it would be incomplete.',
+                  DETAIL = 'Their tax rate has no VAT treatment, or they are journal entry lines in a foreign currency whose booking the mirror does not hold yet: the return would be incomplete.',
                   HINT = 'See SELECT * FROM billy.vat_check(org, period); map the rates with billy.vat_map_rate, or pass allow_incomplete => true.';
     END IF;
     fields := to_jsonb(r);
@@ -1570,28 +1609,23 @@ COMMENT ON FUNCTION billy.vat_verify_filings(text) IS
 -- Checks
 ------------------------------------------------------------------------------
 
-CREATE FUNCTION billy.vat_check(org text, period text)
-RETURNS TABLE (severity text, code text, document_type text, document_id text, document_no text,
-               entry_date date, line_id text, message text)
+-- a finding of billy.vat_check, as its parts below return them
+CREATE TYPE billy._vat_finding AS (severity text, code text, document_type text, document_id text, document_no text,
+                                   entry_date date, line_id text, message text);
+COMMENT ON TYPE billy._vat_finding IS 'A row of billy.vat_check, as its parts (billy._vat_check_lines, billy._vat_check_drafts) return it. Internal.';
+
+-- _vat_check_lines: what billy.vat_check finds on the lines of a period
+CREATE FUNCTION billy._vat_check_lines(org_id text, from_date date, to_date date) RETURNS SETOF billy._vat_finding
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    org_id text := billy._resolve_org(org);
-    p record := billy._vat_period(period);
-    o record;
-    r billy.vat_return_result;
-    last_filing billy.vat_filings;
-    changed text;
 BEGIN
-    SELECT x.vat_period INTO o FROM billy.organizations x WHERE x.id = org_id;
-
     RETURN QUERY
     WITH l AS (
         SELECT v.*, c.registration_no, c.type AS contact_type
         FROM billy.vat_lines v
         LEFT JOIN billy.contacts c ON c.organization_id = v.organization_id AND c.id = v.contact_id
-        WHERE v.organization_id = org_id AND v.entry_date BETWEEN p.start_date AND p.end_date
+        WHERE v.organization_id = org_id AND v.entry_date BETWEEN from_date AND to_date
     ), found AS (
         SELECT 'error' AS severity, 'unmapped_rate' AS code, l.*,
                format('tax rate %s has no VAT treatment, so the line is on no field (net %s): map it with billy.vat_map_rate',
@@ -1641,6 +1675,11 @@ BEGIN
                  AND ((l.treatment IN ('purchase_eu_goods', 'purchase_eu_services') AND l.contact_region IN ('DK', 'non-EU'))
                       OR (l.treatment = 'purchase_non_eu_services' AND l.contact_region IN ('DK', 'EU')))
         UNION ALL
+        SELECT 'error', 'journal_line_not_booked', l.*,
+               format('a journal entry line in %s (%s) whose postings in the base currency are not in the mirror, so it is on no field: sync the transactions (billy.sync)',
+                      l.currency_id, abs(l.net))
+        FROM l WHERE l.status = 'unbooked'
+        UNION ALL
         SELECT 'info', 'contact_without_country', l.*,
                format('the contact has no country, so billy cannot tell EU from non-EU for %s', l.treatment)
         FROM l WHERE l.contact_region IS NULL
@@ -1652,20 +1691,60 @@ BEGIN
     FROM found f
     ORDER BY f.code, f.document_type, f.document_id, f.line_id;
 
-    -- drafts dated in the period are not on the return
-    RETURN QUERY
+END
+$$;
+COMMENT ON FUNCTION billy._vat_check_lines(text, date, date) IS 'The findings of billy.vat_check on the VAT lines of an organization''s date range (unmapped_rate to contact_without_country, journal_line_not_booked), one per code and document. Internal.';
+
+-- _vat_check_drafts: drafts dated in a period are not on its return
+CREATE FUNCTION billy._vat_check_drafts(org_id text, from_date date, to_date date) RETURNS SETOF billy._vat_finding
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
     SELECT 'info', 'draft_in_period', 'invoice', i.id, i.invoice_no, i.entry_date, NULL::text,
            format('draft %s dated in the period: not on the return until approved', CASE i.type WHEN 'creditNote' THEN 'credit note' ELSE 'invoice' END)
     FROM billy.invoices i
     WHERE i.organization_id = org_id AND i.deleted_at IS NULL AND i.state = 'draft'
-      AND i.entry_date BETWEEN p.start_date AND p.end_date
+      AND i.entry_date BETWEEN from_date AND to_date
     UNION ALL
     SELECT 'info', 'draft_in_period', 'bill', b.id, b.voucher_no, b.entry_date, NULL,
            'draft bill dated in the period: not on the return until approved'
     FROM billy.bills b
     WHERE b.organization_id = org_id AND b.deleted_at IS NULL AND b.state = 'draft'
-      AND b.entry_date BETWEEN p.start_date AND p.end_date
-    ORDER BY 4;
+      AND b.entry_date BETWEEN from_date AND to_date
+    UNION ALL
+    -- a draft journal entry counts when a line has a tax rate (the others are no VAT lines when approved either)
+    SELECT 'info', 'draft_in_period', 'daybookTransaction', j.id, j.voucher_no, j.entry_date, NULL,
+           format('draft journal entry with %s line(s) with a tax rate dated in the period: not on the return until approved', n.lines)
+    FROM billy.daybook_transactions j
+    CROSS JOIN LATERAL (SELECT count(*) AS lines FROM billy.daybook_transaction_lines l
+                        WHERE l.organization_id = j.organization_id AND l.daybook_transaction_id = j.id
+                          AND l.tax_rate_id IS NOT NULL) n
+    WHERE j.organization_id = org_id AND j.deleted_at IS NULL AND j.state = 'draft'
+      AND j.entry_date BETWEEN from_date AND to_date AND n.lines > 0
+    ORDER BY 3, 4
+$$;
+COMMENT ON FUNCTION billy._vat_check_drafts(text, date, date) IS 'The draft_in_period findings of billy.vat_check: draft invoices, credit notes and bills, and draft journal entries with a line with a tax rate, dated in an organization''s date range. Internal.';
+
+CREATE FUNCTION billy.vat_check(org text, period text)
+RETURNS TABLE (severity text, code text, document_type text, document_id text, document_no text,
+               entry_date date, line_id text, message text)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    p record := billy._vat_args(org, period);
+    org_id text := p.org_id;
+    o record;
+    r billy.vat_return_result;
+    last_filing billy.vat_filings;
+    changed text;
+BEGIN
+    SELECT x.vat_period INTO o FROM billy.organizations x WHERE x.id = org_id;
+
+    RETURN QUERY SELECT * FROM billy._vat_check_lines(org_id, p.start_date, p.end_date);
+
+    -- drafts dated in the period are not on the return
+    RETURN QUERY SELECT * FROM billy._vat_check_drafts(org_id, p.start_date, p.end_date);
 
     -- the period itself: Billy's own return, the mirror, filings
     RETURN QUERY
@@ -1714,7 +1793,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION billy.vat_check(text, text) IS
-'What may make the VAT return of a period wrong, one row per finding (severity error, warning or info; a code; the document and line; a message): lines whose tax rate has no VAT treatment (unmapped_rate) or one for the other side (wrong_side); 0% sales to Danish customers (zero_rate_domestic_sale); VAT-free EU sales to buyers without a VAT number (eu_sale_without_vat_number) or outside the EU (eu_sale_outside_eu); Danish VAT on exports (vat_on_export) or on EU business sales (vat_on_eu_business_sale); foreign VAT on reverse-charge bills (foreign_vat_on_reverse_charge); reverse-charge rates that do not fit the supplier''s country (reverse_charge_region); contacts without a country (contact_without_country); drafts dated in the period (draft_in_period); differences against Billy''s own sales tax return for the period (billy_deadline_differs) and the organization''s VAT period type (period_type); an open period (period_open); resources never synced completely (not_synced); and a return that changed since it was filed (changed_since_filed).';
+'What may make the VAT return of a period wrong, one row per finding (severity error, warning or info; a code; the document and line; a message): lines whose tax rate has no VAT treatment (unmapped_rate) or one for the other side (wrong_side); 0% sales to Danish customers (zero_rate_domestic_sale); VAT-free EU sales to buyers without a VAT number (eu_sale_without_vat_number) or outside the EU (eu_sale_outside_eu); Danish VAT on exports (vat_on_export) or on EU business sales (vat_on_eu_business_sale); foreign VAT on reverse-charge bills (foreign_vat_on_reverse_charge); reverse-charge rates that do not fit the supplier''s country (reverse_charge_region); journal entry lines in a foreign currency whose booking in the base currency the mirror does not hold yet (journal_line_not_booked); contacts without a country (contact_without_country); drafts dated in the period (draft_in_period: invoices, credit notes, bills, and journal entries with a line with a tax rate); differences against Billy''s own sales tax return for the period (billy_deadline_differs) and the organization''s VAT period type (period_type); an open period (period_open); resources never synced completely (not_synced); and a return that changed since it was filed (changed_since_filed).';
 
 ------------------------------------------------------------------------------
 -- Security: row-level security, dumps, grants
@@ -1754,10 +1833,12 @@ GRANT INSERT, UPDATE, DELETE ON billy.vat_rate_overrides, billy.vat_adjustments 
 GRANT INSERT, UPDATE, DELETE ON billy.eu_countries, billy.vat_rate_seeds TO billy_admin;
 GRANT INSERT ON billy.vat_filings, billy.vat_filing_lines TO billy_admin;
 GRANT USAGE ON TYPE billy.vat_return_result TO billy_reader;
+GRANT USAGE ON TYPE billy._vat_finding TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy.danish_holidays(integer) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy._easter_sunday(integer) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy._next_business_day(date) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy._vat_period(text) TO billy_reader;
+GRANT EXECUTE ON FUNCTION billy._vat_args(text, text) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy._vat_region(text) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy._vat_statutory_deadline(text, date) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy._vat_return(text, text, text, date, date) TO billy_reader;
@@ -1773,6 +1854,8 @@ GRANT EXECUTE ON FUNCTION billy.vat_return_form(text, text) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy.vat_return_lines(text, text) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy.vat_periods(text, integer, text) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy.vat_check(text, text) TO billy_reader;
+GRANT EXECUTE ON FUNCTION billy._vat_check_lines(text, date, date) TO billy_reader;
+GRANT EXECUTE ON FUNCTION billy._vat_check_drafts(text, date, date) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy.vat_eu_sales(text, text) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy.vat_verify_filings(text) TO billy_reader;
 GRANT EXECUTE ON FUNCTION billy.vat_map_rate(text, text, text, numeric, text) TO billy_admin;

@@ -819,6 +819,15 @@ COMMENT ON FUNCTION billy._plan_contact_person(text, jsonb) IS
 -- VAT per line (a line with a tax rate is gross: Billy splits the VAT off)
 ------------------------------------------------------------------------------
 
+-- _amounts_by_currency: {"DKK": 100, "EUR": 20.5} as "100 + 20.5 EUR" (the
+-- base currency unnamed, zeros left out; NULL when nothing is left)
+CREATE FUNCTION billy._amounts_by_currency(amounts jsonb, base text) RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+RETURN (SELECT string_agg(t.v || CASE WHEN t.k <> base THEN ' ' || t.k ELSE '' END, ' + ' ORDER BY t.k <> base, t.k)
+        FROM jsonb_each_text(amounts) t(k, v) WHERE t.v::numeric <> 0);
+COMMENT ON FUNCTION billy._amounts_by_currency(jsonb, text) IS 'Amounts per currency ({"DKK": 100, "EUR": 20.5}) as text for a summary: "100 + 20.5 EUR", the base currency unnamed, zeros left out; NULL when none is left. Internal.';
+
 CREATE FUNCTION billy._plan_create_journal_entry(org text, args jsonb) RETURNS jsonb
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -829,9 +838,14 @@ DECLARE
     i integer;
     f text;
     rate numeric;
-    debit numeric := 0;
-    credit numeric := 0;
-    vat numeric := 0;
+    rc boolean;
+    cur text;
+    -- per currency (amounts in two currencies never add up)
+    sides jsonb := '{}';
+    vat jsonb := '{}';
+    rc_vat jsonb := '{}';
+    b record;
+    base text := COALESCE((SELECT o.base_currency FROM billy.organizations o WHERE o.id = org), 'DKK');
     body jsonb := args - 'approve';
 BEGIN
     FOR x, i IN SELECT e, n - 1 FROM jsonb_array_elements(args -> 'lines') WITH ORDINALITY t(e, n) LOOP
@@ -846,27 +860,45 @@ BEGIN
             p := p || billy._problem(f || '.contraAccountId', 'is the line''s own account');
         END IF;
         rate := NULL;
+        rc := false;
         IF x ? 'taxRateId' THEN
-            SELECT t.rate INTO rate FROM billy.tax_rates t WHERE t.organization_id = org AND t.id = x ->> 'taxRateId' AND t.deleted_at IS NULL;
+            SELECT t.rate, COALESCE(m.reverse_charge, false) INTO rate, rc
+            FROM billy.tax_rates t
+            LEFT JOIN billy.vat_rate_map m ON m.organization_id = t.organization_id AND m.tax_rate_id = t.id
+            WHERE t.organization_id = org AND t.id = x ->> 'taxRateId' AND t.deleted_at IS NULL;
             IF rate IS NULL THEN
                 p := p || billy._problem(f || '.taxRateId', billy._missing('tax rate', org, x ->> 'taxRateId'));
             END IF;
         END IF;
-        -- VAT per line: the gross amount's share at the line's rate
-        vat := vat + round((x ->> 'amount')::numeric * coalesce(rate, 0) / (1 + coalesce(rate, 0)), 2);
-        -- a line with a contra account balances itself; the others must balance together
-        IF NOT x ? 'contraAccountId' THEN
-            IF x ->> 'side' = 'debit' THEN
-                debit := debit + (x ->> 'amount')::numeric;
-            ELSE
-                credit := credit + (x ->> 'amount')::numeric;
-            END IF;
+        cur := coalesce(x ->> 'currencyId', base);
+        IF rc THEN
+            -- reverse charge (billy.vat_rate_map): the amount is the net and
+            -- nothing is split off it; the buyer books the VAT on top (the
+            -- rate, 25% when it is 0, of the amount), owed and deducted
+            rc_vat := rc_vat || jsonb_build_object(cur, coalesce((rc_vat ->> cur)::numeric, 0)
+                                                        + round((x ->> 'amount')::numeric * CASE WHEN rate > 0 THEN rate ELSE 0.25 END, 2));
+        ELSE
+            -- VAT per line: the gross amount's share at the line's rate
+            vat := vat || jsonb_build_object(cur, coalesce((vat ->> cur)::numeric, 0)
+                                                  + round((x ->> 'amount')::numeric * coalesce(rate, 0) / (1 + coalesce(rate, 0)), 2));
         END IF;
     END LOOP;
-    IF debit <> credit THEN
-        p := p || billy._problem('lines', format('do not balance: debits %s, credits %s (lines without a contraAccountId must balance each other; off by %s)',
-                                                  debit, credit, abs(debit - credit)));
-    END IF;
+    -- a line with a contra account balances itself; the others must balance
+    -- together, in each currency (Billy converts each line to the base
+    -- currency itself: lines in two currencies never balance each other)
+    FOR b IN SELECT coalesce(e ->> 'currencyId', base) AS currency,
+                    coalesce(sum((e ->> 'amount')::numeric) FILTER (WHERE e ->> 'side' = 'debit'), 0) AS debit,
+                    coalesce(sum((e ->> 'amount')::numeric) FILTER (WHERE e ->> 'side' IS DISTINCT FROM 'debit'), 0) AS credit
+             FROM jsonb_array_elements(args -> 'lines') e
+             WHERE NOT e ? 'contraAccountId'
+             GROUP BY 1 ORDER BY 1 LOOP
+        IF b.debit <> b.credit THEN
+            p := p || billy._problem('lines', format('do not balance%s: debits %s, credits %s (lines without a contraAccountId must balance each other%s; off by %s)',
+                                                      CASE WHEN b.currency <> base THEN ' in ' || b.currency ELSE '' END, b.debit, b.credit,
+                                                      CASE WHEN b.currency <> base THEN ' in their currency' ELSE '' END, abs(b.debit - b.credit)));
+        END IF;
+        sides := sides || jsonb_build_object(b.currency, b.debit);
+    END LOOP;
     RETURN jsonb_build_object('problems', p,
         'body', jsonb_build_object('daybookTransaction', body || jsonb_build_object('state',
             CASE WHEN (args ->> 'approve')::boolean THEN 'approved' ELSE 'draft' END)),
@@ -875,14 +907,17 @@ BEGIN
             'root', 'daybookTransactions',
             'match', jsonb_strip_nulls(jsonb_build_object('entryDate', args ->> 'entryDate', 'description', args ->> 'description',
                                                           'voucherNo', args ->> 'voucherNo'))),
-        'summary', format('%s a journal entry dated %s with %s line(s)%s%s',
+        'summary', format('%s a journal entry dated %s with %s line(s)%s%s%s',
                           CASE WHEN (args ->> 'approve')::boolean THEN 'book' ELSE 'draft' END, args ->> 'entryDate',
-                          jsonb_array_length(args -> 'lines'), CASE WHEN debit > 0 THEN format(', %s on each side', debit) ELSE '' END,
-                          CASE WHEN vat <> 0 THEN format(', VAT %s split off by the lines'' tax rates', vat) ELSE '' END));
+                          jsonb_array_length(args -> 'lines'),
+                          coalesce(', ' || billy._amounts_by_currency(sides, base) || ' on each side', ''),
+                          coalesce(', VAT ' || billy._amounts_by_currency(vat, base) || ' split off by the lines'' tax rates', ''),
+                          coalesce(', reverse-charge VAT ' || billy._amounts_by_currency(rc_vat, base)
+                                   || ' on top of the reverse-charge lines (owed and deducted, not split off)', '')));
 END
 $$;
 COMMENT ON FUNCTION billy._plan_create_journal_entry(text, jsonb) IS
-'Plans create_journal_entry: every account, contra account and tax rate in the mirror; the lines without a contra account balancing (debits = credits), checked before anything is sent; the VAT each taxed (gross) line splits off, in the summary. Internal.';
+'Plans create_journal_entry: every account, contra account and tax rate in the mirror; the lines without a contra account balancing (debits = credits) in each currency, checked before anything is sent; in the summary, per currency, the VAT each taxed (gross) line splits off, and apart from it the VAT a reverse-charge line (billy.vat_rate_map) adds on top of its amount, the net (owed and deducted, nothing split off). Internal.';
 
 -- approving and voiding a journal entry: Billy refuses one that does not
 -- balance, or is not a draft (approve) or approved (void)
@@ -1227,4 +1262,4 @@ GRANT EXECUTE ON FUNCTION billy._plan_draft(text, text, text, text, text), billy
     billy._plan_product(text, jsonb, text), billy._plan_bill_lines(text, jsonb, text),
     billy._plan_credited_lines(text, text, text, jsonb, text), billy._plan_credited(text, text, text, text, jsonb),
     billy._plan_invoice_lookup(text), billy._plan_bill_lookup(text, text, text, jsonb),
-    billy._plan_draft_change(jsonb, text, text, jsonb, text) TO billy_admin, billy_writer;
+    billy._plan_draft_change(jsonb, text, text, jsonb, text), billy._amounts_by_currency(jsonb, text) TO billy_admin, billy_writer;

@@ -216,6 +216,31 @@ def body(t):
     r = s.api("DELETE", "/daybookTransactions/" + did)
     t.is_(r["meta"]["deletedRecords"]["daybookTransactions"], [did], "a draft journal entry can be deleted")
 
+    # a journal entry in euro: booked in DKK at the euro's rate of the entry
+    # date (7.4503 on 2027-04-14), 1,234.56 EUR -> 9,197.84 DKK (9,197.8376),
+    # K25's VAT split off in DKK: 9,197.84 / 5 = 1,839.57; each line's postings
+    # under its priority; the lines balance per currency
+    k25 = next(x["id"] for x in s.list_all("taxRates") if x["abbreviation"] == "K25")
+    r = s.request("POST", "/v2/daybookTransactions", {"daybookTransaction": {
+        "entryDate": "2027-04-14", "state": "approved",
+        "lines": [{"accountNo": 2750, "side": "debit", "amount": 100, "currencyId": "EUR"},
+                  {"accountNo": 5820, "side": "credit", "amount": 90, "currencyId": "EUR"},
+                  {"accountNo": 5810, "side": "credit", "amount": 10}, {"accountNo": 2750, "side": "debit", "amount": 10}]}})
+    t.is_((r.status, r.json().get("errorMessage", "")), (422, "The journal entry does not balance in EUR: debits 100, credits 90."),
+          "lines balanced in DKK but not in EUR: a 422 naming the currency")
+    r = s.api("POST", "/daybookTransactions", {"daybookTransaction": {
+        "entryDate": "2027-04-14", "state": "approved",
+        "lines": [{"accountNo": 2750, "side": "debit", "amount": 1234.56, "taxRateId": k25, "currencyId": "EUR"},
+                  {"accountNo": 5820, "side": "credit", "amount": 1234.56, "currencyId": "EUR"}]}})
+    nos = {a["id"]: a["accountNo"] for a in s.list_all("accounts")}
+    t.is_(sorted((p["priority"], nos[p["accountId"]], signed(p)) for p in r["postings"]),
+          [(0, 2750, Decimal("7358.27")), (0, 6910, Decimal("1839.57")), (1, 5820, Decimal("-9197.84"))],
+          "a euro entry's postings: in DKK at 7.4503, each line's under its priority")
+    t.is_([ln["currencyId"] for ln in s.api("GET", "/daybookTransactionLines?daybookTransactionId="
+                                            + r["daybookTransactions"][0]["id"])["daybookTransactionLines"]],
+          ["EUR", "EUR"], "its lines keep their currency")
+    s.api("PUT", "/daybookTransactions/" + r["daybookTransactions"][0]["id"], {"daybookTransaction": {"state": "voided"}})
+
     # bank reconciliation: a statement line matched to an open invoice makes its payment
     inv = next(v for v in s.list_all("invoices", "state=approved&isPaid=false&currencyId=DKK")
                if v["type"] == "invoice")

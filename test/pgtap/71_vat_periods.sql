@@ -7,7 +7,7 @@
 \set ON_ERROR_STOP 1
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
-SELECT plan(54);
+SELECT plan(68);
 
 -- the spec's deadline examples
 SELECT is(billy.vat_deadline('2025-Q1'), '2025-06-02'::date, 'Q1-2025: 1 June is a Sunday, due Monday 2 June');
@@ -71,6 +71,15 @@ SELECT is(ARRAY(SELECT (p).key || ' ' || (p).period_type || ' ' || (p).start_dat
 SELECT throws_ok($$SELECT billy.vat_return(NULL, '2025-Q5')$$, '22023', 'invalid VAT period "2025-Q5"', 'quarter 5 is refused');
 SELECT throws_ok($$SELECT billy.vat_return('no such org', '2025-Q5')$$, '22023', 'invalid VAT period "2025-Q5"',
                  'a bad period is named first, whatever the organization (this file alone connects none before)');
+-- every vat_* function that takes an organization and a period checks them
+-- in that order (billy._vat_args): a bad period is named before an unknown
+-- organization, which is named with a good period
+SELECT throws_ok(format('SELECT * FROM billy.' || f, 'no such org', v.period), v.code, v.message,
+                 format('%s: %s', split_part(f, '(', 1), v.what))
+FROM unnest(ARRAY['vat_return(%L, %L)', 'vat_return_form(%L, %L)', 'vat_return_lines(%L, %L)', 'vat_eu_sales(%L, %L)',
+                  'vat_check(%L, %L)', 'vat_set_adjustment(%L, %L, ''elafgift'', 1)', 'vat_file(%L, %L)']) f,
+     (VALUES ('garbage period', '22023', 'invalid VAT period "garbage period"', 'a bad period is named before an unknown organization'),
+             ('2025-Q1', '42704', NULL, 'with a good period, the unknown organization is named')) v(period, code, message, what);
 SELECT throws_ok($$SELECT billy.vat_deadline('2025-13')$$, '22023', 'invalid VAT period "2025-13"', 'month 13 is refused');
 SELECT throws_ok($$SELECT billy.vat_deadline('2025-03-31..2025-01-01')$$, '22023', 'invalid VAT period "2025-03-31..2025-01-01"',
                  'a range that ends before it starts is refused');

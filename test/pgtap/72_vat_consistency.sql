@@ -27,7 +27,12 @@ SELECT ok(billy_test.mirror_equal(:'org1') AND billy_test.mirror_equal(:'org2'),
 -- Journal entries: approved ones' lines with a tax rate; the amount is
 -- gross (a fifth of it is the VAT at 25%), sales count credit positive,
 -- purchases debit positive; no contact, so reverse-charge EU purchases
--- count in rubrik A, non-EU ones do not.
+-- count in rubrik A, non-EU ones do not.  A line in another currency than
+-- DKK counts in kroner as the ledger has it: the entry's booking
+-- transaction (originatorReference daybookTransaction:ID, not the void)
+-- holds per line, under the line's priority, postings that add up to the
+-- line's gross in kroner on the line's side, and the opposite on its contra
+-- account.
 CREATE FUNCTION pg_temp.indep(org text, d0 date, d1 date,
     OUT salgsmoms numeric, OUT varekoeb numeric, OUT ydelseskoeb numeric, OUT koebsmoms numeric,
     OUT a_varer numeric, OUT a_ydelser numeric, OUT b_varer numeric, OUT b_ydelser numeric, OUT c numeric,
@@ -58,7 +63,14 @@ WITH other_eu(cc) AS (
     WHERE b.organization_id = org AND b.state = 'approved' AND b.deleted_at IS NULL
       AND b.entry_date >= d0 AND b.entry_date <= d1
 ), journal AS (
-    SELECT t.abbreviation AS abbr, CASE l.side WHEN 'credit' THEN -l.amount ELSE l.amount END AS debit
+    SELECT t.abbreviation AS abbr,
+           CASE WHEN coalesce(l.currency_id, 'DKK') = 'DKK' THEN CASE l.side WHEN 'credit' THEN -l.amount ELSE l.amount END
+                ELSE (SELECT sum(CASE p.side WHEN 'debit' THEN p.amount ELSE -p.amount END)
+                      FROM billy.transactions x
+                      JOIN billy.postings p ON p.organization_id = x.organization_id AND p.transaction_id = x.id
+                      WHERE x.organization_id = d.organization_id AND x.originator_reference = 'daybookTransaction:' || d.id
+                        AND NOT coalesce(x.is_void, false) AND p.priority = l.priority
+                        AND p.account_id IS DISTINCT FROM l.contra_account_id) END AS debit
     FROM billy.daybook_transactions d
     JOIN billy.daybook_transaction_lines l ON l.organization_id = d.organization_id AND l.daybook_transaction_id = d.id
     JOIN billy.tax_rates t ON t.organization_id = l.organization_id AND t.id = l.tax_rate_id
@@ -186,14 +198,15 @@ SELECT is((SELECT count(*) FROM periods p, billy.vat_check(p.org, p.period) c WH
 -- journal entries with VAT codes, on a fresh organization's generated books
 -- (written through the sandbox's API: billy's write path has its own test,
 -- t/76-vat-journal-entries.t): every code on both sides, odd øre, one
--- voided and one draft entry (neither counts)
+-- entry in euro and Swedish kronor (converted by Billy, at rates the return
+-- is not told), one voided and one draft entry (neither counts)
 SELECT billy_test.sandbox('POST', '/organizations', '{"name":"Kladde og Moms ApS"}')::jsonb ->> 'token' AS jtoken \gset
 SELECT billy.connect(:'jtoken', billy_test.setting('api_url')) AS orgj \gset
 SELECT count(*) AS synced FROM billy.sync_now(:'orgj') \gset
-CREATE FUNCTION pg_temp.jline(org text, account_no integer, side text, amount numeric, abbr text) RETURNS jsonb
+CREATE FUNCTION pg_temp.jline(org text, account_no integer, side text, amount numeric, abbr text, cur text) RETURNS jsonb
 LANGUAGE sql AS $$
     SELECT jsonb_strip_nulls(jsonb_build_object('accountId', (SELECT a.id FROM billy.accounts a WHERE a.organization_id = org AND a.account_no = jline.account_no),
-        'side', side, 'amount', amount,
+        'side', side, 'amount', amount, 'currencyId', cur,
         'taxRateId', (SELECT t.id FROM billy.tax_rates t WHERE t.organization_id = org AND t.abbreviation = abbr)))
 $$;
 CREATE FUNCTION pg_temp.jentry(org text, token text, entry date, state text, lines jsonb) RETURNS text
@@ -214,12 +227,13 @@ BEGIN
     RETURN id;
 END
 $$;
-SELECT pg_temp.jentry(:'orgj', :'jtoken', e.d::date, e.st, (SELECT jsonb_agg(pg_temp.jline(:'orgj', x.no, x.side, x.amount, x.abbr))
-                                                  FROM jsonb_to_recordset(e.lines::jsonb) x(no integer, side text, amount numeric, abbr text)))
+SELECT pg_temp.jentry(:'orgj', :'jtoken', e.d::date, e.st, (SELECT jsonb_agg(pg_temp.jline(:'orgj', x.no, x.side, x.amount, x.abbr, x.cur))
+                                                  FROM jsonb_to_recordset(e.lines::jsonb) x(no integer, side text, amount numeric, abbr text, cur text)))
 FROM (VALUES
     ('2026-01-20', 'approved', '[{"no":2750,"side":"debit","amount":1234.56,"abbr":"K25"},{"no":2750,"side":"debit","amount":99.99,"abbr":"REP25"},{"no":5810,"side":"credit","amount":1334.55}]'),
     ('2026-02-03', 'approved', '[{"no":1110,"side":"credit","amount":3333.33,"abbr":"S25"},{"no":1110,"side":"debit","amount":0.03,"abbr":"S25"},{"no":5810,"side":"debit","amount":3333.30}]'),
     ('2026-02-17', 'approved', '[{"no":1110,"side":"credit","amount":5000,"abbr":"EUV"},{"no":1110,"side":"credit","amount":700,"abbr":"EUY"},{"no":1110,"side":"credit","amount":450.5,"abbr":"EKS"},{"no":1110,"side":"credit","amount":120,"abbr":"FRI"},{"no":5810,"side":"debit","amount":6270.5}]'),
+    ('2026-03-10', 'approved', '[{"no":2750,"side":"debit","amount":1234.57,"abbr":"K25","cur":"EUR"},{"no":2750,"side":"debit","amount":333.33,"abbr":"UY25","cur":"EUR"},{"no":1110,"side":"credit","amount":777.77,"abbr":"S25","cur":"EUR"},{"no":5810,"side":"credit","amount":790.13,"cur":"EUR"},{"no":1110,"side":"credit","amount":4999.99,"abbr":"EUV","cur":"SEK"},{"no":5810,"side":"debit","amount":4999.99,"cur":"SEK"}]'),
     ('2026-04-08', 'approved', '[{"no":2750,"side":"debit","amount":8000.01,"abbr":"UV25"},{"no":2750,"side":"debit","amount":1999.99,"abbr":"UY25"},{"no":2750,"side":"debit","amount":333.33,"abbr":"UYX25"},{"no":2750,"side":"debit","amount":10,"abbr":"INGEN"},{"no":5810,"side":"credit","amount":10343.33}]'),
     ('2026-05-12', 'approved', '[{"no":2750,"side":"credit","amount":250.05,"abbr":"K25"},{"no":5810,"side":"debit","amount":250.05}]'),
     ('2026-05-20', 'voided', '[{"no":1110,"side":"credit","amount":10000,"abbr":"S25"},{"no":5810,"side":"debit","amount":10000}]'),
@@ -228,7 +242,7 @@ FROM (VALUES
 SELECT count(*) AS synced FROM billy.sync_now(:'orgj') \gset
 SELECT is((SELECT string_agg(state, ' ' ORDER BY entry_date) FROM billy.daybook_transactions
            WHERE organization_id = :'orgj' AND description LIKE 'moms %'),
-          'approved approved approved approved approved voided draft', 'seven journal entries with VAT codes in the mirror');
+          'approved approved approved approved approved approved voided draft', 'eight journal entries with VAT codes in the mirror');
 SELECT results_eq(
     format($$SELECT q, r.salgsmoms_exact, r.moms_varekoeb_udland_exact, r.moms_ydelseskoeb_udland_exact, r.koebsmoms_exact,
                     r.rubrik_a_varer_exact, r.rubrik_a_ydelser_exact, r.rubrik_b_varer_eu_salg_exact, r.rubrik_b_ydelser_exact,
@@ -241,7 +255,7 @@ SELECT results_eq(
     'with journal entries: every field of 2026-Q1 and Q2 equals the independent formulation');
 SELECT is((SELECT count(*) FROM billy.vat_return_lines(:'orgj', '2026-H1') WHERE document_type = 'daybookTransaction'
                                                                           AND field NOT IN ('none', 'unmapped')),
-          16::bigint, 'the drill-down has the journal entry lines'' 16 contributions (11 of the 13 taxed lines reach a field, reverse charge on two or three)');
+          22::bigint, 'the drill-down has the journal entry lines'' 22 contributions (15 of the 17 taxed lines reach a field, reverse charge on two or three)');
 SELECT is((SELECT count(*) FROM unnest(ARRAY['2026-Q1', '2026-Q2']) q, billy.ledger_check(:'orgj', q) c
            WHERE c.check_name = 'vat' AND c.severity IN ('error', 'warning')),
           0::bigint, 'billy.ledger_check: the VAT accounts'' postings agree with the return, journal entries included');

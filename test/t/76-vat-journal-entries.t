@@ -25,8 +25,28 @@
 #      (the bank lines have no tax rate and are not VAT lines)
 #   JS voided: salgsmoms 0; tilsvar exact 500.00 - 746.91 = -246.91,
 #      reported 500 - 746 = -246; 2 lines
+#
+# Period 2027-Q2: a journal entry in euro (JE 2027-04-14). Billy gives a
+# journal entry line no exchange rate: it converts the line itself, and
+# what the line is in kroner is what its postings say. billy-sandbox
+# converts at the euro's rate of the entry date, 7.4503 DKK on 2027-04-14
+# (its rate_on: 7.4604 drifting), rounded to øre, and splits the VAT off in
+# kroner:
+#   debit 2750 1,234.56 EUR K25: 1,234.56 x 7.4503 = 9,197.8376 -> 9,197.84
+#      kr.; VAT 9,197.84 / 5 = 1,839.568 -> 1,839.57 (købsmoms)
+#   debit 2750 400.00 EUR UY25 (reverse charge, the net): 400.00 x 7.4503 =
+#      2,980.12 kr. (rubrik A ydelser); 25% = 745.03 (moms af ydelseskøb
+#      and købsmoms)
+#   credit 1110 999.99 EUR S25: 999.99 x 7.4503 = 7,450.2255 -> 7,450.23
+#      kr.; VAT 7,450.23 / 5 = 1,490.046 -> 1,490.05 (salgsmoms)
+#   credit the EUR bank 634.57 EUR (no tax rate, no VAT line)
+#   Return: salgsmoms 1,490.05; moms af ydelseskøb 745.03; købsmoms
+#      1,839.57 + 745.03 = 2,584.60; rubrik A ydelser 2,980.12; tilsvar
+#      exact 1,490.05 + 745.03 - 2,584.60 = -349.52, reported 1,490 + 745 -
+#      2,584 = -349; 3 lines. (Taken as kroner, as before: salgsmoms
+#      200.00, købsmoms 246.91 + 100.00, rubrik A 400.00.)
 source "$(dirname "$0")/tap.sh"
-plan 16
+plan 26
 
 neworg=$(q "SELECT billy_test.sandbox('POST', '/organizations', '{\"name\":\"Kassekladde ApS\"}')")
 token=$(echo "$neworg" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
@@ -75,6 +95,29 @@ is "$(q "SELECT string_agg(concat_ws(' ', net_base, tax_base, treatment), ', ' O
 is "$(q "SELECT count(*) FROM billy.ledger_check('$org', '2027-Q1') WHERE check_name = 'vat' AND severity IN ('error', 'warning')")" 0 \
    "ledger_check: the VAT accounts' postings agree with the return (journal entries included)"
 
+# a draft journal entry with a VAT code is not on the return: vat_check says
+# so (draft_in_period), as for draft invoices and bills; a draft without a
+# VAT code is no VAT line when approved either, so it is not mentioned
+dr=$(w "SELECT billy.create_journal_entry('$org', '2027-03-10', '[{\"accountId\":\"$expense\",\"side\":\"debit\",\"amount\":625,\"taxRateId\":\"$k25\"},{\"accountId\":\"$bank\",\"side\":\"credit\",\"amount\":625}]', description => 'Kladde')" \
+     | python3 -c 'import json,sys; print(json.load(sys.stdin)["record_id"])')
+dn=$(w "SELECT billy.create_journal_entry('$org', '2027-03-11', '[{\"accountId\":\"$expense\",\"side\":\"debit\",\"amount\":80},{\"accountId\":\"$bank\",\"side\":\"credit\",\"amount\":80}]', description => 'Kladde uden moms')" \
+     | python3 -c 'import json,sys; print(json.load(sys.stdin)["record_id"])')
+sync
+is "$(q "SELECT string_agg(concat_ws(' ', severity, document_id, entry_date), ', ') FROM billy.vat_check('$org', '2027-Q1')
+         WHERE code = 'draft_in_period' AND document_type = 'daybookTransaction'")" "info $dr 2027-03-10" \
+   "vat_check: the draft journal entry with a VAT code is flagged (draft_in_period), the one without is not"
+is "$(ret)" "500.00 0 500.00 746.91 0 2000.00 0 0 253.09 254 4 0" "the drafts are not on the return"
+
+# the preview of a journal entry with a reverse-charge line: nothing is
+# split off its amount (the net); its VAT, 25% of 2,000.00 = 500.00, is
+# booked on top; only the K25 line's 1,000.00 x 0.25 / 1.25 = 200.00 is split off
+is "$(q "SELECT billy._plan_write('create_journal_entry', jsonb_build_object('org', '$org', 'entryDate', '2027-03-20', 'lines',
+           '[{\"accountId\":\"$expense\",\"side\":\"debit\",\"amount\":2000,\"taxRateId\":\"$uy25\"},
+             {\"accountId\":\"$expense\",\"side\":\"debit\",\"amount\":1000,\"taxRateId\":\"$k25\"},
+             {\"accountId\":\"$bank\",\"side\":\"credit\",\"amount\":3000}]'::jsonb)) ->> 'summary'")" \
+   "draft a journal entry dated 2027-03-20 with 3 line(s), 3000 on each side, VAT 200.00 split off by the lines' tax rates, reverse-charge VAT 500.00 on top of the reverse-charge lines (owed and deducted, not split off)" \
+   "the preview splits VAT off the K25 line only; the reverse-charge line's VAT is on top"
+
 # the lines the triggers kept equal a rebuild from the mirror
 before=$(q "SELECT md5(string_agg(f::text, ',' ORDER BY line_id)) FROM billy._vat_facts f WHERE organization_id = '$org'")
 q "SELECT billy.vat_rebuild_lines('$org')" >/dev/null
@@ -117,3 +160,43 @@ is "$(q "SELECT count(*) FROM billy._vat_facts WHERE organization_id = '$org' AN
 psql -X -q -c "SET client_min_messages = warning" -c "SELECT count(*) FROM billy.sync_now('$org', ARRAY['daybookTransactions'])" >/dev/null
 is "$(ret)" "0 0 500.00 746.91 0 2000.00 0 0 -246.91 -246 2 0" \
    "a first sync of the journal entries (built at its end) gives the same return"
+
+# a journal entry in euro (2027-Q2, worked out above): the return takes each
+# line in kroner as Billy booked it, to the øre
+ret2() { q "SELECT concat_ws(' ', salgsmoms_exact, moms_varekoeb_udland_exact, moms_ydelseskoeb_udland_exact, koebsmoms_exact,
+                           rubrik_a_varer_exact, rubrik_a_ydelser_exact, rubrik_b_varer_eu_salg_exact, rubrik_c_exact,
+                           tilsvar_exact, tilsvar_reported, lines, unmapped_lines)
+            FROM billy.vat_return('$org', '2027-Q2')"; }
+eurbank=$(q "SELECT id FROM billy.accounts WHERE organization_id = '$org' AND is_payment_enabled AND currency_id = 'EUR' ORDER BY account_no LIMIT 1")
+je=$(entry 2027-04-14 "Messe i Hamburg" "[{\"accountId\":\"$expense\",\"side\":\"debit\",\"amount\":1234.56,\"taxRateId\":\"$k25\",\"currencyId\":\"EUR\"},{\"accountId\":\"$expense\",\"side\":\"debit\",\"amount\":400,\"taxRateId\":\"$uy25\",\"currencyId\":\"EUR\"},{\"accountId\":\"$sales\",\"side\":\"credit\",\"amount\":999.99,\"taxRateId\":\"$s25\",\"currencyId\":\"EUR\"},{\"accountId\":\"$eurbank\",\"side\":\"credit\",\"amount\":634.57,\"currencyId\":\"EUR\"}]")
+sync
+is "$(q "SELECT string_agg(DISTINCT currency_id, ' ') FROM billy.daybook_transaction_lines WHERE organization_id = '$org' AND daybook_transaction_id = '$je'")" \
+   "EUR" "the euro entry's lines are in EUR in the mirror"
+is "$(ret2)" "1490.05 0 745.03 2584.60 0 2980.12 0 0 -349.52 -349 3 0" \
+   "vat_return 2027-Q2, lines in euro as booked in kroner: salgsmoms 1,490.05, moms af ydelseskøb 745.03, købsmoms 2,584.60, rubrik A ydelser 2,980.12, tilsvar -349.52 (-349)"
+is "$(q "SELECT string_agg(concat_ws(' ', field, amount, explanation), '; ' ORDER BY field, amount)
+         FROM billy.vat_return_lines('$org', '2027-Q2') WHERE field IN ('salgsmoms', 'koebsmoms')")" \
+   "koebsmoms 745.03 100% of the VAT 745.03; koebsmoms 1839.57 100% of the VAT 1839.57; salgsmoms 1490.05 the VAT 1490.05 in the journal entry line's gross amount 7450.23 (EUR 999.99 as Billy booked it)" \
+   "the drill-down names the euro amount and the kroner Billy booked"
+is "$(q "SELECT count(*) FROM billy.ledger_check('$org', '2027-Q2') WHERE check_name = 'vat' AND severity IN ('error', 'warning')")" 0 \
+   "ledger_check: the VAT accounts' postings agree with the return for the euro entry"
+
+# without its postings in the mirror the euro lines are on no field, and said so
+is "$(psql -X -q -A -t -v ON_ERROR_STOP=1 -c "BEGIN" \
+        -c "DELETE FROM billy.transactions WHERE organization_id = '$org' AND originator_type = 'daybookTransaction' AND originator_id = '$je'" \
+        -c "SELECT concat_ws(' ', r.salgsmoms_exact, r.koebsmoms_exact, r.lines, r.unmapped_lines, r.complete,
+                             (SELECT count(*) FROM billy.vat_check('$org', '2027-Q2') c WHERE c.code = 'journal_line_not_booked' AND c.severity = 'error'))
+            FROM billy.vat_return('$org', '2027-Q2') r" -c "ROLLBACK")" \
+   "0 0.00 3 3 f 1" "a euro entry whose postings are not mirrored: on no field, the return incomplete, vat_check says why (journal_line_not_booked)"
+
+# the plan checks the balance per currency: 100 EUR against 100 DKK does not balance
+is "$(q "SELECT string_agg(e ->> 'message', '; ') FROM jsonb_array_elements(billy._plan_write('create_journal_entry', jsonb_build_object('org', '$org', 'entryDate', '2027-04-20', 'lines',
+           '[{\"accountId\":\"$expense\",\"side\":\"debit\",\"amount\":100,\"currencyId\":\"EUR\"},
+             {\"accountId\":\"$bank\",\"side\":\"credit\",\"amount\":100}]'::jsonb)) -> 'problems') e")" \
+   "do not balance: debits 0, credits 100 (lines without a contraAccountId must balance each other; off by 100); do not balance in EUR: debits 100, credits 0 (lines without a contraAccountId must balance each other in their currency; off by 100)" \
+   "create_journal_entry: lines in two currencies do not balance each other"
+is "$(q "SELECT billy._plan_write('create_journal_entry', jsonb_build_object('org', '$org', 'entryDate', '2027-04-20', 'lines',
+           '[{\"accountId\":\"$expense\",\"side\":\"debit\",\"amount\":125,\"taxRateId\":\"$k25\",\"currencyId\":\"EUR\"},
+             {\"accountId\":\"$eurbank\",\"side\":\"credit\",\"amount\":125,\"currencyId\":\"EUR\"}]'::jsonb)) ->> 'summary'")" \
+   "draft a journal entry dated 2027-04-20 with 2 line(s), 125 EUR on each side, VAT 25.00 EUR split off by the lines' tax rates" \
+   "the preview of a euro entry says its amounts are in euro"
