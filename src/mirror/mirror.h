@@ -105,6 +105,8 @@ extern void billy_sync_one(const char *org, const char *resource, bool hot,
 						   BillySyncResult *result);
 extern bool billy_sync_resource(const char *name, const char **singular,
 								const char **apply, const char **include);
+extern bool billy_sync_store_answer(const char *org, const char *resource, const char *text, int len,
+									TimestampTz asked);
 
 extern char *billy_sync_page_path(const char *resource, int page);
 extern char *billy_record_path(const BillyResource *res, const char *id);

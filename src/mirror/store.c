@@ -197,6 +197,30 @@ mirror_apply_records(const BillyResource *res, const char *org, int64 run_id,
 	}
 }
 
+/*
+ * billy_sync_store_answer stores the one record of a GET /<resource>/<id>
+ * answer (text, len) exactly as the sync would: its text and hash as a page
+ * gives them, through the resource's apply function, outside any sync run,
+ * confirmed at asked (when it was asked for).  A sync that later reads it
+ * unchanged writes nothing.  Returns false when the answer is not one
+ * record of a resource the sync mirrors.
+ */
+bool
+billy_sync_store_answer(const char *org, const char *resource, const char *text, int len, TimestampTz asked)
+{
+	const BillyResource *res = billy_resource(resource);
+	BillyPage	page;
+	BillyRecord *rec;
+	int64		inserted = 0;
+	int64		updated = 0;
+
+	if (res == NULL || billy_scan_page(text, len, res->singular, &page) != NULL || page.nrecords != 1)
+		return false;
+	rec = &page.records[0];
+	mirror_apply_records(res, org, 0, &rec, 1, asked, &inserted, &updated);
+	return true;
+}
+
 /* notify tells listeners (LISTEN billy_changes) what a commit changed */
 void
 mirror_notify_changes(const BillyResource *res, const char *org, int64 run_id,

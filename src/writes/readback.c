@@ -8,8 +8,8 @@
  *
  * Which records a write's answer touched is billy._write_affected's to say
  * (81-writes.sql); this file only reads them back and stores them through
- * the sync's apply functions (src/mirror/ and pagescan.c's hash), so a sync
- * that later reads them unchanged writes nothing.
+ * the mirror (billy_sync_store_answer: the sync's hash and apply function),
+ * so a sync that later reads them unchanged writes nothing.
  *
  *-------------------------------------------------------------------------
  */
@@ -18,52 +18,12 @@
 #include "executor/spi.h"
 #include "nodes/pg_list.h"
 #include "utils/array.h"
-#include "utils/timestamp.h"
 
 #include "json.h"
 #include "organizations.h"
-#include "pagescan.h"
 #include "resources.h"
 #include "mirror/mirror.h"
 #include "writes/writes_internal.h"
-
-/*
- * apply_record stores one record read with GET /<resource>/<id> exactly as
- * the sync would: its text and hash from pagescan.c, through the sync's
- * apply function, confirmed when it was asked for.  A sync that later reads
- * it unchanged writes nothing.
- */
-static bool
-apply_record(const char *org, const char *resource, BillyHttpRequest *req)
-{
-	const char *singular;
-	const char *apply;
-	const char *include;
-	BillyPage	page;
-	char	   *problem;
-	bytea	   *h;
-	Datum		hashes[1];
-	Oid			types[4] = {TEXTOID, JSONBOID, BYTEAARRAYOID, TIMESTAMPTZOID};
-	Datum		values[4];
-
-	if (!billy_sync_resource(resource, &singular, &apply, &include))
-		return false;
-	problem = billy_scan_page(req->response.data, req->response.len, singular, &page);
-	if (problem != NULL || page.nrecords != 1)
-		return false;
-	h = palloc(VARHDRSZ + BILLY_HASH_BYTES);
-	SET_VARSIZE(h, VARHDRSZ + BILLY_HASH_BYTES);
-	memcpy(VARDATA(h), page.records[0].hash, BILLY_HASH_BYTES);
-	hashes[0] = PointerGetDatum(h);
-	values[0] = CStringGetTextDatum(org);
-	values[1] = PointerGetDatum(billy_jsonb_parse(psprintf("[%.*s]", page.records[0].len, page.records[0].json),
-												  page.records[0].len + 2, "a record Billy returned"));
-	values[2] = PointerGetDatum(construct_array(hashes, 1, BYTEAOID, -1, false, TYPALIGN_INT));
-	/* confirmed when it was asked for */
-	values[3] = TimestampTzGetDatum(req->started_at);
-	sql_owner(psprintf("SELECT %s($1, NULL, $2, $3, $4)", apply), 4, types, values, NULL);
-	return true;
-}
 
 /*
  * writes_refresh_mirror reads each changed record again (with its children
@@ -130,7 +90,9 @@ writes_refresh_mirror(const char *org, const char *base_url, const char *token, 
 	for (int i = 0; i < n; i++)
 	{
 		if (reqs[i]->failure == BILLY_HTTP_OK)
-			apply_record(org, reqs[i]->arg, reqs[i]);
+			/* confirmed when it was asked for */
+			(void) billy_sync_store_answer(org, reqs[i]->arg, reqs[i]->response.data, reqs[i]->response.len,
+										   reqs[i]->started_at);
 		else if (reqs[i]->failure == BILLY_HTTP_STATUS && reqs[i]->status == 404)
 		{
 			char	   *path = reqs[i]->path;
